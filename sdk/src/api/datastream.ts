@@ -1,0 +1,266 @@
+import { RiffleError, type Partitioner } from "@riffle/shared";
+import type { StreamExecutionEnvironment } from "./environment.js";
+import type { Transformation } from "./transformation.js";
+import type {
+  FilterFunction,
+  FlatMapFunction,
+  KeyedProcessFunction,
+  KeySelector,
+  MapFunction,
+  ProcessFunction,
+  ReduceFunction,
+} from "./functions.js";
+import type { Sink } from "./sink.js";
+import { PrintSink } from "../connectors/print.js";
+import { FileSink } from "../connectors/file-sink.js";
+import { CollectSink } from "../connectors/collect.js";
+
+/** A stream of records of type T. Every method returns a new stream; nothing runs until the job is submitted. */
+export class DataStream<T> {
+  /** @internal */
+  constructor(
+    /** @internal */ readonly env: StreamExecutionEnvironment,
+    /** @internal */ readonly transformation: Transformation,
+  ) {}
+
+  map<R>(fn: MapFunction<T, R>): SingleOutputStreamOperator<R> {
+    return this.operator<R>("map", fn, "Map");
+  }
+
+  filter(fn: FilterFunction<T>): SingleOutputStreamOperator<T> {
+    return this.operator<T>("filter", fn, "Filter");
+  }
+
+  flatMap<R>(fn: FlatMapFunction<T, R>): SingleOutputStreamOperator<R> {
+    return this.operator<R>("flatMap", fn, "FlatMap");
+  }
+
+  process<R>(fn: ProcessFunction<T, R>): SingleOutputStreamOperator<R> {
+    return this.operator<R>("process", fn, "Process");
+  }
+
+  /** Partitions by key: records with the same key go to the same subtask (by key group). */
+  keyBy<K>(key: KeySelector<T, K> | (keyof T & string)): KeyedStream<T, K> {
+    const selector: KeySelector<T, K> = typeof key === "function" ? key : (v: T) => (v as Record<string, unknown>)[key] as K;
+    if (typeof selector !== "function") throw new RiffleError("JOB_INVALID_GRAPH", "keyBy needs a key selector function or a field name");
+    const keyId = this.env.registerFunction(selector);
+    const t = this.env.addVirtual({ type: "partition", name: "keyBy", inputs: [this.transformation], partitioner: "hash", keySelector: keyId });
+    return new KeyedStream<T, K>(this.env, t, keyId);
+  }
+
+  /** Merges streams of the same type. */
+  union(...others: DataStream<T>[]): DataStream<T> {
+    const t = this.env.addVirtual({ type: "union", name: "Union", inputs: [this.transformation, ...others.map((o) => o.transformation)] });
+    return new DataStream<T>(this.env, t);
+  }
+
+  /** Round-robin over all downstream subtasks. */
+  rebalance(): DataStream<T> {
+    return this.partition("rebalance");
+  }
+
+  /** Round-robin over a local subset of downstream subtasks (pointwise). */
+  rescale(): DataStream<T> {
+    return this.partition("rescale");
+  }
+
+  /** Every record to every downstream subtask. */
+  broadcast(): DataStream<T> {
+    return this.partition("broadcast");
+  }
+
+  /** Uniformly random downstream subtask (seeded per subtask, so runs are repeatable). */
+  shuffle(): DataStream<T> {
+    return this.partition("shuffle");
+  }
+
+  /** Subtask i to subtask i; requires equal parallelism, and lets the operators chain. */
+  forward(): DataStream<T> {
+    return this.partition("forward");
+  }
+
+  /**
+   * A feedback loop in the style of Flink's (pre-2.0) iterations. Riffle runs acyclic dataflows, so
+   * a job that closes the loop is refused at submission with JOB_GRAPH_CYCLE.
+   */
+  iterate(): IterativeStream<T> {
+    const t = this.env.addVirtual({ type: "feedback", name: "Iteration", inputs: [this.transformation] });
+    return new IterativeStream<T>(this.env, t);
+  }
+
+  sinkTo(sink: Sink<T>): DataStreamSink<T> {
+    const t = this.env.addOperator("sink", sink, [this.transformation], "Sink");
+    return new DataStreamSink<T>(t);
+  }
+
+  /** Prints every record to the TaskManager's stdout, prefixed `<subtask>> ` when parallel. */
+  print(): DataStreamSink<T> {
+    return this.sinkTo(new PrintSink<T>()).name("Print to Std. Out");
+  }
+
+  /** Writes one line per record into `dir/part-<subtask>` (at-least-once). */
+  writeAsText(dir: string): DataStreamSink<T> {
+    return this.sinkTo(new FileSink<T>(dir)).name(`File Sink ${dir}`);
+  }
+
+  /** Streams the records back to the client that submitted the job (`riffle run` prints them). */
+  collect(): DataStreamSink<T> {
+    return this.sinkTo(new CollectSink<T>()).name("Collect Sink");
+  }
+
+  private partition(partitioner: Partitioner): DataStream<T> {
+    const t = this.env.addVirtual({ type: "partition", name: partitioner, inputs: [this.transformation], partitioner });
+    return new DataStream<T>(this.env, t);
+  }
+
+  /** @internal */
+  protected operator<R>(kind: "map" | "filter" | "flatMap" | "process", fn: unknown, name: string): SingleOutputStreamOperator<R> {
+    const t = this.env.addOperator(kind, fn, [this.transformation], name);
+    return new SingleOutputStreamOperator<R>(this.env, t);
+  }
+}
+
+/** Settings shared by operators and sinks: name, uid, parallelism, chaining. */
+function configure(t: Transformation) {
+  return {
+    name(name: string) {
+      t.name = name;
+    },
+    uid(uid: string) {
+      if (!uid) throw new RiffleError("JOB_INVALID_GRAPH", "uid must not be empty");
+      t.uid = uid;
+    },
+    setParallelism(p: number) {
+      if (!Number.isInteger(p) || p < 1) throw new RiffleError("JOB_INVALID_GRAPH", `${t.name}: parallelism must be a positive integer, got ${p}`);
+      if (t.parallelismLimit !== undefined && p > t.parallelismLimit) {
+        throw new RiffleError("JOB_INVALID_GRAPH", `${t.name} cannot run with parallelism ${p}: it supports at most ${t.parallelismLimit}`);
+      }
+      t.parallelism = p;
+    },
+  };
+}
+
+/** A stream produced by one operator: it can be named, given a uid, a parallelism, and chaining hints. */
+export class SingleOutputStreamOperator<T> extends DataStream<T> {
+  name(name: string): this {
+    configure(this.transformation).name(name);
+    return this;
+  }
+
+  /** A stable id for the operator: state in savepoints is matched to operators by uid. */
+  uid(uid: string): this {
+    configure(this.transformation).uid(uid);
+    return this;
+  }
+
+  setParallelism(parallelism: number): this {
+    configure(this.transformation).setParallelism(parallelism);
+    return this;
+  }
+
+  /** Never chain this operator with its neighbours. */
+  disableChaining(): this {
+    this.transformation.chaining = "never";
+    return this;
+  }
+
+  /** Start a new chain at this operator (it may still chain with the ones after it). */
+  startNewChain(): this {
+    this.transformation.chaining = "head";
+    return this;
+  }
+}
+
+export class DataStreamSink<T> {
+  /** @internal */
+  constructor(/** @internal */ readonly transformation: Transformation) {}
+
+  name(name: string): this {
+    configure(this.transformation).name(name);
+    return this;
+  }
+
+  uid(uid: string): this {
+    configure(this.transformation).uid(uid);
+    return this;
+  }
+
+  setParallelism(parallelism: number): this {
+    configure(this.transformation).setParallelism(parallelism);
+    return this;
+  }
+
+  disableChaining(): this {
+    this.transformation.chaining = "never";
+    return this;
+  }
+
+  /** @internal keeps the record type in the signature */
+  protected readonly _type?: T;
+}
+
+/** Aggregations on a keyed stream keep one value per key (in memory until the state backends land). */
+export class KeyedStream<T, K> extends DataStream<T> {
+  /** @internal */
+  constructor(
+    env: StreamExecutionEnvironment,
+    transformation: Transformation,
+    /** @internal */ readonly keySelectorId: number,
+  ) {
+    super(env, transformation);
+  }
+
+  /** Rolling reduce: emits the updated value for the key after every record. */
+  reduce(fn: ReduceFunction<T>): SingleOutputStreamOperator<T> {
+    return this.keyed<T>("keyedReduce", fn, "Keyed Reduce");
+  }
+
+  /** Rolling sum of a numeric field (or of the record itself when it is a number). */
+  sum(field?: (keyof T & string) | number): SingleOutputStreamOperator<T> {
+    return this.aggregate("sum", field);
+  }
+
+  /** Rolling minimum of a field; the other fields are those of the key's first record. */
+  min(field?: (keyof T & string) | number): SingleOutputStreamOperator<T> {
+    return this.aggregate("min", field);
+  }
+
+  max(field?: (keyof T & string) | number): SingleOutputStreamOperator<T> {
+    return this.aggregate("max", field);
+  }
+
+  /** The whole record with the smallest value of the field so far. */
+  minBy(field: (keyof T & string) | number): SingleOutputStreamOperator<T> {
+    return this.aggregate("minBy", field);
+  }
+
+  maxBy(field: (keyof T & string) | number): SingleOutputStreamOperator<T> {
+    return this.aggregate("maxBy", field);
+  }
+
+  override process<R>(fn: KeyedProcessFunction<K, T, R> | ProcessFunction<T, R>): SingleOutputStreamOperator<R> {
+    return this.keyed<R>("keyedProcess", fn, "Keyed Process");
+  }
+
+  private aggregate(type: "sum" | "min" | "max" | "minBy" | "maxBy", field: string | number | undefined): SingleOutputStreamOperator<T> {
+    const t = this.env.addOperator("keyedAggregate", { type, field: field ?? null }, [this.transformation], `Keyed ${type}`, {
+      key: this.keySelectorId,
+      aggregate: { type, field: field ?? null },
+    });
+    return new SingleOutputStreamOperator<T>(this.env, t);
+  }
+
+  private keyed<R>(kind: "keyedReduce" | "keyedProcess", fn: unknown, name: string): SingleOutputStreamOperator<R> {
+    const t = this.env.addOperator(kind, fn, [this.transformation], name, { key: this.keySelectorId });
+    return new SingleOutputStreamOperator<R>(this.env, t);
+  }
+}
+
+/** The head of a feedback loop; see {@link DataStream.iterate}. */
+export class IterativeStream<T> extends DataStream<T> {
+  /** Feeds `feedback` back into the head of the iteration: makes the graph cyclic. */
+  closeWith(feedback: DataStream<T>): DataStream<T> {
+    (this.transformation.inputs as Transformation[]).push(feedback.transformation);
+    return feedback;
+  }
+}

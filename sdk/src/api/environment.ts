@@ -1,0 +1,163 @@
+import { RiffleError, type OperatorKind } from "@riffle/shared";
+import type { Transformation } from "./transformation.js";
+import type { Source } from "./source.js";
+import { DataStream } from "./datastream.js";
+import { CollectionSource } from "../connectors/collection.js";
+import { DatagenSource, type DatagenOptions } from "../connectors/datagen.js";
+import { TextFileSource } from "../connectors/text-file.js";
+
+/** How the environment is being used: building the graph on the JobManager, or running on a TaskManager. */
+export type EnvironmentMode = "plan" | "run";
+
+/**
+ * The entry point of a job: a job module's default export receives one and builds the pipeline.
+ *
+ * ```ts
+ * export default function wordCount(env: StreamExecutionEnvironment) {
+ *   env.setParallelism(2);
+ *   env.readTextFile(env.param("input"))
+ *     .flatMap((line: string) => line.toLowerCase().split(/\W+/).filter(Boolean))
+ *     .map((word) => ({ word, count: 1 }))
+ *     .keyBy((wc) => wc.word)
+ *     .sum("count")
+ *     .collect();
+ * }
+ * ```
+ */
+export class StreamExecutionEnvironment {
+  /** @internal */ readonly transformations: Transformation[] = [];
+  /** @internal the function table: user functions, sources and sinks in declaration order. */
+  readonly functions: unknown[] = [];
+  private parallelism: number | undefined;
+  private maxParallelism: number | undefined;
+  private bufferTimeoutMs: number | undefined;
+  private jobName: string | undefined;
+
+  /** @internal */
+  constructor(
+    readonly mode: EnvironmentMode,
+    /** Job arguments given after the job file on `riffle run`. */
+    readonly args: readonly string[] = [],
+  ) {}
+
+  /** Default parallelism of every operator that sets none. */
+  setParallelism(parallelism: number): this {
+    this.parallelism = positiveInt(parallelism, "parallelism");
+    return this;
+  }
+
+  getParallelism(): number | undefined {
+    return this.parallelism;
+  }
+
+  /** Number of key groups: the upper bound of any keyed operator's parallelism, fixed for the job's life. */
+  setMaxParallelism(maxParallelism: number): this {
+    this.maxParallelism = positiveInt(maxParallelism, "max parallelism");
+    if (maxParallelism > 32768) throw new RiffleError("JOB_INVALID_GRAPH", `max parallelism ${maxParallelism} is above the limit of 32768`);
+    return this;
+  }
+
+  getMaxParallelism(): number | undefined {
+    return this.maxParallelism;
+  }
+
+  /**
+   * Longest time (ms) a record waits in a partly filled network buffer before it is sent. 0 sends
+   * as soon as the task has nothing else to do (lowest latency); larger values batch more.
+   */
+  setBufferTimeout(ms: number): this {
+    if (!Number.isFinite(ms) || ms < 0) throw new RiffleError("JOB_INVALID_GRAPH", `buffer timeout must be >= 0 ms, got ${ms}`);
+    this.bufferTimeoutMs = ms;
+    return this;
+  }
+
+  getBufferTimeout(): number | undefined {
+    return this.bufferTimeoutMs;
+  }
+
+  setJobName(name: string): this {
+    this.jobName = name;
+    return this;
+  }
+
+  getJobName(): string | undefined {
+    return this.jobName;
+  }
+
+  /** The value after `--name` in the job arguments, or `fallback`; throws when missing without one. */
+  param(name: string, fallback?: string): string {
+    const idx = this.args.indexOf(`--${name}`);
+    const value = idx >= 0 ? this.args[idx + 1] : undefined;
+    if (value !== undefined) return value;
+    if (fallback !== undefined) return fallback;
+    throw new RiffleError("JOB_PLAN_FAILED", `the job needs the argument --${name} <value>`);
+  }
+
+  /** A bounded stream of the given elements (parallelism 1, as in Flink). */
+  fromElements<T>(...elements: T[]): DataStream<T> {
+    return this.fromSource(new CollectionSource(elements), "Collection Source");
+  }
+
+  fromCollection<T>(elements: Iterable<T>): DataStream<T> {
+    return this.fromSource(new CollectionSource([...elements]), "Collection Source");
+  }
+
+  /** Deterministic generated records: bounded with `count`, rate-limited with `ratePerSecond`. */
+  datagen<T>(options: DatagenOptions<T>): DataStream<T> {
+    return this.fromSource(new DatagenSource(options), "Datagen Source");
+  }
+
+  /** Lines of a text file, read in parallel by byte ranges. */
+  readTextFile(path: string): DataStream<string> {
+    return this.fromSource(new TextFileSource(path), `Text File ${path}`);
+  }
+
+  fromSource<T>(source: Source<T>, name = "Source"): DataStream<T> {
+    const t = this.addOperator("source", source, [], name);
+    t.parallelismLimit = source.maxParallelism;
+    if (source.maxParallelism !== undefined) t.parallelism = Math.min(source.maxParallelism, this.parallelism ?? source.maxParallelism);
+    return new DataStream<T>(this, t);
+  }
+
+  /** @internal */
+  registerFunction(fn: unknown): number {
+    this.functions.push(fn);
+    return this.functions.length - 1;
+  }
+
+  /** @internal */
+  addOperator(
+    kind: OperatorKind,
+    fn: unknown,
+    inputs: Transformation[],
+    name: string,
+    extra: { key?: number; aggregate?: NonNullable<Transformation["operator"]>["aggregate"] } = {},
+  ): Transformation {
+    if (fn === undefined || fn === null) throw new RiffleError("JOB_INVALID_GRAPH", `${name}: the function is missing`);
+    const t: Transformation = {
+      id: this.transformations.length + 1,
+      type: "operator",
+      name,
+      uid: undefined,
+      parallelism: undefined,
+      parallelismLimit: undefined,
+      chaining: "default",
+      inputs,
+      operator: { kind, fn: this.registerFunction(fn), ...extra },
+    };
+    this.transformations.push(t);
+    return t;
+  }
+
+  /** @internal */
+  addVirtual(t: Omit<Transformation, "id" | "uid" | "parallelism" | "parallelismLimit" | "chaining">): Transformation {
+    const full: Transformation = { ...t, id: this.transformations.length + 1, uid: undefined, parallelism: undefined, parallelismLimit: undefined, chaining: "default" };
+    this.transformations.push(full);
+    return full;
+  }
+}
+
+function positiveInt(n: number, what: string): number {
+  if (!Number.isInteger(n) || n < 1) throw new RiffleError("JOB_INVALID_GRAPH", `${what} must be a positive integer, got ${n}`);
+  return n;
+}

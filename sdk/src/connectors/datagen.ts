@@ -1,0 +1,87 @@
+import type { RuntimeContext } from "../api/functions.js";
+import type { PollResult, ReaderOutput, Source, SourceReader } from "../api/source.js";
+
+/** A small deterministic random generator (splitmix32), seeded per record. */
+export interface SeededRandom {
+  /** Uniform in [0, 1). */
+  next(): number;
+  /** Uniform integer in [0, n). */
+  int(n: number): number;
+}
+
+export interface DatagenOptions<T> {
+  /** Builds record `index` (0-based across the whole job); `random` is seeded from (seed, index). */
+  generator: (index: number, random: SeededRandom) => T;
+  /** Total records; omit for an unbounded stream. */
+  count?: number;
+  /** Total records per second over all subtasks; omit for as fast as the pipeline takes them. */
+  ratePerSecond?: number;
+  seed?: number;
+}
+
+function seededRandom(seed: number, index: number): SeededRandom {
+  let state = (Math.imul(seed | 0, 0x9e3779b9) ^ index ^ Math.floor(index / 4294967296)) | 0;
+  const next32 = (): number => {
+    state = (state + 0x9e3779b9) | 0;
+    let z = state;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+    return (z ^ (z >>> 16)) >>> 0;
+  };
+  return {
+    next: () => next32() / 4294967296,
+    int: (n: number) => Math.floor((next32() / 4294967296) * n),
+  };
+}
+
+/**
+ * Generated records, the same for a given seed whatever the parallelism: subtask i of p emits the
+ * records with index i, i+p, i+2p, ... A rate limit is shared evenly by the subtasks.
+ */
+export class DatagenSource<T> implements Source<T> {
+  readonly boundedness: "bounded" | "unbounded";
+
+  constructor(private readonly options: DatagenOptions<T>) {
+    if (typeof options?.generator !== "function") throw new Error("datagen needs a generator function");
+    if (options.count !== undefined && (!Number.isInteger(options.count) || options.count < 0)) throw new Error(`datagen count must be a non-negative integer, got ${options.count}`);
+    if (options.ratePerSecond !== undefined && !(options.ratePerSecond > 0)) throw new Error(`datagen ratePerSecond must be positive, got ${options.ratePerSecond}`);
+    this.boundedness = options.count === undefined ? "unbounded" : "bounded";
+  }
+
+  createReader(ctx: RuntimeContext): SourceReader<T> {
+    const { generator, count = Number.POSITIVE_INFINITY, ratePerSecond, seed = 0 } = this.options;
+    const step = ctx.parallelism;
+    let index = ctx.subtaskIndex;
+    let emitted = 0;
+    let startedAt = 0;
+    const rate = ratePerSecond === undefined ? undefined : ratePerSecond / step;
+    let waitUntil = 0;
+    return {
+      start() {
+        startedAt = performance.now();
+      },
+      pollNext(output: ReaderOutput<T>, max: number): PollResult {
+        let budget = max;
+        if (rate !== undefined) {
+          const allowed = Math.floor(((performance.now() - startedAt) * rate) / 1000) + 1 - emitted;
+          if (allowed <= 0) {
+            waitUntil = startedAt + ((emitted + 1 - 1) * 1000) / rate;
+            return index < count ? "NOTHING_AVAILABLE" : "END_OF_INPUT";
+          }
+          budget = Math.min(budget, allowed);
+        }
+        for (let n = 0; n < budget && index < count; n++) {
+          output.collect(generator(index, seededRandom(seed, index)));
+          index += step;
+          emitted++;
+        }
+        return index < count ? "MORE_AVAILABLE" : "END_OF_INPUT";
+      },
+      isAvailable(): Promise<void> {
+        const delay = waitUntil - performance.now();
+        // The rate limit is a clock event: the next record is due at `waitUntil`.
+        return delay <= 0 ? Promise.resolve() : new Promise((resolve) => setTimeout(resolve, Math.ceil(delay)));
+      },
+    };
+  }
+}

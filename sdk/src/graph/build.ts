@@ -1,0 +1,170 @@
+import { RiffleError, type JobEdge, type JobGraph, type JobVertex, type OperatorSpec, type Partitioner } from "@riffle/shared";
+import type { StreamExecutionEnvironment } from "../api/environment.js";
+import type { Transformation } from "../api/transformation.js";
+
+export interface BuildOptions {
+  name: string;
+  /** Parallelism asked for at submission (`riffle run -p`); the job's own settings win over it. */
+  parallelism?: number | undefined;
+  defaultParallelism: number;
+  defaultMaxParallelism: number;
+  defaultBufferTimeoutMs: number;
+}
+
+interface StreamEdge {
+  source: Transformation;
+  partitioner: Partitioner | undefined;
+  keySelector: number | undefined;
+}
+
+/**
+ * Turns the transformations recorded by a job into a JobGraph: resolves parallelism, validates the
+ * graph (no cycles, parallelism within max parallelism, forward only between equal parallelism),
+ * and chains forward-connected operators of equal parallelism into one vertex.
+ */
+export function buildJobGraph(env: StreamExecutionEnvironment, options: BuildOptions): JobGraph {
+  const all = env.transformations;
+  assertAcyclic(all);
+  const operators = all.filter((t) => t.type === "operator");
+  if (operators.length === 0) throw new RiffleError("JOB_INVALID_GRAPH", "the job defines no operators: add a source and a sink to the environment");
+
+  const maxParallelism = env.getMaxParallelism() ?? options.defaultMaxParallelism;
+  const envParallelism = env.getParallelism() ?? options.parallelism ?? options.defaultParallelism;
+  const parallelism = new Map<Transformation, number>();
+  for (const t of operators) {
+    let p = t.parallelism ?? envParallelism;
+    if (t.parallelism === undefined && t.parallelismLimit !== undefined) p = Math.min(p, t.parallelismLimit);
+    if (p > maxParallelism) {
+      throw new RiffleError(
+        "PARALLELISM_ABOVE_MAX",
+        `operator "${t.name}" has parallelism ${p}, above the job's max parallelism ${maxParallelism}; lower the parallelism or raise it with env.setMaxParallelism()`,
+      );
+    }
+    parallelism.set(t, p);
+  }
+
+  const uids = new Set<string>();
+  for (const t of operators) {
+    if (t.uid === undefined) continue;
+    if (uids.has(t.uid)) throw new RiffleError("JOB_INVALID_GRAPH", `the uid "${t.uid}" is used by more than one operator; uids must be unique`);
+    uids.add(t.uid);
+  }
+
+  const inputsOf = new Map<Transformation, StreamEdge[]>();
+  for (const t of operators) inputsOf.set(t, t.inputs.flatMap((i) => resolveInputs(i, undefined, undefined)));
+
+  const vertexOf = new Map<Transformation, { vertex: JobVertex; index: number }>();
+  const vertices: JobVertex[] = [];
+  const edges: JobEdge[] = [];
+  for (const t of operators) {
+    const p = parallelism.get(t)!;
+    const ins = inputsOf.get(t)!;
+    if (t.operator!.kind === "source" && ins.length > 0) throw new RiffleError("JOB_INVALID_GRAPH", `source "${t.name}" cannot have inputs`);
+    if (t.operator!.kind !== "source" && ins.length === 0) throw new RiffleError("JOB_INVALID_GRAPH", `operator "${t.name}" has no input`);
+    const resolved = ins.map((e) => {
+      const up = parallelism.get(e.source)!;
+      const partitioner = e.partitioner ?? (up === p ? "forward" : "rebalance");
+      if (partitioner === "forward" && up !== p) {
+        throw new RiffleError(
+          "JOB_INVALID_GRAPH",
+          `forward partitioning from "${e.source.name}" (parallelism ${up}) to "${t.name}" (parallelism ${p}) needs equal parallelism; use rebalance() or rescale()`,
+        );
+      }
+      return { ...e, partitioner };
+    });
+    const spec: OperatorSpec = {
+      nodeId: t.id,
+      name: t.name,
+      uid: t.uid ?? `${t.operator!.kind}-${t.id}`,
+      kind: t.operator!.kind,
+      fn: t.operator!.fn,
+      ...(t.operator!.key !== undefined ? { key: t.operator!.key } : {}),
+      ...(t.operator!.aggregate !== undefined ? { aggregate: t.operator!.aggregate } : {}),
+      chainedOutputs: [],
+      networkOutputs: [],
+    };
+
+    const single = resolved.length === 1 ? resolved[0]! : undefined;
+    const upstream = single ? vertexOf.get(single.source) : undefined;
+    const chainable =
+      single !== undefined &&
+      upstream !== undefined &&
+      single.partitioner === "forward" &&
+      t.chaining === "default" &&
+      single.source.chaining !== "never" &&
+      upstream.vertex.parallelism === p;
+    if (chainable && upstream) {
+      const index = upstream.vertex.operators.length;
+      upstream.vertex.operators.push(spec);
+      upstream.vertex.operators[upstream.index]!.chainedOutputs.push(index);
+      upstream.vertex.name = `${upstream.vertex.name} -> ${t.name}`;
+      vertexOf.set(t, { vertex: upstream.vertex, index });
+      continue;
+    }
+    const vertex: JobVertex = { id: `v${t.id}`, name: t.name, parallelism: p, maxParallelism, operators: [spec], inputs: [], outputs: [] };
+    vertices.push(vertex);
+    vertexOf.set(t, { vertex, index: 0 });
+    for (const e of resolved) {
+      const from = vertexOf.get(e.source)!;
+      const edge: JobEdge = {
+        id: `e${edges.length + 1}`,
+        source: from.vertex.id,
+        target: vertex.id,
+        partitioner: e.partitioner,
+        ...(e.keySelector !== undefined ? { keySelector: e.keySelector } : {}),
+      };
+      if (edge.partitioner === "hash" && edge.keySelector === undefined) throw new RiffleError("JOB_INVALID_GRAPH", `hash edge into "${t.name}" has no key selector`);
+      edges.push(edge);
+      from.vertex.outputs.push(edge.id);
+      from.vertex.operators[from.index]!.networkOutputs.push(edge.id);
+      vertex.inputs.push(edge.id);
+    }
+  }
+
+  return {
+    name: env.getJobName() ?? options.name,
+    maxParallelism,
+    bufferTimeoutMs: env.getBufferTimeout() ?? options.defaultBufferTimeoutMs,
+    vertices,
+    edges,
+    functionCount: env.functions.length,
+  };
+}
+
+/** Follows virtual transformations (partition, union) up to the operators feeding a node. */
+function resolveInputs(t: Transformation, partitioner: Partitioner | undefined, keySelector: number | undefined): StreamEdge[] {
+  switch (t.type) {
+    case "operator":
+      return [{ source: t, partitioner, keySelector }];
+    case "partition":
+      // The partitioning closest to the consumer wins, as in Flink (keyBy(...).rebalance() rebalances).
+      return t.inputs.flatMap((i) =>
+        resolveInputs(i, partitioner ?? t.partitioner, partitioner === undefined ? t.keySelector : keySelector),
+      );
+    case "union":
+    case "feedback":
+      return t.inputs.flatMap((i) => resolveInputs(i, partitioner, keySelector));
+  }
+}
+
+function assertAcyclic(all: readonly Transformation[]): void {
+  const state = new Map<Transformation, "visiting" | "done">();
+  const path: Transformation[] = [];
+  const visit = (t: Transformation): void => {
+    const s = state.get(t);
+    if (s === "done") return;
+    if (s === "visiting") {
+      const cycle = path.slice(path.indexOf(t)).concat(t).map((x) => x.name);
+      throw new RiffleError(
+        "JOB_GRAPH_CYCLE",
+        `the job's dataflow has a cycle (${cycle.join(" -> ")}); Riffle runs acyclic dataflows, so feedback loops (iterate/closeWith) are not supported`,
+      );
+    }
+    state.set(t, "visiting");
+    path.push(t);
+    for (const i of t.inputs) visit(i);
+    path.pop();
+    state.set(t, "done");
+  };
+  for (const t of all) visit(t);
+}

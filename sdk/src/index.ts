@@ -1,0 +1,44 @@
+/**
+ * @riffle/sdk — write stream processing jobs in TypeScript.
+ *
+ * ```ts
+ * import type { StreamExecutionEnvironment } from "@riffle/sdk";
+ *
+ * export default function wordCount(env: StreamExecutionEnvironment) {
+ *   env.readTextFile(env.param("input"))
+ *     .flatMap((line: string) => line.toLowerCase().split(/\W+/).filter(Boolean))
+ *     .map((word) => ({ word, count: 1 }))
+ *     .keyBy((wc) => wc.word)
+ *     .sum("count")
+ *     .collect();
+ * }
+ * ```
+ *
+ * Run it with `riffle run word-count.ts --input words.txt` (an embedded cluster) or submit it to a
+ * cluster with `riffle run --jobmanager host:6123 word-count.ts --input words.txt`.
+ */
+export { StreamExecutionEnvironment } from "./api/environment.js";
+export { DataStream, KeyedStream, SingleOutputStreamOperator, DataStreamSink, IterativeStream } from "./api/datastream.js";
+export type {
+  RuntimeContext,
+  MetricGroup,
+  RichFunction,
+  Collector,
+  MapFunction,
+  FilterFunction,
+  FlatMapFunction,
+  ReduceFunction,
+  KeySelector,
+  ProcessFunction,
+  ProcessContext,
+  KeyedProcessFunction,
+  KeyedProcessContext,
+} from "./api/functions.js";
+export type { Source, SourceReader, ReaderOutput, PollResult, Boundedness } from "./api/source.js";
+export type { Sink, SinkWriter, SinkServices } from "./api/sink.js";
+export { CollectionSource } from "./connectors/collection.js";
+export { DatagenSource, type DatagenOptions, type SeededRandom } from "./connectors/datagen.js";
+export { TextFileSource } from "./connectors/text-file.js";
+export { PrintSink } from "./connectors/print.js";
+export { FileSink } from "./connectors/file-sink.js";
+export { CollectSink } from "./connectors/collect.js";

@@ -1,0 +1,9 @@
+/**
+ * Runtime internals for the JobManager (planning) and the TaskManager (running operators). Not part
+ * of the user API.
+ */
+export { planJob, instantiateJob, type JobFunction } from "./graph/plan.js";
+export { buildJobGraph, type BuildOptions } from "./graph/build.js";
+export { createOperatorChain, type OperatorChain } from "./operators/chain.js";
+export { StreamOperator, combineOutputs, DISCARD, type Output, type OperatorRuntime } from "./operators/operator.js";
+export { StreamExecutionEnvironment } from "./api/environment.js";

@@ -1,0 +1,80 @@
+import { closeFunction, openFunction, type Collector } from "../api/functions.js";
+import { StreamOperator, callable, type OperatorRuntime } from "./operator.js";
+
+/** An operator around one user function, opening and closing it with the task. */
+abstract class UserFunctionOperator extends StreamOperator {
+  constructor(protected readonly userFunction: unknown) {
+    super();
+  }
+
+  override async open(rt: OperatorRuntime): Promise<void> {
+    await openFunction(this.userFunction, rt.ctx);
+  }
+
+  override async close(): Promise<void> {
+    await closeFunction(this.userFunction);
+  }
+}
+
+export class MapOperator extends UserFunctionOperator {
+  private readonly fn: (v: unknown) => unknown;
+
+  constructor(userFunction: unknown) {
+    super(userFunction);
+    this.fn = callable(userFunction, "map", "a map function");
+  }
+
+  processElement(record: unknown): void {
+    this.output.collect(this.fn(record));
+  }
+}
+
+export class FilterOperator extends UserFunctionOperator {
+  private readonly fn: (v: unknown) => boolean;
+
+  constructor(userFunction: unknown) {
+    super(userFunction);
+    this.fn = callable(userFunction, "filter", "a filter function");
+  }
+
+  processElement(record: unknown): void {
+    if (this.fn(record)) this.output.collect(record);
+  }
+}
+
+export class FlatMapOperator extends UserFunctionOperator {
+  private readonly fn: (v: unknown, out: Collector<unknown>) => unknown;
+  private readonly collector: Collector<unknown> = { collect: (r) => this.output.collect(r) };
+
+  constructor(userFunction: unknown) {
+    super(userFunction);
+    this.fn = callable(userFunction, "flatMap", "a flatMap function");
+  }
+
+  processElement(record: unknown): void {
+    const result = this.fn(record, this.collector);
+    if (result === undefined || result === null) return;
+    if (Array.isArray(result)) {
+      for (let i = 0; i < result.length; i++) this.output.collect(result[i]);
+    } else if (typeof (result as Iterable<unknown>)[Symbol.iterator] === "function") {
+      for (const r of result as Iterable<unknown>) this.output.collect(r);
+    } else {
+      throw new Error("a flatMap function must emit through its collector or return an array or iterable");
+    }
+  }
+}
+
+export class ProcessOperator extends UserFunctionOperator {
+  private readonly fn: (v: unknown, ctx: { timestamp: number | undefined }, out: Collector<unknown>) => void;
+  private readonly collector: Collector<unknown> = { collect: (r) => this.output.collect(r) };
+  private readonly context = { timestamp: undefined as number | undefined };
+
+  constructor(userFunction: unknown) {
+    super(userFunction);
+    this.fn = callable(userFunction, "processElement", "a process function");
+  }
+
+  processElement(record: unknown): void {
+    this.fn(record, this.context, this.collector);
+  }
+}

@@ -1,0 +1,118 @@
+import type { JobVertex, OperatorSpec } from "@riffle/shared";
+import type { Source, SourceReader } from "../api/source.js";
+import type { Sink } from "../api/sink.js";
+import { FilterOperator, FlatMapOperator, MapOperator, ProcessOperator } from "./basic.js";
+import { KeyedAggregateOperator, KeyedProcessOperator, KeyedReduceOperator } from "./keyed.js";
+import { SinkOperator } from "./sink.js";
+import { StreamOperator, combineOutputs, type Output, type OperatorRuntime } from "./operator.js";
+
+/** A vertex's operators wired together: records entering `input` flow through the chain by function calls. */
+export interface OperatorChain {
+  readonly operators: StreamOperator[];
+  /** Where records arriving from the network enter (the head operator). */
+  readonly input: Output;
+  /** For source vertices: the reader and the output its records go to. */
+  readonly source: { reader: SourceReader<unknown>; output: Output } | undefined;
+  open(): Promise<void>;
+  /** True when every operator can take records (sinks with room). */
+  isAvailable(): boolean;
+  available(): Promise<void>;
+  endInput(): Promise<void>;
+  close(): Promise<void>;
+}
+
+class SourcePlaceholder extends StreamOperator {
+  processElement(record: unknown): void {
+    this.output.collect(record);
+  }
+}
+
+function createOperator(spec: OperatorSpec, functions: readonly unknown[]): StreamOperator {
+  const fn = functions[spec.fn];
+  const key = spec.key !== undefined ? functions[spec.key] : undefined;
+  switch (spec.kind) {
+    case "source":
+      return new SourcePlaceholder();
+    case "map":
+      return new MapOperator(fn);
+    case "filter":
+      return new FilterOperator(fn);
+    case "flatMap":
+      return new FlatMapOperator(fn);
+    case "process":
+      return new ProcessOperator(fn);
+    case "keyedReduce":
+      return new KeyedReduceOperator(fn, key);
+    case "keyedAggregate":
+      return new KeyedAggregateOperator(key, spec.aggregate!.type, spec.aggregate!.field);
+    case "keyedProcess":
+      return new KeyedProcessOperator(fn, key);
+    case "sink":
+      return new SinkOperator(fn as Sink<unknown>);
+  }
+}
+
+/**
+ * Builds the chain of a vertex from the job's function table. `networkOutput(edgeId)` supplies the
+ * record writer of each edge leaving the vertex.
+ */
+export function createOperatorChain(
+  vertex: JobVertex,
+  functions: readonly unknown[],
+  rt: OperatorRuntime,
+  networkOutput: (edgeId: string) => Output,
+): OperatorChain {
+  const operators = vertex.operators.map((spec) => createOperator(spec, functions));
+  const sinks = operators.filter((op) => op instanceof SinkOperator);
+  vertex.operators.forEach((spec, i) => {
+    const outs: Output[] = [
+      ...spec.chainedOutputs.map((j) => {
+        const next = operators[j]!;
+        return { collect: (r: unknown) => next.processElement(r) };
+      }),
+      ...spec.networkOutputs.map(networkOutput),
+    ];
+    operators[i]!.output = combineOutputs(outs);
+  });
+  const head = operators[0]!;
+  const headSpec = vertex.operators[0]!;
+  const source =
+    headSpec.kind === "source" ? { reader: (functions[headSpec.fn] as Source<unknown>).createReader(rt.ctx), output: head.output } : undefined;
+
+  return {
+    operators,
+    input: { collect: (r) => head.processElement(r) },
+    source,
+    async open() {
+      // Open from the tail, so an operator's consumers are ready before it emits (as in Flink).
+      for (let i = operators.length - 1; i >= 0; i--) await operators[i]!.open(rt);
+      await source?.reader.start?.();
+    },
+    isAvailable() {
+      for (let i = 0; i < sinks.length; i++) if (!sinks[i]!.isAvailable()) return false;
+      return true;
+    },
+    async available() {
+      await Promise.all(sinks.map((s) => s.available()));
+    },
+    async endInput() {
+      for (const op of operators) await op.endInput();
+    },
+    async close() {
+      let first: unknown;
+      try {
+        await source?.reader.close?.();
+      } catch (e) {
+        first = e;
+      }
+      for (const op of operators) {
+        try {
+          await op.close();
+        } catch (e) {
+          first ??= e;
+        }
+      }
+      if (first !== undefined) throw first;
+    },
+  };
+}

@@ -1,0 +1,135 @@
+import { canonicalKey } from "@riffle/shared";
+import { closeFunction, openFunction, type Collector, type KeyedProcessContext } from "../api/functions.js";
+import { StreamOperator, callable, type OperatorRuntime } from "./operator.js";
+
+/**
+ * Keyed operators keep one value per key. Until the state backends arrive this is a Map in the task;
+ * the key's canonical text is the map key, as it is the key-group hash input.
+ */
+abstract class KeyedOperator extends StreamOperator {
+  protected readonly keyOf: (v: unknown) => unknown;
+
+  constructor(keySelector: unknown) {
+    super();
+    this.keyOf = callable(keySelector, "getKey", "a key selector");
+  }
+}
+
+export class KeyedReduceOperator extends KeyedOperator {
+  private readonly values = new Map<string, unknown>();
+  private readonly reduce: (a: unknown, b: unknown) => unknown;
+
+  constructor(
+    private readonly userFunction: unknown,
+    keySelector: unknown,
+  ) {
+    super(keySelector);
+    this.reduce = callable(userFunction, "reduce", "a reduce function");
+  }
+
+  override async open(rt: OperatorRuntime): Promise<void> {
+    await openFunction(this.userFunction, rt.ctx);
+  }
+
+  override async close(): Promise<void> {
+    await closeFunction(this.userFunction);
+  }
+
+  processElement(record: unknown): void {
+    const key = canonicalKey(this.keyOf(record));
+    const prev = this.values.get(key);
+    const next = prev === undefined ? record : this.reduce(prev, record);
+    this.values.set(key, next);
+    this.output.collect(next);
+  }
+}
+
+export type AggregationType = "sum" | "min" | "max" | "minBy" | "maxBy";
+
+/**
+ * Flink's rolling aggregations: `sum`/`min`/`max` update one field of the key's first record;
+ * `minBy`/`maxBy` keep the whole record holding the extreme value (the first one on ties).
+ */
+export class KeyedAggregateOperator extends KeyedOperator {
+  private readonly values = new Map<string, unknown>();
+
+  constructor(
+    keySelector: unknown,
+    private readonly type: AggregationType,
+    private readonly field: string | number | null,
+  ) {
+    super(keySelector);
+  }
+
+  processElement(record: unknown): void {
+    const key = canonicalKey(this.keyOf(record));
+    const prev = this.values.get(key);
+    const next = prev === undefined ? record : this.combine(prev, record);
+    this.values.set(key, next);
+    this.output.collect(next);
+  }
+
+  private combine(acc: unknown, record: unknown): unknown {
+    const a = this.read(acc);
+    const b = this.read(record);
+    switch (this.type) {
+      case "sum":
+        return this.write(acc, a + b);
+      case "min":
+        return b < a ? this.write(acc, b) : acc;
+      case "max":
+        return b > a ? this.write(acc, b) : acc;
+      case "minBy":
+        return b < a ? record : acc;
+      case "maxBy":
+        return b > a ? record : acc;
+    }
+  }
+
+  private read(record: unknown): number {
+    const v = this.field === null ? record : (record as Record<string | number, unknown>)?.[this.field];
+    if (typeof v !== "number") throw new Error(`${this.type}(${this.field ?? ""}) needs a number, got ${JSON.stringify(v)}`);
+    return v;
+  }
+
+  private write(acc: unknown, value: number): unknown {
+    if (this.field === null) return value;
+    if (Array.isArray(acc)) {
+      const copy = acc.slice();
+      copy[this.field as number] = value;
+      return copy;
+    }
+    return { ...(acc as object), [this.field]: value };
+  }
+}
+
+export class KeyedProcessOperator extends KeyedOperator {
+  private readonly fn: (v: unknown, ctx: KeyedProcessContext<unknown>, out: Collector<unknown>) => void;
+  private readonly collector: Collector<unknown> = { collect: (r) => this.output.collect(r) };
+  private currentKey: unknown;
+  private readonly context: KeyedProcessContext<unknown> = {
+    timestamp: undefined,
+    getCurrentKey: () => this.currentKey,
+  };
+
+  constructor(
+    private readonly userFunction: unknown,
+    keySelector: unknown,
+  ) {
+    super(keySelector);
+    this.fn = callable(userFunction, "processElement", "a keyed process function");
+  }
+
+  override async open(rt: OperatorRuntime): Promise<void> {
+    await openFunction(this.userFunction, rt.ctx);
+  }
+
+  override async close(): Promise<void> {
+    await closeFunction(this.userFunction);
+  }
+
+  processElement(record: unknown): void {
+    this.currentKey = this.keyOf(record);
+    this.fn(record, this.context, this.collector);
+  }
+}

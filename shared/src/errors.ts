@@ -1,0 +1,96 @@
+/**
+ * Typed errors with a stable code. Every error that crosses a process boundary (REST, gRPC, CLI exit)
+ * is a RiffleError or is normalised into one by {@link toRiffleError}.
+ */
+
+/** Where the fault lies: the user's job or input, something outside Riffle, or Riffle itself. */
+export type ErrorDomain = "user" | "external" | "internal";
+
+export const ErrorCodes = {
+  // Job bundles and planning
+  JOB_NO_DEFAULT_EXPORT: { domain: "user", status: 400, retry: false },
+  JOB_PLAN_FAILED: { domain: "user", status: 400, retry: false },
+  JOB_PLAN_TIMEOUT: { domain: "user", status: 400, retry: false },
+  JOB_INVALID_GRAPH: { domain: "user", status: 400, retry: false },
+  JOB_GRAPH_CYCLE: { domain: "user", status: 400, retry: false },
+  PARALLELISM_ABOVE_MAX: { domain: "user", status: 400, retry: false },
+  BUNDLE_INVALID: { domain: "user", status: 400, retry: false },
+  BUNDLE_NOT_FOUND: { domain: "internal", status: 404, retry: false },
+  // Requests
+  BAD_REQUEST: { domain: "user", status: 400, retry: false },
+  JOB_NOT_FOUND: { domain: "user", status: 404, retry: false },
+  TASKMANAGER_NOT_FOUND: { domain: "user", status: 404, retry: false },
+  NOT_FOUND: { domain: "user", status: 404, retry: false },
+  JOB_NOT_RUNNING: { domain: "user", status: 409, retry: false },
+  // Configuration and processes
+  CONFIG_INVALID: { domain: "user", status: 400, retry: false },
+  PORT_IN_USE: { domain: "external", status: 500, retry: false },
+  JOBMANAGER_UNREACHABLE: { domain: "external", status: 503, retry: true },
+  FILE_NOT_FOUND: { domain: "user", status: 400, retry: false },
+  // Scheduling and execution
+  NO_RESOURCE_AVAILABLE: { domain: "external", status: 503, retry: true },
+  TASKMANAGER_LOST: { domain: "external", status: 500, retry: true },
+  TASK_FAILED: { domain: "user", status: 500, retry: true },
+  TASK_DEPLOYMENT_FAILED: { domain: "internal", status: 500, retry: true },
+  TASK_CANCELED: { domain: "internal", status: 500, retry: false },
+  PARTITION_NOT_FOUND: { domain: "internal", status: 500, retry: true },
+  INSUFFICIENT_NETWORK_BUFFERS: { domain: "user", status: 500, retry: false },
+  CONNECTION_LOST: { domain: "external", status: 500, retry: true },
+  INTERNAL: { domain: "internal", status: 500, retry: false },
+} as const satisfies Record<string, { domain: ErrorDomain; status: number; retry: boolean }>;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === "string" && Object.hasOwn(ErrorCodes, code);
+}
+
+export class RiffleError extends Error {
+  override readonly name = "RiffleError";
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+
+  get domain(): ErrorDomain {
+    return ErrorCodes[this.code].domain;
+  }
+
+  /** HTTP status for the REST API. */
+  get httpStatus(): number {
+    return ErrorCodes[this.code].status;
+  }
+
+  get retryable(): boolean {
+    return ErrorCodes[this.code].retry;
+  }
+
+  toJSON(): { code: ErrorCode; message: string } {
+    return { code: this.code, message: this.message };
+  }
+}
+
+/** Normalises any throwable at a boundary; unknown errors become INTERNAL (or `fallback`). */
+export function toRiffleError(err: unknown, fallback: ErrorCode = "INTERNAL"): RiffleError {
+  if (err instanceof RiffleError) return err;
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    if (isErrorCode(code)) return new RiffleError(code, err.message, { cause: err });
+    return new RiffleError(fallback, err.message || String(err), { cause: err });
+  }
+  return new RiffleError(fallback, String(err));
+}
+
+/** Message with the chain of causes, for logs and failure reasons. */
+export function describeError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const parts = [err.message];
+  let cause = err.cause;
+  while (cause instanceof Error && parts.length < 5) {
+    if (!parts.includes(cause.message)) parts.push(cause.message);
+    cause = cause.cause;
+  }
+  return parts.join(": caused by ");
+}

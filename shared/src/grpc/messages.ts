@@ -1,0 +1,95 @@
+/**
+ * TypeScript shapes of the messages in proto/riffle/v1 as @grpc/proto-loader delivers them
+ * (camelCase fields, int64 as number, bytes as Buffer, `kind` naming the set oneof field).
+ * Keep in step with the .proto files: they are the contract, these are its local reading.
+ */
+
+export type Ack = Record<string, never>;
+
+// client.proto
+export interface SubmitJobRequest { bundle: Buffer; name: string; parallelism: number; args: string[] }
+export interface SubmitJobResponse { jobId: string }
+export interface JobSummary {
+  jobId: string;
+  name: string;
+  status: string;
+  startTime: number;
+  endTime: number;
+  failureCode: string;
+  failureMessage: string;
+}
+export interface ListJobsResponse { jobs: JobSummary[] }
+export interface JobIdRequest { jobId: string }
+export interface ResultBatch { records: Buffer }
+
+// jobmanager.proto
+export interface RegisterTaskManagerRequest { taskmanagerId: string; address: string; slots: number; metricsAddress: string; pid: number }
+export interface RegisterTaskManagerResponse { registrationId: string; heartbeatIntervalMs: number; heartbeatTimeoutMs: number }
+export interface TaskMetricsReport {
+  executionId: string;
+  jobId: string;
+  vertexId: string;
+  subtaskIndex: number;
+  recordsIn: number;
+  recordsOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  busyMsPerSecond: number;
+  idleMsPerSecond: number;
+  backPressuredMsPerSecond: number;
+}
+export interface TaskManagerHeartbeat { taskmanagerId: string; registrationId: string; tasks: TaskMetricsReport[] }
+export interface JobManagerHeartbeat { executionIds: string[] }
+export type ExecutionState = "DEPLOYING" | "RUNNING" | "FINISHED" | "CANCELED" | "FAILED";
+export interface TaskExecutionState {
+  taskmanagerId: string;
+  executionId: string;
+  jobId: string;
+  state: ExecutionState;
+  errorCode: string;
+  errorMessage: string;
+}
+export interface GetBundleRequest { bundleHash: string }
+export interface GetBundleResponse { bundle: Buffer }
+export interface CollectBatch { jobId: string; executionId: string; subtaskIndex: number; sequence: number; records: Buffer }
+
+// taskmanager.proto
+export interface ChannelDeployment { partitionId: string; producerSubtask: number; taskmanagerId: string; address: string; subpartition: number }
+export interface InputGateDeployment { gateIndex: number; producerVertexId: string; channels: ChannelDeployment[] }
+export interface ResultPartitionDeployment {
+  partitionId: string;
+  consumerVertexId: string;
+  numSubpartitions: number;
+  partitioner: string;
+  keySelector: number;
+  maxParallelism: number;
+  edgeIndex: number;
+}
+export interface TaskDeploymentDescriptor {
+  jobId: string;
+  jobName: string;
+  executionId: string;
+  bundleHash: string;
+  vertexId: string;
+  subtaskIndex: number;
+  parallelism: number;
+  maxParallelism: number;
+  vertexJson: string;
+  inputGates: InputGateDeployment[];
+  partitions: ResultPartitionDeployment[];
+  jobConfigJson: string;
+}
+export interface CancelTaskRequest { executionId: string }
+
+// exchange.proto
+export interface PartitionRequest { partitionId: string; subpartition: number; initialCredit: number; consumer: string }
+export interface AddCredit { credit: number }
+export type ExchangeRequest =
+  | { kind?: "partitionRequest"; partitionRequest: PartitionRequest; addCredit?: undefined }
+  | { kind?: "addCredit"; addCredit: AddCredit; partitionRequest?: undefined };
+export type BufferType = "DATA" | "END_OF_PARTITION";
+export interface BufferResponse { sequence: number; backlog: number; type: BufferType; data: Buffer }
+export interface ExchangeError { code: string; message: string }
+export type ExchangeResponse =
+  | { kind?: "buffer"; buffer: BufferResponse; error?: undefined }
+  | { kind?: "error"; error: ExchangeError; buffer?: undefined };

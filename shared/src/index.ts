@@ -1,0 +1,40 @@
+/**
+ * @riffle/shared — what every Riffle process shares: configuration, logging, metrics helpers, gRPC
+ * plumbing, the record codec, key groups, job-graph types and typed errors.
+ *
+ * ```ts
+ * import { loadConfig, createLogger, RiffleError } from "@riffle/shared";
+ * const config = loadConfig({ overrides: { "rest.port": 0 } });
+ * ```
+ */
+export { RiffleError, ErrorCodes, toRiffleError, describeError, isErrorCode, type ErrorCode, type ErrorDomain } from "./errors.js";
+export { parseDuration, parseSize } from "./durations.js";
+export * from "./config/index.js";
+export { createLogger, componentLogger, type Logger } from "./logging.js";
+export { createRegistry, RateMeter, Counter, Gauge, Histogram, Registry } from "./metrics.js";
+export * as rpc from "./grpc/index.js";
+export type * from "./grpc/messages.js";
+export { encodeBatch, decodeBatch, encodeValue, decodeValue } from "./codec.js";
+export {
+  canonicalKey,
+  murmur3,
+  murmur3Key,
+  keyGroupOf,
+  operatorIndexForKeyGroup,
+  keyGroupRangeForSubtask,
+  type KeyGroupRange,
+} from "./keygroups.js";
+export {
+  PARTITIONERS,
+  connectEdge,
+  isPointwise,
+  type Partitioner,
+  type OperatorKind,
+  type OperatorSpec,
+  type JobVertex,
+  type JobEdge,
+  type JobGraph,
+  type JobRuntimeConfig,
+  type ChannelSpec,
+} from "./jobgraph.js";
+export { parseHostPort, freePort } from "./net.js";

@@ -1,0 +1,115 @@
+/**
+ * The JobGraph: what the JobManager schedules. Built by the SDK in plan mode from the user's
+ * DataStream program, serialised as JSON into the job record and into each task's deployment.
+ *
+ *   source ──forward──► map ──hash(key)──► reduce ──forward──► sink
+ *   └──── vertex v1 (chain) ────┘          └──── vertex v2 (chain) ────┘
+ *
+ * Operators joined by a forward edge of equal parallelism run in one task as a chain of function
+ * calls; every other edge is a JobEdge whose records cross the network stack.
+ */
+
+export type Partitioner = "forward" | "hash" | "rebalance" | "rescale" | "broadcast" | "shuffle";
+
+export const PARTITIONERS: readonly Partitioner[] = ["forward", "hash", "rebalance", "rescale", "broadcast", "shuffle"];
+
+/** The operator kinds the TaskManager knows how to run; behaviour comes from the job's function table. */
+export type OperatorKind =
+  | "source"
+  | "map"
+  | "filter"
+  | "flatMap"
+  | "process"
+  | "keyedReduce"
+  | "keyedAggregate"
+  | "keyedProcess"
+  | "sink";
+
+export interface OperatorSpec {
+  /** Node id in declaration order; stable as long as the job builds its graph the same way. */
+  nodeId: number;
+  name: string;
+  /** The user's uid, or one derived from the node id. */
+  uid: string;
+  kind: OperatorKind;
+  /** Index of the user function (or source/sink object) in the job's function table. */
+  fn: number;
+  /** Key selector function for keyed operators. */
+  key?: number;
+  /** For keyedAggregate: which aggregation and over which field. */
+  aggregate?: { type: "sum" | "min" | "max" | "minBy" | "maxBy"; field: string | number | null };
+  /** Operators of the same vertex fed by this one (indices into JobVertex.operators). */
+  chainedOutputs: number[];
+  /** Network outputs of this operator (ids of JobEdges leaving the vertex). */
+  networkOutputs: string[];
+}
+
+export interface JobVertex {
+  id: string;
+  name: string;
+  parallelism: number;
+  maxParallelism: number;
+  /** The chain, head first, in topological order. */
+  operators: OperatorSpec[];
+  /** Input edge ids, in gate order. */
+  inputs: string[];
+  /** Output edge ids, in partition order. */
+  outputs: string[];
+}
+
+export interface JobEdge {
+  id: string;
+  source: string;
+  target: string;
+  partitioner: Partitioner;
+  /** Key selector function id for hash partitioning. */
+  keySelector?: number;
+}
+
+export interface JobGraph {
+  name: string;
+  maxParallelism: number;
+  bufferTimeoutMs: number;
+  /** Topologically sorted: every vertex comes after the vertices feeding it. */
+  vertices: JobVertex[];
+  edges: JobEdge[];
+  functionCount: number;
+}
+
+/** Runtime settings of a job shipped with every deployment. */
+export interface JobRuntimeConfig {
+  bufferTimeoutMs: number;
+  args: string[];
+}
+
+/** How producers and consumers of an edge connect: all-to-all, or pointwise for forward/rescale. */
+export function isPointwise(p: Partitioner): boolean {
+  return p === "forward" || p === "rescale";
+}
+
+export interface ChannelSpec {
+  producer: number;
+  subpartition: number;
+}
+
+/**
+ * For an edge between `up` producers and `down` consumers: the consumer subtasks each producer
+ * writes to (subpartition i goes to consumersOf[producer][i]), and the channels each consumer reads.
+ * Pointwise edges follow Flink's POINTWISE pattern: with up >= down each consumer reads a contiguous
+ * range of producers; with up < down each producer feeds a contiguous range of consumers.
+ */
+export function connectEdge(partitioner: Partitioner, up: number, down: number): { consumersOf: number[][]; channelsOf: ChannelSpec[][] } {
+  const consumersOf: number[][] = Array.from({ length: up }, () => []);
+  const channelsOf: ChannelSpec[][] = Array.from({ length: down }, () => []);
+  if (!isPointwise(partitioner)) {
+    for (let p = 0; p < up; p++) for (let c = 0; c < down; c++) consumersOf[p]!.push(c);
+  } else if (up >= down) {
+    for (let p = 0; p < up; p++) consumersOf[p]!.push(Math.floor((p * down) / up));
+  } else {
+    for (let c = 0; c < down; c++) consumersOf[Math.floor((c * up) / down)]!.push(c);
+  }
+  for (let p = 0; p < up; p++) {
+    consumersOf[p]!.forEach((c, subpartition) => channelsOf[c]!.push({ producer: p, subpartition }));
+  }
+  return { consumersOf, channelsOf };
+}

@@ -1,0 +1,21 @@
+import { pino, type Logger } from "pino";
+
+export type { Logger } from "pino";
+
+/**
+ * Structured JSON logs on stdout. `RIFFLE_LOG_LEVEL` sets the level (default info);
+ * `RIFFLE_DEBUG=network,scheduler` turns on debug for those components only.
+ */
+export function createLogger(component: string, bindings: Record<string, unknown> = {}): Logger {
+  const debugComponents = (process.env.RIFFLE_DEBUG ?? "").split(",").map((s) => s.trim());
+  const level = debugComponents.includes(component) || debugComponents.includes("*") ? "debug" : (process.env.RIFFLE_LOG_LEVEL ?? "info");
+  return pino({ level, base: { component, pid: process.pid, ...bindings } });
+}
+
+/** A child logger for a subsystem, with its own debug switch. */
+export function componentLogger(parent: Logger, component: string, bindings: Record<string, unknown> = {}): Logger {
+  const debugComponents = (process.env.RIFFLE_DEBUG ?? "").split(",").map((s) => s.trim());
+  const child = parent.child({ component, ...bindings });
+  if (debugComponents.includes(component)) child.level = "debug";
+  return child;
+}
