@@ -38,3 +38,4 @@ export {
   type ChannelSpec,
 } from "./jobgraph.js";
 export { parseHostPort, freePort } from "./net.js";
+export { bundleHash, bundlePath, storeBundle, readBundle, linkRuntimePackages } from "./bundles.js";
