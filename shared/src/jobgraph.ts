@@ -80,6 +80,8 @@ export interface JobGraph {
 export interface JobRuntimeConfig {
   bufferTimeoutMs: number;
   args: string[];
+  /** Size of the job's function table (JobGraph.functionCount): run mode must rebuild the same one. */
+  functionCount: number;
 }
 
 /** How producers and consumers of an edge connect: all-to-all, or pointwise for forward/rescale. */

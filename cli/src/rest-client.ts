@@ -1,0 +1,233 @@
+import { RiffleError, isErrorCode, type ErrorCode } from "@riffle/shared";
+import { InterruptedError } from "./errors.js";
+
+/** Job statuses as the JobManager reports them. */
+export type JobStatus = "CREATED" | "RUNNING" | "FINISHED" | "FAILING" | "FAILED" | "CANCELLING" | "CANCELED";
+
+/** Statuses a job never leaves. */
+export const TERMINAL_STATUSES: ReadonlySet<string> = new Set<JobStatus>(["FINISHED", "FAILED", "CANCELED"]);
+
+export interface ClusterOverview {
+  taskmanagers: number;
+  slotsTotal: number;
+  slotsAvailable: number;
+  jobsRunning: number;
+  jobsFinished: number;
+  jobsCancelled: number;
+  jobsFailed: number;
+}
+
+export interface JobSummary {
+  id: string;
+  name: string;
+  status: JobStatus;
+  /** Epoch milliseconds. */
+  startTime: number;
+  /** Epoch milliseconds; -1 (or absent) while the job runs. */
+  endTime: number;
+  duration: number;
+}
+
+export interface VertexMetrics {
+  recordsIn: number;
+  recordsOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  busyTimeMsPerSecond: number;
+  idleTimeMsPerSecond: number;
+  backPressuredTimeMsPerSecond: number;
+}
+
+export interface VertexDetails {
+  id: string;
+  name: string;
+  parallelism: number;
+  status: string;
+  metrics: VertexMetrics;
+  subtasks: unknown[];
+}
+
+export interface JobDetails extends JobSummary {
+  maxParallelism: number;
+  vertices: VertexDetails[];
+  failure?: { code: string; message: string };
+}
+
+export interface SubmitJobRequest {
+  /** The job bundle (an ES module), base64-encoded. */
+  bundle: string;
+  name?: string;
+  parallelism?: number;
+  args?: string[];
+}
+
+export interface ResultsPage {
+  records: unknown[];
+  nextCursor: number;
+  /** True once the job reached a terminal status and every record was handed out. */
+  finished: boolean;
+  status: JobStatus;
+}
+
+export interface RequestOptions {
+  /** Aborts the request; its reason (e.g. an InterruptedError) is thrown. */
+  signal?: AbortSignal;
+  /** Overrides the client's timeout for this request. */
+  timeoutMs?: number;
+}
+
+export interface RestClientOptions {
+  /** Longest wait for one request (connect, answer and body), default 15 s. */
+  timeoutMs?: number;
+}
+
+/** The results long-poll holds a request for up to ~10 s; allow for that. */
+const RESULTS_TIMEOUT_MS = 30_000;
+/** Submitting includes uploading the bundle and planning the job (jobmanager.plan.timeout, 10 s by default). */
+const SUBMIT_TIMEOUT_MS = 60_000;
+
+/**
+ * A client of the JobManager's REST API. Failures surface as RiffleErrors: an unreachable or silent
+ * JobManager as JOBMANAGER_UNREACHABLE, an error answer (`{code, message}`) with its own code.
+ *
+ * ```ts
+ * const client = new RestClient("http://127.0.0.1:8081");
+ * const { jobs } = await client.listJobs();
+ * ```
+ */
+export class RestClient {
+  private readonly timeoutMs: number;
+
+  constructor(
+    /** Base URL without a trailing slash, e.g. `http://127.0.0.1:8081`. */
+    readonly baseUrl: string,
+    options: RestClientOptions = {},
+  ) {
+    this.baseUrl = baseUrl.replace(/\/+$/, "");
+    this.timeoutMs = options.timeoutMs ?? 15_000;
+  }
+
+  overview(options?: RequestOptions): Promise<ClusterOverview> {
+    return this.request("GET", "/overview", undefined, options);
+  }
+
+  listJobs(options?: RequestOptions): Promise<{ jobs: JobSummary[] }> {
+    return this.request("GET", "/jobs", undefined, options);
+  }
+
+  job(jobId: string, options?: RequestOptions): Promise<JobDetails> {
+    return this.request("GET", `/jobs/${encodeURIComponent(jobId)}`, undefined, options);
+  }
+
+  submitJob(body: SubmitJobRequest, options?: RequestOptions): Promise<{ jobId: string }> {
+    return this.request("POST", "/jobs", body, { timeoutMs: SUBMIT_TIMEOUT_MS, ...options });
+  }
+
+  async cancelJob(jobId: string, options?: RequestOptions): Promise<void> {
+    await this.request("PATCH", `/jobs/${encodeURIComponent(jobId)}?mode=cancel`, undefined, options);
+  }
+
+  /** Long-polls for the job's collected records after `cursor`. */
+  results(jobId: string, cursor: number, options?: RequestOptions): Promise<ResultsPage> {
+    return this.request("GET", `/jobs/${encodeURIComponent(jobId)}/results?cursor=${cursor}`, undefined, { timeoutMs: RESULTS_TIMEOUT_MS, ...options });
+  }
+
+  private async request<T>(method: string, path: string, body: unknown, options: RequestOptions = {}): Promise<T> {
+    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+    let status: number;
+    let statusText: string;
+    let text: string;
+    try {
+      const res = await fetch(`${this.baseUrl}${path}`, {
+        method,
+        signal,
+        headers: body === undefined ? { accept: "application/json" } : { accept: "application/json", "content-type": "application/json" },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      status = res.status;
+      statusText = res.statusText;
+      text = await res.text();
+    } catch (err) {
+      if (options.signal?.aborted) throw options.signal.reason instanceof Error ? options.signal.reason : new InterruptedError("SIGINT");
+      const reason = timeout.aborted ? `no answer within ${formatSeconds(timeoutMs)}` : networkReason(err);
+      throw this.unreachable(reason, err);
+    }
+    if (status >= 200 && status < 300) {
+      if (text.trim() === "") return undefined as T;
+      try {
+        return JSON.parse(text) as T;
+      } catch (err) {
+        throw new RiffleError("INTERNAL", `the JobManager at ${this.baseUrl} answered ${method} ${path} with invalid JSON: ${text.slice(0, 200)}`, { cause: err });
+      }
+    }
+    throw errorFromAnswer(status, statusText, text, `${method} ${path}`);
+  }
+
+  private unreachable(reason: string, cause: unknown): RiffleError {
+    return new RiffleError(
+      "JOBMANAGER_UNREACHABLE",
+      `cannot reach the JobManager at ${this.baseUrl} (${reason}). Is it running? Start one with \`riffle cluster start\` or pass --jobmanager host:port.`,
+      { cause },
+    );
+  }
+}
+
+/** Turns an error answer into a RiffleError, keeping the JobManager's code when it sent one. */
+function errorFromAnswer(status: number, statusText: string, text: string, request: string): RiffleError {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  const body = parsed !== null && typeof parsed === "object" ? (parsed as { code?: unknown; message?: unknown }) : undefined;
+  const message = typeof body?.message === "string" ? body.message : undefined;
+  if (body && isErrorCode(body.code) && message !== undefined) return new RiffleError(body.code, message);
+  const fallback = statusCode(status);
+  if (message !== undefined) return new RiffleError(fallback, typeof body?.code === "string" ? `${body.code}: ${message}` : message);
+  const detail = text.trim() === "" ? "" : `: ${text.trim().slice(0, 200)}`;
+  return new RiffleError(fallback, `the JobManager answered ${status} ${statusText} to ${request}${detail}`);
+}
+
+function statusCode(status: number): ErrorCode {
+  if (status === 404) return "NOT_FOUND";
+  if (status === 409) return "JOB_NOT_RUNNING";
+  if (status >= 400 && status < 500) return "BAD_REQUEST";
+  return "INTERNAL";
+}
+
+const NETWORK_REASONS: Record<string, string> = {
+  ECONNREFUSED: "connection refused",
+  ECONNRESET: "connection reset",
+  ENOTFOUND: "host not found",
+  EAI_AGAIN: "host name lookup failed",
+  EHOSTUNREACH: "host unreachable",
+  ENETUNREACH: "network unreachable",
+  ETIMEDOUT: "connection timed out",
+  EPIPE: "connection closed",
+  UND_ERR_SOCKET: "connection closed",
+  UND_ERR_CONNECT_TIMEOUT: "connection timed out",
+};
+
+/** A short reason for a failed fetch, from the error code undici puts in `cause`. */
+function networkReason(err: unknown): string {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && NETWORK_REASONS[code]) return NETWORK_REASONS[code];
+    const nested = (e as { errors?: unknown }).errors;
+    if (Array.isArray(nested)) {
+      for (const inner of nested) {
+        const innerCode = (inner as { code?: unknown } | null)?.code;
+        if (typeof innerCode === "string" && NETWORK_REASONS[innerCode]) return NETWORK_REASONS[innerCode];
+      }
+    }
+  }
+  const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err;
+  return cause instanceof Error ? cause.message : String(cause);
+}
+
+function formatSeconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`;
+}

@@ -1,0 +1,66 @@
+import { RiffleError } from "@riffle/shared";
+import type { JobStatus } from "../store/index.js";
+
+/**
+ * The job state machine, all of it in one table:
+ *
+ *   CREATED ──► RUNNING ──► FINISHED
+ *      │           │
+ *      ├──────────►├──► FAILING ──► FAILED
+ *      └──────────►└──► CANCELLING ──► CANCELED
+ */
+export const JOB_TRANSITIONS: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
+  CREATED: ["RUNNING", "FAILING", "CANCELLING"],
+  RUNNING: ["FINISHED", "FAILING", "CANCELLING"],
+  FAILING: ["FAILED"],
+  CANCELLING: ["CANCELED"],
+  FINISHED: [],
+  FAILED: [],
+  CANCELED: [],
+};
+
+export function isTerminalJobStatus(status: JobStatus): boolean {
+  return JOB_TRANSITIONS[status].length === 0;
+}
+
+export interface JobTransition {
+  from: JobStatus;
+  to: JobStatus;
+  at: number;
+  /** Time spent in `from`. */
+  durationMs: number;
+}
+
+/** A job's current status and when it entered each one; refuses moves the table does not allow. */
+export class JobStatusMachine {
+  constructor(
+    private current: JobStatus,
+    private readonly timestamps: Partial<Record<JobStatus, number>>,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get status(): JobStatus {
+    return this.current;
+  }
+
+  get isTerminal(): boolean {
+    return isTerminalJobStatus(this.current);
+  }
+
+  is(...statuses: JobStatus[]): boolean {
+    return statuses.includes(this.current);
+  }
+
+  /** Moves to `to`; a move the table does not allow is a programming error and throws. */
+  transition(to: JobStatus): JobTransition {
+    const from = this.current;
+    if (!JOB_TRANSITIONS[from].includes(to)) {
+      throw new RiffleError("INTERNAL", `illegal job status transition ${from} -> ${to}`);
+    }
+    const at = this.now();
+    const durationMs = at - (this.timestamps[from] ?? at);
+    this.current = to;
+    this.timestamps[to] = at;
+    return { from, to, at, durationMs };
+  }
+}

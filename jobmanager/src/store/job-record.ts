@@ -1,0 +1,31 @@
+import type { JobGraph } from "@riffle/shared";
+
+/** Job statuses as stored and reported; the allowed moves between them live in the scheduler. */
+export type JobStatus = "CREATED" | "RUNNING" | "FINISHED" | "FAILING" | "FAILED" | "CANCELLING" | "CANCELED";
+
+export const JOB_STATUSES: readonly JobStatus[] = ["CREATED", "RUNNING", "FINISHED", "FAILING", "FAILED", "CANCELLING", "CANCELED"];
+
+export interface JobFailure {
+  code: string;
+  message: string;
+}
+
+/**
+ * What the JobManager keeps of a job across restarts: `<storage>/jobs/<jobId>.json`, rewritten on
+ * every status change.
+ */
+export interface JobRecord {
+  /** 32 hex characters, as Flink's job ids. */
+  id: string;
+  name: string;
+  status: JobStatus;
+  bundleHash: string;
+  args: string[];
+  graph: JobGraph;
+  submittedAt: number;
+  /** When the job entered each status it went through (ms since the epoch). */
+  statusTimestamps: Partial<Record<JobStatus, number>>;
+  /** When the job reached a terminal status; null while it has not. */
+  endTime: number | null;
+  failure?: JobFailure;
+}

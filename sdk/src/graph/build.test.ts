@@ -1,0 +1,108 @@
+import { describe, expect, it } from "vitest";
+import { RiffleError } from "@riffle/shared";
+import { StreamExecutionEnvironment } from "../api/environment.js";
+import { buildJobGraph } from "./build.js";
+
+const opts = { name: "test", defaultParallelism: 1, defaultMaxParallelism: 128, defaultBufferTimeoutMs: 100 };
+
+function plan(build: (env: StreamExecutionEnvironment) => void, extra: Partial<typeof opts> & { parallelism?: number } = {}) {
+  const env = new StreamExecutionEnvironment("plan");
+  build(env);
+  return buildJobGraph(env, { ...opts, ...extra });
+}
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (e) {
+    return (e as RiffleError).code;
+  }
+  return undefined;
+}
+
+describe("JobGraph building", () => {
+  it("chains forward edges of equal parallelism and cuts at keyBy", () => {
+    const g = plan((env) => {
+      env.setParallelism(2);
+      env
+        .datagen({ generator: (i) => i })
+        .map((x) => x + 1)
+        .filter((x) => x > 0)
+        .keyBy((x) => x % 10)
+        .sum()
+        .print();
+    });
+    expect(g.vertices.map((v) => v.name)).toEqual(["Datagen Source -> Map -> Filter", "Keyed sum -> Print to Std. Out"]);
+    expect(g.edges).toEqual([{ id: "e1", source: "v1", target: "v5", partitioner: "hash", keySelector: 3 }]);
+    expect(g.vertices.every((v) => v.parallelism === 2)).toBe(true);
+    expect(g.vertices[0]!.operators.map((o) => o.chainedOutputs)).toEqual([[1], [2], []]);
+    expect(g.vertices[0]!.operators[2]!.networkOutputs).toEqual(["e1"]);
+    expect(g.functionCount).toBe(6);
+  });
+
+  it("rebalances between different parallelisms and keeps collections at parallelism 1", () => {
+    const g = plan(
+      (env) => {
+        env.fromElements(1, 2, 3).map((x) => x).print();
+      },
+      { parallelism: 3 },
+    );
+    expect(g.vertices.map((v) => [v.name, v.parallelism])).toEqual([
+      ["Collection Source", 1],
+      ["Map -> Print to Std. Out", 3],
+    ]);
+    expect(g.edges[0]!.partitioner).toBe("rebalance");
+  });
+
+  it("gives a union one input per upstream vertex and lets the last partitioning win", () => {
+    const g = plan((env) => {
+      const a = env.fromElements("a");
+      const b = env.fromElements("b");
+      a.union(b).keyBy((x) => x).rebalance().map((x) => x).setParallelism(2).print();
+    });
+    const map = g.vertices.find((v) => v.name.startsWith("Map"))!;
+    expect(map.inputs.length).toBe(2);
+    expect(g.edges.filter((e) => e.target === map.id).map((e) => e.partitioner)).toEqual(["rebalance", "rebalance"]);
+  });
+
+  it("refuses cycles, parallelism above max, forward across parallelism changes, duplicate uids", () => {
+    expect(
+      codeOf(() =>
+        plan((env) => {
+          const it = env.fromElements(1).iterate();
+          it.closeWith(it.map((x) => x));
+        }),
+      ),
+    ).toBe("JOB_GRAPH_CYCLE");
+    expect(
+      codeOf(() =>
+        plan((env) => {
+          env.setMaxParallelism(4);
+          env.datagen({ generator: (i) => i }).map((x) => x).setParallelism(8).print();
+        }),
+      ),
+    ).toBe("PARALLELISM_ABOVE_MAX");
+    expect(
+      codeOf(() =>
+        plan((env) => {
+          env.datagen({ generator: (i) => i }).forward().map((x) => x).setParallelism(2).print();
+        }),
+      ),
+    ).toBe("JOB_INVALID_GRAPH");
+    expect(
+      codeOf(() =>
+        plan((env) => {
+          env.fromElements(1).map((x) => x).uid("a").map((x) => x).uid("a");
+        }),
+      ),
+    ).toBe("JOB_INVALID_GRAPH");
+    expect(codeOf(() => plan(() => {}))).toBe("JOB_INVALID_GRAPH");
+  });
+
+  it("does not chain across disableChaining", () => {
+    const g = plan((env) => {
+      env.fromElements(1).map((x) => x).disableChaining().print();
+    });
+    expect(g.vertices.map((v) => v.name)).toEqual(["Collection Source", "Map", "Print to Std. Out"]);
+  });
+});

@@ -1,0 +1,35 @@
+import { describe, expect, it } from "vitest";
+import { keyGroupOf, keyGroupRangeForSubtask, murmur3, operatorIndexForKeyGroup } from "./keygroups.js";
+
+describe("key groups", () => {
+  it("murmur3 matches the reference x86_32 vectors", () => {
+    const enc = (s: string) => Buffer.from(s, "utf8");
+    expect(murmur3(enc(""))).toBe(0);
+    expect(murmur3(enc("hello"))).toBe(0x248bfa47);
+    expect(murmur3(enc("The quick brown fox jumps over the lazy dog"))).toBe(0x2e4ff723);
+    expect(murmur3(enc("abc"), 3, 0)).toBe(0xb3dd93fa);
+  });
+
+  it("ranges cover every key group once and agree with the operator index", () => {
+    for (const [p, maxP] of [
+      [1, 128],
+      [3, 128],
+      [7, 10],
+      [128, 128],
+    ] as const) {
+      const owner: number[] = [];
+      for (let i = 0; i < p; i++) {
+        const r = keyGroupRangeForSubtask(i, p, maxP);
+        for (let kg = r.start; kg <= r.end; kg++) owner[kg] = i;
+      }
+      expect(owner.length).toBe(maxP);
+      owner.forEach((subtask, kg) => expect(operatorIndexForKeyGroup(kg, p, maxP)).toBe(subtask));
+    }
+  });
+
+  it("is stable for equal keys of any type", () => {
+    expect(keyGroupOf("user-1", 128)).toBe(keyGroupOf("user-1", 128));
+    expect(keyGroupOf(42, 128)).toBe(keyGroupOf("42", 128));
+    expect(keyGroupOf(["a", 1], 128)).toBe(keyGroupOf(["a", 1], 128));
+  });
+});

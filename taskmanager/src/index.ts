@@ -1,0 +1,10 @@
+/**
+ * @riffle/taskmanager — the worker process of a Riffle cluster.
+ *
+ * ```ts
+ * import { loadConfig } from "@riffle/shared";
+ * import { TaskManager } from "@riffle/taskmanager";
+ * const tm = await TaskManager.create(loadConfig({ overrides: { "taskmanager.jobmanager.address": "127.0.0.1:6123" } }));
+ * ```
+ */
+export { TaskManager } from "./taskmanager.js";

@@ -1,0 +1,148 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { createLogger, encodeBatch, decodeBatch, rpc } from "@riffle/shared";
+import { NetworkBufferPool } from "./buffer-pool.js";
+import { PartitionManager } from "./partition-manager.js";
+import { ResultPartition } from "./result-partition.js";
+import { exchangeHandler } from "./exchange-server.js";
+import { ConnectionManager } from "./connection-manager.js";
+import { InputGate } from "./input-gate.js";
+import { RemoteInputChannel } from "./remote-channel.js";
+
+/**
+ * The credit protocol over a real gRPC connection: a producer side (partition manager + exchange
+ * server) and a consumer side (gate + remote channels) with separate buffer pools, as two
+ * TaskManagers would have.
+ */
+const log = createLogger("test");
+log.level = "silent";
+const cleanups: Array<() => void | Promise<void>> = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+async function producerSide(buffers: number) {
+  const pool = new NetworkBufferPool(buffers, 32 * 1024);
+  const partitions = new PartitionManager();
+  const server = rpc.createServer();
+  rpc.addService(server, "DataExchange", { Exchange: exchangeHandler(partitions, 5000, log) });
+  const port = await rpc.bindServer(server, "127.0.0.1", 0);
+  cleanups.push(() => server.forceShutdown());
+  return { pool, partitions, address: `127.0.0.1:${port}` };
+}
+
+function consumerSide(buffers: number, floating: number) {
+  const pool = new NetworkBufferPool(buffers, 32 * 1024);
+  const connections = new ConnectionManager();
+  const gate = new InputGate(0, pool, floating);
+  cleanups.push(() => {
+    gate.close();
+    connections.close();
+  });
+  const failures: Error[] = [];
+  const owner = {
+    notifyChannelNonEmpty: (c: Parameters<InputGate["notifyChannelNonEmpty"]>[0]) => gate.notifyChannelNonEmpty(c),
+    notifyChannelFailed: (_c: unknown, e: Error) => failures.push(e),
+  };
+  const channel = (index: number, address: string, partitionId: string, subpartition: number) => {
+    pool.requestExclusive(2, "test channel");
+    const ch = new RemoteInputChannel(index, `sub ${subpartition}`, owner, gate, 2, (n) => pool.recycle(n));
+    gate.addChannel(ch);
+    ch.open(connections.openStream(address), partitionId, subpartition, "test");
+    return ch;
+  };
+  return { pool, gate, channel, failures };
+}
+
+function produce(partition: ResultPartition, subpartition: number, n: number, from = 0) {
+  for (let i = 0; i < n; i++) {
+    expect(partition.pool.tryRequest()).toBe(true);
+    partition.subpartition(subpartition).add({ type: "DATA", data: encodeBatch([from + i]), records: 1 });
+  }
+}
+
+describe("credit-based flow control", () => {
+  it("sends nothing without credit, and backlog brings floating buffers", async () => {
+    const prod = await producerSide(100);
+    const partition = new ResultPartition("p1", 1, prod.pool, () => {});
+    prod.partitions.register(partition);
+    produce(partition, 0, 20);
+
+    const cons = consumerSide(100, 8);
+    const ch = cons.channel(0, prod.address, "p1", 0);
+
+    // Initial credit 2 (exclusive); the first buffer reports backlog, so the channel borrows the
+    // gate's 8 floating buffers: 10 buffers arrive and then the sender runs out of credit.
+    await vi.waitFor(() => expect(ch.buffersReceived).toBe(10), { timeout: 5000 });
+    expect(ch.creditsAnnounced).toBe(8);
+    expect(partition.subpartition(0).queuedBuffers).toBe(10);
+    expect(cons.pool.availableBuffers).toBe(100 - 2 - 8);
+
+    // Reading one buffer frees one, announced as one credit: exactly one more arrives.
+    const first = cons.gate.pollNext();
+    expect(first && first.buffer.type === "DATA" && decodeBatch(first.buffer.data)).toEqual([0]);
+    await vi.waitFor(() => expect(ch.buffersReceived).toBe(11), { timeout: 5000 });
+    expect(partition.subpartition(0).queuedBuffers).toBe(9);
+    expect(ch.outstandingCredit).toBe(0);
+
+    // Reading everything delivers every buffer in order, and the sender never exceeded its credit.
+    const seen = [0];
+    partition.finish();
+    await vi.waitFor(
+      () => {
+        for (let item = cons.gate.pollNext(); item; item = cons.gate.pollNext()) {
+          if (item.buffer.type === "DATA") seen.push(...(decodeBatch(item.buffer.data) as number[]));
+        }
+        expect(cons.gate.isFinished()).toBe(true);
+      },
+      { timeout: 5000 },
+    );
+    expect(seen).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    expect(cons.failures).toEqual([]);
+    expect(prod.pool.availableBuffers).toBe(100);
+  });
+
+  it("a channel without credit does not stall another channel on the same connection", async () => {
+    const prod = await producerSide(200);
+    const partition = new ResultPartition("p2", 2, prod.pool, () => {});
+    prod.partitions.register(partition);
+    produce(partition, 0, 50);
+    produce(partition, 1, 50, 1000);
+    partition.finish();
+
+    const cons = consumerSide(100, 8);
+    const stalled = cons.channel(0, prod.address, "p2", 0);
+    const flowing = cons.channel(1, prod.address, "p2", 1);
+
+    // Read only the second channel: it must get all its 50 buffers and its end of partition while
+    // the first, never read, sits at its credit (its 2 exclusive buffers plus whatever it borrowed).
+    const got: number[] = [];
+    let flowingEnded = false;
+    await vi.waitFor(
+      () => {
+        for (let b = flowing.poll(); b; b = flowing.poll()) {
+          if (b.type === "DATA") got.push(...(decodeBatch(b.data) as number[]));
+          else flowingEnded = true;
+        }
+        expect(flowingEnded).toBe(true);
+      },
+      { timeout: 10_000 },
+    );
+    expect(got).toEqual(Array.from({ length: 50 }, (_, i) => 1000 + i));
+    expect(stalled.buffersReceived).toBeLessThanOrEqual(10);
+    expect(stalled.buffersReceived).toBeGreaterThanOrEqual(2);
+    expect(partition.subpartition(0).queuedBuffers).toBe(51 - stalled.buffersReceived);
+    expect(cons.failures).toEqual([]);
+  });
+
+  it("a receiver that gets a buffer beyond its credit fails the channel", () => {
+    const pool = new NetworkBufferPool(10, 1024);
+    const gate = new InputGate(0, pool, 0);
+    const failures: Error[] = [];
+    const ch = new RemoteInputChannel(0, "c", { notifyChannelNonEmpty: () => {}, notifyChannelFailed: (_c, e) => failures.push(e) }, gate, 1, () => {});
+    ch.onBuffer({ sequence: 0, backlog: 0, type: "DATA", data: encodeBatch([1]) });
+    expect(failures).toEqual([]);
+    ch.onBuffer({ sequence: 1, backlog: 0, type: "DATA", data: encodeBatch([2]) });
+    expect(failures.map((e) => e.message)).toEqual(["c: the sender sent a buffer without credit"]);
+  });
+});
+

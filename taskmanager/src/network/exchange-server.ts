@@ -1,0 +1,124 @@
+import type * as grpc from "@grpc/grpc-js";
+import { RiffleError, type Logger, type ExchangeRequest, type ExchangeResponse } from "@riffle/shared";
+import type { PartitionManager } from "./partition-manager.js";
+import type { ResultSubpartition, SubpartitionReader } from "./result-partition.js";
+
+/**
+ * The sending end of credit-based flow control: one view per requested subpartition. It sends a
+ * buffer only while it holds credit from the receiver, and attaches the subpartition's backlog so the
+ * receiver can lend floating buffers where data waits.
+ */
+export class RemoteSubpartitionView implements SubpartitionReader {
+  private credit: number;
+  private sequence = 0;
+  private writeBlocked = false;
+  private done = false;
+  buffersSent = 0;
+
+  constructor(
+    private readonly sub: ResultSubpartition,
+    private readonly call: grpc.ServerDuplexStream<ExchangeRequest, ExchangeResponse>,
+    initialCredit: number,
+  ) {
+    this.credit = initialCredit;
+    call.on("drain", () => {
+      this.writeBlocked = false;
+      this.trySend();
+    });
+  }
+
+  start(): void {
+    this.sub.setReader(this);
+  }
+
+  addCredit(n: number): void {
+    this.credit += n;
+    this.trySend();
+  }
+
+  notifyDataAvailable(): void {
+    this.trySend();
+  }
+
+  notifyReleased(error: RiffleError): void {
+    if (this.done) return;
+    this.done = true;
+    this.call.write({ error: { code: error.code, message: error.message } });
+    this.call.end();
+  }
+
+  private trySend(): void {
+    while (!this.done && this.credit > 0 && !this.writeBlocked) {
+      const buffer = this.sub.poll();
+      if (buffer === undefined) return;
+      this.credit--;
+      this.buffersSent++;
+      const ok = this.call.write({
+        buffer: {
+          sequence: this.sequence++,
+          backlog: this.sub.backlog,
+          type: buffer.type,
+          data: buffer.type === "DATA" ? buffer.data : Buffer.alloc(0),
+        },
+      });
+      if (buffer.type === "END_OF_PARTITION") {
+        this.done = true;
+        this.sub.removeReader(this);
+        this.call.end();
+        return;
+      }
+      if (!ok) this.writeBlocked = true;
+    }
+  }
+
+  close(): void {
+    this.done = true;
+    this.sub.removeReader(this);
+  }
+}
+
+/** Serves DataExchange.Exchange: the first message requests a subpartition, the rest add credit. */
+export function exchangeHandler(partitions: PartitionManager, requestTimeoutMs: number, log: Logger) {
+  return (call: grpc.ServerDuplexStream<ExchangeRequest, ExchangeResponse>): void => {
+    let view: RemoteSubpartitionView | undefined;
+    let pendingCredit = 0;
+    let closed = false;
+    const close = () => {
+      closed = true;
+      view?.close();
+    };
+    call.on("error", close);
+    call.on("cancelled", close);
+    call.on("end", () => {
+      close();
+      call.end();
+    });
+    call.on("data", (msg: ExchangeRequest) => {
+      if (msg.partitionRequest) {
+        const req = msg.partitionRequest;
+        partitions.waitFor(req.partitionId, requestTimeoutMs).then(
+          (partition) => {
+            if (closed) return;
+            try {
+              view = new RemoteSubpartitionView(partition.subpartition(req.subpartition), call, req.initialCredit + pendingCredit);
+              view.start();
+            } catch (err) {
+              const e = err instanceof RiffleError ? err : new RiffleError("INTERNAL", String(err));
+              call.write({ error: { code: e.code, message: e.message } });
+              call.end();
+            }
+          },
+          (err: RiffleError) => {
+            log.warn({ partitionId: req.partitionId, consumer: req.consumer }, err.message);
+            if (closed) return;
+            call.write({ error: { code: err.code, message: err.message } });
+            call.end();
+          },
+        );
+      } else if (msg.addCredit) {
+        if (view) view.addCredit(msg.addCredit.credit);
+        else pendingCredit += msg.addCredit.credit;
+      }
+    });
+  };
+}

@@ -1,0 +1,155 @@
+import { encodeBatch, murmur3Key, operatorIndexForKeyGroup, type Partitioner } from "@riffle/shared";
+import type { Output } from "@riffle/sdk/internal";
+import type { ResultPartition, ResultSubpartition } from "./result-partition.js";
+
+export interface RecordWriterOptions {
+  partitioner: Partitioner;
+  /** Key selector for hash partitioning. */
+  keySelector?: ((record: unknown) => unknown) | undefined;
+  maxParallelism: number;
+  bufferSize: number;
+  maxBuffersPerSubpartition: number;
+  /** Seeds round-robin and shuffle so that runs repeat. */
+  subtaskIndex: number;
+}
+
+/**
+ * Turns records into buffers: each record goes to the subpartition(s) its partitioner picks, where it
+ * waits in a pending batch until the batch reaches about one buffer's size (or the buffer timeout
+ * flushes it); the batch is then encoded into a buffer from the network pool.
+ *
+ * The task checks `isAvailable()` before each record: a writer whose subpartition queue is full, or
+ * which needs a buffer while the pool is empty, is unavailable and the task waits on `available()`.
+ */
+export class RecordWriter implements Output {
+  private readonly subs: ResultSubpartition[];
+  private readonly select: (record: unknown) => number;
+  private readonly broadcast: boolean;
+  /** Records per buffer, adapted to the measured encoded size so buffers come out near bufferSize. */
+  private target = 256;
+  private bytesPerRecord = 0;
+  recordsOut = 0;
+  bytesOut = 0;
+  buffersOut = 0;
+
+  constructor(
+    readonly partition: ResultPartition,
+    private readonly options: RecordWriterOptions,
+  ) {
+    this.subs = partition.subpartitions;
+    this.broadcast = options.partitioner === "broadcast";
+    this.select = channelSelector(options, this.subs.length);
+  }
+
+  collect(record: unknown): void {
+    this.recordsOut++;
+    if (this.broadcast) {
+      for (const sub of this.subs) this.append(sub, record);
+    } else {
+      this.append(this.subs[this.select(record)]!, record);
+    }
+  }
+
+  private append(sub: ResultSubpartition, record: unknown): void {
+    sub.pending.push(record);
+    if (sub.pending.length >= this.target) this.finishBuffer(sub);
+  }
+
+  /** Encodes the pending records of `sub` into a buffer; false when the pool has none to give. */
+  private finishBuffer(sub: ResultSubpartition): boolean {
+    if (sub.pending.length === 0) return true;
+    if (!this.partition.pool.tryRequest()) return false;
+    const records = sub.pending;
+    sub.pending = [];
+    const data = encodeBatch(records);
+    this.bytesOut += data.length;
+    this.buffersOut++;
+    this.adapt(data.length, records.length);
+    sub.add({ type: "DATA", data, records: records.length });
+    return true;
+  }
+
+  private adapt(bytes: number, records: number): void {
+    const perRecord = bytes / records;
+    this.bytesPerRecord = this.bytesPerRecord === 0 ? perRecord : this.bytesPerRecord * 0.8 + perRecord * 0.2;
+    this.target = Math.max(1, Math.min(8192, Math.floor(this.options.bufferSize / this.bytesPerRecord)));
+  }
+
+  isAvailable(): boolean {
+    const max = this.options.maxBuffersPerSubpartition;
+    for (let i = 0; i < this.subs.length; i++) {
+      const sub = this.subs[i]!;
+      if (sub.queuedBuffers >= max) return false;
+      if (sub.pending.length >= this.target && !this.finishBuffer(sub)) return false;
+    }
+    return true;
+  }
+
+  /** Resolves when a reader took a buffer or the pool got buffers back; the caller checks again. */
+  available(): Promise<void> {
+    return Promise.race([this.partition.consumption.wait(), this.partition.pool.whenRecycled()]);
+  }
+
+  /** Encodes every partly filled batch (buffer timeout, or before end of input). False if the pool ran dry. */
+  flush(): boolean {
+    let all = true;
+    for (const sub of this.subs) if (sub.pending.length > 0 && !this.finishBuffer(sub)) all = false;
+    return all;
+  }
+
+  hasPending(): boolean {
+    return this.subs.some((s) => s.pending.length > 0);
+  }
+
+  /** Flushes everything (waiting for pool buffers as needed) and ends the partition. */
+  async finish(): Promise<void> {
+    while (!this.flush()) await this.available();
+    this.partition.finish();
+  }
+
+  /** Fraction of the subpartition queues in use: Flink's outPoolUsage. */
+  usage(): number {
+    let queued = 0;
+    for (const s of this.subs) queued += s.queuedBuffers;
+    return queued / (this.subs.length * this.options.maxBuffersPerSubpartition);
+  }
+}
+
+/** xorshift32: deterministic per subtask, enough for spreading records. */
+function xorshift(seed: number): () => number {
+  let x = (seed * 0x9e3779b1 + 1) | 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return x >>> 0;
+  };
+}
+
+function channelSelector(o: RecordWriterOptions, n: number): (record: unknown) => number {
+  switch (o.partitioner) {
+    case "forward":
+    case "broadcast":
+      return () => 0;
+    case "rebalance":
+    case "rescale": {
+      // Start at a subtask-dependent channel so producers do not all hit channel 0 first.
+      let next = o.subtaskIndex % n;
+      return () => {
+        const c = next;
+        next = next + 1 === n ? 0 : next + 1;
+        return c;
+      };
+    }
+    case "shuffle": {
+      const rnd = xorshift(o.subtaskIndex + 1);
+      return () => rnd() % n;
+    }
+    case "hash": {
+      const key = o.keySelector;
+      if (!key) throw new Error("hash partitioning needs a key selector");
+      const maxP = o.maxParallelism;
+      return (record) => operatorIndexForKeyGroup(murmur3Key(key(record)) % maxP, n, maxP);
+    }
+  }
+}

@@ -1,0 +1,138 @@
+import type * as grpc from "@grpc/grpc-js";
+import {
+  RiffleError,
+  rpc,
+  type JobManagerHeartbeat,
+  type Logger,
+  type RegisterTaskManagerRequest,
+  type RegisterTaskManagerResponse,
+  type TaskExecutionState,
+  type TaskManagerHeartbeat,
+  type TaskMetricsReport,
+  type CollectBatch,
+  type GetBundleResponse,
+} from "@riffle/shared";
+
+type JobManagerClient = grpc.Client & {
+  Heartbeat(): grpc.ClientDuplexStream<TaskManagerHeartbeat, JobManagerHeartbeat>;
+};
+
+export interface JobManagerConnectionEvents {
+  /** The JobManager is gone (broken heartbeat stream or heartbeat timeout). */
+  onLost(reason: string): void;
+  /** Task reports for the next heartbeat. */
+  reports(): TaskMetricsReport[];
+}
+
+/**
+ * The TaskManager's side of the JobManager link: registration with retries, then heartbeats both ways
+ * over one stream. Either a broken stream or `heartbeatTimeout` without a JobManager heartbeat ends
+ * the connection with `onLost`.
+ */
+export class JobManagerConnection {
+  private readonly client: JobManagerClient;
+  private stream: grpc.ClientDuplexStream<TaskManagerHeartbeat, JobManagerHeartbeat> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private registration: RegisterTaskManagerResponse | undefined;
+  private lastHeartbeat = 0;
+  private closed = false;
+
+  constructor(
+    readonly address: string,
+    private readonly request: RegisterTaskManagerRequest,
+    private readonly events: JobManagerConnectionEvents,
+    private readonly log: Logger,
+  ) {
+    this.client = rpc.createClient<JobManagerClient>("JobManagerService", address);
+  }
+
+  /** Registers, retrying with backoff until `timeoutMs`; then starts heartbeating. */
+  async register(timeoutMs: number): Promise<RegisterTaskManagerResponse> {
+    const deadline = Date.now() + timeoutMs;
+    let backoff = 100;
+    let lastError: unknown;
+    while (!this.closed && Date.now() < deadline) {
+      try {
+        const res = await rpc.unary<RegisterTaskManagerRequest, RegisterTaskManagerResponse>(
+          this.client,
+          "RegisterTaskManager",
+          this.request,
+          Math.max(1000, Math.min(5000, deadline - Date.now())),
+        );
+        this.registration = res;
+        this.startHeartbeats(res);
+        return res;
+      } catch (err) {
+        lastError = err;
+        this.log.debug({ err: (err as Error).message }, "registration attempt failed");
+        // Retry backoff while the JobManager is not reachable: the next attempt is the event awaited.
+        await new Promise((r) => setTimeout(r, Math.min(backoff, Math.max(0, deadline - Date.now()))));
+        backoff = Math.min(backoff * 2, 2000);
+      }
+    }
+    throw new RiffleError(
+      "JOBMANAGER_UNREACHABLE",
+      `could not register with the JobManager at ${this.address} within ${timeoutMs} ms (${(lastError as Error)?.message ?? "closed"}); is it running, and is taskmanager.jobmanager.address right?`,
+      { cause: lastError },
+    );
+  }
+
+  private startHeartbeats(reg: RegisterTaskManagerResponse): void {
+    const stream = this.client.Heartbeat();
+    this.stream = stream;
+    this.lastHeartbeat = Date.now();
+    let lost = false;
+    const lose = (reason: string) => {
+      if (lost || this.closed) return;
+      lost = true;
+      this.stopHeartbeats();
+      this.events.onLost(reason);
+    };
+    stream.on("data", () => {
+      this.lastHeartbeat = Date.now();
+    });
+    stream.on("error", (err: grpc.ServiceError) => lose(`heartbeat stream broke: ${err.details || err.message}`));
+    stream.on("end", () => lose("the JobManager closed the heartbeat stream"));
+    const beat = () => {
+      if (Date.now() - this.lastHeartbeat > reg.heartbeatTimeoutMs) {
+        lose(`no heartbeat from the JobManager for ${reg.heartbeatTimeoutMs} ms`);
+        return;
+      }
+      stream.write({ taskmanagerId: this.request.taskmanagerId, registrationId: reg.registrationId, tasks: this.events.reports() });
+    };
+    beat();
+    this.timer = setInterval(beat, reg.heartbeatIntervalMs);
+  }
+
+  private stopHeartbeats(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    const s = this.stream;
+    this.stream = undefined;
+    s?.cancel();
+  }
+
+  async updateTaskState(update: Omit<TaskExecutionState, "taskmanagerId">): Promise<void> {
+    await rpc.unary(this.client, "UpdateTaskExecutionState", { ...update, taskmanagerId: this.request.taskmanagerId }, 10_000);
+  }
+
+  async getBundle(bundleHash: string): Promise<Buffer> {
+    const res = await rpc.unary<{ bundleHash: string }, GetBundleResponse>(this.client, "GetBundle", { bundleHash }, 60_000);
+    return res.bundle;
+  }
+
+  /** The JobManager holds the answer back while its client lags: the wait is the back-pressure. */
+  async pushCollect(batch: CollectBatch): Promise<void> {
+    await rpc.unary(this.client, "PushCollectBatch", batch, 24 * 3600_000);
+  }
+
+  get registrationId(): string | undefined {
+    return this.registration?.registrationId;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.stopHeartbeats();
+    this.client.close();
+  }
+}

@@ -1,0 +1,359 @@
+import {
+  RiffleError,
+  decodeBatch,
+  describeError,
+  toRiffleError,
+  type ExecutionState,
+  type JobRuntimeConfig,
+  type JobVertex,
+  type Logger,
+  type Partitioner,
+  type TaskDeploymentDescriptor,
+} from "@riffle/shared";
+import { createOperatorChain, type OperatorChain, type Output } from "@riffle/sdk/internal";
+import type { MetricGroup, RuntimeContext, SinkServices } from "@riffle/sdk";
+import {
+  ConnectionManager,
+  InputGate,
+  LocalInputChannel,
+  NetworkBufferPool,
+  PartitionManager,
+  RecordWriter,
+  RemoteInputChannel,
+  ResultPartition,
+} from "../network/index.js";
+import { Mailbox } from "./mailbox.js";
+import { TaskMetrics } from "./metrics.js";
+
+export interface NetworkSettings {
+  bufferSize: number;
+  exclusiveBuffersPerChannel: number;
+  floatingBuffersPerGate: number;
+  maxBuffersPerSubpartition: number;
+  partitionRequestTimeoutMs: number;
+}
+
+export interface TaskServices {
+  taskmanagerId: string;
+  pool: NetworkBufferPool;
+  partitions: PartitionManager;
+  connections: ConnectionManager;
+  network: NetworkSettings;
+  /** Loads the job bundle and runs it in run mode: the function table. */
+  loadFunctions(tdd: TaskDeploymentDescriptor, config: JobRuntimeConfig, vertex: JobVertex): Promise<unknown[]>;
+  sinkServices(tdd: TaskDeploymentDescriptor): SinkServices;
+  metricGroup(tdd: TaskDeploymentDescriptor, taskName: string): MetricGroup;
+  onStateChange(task: Task, state: ExecutionState, error?: RiffleError): void;
+  log: Logger;
+}
+
+/** Records a source emits per mailbox step. */
+const SOURCE_BATCH = 512;
+/** Longest the loop runs before it yields to the event loop (gRPC, heartbeats, other tasks). */
+const SLICE_MS = 10;
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * One subtask of a vertex: its operator chain, input gates and record writers, driven by a mailbox
+ * loop. The loop processes the next record only when every output has room, so back-pressure stops
+ * the task instead of growing memory, and it never awaits per record.
+ *
+ *   DEPLOYING ──► RUNNING ──► FINISHED
+ *       │            ├──────► FAILED
+ *       └────────────┴──────► CANCELED
+ */
+export class Task {
+  readonly vertex: JobVertex;
+  readonly config: JobRuntimeConfig;
+  readonly metrics = new TaskMetrics();
+  readonly mailbox = new Mailbox();
+  private state: ExecutionState = "DEPLOYING";
+  private chain: OperatorChain | undefined;
+  private readonly writers: RecordWriter[] = [];
+  private readonly partitionIds: string[] = [];
+  private readonly gates: InputGate[] = [];
+  private cancelled = false;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private batch: unknown[] | undefined;
+  private batchIndex = 0;
+  private nextGate = 0;
+  private stepStart = 0;
+  private readonly log: Logger;
+  readonly done: Promise<void>;
+
+  constructor(
+    readonly tdd: TaskDeploymentDescriptor,
+    private readonly services: TaskServices,
+  ) {
+    this.vertex = JSON.parse(tdd.vertexJson) as JobVertex;
+    this.config = JSON.parse(tdd.jobConfigJson) as JobRuntimeConfig;
+    this.log = services.log.child({ jobId: tdd.jobId, executionId: tdd.executionId, task: this.name });
+    this.done = this.run();
+  }
+
+  get name(): string {
+    return `${this.vertex.name} (${this.tdd.subtaskIndex + 1}/${this.tdd.parallelism})`;
+  }
+
+  get executionState(): ExecutionState {
+    return this.state;
+  }
+
+  get recordsOut(): number {
+    let n = 0;
+    for (const w of this.writers) n += w.recordsOut;
+    return n;
+  }
+
+  get bytesOut(): number {
+    let n = 0;
+    for (const w of this.writers) n += w.bytesOut;
+    return n;
+  }
+
+  /** Fraction of this task's output queues in use. */
+  outPoolUsage(): number {
+    return this.writers.length === 0 ? 0 : Math.max(...this.writers.map((w) => w.usage()));
+  }
+
+  /** Buffers received and not yet read by this task. */
+  inputQueueLength(): number {
+    let n = 0;
+    for (const g of this.gates) n += g.queuedBuffers();
+    return n;
+  }
+
+  cancel(): void {
+    if (this.cancelled) return;
+    this.cancelled = true;
+    this.mailbox.put(() => {});
+    for (const g of this.gates) g.close();
+  }
+
+  private transition(state: ExecutionState, error?: RiffleError): void {
+    this.state = state;
+    if (state === "FAILED") this.log.error({ code: error?.code }, `task failed: ${error?.message}`);
+    else this.log.info(`task ${state}`);
+    this.services.onStateChange(this, state, error);
+  }
+
+  private async run(): Promise<void> {
+    try {
+      await this.setup();
+      if (this.cancelled) throw new RiffleError("TASK_CANCELED", "cancelled during deployment");
+      await this.chain!.open();
+      this.transition("RUNNING");
+      this.startFlusher();
+      await this.loop();
+      if (this.cancelled) throw new RiffleError("TASK_CANCELED", "cancelled");
+      await this.chain!.endInput();
+      for (const w of this.writers) await w.finish();
+      this.stopFlusher();
+      await this.chain!.close();
+      this.closeGates();
+      this.transition("FINISHED");
+    } catch (err) {
+      this.stopFlusher();
+      const error = this.cancelled ? new RiffleError("TASK_CANCELED", "cancelled") : failureOf(err);
+      await this.cleanUp(error);
+      if (this.cancelled) this.transition("CANCELED");
+      else this.transition("FAILED", error);
+    }
+  }
+
+  private async setup(): Promise<void> {
+    const { tdd, services } = this;
+    const functions = await services.loadFunctions(tdd, this.config, this.vertex);
+    const net = services.network;
+    const outputs = new Map<string, Output>();
+    for (const p of tdd.partitions) {
+      const partition = new ResultPartition(p.partitionId, p.numSubpartitions, services.pool, (rp) => services.partitions.release(rp.id));
+      const keySelector = p.keySelector >= 0 ? (functions[p.keySelector] as (r: unknown) => unknown) : undefined;
+      const writer = new RecordWriter(partition, {
+        partitioner: p.partitioner as Partitioner,
+        keySelector,
+        maxParallelism: p.maxParallelism,
+        bufferSize: net.bufferSize,
+        maxBuffersPerSubpartition: net.maxBuffersPerSubpartition,
+        subtaskIndex: tdd.subtaskIndex,
+      });
+      services.partitions.register(partition);
+      this.partitionIds.push(p.partitionId);
+      this.writers.push(writer);
+      outputs.set(this.vertex.outputs[p.edgeIndex]!, writer);
+    }
+
+    const ctx: RuntimeContext = {
+      jobId: tdd.jobId,
+      jobName: tdd.jobName,
+      taskName: this.vertex.name,
+      subtaskIndex: tdd.subtaskIndex,
+      parallelism: tdd.parallelism,
+      maxParallelism: tdd.maxParallelism,
+      metrics: services.metricGroup(tdd, this.vertex.name),
+      args: this.config.args,
+    };
+    this.chain = createOperatorChain(this.vertex, functions, { ctx, services: services.sinkServices(tdd) }, (edgeId) => {
+      const out = outputs.get(edgeId);
+      if (!out) throw new RiffleError("INTERNAL", `no result partition deployed for edge ${edgeId}`);
+      return out;
+    });
+
+    for (const g of tdd.inputGates) {
+      const gate = new InputGate(g.gateIndex, services.pool, net.floatingBuffersPerGate);
+      this.gates.push(gate);
+      g.channels.forEach((c, i) => {
+        const description = `partition ${c.partitionId}[${c.subpartition}] of TaskManager ${c.taskmanagerId} (${c.address})`;
+        if (c.taskmanagerId === services.taskmanagerId) {
+          const channel = new LocalInputChannel(i, description, gate);
+          gate.addChannel(channel);
+          void channel.connect(services.partitions, c.partitionId, c.subpartition, net.partitionRequestTimeoutMs);
+        } else {
+          services.pool.requestExclusive(net.exclusiveBuffersPerChannel, `input channel ${i} of ${this.name}`);
+          const channel = new RemoteInputChannel(i, description, gate, gate, net.exclusiveBuffersPerChannel, (n) => services.pool.recycle(n));
+          gate.addChannel(channel);
+          channel.open(services.connections.openStream(c.address), c.partitionId, c.subpartition, `${tdd.executionId}@${services.taskmanagerId}`);
+        }
+      });
+    }
+  }
+
+  private startFlusher(): void {
+    const timeout = this.config.bufferTimeoutMs;
+    if (timeout <= 0 || this.writers.length === 0) return;
+    this.flushTimer = setInterval(() => this.mailbox.put(() => this.flushWriters()), timeout);
+  }
+
+  private stopFlusher(): void {
+    if (this.flushTimer) clearInterval(this.flushTimer);
+    this.flushTimer = undefined;
+  }
+
+  private flushWriters(): void {
+    for (let i = 0; i < this.writers.length; i++) this.writers[i]!.flush();
+  }
+
+  private outputsAvailable(): boolean {
+    const ws = this.writers;
+    for (let i = 0; i < ws.length; i++) if (!ws[i]!.isAvailable()) return false;
+    return this.chain!.isAvailable();
+  }
+
+  private outputsAvailableFuture(): Promise<void> {
+    const waits: Promise<void>[] = [];
+    for (const w of this.writers) if (!w.isAvailable()) waits.push(w.available());
+    if (!this.chain!.isAvailable()) waits.push(this.chain!.available());
+    return waits.length === 0 ? Promise.resolve() : Promise.race(waits);
+  }
+
+  /** Waits for `what` or for mail, and books the time as idle or back-pressured. */
+  private async wait(what: Promise<void>, kind: "idle" | "backPressured"): Promise<void> {
+    this.metrics.busyMs += performance.now() - this.stepStart;
+    const t0 = performance.now();
+    await Promise.race([what, this.mailbox.arrival()]);
+    const t1 = performance.now();
+    if (kind === "idle") this.metrics.idleMs += t1 - t0;
+    else this.metrics.backPressuredMs += t1 - t0;
+    this.stepStart = t1;
+  }
+
+  private async loop(): Promise<void> {
+    const source = this.chain!.source;
+    const flushEachStep = this.config.bufferTimeoutMs <= 0;
+    this.stepStart = performance.now();
+    let sliceStart = this.stepStart;
+    for (;;) {
+      if (this.mailbox.hasMail()) this.mailbox.runAll();
+      if (this.cancelled) return;
+      if (!this.outputsAvailable()) {
+        await this.wait(this.outputsAvailableFuture(), "backPressured");
+        continue;
+      }
+      if (this.batch) {
+        this.processBatch();
+      } else if (source) {
+        const result = source.reader.pollNext(source.output, SOURCE_BATCH);
+        if (result === "END_OF_INPUT") break;
+        if (result === "NOTHING_AVAILABLE") {
+          if (flushEachStep) this.flushWriters();
+          await this.wait(source.reader.isAvailable(), "idle");
+          continue;
+        }
+      } else {
+        const item = this.pollInput();
+        if (item === undefined) {
+          if (this.gates.every((g) => g.isFinished())) break;
+          if (flushEachStep) this.flushWriters();
+          await this.wait(Promise.race(this.gates.map((g) => g.available())), "idle");
+          continue;
+        }
+        if (item.type === "DATA") {
+          this.metrics.bytesIn += item.data.length;
+          this.batch = decodeBatch(item.data);
+          this.batchIndex = 0;
+          this.processBatch();
+        }
+      }
+      if (flushEachStep) this.flushWriters();
+      const now = performance.now();
+      if (now - sliceStart > SLICE_MS) {
+        this.metrics.busyMs += now - this.stepStart;
+        await yieldToEventLoop();
+        this.stepStart = sliceStart = performance.now();
+      }
+    }
+    this.metrics.busyMs += performance.now() - this.stepStart;
+  }
+
+  /** Round-robin over the gates (a union of several inputs). */
+  private pollInput() {
+    const n = this.gates.length;
+    for (let k = 0; k < n; k++) {
+      const gate = this.gates[(this.nextGate + k) % n]!;
+      const item = gate.pollNext();
+      if (item) {
+        this.nextGate = (this.nextGate + k + 1) % n;
+        return item.buffer;
+      }
+    }
+    return undefined;
+  }
+
+  /** Feeds the current batch record by record while the outputs have room. */
+  private processBatch(): void {
+    const records = this.batch!;
+    const input = this.chain!.input;
+    const start = this.batchIndex;
+    let i = start;
+    const n = records.length;
+    while (i < n) {
+      input.collect(records[i++]);
+      if (!this.outputsAvailable()) break;
+    }
+    this.metrics.recordsIn += i - start;
+    if (i >= n) this.batch = undefined;
+    else this.batchIndex = i;
+  }
+
+  private closeGates(): void {
+    for (const g of this.gates) g.close();
+  }
+
+  private async cleanUp(error: RiffleError): Promise<void> {
+    this.closeGates();
+    for (const id of this.partitionIds) this.services.partitions.release(id, error);
+    try {
+      await this.chain?.close();
+    } catch (err) {
+      this.log.warn({ err: describeError(err) }, "closing the operators failed");
+    }
+  }
+}
+
+function failureOf(err: unknown): RiffleError {
+  if (err instanceof RiffleError) return err;
+  const e = toRiffleError(err, "TASK_FAILED");
+  const stack = err instanceof Error && err.stack ? err.stack.split("\n").slice(1, 4).join("\n") : "";
+  return new RiffleError(e.code, stack ? `${e.message}\n${stack}` : e.message, { cause: err });
+}
