@@ -12,13 +12,13 @@ export interface GlobalOptions {
 /** Default REST port of a JobManager when `--jobmanager` names only a host. */
 export const DEFAULT_REST_PORT = 8081;
 
-const collect = (value: string, previous: string[]) => [...previous, value];
+const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
 
 /** Adds `--config` and `--set` to a command. */
 export function addGlobalOptions(command: Command): Command {
   return command
     .option("--config <file>", "configuration file (default: ./riffle.yaml if it exists)")
-    .option("--set <key=value>", "set a configuration key, e.g. --set rest.port=8082 (repeatable)", collect, []);
+    .option("--set <key=value>", "set a configuration key, e.g. --set rest.port=8082 (repeatable)", collect);
 }
 
 /**

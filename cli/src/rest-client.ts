@@ -159,7 +159,9 @@ export class RestClient {
       try {
         return JSON.parse(text) as T;
       } catch (err) {
-        throw new RiffleError("INTERNAL", `the JobManager at ${this.baseUrl} answered ${method} ${path} with invalid JSON: ${text.slice(0, 200)}`, { cause: err });
+        throw new RiffleError("INTERNAL", `the JobManager at ${this.baseUrl} answered ${method} ${path} with invalid JSON: ${text.slice(0, 200)}`, {
+          cause: err,
+        });
       }
     }
     throw errorFromAnswer(status, statusText, text, `${method} ${path}`);

@@ -12,10 +12,10 @@ export function createLogger(component: string, bindings: Record<string, unknown
   return pino({ level, base: { component, pid: process.pid, ...bindings } });
 }
 
-/** A child logger for a subsystem, with its own debug switch. */
-export function componentLogger(parent: Logger, component: string, bindings: Record<string, unknown> = {}): Logger {
+/** A child logger for a subsystem of a process (field `subsystem`), with its own debug switch. */
+export function componentLogger(parent: Logger, subsystem: string, bindings: Record<string, unknown> = {}): Logger {
   const debugComponents = (process.env.RIFFLE_DEBUG ?? "").split(",").map((s) => s.trim());
-  const child = parent.child({ component, ...bindings });
-  if (debugComponents.includes(component)) child.level = "debug";
+  const child = parent.child({ subsystem, ...bindings });
+  if (debugComponents.includes(subsystem)) child.level = "debug";
   return child;
 }

@@ -16,6 +16,7 @@ import {
   type Registry,
   type RiffleConfig,
   type TaskDeploymentDescriptor,
+  type CancelTaskRequest,
   type TaskMetricsReport,
   type JobRuntimeConfig,
   type JobVertex,
@@ -90,13 +91,13 @@ export class TaskManager {
         tm.deploy(tdd);
         return {};
       }),
-      CancelTask: rpc.handleUnary<{ executionId: string }, object>((req) => {
-        tm?.tasks.get(req.executionId)?.cancel();
+      CancelTask: rpc.handleUnary<CancelTaskRequest, object>((req) => {
+        tm?.cancel(req.jobId, req.executionId);
         return {};
       }),
     });
     rpc.addService(server, "DataExchange", {
-      Exchange: exchangeHandler(partitions, config["taskmanager.network.partition-request.timeout"], log.child({ component: "network" })),
+      Exchange: exchangeHandler(partitions, config["taskmanager.network.partition-request.timeout"], log.child({ subsystem: "network" })),
     });
     const port = await rpc.bindServer(server, host, config["taskmanager.rpc.port"]);
     let metrics: { server: HttpServer; port: number };
@@ -136,7 +137,7 @@ export class TaskManager {
       address,
       { taskmanagerId: this.id, address: this.address, slots: this.config["taskmanager.slots"], metricsAddress: `${this.config["taskmanager.host"]}:${this.metricsPort}`, pid: process.pid },
       { onLost: (reason) => this.onJobManagerLost(reason), reports: () => this.reports() },
-      this.log.child({ component: "jobmanager-connection" }),
+      this.log.child({ subsystem: "jobmanager-connection" }),
     );
     this.connection = connection;
     await connection.register(this.config["taskmanager.registration.timeout"]);
@@ -161,6 +162,21 @@ export class TaskManager {
     if (this.tasks.has(tdd.executionId)) throw new RiffleError("TASK_DEPLOYMENT_FAILED", `execution ${tdd.executionId} is already deployed`);
     const task = new Task(tdd, this.taskServices());
     this.tasks.set(tdd.executionId, task);
+  }
+
+  /**
+   * Cancels a task. One this TaskManager does not know (its deployment never arrived, or it already
+   * ended and was reported) is answered with CANCELED at once, so the JobManager need not wait.
+   */
+  private cancel(jobId: string, executionId: string): void {
+    const task = this.tasks.get(executionId);
+    if (task) {
+      task.cancel();
+      return;
+    }
+    this.connection
+      ?.updateTaskState({ executionId, jobId, state: "CANCELED", errorCode: "", errorMessage: "" })
+      .catch((err: Error) => this.log.warn({ executionId, err: err.message }, "could not report the cancellation"));
   }
 
   private taskServices(): TaskServices {
@@ -204,7 +220,14 @@ export class TaskManager {
   private onTaskState(task: Task, state: ExecutionState, error?: RiffleError): void {
     const terminal = state === "FINISHED" || state === "FAILED" || state === "CANCELED";
     this.connection
-      ?.updateTaskState({ executionId: task.tdd.executionId, jobId: task.tdd.jobId, state, errorCode: error?.code ?? "", errorMessage: error?.message ?? "" })
+      ?.updateTaskState({
+        executionId: task.tdd.executionId,
+        jobId: task.tdd.jobId,
+        state,
+        errorCode: error?.code ?? "",
+        errorMessage: error?.message ?? "",
+        metrics: terminal ? reportOf(task) : null,
+      })
       .catch((err: Error) => this.log.warn({ executionId: task.tdd.executionId, state, err: err.message }, "could not report the task state"));
     if (terminal) this.tasks.delete(task.tdd.executionId);
   }
@@ -215,19 +238,7 @@ export class TaskManager {
   }
 
   private reports(): TaskMetricsReport[] {
-    return [...this.tasks.values()].map((t) => ({
-      executionId: t.tdd.executionId,
-      jobId: t.tdd.jobId,
-      vertexId: t.tdd.vertexId,
-      subtaskIndex: t.tdd.subtaskIndex,
-      recordsIn: t.metrics.recordsIn,
-      recordsOut: t.recordsOut,
-      bytesIn: t.metrics.bytesIn,
-      bytesOut: t.bytesOut,
-      busyMsPerSecond: TaskMetrics.perSecond(t.metrics.busy),
-      idleMsPerSecond: TaskMetrics.perSecond(t.metrics.idle),
-      backPressuredMsPerSecond: TaskMetrics.perSecond(t.metrics.backPressured),
-    }));
+    return [...this.tasks.values()].map(reportOf);
   }
 
   /** Tasks currently deployed here (for tests and diagnostics). */
@@ -258,6 +269,22 @@ export class TaskManager {
     this.log.info("TaskManager stopped");
     this.resolveTerminated();
   }
+}
+
+function reportOf(t: Task): TaskMetricsReport {
+  return {
+    executionId: t.tdd.executionId,
+    jobId: t.tdd.jobId,
+    vertexId: t.tdd.vertexId,
+    subtaskIndex: t.tdd.subtaskIndex,
+    recordsIn: t.metrics.recordsIn,
+    recordsOut: t.recordsOut,
+    bytesIn: t.metrics.bytesIn,
+    bytesOut: t.bytesOut,
+    busyMsPerSecond: TaskMetrics.perSecond(t.metrics.busy),
+    idleMsPerSecond: TaskMetrics.perSecond(t.metrics.idle),
+    backPressuredMsPerSecond: TaskMetrics.perSecond(t.metrics.backPressured),
+  };
 }
 
 function functionCountOf(tdd: TaskDeploymentDescriptor): number {

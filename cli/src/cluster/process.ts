@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, createWriteStream, openSync, statSync, type WriteStream } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { StringDecoder } from "node:string_decoder";
-import { RiffleError, isErrorCode } from "@riffle/shared";
+import { RiffleError, isErrorCode, type ErrorCode } from "@riffle/shared";
 import { ERROR_LINE } from "../errors.js";
 
 /**
@@ -83,7 +83,9 @@ export class ClusterProcess {
   private spawnError: Error | undefined;
   private reported: { code: string; message: string } | undefined;
   private log: WriteStream | undefined;
-  private tail: { handle: Promise<FileHandle>; offset: number; decoder: StringDecoder; partial: string; timer?: NodeJS.Timeout; reading?: Promise<void> } | undefined;
+  private tail:
+    | { handle: Promise<FileHandle>; offset: number; decoder: StringDecoder; partial: string; timer?: NodeJS.Timeout; reading?: Promise<void> }
+    | undefined;
 
   private constructor(options: ClusterProcessOptions) {
     this.name = options.name;
@@ -149,7 +151,7 @@ export class ClusterProcess {
    * Register every wait right after spawning, before awaiting anything, so no line is missed.
    */
   waitForLog(msg: string, deadline: number): Promise<LogRecord> {
-    if (this.status) return Promise.reject(this.exitError(`reported "${msg}"`));
+    if (this.status) return Promise.reject(this.exitError(`before it reported "${msg}"`));
     const startedWaiting = Date.now();
     return new Promise<LogRecord>((resolve, reject) => {
       const waiter: Waiter = {
@@ -160,7 +162,12 @@ export class ClusterProcess {
           () => {
             this.waiters.delete(waiter);
             this.updateTail();
-            reject(new RiffleError("TIMEOUT", `${this.name} did not report "${msg}" within ${Math.round(Math.max(0, deadline - startedWaiting) / 1000)} s.${this.logHint()}`));
+            reject(
+              new RiffleError(
+                "TIMEOUT",
+                `${this.name} did not report "${msg}" within ${Math.round(Math.max(0, deadline - startedWaiting) / 1000)} s.${this.logHint()}`,
+              ),
+            );
           },
           Math.max(0, deadline - Date.now()),
         ),
@@ -197,26 +204,29 @@ export class ClusterProcess {
 
   /** Lets this (the CLI's) process exit while the child runs on: file mode only. */
   release(): void {
-    this.stopTail();
     this.child.unref();
-    void this.tail?.handle.then((h) => h.close()).catch(() => undefined);
+    this.closeTail();
   }
 
-  /** Error for a process that exited while something waited for it to `what`. */
-  exitError(what: string): RiffleError {
+  /**
+   * Error for a process that has exited: "<name> exited with code 1 <context>: <its error line>", or
+   * with its last lines when it printed no `error[CODE]: ...` line (then the code is `fallback`).
+   */
+  exitError(context: string, fallback: ErrorCode = "INTERNAL"): RiffleError {
     const status = this.status;
-    const how = this.spawnError && this.child.pid === undefined
-      ? `could not be started (${this.spawnError.message})`
-      : status?.signal
-        ? `was killed by ${status.signal}`
-        : `exited with code ${status?.code ?? "unknown"}`;
+    const how =
+      this.spawnError && this.child.pid === undefined
+        ? `could not be started (${this.spawnError.message})`
+        : status?.signal
+          ? `was killed by ${status.signal}`
+          : `exited with code ${status?.code ?? "unknown"}`;
     if (this.reported) {
       const code = isErrorCode(this.reported.code) ? this.reported.code : "INTERNAL";
-      return new RiffleError(code, `${this.name} ${how} before it ${what}: ${this.reported.message}`);
+      return new RiffleError(code, `${this.name} ${how} ${context}: ${this.reported.message}`);
     }
     const lines = this.recentLines(10);
     const tail = lines.length > 0 ? `\nLast lines of ${this.logFile}:\n${lines.map((l) => `  ${truncate(l, 400)}`).join("\n")}` : this.logHint();
-    return new RiffleError("INTERNAL", `${this.name} ${how} before it ${what}.${tail}`);
+    return new RiffleError(fallback, `${this.name} ${how} ${context}.${tail}`);
   }
 
   private logHint(): string {
@@ -228,17 +238,21 @@ export class ClusterProcess {
     this.finishing = true;
     const done = () => {
       this.status = status;
-      this.stopTail();
+      this.closeTail();
       this.log?.end();
       for (const w of this.waiters) {
         clearTimeout(w.timer);
-        w.reject(this.exitError(`reported "${w.msg}"`));
+        w.reject(this.exitError(`before it reported "${w.msg}"`));
       }
       this.waiters.clear();
       resolve(status);
     };
     // File mode: read what the process wrote last (its error line) before reporting the exit.
-    if (this.tail) void this.readTail().finally(done);
+    const tail = this.tail;
+    if (tail)
+      void Promise.resolve(tail.reading)
+        .then(() => this.readTail())
+        .finally(done);
     else done();
   }
 
@@ -256,7 +270,7 @@ export class ClusterProcess {
       if (!dispatch(decoder.write(chunk))) {
         // Our stdout is slower than the job's output: stop reading until it drains (back-pressure).
         stream.pause();
-        destination.once("drain", () => stream.resume());
+        void whenDrained(destination).then(() => stream.resume());
       }
     });
     stream.on("end", () => {
@@ -316,6 +330,15 @@ export class ClusterProcess {
     }
   }
 
+  /** File mode: stops reading the log file for good. */
+  private closeTail(): void {
+    const tail = this.tail;
+    if (!tail) return;
+    this.stopTail();
+    this.tail = undefined;
+    void tail.handle.then((h) => h.close()).catch(() => undefined);
+  }
+
   private stopTail(): void {
     if (this.tail?.timer) {
       clearInterval(this.tail.timer);
@@ -346,6 +369,23 @@ export class ClusterProcess {
     })();
     return tail.reading;
   }
+}
+
+const drains = new WeakMap<NodeJS.WritableStream, Promise<void>>();
+
+/** One shared wait per stream for its next 'drain', however many readers wait for it. */
+function whenDrained(stream: NodeJS.WritableStream): Promise<void> {
+  let drained = drains.get(stream);
+  if (!drained) {
+    drained = new Promise<void>((resolve) => {
+      stream.once("drain", () => {
+        drains.delete(stream);
+        resolve();
+      });
+    });
+    drains.set(stream, drained);
+  }
+  return drained;
 }
 
 /** Resolves with the promise's value, or undefined when it did not settle within `ms`. */

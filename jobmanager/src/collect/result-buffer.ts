@@ -26,6 +26,7 @@ export class ResultBuffer {
   private acknowledged = 0;
   private produced = 0;
   private ended = false;
+  private closed = false;
   /** Next expected batch sequence per execution, so a retried push is not appended twice. */
   private readonly nextSequence = new Map<string, number>();
   private readonly recordWaiters = new Set<Waiter>();
@@ -86,7 +87,7 @@ export class ResultBuffer {
 
   /** Resolves when records beyond `cursor` exist, the job ended, or `timeoutMs` passed. */
   waitForRecords(cursor: number, timeoutMs: number): Promise<void> {
-    if (this.produced > cursor || this.ended) return Promise.resolve();
+    if (this.produced > cursor || this.ended || this.closed) return Promise.resolve();
     return new Promise((resolve) => {
       const waiter: Waiter = {
         ready: () => this.produced > cursor || this.ended,
@@ -110,16 +111,24 @@ export class ResultBuffer {
     wake(this.roomWaiters);
   }
 
-  /** Releases every waiter (the JobManager is shutting down) without ending the results. */
-  release(): void {
+  /**
+   * The JobManager is shutting down: every waiter is released and nobody waits again, but the
+   * results do not count as ended (the job did not end).
+   */
+  close(): void {
+    this.closed = true;
     for (const set of [this.recordWaiters, this.roomWaiters]) {
       for (const w of set) w.resolve();
       set.clear();
     }
   }
 
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   private hasRoom(): boolean {
-    return this.ended || this.buffered <= this.limit;
+    return this.ended || this.closed || this.buffered <= this.limit;
   }
 
   private acknowledge(cursor: number): void {

@@ -53,7 +53,10 @@ export function planInWorker(options: PlanOptions, logger: Logger): Promise<JobG
         ),
       );
     }, timeoutMs);
-    for (const [stream, name] of [[worker.stdout, "stdout"], [worker.stderr, "stderr"]] as const) {
+    for (const [stream, name] of [
+      [worker.stdout, "stdout"],
+      [worker.stderr, "stderr"],
+    ] as const) {
       stream.setEncoding("utf8");
       stream.on("data", (text: string) => logger.debug({ stream: name, text: text.trimEnd() }, "job output while planning"));
     }
@@ -79,7 +82,9 @@ export function planInWorker(options: PlanOptions, logger: Logger): Promise<JobG
     });
     worker.once("exit", (code) => {
       settle(() =>
-        reject(new RiffleError("JOB_PLAN_FAILED", `the job exited (code ${code}) while building its pipeline instead of returning; does it call process.exit()?`)),
+        reject(
+          new RiffleError("JOB_PLAN_FAILED", `the job exited (code ${code}) while building its pipeline instead of returning; does it call process.exit()?`),
+        ),
       );
     });
   });

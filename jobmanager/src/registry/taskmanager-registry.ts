@@ -1,5 +1,12 @@
 import { randomUUID } from "node:crypto";
-import { RiffleError, parseHostPort, type Logger, type RegisterTaskManagerRequest, type RegisterTaskManagerResponse, type TaskMetricsReport } from "@riffle/shared";
+import {
+  RiffleError,
+  parseHostPort,
+  type Logger,
+  type RegisterTaskManagerRequest,
+  type RegisterTaskManagerResponse,
+  type TaskMetricsReport,
+} from "@riffle/shared";
 import { selectSlots } from "./slot-selection.js";
 import { RegisteredTaskManager, type HeartbeatSink, type SlotRef } from "./taskmanager.js";
 

@@ -45,7 +45,7 @@ export function buildDeploymentDescriptors(ctx: DeploymentContext): TaskDeployme
     }
     return c;
   };
-  const jobConfig: JobRuntimeConfig = { bufferTimeoutMs: ctx.graph.bufferTimeoutMs, args: ctx.args };
+  const jobConfig: JobRuntimeConfig = { bufferTimeoutMs: ctx.graph.bufferTimeoutMs, args: ctx.args, functionCount: ctx.graph.functionCount };
   const jobConfigJson = JSON.stringify(jobConfig);
 
   const descriptors: TaskDeploymentDescriptor[] = [];

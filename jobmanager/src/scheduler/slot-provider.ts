@@ -47,7 +47,7 @@ export class SlotProvider {
         reject(
           new RiffleError(
             "NO_RESOURCE_AVAILABLE",
-            `job needs ${needed} slots but only ${slotsAvailable} are free (${taskmanagers} TaskManagers registered); start more TaskManagers or lower the parallelism`,
+            `job needs ${plural(needed, "slot")} but only ${slotsAvailable} ${slotsAvailable === 1 ? "is" : "are"} free (${plural(taskmanagers, "TaskManager")} registered); start more TaskManagers or lower the parallelism`,
           ),
         );
       }, this.timeoutMs);
@@ -86,4 +86,8 @@ export class SlotProvider {
     const i = this.pending.indexOf(entry);
     if (i >= 0) this.pending.splice(i, 1);
   }
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
 }

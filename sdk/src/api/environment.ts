@@ -1,7 +1,7 @@
 import { RiffleError, type OperatorKind } from "@riffle/shared";
 import type { Transformation } from "./transformation.js";
 import type { Source } from "./source.js";
-import { DataStream } from "./datastream.js";
+import { SingleOutputStreamOperator } from "./datastream.js";
 import { CollectionSource } from "../connectors/collection.js";
 import { DatagenSource, type DatagenOptions } from "../connectors/datagen.js";
 import { TextFileSource } from "../connectors/text-file.js";
@@ -94,29 +94,29 @@ export class StreamExecutionEnvironment {
   }
 
   /** A bounded stream of the given elements (parallelism 1, as in Flink). */
-  fromElements<T>(...elements: T[]): DataStream<T> {
+  fromElements<T>(...elements: T[]): SingleOutputStreamOperator<T> {
     return this.fromSource(new CollectionSource(elements), "Collection Source");
   }
 
-  fromCollection<T>(elements: Iterable<T>): DataStream<T> {
+  fromCollection<T>(elements: Iterable<T>): SingleOutputStreamOperator<T> {
     return this.fromSource(new CollectionSource([...elements]), "Collection Source");
   }
 
   /** Deterministic generated records: bounded with `count`, rate-limited with `ratePerSecond`. */
-  datagen<T>(options: DatagenOptions<T>): DataStream<T> {
+  datagen<T>(options: DatagenOptions<T>): SingleOutputStreamOperator<T> {
     return this.fromSource(new DatagenSource(options), "Datagen Source");
   }
 
   /** Lines of a text file, read in parallel by byte ranges. */
-  readTextFile(path: string): DataStream<string> {
+  readTextFile(path: string): SingleOutputStreamOperator<string> {
     return this.fromSource(new TextFileSource(path), `Text File ${path}`);
   }
 
-  fromSource<T>(source: Source<T>, name = "Source"): DataStream<T> {
+  fromSource<T>(source: Source<T>, name = "Source"): SingleOutputStreamOperator<T> {
     const t = this.addOperator("source", source, [], name);
     t.parallelismLimit = source.maxParallelism;
     if (source.maxParallelism !== undefined) t.parallelism = Math.min(source.maxParallelism, this.parallelism ?? source.maxParallelism);
-    return new DataStream<T>(this, t);
+    return new SingleOutputStreamOperator<T>(this, t);
   }
 
   /** @internal */

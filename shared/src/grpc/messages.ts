@@ -48,6 +48,8 @@ export interface TaskExecutionState {
   state: ExecutionState;
   errorCode: string;
   errorMessage: string;
+  /** Final counters, with a terminal state; null when absent. */
+  metrics?: TaskMetricsReport | null;
 }
 export interface GetBundleRequest { bundleHash: string }
 export interface GetBundleResponse { bundle: Buffer }
@@ -79,7 +81,7 @@ export interface TaskDeploymentDescriptor {
   partitions: ResultPartitionDeployment[];
   jobConfigJson: string;
 }
-export interface CancelTaskRequest { executionId: string }
+export interface CancelTaskRequest { executionId: string; jobId: string }
 
 // exchange.proto
 export interface PartitionRequest { partitionId: string; subpartition: number; initialCredit: number; consumer: string }

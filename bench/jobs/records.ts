@@ -1,0 +1,39 @@
+/**
+ * The record functions of the benchmarks, imported both by the Riffle jobs (bundled into them) and by
+ * the baselines, so both sides generate and transform byte-for-byte the same records.
+ */
+
+export interface Reading {
+  id: number;
+  v: number;
+}
+
+export interface Doubled {
+  id: number;
+  v2: number;
+}
+
+/** Record `i` of the stateless chain: deterministic in i, so every run and both sides see the same data. */
+export function reading(i: number): Reading {
+  return { id: i, v: (i * 7) % 1000 };
+}
+
+export function doubled(r: Reading): Doubled {
+  return { id: r.id, v2: r.v * 2 };
+}
+
+export function notMultipleOfThree(r: Doubled): boolean {
+  return r.v2 % 3 !== 0;
+}
+
+/** Distinct keys of the keyed shuffle: enough that the per-key Map is real work, few enough to stay in cache. */
+export const KEYS = 10_000;
+
+export interface Keyed {
+  key: string;
+  n: number;
+}
+
+export function keyed(i: number): Keyed {
+  return { key: `k${i % KEYS}`, n: 1 };
+}

@@ -1,0 +1,89 @@
+/**
+ * Benchmark 2 — keyed shuffle across two TaskManager processes (1 JobManager + 2 TaskManagers of one
+ * slot each): datagen (p=2) → keyBy over 10k string keys → rolling count per key → discarding sink
+ * (bench/jobs/keyed-shuffle.ts). Subtask i of both vertices shares slot i, so the hash edge crosses
+ * processes for the records whose key belongs to the other subtask: about half.
+ *
+ * Riffle: N / (FINISHED − RUNNING). Baseline: the same records, codec and ~32 KiB batches streamed
+ * over one raw gRPC stream between two processes and counted per key in a Map
+ * (bench/baselines/raw-grpc.ts). Both use both cores. The aim is ≥ 0.6.
+ */
+import { murmur3Key, operatorIndexForKeyGroup } from "@riffle/shared";
+import type { Benchmark, BenchmarkContext, Measured } from "./benchmark.js";
+import { measureRawGrpc } from "./baselines/raw-grpc.js";
+import { KEYS, keyed } from "./jobs/records.js";
+import { benchJob, startCluster, timeBoundedJob, type JobTiming, type TestCluster } from "./riffle.js";
+import { median, roundCount } from "./stats.js";
+
+const TARGET_SECONDS = 3.5;
+const PARALLELISM = 2;
+
+/** Share of records whose key is owned by another subtask than the one that generated the record. */
+function crossingShare(maxParallelism: number): number {
+  let crossing = 0;
+  // Record i comes from source subtask i % 2 and has key i % KEYS: the pattern repeats every KEYS records.
+  for (let i = 0; i < KEYS; i++) {
+    const owner = operatorIndexForKeyGroup(murmur3Key(keyed(i).key) % maxParallelism, PARALLELISM, maxParallelism);
+    if (owner !== i % PARALLELISM) crossing++;
+  }
+  return crossing / KEYS;
+}
+
+/** Checks that subtask i of every vertex ran on the same TaskManager and the two subtasks on different ones. */
+function checkPlacement(run: JobTiming): void {
+  const placement = run.job.vertices.map((v) => v.subtasks.map((s) => String(s.taskmanagerId)));
+  const [source, counter] = placement;
+  const ok = source && counter && source.length === 2 && source[0] !== source[1] && source.every((tm, i) => tm === counter[i]);
+  if (!ok) throw new Error(`expected subtask i of both vertices on TaskManager i of two; got ${JSON.stringify(placement)}`);
+}
+
+export async function timeKeyedShuffle(cluster: TestCluster, records: number): Promise<JobTiming> {
+  const run = await timeBoundedJob(cluster, benchJob("keyed-shuffle"), { parallelism: PARALLELISM, records });
+  checkPlacement(run);
+  return run;
+}
+
+/** Warm-up job, then a count sized to run about TARGET_SECONDS. */
+export async function calibrateKeyedShuffle(cluster: TestCluster, quick: boolean): Promise<{ warmup: JobTiming; records: number }> {
+  const warmup = await timeKeyedShuffle(cluster, quick ? 200_000 : 1_000_000);
+  return { warmup, records: quick ? 1_000_000 : roundCount(warmup.recordsPerSecond * TARGET_SECONDS) };
+}
+
+export const keyedShuffle: Benchmark = {
+  name: "keyed-shuffle",
+  async run(ctx: BenchmarkContext): Promise<Measured[]> {
+    const cluster = await startCluster({ taskmanagers: 2, taskmanager: { "taskmanager.slots": 1 } }, ctx.profileDir && `${ctx.profileDir}/keyed-shuffle`);
+    try {
+      const { warmup, records } = await calibrateKeyedShuffle(cluster, ctx.quick);
+      ctx.log(`warm-up ${Math.round(warmup.recordsPerSecond)} rec/s; measuring ${records} records, ${ctx.runs} run(s) per side`);
+      const riffle: number[] = [];
+      const raw: number[] = [];
+      const maxParallelism = Number(warmup.job.maxParallelism);
+      for (let run = 0; run < ctx.runs; run++) {
+        const r = await timeKeyedShuffle(cluster, records);
+        riffle.push(r.recordsPerSecond);
+        const g = await measureRawGrpc(records, ctx.quick ? 200_000 : 1_000_000);
+        raw.push(g.recordsPerSecond);
+        ctx.log(
+          `run ${run + 1}: Riffle ${Math.round(r.recordsPerSecond)} rec/s (${r.runningMs} ms), raw gRPC ${Math.round(g.recordsPerSecond)} rec/s (${g.batches} batches of ${Math.round(g.bytes / g.batches)} B)`,
+        );
+      }
+      return [
+        {
+          benchmark: "keyed-shuffle",
+          metric: "throughput",
+          title: "Keyed shuffle (datagen → keyBy → count per key → discard), p=2 on 2 TaskManagers",
+          value: median(riffle),
+          unit: "rec/s",
+          baseline: { name: "raw gRPC stream", value: median(raw) },
+          better: "higher",
+          aim: { min: 0.6 },
+          parameters: { records, keys: KEYS, runs: ctx.runs, taskmanagers: 2, crossingProcesses: `${(crossingShare(maxParallelism) * 100).toFixed(1)}%` },
+          samples: { value: riffle, baseline: raw },
+        },
+      ];
+    } finally {
+      await cluster.stop();
+    }
+  },
+};

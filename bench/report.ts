@@ -1,0 +1,105 @@
+/**
+ * Benchmark results: machine-readable (bench/results/core.json) and as a markdown table
+ * (bench/results/core.md), the same table printed to the terminal.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { fileURLToPath } from "node:url";
+import type { BenchmarkResult, Measured } from "./benchmark.js";
+
+export const RESULTS_DIR = fileURLToPath(new URL("./results/", import.meta.url));
+const JSON_FILE = `${RESULTS_DIR}core.json`;
+const MD_FILE = `${RESULTS_DIR}core.md`;
+
+export interface Machine {
+  cpu: string;
+  cores: number;
+  node: string;
+  date: string;
+}
+
+export function machine(): Machine {
+  const all = cpus();
+  return { cpu: all[0]?.model.trim() ?? "unknown", cores: all.length, node: process.version, date: new Date().toISOString() };
+}
+
+export function completeResult(m: Measured, on: Machine): BenchmarkResult {
+  return { ...m, ratio: m.value / m.baseline.value, date: on.date, node: on.node, cpu: on.cpu, cores: on.cores };
+}
+
+interface ReportFile {
+  command: string;
+  machine: Machine;
+  results: BenchmarkResult[];
+}
+
+/**
+ * Writes core.json and core.md. A run of only some benchmarks replaces their rows and keeps the
+ * others from the previous file (each row carries its own date and machine).
+ */
+export function writeReport(results: BenchmarkResult[], command: string, on: Machine, partial: boolean): string {
+  let rows = results;
+  if (partial && existsSync(JSON_FILE)) {
+    const ran = new Set(results.map((r) => r.benchmark));
+    const previous = (JSON.parse(readFileSync(JSON_FILE, "utf8")) as ReportFile).results.filter((r) => !ran.has(r.benchmark));
+    rows = [...previous, ...results];
+  }
+  const order = ["stateless-chain", "keyed-shuffle", "latency"];
+  rows.sort((a, b) => order.indexOf(a.benchmark) - order.indexOf(b.benchmark));
+  const file: ReportFile = { command, machine: on, results: rows };
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  writeFileSync(JSON_FILE, `${JSON.stringify(file, null, 2)}\n`);
+  const md = markdown(file);
+  writeFileSync(MD_FILE, md);
+  return md;
+}
+
+export function markdown(file: ReportFile): string {
+  const { machine: m } = file;
+  const lines = [
+    "## Benchmarks",
+    "",
+    `\`${file.command}\` on ${m.cpu} (${m.cores} cores), Node ${m.node}, ${m.date.slice(0, 16).replace("T", " ")} UTC.`,
+    "Each ratio compares Riffle with a baseline measured in the same run (medians of the runs; all samples in core.json).",
+    "",
+    "| Benchmark | Riffle | Baseline | Ratio | Aim | Parameters |",
+    "|---|---|---|---|---|---|",
+  ];
+  let previous: BenchmarkResult | undefined;
+  for (const r of file.results) {
+    const aim = r.aim ? `≥ ${r.aim.min}` : "(informative)";
+    const sameAsAbove = previous?.benchmark === r.benchmark && JSON.stringify(previous.parameters) === JSON.stringify(r.parameters);
+    previous = r;
+    const params = sameAsAbove
+      ? "as above"
+      : Object.entries(r.parameters)
+          .map(([k, v]) => `${k}=${typeof v === "number" ? formatCount(v) : v}`)
+          .join(", ");
+    const stale = r.date !== m.date ? ` (${r.date.slice(0, 10)})` : "";
+    lines.push(
+      `| ${r.title}${stale} | ${formatValue(r.value, r.unit)} | ${r.baseline.name}: ${formatValue(r.baseline.value, r.unit)} | ${r.ratio.toFixed(2)} | ${aim} | ${params} |`,
+    );
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+export function formatValue(value: number, unit: string): string {
+  if (unit === "rec/s") return `${formatCount(value)} rec/s`;
+  if (unit === "ms") return `${value < 10 ? value.toFixed(2) : value.toFixed(1)} ms`;
+  return `${value} ${unit}`;
+}
+
+/** 21300000 → "21.3M", 4500 → "4.5k". */
+export function formatCount(n: number): string {
+  if (!Number.isFinite(n)) return String(n);
+  const abs = Math.abs(n);
+  if (abs >= 1e6) return `${+(n / 1e6).toFixed(abs >= 1e8 ? 0 : abs >= 1e7 ? 1 : 2)}M`;
+  if (abs >= 1e4) return `${+(n / 1e3).toFixed(abs >= 1e5 ? 0 : 1)}k`;
+  return String(+n.toFixed(2));
+}
+
+/** One line per result, printed as soon as a benchmark ends. */
+export function summaryLine(r: BenchmarkResult): string {
+  const aim = r.aim ? ` (aim ≥ ${r.aim.min}: ${r.ratio >= r.aim.min ? "met" : "not met"})` : "";
+  return `${r.title}: Riffle ${formatValue(r.value, r.unit)} vs ${r.baseline.name} ${formatValue(r.baseline.value, r.unit)} → ratio ${r.ratio.toFixed(2)}${aim}`;
+}

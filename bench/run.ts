@@ -1,0 +1,102 @@
+/**
+ * Runs Riffle's core benchmarks, each next to a baseline measured in the same run, and writes
+ * bench/results/core.json and bench/results/core.md.
+ *
+ *   npm run bench                                         all of them (about 2-3 minutes on 2 cores)
+ *   node --import tsx bench/run.ts keyed-shuffle latency  some of them (their rows replace the old ones)
+ *   node --import tsx bench/run.ts --quick                small counts, one run: checks they still work;
+ *                                                         prints the table but writes no results
+ *   options: --runs <n> (measured runs per side, default 3), --profile (CPU profiles of the cluster
+ *            processes under bench/results/profiles/)
+ *
+ * Run `npm run build` first when calling run.ts directly: the cluster runs the compiled CLI.
+ */
+import { RESULTS_DIR, completeResult, machine, markdown, summaryLine, writeReport } from "./report.js";
+import type { Benchmark, BenchmarkContext, BenchmarkResult } from "./benchmark.js";
+import { statelessChain } from "./stateless-chain.js";
+import { keyedShuffle } from "./keyed-shuffle.js";
+import { latency } from "./latency.js";
+
+/** In this order: latency takes the keyed shuffle's rate when both run. */
+const BENCHMARKS: Benchmark[] = [statelessChain, keyedShuffle, latency];
+
+interface Options {
+  names: string[];
+  quick: boolean;
+  runs: number | undefined;
+  profile: boolean;
+}
+
+function parseArgs(argv: string[]): Options {
+  const options: Options = { names: [], quick: false, runs: undefined, profile: false };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "--quick") options.quick = true;
+    else if (arg === "--profile") options.profile = true;
+    else if (arg === "--runs") {
+      options.runs = Number(argv[++i]);
+      if (!Number.isInteger(options.runs) || options.runs < 1) throw new Error(`--runs needs a positive integer, got ${argv[i]}`);
+    } else if (arg.startsWith("-")) throw new Error(`unknown option ${arg}`);
+    else if (BENCHMARKS.some((b) => b.name === arg)) options.names.push(arg);
+    else throw new Error(`unknown benchmark ${arg}; there are: ${BENCHMARKS.map((b) => b.name).join(", ")}`);
+  }
+  return options;
+}
+
+async function main(): Promise<number> {
+  const options = parseArgs(process.argv.slice(2));
+  const selected = options.names.length === 0 ? BENCHMARKS : BENCHMARKS.filter((b) => options.names.includes(b.name));
+  const on = machine();
+  const command =
+    options.names.length === 0 && !options.quick && options.runs === undefined
+      ? "npm run bench"
+      : `node --import tsx bench/run.ts ${process.argv.slice(2).join(" ")}`;
+  console.log(`Riffle benchmarks on ${on.cpu} (${on.cores} cores), Node ${on.node}${options.quick ? " — quick mode, numbers are not results" : ""}`);
+
+  const results: BenchmarkResult[] = [];
+  const failures: string[] = [];
+  const started = performance.now();
+  for (const benchmark of selected) {
+    const t0 = performance.now();
+    console.log(`\n▶ ${benchmark.name}`);
+    const ctx: BenchmarkContext = {
+      quick: options.quick,
+      runs: options.runs ?? (options.quick ? 1 : 3),
+      profileDir: options.profile ? `${RESULTS_DIR}profiles` : undefined,
+      earlier: results,
+      log: (message) => console.log(`  ${message}`),
+    };
+    try {
+      const measured = await benchmark.run(ctx);
+      for (const m of measured) {
+        const r = completeResult(m, on);
+        results.push(r);
+        console.log(`  ${summaryLine(r)}`);
+      }
+    } catch (err) {
+      // One broken benchmark must not hide the others' numbers; the run still fails at the end.
+      failures.push(benchmark.name);
+      console.error(`  ${benchmark.name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    }
+    console.log(`  (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+  }
+  console.log(`\nall benchmarks: ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+
+  if (options.quick) {
+    console.log(markdown({ command, machine: on, results }));
+    console.log("quick mode: bench/results/ left unchanged");
+  } else if (results.length > 0) {
+    console.log(writeReport(results, command, on, options.names.length > 0));
+    console.log(`written: ${RESULTS_DIR}core.json, ${RESULTS_DIR}core.md`);
+  }
+  if (failures.length > 0) console.error(`failed: ${failures.join(", ")}`);
+  return failures.length > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(2);
+  },
+);

@@ -1,0 +1,56 @@
+/**
+ * Benchmark 1 — stateless chain at parallelism 1 (1 JobManager + 1 TaskManager process):
+ * datagen → map → filter → discarding sink, chained into one task (bench/jobs/stateless-chain.ts).
+ *
+ * Riffle: N / (FINISHED − RUNNING) of the job record. Baseline: the same generator, map and filter
+ * fused into one hand-written loop in a child process (bench/baselines/fused-loop.ts). The ratio is
+ * the share of one core that Riffle leaves to the user's functions; the aim is ≥ 0.25.
+ */
+import type { Benchmark, BenchmarkContext, Measured } from "./benchmark.js";
+import { measureFusedLoop } from "./baselines/fused-loop.js";
+import { benchJob, startCluster, timeBoundedJob } from "./riffle.js";
+import { median, roundCount } from "./stats.js";
+
+/** The Riffle job should run at least this long, so that deployment (tens of ms) stays a small share. */
+const TARGET_SECONDS = 3.5;
+
+export const statelessChain: Benchmark = {
+  name: "stateless-chain",
+  async run(ctx: BenchmarkContext): Promise<Measured[]> {
+    const job = benchJob("stateless-chain");
+    const cluster = await startCluster({ taskmanagers: 1 }, ctx.profileDir && `${ctx.profileDir}/stateless-chain`);
+    try {
+      // The warm-up job loads the bundle and warms the TaskManager's JIT; its rate sizes the runs.
+      const warmup = await timeBoundedJob(cluster, job, { parallelism: 1, records: ctx.quick ? 500_000 : 5_000_000 });
+      const records = ctx.quick ? 2_000_000 : roundCount(warmup.recordsPerSecond * TARGET_SECONDS);
+      ctx.log(`warm-up ${Math.round(warmup.recordsPerSecond)} rec/s; measuring ${records} records, ${ctx.runs} run(s) per side`);
+
+      const riffle: number[] = [];
+      const fused: number[] = [];
+      for (let run = 0; run < ctx.runs; run++) {
+        // Alternating the sides spreads slow phases of a shared machine over both.
+        const r = await timeBoundedJob(cluster, job, { parallelism: 1, records });
+        riffle.push(r.recordsPerSecond);
+        const f = await measureFusedLoop(records);
+        fused.push(f.recordsPerSecond);
+        ctx.log(`run ${run + 1}: Riffle ${Math.round(r.recordsPerSecond)} rec/s (${r.runningMs} ms), fused loop ${Math.round(f.recordsPerSecond)} rec/s`);
+      }
+      return [
+        {
+          benchmark: "stateless-chain",
+          metric: "throughput",
+          title: "Stateless chain (datagen → map → filter → discard), p=1",
+          value: median(riffle),
+          unit: "rec/s",
+          baseline: { name: "fused loop", value: median(fused) },
+          better: "higher",
+          aim: { min: 0.25 },
+          parameters: { records, runs: ctx.runs, taskmanagers: 1 },
+          samples: { value: riffle, baseline: fused },
+        },
+      ];
+    } finally {
+      await cluster.stop();
+    }
+  },
+};

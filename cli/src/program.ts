@@ -1,0 +1,119 @@
+import { createRequire } from "node:module";
+import { Command, Option } from "commander";
+import { addGlobalOptions, globalOptions, intArg, parseRestAddress } from "./options.js";
+
+const { version } = createRequire(import.meta.url)("../package.json") as { version: string };
+
+/**
+ * The `riffle` command line. Command implementations are imported when their command runs, so
+ * `riffle list` does not load the JobManager and TaskManager code.
+ *
+ * Every command accepts `--config <file>` and `--set key=value`. Exit codes: 0 success, 1 failure
+ * (printed as `error[CODE]: message`), 2 usage error, 128+n after signal n.
+ */
+export function buildProgram(): Command {
+  const program = new Command("riffle")
+    .description("Riffle: a distributed stream processor for TypeScript.")
+    .version(version, "-V, --version")
+    .enablePositionalOptions()
+    .exitOverride()
+    .showHelpAfterError("(add --help for usage)");
+  addGlobalOptions(program);
+
+  const jobmanagerOption = () =>
+    new Option("-m, --jobmanager <host:port>", "REST address of the JobManager (default: rest.bind-address:rest.port of the configuration)").argParser(
+      parseRestAddress,
+    );
+  const done = (code: number) => {
+    process.exitCode = code;
+  };
+
+  addGlobalOptions(
+    program
+      .command("jobmanager")
+      .description("run a JobManager in the foreground (REST API and gRPC); stops on SIGTERM or Ctrl-C")
+      .option("--rest-port <n>", "REST port (rest.port); 0 picks a free port")
+      .option("--rpc-port <n>", "gRPC port (jobmanager.rpc.port); 0 picks a free port")
+      .option("--storage-dir <dir>", "directory for bundles and job records (jobmanager.storage.dir)"),
+  ).action(async (opts, cmd: Command) => {
+    const { jobmanagerCommand } = await import("./commands/jobmanager.js");
+    done(await jobmanagerCommand(globalOptions(cmd), opts));
+  });
+
+  addGlobalOptions(
+    program
+      .command("taskmanager")
+      .description("run a TaskManager in the foreground; it registers with the JobManager and stops on SIGTERM or Ctrl-C")
+      .option("--jobmanager <host:port>", "gRPC address of the JobManager (taskmanager.jobmanager.address)")
+      .option("--slots <n>", "task slots offered (taskmanager.slots)")
+      .option("--rpc-port <n>", "gRPC port (taskmanager.rpc.port); 0 picks a free port")
+      .option("--metrics-port <n>", "Prometheus /metrics port (taskmanager.metrics.port); 0 picks a free port"),
+  ).action(async (opts, cmd: Command) => {
+    const { taskmanagerCommand } = await import("./commands/taskmanager.js");
+    done(await taskmanagerCommand(globalOptions(cmd), opts));
+  });
+
+  const cluster = program.command("cluster").description("start or stop a local cluster running in the background");
+  addGlobalOptions(
+    cluster
+      .command("start")
+      .description("start a JobManager and TaskManagers as background processes (logs in .riffle/log/)")
+      .option("--taskmanagers <n>", "number of TaskManagers (default: cluster.taskmanagers, 2)", intArg(1)),
+  ).action(async (opts, cmd: Command) => {
+    const { clusterStartCommand } = await import("./commands/cluster.js");
+    done(await clusterStartCommand(globalOptions(cmd), opts));
+  });
+  addGlobalOptions(cluster.command("stop").description("stop the cluster started by `riffle cluster start`")).action(async (_opts, cmd: Command) => {
+    const { clusterStopCommand } = await import("./commands/cluster.js");
+    done(await clusterStopCommand(globalOptions(cmd)));
+  });
+
+  addGlobalOptions(
+    program
+      .command("run")
+      .description("bundle a job and run it: on a local cluster started for this run, or on --jobmanager")
+      .usage("[options] <job> [job arguments...]")
+      .argument("<job>", "the job file (TypeScript or JavaScript module with a default export)")
+      .argument("[args...]", "arguments for the job: everything after the job file")
+      .addOption(jobmanagerOption())
+      .option("-p, --parallelism <n>", "default parallelism of the job", intArg(1))
+      .option("-d, --detached", "submit and exit, printing the job id (needs --jobmanager)")
+      .option("--name <name>", "job name (default: the file name without extension)")
+      .option("--taskmanagers <n>", "TaskManagers of the embedded cluster (default: cluster.taskmanagers, at least enough slots for --parallelism)", intArg(1))
+      .passThroughOptions()
+      .addHelpText("after", "\nEverything after the job file goes to the job, e.g.\n  riffle run -p 2 word-count.ts --input words.txt"),
+  ).action(async (job: string, args: string[], opts, cmd: Command) => {
+    if (opts.detached && opts.jobmanager === undefined)
+      cmd.error("error: --detached needs --jobmanager: an embedded cluster ends with the command", { exitCode: 2, code: "riffle.usage" });
+    if (opts.taskmanagers !== undefined && opts.jobmanager !== undefined)
+      cmd.error("error: --taskmanagers sizes the embedded cluster and cannot be combined with --jobmanager", { exitCode: 2, code: "riffle.usage" });
+    const { runCommand } = await import("./commands/run.js");
+    done(await runCommand(globalOptions(cmd), job, args, opts));
+  });
+
+  addGlobalOptions(program.command("list").description("list the cluster's jobs").addOption(jobmanagerOption())).action(async (opts, cmd: Command) => {
+    const { listCommand } = await import("./commands/list.js");
+    done(await listCommand(globalOptions(cmd), opts));
+  });
+
+  addGlobalOptions(program.command("info").description("show a job's status, failure and vertices").argument("<jobId>").addOption(jobmanagerOption())).action(
+    async (jobId: string, opts, cmd: Command) => {
+      const { infoCommand } = await import("./commands/info.js");
+      done(await infoCommand(globalOptions(cmd), jobId, opts));
+    },
+  );
+
+  addGlobalOptions(
+    program.command("cancel").description("cancel a job and wait until it has stopped").argument("<jobId>").addOption(jobmanagerOption()),
+  ).action(async (jobId: string, opts, cmd: Command) => {
+    const { cancelCommand } = await import("./commands/cancel.js");
+    done(await cancelCommand(globalOptions(cmd), jobId, opts));
+  });
+
+  addGlobalOptions(program.command("config-docs").description("print the configuration reference (Markdown)")).action(async () => {
+    const { configDocsCommand } = await import("./commands/config-docs.js");
+    done(await configDocsCommand());
+  });
+
+  return program;
+}

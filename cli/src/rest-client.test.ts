@@ -1,0 +1,114 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { RiffleError, freePort } from "@riffle/shared";
+import { InterruptedError } from "./errors.js";
+import { RestClient } from "./rest-client.js";
+
+/** An HTTP server answering with a handler, standing in for the JobManager's REST front. */
+async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ url: string; server: Server }> {
+  const server = createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
+
+const servers: Server[] = [];
+afterEach(async () => {
+  for (const s of servers.splice(0)) {
+    s.closeAllConnections();
+    await new Promise((r) => s.close(r));
+  }
+});
+
+async function failure(promise: Promise<unknown>): Promise<RiffleError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(RiffleError);
+  return err as RiffleError;
+}
+
+describe("RestClient", () => {
+  it("maps a refused connection to JOBMANAGER_UNREACHABLE with a hint", async () => {
+    const port = await freePort();
+    const err = await failure(new RestClient(`http://127.0.0.1:${port}`).listJobs());
+    expect(err.code).toBe("JOBMANAGER_UNREACHABLE");
+    expect(err.message).toBe(
+      `cannot reach the JobManager at http://127.0.0.1:${port} (connection refused). Is it running? Start one with \`riffle cluster start\` or pass --jobmanager host:port.`,
+    );
+  });
+
+  it("maps a JobManager that does not answer in time to JOBMANAGER_UNREACHABLE", async () => {
+    const { url, server } = await serve(() => {
+      // Never answers.
+    });
+    servers.push(server);
+    const err = await failure(new RestClient(url, { timeoutMs: 200 }).overview());
+    expect(err.code).toBe("JOBMANAGER_UNREACHABLE");
+    expect(err.message).toContain("no answer within 0.2 s");
+  });
+
+  it("keeps the code and message of an error answer", async () => {
+    const { url, server } = await serve((_req, res) => {
+      res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ code: "JOB_NOT_FOUND", message: "no job with id x" }));
+    });
+    servers.push(server);
+    const err = await failure(new RestClient(url).job("x"));
+    expect(err.code).toBe("JOB_NOT_FOUND");
+    expect(err.message).toBe("no job with id x");
+  });
+
+  it("turns other error answers into codes by status", async () => {
+    const { url, server } = await serve((req, res) => {
+      if (req.url === "/jobs")
+        res
+          .writeHead(413, { "content-type": "application/json" })
+          .end(JSON.stringify({ code: "FST_ERR_CTP_BODY_TOO_LARGE", message: "Request body is too large" }));
+      else res.writeHead(502).end("bad gateway");
+    });
+    servers.push(server);
+    const client = new RestClient(url);
+    const tooLarge = await failure(client.submitJob({ bundle: "" }));
+    expect(tooLarge.code).toBe("BAD_REQUEST");
+    expect(tooLarge.message).toBe("FST_ERR_CTP_BODY_TOO_LARGE: Request body is too large");
+    const gateway = await failure(client.overview());
+    expect(gateway.code).toBe("INTERNAL");
+    expect(gateway.message).toContain("502");
+    expect(gateway.message).toContain("bad gateway");
+  });
+
+  it("sends JSON, encodes ids and accepts empty answers", async () => {
+    const seen: { method?: string; url?: string; body: string }[] = [];
+    const { url, server } = await serve((req, res) => {
+      let body = "";
+      req.on("data", (c: Buffer) => {
+        body += c.toString();
+      });
+      req.on("end", () => {
+        seen.push({ method: req.method, url: req.url, body });
+        if (req.method === "POST") res.writeHead(202, { "content-type": "application/json" }).end(JSON.stringify({ jobId: "j1" }));
+        else res.writeHead(202).end();
+      });
+    });
+    servers.push(server);
+    const client = new RestClient(`${url}/`);
+    expect(await client.submitJob({ bundle: "AAAA", name: "n", parallelism: 2, args: ["--x", "1"] })).toEqual({ jobId: "j1" });
+    await client.cancelJob("a/b");
+    expect(seen).toEqual([
+      { method: "POST", url: "/jobs", body: JSON.stringify({ bundle: "AAAA", name: "n", parallelism: 2, args: ["--x", "1"] }) },
+      { method: "PATCH", url: "/jobs/a%2Fb?mode=cancel", body: "" },
+    ]);
+  });
+
+  it("throws the abort reason when its signal aborts", async () => {
+    const { url, server } = await serve(() => {
+      // Never answers.
+    });
+    servers.push(server);
+    const controller = new AbortController();
+    const pending = new RestClient(url).results("j", 0, { signal: controller.signal }).catch((e: unknown) => e);
+    controller.abort(new InterruptedError("SIGINT"));
+    expect(await pending).toBeInstanceOf(InterruptedError);
+  });
+});

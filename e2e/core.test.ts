@@ -1,0 +1,144 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TestCluster, metricValue } from "./harness/index.js";
+
+/**
+ * The core on real processes: a JobManager and TaskManagers started through the CLI on free ports.
+ */
+describe("word count on a cluster of one JobManager and two TaskManagers", () => {
+  let cluster: TestCluster;
+  beforeAll(async () => {
+    cluster = await TestCluster.start({ taskmanagers: 2 });
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it("counts every word exactly at parallelism 2, the keyBy crossing processes", async () => {
+    // A generated text whose counts are known: word w<k> appears k times.
+    const expected = new Map<string, number>();
+    const lines: string[] = [];
+    let line: string[] = [];
+    for (let k = 1; k <= 300; k++) {
+      expected.set(`w${k}`, k);
+      for (let j = 0; j < k; j++) {
+        line.push(`w${k}`);
+        if (line.length === 12) {
+          lines.push(line.join(" "));
+          line = [];
+        }
+      }
+    }
+    lines.push(line.join(" "));
+    const input = join(cluster.dir, "words.txt");
+    writeFileSync(input, `${lines.join("\n")}\n`);
+
+    const jobId = await cluster.submit("examples/word-count.ts", { parallelism: 2, args: ["--input", input] });
+    const results = (await cluster.results(jobId)) as Array<{ word: string; count: number }>;
+    const totals = new Map<string, number>();
+    for (const r of results) totals.set(r.word, Math.max(totals.get(r.word) ?? 0, r.count));
+    expect(totals).toEqual(expected);
+    // Rolling counts: one update per word occurrence.
+    expect(results.length).toBe((300 * 301) / 2);
+
+    const job = await cluster.waitForStatus(jobId, "FINISHED");
+    expect(job.vertices.map((v) => v.parallelism)).toEqual([2, 2]);
+    const counting = job.vertices[1]!;
+    expect(new Set(counting.subtasks.map((s) => s.taskmanagerId)).size).toBe(2);
+    expect(counting.metrics.recordsIn).toBe((300 * 301) / 2);
+  });
+
+  it("runs the unbounded example until cancelled, then frees its slots", async () => {
+    const jobId = await cluster.submit("examples/clicks-per-user.ts", { args: ["--rate", "500"], parallelism: 2 });
+    await cluster.waitForStatus(jobId, "RUNNING");
+    // Both TaskManagers print `<subtask>> {...}` lines for the reduce's updates.
+    await Promise.all(cluster.taskmanagers.map((tm) => tm.waitForOutput(20)));
+    const printed = cluster.taskmanagers.flatMap((tm) => tm.output).filter((l) => /^[12]> \{"user":"user-\d+"/.test(l));
+    expect(printed.length).toBeGreaterThanOrEqual(40);
+
+    const cancel = await cluster.rest("PATCH", `/jobs/${jobId}?mode=cancel`);
+    expect(cancel.status).toBe(202);
+    await cluster.waitForStatus(jobId, "CANCELED", 20_000);
+    const tms = await cluster.rest<{ taskmanagers: Array<{ slotsNumber: number; freeSlots: number }> }>("GET", "/taskmanagers");
+    expect(tms.body.taskmanagers.every((t) => t.freeSlots === t.slotsNumber)).toBe(true);
+    for (const tm of cluster.taskmanagers) {
+      const text = await cluster.metrics(tm);
+      expect(metricValue(text, "riffle_task_numRecordsIn", { job_id: jobId })).toBeUndefined();
+    }
+  });
+});
+
+describe("flow control", () => {
+  let cluster: TestCluster;
+  beforeAll(async () => {
+    cluster = await TestCluster.start({ taskmanagers: 2 });
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it("a sink at ~1 record/ms slows an unbounded source to its pace, with bounded memory", async () => {
+    const jobId = await cluster.submit("e2e/jobs/slow-sink.ts");
+    await cluster.waitForStatus(jobId, "RUNNING");
+    const started = Date.now();
+    const rss = async () => {
+      const values = await Promise.all(cluster.taskmanagers.map(async (tm) => metricValue(await cluster.metrics(tm), "riffle_process_resident_memory_bytes") ?? 0));
+      return Math.max(...values);
+    };
+    // Let it settle into back-pressure, then measure memory growth over the rest of 20 s.
+    await cluster.waitForJob(jobId, (j) => j.vertices[0]!.metrics.backPressuredTimeMsPerSecond > 500, 15_000);
+    const rssEarly = await rss();
+    await new Promise((r) => setTimeout(r, Math.max(0, 20_000 - (Date.now() - started))));
+    const job = await cluster.job(jobId);
+    const [source, sink] = job.vertices;
+    const seconds = (Date.now() - started) / 1000;
+
+    // The source emitted no more than the sink took plus what the network can hold in flight: per
+    // source subtask 2 subpartitions × 10 queued buffers, per sink gate 2 × 2 exclusive + 8 floating,
+    // plus a partly filled buffer per subpartition and one source batch.
+    const bytesPerRecord = source!.metrics.bytesOut / source!.metrics.recordsOut;
+    const recordsPerBuffer = Math.ceil((32 * 1024) / bytesPerRecord);
+    const buffersInFlight = 2 * 2 * 10 + 2 * (2 * 2 + 8) + 2 * 2;
+    const capacity = buffersInFlight * recordsPerBuffer + 2 * 512;
+    expect(source!.metrics.recordsOut).toBeLessThanOrEqual(sink!.metrics.recordsIn + capacity);
+    // The sink ran at about its pace (2 subtasks × ≤ 1000 records/s), so the source was held back.
+    expect(sink!.metrics.recordsIn / seconds).toBeLessThan(2 * 1000 * 1.05);
+    expect(sink!.metrics.recordsIn).toBeGreaterThan(2 * 200 * seconds * 0.5);
+    expect(source!.metrics.backPressuredTimeMsPerSecond).toBeGreaterThan(500);
+
+    const rssLate = await rss();
+    expect(rssLate - rssEarly).toBeLessThan(64 * 1024 * 1024);
+    expect(rssLate).toBeLessThan(400 * 1024 * 1024);
+
+    // The TaskManager's own metric agrees.
+    const text = await cluster.metrics(cluster.taskmanagers[0]!);
+    expect(metricValue(text, "riffle_task_backPressuredTimeMsPerSecond", { job_id: jobId, vertex_id: source!.id })).toBeGreaterThan(500);
+    await cluster.rest("PATCH", `/jobs/${jobId}?mode=cancel`);
+    await cluster.waitForStatus(jobId, "CANCELED");
+  }, 60_000);
+});
+
+describe("TaskManager failure", () => {
+  it("kill -9 of a TaskManager fails the job with a reason naming it, within the heartbeat timeout", async () => {
+    const cluster = await TestCluster.start({ taskmanagers: 2, config: { "heartbeat.interval": "500ms", "heartbeat.timeout": "4s" } });
+    try {
+      const jobId = await cluster.submit("e2e/jobs/unbounded.ts", { parallelism: 2 });
+      await cluster.waitForJob(jobId, (j) => j.status === "RUNNING" && j.vertices[1]!.metrics.recordsIn > 100);
+      const victim = cluster.taskmanagers[1]!;
+      const victimId = (await victim.waitForLog((l) => l.msg === "TaskManager started")).taskmanagerId as string;
+      const killedAt = Date.now();
+      victim.kill("SIGKILL");
+      const job = await cluster.waitForStatus(jobId, "FAILED", 4_000);
+      expect(Date.now() - killedAt).toBeLessThan(4_000);
+      expect(job.failure?.message).toContain(victimId);
+      const exceptions = await cluster.rest<{ rootException: string | null }>("GET", `/jobs/${jobId}/exceptions`);
+      expect(exceptions.body.rootException).toContain(victimId);
+      // The JobManager still serves: the surviving TaskManager is registered with its slot free again.
+      const tms = await cluster.rest<{ taskmanagers: Array<{ freeSlots: number; slotsNumber: number }> }>("GET", "/taskmanagers");
+      expect(tms.body.taskmanagers.map((t) => t.freeSlots === t.slotsNumber)).toEqual([true]);
+    } finally {
+      await cluster.stop();
+    }
+  });
+});

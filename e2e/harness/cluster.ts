@@ -1,0 +1,191 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { bundleJob } from "@riffle/cli";
+import { RiffleProcess } from "./process.js";
+
+export type Settings = Record<string, string | number>;
+
+export interface ClusterOptions {
+  taskmanagers?: number;
+  /** Settings for every process. */
+  config?: Settings;
+  jobmanager?: Settings;
+  taskmanager?: Settings;
+}
+
+export interface JobDetails {
+  id: string;
+  name: string;
+  status: string;
+  failure?: { code: string; message: string };
+  vertices: Array<{
+    id: string;
+    name: string;
+    parallelism: number;
+    status: string;
+    metrics: {
+      recordsIn: number;
+      recordsOut: number;
+      bytesIn: number;
+      bytesOut: number;
+      busyTimeMsPerSecond: number;
+      idleTimeMsPerSecond: number;
+      backPressuredTimeMsPerSecond: number;
+    };
+    subtasks: Array<Record<string, unknown>>;
+  }>;
+  [key: string]: unknown;
+}
+
+const TERMINAL = ["FINISHED", "FAILED", "CANCELED"];
+
+function setFlags(settings: Settings): string[] {
+  return Object.entries(settings).flatMap(([k, v]) => ["--set", `${k}=${v}`]);
+}
+
+/**
+ * A real cluster for tests: one JobManager and N TaskManager processes on free ports, with a private
+ * storage directory, started through the `riffle` CLI exactly as users start them.
+ */
+export class TestCluster {
+  readonly taskmanagers: RiffleProcess[] = [];
+  private tmCount = 0;
+
+  private constructor(
+    readonly jobmanager: RiffleProcess,
+    readonly restUrl: string,
+    readonly rpcAddress: string,
+    readonly dir: string,
+    private readonly options: ClusterOptions,
+  ) {}
+
+  static async start(options: ClusterOptions = {}): Promise<TestCluster> {
+    const dir = mkdtempSync(join(tmpdir(), "riffle-e2e-"));
+    const jm = new RiffleProcess("jobmanager", [
+      "jobmanager",
+      ...setFlags({
+        "rest.port": 0,
+        "jobmanager.rpc.port": 0,
+        "jobmanager.storage.dir": join(dir, "jobmanager"),
+        ...options.config,
+        ...options.jobmanager,
+      }),
+    ]);
+    const started = await jm.waitForLog((l) => l.msg === "JobManager started");
+    const cluster = new TestCluster(jm, `http://127.0.0.1:${started.restPort}`, `127.0.0.1:${started.rpcPort}`, dir, options);
+    try {
+      await Promise.all(Array.from({ length: options.taskmanagers ?? 2 }, () => cluster.addTaskManager()));
+    } catch (err) {
+      await cluster.stop();
+      throw err;
+    }
+    return cluster;
+  }
+
+  async addTaskManager(settings: Settings = {}): Promise<RiffleProcess> {
+    const n = this.tmCount++;
+    const tm = new RiffleProcess(`taskmanager-${n}`, [
+      "taskmanager",
+      ...setFlags({
+        "taskmanager.jobmanager.address": this.rpcAddress,
+        "taskmanager.rpc.port": 0,
+        "taskmanager.metrics.port": 0,
+        ...this.options.config,
+        ...this.options.taskmanager,
+        ...settings,
+      }),
+    ]);
+    this.taskmanagers.push(tm);
+    await tm.waitForLog((l) => l.msg === "TaskManager registered");
+    return tm;
+  }
+
+  async rest<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+    const res = await fetch(`${this.restUrl}${path}`, {
+      method,
+      headers: body === undefined ? {} : { "content-type": "application/json" },
+      body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+      signal: AbortSignal.timeout(30_000),
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+  }
+
+  /** Bundles a job file (as `riffle run` does) and submits it; returns the job id. */
+  async submit(jobFile: string, options: { parallelism?: number; args?: string[]; name?: string } = {}): Promise<string> {
+    const bundle = Buffer.from(await bundleJob(jobFile)).toString("base64");
+    const res = await this.rest<{ jobId: string; code?: string; message?: string }>("POST", "/jobs", { bundle, ...options });
+    if (res.status !== 202) throw new Error(`submit failed with ${res.status}: ${JSON.stringify(res.body)}`);
+    return res.body.jobId;
+  }
+
+  async job(jobId: string): Promise<JobDetails> {
+    const res = await this.rest<JobDetails>("GET", `/jobs/${jobId}`);
+    if (res.status !== 200) throw new Error(`GET /jobs/${jobId} gave ${res.status}: ${JSON.stringify(res.body)}`);
+    return res.body;
+  }
+
+  /** Polls the job (REST) until its status is one of `statuses`, or fails after `timeoutMs`. */
+  async waitForStatus(jobId: string, statuses: string | string[], timeoutMs = 30_000): Promise<JobDetails> {
+    const want = Array.isArray(statuses) ? statuses : [statuses];
+    const deadline = Date.now() + timeoutMs;
+    let last: JobDetails | undefined;
+    while (Date.now() < deadline) {
+      last = await this.job(jobId);
+      if (want.includes(last.status)) return last;
+      if (TERMINAL.includes(last.status)) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`job ${jobId} is ${last?.status} (${JSON.stringify(last?.failure)}), expected ${want.join("|")}\n${this.jobmanager.tail()}`);
+  }
+
+  /** Waits until a condition on the job holds (e.g. a vertex's metrics), or fails after `timeoutMs`. */
+  async waitForJob(jobId: string, predicate: (job: JobDetails) => boolean, timeoutMs = 30_000): Promise<JobDetails> {
+    const deadline = Date.now() + timeoutMs;
+    let last: JobDetails | undefined;
+    while (Date.now() < deadline) {
+      last = await this.job(jobId);
+      if (predicate(last)) return last;
+      if (TERMINAL.includes(last.status)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`condition on job ${jobId} not met within ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
+  }
+
+  /** Every record of the job's collect sinks, until the job ends. */
+  async results(jobId: string, timeoutMs = 60_000): Promise<unknown[]> {
+    const deadline = Date.now() + timeoutMs;
+    const records: unknown[] = [];
+    let cursor = 0;
+    while (Date.now() < deadline) {
+      const res = await this.rest<{ records: unknown[]; nextCursor: number; finished: boolean }>("GET", `/jobs/${jobId}/results?cursor=${cursor}`);
+      if (res.status !== 200) throw new Error(`results: ${res.status} ${JSON.stringify(res.body)}`);
+      records.push(...res.body.records);
+      cursor = res.body.nextCursor;
+      if (res.body.finished) return records;
+    }
+    throw new Error(`job ${jobId} did not finish within ${timeoutMs} ms`);
+  }
+
+  async metrics(tm: RiffleProcess): Promise<string> {
+    const started = await tm.waitForLog((l) => l.msg === "TaskManager started");
+    const res = await fetch(`http://127.0.0.1:${started.metricsPort}/metrics`, { signal: AbortSignal.timeout(10_000) });
+    return res.text();
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.taskmanagers.map((tm) => tm.stop()));
+    await this.jobmanager.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Reads one sample of a Prometheus metric with the given labels (undefined if absent). */
+export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) return Number(line.slice(line.lastIndexOf(" ") + 1));
+  }
+  return undefined;
+}

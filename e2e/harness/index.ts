@@ -1,0 +1,2 @@
+export { TestCluster, metricValue, type ClusterOptions, type JobDetails, type Settings } from "./cluster.js";
+export { RiffleProcess, REPO_ROOT, CLI, type LogLine } from "./process.js";

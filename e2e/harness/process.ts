@@ -1,0 +1,142 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { createInterface } from "node:readline";
+
+export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+export const CLI = fileURLToPath(new URL("../../cli/dist/main.js", import.meta.url));
+
+export interface LogLine {
+  level: number;
+  msg: string;
+  [key: string]: unknown;
+}
+
+type Waiter = { match: (line: LogLine) => boolean; resolve: (line: LogLine) => void };
+
+/**
+ * A Riffle process started through the `riffle` CLI. Its stdout is split into pino JSON log lines
+ * and other lines (what print sinks write); tests wait for log events with deadlines.
+ */
+export class RiffleProcess {
+  readonly logs: LogLine[] = [];
+  readonly output: string[] = [];
+  readonly stderr: string[] = [];
+  private waiters: Waiter[] = [];
+  private outputWaiters: Array<{ count: number; resolve: () => void }> = [];
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  readonly child: ChildProcess;
+
+  constructor(
+    readonly name: string,
+    args: string[],
+    env: NodeJS.ProcessEnv = {},
+  ) {
+    this.child = spawn(process.execPath, [CLI, ...args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, RIFFLE_LOG_LEVEL: process.env.RIFFLE_LOG_LEVEL ?? "info", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    createInterface({ input: this.child.stdout! }).on("line", (line) => this.onStdout(line));
+    createInterface({ input: this.child.stderr! }).on("line", (line) => this.stderr.push(line));
+    this.exited = new Promise((resolve) => {
+      this.child.on("exit", (code, signal) => {
+        this.exitInfo = { code, signal };
+        resolve(this.exitInfo);
+        for (const w of this.waiters) w.resolve({ level: 60, msg: `process exited (${code ?? signal})` });
+        this.waiters = [];
+      });
+    });
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  get hasExited(): boolean {
+    return this.exitInfo !== undefined;
+  }
+
+  private onStdout(line: string): void {
+    if (line.startsWith("{")) {
+      try {
+        const parsed = JSON.parse(line) as LogLine;
+        if (typeof parsed.level === "number") {
+          this.logs.push(parsed);
+          this.waiters = this.waiters.filter((w) => {
+            if (!w.match(parsed)) return true;
+            w.resolve(parsed);
+            return false;
+          });
+          return;
+        }
+      } catch {
+        // not a log line: user output
+      }
+    }
+    this.output.push(line);
+    this.outputWaiters = this.outputWaiters.filter((w) => {
+      if (this.output.length < w.count) return true;
+      w.resolve();
+      return false;
+    });
+  }
+
+  /** Resolves with the first log line (past or future) matching; rejects after `timeoutMs` or on exit. */
+  waitForLog(match: (line: LogLine) => boolean, timeoutMs = 20_000): Promise<LogLine> {
+    const seen = this.logs.find(match);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        reject(new Error(`${this.name}: no matching log line within ${timeoutMs} ms\n${this.tail()}`));
+      }, timeoutMs);
+      const waiter: Waiter = {
+        match,
+        resolve: (line) => {
+          clearTimeout(timer);
+          if (this.exitInfo && !match(line)) reject(new Error(`${this.name} exited before the awaited log line\n${this.tail()}`));
+          else resolve(line);
+        },
+      };
+      if (this.exitInfo) {
+        clearTimeout(timer);
+        reject(new Error(`${this.name} already exited\n${this.tail()}`));
+        return;
+      }
+      this.waiters.push(waiter);
+    });
+  }
+
+  /** Resolves once `count` output (non-log) lines have been printed. */
+  waitForOutput(count: number, timeoutMs = 20_000): Promise<void> {
+    if (this.output.length >= count) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${this.name}: ${this.output.length} of ${count} output lines after ${timeoutMs} ms`)), timeoutMs);
+      this.outputWaiters.push({
+        count,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      });
+    });
+  }
+
+  tail(n = 15): string {
+    const logs = this.logs.slice(-n).map((l) => JSON.stringify(l));
+    return [...logs, ...this.stderr.slice(-n)].join("\n");
+  }
+
+  kill(signal: NodeJS.Signals = "SIGTERM"): void {
+    if (!this.hasExited) this.child.kill(signal);
+  }
+
+  async stop(timeoutMs = 10_000): Promise<void> {
+    if (this.hasExited) return;
+    this.child.kill("SIGTERM");
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), timeoutMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,217 @@
+import { createServer, type Server } from "node:net";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createLogger, loadConfig, RiffleError, type RiffleConfig } from "@riffle/shared";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { JobManager } from "../index.js";
+
+const logger = createLogger("test");
+logger.level = "silent";
+
+const VALID_JOB = `import { CollectSink } from "@riffle/sdk";
+export default function(env) { env.fromElements(1, 2, 3).map((x) => x * 2).sinkTo(new CollectSink()); }`;
+
+const base64 = (text: string) => Buffer.from(text).toString("base64");
+
+function config(storage: string, overrides: Record<string, unknown> = {}): RiffleConfig {
+  return loadConfig({
+    env: {},
+    overrides: { "rest.port": 0, "jobmanager.rpc.port": 0, "jobmanager.storage.dir": storage, "jobmanager.slot-request.timeout": "1s", ...overrides },
+  });
+}
+
+/** Polls GET /jobs/:id until `done` holds or the deadline passes. */
+async function waitForJob(base: string, jobId: string, done: (job: { status: string }) => boolean, timeoutMs = 15_000): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const job = (await (await fetch(`${base}/jobs/${jobId}`)).json()) as Record<string, unknown> & { status: string };
+    if (done(job)) return job;
+    if (Date.now() > deadline) throw new Error(`job ${jobId} is still ${job.status} after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe("REST API", () => {
+  let storage: string;
+  let jm: JobManager;
+  let base: string;
+
+  beforeAll(async () => {
+    storage = mkdtempSync(join(tmpdir(), "riffle-rest-test-"));
+    jm = await JobManager.create(config(storage), logger);
+    base = `http://127.0.0.1:${jm.restPort}`;
+  });
+  afterAll(async () => {
+    await jm?.close();
+    rmSync(storage, { recursive: true, force: true });
+  });
+
+  const post = (body: string, contentType = "application/json") => fetch(`${base}/jobs`, { method: "POST", headers: { "content-type": contentType }, body });
+
+  async function expectError(res: Response, status: number, code: string): Promise<string> {
+    const body = (await res.json()) as { code: string; message: string };
+    expect({ status: res.status, code: body.code }).toEqual({ status, code });
+    expect(body.message.length).toBeGreaterThan(0);
+    return body.message;
+  }
+
+  it("answers a malformed JSON body with 400 BAD_REQUEST", async () => {
+    expect(await expectError(await post("{ not json"), 400, "BAD_REQUEST")).toMatch(/malformed JSON body/);
+  });
+
+  it("validates the submission body", async () => {
+    expect(await expectError(await post(JSON.stringify({ name: "x" })), 400, "BAD_REQUEST")).toMatch(/bundle/);
+    await expectError(await post(JSON.stringify({ bundle: base64(VALID_JOB), parallelism: 0 })), 400, "BAD_REQUEST");
+    await expectError(await post(JSON.stringify({ bundle: "%%%" })), 400, "BAD_REQUEST");
+  });
+
+  it("returns plan errors with their code", async () => {
+    const message = await expectError(
+      await post(JSON.stringify({ bundle: base64("export default function(env) { throw new Error('bad job'); }") })),
+      400,
+      "JOB_PLAN_FAILED",
+    );
+    expect(message).toContain("bad job");
+    await expectError(await post(JSON.stringify({ bundle: base64("export const x = 1;") })), 400, "JOB_NO_DEFAULT_EXPORT");
+    await expectError(await post(JSON.stringify({ bundle: base64("export default function(env) {") })), 400, "BUNDLE_INVALID");
+  });
+
+  it("answers unknown jobs, TaskManagers and routes with 404", async () => {
+    const id = "0".repeat(32);
+    for (const path of [`/jobs/${id}`, `/jobs/${id}/plan`, `/jobs/${id}/exceptions`, `/jobs/${id}/results`]) {
+      await expectError(await fetch(`${base}${path}`), 404, "JOB_NOT_FOUND");
+    }
+    await expectError(await fetch(`${base}/jobs/${id}?mode=cancel`, { method: "PATCH" }), 404, "JOB_NOT_FOUND");
+    await expectError(await fetch(`${base}/taskmanagers/nope`), 404, "TASKMANAGER_NOT_FOUND");
+    await expectError(await fetch(`${base}/no/such/path`), 404, "NOT_FOUND");
+  });
+
+  it("refuses PATCH without mode=cancel", async () => {
+    const id = "0".repeat(32);
+    expect(await expectError(await fetch(`${base}/jobs/${id}`, { method: "PATCH" }), 400, "BAD_REQUEST")).toMatch(/mode/);
+    await expectError(await fetch(`${base}/jobs/${id}?mode=stop`, { method: "PATCH" }), 400, "BAD_REQUEST");
+  });
+
+  it("accepts a valid job after bad submissions and fails it with NO_RESOURCE_AVAILABLE when no TaskManager comes", async () => {
+    const res = await post(JSON.stringify({ bundle: base64(VALID_JOB), name: "doubler", parallelism: 2, args: ["--a", "b"] }));
+    expect(res.status).toBe(202);
+    const { jobId } = (await res.json()) as { jobId: string };
+    expect(jobId).toMatch(/^[0-9a-f]{32}$/);
+
+    const plan = (await (await fetch(`${base}/jobs/${jobId}/plan`)).json()) as { plan: { nodes: Array<{ id: string; inputs: unknown[] }> } };
+    expect(plan.plan).toMatchObject({ jid: jobId, name: "doubler", type: "STREAMING" });
+    expect(plan.plan.nodes.map((n) => [n.id, n.inputs])).toEqual([
+      ["v1", []],
+      ["v2", [{ num: 0, id: "v1", ship_strategy: "REBALANCE" }]],
+    ]);
+
+    const job = await waitForJob(base, jobId, (j) => j.status === "FAILED");
+    expect(job).toMatchObject({
+      id: jobId,
+      name: "doubler",
+      maxParallelism: 128,
+      failure: {
+        code: "NO_RESOURCE_AVAILABLE",
+        message: "job needs 2 slots but only 0 are free (0 TaskManagers registered); start more TaskManagers or lower the parallelism",
+      },
+    });
+    expect(Object.keys(job.statusTimestamps as object)).toEqual(["CREATED", "FAILING", "FAILED"]);
+
+    const exceptions = (await (await fetch(`${base}/jobs/${jobId}/exceptions`)).json()) as Record<string, unknown>;
+    expect(exceptions.rootException).toMatch(/^job needs 2 slots/);
+    expect(exceptions.exceptionHistory).toMatchObject({ entries: [{ code: "NO_RESOURCE_AVAILABLE", taskName: null }] });
+
+    const results = await (await fetch(`${base}/jobs/${jobId}/results?cursor=0`)).json();
+    expect(results).toEqual({ records: [], nextCursor: 0, finished: true, status: "FAILED" });
+
+    const cancelled = await fetch(`${base}/jobs/${jobId}?mode=cancel`, { method: "PATCH" });
+    expect(await expectError(cancelled, 409, "JOB_NOT_RUNNING")).toMatch(/already ended \(FAILED\)/);
+
+    const list = (await (await fetch(`${base}/jobs`)).json()) as { jobs: Array<{ id: string; status: string }> };
+    expect(list.jobs.find((j) => j.id === jobId)).toMatchObject({ status: "FAILED", name: "doubler" });
+  });
+
+  it("cancels a job that waits for slots", async () => {
+    const { jobId } = (await (await post(JSON.stringify({ bundle: base64(VALID_JOB) }))).json()) as { jobId: string };
+    const res = await fetch(`${base}/jobs/${jobId}?mode=cancel`, { method: "PATCH" });
+    expect(res.status).toBe(202);
+    expect(await res.json()).toEqual({});
+    await waitForJob(base, jobId, (j) => j.status === "CANCELED");
+  });
+
+  it("serves the overview, TaskManagers, configuration and metrics", async () => {
+    const overview = await (await fetch(`${base}/overview`)).json();
+    expect(overview).toMatchObject({ taskmanagers: 0, slotsTotal: 0, slotsAvailable: 0 });
+    expect(await (await fetch(`${base}/taskmanagers`)).json()).toEqual({ taskmanagers: [] });
+    const cfg = (await (await fetch(`${base}/jobmanager/config`)).json()) as Array<{ key: string; value: string }>;
+    expect(cfg.find((e) => e.key === "jobmanager.slot-request.timeout")).toEqual({ key: "jobmanager.slot-request.timeout", value: "1000" });
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toContain("riffle_jobmanager_taskmanagers");
+    expect(metrics).toContain("riffle_jobmanager_slots_total");
+    expect(metrics).toContain("riffle_jobmanager_slots_available");
+    expect(metrics).toMatch(/riffle_jobmanager_jobs\{status="FAILED",process="jobmanager"\} [1-9]/);
+  });
+});
+
+describe("JobManager lifecycle", () => {
+  let storage: string;
+  beforeAll(() => {
+    storage = mkdtempSync(join(tmpdir(), "riffle-jm-life-"));
+  });
+  afterAll(() => rmSync(storage, { recursive: true, force: true }));
+
+  async function occupy(): Promise<{ server: Server; port: number }> {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    return { server, port: (server.address() as { port: number }).port };
+  }
+
+  async function createError(overrides: Record<string, unknown>): Promise<RiffleError> {
+    const err = await JobManager.create(config(storage, overrides), logger).then(
+      async (jm) => {
+        await jm.close();
+        return undefined;
+      },
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(RiffleError);
+    return err as RiffleError;
+  }
+
+  it("refuses ports in use with PORT_IN_USE", async () => {
+    const { server, port } = await occupy();
+    try {
+      const rest = await createError({ "rest.port": port });
+      expect(rest.code).toBe("PORT_IN_USE");
+      expect(rest.message).toContain(`127.0.0.1:${port}`);
+      expect(rest.message).toMatch(/Stop the other process or choose another port/);
+      const grpc = await createError({ "jobmanager.rpc.port": port });
+      expect(grpc.code).toBe("PORT_IN_USE");
+    } finally {
+      server.close();
+    }
+  });
+
+  it("keeps job history across restarts and marks unfinished jobs FAILED", async () => {
+    const first = await JobManager.create(config(storage, { "jobmanager.slot-request.timeout": "60s" }), logger);
+    const res = await fetch(`http://127.0.0.1:${first.restPort}/jobs`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ bundle: base64(VALID_JOB) }),
+    });
+    const { jobId } = (await res.json()) as { jobId: string };
+    await first.close();
+
+    const second = await JobManager.create(config(storage), logger);
+    try {
+      const job = await (await fetch(`http://127.0.0.1:${second.restPort}/jobs/${jobId}`)).json();
+      expect(job).toMatchObject({
+        status: "FAILED",
+        failure: { code: "INTERNAL", message: "the JobManager restarted; jobs are not recovered without high availability" },
+      });
+    } finally {
+      await second.close();
+    }
+  });
+});

@@ -1,0 +1,134 @@
+import type { RegisteredTaskManager } from "../registry/index.js";
+import type { Execution, ExecutionState, JobMaster } from "../scheduler/index.js";
+
+/**
+ * JSON shapes of the REST API, after Flink's where Flink has a counterpart. Times are ms since the
+ * epoch; `endTime` is -1 while a job has not ended (Flink's convention).
+ */
+
+export function jobOverview(job: JobMaster, now: number) {
+  const r = job.record;
+  return {
+    id: r.id,
+    name: r.name,
+    status: job.status,
+    startTime: r.submittedAt,
+    endTime: r.endTime ?? -1,
+    duration: (r.endTime ?? now) - r.submittedAt,
+  };
+}
+
+export function jobDetails(job: JobMaster, now: number) {
+  const byVertex = new Map<string, Execution[]>();
+  for (const e of job.executionList()) {
+    const list = byVertex.get(e.vertexId) ?? [];
+    list.push(e);
+    byVertex.set(e.vertexId, list);
+  }
+  const vertices = job.graph.vertices.map((v) => {
+    const executions = (byVertex.get(v.id) ?? []).sort((a, b) => a.subtask - b.subtask);
+    const subtasks = executions.map((e) => ({
+      subtask: e.subtask,
+      executionId: e.executionId,
+      taskmanagerId: e.slot.taskmanagerId,
+      status: e.state,
+      recordsIn: e.metrics?.recordsIn ?? 0,
+      recordsOut: e.metrics?.recordsOut ?? 0,
+      busyTimeMsPerSecond: e.metrics?.busyMsPerSecond ?? 0,
+      idleTimeMsPerSecond: e.metrics?.idleMsPerSecond ?? 0,
+      backPressuredTimeMsPerSecond: e.metrics?.backPressuredMsPerSecond ?? 0,
+    }));
+    const sum = (f: (e: Execution) => number | undefined) => executions.reduce((acc, e) => acc + (f(e) ?? 0), 0);
+    const max = (f: (e: Execution) => number | undefined) => executions.reduce((acc, e) => Math.max(acc, f(e) ?? 0), 0);
+    return {
+      id: v.id,
+      name: v.name,
+      parallelism: v.parallelism,
+      status: vertexStatus(
+        executions.map((e) => e.state),
+        job,
+      ),
+      metrics: {
+        recordsIn: sum((e) => e.metrics?.recordsIn),
+        recordsOut: sum((e) => e.metrics?.recordsOut),
+        bytesIn: sum((e) => e.metrics?.bytesIn),
+        bytesOut: sum((e) => e.metrics?.bytesOut),
+        busyTimeMsPerSecond: max((e) => e.metrics?.busyMsPerSecond),
+        idleTimeMsPerSecond: max((e) => e.metrics?.idleMsPerSecond),
+        backPressuredTimeMsPerSecond: max((e) => e.metrics?.backPressuredMsPerSecond),
+      },
+      subtasks,
+    };
+  });
+  return {
+    ...jobOverview(job, now),
+    maxParallelism: job.graph.maxParallelism,
+    vertices,
+    statusTimestamps: job.record.statusTimestamps,
+    ...(job.record.failure ? { failure: job.record.failure } : {}),
+  };
+}
+
+/**
+ * A vertex's status from its subtasks', as Flink aggregates them: a shared state if all agree,
+ * else the most telling one. A vertex without executions was never deployed.
+ */
+function vertexStatus(states: ExecutionState[], job: JobMaster): string {
+  if (states.length === 0) return job.status === "FINISHED" ? "FINISHED" : job.isTerminal ? "CANCELED" : "CREATED";
+  if (states.every((s) => s === states[0])) return states[0]!;
+  for (const s of ["FAILED", "CANCELING", "CANCELED", "RUNNING"] as const) if (states.includes(s)) return s;
+  if (states.includes("FINISHED")) return "RUNNING";
+  return states.includes("DEPLOYING") ? "DEPLOYING" : "SCHEDULED";
+}
+
+export function jobPlan(job: JobMaster) {
+  const edges = new Map(job.graph.edges.map((e) => [e.id, e]));
+  return {
+    plan: {
+      jid: job.id,
+      name: job.record.name,
+      type: "STREAMING",
+      nodes: job.graph.vertices.map((v) => ({
+        id: v.id,
+        parallelism: v.parallelism,
+        operator: v.operators.map((o) => o.name).join(" -> "),
+        description: v.name,
+        inputs: v.inputs.map((edgeId, num) => {
+          const e = edges.get(edgeId);
+          return { num, id: e?.source ?? "", ship_strategy: (e?.partitioner ?? "forward").toUpperCase() };
+        }),
+      })),
+    },
+  };
+}
+
+export function jobExceptions(job: JobMaster) {
+  const failure = job.record.failure;
+  const ts = job.record.statusTimestamps;
+  return {
+    rootException: failure?.message ?? null,
+    timestamp: failure ? (ts.FAILING ?? ts.FAILED ?? null) : null,
+    exceptionHistory: {
+      entries: [...job.exceptions].reverse().map((e) => ({
+        code: e.code,
+        message: e.message,
+        timestamp: e.timestamp,
+        taskName: e.taskName,
+        taskmanagerId: e.taskmanagerId,
+      })),
+    },
+  };
+}
+
+export function taskManagerView(tm: RegisteredTaskManager, now: number) {
+  return {
+    id: tm.id,
+    address: tm.address,
+    metricsAddress: tm.metricsAddress,
+    pid: tm.pid,
+    slotsNumber: tm.slotsNumber,
+    freeSlots: tm.freeSlots,
+    registeredAt: tm.registeredAt,
+    timeSinceLastHeartbeat: now - tm.lastHeartbeatAt,
+  };
+}

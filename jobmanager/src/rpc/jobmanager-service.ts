@@ -1,0 +1,80 @@
+import type * as grpc from "@grpc/grpc-js";
+import {
+  RiffleError,
+  decodeBatch,
+  rpc,
+  toRiffleError,
+  type CollectBatch,
+  type GetBundleRequest,
+  type JobManagerHeartbeat,
+  type RegisterTaskManagerRequest,
+  type TaskExecutionState,
+  type TaskManagerHeartbeat,
+} from "@riffle/shared";
+import type { Dispatcher } from "../dispatcher/index.js";
+import type { HeartbeatSink, TaskManagerRegistry } from "../registry/index.js";
+import type { BundleStore } from "../store/index.js";
+
+/** JobManagerService: what TaskManagers call. */
+export function jobManagerService(dispatcher: Dispatcher, registry: TaskManagerRegistry, bundles: BundleStore): grpc.UntypedServiceImplementation {
+  return {
+    RegisterTaskManager: rpc.handleUnary((req: RegisterTaskManagerRequest) => registry.register(req)),
+    Heartbeat: (call: grpc.ServerDuplexStream<TaskManagerHeartbeat, JobManagerHeartbeat>) => acceptHeartbeats(registry, call),
+    UpdateTaskExecutionState: rpc.handleUnary((req: TaskExecutionState) => {
+      dispatcher.updateTaskState(req);
+      return {};
+    }),
+    GetBundle: rpc.handleUnary((req: GetBundleRequest) => ({ bundle: bundles.get(req.bundleHash) })),
+    PushCollectBatch: rpc.handleUnary(async (req: CollectBatch) => {
+      const job = dispatcher.job(req.jobId);
+      let records: unknown[];
+      try {
+        records = decodeBatch(req.records);
+      } catch (err) {
+        throw new RiffleError("BAD_REQUEST", `collect batch ${req.sequence} of ${req.executionId} is not a record batch: ${(err as Error).message}`);
+      }
+      await job.results.push(req.executionId, req.sequence, records);
+      return {};
+    }),
+  };
+}
+
+/**
+ * One TaskManager's Heartbeat stream. The stream is bound to the registration named in its first
+ * heartbeat; when it ends or breaks, that registration's TaskManager is lost.
+ */
+function acceptHeartbeats(registry: TaskManagerRegistry, call: grpc.ServerDuplexStream<TaskManagerHeartbeat, JobManagerHeartbeat>): void {
+  let bound: { taskmanagerId: string; registrationId: string } | undefined;
+  const usable = (): boolean => !call.writableEnded && !call.destroyed;
+  const sink: HeartbeatSink = {
+    send: (heartbeat) => {
+      if (usable()) call.write(heartbeat);
+    },
+    close: (error) => {
+      if (!usable()) return;
+      if (error) call.emit("error", rpc.toServiceError(error));
+      else call.end();
+    },
+  };
+  const closed = (): void => {
+    const b = bound;
+    bound = undefined;
+    if (b) registry.streamClosed(b.taskmanagerId, b.registrationId, sink);
+  };
+  call.on("data", (heartbeat: TaskManagerHeartbeat) => {
+    bound ??= { taskmanagerId: heartbeat.taskmanagerId, registrationId: heartbeat.registrationId };
+    try {
+      registry.heartbeat(bound.taskmanagerId, bound.registrationId, heartbeat.tasks, sink);
+    } catch (err) {
+      bound = undefined;
+      sink.close(toRiffleError(err));
+    }
+  });
+  call.on("end", () => {
+    closed();
+    sink.close();
+  });
+  call.on("error", closed);
+  call.on("cancelled", closed);
+  call.on("close", closed);
+}
