@@ -12,8 +12,8 @@ import { murmur3Key, operatorIndexForKeyGroup } from "@riffle/shared";
 import type { Benchmark, BenchmarkContext, Measured } from "./benchmark.js";
 import { measureRawGrpc } from "./baselines/raw-grpc.js";
 import { KEYS, keyed } from "./jobs/records.js";
-import { benchJob, startCluster, timeBoundedJob, type JobTiming, type TestCluster } from "./riffle.js";
-import { median, roundCount } from "./stats.js";
+import { benchJob, calibrate, startCluster, timeBoundedJob, type Calibration, type JobTiming, type TestCluster } from "./riffle.js";
+import { median } from "./stats.js";
 
 const TARGET_SECONDS = 3.5;
 const PARALLELISM = 2;
@@ -43,10 +43,10 @@ export async function timeKeyedShuffle(cluster: TestCluster, records: number): P
   return run;
 }
 
-/** Warm-up job, then a count sized to run about TARGET_SECONDS. */
-export async function calibrateKeyedShuffle(cluster: TestCluster, quick: boolean): Promise<{ warmup: JobTiming; records: number }> {
-  const warmup = await timeKeyedShuffle(cluster, quick ? 200_000 : 1_000_000);
-  return { warmup, records: quick ? 1_000_000 : roundCount(warmup.recordsPerSecond * TARGET_SECONDS) };
+/** Warm-up jobs, then a count sized to run about TARGET_SECONDS. */
+export async function calibrateKeyedShuffle(cluster: TestCluster, quick: boolean): Promise<Calibration> {
+  const cal = await calibrate((records) => timeKeyedShuffle(cluster, records), { warmupRecords: quick ? 200_000 : 2_000_000, targetSeconds: TARGET_SECONDS });
+  return quick ? { ...cal, records: 1_000_000 } : cal;
 }
 
 export const keyedShuffle: Benchmark = {
@@ -54,13 +54,15 @@ export const keyedShuffle: Benchmark = {
   async run(ctx: BenchmarkContext): Promise<Measured[]> {
     const cluster = await startCluster({ taskmanagers: 2, taskmanager: { "taskmanager.slots": 1 } }, ctx.profileDir && `${ctx.profileDir}/keyed-shuffle`);
     try {
-      const { warmup, records } = await calibrateKeyedShuffle(cluster, ctx.quick);
-      ctx.log(`warm-up ${Math.round(warmup.recordsPerSecond)} rec/s; measuring ${records} records, ${ctx.runs} run(s) per side`);
+      const cal = await calibrateKeyedShuffle(cluster, ctx.quick);
+      const records = cal.records;
+      ctx.log(`job overhead ${cal.overheadMs} ms, warm-up ${Math.round(cal.warmupRate)} rec/s; measuring ${records} records, ${ctx.runs} run(s) per side`);
       const riffle: number[] = [];
       const raw: number[] = [];
-      const maxParallelism = Number(warmup.job.maxParallelism);
+      let maxParallelism = 128;
       for (let run = 0; run < ctx.runs; run++) {
         const r = await timeKeyedShuffle(cluster, records);
+        maxParallelism = Number(r.job.maxParallelism);
         riffle.push(r.recordsPerSecond);
         const g = await measureRawGrpc(records, ctx.quick ? 200_000 : 1_000_000);
         raw.push(g.recordsPerSecond);
@@ -78,7 +80,14 @@ export const keyedShuffle: Benchmark = {
           baseline: { name: "raw gRPC stream", value: median(raw) },
           better: "higher",
           aim: { min: 0.6 },
-          parameters: { records, keys: KEYS, runs: ctx.runs, taskmanagers: 2, crossingProcesses: `${(crossingShare(maxParallelism) * 100).toFixed(1)}%` },
+          parameters: {
+            records,
+            keys: KEYS,
+            runs: ctx.runs,
+            taskmanagers: 2,
+            jobOverheadMs: cal.overheadMs,
+            crossingProcesses: `${(crossingShare(maxParallelism) * 100).toFixed(1)}%`,
+          },
           samples: { value: riffle, baseline: raw },
         },
       ];

@@ -60,7 +60,7 @@ export function markdown(file: ReportFile): string {
     "## Benchmarks",
     "",
     `\`${file.command}\` on ${m.cpu} (${m.cores} cores), Node ${m.node}, ${m.date.slice(0, 16).replace("T", " ")} UTC.`,
-    "Each ratio compares Riffle with a baseline measured in the same run (medians of the runs; all samples in core.json).",
+    "Each ratio compares Riffle with a baseline measured in the same run. Throughput: medians of the runs; latency: percentiles of the pooled runs; every sample is in core.json.",
     "",
     "| Benchmark | Riffle | Baseline | Ratio | Aim | Parameters |",
     "|---|---|---|---|---|---|",
@@ -75,7 +75,7 @@ export function markdown(file: ReportFile): string {
       : Object.entries(r.parameters)
           .map(([k, v]) => `${k}=${typeof v === "number" ? formatCount(v) : v}`)
           .join(", ");
-    const stale = r.date !== m.date ? ` (${r.date.slice(0, 10)})` : "";
+    const stale = r.date !== m.date ? ` (run ${r.date.slice(0, 16).replace("T", " ")})` : "";
     lines.push(
       `| ${r.title}${stale} | ${formatValue(r.value, r.unit)} | ${r.baseline.name}: ${formatValue(r.baseline.value, r.unit)} | ${r.ratio.toFixed(2)} | ${aim} | ${params} |`,
     );

@@ -5,6 +5,7 @@
 import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { TestCluster, type ClusterOptions, type JobDetails } from "../e2e/harness/index.js";
+import { roundCount } from "./stats.js";
 
 export { TestCluster };
 
@@ -15,18 +16,21 @@ export function benchJob(name: string): string {
 
 /**
  * Starts a cluster. With `profileDir`, every cluster process writes a V8 CPU profile there when it
- * exits (NODE_OPTIONS is read at spawn, so it is set only while the processes start).
+ * exits (bench/profile-hook.cjs; the environment is read at spawn, so it is set only meanwhile).
  */
 export async function startCluster(options: ClusterOptions, profileDir?: string): Promise<TestCluster> {
   if (!profileDir) return TestCluster.start(options);
   mkdirSync(profileDir, { recursive: true });
-  const saved = process.env.NODE_OPTIONS;
-  process.env.NODE_OPTIONS = `${saved ?? ""} --cpu-prof --cpu-prof-dir=${profileDir}`.trim();
+  const saved = { NODE_OPTIONS: process.env.NODE_OPTIONS, RIFFLE_BENCH_PROFILE_DIR: process.env.RIFFLE_BENCH_PROFILE_DIR };
+  process.env.NODE_OPTIONS = `${saved.NODE_OPTIONS ?? ""} --require ${fileURLToPath(new URL("./profile-hook.cjs", import.meta.url))}`.trim();
+  process.env.RIFFLE_BENCH_PROFILE_DIR = profileDir;
   try {
     return await TestCluster.start(options);
   } finally {
-    if (saved === undefined) delete process.env.NODE_OPTIONS;
-    else process.env.NODE_OPTIONS = saved;
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
   }
 }
 
@@ -57,4 +61,25 @@ export async function timeBoundedJob(
   if (running === undefined || finished === undefined) throw new Error(`job ${jobId} has no RUNNING/FINISHED timestamps: ${JSON.stringify(ts)}`);
   const runningMs = Math.max(1, finished - running);
   return { jobId, records: options.records, runningMs, recordsPerSecond: (options.records / runningMs) * 1000, job };
+}
+
+export interface Calibration {
+  /** FINISHED − RUNNING of a job of a handful of records: deployment and teardown. */
+  overheadMs: number;
+  /** Rate of the warm-up job with the overhead taken out. */
+  warmupRate: number;
+  /** Records for a run of about `targetSeconds`. */
+  records: number;
+}
+
+/**
+ * Warms the cluster up and sizes the measured runs. A short warm-up job's rate is dominated by its
+ * fixed deployment cost, so that cost is measured on a tiny job first and subtracted.
+ */
+export async function calibrate(run: (records: number) => Promise<JobTiming>, options: { warmupRecords: number; targetSeconds: number }): Promise<Calibration> {
+  const overheadMs = (await run(1000)).runningMs;
+  const warmup = await run(options.warmupRecords);
+  const processingMs = Math.max(warmup.runningMs - overheadMs, warmup.runningMs / 4);
+  const warmupRate = (options.warmupRecords / processingMs) * 1000;
+  return { overheadMs, warmupRate, records: roundCount(warmupRate * options.targetSeconds) };
 }

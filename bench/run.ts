@@ -7,7 +7,7 @@
  *   node --import tsx bench/run.ts --quick                small counts, one run: checks they still work;
  *                                                         prints the table but writes no results
  *   options: --runs <n> (measured runs per side, default 3), --profile (CPU profiles of the cluster
- *            processes under bench/results/profiles/)
+ *            processes under bench/results/profiles/; profiled numbers are not written as results)
  *
  * Run `npm run build` first when calling run.ts directly: the cluster runs the compiled CLI.
  */
@@ -82,9 +82,9 @@ async function main(): Promise<number> {
   }
   console.log(`\nall benchmarks: ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
 
-  if (options.quick) {
+  if (options.quick || options.profile) {
     console.log(markdown({ command, machine: on, results }));
-    console.log("quick mode: bench/results/ left unchanged");
+    console.log(`${options.quick ? "quick mode" : "profiling"}: core.json and core.md left unchanged`);
   } else if (results.length > 0) {
     console.log(writeReport(results, command, on, options.names.length > 0));
     console.log(`written: ${RESULTS_DIR}core.json, ${RESULTS_DIR}core.md`);

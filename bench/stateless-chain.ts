@@ -8,8 +8,8 @@
  */
 import type { Benchmark, BenchmarkContext, Measured } from "./benchmark.js";
 import { measureFusedLoop } from "./baselines/fused-loop.js";
-import { benchJob, startCluster, timeBoundedJob } from "./riffle.js";
-import { median, roundCount } from "./stats.js";
+import { benchJob, calibrate, startCluster, timeBoundedJob } from "./riffle.js";
+import { median } from "./stats.js";
 
 /** The Riffle job should run at least this long, so that deployment (tens of ms) stays a small share. */
 const TARGET_SECONDS = 3.5;
@@ -20,10 +20,13 @@ export const statelessChain: Benchmark = {
     const job = benchJob("stateless-chain");
     const cluster = await startCluster({ taskmanagers: 1 }, ctx.profileDir && `${ctx.profileDir}/stateless-chain`);
     try {
-      // The warm-up job loads the bundle and warms the TaskManager's JIT; its rate sizes the runs.
-      const warmup = await timeBoundedJob(cluster, job, { parallelism: 1, records: ctx.quick ? 500_000 : 5_000_000 });
-      const records = ctx.quick ? 2_000_000 : roundCount(warmup.recordsPerSecond * TARGET_SECONDS);
-      ctx.log(`warm-up ${Math.round(warmup.recordsPerSecond)} rec/s; measuring ${records} records, ${ctx.runs} run(s) per side`);
+      // The warm-up jobs load the bundle and warm the TaskManager's JIT; their rate sizes the runs.
+      const cal = await calibrate((records) => timeBoundedJob(cluster, job, { parallelism: 1, records }), {
+        warmupRecords: ctx.quick ? 500_000 : 10_000_000,
+        targetSeconds: TARGET_SECONDS,
+      });
+      const records = ctx.quick ? 2_000_000 : cal.records;
+      ctx.log(`job overhead ${cal.overheadMs} ms, warm-up ${Math.round(cal.warmupRate)} rec/s; measuring ${records} records, ${ctx.runs} run(s) per side`);
 
       const riffle: number[] = [];
       const fused: number[] = [];
@@ -45,7 +48,7 @@ export const statelessChain: Benchmark = {
           baseline: { name: "fused loop", value: median(fused) },
           better: "higher",
           aim: { min: 0.25 },
-          parameters: { records, runs: ctx.runs, taskmanagers: 1 },
+          parameters: { records, runs: ctx.runs, taskmanagers: 1, jobOverheadMs: cal.overheadMs },
           samples: { value: riffle, baseline: fused },
         },
       ];

@@ -33,6 +33,8 @@ export async function bundleJob(file: string): Promise<Uint8Array> {
       target: "node20",
       external: ["@riffle/*"],
       banner: { js: REQUIRE_BANNER },
+      // Stack traces of failing tasks then point into the user's file, not into the bundle.
+      sourcemap: "inline",
       write: false,
       logLevel: "silent",
     });

@@ -8,7 +8,17 @@ export async function write(stream: NodeJS.WritableStream, text: string): Promis
 
 /** Resolves once everything written so far to stdout and stderr has been handed to the OS. */
 export async function flushStdio(): Promise<void> {
-  await Promise.all([process.stdout, process.stderr].map((s) => new Promise<void>((resolve) => s.write("", () => resolve()))));
+  const open = [process.stdout, process.stderr].filter((s) => !s.destroyed && !s.writableEnded);
+  await Promise.all(
+    open.map(
+      (s) =>
+        new Promise<void>((resolve) => {
+          // A reader that went away (EPIPE) must not turn the final flush into a crash.
+          s.once("error", () => resolve());
+          s.write("", () => resolve());
+        }),
+    ),
+  );
 }
 
 /** One record of a job's output: strings as they are, everything else as JSON. */

@@ -15,7 +15,7 @@
  * ```
  *
  * Run it with `riffle run word-count.ts --input words.txt` (an embedded cluster) or submit it to a
- * cluster with `riffle run --jobmanager host:6123 word-count.ts --input words.txt`.
+ * cluster with `riffle run -m host:8081 word-count.ts --input words.txt` (the JobManager's REST address).
  */
 export { StreamExecutionEnvironment } from "./api/environment.js";
 export { DataStream, KeyedStream, SingleOutputStreamOperator, DataStreamSink, IterativeStream } from "./api/datastream.js";

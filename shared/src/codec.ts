@@ -12,9 +12,19 @@ export function encodeBatch(records: readonly unknown[]): Buffer {
   return packr.pack(records);
 }
 
+/** Decodes a buffer: one batch, or several batches written back to back (sent on one credit). */
 export function decodeBatch(bytes: Uint8Array): unknown[] {
-  const out = unpackr.unpack(bytes);
-  if (!Array.isArray(out)) throw new Error("record batch is not an array");
+  const batches = unpackr.unpackMultiple(bytes) as unknown[];
+  if (batches.length === 1) {
+    const only = batches[0];
+    if (!Array.isArray(only)) throw new Error("record batch is not an array");
+    return only;
+  }
+  const out: unknown[] = [];
+  for (const b of batches) {
+    if (!Array.isArray(b)) throw new Error("record batch is not an array");
+    for (let i = 0; i < b.length; i++) out.push(b[i]);
+  }
   return out;
 }
 

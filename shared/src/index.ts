@@ -19,6 +19,7 @@ export {
   canonicalKey,
   murmur3,
   murmur3Key,
+  murmur3Utf8,
   keyGroupOf,
   operatorIndexForKeyGroup,
   keyGroupRangeForSubtask,

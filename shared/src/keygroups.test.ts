@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { keyGroupOf, keyGroupRangeForSubtask, murmur3, operatorIndexForKeyGroup } from "./keygroups.js";
+import { keyGroupOf, keyGroupRangeForSubtask, murmur3, murmur3Utf8, operatorIndexForKeyGroup } from "./keygroups.js";
 
 describe("key groups", () => {
   it("murmur3 matches the reference x86_32 vectors", () => {
@@ -8,6 +8,11 @@ describe("key groups", () => {
     expect(murmur3(enc("hello"))).toBe(0x248bfa47);
     expect(murmur3(enc("The quick brown fox jumps over the lazy dog"))).toBe(0x2e4ff723);
     expect(murmur3(enc("abc"), 3, 0)).toBe(0xb3dd93fa);
+  });
+
+  it("hashes strings exactly as their UTF-8 bytes, including multi-byte and lone surrogates", () => {
+    const samples = ["", "a", "ab", "abc", "abcd", "abcde", "k12345", "grüße", "日本語のキー", "emoji 🎉 key", "lone \ud800 high", "lone \udc00 low", "x".repeat(1000)];
+    for (const s of samples) expect(murmur3Utf8(s)).toBe(murmur3(Buffer.from(s, "utf8")));
   });
 
   it("ranges cover every key group once and agree with the operator index", () => {

@@ -72,6 +72,8 @@ export class TaskManager {
 
   static async create(config: RiffleConfig, logger?: Logger): Promise<TaskManager> {
     const log = logger ?? createLogger("taskmanager");
+    // Bundles carry inline source maps: failures then name the user's file and line.
+    process.setSourceMapsEnabled(true);
     const host = config["taskmanager.host"];
     const bufferSize = config["taskmanager.network.buffer-size"];
     const totalBuffers = Math.floor(config["taskmanager.network.memory"] / bufferSize);
@@ -97,7 +99,11 @@ export class TaskManager {
       }),
     });
     rpc.addService(server, "DataExchange", {
-      Exchange: exchangeHandler(partitions, config["taskmanager.network.partition-request.timeout"], log.child({ subsystem: "network" })),
+      Exchange: exchangeHandler(
+        partitions,
+        config["taskmanager.network.partition-request.timeout"],
+        log.child({ subsystem: "network" }),
+      ),
     });
     const port = await rpc.bindServer(server, host, config["taskmanager.rpc.port"]);
     let metrics: { server: HttpServer; port: number };

@@ -175,7 +175,10 @@ export class LocalCluster {
       if (p.pid !== undefined) options.onProcess?.(entryInfo);
       return { p, entryInfo };
     };
+    // Ends whatever still waits (the overview polling) once the start has failed.
+    const startFailed = new AbortController();
     const fail = async (err: unknown): Promise<never> => {
+      startFailed.abort(err);
       await Promise.allSettled(procs.map((p) => p.stop(stopTimeoutMs)));
       if (err instanceof InterruptedError) {
         if (createdDir) rmSync(dir, { recursive: true, force: true });
@@ -238,8 +241,23 @@ export class LocalCluster {
         const registered = tm.p.waitForLog("TaskManager registered", deadline);
         return Promise.all([ready, registered]);
       });
-      await abortable(Promise.all(tms));
-      await abortable(waitForTaskManagers(new RestClient(restUrl), taskmanagers, deadline, options.signal));
+      // TaskManagers would only notice a dead JobManager at their registration timeout: watch it here.
+      const jobManagerDied = jm.p.exited.then((): never => {
+        throw jm.p.exitError("while the TaskManagers started");
+      });
+      jobManagerDied.catch(() => undefined);
+      await abortable(Promise.race([Promise.all(tms), jobManagerDied]));
+      await abortable(
+        Promise.race([
+          waitForTaskManagers(
+            new RestClient(restUrl),
+            taskmanagers,
+            deadline,
+            options.signal ? AbortSignal.any([options.signal, startFailed.signal]) : startFailed.signal,
+          ),
+          jobManagerDied,
+        ]),
+      );
 
       return new LocalCluster({
         restUrl,
@@ -262,6 +280,7 @@ export class LocalCluster {
    */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      for (const p of this.procs) p.discardOutput();
       const [jm, ...tms] = this.procs;
       await Promise.allSettled(tms.map((p) => p.stop(this.stopTimeoutMs)));
       if (jm) await jm.stop(this.stopTimeoutMs).catch(() => undefined);
@@ -287,15 +306,15 @@ export class LocalCluster {
 }
 
 /** Polls the REST overview until it counts `count` TaskManagers, or the deadline passes. */
-async function waitForTaskManagers(client: RestClient, count: number, deadline: number, signal?: AbortSignal): Promise<void> {
+async function waitForTaskManagers(client: RestClient, count: number, deadline: number, signal: AbortSignal): Promise<void> {
   let last: unknown;
   while (Date.now() < deadline) {
     try {
-      const overview = await client.overview({ timeoutMs: Math.max(1000, Math.min(5000, deadline - Date.now())), ...(signal ? { signal } : {}) });
+      const overview = await client.overview({ timeoutMs: Math.max(1000, Math.min(5000, deadline - Date.now())), signal });
       if (overview.taskmanagers >= count) return;
       last = `${overview.taskmanagers} of ${count} TaskManagers registered`;
     } catch (err) {
-      if (signal?.aborted) throw err;
+      if (signal.aborted) throw err;
       last = err instanceof Error ? err.message : String(err);
     }
     await new Promise((r) => setTimeout(r, Math.min(100, Math.max(0, deadline - Date.now()))));

@@ -80,6 +80,8 @@ export class ClusterProcess {
   private readonly waiters = new Set<Waiter>();
   private status: ExitStatus | undefined;
   private finishing = false;
+  /** Set while stopping: output is read and dropped, so a process blocked on a full pipe can exit. */
+  private discarding = false;
   private spawnError: Error | undefined;
   private reported: { code: string; message: string } | undefined;
   private log: WriteStream | undefined;
@@ -118,8 +120,9 @@ export class ClusterProcess {
     }
 
     this.exited = new Promise<ExitStatus>((resolve) => {
-      this.child.once("error", (err) => {
-        this.spawnError = err;
+      // 'error': not started, or a signal could not be sent; only the first matters.
+      this.child.on("error", (err) => {
+        this.spawnError ??= err;
         if (this.child.pid === undefined) this.finish({ code: null, signal: null }, resolve);
       });
       this.child.once("close", (code, signal) => this.finish({ code, signal }, resolve));
@@ -183,6 +186,7 @@ export class ClusterProcess {
    */
   async stop(timeoutMs: number): Promise<ExitStatus> {
     if (this.status) return this.status;
+    this.discardOutput();
     this.signal("SIGTERM");
     const status = await within(this.exited, timeoutMs);
     if (status) return status;
@@ -190,6 +194,13 @@ export class ClusterProcess {
     const killed = await within(this.exited, 5_000);
     if (killed) return killed;
     throw new RiffleError("TIMEOUT", `${this.name} (pid ${this.pid}) did not exit after SIGKILL`);
+  }
+
+  /** Drops the process's non-log output from now on (stopping, or nobody reads our stdout any more). */
+  discardOutput(): void {
+    this.discarding = true;
+    this.child.stdout?.resume();
+    this.child.stderr?.resume();
   }
 
   /** Sends a signal unless the process has exited. */
@@ -267,7 +278,7 @@ export class ClusterProcess {
       return room;
     };
     stream.on("data", (chunk: Buffer) => {
-      if (!dispatch(decoder.write(chunk))) {
+      if (!dispatch(decoder.write(chunk)) && !this.discarding) {
         // Our stdout is slower than the job's output: stop reading until it drains (back-pressure).
         stream.pause();
         void whenDrained(destination).then(() => stream.resume());
@@ -295,7 +306,7 @@ export class ClusterProcess {
       this.dispatch(record);
       return true;
     }
-    if (this.mode === "pipe" && destination) {
+    if (this.mode === "pipe" && destination && !this.discarding) {
       // The process's own fatal error line is reported by whoever waits for it, with context.
       if (from === "stderr" && ERROR_LINE.test(line)) return true;
       return destination.write(`${line}\n`);

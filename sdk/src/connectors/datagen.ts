@@ -10,7 +10,7 @@ export interface SeededRandom {
 }
 
 export interface DatagenOptions<T> {
-  /** Builds record `index` (0-based across the whole job); `random` is seeded from (seed, index). */
+  /** Builds record `index` (0-based across the whole job); `random` is seeded from (seed, index) and valid only during the call. */
   generator: (index: number, random: SeededRandom) => T;
   /** Total records; omit for an unbounded stream. */
   count?: number;
@@ -19,19 +19,33 @@ export interface DatagenOptions<T> {
   seed?: number;
 }
 
-function seededRandom(seed: number, index: number): SeededRandom {
-  let state = (Math.imul(seed | 0, 0x9e3779b9) ^ index ^ Math.floor(index / 4294967296)) | 0;
-  const next32 = (): number => {
-    state = (state + 0x9e3779b9) | 0;
-    let z = state;
+/**
+ * splitmix32 re-seeded for every record from (seed, index), so record i is the same whatever the
+ * parallelism. One instance per reader is reused: generating a record allocates nothing.
+ */
+class RecordRandom implements SeededRandom {
+  private state = 0;
+
+  reset(seed: number, index: number): this {
+    this.state = (Math.imul(seed | 0, 0x9e3779b9) ^ index ^ Math.floor(index / 4294967296)) | 0;
+    return this;
+  }
+
+  private next32(): number {
+    this.state = (this.state + 0x9e3779b9) | 0;
+    let z = this.state;
     z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
     z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
     return (z ^ (z >>> 16)) >>> 0;
-  };
-  return {
-    next: () => next32() / 4294967296,
-    int: (n: number) => Math.floor((next32() / 4294967296) * n),
-  };
+  }
+
+  next(): number {
+    return this.next32() / 4294967296;
+  }
+
+  int(n: number): number {
+    return Math.floor((this.next32() / 4294967296) * n);
+  }
 }
 
 /**
@@ -56,6 +70,7 @@ export class DatagenSource<T> implements Source<T> {
     let startedAt = 0;
     const rate = ratePerSecond === undefined ? undefined : ratePerSecond / step;
     let waitUntil = 0;
+    const random = new RecordRandom();
     return {
       start() {
         startedAt = performance.now();
@@ -65,13 +80,13 @@ export class DatagenSource<T> implements Source<T> {
         if (rate !== undefined) {
           const allowed = Math.floor(((performance.now() - startedAt) * rate) / 1000) + 1 - emitted;
           if (allowed <= 0) {
-            waitUntil = startedAt + ((emitted + 1 - 1) * 1000) / rate;
+            waitUntil = startedAt + (emitted * 1000) / rate;
             return index < count ? "NOTHING_AVAILABLE" : "END_OF_INPUT";
           }
           budget = Math.min(budget, allowed);
         }
         for (let n = 0; n < budget && index < count; n++) {
-          output.collect(generator(index, seededRandom(seed, index)));
+          output.collect(generator(index, random.reset(seed, index)));
           index += step;
           emitted++;
         }

@@ -10,9 +10,11 @@ export class PrintSink<T> implements Sink<T> {
   }
 }
 
-/** Writes lines to a Node stream, reporting no room while the stream wants a drain. */
+/**
+ * Writes lines to a Node stream, reporting no room while the stream wants a drain. The drain listener
+ * is registered when a write reports the stream full, so a drain can never be missed.
+ */
 export class StreamWriter<T> implements SinkWriter<T> {
-  private full = false;
   private drained: Promise<void> | undefined;
 
   constructor(
@@ -21,23 +23,22 @@ export class StreamWriter<T> implements SinkWriter<T> {
   ) {}
 
   write(record: T): void {
-    if (!this.stream.write(this.format(record))) this.full = true;
+    if (!this.stream.write(this.format(record)) && !this.drained) {
+      this.drained = new Promise<void>((resolve) => {
+        this.stream.once("drain", () => {
+          this.drained = undefined;
+          resolve();
+        });
+      });
+    }
   }
 
   isAvailable(): boolean {
-    return !this.full;
+    return this.drained === undefined;
   }
 
   available(): Promise<void> {
-    if (!this.full) return Promise.resolve();
-    this.drained ??= new Promise<void>((resolve) => {
-      this.stream.once("drain", () => {
-        this.full = false;
-        this.drained = undefined;
-        resolve();
-      });
-    });
-    return this.drained;
+    return this.drained ?? Promise.resolve();
   }
 
   async flush(): Promise<void> {

@@ -63,7 +63,9 @@ export function createOperatorChain(
   networkOutput: (edgeId: string) => Output,
 ): OperatorChain {
   const operators = vertex.operators.map((spec) => createOperator(spec, functions));
-  const sinks = operators.filter((op) => op instanceof SinkOperator);
+  const sinks = operators.filter((op): op is SinkOperator => op instanceof SinkOperator);
+  /** Sinks whose writers can report no room; filled in when the chain opens (writers exist then). */
+  let gated: SinkOperator[] = [];
   vertex.operators.forEach((spec, i) => {
     const outs: Output[] = [
       ...spec.chainedOutputs.map((j) => {
@@ -86,14 +88,15 @@ export function createOperatorChain(
     async open() {
       // Open from the tail, so an operator's consumers are ready before it emits (as in Flink).
       for (let i = operators.length - 1; i >= 0; i--) await operators[i]!.open(rt);
+      gated = sinks.filter((s) => s.canBlock());
       await source?.reader.start?.();
     },
     isAvailable() {
-      for (let i = 0; i < sinks.length; i++) if (!sinks[i]!.isAvailable()) return false;
+      for (let i = 0; i < gated.length; i++) if (!gated[i]!.isAvailable()) return false;
       return true;
     },
     async available() {
-      await Promise.all(sinks.map((s) => s.available()));
+      await Promise.all(gated.map((s) => s.available()));
     },
     async endInput() {
       for (const op of operators) await op.endInput();

@@ -4,8 +4,13 @@ import { StreamOperator, callable, type OperatorRuntime } from "./operator.js";
 
 /**
  * Keyed operators keep one value per key. Until the state backends arrive this is a Map in the task;
- * the key's canonical text is the map key, as it is the key-group hash input.
+ * the key's canonical text is the map key, as it is the key-group hash input. Values sit in a holder
+ * so an update is one lookup.
  */
+interface Slot {
+  value: unknown;
+}
+
 abstract class KeyedOperator extends StreamOperator {
   protected readonly keyOf: (v: unknown) => unknown;
 
@@ -16,7 +21,7 @@ abstract class KeyedOperator extends StreamOperator {
 }
 
 export class KeyedReduceOperator extends KeyedOperator {
-  private readonly values = new Map<string, unknown>();
+  private readonly values = new Map<string, Slot>();
   private readonly reduce: (a: unknown, b: unknown) => unknown;
 
   constructor(
@@ -37,9 +42,14 @@ export class KeyedReduceOperator extends KeyedOperator {
 
   processElement(record: unknown): void {
     const key = canonicalKey(this.keyOf(record));
-    const prev = this.values.get(key);
-    const next = prev === undefined ? record : this.reduce(prev, record);
-    this.values.set(key, next);
+    const slot = this.values.get(key);
+    if (slot === undefined) {
+      this.values.set(key, { value: record });
+      this.output.collect(record);
+      return;
+    }
+    const next = this.reduce(slot.value, record);
+    slot.value = next;
     this.output.collect(next);
   }
 }
@@ -51,7 +61,7 @@ export type AggregationType = "sum" | "min" | "max" | "minBy" | "maxBy";
  * `minBy`/`maxBy` keep the whole record holding the extreme value (the first one on ties).
  */
 export class KeyedAggregateOperator extends KeyedOperator {
-  private readonly values = new Map<string, unknown>();
+  private readonly values = new Map<string, Slot>();
 
   constructor(
     keySelector: unknown,
@@ -63,9 +73,15 @@ export class KeyedAggregateOperator extends KeyedOperator {
 
   processElement(record: unknown): void {
     const key = canonicalKey(this.keyOf(record));
-    const prev = this.values.get(key);
-    const next = prev === undefined ? record : this.combine(prev, record);
-    this.values.set(key, next);
+    const slot = this.values.get(key);
+    if (slot === undefined) {
+      this.read(record);
+      this.values.set(key, { value: record });
+      this.output.collect(record);
+      return;
+    }
+    const next = this.combine(slot.value, record);
+    slot.value = next;
     this.output.collect(next);
   }
 
@@ -94,12 +110,15 @@ export class KeyedAggregateOperator extends KeyedOperator {
 
   private write(acc: unknown, value: number): unknown {
     if (this.field === null) return value;
+    // A copy, never the accumulator itself: emitted records may still be held downstream.
     if (Array.isArray(acc)) {
       const copy = acc.slice();
       copy[this.field as number] = value;
       return copy;
     }
-    return { ...(acc as object), [this.field]: value };
+    const copy = { ...(acc as Record<string | number, unknown>) };
+    copy[this.field] = value;
+    return copy;
   }
 }
 

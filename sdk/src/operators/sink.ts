@@ -17,6 +17,11 @@ export class SinkOperator extends StreamOperator {
     this.writer!.write(record);
   }
 
+  /** Whether the writer can ever report no room (after open). */
+  canBlock(): boolean {
+    return typeof this.writer?.isAvailable === "function";
+  }
+
   override isAvailable(): boolean {
     return this.writer?.isAvailable?.() ?? true;
   }

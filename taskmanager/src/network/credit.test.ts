@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { createLogger, encodeBatch, decodeBatch, rpc } from "@riffle/shared";
+import { createLogger, decodeBatch, encodeBatch, rpc } from "@riffle/shared";
 import { NetworkBufferPool } from "./buffer-pool.js";
 import { PartitionManager } from "./partition-manager.js";
 import { ResultPartition } from "./result-partition.js";
@@ -53,17 +53,28 @@ function consumerSide(buffers: number, floating: number) {
   return { pool, gate, channel, failures };
 }
 
-function produce(partition: ResultPartition, subpartition: number, n: number, from = 0) {
+/** Records of ~20 KiB: as a writer would size them, one makes a buffer, so each travels alone. */
+const PAD = "p".repeat(20 * 1024);
+
+function partitionOf(id: string, subpartitions: number, pool: NetworkBufferPool, recordsPerBuffer: number) {
+  const partition = new ResultPartition(id, subpartitions, pool, () => {});
+  partition.encoding = { onEncoded() {}, recordsPerBuffer };
+  return partition;
+}
+
+function produce(partition: ResultPartition, subpartition: number, n: number, from = 0, pad = PAD) {
   for (let i = 0; i < n; i++) {
     expect(partition.pool.tryRequest()).toBe(true);
-    partition.subpartition(subpartition).add({ type: "DATA", data: encodeBatch([from + i]), records: 1 });
+    partition.subpartition(subpartition).add({ type: "DATA", records: [{ i: from + i, pad }] });
   }
 }
+
+const ids = (data: Buffer) => (decodeBatch(data) as Array<{ i: number }>).map((r) => r.i);
 
 describe("credit-based flow control", () => {
   it("sends nothing without credit, and backlog brings floating buffers", async () => {
     const prod = await producerSide(100);
-    const partition = new ResultPartition("p1", 1, prod.pool, () => {});
+    const partition = partitionOf("p1", 1, prod.pool, 1);
     prod.partitions.register(partition);
     produce(partition, 0, 20);
 
@@ -79,7 +90,7 @@ describe("credit-based flow control", () => {
 
     // Reading one buffer frees one, announced as one credit: exactly one more arrives.
     const first = cons.gate.pollNext();
-    expect(first && first.buffer.type === "DATA" && decodeBatch(first.buffer.data)).toEqual([0]);
+    expect(first && first.buffer.type === "DATA" && ids(first.buffer.data)).toEqual([0]);
     await vi.waitFor(() => expect(ch.buffersReceived).toBe(11), { timeout: 5000 });
     expect(partition.subpartition(0).queuedBuffers).toBe(9);
     expect(ch.outstandingCredit).toBe(0);
@@ -90,7 +101,7 @@ describe("credit-based flow control", () => {
     await vi.waitFor(
       () => {
         for (let item = cons.gate.pollNext(); item; item = cons.gate.pollNext()) {
-          if (item.buffer.type === "DATA") seen.push(...(decodeBatch(item.buffer.data) as number[]));
+          if (item.buffer.type === "DATA") seen.push(...ids(item.buffer.data));
         }
         expect(cons.gate.isFinished()).toBe(true);
       },
@@ -103,7 +114,7 @@ describe("credit-based flow control", () => {
 
   it("a channel without credit does not stall another channel on the same connection", async () => {
     const prod = await producerSide(200);
-    const partition = new ResultPartition("p2", 2, prod.pool, () => {});
+    const partition = partitionOf("p2", 2, prod.pool, 1);
     prod.partitions.register(partition);
     produce(partition, 0, 50);
     produce(partition, 1, 50, 1000);
@@ -120,7 +131,7 @@ describe("credit-based flow control", () => {
     await vi.waitFor(
       () => {
         for (let b = flowing.poll(); b; b = flowing.poll()) {
-          if (b.type === "DATA") got.push(...(decodeBatch(b.data) as number[]));
+          if (b.type === "DATA") got.push(...ids(b.data));
           else flowingEnded = true;
         }
         expect(flowingEnded).toBe(true);
@@ -132,6 +143,28 @@ describe("credit-based flow control", () => {
     expect(stalled.buffersReceived).toBeGreaterThanOrEqual(2);
     expect(partition.subpartition(0).queuedBuffers).toBe(51 - stalled.buffersReceived);
     expect(cons.failures).toEqual([]);
+  });
+
+  it("one credit carries several small buffers, up to one buffer's worth of records", async () => {
+    const prod = await producerSide(100);
+    const partition = partitionOf("p3", 1, prod.pool, 256);
+    prod.partitions.register(partition);
+    produce(partition, 0, 30, 0, "");
+    partition.finish();
+    const cons = consumerSide(100, 8);
+    const ch = cons.channel(0, prod.address, "p3", 0);
+    const seen: number[] = [];
+    await vi.waitFor(
+      () => {
+        for (let item = cons.gate.pollNext(); item; item = cons.gate.pollNext()) if (item.buffer.type === "DATA") seen.push(...ids(item.buffer.data));
+        expect(cons.gate.isFinished()).toBe(true);
+      },
+      { timeout: 5000 },
+    );
+    expect(seen).toEqual(Array.from({ length: 30 }, (_, i) => i));
+    // 30 tiny buffers and the end of partition arrived in 2 messages: one credit each.
+    expect(ch.buffersReceived).toBe(2);
+    expect(prod.pool.availableBuffers).toBe(100);
   });
 
   it("a receiver that gets a buffer beyond its credit fails the channel", () => {

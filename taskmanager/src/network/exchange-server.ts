@@ -1,7 +1,8 @@
 import type * as grpc from "@grpc/grpc-js";
-import { RiffleError, type Logger, type ExchangeRequest, type ExchangeResponse } from "@riffle/shared";
+import { RiffleError, encodeBatch, type Logger, type ExchangeRequest, type ExchangeResponse } from "@riffle/shared";
+import type { NetworkBuffer } from "./buffer.js";
 import type { PartitionManager } from "./partition-manager.js";
-import type { ResultSubpartition, SubpartitionReader } from "./result-partition.js";
+import type { EncodingListener, ResultSubpartition, SubpartitionReader } from "./result-partition.js";
 
 /**
  * The sending end of credit-based flow control: one view per requested subpartition. It sends a
@@ -19,6 +20,7 @@ export class RemoteSubpartitionView implements SubpartitionReader {
     private readonly sub: ResultSubpartition,
     private readonly call: grpc.ServerDuplexStream<ExchangeRequest, ExchangeResponse>,
     initialCredit: number,
+    private readonly encoding: EncodingListener,
   ) {
     this.credit = initialCredit;
     call.on("drain", () => {
@@ -58,7 +60,7 @@ export class RemoteSubpartitionView implements SubpartitionReader {
           sequence: this.sequence++,
           backlog: this.sub.backlog,
           type: buffer.type,
-          data: buffer.type === "DATA" ? buffer.data : Buffer.alloc(0),
+          data: buffer.type === "DATA" ? this.encode(buffer) : Buffer.alloc(0),
         },
       });
       if (buffer.type === "END_OF_PARTITION") {
@@ -69,6 +71,29 @@ export class RemoteSubpartitionView implements SubpartitionReader {
       }
       if (!ok) this.writeBlocked = true;
     }
+  }
+
+  /**
+   * Encodes a buffer for the wire. Small buffers (flushed early by the buffer timeout) queued behind it
+   * travel with it, up to about one buffer size of records: a flush per record then does not cost a
+   * credit round trip per record.
+   */
+  private encode(buffer: Extract<NetworkBuffer, { type: "DATA" }>): Buffer {
+    if (buffer.data) return buffer.data;
+    let records = buffer.records;
+    const limit = this.encoding.recordsPerBuffer;
+    let next = this.sub.peek();
+    if (next?.type === "DATA" && next.records && records.length + next.records.length <= limit) {
+      records = records.slice();
+      while (next?.type === "DATA" && next.records && records.length + next.records.length <= limit) {
+        this.sub.poll();
+        for (const r of next.records) records.push(r);
+        next = this.sub.peek();
+      }
+    }
+    const data = encodeBatch(records);
+    this.encoding.onEncoded(data.length, records.length);
+    return data;
   }
 
   close(): void {
@@ -100,7 +125,7 @@ export function exchangeHandler(partitions: PartitionManager, requestTimeoutMs: 
           (partition) => {
             if (closed) return;
             try {
-              view = new RemoteSubpartitionView(partition.subpartition(req.subpartition), call, req.initialCredit + pendingCredit);
+              view = new RemoteSubpartitionView(partition.subpartition(req.subpartition), call, req.initialCredit + pendingCredit, partition.encoding);
               view.start();
             } catch (err) {
               const e = err instanceof RiffleError ? err : new RiffleError("INTERNAL", String(err));

@@ -16,11 +16,15 @@ export interface RecordWriterOptions {
 /**
  * Turns records into buffers: each record goes to the subpartition(s) its partitioner picks, where it
  * waits in a pending batch until the batch reaches about one buffer's size (or the buffer timeout
- * flushes it); the batch is then encoded into a buffer from the network pool.
+ * flushes it); the batch then becomes a buffer from the network pool. Remote views encode buffers as
+ * they send them and report the size, which sets how many records make a buffer; a partition read
+ * only locally is never encoded, except one buffer in SAMPLE_EVERY to keep that size measured.
  *
  * The task checks `isAvailable()` before each record: a writer whose subpartition queue is full, or
  * which needs a buffer while the pool is empty, is unavailable and the task waits on `available()`.
  */
+const SAMPLE_EVERY = 64;
+
 export class RecordWriter implements Output {
   private readonly subs: ResultSubpartition[];
   private readonly select: (record: unknown) => number;
@@ -28,7 +32,11 @@ export class RecordWriter implements Output {
   /** Records per buffer, adapted to the measured encoded size so buffers come out near bufferSize. */
   private target = 256;
   private bytesPerRecord = 0;
+  /** Set when a buffer could not be had or a queue filled up; until then the writer needs no check. */
+  private blocked = false;
+  private sinceMeasured = SAMPLE_EVERY;
   recordsOut = 0;
+  /** Bytes of this writer's records encoded for other TaskManagers. */
   bytesOut = 0;
   buffersOut = 0;
 
@@ -39,6 +47,16 @@ export class RecordWriter implements Output {
     this.subs = partition.subpartitions;
     this.broadcast = options.partitioner === "broadcast";
     this.select = channelSelector(options, this.subs.length);
+    const writer = this;
+    partition.encoding = {
+      onEncoded(bytes, records) {
+        writer.bytesOut += bytes;
+        writer.adapt(bytes, records);
+      },
+      get recordsPerBuffer() {
+        return writer.target;
+      },
+    };
   }
 
   collect(record: unknown): void {
@@ -58,31 +76,39 @@ export class RecordWriter implements Output {
   /** Encodes the pending records of `sub` into a buffer; false when the pool has none to give. */
   private finishBuffer(sub: ResultSubpartition): boolean {
     if (sub.pending.length === 0) return true;
-    if (!this.partition.pool.tryRequest()) return false;
+    if (!this.partition.pool.tryRequest()) {
+      this.blocked = true;
+      return false;
+    }
     const records = sub.pending;
     sub.pending = [];
-    const data = encodeBatch(records);
-    this.bytesOut += data.length;
     this.buffersOut++;
-    this.adapt(data.length, records.length);
-    sub.add({ type: "DATA", data, records: records.length });
+    if (++this.sinceMeasured >= SAMPLE_EVERY) this.adapt(encodeBatch(records).length, records.length);
+    sub.add({ type: "DATA", records });
+    if (sub.queuedBuffers >= this.options.maxBuffersPerSubpartition) this.blocked = true;
     return true;
   }
 
   private adapt(bytes: number, records: number): void {
+    this.sinceMeasured = 0;
     const perRecord = bytes / records;
     this.bytesPerRecord = this.bytesPerRecord === 0 ? perRecord : this.bytesPerRecord * 0.8 + perRecord * 0.2;
     this.target = Math.max(1, Math.min(8192, Math.floor(this.options.bufferSize / this.bytesPerRecord)));
   }
 
   isAvailable(): boolean {
+    if (!this.blocked) return true;
+    this.blocked = false;
     const max = this.options.maxBuffersPerSubpartition;
     for (let i = 0; i < this.subs.length; i++) {
       const sub = this.subs[i]!;
-      if (sub.queuedBuffers >= max) return false;
+      if (sub.queuedBuffers >= max) {
+        this.blocked = true;
+        return false;
+      }
       if (sub.pending.length >= this.target && !this.finishBuffer(sub)) return false;
     }
-    return true;
+    return !this.blocked;
   }
 
   /** Resolves when a reader took a buffer or the pool got buffers back; the caller checks again. */

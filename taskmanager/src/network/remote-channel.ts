@@ -95,8 +95,7 @@ export class RemoteInputChannel implements InputChannel {
       return;
     }
     this.buffersReceived++;
-    const buffer: NetworkBuffer =
-      b.type === "DATA" ? { type: "DATA", data: b.data, records: 0 } : { type: "END_OF_PARTITION" };
+    const buffer: NetworkBuffer = b.type === "DATA" ? { type: "DATA", data: b.data } : { type: "END_OF_PARTITION" };
     if (buffer.type === "DATA") this.bytesReceived += b.data.length;
     else this.ended = true;
     const wasEmpty = this.queue.length === 0;

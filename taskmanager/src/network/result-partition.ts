@@ -71,6 +71,11 @@ export class ResultSubpartition {
     return this.queue.length > 0;
   }
 
+  /** The next buffer, left in the queue. */
+  peek(): NetworkBuffer | undefined {
+    return this.queue[0];
+  }
+
   setReader(reader: SubpartitionReader): void {
     if (this.reader) throw new RiffleError("PARTITION_NOT_FOUND", `subpartition ${this.index} of ${this.partition.id} already has a reader`);
     if (this.releasedWith) {
@@ -98,6 +103,13 @@ export class ResultSubpartition {
   }
 }
 
+/** How records of a partition turn into bytes: the writer sizes its buffers from what it learns here. */
+export interface EncodingListener {
+  onEncoded(bytes: number, records: number): void;
+  /** Records that make about one buffer size. */
+  readonly recordsPerBuffer: number;
+}
+
 /**
  * The output of one execution for one edge: one subpartition per consumer subtask reached by it.
  * It outlives its task until every subpartition's end-of-partition was taken, so a consumer that
@@ -108,6 +120,8 @@ export class ResultPartition {
   /** Notified whenever a reader takes a buffer: the producer may have room again. */
   readonly consumption = new Signal();
   private consumedCount = 0;
+  /** Set by the partition's record writer. */
+  encoding: EncodingListener = { onEncoded() {}, recordsPerBuffer: 256 };
 
   constructor(
     readonly id: string,

@@ -49,8 +49,11 @@ export interface TaskServices {
 
 /** Records a source emits per mailbox step. */
 const SOURCE_BATCH = 512;
-/** Longest the loop runs before it yields to the event loop (gRPC, heartbeats, other tasks). */
-const SLICE_MS = 10;
+/**
+ * Longest the loop runs before it yields to the event loop. Credits, buffers and heartbeats of every
+ * task in the process move only when it yields, so this bounds their delay (a yield costs µs).
+ */
+const SLICE_MS = 2;
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -289,8 +292,12 @@ export class Task {
           continue;
         }
         if (item.type === "DATA") {
-          this.metrics.bytesIn += item.data.length;
-          this.batch = decodeBatch(item.data);
+          if (item.records) {
+            this.batch = item.records;
+          } else {
+            this.metrics.bytesIn += item.data.length;
+            this.batch = decodeBatch(item.data);
+          }
           this.batchIndex = 0;
           this.processBatch();
         }
