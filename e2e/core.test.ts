@@ -83,7 +83,9 @@ describe("flow control", () => {
     await cluster.waitForStatus(jobId, "RUNNING");
     const started = Date.now();
     const rss = async () => {
-      const values = await Promise.all(cluster.taskmanagers.map(async (tm) => metricValue(await cluster.metrics(tm), "riffle_process_resident_memory_bytes") ?? 0));
+      const values = await Promise.all(
+        cluster.taskmanagers.map(async (tm) => metricValue(await cluster.metrics(tm), "riffle_process_resident_memory_bytes") ?? 0),
+      );
       return Math.max(...values);
     };
     // Let it settle into back-pressure, then measure memory growth over the rest of 20 s.

@@ -18,7 +18,12 @@ export default function wordCount(env: StreamExecutionEnvironment): void {
   env
     .readTextFile(env.param("input", "examples/data/words.txt"))
     .name("lines")
-    .flatMap((line: string) => line.toLowerCase().split(/[^\p{L}\p{N}']+/u).filter((w) => w.length > 0))
+    .flatMap((line: string) =>
+      line
+        .toLowerCase()
+        .split(/[^\p{L}\p{N}']+/u)
+        .filter((w) => w.length > 0),
+    )
     .name("split")
     .map((word): WordCount => ({ word, count: 1 }))
     .keyBy((wc) => wc.word)

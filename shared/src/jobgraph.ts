@@ -14,16 +14,7 @@ export type Partitioner = "forward" | "hash" | "rebalance" | "rescale" | "broadc
 export const PARTITIONERS: readonly Partitioner[] = ["forward", "hash", "rebalance", "rescale", "broadcast", "shuffle"];
 
 /** The operator kinds the TaskManager knows how to run; behaviour comes from the job's function table. */
-export type OperatorKind =
-  | "source"
-  | "map"
-  | "filter"
-  | "flatMap"
-  | "process"
-  | "keyedReduce"
-  | "keyedAggregate"
-  | "keyedProcess"
-  | "sink";
+export type OperatorKind = "source" | "map" | "filter" | "flatMap" | "process" | "keyedReduce" | "keyedAggregate" | "keyedProcess" | "sink";
 
 export interface OperatorSpec {
   /** Node id in declaration order; stable as long as the job builds its graph the same way. */

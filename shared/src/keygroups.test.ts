@@ -11,7 +11,21 @@ describe("key groups", () => {
   });
 
   it("hashes strings exactly as their UTF-8 bytes, including multi-byte and lone surrogates", () => {
-    const samples = ["", "a", "ab", "abc", "abcd", "abcde", "k12345", "grüße", "日本語のキー", "emoji 🎉 key", "lone \ud800 high", "lone \udc00 low", "x".repeat(1000)];
+    const samples = [
+      "",
+      "a",
+      "ab",
+      "abc",
+      "abcd",
+      "abcde",
+      "k12345",
+      "grüße",
+      "日本語のキー",
+      "emoji 🎉 key",
+      "lone \ud800 high",
+      "lone \udc00 low",
+      "x".repeat(1000),
+    ];
     for (const s of samples) expect(murmur3Utf8(s)).toBe(murmur3(Buffer.from(s, "utf8")));
   });
 

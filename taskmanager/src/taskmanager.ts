@@ -78,7 +78,10 @@ export class TaskManager {
     const bufferSize = config["taskmanager.network.buffer-size"];
     const totalBuffers = Math.floor(config["taskmanager.network.memory"] / bufferSize);
     if (totalBuffers < 16) {
-      throw new RiffleError("CONFIG_INVALID", `taskmanager.network.memory gives only ${totalBuffers} buffers of ${bufferSize} bytes; give it at least 16 buffers`);
+      throw new RiffleError(
+        "CONFIG_INVALID",
+        `taskmanager.network.memory gives only ${totalBuffers} buffers of ${bufferSize} bytes; give it at least 16 buffers`,
+      );
     }
     const pool = new NetworkBufferPool(totalBuffers, bufferSize);
     const partitions = new PartitionManager();
@@ -99,11 +102,7 @@ export class TaskManager {
       }),
     });
     rpc.addService(server, "DataExchange", {
-      Exchange: exchangeHandler(
-        partitions,
-        config["taskmanager.network.partition-request.timeout"],
-        log.child({ subsystem: "network" }),
-      ),
+      Exchange: exchangeHandler(partitions, config["taskmanager.network.partition-request.timeout"], log.child({ subsystem: "network" })),
     });
     const port = await rpc.bindServer(server, host, config["taskmanager.rpc.port"]);
     let metrics: { server: HttpServer; port: number };
@@ -115,7 +114,20 @@ export class TaskManager {
     }
     const id = config["taskmanager.id"] || `${host}:${port}-${randomUUID().slice(0, 6)}`;
     const workDir = mkdtempSync(join(tmpdir(), "riffle-tm-"));
-    tm = new TaskManager(id, `${host}:${port}`, metrics.port, config, log.child({ taskmanagerId: id }), server, metrics.server, registry, pool, partitions, connections, workDir);
+    tm = new TaskManager(
+      id,
+      `${host}:${port}`,
+      metrics.port,
+      config,
+      log.child({ taskmanagerId: id }),
+      server,
+      metrics.server,
+      registry,
+      pool,
+      partitions,
+      connections,
+      workDir,
+    );
     registerTaskMetrics(registry, () => tm!.tasks.values(), pool);
     tm.meterTimer = setInterval(() => tm!.tickMeters(), 1000);
     tm.log.info({ taskmanagerId: id, rpcPort: port, metricsPort: metrics.port, networkBuffers: totalBuffers }, "TaskManager started");
@@ -141,7 +153,13 @@ export class TaskManager {
     const address = this.jobManagerAddress();
     const connection = new JobManagerConnection(
       address,
-      { taskmanagerId: this.id, address: this.address, slots: this.config["taskmanager.slots"], metricsAddress: `${this.config["taskmanager.host"]}:${this.metricsPort}`, pid: process.pid },
+      {
+        taskmanagerId: this.id,
+        address: this.address,
+        slots: this.config["taskmanager.slots"],
+        metricsAddress: `${this.config["taskmanager.host"]}:${this.metricsPort}`,
+        pid: process.pid,
+      },
       { onLost: (reason) => this.onJobManagerLost(reason), reports: () => this.reports() },
       this.log.child({ subsystem: "jobmanager-connection" }),
     );

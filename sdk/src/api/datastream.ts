@@ -1,15 +1,7 @@
 import { RiffleError, type Partitioner } from "@riffle/shared";
 import type { StreamExecutionEnvironment } from "./environment.js";
 import type { Transformation } from "./transformation.js";
-import type {
-  FilterFunction,
-  FlatMapFunction,
-  KeyedProcessFunction,
-  KeySelector,
-  MapFunction,
-  ProcessFunction,
-  ReduceFunction,
-} from "./functions.js";
+import type { FilterFunction, FlatMapFunction, KeyedProcessFunction, KeySelector, MapFunction, ProcessFunction, ReduceFunction } from "./functions.js";
 import type { Sink } from "./sink.js";
 import { PrintSink } from "../connectors/print.js";
 import { FileSink } from "../connectors/file-sink.js";

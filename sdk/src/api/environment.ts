@@ -151,7 +151,14 @@ export class StreamExecutionEnvironment {
 
   /** @internal */
   addVirtual(t: Omit<Transformation, "id" | "uid" | "parallelism" | "parallelismLimit" | "chaining">): Transformation {
-    const full: Transformation = { ...t, id: this.transformations.length + 1, uid: undefined, parallelism: undefined, parallelismLimit: undefined, chaining: "default" };
+    const full: Transformation = {
+      ...t,
+      id: this.transformations.length + 1,
+      uid: undefined,
+      parallelism: undefined,
+      parallelismLimit: undefined,
+      chaining: "default",
+    };
     this.transformations.push(full);
     return full;
   }

@@ -57,8 +57,10 @@ export class DatagenSource<T> implements Source<T> {
 
   constructor(private readonly options: DatagenOptions<T>) {
     if (typeof options?.generator !== "function") throw new Error("datagen needs a generator function");
-    if (options.count !== undefined && (!Number.isInteger(options.count) || options.count < 0)) throw new Error(`datagen count must be a non-negative integer, got ${options.count}`);
-    if (options.ratePerSecond !== undefined && !(options.ratePerSecond > 0)) throw new Error(`datagen ratePerSecond must be positive, got ${options.ratePerSecond}`);
+    if (options.count !== undefined && (!Number.isInteger(options.count) || options.count < 0))
+      throw new Error(`datagen count must be a non-negative integer, got ${options.count}`);
+    if (options.ratePerSecond !== undefined && !(options.ratePerSecond > 0))
+      throw new Error(`datagen ratePerSecond must be positive, got ${options.ratePerSecond}`);
     this.boundedness = options.count === undefined ? "unbounded" : "bounded";
   }
 

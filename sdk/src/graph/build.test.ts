@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { RiffleError } from "@riffle/shared";
+import type { RiffleError } from "@riffle/shared";
 import { StreamExecutionEnvironment } from "../api/environment.js";
 import { buildJobGraph } from "./build.js";
 
@@ -43,7 +43,10 @@ describe("JobGraph building", () => {
   it("rebalances between different parallelisms and keeps collections at parallelism 1", () => {
     const g = plan(
       (env) => {
-        env.fromElements(1, 2, 3).map((x) => x).print();
+        env
+          .fromElements(1, 2, 3)
+          .map((x) => x)
+          .print();
       },
       { parallelism: 3 },
     );
@@ -58,7 +61,12 @@ describe("JobGraph building", () => {
     const g = plan((env) => {
       const a = env.fromElements("a");
       const b = env.fromElements("b");
-      a.union(b).keyBy((x) => x).rebalance().map((x) => x).setParallelism(2).print();
+      a.union(b)
+        .keyBy((x) => x)
+        .rebalance()
+        .map((x) => x)
+        .setParallelism(2)
+        .print();
     });
     const map = g.vertices.find((v) => v.name.startsWith("Map"))!;
     expect(map.inputs.length).toBe(2);
@@ -78,21 +86,35 @@ describe("JobGraph building", () => {
       codeOf(() =>
         plan((env) => {
           env.setMaxParallelism(4);
-          env.datagen({ generator: (i) => i }).map((x) => x).setParallelism(8).print();
+          env
+            .datagen({ generator: (i) => i })
+            .map((x) => x)
+            .setParallelism(8)
+            .print();
         }),
       ),
     ).toBe("PARALLELISM_ABOVE_MAX");
     expect(
       codeOf(() =>
         plan((env) => {
-          env.datagen({ generator: (i) => i }).forward().map((x) => x).setParallelism(2).print();
+          env
+            .datagen({ generator: (i) => i })
+            .forward()
+            .map((x) => x)
+            .setParallelism(2)
+            .print();
         }),
       ),
     ).toBe("JOB_INVALID_GRAPH");
     expect(
       codeOf(() =>
         plan((env) => {
-          env.fromElements(1).map((x) => x).uid("a").map((x) => x).uid("a");
+          env
+            .fromElements(1)
+            .map((x) => x)
+            .uid("a")
+            .map((x) => x)
+            .uid("a");
         }),
       ),
     ).toBe("JOB_INVALID_GRAPH");
@@ -101,7 +123,11 @@ describe("JobGraph building", () => {
 
   it("does not chain across disableChaining", () => {
     const g = plan((env) => {
-      env.fromElements(1).map((x) => x).disableChaining().print();
+      env
+        .fromElements(1)
+        .map((x) => x)
+        .disableChaining()
+        .print();
     });
     expect(g.vertices.map((v) => v.name)).toEqual(["Collection Source", "Map", "Print to Std. Out"]);
   });

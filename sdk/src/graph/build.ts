@@ -51,7 +51,11 @@ export function buildJobGraph(env: StreamExecutionEnvironment, options: BuildOpt
   }
 
   const inputsOf = new Map<Transformation, StreamEdge[]>();
-  for (const t of operators) inputsOf.set(t, t.inputs.flatMap((i) => resolveInputs(i, undefined, undefined)));
+  for (const t of operators)
+    inputsOf.set(
+      t,
+      t.inputs.flatMap((i) => resolveInputs(i, undefined, undefined)),
+    );
 
   const vertexOf = new Map<Transformation, { vertex: JobVertex; index: number }>();
   const vertices: JobVertex[] = [];
@@ -113,7 +117,8 @@ export function buildJobGraph(env: StreamExecutionEnvironment, options: BuildOpt
         partitioner: e.partitioner,
         ...(e.keySelector !== undefined ? { keySelector: e.keySelector } : {}),
       };
-      if (edge.partitioner === "hash" && edge.keySelector === undefined) throw new RiffleError("JOB_INVALID_GRAPH", `hash edge into "${t.name}" has no key selector`);
+      if (edge.partitioner === "hash" && edge.keySelector === undefined)
+        throw new RiffleError("JOB_INVALID_GRAPH", `hash edge into "${t.name}" has no key selector`);
       edges.push(edge);
       from.vertex.outputs.push(edge.id);
       from.vertex.operators[from.index]!.networkOutputs.push(edge.id);
@@ -138,9 +143,7 @@ function resolveInputs(t: Transformation, partitioner: Partitioner | undefined, 
       return [{ source: t, partitioner, keySelector }];
     case "partition":
       // The partitioning closest to the consumer wins, as in Flink (keyBy(...).rebalance() rebalances).
-      return t.inputs.flatMap((i) =>
-        resolveInputs(i, partitioner ?? t.partitioner, partitioner === undefined ? t.keySelector : keySelector),
-      );
+      return t.inputs.flatMap((i) => resolveInputs(i, partitioner ?? t.partitioner, partitioner === undefined ? t.keySelector : keySelector));
     case "union":
     case "feedback":
       return t.inputs.flatMap((i) => resolveInputs(i, partitioner, keySelector));
@@ -154,7 +157,10 @@ function assertAcyclic(all: readonly Transformation[]): void {
     const s = state.get(t);
     if (s === "done") return;
     if (s === "visiting") {
-      const cycle = path.slice(path.indexOf(t)).concat(t).map((x) => x.name);
+      const cycle = path
+        .slice(path.indexOf(t))
+        .concat(t)
+        .map((x) => x.name);
       throw new RiffleError(
         "JOB_GRAPH_CYCLE",
         `the job's dataflow has a cycle (${cycle.join(" -> ")}); Riffle runs acyclic dataflows, so feedback loops (iterate/closeWith) are not supported`,

@@ -70,11 +70,25 @@ describe("operators", () => {
   it("minBy and maxBy keep whole records; tuples aggregate by index; numbers by themselves", async () => {
     expect((await run((env) => env.fromCollection(rows).keyBy("k").minBy("v"))).map((r) => r.tag)).toEqual(["first", "b1", "second", "second"]);
     expect((await run((env) => env.fromCollection(rows).keyBy("k").maxBy("v"))).map((r) => r.tag)).toEqual(["first", "b1", "first", "third"]);
-    expect(await run((env) => env.fromElements<[string, number]>(["x", 1], ["x", 2]).keyBy((t) => t[0]).sum(1))).toEqual([
+    expect(
+      await run((env) =>
+        env
+          .fromElements<[string, number]>(["x", 1], ["x", 2])
+          .keyBy((t) => t[0])
+          .sum(1),
+      ),
+    ).toEqual([
       ["x", 1],
       ["x", 3],
     ]);
-    expect(await run((env) => env.fromElements(1, 2, 3).keyBy(() => 0).sum())).toEqual([1, 3, 6]);
+    expect(
+      await run((env) =>
+        env
+          .fromElements(1, 2, 3)
+          .keyBy(() => 0)
+          .sum(),
+      ),
+    ).toEqual([1, 3, 6]);
   });
 
   it("flatMap emits through the collector or by returning an iterable; reduce and process see keys", async () => {
@@ -86,14 +100,24 @@ describe("operators", () => {
         }),
       ),
     ).toEqual(["A", "B", "C"]);
-    expect(await run((env) => env.fromElements(1, 2, 3, 4).keyBy((x) => x % 2).reduce((a, b) => a + b))).toEqual([1, 2, 4, 6]);
     expect(
       await run((env) =>
-        env.fromElements(1, 2, 3).keyBy((x) => (x % 2 === 0 ? "even" : "odd")).process<string>({
-          processElement(v, c, out) {
-            out.collect(`${c.getCurrentKey()}:${v}`);
-          },
-        }),
+        env
+          .fromElements(1, 2, 3, 4)
+          .keyBy((x) => x % 2)
+          .reduce((a, b) => a + b),
+      ),
+    ).toEqual([1, 2, 4, 6]);
+    expect(
+      await run((env) =>
+        env
+          .fromElements(1, 2, 3)
+          .keyBy((x) => (x % 2 === 0 ? "even" : "odd"))
+          .process<string>({
+            processElement(v, c, out) {
+              out.collect(`${c.getCurrentKey()}:${v}`);
+            },
+          }),
       ),
     ).toEqual(["odd:1", "even:2", "odd:3"]);
   });

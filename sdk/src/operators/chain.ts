@@ -78,8 +78,7 @@ export function createOperatorChain(
   });
   const head = operators[0]!;
   const headSpec = vertex.operators[0]!;
-  const source =
-    headSpec.kind === "source" ? { reader: (functions[headSpec.fn] as Source<unknown>).createReader(rt.ctx), output: head.output } : undefined;
+  const source = headSpec.kind === "source" ? { reader: (functions[headSpec.fn] as Source<unknown>).createReader(rt.ctx), output: head.output } : undefined;
 
   return {
     operators,

@@ -11,7 +11,16 @@ import { parseDuration, parseSize } from "../durations.js";
  */
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z.union([z.number(), z.string().trim().regex(/^-?\d+$/, "expected an integer").transform(Number)]).pipe(z.number().int().min(min).max(max));
+  z
+    .union([
+      z.number(),
+      z
+        .string()
+        .trim()
+        .regex(/^-?\d+$/, "expected an integer")
+        .transform(Number),
+    ])
+    .pipe(z.number().int().min(min).max(max));
 const port = () => int(0, 65535);
 const duration = () =>
   z.union([z.number(), z.string()]).transform((v, ctx) => {
@@ -32,8 +41,6 @@ const size = () =>
     }
   });
 const str = () => z.string().min(1);
-const bool = () =>
-  z.union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")]);
 
 interface OptionDef<S extends z.ZodType> {
   schema: S;
@@ -54,19 +61,31 @@ export const CONFIG_OPTIONS = {
   "jobmanager.collect.buffer-records": opt(int(1), 100_000, "Records of `collect` sinks the JobManager holds for a client before it makes the sinks wait."),
   "jobmanager.cancel.timeout": opt(duration(), "30s", "How long cancelling waits for tasks to confirm before the job is marked CANCELED anyway."),
   "heartbeat.interval": opt(duration(), "2s", "Interval between heartbeats, in both directions between JobManager and TaskManagers."),
-  "heartbeat.timeout": opt(duration(), "10s", "A TaskManager (or JobManager) that sent nothing for this long is declared lost; a broken connection is noticed at once."),
+  "heartbeat.timeout": opt(
+    duration(),
+    "10s",
+    "A TaskManager (or JobManager) that sent nothing for this long is declared lost; a broken connection is noticed at once.",
+  ),
   "taskmanager.id": opt(z.string(), "", "Identifier of the TaskManager; empty derives one from host, port and pid."),
   "taskmanager.host": opt(str(), "127.0.0.1", "Address the TaskManager binds and advertises to the JobManager and to other TaskManagers."),
   "taskmanager.rpc.port": opt(port(), 6121, "Port of the TaskManager's gRPC server (control and data exchange); 0 picks a free port."),
   "taskmanager.metrics.port": opt(port(), 9249, "Port of the TaskManager's Prometheus /metrics endpoint; 0 picks a free port."),
   "taskmanager.slots": opt(int(1, 64), 1, "Task slots offered by one TaskManager. Node runs one event loop per process: scale with processes, not slots."),
-  "taskmanager.jobmanager.address": opt(z.string(), "", "host:port of the JobManager's gRPC server to register with; empty uses jobmanager.rpc.address and jobmanager.rpc.port."),
+  "taskmanager.jobmanager.address": opt(
+    z.string(),
+    "",
+    "host:port of the JobManager's gRPC server to register with; empty uses jobmanager.rpc.address and jobmanager.rpc.port.",
+  ),
   "taskmanager.registration.timeout": opt(duration(), "60s", "How long a TaskManager keeps trying to reach the JobManager before it exits with an error."),
   "taskmanager.network.buffer-size": opt(size(), "32kb", "Target size of one network buffer (a batch of encoded records)."),
   "taskmanager.network.memory": opt(size(), "64mb", "Network memory of one TaskManager; buffers = memory / buffer-size, shared by all its tasks."),
   "taskmanager.network.exclusive-buffers-per-channel": opt(int(1, 64), 2, "Buffers reserved for each remote input channel: its initial credit."),
   "taskmanager.network.floating-buffers-per-gate": opt(int(0, 1024), 8, "Buffers an input gate can lend to whichever of its channels has a backlog."),
-  "taskmanager.network.max-buffers-per-subpartition": opt(int(1, 1024), 10, "Finished buffers a result subpartition may queue before its producer is back-pressured."),
+  "taskmanager.network.max-buffers-per-subpartition": opt(
+    int(1, 1024),
+    10,
+    "Finished buffers a result subpartition may queue before its producer is back-pressured.",
+  ),
   "taskmanager.network.partition-request.timeout": opt(duration(), "10s", "How long a partition request waits for its producer to be deployed."),
   "parallelism.default": opt(int(1, 32768), 1, "Parallelism of jobs that set none."),
   "pipeline.max-parallelism": opt(int(1, 32768), 128, "Default max parallelism (number of key groups) of jobs that set none."),

@@ -50,7 +50,9 @@ export function bindServer(server: grpc.Server, host: string, port: number): Pro
         const inUse = /EADDRINUSE|address already in use|No address added/i.test(err.message);
         reject(
           inUse
-            ? new RiffleError("PORT_IN_USE", `cannot listen on ${host}:${port}: the port is already in use. Stop the other process or choose another port.`, { cause: err })
+            ? new RiffleError("PORT_IN_USE", `cannot listen on ${host}:${port}: the port is already in use. Stop the other process or choose another port.`, {
+                cause: err,
+              })
             : new RiffleError("INTERNAL", `cannot listen on ${host}:${port}: ${err.message}`, { cause: err }),
         );
         return;

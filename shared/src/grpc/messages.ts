@@ -7,8 +7,15 @@
 export type Ack = Record<string, never>;
 
 // client.proto
-export interface SubmitJobRequest { bundle: Buffer; name: string; parallelism: number; args: string[] }
-export interface SubmitJobResponse { jobId: string }
+export interface SubmitJobRequest {
+  bundle: Buffer;
+  name: string;
+  parallelism: number;
+  args: string[];
+}
+export interface SubmitJobResponse {
+  jobId: string;
+}
 export interface JobSummary {
   jobId: string;
   name: string;
@@ -18,13 +25,29 @@ export interface JobSummary {
   failureCode: string;
   failureMessage: string;
 }
-export interface ListJobsResponse { jobs: JobSummary[] }
-export interface JobIdRequest { jobId: string }
-export interface ResultBatch { records: Buffer }
+export interface ListJobsResponse {
+  jobs: JobSummary[];
+}
+export interface JobIdRequest {
+  jobId: string;
+}
+export interface ResultBatch {
+  records: Buffer;
+}
 
 // jobmanager.proto
-export interface RegisterTaskManagerRequest { taskmanagerId: string; address: string; slots: number; metricsAddress: string; pid: number }
-export interface RegisterTaskManagerResponse { registrationId: string; heartbeatIntervalMs: number; heartbeatTimeoutMs: number }
+export interface RegisterTaskManagerRequest {
+  taskmanagerId: string;
+  address: string;
+  slots: number;
+  metricsAddress: string;
+  pid: number;
+}
+export interface RegisterTaskManagerResponse {
+  registrationId: string;
+  heartbeatIntervalMs: number;
+  heartbeatTimeoutMs: number;
+}
 export interface TaskMetricsReport {
   executionId: string;
   jobId: string;
@@ -38,8 +61,14 @@ export interface TaskMetricsReport {
   idleMsPerSecond: number;
   backPressuredMsPerSecond: number;
 }
-export interface TaskManagerHeartbeat { taskmanagerId: string; registrationId: string; tasks: TaskMetricsReport[] }
-export interface JobManagerHeartbeat { executionIds: string[] }
+export interface TaskManagerHeartbeat {
+  taskmanagerId: string;
+  registrationId: string;
+  tasks: TaskMetricsReport[];
+}
+export interface JobManagerHeartbeat {
+  executionIds: string[];
+}
 export type ExecutionState = "DEPLOYING" | "RUNNING" | "FINISHED" | "CANCELED" | "FAILED";
 export interface TaskExecutionState {
   taskmanagerId: string;
@@ -51,13 +80,33 @@ export interface TaskExecutionState {
   /** Final counters, with a terminal state; null when absent. */
   metrics?: TaskMetricsReport | null;
 }
-export interface GetBundleRequest { bundleHash: string }
-export interface GetBundleResponse { bundle: Buffer }
-export interface CollectBatch { jobId: string; executionId: string; subtaskIndex: number; sequence: number; records: Buffer }
+export interface GetBundleRequest {
+  bundleHash: string;
+}
+export interface GetBundleResponse {
+  bundle: Buffer;
+}
+export interface CollectBatch {
+  jobId: string;
+  executionId: string;
+  subtaskIndex: number;
+  sequence: number;
+  records: Buffer;
+}
 
 // taskmanager.proto
-export interface ChannelDeployment { partitionId: string; producerSubtask: number; taskmanagerId: string; address: string; subpartition: number }
-export interface InputGateDeployment { gateIndex: number; producerVertexId: string; channels: ChannelDeployment[] }
+export interface ChannelDeployment {
+  partitionId: string;
+  producerSubtask: number;
+  taskmanagerId: string;
+  address: string;
+  subpartition: number;
+}
+export interface InputGateDeployment {
+  gateIndex: number;
+  producerVertexId: string;
+  channels: ChannelDeployment[];
+}
 export interface ResultPartitionDeployment {
   partitionId: string;
   consumerVertexId: string;
@@ -81,17 +130,33 @@ export interface TaskDeploymentDescriptor {
   partitions: ResultPartitionDeployment[];
   jobConfigJson: string;
 }
-export interface CancelTaskRequest { executionId: string; jobId: string }
+export interface CancelTaskRequest {
+  executionId: string;
+  jobId: string;
+}
 
 // exchange.proto
-export interface PartitionRequest { partitionId: string; subpartition: number; initialCredit: number; consumer: string }
-export interface AddCredit { credit: number }
+export interface PartitionRequest {
+  partitionId: string;
+  subpartition: number;
+  initialCredit: number;
+  consumer: string;
+}
+export interface AddCredit {
+  credit: number;
+}
 export type ExchangeRequest =
   | { kind?: "partitionRequest"; partitionRequest: PartitionRequest; addCredit?: undefined }
   | { kind?: "addCredit"; addCredit: AddCredit; partitionRequest?: undefined };
 export type BufferType = "DATA" | "END_OF_PARTITION";
-export interface BufferResponse { sequence: number; backlog: number; type: BufferType; data: Buffer }
-export interface ExchangeError { code: string; message: string }
-export type ExchangeResponse =
-  | { kind?: "buffer"; buffer: BufferResponse; error?: undefined }
-  | { kind?: "error"; error: ExchangeError; buffer?: undefined };
+export interface BufferResponse {
+  sequence: number;
+  backlog: number;
+  type: BufferType;
+  data: Buffer;
+}
+export interface ExchangeError {
+  code: string;
+  message: string;
+}
+export type ExchangeResponse = { kind?: "buffer"; buffer: BufferResponse; error?: undefined } | { kind?: "error"; error: ExchangeError; buffer?: undefined };

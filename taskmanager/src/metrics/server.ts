@@ -24,7 +24,10 @@ export function startMetricsServer(registry: Registry, host: string, port: numbe
     server.once("error", (err: NodeJS.ErrnoException) => {
       reject(
         err.code === "EADDRINUSE"
-          ? new RiffleError("PORT_IN_USE", `cannot serve metrics on ${host}:${port}: the port is already in use. Stop the other process or set taskmanager.metrics.port.`)
+          ? new RiffleError(
+              "PORT_IN_USE",
+              `cannot serve metrics on ${host}:${port}: the port is already in use. Stop the other process or set taskmanager.metrics.port.`,
+            )
           : err,
       );
     });

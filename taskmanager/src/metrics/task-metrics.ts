@@ -39,9 +39,7 @@ export function registerTaskMetrics(registry: Registry, tasks: () => Iterable<Ta
   gauge("numRecordsOutPerSecond", "Records written per second.", (t) => t.metrics.recordsOutRate.rate());
   gauge("busyTimeMsPerSecond", "Milliseconds per second the task was running its code.", (t) => TaskMetrics.perSecond(t.metrics.busy));
   gauge("idleTimeMsPerSecond", "Milliseconds per second the task waited for input.", (t) => TaskMetrics.perSecond(t.metrics.idle));
-  gauge("backPressuredTimeMsPerSecond", "Milliseconds per second the task waited for output buffers.", (t) =>
-    TaskMetrics.perSecond(t.metrics.backPressured),
-  );
+  gauge("backPressuredTimeMsPerSecond", "Milliseconds per second the task waited for output buffers.", (t) => TaskMetrics.perSecond(t.metrics.backPressured));
   gauge("outPoolUsage", "Fraction of the task's output subpartition queues in use.", (t) => t.outPoolUsage());
   gauge("inputQueueLength", "Buffers received and not yet processed.", (t) => t.inputQueueLength());
 

@@ -178,4 +178,3 @@ describe("credit-based flow control", () => {
     expect(failures.map((e) => e.message)).toEqual(["c: the sender sent a buffer without credit"]);
   });
 });
-

@@ -1,4 +1,4 @@
-import { RiffleError } from "@riffle/shared";
+import type { RiffleError } from "@riffle/shared";
 import type { NetworkBufferPool } from "./buffer-pool.js";
 import type { NetworkBuffer } from "./buffer.js";
 import type { ChannelOwner, InputChannel } from "./input-channel.js";

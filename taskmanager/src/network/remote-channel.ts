@@ -68,7 +68,9 @@ export class RemoteInputChannel implements InputChannel {
   private onMessage(msg: ExchangeResponse): void {
     if (this.closed) return;
     if (msg.error) {
-      this.fail(new RiffleError(msg.error.code === "PARTITION_NOT_FOUND" ? "PARTITION_NOT_FOUND" : "CONNECTION_LOST", `${this.description}: ${msg.error.message}`));
+      this.fail(
+        new RiffleError(msg.error.code === "PARTITION_NOT_FOUND" ? "PARTITION_NOT_FOUND" : "CONNECTION_LOST", `${this.description}: ${msg.error.message}`),
+      );
       return;
     }
     const b = msg.buffer;

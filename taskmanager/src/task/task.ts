@@ -13,11 +13,11 @@ import {
 import { createOperatorChain, type OperatorChain, type Output } from "@riffle/sdk/internal";
 import type { MetricGroup, RuntimeContext, SinkServices } from "@riffle/sdk";
 import {
-  ConnectionManager,
+  type ConnectionManager,
   InputGate,
   LocalInputChannel,
-  NetworkBufferPool,
-  PartitionManager,
+  type NetworkBufferPool,
+  type PartitionManager,
   RecordWriter,
   RemoteInputChannel,
   ResultPartition,
