@@ -11,11 +11,15 @@ export interface OperatorChain {
   readonly operators: StreamOperator[];
   /** Where records arriving from the network enter (the head operator). */
   readonly input: Output;
+  /** The head operator: the task calls its processElement directly on the hot path. */
+  readonly head: StreamOperator;
   /** For source vertices: the reader and the output its records go to. */
   readonly source: { reader: SourceReader<unknown>; output: Output } | undefined;
   open(): Promise<void>;
   /** True when every operator can take records (sinks with room). */
   isAvailable(): boolean;
+  /** Whether isAvailable can ever be false (a sink whose writer can say no); known once open. */
+  canBlock(): boolean;
   available(): Promise<void>;
   endInput(): Promise<void>;
   close(): Promise<void>;
@@ -70,7 +74,7 @@ export function createOperatorChain(
     const outs: Output[] = [
       ...spec.chainedOutputs.map((j) => {
         const next = operators[j]!;
-        return { collect: (r: unknown) => next.processElement(r) };
+        return { collect: next.processElement.bind(next) };
       }),
       ...spec.networkOutputs.map(networkOutput),
     ];
@@ -82,7 +86,8 @@ export function createOperatorChain(
 
   return {
     operators,
-    input: { collect: (r) => head.processElement(r) },
+    head,
+    input: { collect: head.processElement.bind(head) },
     source,
     async open() {
       // Open from the tail, so an operator's consumers are ready before it emits (as in Flink).
@@ -93,6 +98,9 @@ export function createOperatorChain(
     isAvailable() {
       for (let i = 0; i < gated.length; i++) if (!gated[i]!.isAvailable()) return false;
       return true;
+    },
+    canBlock() {
+      return gated.length > 0;
     },
     async available() {
       await Promise.all(gated.map((s) => s.available()));

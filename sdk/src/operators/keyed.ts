@@ -63,12 +63,37 @@ export type AggregationType = "sum" | "min" | "max" | "minBy" | "maxBy";
 export class KeyedAggregateOperator extends KeyedOperator {
   private readonly values = new Map<string, Slot>();
 
+  /** The aggregation, chosen once: the per-record path has no switch. */
+  private readonly combine: (acc: unknown, record: unknown) => unknown;
+
   constructor(
     keySelector: unknown,
     private readonly type: AggregationType,
     private readonly field: string | number | null,
   ) {
     super(keySelector);
+    this.combine = this.combinerFor(type);
+  }
+
+  private combinerFor(type: AggregationType): (acc: unknown, record: unknown) => unknown {
+    switch (type) {
+      case "sum":
+        return (acc, record) => this.write(acc, this.read(acc) + this.read(record));
+      case "min":
+        return (acc, record) => {
+          const b = this.read(record);
+          return b < this.read(acc) ? this.write(acc, b) : acc;
+        };
+      case "max":
+        return (acc, record) => {
+          const b = this.read(record);
+          return b > this.read(acc) ? this.write(acc, b) : acc;
+        };
+      case "minBy":
+        return (acc, record) => (this.read(record) < this.read(acc) ? record : acc);
+      case "maxBy":
+        return (acc, record) => (this.read(record) > this.read(acc) ? record : acc);
+    }
   }
 
   processElement(record: unknown): void {
@@ -83,23 +108,6 @@ export class KeyedAggregateOperator extends KeyedOperator {
     const next = this.combine(slot.value, record);
     slot.value = next;
     this.output.collect(next);
-  }
-
-  private combine(acc: unknown, record: unknown): unknown {
-    const a = this.read(acc);
-    const b = this.read(record);
-    switch (this.type) {
-      case "sum":
-        return this.write(acc, a + b);
-      case "min":
-        return b < a ? this.write(acc, b) : acc;
-      case "max":
-        return b > a ? this.write(acc, b) : acc;
-      case "minBy":
-        return b < a ? record : acc;
-      case "maxBy":
-        return b > a ? record : acc;
-    }
   }
 
   private read(record: unknown): number {

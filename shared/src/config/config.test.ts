@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { RiffleError } from "../errors.js";
+import type { RiffleError } from "../errors.js";
 import { configDocs, loadConfig } from "./load.js";
 
 describe("configuration", () => {

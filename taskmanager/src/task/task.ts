@@ -81,6 +81,8 @@ export class Task {
   private batch: unknown[] | undefined;
   private batchIndex = 0;
   private nextGate = 0;
+  /** False when no output of this task can ever refuse a record: the per-record check is skipped. */
+  private outputsCanBlock = true;
   private stepStart = 0;
   private readonly log: Logger;
   readonly done: Promise<void>;
@@ -146,6 +148,7 @@ export class Task {
       await this.setup();
       if (this.cancelled) throw new RiffleError("TASK_CANCELED", "cancelled during deployment");
       await this.chain!.open();
+      this.outputsCanBlock = this.writers.length > 0 || this.chain!.canBlock();
       this.transition("RUNNING");
       this.startFlusher();
       await this.loop();
@@ -330,13 +333,17 @@ export class Task {
   /** Feeds the current batch record by record while the outputs have room. */
   private processBatch(): void {
     const records = this.batch!;
-    const input = this.chain!.input;
+    const head = this.chain!.head;
     const start = this.batchIndex;
     let i = start;
     const n = records.length;
-    while (i < n) {
-      input.collect(records[i++]);
-      if (!this.outputsAvailable()) break;
+    if (this.outputsCanBlock) {
+      while (i < n) {
+        head.processElement(records[i++]);
+        if (!this.outputsAvailable()) break;
+      }
+    } else {
+      while (i < n) head.processElement(records[i++]);
     }
     this.metrics.recordsIn += i - start;
     if (i >= n) this.batch = undefined;
