@@ -36,7 +36,21 @@ export {
   type JobEdge,
   type JobGraph,
   type JobRuntimeConfig,
+  type RestartStrategy,
+  type CheckpointSettings,
+  type StateBackendName,
   type ChannelSpec,
 } from "./jobgraph.js";
 export { parseHostPort, freePort } from "./net.js";
+export type {
+  KeyGroupRangeJson,
+  KeyedStateHandle,
+  OperatorStateMode,
+  OperatorStateHandle,
+  OperatorSubtaskState,
+  TaskStateSnapshot,
+  OperatorState,
+  CheckpointMetadata,
+  TaskRestore,
+} from "./checkpoint.js";
 export { bundleHash, bundlePath, storeBundle, readBundle, linkRuntimePackages } from "./bundles.js";

@@ -57,10 +57,34 @@ export interface JobEdge {
   keySelector?: number;
 }
 
+/** How a job restarts after a failure (Flink's restart strategies). */
+export type RestartStrategy =
+  | { type: "none" }
+  | { type: "fixed-delay"; attempts: number; delayMs: number }
+  | { type: "exponential-backoff"; initialDelayMs: number; maxDelayMs: number; multiplier: number; resetAfterMs: number }
+  | { type: "failure-rate"; maxFailures: number; intervalMs: number; delayMs: number };
+
+/** Checkpoint settings the job chose; unset fields take the cluster's defaults. */
+export interface CheckpointSettings {
+  intervalMs: number;
+  timeoutMs?: number;
+  minPauseMs?: number;
+  tolerableFailures?: number;
+  retained?: number;
+}
+
+export type StateBackendName = "memory" | "leveldb";
+
 export interface JobGraph {
   name: string;
   maxParallelism: number;
   bufferTimeoutMs: number;
+  /** Absent: the job takes no checkpoints. */
+  checkpointing?: CheckpointSettings;
+  /** Absent: the cluster default (no restarts without checkpoints, exponential backoff with them). */
+  restartStrategy?: RestartStrategy;
+  /** Absent: the cluster default (state.backend). */
+  stateBackend?: StateBackendName;
   /** Topologically sorted: every vertex comes after the vertices feeding it. */
   vertices: JobVertex[];
   edges: JobEdge[];

@@ -95,6 +95,8 @@ export function buildDeploymentDescriptors(ctx: DeploymentContext): TaskDeployme
         inputGates,
         partitions,
         jobConfigJson,
+        restoreJson: "",
+        attempt: 0,
       });
     }
   }

@@ -1,4 +1,4 @@
-import { RiffleError, type OperatorKind } from "@riffle/shared";
+import { RiffleError, type CheckpointSettings, type OperatorKind, type RestartStrategy, type StateBackendName } from "@riffle/shared";
 import type { Transformation } from "./transformation.js";
 import type { Source } from "./source.js";
 import { SingleOutputStreamOperator } from "./datastream.js";
@@ -32,6 +32,9 @@ export class StreamExecutionEnvironment {
   private maxParallelism: number | undefined;
   private bufferTimeoutMs: number | undefined;
   private jobName: string | undefined;
+  private checkpointing: CheckpointSettings | undefined;
+  private restartStrategy: RestartStrategy | undefined;
+  private stateBackend: StateBackendName | undefined;
 
   /** @internal */
   constructor(
@@ -73,6 +76,43 @@ export class StreamExecutionEnvironment {
 
   getBufferTimeout(): number | undefined {
     return this.bufferTimeoutMs;
+  }
+
+  /**
+   * Takes a consistent checkpoint of all state every `intervalMs` (Chandy-Lamport barriers, as in
+   * Flink), from which the job recovers exactly-once after a failure.
+   */
+  enableCheckpointing(intervalMs: number, options: Omit<CheckpointSettings, "intervalMs"> = {}): this {
+    if (!Number.isFinite(intervalMs) || intervalMs < 10)
+      throw new RiffleError("JOB_INVALID_GRAPH", `checkpoint interval must be at least 10 ms, got ${intervalMs}`);
+    this.checkpointing = { intervalMs, ...options };
+    return this;
+  }
+
+  getCheckpointing(): CheckpointSettings | undefined {
+    return this.checkpointing;
+  }
+
+  /** How the job restarts after a failure; without one, checkpointed jobs back off exponentially and others fail. */
+  setRestartStrategy(strategy: RestartStrategy): this {
+    this.restartStrategy = strategy;
+    return this;
+  }
+
+  getRestartStrategy(): RestartStrategy | undefined {
+    return this.restartStrategy;
+  }
+
+  /** Where keyed state lives: `memory` or `leveldb`; without one, the cluster's state.backend. */
+  setStateBackend(backend: StateBackendName): this {
+    if (backend !== "memory" && backend !== "leveldb")
+      throw new RiffleError("JOB_INVALID_GRAPH", `unknown state backend "${backend}": use "memory" or "leveldb"`);
+    this.stateBackend = backend;
+    return this;
+  }
+
+  getStateBackend(): StateBackendName | undefined {
+    return this.stateBackend;
   }
 
   setJobName(name: string): this {

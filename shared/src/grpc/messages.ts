@@ -93,6 +93,24 @@ export interface CollectBatch {
   sequence: number;
   records: Buffer;
 }
+export interface AcknowledgeCheckpointRequest {
+  jobId: string;
+  executionId: string;
+  checkpointId: number;
+  /** JSON of TaskStateSnapshot. */
+  stateJson: string;
+  stateSize: number;
+  syncDurationMs: number;
+  asyncDurationMs: number;
+  alignmentDurationMs: number;
+}
+export interface DeclineCheckpointRequest {
+  jobId: string;
+  executionId: string;
+  checkpointId: number;
+  errorCode: string;
+  errorMessage: string;
+}
 
 // taskmanager.proto
 export interface ChannelDeployment {
@@ -129,6 +147,22 @@ export interface TaskDeploymentDescriptor {
   inputGates: InputGateDeployment[];
   partitions: ResultPartitionDeployment[];
   jobConfigJson: string;
+  /** JSON of TaskRestore; empty for a fresh start. */
+  restoreJson: string;
+  attempt: number;
+}
+export interface TriggerCheckpointRequest {
+  jobId: string;
+  executionId: string;
+  checkpointId: number;
+  timestamp: number;
+  isSavepoint: boolean;
+  targetDir: string;
+}
+export interface CheckpointNotification {
+  jobId: string;
+  executionId: string;
+  checkpointId: number;
 }
 export interface CancelTaskRequest {
   executionId: string;
@@ -148,7 +182,7 @@ export interface AddCredit {
 export type ExchangeRequest =
   | { kind?: "partitionRequest"; partitionRequest: PartitionRequest; addCredit?: undefined }
   | { kind?: "addCredit"; addCredit: AddCredit; partitionRequest?: undefined };
-export type BufferType = "DATA" | "END_OF_PARTITION";
+export type BufferType = "DATA" | "END_OF_PARTITION" | "CHECKPOINT_BARRIER";
 export interface BufferResponse {
   sequence: number;
   backlog: number;

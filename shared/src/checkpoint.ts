@@ -1,0 +1,81 @@
+/**
+ * What checkpoints are made of, shared by the JobManager (coordinator, metadata, restore assignment)
+ * and the TaskManagers (snapshots, restore). All paths are relative to the checkpoint's own
+ * directory, so a checkpoint or savepoint directory can be copied elsewhere and still restore.
+ *
+ *   <checkpoint storage>/<jobId>/chk-<n>/_metadata          CheckpointMetadata (JSON)
+ *   <checkpoint storage>/<jobId>/chk-<n>/<files of tasks>   state files named in the handles
+ */
+
+export interface KeyGroupRangeJson {
+  start: number;
+  /** Inclusive. */
+  end: number;
+}
+
+/** Keyed state of one subtask, for the key groups in `keyGroupRange`. */
+export interface KeyedStateHandle {
+  path: string;
+  keyGroupRange: KeyGroupRangeJson;
+  size: number;
+}
+
+export type OperatorStateMode = "split" | "union";
+
+/** Operator (non-keyed) list states of one subtask, in one file. */
+export interface OperatorStateHandle {
+  path: string;
+  size: number;
+  /** Each state in the file, with how it is redistributed when the parallelism changes. */
+  states: Array<{ name: string; mode: OperatorStateMode; count: number }>;
+}
+
+/** The state one operator of one subtask wrote for a checkpoint. */
+export interface OperatorSubtaskState {
+  uid: string;
+  keyed: KeyedStateHandle[];
+  operator: OperatorStateHandle[];
+}
+
+/** What a task acknowledges: the states of its chain's operators. */
+export interface TaskStateSnapshot {
+  vertexId: string;
+  subtask: number;
+  operators: OperatorSubtaskState[];
+}
+
+/** One operator's state across its subtasks, as stored in _metadata. */
+export interface OperatorState {
+  uid: string;
+  parallelism: number;
+  maxParallelism: number;
+  /** Index = old subtask index. */
+  subtasks: Array<{ keyed: KeyedStateHandle[]; operator: OperatorStateHandle[] }>;
+}
+
+export interface CheckpointMetadata {
+  version: 1;
+  jobId: string;
+  jobName: string;
+  checkpointId: number;
+  timestamp: number;
+  isSavepoint: boolean;
+  maxParallelism: number;
+  operators: OperatorState[];
+}
+
+/**
+ * What a task restores: for each operator of its chain (by uid), the keyed handles overlapping its
+ * key-group range, and every old subtask's operator-state handles (it takes its share itself).
+ * `baseDir` is the absolute directory of the checkpoint the paths are relative to.
+ */
+export interface TaskRestore {
+  checkpointId: number;
+  baseDir: string;
+  operators: Array<{
+    uid: string;
+    keyed: KeyedStateHandle[];
+    operator: OperatorStateHandle[];
+    oldParallelism: number;
+  }>;
+}
