@@ -9,7 +9,7 @@ import { planInWorker } from "./plan/index.js";
 import { TaskManagerRegistry } from "./registry/index.js";
 import { createRestServer, listenRest } from "./rest/index.js";
 import { GrpcTaskExecutorGateway, startRpcServer } from "./rpc/index.js";
-import { SlotProvider } from "./scheduler/index.js";
+import { SlotProvider, jobDefaultsFromConfig } from "./scheduler/index.js";
 import { BundleStore, JobStore } from "./store/index.js";
 
 /**
@@ -64,8 +64,10 @@ export class JobManager {
       defaultBufferTimeoutMs: config["execution.buffer-timeout"],
       collectBufferRecords: config["jobmanager.collect.buffer-records"],
       cancelTimeoutMs: config["jobmanager.cancel.timeout"],
+      jobDefaults: jobDefaultsFromConfig(config),
       logger: componentLogger(logger, "dispatcher"),
       schedulerLogger,
+      checkpointLogger: componentLogger(logger, "checkpoint"),
     });
     registry.setListener(dispatcher);
     dispatcher.recover();

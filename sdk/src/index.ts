@@ -33,12 +33,31 @@ export type {
   ProcessContext,
   KeyedProcessFunction,
   KeyedProcessContext,
+  CheckpointedFunction,
+  CheckpointListener,
+  FunctionInitializationContext,
 } from "./api/functions.js";
+export type { RestartStrategy, CheckpointSettings, StateBackendName } from "@riffle/shared";
 export type { Source, SourceReader, ReaderOutput, PollResult, Boundedness } from "./api/source.js";
-export type { Sink, SinkWriter, SinkServices } from "./api/sink.js";
+export type { Sink, SinkWriter, SinkServices, TwoPhaseCommitWriter } from "./api/sink.js";
 export { CollectionSource } from "./connectors/collection.js";
 export { DatagenSource, type DatagenOptions, type SeededRandom } from "./connectors/datagen.js";
 export { TextFileSource } from "./connectors/text-file.js";
 export { PrintSink } from "./connectors/print.js";
 export { FileSink } from "./connectors/file-sink.js";
 export { CollectSink } from "./connectors/collect.js";
+export { ExactlyOnceFileSink } from "./connectors/exactly-once-file-sink.js";
+export {
+  StateDescriptor,
+  ValueStateDescriptor,
+  ListStateDescriptor,
+  MapStateDescriptor,
+  ReducingStateDescriptor,
+  AggregatingStateDescriptor,
+  type AggregateFunction,
+  type AnyStateDescriptor,
+  type StateKind,
+} from "./state/descriptors.js";
+export type { StateTtlConfig, TtlUpdateType } from "./state/ttl.js";
+export type { ValueState, ListState, MapState, ReducingState, AggregatingState } from "./state/state.js";
+export type { KeyedStateStore, OperatorStateStore, OperatorStateMode } from "./state/stores.js";

@@ -15,19 +15,24 @@ export interface KeyGroupRangeJson {
 
 /** Keyed state of one subtask, for the key groups in `keyGroupRange`. */
 export interface KeyedStateHandle {
+  kind: "keyed";
   path: string;
   keyGroupRange: KeyGroupRangeJson;
+  /** Bytes on disk. */
   size: number;
+  /** `[keyGroup, byte offset of its first frame]` for every key group that has state, ascending. */
+  keyGroupOffsets: [number, number][];
 }
 
 export type OperatorStateMode = "split" | "union";
 
 /** Operator (non-keyed) list states of one subtask, in one file. */
 export interface OperatorStateHandle {
+  kind: "operator";
   path: string;
   size: number;
-  /** Each state in the file, with how it is redistributed when the parallelism changes. */
-  states: Array<{ name: string; mode: OperatorStateMode; count: number }>;
+  /** Every list in the file, with how it is redistributed when the parallelism changes. */
+  states: Record<string, { mode: OperatorStateMode; count: number }>;
 }
 
 /** The state one operator of one subtask wrote for a checkpoint. */

@@ -38,7 +38,17 @@ export const ErrorCodes = {
   PARTITION_NOT_FOUND: { domain: "internal", status: 500, retry: true },
   INSUFFICIENT_NETWORK_BUFFERS: { domain: "user", status: 500, retry: false },
   CONNECTION_LOST: { domain: "external", status: 500, retry: true },
+  // State
+  STATE_INVALID_ARGUMENT: { domain: "user", status: 400, retry: false },
+  STATE_INCOMPATIBLE: { domain: "user", status: 400, retry: false },
+  STATE_BACKEND_FAILED: { domain: "external", status: 500, retry: true },
+  STATE_RESTORE_FAILED: { domain: "external", status: 500, retry: false },
   INTERNAL: { domain: "internal", status: 500, retry: false },
+  // Checkpoints and recovery
+  CHECKPOINTING_DISABLED: { domain: "user", status: 404, retry: false },
+  CHECKPOINT_STORAGE_FAILED: { domain: "external", status: 500, retry: true },
+  CHECKPOINT_TOLERABLE_FAILURES_EXCEEDED: { domain: "external", status: 500, retry: true },
+  CHECKPOINT_INCOMPATIBLE: { domain: "user", status: 400, retry: false },
 } as const satisfies Record<string, { domain: ErrorDomain; status: number; retry: boolean }>;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -97,6 +97,10 @@ export interface JobRuntimeConfig {
   args: string[];
   /** Size of the job's function table (JobGraph.functionCount): run mode must rebuild the same one. */
   functionCount: number;
+  /** Keyed state backend of the job: JobGraph.stateBackend, else the cluster's `state.backend`. */
+  stateBackend?: StateBackendName;
+  /** Whether the job takes checkpoints (tasks then expect triggers, barriers and notifications). */
+  checkpointing?: boolean;
 }
 
 /** How producers and consumers of an edge connect: all-to-all, or pointwise for forward/rescale. */

@@ -17,6 +17,8 @@ import {
   type RiffleConfig,
   type TaskDeploymentDescriptor,
   type CancelTaskRequest,
+  type TriggerCheckpointRequest,
+  type CheckpointNotification,
   type TaskMetricsReport,
   type JobRuntimeConfig,
   type JobVertex,
@@ -27,6 +29,7 @@ import { Task, type TaskServices } from "./task/task.js";
 import { TaskMetrics } from "./task/metrics.js";
 import { JobManagerConnection } from "./rpc/jobmanager-connection.js";
 import { BundleLoader } from "./bundles/bundle-loader.js";
+import { DefaultTaskStateManager } from "./checkpoint/default-task-state.js";
 import { registerTaskMetrics, userMetricGroup } from "./metrics/task-metrics.js";
 import { startMetricsServer } from "./metrics/server.js";
 
@@ -98,6 +101,18 @@ export class TaskManager {
       }),
       CancelTask: rpc.handleUnary<CancelTaskRequest, object>((req) => {
         tm?.cancel(req.jobId, req.executionId);
+        return {};
+      }),
+      TriggerCheckpoint: rpc.handleUnary<TriggerCheckpointRequest, object>((req) => {
+        tm?.taskOf(req.executionId).triggerCheckpoint(req);
+        return {};
+      }),
+      NotifyCheckpointComplete: rpc.handleUnary<CheckpointNotification, object>((req) => {
+        tm?.tasks.get(req.executionId)?.notifyCheckpointComplete(req.checkpointId);
+        return {};
+      }),
+      NotifyCheckpointAborted: rpc.handleUnary<CheckpointNotification, object>((req) => {
+        tm?.tasks.get(req.executionId)?.notifyCheckpointAborted(req.checkpointId);
         return {};
       }),
     });
@@ -188,6 +203,12 @@ export class TaskManager {
     this.tasks.set(tdd.executionId, task);
   }
 
+  private taskOf(executionId: string): Task {
+    const task = this.tasks.get(executionId);
+    if (!task) throw new RiffleError("TASK_CANCELED", `execution ${executionId} is not running on TaskManager ${this.id}`);
+    return task;
+  }
+
   /**
    * Cancels a task. One this TaskManager does not know (its deployment never arrived, or it already
    * ended and was reported) is answered with CANCELED at once, so the JobManager need not wait.
@@ -237,6 +258,15 @@ export class TaskManager {
       metricGroup: (tdd, taskName) =>
         userMetricGroup(this.registry, { job_id: tdd.jobId, vertex_id: tdd.vertexId, task_name: taskName, subtask_index: String(tdd.subtaskIndex) }),
       onStateChange: (task, state, error) => this.onTaskState(task, state, error),
+      createStateManager: (tdd, config, vertex) =>
+        DefaultTaskStateManager.create({
+          tdd,
+          vertex,
+          backend: config.stateBackend ?? this.config["state.backend"],
+          workDir: join(this.workDir, "state", tdd.executionId),
+        }),
+      acknowledgeCheckpoint: (ack) => this.connection!.acknowledgeCheckpoint(ack),
+      declineCheckpoint: (decline) => this.connection!.declineCheckpoint(decline),
       log: this.log,
     };
   }

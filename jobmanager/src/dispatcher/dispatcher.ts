@@ -1,9 +1,18 @@
 import { randomUUID } from "node:crypto";
-import { RiffleError, type JobGraph, type Logger, type TaskExecutionState, type TaskMetricsReport } from "@riffle/shared";
+import {
+  RiffleError,
+  type AcknowledgeCheckpointRequest,
+  type DeclineCheckpointRequest,
+  type JobGraph,
+  type Logger,
+  type TaskExecutionState,
+  type TaskMetricsReport,
+} from "@riffle/shared";
+import type { Clock } from "../clock.js";
 import { ResultBuffer } from "../collect/index.js";
 import type { PlanOptions } from "../plan/index.js";
 import type { RegisteredTaskManager, TaskManagerListener } from "../registry/index.js";
-import { JobMaster, isTerminalJobStatus, type SlotProvider, type TaskExecutorGateway } from "../scheduler/index.js";
+import { JobMaster, isTerminalJobStatus, type JobDefaults, type SlotProvider, type TaskExecutorGateway } from "../scheduler/index.js";
 import { JOB_STATUSES, type BundleStore, type JobRecord, type JobStatus, type JobStore } from "../store/index.js";
 
 export interface SubmitRequest {
@@ -25,9 +34,15 @@ export interface DispatcherOptions {
   defaultBufferTimeoutMs: number;
   collectBufferRecords: number;
   cancelTimeoutMs: number;
+  /** The cluster's defaults for state backend, checkpoints and restarts. */
+  jobDefaults: JobDefaults;
   logger: Logger;
   /** Parent of each job's scheduler logger (which adds the job id). */
   schedulerLogger: Logger;
+  /** Parent of each job's checkpoint coordinator logger (which adds the job id). */
+  checkpointLogger: Logger;
+  /** Time and timers of the jobs; the system's by default. */
+  clock?: Clock;
 }
 
 /** A task running on a TaskManager, as the TaskManager views list it. */
@@ -108,8 +123,9 @@ export class Dispatcher implements TaskManagerListener {
       statusTimestamps: { CREATED: now },
       endTime: null,
     };
-    this.options.store.save(record);
+    // Built before the record is stored: out-of-range checkpoint or restart settings refuse the submission.
     const job = this.jobMaster(record);
+    this.options.store.save(record);
     this.jobs.set(id, job);
     this.logger.info(
       { jobId: id, name: record.name, bundleHash, vertices: graph.vertices.map((v) => `${v.name} (${v.parallelism})`) },
@@ -149,6 +165,18 @@ export class Dispatcher implements TaskManagerListener {
       return;
     }
     job.updateTaskState(update);
+  }
+
+  acknowledgeCheckpoint(ack: AcknowledgeCheckpointRequest): void {
+    const job = this.jobs.get(ack.jobId);
+    if (job) job.acknowledgeCheckpoint(ack);
+    else this.logger.debug({ jobId: ack.jobId, checkpointId: ack.checkpointId }, "ignoring a checkpoint acknowledgement for an unknown job");
+  }
+
+  declineCheckpoint(decline: DeclineCheckpointRequest): void {
+    const job = this.jobs.get(decline.jobId);
+    if (job) job.declineCheckpoint(decline);
+    else this.logger.debug({ jobId: decline.jobId, checkpointId: decline.checkpointId }, "ignoring a checkpoint decline for an unknown job");
   }
 
   /** Tasks of jobs that have not ended placed on the TaskManager. */
@@ -199,7 +227,10 @@ export class Dispatcher implements TaskManagerListener {
       store: this.options.store,
       results: new ResultBuffer(this.options.collectBufferRecords),
       cancelTimeoutMs: this.options.cancelTimeoutMs,
+      defaults: this.options.jobDefaults,
       logger: this.options.schedulerLogger.child({ jobId: record.id }),
+      checkpointLogger: this.options.checkpointLogger.child({ jobId: record.id }),
+      ...(this.options.clock ? { clock: this.options.clock } : {}),
     });
   }
 }

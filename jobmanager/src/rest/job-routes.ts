@@ -1,4 +1,5 @@
 import type { FastifyInstance } from "fastify";
+import { checkpointConfig, checkpointStatistics } from "./checkpoint-views.js";
 import type { RestContext } from "./context.js";
 import { cancelQuery, jobIdParams, parse, resultsQuery, submitJobBody } from "./schemas.js";
 import { jobDetails, jobExceptions, jobOverview, jobPlan } from "./views.js";
@@ -44,6 +45,16 @@ export function registerJobRoutes(app: FastifyInstance, ctx: RestContext): void 
   app.get("/jobs/:id/exceptions", async (req) => {
     const { id } = parse(jobIdParams, req.params, "path");
     return jobExceptions(dispatcher.job(id));
+  });
+
+  app.get("/jobs/:id/checkpoints", async (req) => {
+    const { id } = parse(jobIdParams, req.params, "path");
+    return checkpointStatistics(dispatcher.job(id));
+  });
+
+  app.get("/jobs/:id/checkpoints/config", async (req) => {
+    const { id } = parse(jobIdParams, req.params, "path");
+    return checkpointConfig(dispatcher.job(id));
   });
 
   /**

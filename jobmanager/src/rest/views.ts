@@ -63,6 +63,7 @@ export function jobDetails(job: JobMaster, now: number) {
   return {
     ...jobOverview(job, now),
     maxParallelism: job.graph.maxParallelism,
+    numRestarts: job.numRestarts,
     vertices,
     statusTimestamps: job.record.statusTimestamps,
     ...(job.record.failure ? { failure: job.record.failure } : {}),

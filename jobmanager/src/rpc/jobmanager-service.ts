@@ -4,7 +4,9 @@ import {
   decodeBatch,
   rpc,
   toRiffleError,
+  type AcknowledgeCheckpointRequest,
   type CollectBatch,
+  type DeclineCheckpointRequest,
   type GetBundleRequest,
   type JobManagerHeartbeat,
   type RegisterTaskManagerRequest,
@@ -34,6 +36,15 @@ export function jobManagerService(dispatcher: Dispatcher, registry: TaskManagerR
         throw new RiffleError("BAD_REQUEST", `collect batch ${req.sequence} of ${req.executionId} is not a record batch: ${(err as Error).message}`);
       }
       await job.results.push(req.executionId, req.sequence, records);
+      return {};
+    }),
+    // Answered at once: sealing the checkpoint (file copies, _metadata) does not hold up the task.
+    AcknowledgeCheckpoint: rpc.handleUnary((req: AcknowledgeCheckpointRequest) => {
+      dispatcher.acknowledgeCheckpoint(req);
+      return {};
+    }),
+    DeclineCheckpoint: rpc.handleUnary((req: DeclineCheckpointRequest) => {
+      dispatcher.declineCheckpoint(req);
       return {};
     }),
   };

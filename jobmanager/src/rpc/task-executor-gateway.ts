@@ -1,5 +1,12 @@
 import type * as grpc from "@grpc/grpc-js";
-import { rpc, type Ack, type CancelTaskRequest, type TaskDeploymentDescriptor } from "@riffle/shared";
+import {
+  rpc,
+  type Ack,
+  type CancelTaskRequest,
+  type CheckpointNotification,
+  type TaskDeploymentDescriptor,
+  type TriggerCheckpointRequest,
+} from "@riffle/shared";
 import type { TaskExecutorGateway } from "../scheduler/index.js";
 
 /** TaskExecutorService over gRPC, one client (one HTTP/2 connection) per TaskManager address. */
@@ -15,6 +22,18 @@ export class GrpcTaskExecutorGateway implements TaskExecutorGateway {
 
   async cancelTask(address: string, jobId: string, executionId: string): Promise<void> {
     await rpc.unary<CancelTaskRequest, Ack>(this.client(address), "CancelTask", { executionId, jobId }, this.timeoutMs);
+  }
+
+  async triggerCheckpoint(address: string, request: TriggerCheckpointRequest): Promise<void> {
+    await rpc.unary<TriggerCheckpointRequest, Ack>(this.client(address), "TriggerCheckpoint", request, this.timeoutMs);
+  }
+
+  async notifyCheckpointComplete(address: string, notification: CheckpointNotification): Promise<void> {
+    await rpc.unary<CheckpointNotification, Ack>(this.client(address), "NotifyCheckpointComplete", notification, this.timeoutMs);
+  }
+
+  async notifyCheckpointAborted(address: string, notification: CheckpointNotification): Promise<void> {
+    await rpc.unary<CheckpointNotification, Ack>(this.client(address), "NotifyCheckpointAborted", notification, this.timeoutMs);
   }
 
   disconnect(address: string): void {

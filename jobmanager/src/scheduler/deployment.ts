@@ -7,7 +7,9 @@ import {
   type JobRuntimeConfig,
   type JobVertex,
   type ResultPartitionDeployment,
+  type StateBackendName,
   type TaskDeploymentDescriptor,
+  type TaskRestore,
 } from "@riffle/shared";
 
 /** Where a subtask runs, as its consumers and producers need to know. */
@@ -23,7 +25,13 @@ export interface DeploymentContext {
   bundleHash: string;
   args: string[];
   graph: JobGraph;
+  /** 0 for the first deployment, +1 per restart. */
+  attempt: number;
+  stateBackend: StateBackendName;
+  checkpointing: boolean;
   locate(vertexId: string, subtask: number): Placement;
+  /** The state a subtask restores; undefined for a fresh start. */
+  restore?(vertex: JobVertex, subtask: number): TaskRestore | undefined;
 }
 
 /**
@@ -45,7 +53,13 @@ export function buildDeploymentDescriptors(ctx: DeploymentContext): TaskDeployme
     }
     return c;
   };
-  const jobConfig: JobRuntimeConfig = { bufferTimeoutMs: ctx.graph.bufferTimeoutMs, args: ctx.args, functionCount: ctx.graph.functionCount };
+  const jobConfig: JobRuntimeConfig = {
+    bufferTimeoutMs: ctx.graph.bufferTimeoutMs,
+    args: ctx.args,
+    functionCount: ctx.graph.functionCount,
+    stateBackend: ctx.stateBackend,
+    checkpointing: ctx.checkpointing,
+  };
   const jobConfigJson = JSON.stringify(jobConfig);
 
   const descriptors: TaskDeploymentDescriptor[] = [];
@@ -82,6 +96,7 @@ export function buildDeploymentDescriptors(ctx: DeploymentContext): TaskDeployme
           }),
         };
       });
+      const restore = ctx.restore?.(vertex, subtask);
       descriptors.push({
         jobId: ctx.jobId,
         jobName: ctx.jobName,
@@ -95,8 +110,8 @@ export function buildDeploymentDescriptors(ctx: DeploymentContext): TaskDeployme
         inputGates,
         partitions,
         jobConfigJson,
-        restoreJson: "",
-        attempt: 0,
+        restoreJson: restore ? JSON.stringify(restore) : "",
+        attempt: ctx.attempt,
       });
     }
   }

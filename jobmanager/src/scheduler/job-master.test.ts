@@ -1,67 +1,19 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createLogger, RiffleError, type JobGraph, type TaskDeploymentDescriptor, type TaskExecutionState } from "@riffle/shared";
+import type { TaskDeploymentDescriptor, TaskExecutionState } from "@riffle/shared";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ResultBuffer } from "../collect/index.js";
 import { TaskManagerRegistry } from "../registry/index.js";
 import { JobStore, type JobRecord } from "../store/index.js";
+import { silentLogger, TEST_JOB_ID, testDefaults, testGraph, testRecord } from "../testing/fixtures.js";
+import { TestingTaskExecutorGateway } from "../testing/testing-gateway.js";
 import { JobMaster } from "./job-master.js";
 import { SlotProvider } from "./slot-provider.js";
-import type { TaskExecutorGateway } from "./task-executor-gateway.js";
 
-const logger = createLogger("test");
-logger.level = "silent";
-
-/** Records the commands it is given; deployments to `failDeployOf` fail as an unreachable TaskManager would. */
-class TestingTaskExecutorGateway implements TaskExecutorGateway {
-  readonly deployed: TaskDeploymentDescriptor[] = [];
-  readonly cancelled: string[] = [];
-  failDeployOf = new Set<string>();
-  async deployTask(_address: string, d: TaskDeploymentDescriptor): Promise<void> {
-    this.deployed.push(d);
-    if (this.failDeployOf.has(d.executionId)) throw new RiffleError("CONNECTION_LOST", "connection refused");
-  }
-  async cancelTask(_address: string, _jobId: string, executionId: string): Promise<void> {
-    this.cancelled.push(executionId);
-  }
-  disconnect(): void {}
-  close(): void {}
-}
-
-/** source (p1) --rebalance--> map -> collect (p2) */
-const graph: JobGraph = {
-  name: "test-job",
-  maxParallelism: 128,
-  bufferTimeoutMs: 100,
-  functionCount: 3,
-  vertices: [
-    {
-      id: "v1",
-      name: "Source",
-      parallelism: 1,
-      maxParallelism: 128,
-      operators: [{ nodeId: 1, name: "Source", uid: "source-1", kind: "source", fn: 0, chainedOutputs: [], networkOutputs: ["e1"] }],
-      inputs: [],
-      outputs: ["e1"],
-    },
-    {
-      id: "v2",
-      name: "Map -> Sink",
-      parallelism: 2,
-      maxParallelism: 128,
-      operators: [
-        { nodeId: 2, name: "Map", uid: "map-2", kind: "map", fn: 1, chainedOutputs: [1], networkOutputs: [] },
-        { nodeId: 3, name: "Sink", uid: "sink-3", kind: "sink", fn: 2, chainedOutputs: [], networkOutputs: [] },
-      ],
-      inputs: ["e1"],
-      outputs: [],
-    },
-  ],
-  edges: [{ id: "e1", source: "v1", target: "v2", partitioner: "rebalance" }],
-};
-
-const JOB = "0123456789abcdef0123456789abcdef";
+const logger = silentLogger;
+const graph = testGraph();
+const JOB = TEST_JOB_ID;
 
 describe("JobMaster", () => {
   let dir: string;
@@ -90,18 +42,15 @@ describe("JobMaster", () => {
   });
 
   function job(cancelTimeoutMs = 60_000): JobMaster {
-    const record: JobRecord = {
-      id: JOB,
-      name: graph.name,
-      status: "CREATED",
-      bundleHash: "ab".repeat(32),
-      args: ["--x", "1"],
-      graph,
-      submittedAt: Date.now(),
-      statusTimestamps: { CREATED: Date.now() },
-      endTime: null,
-    };
-    return new JobMaster(record, { slots, gateway, store, results: new ResultBuffer(100), cancelTimeoutMs, logger });
+    return new JobMaster(testRecord(graph), {
+      slots,
+      gateway,
+      store,
+      results: new ResultBuffer(100),
+      cancelTimeoutMs,
+      defaults: testDefaults(join(dir, "checkpoints")),
+      logger,
+    });
   }
 
   const register = (id: string, port: number) => registry.register({ taskmanagerId: id, address: `127.0.0.1:${port}`, slots: 1, metricsAddress: "", pid: 1 });
@@ -147,7 +96,14 @@ describe("JobMaster", () => {
       },
     ]);
     expect(map0.inputGates[0]!.channels[0]!.subpartition).toBe(0);
-    expect(JSON.parse(map0.jobConfigJson)).toEqual({ bufferTimeoutMs: 100, args: ["--x", "1"], functionCount: 3 });
+    expect(JSON.parse(map0.jobConfigJson)).toEqual({
+      bufferTimeoutMs: 100,
+      args: ["--x", "1"],
+      functionCount: 3,
+      stateBackend: "memory",
+      checkpointing: false,
+    });
+    expect([map0.attempt, map0.restoreJson]).toEqual([0, ""]);
     expect(JSON.parse(map0.vertexJson)).toEqual(graph.vertices[1]);
 
     for (const id of Object.values(ids)) update(jm, id, "RUNNING");

@@ -1,10 +1,35 @@
-import { RiffleError, toRiffleError, type JobGraph, type Logger, type TaskExecutionState, type TaskMetricsReport } from "@riffle/shared";
+import {
+  RiffleError,
+  toRiffleError,
+  type AcknowledgeCheckpointRequest,
+  type DeclineCheckpointRequest,
+  type JobGraph,
+  type Logger,
+  type StateBackendName,
+  type TaskDeploymentDescriptor,
+  type TaskExecutionState,
+  type TaskMetricsReport,
+} from "@riffle/shared";
+import {
+  CheckpointCoordinator,
+  FileSystemCheckpointStorage,
+  assignTaskRestore,
+  resolveCheckpointConfig,
+  type CheckpointProgress,
+  type CheckpointStorage,
+  type CheckpointTask,
+  type CompletedCheckpoint,
+} from "../checkpoint/index.js";
+import { type Cancel, type Clock, SystemClock } from "../clock.js";
 import type { ResultBuffer } from "../collect/index.js";
 import type { SlotRef } from "../registry/index.js";
 import type { JobFailure, JobRecord, JobStatus, JobStore } from "../store/index.js";
 import { buildDeploymentDescriptors } from "./deployment.js";
-import { executionIdOf, isTerminalExecutionState, taskNameOf, type Execution, type ExecutionFailure, type ExecutionState } from "./execution.js";
+import { isTerminalExecutionState, taskNameOf, type Execution, type ExecutionFailure, type ExecutionState } from "./execution.js";
+import { ExecutionGraph } from "./execution-graph.js";
+import type { JobDefaults } from "./job-defaults.js";
 import { JobStatusMachine } from "./job-status.js";
+import { createRestartBackoffStrategy, resolveRestartStrategy, type RestartBackoffStrategy } from "./restart-strategy.js";
 import type { SlotProvider, SlotRequest } from "./slot-provider.js";
 import type { TaskExecutorGateway } from "./task-executor-gateway.js";
 
@@ -22,42 +47,59 @@ export interface JobMasterDeps {
   gateway: TaskExecutorGateway;
   store: JobStore;
   results: ResultBuffer;
-  /** How long FAILING/CANCELLING waits for tasks to confirm before the job ends anyway. */
+  /** How long FAILING/CANCELLING/RESTARTING waits for tasks to confirm they stopped before going on anyway. */
   cancelTimeoutMs: number;
+  /** The cluster's defaults for what the graph leaves unset (state backend, checkpoints, restarts). */
+  defaults: JobDefaults;
   logger: Logger;
-  now?: () => number;
+  /** Logger of the job's checkpoint coordinator; defaults to `logger`. */
+  checkpointLogger?: Logger;
+  /** Time and timers; the system's by default. */
+  clock?: Clock;
+  /** Storage of the job's checkpoints in `jobDir`; a FileSystemCheckpointStorage by default. */
+  checkpointStorage?: (jobDir: string) => CheckpointStorage;
 }
 
 /**
  * Runs one job: asks for slots, deploys every subtask, follows the tasks' states and drives the job
- * through its state machine (see job-status.ts) to FINISHED, FAILED or CANCELED.
+ * through its state machine (see job-status.ts) to FINISHED, FAILED or CANCELED. With checkpoints
+ * it runs the job's CheckpointCoordinator while RUNNING.
  *
- * Slot sharing as in Flink: the job takes as many slots as its widest vertex, and job slot i hosts
- * subtask i of every vertex that has one. A slot goes back to the pool once every execution in it
- * has ended.
+ * A failure while RUNNING goes to the restart strategy. If it allows a restart the job goes
+ * RESTARTING: every other task is cancelled, the slots go back, and after the strategy's delay
+ * the job asks for slots again (TaskManagers that register later count) and redeploys every
+ * subtask as attempt + 1 with its share of the latest completed checkpoint. Otherwise the job goes
+ * FAILING → FAILED.
  */
 export class JobMaster {
   readonly record: JobRecord;
   readonly results: ResultBuffer;
   readonly exceptions: ExceptionEntry[] = [];
+  /** Present when the job takes checkpoints. */
+  readonly checkpointCoordinator: CheckpointCoordinator | undefined;
   private readonly machine: JobStatusMachine;
-  private readonly executions = new Map<string, Execution>();
-  private slots: SlotRef[] = [];
-  private readonly slotsReleased = new Set<number>();
+  private readonly restartStrategy: RestartBackoffStrategy;
+  private current: ExecutionGraph | undefined;
   private slotRequest: SlotRequest | undefined;
-  private stopTimer: NodeJS.Timeout | undefined;
-  private readonly now: () => number;
+  private cancelStopTimer: Cancel | undefined;
+  private cancelRestartTimer: Cancel | undefined;
+  /** Set when RESTARTING begins; the restart is scheduled with it once every task has stopped. */
+  private restartDelayMs: number | undefined;
+  private readonly clock: Clock;
   private readonly logger: Logger;
 
+  /** Throws JOB_INVALID_GRAPH when the graph's checkpoint or restart settings are out of range. */
   constructor(
     record: JobRecord,
     private readonly deps: JobMasterDeps,
   ) {
     this.record = record;
     this.results = deps.results;
-    this.now = deps.now ?? Date.now;
+    this.clock = deps.clock ?? SystemClock;
     this.logger = deps.logger;
-    this.machine = new JobStatusMachine(record.status, record.statusTimestamps, this.now);
+    this.machine = new JobStatusMachine(record.status, record.statusTimestamps, () => this.clock.now());
+    this.restartStrategy = createRestartBackoffStrategy(resolveRestartStrategy(record.graph, deps.defaults.restart));
+    this.checkpointCoordinator = record.graph.checkpointing ? this.createCheckpointCoordinator(record.graph.checkpointing) : undefined;
     if (this.machine.isTerminal) this.results.end();
   }
 
@@ -77,38 +119,30 @@ export class JobMaster {
     return this.record.graph;
   }
 
-  /** Executions in vertex order, subtasks ascending. */
+  get numRestarts(): number {
+    return this.record.numRestarts ?? 0;
+  }
+
+  /** The job's keyed state backend: its own choice, else the cluster's. */
+  get stateBackend(): StateBackendName {
+    return this.graph.stateBackend ?? this.deps.defaults.stateBackend;
+  }
+
+  /** Executions of the current attempt in vertex order, subtasks ascending. */
   executionList(): Execution[] {
-    return [...this.executions.values()];
+    return this.current?.list() ?? [];
   }
 
   /** Executions the TaskManager should be running now (deployed and not being stopped). */
   activeExecutionIdsOn(taskmanagerId: string): string[] {
-    const ids: string[] = [];
-    for (const e of this.executions.values()) {
-      if (e.slot.taskmanagerId === taskmanagerId && (e.state === "DEPLOYING" || e.state === "RUNNING")) ids.push(e.executionId);
-    }
-    return ids;
+    return this.executionList()
+      .filter((e) => e.slot.taskmanagerId === taskmanagerId && (e.state === "DEPLOYING" || e.state === "RUNNING"))
+      .map((e) => e.executionId);
   }
 
   /** Asks for slots and deploys once they are there. */
   start(): void {
-    if (!this.machine.is("CREATED")) return;
-    const needed = Math.max(...this.graph.vertices.map((v) => v.parallelism));
-    const request = this.deps.slots.request(this.id, needed);
-    this.slotRequest = request;
-    request.promise.then(
-      (slots) => {
-        this.slotRequest = undefined;
-        this.deploy(slots);
-      },
-      (err: unknown) => {
-        this.slotRequest = undefined;
-        const e = toRiffleError(err);
-        this.addException({ code: e.code, message: e.message, taskName: null, taskmanagerId: null });
-        this.fail({ code: e.code, message: e.message });
-      },
-    );
+    if (this.machine.is("CREATED")) this.requestSlots();
   }
 
   /** Cancels the job; a job that is already stopping stays on its way, an ended one is refused. */
@@ -116,16 +150,15 @@ export class JobMaster {
     if (this.machine.isTerminal) {
       throw new RiffleError("JOB_NOT_RUNNING", `job ${this.id} has already ended (${this.status}); only a job that has not ended can be cancelled`);
     }
-    if (!this.machine.is("CREATED", "RUNNING")) return;
-    this.slotRequest?.cancel();
-    this.slotRequest = undefined;
+    if (!this.machine.is("CREATED", "RUNNING", "RESTARTING")) return;
+    this.withdrawPendingWork();
     this.transition("CANCELLING");
     this.stopExecutions();
   }
 
   /** A TaskManager reported a state change of one of its tasks. */
   updateTaskState(update: TaskExecutionState): void {
-    const execution = this.executions.get(update.executionId);
+    const execution = this.current?.get(update.executionId);
     if (!execution || execution.slot.taskmanagerId !== update.taskmanagerId) {
       this.logger.debug(
         { executionId: update.executionId, taskmanagerId: update.taskmanagerId, state: update.state },
@@ -148,6 +181,7 @@ export class JobMaster {
         return;
       case "FINISHED":
         this.setExecutionState(execution, "FINISHED");
+        this.checkpointCoordinator?.taskFinished(execution.executionId);
         break;
       case "CANCELED":
         if (execution.state === "CANCELING") {
@@ -184,69 +218,169 @@ export class JobMaster {
       e.failure = failure;
       this.addException({ ...failure, taskName: taskNameOf(e), taskmanagerId });
     }
-    if (this.machine.is("CREATED", "RUNNING")) this.fail(failure);
+    if (this.machine.is("RUNNING")) this.handleFailure(failure);
     else for (const e of lost) this.afterExecutionEnded(e);
   }
 
   reportMetrics(report: TaskMetricsReport): void {
-    const execution = this.executions.get(report.executionId);
+    const execution = this.current?.get(report.executionId);
     if (execution) execution.metrics = report;
+  }
+
+  acknowledgeCheckpoint(ack: AcknowledgeCheckpointRequest): void {
+    if (!this.checkpointCoordinator) {
+      this.logger.debug({ executionId: ack.executionId, checkpointId: ack.checkpointId }, "ignoring an acknowledgement: the job takes no checkpoints");
+      return;
+    }
+    this.checkpointCoordinator.receiveAcknowledge(ack);
+  }
+
+  declineCheckpoint(decline: DeclineCheckpointRequest): void {
+    if (!this.checkpointCoordinator) {
+      this.logger.debug({ executionId: decline.executionId, checkpointId: decline.checkpointId }, "ignoring a decline: the job takes no checkpoints");
+      return;
+    }
+    this.checkpointCoordinator.receiveDecline(decline);
   }
 
   /** Stops timers and pending requests when the JobManager shuts down; the job's status stays as it is. */
   close(): void {
-    clearTimeout(this.stopTimer);
-    this.slotRequest?.cancel();
-    this.slotRequest = undefined;
+    this.cancelStopTimer?.();
+    this.withdrawPendingWork();
+    this.checkpointCoordinator?.close();
     this.results.close();
   }
 
+  private createCheckpointCoordinator(settings: NonNullable<JobGraph["checkpointing"]>): CheckpointCoordinator {
+    const config = resolveCheckpointConfig(settings, this.deps.defaults.checkpoints, this.record.id);
+    const storage = this.deps.checkpointStorage?.(config.jobDir) ?? new FileSystemCheckpointStorage(config.jobDir);
+    return new CheckpointCoordinator({
+      jobId: this.record.id,
+      jobName: this.record.name,
+      graph: this.record.graph,
+      config,
+      gateway: this.deps.gateway,
+      storage,
+      clock: this.clock,
+      logger: this.deps.checkpointLogger ?? this.logger,
+      progress: this.record.checkpoints ?? { nextId: 1, latest: null },
+      job: {
+        tasks: () => this.checkpointTasks(),
+        persist: (progress) => this.persistCheckpointProgress(progress),
+        failJob: (failure) => {
+          this.addException({ ...failure, taskName: null, taskmanagerId: null });
+          if (this.machine.is("RUNNING")) this.handleFailure(failure);
+        },
+      },
+    });
+  }
+
+  private checkpointTasks(): CheckpointTask[] {
+    return this.executionList().map((e) => ({
+      executionId: e.executionId,
+      vertexId: e.vertexId,
+      subtask: e.subtask,
+      name: taskNameOf(e),
+      address: e.slot.address,
+      status: e.state === "RUNNING" ? "running" : e.state === "FINISHED" ? "finished" : "other",
+    }));
+  }
+
+  private persistCheckpointProgress(progress: CheckpointProgress): void {
+    this.record.checkpoints = { nextId: progress.nextId, latest: progress.latest };
+    this.deps.store.save(this.record);
+  }
+
+  /** Asks for as many slots as the widest vertex; the answer is dropped if the job moved on meanwhile. */
+  private requestSlots(): void {
+    const needed = Math.max(...this.graph.vertices.map((v) => v.parallelism));
+    const request = this.deps.slots.request(this.id, needed);
+    this.slotRequest = request;
+    request.promise.then(
+      (slots) => {
+        if (this.slotRequest !== request) {
+          this.deps.slots.release(this.id, slots);
+          return;
+        }
+        this.slotRequest = undefined;
+        this.deploy(slots);
+      },
+      (err: unknown) => {
+        if (this.slotRequest !== request) return;
+        this.slotRequest = undefined;
+        const e = toRiffleError(err);
+        this.addException({ code: e.code, message: e.message, taskName: null, taskmanagerId: null });
+        this.fail({ code: e.code, message: e.message });
+      },
+    );
+  }
+
   private deploy(slots: SlotRef[]): void {
-    if (!this.machine.is("CREATED")) {
+    if (!this.machine.is("CREATED", "RESTARTING")) {
       this.deps.slots.release(this.id, slots);
       return;
     }
-    this.slots = slots;
-    for (const vertex of this.graph.vertices) {
-      for (let subtask = 0; subtask < vertex.parallelism; subtask++) {
-        const executionId = executionIdOf(this.id, vertex.id, subtask, 0);
-        this.executions.set(executionId, {
-          executionId,
-          vertexId: vertex.id,
-          vertexName: vertex.name,
-          subtask,
-          parallelism: vertex.parallelism,
-          attempt: 0,
-          slot: slots[subtask]!,
-          state: "SCHEDULED",
-        });
-      }
+    const attempt = this.current ? this.current.attempt + 1 : 0;
+    const executions = new ExecutionGraph(this.id, this.graph, attempt, slots);
+    this.current = executions;
+    const restored = attempt > 0 ? this.checkpointCoordinator?.restoreLatest() : undefined;
+    let descriptors: TaskDeploymentDescriptor[];
+    try {
+      descriptors = this.descriptors(executions, restored);
+    } catch (err) {
+      // The latest checkpoint does not fit the job: nothing was deployed, so every execution ends here.
+      for (const e of executions.list()) this.setExecutionState(e, "CANCELED");
+      this.releaseEndedSlots();
+      const e = toRiffleError(err);
+      this.addException({ code: e.code, message: e.message, taskName: null, taskmanagerId: null });
+      this.fail({ code: e.code, message: e.message });
+      return;
     }
-    const descriptors = buildDeploymentDescriptors({
-      jobId: this.id,
-      jobName: this.record.name,
-      bundleHash: this.record.bundleHash,
-      args: this.record.args,
-      graph: this.graph,
-      locate: (vertexId, subtask) => {
-        const executionId = executionIdOf(this.id, vertexId, subtask, 0);
-        const slot = this.executions.get(executionId)!.slot;
-        return { executionId, taskmanagerId: slot.taskmanagerId, address: slot.address };
-      },
-    });
     this.logger.info(
-      { tasks: descriptors.length, slots: slots.map((s) => `${s.taskmanagerId}#${s.slotIndex}`) },
-      `deploying ${descriptors.length} tasks of job ${this.record.name}`,
+      {
+        tasks: descriptors.length,
+        attempt,
+        slots: slots.map((s) => `${s.taskmanagerId}#${s.slotIndex}`),
+        ...(restored ? { restoredCheckpoint: restored.id, restoredFrom: restored.path } : {}),
+      },
+      `deploying ${descriptors.length} tasks of job ${this.record.name}${restored ? ` from checkpoint ${restored.id}` : ""}`,
     );
     this.transition("RUNNING");
     for (const descriptor of descriptors) {
-      const execution = this.executions.get(descriptor.executionId)!;
+      const execution = executions.get(descriptor.executionId)!;
       this.setExecutionState(execution, "DEPLOYING");
       this.deps.gateway.deployTask(execution.slot.address, descriptor).then(
         () => this.logger.debug({ executionId: execution.executionId }, "task deployed"),
         (err: unknown) => this.deployFailed(execution, err),
       );
     }
+    this.checkpointCoordinator?.startPeriodic();
+  }
+
+  private descriptors(executions: ExecutionGraph, restored: CompletedCheckpoint | undefined): TaskDeploymentDescriptor[] {
+    return buildDeploymentDescriptors({
+      jobId: this.id,
+      jobName: this.record.name,
+      bundleHash: this.record.bundleHash,
+      args: this.record.args,
+      graph: this.graph,
+      attempt: executions.attempt,
+      stateBackend: this.stateBackend,
+      checkpointing: this.checkpointCoordinator !== undefined,
+      locate: (vertexId, subtask) => {
+        const e = executions.of(vertexId, subtask);
+        return { executionId: e.executionId, taskmanagerId: e.slot.taskmanagerId, address: e.slot.address };
+      },
+      restore: restored
+        ? (vertex, subtask) =>
+            assignTaskRestore(restored.metadata, restored.path, {
+              uids: vertex.operators.map((o) => o.uid),
+              subtask,
+              parallelism: vertex.parallelism,
+              maxParallelism: this.graph.maxParallelism,
+            })
+        : undefined,
+    });
   }
 
   private deployFailed(execution: Execution, err: unknown): void {
@@ -258,27 +392,48 @@ export class JobMaster {
     });
   }
 
-  /** An execution ended badly: the first such failure fails the job, later ones are only recorded. */
+  /** An execution ended badly: the first such failure is handled, later ones (the job is stopping) only recorded. */
   private executionFailed(execution: Execution, state: "FAILED" | "CANCELED", failure: ExecutionFailure): void {
     this.setExecutionState(execution, state);
     execution.failure = failure;
     this.addException({ ...failure, taskName: taskNameOf(execution), taskmanagerId: execution.slot.taskmanagerId });
-    if (this.machine.is("CREATED", "RUNNING")) this.fail(failure);
+    if (this.machine.is("RUNNING")) this.handleFailure(failure);
     else this.afterExecutionEnded(execution);
   }
 
+  /** A failure while RUNNING: restart if the strategy allows, else fail. */
+  private handleFailure(failure: JobFailure): void {
+    const decision = this.restartStrategy.onFailure(this.clock.now());
+    if (!decision.restart) {
+      this.fail(decision.why ? { code: failure.code, message: `${failure.message} (not restarting: ${decision.why})` } : failure);
+      return;
+    }
+    this.record.numRestarts = this.numRestarts + 1;
+    this.restartDelayMs = decision.delayMs;
+    this.transition("RESTARTING", { cause: failure, delayMs: decision.delayMs, numRestarts: this.numRestarts });
+    this.stopExecutions();
+  }
+
   private fail(failure: JobFailure): void {
-    if (!this.machine.is("CREATED", "RUNNING")) return;
-    this.slotRequest?.cancel();
-    this.slotRequest = undefined;
+    if (!this.machine.is("CREATED", "RUNNING", "RESTARTING")) return;
+    this.withdrawPendingWork();
     this.record.failure = failure;
     this.transition("FAILING");
     this.stopExecutions();
   }
 
+  /** Drops a pending slot request and restart timer: the job has moved on. */
+  private withdrawPendingWork(): void {
+    this.slotRequest?.cancel();
+    this.slotRequest = undefined;
+    this.cancelRestartTimer?.();
+    this.cancelRestartTimer = undefined;
+    this.restartDelayMs = undefined;
+  }
+
   /** Cancels every execution that has not ended and waits (bounded) for the tasks to confirm. */
   private stopExecutions(): void {
-    for (const e of this.executions.values()) {
+    for (const e of this.executionList()) {
       if (isTerminalExecutionState(e.state) || e.state === "CANCELING") continue;
       if (e.state === "SCHEDULED") {
         this.setExecutionState(e, "CANCELED");
@@ -290,19 +445,22 @@ export class JobMaster {
         this.logger.warn({ executionId: e.executionId, taskmanagerId: e.slot.taskmanagerId, err: toRiffleError(err).message }, "could not cancel task");
       });
     }
-    if (!this.progress()) {
-      const status = this.status;
-      this.stopTimer = setTimeout(() => this.stopTimedOut(status), this.deps.cancelTimeoutMs);
-    }
+    this.cancelStopTimer?.();
+    this.cancelStopTimer = undefined;
     this.releaseEndedSlots();
+    if (!this.progress() && !(this.current?.allEnded() ?? true)) {
+      const status = this.status;
+      this.cancelStopTimer = this.clock.schedule(() => this.stopTimedOut(status), this.deps.cancelTimeoutMs);
+    }
   }
 
   private stopTimedOut(status: JobStatus): void {
+    this.cancelStopTimer = undefined;
     if (this.status !== status) return;
     const pending = this.executionList().filter((e) => !isTerminalExecutionState(e.state));
     this.logger.warn(
       { executions: pending.map((e) => e.executionId), timeoutMs: this.deps.cancelTimeoutMs },
-      `${pending.length} tasks did not confirm they stopped within ${this.deps.cancelTimeoutMs} ms (jobmanager.cancel.timeout); ending the job anyway`,
+      `${pending.length} tasks did not confirm they stopped within ${this.deps.cancelTimeoutMs} ms (jobmanager.cancel.timeout); going on anyway`,
     );
     for (const e of pending) this.setExecutionState(e, "CANCELED");
     this.releaseEndedSlots();
@@ -310,35 +468,49 @@ export class JobMaster {
   }
 
   private afterExecutionEnded(execution: Execution): void {
-    this.releaseSlotIfEnded(execution.subtask);
+    this.releaseSlot(execution.subtask);
     this.progress();
   }
 
   /** Moves the job on when its executions allow; true when the job has ended. */
   private progress(): boolean {
-    const all = this.executionList();
-    if (this.machine.is("RUNNING") && all.length > 0 && all.every((e) => e.state === "FINISHED")) {
+    const ended = this.current?.allEnded() ?? true;
+    if (this.machine.is("RUNNING") && this.current?.allFinished()) {
       this.transition("FINISHED");
-    } else if (this.machine.is("FAILING") && all.every((e) => isTerminalExecutionState(e.state))) {
+    } else if (this.machine.is("FAILING") && ended) {
       this.transition("FAILED");
-    } else if (this.machine.is("CANCELLING") && all.every((e) => isTerminalExecutionState(e.state))) {
+    } else if (this.machine.is("CANCELLING") && ended) {
       this.transition("CANCELED");
+    } else if (this.machine.is("RESTARTING") && ended && this.restartDelayMs !== undefined) {
+      this.scheduleRestart(this.restartDelayMs);
     }
     return this.machine.isTerminal;
   }
 
-  private releaseEndedSlots(): void {
-    for (let i = 0; i < this.slots.length; i++) this.releaseSlotIfEnded(i);
+  /** Every task of the failed attempt has stopped: after the strategy's delay, ask for slots again. */
+  private scheduleRestart(delayMs: number): void {
+    this.restartDelayMs = undefined;
+    this.cancelStopTimer?.();
+    this.cancelStopTimer = undefined;
+    this.releaseEndedSlots();
+    const attempt = this.current?.attempt ?? 0;
+    this.logger.info({ delayMs, nextAttempt: attempt + 1 }, `every task of job ${this.record.name} stopped; restarting in ${delayMs} ms`);
+    this.cancelRestartTimer = this.clock.schedule(() => {
+      this.cancelRestartTimer = undefined;
+      // Flink's runIfState: act only if the job is still in the restart this timer was set for.
+      if (!this.machine.is("RESTARTING") || (this.current?.attempt ?? 0) !== attempt) return;
+      this.requestSlots();
+    }, delayMs);
   }
 
-  private releaseSlotIfEnded(slotIndex: number): void {
-    const slot = this.slots[slotIndex];
-    if (!slot || this.slotsReleased.has(slotIndex)) return;
-    for (const e of this.executions.values()) {
-      if (e.subtask === slotIndex && !isTerminalExecutionState(e.state)) return;
-    }
-    this.slotsReleased.add(slotIndex);
-    this.deps.slots.release(this.id, [slot]);
+  private releaseEndedSlots(): void {
+    const slots = this.current?.takeEndedSlots() ?? [];
+    if (slots.length > 0) this.deps.slots.release(this.id, slots);
+  }
+
+  private releaseSlot(index: number): void {
+    const slot = this.current?.takeSlotIfEnded(index);
+    if (slot) this.deps.slots.release(this.id, [slot]);
   }
 
   private setExecutionState(execution: Execution, state: ExecutionState): void {
@@ -348,17 +520,20 @@ export class JobMaster {
   }
 
   private addException(entry: Omit<ExceptionEntry, "timestamp">): void {
-    this.exceptions.push({ timestamp: this.now(), ...entry });
+    this.exceptions.push({ timestamp: this.clock.now(), ...entry });
   }
 
-  private transition(to: JobStatus): void {
+  private transition(to: JobStatus, details: Record<string, unknown> = {}): void {
     const t = this.machine.transition(to);
     this.record.status = to;
-    const fields: Record<string, unknown> = { from: t.from, to: t.to, msInPrevious: t.durationMs };
+    const fields: Record<string, unknown> = { from: t.from, to: t.to, msInPrevious: t.durationMs, ...details };
     if (to === "FAILING" || to === "FAILED") fields.failure = this.record.failure;
     this.logger.info(fields, `job ${this.record.name} (${this.id}) switched from ${t.from} to ${t.to}`);
+    // Checkpoints are taken only while RUNNING; leaving it aborts the one in flight.
+    if (t.from === "RUNNING") this.checkpointCoordinator?.stop(to === "RESTARTING" || to === "FAILING" ? "TASK_FAILURE" : "JOB_STOPPING");
     if (this.machine.isTerminal) {
-      clearTimeout(this.stopTimer);
+      this.cancelStopTimer?.();
+      this.cancelStopTimer = undefined;
       this.record.endTime = t.at;
       this.releaseEndedSlots();
       this.results.end();

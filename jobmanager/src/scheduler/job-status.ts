@@ -5,13 +5,19 @@ import type { JobStatus } from "../store/index.js";
  * The job state machine, all of it in one table:
  *
  *   CREATED ──► RUNNING ──► FINISHED
- *      │           │
- *      ├──────────►├──► FAILING ──► FAILED
- *      └──────────►└──► CANCELLING ──► CANCELED
+ *      │         │  ▲
+ *      │         ▼  │
+ *      │      RESTARTING  (a failure the restart strategy allows: cancel, wait, redeploy)
+ *      │         │
+ *      ├────────►├──► FAILING ──► FAILED
+ *      └────────►└──► CANCELLING ──► CANCELED
+ *
+ * RUNNING and RESTARTING both lead to FAILING and CANCELLING.
  */
 export const JOB_TRANSITIONS: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
   CREATED: ["RUNNING", "FAILING", "CANCELLING"],
-  RUNNING: ["FINISHED", "FAILING", "CANCELLING"],
+  RUNNING: ["FINISHED", "RESTARTING", "FAILING", "CANCELLING"],
+  RESTARTING: ["RUNNING", "FAILING", "CANCELLING"],
   FAILING: ["FAILED"],
   CANCELLING: ["CANCELED"],
   FINISHED: [],

@@ -1,4 +1,5 @@
 import { RiffleError, type Logger } from "@riffle/shared";
+import { type Cancel, type Clock, SystemClock } from "../clock.js";
 import type { SlotRef } from "../registry/index.js";
 
 /** The part of the TaskManager registry that hands out slots. */
@@ -19,7 +20,7 @@ interface Pending {
   jobId: string;
   needed: number;
   resolve(slots: SlotRef[]): void;
-  timer: NodeJS.Timeout;
+  cancelTimeout: Cancel;
 }
 
 /**
@@ -34,6 +35,7 @@ export class SlotProvider {
     private readonly pool: SlotPool,
     private readonly timeoutMs: number,
     private readonly logger: Logger,
+    private readonly clock: Clock = SystemClock,
   ) {}
 
   request(jobId: string, needed: number): SlotRequest {
@@ -41,7 +43,7 @@ export class SlotProvider {
     if (slots) return { promise: Promise.resolve(slots), cancel: () => {} };
     let entry: Pending | undefined;
     const promise = new Promise<SlotRef[]>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const cancelTimeout = this.clock.schedule(() => {
         this.remove(entry!);
         const { slotsAvailable, taskmanagers } = this.pool.slotCounts();
         reject(
@@ -51,7 +53,7 @@ export class SlotProvider {
           ),
         );
       }, this.timeoutMs);
-      entry = { jobId, needed, resolve, timer };
+      entry = { jobId, needed, resolve, cancelTimeout };
     });
     this.pending.push(entry!);
     const { slotsAvailable } = this.pool.slotCounts();
@@ -77,12 +79,12 @@ export class SlotProvider {
   }
 
   close(): void {
-    for (const entry of this.pending) clearTimeout(entry.timer);
+    for (const entry of this.pending) entry.cancelTimeout();
     this.pending.length = 0;
   }
 
   private remove(entry: Pending): void {
-    clearTimeout(entry.timer);
+    entry.cancelTimeout();
     const i = this.pending.indexOf(entry);
     if (i >= 0) this.pending.splice(i, 1);
   }

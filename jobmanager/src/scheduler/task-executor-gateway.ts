@@ -1,9 +1,19 @@
-import type { TaskDeploymentDescriptor } from "@riffle/shared";
+import type { CheckpointNotification, TaskDeploymentDescriptor, TriggerCheckpointRequest } from "@riffle/shared";
+import type { CheckpointGateway } from "../checkpoint/index.js";
 
-/** How the scheduler commands TaskManagers (their TaskExecutorService), addressed by host:port. */
-export interface TaskExecutorGateway {
+/**
+ * How the scheduler and the checkpoint coordinator command TaskManagers (their
+ * TaskExecutorService), addressed by host:port.
+ */
+export interface TaskExecutorGateway extends CheckpointGateway {
   deployTask(address: string, descriptor: TaskDeploymentDescriptor): Promise<void>;
   cancelTask(address: string, jobId: string, executionId: string): Promise<void>;
+  /** Asks a task with no live inputs (a source) to take checkpoint n and send its barrier downstream. */
+  triggerCheckpoint(address: string, request: TriggerCheckpointRequest): Promise<void>;
+  /** Checkpoint n is complete: two-phase-commit sinks commit what they staged for it. */
+  notifyCheckpointComplete(address: string, notification: CheckpointNotification): Promise<void>;
+  /** Checkpoint n failed: tasks drop what they staged for it. */
+  notifyCheckpointAborted(address: string, notification: CheckpointNotification): Promise<void>;
   /** Forgets the connection to a TaskManager that is gone. */
   disconnect(address: string): void;
   close(): void;

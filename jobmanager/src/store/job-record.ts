@@ -1,9 +1,9 @@
 import type { JobGraph } from "@riffle/shared";
 
 /** Job statuses as stored and reported; the allowed moves between them live in the scheduler. */
-export type JobStatus = "CREATED" | "RUNNING" | "FINISHED" | "FAILING" | "FAILED" | "CANCELLING" | "CANCELED";
+export type JobStatus = "CREATED" | "RUNNING" | "RESTARTING" | "FINISHED" | "FAILING" | "FAILED" | "CANCELLING" | "CANCELED";
 
-export const JOB_STATUSES: readonly JobStatus[] = ["CREATED", "RUNNING", "FINISHED", "FAILING", "FAILED", "CANCELLING", "CANCELED"];
+export const JOB_STATUSES: readonly JobStatus[] = ["CREATED", "RUNNING", "RESTARTING", "FINISHED", "FAILING", "FAILED", "CANCELLING", "CANCELED"];
 
 export interface JobFailure {
   code: string;
@@ -28,4 +28,14 @@ export interface JobRecord {
   /** When the job reached a terminal status; null while it has not. */
   endTime: number | null;
   failure?: JobFailure;
+  /** Times the job was restarted after a failure; absent in records written before restarts existed. */
+  numRestarts?: number;
+  /**
+   * The checkpoint id counter and the latest completed checkpoint, so ids never repeat and the
+   * pointer survives; absent for jobs without checkpoints.
+   */
+  checkpoints?: {
+    nextId: number;
+    latest: { id: number; path: string; timestamp: number } | null;
+  };
 }

@@ -6,6 +6,7 @@ import type { Sink } from "./sink.js";
 import { PrintSink } from "../connectors/print.js";
 import { FileSink } from "../connectors/file-sink.js";
 import { CollectSink } from "../connectors/collect.js";
+import { ExactlyOnceFileSink } from "../connectors/exactly-once-file-sink.js";
 
 /** A stream of records of type T. Every method returns a new stream; nothing runs until the job is submitted. */
 export class DataStream<T> {
@@ -93,6 +94,14 @@ export class DataStream<T> {
   /** Writes one line per record into `dir/part-<subtask>` (at-least-once). */
   writeAsText(dir: string): DataStreamSink<T> {
     return this.sinkTo(new FileSink<T>(dir)).name(`File Sink ${dir}`);
+  }
+
+  /**
+   * Writes one line per record into `dir`, exactly once when the job checkpoints: files become
+   * visible (`part-<subtask>-<checkpoint>`) only when the checkpoint that covers them completes.
+   */
+  writeExactlyOnce(dir: string): DataStreamSink<T> {
+    return this.sinkTo(new ExactlyOnceFileSink<T>(dir)).name(`Exactly-once File Sink ${dir}`);
   }
 
   /** Streams the records back to the client that submitted the job (`riffle run` prints them). */

@@ -1,3 +1,5 @@
+import type { KeyedStateStore, OperatorStateStore } from "../state/stores.js";
+
 /**
  * User function shapes. Every function can be a plain function or an object (often a class instance)
  * with the method plus optional `open(ctx)` / `close()` hooks, as Flink's Rich functions.
@@ -22,11 +24,37 @@ export interface RuntimeContext {
   readonly metrics: MetricGroup;
   /** Job arguments (`riffle run job.ts --input x` gives `["--input", "x"]`). */
   readonly args: readonly string[];
+  /** 0 for the first run of the subtask, +1 for every restart. */
+  readonly attempt?: number;
 }
 
 export interface RichFunction {
   open?(ctx: RuntimeContext): void | Promise<void>;
   close?(): void | Promise<void>;
+}
+
+/** What a function gets to set up its checkpointed state, before `open` (Flink's FunctionInitializationContext). */
+export interface FunctionInitializationContext {
+  /** True when the job restores from a checkpoint or savepoint. */
+  readonly isRestored: boolean;
+  readonly operatorState: OperatorStateStore;
+  /** Keyed state, for functions after a keyBy. */
+  readonly keyedState: KeyedStateStore | undefined;
+}
+
+/**
+ * A function with its own checkpointed state (Flink's CheckpointedFunction): `initializeState` runs
+ * before `open`, `snapshotState` at every checkpoint to put what it holds into its state.
+ */
+export interface CheckpointedFunction {
+  initializeState(ctx: FunctionInitializationContext): void | Promise<void>;
+  snapshotState(ctx: { checkpointId: number }): void;
+}
+
+/** Told when a checkpoint completed or was aborted (Flink's CheckpointListener). */
+export interface CheckpointListener {
+  notifyCheckpointComplete?(checkpointId: number): void | Promise<void>;
+  notifyCheckpointAborted?(checkpointId: number): void | Promise<void>;
 }
 
 export interface Collector<T> {
@@ -57,6 +85,17 @@ export interface KeyedProcessContext<K> extends ProcessContext {
 
 export interface KeyedProcessFunction<K, T, R> extends RichFunction {
   processElement(value: T, ctx: KeyedProcessContext<K>, out: Collector<R>): void;
+}
+
+/** Calls a checkpoint hook of a user function when it has it. */
+export async function callHook(fn: unknown, hook: "initializeState" | "notifyCheckpointComplete" | "notifyCheckpointAborted", arg: unknown): Promise<void> {
+  const f = (fn as Record<string, unknown> | null)?.[hook];
+  if (fn && typeof fn === "object" && typeof f === "function") await (f as (a: unknown) => unknown).call(fn, arg);
+}
+
+export function callSnapshotHook(fn: unknown, checkpointId: number): void {
+  const f = (fn as Record<string, unknown> | null)?.snapshotState;
+  if (fn && typeof fn === "object" && typeof f === "function") (f as (a: unknown) => void).call(fn, { checkpointId });
 }
 
 /** Calls `open` when the function has one. */

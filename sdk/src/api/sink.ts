@@ -24,3 +24,27 @@ export interface SinkServices {
   /** Sends a batch of records of this subtask to the JobManager for the submitting client. */
   collect(records: readonly unknown[]): Promise<void>;
 }
+
+/**
+ * A writer whose output becomes visible only with a completed checkpoint (two-phase commit, as in
+ * Flink's TwoPhaseCommitSinkFunction). The runtime drives it:
+ *
+ *   write* ── barrier n ──► preCommit(n): stage what was written since the last barrier
+ *         ── checkpoint n complete ──► commit(staged ≤ n)
+ *   restore from n ──► commit(staged in n) again (commits are idempotent), then abortLeftovers
+ *
+ * Transactions are plain values: they are stored in the checkpoint.
+ */
+export interface TwoPhaseCommitWriter<T, Txn> extends SinkWriter<T> {
+  /** Stages everything written since the last call; undefined when nothing was written. Synchronous. */
+  preCommit(checkpointId: number): Txn | undefined;
+  /** Makes a staged transaction visible. Must be idempotent: after a restore it may run again. */
+  commit(txn: Txn): Promise<void> | void;
+  /** Removes what was written but never staged into a checkpoint (after a failure), keeping `staged`. */
+  abortLeftovers(staged: readonly Txn[]): Promise<void> | void;
+}
+
+export function isTwoPhaseCommitWriter(w: SinkWriter<unknown>): w is TwoPhaseCommitWriter<unknown, unknown> {
+  const x = w as Partial<TwoPhaseCommitWriter<unknown, unknown>>;
+  return typeof x.preCommit === "function" && typeof x.commit === "function" && typeof x.abortLeftovers === "function";
+}

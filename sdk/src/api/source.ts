@@ -1,4 +1,5 @@
 import type { RuntimeContext } from "./functions.js";
+import type { OperatorStateMode } from "../state/stores.js";
 
 /**
  * A source, after Flink's FLIP-27 reader: the task calls `pollNext` in its mailbox loop whenever its
@@ -15,6 +16,11 @@ export interface ReaderOutput<T> {
 
 export interface SourceReader<T> {
   start?(): void | Promise<void>;
+  /**
+   * The reader's position for checkpoint `checkpointId`, as a list of plain values (one per split it
+   * reads). Taken between two pollNext calls, so it covers exactly the records emitted so far.
+   */
+  snapshotState?(checkpointId: number): unknown[];
   /** Emits at most `max` records into `output` and says whether more may follow. Must not block. */
   pollNext(output: ReaderOutput<T>, max: number): PollResult;
   /** Resolves when `pollNext` may emit again after it returned NOTHING_AVAILABLE. */
@@ -26,5 +32,11 @@ export interface Source<T> {
   readonly boundedness: Boundedness;
   /** A source that cannot run in parallel (e.g. a collection) reports 1. */
   readonly maxParallelism?: number;
-  createReader(ctx: RuntimeContext): SourceReader<T>;
+  /**
+   * How checkpointed positions are handed out when the job restores at another parallelism: `split`
+   * (default) gives each new subtask a contiguous share of all old positions, `union` gives each all.
+   */
+  readonly stateMode?: OperatorStateMode;
+  /** `restored`: the positions this subtask restores from (its share, or all in union mode); absent on a fresh start. */
+  createReader(ctx: RuntimeContext, restored?: unknown[]): SourceReader<T>;
 }

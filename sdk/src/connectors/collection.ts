@@ -7,10 +7,11 @@ export class CollectionSource<T> implements Source<T> {
 
   constructor(readonly elements: readonly T[]) {}
 
-  createReader(): SourceReader<T> {
+  createReader(_ctx: unknown, restored?: unknown[]): SourceReader<T> {
     const elements = this.elements;
-    let next = 0;
+    let next = restored && restored.length > 0 ? (restored[0] as { next: number }).next : 0;
     return {
+      snapshotState: () => [{ next }],
       pollNext(output: ReaderOutput<T>, max: number): PollResult {
         const end = Math.min(elements.length, next + max);
         while (next < end) output.collect(elements[next++]!);

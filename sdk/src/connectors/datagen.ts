@@ -49,11 +49,31 @@ class RecordRandom implements SeededRandom {
 }
 
 /**
+ * Progress of one subtask: it emitted every record i with i % parallelism === subtask and i < next.
+ * The union of these over all subtasks (and over earlier parallelisms, after a rescale) is the set of
+ * records emitted before a checkpoint.
+ */
+interface Progress {
+  parallelism: number;
+  subtask: number;
+  next: number;
+}
+
+function emittedBy(rules: readonly Progress[], i: number): boolean {
+  for (const r of rules) if (i % r.parallelism === r.subtask && i < r.next) return true;
+  return false;
+}
+
+/**
  * Generated records, the same for a given seed whatever the parallelism: subtask i of p emits the
  * records with index i, i+p, i+2p, ... A rate limit is shared evenly by the subtasks.
+ *
+ * Positions are union state: on restore every subtask sees every old subtask's progress, so at any
+ * new parallelism it skips exactly the records emitted before the checkpoint.
  */
 export class DatagenSource<T> implements Source<T> {
   readonly boundedness: "bounded" | "unbounded";
+  readonly stateMode = "union";
 
   constructor(private readonly options: DatagenOptions<T>) {
     if (typeof options?.generator !== "function") throw new Error("datagen needs a generator function");
@@ -64,10 +84,21 @@ export class DatagenSource<T> implements Source<T> {
     this.boundedness = options.count === undefined ? "unbounded" : "bounded";
   }
 
-  createReader(ctx: RuntimeContext): SourceReader<T> {
+  createReader(ctx: RuntimeContext, restored?: unknown[]): SourceReader<T> {
     const { generator, count = Number.POSITIVE_INFINITY, ratePerSecond, seed = 0 } = this.options;
     const step = ctx.parallelism;
     let index = ctx.subtaskIndex;
+    // Progress of earlier runs that this subtask's own progress does not cover yet.
+    // (A rule of the same parallelism for another subtask never covers this subtask's records.)
+    let prior = dedupe((restored ?? []) as Progress[]).filter((r) => r.parallelism !== step);
+    const own = (restored as Progress[] | undefined)?.find((r) => r.parallelism === step && r.subtask === ctx.subtaskIndex);
+    if (own) index = Math.max(index, own.next);
+    if (prior.length > 0) {
+      // Everything below the lowest earlier position was emitted: start there.
+      const low = Math.min(...prior.map((r) => r.next - r.parallelism));
+      if (index < low) index = low + ((((ctx.subtaskIndex - low) % step) + step) % step);
+    }
+    let priorEnd = prior.reduce((m, r) => Math.max(m, r.next), 0);
     let emitted = 0;
     let startedAt = 0;
     const rate = ratePerSecond === undefined ? undefined : ratePerSecond / step;
@@ -88,12 +119,21 @@ export class DatagenSource<T> implements Source<T> {
           budget = Math.min(budget, allowed);
         }
         for (let n = 0; n < budget && index < count; n++) {
+          if (index < priorEnd && emittedBy(prior, index)) {
+            index += step;
+            continue;
+          }
           output.collect(generator(index, random.reset(seed, index)));
           index += step;
           emitted++;
         }
+        if (prior.length > 0 && index >= priorEnd) {
+          prior = [];
+          priorEnd = 0;
+        }
         return index < count ? "MORE_AVAILABLE" : "END_OF_INPUT";
       },
+      snapshotState: (): Progress[] => [{ parallelism: step, subtask: ctx.subtaskIndex, next: index }, ...prior],
       isAvailable(): Promise<void> {
         const delay = waitUntil - performance.now();
         // The rate limit is a clock event: the next record is due at `waitUntil`.
@@ -101,4 +141,14 @@ export class DatagenSource<T> implements Source<T> {
       },
     };
   }
+}
+
+function dedupe(rules: readonly Progress[]): Progress[] {
+  const seen = new Map<string, Progress>();
+  for (const r of rules) {
+    const k = `${r.parallelism}/${r.subtask}`;
+    const had = seen.get(k);
+    if (!had || had.next < r.next) seen.set(k, r);
+  }
+  return [...seen.values()];
 }

@@ -1,10 +1,26 @@
-import { closeFunction, openFunction, type Collector } from "../api/functions.js";
-import { StreamOperator, callable, type OperatorRuntime } from "./operator.js";
+import { callHook, callSnapshotHook, closeFunction, openFunction, type Collector } from "../api/functions.js";
+import { StreamOperator, callable, type OperatorRuntime, type OperatorStateContext } from "./operator.js";
 
-/** An operator around one user function, opening and closing it with the task. */
-abstract class UserFunctionOperator extends StreamOperator {
+/** An operator around one user function: opens and closes it with the task, and passes on checkpoint hooks. */
+export abstract class UserFunctionOperator extends StreamOperator {
   constructor(protected readonly userFunction: unknown) {
     super();
+  }
+
+  override async initializeState(state: OperatorStateContext): Promise<void> {
+    await callHook(this.userFunction, "initializeState", { isRestored: state.isRestored, operatorState: state.operator, keyedState: state.keyed });
+  }
+
+  override snapshotState(checkpointId: number): void {
+    callSnapshotHook(this.userFunction, checkpointId);
+  }
+
+  override async notifyCheckpointComplete(checkpointId: number): Promise<void> {
+    await callHook(this.userFunction, "notifyCheckpointComplete", checkpointId);
+  }
+
+  override async notifyCheckpointAborted(checkpointId: number): Promise<void> {
+    await callHook(this.userFunction, "notifyCheckpointAborted", checkpointId);
   }
 
   override async open(rt: OperatorRuntime): Promise<void> {

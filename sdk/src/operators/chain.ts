@@ -1,10 +1,11 @@
 import type { JobVertex, OperatorSpec } from "@riffle/shared";
 import type { Source, SourceReader } from "../api/source.js";
+import type { ListState } from "../state/state.js";
 import type { Sink } from "../api/sink.js";
 import { FilterOperator, FlatMapOperator, MapOperator, ProcessOperator } from "./basic.js";
 import { KeyedAggregateOperator, KeyedProcessOperator, KeyedReduceOperator } from "./keyed.js";
 import { SinkOperator } from "./sink.js";
-import { StreamOperator, combineOutputs, type Output, type OperatorRuntime } from "./operator.js";
+import { StreamOperator, combineOutputs, type Output, type OperatorRuntime, type OperatorStateContext } from "./operator.js";
 
 /** A vertex's operators wired together: records entering `input` flow through the chain by function calls. */
 export interface OperatorChain {
@@ -13,9 +14,15 @@ export interface OperatorChain {
   readonly input: Output;
   /** The head operator: the task calls its processElement directly on the hot path. */
   readonly head: StreamOperator;
-  /** For source vertices: the reader and the output its records go to. */
+  /** For source vertices: the reader and the output its records go to (created by initializeState). */
   readonly source: { reader: SourceReader<unknown>; output: Output } | undefined;
+  /** Creates or restores every operator's state (and the source reader), before open. */
+  initializeState(stateOf: (operator: OperatorSpec) => OperatorStateContext): Promise<void>;
   open(): Promise<void>;
+  /** Synchronous part of checkpoint n, in every operator of the chain. */
+  snapshotState(checkpointId: number): void;
+  notifyCheckpointComplete(checkpointId: number): Promise<void>;
+  notifyCheckpointAborted(checkpointId: number): Promise<void>;
   /** True when every operator can take records (sinks with room). */
   isAvailable(): boolean;
   /** Whether isAvailable can ever be false (a sink whose writer can say no); known once open. */
@@ -25,7 +32,27 @@ export interface OperatorChain {
   close(): Promise<void>;
 }
 
-class SourcePlaceholder extends StreamOperator {
+/**
+ * The head of a source vertex: holds the reader and checkpoints its positions in operator list state
+ * (split or union, as the source says).
+ */
+class SourceOperator extends StreamOperator {
+  reader: SourceReader<unknown> | undefined;
+  private positions: ListState<unknown> | undefined;
+
+  constructor(private readonly source: Source<unknown>) {
+    super();
+  }
+
+  override initializeState(state: OperatorStateContext, rt: OperatorRuntime): void {
+    this.positions = this.source.stateMode === "union" ? state.operator.getUnionListState("source-positions") : state.operator.getListState("source-positions");
+    this.reader = this.source.createReader(rt.ctx, state.isRestored ? this.positions.get() : undefined);
+  }
+
+  override snapshotState(checkpointId: number): void {
+    this.positions?.update(this.reader?.snapshotState?.(checkpointId) ?? []);
+  }
+
   processElement(record: unknown): void {
     this.output.collect(record);
   }
@@ -36,7 +63,7 @@ function createOperator(spec: OperatorSpec, functions: readonly unknown[]): Stre
   const key = spec.key !== undefined ? functions[spec.key] : undefined;
   switch (spec.kind) {
     case "source":
-      return new SourcePlaceholder();
+      return new SourceOperator(fn as Source<unknown>);
     case "map":
       return new MapOperator(fn);
     case "filter":
@@ -81,14 +108,28 @@ export function createOperatorChain(
     operators[i]!.output = combineOutputs(outs);
   });
   const head = operators[0]!;
-  const headSpec = vertex.operators[0]!;
-  const source = headSpec.kind === "source" ? { reader: (functions[headSpec.fn] as Source<unknown>).createReader(rt.ctx), output: head.output } : undefined;
+  let source: { reader: SourceReader<unknown>; output: Output } | undefined;
 
   return {
     operators,
     head,
     input: { collect: head.processElement.bind(head) },
-    source,
+    get source() {
+      return source;
+    },
+    async initializeState(stateOf) {
+      for (let i = 0; i < operators.length; i++) await operators[i]!.initializeState(stateOf(vertex.operators[i]!), rt);
+      if (head instanceof SourceOperator) source = { reader: head.reader!, output: head.output };
+    },
+    snapshotState(checkpointId) {
+      for (const op of operators) op.snapshotState(checkpointId);
+    },
+    async notifyCheckpointComplete(checkpointId) {
+      for (const op of operators) await op.notifyCheckpointComplete(checkpointId);
+    },
+    async notifyCheckpointAborted(checkpointId) {
+      for (const op of operators) await op.notifyCheckpointAborted(checkpointId);
+    },
     async open() {
       // Open from the tail, so an operator's consumers are ready before it emits (as in Flink).
       for (let i = operators.length - 1; i >= 0; i--) await operators[i]!.open(rt);

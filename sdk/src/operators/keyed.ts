@@ -1,55 +1,86 @@
-import { canonicalKey } from "@riffle/shared";
-import { closeFunction, openFunction, type Collector, type KeyedProcessContext } from "../api/functions.js";
-import { StreamOperator, callable, type OperatorRuntime } from "./operator.js";
+import { RiffleError } from "@riffle/shared";
+import { callHook, callSnapshotHook, closeFunction, openFunction, type Collector, type KeyedProcessContext, type RuntimeContext } from "../api/functions.js";
+import { ValueStateDescriptor } from "../state/descriptors.js";
+import type { InternalKeyedStateBackend } from "../state/backend.js";
+import type { ValueState } from "../state/state.js";
+import type { KeyedStateStore } from "../state/stores.js";
+import { StreamOperator, callable, type OperatorRuntime, type OperatorStateContext } from "./operator.js";
 
 /**
- * Keyed operators keep one value per key. Until the state backends arrive this is a Map in the task;
- * the key's canonical text is the map key, as it is the key-group hash input. Values sit in a holder
- * so an update is one lookup.
+ * Keyed operators keep their values in the task's keyed state backend, scoped to the record's key:
+ * the backend checkpoints them by key group, so they survive failures and rescaling. The operator
+ * sets the current key before each record; user functions see state of that key only.
  */
-interface Slot {
-  value: unknown;
-}
-
 abstract class KeyedOperator extends StreamOperator {
   protected readonly keyOf: (v: unknown) => unknown;
+  protected backend!: InternalKeyedStateBackend;
 
-  constructor(keySelector: unknown) {
+  constructor(
+    keySelector: unknown,
+    protected readonly userFunction: unknown,
+  ) {
     super();
     this.keyOf = callable(keySelector, "getKey", "a key selector");
   }
-}
 
-export class KeyedReduceOperator extends KeyedOperator {
-  private readonly values = new Map<string, Slot>();
-  private readonly reduce: (a: unknown, b: unknown) => unknown;
-
-  constructor(
-    private readonly userFunction: unknown,
-    keySelector: unknown,
-  ) {
-    super(keySelector);
-    this.reduce = callable(userFunction, "reduce", "a reduce function");
+  override async initializeState(state: OperatorStateContext): Promise<void> {
+    if (!state.keyed) throw new RiffleError("INTERNAL", "a keyed operator runs without a keyed state backend");
+    this.backend = state.keyed;
+    await callHook(this.userFunction, "initializeState", { isRestored: state.isRestored, operatorState: state.operator, keyedState: state.keyed });
   }
 
   override async open(rt: OperatorRuntime): Promise<void> {
-    await openFunction(this.userFunction, rt.ctx);
+    await openFunction(this.userFunction, keyedContext(rt.ctx, this.backend));
+  }
+
+  override snapshotState(checkpointId: number): void {
+    callSnapshotHook(this.userFunction, checkpointId);
+  }
+
+  override async notifyCheckpointComplete(checkpointId: number): Promise<void> {
+    await callHook(this.userFunction, "notifyCheckpointComplete", checkpointId);
+  }
+
+  override async notifyCheckpointAborted(checkpointId: number): Promise<void> {
+    await callHook(this.userFunction, "notifyCheckpointAborted", checkpointId);
   }
 
   override async close(): Promise<void> {
     await closeFunction(this.userFunction);
   }
+}
+
+/** The runtime context of a keyed function: also a KeyedStateStore of the current key (Flink's getRuntimeContext().getState). */
+function keyedContext(ctx: RuntimeContext, backend: InternalKeyedStateBackend): RuntimeContext & KeyedStateStore {
+  return {
+    ...ctx,
+    getState: (d) => backend.getState(d),
+    getListState: (d) => backend.getListState(d),
+    getMapState: (d) => backend.getMapState(d),
+    getReducingState: (d) => backend.getReducingState(d),
+    getAggregatingState: (d) => backend.getAggregatingState(d),
+  };
+}
+
+export class KeyedReduceOperator extends KeyedOperator {
+  private readonly reduce: (a: unknown, b: unknown) => unknown;
+  private value!: ValueState<unknown>;
+
+  constructor(userFunction: unknown, keySelector: unknown) {
+    super(keySelector, userFunction);
+    this.reduce = callable(userFunction, "reduce", "a reduce function");
+  }
+
+  override async initializeState(state: OperatorStateContext): Promise<void> {
+    await super.initializeState(state);
+    this.value = this.backend.getState(new ValueStateDescriptor<unknown>("_reduce"));
+  }
 
   processElement(record: unknown): void {
-    const key = canonicalKey(this.keyOf(record));
-    const slot = this.values.get(key);
-    if (slot === undefined) {
-      this.values.set(key, { value: record });
-      this.output.collect(record);
-      return;
-    }
-    const next = this.reduce(slot.value, record);
-    slot.value = next;
+    this.backend.setCurrentKey(this.keyOf(record));
+    const prev = this.value.value();
+    const next = prev === undefined ? record : this.reduce(prev, record);
+    this.value.update(next);
     this.output.collect(next);
   }
 }
@@ -61,18 +92,36 @@ export type AggregationType = "sum" | "min" | "max" | "minBy" | "maxBy";
  * `minBy`/`maxBy` keep the whole record holding the extreme value (the first one on ties).
  */
 export class KeyedAggregateOperator extends KeyedOperator {
-  private readonly values = new Map<string, Slot>();
-
   /** The aggregation, chosen once: the per-record path has no switch. */
   private readonly combine: (acc: unknown, record: unknown) => unknown;
+  private value!: ValueState<unknown>;
 
   constructor(
     keySelector: unknown,
     private readonly type: AggregationType,
     private readonly field: string | number | null,
   ) {
-    super(keySelector);
+    super(keySelector, undefined);
     this.combine = this.combinerFor(type);
+  }
+
+  override async initializeState(state: OperatorStateContext): Promise<void> {
+    await super.initializeState(state);
+    this.value = this.backend.getState(new ValueStateDescriptor<unknown>("_aggregate"));
+  }
+
+  processElement(record: unknown): void {
+    this.backend.setCurrentKey(this.keyOf(record));
+    const acc = this.value.value();
+    let next: unknown;
+    if (acc === undefined) {
+      this.read(record);
+      next = record;
+    } else {
+      next = this.combine(acc, record);
+    }
+    this.value.update(next);
+    this.output.collect(next);
   }
 
   private combinerFor(type: AggregationType): (acc: unknown, record: unknown) => unknown {
@@ -94,20 +143,6 @@ export class KeyedAggregateOperator extends KeyedOperator {
       case "maxBy":
         return (acc, record) => (this.read(record) > this.read(acc) ? record : acc);
     }
-  }
-
-  processElement(record: unknown): void {
-    const key = canonicalKey(this.keyOf(record));
-    const slot = this.values.get(key);
-    if (slot === undefined) {
-      this.read(record);
-      this.values.set(key, { value: record });
-      this.output.collect(record);
-      return;
-    }
-    const next = this.combine(slot.value, record);
-    slot.value = next;
-    this.output.collect(next);
   }
 
   private read(record: unknown): number {
@@ -133,30 +168,18 @@ export class KeyedAggregateOperator extends KeyedOperator {
 export class KeyedProcessOperator extends KeyedOperator {
   private readonly fn: (v: unknown, ctx: KeyedProcessContext<unknown>, out: Collector<unknown>) => void;
   private readonly collector: Collector<unknown> = { collect: (r) => this.output.collect(r) };
-  private currentKey: unknown;
   private readonly context: KeyedProcessContext<unknown> = {
     timestamp: undefined,
-    getCurrentKey: () => this.currentKey,
+    getCurrentKey: () => this.backend.getCurrentKey(),
   };
 
-  constructor(
-    private readonly userFunction: unknown,
-    keySelector: unknown,
-  ) {
-    super(keySelector);
+  constructor(userFunction: unknown, keySelector: unknown) {
+    super(keySelector, userFunction);
     this.fn = callable(userFunction, "processElement", "a keyed process function");
   }
 
-  override async open(rt: OperatorRuntime): Promise<void> {
-    await openFunction(this.userFunction, rt.ctx);
-  }
-
-  override async close(): Promise<void> {
-    await closeFunction(this.userFunction);
-  }
-
   processElement(record: unknown): void {
-    this.currentKey = this.keyOf(record);
+    this.backend.setCurrentKey(this.keyOf(record));
     this.fn(record, this.context, this.collector);
   }
 }

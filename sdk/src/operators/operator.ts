@@ -1,5 +1,7 @@
 import type { RuntimeContext } from "../api/functions.js";
 import type { SinkServices } from "../api/sink.js";
+import type { InternalKeyedStateBackend } from "../state/backend.js";
+import type { OperatorStateStore } from "../state/stores.js";
 
 /** Where an operator sends its results: the next operator of the chain, or a network output. */
 export interface Output {
@@ -11,6 +13,14 @@ export interface OperatorRuntime {
   readonly services: SinkServices;
 }
 
+/** The state of one operator of one subtask, created by the task before the operator opens. */
+export interface OperatorStateContext {
+  /** Keyed state for operators after a keyBy. */
+  readonly keyed: InternalKeyedStateBackend | undefined;
+  readonly operator: OperatorStateStore;
+  readonly isRestored: boolean;
+}
+
 /**
  * The operator contract (after Arroyo's): one required method, `processElement`; every other hook has
  * a default. Operators run inside the task's mailbox loop, so they never need locks; processElement is
@@ -19,7 +29,17 @@ export interface OperatorRuntime {
 export abstract class StreamOperator {
   output: Output = DISCARD;
 
+  /** Sets up checkpointed state (restored, when the job restores), before open. */
+  initializeState(_state: OperatorStateContext, _rt: OperatorRuntime): void | Promise<void> {}
+
   open(_rt: OperatorRuntime): void | Promise<void> {}
+
+  /** Synchronous part of checkpoint n: put everything the operator holds outside its state into it. */
+  snapshotState(_checkpointId: number): void {}
+
+  notifyCheckpointComplete(_checkpointId: number): void | Promise<void> {}
+
+  notifyCheckpointAborted(_checkpointId: number): void | Promise<void> {}
 
   abstract processElement(record: unknown): void;
 

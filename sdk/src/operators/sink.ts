@@ -1,23 +1,67 @@
-import type { Sink, SinkWriter } from "../api/sink.js";
-import { StreamOperator, type OperatorRuntime } from "./operator.js";
+import { isTwoPhaseCommitWriter, type Sink, type SinkWriter, type TwoPhaseCommitWriter } from "../api/sink.js";
+import type { ListState } from "../state/state.js";
+import { StreamOperator, type OperatorRuntime, type OperatorStateContext } from "./operator.js";
 
+interface PendingCommit {
+  checkpointId: number;
+  txn: unknown;
+}
+
+/**
+ * Runs a sink's writer. A two-phase-commit writer is driven through its transactions: staged at each
+ * barrier, committed when the checkpoint completes, and after a restore the transactions staged in the
+ * restored checkpoint are committed again (idempotently) before leftovers are removed. Staged
+ * transactions are union state, so after a rescale every subtask knows all of them.
+ */
 export class SinkOperator extends StreamOperator {
   private writer: SinkWriter<unknown> | undefined;
+  private twoPhase: TwoPhaseCommitWriter<unknown, unknown> | undefined;
+  private pending: PendingCommit[] = [];
+  private pendingState: ListState<PendingCommit> | undefined;
+  private lastCheckpointId = 0;
 
   constructor(private readonly sink: Sink<unknown>) {
     super();
     if (typeof sink?.createWriter !== "function") throw new Error("sinkTo needs a Sink (an object with createWriter)");
   }
 
-  override async open(rt: OperatorRuntime): Promise<void> {
+  override async initializeState(state: OperatorStateContext, rt: OperatorRuntime): Promise<void> {
     this.writer = await this.sink.createWriter(rt.ctx, rt.services);
+    if (!isTwoPhaseCommitWriter(this.writer)) return;
+    this.twoPhase = this.writer;
+    this.pendingState = state.operator.getUnionListState<PendingCommit>("pending-commits");
+    if (!state.isRestored) return;
+    const restored = this.pendingState.get();
+    for (const p of restored) {
+      await this.twoPhase.commit(p.txn);
+      this.lastCheckpointId = Math.max(this.lastCheckpointId, p.checkpointId);
+    }
+    await this.twoPhase.abortLeftovers(restored.map((p) => p.txn));
+    this.pendingState.update([]);
   }
 
   processElement(record: unknown): void {
     this.writer!.write(record);
   }
 
-  /** Whether the writer can ever report no room (after open). */
+  override snapshotState(checkpointId: number): void {
+    this.lastCheckpointId = checkpointId;
+    if (!this.twoPhase) return;
+    const txn = this.twoPhase.preCommit(checkpointId);
+    if (txn !== undefined) this.pending.push({ checkpointId, txn });
+    this.pendingState!.update(this.pending);
+  }
+
+  /** Commits every transaction staged up to `checkpointId` (data of an aborted checkpoint rides on the next). */
+  override async notifyCheckpointComplete(checkpointId: number): Promise<void> {
+    if (!this.twoPhase) return;
+    while (this.pending.length > 0 && this.pending[0]!.checkpointId <= checkpointId) {
+      await this.twoPhase.commit(this.pending[0]!.txn);
+      this.pending.shift();
+    }
+  }
+
+  /** Whether the writer can ever report no room (after initializeState). */
   canBlock(): boolean {
     return typeof this.writer?.isAvailable === "function";
   }
@@ -30,8 +74,18 @@ export class SinkOperator extends StreamOperator {
     return this.writer?.available?.() ?? Promise.resolve();
   }
 
+  /**
+   * End of input: write out, and commit what is left. With checkpoints, sources end only after a
+   * final checkpoint covered all their records, so nothing is left here but data of jobs without
+   * checkpoints, which is committed now.
+   */
   override async endInput(): Promise<void> {
     await this.writer?.flush?.();
+    if (!this.twoPhase) return;
+    const txn = this.twoPhase.preCommit(this.lastCheckpointId + 1);
+    if (txn !== undefined) this.pending.push({ checkpointId: this.lastCheckpointId + 1, txn });
+    for (const p of this.pending) await this.twoPhase.commit(p.txn);
+    this.pending = [];
   }
 
   override async close(): Promise<void> {

@@ -40,6 +40,15 @@ export class NetworkBufferPool {
     this.available -= n;
   }
 
+  /**
+   * A buffer even when none is free (Flink's overdraft buffers): only for data that must go out before
+   * an in-band event, such as the partly filled batches a checkpoint barrier has to follow. The pool
+   * runs negative until as many buffers come back.
+   */
+  forceRequest(): void {
+    this.available--;
+  }
+
   recycle(n = 1): void {
     this.available += n;
     if (this.available > this.totalBuffers) throw new Error(`network buffer pool over-recycled: ${this.available} > ${this.totalBuffers}`);

@@ -8,6 +8,19 @@
 export type NetworkBuffer =
   | { readonly type: "DATA"; readonly records: unknown[]; readonly data?: undefined }
   | { readonly type: "DATA"; readonly data: Buffer; readonly records?: undefined }
-  | { readonly type: "END_OF_PARTITION" };
+  | { readonly type: "END_OF_PARTITION" }
+  | CheckpointBarrier;
+
+/**
+ * Barrier n (Chandy-Lamport, as in Flink): every record before it belongs to checkpoint n, every
+ * record after it to n+1. It carries where the tasks write their state for n.
+ */
+export interface CheckpointBarrier {
+  readonly type: "CHECKPOINT_BARRIER";
+  readonly checkpointId: number;
+  readonly timestamp: number;
+  readonly targetDir: string;
+  readonly isSavepoint: boolean;
+}
 
 export const END_OF_PARTITION: NetworkBuffer = { type: "END_OF_PARTITION" };

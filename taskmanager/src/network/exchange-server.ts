@@ -1,6 +1,6 @@
 import type * as grpc from "@grpc/grpc-js";
-import { RiffleError, encodeBatch, type Logger, type ExchangeRequest, type ExchangeResponse } from "@riffle/shared";
-import type { NetworkBuffer } from "./buffer.js";
+import { RiffleError, encodeBatch, encodeValue, type Logger, type ExchangeRequest, type ExchangeResponse } from "@riffle/shared";
+import type { CheckpointBarrier, NetworkBuffer } from "./buffer.js";
 import type { PartitionManager } from "./partition-manager.js";
 import type { EncodingListener, ResultSubpartition, SubpartitionReader } from "./result-partition.js";
 
@@ -60,7 +60,7 @@ export class RemoteSubpartitionView implements SubpartitionReader {
           sequence: this.sequence++,
           backlog: this.sub.backlog,
           type: buffer.type,
-          data: buffer.type === "DATA" ? this.encode(buffer) : Buffer.alloc(0),
+          data: buffer.type === "DATA" ? this.encode(buffer) : buffer.type === "CHECKPOINT_BARRIER" ? encodeBarrier(buffer) : Buffer.alloc(0),
         },
       });
       if (buffer.type === "END_OF_PARTITION") {
@@ -100,6 +100,10 @@ export class RemoteSubpartitionView implements SubpartitionReader {
     this.done = true;
     this.sub.removeReader(this);
   }
+}
+
+function encodeBarrier(b: CheckpointBarrier): Buffer {
+  return encodeValue({ checkpointId: b.checkpointId, timestamp: b.timestamp, targetDir: b.targetDir, isSavepoint: b.isSavepoint });
 }
 
 /** Serves DataExchange.Exchange: the first message requests a subpartition, the rest add credit. */

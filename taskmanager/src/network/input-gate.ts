@@ -25,6 +25,10 @@ export class InputGate implements ChannelOwner, FloatingBuffers {
   private readonly ready: InputChannel[] = [];
   private readonly queued = new Set<InputChannel>();
   private readonly ended = new Set<InputChannel>();
+  /** Channels held back during barrier alignment: their data waits until the checkpoint is taken. */
+  private readonly blocked = new Set<InputChannel>();
+  /** Called when a channel delivered its end of partition (alignment stops waiting for it). */
+  onChannelEnded: (channel: number) => void = () => {};
   private readonly signal = new Signal();
   private failure: Error | undefined;
   private floatingHeld = 0;
@@ -44,7 +48,7 @@ export class InputGate implements ChannelOwner, FloatingBuffers {
   }
 
   notifyChannelNonEmpty(channel: InputChannel): void {
-    if (this.queued.has(channel)) return;
+    if (this.queued.has(channel) || this.blocked.has(channel)) return;
     this.queued.add(channel);
     this.ready.push(channel);
     this.signal.notify();
@@ -55,12 +59,16 @@ export class InputGate implements ChannelOwner, FloatingBuffers {
     this.signal.notify();
   }
 
-  /** The next buffer of any channel; end-of-partition events are absorbed (see `isFinished`). */
+  /**
+   * The next buffer or barrier of any unblocked channel; end-of-partition events are absorbed (see
+   * `isFinished` and `onChannelEnded`).
+   */
   pollNext(): GateItem | undefined {
     if (this.failure) throw this.failure;
     while (this.ready.length > 0) {
       const channel = this.ready.shift()!;
       this.queued.delete(channel);
+      if (this.blocked.has(channel)) continue;
       const buffer = channel.poll();
       if (buffer === undefined) continue;
       if (channel.hasData()) {
@@ -69,11 +77,28 @@ export class InputGate implements ChannelOwner, FloatingBuffers {
       }
       if (buffer.type === "END_OF_PARTITION") {
         this.ended.add(channel);
+        this.onChannelEnded(channel.index);
         continue;
       }
       return { channel: channel.index, buffer };
     }
     return undefined;
+  }
+
+  block(channel: number): void {
+    const c = this.channels[channel];
+    if (c) this.blocked.add(c);
+  }
+
+  unblockAll(): void {
+    const held = [...this.blocked];
+    this.blocked.clear();
+    for (const c of held) if (c.hasData()) this.notifyChannelNonEmpty(c);
+  }
+
+  isChannelEnded(channel: number): boolean {
+    const c = this.channels[channel];
+    return c !== undefined && this.ended.has(c);
   }
 
   isFinished(): boolean {

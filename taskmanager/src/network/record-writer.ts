@@ -1,6 +1,7 @@
 import { encodeBatch, murmur3Key, operatorIndexForKeyGroup, type Partitioner } from "@riffle/shared";
 import type { Output } from "@riffle/sdk/internal";
 import type { ResultPartition, ResultSubpartition } from "./result-partition.js";
+import type { CheckpointBarrier } from "./buffer.js";
 
 export interface RecordWriterOptions {
   partitioner: Partitioner;
@@ -73,10 +74,12 @@ export class RecordWriter implements Output {
     if (sub.pending.length >= this.target) this.finishBuffer(sub);
   }
 
-  /** Encodes the pending records of `sub` into a buffer; false when the pool has none to give. */
-  private finishBuffer(sub: ResultSubpartition): boolean {
+  /** Turns the pending records of `sub` into a buffer; false when the pool has none to give. */
+  private finishBuffer(sub: ResultSubpartition, force = false): boolean {
     if (sub.pending.length === 0) return true;
-    if (!this.partition.pool.tryRequest()) {
+    if (force) {
+      this.partition.pool.forceRequest();
+    } else if (!this.partition.pool.tryRequest()) {
       this.blocked = true;
       return false;
     }
@@ -121,6 +124,16 @@ export class RecordWriter implements Output {
     let all = true;
     for (const sub of this.subs) if (sub.pending.length > 0 && !this.finishBuffer(sub)) all = false;
     return all;
+  }
+
+  /**
+   * Sends a checkpoint barrier on every subpartition, right behind the records written so far: partly
+   * filled batches go out first, with overdraft buffers if the pool is empty, since the barrier cannot
+   * wait behind back-pressure without stalling the checkpoint.
+   */
+  broadcastBarrier(barrier: CheckpointBarrier): void {
+    for (const sub of this.subs) this.finishBuffer(sub, true);
+    this.partition.broadcastEvent(barrier);
   }
 
   hasPending(): boolean {

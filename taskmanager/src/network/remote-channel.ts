@@ -1,6 +1,6 @@
 import type * as grpc from "@grpc/grpc-js";
-import { RiffleError, type BufferResponse, type ExchangeRequest, type ExchangeResponse } from "@riffle/shared";
-import type { NetworkBuffer } from "./buffer.js";
+import { RiffleError, decodeValue, type BufferResponse, type ExchangeRequest, type ExchangeResponse } from "@riffle/shared";
+import type { CheckpointBarrier, NetworkBuffer } from "./buffer.js";
 import type { ChannelOwner, InputChannel } from "./input-channel.js";
 
 /** The gate-side pool of floating buffers, lent to whichever channel has a backlog. */
@@ -97,9 +97,12 @@ export class RemoteInputChannel implements InputChannel {
       return;
     }
     this.buffersReceived++;
-    const buffer: NetworkBuffer = b.type === "DATA" ? { type: "DATA", data: b.data } : { type: "END_OF_PARTITION" };
+    let buffer: NetworkBuffer;
+    if (b.type === "DATA") buffer = { type: "DATA", data: b.data };
+    else if (b.type === "CHECKPOINT_BARRIER") buffer = { type: "CHECKPOINT_BARRIER", ...decodeValue<Omit<CheckpointBarrier, "type">>(b.data) };
+    else buffer = { type: "END_OF_PARTITION" };
     if (buffer.type === "DATA") this.bytesReceived += b.data.length;
-    else this.ended = true;
+    else if (buffer.type === "END_OF_PARTITION") this.ended = true;
     const wasEmpty = this.queue.length === 0;
     this.queue.push({ buffer, floating });
     this.backlog = b.backlog;

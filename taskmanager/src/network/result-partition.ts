@@ -48,7 +48,7 @@ export class ResultSubpartition {
     const wasEmpty = this.queue.length === 0;
     this.queue.push(buffer);
     if (buffer.type === "DATA") this.dataBuffers++;
-    else this.endOfPartitionAdded = true;
+    else if (buffer.type === "END_OF_PARTITION") this.endOfPartitionAdded = true;
     if (wasEmpty) this.reader?.notifyDataAvailable();
   }
 
@@ -59,7 +59,7 @@ export class ResultSubpartition {
     if (buffer.type === "DATA") {
       this.dataBuffers--;
       this.partition.pool.recycle();
-    } else {
+    } else if (buffer.type === "END_OF_PARTITION") {
       this.consumed = true;
       this.partition.onSubpartitionConsumed();
     }
@@ -136,6 +136,11 @@ export class ResultPartition {
     const sub = this.subpartitions[index];
     if (!sub) throw new RiffleError("PARTITION_NOT_FOUND", `partition ${this.id} has no subpartition ${index}`);
     return sub;
+  }
+
+  /** Appends an in-band event to every subpartition (after the writer flushed what precedes it). */
+  broadcastEvent(event: NetworkBuffer): void {
+    for (const sub of this.subpartitions) sub.add(event);
   }
 
   /** Appends end-of-partition to every subpartition (after the writer flushed its last records). */

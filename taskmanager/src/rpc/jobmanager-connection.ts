@@ -11,6 +11,8 @@ import {
   type TaskMetricsReport,
   type CollectBatch,
   type GetBundleResponse,
+  type AcknowledgeCheckpointRequest,
+  type DeclineCheckpointRequest,
 } from "@riffle/shared";
 
 type JobManagerClient = grpc.Client & {
@@ -124,6 +126,14 @@ export class JobManagerConnection {
   /** The JobManager holds the answer back while its client lags: the wait is the back-pressure. */
   async pushCollect(batch: CollectBatch): Promise<void> {
     await rpc.unary(this.client, "PushCollectBatch", batch, 24 * 3600_000);
+  }
+
+  async acknowledgeCheckpoint(ack: AcknowledgeCheckpointRequest): Promise<void> {
+    await rpc.unary(this.client, "AcknowledgeCheckpoint", ack, 30_000);
+  }
+
+  async declineCheckpoint(decline: DeclineCheckpointRequest): Promise<void> {
+    await rpc.unary(this.client, "DeclineCheckpoint", decline, 30_000);
   }
 
   get registrationId(): string | undefined {

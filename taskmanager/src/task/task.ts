@@ -9,6 +9,9 @@ import {
   type Logger,
   type Partitioner,
   type TaskDeploymentDescriptor,
+  type AcknowledgeCheckpointRequest,
+  type DeclineCheckpointRequest,
+  type TriggerCheckpointRequest,
 } from "@riffle/shared";
 import { createOperatorChain, type OperatorChain, type Output } from "@riffle/sdk/internal";
 import type { MetricGroup, RuntimeContext, SinkServices } from "@riffle/sdk";
@@ -22,6 +25,9 @@ import {
   RemoteInputChannel,
   ResultPartition,
 } from "../network/index.js";
+import type { CheckpointBarrier, NetworkBuffer } from "../network/buffer.js";
+import { BarrierAligner } from "../checkpoint/barrier-aligner.js";
+import type { TaskStateManager } from "../checkpoint/task-state.js";
 import { Mailbox } from "./mailbox.js";
 import { TaskMetrics } from "./metrics.js";
 
@@ -44,6 +50,10 @@ export interface TaskServices {
   sinkServices(tdd: TaskDeploymentDescriptor): SinkServices;
   metricGroup(tdd: TaskDeploymentDescriptor, taskName: string): MetricGroup;
   onStateChange(task: Task, state: ExecutionState, error?: RiffleError): void;
+  /** The task's operator state: fresh, or restored from the checkpoint in the deployment. */
+  createStateManager(tdd: TaskDeploymentDescriptor, config: JobRuntimeConfig, vertex: JobVertex): Promise<TaskStateManager>;
+  acknowledgeCheckpoint(ack: AcknowledgeCheckpointRequest): Promise<void>;
+  declineCheckpoint(decline: DeclineCheckpointRequest): Promise<void>;
   log: Logger;
 }
 
@@ -65,6 +75,13 @@ const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resol
  *   DEPLOYING ──► RUNNING ──► FINISHED
  *       │            ├──────► FAILED
  *       └────────────┴──────► CANCELED
+ *
+ * Checkpoints: a source task snapshots when the trigger reaches its mailbox, between two reads of
+ * its source; other tasks when barrier n arrived on every input channel (aligned). Either way the
+ * synchronous part captures the state, the barrier goes out on every output, and the state is
+ * written and acknowledged while processing goes on. A source that reaches the end of its input with
+ * checkpointing on waits for one more completed checkpoint before it ends its partitions, so every
+ * record is covered by a checkpoint before sinks see the end (Flink's final checkpoint, FLIP-147).
  */
 export class Task {
   readonly vertex: JobVertex;
@@ -84,6 +101,13 @@ export class Task {
   /** False when no output of this task can ever refuse a record: the per-record check is skipped. */
   private outputsCanBlock = true;
   private stepStart = 0;
+  private stateManager: TaskStateManager | undefined;
+  private aligner: BarrierAligner | undefined;
+  /** Set when an input channel's end completed an alignment, handled after the current poll. */
+  private alignedByEnd: { barrier: CheckpointBarrier; alignmentMs: number } | undefined;
+  private sourceEnded = false;
+  private finalCheckpointId: number | undefined;
+  private finalCheckpointDone = false;
   private readonly log: Logger;
   readonly done: Promise<void>;
 
@@ -129,6 +153,91 @@ export class Task {
     return n;
   }
 
+  /** A source task takes checkpoint n: snapshot and barrier, between two reads of its source. */
+  triggerCheckpoint(req: TriggerCheckpointRequest): void {
+    this.mailbox.put(() => {
+      if (!this.chain?.source || this.state !== "RUNNING") {
+        this.decline(req.checkpointId, new RiffleError("INTERNAL", `${this.name} is not a running source task`));
+        return;
+      }
+      const barrier: CheckpointBarrier = {
+        type: "CHECKPOINT_BARRIER",
+        checkpointId: req.checkpointId,
+        timestamp: req.timestamp,
+        targetDir: req.targetDir,
+        isSavepoint: req.isSavepoint,
+      };
+      this.checkpoint(barrier, 0);
+    });
+  }
+
+  notifyCheckpointComplete(checkpointId: number): void {
+    this.mailbox.put(() => {
+      if (this.finalCheckpointId !== undefined && checkpointId >= this.finalCheckpointId) this.finalCheckpointDone = true;
+      this.chain?.notifyCheckpointComplete(checkpointId).catch((err: unknown) => this.failFromOutside(err));
+    });
+  }
+
+  notifyCheckpointAborted(checkpointId: number): void {
+    this.mailbox.put(() => {
+      this.aligner?.abort(checkpointId);
+      this.chain?.notifyCheckpointAborted(checkpointId).catch((err: unknown) => this.failFromOutside(err));
+    });
+  }
+
+  /** An error outside the loop (an async checkpoint hook) fails the task through its mailbox. */
+  private failFromOutside(err: unknown): void {
+    this.mailbox.put(() => {
+      throw err;
+    });
+  }
+
+  /**
+   * The synchronous part of checkpoint n, then the barrier downstream; the state is written and
+   * acknowledged asynchronously. A failure declines the checkpoint (the JobManager aborts it) and
+   * leaves the task running.
+   */
+  private checkpoint(barrier: CheckpointBarrier, alignmentMs: number): void {
+    const id = barrier.checkpointId;
+    const t0 = performance.now();
+    let capture: ReturnType<TaskStateManager["capture"]>;
+    try {
+      this.chain!.snapshotState(id);
+      capture = this.stateManager!.capture(id);
+    } catch (err) {
+      this.decline(id, err);
+      return;
+    }
+    for (const w of this.writers) w.broadcastBarrier(barrier);
+    if (this.sourceEnded && this.finalCheckpointId === undefined) this.finalCheckpointId = id;
+    const syncMs = performance.now() - t0;
+    const t1 = performance.now();
+    capture.write(barrier.targetDir).then(
+      ({ snapshot, size }) =>
+        this.services
+          .acknowledgeCheckpoint({
+            jobId: this.tdd.jobId,
+            executionId: this.tdd.executionId,
+            checkpointId: id,
+            stateJson: JSON.stringify(snapshot),
+            stateSize: size,
+            syncDurationMs: Math.round(syncMs),
+            asyncDurationMs: Math.round(performance.now() - t1),
+            alignmentDurationMs: Math.round(alignmentMs),
+          })
+          .catch((err: unknown) => this.log.warn({ checkpointId: id, err: describeError(err) }, "could not acknowledge the checkpoint")),
+      (err: unknown) => this.decline(id, err),
+    );
+  }
+
+  private decline(checkpointId: number, err: unknown): void {
+    const e = toRiffleError(err);
+    this.log.warn({ checkpointId, code: e.code }, `declining checkpoint: ${e.message}`);
+    this.services
+      .declineCheckpoint({ jobId: this.tdd.jobId, executionId: this.tdd.executionId, checkpointId, errorCode: e.code, errorMessage: e.message })
+      .catch((e2: unknown) => this.log.warn({ checkpointId, err: describeError(e2) }, "could not decline the checkpoint"));
+  }
+
   cancel(): void {
     if (this.cancelled) return;
     this.cancelled = true;
@@ -158,6 +267,7 @@ export class Task {
       this.stopFlusher();
       await this.chain!.close();
       this.closeGates();
+      await this.stateManager?.dispose();
       this.transition("FINISHED");
     } catch (err) {
       this.stopFlusher();
@@ -205,6 +315,9 @@ export class Task {
       if (!out) throw new RiffleError("INTERNAL", `no result partition deployed for edge ${edgeId}`);
       return out;
     });
+    const stateManager = await services.createStateManager(tdd, this.config, this.vertex);
+    this.stateManager = stateManager;
+    await this.chain.initializeState((op) => stateManager.stateFor(op));
 
     for (const g of tdd.inputGates) {
       const gate = new InputGate(g.gateIndex, services.pool, net.floatingBuffersPerGate);
@@ -222,6 +335,16 @@ export class Task {
           channel.open(services.connections.openStream(c.address), c.partitionId, c.subpartition, `${tdd.executionId}@${services.taskmanagerId}`);
         }
       });
+    }
+    if (this.gates.length > 0) {
+      const aligner = new BarrierAligner(this.gates);
+      this.aligner = aligner;
+      for (const gate of this.gates) {
+        gate.onChannelEnded = () => {
+          const r = aligner.onChannelEnded();
+          if (r.aligned) this.alignedByEnd = { barrier: r.barrier, alignmentMs: r.alignmentMs };
+        };
+      }
     }
   }
 
@@ -279,15 +402,37 @@ export class Task {
       if (this.batch) {
         this.processBatch();
       } else if (source) {
+        if (this.sourceEnded) {
+          // Only the final checkpoint is awaited: it arrives as mail.
+          if (this.finalCheckpointDone) break;
+          await this.wait(this.mailbox.arrival(), "idle");
+          continue;
+        }
         const result = source.reader.pollNext(source.output, SOURCE_BATCH);
-        if (result === "END_OF_INPUT") break;
+        if (result === "END_OF_INPUT") {
+          if (!this.config.checkpointing) break;
+          this.sourceEnded = true;
+          this.flushWriters();
+          continue;
+        }
         if (result === "NOTHING_AVAILABLE") {
           if (flushEachStep) this.flushWriters();
           await this.wait(source.reader.isAvailable(), "idle");
           continue;
         }
       } else {
-        const item = this.pollInput();
+        const polled = this.pollInput();
+        if (this.alignedByEnd) {
+          const { barrier, alignmentMs } = this.alignedByEnd;
+          this.alignedByEnd = undefined;
+          this.checkpoint(barrier, alignmentMs);
+        }
+        const item = polled?.buffer;
+        if (polled && item?.type === "CHECKPOINT_BARRIER") {
+          const r = this.aligner!.onBarrier(polled.gate, polled.channel, item);
+          if (r.aligned) this.checkpoint(r.barrier, r.alignmentMs);
+          continue;
+        }
         if (item === undefined) {
           if (this.gates.every((g) => g.isFinished())) break;
           if (flushEachStep) this.flushWriters();
@@ -317,14 +462,14 @@ export class Task {
   }
 
   /** Round-robin over the gates (a union of several inputs). */
-  private pollInput() {
+  private pollInput(): { gate: number; channel: number; buffer: NetworkBuffer } | undefined {
     const n = this.gates.length;
     for (let k = 0; k < n; k++) {
-      const gate = this.gates[(this.nextGate + k) % n]!;
-      const item = gate.pollNext();
+      const g = (this.nextGate + k) % n;
+      const item = this.gates[g]!.pollNext();
       if (item) {
-        this.nextGate = (this.nextGate + k + 1) % n;
-        return item.buffer;
+        this.nextGate = (g + 1) % n;
+        return { gate: g, channel: item.channel, buffer: item.buffer };
       }
     }
     return undefined;
@@ -361,6 +506,11 @@ export class Task {
       await this.chain?.close();
     } catch (err) {
       this.log.warn({ err: describeError(err) }, "closing the operators failed");
+    }
+    try {
+      await this.stateManager?.dispose();
+    } catch (err) {
+      this.log.warn({ err: describeError(err) }, "disposing the task's state failed");
     }
   }
 }

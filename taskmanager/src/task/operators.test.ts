@@ -1,9 +1,8 @@
 import { describe, expect, it } from "vitest";
-import type { RuntimeContext } from "../api/functions.js";
-import { StreamExecutionEnvironment } from "../api/environment.js";
-import { buildJobGraph } from "../graph/build.js";
-import { createOperatorChain, type OperatorChain } from "./chain.js";
-import type { DataStream } from "../api/datastream.js";
+import { keyGroupRangeForSubtask } from "@riffle/shared";
+import type { DataStream, RuntimeContext } from "@riffle/sdk";
+import { StreamExecutionEnvironment, buildJobGraph, createOperatorChain, type OperatorChain } from "@riffle/sdk/internal";
+import { MemoryKeyedStateBackend, OperatorStateBackend } from "../state/index.js";
 
 const ctx: RuntimeContext = {
   jobId: "j",
@@ -17,8 +16,9 @@ const ctx: RuntimeContext = {
 };
 
 /**
- * Runs a job at parallelism 1 in-process: every vertex's chain, with each network edge delivering
- * straight into the next chain's input, and the records of its collect sink returned.
+ * The operators' semantics, run in-process at parallelism 1 with the real memory state backend:
+ * every vertex's chain, each network edge delivering straight into the next chain's input, and the
+ * records of the collect sink returned.
  */
 async function run<T>(build: (env: StreamExecutionEnvironment) => DataStream<T>): Promise<T[]> {
   const env = new StreamExecutionEnvironment("run");
@@ -35,6 +35,13 @@ async function run<T>(build: (env: StreamExecutionEnvironment) => DataStream<T>)
     chains.set(vertex.id, chain);
   }
   const ordered = graph.vertices.map((v) => chains.get(v.id)!);
+  for (const c of ordered) {
+    await c.initializeState(() => ({
+      keyed: new MemoryKeyedStateBackend({ maxParallelism: 128, keyGroupRange: keyGroupRangeForSubtask(0, 1, 128) }),
+      operator: new OperatorStateBackend({ subtaskIndex: 0, parallelism: 1 }),
+      isRestored: false,
+    }));
+  }
   for (const c of [...ordered].reverse()) await c.open();
   const source = ordered[0]!.source!;
   while (source.reader.pollNext(source.output, 2) !== "END_OF_INPUT");

@@ -1,0 +1,155 @@
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { CheckpointMetadata } from "@riffle/shared";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { CoordinatorHarness, MAP0, MAP1, SRC } from "../testing/checkpoint-harness.js";
+import { TEST_JOB_ID } from "../testing/fixtures.js";
+
+const readMetadata = (chkDir: string) => JSON.parse(readFileSync(join(chkDir, "_metadata"), "utf8")) as CheckpointMetadata;
+
+describe("CheckpointCoordinator: completing", () => {
+  let dir: string;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "riffle-chk-complete-"));
+  });
+
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("completes once every task acknowledged: writes _metadata, records the pointer and notifies every task", async () => {
+    const h = new CoordinatorHarness(dir);
+    const p = h.coordinator.triggerCheckpoint()!;
+    h.ack(1, SRC);
+    h.ack(1, MAP0);
+    await h.coordinator.whenIdle();
+    expect(p.status).toBe("PENDING");
+    expect(existsSync(join(p.dir, "_metadata"))).toBe(false);
+    h.clock.advance(250);
+    h.ack(1, MAP1);
+    await h.coordinator.whenIdle();
+
+    expect(p.status).toBe("COMPLETED");
+    expect(readdirSync(p.dir).sort()).toEqual(["_metadata", "map-2", "source-1"]);
+    expect(readMetadata(p.dir)).toEqual({
+      version: 1,
+      jobId: TEST_JOB_ID,
+      jobName: "test-job",
+      checkpointId: 1,
+      timestamp: p.timestamp,
+      isSavepoint: false,
+      maxParallelism: 128,
+      operators: [
+        {
+          uid: "source-1",
+          parallelism: 1,
+          maxParallelism: 128,
+          subtasks: [{ keyed: [], operator: [{ path: "source-1/0.op", size: 14, states: { offsets: { mode: "split", count: 1 } } }] }],
+        },
+        {
+          uid: "map-2",
+          parallelism: 2,
+          maxParallelism: 128,
+          subtasks: [
+            { keyed: [{ path: "map-2/0.keyed", keyGroupRange: { start: 0, end: 63 }, size: 15 }], operator: [] },
+            { keyed: [{ path: "map-2/1.keyed", keyGroupRange: { start: 64, end: 127 }, size: 15 }], operator: [] },
+          ],
+        },
+      ],
+    });
+    expect(h.persisted.at(-1)).toEqual({ nextId: 2, latest: { id: 1, path: p.dir, timestamp: p.timestamp } });
+    expect(h.gateway.completed).toEqual([SRC, MAP0, MAP1].map((executionId) => ({ jobId: TEST_JOB_ID, executionId, checkpointId: 1 })));
+    expect(h.coordinator.latestCompleted).toMatchObject({ id: 1, path: p.dir });
+
+    const stats = h.coordinator.stats.snapshot();
+    expect(stats.counts).toEqual({ restored: 0, total: 1, inProgress: 0, completed: 1, failed: 0 });
+    expect(stats.latest.completed).toMatchObject({
+      id: 1,
+      status: "COMPLETED",
+      stateSize: 44,
+      endToEndDurationMs: 250,
+      alignmentDurationMs: 7,
+      syncDurationMs: 3,
+      asyncDurationMs: 20,
+      numSubtasks: 3,
+      numAcknowledged: 3,
+      externalPath: p.dir,
+    });
+    expect(stats.summary.stateSize).toEqual({ min: 44, avg: 44, max: 44 });
+  });
+
+  it("shows an in-progress checkpoint with its acknowledgements so far", () => {
+    const h = new CoordinatorHarness(dir);
+    h.coordinator.triggerCheckpoint();
+    h.clock.advance(40);
+    h.ack(1, SRC);
+    const [entry] = h.coordinator.stats.snapshot().history;
+    expect(entry).toMatchObject({ id: 1, status: "IN_PROGRESS", numAcknowledged: 1, numSubtasks: 3, endToEndDurationMs: 40, externalPath: null });
+  });
+
+  it("deletes checkpoints beyond the retained count only after a newer one completed, never the latest", async () => {
+    const h = new CoordinatorHarness(dir, { retained: 2 });
+    const chk = (n: number) => join(dir, TEST_JOB_ID, `chk-${n}`);
+    for (const n of [1, 2]) {
+      h.coordinator.triggerCheckpoint();
+      await h.ackAll(n);
+    }
+    h.coordinator.triggerCheckpoint();
+    h.decline(3, MAP0);
+    await h.coordinator.whenIdle();
+    expect([1, 2, 3].map((n) => existsSync(chk(n)))).toEqual([true, true, false]);
+
+    h.coordinator.triggerCheckpoint();
+    h.ack(4, SRC);
+    await h.coordinator.whenIdle();
+    expect([1, 2, 4].map((n) => existsSync(chk(n)))).toEqual([true, true, true]);
+
+    h.ack(4, MAP0);
+    h.ack(4, MAP1);
+    await h.coordinator.whenIdle();
+    expect([1, 2, 4].map((n) => existsSync(join(chk(n), "_metadata")))).toEqual([false, true, true]);
+    expect(existsSync(chk(1))).toBe(false);
+    expect(h.coordinator.latestCompleted?.id).toBe(4);
+  });
+
+  it("carries a finished task's last completed state into the next checkpoint, copying its files", async () => {
+    const h = new CoordinatorHarness(dir);
+    h.coordinator.triggerCheckpoint();
+    await h.ackAll(1);
+    h.task(MAP1).status = "finished";
+    const p = h.coordinator.triggerCheckpoint()!;
+    expect(p.waitingTasks().map((t) => t.executionId)).toEqual([SRC, MAP0]);
+    await h.ackAll(2);
+
+    expect(p.status).toBe("COMPLETED");
+    expect(readFileSync(join(p.dir, "map-2/1.keyed"), "utf8")).toBe(`${MAP1} state`);
+    const map = readMetadata(p.dir).operators.find((o) => o.uid === "map-2")!;
+    expect(map.subtasks[1]).toEqual({ keyed: [{ path: "map-2/1.keyed", keyGroupRange: { start: 64, end: 127 }, size: 15 }], operator: [] });
+    expect(h.gateway.completed.filter((n) => n.checkpointId === 2).map((n) => n.executionId)).toEqual([SRC, MAP0]);
+  });
+
+  it("ignores acknowledgements of other checkpoints, of executions it does not wait for, and repeated ones", async () => {
+    const h = new CoordinatorHarness(dir);
+    const p = h.coordinator.triggerCheckpoint()!;
+    h.ack(7, SRC, "");
+    h.ack(1, "e-unknown", "");
+    h.ack(1, SRC);
+    h.ack(1, SRC, "not even json");
+    expect([p.status, p.numAcknowledged]).toEqual(["PENDING", 1]);
+    h.ack(1, MAP0);
+    h.ack(1, MAP1);
+    await h.coordinator.whenIdle();
+    expect(p.status).toBe("COMPLETED");
+    h.ack(1, MAP1);
+    expect(h.coordinator.stats.snapshot().counts).toMatchObject({ completed: 1, failed: 0 });
+  });
+
+  it("accepts an empty state_json as a task without state", async () => {
+    const h = new CoordinatorHarness(dir);
+    const p = h.coordinator.triggerCheckpoint()!;
+    for (const id of [SRC, MAP0, MAP1]) h.ack(1, id, "");
+    await h.coordinator.whenIdle();
+    expect(p.status).toBe("COMPLETED");
+    expect(readMetadata(p.dir).operators).toEqual([]);
+  });
+});

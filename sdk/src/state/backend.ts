@@ -1,0 +1,20 @@
+import type { KeyedStateStore } from "./stores.js";
+
+/**
+ * The current key (and namespace) that every keyed state access is scoped to. A keyed operator sets
+ * the key before it hands a record to the user function; windows set the namespace to a window id.
+ */
+export interface KeyContext {
+  /** Sets the key of the record being processed; a key outside the subtask's key groups is refused. */
+  setCurrentKey(key: unknown): void;
+  getCurrentKey(): unknown;
+  /** Sets the namespace of later accesses (default `""`: the key's own state). */
+  setCurrentNamespace(namespace: string): void;
+  getCurrentNamespace(): string;
+}
+
+/** A keyed state backend as operators see it: the key context plus the state store user functions get. */
+export interface InternalKeyedStateBackend extends KeyContext, KeyedStateStore {}
+
+/** The namespace of state that belongs to the key itself (not to a window). */
+export const DEFAULT_NAMESPACE = "";

@@ -1,0 +1,125 @@
+import { access, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { RiffleError } from "@riffle/shared";
+import { ListStateDescriptor, ValueStateDescriptor } from "@riffle/sdk";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MemoryKeyedStateBackend } from "../memory/memory-backend.js";
+import { LevelDbKeyedStateBackend } from "./leveldb-backend.js";
+
+let root: string;
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), "riffle-leveldb-"));
+});
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+const exists = (path: string) =>
+  access(path).then(
+    () => true,
+    () => false,
+  );
+
+describe("leveldb backend", () => {
+  it("stays correct with far more keys than its cache holds, and removes its database on dispose", async () => {
+    const directory = join(root, "big");
+    const maxEntries = 10_000;
+    const b = await LevelDbKeyedStateBackend.create({ maxParallelism: 128, keyGroupRange: { start: 0, end: 127 }, directory, cacheMaxEntries: maxEntries });
+    const count = b.getState(new ValueStateDescriptor<number>("count", 0));
+    const seen = b.getListState(new ListStateDescriptor<number>("seen"));
+    const N = 200_000;
+    let maxCached = 0;
+    const pass = async (round: number) => {
+      for (let i = 0; i < N; i++) {
+        b.setCurrentKey(`key-${i}`);
+        count.update(count.value()! + 1);
+        if (i % 10 === 0) seen.add(round);
+        if (i % 1000 === 0) {
+          maxCached = Math.max(maxCached, b.stats().cachedRows);
+          // Let background writes land, as a task's mailbox loop does between slices.
+          await new Promise((r) => setImmediate(r));
+        }
+      }
+    };
+    await pass(1);
+    await pass(2);
+    // Every miss of the second pass was read back from the database.
+    expect(b.stats().reads).toBeGreaterThan(N);
+    expect(maxCached).toBeLessThanOrEqual(maxEntries * 1.5);
+    for (let i = 0; i < N; i++) {
+      b.setCurrentKey(`key-${i}`);
+      if (count.value() !== 2) expect({ key: i, count: count.value() }).toEqual({ key: i, count: 2 });
+      if (i % 10 === 0 && seen.get().join() !== "1,2") expect({ key: i, seen: seen.get() }).toEqual({ key: i, seen: [1, 2] });
+    }
+    await b.flushed();
+
+    // A snapshot holds every key, and restores into the memory backend.
+    const checkpoint = join(root, "chk-big");
+    const handle = await b.snapshot().write(checkpoint);
+    const restored = new MemoryKeyedStateBackend({ maxParallelism: 128, keyGroupRange: { start: 0, end: 127 } });
+    await restored.restore(checkpoint, [handle]);
+    expect(restored.rowCount()).toBe(N);
+    const restoredCount = restored.getState(new ValueStateDescriptor<number>("count", 0));
+    restored.setCurrentKey("key-123456");
+    expect(restoredCount.value()).toBe(2);
+
+    expect(await exists(directory)).toBe(true);
+    await b.dispose();
+    expect(await exists(directory)).toBe(false);
+    expect(() => {
+      b.setCurrentKey("key-1");
+      count.value();
+    }).toThrow(/disposed/);
+  });
+
+  it("refuses a directory that already holds a database", async () => {
+    const directory = join(root, "taken");
+    const first = await LevelDbKeyedStateBackend.create({ maxParallelism: 128, keyGroupRange: { start: 0, end: 127 }, directory });
+    let error: RiffleError | undefined;
+    try {
+      await LevelDbKeyedStateBackend.create({ maxParallelism: 128, keyGroupRange: { start: 0, end: 127 }, directory });
+    } catch (err) {
+      error = err as RiffleError;
+    }
+    expect(error?.code).toBe("STATE_BACKEND_FAILED");
+    expect(error?.message).toContain(directory);
+    await first.dispose();
+  });
+
+  it("refuses invalid cache settings", async () => {
+    await expect(
+      LevelDbKeyedStateBackend.create({ maxParallelism: 128, keyGroupRange: { start: 0, end: 127 }, directory: join(root, "bad"), cacheMaxEntries: 0 }),
+    ).rejects.toThrow(/cacheMaxEntries/);
+    expect(await exists(join(root, "bad"))).toBe(false);
+  });
+
+  it("writes deletes through: a cleared value stays cleared after eviction", async () => {
+    const b = await LevelDbKeyedStateBackend.create({
+      maxParallelism: 128,
+      keyGroupRange: { start: 0, end: 127 },
+      directory: join(root, "deletes"),
+      cacheMaxEntries: 100,
+      flushThreshold: 10,
+      flushBatchSize: 16,
+    });
+    const v = b.getState(new ValueStateDescriptor<number>("v"));
+    for (let i = 0; i < 1000; i++) {
+      b.setCurrentKey(i);
+      v.update(i);
+    }
+    await b.flushed();
+    for (let i = 0; i < 1000; i += 2) {
+      b.setCurrentKey(i);
+      v.clear();
+    }
+    for (let round = 0; round < 3; round++) {
+      await new Promise((r) => setImmediate(r));
+      for (let i = 0; i < 1000; i++) {
+        b.setCurrentKey(i);
+        expect(v.value()).toBe(i % 2 === 0 ? undefined : i);
+      }
+    }
+    await b.dispose();
+  });
+});

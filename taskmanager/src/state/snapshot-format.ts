@@ -1,0 +1,231 @@
+import { type FileHandle, mkdir, open, rm } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { type KeyGroupRange, RiffleError, decodeValue, encodeValue } from "@riffle/shared";
+import type { KeyedStateHandle } from "./handles.js";
+import { type StateMeta, isStateKind } from "./state-meta.js";
+
+/**
+ * The keyed snapshot file, the same for every backend. Key groups come in ascending order, in frames
+ * whose header names the key group, so a restore reads only the byte span of the key groups it owns
+ * (the handle lists where each key group starts) and a scan can skip others without decoding them:
+ *
+ *   "RFKS" | version u8 | header length u32 | header (msgpack: maxParallelism, keyGroupRange, states)
+ *   frame*: keyGroup u16 | payload length u32 | payload (msgpack array: stateId, key, namespace, value, ...)
+ *
+ * Values are the msgpack bytes of the stored value, kept as a binary item: the leveldb backend copies
+ * them from and to its database without decoding them. All integers are big-endian.
+ */
+const MAGIC = Buffer.from("RFKS", "latin1");
+const VERSION = 1;
+const PREAMBLE = 9;
+const FRAME_HEADER = 6;
+/** Items per snapshot entry in a frame payload. */
+export const ENTRY_ITEMS = 4;
+/** Entries per frame: bounds the memory and the time of encoding one frame (a key group may take several). */
+export const FRAME_ENTRIES = 4096;
+
+interface FileHeader {
+  maxParallelism: number;
+  keyGroupRange: KeyGroupRange;
+  /** `[id, name, kind, ttl]` per state. */
+  states: [number, string, string, boolean][];
+}
+
+export function keyedSnapshotFileName(range: KeyGroupRange): string {
+  return `keyed-${range.start}-${range.end}.bin`;
+}
+
+/** Writes one keyed snapshot file; key groups must be written in ascending order. */
+export class KeyedSnapshotWriter {
+  private offset = 0;
+  private lastKeyGroup = -1;
+  private readonly offsets: [number, number][] = [];
+
+  private constructor(
+    private readonly file: FileHandle,
+    private readonly dir: string,
+    private readonly path: string,
+    private readonly range: KeyGroupRange,
+  ) {}
+
+  static async create(dir: string, range: KeyGroupRange, maxParallelism: number, states: readonly StateMeta[]): Promise<KeyedSnapshotWriter> {
+    const path = keyedSnapshotFileName(range);
+    let file: FileHandle;
+    try {
+      await mkdir(dir, { recursive: true });
+      file = await open(join(dir, path), "w");
+    } catch (err) {
+      throw new RiffleError("STATE_BACKEND_FAILED", `cannot write a keyed snapshot in ${dir}: ${(err as Error).message}`, { cause: err });
+    }
+    const writer = new KeyedSnapshotWriter(file, dir, path, range);
+    const header: FileHeader = { maxParallelism, keyGroupRange: range, states: states.map((s) => [s.id, s.name, s.kind, s.ttl]) };
+    const body = encodeValue(header);
+    const preamble = Buffer.allocUnsafe(PREAMBLE);
+    MAGIC.copy(preamble, 0);
+    preamble.writeUInt8(VERSION, 4);
+    preamble.writeUInt32BE(body.length, 5);
+    await writer.append(preamble, body);
+    return writer;
+  }
+
+  /** Appends entries (flat: stateId, key, namespace, value bytes, ...) of one key group. */
+  async writeGroup(keyGroup: number, entries: readonly unknown[]): Promise<void> {
+    if (entries.length === 0) return;
+    if (keyGroup < this.lastKeyGroup || keyGroup < this.range.start || keyGroup > this.range.end) {
+      throw new RiffleError("INTERNAL", `key group ${keyGroup} written out of order or outside [${this.range.start}, ${this.range.end}]`);
+    }
+    if (keyGroup !== this.lastKeyGroup) {
+      this.offsets.push([keyGroup, this.offset]);
+      this.lastKeyGroup = keyGroup;
+    }
+    const payload = encodeValue(entries);
+    const header = Buffer.allocUnsafe(FRAME_HEADER);
+    header.writeUInt16BE(keyGroup, 0);
+    header.writeUInt32BE(payload.length, 2);
+    await this.append(header, payload);
+  }
+
+  async finish(): Promise<KeyedStateHandle> {
+    try {
+      // Durable before the checkpoint can be acknowledged as complete.
+      await this.file.datasync();
+      await this.file.close();
+    } catch (err) {
+      throw new RiffleError("STATE_BACKEND_FAILED", `cannot write ${join(this.dir, this.path)}: ${(err as Error).message}`, { cause: err });
+    }
+    return { kind: "keyed", path: this.path, keyGroupRange: { ...this.range }, size: this.offset, keyGroupOffsets: this.offsets };
+  }
+
+  /** Closes and deletes a file that will not be completed. */
+  async abort(): Promise<void> {
+    await this.file.close().catch(() => {});
+    await rm(join(this.dir, this.path), { force: true }).catch(() => {});
+  }
+
+  private async append(a: Buffer, b: Buffer): Promise<void> {
+    try {
+      await this.file.writev([a, b]);
+    } catch (err) {
+      throw new RiffleError("STATE_BACKEND_FAILED", `cannot write ${join(this.dir, this.path)}: ${(err as Error).message}`, { cause: err });
+    }
+    this.offset += a.length + b.length;
+  }
+}
+
+export interface KeyedSnapshotVisitor {
+  /** The states the file declares, with the file's ids. */
+  onHeader(states: StateMeta[]): void;
+  onEntry(keyGroup: number, stateId: number, key: string, namespace: string, value: Uint8Array): void;
+  /** Awaited after the entries of each frame. */
+  afterFrame?: (() => Promise<void>) | undefined;
+}
+
+/** Reads the entries of the key groups of `range` from one snapshot file under `dir`. */
+export async function readKeyedSnapshot(
+  dir: string,
+  handle: KeyedStateHandle,
+  range: KeyGroupRange,
+  maxParallelism: number,
+  visitor: KeyedSnapshotVisitor,
+): Promise<void> {
+  const path = resolve(dir, handle.path);
+  const fail = (why: string, cause?: unknown) => new RiffleError("STATE_RESTORE_FAILED", `keyed snapshot ${path}: ${why}`, { cause });
+  let file: FileHandle;
+  try {
+    file = await open(path, "r");
+  } catch (err) {
+    throw fail((err as NodeJS.ErrnoException).code === "ENOENT" ? "file not found" : (err as Error).message, err);
+  }
+  try {
+    // Frames end where the file ends, so a file cut at a frame boundary shows only in its size.
+    const { size } = await file.stat();
+    if (size !== handle.size) throw fail(`is ${size} bytes, but the checkpoint recorded ${handle.size}: truncated or replaced`);
+    const preamble = await readAt(file, 0, PREAMBLE);
+    if (preamble.length < PREAMBLE || !preamble.subarray(0, 4).equals(MAGIC)) throw fail("not a keyed snapshot file");
+    if (preamble.readUInt8(4) !== VERSION) throw fail(`format version ${preamble.readUInt8(4)} is not supported (expected ${VERSION})`);
+    const headerLength = preamble.readUInt32BE(5);
+    const headerBytes = await readAt(file, PREAMBLE, headerLength);
+    if (headerBytes.length < headerLength) throw fail("truncated header");
+    const header = decodeOrFail<FileHeader>(headerBytes, fail);
+    if (header.maxParallelism !== maxParallelism) {
+      throw fail(
+        `written with max parallelism ${header.maxParallelism}, but the job has ${maxParallelism}; max parallelism cannot change once a job has state`,
+      );
+    }
+    visitor.onHeader(parseStates(header.states, fail));
+
+    let position = PREAMBLE + headerLength;
+    let expectKeyGroup = -1;
+    const offsets = Array.isArray(handle.keyGroupOffsets) ? handle.keyGroupOffsets : undefined;
+    if (offsets !== undefined) {
+      // The handle says where each key group starts: jump to the first one in range, if any.
+      const first = offsets.find(([kg]) => kg >= range.start);
+      if (first === undefined || first[0] > range.end) return;
+      [expectKeyGroup, position] = first;
+    }
+    for (;;) {
+      const frame = await readAt(file, position, FRAME_HEADER);
+      if (frame.length === 0 && expectKeyGroup < 0) return;
+      if (frame.length < FRAME_HEADER) throw fail(`truncated at byte ${position}`);
+      const keyGroup = frame.readUInt16BE(0);
+      const length = frame.readUInt32BE(2);
+      if (expectKeyGroup >= 0 && keyGroup !== expectKeyGroup)
+        throw fail(`the handle places key group ${expectKeyGroup} at byte ${position}, where key group ${keyGroup} is`);
+      expectKeyGroup = -1;
+      if (keyGroup > range.end) return;
+      if (keyGroup >= range.start) {
+        const payload = await readAt(file, position + FRAME_HEADER, length);
+        if (payload.length < length) throw fail(`truncated frame of key group ${keyGroup} at byte ${position}`);
+        visitFrame(keyGroup, decodeOrFail<unknown>(payload, fail), visitor, fail);
+        if (visitor.afterFrame !== undefined) await visitor.afterFrame();
+      }
+      position += FRAME_HEADER + length;
+    }
+  } finally {
+    await file.close().catch(() => {});
+  }
+}
+
+function visitFrame(keyGroup: number, entries: unknown, visitor: KeyedSnapshotVisitor, fail: (why: string) => RiffleError): void {
+  if (!Array.isArray(entries) || entries.length % ENTRY_ITEMS !== 0) throw fail(`frame of key group ${keyGroup} is malformed`);
+  for (let i = 0; i < entries.length; i += ENTRY_ITEMS) {
+    const stateId = entries[i];
+    const key = entries[i + 1];
+    const namespace = entries[i + 2];
+    const value = entries[i + 3];
+    if (typeof stateId !== "number" || typeof key !== "string" || typeof namespace !== "string" || !(value instanceof Uint8Array)) {
+      throw fail(`frame of key group ${keyGroup} has a malformed entry`);
+    }
+    visitor.onEntry(keyGroup, stateId, key, namespace, value);
+  }
+}
+
+function parseStates(states: unknown, fail: (why: string) => RiffleError): StateMeta[] {
+  if (!Array.isArray(states)) throw fail("header has no state list");
+  return states.map((s: unknown) => {
+    if (!Array.isArray(s) || typeof s[0] !== "number" || typeof s[1] !== "string" || !isStateKind(s[2]) || typeof s[3] !== "boolean") {
+      throw fail(`header declares a malformed state ${JSON.stringify(s)}`);
+    }
+    return { id: s[0], name: s[1], kind: s[2], ttl: s[3] };
+  });
+}
+
+function decodeOrFail<T>(bytes: Uint8Array, fail: (why: string, cause?: unknown) => RiffleError): T {
+  try {
+    return decodeValue<T>(bytes);
+  } catch (err) {
+    throw fail(`corrupt data: ${(err as Error).message}`, err);
+  }
+}
+
+/** Up to `length` bytes at `position`: fewer only at the end of the file. */
+async function readAt(file: FileHandle, position: number, length: number): Promise<Buffer> {
+  const buffer = Buffer.allocUnsafe(length);
+  let read = 0;
+  while (read < length) {
+    const { bytesRead } = await file.read(buffer, read, length - read, position + read);
+    if (bytesRead === 0) break;
+    read += bytesRead;
+  }
+  return read === length ? buffer : buffer.subarray(0, read);
+}
