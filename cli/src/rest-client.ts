@@ -2,7 +2,7 @@ import { RiffleError, isErrorCode, type ErrorCode } from "@riffle/shared";
 import { InterruptedError } from "./errors.js";
 
 /** Job statuses as the JobManager reports them. */
-export type JobStatus = "CREATED" | "RUNNING" | "FINISHED" | "FAILING" | "FAILED" | "CANCELLING" | "CANCELED";
+export type JobStatus = "CREATED" | "RUNNING" | "RESTARTING" | "FINISHED" | "FAILING" | "FAILED" | "CANCELLING" | "CANCELED";
 
 /** Statuses a job never leaves. */
 export const TERMINAL_STATUSES: ReadonlySet<string> = new Set<JobStatus>(["FINISHED", "FAILED", "CANCELED"]);

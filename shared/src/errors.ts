@@ -35,6 +35,7 @@ export const ErrorCodes = {
   TASK_FAILED: { domain: "user", status: 500, retry: true },
   TASK_DEPLOYMENT_FAILED: { domain: "internal", status: 500, retry: true },
   TASK_CANCELED: { domain: "internal", status: 500, retry: false },
+  TASK_NOT_RUNNING: { domain: "internal", status: 409, retry: true },
   PARTITION_NOT_FOUND: { domain: "internal", status: 500, retry: true },
   INSUFFICIENT_NETWORK_BUFFERS: { domain: "user", status: 500, retry: false },
   CONNECTION_LOST: { domain: "external", status: 500, retry: true },

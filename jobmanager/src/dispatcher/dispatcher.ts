@@ -84,7 +84,12 @@ export class Dispatcher implements TaskManagerListener {
         record.failure = { code: "INTERNAL", message: "the JobManager restarted; jobs are not recovered without high availability" };
         this.options.store.save(record);
       }
-      this.jobs.set(record.id, this.jobMaster(record));
+      try {
+        this.jobs.set(record.id, this.jobMaster(record));
+      } catch (err) {
+        // A record from an older JobManager whose settings this one refuses: keep the others.
+        this.logger.warn({ jobId: record.id, err: (err as Error).message }, "skipping a job record this JobManager cannot load");
+      }
     }
     if (this.jobs.size > 0) this.logger.info({ jobs: this.jobs.size }, "loaded job history");
   }

@@ -122,6 +122,10 @@ describe("REST API", () => {
     expect(exceptions.rootException).toMatch(/^job needs 2 slots/);
     expect(exceptions.exceptionHistory).toMatchObject({ entries: [{ code: "NO_RESOURCE_AVAILABLE", taskName: null }] });
 
+    expect(job.numRestarts).toBe(0);
+    for (const path of ["checkpoints", "checkpoints/config"]) {
+      expect(await expectError(await fetch(`${base}/jobs/${jobId}/${path}`), 404, "CHECKPOINTING_DISABLED")).toMatch(/takes no checkpoints/);
+    }
     const results = await (await fetch(`${base}/jobs/${jobId}/results?cursor=0`)).json();
     expect(results).toEqual({ records: [], nextCursor: 0, finished: true, status: "FAILED" });
 

@@ -10,16 +10,7 @@ import {
   type TaskExecutionState,
   type TaskMetricsReport,
 } from "@riffle/shared";
-import {
-  CheckpointCoordinator,
-  FileSystemCheckpointStorage,
-  assignTaskRestore,
-  resolveCheckpointConfig,
-  type CheckpointProgress,
-  type CheckpointStorage,
-  type CheckpointTask,
-  type CompletedCheckpoint,
-} from "../checkpoint/index.js";
+import type { CheckpointCoordinator, CheckpointStorage, CompletedCheckpoint } from "../checkpoint/index.js";
 import { type Cancel, type Clock, SystemClock } from "../clock.js";
 import type { ResultBuffer } from "../collect/index.js";
 import type { SlotRef } from "../registry/index.js";
@@ -27,6 +18,7 @@ import type { JobFailure, JobRecord, JobStatus, JobStore } from "../store/index.
 import { buildDeploymentDescriptors } from "./deployment.js";
 import { isTerminalExecutionState, taskNameOf, type Execution, type ExecutionFailure, type ExecutionState } from "./execution.js";
 import { ExecutionGraph } from "./execution-graph.js";
+import { createJobCheckpointCoordinator, restoreFrom } from "./job-checkpointing.js";
 import type { JobDefaults } from "./job-defaults.js";
 import { JobStatusMachine } from "./job-status.js";
 import { createRestartBackoffStrategy, resolveRestartStrategy, type RestartBackoffStrategy } from "./restart-strategy.js";
@@ -99,7 +91,20 @@ export class JobMaster {
     this.logger = deps.logger;
     this.machine = new JobStatusMachine(record.status, record.statusTimestamps, () => this.clock.now());
     this.restartStrategy = createRestartBackoffStrategy(resolveRestartStrategy(record.graph, deps.defaults.restart));
-    this.checkpointCoordinator = record.graph.checkpointing ? this.createCheckpointCoordinator(record.graph.checkpointing) : undefined;
+    this.checkpointCoordinator = createJobCheckpointCoordinator({
+      record,
+      store: deps.store,
+      gateway: deps.gateway,
+      defaults: deps.defaults,
+      clock: this.clock,
+      logger: deps.checkpointLogger ?? deps.logger,
+      storage: deps.checkpointStorage,
+      executions: () => this.executionList(),
+      failJob: (failure) => {
+        this.addException({ ...failure, taskName: null, taskmanagerId: null });
+        if (this.machine.is("RUNNING")) this.handleFailure(failure);
+      },
+    });
     if (this.machine.isTerminal) this.results.end();
   }
 
@@ -251,46 +256,6 @@ export class JobMaster {
     this.results.close();
   }
 
-  private createCheckpointCoordinator(settings: NonNullable<JobGraph["checkpointing"]>): CheckpointCoordinator {
-    const config = resolveCheckpointConfig(settings, this.deps.defaults.checkpoints, this.record.id);
-    const storage = this.deps.checkpointStorage?.(config.jobDir) ?? new FileSystemCheckpointStorage(config.jobDir);
-    return new CheckpointCoordinator({
-      jobId: this.record.id,
-      jobName: this.record.name,
-      graph: this.record.graph,
-      config,
-      gateway: this.deps.gateway,
-      storage,
-      clock: this.clock,
-      logger: this.deps.checkpointLogger ?? this.logger,
-      progress: this.record.checkpoints ?? { nextId: 1, latest: null },
-      job: {
-        tasks: () => this.checkpointTasks(),
-        persist: (progress) => this.persistCheckpointProgress(progress),
-        failJob: (failure) => {
-          this.addException({ ...failure, taskName: null, taskmanagerId: null });
-          if (this.machine.is("RUNNING")) this.handleFailure(failure);
-        },
-      },
-    });
-  }
-
-  private checkpointTasks(): CheckpointTask[] {
-    return this.executionList().map((e) => ({
-      executionId: e.executionId,
-      vertexId: e.vertexId,
-      subtask: e.subtask,
-      name: taskNameOf(e),
-      address: e.slot.address,
-      status: e.state === "RUNNING" ? "running" : e.state === "FINISHED" ? "finished" : "other",
-    }));
-  }
-
-  private persistCheckpointProgress(progress: CheckpointProgress): void {
-    this.record.checkpoints = { nextId: progress.nextId, latest: progress.latest };
-    this.deps.store.save(this.record);
-  }
-
   /** Asks for as many slots as the widest vertex; the answer is dropped if the job moved on meanwhile. */
   private requestSlots(): void {
     const needed = Math.max(...this.graph.vertices.map((v) => v.parallelism));
@@ -371,15 +336,7 @@ export class JobMaster {
         const e = executions.of(vertexId, subtask);
         return { executionId: e.executionId, taskmanagerId: e.slot.taskmanagerId, address: e.slot.address };
       },
-      restore: restored
-        ? (vertex, subtask) =>
-            assignTaskRestore(restored.metadata, restored.path, {
-              uids: vertex.operators.map((o) => o.uid),
-              subtask,
-              parallelism: vertex.parallelism,
-              maxParallelism: this.graph.maxParallelism,
-            })
-        : undefined,
+      restore: restored ? restoreFrom(this.graph, restored) : undefined,
     });
   }
 

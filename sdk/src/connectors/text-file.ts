@@ -7,28 +7,47 @@ const CHUNK = 64 * 1024;
 const NEWLINE = 0x0a;
 
 /**
+ * A byte range of the file: the reader owns the lines that start in [pos, end). `aligned` says
+ * whether `pos` is known to be a line start (a fresh range starting mid-file is not: its first partial
+ * line belongs to the previous range).
+ */
+interface FileRange {
+  pos: number;
+  end: number;
+  aligned: boolean;
+}
+
+/**
  * Lines of a text file. Subtask i of p reads the byte range [size*i/p, size*(i+1)/p) and owns the
  * lines that start inside it (as Hadoop's line reader does), so every line is read exactly once.
+ * Positions are split state: the unread part of each range; on restore at another parallelism the
+ * remaining ranges are shared out among the new subtasks.
  */
 export class TextFileSource implements Source<string> {
   readonly boundedness = "bounded";
+  readonly stateMode = "split";
 
   constructor(readonly path: string) {
     if (typeof path !== "string" || path.length === 0) throw new Error("readTextFile needs a file path");
   }
 
-  createReader(ctx: RuntimeContext): SourceReader<string> {
-    return new TextFileReader(this.path, ctx.subtaskIndex, ctx.parallelism);
+  createReader(ctx: RuntimeContext, restored?: unknown[]): SourceReader<string> {
+    const ranges = restored ? (restored as FileRange[]).map((r) => ({ ...r })) : undefined;
+    return new TextFileReader(this.path, ctx.subtaskIndex, ctx.parallelism, ranges);
   }
 }
 
 class TextFileReader implements SourceReader<string> {
   private file: FileHandle | undefined;
-  private end = 0;
-  /** File offset of the first byte in `pending`. */
-  private pos = 0;
+  private ranges: FileRange[] = [];
+  /** The range being read; `current.pos` is the file offset of the first byte in `pending`. */
+  private current: FileRange | undefined;
   private pending: Buffer = Buffer.alloc(0);
   private lines: string[] = [];
+  /** File offset where each parsed line starts: the position to checkpoint while lines wait. */
+  private lineStarts: number[] = [];
+  /** The range the parsed lines came from (reading may have moved on to the next range). */
+  private linesRange: FileRange | undefined;
   private lineIndex = 0;
   private eof = false;
   private done = false;
@@ -38,6 +57,7 @@ class TextFileReader implements SourceReader<string> {
     private readonly path: string,
     private readonly subtask: number,
     private readonly parallelism: number,
+    private readonly restoredRanges: FileRange[] | undefined,
   ) {}
 
   async start(): Promise<void> {
@@ -46,30 +66,44 @@ class TextFileReader implements SourceReader<string> {
     } catch (err) {
       throw new RiffleError("FILE_NOT_FOUND", `cannot open input file ${this.path}: ${(err as Error).message}`, { cause: err });
     }
-    const size = (await this.file.stat()).size;
-    const start = Math.floor((size * this.subtask) / this.parallelism);
-    this.end = Math.floor((size * (this.subtask + 1)) / this.parallelism);
-    if (start === 0) {
-      this.pos = 0;
+    if (this.restoredRanges) {
+      this.ranges = this.restoredRanges.filter((r) => r.pos < r.end);
     } else {
-      // Skip the line that started in the previous range: find the first newline at or after start-1.
-      let offset = start - 1;
+      const size = (await this.file.stat()).size;
+      const start = Math.floor((size * this.subtask) / this.parallelism);
+      this.ranges = [{ pos: start, end: Math.floor((size * (this.subtask + 1)) / this.parallelism), aligned: start === 0 }];
+    }
+    await this.nextRange();
+  }
+
+  /** Moves to the next range, skipping a partial first line where the range starts mid-line. */
+  private async nextRange(): Promise<void> {
+    this.current = this.ranges.shift();
+    this.pending = Buffer.alloc(0);
+    this.eof = false;
+    if (!this.current) {
+      this.done = true;
+      return;
+    }
+    if (!this.current.aligned) {
+      let offset = this.current.pos - 1;
       const buf = Buffer.allocUnsafe(CHUNK);
       for (;;) {
-        const { bytesRead } = await this.file.read(buf, 0, CHUNK, offset);
+        const { bytesRead } = await this.file!.read(buf, 0, CHUNK, offset);
         if (bytesRead === 0) {
-          this.pos = size;
+          this.current.pos = this.current.end;
           break;
         }
         const nl = buf.subarray(0, bytesRead).indexOf(NEWLINE);
         if (nl >= 0) {
-          this.pos = offset + nl + 1;
+          this.current.pos = offset + nl + 1;
           break;
         }
         offset += bytesRead;
       }
+      this.current.aligned = true;
     }
-    if (this.pos >= this.end) this.done = true;
+    if (this.current.pos >= this.current.end) await this.nextRange();
   }
 
   pollNext(output: ReaderOutput<string>, max: number): PollResult {
@@ -88,34 +122,57 @@ class TextFileReader implements SourceReader<string> {
     return this.reading ?? Promise.resolve();
   }
 
+  /** Where reading resumes: the next unemitted line of the current range, and the ranges after it. */
+  snapshotState(): FileRange[] {
+    const out: FileRange[] = [];
+    const waiting = this.lineIndex < this.lines.length ? this.linesRange : undefined;
+    if (waiting) out.push({ pos: this.lineStarts[this.lineIndex]!, end: waiting.end, aligned: true });
+    const current = this.current;
+    if (current && current !== waiting && current.pos < current.end) out.push({ ...current });
+    return [...out, ...this.ranges.map((r) => ({ ...r }))];
+  }
+
   private async readMore(): Promise<void> {
+    const range = this.current!;
     const buf = Buffer.allocUnsafe(CHUNK);
-    const readAt = this.pos + this.pending.length;
-    const { bytesRead } = await this.file!.read(buf, 0, CHUNK, readAt);
+    const { bytesRead } = await this.file!.read(buf, 0, CHUNK, range.pos + this.pending.length);
     if (bytesRead === 0) this.eof = true;
     const data = this.pending.length > 0 ? Buffer.concat([this.pending, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
     const lines: string[] = [];
+    const starts: number[] = [];
     let lineStart = 0;
+    let rangeDone = false;
     for (;;) {
-      if (this.pos + lineStart >= this.end) {
-        this.done = true;
+      if (range.pos + lineStart >= range.end) {
+        rangeDone = true;
         break;
       }
       const nl = data.indexOf(NEWLINE, lineStart);
       if (nl < 0) {
         if (this.eof) {
-          if (lineStart < data.length) lines.push(stripCr(data.toString("utf8", lineStart)));
-          this.done = true;
+          if (lineStart < data.length) {
+            lines.push(stripCr(data.toString("utf8", lineStart)));
+            starts.push(range.pos + lineStart);
+            lineStart = data.length;
+          }
+          rangeDone = true;
         }
         break;
       }
       lines.push(stripCr(data.toString("utf8", lineStart, nl)));
+      starts.push(range.pos + lineStart);
       lineStart = nl + 1;
     }
     this.pending = Buffer.from(data.subarray(lineStart));
-    this.pos += lineStart;
+    range.pos += lineStart;
     this.lines = lines;
+    this.lineStarts = starts;
+    this.linesRange = range;
     this.lineIndex = 0;
+    if (rangeDone) {
+      range.pos = range.end;
+      await this.nextRange();
+    }
     this.reading = undefined;
   }
 

@@ -84,16 +84,27 @@ export class DefaultTaskStateManager implements TaskStateManager {
       write: async (dir) => {
         const states: OperatorSubtaskState[] = [];
         let size = 0;
-        for (const p of parts) {
-          const sub = operatorDir(p.uid);
-          const keyed = p.keyed ? await p.keyed.write(join(dir, sub)) : undefined;
-          const operator = await p.operator.write(join(dir, sub));
-          size += (keyed?.size ?? 0) + operator.size;
-          states.push({
-            uid: p.uid,
-            keyed: keyed ? [{ ...keyed, path: `${sub}/${keyed.path}` }] : [],
-            operator: [{ ...operator, path: `${sub}/${operator.path}` }],
-          });
+        let next = 0;
+        try {
+          for (; next < parts.length; next++) {
+            const p = parts[next]!;
+            const sub = operatorDir(p.uid);
+            const keyed = p.keyed ? await p.keyed.write(join(dir, sub)) : undefined;
+            const operator = await p.operator.write(join(dir, sub));
+            size += (keyed?.size ?? 0) + operator.size;
+            states.push({
+              uid: p.uid,
+              keyed: keyed ? [{ ...keyed, path: `${sub}/${keyed.path}` }] : [],
+              operator: [{ ...operator, path: `${sub}/${operator.path}` }],
+            });
+          }
+        } catch (err) {
+          // Captures not written yet still hold what they captured (a LevelDB snapshot): release them.
+          for (const p of parts.slice(next + 1)) {
+            p.keyed?.discard();
+            p.operator.discard();
+          }
+          throw err;
         }
         return { snapshot: { vertexId: this.tdd.vertexId, subtask: this.tdd.subtaskIndex, operators: states }, size };
       },

@@ -155,9 +155,13 @@ export class Task {
 
   /** A source task takes checkpoint n: snapshot and barrier, between two reads of its source. */
   triggerCheckpoint(req: TriggerCheckpointRequest): void {
+    if (!this.chain?.source || this.state !== "RUNNING") {
+      // A failed trigger (not a declined checkpoint): the JobManager does not count it against the job.
+      throw new RiffleError("TASK_NOT_RUNNING", `${this.name} is not a running source task`);
+    }
     this.mailbox.put(() => {
-      if (!this.chain?.source || this.state !== "RUNNING") {
-        this.decline(req.checkpointId, new RiffleError("INTERNAL", `${this.name} is not a running source task`));
+      if (this.state !== "RUNNING" || this.cancelled) {
+        this.log.debug({ checkpointId: req.checkpointId }, "ignoring a trigger that arrived while the task was ending");
         return;
       }
       const barrier: CheckpointBarrier = {

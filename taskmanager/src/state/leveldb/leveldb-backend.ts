@@ -5,21 +5,21 @@ import type { KeyedStateHandle, SnapshotCapture } from "../handles.js";
 import { KeyedStateBackend, type KeyedStateBackendOptions } from "../keyed-backend.js";
 import { ENTRY_ITEMS, FRAME_ENTRIES, KeyedSnapshotWriter } from "../snapshot-format.js";
 import { KEY_HEADER, dbKey, keyGroupPrefix, keySuffix } from "./db-keys.js";
-import { ABSENT, type CachedRow, RowCache } from "./row-cache.js";
+import { ABSENT, type BatchOp, type CachedRow, type FrozenWrite, RowCache } from "./row-cache.js";
 
 export interface LevelDbKeyedStateBackendOptions extends KeyedStateBackendOptions {
   /** Directory of the database. It is created, must not hold a database yet, and is deleted on dispose. */
   directory: string;
   /** Rows ((key, namespace) pairs) the write-back cache holds. Default 100 000. */
   cacheMaxEntries?: number;
-  /** Dirty rows that start a background write. Default a quarter of cacheMaxEntries. */
+  /** Dirty rows above which a full cache writes in the background, so eviction finds clean rows. Default half of cacheMaxEntries. */
   flushThreshold?: number;
   /** Rows per LevelDB write batch. Default 4096. */
   flushBatchSize?: number;
 }
 
 type Db = ClassicLevel<Buffer, Buffer>;
-type BatchOp = { type: "put"; key: Buffer; value: Buffer } | { type: "del"; key: Buffer };
+type DbSnapshot = ReturnType<Db["snapshot"]>;
 
 export interface LevelDbBackendStats {
   cachedRows: number;
@@ -30,21 +30,27 @@ export interface LevelDbBackendStats {
   batches: number;
 }
 
+/** How far past its bound the cache may grow (while every row is dirty) before the backend asks for back-pressure. */
+const OVERFLOW = 1.5;
+
 /**
  * Keyed state in LevelDB (classic-level), one database per backend, with a bounded write-back cache
  * in front (awaiting a LevelDB get per record caps an operator at ~27k records/s here; `getSync` on a
  * miss does ~237k/s, and batched writes ~470k/s).
  *
  * - Reads go to the cache; a miss reads with `getSync` and caches the value, or that there is none.
- * - Writes change the cache and mark the row dirty. Past `flushThreshold` dirty rows, batches of
- *   dirty rows are encoded and written in the background; past `cacheMaxEntries` rows, clean rows
- *   are evicted, least recently used first. Rows being written stay cached until their batch lands,
- *   so a later miss never reads an older value. All writes go through one queue, so batches land in
- *   the order they were made. While every row is dirty or in flight the cache can exceed its bound
- *   by what is processed during one batch write.
- * - A snapshot encodes every dirty row synchronously (values can change right after), queues them
- *   as one batch followed by a LevelDB snapshot, and writes the snapshot's key-group range to the
- *   common snapshot format while processing continues.
+ * - Writes change the cache and mark the row dirty: nothing is written while the cache has room, so
+ *   a key updated a thousand times between checkpoints is written once.
+ * - When the cache is full, clean rows are evicted, least recently used first; past `flushThreshold`
+ *   dirty rows (or when eviction finds none clean), batches of dirty rows are written in the
+ *   background. Rows being written stay cached until their batch lands, so a miss never reads an
+ *   older value. All writes go through one queue, so batches land in the order they were made.
+ *   While every row is dirty or in flight the cache grows past its bound; `isAvailable()` turns
+ *   false at 1.5 times the bound so a task can wait (`available()`) instead of growing further.
+ * - A snapshot's synchronous part only freezes the dirty rows (a flag per row). They are encoded in
+ *   the background, each one earlier if the task touches it first, written before anything written
+ *   after the capture, and followed by a LevelDB snapshot whose key-group range is then written to
+ *   the common snapshot format while processing continues.
  *
  * List and map states are one LevelDB value per (key, namespace) holding the whole list or map.
  */
@@ -62,6 +68,7 @@ export class LevelDbKeyedStateBackend extends KeyedStateBackend {
   private landed = 0;
   /** `landed` when an eviction found only dirty or in-flight rows: none is tried again until another batch lands. */
   private evictionBlockedAt = -1;
+  private waiters: (() => void)[] = [];
   private failure: RiffleError | undefined;
   private disposed = false;
   private memoVersion = -1;
@@ -75,11 +82,14 @@ export class LevelDbKeyedStateBackend extends KeyedStateBackend {
     super(options);
     this.directory = options.directory;
     this.maxEntries = positiveInteger(options.cacheMaxEntries ?? 100_000, "cacheMaxEntries");
-    this.flushThreshold = positiveInteger(options.flushThreshold ?? Math.max(1, Math.floor(this.maxEntries / 4)), "flushThreshold");
+    this.flushThreshold = positiveInteger(options.flushThreshold ?? Math.max(1, Math.floor(this.maxEntries / 2)), "flushThreshold");
     this.flushBatchSize = positiveInteger(options.flushBatchSize ?? 4096, "flushBatchSize");
   }
 
   static async create(options: LevelDbKeyedStateBackendOptions): Promise<LevelDbKeyedStateBackend> {
+    for (const name of ["cacheMaxEntries", "flushThreshold", "flushBatchSize"] as const) {
+      if (options[name] !== undefined) positiveInteger(options[name], name);
+    }
     const db: Db = new ClassicLevel<Buffer, Buffer>(options.directory, {
       keyEncoding: "buffer",
       valueEncoding: "buffer",
@@ -107,21 +117,21 @@ export class LevelDbKeyedStateBackend extends KeyedStateBackend {
 
   readCell(stateId: number): unknown {
     const row = this.row();
+    if (row.frozen !== undefined) this.unfreeze(row);
     let value = row.cells[stateId];
     if (value === undefined) value = this.load(row, stateId);
     return value === ABSENT ? undefined : value;
   }
 
   updateCell(stateId: number): unknown {
-    const row = this.row();
-    let value = row.cells[stateId];
-    if (value === undefined) value = this.load(row, stateId);
-    this.markDirty(row, stateId);
-    return value === ABSENT ? undefined : value;
+    const value = this.readCell(stateId);
+    this.markDirty(this.memoRow!, stateId);
+    return value;
   }
 
   writeCell(stateId: number, value: unknown): void {
     const row = this.row();
+    if (row.frozen !== undefined) this.unfreeze(row);
     if (value === undefined) {
       // Already absent, or its delete already pending.
       if (row.cells[stateId] === ABSENT) return;
@@ -130,6 +140,17 @@ export class LevelDbKeyedStateBackend extends KeyedStateBackend {
       row.cells[stateId] = value;
     }
     this.markDirty(row, stateId);
+  }
+
+  /** False while the cache is far past its bound, waiting for background writes: stop processing until `available()`. */
+  isAvailable(): boolean {
+    return this.cache.size < this.maxEntries * OVERFLOW || this.failure !== undefined;
+  }
+
+  /** Resolves when {@link isAvailable} is true again. */
+  available(): Promise<void> {
+    if (this.isAvailable()) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
   }
 
   stats(): LevelDbBackendStats {
@@ -148,16 +169,15 @@ export class LevelDbKeyedStateBackend extends KeyedStateBackend {
     this.throwIfFailed();
     const rows = this.dirtyRows;
     this.dirtyRows = [];
-    const ops = this.encodeRows(rows);
-    const ready = this.enqueue(async () => {
-      if (ops.length > 0) {
-        this.counters.batches++;
-        await this.db.batch(ops);
-      }
-      for (const row of rows) row.inflight--;
-      this.landed++;
-      return this.db.snapshot();
-    });
+    const frozen: FrozenWrite = { ops: [] };
+    for (const row of rows) {
+      row.frozen = frozen;
+      row.frozenIds = row.dirty;
+      row.dirty = undefined;
+      row.inflight++;
+    }
+    // Queued now, so it lands before any write made after the capture, whether or not the snapshot is used.
+    const ready = this.enqueue(() => this.writeFrozen(rows, frozen));
     // Observed here so a capture that is never used does not leave an unhandled rejection.
     ready.catch(() => {});
     let used = false;
@@ -213,6 +233,7 @@ export class LevelDbKeyedStateBackend extends KeyedStateBackend {
     if (this.disposed) return;
     this.disposed = true;
     this.failure ??= new RiffleError("INTERNAL", "the state backend was disposed");
+    this.wakeWaiters();
     await this.writes;
     this.cache.clear();
     this.dirtyRows = [];
@@ -233,9 +254,20 @@ export class LevelDbKeyedStateBackend extends KeyedStateBackend {
     if (keyGroup < 0) throw this.noCurrentKey();
     let row = this.cache.get(this.currentKeyText, this.currentNamespace);
     if (row === undefined) {
-      if (this.cache.size >= this.maxEntries && this.evictionBlockedAt !== this.landed) this.evict();
-      row = { key: this.currentKeyText, namespace: this.currentNamespace, keyGroup, cells: [], dirty: undefined, inflight: 0, used: false, suffix: undefined };
-      this.cache.insert(row);
+      row = {
+        key: this.currentKeyText,
+        namespace: this.currentNamespace,
+        keyGroup,
+        cells: [],
+        dirty: undefined,
+        inflight: 0,
+        frozen: undefined,
+        frozenIds: undefined,
+        used: false,
+        suffix: undefined,
+        slot: -1,
+      };
+      this.insert(row);
     } else {
       row.used = true;
     }
@@ -262,10 +294,17 @@ export class LevelDbKeyedStateBackend extends KeyedStateBackend {
     if (row.dirty === undefined) {
       row.dirty = [stateId];
       this.dirtyRows.push(row);
-      if (this.dirtyRows.length >= this.flushThreshold) this.scheduleFlush();
+      if (this.dirtyRows.length >= this.flushThreshold && this.cache.size >= this.maxEntries) this.scheduleFlush();
     } else if (!row.dirty.includes(stateId)) {
       row.dirty.push(stateId);
     }
+  }
+
+  /** Encodes a row captured by a pending snapshot before it changes (or is read: values may be changed in place). */
+  private unfreeze(row: CachedRow): void {
+    this.encodeCells(row, row.frozenIds!, row.frozen!.ops);
+    row.frozen = undefined;
+    row.frozenIds = undefined;
   }
 
   /**
@@ -284,7 +323,12 @@ export class LevelDbKeyedStateBackend extends KeyedStateBackend {
   private flush(): void {
     if (this.flushing || this.failure !== undefined || this.dirtyRows.length === 0) return;
     const rows = this.dirtyRows.splice(0, this.flushBatchSize);
-    const ops = this.encodeRows(rows);
+    const ops: BatchOp[] = [];
+    for (const row of rows) {
+      this.encodeCells(row, row.dirty!, ops);
+      row.dirty = undefined;
+      row.inflight++;
+    }
     this.flushing = true;
     this.counters.batches++;
     this.enqueue(() => this.db.batch(ops)).then(
@@ -292,44 +336,62 @@ export class LevelDbKeyedStateBackend extends KeyedStateBackend {
         for (const row of rows) row.inflight--;
         this.flushing = false;
         this.landed++;
-        if (this.cache.size > this.maxEntries) this.evict();
-        if (this.dirtyRows.length >= this.flushThreshold || this.cache.size > this.maxEntries) this.flush();
+        if (this.cache.size > this.maxEntries && this.cache.shrink(this.maxEntries) > 0) this.memoVersion = -1;
+        if (this.cache.size >= this.maxEntries && (this.dirtyRows.length >= this.flushThreshold || this.cache.size > this.maxEntries)) this.flush();
+        this.wakeWaiters();
       },
       () => {
         this.flushing = false;
+        this.wakeWaiters();
       },
     );
   }
 
-  /** Encodes the dirty cells of `rows` as batch operations; the rows become clean and in flight. */
-  private encodeRows(rows: readonly CachedRow[]): BatchOp[] {
-    const ops: BatchOp[] = [];
-    for (const row of rows) {
-      const dirty = row.dirty;
-      if (dirty === undefined) continue;
-      row.suffix ??= keySuffix(row.key, row.namespace);
-      for (const id of dirty) {
-        const value = row.cells[id];
-        const key = dbKey(row.keyGroup, id, row.suffix);
-        ops.push(value === ABSENT ? { type: "del", key } : { type: "put", key, value: encodeValue(value) });
+  /** Writes a snapshot's frozen rows (encoding those the task has not touched yet), then takes the LevelDB snapshot. */
+  private async writeFrozen(rows: readonly CachedRow[], frozen: FrozenWrite): Promise<DbSnapshot> {
+    for (let i = 0; i < rows.length; i += this.flushBatchSize) {
+      const end = Math.min(rows.length, i + this.flushBatchSize);
+      for (let j = i; j < end; j++) if (rows[j]!.frozen === frozen) this.unfreeze(rows[j]!);
+      if (frozen.ops.length >= this.flushBatchSize || end === rows.length) {
+        const ops = frozen.ops;
+        frozen.ops = [];
+        this.counters.batches++;
+        if (ops.length > 0) await this.db.batch(ops);
       }
-      row.dirty = undefined;
-      row.inflight++;
     }
-    return ops;
+    // Rows the task touched during the last batch were encoded meanwhile.
+    if (frozen.ops.length > 0) await this.db.batch(frozen.ops);
+    frozen.ops = [];
+    for (const row of rows) row.inflight--;
+    this.landed++;
+    this.wakeWaiters();
+    return this.db.snapshot();
   }
 
-  /** Evicts a tenth of the cache at once, so the sweep is amortised over many inserts. */
-  private evict(): void {
-    const excess = this.cache.size - Math.floor(this.maxEntries * 0.9);
-    if (excess <= 0) return;
-    const evicted = this.cache.evict(excess);
-    this.memoVersion = -1;
-    if (evicted < excess) {
-      // What is left is dirty or in flight: write it, and try again when that lands.
+  private encodeCells(row: CachedRow, ids: readonly number[], out: BatchOp[]): void {
+    row.suffix ??= keySuffix(row.key, row.namespace);
+    for (const id of ids) {
+      const value = row.cells[id];
+      const key = dbKey(row.keyGroup, id, row.suffix);
+      out.push(value === ABSENT ? { type: "del", key } : { type: "put", key, value: encodeValue(value) });
+    }
+  }
+
+  /** Caches a new row, in place of an evicted one when the cache is full. */
+  private insert(row: CachedRow): void {
+    const full = this.cache.size >= this.maxEntries && this.evictionBlockedAt !== this.landed;
+    if (!this.cache.insert(row, full)) {
+      // Every row is dirty or in flight: write some, and look again when that lands.
       this.evictionBlockedAt = this.landed;
       this.scheduleFlush();
     }
+  }
+
+  private wakeWaiters(): void {
+    if (this.waiters.length === 0 || !this.isAvailable()) return;
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const wake of waiters) wake();
   }
 
   /** Runs a database write after every write queued before it. */
@@ -339,12 +401,13 @@ export class LevelDbKeyedStateBackend extends KeyedStateBackend {
       () => undefined,
       (err) => {
         this.fail(err);
+        this.wakeWaiters();
       },
     );
     return result;
   }
 
-  private async writeSnapshot(snapshot: ReturnType<Db["snapshot"]>, dir: string): Promise<KeyedStateHandle> {
+  private async writeSnapshot(snapshot: DbSnapshot, dir: string): Promise<KeyedStateHandle> {
     const { start, end } = this.keyGroupRange;
     const writer = await KeyedSnapshotWriter.create(dir, this.keyGroupRange, this.maxParallelism, this.metas.slice());
     const iterator = this.db.iterator({ gte: keyGroupPrefix(start), lt: keyGroupPrefix(end + 1), snapshot });

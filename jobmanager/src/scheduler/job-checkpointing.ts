@@ -1,0 +1,85 @@
+import type { JobGraph, Logger } from "@riffle/shared";
+import {
+  CheckpointCoordinator,
+  FileSystemCheckpointStorage,
+  assignTaskRestore,
+  resolveCheckpointConfig,
+  type CheckpointJobContext,
+  type CheckpointStorage,
+  type CheckpointTask,
+  type CompletedCheckpoint,
+} from "../checkpoint/index.js";
+import type { Clock } from "../clock.js";
+import type { JobRecord, JobStore } from "../store/index.js";
+import type { DeploymentContext } from "./deployment.js";
+import { taskNameOf, type Execution } from "./execution.js";
+import type { JobDefaults } from "./job-defaults.js";
+import type { TaskExecutorGateway } from "./task-executor-gateway.js";
+
+/** The glue between a JobMaster and its CheckpointCoordinator. */
+
+export interface JobCheckpointingOptions {
+  record: JobRecord;
+  store: JobStore;
+  gateway: TaskExecutorGateway;
+  defaults: JobDefaults;
+  clock: Clock;
+  logger: Logger;
+  storage?: (jobDir: string) => CheckpointStorage;
+  /** The executions of the current attempt. */
+  executions(): Execution[];
+  /** More checkpoints failed in a row than the job tolerates. */
+  failJob: CheckpointJobContext["failJob"];
+}
+
+/**
+ * The job's coordinator, or undefined when the job takes no checkpoints. Its id counter and latest
+ * completed checkpoint are kept in the job record, saved whenever they change. Throws
+ * JOB_INVALID_GRAPH for settings out of range.
+ */
+export function createJobCheckpointCoordinator(options: JobCheckpointingOptions): CheckpointCoordinator | undefined {
+  const { record } = options;
+  if (!record.graph.checkpointing) return undefined;
+  const config = resolveCheckpointConfig(record.graph.checkpointing, options.defaults.checkpoints, record.id);
+  return new CheckpointCoordinator({
+    jobId: record.id,
+    jobName: record.name,
+    graph: record.graph,
+    config,
+    gateway: options.gateway,
+    storage: options.storage?.(config.jobDir) ?? new FileSystemCheckpointStorage(config.jobDir),
+    clock: options.clock,
+    logger: options.logger,
+    progress: record.checkpoints ?? { nextId: 1, latest: null },
+    job: {
+      tasks: () => options.executions().map(checkpointTaskOf),
+      persist: (progress) => {
+        record.checkpoints = { nextId: progress.nextId, latest: progress.latest };
+        options.store.save(record);
+      },
+      failJob: options.failJob,
+    },
+  });
+}
+
+export function checkpointTaskOf(e: Execution): CheckpointTask {
+  return {
+    executionId: e.executionId,
+    vertexId: e.vertexId,
+    subtask: e.subtask,
+    name: taskNameOf(e),
+    address: e.slot.address,
+    status: e.state === "RUNNING" ? "running" : e.state === "FINISHED" ? "finished" : "other",
+  };
+}
+
+/** Each subtask's share of a completed checkpoint, for the deployment descriptors of a restart. */
+export function restoreFrom(graph: JobGraph, checkpoint: CompletedCheckpoint): NonNullable<DeploymentContext["restore"]> {
+  return (vertex, subtask) =>
+    assignTaskRestore(checkpoint.metadata, checkpoint.path, {
+      uids: vertex.operators.map((o) => o.uid),
+      subtask,
+      parallelism: vertex.parallelism,
+      maxParallelism: graph.maxParallelism,
+    });
+}
