@@ -15,6 +15,8 @@ export interface BenchmarkContext {
 export interface Benchmark {
   /** The name given to `bench/run.ts <name>`. */
   readonly name: string;
+  /** Results pair it writes to: bench/results/<results>.{json,md}; default "core". */
+  readonly results?: string;
   run(ctx: BenchmarkContext): Promise<Measured[]>;
 }
 
@@ -32,8 +34,11 @@ export interface BenchmarkResult {
   ratio: number;
   /** Whether a larger value is better (throughput) or a smaller one (latency). */
   better: "higher" | "lower";
-  /** What the ratio aims at, e.g. ">= 0.25"; none for informative ratios. */
-  aim?: { min: number } | undefined;
+  /**
+   * The aim: `min` for the ratio (e.g. ≥ 0.25), `max` for the value itself in its unit (e.g. a
+   * duration ≤ 50 ms, when the baseline only gives context); none for informative rows.
+   */
+  aim?: { min: number } | { max: number } | undefined;
   parameters: Record<string, string | number | boolean>;
   /** Every measured run, Riffle and baseline, for judging the noise. */
   samples: { value: number[]; baseline: number[] };

@@ -1,6 +1,7 @@
 /**
- * Benchmark results: machine-readable (bench/results/core.json) and as a markdown table
- * (bench/results/core.md), the same table printed to the terminal.
+ * Benchmark results: machine-readable (bench/results/<name>.json) and as a markdown table
+ * (bench/results/<name>.md), the same table printed to the terminal. Two pairs: `core` (throughput
+ * and latency) and `state` (state backends, checkpoints, recovery).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
@@ -8,8 +9,9 @@ import { fileURLToPath } from "node:url";
 import type { BenchmarkResult, Measured } from "./benchmark.js";
 
 export const RESULTS_DIR = fileURLToPath(new URL("./results/", import.meta.url));
-const JSON_FILE = `${RESULTS_DIR}core.json`;
-const MD_FILE = `${RESULTS_DIR}core.md`;
+/** Row order in the reports. */
+const ORDER = ["stateless-chain", "keyed-shuffle", "latency", "state-backends", "checkpoint-1m-keys", "recovery"];
+const TITLES: Record<string, string> = { core: "Benchmarks", state: "State, checkpoint and recovery benchmarks" };
 
 export interface Machine {
   cpu: string;
@@ -28,46 +30,51 @@ export function completeResult(m: Measured, on: Machine): BenchmarkResult {
 }
 
 interface ReportFile {
+  /** Results pair: "core" or "state". */
+  name?: string;
   command: string;
   machine: Machine;
   results: BenchmarkResult[];
 }
 
 /**
- * Writes core.json and core.md. A run of only some benchmarks replaces their rows and keeps the
+ * Writes <name>.json and <name>.md. A run of only some benchmarks replaces their rows and keeps the
  * others from the previous file (each row carries its own date and machine).
  */
-export function writeReport(results: BenchmarkResult[], command: string, on: Machine, partial: boolean): string {
+export function writeReport(results: BenchmarkResult[], command: string, on: Machine, partial: boolean, name = "core"): string {
+  const jsonFile = `${RESULTS_DIR}${name}.json`;
+  const mdFile = `${RESULTS_DIR}${name}.md`;
   let rows = results;
-  if (partial && existsSync(JSON_FILE)) {
+  if (partial && existsSync(jsonFile)) {
     const ran = new Set(results.map((r) => r.benchmark));
-    const previous = (JSON.parse(readFileSync(JSON_FILE, "utf8")) as ReportFile).results.filter((r) => !ran.has(r.benchmark));
+    const previous = (JSON.parse(readFileSync(jsonFile, "utf8")) as ReportFile).results.filter((r) => !ran.has(r.benchmark));
     rows = [...previous, ...results];
   }
-  const order = ["stateless-chain", "keyed-shuffle", "latency"];
-  rows.sort((a, b) => order.indexOf(a.benchmark) - order.indexOf(b.benchmark));
-  const file: ReportFile = { command, machine: on, results: rows };
+  rows.sort((a, b) => ORDER.indexOf(a.benchmark) - ORDER.indexOf(b.benchmark));
+  const file: ReportFile = { ...(name === "core" ? {} : { name }), command, machine: on, results: rows };
   mkdirSync(RESULTS_DIR, { recursive: true });
-  writeFileSync(JSON_FILE, `${JSON.stringify(file, null, 2)}\n`);
+  writeFileSync(jsonFile, `${JSON.stringify(file, null, 2)}\n`);
   const md = markdown(file);
-  writeFileSync(MD_FILE, md);
+  writeFileSync(mdFile, md);
   return md;
 }
 
 export function markdown(file: ReportFile): string {
   const { machine: m } = file;
   const lines = [
-    "## Benchmarks",
+    `## ${TITLES[file.name ?? "core"] ?? "Benchmarks"}`,
     "",
     `\`${file.command}\` on ${m.cpu} (${m.cores} cores), Node ${m.node}, ${m.date.slice(0, 16).replace("T", " ")} UTC.`,
-    "Each ratio compares Riffle with a baseline measured in the same run. Throughput: medians of the runs; latency: percentiles of the pooled runs; every sample is in core.json.",
+    file.name === "state"
+      ? "Each row shows Riffle next to a baseline measured in the same run (the ratio compares them); where the aim is on the value (≤), the baseline gives context. Medians of the runs; every sample is in state.json."
+      : "Each ratio compares Riffle with a baseline measured in the same run. Throughput: medians of the runs; latency: percentiles of the pooled runs; every sample is in core.json.",
     "",
     "| Benchmark | Riffle | Baseline | Ratio | Aim | Parameters |",
     "|---|---|---|---|---|---|",
   ];
   let previous: BenchmarkResult | undefined;
   for (const r of file.results) {
-    const aim = r.aim ? `≥ ${r.aim.min}` : "(informative)";
+    const aim = aimText(r) ?? "(informative)";
     const sameAsAbove = previous?.benchmark === r.benchmark && JSON.stringify(previous.parameters) === JSON.stringify(r.parameters);
     previous = r;
     const params = sameAsAbove
@@ -86,6 +93,7 @@ export function markdown(file: ReportFile): string {
 export function formatValue(value: number, unit: string): string {
   if (unit === "rec/s") return `${formatCount(value)} rec/s`;
   if (unit === "ms") return `${value < 10 ? value.toFixed(2) : value.toFixed(1)} ms`;
+  if (unit === "bytes") return value >= 1e6 ? `${+(value / 1e6).toFixed(1)} MB` : value >= 1e4 ? `${+(value / 1e3).toFixed(1)} kB` : `${value} B`;
   return `${value} ${unit}`;
 }
 
@@ -98,8 +106,19 @@ export function formatCount(n: number): string {
   return String(+n.toFixed(2));
 }
 
+/** "≥ 0.5" for an aim on the ratio, "≤ 50 ms" for one on the value. */
+function aimText(r: BenchmarkResult): string | undefined {
+  if (!r.aim) return undefined;
+  return "min" in r.aim ? `≥ ${r.aim.min}` : `≤ ${formatValue(r.aim.max, r.unit)}`;
+}
+
+export function aimMet(r: BenchmarkResult): boolean | undefined {
+  if (!r.aim) return undefined;
+  return "min" in r.aim ? r.ratio >= r.aim.min : r.value <= r.aim.max;
+}
+
 /** One line per result, printed as soon as a benchmark ends. */
 export function summaryLine(r: BenchmarkResult): string {
-  const aim = r.aim ? ` (aim ≥ ${r.aim.min}: ${r.ratio >= r.aim.min ? "met" : "not met"})` : "";
+  const aim = r.aim ? ` (aim ${aimText(r)}: ${aimMet(r) ? "met" : "not met"})` : "";
   return `${r.title}: Riffle ${formatValue(r.value, r.unit)} vs ${r.baseline.name} ${formatValue(r.baseline.value, r.unit)} → ratio ${r.ratio.toFixed(2)}${aim}`;
 }

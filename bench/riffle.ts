@@ -2,9 +2,11 @@
  * Riffle's side of the benchmarks: real clusters started through the e2e harness (the `riffle` CLI on
  * free ports, exactly as users start them) and jobs timed by the JobManager's own status timestamps.
  */
-import { mkdirSync } from "node:fs";
+import { mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { TestCluster, type ClusterOptions, type JobDetails } from "../e2e/harness/index.js";
+import { TestCluster, metricValue, type ClusterOptions, type JobDetails, type RiffleProcess } from "../e2e/harness/index.js";
 import { roundCount } from "./stats.js";
 
 export { TestCluster };
@@ -82,4 +84,87 @@ export async function calibrate(run: (records: number) => Promise<JobTiming>, op
   const processingMs = Math.max(warmup.runningMs - overheadMs, warmup.runningMs / 4);
   const warmupRate = (options.warmupRecords / processingMs) * 1000;
   return { overheadMs, warmupRate, records: roundCount(warmupRate * options.targetSeconds) };
+}
+
+/** One checkpoint in GET /jobs/:id/checkpoints (Flink's shape: snake_case, ms and bytes). */
+export interface CheckpointEntry {
+  id: number;
+  status: "IN_PROGRESS" | "COMPLETED" | "FAILED";
+  trigger_timestamp: number;
+  latest_ack_timestamp: number;
+  state_size: number;
+  end_to_end_duration: number;
+  alignment_duration: number;
+  sync_duration: number;
+  async_duration: number;
+  external_path: string | null;
+  failure_message: string | null;
+}
+
+export interface CheckpointStatistics {
+  counts: { restored: number; total: number; in_progress: number; completed: number; failed: number };
+  latest: { completed: CheckpointEntry | null; failed: CheckpointEntry | null; restored: { id: number; restore_timestamp: number } | null };
+  /** Newest first. */
+  history: CheckpointEntry[];
+}
+
+export async function checkpointStatistics(cluster: TestCluster, jobId: string): Promise<CheckpointStatistics> {
+  const res = await cluster.rest<CheckpointStatistics>("GET", `/jobs/${jobId}/checkpoints`);
+  if (res.status !== 200) throw new Error(`GET /jobs/${jobId}/checkpoints gave ${res.status}: ${JSON.stringify(res.body)}`);
+  return res.body;
+}
+
+/** Cancels a job and waits until it is CANCELED. */
+export async function cancelJob(cluster: TestCluster, jobId: string): Promise<void> {
+  const res = await cluster.rest("PATCH", `/jobs/${jobId}?mode=cancel`);
+  if (res.status >= 300) throw new Error(`cancel of ${jobId} gave ${res.status}: ${JSON.stringify(res.body)}`);
+  await cluster.waitForStatus(jobId, "CANCELED", 30_000);
+}
+
+/**
+ * A task gauge (riffle_task_<name>) of one task, read straight from the TaskManager's Prometheus
+ * endpoint: the value at the moment of the scrape, not as of the last heartbeat. `at` is the middle
+ * of the request.
+ */
+export async function scrapeTaskMetric(tm: RiffleProcess, metric: string, taskName: string): Promise<{ value: number; at: number }> {
+  const started = await tm.waitForLog((l) => l.msg === "TaskManager started");
+  const t0 = performance.now();
+  const res = await fetch(`http://127.0.0.1:${started.metricsPort}/metrics`, { signal: AbortSignal.timeout(10_000) });
+  const text = await res.text();
+  const at = (t0 + performance.now()) / 2;
+  const value = metricValue(text, `riffle_task_${metric}`, { task_name: taskName });
+  if (value === undefined) throw new Error(`${tm.name} has no riffle_task_${metric}{task_name="${taskName}"}`);
+  return { value, at };
+}
+
+/** The job and every vertex RUNNING (the job record turns RUNNING when deployment starts). */
+export function allRunning(job: JobDetails): boolean {
+  return job.status === "RUNNING" && job.vertices.length > 0 && job.vertices.every((v) => v.status === "RUNNING");
+}
+
+/** Polls GET /jobs/:id every `everyMs` until `predicate` holds; fails on a terminal status or after `timeoutMs`. */
+export async function pollJob(
+  cluster: TestCluster,
+  jobId: string,
+  predicate: (job: JobDetails) => boolean,
+  options: { everyMs?: number; timeoutMs?: number } = {},
+): Promise<JobDetails> {
+  const deadline = performance.now() + (options.timeoutMs ?? 30_000);
+  let last: JobDetails | undefined;
+  while (performance.now() < deadline) {
+    last = await cluster.job(jobId);
+    if (predicate(last)) return last;
+    if (["FINISHED", "FAILED", "CANCELED"].includes(last.status)) break;
+    await new Promise((r) => setTimeout(r, options.everyMs ?? 50));
+  }
+  throw new Error(`condition on job ${jobId} not met; last: ${JSON.stringify(last)}\n${cluster.jobmanager.tail()}`);
+}
+
+/** A checkpoint directory of its own for a cluster (state.checkpoints.dir defaults to one under the repository). */
+export function checkpointDir(): string {
+  return mkdtempSync(join(tmpdir(), "riffle-bench-checkpoints-"));
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
 }

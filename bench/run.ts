@@ -1,8 +1,9 @@
 /**
- * Runs Riffle's core benchmarks, each next to a baseline measured in the same run, and writes
- * bench/results/core.json and bench/results/core.md.
+ * Runs Riffle's benchmarks, each next to a baseline measured in the same run, and writes
+ * bench/results/core.{json,md} (throughput, latency) and bench/results/state.{json,md} (state
+ * backends, checkpoints, recovery); a run writes only the pairs of the benchmarks it ran.
  *
- *   npm run bench                                         all of them (about 2-3 minutes on 2 cores)
+ *   npm run bench                                         all of them (about 5-6 minutes on 2 cores)
  *   node --import tsx bench/run.ts keyed-shuffle latency  some of them (their rows replace the old ones)
  *   node --import tsx bench/run.ts --quick                small counts, one run: checks they still work;
  *                                                         prints the table but writes no results
@@ -16,9 +17,12 @@ import type { Benchmark, BenchmarkContext, BenchmarkResult } from "./benchmark.j
 import { statelessChain } from "./stateless-chain.js";
 import { keyedShuffle } from "./keyed-shuffle.js";
 import { latency } from "./latency.js";
+import { stateBackends } from "./state-backends.js";
+import { checkpoint1mKeys } from "./checkpoint-1m-keys.js";
+import { recovery } from "./recovery.js";
 
 /** In this order: latency takes the keyed shuffle's rate when both run. */
-const BENCHMARKS: Benchmark[] = [statelessChain, keyedShuffle, latency];
+const BENCHMARKS: Benchmark[] = [statelessChain, keyedShuffle, latency, stateBackends, checkpoint1mKeys, recovery];
 
 interface Options {
   names: string[];
@@ -54,6 +58,8 @@ async function main(): Promise<number> {
   console.log(`Riffle benchmarks on ${on.cpu} (${on.cores} cores), Node ${on.node}${options.quick ? " — quick mode, numbers are not results" : ""}`);
 
   const results: BenchmarkResult[] = [];
+  /** Results pair of every benchmark that ran. */
+  const pairOf = new Map<string, string>(selected.map((b) => [b.name, b.results ?? "core"]));
   const failures: string[] = [];
   const started = performance.now();
   for (const benchmark of selected) {
@@ -82,12 +88,17 @@ async function main(): Promise<number> {
   }
   console.log(`\nall benchmarks: ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
 
-  if (options.quick || options.profile) {
-    console.log(markdown({ command, machine: on, results }));
-    console.log(`${options.quick ? "quick mode" : "profiling"}: core.json and core.md left unchanged`);
-  } else if (results.length > 0) {
-    console.log(writeReport(results, command, on, options.names.length > 0));
-    console.log(`written: ${RESULTS_DIR}core.json, ${RESULTS_DIR}core.md`);
+  for (const pair of new Set(pairOf.values())) {
+    const rows = results.filter((r) => pairOf.get(r.benchmark) === pair);
+    if (options.quick || options.profile) {
+      console.log(markdown({ name: pair, command, machine: on, results: rows }));
+      console.log(`${options.quick ? "quick mode" : "profiling"}: ${pair}.json and ${pair}.md left unchanged\n`);
+    } else if (rows.length > 0) {
+      // Only a run of every benchmark of the pair replaces the whole file.
+      const partial = options.names.length > 0 && BENCHMARKS.some((b) => (b.results ?? "core") === pair && !pairOf.has(b.name));
+      console.log(writeReport(rows, command, on, partial, pair));
+      console.log(`written: ${RESULTS_DIR}${pair}.json, ${RESULTS_DIR}${pair}.md\n`);
+    }
   }
   if (failures.length > 0) console.error(`failed: ${failures.join(", ")}`);
   return failures.length > 0 ? 1 : 0;

@@ -31,6 +31,7 @@ describe("bad input against a running cluster", () => {
   it("refuses job modules that cannot be planned, each with its code", async () => {
     await refused("e2e/jobs/throws.ts", "JOB_PLAN_FAILED", /the job's author made a mistake/);
     await refused("e2e/jobs/never-returns.ts", "JOB_PLAN_TIMEOUT", /within 3000 ms/);
+    await refused("e2e/jobs/never-settles.ts", "JOB_PLAN_TIMEOUT", /never settles/);
     await refused("e2e/jobs/no-default-export.ts", "JOB_NO_DEFAULT_EXPORT", /export default function/);
     await refused("e2e/jobs/cycle.ts", "JOB_GRAPH_CYCLE", /cycle/);
     await refused("e2e/jobs/too-parallel.ts", "PARALLELISM_ABOVE_MAX", /parallelism 8, above the job's max parallelism 4/);
@@ -83,7 +84,15 @@ describe("bad process configuration", () => {
     const cluster = await TestCluster.start({ taskmanagers: 0 });
     try {
       const restPort = new URL(cluster.restUrl).port;
-      const jm = new RiffleProcess("second-jobmanager", ["jobmanager", "--set", `rest.port=${restPort}`, "--set", "jobmanager.rpc.port=0"]);
+      const jm = new RiffleProcess("second-jobmanager", [
+        "jobmanager",
+        "--set",
+        `rest.port=${restPort}`,
+        "--set",
+        "jobmanager.rpc.port=0",
+        "--set",
+        `jobmanager.storage.dir=${cluster.dir}/second`,
+      ]);
       const { code } = await jm.exited;
       expect(code).not.toBe(0);
       expect(jm.stderr.join("\n")).toMatch(/error\[PORT_IN_USE\].*already in use/);

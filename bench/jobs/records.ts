@@ -37,3 +37,11 @@ export interface Keyed {
 export function keyed(i: number): Keyed {
   return { key: `k${i % KEYS}`, n: 1 };
 }
+
+/**
+ * Key of record `i` of the keyed-state benchmarks, over `keys` distinct keys. With as many records
+ * as keys, every record has a key of its own.
+ */
+export function stateKey(i: number, keys: number): string {
+  return `k${i % keys}`;
+}

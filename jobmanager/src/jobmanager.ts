@@ -70,7 +70,6 @@ export class JobManager {
       checkpointLogger: componentLogger(logger, "checkpoint"),
     });
     registry.setListener(dispatcher);
-    dispatcher.recover();
 
     const { server: rpcServer, port: rpcPort } = await startRpcServer({
       host: config["jobmanager.rpc.address"],
@@ -97,6 +96,9 @@ export class JobManager {
       slots.close();
       throw err;
     }
+    // Only a JobManager that owns its ports may rewrite the job records: one that failed to start
+    // (PORT_IN_USE) must not mark a running JobManager's jobs as failed.
+    dispatcher.recover();
     registry.start();
     logger.info({ restPort, rpcPort, storageDir }, "JobManager started");
     return new JobManager(logger, rest, rpcServer, registry, dispatcher, slots, gateway, restPort, rpcPort, storageDir);

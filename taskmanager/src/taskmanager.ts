@@ -44,6 +44,11 @@ import { startMetricsServer } from "./metrics/server.js";
  */
 export class TaskManager {
   private readonly tasks = new Map<string, Task>();
+  /**
+   * Executions cancelled before their deployment arrived (the two travel on different calls): a late
+   * deployment of one is refused instead of starting a task nobody will stop.
+   */
+  private readonly cancelledBeforeDeploy = new Set<string>();
   private connection: JobManagerConnection | undefined;
   private meterTimer: NodeJS.Timeout | undefined;
   private closing = false;
@@ -199,6 +204,9 @@ export class TaskManager {
   private deploy(tdd: TaskDeploymentDescriptor): void {
     if (this.closing) throw new RiffleError("TASK_DEPLOYMENT_FAILED", `TaskManager ${this.id} is shutting down`);
     if (this.tasks.has(tdd.executionId)) throw new RiffleError("TASK_DEPLOYMENT_FAILED", `execution ${tdd.executionId} is already deployed`);
+    if (this.cancelledBeforeDeploy.delete(tdd.executionId)) {
+      throw new RiffleError("TASK_DEPLOYMENT_FAILED", `execution ${tdd.executionId} was cancelled before its deployment arrived`);
+    }
     const task = new Task(tdd, this.taskServices());
     this.tasks.set(tdd.executionId, task);
   }
@@ -219,6 +227,11 @@ export class TaskManager {
       task.cancel();
       return;
     }
+    // Unknown here: it ended already (a finished producer whose partitions may still hold buffers),
+    // or its deployment has not arrived yet.
+    this.partitions.releaseJob(jobId, new RiffleError("TASK_CANCELED", `job ${jobId} is being cancelled`));
+    this.cancelledBeforeDeploy.add(executionId);
+    if (this.cancelledBeforeDeploy.size > 10_000) this.cancelledBeforeDeploy.delete(this.cancelledBeforeDeploy.values().next().value!);
     this.connection
       ?.updateTaskState({ executionId, jobId, state: "CANCELED", errorCode: "", errorMessage: "" })
       .catch((err: Error) => this.log.warn({ executionId, err: err.message }, "could not report the cancellation"));
@@ -273,6 +286,10 @@ export class TaskManager {
 
   private onTaskState(task: Task, state: ExecutionState, error?: RiffleError): void {
     const terminal = state === "FINISHED" || state === "FAILED" || state === "CANCELED";
+    // A failed or cancelled task means its job fails, restarts or stops: no consumer will read the
+    // job's partitions on this TaskManager any more, finished producers' included.
+    if (state === "FAILED" || state === "CANCELED")
+      this.partitions.releaseJob(task.tdd.jobId, error ?? new RiffleError("TASK_CANCELED", `a task of job ${task.tdd.jobId} ended`));
     this.connection
       ?.updateTaskState({
         executionId: task.tdd.executionId,

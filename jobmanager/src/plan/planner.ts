@@ -17,6 +17,8 @@ function workerFile(): URL {
   return new URL("../../dist/plan/plan-worker.js", import.meta.url);
 }
 
+const UNSETTLED_TOP_LEVEL_AWAIT = 13;
+
 export interface PlanOptions extends PlanRequest {
   timeoutMs: number;
 }
@@ -83,7 +85,13 @@ export function planInWorker(options: PlanOptions, logger: Logger): Promise<JobG
     worker.once("exit", (code) => {
       settle(() =>
         reject(
-          new RiffleError("JOB_PLAN_FAILED", `the job exited (code ${code}) while building its pipeline instead of returning; does it call process.exit()?`),
+          // Node exits with 13 when the module's top-level await never settles.
+          code === UNSETTLED_TOP_LEVEL_AWAIT
+            ? new RiffleError("JOB_PLAN_TIMEOUT", "the job's default export awaits a promise that never settles, so it never finishes building its pipeline")
+            : new RiffleError(
+                "JOB_PLAN_FAILED",
+                `the job exited (code ${code}) while building its pipeline instead of returning; does it call process.exit()?`,
+              ),
         ),
       );
     });

@@ -63,10 +63,10 @@ export const CONFIG_OPTIONS = {
   "heartbeat.interval": opt(duration(), "2s", "Interval between heartbeats, in both directions between JobManager and TaskManagers."),
   "heartbeat.timeout": opt(
     duration(),
-    "10s",
-    "A TaskManager (or JobManager) that sent nothing for this long is declared lost; a broken connection is noticed at once.",
+    "8s",
+    "A TaskManager (or JobManager) that sent nothing for this long is declared lost, at the latest one heartbeat interval later (10 s with the defaults); a broken connection is noticed at once.",
   ),
-  "taskmanager.id": opt(z.string(), "", "Identifier of the TaskManager; empty derives one from host, port and pid."),
+  "taskmanager.id": opt(z.string(), "", "Identifier of the TaskManager; empty makes one from its host and port and a random suffix."),
   "taskmanager.host": opt(str(), "127.0.0.1", "Address the TaskManager binds and advertises to the JobManager and to other TaskManagers."),
   "taskmanager.rpc.port": opt(port(), 6121, "Port of the TaskManager's gRPC server (control and data exchange); 0 picks a free port."),
   "taskmanager.metrics.port": opt(port(), 9249, "Port of the TaskManager's Prometheus /metrics endpoint; 0 picks a free port."),

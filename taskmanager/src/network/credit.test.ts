@@ -75,7 +75,7 @@ describe("credit-based flow control", () => {
   it("sends nothing without credit, and backlog brings floating buffers", async () => {
     const prod = await producerSide(100);
     const partition = partitionOf("p1", 1, prod.pool, 1);
-    prod.partitions.register(partition);
+    prod.partitions.register(partition, "job");
     produce(partition, 0, 20);
 
     const cons = consumerSide(100, 8);
@@ -115,7 +115,7 @@ describe("credit-based flow control", () => {
   it("a channel without credit does not stall another channel on the same connection", async () => {
     const prod = await producerSide(200);
     const partition = partitionOf("p2", 2, prod.pool, 1);
-    prod.partitions.register(partition);
+    prod.partitions.register(partition, "job");
     produce(partition, 0, 50);
     produce(partition, 1, 50, 1000);
     partition.finish();
@@ -148,7 +148,7 @@ describe("credit-based flow control", () => {
   it("one credit carries several small buffers, up to one buffer's worth of records", async () => {
     const prod = await producerSide(100);
     const partition = partitionOf("p3", 1, prod.pool, 256);
-    prod.partitions.register(partition);
+    prod.partitions.register(partition, "job");
     produce(partition, 0, 30, 0, "");
     partition.finish();
     const cons = consumerSide(100, 8);

@@ -8,11 +8,14 @@ import type { ResultPartition } from "./result-partition.js";
  */
 export class PartitionManager {
   private readonly partitions = new Map<string, ResultPartition>();
+  /** Job of each registered partition: a job that ends or restarts releases all of them here. */
+  private readonly jobOf = new Map<string, string>();
   private readonly waiters = new Map<string, Array<(p: ResultPartition) => void>>();
 
-  register(partition: ResultPartition): void {
+  register(partition: ResultPartition, jobId: string): void {
     if (this.partitions.has(partition.id)) throw new RiffleError("INTERNAL", `partition ${partition.id} is already registered`);
     this.partitions.set(partition.id, partition);
+    this.jobOf.set(partition.id, jobId);
     const waiting = this.waiters.get(partition.id);
     this.waiters.delete(partition.id);
     for (const w of waiting ?? []) w(partition);
@@ -50,10 +53,16 @@ export class PartitionManager {
     const p = this.partitions.get(id);
     if (!p) return;
     this.partitions.delete(id);
+    this.jobOf.delete(id);
     if (error) p.release(error);
   }
 
-  get size(): number {
-    return this.partitions.size;
+  /**
+   * Releases every partition of a job, including those of producers that already finished: when the
+   * job fails, restarts or is cancelled, their consumers will never read them, and their buffers must
+   * return to the pool.
+   */
+  releaseJob(jobId: string, error: RiffleError): void {
+    for (const [id, job] of this.jobOf) if (job === jobId) this.release(id, error);
   }
 }

@@ -136,14 +136,11 @@ export class RecordWriter implements Output {
     this.partition.broadcastEvent(barrier);
   }
 
-  hasPending(): boolean {
-    return this.subs.some((s) => s.pending.length > 0);
-  }
-
-  /** Flushes everything (waiting for pool buffers as needed) and ends the partition. */
-  async finish(): Promise<void> {
-    while (!this.flush()) await this.available();
+  /** Ends the partition once every pending record is in a buffer; false while the pool has none to give. */
+  finishIfFlushed(): boolean {
+    if (!this.flush()) return false;
     this.partition.finish();
+    return true;
   }
 
   /** Fraction of the subpartition queues in use: Flink's outPoolUsage. */

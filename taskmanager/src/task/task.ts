@@ -261,13 +261,20 @@ export class Task {
       await this.setup();
       if (this.cancelled) throw new RiffleError("TASK_CANCELED", "cancelled during deployment");
       await this.chain!.open();
+      if (this.cancelled) throw new RiffleError("TASK_CANCELED", "cancelled while opening");
       this.outputsCanBlock = this.writers.length > 0 || this.chain!.canBlock();
       this.transition("RUNNING");
       this.startFlusher();
       await this.loop();
       if (this.cancelled) throw new RiffleError("TASK_CANCELED", "cancelled");
-      await this.chain!.endInput();
-      for (const w of this.writers) await w.finish();
+      await this.untilCancelled(this.chain!.endInput());
+      for (const w of this.writers) {
+        // The last buffers may wait for room like any other: a cancel must still get through.
+        while (!w.finishIfFlushed()) {
+          await this.wait(w.available(), "backPressured");
+          if (this.cancelled) throw new RiffleError("TASK_CANCELED", "cancelled");
+        }
+      }
       this.stopFlusher();
       await this.chain!.close();
       this.closeGates();
@@ -298,7 +305,7 @@ export class Task {
         maxBuffersPerSubpartition: net.maxBuffersPerSubpartition,
         subtaskIndex: tdd.subtaskIndex,
       });
-      services.partitions.register(partition);
+      services.partitions.register(partition, tdd.jobId);
       this.partitionIds.push(p.partitionId);
       this.writers.push(writer);
       outputs.set(this.vertex.outputs[p.edgeIndex]!, writer);
@@ -378,6 +385,16 @@ export class Task {
     for (const w of this.writers) if (!w.isAvailable()) waits.push(w.available());
     if (!this.chain!.isAvailable()) waits.push(this.chain!.available());
     return waits.length === 0 ? Promise.resolve() : Promise.race(waits);
+  }
+
+  /** Awaits `what`, but gives up as soon as the task is cancelled. */
+  private async untilCancelled(what: Promise<void>): Promise<void> {
+    for (;;) {
+      const done = await Promise.race([what.then(() => true), this.mailbox.arrival().then(() => false)]);
+      if (done) return;
+      if (this.mailbox.hasMail()) this.mailbox.runAll();
+      if (this.cancelled) throw new RiffleError("TASK_CANCELED", "cancelled");
+    }
   }
 
   /** Waits for `what` or for mail, and books the time as idle or back-pressured. */

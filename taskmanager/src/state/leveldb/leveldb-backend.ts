@@ -41,9 +41,9 @@ const OVERFLOW = 1.5;
  * - Reads go to the cache; a miss reads with `getSync` and caches the value, or that there is none.
  * - Writes change the cache and mark the row dirty: nothing is written while the cache has room, so
  *   a key updated a thousand times between checkpoints is written once.
- * - When the cache is full, clean rows are evicted, least recently used first; past `flushThreshold`
- *   dirty rows (or when eviction finds none clean), batches of dirty rows are written in the
- *   background. Rows being written stay cached until their batch lands, so a miss never reads an
+ * - When the cache is full, clean rows are evicted, least recently used first; while rows are being
+ *   evicted, past `flushThreshold` dirty rows (or when eviction finds none clean), batches of dirty
+ *   rows are written in the background. Rows being written stay cached until their batch lands, so a miss never reads an
  *   older value. All writes go through one queue, so batches land in the order they were made.
  *   While every row is dirty or in flight the cache grows past its bound; `isAvailable()` turns
  *   false at 1.5 times the bound so a task can wait (`available()`) instead of growing further.
@@ -68,6 +68,9 @@ export class LevelDbKeyedStateBackend extends KeyedStateBackend {
   private landed = 0;
   /** `landed` when an eviction found only dirty or in-flight rows: none is tried again until another batch lands. */
   private evictionBlockedAt = -1;
+  /** Rows cached in place of an evicted one; background writes are needed only while this grows. */
+  private evictions = 0;
+  private evictionsAtFlush = 0;
   private waiters: (() => void)[] = [];
   private failure: RiffleError | undefined;
   private disposed = false;
@@ -294,7 +297,7 @@ export class LevelDbKeyedStateBackend extends KeyedStateBackend {
     if (row.dirty === undefined) {
       row.dirty = [stateId];
       this.dirtyRows.push(row);
-      if (this.dirtyRows.length >= this.flushThreshold && this.cache.size >= this.maxEntries) this.scheduleFlush();
+      if (this.dirtyRows.length >= this.flushThreshold && this.evictions !== this.evictionsAtFlush) this.scheduleFlush();
     } else if (!row.dirty.includes(stateId)) {
       row.dirty.push(stateId);
     }
@@ -323,6 +326,7 @@ export class LevelDbKeyedStateBackend extends KeyedStateBackend {
   private flush(): void {
     if (this.flushing || this.failure !== undefined || this.dirtyRows.length === 0) return;
     const rows = this.dirtyRows.splice(0, this.flushBatchSize);
+    this.evictionsAtFlush = this.evictions;
     const ops: BatchOp[] = [];
     for (const row of rows) {
       this.encodeCells(row, row.dirty!, ops);
@@ -337,7 +341,7 @@ export class LevelDbKeyedStateBackend extends KeyedStateBackend {
         this.flushing = false;
         this.landed++;
         if (this.cache.size > this.maxEntries && this.cache.shrink(this.maxEntries) > 0) this.memoVersion = -1;
-        if (this.cache.size >= this.maxEntries && (this.dirtyRows.length >= this.flushThreshold || this.cache.size > this.maxEntries)) this.flush();
+        if (this.cache.size > this.maxEntries || (this.dirtyRows.length >= this.flushThreshold && this.evictions !== this.evictionsAtFlush)) this.flush();
         this.wakeWaiters();
       },
       () => {
@@ -380,6 +384,7 @@ export class LevelDbKeyedStateBackend extends KeyedStateBackend {
   /** Caches a new row, in place of an evicted one when the cache is full. */
   private insert(row: CachedRow): void {
     const full = this.cache.size >= this.maxEntries && this.evictionBlockedAt !== this.landed;
+    if (full) this.evictions++;
     if (!this.cache.insert(row, full)) {
       // Every row is dirty or in flight: write some, and look again when that lands.
       this.evictionBlockedAt = this.landed;
