@@ -22,10 +22,14 @@ class OneRecordPerMillisecond implements Sink<unknown> {
 
 export default function slowSink(env: StreamExecutionEnvironment): void {
   env.setParallelism(2);
+  // `--checkpoint <ms>`: checkpoints through the back-pressured pipeline (aligned barriers).
+  const interval = Number(env.param("checkpoint", "0"));
+  if (interval > 0) env.enableCheckpointing(interval, { timeoutMs: 60_000 });
   const payload = "x".repeat(100);
   env
     .datagen({ generator: (i) => ({ i, payload }) })
     .name("fast source")
+    .uid("fast-source")
     .rebalance()
     .sinkTo(new OneRecordPerMillisecond())
     .name("slow sink");
