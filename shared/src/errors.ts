@@ -50,6 +50,13 @@ export const ErrorCodes = {
   CHECKPOINT_STORAGE_FAILED: { domain: "external", status: 500, retry: true },
   CHECKPOINT_TOLERABLE_FAILURES_EXCEEDED: { domain: "external", status: 500, retry: true },
   CHECKPOINT_INCOMPATIBLE: { domain: "user", status: 400, retry: false },
+  // Savepoints and rescaling
+  SAVEPOINT_INVALID: { domain: "user", status: 400, retry: false },
+  SAVEPOINT_FAILED: { domain: "external", status: 500, retry: true },
+  MAX_PARALLELISM_CHANGED: { domain: "user", status: 400, retry: false },
+  UNMATCHED_STATE: { domain: "user", status: 400, retry: false },
+  OPERATION_IN_PROGRESS: { domain: "user", status: 409, retry: true },
+  OPERATION_NOT_FOUND: { domain: "user", status: 404, retry: false },
 } as const satisfies Record<string, { domain: ErrorDomain; status: number; retry: boolean }>;
 
 export type ErrorCode = keyof typeof ErrorCodes;

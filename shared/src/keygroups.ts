@@ -95,13 +95,15 @@ export function murmur3Utf8(s: string, seed = 0): number {
       }
     }
   }
-  if (shift > 0) {
-    k = Math.imul(k, C1);
-    k = (k << 15) | (k >>> 17);
-    k = Math.imul(k, C2);
-    h ^= k;
-  }
+  if (shift > 0) h = mixTail(h, k);
   return fmix(h, len);
+}
+
+function mixTail(h: number, k: number): number {
+  k = Math.imul(k, C1);
+  k = (k << 15) | (k >>> 17);
+  k = Math.imul(k, C2);
+  return h ^ k;
 }
 
 function fmix(h: number, len: number): number {
@@ -116,17 +118,9 @@ function fmix(h: number, len: number): number {
 
 export function murmur3(bytes: Uint8Array, len = bytes.length, seed = 0): number {
   let h = seed >>> 0;
-  const c1 = 0xcc9e2d51;
-  const c2 = 0x1b873593;
   const blocks = len & ~3;
   for (let i = 0; i < blocks; i += 4) {
-    let k = (bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24)) >>> 0;
-    k = Math.imul(k, c1);
-    k = (k << 15) | (k >>> 17);
-    k = Math.imul(k, c2);
-    h ^= k;
-    h = (h << 13) | (h >>> 19);
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+    h = mixBlock(h, (bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24)) >>> 0);
   }
   const tail = len & 3;
   if (tail > 0) {
@@ -134,18 +128,9 @@ export function murmur3(bytes: Uint8Array, len = bytes.length, seed = 0): number
     if (tail === 3) k ^= bytes[blocks + 2]! << 16;
     if (tail >= 2) k ^= bytes[blocks + 1]! << 8;
     k ^= bytes[blocks]!;
-    k = Math.imul(k, c1);
-    k = (k << 15) | (k >>> 17);
-    k = Math.imul(k, c2);
-    h ^= k;
+    h = mixTail(h, k);
   }
-  h ^= len;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix(h, len);
 }
 
 export function keyGroupOf(key: unknown, maxParallelism: number): number {

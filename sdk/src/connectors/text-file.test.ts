@@ -22,7 +22,12 @@ async function read(source: TextFileSource, parallelism: number, restored: unkno
   const lines: string[] = [];
   for (const r of readers) {
     let n = 0;
-    const out = { collect: (l: string) => (lines.push(l), n++) };
+    const out = {
+      collect: (l: string) => {
+        lines.push(l);
+        n++;
+      },
+    };
     for (;;) {
       const res = r.pollNext(out, 7);
       if (res === "END_OF_INPUT" || n >= limit) break;

@@ -12,6 +12,9 @@ export interface SubmitJobRequest {
   name: string;
   parallelism: number;
   args: string[];
+  /** Savepoint directory to start from; empty (or absent from older clients) for a fresh start. */
+  savepointPath?: string;
+  allowNonRestoredState?: boolean;
 }
 export interface SubmitJobResponse {
   jobId: string;

@@ -228,6 +228,18 @@ export abstract class KeyedStateBackend implements InternalKeyedStateBackend, St
   /** Releases everything the backend holds (the leveldb backend deletes its database). */
   abstract dispose(): Promise<void>;
 
+  /**
+   * False while the backend needs processing to pause (the leveldb backend when its cache is far past
+   * its bound, waiting for background writes); a task then waits for {@link available}.
+   */
+  isAvailable(): boolean {
+    return true;
+  }
+
+  available(): Promise<void> {
+    return Promise.resolve();
+  }
+
   /** The error for a state access with no current key. */
   protected noCurrentKey(): RiffleError {
     return new RiffleError("STATE_INVALID_ARGUMENT", "keyed state is only available while a keyed record (or timer) is processed: no current key is set");

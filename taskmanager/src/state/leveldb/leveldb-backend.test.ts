@@ -94,6 +94,31 @@ describe("leveldb backend", () => {
     expect(await exists(join(root, "bad"))).toBe(false);
   });
 
+  it("asks for back-pressure while its cache is far past its bound, until writes land", async () => {
+    const b = await LevelDbKeyedStateBackend.create({
+      maxParallelism: 128,
+      keyGroupRange: { start: 0, end: 127 },
+      directory: join(root, "pressure"),
+      cacheMaxEntries: 100,
+    });
+    const v = b.getState(new ValueStateDescriptor<number>("v"));
+    // Without yielding, nothing can be written: every row stays dirty and the cache grows.
+    let i = 0;
+    while (b.isAvailable()) {
+      b.setCurrentKey(i);
+      v.update(i++);
+    }
+    expect(i).toBe(150);
+    await b.available();
+    expect(b.isAvailable()).toBe(true);
+    expect(b.stats().cachedRows).toBeLessThanOrEqual(100);
+    for (let k = 0; k < i; k++) {
+      b.setCurrentKey(k);
+      expect(v.value()).toBe(k);
+    }
+    await b.dispose();
+  });
+
   it("writes deletes through: a cleared value stays cleared after eviction", async () => {
     const b = await LevelDbKeyedStateBackend.create({
       maxParallelism: 128,

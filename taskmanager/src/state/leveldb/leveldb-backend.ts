@@ -146,12 +146,12 @@ export class LevelDbKeyedStateBackend extends KeyedStateBackend {
   }
 
   /** False while the cache is far past its bound, waiting for background writes: stop processing until `available()`. */
-  isAvailable(): boolean {
+  override isAvailable(): boolean {
     return this.cache.size < this.maxEntries * OVERFLOW || this.failure !== undefined;
   }
 
   /** Resolves when {@link isAvailable} is true again. */
-  available(): Promise<void> {
+  override available(): Promise<void> {
     if (this.isAvailable()) return Promise.resolve();
     return new Promise((resolve) => this.waiters.push(resolve));
   }

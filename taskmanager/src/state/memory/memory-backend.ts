@@ -11,11 +11,6 @@ import { PendingSnapshot, type Row } from "./pending-snapshot.js";
 class Group {
   readonly main = new Map<string, Row>();
   spaced: Map<string, Row> | undefined;
-
-  *rows(): Generator<Row> {
-    yield* this.main.values();
-    if (this.spaced !== undefined) yield* this.spaced.values();
-  }
 }
 
 /** `key` and `namespace` as one string; the length prefix makes it unambiguous whatever they contain. */
@@ -33,6 +28,7 @@ export class MemoryKeyedStateBackend extends KeyedStateBackend {
   private groups: (Group | undefined)[];
   private epoch = 0;
   private readonly pending: PendingSnapshot[] = [];
+  private disposed = false;
   private memoVersion = -1;
   private memoRow: Row | undefined;
 
@@ -101,6 +97,7 @@ export class MemoryKeyedStateBackend extends KeyedStateBackend {
   }
 
   async dispose(): Promise<void> {
+    this.disposed = true;
     for (const p of this.pending) p.discarded = true;
     this.pending.length = 0;
     this.groups = [];
@@ -114,6 +111,7 @@ export class MemoryKeyedStateBackend extends KeyedStateBackend {
       const memo = this.memoRow;
       if (memo !== undefined || !create) return memo;
     }
+    if (this.disposed) throw new RiffleError("INTERNAL", "the state backend was disposed");
     const keyGroup = this.currentKeyGroup;
     if (keyGroup < 0) throw this.noCurrentKey();
     const index = keyGroup - this.keyGroupRange.start;
@@ -156,7 +154,8 @@ export class MemoryKeyedStateBackend extends KeyedStateBackend {
       for (let index = 0; index < this.groups.length; index++) {
         if (pending.discarded) throw new RiffleError("INTERNAL", "the backend was disposed while a snapshot was written");
         // Taken synchronously: between two awaits no record is processed, so the group is consistent.
-        const entries = pending.takeGroup(index, this.groups[index]?.rows() ?? []);
+        const group = this.groups[index];
+        const entries = pending.takeGroup(index, group === undefined ? [] : [group.main, group.spaced]);
         const keyGroup = this.keyGroupRange.start + index;
         for (let i = 0; i < entries.length; i += frameItems) await writer.writeGroup(keyGroup, entries.slice(i, i + frameItems));
       }

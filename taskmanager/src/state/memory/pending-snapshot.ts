@@ -47,9 +47,12 @@ export class PendingSnapshot {
   }
 
   /** The group's entries as of the capture; from now on its rows need no preserving for this snapshot. */
-  takeGroup(groupIndex: number, rows: Iterable<Row>): unknown[] {
+  takeGroup(groupIndex: number, rowMaps: readonly (ReadonlyMap<string, Row> | undefined)[]): unknown[] {
     const out: unknown[] = [];
-    for (const row of rows) if (row.epoch < this.epoch) appendRowEntries(out, row);
+    for (const rows of rowMaps) {
+      if (rows === undefined) continue;
+      for (const row of rows.values()) if (row.epoch < this.epoch) appendRowEntries(out, row);
+    }
     const preserved = this.preserved[groupIndex];
     if (preserved !== undefined) for (let i = 0; i < preserved.length; i++) out.push(preserved[i]);
     this.preserved[groupIndex] = undefined;
