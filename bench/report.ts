@@ -109,7 +109,7 @@ export function formatCount(n: number): string {
 /** "≥ 0.5" for an aim on the ratio, "≤ 50 ms" for one on the value. */
 function aimText(r: BenchmarkResult): string | undefined {
   if (!r.aim) return undefined;
-  return "min" in r.aim ? `≥ ${r.aim.min}` : `≤ ${formatValue(r.aim.max, r.unit)}`;
+  return "min" in r.aim ? `≥ ${r.aim.min}` : `≤ ${r.aim.max} ${r.unit}`;
 }
 
 export function aimMet(r: BenchmarkResult): boolean | undefined {

@@ -5,11 +5,13 @@
  * the memory backend.
  *
  * The job is unbounded: a bounded one waits for a final checkpoint (up to one interval) before it
- * finishes, which FINISHED − RUNNING would count as processing time. Each run submits the job, lets
- * it warm up (JIT, LevelDB cache filled with every key), then reads the counting task's
- * riffle_task_numRecordsIn straight from the TaskManager's /metrics at the start and the end of a
- * window of exactly one checkpoint interval, so every window holds exactly one checkpoint; the rate
- * is the difference over the window. The backends alternate within each run.
+ * finishes, which FINISHED − RUNNING would count as processing time. One job per backend: it runs
+ * until its first checkpoint is triggered (one interval: JIT warm, every key in state, the LevelDB
+ * cache full), then the counting task's riffle_task_numRecordsIn is read straight from the
+ * TaskManager's /metrics at the start and end of consecutive windows of exactly one checkpoint
+ * interval. Triggers come at a fixed rate, so each window starts with a trigger and holds one whole
+ * checkpoint cycle (sync part, async write, acknowledgement) as long as a checkpoint takes less than
+ * the interval. One window is one sample.
  *
  * Baseline: the same keys counted in a Map in a hand-written loop in a child process
  * (bench/baselines/keyed-count-loop.ts). Rows: leveldb / memory (aim ≥ 0.5) and memory / fused loop.
@@ -18,6 +20,7 @@ import { rmSync } from "node:fs";
 import { loadavg } from "node:os";
 import type { Benchmark, BenchmarkContext, Measured } from "./benchmark.js";
 import { measureKeyedCountLoop } from "./baselines/keyed-count-loop.js";
+import { formatCount } from "./report.js";
 import {
   allRunning,
   benchJob,
@@ -35,8 +38,6 @@ import { median } from "./stats.js";
 
 const KEYS = 100_000;
 const INTERVAL_MS = 10_000;
-/** JIT warm-up, and every key read once (the LevelDB cache holds 100k rows by default). */
-const WARMUP_MS = 2_500;
 const FUSED_RECORDS = 5_000_000;
 
 type Backend = "memory" | "leveldb";
@@ -47,23 +48,45 @@ interface Window {
   checkpoints: CheckpointEntry[];
 }
 
-/** One job on `backend`: warm-up, then one window of `windowMs`; the job is cancelled after. */
-async function measureWindow(cluster: TestCluster, backend: Backend, intervalMs: number, windowMs: number, warmupMs: number): Promise<Window> {
+/**
+ * One job on `backend`: from its first checkpoint trigger on, `windows` consecutive windows of one
+ * interval each. The job is cancelled after.
+ */
+async function measureWindows(cluster: TestCluster, backend: Backend, intervalMs: number, windows: number): Promise<Window[]> {
   const jobId = await cluster.submit(benchJob("keyed-state"), { args: ["--backend", backend, "--keys", String(KEYS), "--interval", String(intervalMs)] });
   try {
     const job = await pollJob(cluster, jobId, allRunning);
     const counter = job.vertices.find((v) => v.name.startsWith("count per key"));
     if (!counter) throw new Error(`no counting vertex in ${JSON.stringify(job.vertices.map((v) => v.name))}`);
     const tm = cluster.taskmanagers[0]!;
-    await sleep(warmupMs);
-    const startedAt = Date.now();
-    const first = await scrapeTaskMetric(tm, "numRecordsIn", counter.name);
-    await sleep(windowMs - (performance.now() - first.at));
-    const last = await scrapeTaskMetric(tm, "numRecordsIn", counter.name);
-    const endedAt = Date.now();
-    const stats = await checkpointStatistics(cluster, jobId);
-    const checkpoints = stats.history.filter((c) => c.trigger_timestamp >= startedAt && c.trigger_timestamp <= endedAt);
-    return { recordsPerSecond: ((last.value - first.value) / (last.at - first.at)) * 1000, checkpoints };
+    const deadline = performance.now() + intervalMs + 30_000;
+    while ((await checkpointStatistics(cluster, jobId)).counts.total === 0) {
+      if (performance.now() > deadline) throw new Error(`no checkpoint triggered within ${intervalMs + 30_000} ms`);
+      await sleep(20);
+    }
+    const rates: number[] = [];
+    const spans: [number, number][] = [];
+    let startedAt = Date.now();
+    let first = await scrapeTaskMetric(tm, "numRecordsIn", counter.name);
+    const origin = first.at;
+    for (let w = 1; w <= windows; w++) {
+      // Windows end on a fixed grid, so that scrape delays do not accumulate.
+      await sleep(origin + w * intervalMs - performance.now());
+      const last = await scrapeTaskMetric(tm, "numRecordsIn", counter.name);
+      const endedAt = Date.now();
+      rates.push(((last.value - first.value) / (last.at - first.at)) * 1000);
+      spans.push([startedAt, endedAt]);
+      first = last;
+      startedAt = endedAt;
+    }
+    // Which checkpoints each window holds (by trigger time, with slack for the polling), once they ended.
+    await sleep(Math.min(intervalMs, 2_000));
+    const history = (await checkpointStatistics(cluster, jobId)).history;
+    const result = rates.map((recordsPerSecond, i) => ({
+      recordsPerSecond,
+      checkpoints: history.filter((c) => c.trigger_timestamp >= spans[i]![0] - 200 && c.trigger_timestamp < spans[i]![1] - 200).reverse(),
+    }));
+    return result;
   } finally {
     await cancelJob(cluster, jobId);
   }
@@ -81,28 +104,22 @@ export const stateBackends: Benchmark = {
   results: "state",
   async run(ctx: BenchmarkContext): Promise<Measured[]> {
     const intervalMs = ctx.quick ? 2_000 : INTERVAL_MS;
-    const warmupMs = ctx.quick ? 1_000 : WARMUP_MS;
     const fusedRecords = ctx.quick ? 1_000_000 : FUSED_RECORDS;
     const load = loadavg()[0]!;
     const dir = checkpointDir();
-    const cluster = await startCluster(
-      { taskmanagers: 1, config: { "state.checkpoints.dir": dir } },
-      ctx.profileDir && `${ctx.profileDir}/state-backends`,
-    );
+    const cluster = await startCluster({ taskmanagers: 1, config: { "state.checkpoints.dir": dir } }, ctx.profileDir && `${ctx.profileDir}/state-backends`);
     try {
-      ctx.log(`load average ${load.toFixed(2)}; ${ctx.runs} run(s) of ${warmupMs} ms warm-up + a ${intervalMs} ms window per backend`);
-      const rates: Record<Backend, number[]> = { memory: [], leveldb: [] };
-      const fused: number[] = [];
+      ctx.log(`load average ${load.toFixed(2)}; per backend one job: first checkpoint trigger, then ${ctx.runs} window(s) of ${intervalMs} ms`);
       const windows: Record<Backend, Window[]> = { memory: [], leveldb: [] };
+      for (const backend of ["memory", "leveldb"] as const) {
+        windows[backend] = await measureWindows(cluster, backend, intervalMs, ctx.runs);
+        windows[backend].forEach((w, i) =>
+          ctx.log(`${backend} window ${i + 1}: ${Math.round(w.recordsPerSecond)} rec/s (${describeCheckpoints(w.checkpoints)})`),
+        );
+      }
+      const rates = { memory: windows.memory.map((w) => w.recordsPerSecond), leveldb: windows.leveldb.map((w) => w.recordsPerSecond) };
+      const fused: number[] = [];
       for (let run = 0; run < ctx.runs; run++) {
-        // Alternating the order spreads slow phases of a shared machine over both backends.
-        const order: Backend[] = run % 2 === 0 ? ["memory", "leveldb"] : ["leveldb", "memory"];
-        for (const backend of order) {
-          const w = await measureWindow(cluster, backend, intervalMs, intervalMs, warmupMs);
-          rates[backend].push(w.recordsPerSecond);
-          windows[backend].push(w);
-          ctx.log(`run ${run + 1}: ${backend} ${Math.round(w.recordsPerSecond)} rec/s (${describeCheckpoints(w.checkpoints)})`);
-        }
         const f = await measureKeyedCountLoop(fusedRecords, KEYS);
         fused.push(f.recordsPerSecond);
         ctx.log(`run ${run + 1}: fused loop ${Math.round(f.recordsPerSecond)} rec/s`);
@@ -111,8 +128,7 @@ export const stateBackends: Benchmark = {
       const parameters = {
         keys: KEYS,
         checkpointIntervalMs: intervalMs,
-        windowMs: intervalMs,
-        runs: ctx.runs,
+        windows: ctx.runs,
         taskmanagers: 1,
         parallelism: 1,
         loadAvg1m: +load.toFixed(2),
@@ -122,7 +138,7 @@ export const stateBackends: Benchmark = {
         {
           benchmark: "state-backends",
           metric: "throughput leveldb",
-          title: "Keyed count in ValueState, leveldb backend, checkpoints every 10 s, p=1",
+          title: `Keyed count in ValueState over ${formatCount(KEYS)} keys, leveldb backend, checkpoints every ${intervalMs / 1000} s, p=1`,
           value: median(rates.leveldb),
           unit: "rec/s",
           baseline: { name: "memory backend", value: median(rates.memory) },
@@ -134,7 +150,7 @@ export const stateBackends: Benchmark = {
         {
           benchmark: "state-backends",
           metric: "throughput memory",
-          title: "Keyed count in ValueState, memory backend, checkpoints every 10 s, p=1",
+          title: `Keyed count in ValueState over ${formatCount(KEYS)} keys, memory backend, checkpoints every ${intervalMs / 1000} s, p=1`,
           value: median(rates.memory),
           unit: "rec/s",
           baseline: { name: "fused loop (Map)", value: median(fused) },
