@@ -127,7 +127,10 @@ describe("checkpoints under back-pressure", () => {
     try {
       const jobId = await cluster.submit("e2e/jobs/slow-sink.ts", { args: ["--checkpoint", "1000"] });
       await cluster.waitForJob(jobId, (j) => j.vertices[0]!.metrics.backPressuredTimeMsPerSecond > 500, 20_000);
-      type Stats = { counts: { completed: number; failed: number }; history: Array<{ status: string; alignment_duration: number; end_to_end_duration: number }> };
+      type Stats = {
+        counts: { completed: number; failed: number };
+        history: Array<{ status: string; alignment_duration: number; end_to_end_duration: number }>;
+      };
       const deadline = Date.now() + 45_000;
       let stats: Stats | undefined;
       while (Date.now() < deadline) {

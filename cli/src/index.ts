@@ -27,5 +27,7 @@ export {
   type VertexMetrics,
   type SubmitJobRequest,
   type ResultsPage,
+  type OperationStatus,
+  type SavepointTrigger,
 } from "./rest-client.js";
 export { bundleJob, jobNameOf } from "./bundle.js";

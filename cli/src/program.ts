@@ -80,6 +80,8 @@ export function buildProgram(): Command {
       .option("-d, --detached", "submit and exit, printing the job id (needs --jobmanager)")
       .option("--name <name>", "job name (default: the file name without extension)")
       .option("--taskmanagers <n>", "TaskManagers of the embedded cluster (default: cluster.taskmanagers, at least enough slots for --parallelism)", intArg(1))
+      .option("-s, --from-savepoint <path>", "start from a savepoint (its directory); state is matched to operators by uid")
+      .option("--allow-non-restored-state", "with --from-savepoint: drop state of operators the job no longer has instead of refusing it")
       .passThroughOptions()
       .addHelpText("after", "\nEverything after the job file goes to the job, e.g.\n  riffle run -p 2 word-count.ts --input words.txt"),
   ).action(async (job: string, args: string[], opts, cmd: Command) => {
@@ -87,6 +89,8 @@ export function buildProgram(): Command {
       cmd.error("error: --detached needs --jobmanager: an embedded cluster ends with the command", { exitCode: 2, code: "riffle.usage" });
     if (opts.taskmanagers !== undefined && opts.jobmanager !== undefined)
       cmd.error("error: --taskmanagers sizes the embedded cluster and cannot be combined with --jobmanager", { exitCode: 2, code: "riffle.usage" });
+    if (opts.allowNonRestoredState && opts.fromSavepoint === undefined)
+      cmd.error("error: --allow-non-restored-state needs --from-savepoint", { exitCode: 2, code: "riffle.usage" });
     const { runCommand } = await import("./commands/run.js");
     done(await runCommand(globalOptions(cmd), job, args, opts));
   });
@@ -108,6 +112,42 @@ export function buildProgram(): Command {
   ).action(async (jobId: string, opts, cmd: Command) => {
     const { cancelCommand } = await import("./commands/cancel.js");
     done(await cancelCommand(globalOptions(cmd), jobId, opts));
+  });
+
+  addGlobalOptions(
+    program
+      .command("savepoint")
+      .description("take a savepoint of a running job and print its directory")
+      .argument("<jobId>")
+      .argument("[targetDirectory]", "directory to create the savepoint in (default: state.savepoints.dir of the cluster)")
+      .addOption(jobmanagerOption()),
+  ).action(async (jobId: string, targetDirectory: string | undefined, opts, cmd: Command) => {
+    const { savepointCommand } = await import("./commands/savepoint.js");
+    done(await savepointCommand(globalOptions(cmd), jobId, targetDirectory, opts));
+  });
+
+  addGlobalOptions(
+    program
+      .command("stop")
+      .description("stop a running job with a savepoint: it ends FINISHED; prints the savepoint's directory")
+      .argument("<jobId>")
+      .option("--savepoint [dir]", "directory to create the savepoint in (default: state.savepoints.dir of the cluster)")
+      .addOption(jobmanagerOption()),
+  ).action(async (jobId: string, opts, cmd: Command) => {
+    const { stopCommand } = await import("./commands/stop.js");
+    done(await stopCommand(globalOptions(cmd), jobId, opts));
+  });
+
+  addGlobalOptions(
+    program
+      .command("rescale")
+      .description("change a running job's parallelism: stop with a savepoint, restart from it at the new parallelism")
+      .argument("<jobId>")
+      .requiredOption("-p, --parallelism <n>", "the new parallelism", intArg(1))
+      .addOption(jobmanagerOption()),
+  ).action(async (jobId: string, opts, cmd: Command) => {
+    const { rescaleCommand } = await import("./commands/rescale.js");
+    done(await rescaleCommand(globalOptions(cmd), jobId, opts));
   });
 
   addGlobalOptions(program.command("config-docs").description("print the configuration reference (Markdown)")).action(async () => {

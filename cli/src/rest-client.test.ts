@@ -101,6 +101,40 @@ describe("RestClient", () => {
     ]);
   });
 
+  it("triggers savepoints, stops and rescales with Flink's request shapes and polls them", async () => {
+    const seen: { method?: string; url?: string; body: string }[] = [];
+    const { url, server } = await serve((req, res) => {
+      let body = "";
+      req.on("data", (c: Buffer) => {
+        body += c.toString();
+      });
+      req.on("end", () => {
+        seen.push({ method: req.method, url: req.url, body });
+        const json = (status: number, value: unknown) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(value));
+        if (req.method === "GET") json(200, { status: { id: "COMPLETED" }, operation: { location: "/sp/savepoint-1" } });
+        else json(202, { "request-id": `t${seen.length}` });
+      });
+    });
+    servers.push(server);
+    const client = new RestClient(url);
+    expect(await client.triggerSavepoint("j", { targetDirectory: "/sp", cancelJob: true })).toBe("t1");
+    expect(await client.triggerSavepoint("j")).toBe("t2");
+    expect(await client.stopJob("j", { targetDirectory: "/sp" })).toBe("t3");
+    expect(await client.rescaleJob("j", 3)).toBe("t4");
+    expect(await client.savepointStatus("j", "t1")).toEqual({ status: { id: "COMPLETED" }, operation: { location: "/sp/savepoint-1" } });
+    await client.rescaleStatus("j", "t4");
+    await client.submitJob({ bundle: "AAAA", savepointPath: "/sp/savepoint-1", allowNonRestoredState: true });
+    expect(seen).toEqual([
+      { method: "POST", url: "/jobs/j/savepoints", body: JSON.stringify({ "target-directory": "/sp", "cancel-job": true }) },
+      { method: "POST", url: "/jobs/j/savepoints", body: "{}" },
+      { method: "POST", url: "/jobs/j/stop", body: JSON.stringify({ targetDirectory: "/sp" }) },
+      { method: "PATCH", url: "/jobs/j/rescaling?parallelism=3", body: "" },
+      { method: "GET", url: "/jobs/j/savepoints/t1", body: "" },
+      { method: "GET", url: "/jobs/j/rescaling/t4", body: "" },
+      { method: "POST", url: "/jobs", body: JSON.stringify({ bundle: "AAAA", savepointPath: "/sp/savepoint-1", allowNonRestoredState: true }) },
+    ]);
+  });
+
   it("throws the abort reason when its signal aborts", async () => {
     const { url, server } = await serve(() => {
       // Never answers.

@@ -2,7 +2,7 @@ import { RiffleError, isErrorCode, type ErrorCode } from "@riffle/shared";
 import { InterruptedError } from "./errors.js";
 
 /** Job statuses as the JobManager reports them. */
-export type JobStatus = "CREATED" | "RUNNING" | "RESTARTING" | "FINISHED" | "FAILING" | "FAILED" | "CANCELLING" | "CANCELED";
+export type JobStatus = "CREATED" | "RUNNING" | "RESTARTING" | "STOPPING" | "RESCALING" | "FINISHED" | "FAILING" | "FAILED" | "CANCELLING" | "CANCELED";
 
 /** Statuses a job never leaves. */
 export const TERMINAL_STATUSES: ReadonlySet<string> = new Set<JobStatus>(["FINISHED", "FAILED", "CANCELED"]);
@@ -59,6 +59,24 @@ export interface SubmitJobRequest {
   name?: string;
   parallelism?: number;
   args?: string[];
+  /** Absolute directory of a savepoint to start from. */
+  savepointPath?: string;
+  /** Start even if the savepoint has state of operators (by uid) the job lacks; that state is dropped. */
+  allowNonRestoredState?: boolean;
+}
+
+/** A savepoint, stop or rescale operation, as GET /jobs/:id/savepoints/:triggerId and /rescaling/:triggerId answer. */
+export interface OperationStatus {
+  status: { id: "IN_PROGRESS" | "COMPLETED" };
+  /** Present once COMPLETED: the savepoint's directory, or why the operation failed. */
+  operation?: { location: string } | { "failure-cause": { code: string; message: string } };
+}
+
+export interface SavepointTrigger {
+  /** Directory the savepoint's own directory is created in (absolute); the cluster's state.savepoints.dir by default. */
+  targetDirectory?: string;
+  /** Cancel the job once the savepoint completed. */
+  cancelJob?: boolean;
 }
 
 export interface ResultsPage {
@@ -127,9 +145,45 @@ export class RestClient {
     await this.request("PATCH", `/jobs/${encodeURIComponent(jobId)}?mode=cancel`, undefined, options);
   }
 
+  /** Triggers a savepoint; returns the trigger id to poll with `savepointStatus`. */
+  async triggerSavepoint(jobId: string, trigger: SavepointTrigger = {}, options?: RequestOptions): Promise<string> {
+    const body = {
+      ...(trigger.targetDirectory !== undefined ? { "target-directory": trigger.targetDirectory } : {}),
+      ...(trigger.cancelJob !== undefined ? { "cancel-job": trigger.cancelJob } : {}),
+    };
+    const answer = await this.request<{ "request-id": string }>("POST", `${this.jobPath(jobId)}/savepoints`, body, options);
+    return answer["request-id"];
+  }
+
+  /** The state of a savepoint or stop-with-savepoint. */
+  savepointStatus(jobId: string, triggerId: string, options?: RequestOptions): Promise<OperationStatus> {
+    return this.request("GET", `${this.jobPath(jobId)}/savepoints/${encodeURIComponent(triggerId)}`, undefined, options);
+  }
+
+  /** Stops the job with a savepoint (it ends FINISHED); returns the trigger id to poll with `savepointStatus`. */
+  async stopJob(jobId: string, stop: { targetDirectory?: string } = {}, options?: RequestOptions): Promise<string> {
+    const body = stop.targetDirectory !== undefined ? { targetDirectory: stop.targetDirectory } : {};
+    const answer = await this.request<{ "request-id": string }>("POST", `${this.jobPath(jobId)}/stop`, body, options);
+    return answer["request-id"];
+  }
+
+  /** Rescales the job to `parallelism` (stop with a savepoint, restart from it); returns the trigger id to poll with `rescaleStatus`. */
+  async rescaleJob(jobId: string, parallelism: number, options?: RequestOptions): Promise<string> {
+    const answer = await this.request<{ "request-id": string }>("PATCH", `${this.jobPath(jobId)}/rescaling?parallelism=${parallelism}`, undefined, options);
+    return answer["request-id"];
+  }
+
+  rescaleStatus(jobId: string, triggerId: string, options?: RequestOptions): Promise<OperationStatus> {
+    return this.request("GET", `${this.jobPath(jobId)}/rescaling/${encodeURIComponent(triggerId)}`, undefined, options);
+  }
+
   /** Long-polls for the job's collected records after `cursor`. */
   results(jobId: string, cursor: number, options?: RequestOptions): Promise<ResultsPage> {
     return this.request("GET", `/jobs/${encodeURIComponent(jobId)}/results?cursor=${cursor}`, undefined, { timeoutMs: RESULTS_TIMEOUT_MS, ...options });
+  }
+
+  private jobPath(jobId: string): string {
+    return `/jobs/${encodeURIComponent(jobId)}`;
   }
 
   private async request<T>(method: string, path: string, body: unknown, options: RequestOptions = {}): Promise<T> {

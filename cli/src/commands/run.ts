@@ -1,3 +1,4 @@
+import { resolve } from "node:path";
 import { RiffleError, toRiffleError, type RiffleConfig } from "@riffle/shared";
 import { bundleJob, jobNameOf } from "../bundle.js";
 import { LocalCluster } from "../cluster/index.js";
@@ -15,6 +16,10 @@ export interface RunCommandOptions {
   name?: string;
   /** TaskManagers of the embedded cluster. */
   taskmanagers?: number;
+  /** A savepoint directory to start from; made absolute here, so it names the same directory on the JobManager. */
+  fromSavepoint?: string;
+  /** Drop savepoint state of operators (by uid) the job no longer has, instead of refusing the job. */
+  allowNonRestoredState?: boolean;
 }
 
 /**
@@ -23,6 +28,7 @@ export interface RunCommandOptions {
  * ends. Exit code 0 when the job FINISHED, 1 when it FAILED or was CANCELED.
  *
  * Ctrl-C stops the embedded cluster, or cancels the job on a remote cluster, before exiting.
+ * `--from-savepoint <path>` starts the job from a savepoint, matching its state to operators by uid.
  */
 export async function runCommand(globals: GlobalOptions, jobFile: string, jobArgs: string[], options: RunCommandOptions): Promise<number> {
   const config = resolveConfig(globals);
@@ -56,6 +62,8 @@ export async function runCommand(globals: GlobalOptions, jobFile: string, jobArg
       name: options.name ?? jobNameOf(jobFile),
       args: jobArgs,
       ...(options.parallelism !== undefined ? { parallelism: options.parallelism } : {}),
+      ...(options.fromSavepoint !== undefined ? { savepointPath: resolve(options.fromSavepoint) } : {}),
+      ...(options.allowNonRestoredState ? { allowNonRestoredState: true } : {}),
     };
     jobId = (await client.submitJob(request, { signal })).jobId;
     await write(process.stderr, `Job ${jobId} submitted\n`);

@@ -1,4 +1,6 @@
+import { join } from "node:path";
 import {
+  RiffleError,
   toRiffleError,
   type AcknowledgeCheckpointRequest,
   type CheckpointMetadata,
@@ -17,6 +19,7 @@ import { calculateCheckpointPlan } from "./checkpoint-plan.js";
 import { CheckpointStatsTracker } from "./checkpoint-stats.js";
 import type { CheckpointStorage } from "./checkpoint-storage.js";
 import { PendingCheckpoint, type CarriedSnapshot, type CheckpointTask } from "./pending-checkpoint.js";
+import { savepointDirName } from "./savepoint.js";
 import { parseTaskStateSnapshot, snapshotPaths, snapshotSize } from "./task-state.js";
 
 /** The TaskManager commands the coordinator sends, addressed by host:port (part of the TaskExecutorGateway). */
@@ -66,6 +69,35 @@ export interface CheckpointCoordinatorOptions {
   job: CheckpointJobContext;
   /** From the job record; a new job starts at `{ nextId: 1, latest: null }`. */
   progress: CheckpointProgress;
+  /**
+   * The savepoint (or checkpoint) the job starts from: restores use it until a newer checkpoint
+   * completed. Its id should be below `progress.nextId`.
+   */
+  base?: CompletedCheckpoint;
+}
+
+/** A savepoint asked for by a user, or by the job itself on its way to stop or rescale. */
+export interface SavepointRequest {
+  /** Absolute directory the savepoint's own directory is created in. */
+  targetDir: string;
+  /**
+   * The job leaves RUNNING once the savepoint completed (stop, cancel, rescale). From the request
+   * on, no periodic checkpoint is triggered (one taken after the savepoint could commit output the
+   * savepoint does not cover); on completion the tasks are told of it, and the promise resolves
+   * only once every notification was delivered, so sinks commit before anything is cancelled; and
+   * the savepoint becomes what restarts restore, since its output is committed.
+   *
+   * A savepoint that is not terminal (Flink's intermediate savepoint) is never notified and never
+   * restored by a restart: a restart from an older checkpoint would otherwise repeat output the
+   * savepoint had committed.
+   */
+  terminal: boolean;
+}
+
+interface SavepointWaiter {
+  request: SavepointRequest;
+  resolve(savepoint: CompletedCheckpoint): void;
+  reject(err: RiffleError): void;
 }
 
 /** The failure reasons the job itself causes when it leaves RUNNING. */
@@ -80,6 +112,10 @@ export type StopReason = Extract<CheckpointFailureReason, "TASK_FAILURE" | "JOB_
  *   trigger ──► tasks snapshot, barriers flow ──► every task acknowledges ──► copy finished tasks'
  *   files, write _metadata, record the pointer, delete old ones, notify complete
  *        └──► timeout / decline / storage error ──► abort, notify aborted, count the failure
+ *
+ * Savepoints take the same path into a directory of their own and share the id counter. They wait
+ * for the checkpoint in flight (queued, in order), are never deleted, never count as failed
+ * checkpoints, and are not the latest checkpoint (see SavepointRequest for the terminal kind).
  */
 export class CheckpointCoordinator {
   readonly stats = new CheckpointStatsTracker();
@@ -97,11 +133,23 @@ export class CheckpointCoordinator {
   private readonly warnedNoSnapshot = new Set<string>();
   private readonly inFlight = new Set<Promise<void>>();
   private readonly logger: Logger;
+  private graph: JobGraph;
+  /** What the current graph started from; checkpoints older than it are never restored or carried. */
+  private base: CompletedCheckpoint | undefined;
+  /** Savepoints waiting for the checkpoint in flight, oldest first. */
+  private readonly queue: SavepointWaiter[] = [];
+  private readonly waiters = new Map<PendingCheckpoint, SavepointWaiter>();
+  /** A terminal savepoint was asked for: no periodic checkpoints until it failed. */
+  private suspended = false;
+  /** Savepoints whose directory could not be created: what is at their path is not theirs to delete. */
+  private readonly withoutDir = new WeakSet<PendingCheckpoint>();
 
   constructor(private readonly options: CheckpointCoordinatorOptions) {
-    this.nextId = options.progress.nextId;
+    this.nextId = Math.max(options.progress.nextId, (options.base?.id ?? 0) + 1);
     this.latestPointer = options.progress.latest;
     this.logger = options.logger;
+    this.graph = options.graph;
+    this.base = options.base;
   }
 
   get config(): CheckpointConfig {
@@ -117,30 +165,86 @@ export class CheckpointCoordinator {
     return this.completed[this.completed.length - 1];
   }
 
-  /** The job is RUNNING: the first checkpoint comes one interval from now (and a minimum pause after the last one). */
+  /** The savepoint or checkpoint the job's current graph started from, if any. */
+  get restoreBase(): CompletedCheckpoint | undefined {
+    return this.base;
+  }
+
+  /**
+   * The job is RUNNING: the first checkpoint comes one interval from now (and a minimum pause after
+   * the last one). A job without a checkpoint interval takes only savepoints.
+   */
   startPeriodic(): void {
-    if (this.periodic) return;
+    this.suspended = false;
+    const interval = this.config.intervalMs;
+    if (this.periodic || interval === null) return;
     this.periodic = true;
     const now = this.options.clock.now();
-    const at = Math.max(now + this.config.intervalMs, (this.lastEndedAt ?? 0) + this.config.minPauseMs);
+    const at = Math.max(now + interval, (this.lastEndedAt ?? 0) + this.config.minPauseMs);
     this.scheduleTrigger(at - now);
   }
 
-  /** The job leaves RUNNING: no more triggers, and the pending checkpoint fails with `reason` (not counted). */
+  /**
+   * The job leaves RUNNING: no more triggers, the pending checkpoint or savepoint fails with
+   * `reason` (not counted), and queued savepoints fail with it.
+   */
   stop(reason: StopReason): void {
     this.periodic = false;
     this.cancelTrigger?.();
     this.cancelTrigger = undefined;
+    this.rejectQueued(`the savepoint was not taken: ${CHECKPOINT_FAILURE_REASONS[reason].message}`);
     const p = this.pending;
-    if (p) this.abort(p, reason, `checkpoint ${p.id} was aborted: ${CHECKPOINT_FAILURE_REASONS[reason].message}`);
+    if (p) this.abort(p, reason, `${kindOf(p)} ${p.id} was aborted: ${CHECKPOINT_FAILURE_REASONS[reason].message}`);
   }
 
-  /** The JobManager shuts down: timers stop, nothing is aborted or deleted. */
+  /** The JobManager shuts down: timers stop, nothing is aborted or deleted; waiting savepoints fail. */
   close(): void {
     this.periodic = false;
     this.cancelTrigger?.();
     this.cancelTrigger = undefined;
     this.pending?.cancelTimeout();
+    this.rejectQueued("the savepoint was not taken: the JobManager is shutting down");
+    for (const [p, w] of this.waiters) {
+      this.waiters.delete(p);
+      w.reject(new RiffleError("SAVEPOINT_FAILED", `savepoint ${p.id} did not complete: the JobManager is shutting down`));
+    }
+  }
+
+  /**
+   * The job was rescaled: its next attempt runs `graph`, restoring the terminal savepoint it took on
+   * its way (the base). Call only while the job is not RUNNING (nothing is in flight).
+   */
+  useGraph(graph: JobGraph): void {
+    this.graph = graph;
+  }
+
+  /**
+   * Takes a savepoint into a new directory under `request.targetDir`, after the checkpoint in flight
+   * if there is one. Resolves with the completed savepoint; rejects with SAVEPOINT_FAILED (or
+   * CHECKPOINT_STORAGE_FAILED for a directory that cannot be written) saying why. A failed savepoint
+   * leaves the job and its checkpoints as they were.
+   */
+  triggerSavepoint(request: SavepointRequest): Promise<CompletedCheckpoint> {
+    return new Promise((resolve, reject) => {
+      if (this.suspended) {
+        reject(
+          new RiffleError("OPERATION_IN_PROGRESS", `job ${this.options.jobName} is taking a savepoint to stop or rescale; no other savepoint is taken now`),
+        );
+        return;
+      }
+      const waiter: SavepointWaiter = { request, resolve, reject };
+      if (request.terminal) {
+        this.suspended = true;
+        this.cancelTrigger?.();
+        this.cancelTrigger = undefined;
+      }
+      if (this.pending) {
+        this.queue.push(waiter);
+        this.logger.info({ pending: this.pending.id, targetDir: request.targetDir }, `savepoint queued behind ${kindOf(this.pending)} ${this.pending.id}`);
+        return;
+      }
+      if (!this.startSavepoint(waiter)) this.resumePeriodic();
+    });
   }
 
   /** Resolves once no checkpoint is being sealed or deleted. */
@@ -157,7 +261,11 @@ export class CheckpointCoordinator {
       this.logger.debug({ pending: this.pending.id }, "not triggering a checkpoint: one is in flight");
       return undefined;
     }
-    const plan = calculateCheckpointPlan(this.options.graph, this.options.job.tasks());
+    if (this.suspended || this.queue.length > 0) {
+      this.logger.debug("not triggering a checkpoint: a savepoint goes first");
+      return undefined;
+    }
+    const plan = calculateCheckpointPlan(this.graph, this.options.job.tasks());
     if ("notReady" in plan) {
       this.logger.debug({ why: plan.notReady }, "not triggering a checkpoint now");
       return undefined;
@@ -203,6 +311,62 @@ export class CheckpointCoordinator {
     return p;
   }
 
+  /**
+   * Starts a savepoint now; false (the waiter rejected) when the tasks are not ready or a finished
+   * task's final state is in no checkpoint (restoring would run it again from its start).
+   */
+  private startSavepoint(w: SavepointWaiter): boolean {
+    const { clock, storage, jobId, jobName } = this.options;
+    const plan = calculateCheckpointPlan(this.graph, this.options.job.tasks());
+    if ("notReady" in plan) {
+      this.savepointFailed(w, new RiffleError("SAVEPOINT_FAILED", `cannot take a savepoint of job ${jobName} now: ${plan.notReady}`));
+      return false;
+    }
+    if (plan.finished.length > 0 && !this.carrySource()) {
+      const names = plan.finished.map((t) => t.name).join(", ");
+      this.savepointFailed(
+        w,
+        new RiffleError("SAVEPOINT_FAILED", `cannot take a savepoint of job ${jobName}: ${names} finished and no completed checkpoint holds its final state`),
+      );
+      return false;
+    }
+    const id = this.nextId++;
+    this.persist();
+    const timestamp = clock.now();
+    const dir = join(w.request.targetDir, savepointDirName(jobId, id, timestamp));
+    const p = new PendingCheckpoint(
+      id,
+      timestamp,
+      dir,
+      true,
+      plan.toAcknowledge,
+      plan.finished.map((t) => this.carry(t)),
+    );
+    this.pending = p;
+    this.waiters.set(p, w);
+    this.stats.reportPending(p);
+    try {
+      storage.initializeSavepoint(dir);
+    } catch (err) {
+      this.withoutDir.add(p);
+      this.abort(p, "STORAGE_FAILURE", `savepoint ${id} failed: ${toRiffleError(err).message}`);
+      return true;
+    }
+    p.cancelTimeout = clock.schedule(() => this.expire(p), this.config.timeoutMs);
+    this.logger.info(
+      { checkpointId: id, dir, terminal: w.request.terminal, triggered: plan.toTrigger.length, expected: plan.toAcknowledge.length },
+      `triggering savepoint ${id} of job ${jobName} into ${dir}`,
+    );
+    for (const task of plan.toTrigger) {
+      const request: TriggerCheckpointRequest = { jobId, executionId: task.executionId, checkpointId: id, timestamp, isSavepoint: true, targetDir: dir };
+      this.options.gateway.triggerCheckpoint(task.address, request).catch((err: unknown) => {
+        const why = toRiffleError(err).message;
+        this.abort(p, "TRIGGER_FAILURE", `could not trigger savepoint ${id} at ${task.name} (${task.address}): ${why}`);
+      });
+    }
+    return true;
+  }
+
   receiveAcknowledge(ack: AcknowledgeCheckpointRequest): void {
     const p = this.current(ack.checkpointId, ack.executionId, "acknowledgement");
     if (!p) return;
@@ -215,7 +379,7 @@ export class CheckpointCoordinator {
     try {
       snapshot = parseTaskStateSnapshot(ack.stateJson, task);
     } catch (err) {
-      this.abort(p, "INVALID_ACKNOWLEDGEMENT", `${task.name} acknowledged checkpoint ${p.id} with unreadable state: ${(err as Error).message}`);
+      this.abort(p, "INVALID_ACKNOWLEDGEMENT", `${task.name} acknowledged ${kindOf(p)} ${p.id} with unreadable state: ${(err as Error).message}`);
       return;
     }
     const result = p.acknowledge(ack.executionId, {
@@ -234,7 +398,7 @@ export class CheckpointCoordinator {
     if (!p) return;
     const task = p.expectedTask(decline.executionId)!;
     const why = [decline.errorCode, decline.errorMessage].filter((s) => s).join(": ") || "no reason given";
-    this.abort(p, "DECLINED", `${task.name} declined checkpoint ${p.id}: ${why}`);
+    this.abort(p, "DECLINED", `${task.name} declined ${kindOf(p)} ${p.id}: ${why}`);
   }
 
   /** A task finished: if the pending checkpoint still waits for it, it never will. */
@@ -243,14 +407,23 @@ export class CheckpointCoordinator {
     if (p?.status !== "PENDING" || this.finalizing.has(p)) return;
     const task = p.waitingTasks().find((t) => t.executionId === executionId);
     if (!task) return;
-    this.abort(p, "TASK_FINISHED", `${task.name} finished before it acknowledged checkpoint ${p.id}`);
+    this.abort(p, "TASK_FINISHED", `${task.name} finished before it acknowledged ${kindOf(p)} ${p.id}`);
   }
 
-  /** The checkpoint the job restores from now, counted as restored; undefined when there is none. */
+  /**
+   * What the job restores from now, counted as restored: the latest checkpoint completed since the
+   * base, else the base (the savepoint it started from), else nothing.
+   */
   restoreLatest(): CompletedCheckpoint | undefined {
-    const latest = this.latestCompleted;
+    const latest = this.carrySource() ?? this.base;
     if (latest) this.stats.reportRestored(latest.id, latest.path, this.options.clock.now());
     return latest;
+  }
+
+  /** The latest completed checkpoint newer than the base: state of the current graph's own run. */
+  private carrySource(): CompletedCheckpoint | undefined {
+    const latest = this.latestCompleted;
+    return latest && latest.id > (this.base?.id ?? 0) ? latest : undefined;
   }
 
   /** The pending checkpoint if it is `checkpointId` and expects `executionId`; stale and unknown messages are dropped. */
@@ -269,7 +442,7 @@ export class CheckpointCoordinator {
 
   /** A finished task's part: its state in the latest completed checkpoint, which no longer changes. */
   private carry(task: CheckpointTask): CarriedSnapshot {
-    const latest = this.latestCompleted;
+    const latest = this.carrySource();
     if (!latest) {
       if (!this.warnedNoSnapshot.has(task.executionId)) {
         this.warnedNoSnapshot.add(task.executionId);
@@ -277,7 +450,7 @@ export class CheckpointCoordinator {
       }
       return { snapshot: { vertexId: task.vertexId, subtask: task.subtask, operators: [] }, sourceDir: null };
     }
-    const vertex = this.options.graph.vertices.find((v) => v.id === task.vertexId);
+    const vertex = this.graph.vertices.find((v) => v.id === task.vertexId);
     const uids = vertex?.operators.map((o) => o.uid) ?? [];
     return { snapshot: subtaskSnapshot(latest.metadata, task.vertexId, uids, task.subtask), sourceDir: latest.path };
   }
@@ -289,7 +462,7 @@ export class CheckpointCoordinator {
     this.abort(
       p,
       "TIMEOUT",
-      `checkpoint ${p.id} expired after ${this.config.timeoutMs} ms with ${p.numAcknowledged} of ${p.numSubtasks} tasks acknowledged${detail}`,
+      `${kindOf(p)} ${p.id} expired after ${this.config.timeoutMs} ms with ${p.numAcknowledged} of ${p.numSubtasks} tasks acknowledged${detail}`,
     );
   }
 
@@ -307,13 +480,13 @@ export class CheckpointCoordinator {
         checkpointId: p.id,
         timestamp: p.timestamp,
         isSavepoint: p.isSavepoint,
-        graph: this.options.graph,
+        graph: this.graph,
         snapshots: [...[...p.acknowledged.values()].map((a) => a.snapshot), ...p.carried.map((c) => c.snapshot)],
       });
       await this.options.storage.writeMetadata(p.dir, metadata);
     } catch (err) {
       this.finalizing.delete(p);
-      if (p.status === "PENDING") this.abort(p, "STORAGE_FAILURE", `checkpoint ${p.id} failed: ${toRiffleError(err).message}`);
+      if (p.status === "PENDING") this.abort(p, "STORAGE_FAILURE", `${kindOf(p)} ${p.id} failed: ${toRiffleError(err).message}`);
       else this.discard(p.dir, p.id);
       return;
     }
@@ -327,6 +500,10 @@ export class CheckpointCoordinator {
   }
 
   private complete(p: PendingCheckpoint, metadata: CheckpointMetadata): void {
+    if (p.isSavepoint) {
+      this.completeSavepoint(p, metadata);
+      return;
+    }
     const now = this.options.clock.now();
     p.complete(now);
     this.pending = undefined;
@@ -346,7 +523,30 @@ export class CheckpointCoordinator {
       const old = this.completed.shift()!;
       this.discard(old.path, old.id);
     }
-    this.notify("notifyCheckpointComplete", p.id);
+    void this.notify("notifyCheckpointComplete", p.id);
+    this.ended(p);
+  }
+
+  private completeSavepoint(p: PendingCheckpoint, metadata: CheckpointMetadata): void {
+    const now = this.options.clock.now();
+    p.complete(now);
+    this.pending = undefined;
+    this.stats.reportCompleted(p, p.dir);
+    const size = this.stats.lastCompleted?.stateSize ?? 0;
+    const savepoint: CompletedCheckpoint = { id: p.id, path: p.dir, timestamp: p.timestamp, metadata };
+    const w = this.waiters.get(p);
+    this.waiters.delete(p);
+    this.logger.info(
+      { checkpointId: p.id, path: p.dir, stateSize: size, durationMs: now - p.timestamp, terminal: w?.request.terminal ?? false },
+      `completed savepoint ${p.id} of job ${this.options.jobName} at ${p.dir} (${size} bytes in ${now - p.timestamp} ms)`,
+    );
+    if (w?.request.terminal) {
+      this.base = savepoint;
+      this.rejectQueued("the savepoint was not taken: the job is stopping with another savepoint");
+      this.track(this.notify("notifyCheckpointComplete", p.id).then(() => w.resolve(savepoint)));
+    } else {
+      w?.resolve(savepoint);
+    }
     this.ended(p);
   }
 
@@ -360,12 +560,19 @@ export class CheckpointCoordinator {
     if (stopping) this.logger.info({ checkpointId: p.id, reason }, message);
     else this.logger.warn({ checkpointId: p.id, reason }, message);
     // Tasks being cancelled need no notice; running tasks drop what they staged for it.
-    if (!stopping) this.notify("notifyCheckpointAborted", p.id);
-    if (!this.finalizing.has(p)) this.discard(p.dir, p.id);
-    if (isCountedFailure(reason)) this.consecutiveFailures++;
+    if (!stopping) void this.notify("notifyCheckpointAborted", p.id);
+    if (!this.finalizing.has(p) && !this.withoutDir.has(p)) this.discard(p.dir, p.id);
+    const w = this.waiters.get(p);
+    if (w) {
+      this.waiters.delete(p);
+      this.savepointFailed(w, new RiffleError(reason === "STORAGE_FAILURE" ? "CHECKPOINT_STORAGE_FAILED" : "SAVEPOINT_FAILED", message));
+    }
+    // As in Flink, a failed savepoint says nothing about the health of the job's checkpoints.
+    const counted = isCountedFailure(reason) && !p.isSavepoint;
+    if (counted) this.consecutiveFailures++;
     this.ended(p);
     const tolerable = this.config.tolerableFailures;
-    if (isCountedFailure(reason) && this.consecutiveFailures > tolerable) {
+    if (counted && this.consecutiveFailures > tolerable) {
       const failed = this.consecutiveFailures;
       this.consecutiveFailures = 0;
       this.options.job.failJob({
@@ -375,13 +582,38 @@ export class CheckpointCoordinator {
     }
   }
 
-  /** A checkpoint ended: the next one comes an interval after its trigger, and a minimum pause after its end. */
+  /**
+   * A checkpoint or savepoint ended: queued savepoints go next; otherwise the next checkpoint comes
+   * an interval after its trigger, and a minimum pause after its end.
+   */
   private ended(p: PendingCheckpoint): void {
     const now = this.options.clock.now();
     this.lastEndedAt = now;
-    if (!this.periodic) return;
-    const at = Math.max(p.timestamp + this.config.intervalMs, now + this.config.minPauseMs);
+    while (this.queue.length > 0) {
+      if (this.startSavepoint(this.queue.shift()!)) return;
+    }
+    const interval = this.config.intervalMs;
+    if (!this.periodic || this.suspended || interval === null) return;
+    const at = Math.max(p.timestamp + interval, now + this.config.minPauseMs);
     this.scheduleTrigger(at - now);
+  }
+
+  /** After a savepoint that never started: periodic checkpoints go on if nothing else will schedule them. */
+  private resumePeriodic(): void {
+    const interval = this.config.intervalMs;
+    if (!this.periodic || this.suspended || interval === null || this.pending || this.cancelTrigger) return;
+    const now = this.options.clock.now();
+    this.scheduleTrigger(Math.max(0, Math.max((this.lastEndedAt ?? now) + interval, now + this.config.minPauseMs) - now));
+  }
+
+  private savepointFailed(w: SavepointWaiter, err: RiffleError): void {
+    if (w.request.terminal) this.suspended = false;
+    this.logger.warn({ code: err.code, targetDir: w.request.targetDir }, `savepoint failed: ${err.message}`);
+    w.reject(err);
+  }
+
+  private rejectQueued(message: string): void {
+    for (const w of this.queue.splice(0)) this.savepointFailed(w, new RiffleError("SAVEPOINT_FAILED", message));
   }
 
   private scheduleTrigger(delayMs: number): void {
@@ -391,18 +623,22 @@ export class CheckpointCoordinator {
       if (!this.periodic || this.pending) return;
       const p = this.triggerCheckpoint();
       // Not ready: look again next interval. Otherwise the checkpoint's end schedules the next.
-      if (!p && this.periodic && !this.cancelTrigger) this.scheduleTrigger(this.config.intervalMs);
+      if (!p && this.periodic && !this.suspended && !this.cancelTrigger && this.config.intervalMs !== null) this.scheduleTrigger(this.config.intervalMs);
     }, delayMs);
   }
 
-  private notify(method: "notifyCheckpointComplete" | "notifyCheckpointAborted", checkpointId: number): void {
-    for (const task of this.options.job.tasks()) {
-      if (task.status === "finished") continue;
-      const notification: CheckpointNotification = { jobId: this.options.jobId, executionId: task.executionId, checkpointId };
-      this.options.gateway[method](task.address, notification).catch((err: unknown) => {
-        this.logger.debug({ checkpointId, executionId: task.executionId, err: toRiffleError(err).message }, `${method} did not reach the task`);
+  /** Tells every task that has not finished; resolves once every call was answered or failed. */
+  private async notify(method: "notifyCheckpointComplete" | "notifyCheckpointAborted", checkpointId: number): Promise<void> {
+    const calls = this.options.job
+      .tasks()
+      .filter((task) => task.status !== "finished")
+      .map((task) => {
+        const notification: CheckpointNotification = { jobId: this.options.jobId, executionId: task.executionId, checkpointId };
+        return this.options.gateway[method](task.address, notification).catch((err: unknown) => {
+          this.logger.debug({ checkpointId, executionId: task.executionId, err: toRiffleError(err).message }, `${method} did not reach the task`);
+        });
       });
-    }
+    await Promise.all(calls);
   }
 
   private discard(dir: string, id: number): void {
@@ -427,4 +663,8 @@ export class CheckpointCoordinator {
       .finally(() => this.inFlight.delete(tracked));
     this.inFlight.add(tracked);
   }
+}
+
+function kindOf(p: PendingCheckpoint): "savepoint" | "checkpoint" {
+  return p.isSavepoint ? "savepoint" : "checkpoint";
 }

@@ -13,12 +13,15 @@ export const METADATA_FILE = "_metadata";
  *
  *   <jobDir>/chk-<n>/_metadata
  *   <jobDir>/chk-<n>/<state files named in the handles>
+ *   <target>/savepoint-<job>-<n>-<time>/...   the same layout, in a directory the user chose
  */
 export interface CheckpointStorage {
   /** Absolute directory of checkpoint `id` (`<jobDir>/chk-<id>`). */
   checkpointDir(id: number): string;
   /** Creates the directory of checkpoint `id` and returns its absolute path; CHECKPOINT_STORAGE_FAILED if it cannot. */
   initializeCheckpoint(id: number): string;
+  /** Creates the directory of a savepoint (absolute); CHECKPOINT_STORAGE_FAILED naming it if it cannot. */
+  initializeSavepoint(dir: string): void;
   /** Copies files named relative to `fromDir` to the same relative paths under `toDir`. */
   copyFiles(fromDir: string, toDir: string, paths: readonly string[]): Promise<void>;
   /** Writes `<dir>/_metadata` so that a reader sees all of it or none of it. */
@@ -44,6 +47,21 @@ export class FileSystemCheckpointStorage implements CheckpointStorage {
       throw storageError(`cannot create the directory of checkpoint ${id} (${dir})`, err);
     }
     return dir;
+  }
+
+  initializeSavepoint(dir: string): void {
+    try {
+      // Exclusive: two savepoints never share a directory, and an existing one is never written into.
+      mkdirSync(dirname(dir), { recursive: true });
+      mkdirSync(dir);
+    } catch (err) {
+      const detail = err instanceof Error ? err.message : String(err);
+      throw new RiffleError(
+        "CHECKPOINT_STORAGE_FAILED",
+        `cannot create the savepoint directory ${dir}: ${detail}; choose a target directory this JobManager and every TaskManager can write (target-directory, or state.savepoints.dir)`,
+        { cause: err },
+      );
+    }
   }
 
   async copyFiles(fromDir: string, toDir: string, paths: readonly string[]): Promise<void> {
@@ -77,7 +95,12 @@ export class FileSystemCheckpointStorage implements CheckpointStorage {
   }
 
   async discard(dir: string): Promise<void> {
-    await rm(dir, { recursive: true, force: true });
+    try {
+      await rm(dir, { recursive: true, force: true });
+    } catch (err) {
+      // A directory below a regular file (a savepoint target that was never creatable) cannot exist.
+      if ((err as NodeJS.ErrnoException).code !== "ENOTDIR") throw err;
+    }
   }
 }
 

@@ -8,6 +8,8 @@
  * coordinator.receiveAcknowledge(ack);    // from JobManagerService.AcknowledgeCheckpoint
  * coordinator.stop("TASK_FAILURE");       // the job restarts
  * const restore = coordinator.restoreLatest();
+ * const savepoint = await coordinator.triggerSavepoint({ targetDir: "/savepoints", terminal: false });
+ * const from = readSavepoint(savepoint.path);  // and checkSavepointCompatibility(from, graph, false)
  * ```
  */
 export {
@@ -18,6 +20,7 @@ export {
   type CheckpointProgress,
   type CompletedCheckpoint,
   type CompletedCheckpointPointer,
+  type SavepointRequest,
   type StopReason,
 } from "./checkpoint-coordinator.js";
 export { CHECKPOINT_FAILURE_REASONS, isCountedFailure, type CheckpointFailureReason } from "./checkpoint-failure-reason.js";
@@ -28,3 +31,4 @@ export { PendingCheckpoint, type CheckpointStatus, type CheckpointTask } from ".
 export { assignTaskRestore, type RestoreTarget } from "./restore-assignment.js";
 export { buildCheckpointMetadata } from "./checkpoint-metadata.js";
 export { calculateCheckpointPlan, type CheckpointPlan } from "./checkpoint-plan.js";
+export { checkSavepointCompatibility, readSavepoint, savepointDirName, type CompatibilityResult } from "./savepoint.js";

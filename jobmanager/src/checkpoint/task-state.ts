@@ -8,18 +8,18 @@ import { z } from "zod";
  * task that restores it.
  */
 
-const relativePath = z
+export const relativePath = z
   .string()
   .min(1)
   .refine((p) => !isAbsolute(p) && !p.split(/[\\/]/).includes(".."), "must be a path inside the checkpoint directory");
 
-const keyedHandle = z.looseObject({
+export const keyedHandle = z.looseObject({
   path: relativePath,
   keyGroupRange: z.looseObject({ start: z.number().int().min(0), end: z.number().int().min(-1) }),
   size: z.number().min(0),
 });
 
-const operatorHandle = z.looseObject({ path: relativePath, size: z.number().min(0) });
+export const operatorHandle = z.looseObject({ path: relativePath, size: z.number().min(0) });
 
 const operatorState = z.looseObject({
   uid: z.string().min(1),

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { resolve } from "node:path";
 import {
   RiffleError,
   type AcknowledgeCheckpointRequest,
@@ -8,18 +9,29 @@ import {
   type TaskExecutionState,
   type TaskMetricsReport,
 } from "@riffle/shared";
+import { checkSavepointCompatibility, readSavepoint, type CompletedCheckpoint } from "../checkpoint/index.js";
 import type { Clock } from "../clock.js";
 import { ResultBuffer } from "../collect/index.js";
 import type { PlanOptions } from "../plan/index.js";
 import type { RegisteredTaskManager, TaskManagerListener } from "../registry/index.js";
 import { JobMaster, isTerminalJobStatus, type JobDefaults, type SlotProvider, type TaskExecutorGateway } from "../scheduler/index.js";
 import { JOB_STATUSES, type BundleStore, type JobRecord, type JobStatus, type JobStore } from "../store/index.js";
+import { AsyncOperations, type OperationKind, type OperationState } from "./operations.js";
 
 export interface SubmitRequest {
   bundle: Uint8Array;
   name?: string | undefined;
   parallelism?: number | undefined;
   args?: string[] | undefined;
+  /** A savepoint (or retained checkpoint) directory to start from; relative paths resolve against the JobManager's directory. */
+  savepointPath?: string | undefined;
+  /** Start even if the savepoint has state of operators (by uid) the job lacks; that state is dropped. */
+  allowNonRestoredState?: boolean | undefined;
+}
+
+export interface SavepointOptions {
+  /** Where the savepoint's directory is created; `state.savepoints.dir` by default. */
+  targetDirectory?: string | undefined;
 }
 
 export interface DispatcherOptions {
@@ -63,6 +75,9 @@ const MAX_PARALLELISM = 32768;
  */
 export class Dispatcher implements TaskManagerListener {
   private readonly jobs = new Map<string, JobMaster>();
+  private readonly operations = new AsyncOperations();
+  /** Jobs whose rescale is being planned: the job is still RUNNING, but a second one must wait. */
+  private readonly planningRescale = new Set<string>();
   private readonly logger: Logger;
 
   constructor(private readonly options: DispatcherOptions) {
@@ -94,27 +109,23 @@ export class Dispatcher implements TaskManagerListener {
     if (this.jobs.size > 0) this.logger.info({ jobs: this.jobs.size }, "loaded job history");
   }
 
-  /** Stores and plans the bundle, then starts the job; plan errors reject here, before any job exists. */
+  /**
+   * Stores and plans the bundle, then starts the job; plan errors reject here, before any job exists.
+   * A savepoint to start from is read and checked first (SAVEPOINT_INVALID), then matched against
+   * the planned graph (MAX_PARALLELISM_CHANGED, UNMATCHED_STATE).
+   */
   async submit(request: SubmitRequest): Promise<string> {
     if (request.bundle.length === 0) throw new RiffleError("BAD_REQUEST", "the job bundle is empty");
     const p = request.parallelism;
     if (p !== undefined && (!Number.isInteger(p) || p < 1 || p > MAX_PARALLELISM)) {
       throw new RiffleError("BAD_REQUEST", `parallelism must be an integer from 1 to ${MAX_PARALLELISM}, got ${p}`);
     }
+    const savepoint = request.savepointPath ? readSavepoint(request.savepointPath) : undefined;
+    const allowNonRestoredState = request.allowNonRestoredState ?? false;
     const bundleHash = this.options.bundles.put(request.bundle);
     const args = request.args ?? [];
-    const graph = await this.options.plan({
-      bundlePath: this.options.bundles.path(bundleHash),
-      args,
-      buildOptions: {
-        name: request.name || `job-${bundleHash.slice(0, 8)}`,
-        parallelism: p,
-        defaultParallelism: this.options.defaultParallelism,
-        defaultMaxParallelism: this.options.defaultMaxParallelism,
-        defaultBufferTimeoutMs: this.options.defaultBufferTimeoutMs,
-      },
-      timeoutMs: this.options.planTimeoutMs,
-    });
+    const graph = await this.plan(bundleHash, args, request.name || `job-${bundleHash.slice(0, 8)}`, p);
+    const skipped = savepoint ? checkSavepointCompatibility(savepoint, graph, allowNonRestoredState).skipped : [];
     const id = randomUUID().replaceAll("-", "");
     const now = Date.now();
     const record: JobRecord = {
@@ -127,17 +138,121 @@ export class Dispatcher implements TaskManagerListener {
       submittedAt: now,
       statusTimestamps: { CREATED: now },
       endTime: null,
+      ...(savepoint ? { savepoint: { path: savepoint.path, checkpointId: savepoint.id, allowNonRestoredState } } : {}),
     };
     // Built before the record is stored: out-of-range checkpoint or restart settings refuse the submission.
-    const job = this.jobMaster(record);
+    const job = this.jobMaster(record, savepoint);
     this.options.store.save(record);
     this.jobs.set(id, job);
     this.logger.info(
-      { jobId: id, name: record.name, bundleHash, vertices: graph.vertices.map((v) => `${v.name} (${v.parallelism})`) },
-      `job ${record.name} (${id}) submitted`,
+      {
+        jobId: id,
+        name: record.name,
+        bundleHash,
+        vertices: graph.vertices.map((v) => `${v.name} (${v.parallelism})`),
+        ...(savepoint ? { savepoint: savepoint.path } : {}),
+      },
+      `job ${record.name} (${id}) submitted${savepoint ? ` from savepoint ${savepoint.path}` : ""}`,
     );
+    if (skipped.length > 0) {
+      this.logger.warn(
+        { jobId: id, uids: skipped, savepoint: savepoint?.path },
+        `not restoring the savepoint's state of ${skipped.join(", ")}: the job has no such operators`,
+      );
+    }
     job.start();
     return id;
+  }
+
+  /**
+   * Takes a savepoint of a running job; with `cancelJob` the job is cancelled once it completed
+   * (Flink's cancel-with-savepoint). Returns the trigger id; the outcome is polled with
+   * `operation(jobId, "savepoint", id)`. Throws JOB_NOT_FOUND, JOB_NOT_RUNNING, OPERATION_IN_PROGRESS.
+   */
+  triggerSavepoint(jobId: string, options: SavepointOptions & { cancelJob?: boolean | undefined }): string {
+    const job = this.job(jobId);
+    if (options.cancelJob) this.requireNoStop(job);
+    const targetDir = this.targetDirOf(options);
+    const work = options.cancelJob ? job.stopWithSavepoint(targetDir, { type: "cancel" }) : job.triggerSavepoint(targetDir);
+    return this.operations.start(
+      jobId,
+      "savepoint",
+      work.then((s) => s.path),
+    );
+  }
+
+  /**
+   * Stop-with-savepoint: a savepoint, then the job ends FINISHED. Draining (ending the sources and
+   * firing every timer first) is refused: it needs the sources to end their input on request.
+   */
+  stopWithSavepoint(jobId: string, options: SavepointOptions & { drain?: boolean | undefined }): string {
+    const job = this.job(jobId);
+    if (options.drain) {
+      throw new RiffleError(
+        "BAD_REQUEST",
+        "stopping with drain is not supported: a stop keeps windows and timers in the savepoint, and the job restored from it goes on with them",
+      );
+    }
+    this.requireNoStop(job);
+    const work = job.stopWithSavepoint(this.targetDirOf(options), { type: "stop" });
+    return this.operations.start(
+      jobId,
+      "savepoint",
+      work.then((s) => s.path),
+    );
+  }
+
+  /**
+   * Rescales a running job: plans its bundle again with `parallelism` winning over the job's own
+   * env.setParallelism, stops it with a savepoint (into `state.savepoints.dir`), and redeploys the
+   * same job from that savepoint at the new parallelism. Returns the trigger id, polled with
+   * `operation(jobId, "rescale", id)`. Throws BAD_REQUEST or PARALLELISM_ABOVE_MAX for a parallelism
+   * the job cannot have, JOB_NOT_RUNNING, OPERATION_IN_PROGRESS.
+   */
+  rescale(jobId: string, parallelism: number): string {
+    const job = this.job(jobId);
+    if (!Number.isInteger(parallelism) || parallelism < 1)
+      throw new RiffleError("BAD_REQUEST", `parallelism must be an integer of at least 1, got ${parallelism}`);
+    const maxParallelism = job.graph.maxParallelism;
+    if (parallelism > maxParallelism) {
+      throw new RiffleError(
+        "PARALLELISM_ABOVE_MAX",
+        `cannot rescale job ${jobId} to parallelism ${parallelism}: its max parallelism is ${maxParallelism}, fixed for the job's life`,
+      );
+    }
+    if (job.status !== "RUNNING") throw new RiffleError("JOB_NOT_RUNNING", `job ${jobId} is ${job.status}; only a RUNNING job can be rescaled`);
+    this.requireNoStop(job);
+    this.planningRescale.add(jobId);
+    const work = (async () => {
+      let graph: JobGraph;
+      try {
+        const record = job.record;
+        graph = await this.plan(record.bundleHash, record.args, record.name, parallelism, parallelism);
+      } finally {
+        this.planningRescale.delete(jobId);
+      }
+      const before = uidsOf(job.graph);
+      const after = uidsOf(graph);
+      if (graph.maxParallelism !== maxParallelism || JSON.stringify(before) !== JSON.stringify(after)) {
+        throw new RiffleError(
+          "JOB_INVALID_GRAPH",
+          `job ${jobId} built a different graph when planned again (max parallelism ${graph.maxParallelism}, uids ${after.join(", ")}; before: ${maxParallelism}, ${before.join(", ")}); a job must build the same pipeline every time`,
+        );
+      }
+      this.logger.info(
+        { jobId, parallelism, vertices: graph.vertices.map((v) => `${v.name} (${v.parallelism})`) },
+        `rescaling job ${job.record.name} (${jobId}) to parallelism ${parallelism}`,
+      );
+      const savepoint = await job.stopWithSavepoint(this.options.jobDefaults.checkpoints.savepointDir, { type: "rescale", graph });
+      return savepoint.path;
+    })();
+    return this.operations.start(jobId, "rescale", work);
+  }
+
+  /** The state of a savepoint/stop or rescale operation; JOB_NOT_FOUND, OPERATION_NOT_FOUND. */
+  operation(jobId: string, kind: OperationKind, triggerId: string): OperationState {
+    this.job(jobId);
+    return this.operations.get(jobId, kind, triggerId);
   }
 
   job(jobId: string): JobMaster {
@@ -225,17 +340,53 @@ export class Dispatcher implements TaskManagerListener {
     for (const job of this.jobs.values()) job.close();
   }
 
-  private jobMaster(record: JobRecord): JobMaster {
-    return new JobMaster(record, {
-      slots: this.options.slots,
-      gateway: this.options.gateway,
-      store: this.options.store,
-      results: new ResultBuffer(this.options.collectBufferRecords),
-      cancelTimeoutMs: this.options.cancelTimeoutMs,
-      defaults: this.options.jobDefaults,
-      logger: this.options.schedulerLogger.child({ jobId: record.id }),
-      checkpointLogger: this.options.checkpointLogger.child({ jobId: record.id }),
-      ...(this.options.clock ? { clock: this.options.clock } : {}),
+  private plan(bundleHash: string, args: string[], name: string, parallelism: number | undefined, parallelismOverride?: number): Promise<JobGraph> {
+    return this.options.plan({
+      bundlePath: this.options.bundles.path(bundleHash),
+      args,
+      buildOptions: {
+        name,
+        parallelism,
+        defaultParallelism: this.options.defaultParallelism,
+        defaultMaxParallelism: this.options.defaultMaxParallelism,
+        defaultBufferTimeoutMs: this.options.defaultBufferTimeoutMs,
+      },
+      parallelismOverride,
+      timeoutMs: this.options.planTimeoutMs,
     });
   }
+
+  /** One stop or rescale at a time: a rescale being planned has not reached its JobMaster yet. */
+  private requireNoStop(job: JobMaster): void {
+    if (this.planningRescale.has(job.id) || job.stopInProgress) {
+      throw new RiffleError("OPERATION_IN_PROGRESS", `job ${job.id} is already being stopped or rescaled with a savepoint; wait for that to end`);
+    }
+  }
+
+  private targetDirOf(options: SavepointOptions): string {
+    return resolve(options.targetDirectory || this.options.jobDefaults.checkpoints.savepointDir);
+  }
+
+  private jobMaster(record: JobRecord, savepoint?: CompletedCheckpoint): JobMaster {
+    return new JobMaster(
+      record,
+      {
+        slots: this.options.slots,
+        gateway: this.options.gateway,
+        store: this.options.store,
+        results: new ResultBuffer(this.options.collectBufferRecords),
+        cancelTimeoutMs: this.options.cancelTimeoutMs,
+        defaults: this.options.jobDefaults,
+        logger: this.options.schedulerLogger.child({ jobId: record.id }),
+        checkpointLogger: this.options.checkpointLogger.child({ jobId: record.id }),
+        ...(this.options.clock ? { clock: this.options.clock } : {}),
+      },
+      { savepoint },
+    );
+  }
+}
+
+/** Every operator uid of a graph, sorted. */
+function uidsOf(graph: JobGraph): string[] {
+  return graph.vertices.flatMap((v) => v.operators.map((o) => o.uid)).sort();
 }

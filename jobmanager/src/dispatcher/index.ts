@@ -1,2 +1,3 @@
-/** Job submission and the directory of jobs known to this JobManager. */
-export { Dispatcher, type DispatcherOptions, type SubmitRequest, type TaskOnTaskManager } from "./dispatcher.js";
+/** Job submission, the directory of jobs known to this JobManager, and the savepoint/stop/rescale operations on them. */
+export { Dispatcher, type DispatcherOptions, type SavepointOptions, type SubmitRequest, type TaskOnTaskManager } from "./dispatcher.js";
+export { AsyncOperations, type OperationKind, type OperationState } from "./operations.js";

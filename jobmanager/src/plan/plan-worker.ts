@@ -6,6 +6,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { pathToFileURL } from "node:url";
 import { RiffleError, describeError, toRiffleError } from "@riffle/shared";
+import type { StreamExecutionEnvironment } from "@riffle/sdk";
 import { planJob } from "@riffle/sdk/internal";
 import type { PlanReply, PlanRequest } from "./protocol.js";
 
@@ -18,10 +19,27 @@ async function plan(request: PlanRequest): Promise<PlanReply> {
     return { error: { code: "BUNDLE_INVALID", message: `the job bundle could not be loaded: ${describeError(err)}` } };
   }
   try {
-    return { graph: await planJob(ns, request.args, request.buildOptions) };
+    const job = request.parallelismOverride === undefined ? ns : withParallelism(ns, request.parallelismOverride);
+    return { graph: await planJob(job, request.args, request.buildOptions) };
   } catch (err) {
     return { error: toRiffleError(err, "JOB_PLAN_FAILED").toJSON() };
   }
+}
+
+/**
+ * The module with its job function followed by env.setParallelism(p): the environment's parallelism
+ * is what every operator without its own takes, so p wins over the job's choice exactly there. A
+ * module without a default export function is passed on as it is, for planJob to refuse.
+ */
+function withParallelism(ns: unknown, parallelism: number): unknown {
+  const fn = (ns as { default?: unknown } | null)?.default;
+  if (typeof fn !== "function") return ns;
+  return {
+    default: async (env: StreamExecutionEnvironment) => {
+      await (fn as (env: StreamExecutionEnvironment) => unknown)(env);
+      env.setParallelism(parallelism);
+    },
+  };
 }
 
 parentPort?.postMessage(await plan(workerData as PlanRequest));

@@ -21,20 +21,21 @@ describe("planInWorker", () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  function plan(source: string, options: { timeoutMs?: number; parallelism?: number; args?: string[] } = {}): Promise<JobGraph> {
+  function plan(source: string, options: { timeoutMs?: number; parallelism?: number; args?: string[]; parallelismOverride?: number } = {}): Promise<JobGraph> {
     const hash = bundles.put(Buffer.from(source));
     return planInWorker(
       {
         bundlePath: bundles.path(hash),
         args: options.args ?? [],
         buildOptions: { ...buildOptions, parallelism: options.parallelism },
+        parallelismOverride: options.parallelismOverride,
         timeoutMs: options.timeoutMs ?? 10_000,
       },
       logger,
     );
   }
 
-  async function planError(source: string, options: { timeoutMs?: number; parallelism?: number } = {}): Promise<RiffleError> {
+  async function planError(source: string, options: { timeoutMs?: number; parallelism?: number; parallelismOverride?: number } = {}): Promise<RiffleError> {
     const err = await plan(source, options).then(
       () => undefined,
       (e: unknown) => e,
@@ -55,6 +56,28 @@ describe("planInWorker", () => {
       ["Map -> Sink", 2],
     ]);
     expect(graph.edges).toEqual([{ id: "e1", source: "v1", target: "v2", partitioner: "rebalance" }]);
+  });
+
+  it("lets a rescale's parallelism win over env.setParallelism, but not over an operator's own or a source's limit", async () => {
+    const job = `import { CollectSink } from "@riffle/sdk";
+       export default function(env) {
+         env.setParallelism(2);
+         env.fromElements(1, 2, 3).map((x) => x).name("Wide").rebalance().map((x) => x).name("Fixed").setParallelism(4).sinkTo(new CollectSink());
+       }`;
+    const parallelisms = (g: JobGraph) => g.vertices.map((v) => [v.name, v.parallelism]);
+    expect(parallelisms(await plan(job, { parallelism: 3 }))).toEqual([
+      ["Collection Source", 1],
+      ["Wide", 2],
+      ["Fixed", 4],
+      ["Sink", 2],
+    ]);
+    expect(parallelisms(await plan(job, { parallelism: 3, parallelismOverride: 3 }))).toEqual([
+      ["Collection Source", 1],
+      ["Wide", 3],
+      ["Fixed", 4],
+      ["Sink", 3],
+    ]);
+    expect((await planError(`export const x = 1;`, { parallelismOverride: 3 })).code).toBe("JOB_NO_DEFAULT_EXPORT");
   });
 
   it("passes the job arguments", async () => {

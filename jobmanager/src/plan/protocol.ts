@@ -6,6 +6,12 @@ export interface PlanRequest {
   bundlePath: string;
   args: string[];
   buildOptions: BuildOptions;
+  /**
+   * A rescale's parallelism: it wins over the job's own env.setParallelism (buildOptions.parallelism
+   * does not), while operators with an explicit setParallelism(...) and sources that cannot run
+   * wider (collections) keep theirs.
+   */
+  parallelismOverride?: number | undefined;
 }
 
 /** The one message the plan worker posts back. */

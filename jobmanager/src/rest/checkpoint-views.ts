@@ -67,8 +67,9 @@ function checkpointEntry(e: CheckpointStatsEntry) {
   };
 }
 
+/** A job without a checkpoint interval has a coordinator (for savepoints) but no checkpoints to show. */
 function coordinatorOf(job: JobMaster): CheckpointCoordinator {
-  if (!job.checkpointCoordinator) {
+  if (!job.graph.checkpointing) {
     throw new RiffleError("CHECKPOINTING_DISABLED", `job ${job.id} takes no checkpoints; a job enables them with env.enableCheckpointing(intervalMs)`);
   }
   return job.checkpointCoordinator;

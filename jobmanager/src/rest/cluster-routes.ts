@@ -14,7 +14,7 @@ export function registerClusterRoutes(app: FastifyInstance, ctx: RestContext): v
       taskmanagers: slots.taskmanagers,
       slotsTotal: slots.slotsTotal,
       slotsAvailable: slots.slotsAvailable,
-      jobsRunning: counts.CREATED + counts.RUNNING + counts.RESTARTING + counts.FAILING + counts.CANCELLING,
+      jobsRunning: counts.CREATED + counts.RUNNING + counts.RESTARTING + counts.STOPPING + counts.RESCALING + counts.FAILING + counts.CANCELLING,
       jobsFinished: counts.FINISHED,
       jobsCancelled: counts.CANCELED,
       jobsFailed: counts.FAILED,

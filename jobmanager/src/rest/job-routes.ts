@@ -1,8 +1,8 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { checkpointConfig, checkpointStatistics } from "./checkpoint-views.js";
 import type { RestContext } from "./context.js";
-import { cancelQuery, jobIdParams, parse, resultsQuery, submitJobBody } from "./schemas.js";
-import { jobDetails, jobExceptions, jobOverview, jobPlan } from "./views.js";
+import { cancelQuery, jobIdParams, parse, rescaleQuery, resultsQuery, savepointBody, stopBody, submitJobBody, triggerParams } from "./schemas.js";
+import { jobDetails, jobExceptions, jobOverview, jobPlan, operationView } from "./views.js";
 
 /** Records per results response, so one long-poll answer stays a modest JSON document. */
 const RESULTS_PER_RESPONSE = 10_000;
@@ -21,6 +21,8 @@ export function registerJobRoutes(app: FastifyInstance, ctx: RestContext): void 
       name: body.name,
       parallelism: body.parallelism,
       args: body.args,
+      savepointPath: body.savepointPath,
+      allowNonRestoredState: body.allowNonRestoredState,
     });
     return reply.status(202).send({ jobId });
   });
@@ -45,6 +47,39 @@ export function registerJobRoutes(app: FastifyInstance, ctx: RestContext): void 
   app.get("/jobs/:id/exceptions", async (req) => {
     const { id } = parse(jobIdParams, req.params, "path");
     return jobExceptions(dispatcher.job(id));
+  });
+
+  // Savepoints, stop-with-savepoint and rescaling: asynchronous operations polled by trigger id, as in Flink.
+  app.post("/jobs/:id/savepoints", async (req, reply) => {
+    const { id } = parse(jobIdParams, req.params, "path");
+    const body = parse(savepointBody, req.body ?? {}, "request body");
+    const triggerId = dispatcher.triggerSavepoint(id, { targetDirectory: body["target-directory"], cancelJob: body["cancel-job"] });
+    return reply.status(202).send({ "request-id": triggerId });
+  });
+
+  app.get("/jobs/:id/savepoints/:triggerId", async (req) => {
+    const { id, triggerId } = parse(triggerParams, req.params, "path");
+    return operationView(dispatcher.operation(id, "savepoint", triggerId));
+  });
+
+  app.post("/jobs/:id/stop", async (req, reply) => {
+    const { id } = parse(jobIdParams, req.params, "path");
+    const body = parse(stopBody, req.body ?? {}, "request body");
+    const triggerId = dispatcher.stopWithSavepoint(id, { targetDirectory: body.targetDirectory, drain: body.drain });
+    return reply.status(202).send({ "request-id": triggerId });
+  });
+
+  const rescale = async (req: FastifyRequest, reply: FastifyReply) => {
+    const { id } = parse(jobIdParams, req.params, "path");
+    const { parallelism } = parse(rescaleQuery, req.query, "query");
+    return reply.status(202).send({ "request-id": dispatcher.rescale(id, parallelism) });
+  };
+  app.post("/jobs/:id/rescaling", rescale);
+  app.patch("/jobs/:id/rescaling", rescale);
+
+  app.get("/jobs/:id/rescaling/:triggerId", async (req) => {
+    const { id, triggerId } = parse(triggerParams, req.params, "path");
+    return operationView(dispatcher.operation(id, "rescale", triggerId));
   });
 
   app.get("/jobs/:id/checkpoints", async (req) => {

@@ -144,6 +144,41 @@ describe("REST API", () => {
     await waitForJob(base, jobId, (j) => j.status === "CANCELED");
   });
 
+  it("validates savepoint, stop and rescale requests, and refuses them for a job that is not RUNNING", async () => {
+    const request = (method: string, path: string, body?: unknown) =>
+      fetch(`${base}${path}`, {
+        method,
+        ...(body === undefined ? {} : { headers: { "content-type": "application/json" }, body: JSON.stringify(body) }),
+      });
+    const missing = join(storage, "no-such-savepoint");
+    expect(await expectError(await post(JSON.stringify({ bundle: base64(VALID_JOB), savepointPath: missing })), 400, "SAVEPOINT_INVALID")).toBe(
+      `savepoint ${missing} does not exist`,
+    );
+    const unknown = "0".repeat(32);
+    await expectError(await request("POST", `/jobs/${unknown}/savepoints`, {}), 404, "JOB_NOT_FOUND");
+    await expectError(await request("GET", `/jobs/${unknown}/savepoints/abc`), 404, "JOB_NOT_FOUND");
+
+    const { jobId } = (await (await post(JSON.stringify({ bundle: base64(VALID_JOB) }))).json()) as { jobId: string };
+    await waitForJob(base, jobId, (j) => j.status === "FAILED");
+    expect(await expectError(await request("POST", `/jobs/${jobId}/savepoints`, { "target-directory": storage }), 409, "JOB_NOT_RUNNING")).toBe(
+      `job ${jobId} is FAILED; only a RUNNING job can have a savepoint taken`,
+    );
+    await expectError(await request("POST", `/jobs/${jobId}/savepoints`), 409, "JOB_NOT_RUNNING");
+    await expectError(await request("POST", `/jobs/${jobId}/stop`, {}), 409, "JOB_NOT_RUNNING");
+    expect(await expectError(await request("POST", `/jobs/${jobId}/stop`, { drain: true }), 400, "BAD_REQUEST")).toMatch(/drain is not supported/);
+    expect(await expectError(await request("POST", `/jobs/${jobId}/savepoints`, { "cancel-job": "yes" }), 400, "BAD_REQUEST")).toMatch(/cancel-job/);
+    expect(await expectError(await request("PATCH", `/jobs/${jobId}/rescaling?parallelism=0`), 400, "BAD_REQUEST")).toMatch(/at least 1/);
+    await expectError(await request("PATCH", `/jobs/${jobId}/rescaling`), 400, "BAD_REQUEST");
+    expect(await expectError(await request("POST", `/jobs/${jobId}/rescaling?parallelism=129`), 400, "PARALLELISM_ABOVE_MAX")).toMatch(
+      /its max parallelism is 128/,
+    );
+    await expectError(await request("PATCH", `/jobs/${jobId}/rescaling?parallelism=2`), 409, "JOB_NOT_RUNNING");
+    expect(await expectError(await request("GET", `/jobs/${jobId}/savepoints/abc`), 404, "OPERATION_NOT_FOUND")).toBe(
+      `job ${jobId} has no savepoint operation with trigger id abc`,
+    );
+    await expectError(await request("GET", `/jobs/${jobId}/rescaling/abc`), 404, "OPERATION_NOT_FOUND");
+  });
+
   it("serves the overview, TaskManagers, configuration and metrics", async () => {
     const overview = await (await fetch(`${base}/overview`)).json();
     expect(overview).toMatchObject({ taskmanagers: 0, slotsTotal: 0, slotsAvailable: 0 });

@@ -6,6 +6,26 @@ export const submitJobBody = z.object({
   name: z.string().optional(),
   parallelism: z.number().int().min(1).max(32768).optional(),
   args: z.array(z.string()).optional(),
+  savepointPath: z.string().min(1, "savepointPath is empty").optional(),
+  allowNonRestoredState: z.boolean().optional(),
+});
+
+/** POST /jobs/:id/savepoints, Flink's field names. */
+export const savepointBody = z.object({
+  "target-directory": z.string().min(1, "target-directory is empty").optional(),
+  "cancel-job": z.boolean().optional(),
+});
+
+/** POST /jobs/:id/stop, Flink's field names. */
+export const stopBody = z.object({
+  targetDirectory: z.string().min(1, "targetDirectory is empty").optional(),
+  drain: z.boolean().optional(),
+});
+
+export const triggerParams = z.object({ id: z.string(), triggerId: z.string() });
+
+export const rescaleQuery = z.object({
+  parallelism: z.coerce.number({ error: "parallelism must be a number" }).int("parallelism must be an integer").min(1, "parallelism must be at least 1"),
 });
 
 export const jobIdParams = z.object({ id: z.string() });

@@ -1,3 +1,4 @@
+import type { OperationState } from "../dispatcher/index.js";
 import type { RegisteredTaskManager } from "../registry/index.js";
 import type { Execution, ExecutionState, JobMaster } from "../scheduler/index.js";
 
@@ -64,6 +65,7 @@ export function jobDetails(job: JobMaster, now: number) {
     ...jobOverview(job, now),
     maxParallelism: job.graph.maxParallelism,
     numRestarts: job.numRestarts,
+    ...(job.record.savepoint ? { savepoint: job.record.savepoint } : {}),
     vertices,
     statusTimestamps: job.record.statusTimestamps,
     ...(job.record.failure ? { failure: job.record.failure } : {}),
@@ -131,5 +133,17 @@ export function taskManagerView(tm: RegisteredTaskManager, now: number) {
     freeSlots: tm.freeSlots,
     registeredAt: tm.registeredAt,
     timeSinceLastHeartbeat: now - tm.lastHeartbeatAt,
+  };
+}
+
+/**
+ * A savepoint, stop or rescale operation as Flink reports one: IN_PROGRESS, or COMPLETED with the
+ * savepoint's location or with the failure's cause.
+ */
+export function operationView(state: OperationState) {
+  if (state.status === "IN_PROGRESS") return { status: { id: "IN_PROGRESS" } };
+  return {
+    status: { id: "COMPLETED" },
+    operation: state.status === "COMPLETED" ? { location: state.location } : { "failure-cause": state.failure },
   };
 }

@@ -18,6 +18,8 @@ export function clientService(dispatcher: Dispatcher, logger: Logger): grpc.Unty
         name: req.name || undefined,
         parallelism: req.parallelism > 0 ? req.parallelism : undefined,
         args: req.args,
+        savepointPath: req.savepointPath || undefined,
+        allowNonRestoredState: req.allowNonRestoredState ?? false,
       });
       return { jobId };
     }),

@@ -1,5 +1,5 @@
 /** Scheduling and execution of jobs: the job state machine, restarts, slots, deployment and task states. */
-export { JobMaster, type JobMasterDeps, type ExceptionEntry } from "./job-master.js";
+export { JobMaster, type JobMasterDeps, type ExceptionEntry, type SavepointExit } from "./job-master.js";
 export { JOB_TRANSITIONS, JobStatusMachine, isTerminalJobStatus, type JobTransition } from "./job-status.js";
 export { SlotProvider, type SlotPool, type SlotRequest } from "./slot-provider.js";
 export { buildDeploymentDescriptors, type DeploymentContext, type Placement } from "./deployment.js";

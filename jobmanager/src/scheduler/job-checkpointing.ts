@@ -30,16 +30,17 @@ export interface JobCheckpointingOptions {
   executions(): Execution[];
   /** More checkpoints failed in a row than the job tolerates. */
   failJob: CheckpointJobContext["failJob"];
+  /** The savepoint the job starts from. */
+  savepoint?: CompletedCheckpoint | undefined;
 }
 
 /**
- * The job's coordinator, or undefined when the job takes no checkpoints. Its id counter and latest
- * completed checkpoint are kept in the job record, saved whenever they change. Throws
- * JOB_INVALID_GRAPH for settings out of range.
+ * The job's coordinator. Every job has one: a job without checkpoints takes no periodic ones but
+ * can still take savepoints. Its id counter and latest completed checkpoint are kept in the job
+ * record, saved whenever they change. Throws JOB_INVALID_GRAPH for settings out of range.
  */
-export function createJobCheckpointCoordinator(options: JobCheckpointingOptions): CheckpointCoordinator | undefined {
+export function createJobCheckpointCoordinator(options: JobCheckpointingOptions): CheckpointCoordinator {
   const { record } = options;
-  if (!record.graph.checkpointing) return undefined;
   const config = resolveCheckpointConfig(record.graph.checkpointing, options.defaults.checkpoints, record.id);
   return new CheckpointCoordinator({
     jobId: record.id,
@@ -51,6 +52,7 @@ export function createJobCheckpointCoordinator(options: JobCheckpointingOptions)
     clock: options.clock,
     logger: options.logger,
     progress: record.checkpoints ?? { nextId: 1, latest: null },
+    ...(options.savepoint ? { base: options.savepoint } : {}),
     job: {
       tasks: () => options.executions().map(checkpointTaskOf),
       persist: (progress) => {

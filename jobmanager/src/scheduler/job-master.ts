@@ -20,10 +20,25 @@ import { isTerminalExecutionState, taskNameOf, type Execution, type ExecutionFai
 import { ExecutionGraph } from "./execution-graph.js";
 import { createJobCheckpointCoordinator, restoreFrom } from "./job-checkpointing.js";
 import type { JobDefaults } from "./job-defaults.js";
-import { JobStatusMachine } from "./job-status.js";
+import { JobStatusMachine, isTerminalJobStatus } from "./job-status.js";
 import { createRestartBackoffStrategy, resolveRestartStrategy, type RestartBackoffStrategy } from "./restart-strategy.js";
 import type { SlotProvider, SlotRequest } from "./slot-provider.js";
 import type { TaskExecutorGateway } from "./task-executor-gateway.js";
+
+/**
+ * Where a job goes once the savepoint of a stop completed: FINISHED (stop-with-savepoint),
+ * CANCELED (Flink's cancel-with-savepoint), or RUNNING again with `graph` (a rescale: the same job
+ * re-planned at a new parallelism, restoring the savepoint).
+ */
+export type SavepointExit = { type: "stop" } | { type: "cancel" } | { type: "rescale"; graph: JobGraph };
+
+interface StopRequest {
+  exit: SavepointExit;
+  /** Set once the savepoint completed and the tasks were told. */
+  savepoint?: CompletedCheckpoint;
+  resolve(savepoint: CompletedCheckpoint): void;
+  reject(err: RiffleError): void;
+}
 
 /** One entry of a job's exception history. */
 export interface ExceptionEntry {
@@ -62,13 +77,19 @@ export interface JobMasterDeps {
  * the job asks for slots again (TaskManagers that register later count) and redeploys every
  * subtask as attempt + 1 with its share of the latest completed checkpoint. Otherwise the job goes
  * FAILING → FAILED.
+ *
+ * Savepoints: one can be taken while the job runs; a stop or rescale takes one (the job stays
+ * RUNNING meanwhile, and a failed savepoint changes nothing), then goes STOPPING → FINISHED, or
+ * RESCALING → RUNNING with the new graph, redeploying every subtask from the savepoint. A job
+ * started from a savepoint restores it at its first deployment, and at restarts until a checkpoint
+ * of its own completed.
  */
 export class JobMaster {
   readonly record: JobRecord;
   readonly results: ResultBuffer;
   readonly exceptions: ExceptionEntry[] = [];
-  /** Present when the job takes checkpoints. */
-  readonly checkpointCoordinator: CheckpointCoordinator | undefined;
+  /** Every job has one: it takes the periodic checkpoints (if the job has any) and the savepoints. */
+  readonly checkpointCoordinator: CheckpointCoordinator;
   private readonly machine: JobStatusMachine;
   private readonly restartStrategy: RestartBackoffStrategy;
   private current: ExecutionGraph | undefined;
@@ -77,13 +98,21 @@ export class JobMaster {
   private cancelRestartTimer: Cancel | undefined;
   /** Set when RESTARTING begins; the restart is scheduled with it once every task has stopped. */
   private restartDelayMs: number | undefined;
+  /** A stop or rescale with a savepoint, from its request until the job got where it goes. */
+  private stopRequest: StopRequest | undefined;
+  /** Set while RESCALING: the graph the job is redeployed with once every task has stopped. */
+  private rescaleGraph: JobGraph | undefined;
   private readonly clock: Clock;
   private readonly logger: Logger;
 
-  /** Throws JOB_INVALID_GRAPH when the graph's checkpoint or restart settings are out of range. */
+  /**
+   * Throws JOB_INVALID_GRAPH when the graph's checkpoint or restart settings are out of range.
+   * `options.savepoint`: the savepoint the job starts from (checked against the graph already).
+   */
   constructor(
     record: JobRecord,
     private readonly deps: JobMasterDeps,
+    options: { savepoint?: CompletedCheckpoint | undefined } = {},
   ) {
     this.record = record;
     this.results = deps.results;
@@ -100,6 +129,7 @@ export class JobMaster {
       logger: deps.checkpointLogger ?? deps.logger,
       storage: deps.checkpointStorage,
       executions: () => this.executionList(),
+      savepoint: options.savepoint,
       failJob: (failure) => {
         this.addException({ ...failure, taskName: null, taskmanagerId: null });
         if (this.machine.is("RUNNING")) this.handleFailure(failure);
@@ -126,6 +156,11 @@ export class JobMaster {
 
   get numRestarts(): number {
     return this.record.numRestarts ?? 0;
+  }
+
+  /** A stop or rescale with a savepoint was asked for and has not ended yet. */
+  get stopInProgress(): boolean {
+    return this.stopRequest !== undefined;
   }
 
   /** The job's keyed state backend: its own choice, else the cluster's. */
@@ -155,10 +190,102 @@ export class JobMaster {
     if (this.machine.isTerminal) {
       throw new RiffleError("JOB_NOT_RUNNING", `job ${this.id} has already ended (${this.status}); only a job that has not ended can be cancelled`);
     }
-    if (!this.machine.is("CREATED", "RUNNING", "RESTARTING")) return;
+    if (!this.machine.is("CREATED", "RUNNING", "RESTARTING", "RESCALING")) return;
     this.withdrawPendingWork();
     this.transition("CANCELLING");
     this.stopExecutions();
+  }
+
+  /**
+   * Takes a savepoint into a new directory under `targetDir` while the job keeps running. Throws
+   * JOB_NOT_RUNNING unless the job is RUNNING; the promise rejects when the savepoint fails.
+   */
+  triggerSavepoint(targetDir: string): Promise<CompletedCheckpoint> {
+    this.requireRunning("have a savepoint taken");
+    return this.checkpointCoordinator.triggerSavepoint({ targetDir, terminal: false });
+  }
+
+  /**
+   * Takes a savepoint into a new directory under `targetDir`, then leaves RUNNING as `exit` says.
+   * Resolves with the savepoint once the job got there (FINISHED, CANCELED, or RUNNING again at the
+   * new parallelism); rejects when the savepoint fails (the job keeps running as it was) or the job
+   * went elsewhere meanwhile. Throws JOB_NOT_RUNNING unless the job is RUNNING, and
+   * OPERATION_IN_PROGRESS while another stop or rescale is under way.
+   */
+  stopWithSavepoint(targetDir: string, exit: SavepointExit): Promise<CompletedCheckpoint> {
+    this.requireRunning(exit.type === "rescale" ? "be rescaled" : "be stopped");
+    if (this.stopRequest) {
+      throw new RiffleError("OPERATION_IN_PROGRESS", `job ${this.id} is already being stopped or rescaled with a savepoint; wait for that to end`);
+    }
+    return new Promise((resolve, reject) => {
+      const request: StopRequest = { exit, resolve, reject };
+      this.stopRequest = request;
+      this.checkpointCoordinator.triggerSavepoint({ targetDir, terminal: true }).then(
+        (savepoint) => this.savepointTaken(request, savepoint),
+        (err: unknown) => {
+          if (this.stopRequest === request) this.stopRequest = undefined;
+          reject(toRiffleError(err));
+        },
+      );
+    });
+  }
+
+  /** The savepoint of a stop or rescale completed and the tasks know it: the job leaves RUNNING. */
+  private savepointTaken(request: StopRequest, savepoint: CompletedCheckpoint): void {
+    if (this.stopRequest !== request) return;
+    request.savepoint = savepoint;
+    if (!this.machine.is("RUNNING")) {
+      this.stopRequest = undefined;
+      const then = this.machine.is("RESTARTING") ? "; it restarts from that savepoint" : "";
+      request.reject(
+        new RiffleError(
+          "SAVEPOINT_FAILED",
+          `savepoint ${savepoint.path} completed, but job ${this.id} was ${this.status} by then and was not ${request.exit.type === "rescale" ? "rescaled" : "stopped"}${then}`,
+        ),
+      );
+      return;
+    }
+    const details = { savepoint: savepoint.path };
+    switch (request.exit.type) {
+      case "stop":
+        this.transition("STOPPING", details);
+        break;
+      case "cancel":
+        this.withdrawPendingWork();
+        this.transition("CANCELLING", details);
+        break;
+      case "rescale":
+        this.rescaleGraph = request.exit.graph;
+        this.transition("RESCALING", { ...details, parallelism: request.exit.graph.vertices.map((v) => `${v.name} (${v.parallelism})`) });
+        break;
+    }
+    this.stopExecutions();
+  }
+
+  /** Settles the stop request once the job reached where it was going, or went elsewhere. */
+  private settleStopRequest(to: JobStatus): void {
+    const request = this.stopRequest;
+    if (!request?.savepoint) return;
+    const target: JobStatus = request.exit.type === "stop" ? "FINISHED" : request.exit.type === "cancel" ? "CANCELED" : "RUNNING";
+    if (to === target) {
+      this.stopRequest = undefined;
+      request.resolve(request.savepoint);
+    } else if (to === "FAILING" || to === "CANCELLING" || isTerminalJobStatus(to)) {
+      if (request.exit.type === "cancel" && to === "CANCELLING") return;
+      this.stopRequest = undefined;
+      const why = to === "FAILING" && this.record.failure ? `: ${this.record.failure.message}` : "";
+      request.reject(
+        new RiffleError(
+          "SAVEPOINT_FAILED",
+          `savepoint ${request.savepoint.path} completed, but job ${this.id} went ${to} before it was ${request.exit.type === "rescale" ? "rescaled" : "stopped"}${why}`,
+        ),
+      );
+    }
+  }
+
+  /** `what`: "have a savepoint taken", "be stopped", "be rescaled". */
+  private requireRunning(what: string): void {
+    if (!this.machine.is("RUNNING")) throw new RiffleError("JOB_NOT_RUNNING", `job ${this.id} is ${this.status}; only a RUNNING job can ${what}`);
   }
 
   /** A TaskManager reported a state change of one of its tasks. */
@@ -186,7 +313,7 @@ export class JobMaster {
         return;
       case "FINISHED":
         this.setExecutionState(execution, "FINISHED");
-        this.checkpointCoordinator?.taskFinished(execution.executionId);
+        this.checkpointCoordinator.taskFinished(execution.executionId);
         break;
       case "CANCELED":
         if (execution.state === "CANCELING") {
@@ -233,18 +360,10 @@ export class JobMaster {
   }
 
   acknowledgeCheckpoint(ack: AcknowledgeCheckpointRequest): void {
-    if (!this.checkpointCoordinator) {
-      this.logger.debug({ executionId: ack.executionId, checkpointId: ack.checkpointId }, "ignoring an acknowledgement: the job takes no checkpoints");
-      return;
-    }
     this.checkpointCoordinator.receiveAcknowledge(ack);
   }
 
   declineCheckpoint(decline: DeclineCheckpointRequest): void {
-    if (!this.checkpointCoordinator) {
-      this.logger.debug({ executionId: decline.executionId, checkpointId: decline.checkpointId }, "ignoring a decline: the job takes no checkpoints");
-      return;
-    }
     this.checkpointCoordinator.receiveDecline(decline);
   }
 
@@ -252,7 +371,10 @@ export class JobMaster {
   close(): void {
     this.cancelStopTimer?.();
     this.withdrawPendingWork();
-    this.checkpointCoordinator?.close();
+    this.checkpointCoordinator.close();
+    const request = this.stopRequest;
+    this.stopRequest = undefined;
+    request?.reject(new RiffleError("SAVEPOINT_FAILED", `the JobManager shut down before job ${this.id} was stopped`));
     this.results.close();
   }
 
@@ -281,14 +403,15 @@ export class JobMaster {
   }
 
   private deploy(slots: SlotRef[]): void {
-    if (!this.machine.is("CREATED", "RESTARTING")) {
+    if (!this.machine.is("CREATED", "RESTARTING", "RESCALING")) {
       this.deps.slots.release(this.id, slots);
       return;
     }
     const attempt = this.current ? this.current.attempt + 1 : 0;
     const executions = new ExecutionGraph(this.id, this.graph, attempt, slots);
     this.current = executions;
-    const restored = attempt > 0 ? this.checkpointCoordinator?.restoreLatest() : undefined;
+    // Nothing for a fresh job; the savepoint a job starts or rescales from; else its latest checkpoint.
+    const restored = this.checkpointCoordinator.restoreLatest();
     let descriptors: TaskDeploymentDescriptor[];
     try {
       descriptors = this.descriptors(executions, restored);
@@ -308,7 +431,7 @@ export class JobMaster {
         slots: slots.map((s) => `${s.taskmanagerId}#${s.slotIndex}`),
         ...(restored ? { restoredCheckpoint: restored.id, restoredFrom: restored.path } : {}),
       },
-      `deploying ${descriptors.length} tasks of job ${this.record.name}${restored ? ` from checkpoint ${restored.id}` : ""}`,
+      `deploying ${descriptors.length} tasks of job ${this.record.name}${restored ? ` from ${restored.metadata.isSavepoint ? "savepoint" : "checkpoint"} ${restored.id}` : ""}`,
     );
     this.transition("RUNNING");
     for (const descriptor of descriptors) {
@@ -319,7 +442,7 @@ export class JobMaster {
         (err: unknown) => this.deployFailed(execution, err),
       );
     }
-    this.checkpointCoordinator?.startPeriodic();
+    this.checkpointCoordinator.startPeriodic();
   }
 
   private descriptors(executions: ExecutionGraph, restored: CompletedCheckpoint | undefined): TaskDeploymentDescriptor[] {
@@ -331,7 +454,8 @@ export class JobMaster {
       graph: this.graph,
       attempt: executions.attempt,
       stateBackend: this.stateBackend,
-      checkpointing: this.checkpointCoordinator !== undefined,
+      // Tasks of a job without periodic checkpoints do not wait for a final checkpoint at their end.
+      checkpointing: this.graph.checkpointing !== undefined,
       locate: (vertexId, subtask) => {
         const e = executions.of(vertexId, subtask);
         return { executionId: e.executionId, taskmanagerId: e.slot.taskmanagerId, address: e.slot.address };
@@ -372,7 +496,7 @@ export class JobMaster {
   }
 
   private fail(failure: JobFailure): void {
-    if (!this.machine.is("CREATED", "RUNNING", "RESTARTING")) return;
+    if (!this.machine.is("CREATED", "RUNNING", "RESTARTING", "RESCALING")) return;
     this.withdrawPendingWork();
     this.record.failure = failure;
     this.transition("FAILING");
@@ -440,8 +564,28 @@ export class JobMaster {
       this.transition("CANCELED");
     } else if (this.machine.is("RESTARTING") && ended && this.restartDelayMs !== undefined) {
       this.scheduleRestart(this.restartDelayMs);
+    } else if (this.machine.is("STOPPING") && ended) {
+      this.transition("FINISHED");
+    } else if (this.machine.is("RESCALING") && ended && this.rescaleGraph !== undefined) {
+      this.redeployRescaled(this.rescaleGraph);
     }
     return this.machine.isTerminal;
+  }
+
+  /** Every task of the old parallelism has stopped: switch to the new graph and ask for its slots. */
+  private redeployRescaled(graph: JobGraph): void {
+    this.rescaleGraph = undefined;
+    this.cancelStopTimer?.();
+    this.cancelStopTimer = undefined;
+    this.releaseEndedSlots();
+    this.record.graph = graph;
+    this.checkpointCoordinator.useGraph(graph);
+    this.saveRecord();
+    this.logger.info(
+      { vertices: graph.vertices.map((v) => `${v.name} (${v.parallelism})`), from: this.checkpointCoordinator.restoreBase?.path },
+      `every task of job ${this.record.name} stopped; redeploying it at its new parallelism`,
+    );
+    this.requestSlots();
   }
 
   /** Every task of the failed attempt has stopped: after the strategy's delay, ask for slots again. */
@@ -487,7 +631,7 @@ export class JobMaster {
     if (to === "FAILING" || to === "FAILED") fields.failure = this.record.failure;
     this.logger.info(fields, `job ${this.record.name} (${this.id}) switched from ${t.from} to ${t.to}`);
     // Checkpoints are taken only while RUNNING; leaving it aborts the one in flight.
-    if (t.from === "RUNNING") this.checkpointCoordinator?.stop(to === "RESTARTING" || to === "FAILING" ? "TASK_FAILURE" : "JOB_STOPPING");
+    if (t.from === "RUNNING") this.checkpointCoordinator.stop(to === "RESTARTING" || to === "FAILING" ? "TASK_FAILURE" : "JOB_STOPPING");
     if (this.machine.isTerminal) {
       this.cancelStopTimer?.();
       this.cancelStopTimer = undefined;
@@ -495,6 +639,11 @@ export class JobMaster {
       this.releaseEndedSlots();
       this.results.end();
     }
+    this.saveRecord();
+    this.settleStopRequest(to);
+  }
+
+  private saveRecord(): void {
     try {
       this.deps.store.save(this.record);
     } catch (err) {

@@ -4,20 +4,32 @@ import type { JobStatus } from "../store/index.js";
 /**
  * The job state machine, all of it in one table:
  *
- *   CREATED ──► RUNNING ──► FINISHED
- *      │         │  ▲
- *      │         ▼  │
- *      │      RESTARTING  (a failure the restart strategy allows: cancel, wait, redeploy)
- *      │         │
- *      ├────────►├──► FAILING ──► FAILED
- *      └────────►└──► CANCELLING ──► CANCELED
+ *   CREATED ──► RUNNING ───────────────────────────► FINISHED
+ *      │        │ ▲ │ ▲ │                               ▲
+ *      │        │ │ │ │ └──► STOPPING ──────────────────┘
+ *      │        ▼ │ ▼ │
+ *      │  RESTARTING RESCALING
+ *      │        │      │
+ *      ├────────┴──────┴──► FAILING ──► FAILED
+ *      └────────┴──────┴──► CANCELLING ──► CANCELED
  *
- * RUNNING and RESTARTING both lead to FAILING and CANCELLING.
+ *   RESTARTING  a failure the restart strategy allows: cancel every task, wait, redeploy from the
+ *               latest checkpoint
+ *   STOPPING    stop-with-savepoint: the savepoint completed and its sinks committed; the tasks are
+ *               being cancelled, and the job ends FINISHED
+ *   RESCALING   the savepoint of a rescale completed: cancel every task, redeploy the re-planned
+ *               graph at its new parallelism from the savepoint
+ *
+ * While the savepoint of a stop or rescale is being taken the job stays RUNNING (as in Flink): if
+ * the savepoint fails, nothing has changed. RUNNING, RESTARTING and RESCALING lead to FAILING and
+ * CANCELLING; RUNNING also goes to CANCELLING after a cancel-with-savepoint.
  */
 export const JOB_TRANSITIONS: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
   CREATED: ["RUNNING", "FAILING", "CANCELLING"],
-  RUNNING: ["FINISHED", "RESTARTING", "FAILING", "CANCELLING"],
+  RUNNING: ["FINISHED", "RESTARTING", "STOPPING", "RESCALING", "FAILING", "CANCELLING"],
   RESTARTING: ["RUNNING", "FAILING", "CANCELLING"],
+  STOPPING: ["FINISHED"],
+  RESCALING: ["RUNNING", "FAILING", "CANCELLING"],
   FAILING: ["FAILED"],
   CANCELLING: ["CANCELED"],
   FINISHED: [],

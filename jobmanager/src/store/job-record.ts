@@ -1,9 +1,20 @@
 import type { JobGraph } from "@riffle/shared";
 
 /** Job statuses as stored and reported; the allowed moves between them live in the scheduler. */
-export type JobStatus = "CREATED" | "RUNNING" | "RESTARTING" | "FINISHED" | "FAILING" | "FAILED" | "CANCELLING" | "CANCELED";
+export type JobStatus = "CREATED" | "RUNNING" | "RESTARTING" | "STOPPING" | "RESCALING" | "FINISHED" | "FAILING" | "FAILED" | "CANCELLING" | "CANCELED";
 
-export const JOB_STATUSES: readonly JobStatus[] = ["CREATED", "RUNNING", "RESTARTING", "FINISHED", "FAILING", "FAILED", "CANCELLING", "CANCELED"];
+export const JOB_STATUSES: readonly JobStatus[] = [
+  "CREATED",
+  "RUNNING",
+  "RESTARTING",
+  "STOPPING",
+  "RESCALING",
+  "FINISHED",
+  "FAILING",
+  "FAILED",
+  "CANCELLING",
+  "CANCELED",
+];
 
 export interface JobFailure {
   code: string;
@@ -31,11 +42,13 @@ export interface JobRecord {
   /** Times the job was restarted after a failure; absent in records written before restarts existed. */
   numRestarts?: number;
   /**
-   * The checkpoint id counter and the latest completed checkpoint, so ids never repeat and the
-   * pointer survives; absent for jobs without checkpoints.
+   * The checkpoint id counter (shared by savepoints) and the latest completed checkpoint, so ids
+   * never repeat and the pointer survives; absent until the job's first checkpoint or savepoint.
    */
   checkpoints?: {
     nextId: number;
     latest: { id: number; path: string; timestamp: number } | null;
   };
+  /** The savepoint the job was started from (absolute directory), if any. */
+  savepoint?: { path: string; checkpointId: number; allowNonRestoredState: boolean };
 }

@@ -8,6 +8,7 @@ import {
   type CheckpointProgress,
   type CheckpointStorage,
   type CheckpointTask,
+  type CompletedCheckpoint,
 } from "../checkpoint/index.js";
 import { ManualClock } from "../clock.js";
 import { silentLogger, TEST_JOB_ID, testDefaults, testGraph } from "./fixtures.js";
@@ -34,13 +35,14 @@ export class CoordinatorHarness {
   readonly coordinator: CheckpointCoordinator;
   readonly jobDir: string;
 
+  /** `settings` null: a job without checkpoints (savepoints only). */
   constructor(
     checkpointDir: string,
-    settings: Partial<CheckpointSettings> = {},
-    options: { progress?: CheckpointProgress; storage?: (jobDir: string) => CheckpointStorage } = {},
+    settings: Partial<CheckpointSettings> | null = {},
+    options: { progress?: CheckpointProgress; storage?: (jobDir: string) => CheckpointStorage; base?: CompletedCheckpoint } = {},
   ) {
-    const graph = testGraph({ checkpointing: { intervalMs: 1_000, ...settings } });
-    const config = resolveCheckpointConfig(graph.checkpointing!, testDefaults(checkpointDir).checkpoints, TEST_JOB_ID);
+    const graph = testGraph(settings === null ? {} : { checkpointing: { intervalMs: 1_000, ...settings } });
+    const config = resolveCheckpointConfig(graph.checkpointing, testDefaults(checkpointDir).checkpoints, TEST_JOB_ID);
     this.jobDir = config.jobDir;
     this.coordinator = new CheckpointCoordinator({
       jobId: TEST_JOB_ID,
@@ -52,6 +54,7 @@ export class CoordinatorHarness {
       clock: this.clock,
       logger: silentLogger,
       progress: options.progress ?? { nextId: 1, latest: null },
+      ...(options.base ? { base: options.base } : {}),
       job: {
         tasks: () => this.tasks.map((t) => ({ ...t })),
         persist: (progress) => this.persisted.push(structuredClone(progress)),
@@ -87,8 +90,13 @@ export class CoordinatorHarness {
     } as unknown as TaskStateSnapshot;
   }
 
+  /** The directory checkpoint (or savepoint) `checkpointId` was triggered into. */
+  dirOf(checkpointId: number): string {
+    return this.gateway.triggered.find((t) => t.checkpointId === checkpointId)?.targetDir ?? join(this.jobDir, `chk-${checkpointId}`);
+  }
+
   ack(checkpointId: number, executionId: string, snapshot?: TaskStateSnapshot | string): void {
-    const dir = join(this.jobDir, `chk-${checkpointId}`);
+    const dir = this.dirOf(checkpointId);
     const state = snapshot ?? this.snapshotOf(executionId, dir);
     this.coordinator.receiveAcknowledge({
       jobId: TEST_JOB_ID,

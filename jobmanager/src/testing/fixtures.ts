@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { createLogger, type JobGraph, type Logger } from "@riffle/shared";
 import type { JobDefaults } from "../scheduler/index.js";
 import type { JobRecord } from "../store/index.js";
@@ -48,7 +49,7 @@ export function testGraph(extra: Partial<JobGraph> = {}): JobGraph {
 export function testDefaults(checkpointDir: string): JobDefaults {
   return {
     stateBackend: "memory",
-    checkpoints: { timeoutMs: 600_000, minPauseMs: 0, tolerableFailures: 0, retained: 3, dir: checkpointDir },
+    checkpoints: { timeoutMs: 600_000, minPauseMs: 0, tolerableFailures: 0, retained: 3, dir: checkpointDir, savepointDir: join(checkpointDir, "savepoints") },
     restart: { initialDelayMs: 1_000, maxDelayMs: 60_000, multiplier: 2, resetAfterMs: 3_600_000 },
   };
 }
