@@ -16,7 +16,8 @@ import {
   type FunctionInitializationContext,
 } from "@riffle/sdk";
 
-class CountPerKey implements KeyedProcessFunction<number, number, [number, number]> {
+/** A count per key in ValueState, emitted as (key, count) after every record. */
+export class CountPerKey implements KeyedProcessFunction<number, number, [number, number]> {
   private count!: ValueState<number>;
 
   initializeState(ctx: FunctionInitializationContext): void {

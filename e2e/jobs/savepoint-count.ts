@@ -11,33 +11,8 @@
  *         [--max-parallelism <n>]      default 128
  *         [--checkpoint-interval <ms>] default 300
  */
-import {
-  ValueStateDescriptor,
-  type FunctionInitializationContext,
-  type KeyedProcessFunction,
-  type StreamExecutionEnvironment,
-  type ValueState,
-} from "@riffle/sdk";
-
-class CountPerKey implements KeyedProcessFunction<number, number, [number, number]> {
-  private count!: ValueState<number>;
-
-  initializeState(ctx: FunctionInitializationContext): void {
-    this.count = ctx.keyedState!.getState(new ValueStateDescriptor<number>("count", 0));
-  }
-
-  snapshotState(): void {}
-
-  processElement(
-    _value: number,
-    ctx: Parameters<KeyedProcessFunction<number, number, [number, number]>["processElement"]>[1],
-    out: { collect(r: [number, number]): void },
-  ): void {
-    const n = (this.count.value() ?? 0) + 1;
-    this.count.update(n);
-    out.collect([ctx.getCurrentKey(), n]);
-  }
-}
+import type { StreamExecutionEnvironment } from "@riffle/sdk";
+import { CountPerKey } from "./exactly-once.js";
 
 export default function savepointCount(env: StreamExecutionEnvironment): void {
   const keys = Number(env.param("keys", "50"));
