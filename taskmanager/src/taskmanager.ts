@@ -312,15 +312,6 @@ export class TaskManager {
     return [...this.tasks.values()].map(reportOf);
   }
 
-  /** Tasks currently deployed here (for tests and diagnostics). */
-  get runningTasks(): number {
-    return this.tasks.size;
-  }
-
-  get networkBuffers(): { total: number; available: number } {
-    return { total: this.pool.totalBuffers, available: this.pool.availableBuffers };
-  }
-
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;

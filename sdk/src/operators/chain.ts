@@ -10,8 +10,6 @@ import { StreamOperator, combineOutputs, type Output, type OperatorRuntime, type
 /** A vertex's operators wired together: records entering `input` flow through the chain by function calls. */
 export interface OperatorChain {
   readonly operators: StreamOperator[];
-  /** Where records arriving from the network enter (the head operator). */
-  readonly input: Output;
   /** The head operator: the task calls its processElement directly on the hot path. */
   readonly head: StreamOperator;
   /** For source vertices: the reader and the output its records go to (created by initializeState). */
@@ -113,7 +111,6 @@ export function createOperatorChain(
   return {
     operators,
     head,
-    input: { collect: head.processElement.bind(head) },
     get source() {
       return source;
     },

@@ -1,4 +1,3 @@
-import type { RiffleError } from "@riffle/shared";
 import type { NetworkBufferPool } from "./buffer-pool.js";
 import type { NetworkBuffer } from "./buffer.js";
 import type { ChannelOwner, InputChannel } from "./input-channel.js";
@@ -32,7 +31,6 @@ export class InputGate implements ChannelOwner, FloatingBuffers {
   private readonly signal = new Signal();
   private failure: Error | undefined;
   private floatingHeld = 0;
-  private floatingFree = 0;
   private readonly waitingForFloating: RemoteInputChannel[] = [];
   private watchingPool = false;
   private closed = false;
@@ -112,10 +110,6 @@ export class InputGate implements ChannelOwner, FloatingBuffers {
   // FloatingBuffers
 
   request(channel: RemoteInputChannel): boolean {
-    if (this.floatingFree > 0) {
-      this.floatingFree--;
-      return true;
-    }
     if (this.floatingHeld < this.maxFloating && this.pool.tryRequest()) {
       this.floatingHeld++;
       return true;
@@ -168,20 +162,11 @@ export class InputGate implements ChannelOwner, FloatingBuffers {
     return n;
   }
 
-  fail(error: RiffleError): void {
-    this.notifyChannelFailed(this.channels[0]!, error);
-  }
-
   close(): void {
     if (this.closed) return;
     for (const c of this.channels) c.close();
     this.closed = true;
     this.waitingForFloating.length = 0;
-    if (this.floatingFree > 0) {
-      this.pool.recycle(this.floatingFree);
-      this.floatingHeld -= this.floatingFree;
-      this.floatingFree = 0;
-    }
     this.signal.notify();
   }
 }

@@ -24,7 +24,6 @@ export class ResultSubpartition {
   /** Records waiting to be encoded into the next buffer (owned by the RecordWriter). */
   pending: unknown[] = [];
   endOfPartitionAdded = false;
-  consumed = false;
 
   constructor(
     readonly index: number,
@@ -60,7 +59,6 @@ export class ResultSubpartition {
       this.dataBuffers--;
       this.partition.pool.recycle();
     } else if (buffer.type === "END_OF_PARTITION") {
-      this.consumed = true;
       this.partition.onSubpartitionConsumed();
     }
     this.partition.consumption.notify();

@@ -30,7 +30,7 @@ async function run<T>(build: (env: StreamExecutionEnvironment) => DataStream<T>)
   for (const vertex of [...graph.vertices].reverse()) {
     const chain = createOperatorChain(vertex, env.functions, { ctx, services }, (edgeId) => {
       const target = chains.get(graph.edges.find((e) => e.id === edgeId)!.target)!;
-      return target.input;
+      return { collect: (r: unknown) => target.head.processElement(r) };
     });
     chains.set(vertex.id, chain);
   }
