@@ -5,7 +5,17 @@
 export { planJob, instantiateJob, type JobFunction } from "./graph/plan.js";
 export { buildJobGraph, type BuildOptions } from "./graph/build.js";
 export { createOperatorChain, type OperatorChain } from "./operators/chain.js";
-export { StreamOperator, combineOutputs, DISCARD, type Output, type OperatorRuntime, type OperatorStateContext } from "./operators/operator.js";
+export {
+  StreamOperator,
+  combineOutputs,
+  DISCARD,
+  MIN_WATERMARK,
+  MAX_WATERMARK,
+  type Output,
+  type OperatorRuntime,
+  type OperatorStateContext,
+  type ProcessingTimeService,
+} from "./operators/operator.js";
 export { StreamExecutionEnvironment } from "./api/environment.js";
 export { type KeyContext, type InternalKeyedStateBackend, DEFAULT_NAMESPACE } from "./state/backend.js";
 export { resolveTtl, type ResolvedTtl } from "./state/ttl.js";

@@ -44,6 +44,11 @@ export interface JobVertex {
   operators: OperatorSpec[];
   /** Input edge ids, in gate order. */
   inputs: string[];
+  /**
+   * For a two-input head (connect, joins): which input of the head each entry of `inputs` feeds (1 or
+   * 2). Absent: every input edge feeds input 1 (a single input, or a union).
+   */
+  inputTypes?: (1 | 2)[];
   /** Output edge ids, in partition order. */
   outputs: string[];
 }
@@ -79,6 +84,8 @@ export interface JobGraph {
   name: string;
   maxParallelism: number;
   bufferTimeoutMs: number;
+  /** How often periodic watermark generators run (Flink's pipeline.auto-watermark-interval, default 200 ms). */
+  autoWatermarkIntervalMs?: number;
   /** Absent: the job takes no checkpoints. */
   checkpointing?: CheckpointSettings;
   /** Absent: the cluster default (no restarts without checkpoints, exponential backoff with them). */
@@ -101,6 +108,8 @@ export interface JobRuntimeConfig {
   stateBackend?: StateBackendName;
   /** Whether the job takes checkpoints (tasks then expect triggers, barriers and notifications). */
   checkpointing?: boolean;
+  /** Interval of periodic watermark generation (JobGraph.autoWatermarkIntervalMs). */
+  autoWatermarkIntervalMs?: number;
 }
 
 /** How producers and consumers of an edge connect: all-to-all, or pointwise for forward/rescale. */

@@ -59,6 +59,7 @@ export function buildDeploymentDescriptors(ctx: DeploymentContext): TaskDeployme
     functionCount: ctx.graph.functionCount,
     stateBackend: ctx.stateBackend,
     checkpointing: ctx.checkpointing,
+    autoWatermarkIntervalMs: ctx.graph.autoWatermarkIntervalMs ?? 200,
   };
   const jobConfigJson = JSON.stringify(jobConfig);
 

@@ -40,8 +40,8 @@ export class MapOperator extends UserFunctionOperator {
     this.fn = callable(userFunction, "map", "a map function");
   }
 
-  processElement(record: unknown): void {
-    this.output.collect(this.fn(record));
+  processElement(record: unknown, timestamp: number | undefined): void {
+    this.output.collect(this.fn(record), timestamp);
   }
 }
 
@@ -53,27 +53,30 @@ export class FilterOperator extends UserFunctionOperator {
     this.fn = callable(userFunction, "filter", "a filter function");
   }
 
-  processElement(record: unknown): void {
-    if (this.fn(record)) this.output.collect(record);
+  processElement(record: unknown, timestamp: number | undefined): void {
+    if (this.fn(record)) this.output.collect(record, timestamp);
   }
 }
 
 export class FlatMapOperator extends UserFunctionOperator {
   private readonly fn: (v: unknown, out: Collector<unknown>) => unknown;
-  private readonly collector: Collector<unknown> = { collect: (r) => this.output.collect(r) };
+  /** The timestamp of the record being processed: every result carries it (Flink's TimestampedCollector). */
+  private timestamp: number | undefined;
+  private readonly collector: Collector<unknown> = { collect: (r) => this.output.collect(r, this.timestamp) };
 
   constructor(userFunction: unknown) {
     super(userFunction);
     this.fn = callable(userFunction, "flatMap", "a flatMap function");
   }
 
-  processElement(record: unknown): void {
+  processElement(record: unknown, timestamp: number | undefined): void {
+    this.timestamp = timestamp;
     const result = this.fn(record, this.collector);
     if (result === undefined || result === null) return;
     if (Array.isArray(result)) {
-      for (let i = 0; i < result.length; i++) this.output.collect(result[i]);
+      for (let i = 0; i < result.length; i++) this.output.collect(result[i], timestamp);
     } else if (typeof (result as Iterable<unknown>)[Symbol.iterator] === "function") {
-      for (const r of result as Iterable<unknown>) this.output.collect(r);
+      for (const r of result as Iterable<unknown>) this.output.collect(r, timestamp);
     } else {
       throw new Error("a flatMap function must emit through its collector or return an array or iterable");
     }

@@ -5,7 +5,7 @@ import type { Sink } from "../api/sink.js";
 import { FilterOperator, FlatMapOperator, MapOperator, ProcessOperator } from "./basic.js";
 import { KeyedAggregateOperator, KeyedProcessOperator, KeyedReduceOperator } from "./keyed.js";
 import { SinkOperator } from "./sink.js";
-import { StreamOperator, combineOutputs, type Output, type OperatorRuntime, type OperatorStateContext } from "./operator.js";
+import { MAX_WATERMARK, StreamOperator, combineOutputs, type Output, type OperatorRuntime, type OperatorStateContext } from "./operator.js";
 
 /** A vertex's operators wired together: records entering `input` flow through the chain by function calls. */
 export interface OperatorChain {
@@ -26,6 +26,11 @@ export interface OperatorChain {
   /** Whether isAvailable can ever be false (a sink whose writer can say no); known once open. */
   canBlock(): boolean;
   available(): Promise<void>;
+  /**
+   * A source vertex's reader reached the end of its input: the end of event time (MAX_WATERMARK) goes
+   * through the chain, so every event-time window and timer downstream fires.
+   */
+  finishSource(): void;
   endInput(): Promise<void>;
   close(): Promise<void>;
 }
@@ -51,9 +56,28 @@ class SourceOperator extends StreamOperator {
     this.positions?.update(this.reader?.snapshotState?.(checkpointId) ?? []);
   }
 
-  processElement(record: unknown): void {
-    this.output.collect(record);
+  processElement(record: unknown, timestamp: number | undefined): void {
+    this.output.collect(record, timestamp);
   }
+}
+
+/** Hands records and watermarks to the next operator of the chain by a function call. */
+class ChainingOutput implements Output {
+  constructor(private readonly next: StreamOperator) {}
+
+  collect(record: unknown, timestamp?: number): void {
+    this.next.processElement(record, timestamp);
+  }
+
+  emitWatermark(watermark: number): void {
+    this.next.processWatermark(watermark);
+  }
+
+  emitWatermarkStatus(idle: boolean): void {
+    this.next.processWatermarkStatus(idle);
+  }
+
+  collectSide(): void {}
 }
 
 function createOperator(spec: OperatorSpec, functions: readonly unknown[]): StreamOperator {
@@ -97,10 +121,7 @@ export function createOperatorChain(
   let gated: SinkOperator[] = [];
   vertex.operators.forEach((spec, i) => {
     const outs: Output[] = [
-      ...spec.chainedOutputs.map((j) => {
-        const next = operators[j]!;
-        return { collect: next.processElement.bind(next) };
-      }),
+      ...spec.chainedOutputs.map((j) => new ChainingOutput(operators[j]!)),
       ...spec.networkOutputs.map(networkOutput),
     ];
     operators[i]!.output = combineOutputs(outs);
@@ -142,6 +163,9 @@ export function createOperatorChain(
     },
     async available() {
       await Promise.all(gated.map((s) => s.available()));
+    },
+    finishSource() {
+      head.processWatermark(MAX_WATERMARK);
     },
     async endInput() {
       for (const op of operators) await op.endInput();

@@ -76,12 +76,12 @@ export class KeyedReduceOperator extends KeyedOperator {
     this.value = this.backend.getState(new ValueStateDescriptor<unknown>("_reduce"));
   }
 
-  processElement(record: unknown): void {
+  processElement(record: unknown, timestamp: number | undefined): void {
     this.backend.setCurrentKey(this.keyOf(record));
     const prev = this.value.value();
     const next = prev === undefined ? record : this.reduce(prev, record);
     this.value.update(next);
-    this.output.collect(next);
+    this.output.collect(next, timestamp);
   }
 }
 
@@ -110,7 +110,7 @@ export class KeyedAggregateOperator extends KeyedOperator {
     this.value = this.backend.getState(new ValueStateDescriptor<unknown>("_aggregate"));
   }
 
-  processElement(record: unknown): void {
+  processElement(record: unknown, timestamp: number | undefined): void {
     this.backend.setCurrentKey(this.keyOf(record));
     const acc = this.value.value();
     let next: unknown;
@@ -121,7 +121,7 @@ export class KeyedAggregateOperator extends KeyedOperator {
       next = this.combine(acc, record);
     }
     this.value.update(next);
-    this.output.collect(next);
+    this.output.collect(next, timestamp);
   }
 
   private combinerFor(type: AggregationType): (acc: unknown, record: unknown) => unknown {

@@ -3,14 +3,44 @@ import type { SinkServices } from "../api/sink.js";
 import type { InternalKeyedStateBackend } from "../state/backend.js";
 import type { OperatorStateStore } from "../state/stores.js";
 
-/** Where an operator sends its results: the next operator of the chain, or a network output. */
+/** No watermark yet (Flink's Long.MIN_VALUE). */
+export const MIN_WATERMARK = Number.MIN_SAFE_INTEGER;
+/** The end of event time: sent when a source ends, fires every event-time timer (Flink's Long.MAX_VALUE). */
+export const MAX_WATERMARK = Number.MAX_SAFE_INTEGER;
+
+/**
+ * Where an operator sends its results: the next operator of the chain, or a network output.
+ *
+ * A record travels with its event-time timestamp (undefined when it has none), as a separate argument
+ * rather than a wrapper object, so that the per-record path allocates nothing. Watermarks and
+ * watermark status (idle/active) are in-band: they follow the records emitted before them.
+ */
 export interface Output {
-  collect(record: unknown): void;
+  collect(record: unknown, timestamp?: number): void;
+  /** Event time has reached `watermark`: no record with a timestamp <= watermark follows. */
+  emitWatermark(watermark: number): void;
+  /** `idle`: this output sends neither records nor watermarks for now, so consumers leave it out of their minimum. */
+  emitWatermarkStatus(idle: boolean): void;
+  /** A record for the side output `tag` (an OutputTag's id); dropped when nothing consumes the tag. */
+  collectSide(tag: string, record: unknown, timestamp?: number): void;
+}
+
+/**
+ * Processing time of a task. Callbacks run in the task's mailbox (between records, never concurrently
+ * with processElement), like Flink's ProcessingTimeService.
+ */
+export interface ProcessingTimeService {
+  getCurrentProcessingTime(): number;
+  /** Runs `callback(time)` in the mailbox at or after `time` (epoch ms); returns a cancel function. */
+  registerTimer(time: number, callback: (time: number) => void): () => void;
 }
 
 export interface OperatorRuntime {
   readonly ctx: RuntimeContext;
   readonly services: SinkServices;
+  readonly processingTime: ProcessingTimeService;
+  /** How often periodic watermark generators run (Flink's pipeline.auto-watermark-interval); 0: never. */
+  readonly autoWatermarkIntervalMs: number;
 }
 
 /** The state of one operator of one subtask, created by the task before the operator opens. */
@@ -41,7 +71,25 @@ export abstract class StreamOperator {
 
   notifyCheckpointAborted(_checkpointId: number): void | Promise<void> {}
 
-  abstract processElement(record: unknown): void;
+  abstract processElement(record: unknown, timestamp: number | undefined): void;
+
+  /** A record of the second input of a two-input operator (connect, joins). */
+  processElement2(_record: unknown, _timestamp: number | undefined): void {
+    throw new Error(`${this.constructor.name} has one input`);
+  }
+
+  /**
+   * The input watermark advanced (for a two-input operator: the minimum over both inputs). Operators
+   * with event-time timers fire them first; the default forwards the watermark.
+   */
+  processWatermark(watermark: number): void {
+    this.output.emitWatermark(watermark);
+  }
+
+  /** Every input became idle (`true`) or one became active again (`false`). */
+  processWatermarkStatus(idle: boolean): void {
+    this.output.emitWatermarkStatus(idle);
+  }
 
   /** The operator's input has ended: emit or write out anything held back. */
   endInput(): void | Promise<void> {}
@@ -58,14 +106,26 @@ export abstract class StreamOperator {
   }
 }
 
-export const DISCARD: Output = { collect() {} };
+export const DISCARD: Output = { collect() {}, emitWatermark() {}, emitWatermarkStatus() {}, collectSide() {} };
 
 /** Sends each record to several outputs (an operator feeding more than one consumer). */
 export class BroadcastingOutput implements Output {
   constructor(private readonly outputs: readonly Output[]) {}
 
-  collect(record: unknown): void {
-    for (let i = 0; i < this.outputs.length; i++) this.outputs[i]!.collect(record);
+  collect(record: unknown, timestamp?: number): void {
+    for (let i = 0; i < this.outputs.length; i++) this.outputs[i]!.collect(record, timestamp);
+  }
+
+  emitWatermark(watermark: number): void {
+    for (let i = 0; i < this.outputs.length; i++) this.outputs[i]!.emitWatermark(watermark);
+  }
+
+  emitWatermarkStatus(idle: boolean): void {
+    for (let i = 0; i < this.outputs.length; i++) this.outputs[i]!.emitWatermarkStatus(idle);
+  }
+
+  collectSide(tag: string, record: unknown, timestamp?: number): void {
+    for (let i = 0; i < this.outputs.length; i++) this.outputs[i]!.collectSide(tag, record, timestamp);
   }
 }
 
