@@ -10,8 +10,24 @@ export type Boundedness = "bounded" | "unbounded";
 
 export type PollResult = "MORE_AVAILABLE" | "NOTHING_AVAILABLE" | "END_OF_INPUT";
 
+/**
+ * Where a reader emits (Flink's ReaderOutput). Records may carry their event-time timestamp; the
+ * source's WatermarkStrategy (env.fromSource) then assigns or overrides it and generates watermarks.
+ * A reader of several splits (partitions, files) can emit each split through its own output, so that
+ * watermarks are generated per split and the reader's watermark is the minimum over its active splits.
+ */
 export interface ReaderOutput<T> {
-  collect(record: T): void;
+  collect(record: T, timestamp?: number): void;
+  /** A watermark from the reader itself (for sources whose data carries watermarks). */
+  emitWatermark(watermark: number): void;
+  /** The reader will emit nothing for a while: downstream tasks leave it out of their watermark. */
+  markIdle(): void;
+  /** The reader emits again after markIdle (emitting a record also does this). */
+  markActive(): void;
+  /** An output for one split, with watermarks generated for that split alone. */
+  createOutputForSplit(splitId: string): ReaderOutput<T>;
+  /** The split is finished: its watermark no longer holds the reader's back. */
+  releaseOutputForSplit(splitId: string): void;
 }
 
 export interface SourceReader<T> {

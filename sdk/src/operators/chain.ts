@@ -1,5 +1,5 @@
 import type { JobVertex, OperatorSpec } from "@riffle/shared";
-import type { Source, SourceReader } from "../api/source.js";
+import type { ReaderOutput, Source, SourceReader } from "../api/source.js";
 import type { ListState } from "../state/state.js";
 import type { Sink } from "../api/sink.js";
 import { FilterOperator, FlatMapOperator, MapOperator, ProcessOperator } from "./basic.js";
@@ -13,7 +13,7 @@ export interface OperatorChain {
   /** The head operator: the task calls its processElement directly on the hot path. */
   readonly head: StreamOperator;
   /** For source vertices: the reader and the output its records go to (created by initializeState). */
-  readonly source: { reader: SourceReader<unknown>; output: Output } | undefined;
+  readonly source: { reader: SourceReader<unknown>; output: ReaderOutput<unknown> } | undefined;
   /** Creates or restores every operator's state (and the source reader), before open. */
   initializeState(stateOf: (operator: OperatorSpec) => OperatorStateContext): Promise<void>;
   open(): Promise<void>;
@@ -58,6 +58,20 @@ class SourceOperator extends StreamOperator {
 
   processElement(record: unknown, timestamp: number | undefined): void {
     this.output.collect(record, timestamp);
+  }
+
+  /** What the reader emits into (replaced by the watermarking source output of the next change). */
+  readerOutput(): ReaderOutput<unknown> {
+    const out = this.output;
+    const readerOutput: ReaderOutput<unknown> = {
+      collect: (r, ts) => out.collect(r, ts),
+      emitWatermark: (wm) => out.emitWatermark(wm),
+      markIdle: () => out.emitWatermarkStatus(true),
+      markActive: () => out.emitWatermarkStatus(false),
+      createOutputForSplit: () => readerOutput,
+      releaseOutputForSplit: () => {},
+    };
+    return readerOutput;
   }
 }
 
@@ -127,7 +141,7 @@ export function createOperatorChain(
     operators[i]!.output = combineOutputs(outs);
   });
   const head = operators[0]!;
-  let source: { reader: SourceReader<unknown>; output: Output } | undefined;
+  let source: { reader: SourceReader<unknown>; output: ReaderOutput<unknown> } | undefined;
 
   return {
     operators,
@@ -137,7 +151,7 @@ export function createOperatorChain(
     },
     async initializeState(stateOf) {
       for (let i = 0; i < operators.length; i++) await operators[i]!.initializeState(stateOf(vertex.operators[i]!), rt);
-      if (head instanceof SourceOperator) source = { reader: head.reader!, output: head.output };
+      if (head instanceof SourceOperator) source = { reader: head.reader!, output: head.readerOutput() };
     },
     snapshotState(checkpointId) {
       for (const op of operators) op.snapshotState(checkpointId);
