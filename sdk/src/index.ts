@@ -19,6 +19,18 @@
  */
 export { StreamExecutionEnvironment } from "./api/environment.js";
 export { DataStream, KeyedStream, SingleOutputStreamOperator, DataStreamSink, IterativeStream } from "./api/datastream.js";
+export { ConnectedStreams } from "./api/connected-streams.js";
+export { OutputTag } from "./api/output-tag.js";
+export {
+  WatermarkStrategy,
+  BoundedOutOfOrdernessWatermarks,
+  WatermarksWithIdleness,
+  type WatermarkGenerator,
+  type WatermarkOutput,
+  type WatermarkGeneratorContext,
+  type TimestampAssigner,
+} from "./time/watermark-strategy.js";
+export type { TimerService, TimeDomain } from "./time/timer-service.js";
 export type {
   RuntimeContext,
   MetricGroup,
@@ -33,6 +45,11 @@ export type {
   ProcessContext,
   KeyedProcessFunction,
   KeyedProcessContext,
+  OnTimerContext,
+  CoProcessFunction,
+  KeyedCoProcessFunction,
+  CoMapFunction,
+  CoFlatMapFunction,
   CheckpointedFunction,
   CheckpointListener,
   FunctionInitializationContext,

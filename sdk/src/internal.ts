@@ -19,3 +19,7 @@ export {
 export { StreamExecutionEnvironment } from "./api/environment.js";
 export { type KeyContext, type InternalKeyedStateBackend, DEFAULT_NAMESPACE } from "./state/backend.js";
 export { resolveTtl, type ResolvedTtl } from "./state/ttl.js";
+export { KeyedOperator, keyedContext } from "./operators/keyed.js";
+export { UserFunctionOperator } from "./operators/basic.js";
+export { InternalTimerService, type InternalTimer, type Triggerable } from "./time/timer-service.js";
+export { WatermarkEmitter } from "./time/watermark-emitter.js";

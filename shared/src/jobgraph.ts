@@ -14,7 +14,18 @@ export type Partitioner = "forward" | "hash" | "rebalance" | "rescale" | "broadc
 export const PARTITIONERS: readonly Partitioner[] = ["forward", "hash", "rebalance", "rescale", "broadcast", "shuffle"];
 
 /** The operator kinds the TaskManager knows how to run; behaviour comes from the job's function table. */
-export type OperatorKind = "source" | "map" | "filter" | "flatMap" | "process" | "keyedReduce" | "keyedAggregate" | "keyedProcess" | "sink";
+export type OperatorKind =
+  | "source"
+  | "map"
+  | "filter"
+  | "flatMap"
+  | "process"
+  | "keyedReduce"
+  | "keyedAggregate"
+  | "keyedProcess"
+  | "sink"
+  /** An operator built by a factory in the function table (windows, joins, watermark assigners...). */
+  | "operator";
 
 export interface OperatorSpec {
   /** Node id in declaration order; stable as long as the job builds its graph the same way. */
@@ -29,10 +40,16 @@ export interface OperatorSpec {
   key?: number;
   /** For keyedAggregate: which aggregation and over which field. */
   aggregate?: { type: "sum" | "min" | "max" | "minBy" | "maxBy"; field: string | number | null };
+  /** For sources: index of the WatermarkStrategy (env.fromSource) in the function table. */
+  watermarks?: number;
+  /** Whether the operator keeps keyed state (runs after a keyBy): the task gives it a keyed state backend. */
+  keyed?: boolean;
   /** Operators of the same vertex fed by this one (indices into JobVertex.operators). */
   chainedOutputs: number[];
   /** Network outputs of this operator (ids of JobEdges leaving the vertex). */
   networkOutputs: string[];
+  /** Consumers of the operator's side outputs, by OutputTag id. */
+  sideOutputs?: { tag: string; chainedOutputs: number[]; networkOutputs: string[] }[];
 }
 
 export interface JobVertex {

@@ -3,6 +3,10 @@ import type { StreamExecutionEnvironment } from "./environment.js";
 import type { Transformation } from "./transformation.js";
 import type { FilterFunction, FlatMapFunction, KeyedProcessFunction, KeySelector, MapFunction, ProcessFunction, ReduceFunction } from "./functions.js";
 import type { Sink } from "./sink.js";
+import { ConnectedStreams } from "./connected-streams.js";
+import { OutputTag } from "./output-tag.js";
+import { WatermarkStrategy } from "../time/watermark-strategy.js";
+import { TimestampsAndWatermarksOperator } from "../operators/timestamps-and-watermarks.js";
 import { PrintSink } from "../connectors/print.js";
 import { FileSink } from "../connectors/file-sink.js";
 import { CollectSink } from "../connectors/collect.js";
@@ -39,6 +43,23 @@ export class DataStream<T> {
     const keyId = this.env.registerFunction(selector);
     const t = this.env.addVirtual({ type: "partition", name: "keyBy", inputs: [this.transformation], partitioner: "hash", keySelector: keyId });
     return new KeyedStream<T, K>(this.env, t, keyId);
+  }
+
+  /**
+   * Gives records event-time timestamps and generates watermarks from them (Flink's
+   * assignTimestampsAndWatermarks). Prefer a strategy on the source (`env.fromSource`), which
+   * generates watermarks per split.
+   */
+  assignTimestampsAndWatermarks(strategy: WatermarkStrategy<T>): SingleOutputStreamOperator<T> {
+    if (!(strategy instanceof WatermarkStrategy)) throw new RiffleError("JOB_INVALID_GRAPH", "assignTimestampsAndWatermarks needs a WatermarkStrategy");
+    const s = strategy as WatermarkStrategy<unknown>;
+    const t = this.env.addOperator("operator", () => new TimestampsAndWatermarksOperator(s), [this.transformation], "Timestamps/Watermarks");
+    return new SingleOutputStreamOperator<T>(this.env, t);
+  }
+
+  /** Connects another stream (of any type) for a two-input operator: process, map or flatMap over both. */
+  connect<R>(other: DataStream<R>): ConnectedStreams<T, R> {
+    return new ConnectedStreams<T, R>(this.env, this, other);
   }
 
   /** Merges streams of the same type. */
@@ -163,6 +184,13 @@ export class SingleOutputStreamOperator<T> extends DataStream<T> {
   disableChaining(): this {
     this.transformation.chaining = "never";
     return this;
+  }
+
+  /** The records this operator emitted to the side output `tag` (ctx.output(tag, value)). */
+  getSideOutput<X>(tag: OutputTag<X>): DataStream<X> {
+    if (!(tag instanceof OutputTag)) throw new RiffleError("JOB_INVALID_GRAPH", "getSideOutput needs an OutputTag");
+    const t = this.env.addVirtual({ type: "sideOutput", name: `Side Output ${tag.id}`, inputs: [this.transformation], tag: tag.id });
+    return new DataStream<X>(this.env, t);
   }
 
   /** Start a new chain at this operator (it may still chain with the ones after it). */

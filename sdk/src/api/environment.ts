@@ -1,3 +1,4 @@
+import { WatermarkStrategy } from "../time/watermark-strategy.js";
 import { RiffleError, type CheckpointSettings, type OperatorKind, type RestartStrategy, type StateBackendName } from "@riffle/shared";
 import type { Transformation } from "./transformation.js";
 import type { Source } from "./source.js";
@@ -31,6 +32,7 @@ export class StreamExecutionEnvironment {
   private parallelism: number | undefined;
   private maxParallelism: number | undefined;
   private bufferTimeoutMs: number | undefined;
+  private autoWatermarkIntervalMs = 200;
   private jobName: string | undefined;
   private checkpointing: CheckpointSettings | undefined;
   private restartStrategy: RestartStrategy | undefined;
@@ -76,6 +78,20 @@ export class StreamExecutionEnvironment {
 
   getBufferTimeout(): number | undefined {
     return this.bufferTimeoutMs;
+  }
+
+  /**
+   * How often periodic watermark generators (bounded out-of-orderness, idleness) run, in ms (Flink's
+   * pipeline.auto-watermark-interval, default 200). 0 turns periodic watermarks off.
+   */
+  setAutoWatermarkInterval(ms: number): this {
+    if (!Number.isFinite(ms) || ms < 0) throw new RiffleError("JOB_INVALID_GRAPH", `auto watermark interval must be >= 0 ms, got ${ms}`);
+    this.autoWatermarkIntervalMs = ms;
+    return this;
+  }
+
+  getAutoWatermarkInterval(): number {
+    return this.autoWatermarkIntervalMs;
   }
 
   /**
@@ -152,8 +168,19 @@ export class StreamExecutionEnvironment {
     return this.fromSource(new TextFileSource(path), `Text File ${path}`);
   }
 
-  fromSource<T>(source: Source<T>, name = "Source"): SingleOutputStreamOperator<T> {
-    const t = this.addOperator("source", source, [], name);
+  /**
+   * A stream from a Source. With a WatermarkStrategy (Flink's `fromSource(source, strategy, name)`),
+   * records get timestamps from its assigner and watermarks are generated per source split.
+   */
+  fromSource<T>(source: Source<T>, name?: string): SingleOutputStreamOperator<T>;
+  fromSource<T>(source: Source<T>, watermarks: WatermarkStrategy<T>, name?: string): SingleOutputStreamOperator<T>;
+  fromSource<T>(source: Source<T>, strategyOrName?: WatermarkStrategy<T> | string, maybeName?: string): SingleOutputStreamOperator<T> {
+    const strategy = strategyOrName instanceof WatermarkStrategy ? strategyOrName : undefined;
+    const name = (typeof strategyOrName === "string" ? strategyOrName : maybeName) ?? "Source";
+    if (strategyOrName !== undefined && strategy === undefined && typeof strategyOrName !== "string") {
+      throw new RiffleError("JOB_INVALID_GRAPH", "fromSource: the second argument must be a WatermarkStrategy or a name");
+    }
+    const t = this.addOperator("source", source, [], name, strategy ? { watermarks: this.registerFunction(strategy) } : {});
     t.parallelismLimit = source.maxParallelism;
     if (source.maxParallelism !== undefined) t.parallelism = Math.min(source.maxParallelism, this.parallelism ?? source.maxParallelism);
     return new SingleOutputStreamOperator<T>(this, t);
@@ -171,7 +198,13 @@ export class StreamExecutionEnvironment {
     fn: unknown,
     inputs: Transformation[],
     name: string,
-    extra: { key?: number; aggregate?: NonNullable<Transformation["operator"]>["aggregate"] } = {},
+    extra: {
+      key?: number;
+      keyed?: boolean;
+      watermarks?: number;
+      aggregate?: NonNullable<Transformation["operator"]>["aggregate"];
+      inputTypes?: (1 | 2)[];
+    } = {},
   ): Transformation {
     if (fn === undefined || fn === null) throw new RiffleError("JOB_INVALID_GRAPH", `${name}: the function is missing`);
     const t: Transformation = {
@@ -183,7 +216,15 @@ export class StreamExecutionEnvironment {
       parallelismLimit: undefined,
       chaining: "default",
       inputs,
-      operator: { kind, fn: this.registerFunction(fn), ...extra },
+      ...(extra.inputTypes ? { inputTypes: extra.inputTypes } : {}),
+      operator: {
+        kind,
+        fn: this.registerFunction(fn),
+        ...(extra.key !== undefined ? { key: extra.key } : {}),
+        ...(extra.keyed ? { keyed: true } : {}),
+        ...(extra.watermarks !== undefined ? { watermarks: extra.watermarks } : {}),
+        ...(extra.aggregate !== undefined ? { aggregate: extra.aggregate } : {}),
+      },
     };
     this.transformations.push(t);
     return t;

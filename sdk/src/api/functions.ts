@@ -1,4 +1,6 @@
 import type { KeyedStateStore, OperatorStateStore } from "../state/stores.js";
+import type { TimeDomain, TimerService } from "../time/timer-service.js";
+import type { OutputTag } from "./output-tag.js";
 
 /**
  * User function shapes. Every function can be a plain function or an object (often a class instance)
@@ -71,8 +73,12 @@ export type ReduceFunction<T> = ((a: T, b: T) => T) | (RichFunction & { reduce(a
 export type KeySelector<T, K> = (value: T) => K;
 
 export interface ProcessContext {
-  /** Timestamp of the current record, if it has one. */
+  /** Event-time timestamp of the current record (or of the firing timer), if it has one. */
   readonly timestamp: number | undefined;
+  /** Time and timers; registering timers needs a keyed stream (keyBy(...).process(...)). */
+  timerService(): TimerService;
+  /** Emits `value` to the side output `tag`, with the current timestamp. */
+  output<X>(tag: OutputTag<X>, value: X): void;
 }
 
 export interface ProcessFunction<T, R> extends RichFunction {
@@ -83,8 +89,42 @@ export interface KeyedProcessContext<K> extends ProcessContext {
   getCurrentKey(): K;
 }
 
+export interface OnTimerContext<K> extends KeyedProcessContext<K> {
+  /** Whether the firing timer is an event-time or a processing-time timer. */
+  readonly timeDomain: TimeDomain;
+}
+
+/**
+ * Processes the records of one key at a time, with keyed state and timers (Flink's
+ * KeyedProcessFunction). `onTimer` runs when a timer of the key fires; what it emits carries the
+ * timer's timestamp for event-time timers.
+ */
 export interface KeyedProcessFunction<K, T, R> extends RichFunction {
   processElement(value: T, ctx: KeyedProcessContext<K>, out: Collector<R>): void;
+  onTimer?(timestamp: number, ctx: OnTimerContext<K>, out: Collector<R>): void;
+}
+
+/** Processes the records of two connected streams (Flink's CoProcessFunction). */
+export interface CoProcessFunction<IN1, IN2, R> extends RichFunction {
+  processElement1(value: IN1, ctx: ProcessContext, out: Collector<R>): void;
+  processElement2(value: IN2, ctx: ProcessContext, out: Collector<R>): void;
+}
+
+/** Processes two connected keyed streams, with keyed state and timers shared by both inputs of a key. */
+export interface KeyedCoProcessFunction<K, IN1, IN2, R> extends RichFunction {
+  processElement1(value: IN1, ctx: KeyedProcessContext<K>, out: Collector<R>): void;
+  processElement2(value: IN2, ctx: KeyedProcessContext<K>, out: Collector<R>): void;
+  onTimer?(timestamp: number, ctx: OnTimerContext<K>, out: Collector<R>): void;
+}
+
+export interface CoMapFunction<IN1, IN2, R> extends RichFunction {
+  map1(value: IN1): R;
+  map2(value: IN2): R;
+}
+
+export interface CoFlatMapFunction<IN1, IN2, R> extends RichFunction {
+  flatMap1(value: IN1, out: Collector<R>): void;
+  flatMap2(value: IN2, out: Collector<R>): void;
 }
 
 /** Calls a checkpoint hook of a user function when it has it. */

@@ -15,6 +15,10 @@ interface StreamEdge {
   source: Transformation;
   partitioner: Partitioner | undefined;
   keySelector: number | undefined;
+  /** The side output of `source` this edge carries (absent: its main output). */
+  tag: string | undefined;
+  /** Which input of a two-input target the edge feeds. */
+  input: 1 | 2;
 }
 
 /**
@@ -54,7 +58,7 @@ export function buildJobGraph(env: StreamExecutionEnvironment, options: BuildOpt
   for (const t of operators)
     inputsOf.set(
       t,
-      t.inputs.flatMap((i) => resolveInputs(i, undefined, undefined)),
+      t.inputs.flatMap((i, n) => resolveInputs(i, undefined, undefined, undefined).map((e) => ({ ...e, input: t.inputTypes?.[n] ?? 1 }))),
     );
 
   const vertexOf = new Map<Transformation, { vertex: JobVertex; index: number }>();
@@ -84,6 +88,8 @@ export function buildJobGraph(env: StreamExecutionEnvironment, options: BuildOpt
       fn: t.operator!.fn,
       ...(t.operator!.key !== undefined ? { key: t.operator!.key } : {}),
       ...(t.operator!.aggregate !== undefined ? { aggregate: t.operator!.aggregate } : {}),
+      ...(t.operator!.keyed ? { keyed: true } : {}),
+      ...(t.operator!.watermarks !== undefined ? { watermarks: t.operator!.watermarks } : {}),
       chainedOutputs: [],
       networkOutputs: [],
     };
@@ -91,6 +97,7 @@ export function buildJobGraph(env: StreamExecutionEnvironment, options: BuildOpt
     const single = resolved.length === 1 ? resolved[0]! : undefined;
     const upstream = single ? vertexOf.get(single.source) : undefined;
     const chainable =
+      t.inputTypes === undefined &&
       single !== undefined &&
       upstream !== undefined &&
       single.partitioner === "forward" &&
@@ -100,7 +107,7 @@ export function buildJobGraph(env: StreamExecutionEnvironment, options: BuildOpt
     if (chainable && upstream) {
       const index = upstream.vertex.operators.length;
       upstream.vertex.operators.push(spec);
-      upstream.vertex.operators[upstream.index]!.chainedOutputs.push(index);
+      outputsOf(upstream.vertex.operators[upstream.index]!, single.tag).chainedOutputs.push(index);
       upstream.vertex.name = `${upstream.vertex.name} -> ${t.name}`;
       vertexOf.set(t, { vertex: upstream.vertex, index });
       continue;
@@ -121,15 +128,17 @@ export function buildJobGraph(env: StreamExecutionEnvironment, options: BuildOpt
         throw new RiffleError("JOB_INVALID_GRAPH", `hash edge into "${t.name}" has no key selector`);
       edges.push(edge);
       from.vertex.outputs.push(edge.id);
-      from.vertex.operators[from.index]!.networkOutputs.push(edge.id);
+      outputsOf(from.vertex.operators[from.index]!, e.tag).networkOutputs.push(edge.id);
       vertex.inputs.push(edge.id);
     }
+    if (t.inputTypes !== undefined) vertex.inputTypes = resolved.map((e) => e.input);
   }
 
   return {
     name: env.getJobName() ?? options.name,
     maxParallelism,
     bufferTimeoutMs: env.getBufferTimeout() ?? options.defaultBufferTimeoutMs,
+    autoWatermarkIntervalMs: env.getAutoWatermarkInterval(),
     ...(env.getCheckpointing() ? { checkpointing: env.getCheckpointing()! } : {}),
     ...(env.getRestartStrategy() ? { restartStrategy: env.getRestartStrategy()! } : {}),
     ...(env.getStateBackend() ? { stateBackend: env.getStateBackend()! } : {}),
@@ -139,17 +148,31 @@ export function buildJobGraph(env: StreamExecutionEnvironment, options: BuildOpt
   };
 }
 
-/** Follows virtual transformations (partition, union) up to the operators feeding a node. */
-function resolveInputs(t: Transformation, partitioner: Partitioner | undefined, keySelector: number | undefined): StreamEdge[] {
+/** Where an operator's main output, or its side output `tag`, goes. */
+function outputsOf(spec: OperatorSpec, tag: string | undefined): { chainedOutputs: number[]; networkOutputs: string[] } {
+  if (tag === undefined) return spec;
+  spec.sideOutputs ??= [];
+  let side = spec.sideOutputs.find((s) => s.tag === tag);
+  if (!side) {
+    side = { tag, chainedOutputs: [], networkOutputs: [] };
+    spec.sideOutputs.push(side);
+  }
+  return side;
+}
+
+/** Follows virtual transformations (partition, union, side output) up to the operators feeding a node. */
+function resolveInputs(t: Transformation, partitioner: Partitioner | undefined, keySelector: number | undefined, tag: string | undefined): StreamEdge[] {
   switch (t.type) {
     case "operator":
-      return [{ source: t, partitioner, keySelector }];
+      return [{ source: t, partitioner, keySelector, tag, input: 1 }];
     case "partition":
       // The partitioning closest to the consumer wins, as in Flink (keyBy(...).rebalance() rebalances).
-      return t.inputs.flatMap((i) => resolveInputs(i, partitioner ?? t.partitioner, partitioner === undefined ? t.keySelector : keySelector));
+      return t.inputs.flatMap((i) => resolveInputs(i, partitioner ?? t.partitioner, partitioner === undefined ? t.keySelector : keySelector, tag));
+    case "sideOutput":
+      return t.inputs.flatMap((i) => resolveInputs(i, partitioner, keySelector, t.tag));
     case "union":
     case "feedback":
-      return t.inputs.flatMap((i) => resolveInputs(i, partitioner, keySelector));
+      return t.inputs.flatMap((i) => resolveInputs(i, partitioner, keySelector, tag));
   }
 }
 

@@ -1,5 +1,7 @@
-import { callHook, callSnapshotHook, closeFunction, openFunction, type Collector } from "../api/functions.js";
-import { StreamOperator, callable, type OperatorRuntime, type OperatorStateContext } from "./operator.js";
+import { RiffleError } from "@riffle/shared";
+import { callHook, callSnapshotHook, closeFunction, openFunction, type Collector, type ProcessContext } from "../api/functions.js";
+import type { TimerService } from "../time/timer-service.js";
+import { MIN_WATERMARK, StreamOperator, callable, type OperatorRuntime, type OperatorStateContext } from "./operator.js";
 
 /** An operator around one user function: opens and closes it with the task, and passes on checkpoint hooks. */
 export abstract class UserFunctionOperator extends StreamOperator {
@@ -83,17 +85,51 @@ export class FlatMapOperator extends UserFunctionOperator {
   }
 }
 
+/** Runs a (non-keyed) ProcessFunction: the record's timestamp, side outputs, the current time and watermark. */
 export class ProcessOperator extends UserFunctionOperator {
-  private readonly fn: (v: unknown, ctx: { timestamp: number | undefined }, out: Collector<unknown>) => void;
-  private readonly collector: Collector<unknown> = { collect: (r) => this.output.collect(r) };
-  private readonly context = { timestamp: undefined as number | undefined };
+  private readonly fn: (v: unknown, ctx: ProcessContext, out: Collector<unknown>) => void;
+  private timestamp: number | undefined;
+  private watermark = MIN_WATERMARK;
+  private readonly collector: Collector<unknown> = { collect: (r) => this.output.collect(r, this.timestamp) };
+  private readonly context: ProcessContext;
 
   constructor(userFunction: unknown) {
     super(userFunction);
     this.fn = callable(userFunction, "processElement", "a process function");
+    const op = this;
+    this.context = {
+      get timestamp() {
+        return op.timestamp;
+      },
+      timerService: () => this.timerService!,
+      output: (tag, value) => this.output.collectSide(tag.id, value, this.timestamp),
+    };
   }
 
-  processElement(record: unknown): void {
+  private timerService: TimerService | undefined;
+
+  override async open(rt: OperatorRuntime): Promise<void> {
+    const noTimers = (): never => {
+      throw new RiffleError("JOB_INVALID_GRAPH", "timers need a keyed stream: use keyBy(...).process(...) to set timers");
+    };
+    this.timerService = {
+      currentProcessingTime: () => rt.processingTime.getCurrentProcessingTime(),
+      currentWatermark: () => this.watermark,
+      registerEventTimeTimer: noTimers,
+      registerProcessingTimeTimer: noTimers,
+      deleteEventTimeTimer: noTimers,
+      deleteProcessingTimeTimer: noTimers,
+    };
+    await super.open(rt);
+  }
+
+  processElement(record: unknown, timestamp: number | undefined): void {
+    this.timestamp = timestamp;
     this.fn(record, this.context, this.collector);
+  }
+
+  override processWatermark(watermark: number): void {
+    this.watermark = watermark;
+    this.output.emitWatermark(watermark);
   }
 }

@@ -1,6 +1,7 @@
 import type { JobVertex, OperatorSpec } from "@riffle/shared";
 import type { ReaderOutput, Source, SourceReader } from "../api/source.js";
-import type { ListState } from "../state/state.js";
+import type { WatermarkStrategy } from "../time/watermark-strategy.js";
+import { SourceOperator } from "./source.js";
 import type { Sink } from "../api/sink.js";
 import { FilterOperator, FlatMapOperator, MapOperator, ProcessOperator } from "./basic.js";
 import { KeyedAggregateOperator, KeyedProcessOperator, KeyedReduceOperator } from "./keyed.js";
@@ -12,7 +13,7 @@ export interface OperatorChain {
   readonly operators: StreamOperator[];
   /** The head operator: the task calls its processElement directly on the hot path. */
   readonly head: StreamOperator;
-  /** For source vertices: the reader and the output its records go to (created by initializeState). */
+  /** For source vertices: the reader and the output its records go to (there once the chain is open). */
   readonly source: { reader: SourceReader<unknown>; output: ReaderOutput<unknown> } | undefined;
   /** Creates or restores every operator's state (and the source reader), before open. */
   initializeState(stateOf: (operator: OperatorSpec) => OperatorStateContext): Promise<void>;
@@ -33,46 +34,6 @@ export interface OperatorChain {
   finishSource(): void;
   endInput(): Promise<void>;
   close(): Promise<void>;
-}
-
-/**
- * The head of a source vertex: holds the reader and checkpoints its positions in operator list state
- * (split or union, as the source says).
- */
-class SourceOperator extends StreamOperator {
-  reader: SourceReader<unknown> | undefined;
-  private positions: ListState<unknown> | undefined;
-
-  constructor(private readonly source: Source<unknown>) {
-    super();
-  }
-
-  override initializeState(state: OperatorStateContext, rt: OperatorRuntime): void {
-    this.positions = this.source.stateMode === "union" ? state.operator.getUnionListState("source-positions") : state.operator.getListState("source-positions");
-    this.reader = this.source.createReader(rt.ctx, state.isRestored ? this.positions.get() : undefined);
-  }
-
-  override snapshotState(checkpointId: number): void {
-    this.positions?.update(this.reader?.snapshotState?.(checkpointId) ?? []);
-  }
-
-  processElement(record: unknown, timestamp: number | undefined): void {
-    this.output.collect(record, timestamp);
-  }
-
-  /** What the reader emits into (replaced by the watermarking source output of the next change). */
-  readerOutput(): ReaderOutput<unknown> {
-    const out = this.output;
-    const readerOutput: ReaderOutput<unknown> = {
-      collect: (r, ts) => out.collect(r, ts),
-      emitWatermark: (wm) => out.emitWatermark(wm),
-      markIdle: () => out.emitWatermarkStatus(true),
-      markActive: () => out.emitWatermarkStatus(false),
-      createOutputForSplit: () => readerOutput,
-      releaseOutputForSplit: () => {},
-    };
-    return readerOutput;
-  }
 }
 
 /** Hands records and watermarks to the next operator of the chain by a function call. */
@@ -99,7 +60,7 @@ function createOperator(spec: OperatorSpec, functions: readonly unknown[]): Stre
   const key = spec.key !== undefined ? functions[spec.key] : undefined;
   switch (spec.kind) {
     case "source":
-      return new SourceOperator(fn as Source<unknown>);
+      return new SourceOperator(fn as Source<unknown>, spec.watermarks !== undefined ? (functions[spec.watermarks] as WatermarkStrategy<unknown>) : undefined);
     case "map":
       return new MapOperator(fn);
     case "filter":
@@ -116,6 +77,42 @@ function createOperator(spec: OperatorSpec, functions: readonly unknown[]): Stre
       return new KeyedProcessOperator(fn, key);
     case "sink":
       return new SinkOperator(fn as Sink<unknown>);
+    case "operator": {
+      const op = (fn as () => StreamOperator)();
+      if (!(op instanceof StreamOperator)) throw new Error(`operator "${spec.name}": its factory did not return a StreamOperator`);
+      return op;
+    }
+  }
+}
+
+/**
+ * An operator's output: records to its main consumers, side-output records to the consumers of their
+ * tag, and watermarks to all of them.
+ */
+class RoutingOutput implements Output {
+  private readonly all: Output;
+
+  constructor(
+    private readonly main: Output,
+    private readonly sides: ReadonlyMap<string, Output>,
+  ) {
+    this.all = combineOutputs([main, ...sides.values()]);
+  }
+
+  collect(record: unknown, timestamp?: number): void {
+    this.main.collect(record, timestamp);
+  }
+
+  emitWatermark(watermark: number): void {
+    this.all.emitWatermark(watermark);
+  }
+
+  emitWatermarkStatus(idle: boolean): void {
+    this.all.emitWatermarkStatus(idle);
+  }
+
+  collectSide(tag: string, record: unknown, timestamp?: number): void {
+    this.sides.get(tag)?.collect(record, timestamp);
   }
 }
 
@@ -133,12 +130,12 @@ export function createOperatorChain(
   const sinks = operators.filter((op): op is SinkOperator => op instanceof SinkOperator);
   /** Sinks whose writers can report no room; filled in when the chain opens (writers exist then). */
   let gated: SinkOperator[] = [];
+  const outputOf = (o: { chainedOutputs: number[]; networkOutputs: string[] }): Output =>
+    combineOutputs([...o.chainedOutputs.map((j) => new ChainingOutput(operators[j]!)), ...o.networkOutputs.map(networkOutput)]);
   vertex.operators.forEach((spec, i) => {
-    const outs: Output[] = [
-      ...spec.chainedOutputs.map((j) => new ChainingOutput(operators[j]!)),
-      ...spec.networkOutputs.map(networkOutput),
-    ];
-    operators[i]!.output = combineOutputs(outs);
+    const main = outputOf(spec);
+    const sides = spec.sideOutputs ?? [];
+    operators[i]!.output = sides.length === 0 ? main : new RoutingOutput(main, new Map(sides.map((s) => [s.tag, outputOf(s)])));
   });
   const head = operators[0]!;
   let source: { reader: SourceReader<unknown>; output: ReaderOutput<unknown> } | undefined;
@@ -151,7 +148,6 @@ export function createOperatorChain(
     },
     async initializeState(stateOf) {
       for (let i = 0; i < operators.length; i++) await operators[i]!.initializeState(stateOf(vertex.operators[i]!), rt);
-      if (head instanceof SourceOperator) source = { reader: head.reader!, output: head.readerOutput() };
     },
     snapshotState(checkpointId) {
       for (const op of operators) op.snapshotState(checkpointId);
@@ -165,6 +161,7 @@ export function createOperatorChain(
     async open() {
       // Open from the tail, so an operator's consumers are ready before it emits (as in Flink).
       for (let i = operators.length - 1; i >= 0; i--) await operators[i]!.open(rt);
+      if (head instanceof SourceOperator) source = { reader: head.reader!, output: head.readerOutput() };
       gated = sinks.filter((s) => s.canBlock());
       await source?.reader.start?.();
     },

@@ -1,5 +1,16 @@
 import { RiffleError } from "@riffle/shared";
-import { callHook, callSnapshotHook, closeFunction, openFunction, type Collector, type KeyedProcessContext, type RuntimeContext } from "../api/functions.js";
+import {
+  callHook,
+  callSnapshotHook,
+  closeFunction,
+  openFunction,
+  type Collector,
+  type KeyedProcessContext,
+  type OnTimerContext,
+  type RuntimeContext,
+} from "../api/functions.js";
+import { DEFAULT_NAMESPACE } from "../state/backend.js";
+import { InternalTimerService, type InternalTimer, type TimeDomain, type TimerService, type Triggerable } from "../time/timer-service.js";
 import { ValueStateDescriptor } from "../state/descriptors.js";
 import type { InternalKeyedStateBackend } from "../state/backend.js";
 import type { ValueState } from "../state/state.js";
@@ -11,9 +22,12 @@ import { StreamOperator, callable, type OperatorRuntime, type OperatorStateConte
  * the backend checkpoints them by key group, so they survive failures and rescaling. The operator
  * sets the current key before each record; user functions see state of that key only.
  */
-abstract class KeyedOperator extends StreamOperator {
+export abstract class KeyedOperator extends StreamOperator {
   protected readonly keyOf: (v: unknown) => unknown;
   protected backend!: InternalKeyedStateBackend;
+  private rt!: OperatorRuntime;
+  private state!: OperatorStateContext;
+  private readonly timerServices: InternalTimerService[] = [];
 
   constructor(
     keySelector: unknown,
@@ -23,10 +37,28 @@ abstract class KeyedOperator extends StreamOperator {
     this.keyOf = callable(keySelector, "getKey", "a key selector");
   }
 
-  override async initializeState(state: OperatorStateContext): Promise<void> {
+  override async initializeState(state: OperatorStateContext, rt: OperatorRuntime): Promise<void> {
     if (!state.keyed) throw new RiffleError("INTERNAL", "a keyed operator runs without a keyed state backend");
     this.backend = state.keyed;
+    this.rt = rt;
+    this.state = state;
     await callHook(this.userFunction, "initializeState", { isRestored: state.isRestored, operatorState: state.operator, keyedState: state.keyed });
+  }
+
+  /**
+   * The operator's timer service `name`, restored from the checkpoint when the job restores (Flink's
+   * getInternalTimerService). Call from initializeState, after super.initializeState.
+   */
+  protected getInternalTimerService(name: string, target: Triggerable): InternalTimerService {
+    const service = new InternalTimerService(name, this.backend, this.rt.processingTime, target, this.state.operator, this.state.isRestored, this.rt.ctx);
+    this.timerServices.push(service);
+    return service;
+  }
+
+  /** Fires the event-time timers the watermark passed, then forwards it. */
+  override processWatermark(watermark: number): void {
+    for (let i = 0; i < this.timerServices.length; i++) this.timerServices[i]!.advanceWatermark(watermark);
+    this.output.emitWatermark(watermark);
   }
 
   override async open(rt: OperatorRuntime): Promise<void> {
@@ -34,6 +66,7 @@ abstract class KeyedOperator extends StreamOperator {
   }
 
   override snapshotState(checkpointId: number): void {
+    for (const t of this.timerServices) t.snapshot();
     callSnapshotHook(this.userFunction, checkpointId);
   }
 
@@ -46,12 +79,13 @@ abstract class KeyedOperator extends StreamOperator {
   }
 
   override async close(): Promise<void> {
+    for (const t of this.timerServices) t.close();
     await closeFunction(this.userFunction);
   }
 }
 
 /** The runtime context of a keyed function: also a KeyedStateStore of the current key (Flink's getRuntimeContext().getState). */
-function keyedContext(ctx: RuntimeContext, backend: InternalKeyedStateBackend): RuntimeContext & KeyedStateStore {
+export function keyedContext(ctx: RuntimeContext, backend: InternalKeyedStateBackend): RuntimeContext & KeyedStateStore {
   return {
     ...ctx,
     getState: (d) => backend.getState(d),
@@ -71,8 +105,8 @@ export class KeyedReduceOperator extends KeyedOperator {
     this.reduce = callable(userFunction, "reduce", "a reduce function");
   }
 
-  override async initializeState(state: OperatorStateContext): Promise<void> {
-    await super.initializeState(state);
+  override async initializeState(state: OperatorStateContext, rt: OperatorRuntime): Promise<void> {
+    await super.initializeState(state, rt);
     this.value = this.backend.getState(new ValueStateDescriptor<unknown>("_reduce"));
   }
 
@@ -105,8 +139,8 @@ export class KeyedAggregateOperator extends KeyedOperator {
     this.combine = this.combinerFor(type);
   }
 
-  override async initializeState(state: OperatorStateContext): Promise<void> {
-    await super.initializeState(state);
+  override async initializeState(state: OperatorStateContext, rt: OperatorRuntime): Promise<void> {
+    await super.initializeState(state, rt);
     this.value = this.backend.getState(new ValueStateDescriptor<unknown>("_aggregate"));
   }
 
@@ -165,21 +199,66 @@ export class KeyedAggregateOperator extends KeyedOperator {
   }
 }
 
-export class KeyedProcessOperator extends KeyedOperator {
+/**
+ * Runs a KeyedProcessFunction: keyed state and timers of the current key, side outputs. Results of
+ * processElement carry the record's timestamp; results of an event-time timer carry the timer's.
+ */
+export class KeyedProcessOperator extends KeyedOperator implements Triggerable {
   private readonly fn: (v: unknown, ctx: KeyedProcessContext<unknown>, out: Collector<unknown>) => void;
-  private readonly collector: Collector<unknown> = { collect: (r) => this.output.collect(r) };
-  private readonly context: KeyedProcessContext<unknown> = {
-    timestamp: undefined,
-    getCurrentKey: () => this.backend.getCurrentKey(),
-  };
+  private readonly onTimerFn: ((ts: number, ctx: OnTimerContext<unknown>, out: Collector<unknown>) => void) | undefined;
+  private timers!: InternalTimerService;
+  private timestamp: number | undefined;
+  private domain: TimeDomain = "EVENT_TIME";
+  private readonly collector: Collector<unknown> = { collect: (r) => this.output.collect(r, this.timestamp) };
+  private readonly context: OnTimerContext<unknown>;
 
   constructor(userFunction: unknown, keySelector: unknown) {
     super(keySelector, userFunction);
     this.fn = callable(userFunction, "processElement", "a keyed process function");
+    const onTimer = (userFunction as { onTimer?: unknown } | null)?.onTimer;
+    this.onTimerFn = typeof onTimer === "function" ? onTimer.bind(userFunction) : undefined;
+    const op = this;
+    let userTimers: TimerService | undefined;
+    this.context = {
+      get timestamp() {
+        return op.timestamp;
+      },
+      get timeDomain() {
+        return op.domain;
+      },
+      getCurrentKey: () => this.backend.getCurrentKey(),
+      timerService: () => {
+        userTimers ??= this.timers.userTimerService();
+        return userTimers;
+      },
+      output: (tag, value) => this.output.collectSide(tag.id, value, this.timestamp),
+    };
   }
 
-  processElement(record: unknown): void {
+  override async initializeState(state: OperatorStateContext, rt: OperatorRuntime): Promise<void> {
+    await super.initializeState(state, rt);
+    this.timers = this.getInternalTimerService("user-timers", this);
+  }
+
+  processElement(record: unknown, timestamp: number | undefined): void {
     this.backend.setCurrentKey(this.keyOf(record));
+    this.timestamp = timestamp;
     this.fn(record, this.context, this.collector);
+  }
+
+  onEventTime(timer: InternalTimer): void {
+    this.fire(timer.timestamp, "EVENT_TIME", timer.timestamp);
+  }
+
+  onProcessingTime(timer: InternalTimer): void {
+    this.fire(timer.timestamp, "PROCESSING_TIME", undefined);
+  }
+
+  private fire(time: number, domain: TimeDomain, timestamp: number | undefined): void {
+    if (!this.onTimerFn) return;
+    this.timestamp = timestamp;
+    this.domain = domain;
+    this.backend.setCurrentNamespace(DEFAULT_NAMESPACE);
+    this.onTimerFn(time, this.context, this.collector);
   }
 }

@@ -50,7 +50,7 @@ export class DefaultTaskStateManager implements TaskStateManager {
     const operators: OperatorStates[] = [];
     try {
       for (const spec of vertex.operators) {
-        const keyed = KEYED_KINDS.has(spec.kind)
+        const keyed = spec.keyed === true || KEYED_KINDS.has(spec.kind)
           ? await createKeyedStateBackend(
               backend === "leveldb"
                 ? { type: "leveldb", directory: join(workDir, operatorDir(spec.uid)), maxParallelism: tdd.maxParallelism, keyGroupRange }

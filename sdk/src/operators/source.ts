@@ -1,0 +1,184 @@
+import type { ReaderOutput, Source, SourceReader } from "../api/source.js";
+import type { ListState } from "../state/state.js";
+import { WatermarkEmitter } from "../time/watermark-emitter.js";
+import { WatermarkMultiplexer } from "../time/watermark-multiplexer.js";
+import type { TimestampAssigner, WatermarkGenerator, WatermarkOutput, WatermarkStrategy } from "../time/watermark-strategy.js";
+import { StreamOperator, type OperatorRuntime, type OperatorStateContext, type Output } from "./operator.js";
+
+/**
+ * The head of a source vertex: holds the reader and checkpoints its positions in operator list state
+ * (split or union, as the source says). With a WatermarkStrategy (env.fromSource), records get their
+ * timestamps from its assigner and watermarks are generated per split: the reader's watermark is the
+ * minimum over its active splits (Flink's per-split watermarks of FLIP-27 sources).
+ */
+export class SourceOperator extends StreamOperator {
+  reader: SourceReader<unknown> | undefined;
+  private positions: ListState<unknown> | undefined;
+  private output_: ReaderOutput<unknown> | undefined;
+  private emitter: WatermarkEmitter | undefined;
+  private cancelPeriodic: (() => void) | undefined;
+  private periodic: (() => void) | undefined;
+
+  constructor(
+    private readonly source: Source<unknown>,
+    private readonly strategy: WatermarkStrategy<unknown> | undefined,
+  ) {
+    super();
+  }
+
+  override initializeState(state: OperatorStateContext, rt: OperatorRuntime): void {
+    this.positions = this.source.stateMode === "union" ? state.operator.getUnionListState("source-positions") : state.operator.getListState("source-positions");
+    this.reader = this.source.createReader(rt.ctx, state.isRestored ? this.positions.get() : undefined);
+  }
+
+  override open(rt: OperatorRuntime): void {
+    const emitter = new WatermarkEmitter(this.output);
+    this.emitter = emitter;
+    if (!this.strategy) {
+      this.output_ = passThroughOutput(this.output, emitter);
+      return;
+    }
+    const outputs = new WatermarkingOutputs(this.output, emitter, this.strategy, rt);
+    this.output_ = outputs.main;
+    this.periodic = () => outputs.onPeriodicEmit();
+    this.schedulePeriodic(rt);
+  }
+
+  private schedulePeriodic(rt: OperatorRuntime): void {
+    const interval = rt.autoWatermarkIntervalMs;
+    if (interval <= 0 || !this.periodic) return;
+    const tick = (time: number) => {
+      this.periodic!();
+      this.cancelPeriodic = rt.processingTime.registerTimer(time + interval, tick);
+    };
+    this.cancelPeriodic = rt.processingTime.registerTimer(rt.processingTime.getCurrentProcessingTime() + interval, tick);
+  }
+
+  /** What the reader emits into; exists once the operator is open. */
+  readerOutput(): ReaderOutput<unknown> {
+    return this.output_!;
+  }
+
+  /** The end of input (MAX_WATERMARK) goes out even when the reader was idle. */
+  override processWatermark(watermark: number): void {
+    this.emitter?.emitWatermark(watermark);
+  }
+
+  override snapshotState(checkpointId: number): void {
+    this.positions?.update(this.reader?.snapshotState?.(checkpointId) ?? []);
+  }
+
+  processElement(record: unknown, timestamp: number | undefined): void {
+    this.output.collect(record, timestamp);
+  }
+
+  override close(): void {
+    this.cancelPeriodic?.();
+    this.cancelPeriodic = undefined;
+  }
+}
+
+/** A reader output without a strategy: timestamps and the reader's own watermarks pass through. */
+function passThroughOutput(out: Output, emitter: WatermarkEmitter): ReaderOutput<unknown> {
+  const output: ReaderOutput<unknown> = {
+    collect(record, timestamp) {
+      if (emitter.idle) emitter.markActive();
+      out.collect(record, timestamp);
+    },
+    emitWatermark: (wm) => emitter.emitWatermark(wm),
+    markIdle: () => emitter.markIdle(),
+    markActive: () => emitter.markActive(),
+    createOutputForSplit: () => output,
+    releaseOutputForSplit: () => {},
+  };
+  return output;
+}
+
+/** One output (the reader's main output, or one split's) with its own watermark generator. */
+class GeneratingOutput implements ReaderOutput<unknown> {
+  constructor(
+    private readonly owner: WatermarkingOutputs,
+    private readonly out: Output,
+    private readonly assign: TimestampAssigner<unknown> | undefined,
+    readonly generator: WatermarkGenerator<unknown>,
+    readonly watermarks: WatermarkOutput,
+  ) {}
+
+  collect(record: unknown, timestamp?: number): void {
+    const ts = this.assign ? this.assign(record, timestamp) : timestamp;
+    this.owner.emitter.beforeRecord();
+    this.out.collect(record, ts);
+    if (ts !== undefined) this.generator.onEvent(record, ts, this.watermarks);
+  }
+
+  emitWatermark(watermark: number): void {
+    this.watermarks.emitWatermark(watermark);
+  }
+
+  markIdle(): void {
+    this.watermarks.markIdle();
+  }
+
+  markActive(): void {
+    this.watermarks.markActive();
+  }
+
+  createOutputForSplit(splitId: string): ReaderOutput<unknown> {
+    return this.owner.split(splitId);
+  }
+
+  releaseOutputForSplit(splitId: string): void {
+    this.owner.release(splitId);
+  }
+}
+
+/** The reader's main output and its split outputs, combined through a multiplexer. */
+class WatermarkingOutputs {
+  readonly main: GeneratingOutput;
+  private readonly splits = new Map<string, GeneratingOutput>();
+  private readonly multiplexer: WatermarkMultiplexer;
+  private mainUsed = false;
+
+  constructor(
+    private readonly out: Output,
+    readonly emitter: WatermarkEmitter,
+    private readonly strategy: WatermarkStrategy<unknown>,
+    private readonly rt: OperatorRuntime,
+  ) {
+    this.multiplexer = new WatermarkMultiplexer(emitter);
+    const clock = { currentProcessingTime: () => rt.processingTime.getCurrentProcessingTime() };
+    // The main output joins the multiplexer on first use, so a reader that only uses split outputs
+    // is not held back by an unused main output.
+    const mainWatermarks: WatermarkOutput = {
+      emitWatermark: (wm) => this.mainPart().emitWatermark(wm),
+      markIdle: () => this.mainPart().markIdle(),
+      markActive: () => this.mainPart().markActive(),
+    };
+    this.main = new GeneratingOutput(this, out, strategy.timestampAssigner, strategy.createGenerator(clock), mainWatermarks);
+  }
+
+  private mainPart(): WatermarkOutput {
+    this.mainUsed = true;
+    return this.multiplexer.output("\u0000main");
+  }
+
+  split(id: string): GeneratingOutput {
+    let s = this.splits.get(id);
+    if (!s) {
+      const clock = { currentProcessingTime: () => this.rt.processingTime.getCurrentProcessingTime() };
+      s = new GeneratingOutput(this, this.out, this.strategy.timestampAssigner, this.strategy.createGenerator(clock), this.multiplexer.output(id));
+      this.splits.set(id, s);
+    }
+    return s;
+  }
+
+  release(id: string): void {
+    this.splits.delete(id);
+    this.multiplexer.remove(id);
+  }
+
+  onPeriodicEmit(): void {
+    if (this.mainUsed || this.splits.size === 0) this.main.generator.onPeriodicEmit(this.main.watermarks);
+    for (const s of this.splits.values()) s.generator.onPeriodicEmit(s.watermarks);
+  }
+}

@@ -1,0 +1,165 @@
+import { RiffleError, keyGroupOf, keyGroupRangeForSubtask } from "@riffle/shared";
+import type { RuntimeContext } from "../api/functions.js";
+import type { InternalKeyedStateBackend } from "../state/backend.js";
+import type { ListState } from "../state/state.js";
+import type { OperatorStateStore } from "../state/stores.js";
+import { MIN_WATERMARK, type ProcessingTimeService } from "../operators/operator.js";
+import { TimerHeap, type InternalTimer } from "./timer-heap.js";
+
+export type { InternalTimer } from "./timer-heap.js";
+
+/** The timers a user function can set (Flink's TimerService). Timers belong to the current key. */
+export interface TimerService {
+  currentProcessingTime(): number;
+  currentWatermark(): number;
+  registerProcessingTimeTimer(time: number): void;
+  registerEventTimeTimer(time: number): void;
+  deleteProcessingTimeTimer(time: number): void;
+  deleteEventTimeTimer(time: number): void;
+}
+
+export type TimeDomain = "EVENT_TIME" | "PROCESSING_TIME";
+
+/** What a timer service calls when a timer fires; the key and namespace of the timer are current then. */
+export interface Triggerable {
+  onEventTime(timer: InternalTimer): void;
+  onProcessingTime(timer: InternalTimer): void;
+}
+
+/** A checkpointed timer: [domain (0 event, 1 processing), timestamp, key, namespace]. */
+type TimerEntry = [0 | 1, number, unknown, string];
+
+/**
+ * Event-time and processing-time timers of one keyed operator (Flink's InternalTimerServiceImpl).
+ * A timer is (timestamp, key, namespace); registering the same one twice keeps one. Event-time timers
+ * fire when the watermark passes them; processing-time timers when the wall clock does, through the
+ * task's mailbox. Both run with the timer's key and namespace set on the keyed state backend.
+ *
+ * Timers are kept in memory and checkpointed as union operator state: on restore (at any
+ * parallelism) each subtask keeps the timers whose key falls into its key groups.
+ */
+export class InternalTimerService {
+  private readonly eventTimers = new TimerHeap();
+  private readonly processingTimers = new TimerHeap();
+  private watermark = MIN_WATERMARK;
+  /** The processing time the next wake-up is set for, and how to cancel it. */
+  private wakeUpAt = Number.POSITIVE_INFINITY;
+  private cancelWakeUp: (() => void) | undefined;
+  private readonly state: ListState<TimerEntry>;
+
+  constructor(
+    readonly name: string,
+    private readonly backend: InternalKeyedStateBackend,
+    private readonly processingTime: ProcessingTimeService,
+    private readonly target: Triggerable,
+    operatorState: OperatorStateStore,
+    isRestored: boolean,
+    ctx: Pick<RuntimeContext, "subtaskIndex" | "parallelism" | "maxParallelism">,
+  ) {
+    this.state = operatorState.getUnionListState<TimerEntry>(`_timers/${name}`);
+    if (isRestored) this.restore(this.state.get(), ctx);
+  }
+
+  currentWatermark(): number {
+    return this.watermark;
+  }
+
+  currentProcessingTime(): number {
+    return this.processingTime.getCurrentProcessingTime();
+  }
+
+  registerEventTimeTimer(namespace: string, time: number): void {
+    this.eventTimers.add(checkTime(time), this.backend.getCurrentKey(), namespace);
+  }
+
+  deleteEventTimeTimer(namespace: string, time: number): void {
+    this.eventTimers.remove(time, this.backend.getCurrentKey(), namespace);
+  }
+
+  registerProcessingTimeTimer(namespace: string, time: number): void {
+    this.processingTimers.add(checkTime(time), this.backend.getCurrentKey(), namespace);
+    if (time < this.wakeUpAt) this.scheduleWakeUp(time);
+  }
+
+  deleteProcessingTimeTimer(namespace: string, time: number): void {
+    this.processingTimers.remove(time, this.backend.getCurrentKey(), namespace);
+  }
+
+  /** Number of registered timers (both domains). */
+  size(): number {
+    return this.eventTimers.size + this.processingTimers.size;
+  }
+
+  /** Fires every event-time timer at or before `watermark`, in timestamp order. */
+  advanceWatermark(watermark: number): void {
+    this.watermark = watermark;
+    for (let t = this.eventTimers.peek(); t !== undefined && t.timestamp <= watermark; t = this.eventTimers.peek()) {
+      this.eventTimers.poll();
+      this.backend.setCurrentKey(t.key);
+      this.backend.setCurrentNamespace(t.namespace);
+      this.target.onEventTime(t);
+    }
+  }
+
+  /** A view for user functions: timers in the key's own namespace. */
+  userTimerService(namespace = ""): TimerService {
+    return {
+      currentProcessingTime: () => this.currentProcessingTime(),
+      currentWatermark: () => this.watermark,
+      registerProcessingTimeTimer: (t) => this.registerProcessingTimeTimer(namespace, t),
+      registerEventTimeTimer: (t) => this.registerEventTimeTimer(namespace, t),
+      deleteProcessingTimeTimer: (t) => this.deleteProcessingTimeTimer(namespace, t),
+      deleteEventTimeTimer: (t) => this.deleteEventTimeTimer(namespace, t),
+    };
+  }
+
+  /** Synchronous part of a checkpoint: every timer into the union state. */
+  snapshot(): void {
+    const entries: TimerEntry[] = [];
+    for (const t of this.eventTimers.values()) entries.push([0, t.timestamp, t.key, t.namespace]);
+    for (const t of this.processingTimers.values()) entries.push([1, t.timestamp, t.key, t.namespace]);
+    this.state.update(entries);
+  }
+
+  /** Stops the wake-up for processing-time timers (the task is ending). */
+  close(): void {
+    this.cancelWakeUp?.();
+    this.cancelWakeUp = undefined;
+    this.wakeUpAt = Number.POSITIVE_INFINITY;
+  }
+
+  private restore(entries: readonly TimerEntry[], ctx: Pick<RuntimeContext, "subtaskIndex" | "parallelism" | "maxParallelism">): void {
+    const range = keyGroupRangeForSubtask(ctx.subtaskIndex, ctx.parallelism, ctx.maxParallelism);
+    for (const [domain, timestamp, key, namespace] of entries) {
+      const kg = keyGroupOf(key, ctx.maxParallelism);
+      if (kg < range.start || kg > range.end) continue;
+      (domain === 0 ? this.eventTimers : this.processingTimers).add(timestamp, key, namespace);
+    }
+    const first = this.processingTimers.peek();
+    if (first) this.scheduleWakeUp(first.timestamp);
+  }
+
+  private scheduleWakeUp(time: number): void {
+    this.cancelWakeUp?.();
+    this.wakeUpAt = time;
+    this.cancelWakeUp = this.processingTime.registerTimer(time, (now) => this.onProcessingTime(now));
+  }
+
+  private onProcessingTime(now: number): void {
+    this.wakeUpAt = Number.POSITIVE_INFINITY;
+    this.cancelWakeUp = undefined;
+    for (let t = this.processingTimers.peek(); t !== undefined && t.timestamp <= now; t = this.processingTimers.peek()) {
+      this.processingTimers.poll();
+      this.backend.setCurrentKey(t.key);
+      this.backend.setCurrentNamespace(t.namespace);
+      this.target.onProcessingTime(t);
+    }
+    const next = this.processingTimers.peek();
+    if (next && next.timestamp < this.wakeUpAt) this.scheduleWakeUp(next.timestamp);
+  }
+}
+
+function checkTime(time: number): number {
+  if (typeof time !== "number" || Number.isNaN(time)) throw new RiffleError("STATE_INVALID_ARGUMENT", `a timer needs a numeric timestamp, got ${String(time)}`);
+  return time;
+}

@@ -1,0 +1,2 @@
+export { runLocally, type LocalRunOptions, type LocalRunResult } from "./local-runner.js";
+export { ManualProcessingTime } from "./manual-clock.js";
