@@ -10,13 +10,15 @@
  *         [--count-uid <uid>]          the counting operator's uid (a "changed job" when not the default)
  *         [--max-parallelism <n>]      default 128
  *         [--checkpoint-interval <ms>] default 300
+ *         [--tolerable-failures <n>]   consecutive failed checkpoints tolerated, default the cluster's
  */
 import type { StreamExecutionEnvironment } from "@riffle/sdk";
 import { CountPerKey } from "./exactly-once.js";
 
 export default function savepointCount(env: StreamExecutionEnvironment): void {
   const keys = Number(env.param("keys", "50"));
-  env.enableCheckpointing(Number(env.param("checkpoint-interval", "300")));
+  const tolerable = env.param("tolerable-failures", "");
+  env.enableCheckpointing(Number(env.param("checkpoint-interval", "300")), tolerable ? { tolerableFailures: Number(tolerable) } : {});
   env.setMaxParallelism(Number(env.param("max-parallelism", "128")));
   env.setStateBackend("leveldb");
   env.setRestartStrategy({ type: "fixed-delay", attempts: 10, delayMs: 200 });

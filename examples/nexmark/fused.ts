@@ -12,7 +12,8 @@
  *   node --import tsx examples/nexmark/fused.ts q5 10000000 [eventsPerSecond] [outOfOrdernessMs]
  */
 import { NexmarkGenerator, type NexmarkConfig } from "./generator.js";
-import { BID, type Bid, type Event, PERSON, AUCTION } from "./model.js";
+import { pathToFileURL } from "node:url";
+import { AUCTION, BID, type Bid, type Event } from "./model.js";
 import {
   type BidRow,
   bidRow,
@@ -40,13 +41,18 @@ export interface FusedResult {
 }
 
 export interface FusedOptions<R> {
-  /** Receives every result row; by default a blackhole that keeps the last one (so V8 cannot drop the rows). */
-  sink?: (row: R) => void;
+  /**
+   * Receives every result row, and the number of the event being processed when it came out (`events`
+   * for the rows fired by the end of input); by default a blackhole that keeps the last row (so that V8
+   * cannot optimize the rows away).
+   */
+  sink?: (row: R, atEvent: number) => void;
   /** Event-time queries: how far the watermark trails the largest timestamp; default config.outOfOrdernessMs. */
   watermarkDelayMs?: number;
 }
 
-export type FusedQuery = (config: Partial<NexmarkConfig>, events: number, options?: FusedOptions<never>) => FusedResult;
+/** A fused query as a benchmark calls it: `events` events of the stream `config` describes, rows into the blackhole. */
+export type FusedQuery = (config: Partial<NexmarkConfig>, events: number) => FusedResult;
 
 /** The blackhole (as in JMH): the last row written. */
 export let lastOutput: unknown;
@@ -55,7 +61,7 @@ function blackhole(row: unknown): void {
 }
 
 function timestampOf(e: Event): number {
-  return e.type === BID ? e.bid.dateTime : e.type === AUCTION ? e.auction.dateTime : e.type === PERSON ? e.person.dateTime : 0;
+  return e.type === BID ? e.bid.dateTime : e.type === AUCTION ? e.auction.dateTime : e.person.dateTime;
 }
 
 function result(events: number, start: number, outputs: number, late = 0): FusedResult {
@@ -73,7 +79,7 @@ export function fusedQ0(config: Partial<NexmarkConfig>, events: number, options:
     const e = gen.event(n);
     if (e.type !== BID) continue;
     const b = e.bid;
-    sink({ auction: b.auction, bidder: b.bidder, price: b.price, dateTime: b.dateTime, extra: b.extra });
+    sink({ auction: b.auction, bidder: b.bidder, price: b.price, dateTime: b.dateTime, extra: b.extra }, n);
     outputs++;
   }
   return result(events, start, outputs);
@@ -89,7 +95,7 @@ export function fusedQ1(config: Partial<NexmarkConfig>, events: number, options:
     const e = gen.event(n);
     if (e.type !== BID) continue;
     const b = e.bid;
-    sink({ auction: b.auction, bidder: b.bidder, price: toEuro(b.price), dateTime: b.dateTime, extra: b.extra });
+    sink({ auction: b.auction, bidder: b.bidder, price: toEuro(b.price), dateTime: b.dateTime, extra: b.extra }, n);
     outputs++;
   }
   return result(events, start, outputs);
@@ -104,7 +110,7 @@ export function fusedQ2(config: Partial<NexmarkConfig>, events: number, options:
   for (let n = 0; n < events; n++) {
     const e = gen.event(n);
     if (e.type !== BID || e.bid.auction % Q2_AUCTION_MODULUS !== 0) continue;
-    sink({ auction: e.bid.auction, price: e.bid.price });
+    sink({ auction: e.bid.auction, price: e.bid.price }, n);
     outputs++;
   }
   return result(events, start, outputs);
@@ -129,6 +135,7 @@ export function fusedQ5(config: Partial<NexmarkConfig>, events: number, options:
   let nextEnd = Number.NaN;
   let outputs = 0;
   let late = 0;
+  let n = 0;
 
   const fire = (end: number) => {
     const start = end - Q5_WINDOW_SIZE_MS;
@@ -144,7 +151,7 @@ export function fusedQ5(config: Partial<NexmarkConfig>, events: number, options:
       for (const n of merged.values()) if (n > max) max = n;
       for (const [auction, num] of merged) {
         if (num < max) continue;
-        sink({ auction, num, windowStart: start, windowEnd: end });
+        sink({ auction, num, windowStart: start, windowEnd: end }, n);
         outputs++;
       }
     }
@@ -158,7 +165,7 @@ export function fusedQ5(config: Partial<NexmarkConfig>, events: number, options:
   };
 
   const start = performance.now();
-  for (let n = 0; n < events; n++) {
+  for (; n < events; n++) {
     const e = gen.event(n);
     const ts = timestampOf(e);
     if (e.type === BID) {
@@ -214,6 +221,7 @@ export function fusedQ7(config: Partial<NexmarkConfig>, events: number, options:
   let nextEnd = Number.NaN;
   let outputs = 0;
   let late = 0;
+  let n = 0;
 
   const fire = (end: number) => {
     const start = end - Q7_WINDOW_SIZE_MS;
@@ -221,13 +229,13 @@ export function fusedQ7(config: Partial<NexmarkConfig>, events: number, options:
     const next = windows.get(end);
     if (w) {
       for (const b of w.best) {
-        sink(bidRow(b));
+        sink(bidRow(b), n);
         outputs++;
       }
       if (next && inclusiveEnd)
         for (const b of next.edge) {
           if (b.price !== w.max) continue;
-          sink(bidRow(b));
+          sink(bidRow(b), n);
           outputs++;
         }
       windows.delete(start);
@@ -241,12 +249,12 @@ export function fusedQ7(config: Partial<NexmarkConfig>, events: number, options:
   };
 
   const start = performance.now();
-  for (let n = 0; n < events; n++) {
+  for (; n < events; n++) {
     const e = gen.event(n);
     const ts = timestampOf(e);
     if (e.type === BID) {
-      // Late: its window (or, for an edge bid, the previous window too) has fired.
-      if (ts <= watermark - 1 + lag) late++;
+      // Late: its window (or, for a bid at a window start, the previous window) has fired.
+      if (ts <= watermark) late++;
       else {
         const b = e.bid;
         const s = windowStart(ts, Q7_WINDOW_SIZE_MS);
@@ -274,11 +282,11 @@ export function fusedQ7(config: Partial<NexmarkConfig>, events: number, options:
   return result(events, start, outputs, late);
 }
 
-export const FUSED_QUERIES = { q0: fusedQ0, q1: fusedQ1, q2: fusedQ2, q5: fusedQ5, q7: fusedQ7 } as const;
+export const FUSED_QUERIES: Readonly<Record<"q0" | "q1" | "q2" | "q5" | "q7", FusedQuery>> = { q0: fusedQ0, q1: fusedQ1, q2: fusedQ2, q5: fusedQ5, q7: fusedQ7 };
 
-if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const [query = "q0", eventsArg = "10000000", rateArg, oooArg] = process.argv.slice(2);
-  const fn = (FUSED_QUERIES as Record<string, (c: Partial<NexmarkConfig>, n: number) => FusedResult>)[query];
+  const fn = (FUSED_QUERIES as Record<string, FusedQuery>)[query];
   if (!fn) throw new Error(`usage: fused.ts <${Object.keys(FUSED_QUERIES).join("|")}> <events> [eventsPerSecond] [outOfOrdernessMs]`);
   const config: Partial<NexmarkConfig> = {};
   if (rateArg) config.eventsPerSecond = Number(rateArg);

@@ -55,7 +55,7 @@ export class KeyedSnapshotWriter {
       await mkdir(dir, { recursive: true });
       file = await open(join(dir, path), "w");
     } catch (err) {
-      throw new RiffleError("STATE_BACKEND_FAILED", `cannot write a keyed snapshot in ${dir}: ${(err as Error).message}`, { cause: err });
+      throw new RiffleError("STATE_BACKEND_FAILED", `cannot write a keyed snapshot in ${dir}: ${(err as Error).message}${storageHint(err)}`, { cause: err });
     }
     const writer = new KeyedSnapshotWriter(file, dir, path, range);
     const header: FileHeader = { maxParallelism, keyGroupRange: range, states: states.map((s) => [s.id, s.name, s.kind, s.ttl]) };
@@ -91,7 +91,7 @@ export class KeyedSnapshotWriter {
       await this.file.datasync();
       await this.file.close();
     } catch (err) {
-      throw new RiffleError("STATE_BACKEND_FAILED", `cannot write ${join(this.dir, this.path)}: ${(err as Error).message}`, { cause: err });
+      throw new RiffleError("STATE_BACKEND_FAILED", `cannot write ${join(this.dir, this.path)}: ${(err as Error).message}${storageHint(err)}`, { cause: err });
     }
     return { kind: "keyed", path: this.path, keyGroupRange: { ...this.range }, size: this.offset, keyGroupOffsets: this.offsets };
   }
@@ -106,7 +106,7 @@ export class KeyedSnapshotWriter {
     try {
       await this.file.writev([a, b]);
     } catch (err) {
-      throw new RiffleError("STATE_BACKEND_FAILED", `cannot write ${join(this.dir, this.path)}: ${(err as Error).message}`, { cause: err });
+      throw new RiffleError("STATE_BACKEND_FAILED", `cannot write ${join(this.dir, this.path)}: ${(err as Error).message}${storageHint(err)}`, { cause: err });
     }
     this.offset += a.length + b.length;
   }
@@ -228,4 +228,12 @@ async function readAt(file: FileHandle, position: number, length: number): Promi
     read += bytesRead;
   }
   return read === length ? buffer : buffer.subarray(0, read);
+}
+
+/** What to do about a failed write to checkpoint storage, for the errors that have an obvious fix. */
+export function storageHint(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  if (code === "ENOSPC" || code === "EDQUOT") return "; free space on the checkpoint storage (state.checkpoints.dir) or retain fewer checkpoints";
+  if (code === "EACCES" || code === "EPERM" || code === "EROFS") return "; make state.checkpoints.dir writable by the TaskManager";
+  return "";
 }

@@ -1,3 +1,4 @@
+import { storageHint } from "../snapshot-format.js";
 import { mkdir, open, readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { RiffleError, decodeValue, describeError, encodeValue } from "@riffle/shared";
@@ -110,7 +111,7 @@ async function writeDurably(dir: string, name: string, bytes: Buffer): Promise<v
       await file.close();
     }
   } catch (err) {
-    throw new RiffleError("STATE_BACKEND_FAILED", `cannot write operator state ${join(dir, name)}: ${describeError(err)}`, { cause: err });
+    throw new RiffleError("STATE_BACKEND_FAILED", `cannot write operator state ${join(dir, name)}: ${describeError(err)}${storageHint(err)}`, { cause: err });
   }
 }
 
