@@ -179,8 +179,9 @@ export function fusedQ5(config: Partial<NexmarkConfig>, events: number, options:
         }
         const auction = e.bid.auction;
         cur!.set(auction, (cur!.get(auction) ?? 0) + 1);
-        // The first window holding this bid ends one slide after its slice starts.
-        if (Number.isNaN(nextEnd)) nextEnd = s + Q5_WINDOW_SLIDE_MS;
+        // The first window holding this bid ends one slide after its slice starts. (It may end before
+        // nextEnd: windows that were empty so far, below the timestamps seen, have not fired.)
+        if (!(nextEnd <= s + Q5_WINDOW_SLIDE_MS)) nextEnd = s + Q5_WINDOW_SLIDE_MS;
       }
     }
     if (ts > maxTs) {
@@ -269,7 +270,7 @@ export function fusedQ7(config: Partial<NexmarkConfig>, events: number, options:
           w.best = [b];
         } else if (b.price === w.max) w.best.push(b);
         if (inclusiveEnd && ts === s) w.edge.push(b);
-        if (Number.isNaN(nextEnd)) nextEnd = s + Q7_WINDOW_SIZE_MS;
+        if (!(nextEnd <= s + Q7_WINDOW_SIZE_MS)) nextEnd = s + Q7_WINDOW_SIZE_MS;
       }
     }
     if (ts > maxTs) {
@@ -282,7 +283,13 @@ export function fusedQ7(config: Partial<NexmarkConfig>, events: number, options:
   return result(events, start, outputs, late);
 }
 
-export const FUSED_QUERIES: Readonly<Record<"q0" | "q1" | "q2" | "q5" | "q7", FusedQuery>> = { q0: fusedQ0, q1: fusedQ1, q2: fusedQ2, q5: fusedQ5, q7: fusedQ7 };
+export const FUSED_QUERIES: Readonly<Record<"q0" | "q1" | "q2" | "q5" | "q7", FusedQuery>> = {
+  q0: fusedQ0,
+  q1: fusedQ1,
+  q2: fusedQ2,
+  q5: fusedQ5,
+  q7: fusedQ7,
+};
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const [query = "q0", eventsArg = "10000000", rateArg, oooArg] = process.argv.slice(2);

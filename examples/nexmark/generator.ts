@@ -219,9 +219,10 @@ function nextExtra(r: EventRandom, currentSize: number, desiredAverageSize: numb
   return nextExactString(r, desiredSize);
 }
 
-/** PriceGenerator.nextPrice: log-uniform over [100, 100'000'000]. */
+const LN_1E6 = 6 * Math.LN10;
+/** PriceGenerator.nextPrice, round(10^(6u) * 100): log-uniform over [100, 100'000'000]. (exp is faster than pow here.) */
 function nextPrice(r: EventRandom): number {
-  return Math.round(10 ** (r.double() * 6.0) * 100.0);
+  return Math.round(Math.exp(r.double() * LN_1E6) * 100.0);
 }
 
 // --- Fixed tables (built once, from a fixed seed) -------------------------------------------------
@@ -331,7 +332,6 @@ export class NexmarkGenerator {
   private readonly random = new EventRandom();
   private readonly jitterRandom = new EventRandom();
   private readonly total: number;
-  private readonly msPerEvent: number;
   /** Events between an auction and the one numInFlightAuctions later (nextAuctionLengthMs). */
   private readonly numEventsForAuctions: number;
 
@@ -339,7 +339,6 @@ export class NexmarkGenerator {
     this.config = nexmarkConfig(config);
     this.maxEvents = this.config.maxEvents ?? Number.POSITIVE_INFINITY;
     this.total = totalProportion(this.config);
-    this.msPerEvent = 1000 / this.config.eventsPerSecond;
     this.numEventsForAuctions = Math.floor((this.config.numInFlightAuctions * this.total) / this.config.auctionProportion);
   }
 

@@ -9,7 +9,8 @@
  * events emitted before the checkpoint. Since an event is a pure function of (config, n), a restored
  * job emits the same events as an uninterrupted one.
  *
- *   env.fromSource(new NexmarkSource({ maxEvents: 100_000_000 }), "Nexmark Source")
+ *   env.fromSource(new NexmarkSource({ maxEvents: 100_000_000, outOfOrdernessMs: 100 }),
+ *     WatermarkStrategy.forBoundedOutOfOrderness<Event>(100), "Nexmark Source")
  */
 import type { PollResult, ReaderOutput, RuntimeContext, Source, SourceReader } from "@riffle/sdk";
 import { type NexmarkConfig, NexmarkGenerator, nexmarkConfig } from "./generator.js";
