@@ -23,3 +23,6 @@ export { KeyedOperator, keyedContext } from "./operators/keyed.js";
 export { UserFunctionOperator } from "./operators/basic.js";
 export { InternalTimerService, type InternalTimer, type Triggerable } from "./time/timer-service.js";
 export { WatermarkEmitter } from "./time/watermark-emitter.js";
+export { IntervalJoinOperator, BroadcastProcessOperator, KeyedBroadcastProcessOperator, broadcastStateName, type IntervalJoinSpec } from "./joins/index.js";
+export { WindowOperator, type WindowOperatorOptions } from "./windowing/window-operator.js";
+export { SlicingWindowOperator, type SlicingWindowOperatorOptions } from "./windowing/sliced-window-operator.js";

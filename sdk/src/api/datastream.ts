@@ -11,6 +11,11 @@ import { PrintSink } from "../connectors/print.js";
 import { FileSink } from "../connectors/file-sink.js";
 import { CollectSink } from "../connectors/collect.js";
 import { ExactlyOnceFileSink } from "../connectors/exactly-once-file-sink.js";
+import { AllWindowedStream, WindowedStream, countWindow, countWindowAll } from "../windowing/windowed-stream.js";
+import type { WindowAssigner } from "../windowing/assigners.js";
+import type { GlobalWindow, Window } from "../windowing/windows.js";
+import type { MapStateDescriptor } from "../state/descriptors.js";
+import { BroadcastConnectedStream, BroadcastStream, CoGroupedStreams, IntervalJoin, JoinedStreams } from "../joins/index.js";
 
 /** A stream of records of type T. Every method returns a new stream; nothing runs until the job is submitted. */
 export class DataStream<T> {
@@ -57,9 +62,25 @@ export class DataStream<T> {
     return new SingleOutputStreamOperator<T>(this.env, t);
   }
 
-  /** Connects another stream (of any type) for a two-input operator: process, map or flatMap over both. */
-  connect<R>(other: DataStream<R>): ConnectedStreams<T, R> {
+  /**
+   * Connects another stream (of any type) for a two-input operator: process, map or flatMap over both.
+   * Connecting a BroadcastStream (`other.broadcast(descriptor)`) gives the broadcast state pattern.
+   */
+  connect<R>(other: DataStream<R>): ConnectedStreams<T, R>;
+  connect<R>(other: BroadcastStream<R>): BroadcastConnectedStream<T, R>;
+  connect<R>(other: DataStream<R> | BroadcastStream<R>): ConnectedStreams<T, R> | BroadcastConnectedStream<T, R> {
+    if (other instanceof BroadcastStream) return new BroadcastConnectedStream<T, R>(this.env, this, other);
     return new ConnectedStreams<T, R>(this.env, this, other);
+  }
+
+  /** Joins with another stream by key within windows: `join(other).where(k1).equalTo(k2).window(assigner).apply(fn)`. */
+  join<T2>(other: DataStream<T2>): JoinedStreams<T, T2> {
+    return new JoinedStreams<T, T2>(this, other);
+  }
+
+  /** Groups with another stream by key within windows: `coGroup(other).where(k1).equalTo(k2).window(assigner).apply(fn)`. */
+  coGroup<T2>(other: DataStream<T2>): CoGroupedStreams<T, T2> {
+    return new CoGroupedStreams<T, T2>(this, other);
   }
 
   /** Merges streams of the same type. */
@@ -78,9 +99,15 @@ export class DataStream<T> {
     return this.partition("rescale");
   }
 
-  /** Every record to every downstream subtask. */
-  broadcast(): DataStream<T> {
-    return this.partition("broadcast");
+  /**
+   * Every record to every downstream subtask. With descriptors, a BroadcastStream whose operator keeps
+   * these broadcast states (Flink's broadcast state pattern): `other.connect(this.broadcast(desc))`.
+   */
+  broadcast(): DataStream<T>;
+  broadcast(...descriptors: [MapStateDescriptor<unknown, unknown>, ...MapStateDescriptor<unknown, unknown>[]]): BroadcastStream<T>;
+  broadcast(...descriptors: MapStateDescriptor<unknown, unknown>[]): DataStream<T> | BroadcastStream<T> {
+    const partitioned = this.partition("broadcast");
+    return descriptors.length === 0 ? partitioned : new BroadcastStream<T>(this.env, partitioned, descriptors);
   }
 
   /** Uniformly random downstream subtask (seeded per subtask, so runs are repeatable). */
@@ -100,6 +127,16 @@ export class DataStream<T> {
   iterate(): IterativeStream<T> {
     const t = this.env.addVirtual({ type: "feedback", name: "Iteration", inputs: [this.transformation] });
     return new IterativeStream<T>(this.env, t);
+  }
+
+  /** Windows over the whole (non-keyed) stream, evaluated by one subtask (Flink's windowAll). */
+  windowAll<W extends Window>(assigner: WindowAssigner<T, W>): AllWindowedStream<T, W> {
+    return new AllWindowedStream<T, W>(this, assigner);
+  }
+
+  /** Windows of `size` elements of the whole stream, every `slide` elements when given. */
+  countWindowAll(size: number, slide?: number): AllWindowedStream<T, GlobalWindow> {
+    return countWindowAll(this, size, slide);
   }
 
   sinkTo(sink: Sink<T>): DataStreamSink<T> {
@@ -269,6 +306,21 @@ export class KeyedStream<T, K> extends DataStream<T> {
 
   override process<R>(fn: KeyedProcessFunction<K, T, R> | ProcessFunction<T, R>): SingleOutputStreamOperator<R> {
     return this.keyed<R>("keyedProcess", fn, "Keyed Process");
+  }
+
+  /** Joins with another keyed stream on event time: pairs of the same key within an interval (`between`). */
+  intervalJoin<T2>(other: KeyedStream<T2, K>): IntervalJoin<T, T2, K> {
+    return new IntervalJoin<T, T2, K>(this, other);
+  }
+
+  /** Cuts each key's records into windows (tumbling, sliding, session, global); see WindowedStream. */
+  window<W extends Window>(assigner: WindowAssigner<T, W>): WindowedStream<T, K, W> {
+    return new WindowedStream<T, K, W>(this, assigner);
+  }
+
+  /** Windows of `size` records per key, every `slide` records when given (Flink's countWindow). */
+  countWindow(size: number, slide?: number): WindowedStream<T, K, GlobalWindow> {
+    return countWindow(this, size, slide);
   }
 
   private aggregate(type: "sum" | "min" | "max" | "minBy" | "maxBy", field: string | number | undefined): SingleOutputStreamOperator<T> {

@@ -22,6 +22,11 @@ export interface LocalRunResult<T> {
   records: T[];
   /** The timestamps those records carried. */
   timestamps: (number | undefined)[];
+  /**
+   * When each record arrived: the source poll round (0-based) it was emitted in. What the end of input
+   * releases (its watermark fires every event-time timer) carries the round the last source ended in.
+   */
+  rounds: number[];
   graph: JobGraph;
   clock: ManualProcessingTime;
 }
@@ -45,13 +50,15 @@ const ctxOf = (name: string): RuntimeContext => ({
  * testing operator semantics (windows, joins, timers); the real tasks and network are tested in e2e.
  */
 export async function runLocally<T>(build: (env: StreamExecutionEnvironment) => DataStream<T>, options: LocalRunOptions = {}): Promise<LocalRunResult<T>> {
-  const env = new StreamExecutionEnvironment("local");
+  const env = new StreamExecutionEnvironment("run");
   if (options.autoWatermarkIntervalMs !== undefined) env.setAutoWatermarkInterval(options.autoWatermarkIntervalMs);
   build(env).collect();
   const graph = buildJobGraph(env, { name: "local", parallelism: 1, defaultParallelism: 1, defaultMaxParallelism: 128, defaultBufferTimeoutMs: 0 });
   const clock = new ManualProcessingTime(options.startTime ?? 0);
   const records: T[] = [];
   const timestamps: (number | undefined)[] = [];
+  const rounds: number[] = [];
+  let round = 0;
   const chains = new Map<string, OperatorChain>();
   /** Per target vertex: its input edges' watermark and idleness. */
   const valves = new Map<string, InputValve>();
@@ -79,6 +86,7 @@ export async function runLocally<T>(build: (env: StreamExecutionEnvironment) => 
       op.processElement = (r: unknown, ts: number | undefined) => {
         records.push(r as T);
         timestamps.push(ts);
+        rounds.push(round);
       };
     });
   }
@@ -97,7 +105,6 @@ export async function runLocally<T>(build: (env: StreamExecutionEnvironment) => 
   const sources = ordered.filter((c) => c.source);
   const active = new Set(sources);
   const batch = options.pollBatch ?? 16;
-  let round = 0;
   while (active.size > 0) {
     for (const c of [...active]) {
       const r = c.source!.reader.pollNext(c.source!.output, batch);
@@ -107,11 +114,12 @@ export async function runLocally<T>(build: (env: StreamExecutionEnvironment) => 
       }
     }
     clock.advanceBy(options.clockStepPerPoll ?? 0);
-    options.onRound?.(clock, round++);
+    options.onRound?.(clock, round);
+    round++;
   }
   for (const c of ordered) await c.endInput();
   for (const c of ordered) await c.close();
-  return { records, timestamps, graph, clock };
+  return { records, timestamps, rounds, graph, clock };
 }
 
 function edgeOutput(graph: JobGraph, edgeId: string, chains: Map<string, OperatorChain>, valves: Map<string, InputValve>): Output {

@@ -1,0 +1,127 @@
+import { type Collector, type RuntimeContext, callHook, callSnapshotHook, closeFunction, openFunction } from "../api/functions.js";
+import type { OutputTag } from "../api/output-tag.js";
+import type { Output } from "../operators/operator.js";
+import type { InternalKeyedStateBackend } from "../state/backend.js";
+import type { AggregateFunction, AnyStateDescriptor } from "../state/descriptors.js";
+import type { KeyedStateStore } from "../state/stores.js";
+import type { InternalTimerService } from "../time/timer-service.js";
+import { RiffleError } from "@riffle/shared";
+import type { ProcessWindowContext } from "./functions.js";
+import { ScopedStateStore } from "./scoped-state.js";
+import type { Window } from "./windows.js";
+
+/** A ProcessWindowFunction (or an all-window one, adapted) as the operators call it. */
+export interface InternalProcessFunction {
+  process(key: unknown, ctx: ProcessWindowContext<Window>, elements: unknown[], out: Collector<unknown>): void;
+  clear(ctx: ProcessWindowContext<Window>): void;
+}
+
+/**
+ * What a windowed stream evaluates: an incremental reduce or aggregate (optionally handing its result
+ * to a process function), or a process function over all elements.
+ */
+export type WindowFunctionSpec =
+  | { kind: "reduce"; reduce: (a: unknown, b: unknown) => unknown; process: InternalProcessFunction | undefined }
+  | { kind: "aggregate"; aggregate: AggregateFunction<unknown, unknown, unknown>; process: InternalProcessFunction | undefined }
+  | { kind: "process"; process: InternalProcessFunction };
+
+/**
+ * The context a window function gets, reused for every evaluation: the operator sets `window` and
+ * `namespace` before each. Per-window state is scoped to the window's namespace and cleared with the
+ * window (`clearWindowState`); per-key state to the default namespace.
+ */
+export class WindowProcessContext implements ProcessWindowContext<Window> {
+  window!: Window;
+  namespace = "";
+  private windowStore: ScopedStateStore | undefined;
+  private globalStore: ScopedStateStore | undefined;
+  /** Descriptors used through windowState(), by kind and name: cleared in every window the operator removes. */
+  private readonly perWindow = new Map<string, AnyStateDescriptor>();
+
+  constructor(
+    private readonly backend: InternalKeyedStateBackend,
+    private readonly timers: () => InternalTimerService,
+    private readonly out: () => Output,
+    private readonly merging: boolean,
+  ) {}
+
+  currentProcessingTime(): number {
+    return this.timers().currentProcessingTime();
+  }
+
+  currentWatermark(): number {
+    return this.timers().currentWatermark();
+  }
+
+  windowState(): KeyedStateStore {
+    if (this.merging) throw new RiffleError("JOB_INVALID_GRAPH", "per-window state is not available with merging (session) windows");
+    this.windowStore ??= new ScopedStateStore(
+      this.backend,
+      () => this.namespace,
+      (d) => this.perWindow.set(`${d.kind}:${d.name}`, d),
+    );
+    return this.windowStore;
+  }
+
+  globalState(): KeyedStateStore {
+    this.globalStore ??= new ScopedStateStore(this.backend, () => "");
+    return this.globalStore;
+  }
+
+  output<X>(tag: OutputTag<X>, value: X): void {
+    this.out().collectSide(tag.id, value, this.window.maxTimestamp());
+  }
+
+  /** Clears the per-window state of the current window (every descriptor this subtask has seen used). */
+  clearWindowState(): void {
+    if (this.perWindow.size === 0) return;
+    this.backend.setCurrentNamespace(this.namespace);
+    for (const d of this.perWindow.values()) {
+      switch (d.kind) {
+        case "value":
+          this.backend.getState(d).clear();
+          break;
+        case "list":
+          this.backend.getListState(d).clear();
+          break;
+        case "map":
+          this.backend.getMapState(d).clear();
+          break;
+        case "reducing":
+          this.backend.getReducingState(d).clear();
+          break;
+        case "aggregating":
+          this.backend.getAggregatingState(d).clear();
+          break;
+      }
+    }
+  }
+}
+
+/**
+ * One object carrying the lifecycle hooks (open, close, checkpoint hooks) of every user function of a
+ * window operator (the reduce or aggregate function and the process function), for KeyedOperator.
+ */
+export function combineHooks(fns: readonly unknown[]): object {
+  const objects = [...new Set(fns.filter((f) => f !== null && typeof f === "object"))];
+  return {
+    async initializeState(ctx: unknown) {
+      for (const f of objects) await callHook(f, "initializeState", ctx);
+    },
+    async open(ctx: RuntimeContext) {
+      for (const f of objects) await openFunction(f, ctx);
+    },
+    snapshotState(ctx: { checkpointId: number }) {
+      for (const f of objects) callSnapshotHook(f, ctx.checkpointId);
+    },
+    async notifyCheckpointComplete(id: number) {
+      for (const f of objects) await callHook(f, "notifyCheckpointComplete", id);
+    },
+    async notifyCheckpointAborted(id: number) {
+      for (const f of objects) await callHook(f, "notifyCheckpointAborted", id);
+    },
+    async close() {
+      for (const f of objects) await closeFunction(f);
+    },
+  };
+}
