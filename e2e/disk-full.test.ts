@@ -42,7 +42,12 @@ async function checkpoints(cluster: TestCluster, jobId: string): Promise<Checkpo
   return res.body;
 }
 
-async function waitForCheckpoints(cluster: TestCluster, jobId: string, predicate: (s: CheckpointStats) => boolean, timeoutMs = 30_000): Promise<CheckpointStats> {
+async function waitForCheckpoints(
+  cluster: TestCluster,
+  jobId: string,
+  predicate: (s: CheckpointStats) => boolean,
+  timeoutMs = 30_000,
+): Promise<CheckpointStats> {
   const deadline = Date.now() + timeoutMs;
   let last: CheckpointStats | undefined;
   while (Date.now() < deadline) {
@@ -65,7 +70,20 @@ describe("checkpoints on a disk that fills up", () => {
   it("fail with the reason, keep the job and the last completed checkpoint, and resume when space returns", async () => {
     const cluster = await TestCluster.start({ taskmanagers: 2, config: { "state.checkpoints.dir": join(disk, "checkpoints") } });
     try {
-      const args = ["--out", join(work, "out"), "--count", "10000000", "--rate", "2000", "--keys", "500", "--checkpoint-interval", "200", "--tolerable-failures", "1000"];
+      const args = [
+        "--out",
+        join(work, "out"),
+        "--count",
+        "10000000",
+        "--rate",
+        "2000",
+        "--keys",
+        "500",
+        "--checkpoint-interval",
+        "200",
+        "--tolerable-failures",
+        "1000",
+      ];
       const jobId = await cluster.submit(JOB, { parallelism: 2, args });
       const before = await waitForCheckpoints(cluster, jobId, (s) => s.counts.completed >= 2);
 

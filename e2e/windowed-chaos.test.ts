@@ -53,7 +53,10 @@ describe("event-time windows under chaos", () => {
     const cluster = await TestCluster.start({ taskmanagers: 3, config: { "heartbeat.interval": "500ms", "heartbeat.timeout": "3s" } });
     try {
       const expected = bruteForce();
-      const args = (out: string, rate: number) => ({ parallelism: 3, args: ["--out", out, "--count", String(EVENTS), "--rate", String(rate), "--backend", "leveldb"] });
+      const args = (out: string, rate: number) => ({
+        parallelism: 3,
+        args: ["--out", out, "--count", String(EVENTS), "--rate", String(rate), "--backend", "leveldb"],
+      });
 
       const cleanDir = join(cluster.dir, "clean");
       const clean = await cluster.submit(JOB, args(cleanDir, 0));
