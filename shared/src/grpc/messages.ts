@@ -63,6 +63,10 @@ export interface TaskMetricsReport {
   busyMsPerSecond: number;
   idleMsPerSecond: number;
   backPressuredMsPerSecond: number;
+  /** Event time the task's inputs reached (MIN_WATERMARK, -(2^53-1), before any watermark; sources have none). */
+  currentInputWatermark: number;
+  /** The last watermark the task sent on its network outputs (MIN_WATERMARK before any). */
+  currentOutputWatermark: number;
 }
 export interface TaskManagerHeartbeat {
   taskmanagerId: string;
