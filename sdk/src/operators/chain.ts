@@ -134,10 +134,7 @@ export function createOperatorChain(
   /** Sinks whose writers can report no room; filled in when the chain opens (writers exist then). */
   let gated: SinkOperator[] = [];
   vertex.operators.forEach((spec, i) => {
-    const outs: Output[] = [
-      ...spec.chainedOutputs.map((j) => new ChainingOutput(operators[j]!)),
-      ...spec.networkOutputs.map(networkOutput),
-    ];
+    const outs: Output[] = [...spec.chainedOutputs.map((j) => new ChainingOutput(operators[j]!)), ...spec.networkOutputs.map(networkOutput)];
     operators[i]!.output = combineOutputs(outs);
   });
   const head = operators[0]!;
