@@ -41,33 +41,40 @@ export function decodeValue<T = unknown>(bytes: Uint8Array): T {
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /**
- * The event timestamps of a batch, one per record, as float64 little-endian (8 bytes each); NaN marks
- * a record without a timestamp. Raw doubles rather than msgpack: the size is fixed per record, and
- * decoding is a view over the received bytes (or one copy) instead of a parse.
+ * A batch with event timestamps, as a TIMESTAMPED_DATA buffer carries it:
+ *
+ *   [count: u32 LE][0: u32][count x float64 LE timestamps][records, as encodeBatch writes them]
+ *
+ * One timestamp per record, in order; NaN marks a record without one. Raw doubles rather than msgpack:
+ * a fixed size per record, read as a view (or one copy) instead of parsed; the 8-byte header keeps
+ * them 8-byte aligned. Batches without timestamps stay plain DATA, so they cost nothing extra.
  */
-export function encodeTimestamps(timestamps: ArrayLike<number>): Buffer {
+export function encodeTimestampedData(data: Uint8Array, timestamps: ArrayLike<number>): Buffer {
   const n = timestamps.length;
-  if (LITTLE_ENDIAN) {
-    const doubles = new Float64Array(n);
-    doubles.set(timestamps);
-    return Buffer.from(doubles.buffer, 0, n * 8);
-  }
-  const out = Buffer.alloc(n * 8);
-  for (let i = 0; i < n; i++) out.writeDoubleLE(timestamps[i]!, i * 8);
+  // Its own ArrayBuffer at offset 0: the doubles can be written through an aligned view.
+  const out = Buffer.allocUnsafeSlow(8 + 8 * n + data.length);
+  out.writeUInt32LE(n, 0);
+  out.writeUInt32LE(0, 4);
+  if (LITTLE_ENDIAN) new Float64Array(out.buffer, out.byteOffset + 8, n).set(timestamps);
+  else for (let i = 0; i < n; i++) out.writeDoubleLE(timestamps[i]!, 8 + 8 * i);
+  out.set(data, 8 + 8 * n);
   return out;
 }
 
-export function decodeTimestamps(bytes: Uint8Array): Float64Array {
-  if (bytes.byteLength % 8 !== 0) throw new RiffleError("INTERNAL", `timestamps of a batch take ${bytes.byteLength} bytes, not a multiple of 8`);
-  const n = bytes.byteLength / 8;
-  // A view needs 8-byte alignment; received buffers are often slices of a larger one, so copy then.
-  if (LITTLE_ENDIAN && bytes.byteOffset % 8 === 0) return new Float64Array(bytes.buffer, bytes.byteOffset, n);
-  const out = new Float64Array(n);
-  if (LITTLE_ENDIAN) {
-    new Uint8Array(out.buffer).set(bytes);
+/** Splits a TIMESTAMPED_DATA payload into the encoded records and their timestamps. */
+export function decodeTimestampedData(bytes: Buffer): { data: Buffer; timestamps: Float64Array } {
+  if (bytes.length < 8) throw new RiffleError("INTERNAL", `a timestamped batch of ${bytes.length} bytes has no header`);
+  const n = bytes.readUInt32LE(0);
+  const end = 8 + 8 * n;
+  if (bytes.length < end) throw new RiffleError("INTERNAL", `a timestamped batch of ${bytes.length} bytes cannot hold ${n} timestamps`);
+  let timestamps: Float64Array;
+  if (LITTLE_ENDIAN && (bytes.byteOffset + 8) % 8 === 0) {
+    timestamps = new Float64Array(bytes.buffer, bytes.byteOffset + 8, n);
   } else {
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    for (let i = 0; i < n; i++) out[i] = view.getFloat64(i * 8, true);
+    // Received bytes are often a slice of a larger buffer at any offset: copy to align.
+    timestamps = new Float64Array(n);
+    if (LITTLE_ENDIAN) new Uint8Array(timestamps.buffer).set(bytes.subarray(8, end));
+    else for (let i = 0; i < n; i++) timestamps[i] = bytes.readDoubleLE(8 + 8 * i);
   }
-  return out;
+  return { data: bytes.subarray(end), timestamps };
 }

@@ -189,14 +189,12 @@ export interface AddCredit {
 export type ExchangeRequest =
   | { kind?: "partitionRequest"; partitionRequest: PartitionRequest; addCredit?: undefined }
   | { kind?: "addCredit"; addCredit: AddCredit; partitionRequest?: undefined };
-export type BufferType = "DATA" | "END_OF_PARTITION" | "CHECKPOINT_BARRIER" | "WATERMARK" | "WATERMARK_STATUS";
+export type BufferType = "DATA" | "TIMESTAMPED_DATA" | "END_OF_PARTITION" | "CHECKPOINT_BARRIER" | "WATERMARK" | "WATERMARK_STATUS";
 export interface BufferResponse {
   sequence: number;
   backlog: number;
   type: BufferType;
   data: Buffer;
-  /** DATA only: float64 LE per record (NaN: none); empty when no record of the batch has a timestamp. */
-  timestamps?: Buffer;
 }
 export interface ExchangeError {
   code: string;

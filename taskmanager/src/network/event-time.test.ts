@@ -4,6 +4,7 @@ import { MAX_WATERMARK } from "@riffle/sdk/internal";
 import { timestampOf, type NetworkBuffer } from "./buffer.js";
 import type { InputGate } from "./input-gate.js";
 import { RecordWriter } from "./record-writer.js";
+import type { RemoteInputChannel } from "./remote-channel.js";
 import { ResultPartition } from "./result-partition.js";
 import { ExchangeHarness } from "../testing/exchange-harness.js";
 
@@ -36,6 +37,17 @@ function describeItem(buffer: NetworkBuffer): string[] {
     case "END_OF_PARTITION":
       return ["END"];
   }
+}
+
+/** Records the type of every message the channel receives (set up before any can arrive). */
+function wireTypes(channel: RemoteInputChannel): string[] {
+  const types: string[] = [];
+  const onBuffer = channel.onBuffer.bind(channel);
+  channel.onBuffer = (b) => {
+    types.push(b.type);
+    onBuffer(b);
+  };
+  return types;
 }
 
 /** Reads the gate until it is finished, as the task would (end of partition is absorbed by the gate). */
@@ -87,10 +99,12 @@ describe("event time over a remote channel", () => {
     // The consumer connects after all of it was queued, so the small batches behind one another go on one credit.
     const cons = harness.consumerSide(100, 8);
     const ch = cons.channel(0, prod.address, "p-et", 0);
+    const types = wireTypes(ch);
     const { items, buffers } = await readAll(cons.gate);
     expect(items).toEqual(["a@undefined", "b@10", "c@undefined", "d@30", "e@-5", "f@40", "WM 25", "IDLE", "ACTIVE", "WM 50", "g@-", `WM ${MAX_WATERMARK}`]);
     // The four batches before the first watermark (a..f) went as one message, timestamps aligned
     // across them; then 4 events, g, MAX and the end of partition.
+    expect(types).toEqual(["TIMESTAMPED_DATA", "WATERMARK", "WATERMARK_STATUS", "WATERMARK_STATUS", "WATERMARK", "DATA", "WATERMARK", "END_OF_PARTITION"]);
     expect(ch.buffersReceived).toBe(8);
     const merged = buffers[0]!;
     expect(merged.type === "DATA" && merged.timestamps).toBeInstanceOf(Float64Array);
@@ -107,6 +121,7 @@ describe("event time over a remote channel", () => {
     prod.partitions.register(partition, "job");
     const cons = harness.consumerSide(100, 8);
     const ch = cons.channel(0, prod.address, "p-plain", 0);
+    const types = wireTypes(ch);
     for (let i = 0; i < 5; i++) {
       writer.collect(i);
       writer.flush();
@@ -114,6 +129,7 @@ describe("event time over a remote channel", () => {
     expect(writer.finishIfFlushed()).toBe(true);
     const { items, buffers } = await readAll(cons.gate);
     expect(items).toEqual(["0@-", "1@-", "2@-", "3@-", "4@-"]);
+    expect(new Set(types)).toEqual(new Set(["DATA", "END_OF_PARTITION"]));
     for (const b of buffers) expect(b.type === "DATA" && b.timestamps).toBeUndefined();
     expect(ch.bytesReceived).toBeGreaterThan(0);
     expect(cons.failures).toEqual([]);

@@ -2,7 +2,7 @@ import type * as grpc from "@grpc/grpc-js";
 import {
   RiffleError,
   encodeBatch,
-  encodeTimestamps,
+  encodeTimestampedData,
   encodeValue,
   type BufferResponse,
   type BufferType,
@@ -83,7 +83,8 @@ export class RemoteSubpartitionView implements SubpartitionReader {
    * records of a batch that had none); events are never merged, so they keep their place.
    */
   private encode(buffer: DataBuffer): BufferResponse {
-    if (buffer.data) return this.message("DATA", buffer.data, buffer.timestamps ? encodeTimestamps(buffer.timestamps) : undefined);
+    if (buffer.data)
+      return buffer.timestamps ? this.message("TIMESTAMPED_DATA", encodeTimestampedData(buffer.data, buffer.timestamps)) : this.message("DATA", buffer.data);
     let records = buffer.records;
     let timestamps = buffer.timestamps;
     const limit = this.encoding.recordsPerBuffer;
@@ -104,10 +105,9 @@ export class RemoteSubpartitionView implements SubpartitionReader {
       }
     }
     const data = encodeBatch(records);
-    const encodedTimestamps = timestamps ? encodeTimestamps(timestamps) : undefined;
-    this.encoding.onEncoded(data.length + (encodedTimestamps?.length ?? 0), records.length);
+    this.encoding.onEncoded(data.length + (timestamps ? 8 * timestamps.length : 0), records.length);
     // The backlog is read after merging: the buffers taken along are no longer behind this one.
-    return this.message("DATA", data, encodedTimestamps);
+    return timestamps ? this.message("TIMESTAMPED_DATA", encodeTimestampedData(data, timestamps)) : this.message("DATA", data);
   }
 
   /** An in-band event as it goes on the wire (see exchange.proto for each type's data). */
@@ -124,8 +124,8 @@ export class RemoteSubpartitionView implements SubpartitionReader {
     }
   }
 
-  private message(type: BufferType, data: Buffer, timestamps?: Buffer): BufferResponse {
-    return { sequence: this.sequence++, backlog: this.sub.backlog, type, data, timestamps };
+  private message(type: BufferType, data: Buffer): BufferResponse {
+    return { sequence: this.sequence++, backlog: this.sub.backlog, type, data };
   }
 
   close(): void {

@@ -1,5 +1,5 @@
 import type * as grpc from "@grpc/grpc-js";
-import { RiffleError, decodeTimestamps, decodeValue, type BufferResponse, type ExchangeRequest, type ExchangeResponse } from "@riffle/shared";
+import { RiffleError, decodeTimestampedData, decodeValue, type BufferResponse, type ExchangeRequest, type ExchangeResponse } from "@riffle/shared";
 import { type CheckpointBarrier, END_OF_PARTITION, type NetworkBuffer } from "./buffer.js";
 import type { ChannelOwner, InputChannel } from "./input-channel.js";
 
@@ -104,7 +104,7 @@ export class RemoteInputChannel implements InputChannel {
       return;
     }
     this.buffersReceived++;
-    if (buffer.type === "DATA") this.bytesReceived += b.data.length + (b.timestamps?.length ?? 0);
+    if (buffer.type === "DATA") this.bytesReceived += b.data.length;
     else if (buffer.type === "END_OF_PARTITION") this.ended = true;
     const wasEmpty = this.queue.length === 0;
     this.queue.push({ buffer, floating });
@@ -206,7 +206,11 @@ export class RemoteInputChannel implements InputChannel {
 function decodeBuffer(b: BufferResponse): NetworkBuffer {
   switch (b.type) {
     case "DATA":
-      return { type: "DATA", data: b.data, timestamps: b.timestamps && b.timestamps.length > 0 ? decodeTimestamps(b.timestamps) : undefined };
+      return { type: "DATA", data: b.data, timestamps: undefined };
+    case "TIMESTAMPED_DATA": {
+      const { data, timestamps } = decodeTimestampedData(b.data);
+      return { type: "DATA", data, timestamps };
+    }
     case "CHECKPOINT_BARRIER":
       return { type: "CHECKPOINT_BARRIER", ...decodeValue<Omit<CheckpointBarrier, "type">>(b.data) };
     case "WATERMARK":
