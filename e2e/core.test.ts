@@ -47,6 +47,28 @@ describe("word count on a cluster of one JobManager and two TaskManagers", () =>
     const counting = job.vertices[1]!;
     expect(new Set(counting.subtasks.map((s) => s.taskmanagerId)).size).toBe(2);
     expect(counting.metrics.recordsIn).toBe((300 * 301) / 2);
+
+    // The end of input is the end of event time: each source sent MAX_WATERMARK, and it reached both
+    // counting subtasks over their local and remote channels. Flink's shape, a value per subtask.
+    type Watermarks = Array<{ id: string; value: string }>;
+    const max = String(Number.MAX_SAFE_INTEGER);
+    const none = String(Number.MIN_SAFE_INTEGER);
+    const [source] = job.vertices;
+    expect((await cluster.rest<Watermarks>("GET", `/jobs/${jobId}/vertices/${source!.id}/watermarks`)).body).toEqual([
+      { id: "0.currentInputWatermark", value: none },
+      { id: "0.currentOutputWatermark", value: max },
+      { id: "1.currentInputWatermark", value: none },
+      { id: "1.currentOutputWatermark", value: max },
+    ]);
+    const counted = (await cluster.rest<Watermarks>("GET", `/jobs/${jobId}/vertices/${counting.id}/watermarks`)).body;
+    expect(counted.filter((m) => m.id.endsWith(".currentInputWatermark"))).toEqual([
+      { id: "0.currentInputWatermark", value: max },
+      { id: "1.currentInputWatermark", value: max },
+    ]);
+    const unknownVertex = await cluster.rest<{ code: string; message: string }>("GET", `/jobs/${jobId}/vertices/nope/watermarks`);
+    expect({ status: unknownVertex.status, code: unknownVertex.body.code }).toEqual({ status: 404, code: "NOT_FOUND" });
+    const unknownJob = await cluster.rest<{ code: string }>("GET", `/jobs/${"0".repeat(32)}/vertices/${source!.id}/watermarks`);
+    expect({ status: unknownJob.status, code: unknownJob.body.code }).toEqual({ status: 404, code: "JOB_NOT_FOUND" });
   });
 
   it("runs the unbounded example until cancelled, then frees its slots", async () => {

@@ -346,6 +346,8 @@ function reportOf(t: Task): TaskMetricsReport {
     busyMsPerSecond: TaskMetrics.perSecond(t.metrics.busy),
     idleMsPerSecond: TaskMetrics.perSecond(t.metrics.idle),
     backPressuredMsPerSecond: TaskMetrics.perSecond(t.metrics.backPressured),
+    currentInputWatermark: t.currentInputWatermark,
+    currentOutputWatermark: t.currentOutputWatermark,
   };
 }
 

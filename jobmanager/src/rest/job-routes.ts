@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { checkpointConfig, checkpointStatistics } from "./checkpoint-views.js";
 import type { RestContext } from "./context.js";
-import { cancelQuery, jobIdParams, parse, rescaleQuery, resultsQuery, savepointBody, stopBody, submitJobBody, triggerParams } from "./schemas.js";
-import { jobDetails, jobExceptions, jobOverview, jobPlan, operationView } from "./views.js";
+import { cancelQuery, jobIdParams, parse, rescaleQuery, resultsQuery, savepointBody, stopBody, submitJobBody, triggerParams, vertexParams } from "./schemas.js";
+import { jobDetails, jobExceptions, jobOverview, jobPlan, operationView, vertexWatermarks } from "./views.js";
 
 /** Records per results response, so one long-poll answer stays a modest JSON document. */
 const RESULTS_PER_RESPONSE = 10_000;
@@ -47,6 +47,11 @@ export function registerJobRoutes(app: FastifyInstance, ctx: RestContext): void 
   app.get("/jobs/:id/exceptions", async (req) => {
     const { id } = parse(jobIdParams, req.params, "path");
     return jobExceptions(dispatcher.job(id));
+  });
+
+  app.get("/jobs/:id/vertices/:vid/watermarks", async (req) => {
+    const { id, vid } = parse(vertexParams, req.params, "path");
+    return vertexWatermarks(dispatcher.job(id), vid);
   });
 
   // Savepoints, stop-with-savepoint and rescaling: asynchronous operations polled by trigger id, as in Flink.

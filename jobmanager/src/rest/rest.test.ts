@@ -79,7 +79,7 @@ describe("REST API", () => {
 
   it("answers unknown jobs, TaskManagers and routes with 404", async () => {
     const id = "0".repeat(32);
-    for (const path of [`/jobs/${id}`, `/jobs/${id}/plan`, `/jobs/${id}/exceptions`, `/jobs/${id}/results`]) {
+    for (const path of [`/jobs/${id}`, `/jobs/${id}/plan`, `/jobs/${id}/exceptions`, `/jobs/${id}/results`, `/jobs/${id}/vertices/v1/watermarks`]) {
       await expectError(await fetch(`${base}${path}`), 404, "JOB_NOT_FOUND");
     }
     await expectError(await fetch(`${base}/jobs/${id}?mode=cancel`, { method: "PATCH" }), 404, "JOB_NOT_FOUND");
@@ -121,6 +121,17 @@ describe("REST API", () => {
     const exceptions = (await (await fetch(`${base}/jobs/${jobId}/exceptions`)).json()) as Record<string, unknown>;
     expect(exceptions.rootException).toMatch(/^job needs 2 slots/);
     expect(exceptions.exceptionHistory).toMatchObject({ entries: [{ code: "NO_RESOURCE_AVAILABLE", taskName: null }] });
+
+    // Never deployed: every subtask is there, without a watermark (Flink's Long.MIN_VALUE is ours -(2^53-1)).
+    const watermarks = await (await fetch(`${base}/jobs/${jobId}/vertices/v2/watermarks`)).json();
+    const none = String(Number.MIN_SAFE_INTEGER);
+    expect(watermarks).toEqual([
+      { id: "0.currentInputWatermark", value: none },
+      { id: "0.currentOutputWatermark", value: none },
+      { id: "1.currentInputWatermark", value: none },
+      { id: "1.currentOutputWatermark", value: none },
+    ]);
+    expect(await expectError(await fetch(`${base}/jobs/${jobId}/vertices/v9/watermarks`), 404, "NOT_FOUND")).toMatch(/no vertex v9/);
 
     expect(job.numRestarts).toBe(0);
     for (const path of ["checkpoints", "checkpoints/config"]) {

@@ -30,6 +30,8 @@ export const rescaleQuery = z.object({
 
 export const jobIdParams = z.object({ id: z.string() });
 
+export const vertexParams = z.object({ id: z.string(), vid: z.string() });
+
 export const taskmanagerIdParams = z.object({ id: z.string() });
 
 export const cancelQuery = z.object({

@@ -1,3 +1,4 @@
+import { RiffleError } from "@riffle/shared";
 import type { OperationState } from "../dispatcher/index.js";
 import type { RegisteredTaskManager } from "../registry/index.js";
 import type { Execution, ExecutionState, JobMaster } from "../scheduler/index.js";
@@ -70,6 +71,28 @@ export function jobDetails(job: JobMaster, now: number) {
     statusTimestamps: job.record.statusTimestamps,
     ...(job.record.failure ? { failure: job.record.failure } : {}),
   };
+}
+
+/** No watermark yet: Riffle's MIN_WATERMARK, where Flink shows Long.MIN_VALUE. */
+const NO_WATERMARK = Number.MIN_SAFE_INTEGER;
+
+/**
+ * GET /jobs/:id/vertices/:vid/watermarks, in Flink's shape: `<subtask>.currentInputWatermark` for each
+ * subtask (Flink's only entry), then `<subtask>.currentOutputWatermark`, values as strings, from the
+ * subtasks' last metrics reports. A subtask without a report yet shows no watermark.
+ */
+export function vertexWatermarks(job: JobMaster, vertexId: string) {
+  const vertex = job.graph.vertices.find((v) => v.id === vertexId);
+  if (!vertex) throw new RiffleError("NOT_FOUND", `job ${job.id} has no vertex ${vertexId}`);
+  const bySubtask = new Map<number, Execution>();
+  for (const e of job.executionList()) if (e.vertexId === vertexId) bySubtask.set(e.subtask, e);
+  const metrics: Array<{ id: string; value: string }> = [];
+  for (let subtask = 0; subtask < vertex.parallelism; subtask++) {
+    const report = bySubtask.get(subtask)?.metrics;
+    metrics.push({ id: `${subtask}.currentInputWatermark`, value: String(report?.currentInputWatermark ?? NO_WATERMARK) });
+    metrics.push({ id: `${subtask}.currentOutputWatermark`, value: String(report?.currentOutputWatermark ?? NO_WATERMARK) });
+  }
+  return metrics;
 }
 
 /**

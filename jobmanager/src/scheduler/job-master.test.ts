@@ -102,6 +102,7 @@ describe("JobMaster", () => {
       functionCount: 3,
       stateBackend: "memory",
       checkpointing: false,
+      autoWatermarkIntervalMs: 200,
     });
     expect([map0.attempt, map0.restoreJson]).toEqual([0, ""]);
     expect(JSON.parse(map0.vertexJson)).toEqual(graph.vertices[1]);

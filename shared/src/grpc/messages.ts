@@ -63,6 +63,10 @@ export interface TaskMetricsReport {
   busyMsPerSecond: number;
   idleMsPerSecond: number;
   backPressuredMsPerSecond: number;
+  /** Event time the task's inputs reached (MIN_WATERMARK, -(2^53-1), before any watermark; sources have none). */
+  currentInputWatermark: number;
+  /** The last watermark the task sent on its network outputs (MIN_WATERMARK before any). */
+  currentOutputWatermark: number;
 }
 export interface TaskManagerHeartbeat {
   taskmanagerId: string;
@@ -185,7 +189,7 @@ export interface AddCredit {
 export type ExchangeRequest =
   | { kind?: "partitionRequest"; partitionRequest: PartitionRequest; addCredit?: undefined }
   | { kind?: "addCredit"; addCredit: AddCredit; partitionRequest?: undefined };
-export type BufferType = "DATA" | "END_OF_PARTITION" | "CHECKPOINT_BARRIER";
+export type BufferType = "DATA" | "TIMESTAMPED_DATA" | "END_OF_PARTITION" | "CHECKPOINT_BARRIER" | "WATERMARK" | "WATERMARK_STATUS";
 export interface BufferResponse {
   sequence: number;
   backlog: number;

@@ -42,6 +42,12 @@ export function registerTaskMetrics(registry: Registry, tasks: () => Iterable<Ta
   gauge("backPressuredTimeMsPerSecond", "Milliseconds per second the task waited for output buffers.", (t) => TaskMetrics.perSecond(t.metrics.backPressured));
   gauge("outPoolUsage", "Fraction of the task's output subpartition queues in use.", (t) => t.outPoolUsage());
   gauge("inputQueueLength", "Buffers received and not yet processed.", (t) => t.inputQueueLength());
+  gauge(
+    "currentInputWatermark",
+    "Event time (ms) the task's inputs reached: the minimum over its active input channels; -(2^53-1) before any watermark and for sources.",
+    (t) => t.currentInputWatermark,
+  );
+  gauge("currentOutputWatermark", "The last watermark (ms) the task sent on its network outputs; -(2^53-1) before any.", (t) => t.currentOutputWatermark);
 
   new Gauge({
     name: "riffle_taskmanager_network_buffers_total",

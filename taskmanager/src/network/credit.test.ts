@@ -1,71 +1,28 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { createLogger, decodeBatch, encodeBatch, rpc } from "@riffle/shared";
+import { decodeBatch, encodeBatch } from "@riffle/shared";
 import { NetworkBufferPool } from "./buffer-pool.js";
-import { PartitionManager } from "./partition-manager.js";
-import { ResultPartition } from "./result-partition.js";
-import { exchangeHandler } from "./exchange-server.js";
-import { ConnectionManager } from "./connection-manager.js";
 import { InputGate } from "./input-gate.js";
 import { RemoteInputChannel } from "./remote-channel.js";
+import type { ResultPartition } from "./result-partition.js";
+import { ExchangeHarness, partitionOf } from "../testing/exchange-harness.js";
 
 /**
  * The credit protocol over a real gRPC connection: a producer side (partition manager + exchange
  * server) and a consumer side (gate + remote channels) with separate buffer pools, as two
  * TaskManagers would have.
  */
-const log = createLogger("test");
-log.level = "silent";
-const cleanups: Array<() => void | Promise<void>> = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
-
-async function producerSide(buffers: number) {
-  const pool = new NetworkBufferPool(buffers, 32 * 1024);
-  const partitions = new PartitionManager();
-  const server = rpc.createServer();
-  rpc.addService(server, "DataExchange", { Exchange: exchangeHandler(partitions, 5000, log) });
-  const port = await rpc.bindServer(server, "127.0.0.1", 0);
-  cleanups.push(() => server.forceShutdown());
-  return { pool, partitions, address: `127.0.0.1:${port}` };
-}
-
-function consumerSide(buffers: number, floating: number) {
-  const pool = new NetworkBufferPool(buffers, 32 * 1024);
-  const connections = new ConnectionManager();
-  const gate = new InputGate(0, pool, floating);
-  cleanups.push(() => {
-    gate.close();
-    connections.close();
-  });
-  const failures: Error[] = [];
-  const owner = {
-    notifyChannelNonEmpty: (c: Parameters<InputGate["notifyChannelNonEmpty"]>[0]) => gate.notifyChannelNonEmpty(c),
-    notifyChannelFailed: (_c: unknown, e: Error) => failures.push(e),
-  };
-  const channel = (index: number, address: string, partitionId: string, subpartition: number) => {
-    pool.requestExclusive(2, "test channel");
-    const ch = new RemoteInputChannel(index, `sub ${subpartition}`, owner, gate, 2, (n) => pool.recycle(n));
-    gate.addChannel(ch);
-    ch.open(connections.openStream(address), partitionId, subpartition, "test");
-    return ch;
-  };
-  return { pool, gate, channel, failures };
-}
+const harness = new ExchangeHarness();
+afterEach(() => harness.cleanUp());
+const producerSide = (buffers: number) => harness.producerSide(buffers);
+const consumerSide = (buffers: number, floating: number) => harness.consumerSide(buffers, floating);
 
 /** Records of ~20 KiB: as a writer would size them, one makes a buffer, so each travels alone. */
 const PAD = "p".repeat(20 * 1024);
 
-function partitionOf(id: string, subpartitions: number, pool: NetworkBufferPool, recordsPerBuffer: number) {
-  const partition = new ResultPartition(id, subpartitions, pool, () => {});
-  partition.encoding = { onEncoded() {}, recordsPerBuffer };
-  return partition;
-}
-
 function produce(partition: ResultPartition, subpartition: number, n: number, from = 0, pad = PAD) {
   for (let i = 0; i < n; i++) {
     expect(partition.pool.tryRequest()).toBe(true);
-    partition.subpartition(subpartition).add({ type: "DATA", records: [{ i: from + i, pad }] });
+    partition.subpartition(subpartition).add({ type: "DATA", records: [{ i: from + i, pad }], timestamps: undefined });
   }
 }
 

@@ -1,6 +1,16 @@
 import type * as grpc from "@grpc/grpc-js";
-import { RiffleError, encodeBatch, encodeValue, type Logger, type ExchangeRequest, type ExchangeResponse } from "@riffle/shared";
-import type { CheckpointBarrier, NetworkBuffer } from "./buffer.js";
+import {
+  RiffleError,
+  encodeBatch,
+  encodeTimestampedData,
+  encodeValue,
+  type BufferResponse,
+  type BufferType,
+  type Logger,
+  type ExchangeRequest,
+  type ExchangeResponse,
+} from "@riffle/shared";
+import { type CheckpointBarrier, type DataBuffer, type NetworkBuffer, untimed } from "./buffer.js";
 import type { PartitionManager } from "./partition-manager.js";
 import type { EncodingListener, ResultSubpartition, SubpartitionReader } from "./result-partition.js";
 
@@ -55,14 +65,7 @@ export class RemoteSubpartitionView implements SubpartitionReader {
       if (buffer === undefined) return;
       this.credit--;
       this.buffersSent++;
-      const ok = this.call.write({
-        buffer: {
-          sequence: this.sequence++,
-          backlog: this.sub.backlog,
-          type: buffer.type,
-          data: buffer.type === "DATA" ? this.encode(buffer) : buffer.type === "CHECKPOINT_BARRIER" ? encodeBarrier(buffer) : Buffer.alloc(0),
-        },
-      });
+      const ok = this.call.write({ buffer: buffer.type === "DATA" ? this.encode(buffer) : this.encodeEvent(buffer) });
       if (buffer.type === "END_OF_PARTITION") {
         this.done = true;
         this.sub.removeReader(this);
@@ -76,24 +79,53 @@ export class RemoteSubpartitionView implements SubpartitionReader {
   /**
    * Encodes a buffer for the wire. Small buffers (flushed early by the buffer timeout) queued behind it
    * travel with it, up to about one buffer size of records: a flush per record then does not cost a
-   * credit round trip per record.
+   * credit round trip per record. Their timestamps merge along, aligned with the records (NaN for the
+   * records of a batch that had none); events are never merged, so they keep their place.
    */
-  private encode(buffer: Extract<NetworkBuffer, { type: "DATA" }>): Buffer {
-    if (buffer.data) return buffer.data;
+  private encode(buffer: DataBuffer): BufferResponse {
+    if (buffer.data)
+      return buffer.timestamps ? this.message("TIMESTAMPED_DATA", encodeTimestampedData(buffer.data, buffer.timestamps)) : this.message("DATA", buffer.data);
     let records = buffer.records;
+    let timestamps = buffer.timestamps;
     const limit = this.encoding.recordsPerBuffer;
     let next = this.sub.peek();
     if (next?.type === "DATA" && next.records && records.length + next.records.length <= limit) {
       records = records.slice();
+      if (timestamps) timestamps = timestamps.slice();
       while (next?.type === "DATA" && next.records && records.length + next.records.length <= limit) {
         this.sub.poll();
+        if (next.timestamps || timestamps) {
+          timestamps ??= untimed(records.length);
+          const ts = next.timestamps;
+          if (ts) for (let i = 0; i < ts.length; i++) timestamps.push(ts[i]!);
+          else for (let i = 0; i < next.records.length; i++) timestamps.push(Number.NaN);
+        }
         for (const r of next.records) records.push(r);
         next = this.sub.peek();
       }
     }
     const data = encodeBatch(records);
-    this.encoding.onEncoded(data.length, records.length);
-    return data;
+    this.encoding.onEncoded(data.length + (timestamps ? 8 * timestamps.length : 0), records.length);
+    // The backlog is read after merging: the buffers taken along are no longer behind this one.
+    return timestamps ? this.message("TIMESTAMPED_DATA", encodeTimestampedData(data, timestamps)) : this.message("DATA", data);
+  }
+
+  /** An in-band event as it goes on the wire (see exchange.proto for each type's data). */
+  private encodeEvent(event: Exclude<NetworkBuffer, DataBuffer>): BufferResponse {
+    switch (event.type) {
+      case "CHECKPOINT_BARRIER":
+        return this.message(event.type, encodeBarrier(event));
+      case "WATERMARK":
+        return this.message(event.type, encodeValue({ timestamp: event.timestamp }));
+      case "WATERMARK_STATUS":
+        return this.message(event.type, encodeValue({ idle: event.idle }));
+      case "END_OF_PARTITION":
+        return this.message(event.type, EMPTY);
+    }
+  }
+
+  private message(type: BufferType, data: Buffer): BufferResponse {
+    return { sequence: this.sequence++, backlog: this.sub.backlog, type, data };
   }
 
   close(): void {
@@ -101,6 +133,8 @@ export class RemoteSubpartitionView implements SubpartitionReader {
     this.sub.removeReader(this);
   }
 }
+
+const EMPTY = Buffer.alloc(0);
 
 function encodeBarrier(b: CheckpointBarrier): Buffer {
   return encodeValue({ checkpointId: b.checkpointId, timestamp: b.timestamp, targetDir: b.targetDir, isSavepoint: b.isSavepoint });

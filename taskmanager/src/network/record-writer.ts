@@ -1,7 +1,7 @@
 import { encodeBatch, murmur3Key, operatorIndexForKeyGroup, type Partitioner } from "@riffle/shared";
-import type { Output } from "@riffle/sdk/internal";
+import { MAX_WATERMARK, MIN_WATERMARK, type Output } from "@riffle/sdk/internal";
 import type { ResultPartition, ResultSubpartition } from "./result-partition.js";
-import type { CheckpointBarrier } from "./buffer.js";
+import { type CheckpointBarrier, type NetworkBuffer, untimed } from "./buffer.js";
 
 export interface RecordWriterOptions {
   partitioner: Partitioner;
@@ -23,6 +23,10 @@ export interface RecordWriterOptions {
  *
  * The task checks `isAvailable()` before each record: a writer whose subpartition queue is full, or
  * which needs a buffer while the pool is empty, is unavailable and the task waits on `available()`.
+ *
+ * Event time: a record's timestamp goes into a parallel array of its batch, which exists only once a
+ * record of that batch has a timestamp. Watermarks and watermark status are in-band events on every
+ * subpartition, behind the records written before them (partly filled batches go out first).
  */
 const SAMPLE_EVERY = 64;
 
@@ -40,6 +44,10 @@ export class RecordWriter implements Output {
   /** Bytes of this writer's records encoded for other TaskManagers. */
   bytesOut = 0;
   buffersOut = 0;
+  /** The last watermark sent on every subpartition (MIN_WATERMARK before any). */
+  currentOutputWatermark = MIN_WATERMARK;
+  /** The watermark status last announced downstream: idle outputs send no watermarks. */
+  private idle = false;
 
   constructor(
     readonly partition: ResultPartition,
@@ -60,19 +68,53 @@ export class RecordWriter implements Output {
     };
   }
 
-  collect(record: unknown): void {
+  collect(record: unknown, timestamp?: number): void {
     this.recordsOut++;
     if (this.broadcast) {
-      for (const sub of this.subs) this.append(sub, record);
+      for (const sub of this.subs) this.append(sub, record, timestamp);
     } else {
-      this.append(this.subs[this.select(record)]!, record);
+      this.append(this.subs[this.select(record)]!, record, timestamp);
     }
   }
 
-  private append(sub: ResultSubpartition, record: unknown): void {
+  private append(sub: ResultSubpartition, record: unknown, timestamp: number | undefined): void {
+    if (timestamp !== undefined) {
+      // The first timestamp of a batch creates its array: NaN for the records before it.
+      (sub.pendingTimestamps ??= untimed(sub.pending.length)).push(timestamp);
+    } else if (sub.pendingTimestamps !== undefined) {
+      sub.pendingTimestamps.push(Number.NaN);
+    }
     sub.pending.push(record);
     if (sub.pending.length >= this.target) this.finishBuffer(sub);
   }
+
+  /**
+   * Sends watermark `watermark` on every subpartition, behind the records written so far, if it is
+   * later than the last one sent. While the output is idle watermarks are dropped (as Flink's
+   * RecordWriterOutput does): consumers ignore watermarks of idle channels, and the producer's
+   * watermark generator sends its current one again once active. MAX_WATERMARK is the exception.
+   */
+  emitWatermark(watermark: number): void {
+    if (!(watermark > this.currentOutputWatermark)) return;
+    if (this.idle) {
+      if (watermark !== MAX_WATERMARK) return;
+      // The end of event time gets through an idle output: consumers that left this channel out of
+      // their minimum must still see it, or their windows would never fire at the end of input.
+      this.emitWatermarkStatus(false);
+    }
+    this.currentOutputWatermark = watermark;
+    this.broadcastInBand({ type: "WATERMARK", timestamp: watermark });
+  }
+
+  /** Announces idle / active on every subpartition when the status changes. */
+  emitWatermarkStatus(idle: boolean): void {
+    if (idle === this.idle) return;
+    this.idle = idle;
+    this.broadcastInBand({ type: "WATERMARK_STATUS", idle });
+  }
+
+  /** Side outputs are wired by the operator chain, not by network writers. */
+  collectSide(): void {}
 
   /** Turns the pending records of `sub` into a buffer; false when the pool has none to give. */
   private finishBuffer(sub: ResultSubpartition, force = false): boolean {
@@ -84,10 +126,12 @@ export class RecordWriter implements Output {
       return false;
     }
     const records = sub.pending;
+    const timestamps = sub.pendingTimestamps;
     sub.pending = [];
+    sub.pendingTimestamps = undefined;
     this.buffersOut++;
-    if (++this.sinceMeasured >= SAMPLE_EVERY) this.adapt(encodeBatch(records).length, records.length);
-    sub.add({ type: "DATA", records });
+    if (++this.sinceMeasured >= SAMPLE_EVERY) this.adapt(encodeBatch(records).length + (timestamps ? 8 * timestamps.length : 0), records.length);
+    sub.add({ type: "DATA", records, timestamps });
     if (sub.queuedBuffers >= this.options.maxBuffersPerSubpartition) this.blocked = true;
     return true;
   }
@@ -132,8 +176,18 @@ export class RecordWriter implements Output {
    * wait behind back-pressure without stalling the checkpoint.
    */
   broadcastBarrier(barrier: CheckpointBarrier): void {
+    this.broadcastInBand(barrier);
+  }
+
+  /**
+   * An event on every subpartition behind the records written so far. Partly filled batches go out
+   * first with overdraft buffers if need be: events must not wait behind back-pressure (a stalled
+   * checkpoint, a watermark holding back windows downstream), and at most one batch per subpartition
+   * is pending.
+   */
+  private broadcastInBand(event: NetworkBuffer): void {
     for (const sub of this.subs) this.finishBuffer(sub, true);
-    this.partition.broadcastEvent(barrier);
+    this.partition.broadcastEvent(event);
   }
 
   /** Ends the partition once every pending record is in a buffer; false while the pool has none to give. */

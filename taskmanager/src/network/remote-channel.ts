@@ -1,6 +1,6 @@
 import type * as grpc from "@grpc/grpc-js";
-import { RiffleError, decodeValue, type BufferResponse, type ExchangeRequest, type ExchangeResponse } from "@riffle/shared";
-import type { CheckpointBarrier, NetworkBuffer } from "./buffer.js";
+import { RiffleError, decodeTimestampedData, decodeValue, type BufferResponse, type ExchangeRequest, type ExchangeResponse } from "@riffle/shared";
+import { type CheckpointBarrier, END_OF_PARTITION, type NetworkBuffer } from "./buffer.js";
 import type { ChannelOwner, InputChannel } from "./input-channel.js";
 
 /** The gate-side pool of floating buffers, lent to whichever channel has a backlog. */
@@ -85,6 +85,13 @@ export class RemoteInputChannel implements InputChannel {
       return;
     }
     this.nextSequence++;
+    let buffer: NetworkBuffer;
+    try {
+      buffer = decodeBuffer(b);
+    } catch (err) {
+      this.fail(new RiffleError("INTERNAL", `${this.description}: undecodable ${b.type} buffer: ${(err as Error).message}`, { cause: err }));
+      return;
+    }
     let floating: boolean;
     if (this.freeExclusive > 0) {
       this.freeExclusive--;
@@ -97,10 +104,6 @@ export class RemoteInputChannel implements InputChannel {
       return;
     }
     this.buffersReceived++;
-    let buffer: NetworkBuffer;
-    if (b.type === "DATA") buffer = { type: "DATA", data: b.data };
-    else if (b.type === "CHECKPOINT_BARRIER") buffer = { type: "CHECKPOINT_BARRIER", ...decodeValue<Omit<CheckpointBarrier, "type">>(b.data) };
-    else buffer = { type: "END_OF_PARTITION" };
     if (buffer.type === "DATA") this.bytesReceived += b.data.length;
     else if (buffer.type === "END_OF_PARTITION") this.ended = true;
     const wasEmpty = this.queue.length === 0;
@@ -193,5 +196,30 @@ export class RemoteInputChannel implements InputChannel {
       if (this.ended) call.end();
       else call.cancel();
     }
+  }
+}
+
+/**
+ * A received buffer as the task reads it: records stay encoded until the task decodes them (and
+ * counts their bytes); events are decoded here. See exchange.proto for each type's data.
+ */
+function decodeBuffer(b: BufferResponse): NetworkBuffer {
+  switch (b.type) {
+    case "DATA":
+      return { type: "DATA", data: b.data, timestamps: undefined };
+    case "TIMESTAMPED_DATA": {
+      const { data, timestamps } = decodeTimestampedData(b.data);
+      return { type: "DATA", data, timestamps };
+    }
+    case "CHECKPOINT_BARRIER":
+      return { type: "CHECKPOINT_BARRIER", ...decodeValue<Omit<CheckpointBarrier, "type">>(b.data) };
+    case "WATERMARK":
+      return { type: "WATERMARK", timestamp: decodeValue<{ timestamp: number }>(b.data).timestamp };
+    case "WATERMARK_STATUS":
+      return { type: "WATERMARK_STATUS", idle: decodeValue<{ idle: boolean }>(b.data).idle };
+    case "END_OF_PARTITION":
+      return END_OF_PARTITION;
+    default:
+      throw new RiffleError("INTERNAL", `unknown buffer type ${String((b as { type: unknown }).type)}`);
   }
 }

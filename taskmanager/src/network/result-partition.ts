@@ -23,6 +23,11 @@ export class ResultSubpartition {
   private releasedWith: RiffleError | undefined;
   /** Records waiting to be encoded into the next buffer (owned by the RecordWriter). */
   pending: unknown[] = [];
+  /**
+   * Their event timestamps (NaN for none), parallel to `pending`; created only when a record of the
+   * batch has one, so batches without event time carry no array.
+   */
+  pendingTimestamps: number[] | undefined;
   endOfPartitionAdded = false;
 
   constructor(
@@ -95,6 +100,7 @@ export class ResultSubpartition {
     this.queue.length = 0;
     this.dataBuffers = 0;
     this.pending = [];
+    this.pendingTimestamps = undefined;
     const reader = this.reader;
     this.reader = undefined;
     reader?.notifyReleased(error);

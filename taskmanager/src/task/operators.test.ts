@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { keyGroupRangeForSubtask } from "@riffle/shared";
 import type { DataStream, RuntimeContext } from "@riffle/sdk";
-import { StreamExecutionEnvironment, buildJobGraph, createOperatorChain, type OperatorChain } from "@riffle/sdk/internal";
+import { StreamExecutionEnvironment, buildJobGraph, createOperatorChain, type OperatorChain, type ProcessingTimeService } from "@riffle/sdk/internal";
 import { MemoryKeyedStateBackend, OperatorStateBackend } from "../state/index.js";
 
 const ctx: RuntimeContext = {
@@ -14,6 +14,9 @@ const ctx: RuntimeContext = {
   metrics: { counter: () => ({ inc() {} }), gauge() {} },
   args: [],
 };
+
+/** No timers fire in these runs: the sources are bounded and run to their end at once. */
+const processingTime: ProcessingTimeService = { getCurrentProcessingTime: () => Date.now(), registerTimer: () => () => {} };
 
 /**
  * The operators' semantics, run in-process at parallelism 1 with the real memory state backend:
@@ -28,9 +31,14 @@ async function run<T>(build: (env: StreamExecutionEnvironment) => DataStream<T>)
   const services = { collect: async (r: readonly unknown[]) => void out.push(...(r as T[])) };
   const chains = new Map<string, OperatorChain>();
   for (const vertex of [...graph.vertices].reverse()) {
-    const chain = createOperatorChain(vertex, env.functions, { ctx, services }, (edgeId) => {
+    const chain = createOperatorChain(vertex, env.functions, { ctx, services, processingTime, autoWatermarkIntervalMs: 0 }, (edgeId) => {
       const target = chains.get(graph.edges.find((e) => e.id === edgeId)!.target)!;
-      return { collect: (r: unknown) => target.head.processElement(r) };
+      return {
+        collect: (r: unknown, ts?: number) => target.head.processElement(r, ts),
+        emitWatermark: (wm: number) => target.head.processWatermark(wm),
+        emitWatermarkStatus: (idle: boolean) => target.head.processWatermarkStatus(idle),
+        collectSide() {},
+      };
     });
     chains.set(vertex.id, chain);
   }
@@ -45,6 +53,7 @@ async function run<T>(build: (env: StreamExecutionEnvironment) => DataStream<T>)
   for (const c of [...ordered].reverse()) await c.open();
   const source = ordered[0]!.source!;
   while (source.reader.pollNext(source.output, 2) !== "END_OF_INPUT");
+  ordered[0]!.finishSource();
   for (const c of ordered) await c.endInput();
   for (const c of ordered) await c.close();
   return out;

@@ -13,7 +13,7 @@ import {
   type DeclineCheckpointRequest,
   type TriggerCheckpointRequest,
 } from "@riffle/shared";
-import { createOperatorChain, type OperatorChain, type Output } from "@riffle/sdk/internal";
+import { MIN_WATERMARK, createOperatorChain, type OperatorChain, type Output } from "@riffle/sdk/internal";
 import type { MetricGroup, RuntimeContext, SinkServices } from "@riffle/sdk";
 import {
   type ConnectionManager,
@@ -25,11 +25,13 @@ import {
   RemoteInputChannel,
   ResultPartition,
 } from "../network/index.js";
-import type { CheckpointBarrier, NetworkBuffer } from "../network/buffer.js";
+import { type CheckpointBarrier, type NetworkBuffer, timestampOf } from "../network/buffer.js";
 import { BarrierAligner } from "../checkpoint/barrier-aligner.js";
 import type { TaskStateManager } from "../checkpoint/task-state.js";
 import { Mailbox } from "./mailbox.js";
 import { TaskMetrics } from "./metrics.js";
+import { MailboxProcessingTimeService } from "./processing-time-service.js";
+import { StatusWatermarkValve } from "./watermark-valve.js";
 
 export interface NetworkSettings {
   bufferSize: number;
@@ -82,12 +84,19 @@ const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resol
  * written and acknowledged while processing goes on. A source that reaches the end of its input with
  * checkpointing on waits for one more completed checkpoint before it ends its partitions, so every
  * record is covered by a checkpoint before sinks see the end (Flink's final checkpoint, FLIP-147).
+ *
+ * Event time: records carry their timestamps in their batches; watermark and watermark-status events
+ * of every input channel go through one StatusWatermarkValve, which tells the head operator when the
+ * task's input watermark advances (the minimum over active channels) or all inputs went idle. A source
+ * task that reaches the end of its input sends MAX_WATERMARK down the chain. Processing-time timers
+ * run as mail.
  */
 export class Task {
   readonly vertex: JobVertex;
   readonly config: JobRuntimeConfig;
   readonly metrics = new TaskMetrics();
   readonly mailbox = new Mailbox();
+  readonly processingTime = new MailboxProcessingTimeService(this.mailbox);
   private state: ExecutionState = "DEPLOYING";
   private chain: OperatorChain | undefined;
   private readonly writers: RecordWriter[] = [];
@@ -96,7 +105,16 @@ export class Task {
   private cancelled = false;
   private flushTimer: NodeJS.Timeout | undefined;
   private batch: unknown[] | undefined;
+  /** The current batch's timestamps (NaN: none), or undefined when no record of it has one. */
+  private batchTimestamps: ArrayLike<number> | undefined;
+  /** The current batch feeds the head's second input. */
+  private batchInput2 = false;
   private batchIndex = 0;
+  /** Per gate (in this.gates order): whether it feeds the head's second input (vertex.inputTypes). */
+  private gateIsInput2: boolean[] = [];
+  /** Per gate: the valve index of its channel 0 (channels of all gates are numbered in one row). */
+  private channelOffsets: number[] = [];
+  private valve: StatusWatermarkValve | undefined;
   private nextGate = 0;
   /** False when no output of this task can ever refuse a record: the per-record check is skipped. */
   private outputsCanBlock = true;
@@ -139,6 +157,19 @@ export class Task {
     let n = 0;
     for (const w of this.writers) n += w.bytesOut;
     return n;
+  }
+
+  /** Event time the inputs reached: the minimum over active input channels (MIN_WATERMARK for sources). */
+  get currentInputWatermark(): number {
+    return this.valve?.currentWatermark ?? MIN_WATERMARK;
+  }
+
+  /** The lowest watermark sent on the task's network outputs (MIN_WATERMARK without any). */
+  get currentOutputWatermark(): number {
+    if (this.writers.length === 0) return MIN_WATERMARK;
+    let min = Number.POSITIVE_INFINITY;
+    for (const w of this.writers) min = Math.min(min, w.currentOutputWatermark);
+    return min;
   }
 
   /** Fraction of this task's output queues in use. */
@@ -268,6 +299,7 @@ export class Task {
       await this.loop();
       if (this.cancelled) throw new RiffleError("TASK_CANCELED", "cancelled");
       await this.untilCancelled(this.chain!.endInput());
+      this.processingTime.shutdown();
       for (const w of this.writers) {
         // The last buffers may wait for room like any other: a cancel must still get through.
         while (!w.finishIfFlushed()) {
@@ -282,6 +314,7 @@ export class Task {
       this.transition("FINISHED");
     } catch (err) {
       this.stopFlusher();
+      this.processingTime.shutdown();
       const error = this.cancelled ? new RiffleError("TASK_CANCELED", "cancelled") : failureOf(err);
       await this.cleanUp(error);
       if (this.cancelled) this.transition("CANCELED");
@@ -321,7 +354,13 @@ export class Task {
       metrics: services.metricGroup(tdd, this.vertex.name),
       args: this.config.args,
     };
-    this.chain = createOperatorChain(this.vertex, functions, { ctx, services: services.sinkServices(tdd) }, (edgeId) => {
+    const runtime = {
+      ctx,
+      services: services.sinkServices(tdd),
+      processingTime: this.processingTime,
+      autoWatermarkIntervalMs: this.config.autoWatermarkIntervalMs ?? 200,
+    };
+    this.chain = createOperatorChain(this.vertex, functions, runtime, (edgeId) => {
       const out = outputs.get(edgeId);
       if (!out) throw new RiffleError("INTERNAL", `no result partition deployed for edge ${edgeId}`);
       return out;
@@ -350,12 +389,22 @@ export class Task {
     if (this.gates.length > 0) {
       const aligner = new BarrierAligner(this.gates);
       this.aligner = aligner;
-      for (const gate of this.gates) {
-        gate.onChannelEnded = () => {
+      let channels = 0;
+      this.channelOffsets = this.gates.map((g) => {
+        const offset = channels;
+        channels += g.channels.length;
+        return offset;
+      });
+      this.gateIsInput2 = tdd.inputGates.map((g) => this.vertex.inputTypes?.[g.gateIndex] === 2);
+      const valve = new StatusWatermarkValve(channels, this.chain.head);
+      this.valve = valve;
+      this.gates.forEach((gate, g) => {
+        gate.onChannelEnded = (channel) => {
+          valve.channelEnded(this.channelOffsets[g]! + channel);
           const r = aligner.onChannelEnded();
           if (r.aligned) this.alignedByEnd = { barrier: r.barrier, alignmentMs: r.alignmentMs };
         };
-      }
+      });
     }
   }
 
@@ -431,6 +480,8 @@ export class Task {
         }
         const result = source.reader.pollNext(source.output, SOURCE_BATCH);
         if (result === "END_OF_INPUT") {
+          // The end of event time: every event-time window and timer downstream fires.
+          this.chain!.finishSource();
           if (!this.config.checkpointing) break;
           this.sourceEnded = true;
           this.flushWriters();
@@ -464,11 +515,23 @@ export class Task {
           if (item.records) {
             this.batch = item.records;
           } else {
-            this.metrics.bytesIn += item.data.length;
             this.batch = decodeBatch(item.data);
+            this.metrics.bytesIn += item.data.length;
+            if (item.timestamps) {
+              if (item.timestamps.length !== this.batch.length) {
+                throw new RiffleError("INTERNAL", `a batch of ${this.batch.length} records came with ${item.timestamps.length} timestamps`);
+              }
+              this.metrics.bytesIn += 8 * item.timestamps.length;
+            }
           }
+          this.batchTimestamps = item.timestamps;
+          this.batchInput2 = this.gateIsInput2[polled!.gate] === true;
           this.batchIndex = 0;
           this.processBatch();
+        } else if (item.type === "WATERMARK") {
+          this.valve!.inputWatermark(this.channelOffsets[polled!.gate]! + polled!.channel, item.timestamp);
+        } else if (item.type === "WATERMARK_STATUS") {
+          this.valve!.inputWatermarkStatus(this.channelOffsets[polled!.gate]! + polled!.channel, item.idle);
         }
       }
       if (flushEachStep) this.flushWriters();
@@ -496,24 +559,43 @@ export class Task {
     return undefined;
   }
 
-  /** Feeds the current batch record by record while the outputs have room. */
+  /**
+   * Feeds the current batch record by record while the outputs have room. The common case (first
+   * input, no timestamps) keeps its own loop, so event time costs it nothing.
+   */
   private processBatch(): void {
     const records = this.batch!;
     const head = this.chain!.head;
     const start = this.batchIndex;
     let i = start;
     const n = records.length;
-    if (this.outputsCanBlock) {
-      while (i < n) {
-        head.processElement(records[i++]);
-        if (!this.outputsAvailable()) break;
+    const ts = this.batchTimestamps;
+    if (ts === undefined && !this.batchInput2) {
+      if (this.outputsCanBlock) {
+        while (i < n) {
+          head.processElement(records[i++], undefined);
+          if (!this.outputsAvailable()) break;
+        }
+      } else {
+        while (i < n) head.processElement(records[i++], undefined);
       }
     } else {
-      while (i < n) head.processElement(records[i++]);
+      const input2 = this.batchInput2;
+      const canBlock = this.outputsCanBlock;
+      while (i < n) {
+        const t = ts === undefined ? undefined : timestampOf(ts[i]!);
+        if (input2) head.processElement2(records[i++], t);
+        else head.processElement(records[i++], t);
+        if (canBlock && !this.outputsAvailable()) break;
+      }
     }
     this.metrics.recordsIn += i - start;
-    if (i >= n) this.batch = undefined;
-    else this.batchIndex = i;
+    if (i >= n) {
+      this.batch = undefined;
+      this.batchTimestamps = undefined;
+    } else {
+      this.batchIndex = i;
+    }
   }
 
   private closeGates(): void {
