@@ -5,6 +5,8 @@ import { MemoryKeyedStateBackend, OperatorStateBackend } from "../state/index.js
 import { ManualProcessingTime } from "./manual-clock.js";
 
 export interface LocalRunOptions {
+  /** Job arguments (`env.param(...)`). */
+  args?: string[];
   /** Records a source emits per poll (smaller: finer interleaving with watermarks). Default 16. */
   pollBatch?: number;
   /** Processing time the clock advances after each source poll, in ms. Default 0. */
@@ -48,11 +50,17 @@ const ctxOf = (name: string): RuntimeContext => ({
  * minimum watermark over them (idle edges left out), sources are polled round-robin in small batches
  * with a manual processing-time clock, and every source ends with the end-of-input watermark. For
  * testing operator semantics (windows, joins, timers); the real tasks and network are tested in e2e.
+ * Every sink's records are captured (the returned stream is collected; a build returning nothing
+ * relies on its own sinks).
  */
-export async function runLocally<T>(build: (env: StreamExecutionEnvironment) => DataStream<T>, options: LocalRunOptions = {}): Promise<LocalRunResult<T>> {
-  const env = new StreamExecutionEnvironment("run");
+export async function runLocally<T>(
+  build: (env: StreamExecutionEnvironment) => DataStream<T> | void,
+  options: LocalRunOptions = {},
+): Promise<LocalRunResult<T>> {
+  const env = new StreamExecutionEnvironment("run", options.args ?? []);
   if (options.autoWatermarkIntervalMs !== undefined) env.setAutoWatermarkInterval(options.autoWatermarkIntervalMs);
-  build(env).collect();
+  // A build that returns a stream has it collected; one that returns nothing brings its own sinks.
+  build(env)?.collect();
   const graph = buildJobGraph(env, { name: "local", parallelism: 1, defaultParallelism: 1, defaultMaxParallelism: 128, defaultBufferTimeoutMs: 0 });
   const clock = new ManualProcessingTime(options.startTime ?? 0);
   const records: T[] = [];
