@@ -159,6 +159,7 @@ function context(subtaskIndex: number, parallelism: number): RuntimeContext {
 function recorder(into: Array<{ event: Event; timestamp: number | undefined }>): ReaderOutput<Event> {
   const output: ReaderOutput<Event> = {
     collect: (event, timestamp) => void into.push({ event, timestamp }),
+    collectWithTimestamp: (event, timestamp) => void into.push({ event, timestamp }),
     emitWatermark: () => {},
     markIdle: () => {},
     markActive: () => {},

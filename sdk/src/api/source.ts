@@ -18,6 +18,8 @@ export type PollResult = "MORE_AVAILABLE" | "NOTHING_AVAILABLE" | "END_OF_INPUT"
  */
 export interface ReaderOutput<T> {
   collect(record: T, timestamp?: number): void;
+  /** The same as `collect(record, timestamp)`, under the name of Flink's SourceContext. */
+  collectWithTimestamp(record: T, timestamp: number): void;
   /** A watermark from the reader itself (for sources whose data carries watermarks). */
   emitWatermark(watermark: number): void;
   /** The reader will emit nothing for a while: downstream tasks leave it out of their watermark. */

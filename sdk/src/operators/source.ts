@@ -85,6 +85,7 @@ function passThroughOutput(out: Output, emitter: WatermarkEmitter): ReaderOutput
       if (emitter.idle) emitter.markActive();
       out.collect(record, timestamp);
     },
+    collectWithTimestamp: (record, timestamp) => output.collect(record, timestamp),
     emitWatermark: (wm) => emitter.emitWatermark(wm),
     markIdle: () => emitter.markIdle(),
     markActive: () => emitter.markActive(),
@@ -109,6 +110,10 @@ class GeneratingOutput implements ReaderOutput<unknown> {
     this.owner.emitter.beforeRecord();
     this.out.collect(record, ts);
     if (ts !== undefined) this.generator.onEvent(record, ts, this.watermarks);
+  }
+
+  collectWithTimestamp(record: unknown, timestamp: number): void {
+    this.collect(record, timestamp);
   }
 
   emitWatermark(watermark: number): void {
