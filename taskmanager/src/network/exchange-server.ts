@@ -83,8 +83,10 @@ export class RemoteSubpartitionView implements SubpartitionReader {
    * records of a batch that had none); events are never merged, so they keep their place.
    */
   private encode(buffer: DataBuffer): BufferResponse {
-    if (buffer.data)
-      return buffer.timestamps ? this.message("TIMESTAMPED_DATA", encodeTimestampedData(buffer.data, buffer.timestamps)) : this.message("DATA", buffer.data);
+    if (buffer.data) {
+      const { data, timestamps } = buffer;
+      return timestamps ? this.message("TIMESTAMPED_DATA", encodeTimestampedData(data, timestamps)) : this.message("DATA", data);
+    }
     let records = buffer.records;
     let timestamps = buffer.timestamps;
     const limit = this.encoding.recordsPerBuffer;

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createLogger, decodeBatch, type ExecutionState, type JobGraph, type JobRuntimeConfig, type TaskDeploymentDescriptor } from "@riffle/shared";
-import type { ReaderOutput, Source } from "@riffle/sdk";
+import type { ReaderOutput, RuntimeContext, Source } from "@riffle/sdk";
 import { MAX_WATERMARK, MIN_WATERMARK, StreamExecutionEnvironment, buildJobGraph } from "@riffle/sdk/internal";
 import { ConnectionManager, InputGate, LocalInputChannel, NetworkBufferPool, PartitionManager } from "../network/index.js";
 import { timestampOf, type NetworkBuffer } from "../network/buffer.js";
@@ -47,17 +47,21 @@ afterEach(async () => {
 });
 
 /** source ─rebalance─► map ─rebalance─► (sink, not deployed: the test reads the map's partition) */
-function deploy(steps: Step[], mapVertexChange: (v: JobGraph["vertices"][number]) => void = () => {}) {
+function deploy(steps: Step[], options: { mapVertexChange?: (v: JobGraph["vertices"][number]) => void; attempt?: number } = {}) {
   const env = new StreamExecutionEnvironment("event-time");
+  const opened: RuntimeContext[] = [];
   env
     .fromSource(scripted(steps), "scripted")
     .rebalance()
-    .map((s: string) => s.toUpperCase())
+    .map({
+      open: (ctx: RuntimeContext) => void opened.push(ctx),
+      map: (s: string) => s.toUpperCase(),
+    })
     .rebalance()
     .sinkTo({ createWriter: () => ({ write() {} }) });
   const graph = buildJobGraph(env, { name: "t", defaultParallelism: 1, defaultMaxParallelism: 128, defaultBufferTimeoutMs: 100 });
   const [source, map] = graph.vertices;
-  mapVertexChange(map!);
+  options.mapVertexChange?.(map!);
   const pool = new NetworkBufferPool(64, 32 * 1024);
   const partitions = new PartitionManager();
   const states = new Map<string, ExecutionState>();
@@ -126,7 +130,7 @@ function deploy(steps: Step[], mapVertexChange: (v: JobGraph["vertices"][number]
     ],
     jobConfigJson: JSON.stringify(config),
     restoreJson: "",
-    attempt: 0,
+    attempt: options.attempt ?? 0,
   });
   const mapTask = new Task(tdd(map!, source!.id), services);
   const sourceTask = new Task(tdd(source!), services);
@@ -149,7 +153,7 @@ function deploy(steps: Step[], mapVertexChange: (v: JobGraph["vertices"][number]
     gate.close();
     return seen;
   };
-  return { mapTask, sourceTask, states, failures, readMapOutput };
+  return { mapTask, sourceTask, states, failures, opened, readMapOutput };
 }
 
 /** What one buffer of the map task's output holds, readably. */
@@ -192,11 +196,20 @@ describe("event time through tasks", () => {
   it("feeds a gate marked as input 2 to the head's processElement2", async () => {
     // No operator of the SDK has two inputs yet: a map head refuses its second input, which shows
     // the records went there.
-    const { mapTask, states, failures } = deploy([(out) => out.collect("a", 1)], (map) => {
-      map.inputTypes = [2];
+    const { mapTask, states, failures } = deploy([(out) => out.collect("a", 1)], {
+      mapVertexChange: (map) => {
+        map.inputTypes = [2];
+      },
     });
     await mapTask.done;
     expect(states.get(mapTask.tdd.vertexId)).toBe("FAILED");
     expect(failures.get(mapTask.tdd.vertexId)).toMatch(/has one input/);
+  });
+
+  it("tells functions which attempt of the subtask they run in", async () => {
+    // Sinks name files by it (the exactly-once file sink): a restart must not reuse an earlier attempt's.
+    const { mapTask, opened } = deploy([], { attempt: 3 });
+    await mapTask.done;
+    expect(opened.map((ctx) => ctx.attempt)).toEqual([3]);
   });
 });

@@ -353,6 +353,9 @@ export class Task {
       maxParallelism: tdd.maxParallelism,
       metrics: services.metricGroup(tdd, this.vertex.name),
       args: this.config.args,
+      // Writers name their files by it (the exactly-once file sink): a restarted subtask must not
+      // reuse, and so overwrite or delete, a file an earlier attempt staged.
+      attempt: tdd.attempt,
     };
     const runtime = {
       ctx,
