@@ -50,13 +50,14 @@ export class DefaultTaskStateManager implements TaskStateManager {
     const operators: OperatorStates[] = [];
     try {
       for (const spec of vertex.operators) {
-        const keyed = spec.keyed === true || KEYED_KINDS.has(spec.kind)
-          ? await createKeyedStateBackend(
-              backend === "leveldb"
-                ? { type: "leveldb", directory: join(workDir, operatorDir(spec.uid)), maxParallelism: tdd.maxParallelism, keyGroupRange }
-                : { type: "memory", maxParallelism: tdd.maxParallelism, keyGroupRange },
-            )
-          : undefined;
+        const keyed =
+          spec.keyed === true || KEYED_KINDS.has(spec.kind)
+            ? await createKeyedStateBackend(
+                backend === "leveldb"
+                  ? { type: "leveldb", directory: join(workDir, operatorDir(spec.uid)), maxParallelism: tdd.maxParallelism, keyGroupRange }
+                  : { type: "memory", maxParallelism: tdd.maxParallelism, keyGroupRange },
+              )
+            : undefined;
         const operator = new OperatorStateBackend({ subtaskIndex: tdd.subtaskIndex, parallelism: tdd.parallelism });
         operators.push({ spec, keyed, operator });
         const saved = restore?.operators.find((o) => o.uid === spec.uid);
