@@ -1,7 +1,7 @@
 /**
  * Benchmark results: machine-readable (bench/results/<name>.json) and as a markdown table
- * (bench/results/<name>.md), the same table printed to the terminal. Two pairs: `core` (throughput
- * and latency) and `state` (state backends, checkpoints, recovery).
+ * (bench/results/<name>.md), the same table printed to the terminal. Three pairs: `core` (throughput
+ * and latency), `state` (state backends, checkpoints, recovery) and `eventtime` (Nexmark, windows).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
@@ -10,8 +10,19 @@ import type { BenchmarkResult, Measured } from "./benchmark.js";
 
 export const RESULTS_DIR = fileURLToPath(new URL("./results/", import.meta.url));
 /** Row order in the reports. */
-const ORDER = ["stateless-chain", "keyed-shuffle", "latency", "state-backends", "checkpoint-1m-keys", "recovery"];
-const TITLES: Record<string, string> = { core: "Benchmarks", state: "State, checkpoint and recovery benchmarks" };
+const ORDER = ["stateless-chain", "keyed-shuffle", "latency", "state-backends", "checkpoint-1m-keys", "recovery", "nexmark", "windows"];
+const TITLES: Record<string, string> = {
+  core: "Benchmarks",
+  state: "State, checkpoint and recovery benchmarks",
+  eventtime: "Event-time benchmarks: Nexmark and windows",
+};
+/**
+ * A parameter shown in a column of its own (and not among the parameters) in a pair's table: the
+ * eventtime pair sets Riffle's Nexmark rates beside Flink's published ones.
+ */
+const EXTRA_COLUMNS: Record<string, { parameter: string; header: string; unit: string }> = {
+  eventtime: { parameter: "flinkPerCore", header: "Flink 1.13 (per core)", unit: "events/s/core" },
+};
 
 export interface Machine {
   cpu: string;
@@ -30,7 +41,7 @@ export function completeResult(m: Measured, on: Machine): BenchmarkResult {
 }
 
 interface ReportFile {
-  /** Results pair: "core" or "state". */
+  /** Results pair: "core", "state" or "eventtime". */
   name?: string;
   command: string;
   machine: Machine;
@@ -59,18 +70,26 @@ export function writeReport(results: BenchmarkResult[], command: string, on: Mac
   return md;
 }
 
+function description(name: string): string {
+  if (name === "state")
+    return "Each row shows Riffle next to a baseline measured in the same run (the ratio compares them); where the aim is on the value (≤), the baseline gives context. Medians of the runs; every sample is in state.json.";
+  if (name === "eventtime")
+    return "Each ratio compares Riffle with a baseline measured in the same run: Nexmark per core against the query's fused hand-written loop on one core (Flink's published figure beside it, not measured here), sliding windows against tumbling ones. Medians of the runs; every sample is in eventtime.json.";
+  return "Each ratio compares Riffle with a baseline measured in the same run. Throughput: medians of the runs; latency: percentiles of the pooled runs; every sample is in core.json.";
+}
+
 export function markdown(file: ReportFile): string {
   const { machine: m } = file;
+  const name = file.name ?? "core";
+  const extra = EXTRA_COLUMNS[name];
   const lines = [
-    `## ${TITLES[file.name ?? "core"] ?? "Benchmarks"}`,
+    `## ${TITLES[name] ?? "Benchmarks"}`,
     "",
     `\`${file.command}\` on ${m.cpu} (${m.cores} cores), Node ${m.node}, ${m.date.slice(0, 16).replace("T", " ")} UTC.`,
-    file.name === "state"
-      ? "Each row shows Riffle next to a baseline measured in the same run (the ratio compares them); where the aim is on the value (≤), the baseline gives context. Medians of the runs; every sample is in state.json."
-      : "Each ratio compares Riffle with a baseline measured in the same run. Throughput: medians of the runs; latency: percentiles of the pooled runs; every sample is in core.json.",
+    description(name),
     "",
-    "| Benchmark | Riffle | Baseline | Ratio | Aim | Parameters |",
-    "|---|---|---|---|---|---|",
+    `| Benchmark | Riffle | Baseline | Ratio |${extra ? ` ${extra.header} |` : ""} Aim | Parameters |`,
+    `|---|---|---|---|${extra ? "---|" : ""}---|---|`,
   ];
   let previous: BenchmarkResult | undefined;
   for (const r of file.results) {
@@ -80,18 +99,21 @@ export function markdown(file: ReportFile): string {
     const params = sameAsAbove
       ? "as above"
       : Object.entries(r.parameters)
+          .filter(([k]) => k !== extra?.parameter)
           .map(([k, v]) => `${k}=${typeof v === "number" ? formatCount(v) : v}`)
           .join(", ");
     const stale = r.date !== m.date ? ` (run ${r.date.slice(0, 16).replace("T", " ")})` : "";
+    const extraValue = extra ? r.parameters[extra.parameter] : undefined;
+    const extraCell = !extra ? "" : ` ${typeof extraValue === "number" ? formatValue(extraValue, extra.unit) : "—"} |`;
     lines.push(
-      `| ${r.title}${stale} | ${formatValue(r.value, r.unit)} | ${r.baseline.name}: ${formatValue(r.baseline.value, r.unit)} | ${r.ratio.toFixed(2)} | ${aim} | ${params} |`,
+      `| ${r.title}${stale} | ${formatValue(r.value, r.unit)} | ${r.baseline.name}: ${formatValue(r.baseline.value, r.unit)} | ${r.ratio.toFixed(2)} |${extraCell} ${aim} | ${params} |`,
     );
   }
   return `${lines.join("\n")}\n`;
 }
 
 export function formatValue(value: number, unit: string): string {
-  if (unit === "rec/s") return `${formatCount(value)} rec/s`;
+  if (unit === "rec/s" || unit === "events/s/core") return `${formatCount(value)} ${unit}`;
   if (unit === "ms") return `${value < 10 ? value.toFixed(2) : value.toFixed(1)} ms`;
   if (unit === "bytes") return value >= 1e6 ? `${+(value / 1e6).toFixed(1)} MB` : value >= 1e4 ? `${+(value / 1e3).toFixed(1)} kB` : `${value} B`;
   return `${value} ${unit}`;

@@ -1,10 +1,15 @@
 /**
  * Runs Riffle's benchmarks, each next to a baseline measured in the same run, and writes
- * bench/results/core.{json,md} (throughput, latency) and bench/results/state.{json,md} (state
- * backends, checkpoints, recovery); a run writes only the pairs of the benchmarks it ran.
+ * bench/results/core.{json,md} (throughput, latency), bench/results/state.{json,md} (state
+ * backends, checkpoints, recovery) and bench/results/eventtime.{json,md} (Nexmark, windows); a run
+ * writes only the pairs of the benchmarks it ran.
  *
- *   npm run bench                                         all of them (about 5-6 minutes on 2 cores)
+ * Benchmarks: stateless-chain, keyed-shuffle, latency (core); state-backends, checkpoint-1m-keys,
+ * recovery (state); nexmark (about 4-5 minutes), windows (about 1.5 minutes) (eventtime).
+ *
+ *   npm run bench                                         all of them (about 11-12 minutes on 2 cores)
  *   node --import tsx bench/run.ts keyed-shuffle latency  some of them (their rows replace the old ones)
+ *   node --import tsx bench/run.ts nexmark windows        the eventtime pair
  *   node --import tsx bench/run.ts --quick                small counts, one run: checks they still work;
  *                                                         prints the table but writes no results
  *   options: --runs <n> (measured runs per side, default 3), --profile (CPU profiles of the cluster
@@ -20,9 +25,11 @@ import { latency } from "./latency.js";
 import { stateBackends } from "./state-backends.js";
 import { checkpoint1mKeys } from "./checkpoint-1m-keys.js";
 import { recovery } from "./recovery.js";
+import { nexmark } from "./nexmark.js";
+import { windows } from "./windows.js";
 
 /** In this order: latency takes the keyed shuffle's rate when both run. */
-const BENCHMARKS: Benchmark[] = [statelessChain, keyedShuffle, latency, stateBackends, checkpoint1mKeys, recovery];
+const BENCHMARKS: Benchmark[] = [statelessChain, keyedShuffle, latency, stateBackends, checkpoint1mKeys, recovery, nexmark, windows];
 
 interface Options {
   names: string[];
