@@ -32,6 +32,10 @@ export interface OperatorChain {
    * through the chain, so every event-time window and timer downstream fires.
    */
   finishSource(): void;
+  /** Whether an operator has work left from a watermark; see StreamOperator.hasPendingWork. */
+  hasPendingWork(): boolean;
+  /** Continues the first operator with pending work (upstream ones first). */
+  continueWork(): void;
   endInput(): Promise<void>;
   close(): Promise<void>;
 }
@@ -177,6 +181,18 @@ export function createOperatorChain(
     },
     finishSource() {
       head.processWatermark(MAX_WATERMARK);
+    },
+    hasPendingWork() {
+      for (let i = 0; i < operators.length; i++) if (operators[i]!.hasPendingWork()) return true;
+      return false;
+    },
+    continueWork() {
+      for (let i = 0; i < operators.length; i++) {
+        if (operators[i]!.hasPendingWork()) {
+          operators[i]!.continueWork();
+          return;
+        }
+      }
     },
     async endInput() {
       for (const op of operators) await op.endInput();

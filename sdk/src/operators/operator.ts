@@ -86,6 +86,19 @@ export abstract class StreamOperator {
     this.output.emitWatermark(watermark);
   }
 
+  /**
+   * True while a watermark left work undone (timers still to fire, the watermark not yet forwarded).
+   * The task then calls {@link continueWork} instead of taking more input, checking its outputs and
+   * yielding in between: a watermark that fires a million windows neither blocks the TaskManager's
+   * event loop nor piles up output beyond back-pressure.
+   */
+  hasPendingWork(): boolean {
+    return false;
+  }
+
+  /** Does the next bounded share of the pending work. */
+  continueWork(): void {}
+
   /** Every input became idle (`true`) or one became active again (`false`). */
   processWatermarkStatus(idle: boolean): void {
     this.output.emitWatermarkStatus(idle);

@@ -90,15 +90,21 @@ export class InternalTimerService {
     return this.eventTimers.size + this.processingTimers.size;
   }
 
-  /** Fires every event-time timer at or before `watermark`, in timestamp order. */
-  advanceWatermark(watermark: number): void {
-    this.watermark = watermark;
+  /**
+   * Fires the event-time timers at or before `watermark`, in timestamp order, at most `budget` of
+   * them; returns the budget left (0: there may be more to fire, call again).
+   */
+  advanceWatermark(watermark: number, budget = Number.POSITIVE_INFINITY): number {
+    if (watermark > this.watermark) this.watermark = watermark;
     for (let t = this.eventTimers.peek(); t !== undefined && t.timestamp <= watermark; t = this.eventTimers.peek()) {
+      if (budget <= 0) return 0;
+      budget--;
       this.eventTimers.poll();
       this.backend.setCurrentKey(t.key);
       this.backend.setCurrentNamespace(t.namespace);
       this.target.onEventTime(t);
     }
+    return Math.max(budget, 1);
   }
 
   /** A view for user functions: timers in the key's own namespace. */

@@ -123,6 +123,8 @@ export class Task {
   private aligner: BarrierAligner | undefined;
   /** Set when an input channel's end completed an alignment, handled after the current poll. */
   private alignedByEnd: { barrier: CheckpointBarrier; alignmentMs: number } | undefined;
+  /** The source reached its end and the end of event time went into the chain. */
+  private sourceDrained = false;
   private sourceEnded = false;
   private finalCheckpointId: number | undefined;
   private finalCheckpointDone = false;
@@ -472,7 +474,10 @@ export class Task {
         await this.wait(this.outputsAvailableFuture(), "backPressured");
         continue;
       }
-      if (this.batch) {
+      if (this.chain!.hasPendingWork()) {
+        // Timers a watermark fired and could not finish in one step: before any more input.
+        this.chain!.continueWork();
+      } else if (this.batch) {
         this.processBatch();
       } else if (source) {
         if (this.sourceEnded) {
@@ -481,13 +486,19 @@ export class Task {
           await this.wait(this.mailbox.arrival(), "idle");
           continue;
         }
-        const result = source.reader.pollNext(source.output, SOURCE_BATCH);
-        if (result === "END_OF_INPUT") {
-          // The end of event time: every event-time window and timer downstream fires.
-          this.chain!.finishSource();
+        if (this.sourceDrained) {
+          // The end of event time has been handled by the whole chain: the final checkpoint, taken
+          // from here on, covers every record the chain will ever emit.
           if (!this.config.checkpointing) break;
           this.sourceEnded = true;
           this.flushWriters();
+          continue;
+        }
+        const result = source.reader.pollNext(source.output, SOURCE_BATCH);
+        if (result === "END_OF_INPUT") {
+          // The end of event time: every event-time window and timer in the chain and downstream fires.
+          this.chain!.finishSource();
+          this.sourceDrained = true;
           continue;
         }
         if (result === "NOTHING_AVAILABLE") {

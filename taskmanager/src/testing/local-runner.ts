@@ -119,6 +119,7 @@ export async function runLocally<T>(
       if (r === "END_OF_INPUT") {
         active.delete(c);
         c.finishSource();
+        drain(c);
       }
     }
     clock.advanceBy(options.clockStepPerPoll ?? 0);
@@ -184,6 +185,12 @@ class InputValve {
     if (min > this.last) {
       this.last = min;
       this.chain().head.processWatermark(min);
+      drain(this.chain());
     }
   }
+}
+
+/** Does a chain's pending watermark work at once, as the task does before taking more input. */
+function drain(chain: OperatorChain): void {
+  while (chain.hasPendingWork()) chain.continueWork();
 }

@@ -128,7 +128,10 @@ class Subtask {
 
   step(s: Step): void {
     if ("record" in s) this.op.processElement(s.record, s.record.t);
-    else this.op.processWatermark(s.watermark);
+    else {
+      this.op.processWatermark(s.watermark);
+      while (this.op.hasPendingWork()) this.op.continueWork();
+    }
   }
 
   async checkpoint(id: number): Promise<Snapshot> {
