@@ -80,17 +80,35 @@ export abstract class KeyedStateBackend implements InternalKeyedStateBackend, St
   // ---- key context ----
 
   setCurrentKey(key: unknown): void {
-    const text = canonicalKey(key);
-    // Same as keyGroupOf(key), without computing the canonical text twice.
+    const text = this.keyText(key);
+    this.setKey(key, text, this.checkedKeyGroup(text));
+  }
+
+  /** The canonical text of `key` (see canonicalKey). */
+  protected keyText(key: unknown): string {
+    return typeof key === "string" ? key : canonicalKey(key);
+  }
+
+  /**
+   * The key group of a key's canonical text (as keyGroupOf(key), without computing the text twice);
+   * throws, with no current key left set, when this subtask does not own it.
+   */
+  protected checkedKeyGroup(text: string): number {
     const keyGroup = murmur3Utf8(text) % this.maxParallelism;
-    this.contextVersion++;
     if (keyGroup < this.keyGroupRange.start || keyGroup > this.keyGroupRange.end) {
+      this.contextVersion++;
       this.currentKeyGroup = -1;
       throw new RiffleError(
         "INTERNAL",
         `key ${JSON.stringify(text)} belongs to key group ${keyGroup}, outside this subtask's key-group range [${this.keyGroupRange.start}, ${this.keyGroupRange.end}]: records were partitioned with another max parallelism or key selector`,
       );
     }
+    return keyGroup;
+  }
+
+  /** Makes `key` (canonical text `text`, in key group `keyGroup` of this subtask) the current key. */
+  protected setKey(key: unknown, text: string, keyGroup: number): void {
+    this.contextVersion++;
     this.currentKey = key;
     this.currentKeyText = text;
     this.currentKeyGroup = keyGroup;

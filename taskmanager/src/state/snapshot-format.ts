@@ -14,6 +14,11 @@ import { type StateMeta, isStateKind } from "./state-meta.js";
  *
  * Values are the msgpack bytes of the stored value, kept as a binary item: the leveldb backend copies
  * them from and to its database without decoding them. All integers are big-endian.
+ *
+ * A payload is plain msgpack, whichever way it was written: `writeGroup` encodes an array of entries
+ * with msgpackr; `addEntry` writes the items of one entry at a time straight into a large output
+ * buffer (an array32 header patched when the frame closes, strings and binaries with headers that may
+ * be wider than the smallest, as msgpack allows), so a backend that scans its entries builds no arrays.
  */
 const MAGIC = Buffer.from("RFKS", "latin1");
 const VERSION = 1;
@@ -23,6 +28,10 @@ const FRAME_HEADER = 6;
 export const ENTRY_ITEMS = 4;
 /** Entries per frame: bounds the memory and the time of encoding one frame (a key group may take several). */
 export const FRAME_ENTRIES = 4096;
+/** Bytes `addEntry` buffers before the writer asks to be drained (see {@link KeyedSnapshotWriter.needsDrain}). */
+const DRAIN_BYTES = 1 << 20;
+/** msgpack array32 header: 0xdd | count u32. */
+const ARRAY32 = 5;
 
 interface FileHeader {
   maxParallelism: number;
@@ -37,9 +46,17 @@ export function keyedSnapshotFileName(range: KeyGroupRange): string {
 
 /** Writes one keyed snapshot file; key groups must be written in ascending order. */
 export class KeyedSnapshotWriter {
+  /** Bytes written to the file. */
   private offset = 0;
   private lastKeyGroup = -1;
   private readonly offsets: [number, number][] = [];
+  /** `addEntry`'s output: whole frames, and the open one (from `frameStart`), not written yet. */
+  private buffer: Buffer = Buffer.alloc(0);
+  private position = 0;
+  /** Where the open frame starts in `buffer`, or -1. */
+  private frameStart = -1;
+  private frameKeyGroup = -1;
+  private frameEntries = 0;
 
   private constructor(
     private readonly file: FileHandle,
@@ -71,13 +88,8 @@ export class KeyedSnapshotWriter {
   /** Appends entries (flat: stateId, key, namespace, value bytes, ...) of one key group. */
   async writeGroup(keyGroup: number, entries: readonly unknown[]): Promise<void> {
     if (entries.length === 0) return;
-    if (keyGroup < this.lastKeyGroup || keyGroup < this.range.start || keyGroup > this.range.end) {
-      throw new RiffleError("INTERNAL", `key group ${keyGroup} written out of order or outside [${this.range.start}, ${this.range.end}]`);
-    }
-    if (keyGroup !== this.lastKeyGroup) {
-      this.offsets.push([keyGroup, this.offset]);
-      this.lastKeyGroup = keyGroup;
-    }
+    if (this.position > 0) await this.drain();
+    this.startKeyGroup(keyGroup, this.offset);
     const payload = encodeValue(entries);
     const header = Buffer.allocUnsafe(FRAME_HEADER);
     header.writeUInt16BE(keyGroup, 0);
@@ -85,7 +97,77 @@ export class KeyedSnapshotWriter {
     await this.append(header, payload);
   }
 
+  /**
+   * Buffers one entry, in the frame of its key group (key groups ascending): the stored value's
+   * msgpack bytes are given as latin1 text (a character per byte), and the key and the namespace as
+   * `text` from `keyStart` to `keyEnd` and from `keyEnd` to its end. Call {@link drain} when
+   * {@link needsDrain} says so.
+   */
+  addEntry(keyGroup: number, stateId: number, text: string, keyStart: number, keyEnd: number, value: string): void {
+    if (this.frameStart >= 0 && (keyGroup !== this.frameKeyGroup || this.frameEntries >= FRAME_ENTRIES)) this.closeFrame();
+    // Worst cases: stateId 3, a string header 5 plus 3 bytes per UTF-16 unit, a binary header 5.
+    const most = 3 + 10 + 3 * (text.length - keyStart) + 5 + value.length;
+    if (this.frameStart < 0) {
+      this.ensure(FRAME_HEADER + ARRAY32 + most);
+      this.startKeyGroup(keyGroup, this.offset + this.position);
+      this.frameStart = this.position;
+      this.frameKeyGroup = keyGroup;
+      this.frameEntries = 0;
+      this.position += FRAME_HEADER + ARRAY32;
+    } else {
+      this.ensure(most);
+    }
+    const out = this.buffer;
+    let p = this.position;
+    if (stateId < 0x80) out[p++] = stateId;
+    else {
+      out[p] = 0xcd;
+      out.writeUInt16BE(stateId, p + 1);
+      p += 3;
+    }
+    p = writeStr(out, p, text, keyStart, keyEnd);
+    p = writeStr(out, p, text, keyEnd, text.length);
+    const n = value.length;
+    if (n < 0x100) {
+      out[p] = 0xc4;
+      out[p + 1] = n;
+      p += 2;
+    } else if (n < 0x10000) {
+      out[p] = 0xc5;
+      out.writeUInt16BE(n, p + 1);
+      p += 3;
+    } else {
+      out[p] = 0xc6;
+      out.writeUInt32BE(n, p + 1);
+      p += 5;
+    }
+    if (n < 16) for (let i = 0; i < n; i++) out[p + i] = value.charCodeAt(i);
+    else out.write(value, p, n, "latin1");
+    this.position = p + n;
+    this.frameEntries++;
+  }
+
+  /** True when `addEntry` has buffered enough to be written. */
+  needsDrain(): boolean {
+    return this.position >= DRAIN_BYTES;
+  }
+
+  /** Writes what `addEntry` buffered (closing the open frame: a key group may take several). */
+  async drain(): Promise<void> {
+    if (this.frameStart >= 0) this.closeFrame();
+    if (this.position === 0) return;
+    const bytes = this.buffer.subarray(0, this.position);
+    try {
+      await this.file.write(bytes, 0, bytes.length);
+    } catch (err) {
+      throw new RiffleError("STATE_BACKEND_FAILED", `cannot write ${join(this.dir, this.path)}: ${(err as Error).message}${storageHint(err)}`, { cause: err });
+    }
+    this.offset += bytes.length;
+    this.position = 0;
+  }
+
   async finish(): Promise<KeyedStateHandle> {
+    await this.drain();
     try {
       // Durable before the checkpoint can be acknowledged as complete.
       await this.file.datasync();
@@ -102,6 +184,33 @@ export class KeyedSnapshotWriter {
     await rm(join(this.dir, this.path), { force: true }).catch(() => {});
   }
 
+  private startKeyGroup(keyGroup: number, offset: number): void {
+    if (keyGroup === this.lastKeyGroup) return;
+    if (keyGroup < this.lastKeyGroup || keyGroup < this.range.start || keyGroup > this.range.end) {
+      throw new RiffleError("INTERNAL", `key group ${keyGroup} written out of order or outside [${this.range.start}, ${this.range.end}]`);
+    }
+    this.offsets.push([keyGroup, offset]);
+    this.lastKeyGroup = keyGroup;
+  }
+
+  private closeFrame(): void {
+    const start = this.frameStart;
+    const out = this.buffer;
+    out.writeUInt16BE(this.frameKeyGroup, start);
+    out.writeUInt32BE(this.position - start - FRAME_HEADER, start + 2);
+    out[start + FRAME_HEADER] = 0xdd;
+    out.writeUInt32BE(this.frameEntries * ENTRY_ITEMS, start + FRAME_HEADER + 1);
+    this.frameStart = -1;
+  }
+
+  /** Room for `bytes` more in `buffer`, growing it (buffered bytes kept). */
+  private ensure(bytes: number): void {
+    if (this.position + bytes <= this.buffer.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(DRAIN_BYTES * 2, 2 * this.buffer.length, this.position + bytes));
+    this.buffer.copy(grown, 0, 0, this.position);
+    this.buffer = grown;
+  }
+
   private async append(a: Buffer, b: Buffer): Promise<void> {
     try {
       await this.file.writev([a, b]);
@@ -110,6 +219,42 @@ export class KeyedSnapshotWriter {
     }
     this.offset += a.length + b.length;
   }
+}
+
+/** Writes `text` from `start` to `end` as a msgpack string at `p`; returns the position after it. */
+function writeStr(out: Buffer, p: number, text: string, start: number, end: number): number {
+  const n = end - start;
+  if (n < 32) {
+    // Short ASCII (most keys) character by character; anything else through Buffer#write.
+    let i = 0;
+    for (; i < n; i++) {
+      const c = text.charCodeAt(start + i);
+      if (c >= 0x80) break;
+      out[p + 1 + i] = c;
+    }
+    if (i === n) {
+      out[p] = 0xa0 | n;
+      return p + 1 + n;
+    }
+  }
+  const s = start === 0 && end === text.length ? text : text.slice(start, end);
+  const most = 3 * n;
+  if (most < 0x100) {
+    const written = out.write(s, p + 2, most, "utf8");
+    out[p] = 0xd9;
+    out[p + 1] = written;
+    return p + 2 + written;
+  }
+  if (most < 0x10000) {
+    const written = out.write(s, p + 3, most, "utf8");
+    out[p] = 0xda;
+    out.writeUInt16BE(written, p + 1);
+    return p + 3 + written;
+  }
+  const written = out.write(s, p + 5, most, "utf8");
+  out[p] = 0xdb;
+  out.writeUInt32BE(written, p + 1);
+  return p + 5 + written;
 }
 
 export interface KeyedSnapshotVisitor {

@@ -74,6 +74,8 @@ describe("operators", () => {
       { k: "a", v: 4, tag: "first" },
       { k: "a", v: 9, tag: "first" },
     ]);
+    // Records are shared by reference: the sum changes its own copy in state, never an input or an emitted record.
+    expect(rows[0]).toEqual({ k: "a", v: 3, tag: "first" });
     expect((await run((env) => env.fromCollection(rows).keyBy("k").min("v"))).map((r) => [r.v, r.tag])).toEqual([
       [3, "first"],
       [1, "b1"],

@@ -151,3 +151,50 @@ describe("leveldb backend", () => {
     await b.dispose();
   });
 });
+
+describe("leveldb snapshots of any text", () => {
+  it("round-trips keys and namespaces of any text and values of any size with the memory backend", async () => {
+    const opts = { maxParallelism: 128, keyGroupRange: { start: 0, end: 127 } };
+    const keys = ["", "k", "é", "日本語", "😀 pair", "a\u0000b", "x".repeat(40), "ü".repeat(100), "long".repeat(0x4000)];
+    const namespaces = ["", "w", "ñ window"];
+    const stored = (i: number): unknown => [i, "v".repeat(i % 3 === 0 ? 70_000 : i), { bytes: Buffer.alloc(i % 300, i) }];
+    const b = await LevelDbKeyedStateBackend.create({ ...opts, directory: join(root, "text"), cacheMaxEntries: 4 });
+    const v = b.getState(new ValueStateDescriptor<unknown>("v"));
+    let i = 0;
+    for (const key of keys) {
+      b.setCurrentKey(key);
+      for (const ns of namespaces) {
+        b.setCurrentNamespace(ns);
+        v.update(stored(i++));
+      }
+      b.setCurrentNamespace("");
+    }
+    await b.flushed();
+    const check = (target: { setCurrentKey(k: unknown): void; setCurrentNamespace(ns: string): void }, state: { value(): unknown }) => {
+      let j = 0;
+      for (const key of keys) {
+        target.setCurrentKey(key);
+        for (const ns of namespaces) {
+          target.setCurrentNamespace(ns);
+          expect({ key, ns, value: state.value() }).toEqual({ key, ns, value: stored(j++) });
+        }
+        target.setCurrentNamespace("");
+      }
+    };
+    // Read back through the small cache, from the database.
+    check(b, v);
+    const first = join(root, "chk-text-1");
+    const handle = await b.snapshot().write(first);
+    const memory = new MemoryKeyedStateBackend(opts);
+    await memory.restore(first, [handle]);
+    expect(memory.rowCount()).toBe(keys.length * namespaces.length);
+    check(memory, memory.getState(new ValueStateDescriptor<unknown>("v")));
+    const second = join(root, "chk-text-2");
+    const memoryHandle = await memory.snapshot().write(second);
+    const again = await LevelDbKeyedStateBackend.create({ ...opts, directory: join(root, "text-again"), cacheMaxEntries: 4 });
+    await again.restore(second, [memoryHandle]);
+    check(again, again.getState(new ValueStateDescriptor<unknown>("v")));
+    await b.dispose();
+    await again.dispose();
+  });
+});

@@ -3,8 +3,8 @@ import { RiffleError, decodeValue, describeError, encodeValue } from "@riffle/sh
 import { ClassicLevel } from "classic-level";
 import type { KeyedStateHandle, SnapshotCapture } from "../handles.js";
 import { KeyedStateBackend, type KeyedStateBackendOptions } from "../keyed-backend.js";
-import { ENTRY_ITEMS, FRAME_ENTRIES, KeyedSnapshotWriter } from "../snapshot-format.js";
-import { KEY_HEADER, dbKey, keyGroupPrefix, keySuffix } from "./db-keys.js";
+import { KeyedSnapshotWriter } from "../snapshot-format.js";
+import { type DbKeyParts, dbKey, keyGroupPrefix, keySuffix, parseDbKey, valueBytes, valueText } from "./db-keys.js";
 import { ABSENT, type BatchOp, type CachedRow, type FrozenWrite, RowCache } from "./row-cache.js";
 
 export interface LevelDbKeyedStateBackendOptions extends KeyedStateBackendOptions {
@@ -18,7 +18,8 @@ export interface LevelDbKeyedStateBackendOptions extends KeyedStateBackendOption
   flushBatchSize?: number;
 }
 
-type Db = ClassicLevel<Buffer, Buffer>;
+/** Keys and values are text (see db-keys.ts). */
+type Db = ClassicLevel<string, string>;
 type DbSnapshot = ReturnType<Db["snapshot"]>;
 
 export interface LevelDbBackendStats {
@@ -32,6 +33,11 @@ export interface LevelDbBackendStats {
 
 /** How far past its bound the cache may grow (while every row is dirty) before the backend asks for back-pressure. */
 const OVERFLOW = 1.5;
+/** Options of a read by a key given as bytes (both encodings named, so classic-level does not copy them per read). */
+const BUFFER_KEY = { keyEncoding: "buffer" as const, valueEncoding: "utf8" as const };
+/** Entries per iterator call of a snapshot scan, and the bytes at which classic-level ends one early (its default is 16 KiB). */
+const SCAN_ENTRIES = 8192;
+const SCAN_BYTES = 1 << 20;
 
 /**
  * Keyed state in LevelDB (classic-level), one database per backend, with a bounded write-back cache
@@ -51,6 +57,10 @@ const OVERFLOW = 1.5;
  *   the background, each one earlier if the task touches it first, written before anything written
  *   after the capture, and followed by a LevelDB snapshot whose key-group range is then written to
  *   the common snapshot format while processing continues.
+ * - Keys and values are stored as text (db-keys.ts): classic-level gives a scan its entries as
+ *   strings ~3x faster than as Buffers, and the values' text is their msgpack bytes, copied into the
+ *   snapshot's frames without decoding (1M keys: ~0.7 s here, against ~4 s with Buffers and
+ *   msgpackr-encoded frames).
  *
  * List and map states are one LevelDB value per (key, namespace) holding the whole list or map.
  */
@@ -93,9 +103,9 @@ export class LevelDbKeyedStateBackend extends KeyedStateBackend {
     for (const name of ["cacheMaxEntries", "flushThreshold", "flushBatchSize"] as const) {
       if (options[name] !== undefined) positiveInteger(options[name], name);
     }
-    const db: Db = new ClassicLevel<Buffer, Buffer>(options.directory, {
-      keyEncoding: "buffer",
-      valueEncoding: "buffer",
+    const db: Db = new ClassicLevel<string, string>(options.directory, {
+      keyEncoding: "utf8",
+      valueEncoding: "utf8",
       createIfMissing: true,
       errorIfExists: true,
     });
@@ -217,12 +227,8 @@ export class LevelDbKeyedStateBackend extends KeyedStateBackend {
       dir,
       handles,
       (keyGroup, stateId, key, namespace, value) => {
-        // The value bytes are stored as they are: both sides use the same value encoding.
-        ops.push({
-          type: "put",
-          key: dbKey(keyGroup, stateId, keySuffix(key, namespace)),
-          value: Buffer.from(value.buffer, value.byteOffset, value.byteLength),
-        });
+        // The value bytes are stored as they are (as latin1 text): both sides use the same value encoding.
+        ops.push({ type: "put", key: dbKey(keyGroup, stateId, keySuffix(key, namespace)), value: valueText(value) });
       },
       async () => {
         if (ops.length >= this.flushBatchSize) await writeOps();
@@ -281,14 +287,16 @@ export class LevelDbKeyedStateBackend extends KeyedStateBackend {
 
   private load(row: CachedRow, stateId: number): unknown {
     row.suffix ??= keySuffix(row.key, row.namespace);
-    let bytes: Buffer | undefined;
+    let text: string | undefined;
     try {
-      bytes = this.db.getSync(dbKey(row.keyGroup, stateId, row.suffix));
+      // The key as UTF-8 bytes: classic-level 3.0's getSync of a string key writes it into a shared
+      // buffer and, when a multi-byte character does not fit, reads a truncated key (another key's value).
+      text = this.db.getSync<Buffer, string>(Buffer.from(dbKey(row.keyGroup, stateId, row.suffix), "utf8"), BUFFER_KEY);
     } catch (err) {
       throw this.fail(err);
     }
     this.counters.reads++;
-    const value = bytes === undefined ? ABSENT : decodeValue(bytes);
+    const value = text === undefined ? ABSENT : decodeValue(valueBytes(text));
     row.cells[stateId] = value;
     return value;
   }
@@ -377,7 +385,7 @@ export class LevelDbKeyedStateBackend extends KeyedStateBackend {
     for (const id of ids) {
       const value = row.cells[id];
       const key = dbKey(row.keyGroup, id, row.suffix);
-      out.push(value === ABSENT ? { type: "del", key } : { type: "put", key, value: encodeValue(value) });
+      out.push(value === ABSENT ? { type: "del", key } : { type: "put", key, value: encodeValue(value).toString("latin1") });
     }
   }
 
@@ -412,31 +420,42 @@ export class LevelDbKeyedStateBackend extends KeyedStateBackend {
     return result;
   }
 
+  /**
+   * Writes the key groups of the LevelDB snapshot to the common format: large iterator batches of
+   * strings, the next one read while this one is written, each entry copied into the frames without
+   * decoding its value (see db-keys.ts).
+   */
   private async writeSnapshot(snapshot: DbSnapshot, dir: string): Promise<KeyedStateHandle> {
     const { start, end } = this.keyGroupRange;
     const writer = await KeyedSnapshotWriter.create(dir, this.keyGroupRange, this.maxParallelism, this.metas.slice());
-    const iterator = this.db.iterator({ gte: keyGroupPrefix(start), lt: keyGroupPrefix(end + 1), snapshot });
-    const frameItems = FRAME_ENTRIES * ENTRY_ITEMS;
+    const iterator = this.db.iterator({ gte: keyGroupPrefix(start), lt: keyGroupPrefix(end + 1), snapshot, highWaterMarkBytes: SCAN_BYTES });
+    let next: Promise<[string, string][]> | undefined;
     try {
-      let keyGroup = -1;
-      let entries: unknown[] = [];
+      const parts: DbKeyParts = { stateId: 0, keyStart: 0, keyEnd: 0 };
+      const read = () => {
+        next = iterator.nextv(SCAN_ENTRIES);
+        // Handled here, while it may be pending across a file write; awaited (and thrown) below.
+        next.catch(() => {});
+        return next;
+      };
+      read();
       for (;;) {
-        const batch = await iterator.nextv(1024);
+        const batch = await next!;
+        next = undefined;
         if (batch.length === 0) break;
-        for (const [k, value] of batch) {
-          const group = k.readUInt16BE(0);
-          if (group !== keyGroup || entries.length >= frameItems) {
-            if (entries.length > 0) await writer.writeGroup(keyGroup, entries);
-            entries = [];
-            keyGroup = group;
-          }
-          const keyLength = k.readUInt32BE(4);
-          entries.push(k.readUInt16BE(2), k.toString("utf8", KEY_HEADER, KEY_HEADER + keyLength), k.toString("utf8", KEY_HEADER + keyLength), value);
+        read();
+        for (let i = 0; i < batch.length; i++) {
+          const entry = batch[i]!;
+          const key = entry[0];
+          const keyGroup = parseDbKey(key, parts);
+          writer.addEntry(keyGroup, parts.stateId, key, parts.keyStart, parts.keyEnd, entry[1]);
         }
+        if (writer.needsDrain()) await writer.drain();
       }
-      if (entries.length > 0) await writer.writeGroup(keyGroup, entries);
       return await writer.finish();
     } catch (err) {
+      // The read under way must end before the iterator closes.
+      await next?.catch(() => {});
       await writer.abort();
       throw err instanceof RiffleError
         ? err

@@ -6,7 +6,8 @@ export interface FrozenWrite {
   ops: BatchOp[];
 }
 
-export type BatchOp = { type: "put"; key: Buffer; value: Buffer } | { type: "del"; key: Buffer };
+/** Keys and values as db-keys.ts lays them out. */
+export type BatchOp = { type: "put"; key: string; value: string } | { type: "del"; key: string };
 
 /** One (key, namespace) in the leveldb backend's write-back cache. */
 export interface CachedRow {
@@ -28,7 +29,7 @@ export interface CachedRow {
   /** Second-chance bit of the CLOCK eviction. */
   used: boolean;
   /** keySuffix(key, namespace), built on the first database access. */
-  suffix: Buffer | undefined;
+  suffix: string | undefined;
   /** Index in the cache's slot array. */
   slot: number;
 }

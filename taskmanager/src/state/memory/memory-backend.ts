@@ -2,16 +2,7 @@ import { RiffleError, decodeValue } from "@riffle/shared";
 import type { KeyedStateHandle, SnapshotCapture } from "../handles.js";
 import { KeyedStateBackend, type KeyedStateBackendOptions } from "../keyed-backend.js";
 import { ENTRY_ITEMS, FRAME_ENTRIES, KeyedSnapshotWriter } from "../snapshot-format.js";
-import { PendingSnapshot, type Row } from "./pending-snapshot.js";
-
-/**
- * The rows of one key group. Rows of the default namespace are keyed by the key's canonical text
- * alone (no string building per record); other namespaces by {@link spacedKey}.
- */
-class Group {
-  readonly main = new Map<string, Row>();
-  spaced: Map<string, Row> | undefined;
-}
+import { PendingSnapshot, type Row, cellOf, clearCell, setCell } from "./pending-snapshot.js";
 
 /** `key` and `namespace` as one string; the length prefix makes it unambiguous whatever they contain. */
 function spacedKey(key: string, namespace: string): string {
@@ -19,29 +10,50 @@ function spacedKey(key: string, namespace: string): string {
 }
 
 /**
- * Keyed state in JS Maps: key group → (key, namespace) → state id → value. Rows hold every state of
- * a key, so a record costs one Map lookup however many states its function uses; the lookup is
- * memoised per current key. Snapshots are copy-on-write per row (see PendingSnapshot): the
- * synchronous part is O(1), and only rows touched while a snapshot is being written are copied.
+ * Keyed state in JS Maps: (key, namespace) → state id → value, one Map for the rows of the default
+ * namespace, keyed by the key's canonical text alone (no string building per record), and one for
+ * other namespaces, keyed by {@link spacedKey}. Rows hold every state of a key and its key group, so
+ * a record costs one Map lookup however many states its function uses, and a key already present
+ * needs no hashing for its key group (setCurrentKey takes it from the row). The lookup is memoised per
+ * current key. Snapshots are copy-on-write per row (see PendingSnapshot): the synchronous part is
+ * O(1), and only rows touched while a snapshot is being written are copied; the writer sorts rows by
+ * key group when it starts.
  */
 export class MemoryKeyedStateBackend extends KeyedStateBackend {
-  private groups: (Group | undefined)[];
+  private main = new Map<string, Row>();
+  private spaced = new Map<string, Row>();
   private epoch = 0;
   private readonly pending: PendingSnapshot[] = [];
   private disposed = false;
   private memoVersion = -1;
   private memoRow: Row | undefined;
 
+  // Public: the base constructor is protected.
   constructor(options: KeyedStateBackendOptions) {
     super(options);
-    this.groups = new Array<Group | undefined>(this.keyGroupRange.end - this.keyGroupRange.start + 1);
+  }
+
+  override setCurrentKey(key: unknown): void {
+    const text = this.keyText(key);
+    // Operators keeping state only in other namespaces (windows) skip the lookup.
+    const row = this.main.size === 0 ? undefined : this.main.get(text);
+    if (row === undefined) {
+      this.setKey(key, text, this.checkedKeyGroup(text));
+    } else {
+      // A row of this key exists: its key group is known and in range.
+      this.setKey(key, text, row.keyGroup);
+    }
+    if (this.currentNamespace === "") {
+      this.memoVersion = this.contextVersion;
+      this.memoRow = row;
+    }
   }
 
   readCell(stateId: number): unknown {
     const row = this.row(false);
     if (row === undefined) return undefined;
     if (this.pending.length !== 0) this.protect(row);
-    return row.cells[stateId];
+    return cellOf(row, stateId);
   }
 
   updateCell(stateId: number): unknown {
@@ -51,27 +63,24 @@ export class MemoryKeyedStateBackend extends KeyedStateBackend {
   writeCell(stateId: number, value: unknown): void {
     if (value === undefined) {
       const row = this.row(false);
-      if (row === undefined || row.cells[stateId] === undefined) return;
+      if (row === undefined || cellOf(row, stateId) === undefined) return;
       if (this.pending.length !== 0) this.protect(row);
-      row.cells[stateId] = undefined;
+      clearCell(row, stateId);
       if (--row.live === 0) this.removeRow(row);
       return;
     }
     const row = this.row(true)!;
     if (this.pending.length !== 0) this.protect(row);
-    if (row.cells[stateId] === undefined) row.live++;
-    row.cells[stateId] = value;
+    if (setCell(row, stateId, value, this.metas.length)) row.live++;
   }
 
   /** Number of (key, namespace) rows held. */
   rowCount(): number {
-    let n = 0;
-    for (const g of this.groups) if (g !== undefined) n += g.main.size + (g.spaced?.size ?? 0);
-    return n;
+    return this.main.size + this.spaced.size;
   }
 
   snapshot(): SnapshotCapture<KeyedStateHandle> {
-    const pending = new PendingSnapshot(++this.epoch, this.groups.length);
+    const pending = new PendingSnapshot(++this.epoch, this.keyGroupRange.end - this.keyGroupRange.start + 1);
     this.pending.push(pending);
     return {
       write: (dir) => this.writeSnapshot(pending, dir),
@@ -82,17 +91,14 @@ export class MemoryKeyedStateBackend extends KeyedStateBackend {
   async restore(dir: string, handles: readonly KeyedStateHandle[]): Promise<void> {
     this.memoVersion = -1;
     await this.readSnapshots(dir, handles, (keyGroup, stateId, key, namespace, bytes) => {
-      const index = keyGroup - this.keyGroupRange.start;
-      const group = (this.groups[index] ??= new Group());
-      const map = namespace === "" ? group.main : (group.spaced ??= new Map());
+      const map = namespace === "" ? this.main : this.spaced;
       const mapKey = namespace === "" ? key : spacedKey(key, namespace);
       let row = map.get(mapKey);
       if (row === undefined) {
-        row = { key, namespace, cells: [], live: 0, epoch: this.epoch };
+        row = { key, namespace, keyGroup, first: undefined, rest: undefined, live: 0, epoch: this.epoch };
         map.set(mapKey, row);
       }
-      if (row.cells[stateId] === undefined) row.live++;
-      row.cells[stateId] = decodeValue(bytes);
+      if (setCell(row, stateId, decodeValue(bytes), this.metas.length)) row.live++;
     });
   }
 
@@ -100,7 +106,8 @@ export class MemoryKeyedStateBackend extends KeyedStateBackend {
     this.disposed = true;
     for (const p of this.pending) p.discarded = true;
     this.pending.length = 0;
-    this.groups = [];
+    this.main = new Map();
+    this.spaced = new Map();
     this.memoVersion = -1;
     this.memoRow = undefined;
   }
@@ -114,16 +121,13 @@ export class MemoryKeyedStateBackend extends KeyedStateBackend {
     if (this.disposed) throw new RiffleError("INTERNAL", "the state backend was disposed");
     const keyGroup = this.currentKeyGroup;
     if (keyGroup < 0) throw this.noCurrentKey();
-    const index = keyGroup - this.keyGroupRange.start;
     const key = this.currentKeyText;
     const namespace = this.currentNamespace;
-    let group = this.groups[index];
-    let row = group === undefined ? undefined : namespace === "" ? group.main.get(key) : group.spaced?.get(spacedKey(key, namespace));
+    let row = namespace === "" ? this.main.get(key) : this.spaced.get(spacedKey(key, namespace));
     if (row === undefined && create) {
-      group ??= this.groups[index] = new Group();
-      row = { key, namespace, cells: [], live: 0, epoch: this.epoch };
-      if (namespace === "") group.main.set(key, row);
-      else (group.spaced ??= new Map()).set(spacedKey(key, namespace), row);
+      row = { key, namespace, keyGroup, first: undefined, rest: undefined, live: 0, epoch: this.epoch };
+      if (namespace === "") this.main.set(key, row);
+      else this.spaced.set(spacedKey(key, namespace), row);
     }
     this.memoVersion = this.contextVersion;
     this.memoRow = row;
@@ -131,16 +135,15 @@ export class MemoryKeyedStateBackend extends KeyedStateBackend {
   }
 
   private removeRow(row: Row): void {
-    const group = this.groups[this.currentKeyGroup - this.keyGroupRange.start]!;
-    if (row.namespace === "") group.main.delete(row.key);
-    else group.spaced?.delete(spacedKey(row.key, row.namespace));
+    if (row.namespace === "") this.main.delete(row.key);
+    else this.spaced.delete(spacedKey(row.key, row.namespace));
     if (this.memoRow === row) this.memoRow = undefined;
   }
 
   /** Gives the current row to every pending snapshot before its first change (or read) after their capture. */
   private protect(row: Row): void {
     if (row.epoch >= this.epoch) return;
-    const index = this.currentKeyGroup - this.keyGroupRange.start;
+    const index = row.keyGroup - this.keyGroupRange.start;
     for (const p of this.pending) p.preserve(index, row);
     row.epoch = this.epoch;
   }
@@ -151,12 +154,21 @@ export class MemoryKeyedStateBackend extends KeyedStateBackend {
     try {
       writer = await KeyedSnapshotWriter.create(dir, this.keyGroupRange, this.maxParallelism, this.metas.slice());
       const frameItems = FRAME_ENTRIES * ENTRY_ITEMS;
-      for (let index = 0; index < this.groups.length; index++) {
+      if (pending.discarded) throw new RiffleError("INTERNAL", "the backend was disposed while a snapshot was written");
+      // The rows by key group, as of now: rows changed or removed later are preserved by then, rows added later are skipped.
+      const start = this.keyGroupRange.start;
+      const byGroup = new Array<Row[] | undefined>(this.keyGroupRange.end - start + 1);
+      for (const rows of [this.main, this.spaced]) {
+        for (const row of rows.values()) {
+          if (row.epoch < pending.epoch) (byGroup[row.keyGroup - start] ??= []).push(row);
+        }
+      }
+      for (let index = 0; index < byGroup.length; index++) {
         if (pending.discarded) throw new RiffleError("INTERNAL", "the backend was disposed while a snapshot was written");
         // Taken synchronously: between two awaits no record is processed, so the group is consistent.
-        const group = this.groups[index];
-        const entries = pending.takeGroup(index, group === undefined ? [] : [group.main, group.spaced]);
-        const keyGroup = this.keyGroupRange.start + index;
+        const entries = pending.takeGroup(index, byGroup[index]);
+        byGroup[index] = undefined;
+        const keyGroup = start + index;
         for (let i = 0; i < entries.length; i += frameItems) await writer.writeGroup(keyGroup, entries.slice(i, i + frameItems));
       }
       return await writer.finish();

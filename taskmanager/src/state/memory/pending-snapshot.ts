@@ -4,7 +4,15 @@ import { encodeValue } from "@riffle/shared";
 export interface Row {
   readonly key: string;
   readonly namespace: string;
-  readonly cells: unknown[];
+  /** The key's key group (absolute). */
+  readonly keyGroup: number;
+  /**
+   * The value of state 0 (most keyed operators have one state), held in the row itself: one object
+   * less per key keeps more rows in cache.
+   */
+  first: unknown;
+  /** The values of states 1.. at index id - 1; sized to the states registered (a compact row stays in cache). */
+  rest: unknown[] | undefined;
   /** Number of defined cells; the row is dropped at 0. */
   live: number;
   /** The backend's snapshot epoch when the row was created or last protected for a pending snapshot. */
@@ -13,11 +21,53 @@ export interface Row {
 
 /** Appends a row's defined cells as snapshot entries (stateId, key, namespace, value bytes). */
 export function appendRowEntries(out: unknown[], row: Row): void {
-  const cells = row.cells;
-  for (let id = 0; id < cells.length; id++) {
-    const value = cells[id];
-    if (value !== undefined) out.push(id, row.key, row.namespace, encodeValue(value));
+  if (row.first !== undefined) out.push(0, row.key, row.namespace, encodeValue(row.first));
+  const rest = row.rest;
+  if (rest === undefined) return;
+  for (let i = 0; i < rest.length; i++) {
+    const value = rest[i];
+    if (value !== undefined) out.push(i + 1, row.key, row.namespace, encodeValue(value));
   }
+}
+
+/** The stored value of state `stateId` in `row`. */
+export function cellOf(row: Row, stateId: number): unknown {
+  return stateId === 0 ? row.first : row.rest?.[stateId - 1];
+}
+
+/**
+ * Stores `value` (not undefined) as state `stateId` of `row`; `states` is the number of states
+ * registered, which sizes the row. Returns whether the cell was empty before.
+ */
+export function setCell(row: Row, stateId: number, value: unknown, states: number): boolean {
+  if (stateId === 0) {
+    const was = row.first === undefined;
+    row.first = value;
+    return was;
+  }
+  let rest = row.rest;
+  if (rest === undefined || stateId > rest.length) {
+    // `[]` would grow to 17 slots at its first store: size it to the states registered.
+    const grown = new Array<unknown>(Math.max(states, stateId + 1) - 1);
+    if (rest !== undefined) for (let i = 0; i < rest.length; i++) grown[i] = rest[i];
+    row.rest = rest = grown;
+  }
+  const was = rest[stateId - 1] === undefined;
+  rest[stateId - 1] = value;
+  return was;
+}
+
+/** Removes state `stateId` of `row`; returns whether it held a value. */
+export function clearCell(row: Row, stateId: number): boolean {
+  if (stateId === 0) {
+    const was = row.first !== undefined;
+    row.first = undefined;
+    return was;
+  }
+  const rest = row.rest;
+  if (rest === undefined || stateId > rest.length || rest[stateId - 1] === undefined) return false;
+  rest[stateId - 1] = undefined;
+  return true;
 }
 
 /**
@@ -46,12 +96,18 @@ export class PendingSnapshot {
     appendRowEntries((this.preserved[groupIndex] ??= []), row);
   }
 
-  /** The group's entries as of the capture; from now on its rows need no preserving for this snapshot. */
-  takeGroup(groupIndex: number, rowMaps: readonly (ReadonlyMap<string, Row> | undefined)[]): unknown[] {
+  /**
+   * The group's entries as of the capture; from now on its rows need no preserving for this snapshot.
+   * `rows` are the group's rows gathered at any time after the capture: rows changed since were
+   * preserved, and rows created since are newer than the epoch, so both are skipped here.
+   */
+  takeGroup(groupIndex: number, rows: readonly Row[] | undefined): unknown[] {
     const out: unknown[] = [];
-    for (const rows of rowMaps) {
-      if (rows === undefined) continue;
-      for (const row of rows.values()) if (row.epoch < this.epoch) appendRowEntries(out, row);
+    if (rows !== undefined) {
+      for (let i = 0; i < rows.length; i++) {
+        const row = rows[i]!;
+        if (row.epoch < this.epoch) appendRowEntries(out, row);
+      }
     }
     const preserved = this.preserved[groupIndex];
     if (preserved !== undefined) for (let i = 0; i < preserved.length; i++) out.push(preserved[i]);
