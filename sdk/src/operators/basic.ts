@@ -1,6 +1,5 @@
-import { RiffleError } from "@riffle/shared";
 import { callHook, callSnapshotHook, closeFunction, openFunction, type Collector, type ProcessContext } from "../api/functions.js";
-import type { TimerService } from "../time/timer-service.js";
+import { nonKeyedTimerService, type TimerService } from "../time/timer-service.js";
 import { MIN_WATERMARK, StreamOperator, callable, type OperatorRuntime, type OperatorStateContext } from "./operator.js";
 
 /** An operator around one user function: opens and closes it with the task, and passes on checkpoint hooks. */
@@ -109,17 +108,7 @@ export class ProcessOperator extends UserFunctionOperator {
   private timerService: TimerService | undefined;
 
   override async open(rt: OperatorRuntime): Promise<void> {
-    const noTimers = (): never => {
-      throw new RiffleError("JOB_INVALID_GRAPH", "timers need a keyed stream: use keyBy(...).process(...) to set timers");
-    };
-    this.timerService = {
-      currentProcessingTime: () => rt.processingTime.getCurrentProcessingTime(),
-      currentWatermark: () => this.watermark,
-      registerEventTimeTimer: noTimers,
-      registerProcessingTimeTimer: noTimers,
-      deleteEventTimeTimer: noTimers,
-      deleteProcessingTimeTimer: noTimers,
-    };
+    this.timerService = nonKeyedTimerService(rt.processingTime, () => this.watermark);
     await super.open(rt);
   }
 

@@ -1,6 +1,13 @@
 import type { Collector, OnTimerContext, ProcessContext } from "../api/functions.js";
 import { DEFAULT_NAMESPACE } from "../state/backend.js";
-import type { InternalTimer, InternalTimerService, TimeDomain, TimerService, Triggerable } from "../time/timer-service.js";
+import {
+  type InternalTimer,
+  type InternalTimerService,
+  type TimeDomain,
+  type TimerService,
+  type Triggerable,
+  nonKeyedTimerService,
+} from "../time/timer-service.js";
 import { UserFunctionOperator } from "./basic.js";
 import { KeyedOperator } from "./keyed.js";
 import { MIN_WATERMARK, callable, type OperatorRuntime, type OperatorStateContext } from "./operator.js";
@@ -35,17 +42,7 @@ export class CoProcessOperator extends UserFunctionOperator {
   }
 
   override async open(rt: OperatorRuntime): Promise<void> {
-    const noTimers = (): never => {
-      throw new Error("timers need keyed streams: use connect(...).keyBy(k1, k2).process(...) to set timers");
-    };
-    this.timers = {
-      currentProcessingTime: () => rt.processingTime.getCurrentProcessingTime(),
-      currentWatermark: () => this.watermark,
-      registerEventTimeTimer: noTimers,
-      registerProcessingTimeTimer: noTimers,
-      deleteEventTimeTimer: noTimers,
-      deleteProcessingTimeTimer: noTimers,
-    };
+    this.timers = nonKeyedTimerService(rt.processingTime, () => this.watermark);
     await super.open(rt);
   }
 

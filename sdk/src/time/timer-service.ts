@@ -20,6 +20,21 @@ export interface TimerService {
 
 export type TimeDomain = "EVENT_TIME" | "PROCESSING_TIME";
 
+/** The timer service of a non-keyed function: it tells the time; setting timers needs a key. */
+export function nonKeyedTimerService(processingTime: ProcessingTimeService, currentWatermark: () => number): TimerService {
+  const noTimers = (): never => {
+    throw new RiffleError("JOB_INVALID_GRAPH", "timers need a keyed stream: use keyBy(...).process(...) (or connect(...).keyBy(k1, k2)) to set timers");
+  };
+  return {
+    currentProcessingTime: () => processingTime.getCurrentProcessingTime(),
+    currentWatermark,
+    registerEventTimeTimer: noTimers,
+    registerProcessingTimeTimer: noTimers,
+    deleteEventTimeTimer: noTimers,
+    deleteProcessingTimeTimer: noTimers,
+  };
+}
+
 /** What a timer service calls when a timer fires; the key and namespace of the timer are current then. */
 export interface Triggerable {
   onEventTime(timer: InternalTimer): void;
