@@ -64,20 +64,22 @@ export class Q5TopAuctions implements KeyedProcessFunction<number, Q5Row, Q5Row>
 }
 
 export function q5(events: DataStream<Event>): DataStream<Q5Row> {
-  return bidsOf(events)
-    // Only the auction id crosses the network (the SQL planner projects the same way): a whole bid
-    // with its padding costs ten times the bytes.
-    .map((b: Bid) => b.auction)
-    .name("q5: Project auction")
-    .keyBy((auction: number) => auction)
-    .window(SlidingEventTimeWindows.of(Q5_WINDOW_SIZE_MS, Q5_WINDOW_SLIDE_MS))
-    .aggregate(COUNT, (auction: number, ctx: ProcessWindowContext<TimeWindow>, counts: number[], out: Collector<Q5Row>) =>
-      out.collect({ auction, num: counts[0]!, windowStart: ctx.window.start, windowEnd: ctx.window.end }),
-    )
-    .name("q5: Bids per auction")
-    .uid("q5-bids-per-auction")
-    .keyBy((row: Q5Row) => row.windowEnd)
-    .process(new Q5TopAuctions())
-    .name("q5: Top auctions")
-    .uid("q5-top-auctions");
+  return (
+    bidsOf(events)
+      // Only the auction id crosses the network (the SQL planner projects the same way): a whole bid
+      // with its padding costs ten times the bytes.
+      .map((b: Bid) => b.auction)
+      .name("q5: Project auction")
+      .keyBy((auction: number) => auction)
+      .window(SlidingEventTimeWindows.of(Q5_WINDOW_SIZE_MS, Q5_WINDOW_SLIDE_MS))
+      .aggregate(COUNT, (auction: number, ctx: ProcessWindowContext<TimeWindow>, counts: number[], out: Collector<Q5Row>) =>
+        out.collect({ auction, num: counts[0]!, windowStart: ctx.window.start, windowEnd: ctx.window.end }),
+      )
+      .name("q5: Bids per auction")
+      .uid("q5-bids-per-auction")
+      .keyBy((row: Q5Row) => row.windowEnd)
+      .process(new Q5TopAuctions())
+      .name("q5: Top auctions")
+      .uid("q5-top-auctions")
+  );
 }
