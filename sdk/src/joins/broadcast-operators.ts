@@ -1,12 +1,10 @@
 import { RiffleError } from "@riffle/shared";
 import type { Collector } from "../api/functions.js";
 import { UserFunctionOperator } from "../operators/basic.js";
-import { KeyedOperator } from "../operators/keyed.js";
+import { KeyedFunctionOperator } from "../operators/keyed-function.js";
 import { MIN_WATERMARK, callable, type OperatorRuntime, type OperatorStateContext } from "../operators/operator.js";
-import { DEFAULT_NAMESPACE } from "../state/backend.js";
 import type { MapStateDescriptor } from "../state/descriptors.js";
 import type { OperatorStateStore } from "../state/stores.js";
-import type { InternalTimer, InternalTimerService, TimeDomain, TimerService, Triggerable } from "../time/timer-service.js";
 import { HeapBroadcastState, type BroadcastState, type ReadOnlyBroadcastState } from "./broadcast-state.js";
 import type { BroadcastContext, BroadcastReadOnlyContext, KeyedBroadcastOnTimerContext } from "./functions.js";
 
@@ -149,45 +147,25 @@ export class BroadcastProcessOperator extends UserFunctionOperator {
  * Not supported: Flink's `Context.applyToKeyedState` (it iterates every key of the backend, which the
  * keyed state backends cannot do yet).
  */
-export class KeyedBroadcastProcessOperator extends KeyedOperator implements Triggerable {
+export class KeyedBroadcastProcessOperator extends KeyedFunctionOperator {
   private readonly fn: ElementFn<KeyedBroadcastOnTimerContext<unknown>>;
   private readonly broadcastFn: ElementFn<BroadcastContext>;
-  private readonly onTimerFn: ((ts: number, ctx: KeyedBroadcastOnTimerContext<unknown>, out: Collector<unknown>) => void) | undefined;
   private readonly states: BroadcastStates;
-  private timers!: InternalTimerService;
-  private timestamp: number | undefined;
-  private domain: TimeDomain = "EVENT_TIME";
-  private readonly collector: Collector<unknown> = { collect: (r) => this.output.collect(r, this.timestamp) };
   private readonly readOnlyContext: KeyedBroadcastOnTimerContext<unknown>;
   private readonly context: BroadcastContext;
 
   constructor(userFunction: unknown, keySelector: unknown, descriptors: readonly AnyMapDescriptor[]) {
-    super(keySelector, userFunction);
+    super(userFunction, keySelector);
     const m = broadcastMethods<KeyedBroadcastOnTimerContext<unknown>, BroadcastContext>(userFunction);
     this.fn = m.processElement;
     this.broadcastFn = m.processBroadcastElement;
-    const onTimer = (userFunction as { onTimer?: unknown } | null)?.onTimer;
-    this.onTimerFn = typeof onTimer === "function" ? onTimer.bind(userFunction) : undefined;
     this.states = new BroadcastStates(descriptors);
     const op = this;
-    let userTimers: TimerService | undefined;
-    this.readOnlyContext = {
-      get timestamp() {
-        return op.timestamp;
-      },
-      get timeDomain() {
-        return op.domain;
-      },
+    this.readOnlyContext = Object.assign(this.keyedContext(), {
       currentProcessingTime: () => this.timers.currentProcessingTime(),
       currentWatermark: () => this.timers.currentWatermark(),
-      output: (tag, value) => this.output.collectSide(tag.id, value, this.timestamp),
-      getBroadcastState: (d) => this.states.readOnly(d),
-      getCurrentKey: () => this.backend.getCurrentKey(),
-      timerService: () => {
-        userTimers ??= this.timers.userTimerService();
-        return userTimers;
-      },
-    };
+      getBroadcastState: (d: AnyMapDescriptor) => this.states.readOnly(d),
+    }) as KeyedBroadcastOnTimerContext<unknown>;
     this.context = {
       get timestamp() {
         return op.timestamp;
@@ -202,7 +180,6 @@ export class KeyedBroadcastProcessOperator extends KeyedOperator implements Trig
   override async initializeState(state: OperatorStateContext, rt: OperatorRuntime): Promise<void> {
     await super.initializeState(state, rt);
     this.states.initialize(state.operator, state.isRestored);
-    this.timers = this.getInternalTimerService("user-timers", this);
   }
 
   override snapshotState(checkpointId: number): void {
@@ -211,9 +188,7 @@ export class KeyedBroadcastProcessOperator extends KeyedOperator implements Trig
   }
 
   processElement(record: unknown, timestamp: number | undefined): void {
-    this.backend.setCurrentKey(this.keyOf(record));
-    this.backend.setCurrentNamespace(DEFAULT_NAMESPACE);
-    this.timestamp = timestamp;
+    this.enter(this.keyOf(record), timestamp);
     this.fn(record, this.readOnlyContext, this.collector);
   }
 
@@ -222,19 +197,7 @@ export class KeyedBroadcastProcessOperator extends KeyedOperator implements Trig
     this.broadcastFn(record, this.context, this.collector);
   }
 
-  onEventTime(timer: InternalTimer): void {
-    this.fire(timer.timestamp, "EVENT_TIME", timer.timestamp);
-  }
-
-  onProcessingTime(timer: InternalTimer): void {
-    this.fire(timer.timestamp, "PROCESSING_TIME", undefined);
-  }
-
-  private fire(time: number, domain: TimeDomain, timestamp: number | undefined): void {
-    if (!this.onTimerFn) return;
-    this.timestamp = timestamp;
-    this.domain = domain;
-    this.backend.setCurrentNamespace(DEFAULT_NAMESPACE);
-    this.onTimerFn(time, this.readOnlyContext, this.collector);
+  protected timerContext(): KeyedBroadcastOnTimerContext<unknown> {
+    return this.readOnlyContext;
   }
 }

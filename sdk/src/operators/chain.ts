@@ -4,7 +4,8 @@ import type { WatermarkStrategy } from "../time/watermark-strategy.js";
 import { SourceOperator } from "./source.js";
 import type { Sink } from "../api/sink.js";
 import { FilterOperator, FlatMapOperator, MapOperator, ProcessOperator } from "./basic.js";
-import { KeyedAggregateOperator, KeyedProcessOperator, KeyedReduceOperator } from "./keyed.js";
+import { KeyedAggregateOperator, KeyedReduceOperator } from "./keyed.js";
+import { KeyedProcessOperator } from "./keyed-function.js";
 import { SinkOperator } from "./sink.js";
 import { MAX_WATERMARK, StreamOperator, combineOutputs, type Output, type OperatorRuntime, type OperatorStateContext } from "./operator.js";
 

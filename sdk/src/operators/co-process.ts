@@ -1,16 +1,8 @@
 import type { Collector, OnTimerContext, ProcessContext } from "../api/functions.js";
-import { DEFAULT_NAMESPACE } from "../state/backend.js";
-import {
-  type InternalTimer,
-  type InternalTimerService,
-  type TimeDomain,
-  type TimerService,
-  type Triggerable,
-  nonKeyedTimerService,
-} from "../time/timer-service.js";
+import { type TimerService, nonKeyedTimerService } from "../time/timer-service.js";
 import { UserFunctionOperator } from "./basic.js";
-import { KeyedOperator } from "./keyed.js";
-import { MIN_WATERMARK, callable, type OperatorRuntime, type OperatorStateContext } from "./operator.js";
+import { KeyedFunctionOperator } from "./keyed-function.js";
+import { MIN_WATERMARK, callable, type OperatorRuntime } from "./operator.js";
 
 type Process2 = (v: unknown, ctx: ProcessContext, out: Collector<unknown>) => void;
 
@@ -66,73 +58,30 @@ export class CoProcessOperator extends UserFunctionOperator {
  * Runs a KeyedCoProcessFunction: both inputs keyed (each by its own key selector), with keyed state
  * and timers shared by the two inputs for a key (Flink's KeyedCoProcessOperator).
  */
-export class KeyedCoProcessOperator extends KeyedOperator implements Triggerable {
+export class KeyedCoProcessOperator extends KeyedFunctionOperator {
   private readonly fn1: Process2;
   private readonly fn2: Process2;
   private readonly key2: (v: unknown) => unknown;
-  private readonly onTimerFn: ((ts: number, ctx: OnTimerContext<unknown>, out: Collector<unknown>) => void) | undefined;
-  private timers!: InternalTimerService;
-  private timestamp: number | undefined;
-  private domain: TimeDomain = "EVENT_TIME";
-  private readonly collector: Collector<unknown> = { collect: (r) => this.output.collect(r, this.timestamp) };
-  private readonly context: OnTimerContext<unknown>;
+  private readonly context = this.keyedContext();
 
   constructor(userFunction: unknown, key1: unknown, key2: unknown) {
-    super(key1, userFunction);
+    super(userFunction, key1);
     this.fn1 = callable(userFunction, "processElement1", "a keyed co-process function");
     this.fn2 = callable(userFunction, "processElement2", "a keyed co-process function");
     this.key2 = callable(key2, "getKey", "a key selector");
-    const onTimer = (userFunction as { onTimer?: unknown } | null)?.onTimer;
-    this.onTimerFn = typeof onTimer === "function" ? onTimer.bind(userFunction) : undefined;
-    const op = this;
-    let userTimers: TimerService | undefined;
-    this.context = {
-      get timestamp() {
-        return op.timestamp;
-      },
-      get timeDomain() {
-        return op.domain;
-      },
-      getCurrentKey: () => this.backend.getCurrentKey(),
-      timerService: () => {
-        userTimers ??= this.timers.userTimerService();
-        return userTimers;
-      },
-      output: (tag, value) => this.output.collectSide(tag.id, value, this.timestamp),
-    };
-  }
-
-  override async initializeState(state: OperatorStateContext, rt: OperatorRuntime): Promise<void> {
-    await super.initializeState(state, rt);
-    this.timers = this.getInternalTimerService("user-timers", this);
   }
 
   processElement(record: unknown, timestamp: number | undefined): void {
-    this.backend.setCurrentKey(this.keyOf(record));
-    this.backend.setCurrentNamespace(DEFAULT_NAMESPACE);
-    this.timestamp = timestamp;
+    this.enter(this.keyOf(record), timestamp);
     this.fn1(record, this.context, this.collector);
   }
 
   override processElement2(record: unknown, timestamp: number | undefined): void {
-    this.backend.setCurrentKey(this.key2(record));
-    this.backend.setCurrentNamespace(DEFAULT_NAMESPACE);
-    this.timestamp = timestamp;
+    this.enter(this.key2(record), timestamp);
     this.fn2(record, this.context, this.collector);
   }
 
-  onEventTime(timer: InternalTimer): void {
-    this.fire(timer.timestamp, "EVENT_TIME", timer.timestamp);
-  }
-
-  onProcessingTime(timer: InternalTimer): void {
-    this.fire(timer.timestamp, "PROCESSING_TIME", undefined);
-  }
-
-  private fire(time: number, domain: TimeDomain, timestamp: number | undefined): void {
-    if (!this.onTimerFn) return;
-    this.timestamp = timestamp;
-    this.domain = domain;
-    this.onTimerFn(time, this.context, this.collector);
+  protected timerContext(): OnTimerContext<unknown> {
+    return this.context;
   }
 }

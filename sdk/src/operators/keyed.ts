@@ -1,29 +1,20 @@
 import { RiffleError } from "@riffle/shared";
-import {
-  callHook,
-  callSnapshotHook,
-  closeFunction,
-  openFunction,
-  type Collector,
-  type KeyedProcessContext,
-  type OnTimerContext,
-  type RuntimeContext,
-} from "../api/functions.js";
-import { DEFAULT_NAMESPACE } from "../state/backend.js";
-import { InternalTimerService, type InternalTimer, type TimeDomain, type TimerService, type Triggerable } from "../time/timer-service.js";
+import { callHook, callSnapshotHook, closeFunction, openFunction, type RuntimeContext } from "../api/functions.js";
+import { InternalTimerService, type Triggerable } from "../time/timer-service.js";
 import { ValueStateDescriptor } from "../state/descriptors.js";
 import type { InternalKeyedStateBackend } from "../state/backend.js";
 import type { ValueState } from "../state/state.js";
 import type { KeyedStateStore } from "../state/stores.js";
 import { StreamOperator, callable, type OperatorRuntime, type OperatorStateContext } from "./operator.js";
 
+/** Timers fired per step of a watermark: small enough to keep a step within a few milliseconds. */
+const FIRE_BATCH = 512;
+
 /**
  * Keyed operators keep their values in the task's keyed state backend, scoped to the record's key:
  * the backend checkpoints them by key group, so they survive failures and rescaling. The operator
  * sets the current key before each record; user functions see state of that key only.
  */
-/** Timers fired per step of a watermark: small enough to keep a step within a few milliseconds. */
-const FIRE_BATCH = 512;
 
 export abstract class KeyedOperator extends StreamOperator {
   protected readonly keyOf: (v: unknown) => unknown;
@@ -245,69 +236,5 @@ export class KeyedAggregateOperator extends KeyedOperator {
   /** A shallow copy of a record (an object or an array). */
   private copy(record: unknown): unknown {
     return Array.isArray(record) ? record.slice() : { ...(record as Record<string | number, unknown>) };
-  }
-}
-
-/**
- * Runs a KeyedProcessFunction: keyed state and timers of the current key, side outputs. Results of
- * processElement carry the record's timestamp; results of an event-time timer carry the timer's.
- */
-export class KeyedProcessOperator extends KeyedOperator implements Triggerable {
-  private readonly fn: (v: unknown, ctx: KeyedProcessContext<unknown>, out: Collector<unknown>) => void;
-  private readonly onTimerFn: ((ts: number, ctx: OnTimerContext<unknown>, out: Collector<unknown>) => void) | undefined;
-  private timers!: InternalTimerService;
-  private timestamp: number | undefined;
-  private domain: TimeDomain = "EVENT_TIME";
-  private readonly collector: Collector<unknown> = { collect: (r) => this.output.collect(r, this.timestamp) };
-  private readonly context: OnTimerContext<unknown>;
-
-  constructor(userFunction: unknown, keySelector: unknown) {
-    super(keySelector, userFunction);
-    this.fn = callable(userFunction, "processElement", "a keyed process function");
-    const onTimer = (userFunction as { onTimer?: unknown } | null)?.onTimer;
-    this.onTimerFn = typeof onTimer === "function" ? onTimer.bind(userFunction) : undefined;
-    const op = this;
-    let userTimers: TimerService | undefined;
-    this.context = {
-      get timestamp() {
-        return op.timestamp;
-      },
-      get timeDomain() {
-        return op.domain;
-      },
-      getCurrentKey: () => this.backend.getCurrentKey(),
-      timerService: () => {
-        userTimers ??= this.timers.userTimerService();
-        return userTimers;
-      },
-      output: (tag, value) => this.output.collectSide(tag.id, value, this.timestamp),
-    };
-  }
-
-  override async initializeState(state: OperatorStateContext, rt: OperatorRuntime): Promise<void> {
-    await super.initializeState(state, rt);
-    this.timers = this.getInternalTimerService("user-timers", this);
-  }
-
-  processElement(record: unknown, timestamp: number | undefined): void {
-    this.backend.setCurrentKey(this.keyOf(record));
-    this.timestamp = timestamp;
-    this.fn(record, this.context, this.collector);
-  }
-
-  onEventTime(timer: InternalTimer): void {
-    this.fire(timer.timestamp, "EVENT_TIME", timer.timestamp);
-  }
-
-  onProcessingTime(timer: InternalTimer): void {
-    this.fire(timer.timestamp, "PROCESSING_TIME", undefined);
-  }
-
-  private fire(time: number, domain: TimeDomain, timestamp: number | undefined): void {
-    if (!this.onTimerFn) return;
-    this.timestamp = timestamp;
-    this.domain = domain;
-    this.backend.setCurrentNamespace(DEFAULT_NAMESPACE);
-    this.onTimerFn(time, this.context, this.collector);
   }
 }
