@@ -233,53 +233,42 @@ export class CountTrigger extends Trigger<unknown, Window> {
 }
 
 /**
- * Fires every `interval` of event time while the window is open (early results), and at its end.
- * The first fire is at the end of the interval holding the window's first element.
+ * What the continuous triggers share: the next fire time in per-window state (a minimum, so merged
+ * windows keep the earliest), a timer for it in the trigger's time domain, and the next interval
+ * registered when it fires.
  */
-export class ContinuousEventTimeTrigger extends Trigger<unknown, Window> {
+abstract class ContinuousTrigger extends Trigger<unknown, Window> {
   private readonly fireTime = new ReducingStateDescriptor<number>("_trigger/fire-time", min);
 
-  private constructor(private readonly interval: number) {
+  protected constructor(protected readonly interval: number) {
     super();
   }
 
-  static of(interval: Duration): ContinuousEventTimeTrigger {
-    const ms = durationMs(interval, "ContinuousEventTimeTrigger.of");
-    if (ms <= 0) throw new RiffleError("JOB_INVALID_GRAPH", `ContinuousEventTimeTrigger.of needs a positive interval, got ${ms}`);
-    return new ContinuousEventTimeTrigger(ms);
-  }
+  /** The class name for toString (bundlers may rename classes). */
+  protected abstract readonly kind: string;
+  protected abstract registerTimer(ctx: TriggerContext, time: number): void;
+  protected abstract deleteTimer(ctx: TriggerContext, time: number): void;
 
-  onElement(_e: unknown, timestamp: number | undefined, window: Window, ctx: TriggerContext): TriggerResult {
-    if (window.maxTimestamp() <= ctx.getCurrentWatermark()) return TriggerResult.FIRE;
-    ctx.registerEventTimeTimer(window.maxTimestamp());
+  /** Schedules the first fire, at the end of the interval holding `time`, unless one is scheduled. */
+  protected startFrom(time: number, window: Window, ctx: TriggerContext): void {
     const fireTime = ctx.getPartitionedState(this.fireTime);
-    if (fireTime.get() === undefined) {
-      const ts = timestamp ?? ctx.getCurrentWatermark();
-      this.registerNext(ts - (ts % this.interval), window, ctx, fireTime);
-    }
-    return TriggerResult.CONTINUE;
+    if (fireTime.get() === undefined) this.registerNext(time - (time % this.interval), window, ctx, fireTime);
   }
 
-  onEventTime(time: number, window: Window, ctx: TriggerContext): TriggerResult {
-    if (time === window.maxTimestamp()) return TriggerResult.FIRE;
+  /** A timer of the trigger's domain fired at `time`: FIRE when it is the scheduled one, and schedule the next. */
+  protected onScheduled(time: number, window: Window, ctx: TriggerContext): TriggerResult {
     const fireTime = ctx.getPartitionedState(this.fireTime);
-    if (fireTime.get() === time) {
-      fireTime.clear();
-      this.registerNext(time, window, ctx, fireTime);
-      return TriggerResult.FIRE;
-    }
-    return TriggerResult.CONTINUE;
-  }
-
-  onProcessingTime(): TriggerResult {
-    return TriggerResult.CONTINUE;
+    if (fireTime.get() !== time) return TriggerResult.CONTINUE;
+    fireTime.clear();
+    this.registerNext(time, window, ctx, fireTime);
+    return TriggerResult.FIRE;
   }
 
   clear(_w: Window, ctx: TriggerContext): void {
     const fireTime = ctx.getPartitionedState(this.fireTime);
     const t = fireTime.get();
     if (t !== undefined) {
-      ctx.deleteEventTimeTimer(t);
+      this.deleteTimer(ctx, t);
       fireTime.clear();
     }
   }
@@ -291,40 +280,72 @@ export class ContinuousEventTimeTrigger extends Trigger<unknown, Window> {
   override onMerge(_w: Window, ctx: OnMergeContext): void {
     ctx.mergePartitionedState(this.fireTime as ReducingStateDescriptor<unknown>);
     const next = ctx.getPartitionedState(this.fireTime).get();
-    if (next !== undefined) ctx.registerEventTimeTimer(next);
+    if (next !== undefined) this.registerTimer(ctx, next);
   }
 
   private registerNext(time: number, window: Window, ctx: TriggerContext, fireTime: ReducingState<number>): void {
     const next = Math.min(time + this.interval, window.maxTimestamp());
     fireTime.add(next);
-    ctx.registerEventTimeTimer(next);
+    this.registerTimer(ctx, next);
   }
 
   override toString(): string {
-    return `ContinuousEventTimeTrigger(${this.interval})`;
+    return `${this.kind}(${this.interval})`;
+  }
+}
+
+function positiveInterval(interval: Duration, what: string): number {
+  const ms = durationMs(interval, what);
+  if (ms <= 0) throw new RiffleError("JOB_INVALID_GRAPH", `${what} needs a positive interval, got ${ms}`);
+  return ms;
+}
+
+/**
+ * Fires every `interval` of event time while the window is open (early results), and at its end.
+ * The first fire is at the end of the interval holding the window's first element.
+ */
+export class ContinuousEventTimeTrigger extends ContinuousTrigger {
+  protected readonly kind = "ContinuousEventTimeTrigger";
+
+  static of(interval: Duration): ContinuousEventTimeTrigger {
+    return new ContinuousEventTimeTrigger(positiveInterval(interval, "ContinuousEventTimeTrigger.of"));
+  }
+
+  onElement(_e: unknown, timestamp: number | undefined, window: Window, ctx: TriggerContext): TriggerResult {
+    if (window.maxTimestamp() <= ctx.getCurrentWatermark()) return TriggerResult.FIRE;
+    ctx.registerEventTimeTimer(window.maxTimestamp());
+    this.startFrom(timestamp ?? ctx.getCurrentWatermark(), window, ctx);
+    return TriggerResult.CONTINUE;
+  }
+
+  onEventTime(time: number, window: Window, ctx: TriggerContext): TriggerResult {
+    if (time === window.maxTimestamp()) return TriggerResult.FIRE;
+    return this.onScheduled(time, window, ctx);
+  }
+
+  onProcessingTime(): TriggerResult {
+    return TriggerResult.CONTINUE;
+  }
+
+  protected registerTimer(ctx: TriggerContext, time: number): void {
+    ctx.registerEventTimeTimer(time);
+  }
+
+  protected deleteTimer(ctx: TriggerContext, time: number): void {
+    ctx.deleteEventTimeTimer(time);
   }
 }
 
 /** Fires every `interval` of processing time while the window is open, aligned to multiples of the interval. */
-export class ContinuousProcessingTimeTrigger extends Trigger<unknown, Window> {
-  private readonly fireTime = new ReducingStateDescriptor<number>("_trigger/fire-time", min);
-
-  private constructor(private readonly interval: number) {
-    super();
-  }
+export class ContinuousProcessingTimeTrigger extends ContinuousTrigger {
+  protected readonly kind = "ContinuousProcessingTimeTrigger";
 
   static of(interval: Duration): ContinuousProcessingTimeTrigger {
-    const ms = durationMs(interval, "ContinuousProcessingTimeTrigger.of");
-    if (ms <= 0) throw new RiffleError("JOB_INVALID_GRAPH", `ContinuousProcessingTimeTrigger.of needs a positive interval, got ${ms}`);
-    return new ContinuousProcessingTimeTrigger(ms);
+    return new ContinuousProcessingTimeTrigger(positiveInterval(interval, "ContinuousProcessingTimeTrigger.of"));
   }
 
   onElement(_e: unknown, _ts: number | undefined, window: Window, ctx: TriggerContext): TriggerResult {
-    const fireTime = ctx.getPartitionedState(this.fireTime);
-    if (fireTime.get() === undefined) {
-      const now = ctx.getCurrentProcessingTime();
-      this.registerNext(now - (now % this.interval), window, ctx, fireTime);
-    }
+    this.startFrom(ctx.getCurrentProcessingTime(), window, ctx);
     return TriggerResult.CONTINUE;
   }
 
@@ -333,42 +354,15 @@ export class ContinuousProcessingTimeTrigger extends Trigger<unknown, Window> {
   }
 
   onProcessingTime(time: number, window: Window, ctx: TriggerContext): TriggerResult {
-    const fireTime = ctx.getPartitionedState(this.fireTime);
-    if (fireTime.get() === time) {
-      fireTime.clear();
-      this.registerNext(time, window, ctx, fireTime);
-      return TriggerResult.FIRE;
-    }
-    return TriggerResult.CONTINUE;
+    return this.onScheduled(time, window, ctx);
   }
 
-  clear(_w: Window, ctx: TriggerContext): void {
-    const fireTime = ctx.getPartitionedState(this.fireTime);
-    const t = fireTime.get();
-    if (t !== undefined) {
-      ctx.deleteProcessingTimeTimer(t);
-      fireTime.clear();
-    }
+  protected registerTimer(ctx: TriggerContext, time: number): void {
+    ctx.registerProcessingTimeTimer(time);
   }
 
-  override canMerge(): boolean {
-    return true;
-  }
-
-  override onMerge(_w: Window, ctx: OnMergeContext): void {
-    ctx.mergePartitionedState(this.fireTime as ReducingStateDescriptor<unknown>);
-    const next = ctx.getPartitionedState(this.fireTime).get();
-    if (next !== undefined) ctx.registerProcessingTimeTimer(next);
-  }
-
-  private registerNext(time: number, window: Window, ctx: TriggerContext, fireTime: ReducingState<number>): void {
-    const next = Math.min(time + this.interval, window.maxTimestamp());
-    fireTime.add(next);
-    ctx.registerProcessingTimeTimer(next);
-  }
-
-  override toString(): string {
-    return `ContinuousProcessingTimeTrigger(${this.interval})`;
+  protected deleteTimer(ctx: TriggerContext, time: number): void {
+    ctx.deleteProcessingTimeTimer(time);
   }
 }
 

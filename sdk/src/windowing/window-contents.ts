@@ -31,20 +31,23 @@ function inOrder(target: TimeWindow, sources: readonly TimeWindow[]): { ns: stri
   return [target, ...sources].sort((a, b) => a.start - b.start).map((w) => ({ ns: windowNamespace(w), isTarget: w === target }));
 }
 
-/** A value per window, folded by a reduce function (Flink's ReducingState contents). */
-export class ReduceContents implements WindowContents {
+/**
+ * One accumulated value per window: `add` folds an element into it, `combine` joins two windows'
+ * values when windows merge (in window order).
+ */
+abstract class AccumulatorContents implements WindowContents {
   private readonly state: ValueState<unknown>;
 
-  constructor(
-    private readonly backend: InternalKeyedStateBackend,
-    private readonly reduce: (a: unknown, b: unknown) => unknown,
-  ) {
+  constructor(private readonly backend: InternalKeyedStateBackend) {
     this.state = backend.getState(new ValueStateDescriptor<unknown>(CONTENTS));
   }
 
+  protected abstract fold(acc: unknown, value: unknown): unknown;
+  protected abstract combine(a: unknown, b: unknown): unknown;
+
   add(value: unknown): boolean {
     const acc = this.state.value();
-    this.state.update(acc === undefined ? value : this.reduce(acc, value));
+    this.state.update(this.fold(acc, value));
     return acc === undefined;
   }
 
@@ -64,54 +67,50 @@ export class ReduceContents implements WindowContents {
       const v = this.state.value();
       if (v === undefined) continue;
       if (!w.isTarget) this.state.clear();
-      acc = acc === undefined ? v : this.reduce(acc, v);
+      acc = acc === undefined ? v : this.combine(acc, v);
     }
     this.backend.setCurrentNamespace(windowNamespace(target));
     this.state.update(acc);
   }
 }
 
+/** A value per window, folded by a reduce function (Flink's ReducingState contents). */
+export class ReduceContents extends AccumulatorContents {
+  constructor(
+    backend: InternalKeyedStateBackend,
+    private readonly reduce: (a: unknown, b: unknown) => unknown,
+  ) {
+    super(backend);
+  }
+
+  protected fold(acc: unknown, value: unknown): unknown {
+    return acc === undefined ? value : this.reduce(acc, value);
+  }
+
+  protected combine(a: unknown, b: unknown): unknown {
+    return this.reduce(a, b);
+  }
+}
+
 /**
  * An accumulator per window (Flink's AggregatingState contents). Kept as the accumulator itself, not
- * an AggregatingState, because merging windows and slices combine accumulators with `merge`.
+ * an AggregatingState, because merging windows and slices combine accumulators with `merge`; `get`
+ * returns the accumulator (the window function calls getResult).
  */
-export class AggregateContents implements WindowContents {
-  private readonly state: ValueState<unknown>;
-
+export class AggregateContents extends AccumulatorContents {
   constructor(
-    private readonly backend: InternalKeyedStateBackend,
+    backend: InternalKeyedStateBackend,
     private readonly fn: AggregateFunction<unknown, unknown, unknown>,
   ) {
-    this.state = backend.getState(new ValueStateDescriptor<unknown>(CONTENTS));
+    super(backend);
   }
 
-  add(value: unknown): boolean {
-    const acc = this.state.value();
-    this.state.update(this.fn.add(value, acc === undefined ? this.fn.createAccumulator() : acc));
-    return acc === undefined;
+  protected fold(acc: unknown, value: unknown): unknown {
+    return this.fn.add(value, acc === undefined ? this.fn.createAccumulator() : acc);
   }
 
-  /** The accumulator (the window function calls getResult). */
-  get(): unknown {
-    return this.state.value();
-  }
-
-  clear(): void {
-    this.state.clear();
-  }
-
-  merge(target: TimeWindow, sources: readonly TimeWindow[]): void {
-    if (sources.length === 0) return;
-    let acc: unknown;
-    for (const w of inOrder(target, sources)) {
-      this.backend.setCurrentNamespace(w.ns);
-      const v = this.state.value();
-      if (v === undefined) continue;
-      if (!w.isTarget) this.state.clear();
-      acc = acc === undefined ? v : this.fn.merge!(acc, v);
-    }
-    this.backend.setCurrentNamespace(windowNamespace(target));
-    this.state.update(acc);
+  protected combine(a: unknown, b: unknown): unknown {
+    return this.fn.merge!(a, b);
   }
 }
 

@@ -33,26 +33,59 @@ abstract class WindowedStreamBase<T, W extends Window> {
       throw new RiffleError("JOB_INVALID_GRAPH", "window() needs a WindowAssigner, e.g. TumblingEventTimeWindows.of(60_000)");
   }
 
-  protected setTrigger(trigger: Trigger<T, W>): void {
+  /** Replaces the assigner's default trigger. */
+  trigger(trigger: Trigger<T, W>): this {
     checkTrigger(trigger);
     if (this.assigner instanceof MergingWindowAssigner && !trigger.canMerge?.()) {
       throw new RiffleError("JOB_INVALID_GRAPH", `${String(trigger)} does not support merging windows, which ${this.assigner.toString()} needs`);
     }
     this.customTrigger = trigger;
+    return this;
   }
 
-  protected setEvictor(evictor: Evictor<T, W>): void {
+  /** Evicts elements before or after each evaluation; the window then buffers all its elements. */
+  evictor(evictor: Evictor<T, W>): this {
     checkEvictor(evictor);
     this.evictorFn = evictor;
+    return this;
   }
 
-  protected setAllowedLateness(lateness: Duration): void {
+  /**
+   * Event-time windows keep their state until the watermark passes maxTimestamp + `lateness` (default
+   * 0); an element arriving late but within it fires the window again with the updated result.
+   */
+  allowedLateness(lateness: Duration): this {
     this.lateness = durationMs(lateness, "allowedLateness");
+    return this;
   }
 
-  protected setLateTag(tag: OutputTag<T>): void {
+  /** Elements too late for all their windows go to the side output `tag` instead of being dropped. */
+  sideOutputLateData(tag: OutputTag<T>): this {
     if (!(tag instanceof OutputTag)) throw new RiffleError("JOB_INVALID_GRAPH", "sideOutputLateData needs an OutputTag");
     this.lateTag = tag;
+    return this;
+  }
+
+  /** Sum of a numeric field per window (of the element itself when it is a number); other fields from the window's first element. */
+  sum(field?: (keyof T & string) | number): SingleOutputStreamOperator<T> {
+    return this.aggregation("sum", field);
+  }
+
+  min(field?: (keyof T & string) | number): SingleOutputStreamOperator<T> {
+    return this.aggregation("min", field);
+  }
+
+  max(field?: (keyof T & string) | number): SingleOutputStreamOperator<T> {
+    return this.aggregation("max", field);
+  }
+
+  /** The element with the smallest value of the field in each window (the first on ties). */
+  minBy(field: (keyof T & string) | number): SingleOutputStreamOperator<T> {
+    return this.aggregation("minBy", field);
+  }
+
+  maxBy(field: (keyof T & string) | number): SingleOutputStreamOperator<T> {
+    return this.aggregation("maxBy", field);
   }
 
   protected reduceWith<R>(fn: ReduceFunction<T>, process: unknown, name = "Reduce"): SingleOutputStreamOperator<R> {
@@ -163,33 +196,6 @@ export class WindowedStream<T, K, W extends Window> extends WindowedStreamBase<T
     super(input as KeyedStream<T, unknown>, assigner, false);
   }
 
-  /** Replaces the assigner's default trigger. */
-  trigger(trigger: Trigger<T, W>): this {
-    this.setTrigger(trigger);
-    return this;
-  }
-
-  /** Evicts elements before or after each evaluation; the window then buffers all its elements. */
-  evictor(evictor: Evictor<T, W>): this {
-    this.setEvictor(evictor);
-    return this;
-  }
-
-  /**
-   * Event-time windows keep their state until the watermark passes maxTimestamp + `lateness` (default
-   * 0); an element arriving late but within it fires the window again with the updated result.
-   */
-  allowedLateness(lateness: Duration): this {
-    this.setAllowedLateness(lateness);
-    return this;
-  }
-
-  /** Elements too late for all their windows go to the side output `tag` instead of being dropped. */
-  sideOutputLateData(tag: OutputTag<T>): this {
-    this.setLateTag(tag);
-    return this;
-  }
-
   /** Reduces each window incrementally (one value per window in state); with `process`, hands the result to it. */
   reduce(fn: ReduceFunction<T>): SingleOutputStreamOperator<T>;
   reduce<R>(fn: ReduceFunction<T>, process: ProcessWindowFunctionLike<T, R, K, W>): SingleOutputStreamOperator<R>;
@@ -208,28 +214,6 @@ export class WindowedStream<T, K, W extends Window> extends WindowedStreamBase<T
   process<R>(fn: ProcessWindowFunctionLike<T, R, K, W>): SingleOutputStreamOperator<R> {
     return this.processWith(fn);
   }
-
-  /** Sum of a numeric field per window (of the element itself when it is a number); other fields from the window's first element. */
-  sum(field?: (keyof T & string) | number): SingleOutputStreamOperator<T> {
-    return this.aggregation("sum", field);
-  }
-
-  min(field?: (keyof T & string) | number): SingleOutputStreamOperator<T> {
-    return this.aggregation("min", field);
-  }
-
-  max(field?: (keyof T & string) | number): SingleOutputStreamOperator<T> {
-    return this.aggregation("max", field);
-  }
-
-  /** The element with the smallest value of the field in each window (the first on ties). */
-  minBy(field: (keyof T & string) | number): SingleOutputStreamOperator<T> {
-    return this.aggregation("minBy", field);
-  }
-
-  maxBy(field: (keyof T & string) | number): SingleOutputStreamOperator<T> {
-    return this.aggregation("maxBy", field);
-  }
 }
 
 /**
@@ -240,26 +224,6 @@ export class AllWindowedStream<T, W extends Window> extends WindowedStreamBase<T
   /** @internal use DataStream.windowAll */
   constructor(input: DataStream<T>, assigner: WindowAssigner<T, W>) {
     super(input.keyBy(() => ALL_KEY) as KeyedStream<T, unknown>, assigner, true);
-  }
-
-  trigger(trigger: Trigger<T, W>): this {
-    this.setTrigger(trigger);
-    return this;
-  }
-
-  evictor(evictor: Evictor<T, W>): this {
-    this.setEvictor(evictor);
-    return this;
-  }
-
-  allowedLateness(lateness: Duration): this {
-    this.setAllowedLateness(lateness);
-    return this;
-  }
-
-  sideOutputLateData(tag: OutputTag<T>): this {
-    this.setLateTag(tag);
-    return this;
   }
 
   reduce(fn: ReduceFunction<T>): SingleOutputStreamOperator<T>;
@@ -276,26 +240,6 @@ export class AllWindowedStream<T, W extends Window> extends WindowedStreamBase<T
 
   process<R>(fn: ProcessAllWindowFunctionLike<T, R, W>): SingleOutputStreamOperator<R> {
     return this.processWith(fn);
-  }
-
-  sum(field?: (keyof T & string) | number): SingleOutputStreamOperator<T> {
-    return this.aggregation("sum", field);
-  }
-
-  min(field?: (keyof T & string) | number): SingleOutputStreamOperator<T> {
-    return this.aggregation("min", field);
-  }
-
-  max(field?: (keyof T & string) | number): SingleOutputStreamOperator<T> {
-    return this.aggregation("max", field);
-  }
-
-  minBy(field: (keyof T & string) | number): SingleOutputStreamOperator<T> {
-    return this.aggregation("minBy", field);
-  }
-
-  maxBy(field: (keyof T & string) | number): SingleOutputStreamOperator<T> {
-    return this.aggregation("maxBy", field);
   }
 }
 
