@@ -1,29 +1,6 @@
-import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { TestCluster } from "./harness/index.js";
-
-/** Committed lines of the exactly-once file sink: visible files only, sorted. */
-function committed(dir: string): string[] {
-  const lines: string[] = [];
-  for (const name of readdirSync(dir)) {
-    if (name.startsWith(".")) continue;
-    const text = readFileSync(join(dir, name), "utf8");
-    for (const line of text.split("\n")) if (line) lines.push(line);
-  }
-  return lines.sort();
-}
-
-/** A seeded generator: the kill schedule is random but repeatable (seed printed on failure). */
-function mulberry32(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { TestCluster, committedLines, mulberry32 } from "./harness/index.js";
 
 const RECORDS = 1_000_000;
 
@@ -45,7 +22,7 @@ describe.each(["leveldb", "memory"])("exactly-once under chaos (%s backend)", (b
       const cleanDir = join(cluster.dir, "clean");
       const clean = await cluster.submit("e2e/jobs/exactly-once.ts", jobConfig(cleanDir, 0));
       await cluster.waitForStatus(clean, "FINISHED", 120_000);
-      const expected = committed(cleanDir);
+      const expected = committedLines(cleanDir);
       expect(expected.length).toBe(RECORDS);
 
       // The chaos run: rate-limited so that it runs long enough for five failures.
@@ -62,7 +39,7 @@ describe.each(["leveldb", "memory"])("exactly-once under chaos (%s backend)", (b
       }
       const job = await cluster.waitForStatus(jobId, "FINISHED", 180_000);
       expect(job.numRestarts).toBeGreaterThanOrEqual(5);
-      const actual = committed(chaosDir);
+      const actual = committedLines(chaosDir);
       expect(actual.length).toBe(expected.length);
       expect(actual).toEqual(expected);
     } finally {

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TestCluster } from "./harness/index.js";
+import { TestCluster, waitForCheckpoints } from "./harness/index.js";
 
 /**
  * A disk that fills up during checkpoints: the checkpoint storage directory is a small tmpfs of its
@@ -41,28 +41,6 @@ afterAll(() => {
   rmSync(work, { recursive: true, force: true });
 });
 
-async function checkpoints(cluster: TestCluster, jobId: string): Promise<CheckpointStats> {
-  const res = await cluster.rest<CheckpointStats>("GET", `/jobs/${jobId}/checkpoints`);
-  expect(res.status).toBe(200);
-  return res.body;
-}
-
-async function waitForCheckpoints(
-  cluster: TestCluster,
-  jobId: string,
-  predicate: (s: CheckpointStats) => boolean,
-  timeoutMs = 30_000,
-): Promise<CheckpointStats> {
-  const deadline = Date.now() + timeoutMs;
-  let last: CheckpointStats | undefined;
-  while (Date.now() < deadline) {
-    last = await checkpoints(cluster, jobId);
-    if (predicate(last)) return last;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`checkpoints of job ${jobId} did not get there within ${timeoutMs} ms: ${JSON.stringify(last)}`);
-}
-
 /** Writes one file until the filesystem refuses with ENOSPC: the disk is then full. */
 function fill(dir: string): string {
   const file = join(dir, "filler");
@@ -90,10 +68,10 @@ describe.skipIf(!canMount)("checkpoints on a disk that fills up (needs root to m
         "1000",
       ];
       const jobId = await cluster.submit(JOB, { parallelism: 2, args });
-      const before = await waitForCheckpoints(cluster, jobId, (s) => s.counts.completed >= 2);
+      const before = await waitForCheckpoints<CheckpointStats>(cluster, jobId, (s) => s.counts.completed >= 2);
 
       const filler = fill(disk);
-      const full = await waitForCheckpoints(cluster, jobId, (s) => s.counts.failed >= 2);
+      const full = await waitForCheckpoints<CheckpointStats>(cluster, jobId, (s) => s.counts.failed >= 2);
       expect(full.latest.failed?.failure_message).toMatch(/no space left on device.*free space on the checkpoint storage/i);
       expect((await cluster.job(jobId)).status).toBe("RUNNING");
       // The last checkpoint completed before (or while) the disk filled is whole: its metadata parses
@@ -105,7 +83,7 @@ describe.skipIf(!canMount)("checkpoints on a disk that fills up (needs root to m
       for (const path of stateFiles(metadata)) expect(existsSync(join(last.external_path, path)), path).toBe(true);
 
       rmSync(filler);
-      const resumed = await waitForCheckpoints(cluster, jobId, (s) => s.counts.completed >= full.counts.completed + 2);
+      const resumed = await waitForCheckpoints<CheckpointStats>(cluster, jobId, (s) => s.counts.completed >= full.counts.completed + 2);
       expect(resumed.latest.completed!.id).toBeGreaterThan(full.latest.failed!.id);
       expect((await cluster.job(jobId)).status).toBe("RUNNING");
     } finally {

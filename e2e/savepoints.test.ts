@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bundleJob } from "@riffle/cli";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RiffleProcess, TestCluster, type Settings } from "./harness/index.js";
+import { RiffleProcess, TestCluster, type Settings, checkpointStats, committedLines, waitForCheckpoints } from "./harness/index.js";
 
 /**
  * Savepoints on real processes: stop with a savepoint, move it, restore it on a fresh cluster;
@@ -40,16 +40,6 @@ function jobArgs(out: string, count: number, rate: number, extra: string[] = [])
   return ["--out", out, "--count", String(count), "--rate", String(rate), "--keys", String(KEYS), ...extra];
 }
 
-/** Committed lines of the exactly-once file sink: visible files only, sorted. */
-function committed(dir: string): string[] {
-  const lines: string[] = [];
-  for (const name of readdirSync(dir)) {
-    if (name.startsWith(".")) continue;
-    for (const line of readFileSync(join(dir, name), "utf8").split("\n")) if (line) lines.push(line);
-  }
-  return lines.sort();
-}
-
 /** What a failure-free run commits: (k, 1), ..., (k, n_k) for every key k. */
 function expectedLines(count: number): string[] {
   const lines: string[] = [];
@@ -60,33 +50,10 @@ function expectedLines(count: number): string[] {
   return lines.sort();
 }
 
-async function checkpoints(cluster: TestCluster, jobId: string): Promise<CheckpointStats> {
-  const res = await cluster.rest<CheckpointStats>("GET", `/jobs/${jobId}/checkpoints`);
-  expect(res.status).toBe(200);
-  return res.body;
-}
-
-/** Waits until the job's checkpoints satisfy `predicate` (polling REST, with a deadline). */
-async function waitForCheckpoints(
-  cluster: TestCluster,
-  jobId: string,
-  predicate: (s: CheckpointStats) => boolean,
-  timeoutMs = 30_000,
-): Promise<CheckpointStats> {
-  const deadline = Date.now() + timeoutMs;
-  let last: CheckpointStats | undefined;
-  while (Date.now() < deadline) {
-    last = await checkpoints(cluster, jobId);
-    if (predicate(last)) return last;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`checkpoints of job ${jobId} did not get there within ${timeoutMs} ms: ${JSON.stringify(last?.counts)}`);
-}
-
 /** Every subtask RUNNING (a savepoint needs running sources) and a checkpoint completed. */
 async function waitUntilCheckpointed(cluster: TestCluster, jobId: string): Promise<CheckpointStats> {
   await cluster.waitForJob(jobId, (j) => j.status === "RUNNING" && j.vertices.every((v) => v.status === "RUNNING"));
-  return waitForCheckpoints(cluster, jobId, (s) => s.counts.completed >= 1);
+  return waitForCheckpoints<CheckpointStats>(cluster, jobId, (s) => s.counts.completed >= 1);
 }
 
 async function waitForOperation(cluster: TestCluster, path: string, timeoutMs = 60_000): Promise<NonNullable<Operation["operation"]>> {
@@ -135,10 +102,10 @@ describe("savepoints", () => {
       // (A subtask that received no record since the checkpoint before has nothing to commit.)
       const committedBySavepoint = readdirSync(out).filter((f) => f === `part-0-${savepointId}` || f === `part-1-${savepointId}`);
       expect(committedBySavepoint.length).toBeGreaterThan(0);
-      const before = committed(out).length;
+      const before = committedLines(out).length;
       expect(before).toBeGreaterThan(0);
       expect(before).toBeLessThan(COUNT);
-      const stats = await checkpoints(first, jobId);
+      const stats = await checkpointStats<CheckpointStats>(first, jobId);
       expect(stats.history.find((h) => h.is_savepoint)).toMatchObject({ status: "COMPLETED" });
     } finally {
       await first.stop();
@@ -154,9 +121,9 @@ describe("savepoints", () => {
       expect(run.code, run.stderr).toBe(0);
       const jobId = run.stdout.at(-1)!;
       await second.waitForStatus(jobId, "FINISHED", 60_000);
-      const stats = await checkpoints(second, jobId);
+      const stats = await checkpointStats<CheckpointStats>(second, jobId);
       expect(stats.latest.restored?.external_path).toBe(moved);
-      expect(committed(out)).toEqual(expectedLines(COUNT));
+      expect(committedLines(out)).toEqual(expectedLines(COUNT));
     } finally {
       await second.stop();
     }
@@ -183,8 +150,8 @@ describe("savepoints", () => {
       expect(job.vertices.map((v) => v.parallelism)).toEqual([3, 3]);
       expect(job.numRestarts).toBe(0);
       // A checkpoint of the job at parallelism 3, so the next rescale starts from state that moved once already.
-      const after = (await checkpoints(cluster, jobId)).counts.completed;
-      await waitForCheckpoints(cluster, jobId, (s) => s.counts.completed > after);
+      const after = (await checkpointStats<CheckpointStats>(cluster, jobId)).counts.completed;
+      await waitForCheckpoints<CheckpointStats>(cluster, jobId, (s) => s.counts.completed > after);
 
       const down = await riffle(["rescale", jobId, "--parallelism", "1", "-m", cluster.restUrl]);
       expect(down.code, down.stderr).toBe(0);
@@ -195,7 +162,7 @@ describe("savepoints", () => {
       const statuses = job.statusTimestamps as Record<string, number>;
       expect(Object.keys(statuses).sort()).toEqual(["CREATED", "FINISHED", "RESCALING", "RUNNING"]);
 
-      const lines = committed(out);
+      const lines = committedLines(out);
       expect(lines.length).toBe(COUNT);
       expect(lines).toEqual(expectedLines(COUNT));
       const maxPerKey = new Map<number, number>();
@@ -227,8 +194,8 @@ describe("savepoints", () => {
       expect(failed["failure-cause"]?.message).toContain(join(file, "savepoints"));
       expect((await cluster.job(jobId)).status).toBe("RUNNING");
       expect(existsSync(join(earlier, "_metadata"))).toBe(true);
-      const completedAtFailure = (await checkpoints(cluster, jobId)).counts.completed;
-      await waitForCheckpoints(cluster, jobId, (s) => s.counts.completed >= completedAtFailure + 2);
+      const completedAtFailure = (await checkpointStats<CheckpointStats>(cluster, jobId)).counts.completed;
+      await waitForCheckpoints<CheckpointStats>(cluster, jobId, (s) => s.counts.completed >= completedAtFailure + 2);
 
       // A good savepoint, through the CLI; the job keeps running.
       const taken = await riffle(["savepoint", jobId, join(work, "good-savepoints"), "-m", cluster.restUrl]);
@@ -236,7 +203,7 @@ describe("savepoints", () => {
       const savepoint = taken.stdout.at(-1)!;
       expect(JSON.parse(readFileSync(join(savepoint, "_metadata"), "utf8"))).toMatchObject({ jobId, isSavepoint: true, maxParallelism: 128 });
       expect((await cluster.job(jobId)).status).toBe("RUNNING");
-      const stats = await checkpoints(cluster, jobId);
+      const stats = await checkpointStats<CheckpointStats>(cluster, jobId);
       expect(stats.history.filter((h) => h.is_savepoint).map((h) => h.status)).toEqual(["COMPLETED", "FAILED"]);
 
       const variantOut = join(work, "variant-output");
@@ -287,7 +254,7 @@ describe("savepoints", () => {
       expect(allowed.status, JSON.stringify(allowed.body)).toBe(202);
       const variant = allowed.body.jobId!;
       await waitUntilCheckpointed(cluster, variant);
-      expect((await checkpoints(cluster, variant)).latest.restored).toMatchObject({ external_path: savepoint });
+      expect((await checkpointStats<CheckpointStats>(cluster, variant)).latest.restored).toMatchObject({ external_path: savepoint });
       expect((await cluster.job(variant)).numRestarts).toBe(0);
       expect((await cluster.rest("PATCH", `/jobs/${variant}?mode=cancel`)).status).toBe(202);
       await cluster.waitForStatus(variant, "CANCELED");

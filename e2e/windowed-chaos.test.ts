@@ -1,7 +1,6 @@
-import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { TestCluster } from "./harness/index.js";
+import { TestCluster, committedLines, mulberry32 } from "./harness/index.js";
 import { event } from "./jobs/windowed-exactly-once.js";
 
 /**
@@ -12,15 +11,6 @@ import { event } from "./jobs/windowed-exactly-once.js";
 
 const EVENTS = 150_000;
 const JOB = "e2e/jobs/windowed-exactly-once.ts";
-
-function committed(dir: string): string[] {
-  const lines: string[] = [];
-  for (const name of readdirSync(dir)) {
-    if (name.startsWith(".")) continue;
-    for (const line of readFileSync(join(dir, name), "utf8").split("\n")) if (line) lines.push(line);
-  }
-  return lines.sort();
-}
 
 /** Every window result the job must commit, computed directly from the events. */
 function bruteForce(): string[] {
@@ -34,17 +24,6 @@ function bruteForce(): string[] {
     for (let start = t; start > e.time - 3000; start -= 1000) sliding.set(`${e.key} ${start}`, (sliding.get(`${e.key} ${start}`) ?? 0) + 1);
   }
   return [...[...tumbling].map(([k, [n, s]]) => `T ${k} ${n} ${s}`), ...[...sliding].map(([k, n]) => `S ${k} ${n}`)].sort();
-}
-
-/** A seeded generator: the kill schedule is random but repeatable. */
-function mulberry32(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe("event-time windows under chaos", () => {
@@ -61,7 +40,7 @@ describe("event-time windows under chaos", () => {
       const cleanDir = join(cluster.dir, "clean");
       const clean = await cluster.submit(JOB, args(cleanDir, 0));
       await cluster.waitForStatus(clean, "FINISHED", 120_000);
-      expect(committed(cleanDir)).toEqual(expected);
+      expect(committedLines(cleanDir)).toEqual(expected);
 
       const chaosDir = join(cluster.dir, "chaos");
       const jobId = await cluster.submit(JOB, args(chaosDir, 15_000));
@@ -76,7 +55,7 @@ describe("event-time windows under chaos", () => {
       }
       const job = await cluster.waitForStatus(jobId, "FINISHED", 180_000);
       expect(job.numRestarts).toBeGreaterThanOrEqual(3);
-      expect(committed(chaosDir)).toEqual(expected);
+      expect(committedLines(chaosDir)).toEqual(expected);
     } finally {
       await cluster.stop();
     }

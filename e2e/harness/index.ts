@@ -1,2 +1,3 @@
 export { TestCluster, metricValue, type ClusterOptions, type JobDetails, type Settings } from "./cluster.js";
 export { RiffleProcess, REPO_ROOT, CLI, type LogLine } from "./process.js";
+export { committedLines, mulberry32, checkpointStats, waitForCheckpoints } from "./outputs.js";
