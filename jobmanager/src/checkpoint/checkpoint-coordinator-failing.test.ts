@@ -102,9 +102,12 @@ describe("CheckpointCoordinator: failing", () => {
     const p = h.coordinator.triggerCheckpoint()!;
     h.ack(2, SRC);
     h.ack(2, MAP0);
-    h.ack(2, MAP1);
+    // Block the directory before the last acknowledgement: that one starts the asynchronous
+    // _metadata write, which would race with the removal.
+    const last = h.snapshotOf(MAP1, p.dir);
     rmSync(p.dir, { recursive: true });
     writeFileSync(p.dir, "in the way");
+    h.ack(2, MAP1, last);
     await h.coordinator.whenIdle();
     expect(failure(h)).toMatchObject({ id: 2, failureReason: "STORAGE_FAILURE" });
     expect(failure(h)?.failureMessage).toContain("cannot write");
