@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { TestCluster, committedLines, mulberry32 } from "./harness/index.js";
+import { TestCluster, committedLines, killTaskManagers, mulberry32 } from "./harness/index.js";
 
 const RECORDS = 1_000_000;
 
@@ -28,15 +28,7 @@ describe.each(["leveldb", "memory"])("exactly-once under chaos (%s backend)", (b
       // The chaos run: rate-limited so that it runs long enough for five failures.
       const chaosDir = join(cluster.dir, "chaos");
       const jobId = await cluster.submit("e2e/jobs/exactly-once.ts", jobConfig(chaosDir, 60_000));
-      for (let kill = 0; kill < 5; kill++) {
-        await cluster.waitForJob(jobId, (j) => j.status === "RUNNING" && (j.numRestarts as number) === kill, 60_000);
-        await new Promise((r) => setTimeout(r, 500 + Math.floor(random() * 2000)));
-        const alive = cluster.taskmanagers.filter((t) => !t.hasExited);
-        const victim = alive[Math.floor(random() * alive.length)]!;
-        victim.kill("SIGKILL");
-        await victim.exited;
-        await cluster.addTaskManager();
-      }
+      await killTaskManagers(cluster, jobId, { kills: 5, random, minMs: 500, spanMs: 2000 });
       const job = await cluster.waitForStatus(jobId, "FINISHED", 180_000);
       expect(job.numRestarts).toBeGreaterThanOrEqual(5);
       const actual = committedLines(chaosDir);

@@ -51,7 +51,10 @@ function fill(dir: string): string {
 
 describe.skipIf(!canMount)("checkpoints on a disk that fills up (needs root to mount a tmpfs)", () => {
   it("fail with the reason, keep the job and the last completed checkpoint, and resume when space returns", async () => {
-    const cluster = await TestCluster.start({ taskmanagers: 2, config: { "state.checkpoints.dir": join(disk, "checkpoints") } });
+    const cluster = await TestCluster.start({
+      taskmanagers: 2,
+      config: { "state.checkpoints.dir": join(disk, "checkpoints"), "state.checkpoints.num-retained": 20 },
+    });
     try {
       const args = [
         "--out",

@@ -81,7 +81,9 @@ async function submitRaw(cluster: TestCluster, body: Record<string, unknown>, jo
 
 describe("savepoints", () => {
   it("stop-with-savepoint, copy the savepoint elsewhere, delete the original, restore on a fresh cluster: output is exactly-once", async () => {
-    const COUNT = 6_000;
+    // At 1 500 records/s the first run would take 40 s, so it is surely stopped before its end; the
+    // restored run goes at full speed (the rate is not state, the count is).
+    const COUNT = 60_000;
     const out = join(work, "moved-output");
     const first = await TestCluster.start({ taskmanagers: 2, config: storage("first") });
     let savepoint: string;
@@ -117,7 +119,7 @@ describe("savepoints", () => {
 
     const second = await TestCluster.start({ taskmanagers: 2, config: storage("second") });
     try {
-      const run = await riffle(["run", "-m", second.restUrl, "-d", "-p", "2", "--from-savepoint", moved, JOB, ...jobArgs(out, COUNT, 1_500)]);
+      const run = await riffle(["run", "-m", second.restUrl, "-d", "-p", "2", "--from-savepoint", moved, JOB, ...jobArgs(out, COUNT, 0)]);
       expect(run.code, run.stderr).toBe(0);
       const jobId = run.stdout.at(-1)!;
       await second.waitForStatus(jobId, "FINISHED", 60_000);
@@ -130,7 +132,8 @@ describe("savepoints", () => {
   }, 120_000);
 
   it("rescale 2 → 3 → 1 keeps every key's state: each key's count is exact", async () => {
-    const COUNT = 15_000;
+    // 20 s of source time: enough for two rescales and the checkpoints between them on a loaded machine.
+    const COUNT = 30_000;
     const out = join(work, "rescaled-output");
     const cluster = await TestCluster.start({ taskmanagers: 3, config: storage("rescale") });
     try {
@@ -194,6 +197,9 @@ describe("savepoints", () => {
       expect(failed["failure-cause"]?.message).toContain(join(file, "savepoints"));
       expect((await cluster.job(jobId)).status).toBe("RUNNING");
       expect(existsSync(join(earlier, "_metadata"))).toBe(true);
+      // Checked now: at 5 checkpoints a second the failed savepoint soon leaves the 20-entry history.
+      const atFailure = await checkpointStats<CheckpointStats>(cluster, jobId);
+      expect(atFailure.history.find((h) => h.is_savepoint)?.status).toBe("FAILED");
       const completedAtFailure = (await checkpointStats<CheckpointStats>(cluster, jobId)).counts.completed;
       await waitForCheckpoints<CheckpointStats>(cluster, jobId, (s) => s.counts.completed >= completedAtFailure + 2);
 
@@ -204,7 +210,7 @@ describe("savepoints", () => {
       expect(JSON.parse(readFileSync(join(savepoint, "_metadata"), "utf8"))).toMatchObject({ jobId, isSavepoint: true, maxParallelism: 128 });
       expect((await cluster.job(jobId)).status).toBe("RUNNING");
       const stats = await checkpointStats<CheckpointStats>(cluster, jobId);
-      expect(stats.history.filter((h) => h.is_savepoint).map((h) => h.status)).toEqual(["COMPLETED", "FAILED"]);
+      expect(stats.history.find((h) => h.is_savepoint)?.status).toBe("COMPLETED");
 
       const variantOut = join(work, "variant-output");
       // One operator's uid changed: its state has no operator.

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { TestCluster, committedLines, mulberry32 } from "./harness/index.js";
+import { TestCluster, committedLines, killTaskManagers, mulberry32 } from "./harness/index.js";
 import { event } from "./jobs/windowed-exactly-once.js";
 
 /**
@@ -44,15 +44,7 @@ describe("event-time windows under chaos", () => {
 
       const chaosDir = join(cluster.dir, "chaos");
       const jobId = await cluster.submit(JOB, args(chaosDir, 15_000));
-      for (let kill = 0; kill < 3; kill++) {
-        await cluster.waitForJob(jobId, (j) => j.status === "RUNNING" && (j.numRestarts as number) === kill, 60_000);
-        await new Promise((r) => setTimeout(r, 700 + Math.floor(random() * 1500)));
-        const alive = cluster.taskmanagers.filter((t) => !t.hasExited);
-        const victim = alive[Math.floor(random() * alive.length)]!;
-        victim.kill("SIGKILL");
-        await victim.exited;
-        await cluster.addTaskManager();
-      }
+      await killTaskManagers(cluster, jobId, { kills: 3, random, minMs: 700, spanMs: 1500 });
       const job = await cluster.waitForStatus(jobId, "FINISHED", 180_000);
       expect(job.numRestarts).toBeGreaterThanOrEqual(3);
       expect(committedLines(chaosDir)).toEqual(expected);

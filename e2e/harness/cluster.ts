@@ -68,11 +68,19 @@ export class TestCluster {
         "rest.port": 0,
         "jobmanager.rpc.port": 0,
         "jobmanager.storage.dir": join(dir, "jobmanager"),
+        // Not the relative defaults: those would gather every test's checkpoints in the repository.
+        "state.checkpoints.dir": join(dir, "checkpoints"),
+        "state.savepoints.dir": join(dir, "savepoints"),
         ...options.config,
         ...options.jobmanager,
       }),
     ]);
-    const started = await jm.waitForLog((l) => l.msg === "JobManager started");
+    const started = await jm
+      .waitForLog((l) => l.msg === "JobManager started")
+      .catch(async (err: unknown) => {
+        await jm.stop();
+        throw err;
+      });
     const cluster = new TestCluster(jm, `http://127.0.0.1:${started.restPort}`, `127.0.0.1:${started.rpcPort}`, dir, options);
     try {
       await Promise.all(Array.from({ length: options.taskmanagers ?? 2 }, () => cluster.addTaskManager()));

@@ -14,6 +14,15 @@ export interface LogLine {
 type Waiter = { match: (line: LogLine) => boolean; resolve: (line: LogLine) => void };
 
 /**
+ * Every process the tests started that has not exited. A test that times out skips its `finally`
+ * clean-up; its processes must not burn the CPU the next test files need, so they die with the worker.
+ */
+const live = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const child of live) child.kill("SIGKILL");
+});
+
+/**
  * A Riffle process started through the `riffle` CLI. Its stdout is split into pino JSON log lines
  * and other lines (what print sinks write); tests wait for log events with deadlines.
  */
@@ -39,8 +48,14 @@ export class RiffleProcess {
     });
     createInterface({ input: this.child.stdout! }).on("line", (line) => this.onStdout(line));
     createInterface({ input: this.child.stderr! }).on("line", (line) => this.stderr.push(line));
+    live.add(this.child);
+    this.child.on("exit", (code, signal) => {
+      this.exitInfo = { code, signal };
+      live.delete(this.child);
+    });
+    // "close", not "exit": only then has every line the process wrote been read.
     this.exited = new Promise((resolve) => {
-      this.child.on("exit", (code, signal) => {
+      this.child.on("close", (code, signal) => {
         this.exitInfo = { code, signal };
         resolve(this.exitInfo);
         for (const w of this.waiters) w.resolve({ level: 60, msg: `process exited (${code ?? signal})` });

@@ -250,13 +250,14 @@ export class ClusterProcess {
     const done = () => {
       this.status = status;
       this.closeTail();
-      this.log?.end();
       for (const w of this.waiters) {
         clearTimeout(w.timer);
         w.reject(this.exitError(`before it reported "${w.msg}"`));
       }
       this.waiters.clear();
-      resolve(status);
+      // The log file holds every line once `exited` resolves.
+      if (this.log) this.log.end(() => resolve(status));
+      else resolve(status);
     };
     // File mode: read what the process wrote last (its error line) before reporting the exit.
     const tail = this.tail;

@@ -148,11 +148,25 @@ describe("REST API", () => {
   });
 
   it("cancels a job that waits for slots", async () => {
-    const { jobId } = (await (await post(JSON.stringify({ bundle: base64(VALID_JOB) }))).json()) as { jobId: string };
-    const res = await fetch(`${base}/jobs/${jobId}?mode=cancel`, { method: "PATCH" });
-    expect(res.status).toBe(202);
-    expect(await res.json()).toEqual({});
-    await waitForJob(base, jobId, (j) => j.status === "CANCELED");
+    // Its own JobManager with a long slot timeout: under load the cancel could come after this file's 1 s.
+    const dir = mkdtempSync(join(tmpdir(), "riffle-rest-cancel-"));
+    const waiting = await JobManager.create(config(dir, { "jobmanager.slot-request.timeout": "60s" }), logger);
+    try {
+      const url = `http://127.0.0.1:${waiting.restPort}`;
+      const submitted = await fetch(`${url}/jobs`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ bundle: base64(VALID_JOB) }),
+      });
+      const { jobId } = (await submitted.json()) as { jobId: string };
+      const res = await fetch(`${url}/jobs/${jobId}?mode=cancel`, { method: "PATCH" });
+      expect(res.status).toBe(202);
+      expect(await res.json()).toEqual({});
+      await waitForJob(url, jobId, (j) => j.status === "CANCELED");
+    } finally {
+      await waiting.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("validates savepoint, stop and rescale requests, and refuses them for a job that is not RUNNING", async () => {

@@ -165,7 +165,8 @@ describe("checkpoints over gRPC", () => {
         "state.checkpoints.num-retained": 2,
         "restart-strategy.exponential-backoff.initial-delay": "50ms",
         "heartbeat.interval": "50ms",
-        "heartbeat.timeout": "5s",
+        // The stand-in TaskManagers heartbeat once; nothing here tests the timeout, so it must not fire.
+        "heartbeat.timeout": "10m",
       },
     });
     jm = await JobManager.create(config, silentLogger);

@@ -19,7 +19,8 @@ describe("MailboxProcessingTimeService", () => {
     expect(fired).toEqual([]); // not before the loop takes the mail
     mailbox.runAll();
     expect(fired).toEqual([at]);
-    expect(Date.now()).toBeGreaterThanOrEqual(at - 1);
+    // Node's timers run on a truncated monotonic clock, the service on the wall clock: a few ms apart.
+    expect(Date.now()).toBeGreaterThanOrEqual(at - 5);
     expect(service.pendingTimers).toBe(0);
   });
 
