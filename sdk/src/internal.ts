@@ -16,6 +16,8 @@ export {
   type OperatorStateContext,
   type ProcessingTimeService,
 } from "./operators/operator.js";
+export { SourceOperator } from "./operators/source.js";
+export { SinkOperator } from "./operators/sink.js";
 export { StreamExecutionEnvironment } from "./api/environment.js";
 export { type KeyContext, type InternalKeyedStateBackend, DEFAULT_NAMESPACE } from "./state/backend.js";
 export { resolveTtl, type ResolvedTtl } from "./state/ttl.js";

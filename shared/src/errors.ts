@@ -50,6 +50,8 @@ export const ErrorCodes = {
   CHECKPOINT_STORAGE_FAILED: { domain: "external", status: 500, retry: true },
   CHECKPOINT_TOLERABLE_FAILURES_EXCEEDED: { domain: "external", status: 500, retry: true },
   CHECKPOINT_INCOMPATIBLE: { domain: "user", status: 400, retry: false },
+  // Connectors
+  SINK_WRITE_FAILED: { domain: "external", status: 500, retry: true },
   // Savepoints and rescaling
   SAVEPOINT_INVALID: { domain: "user", status: 400, retry: false },
   SAVEPOINT_FAILED: { domain: "external", status: 500, retry: true },

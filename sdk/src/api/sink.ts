@@ -1,22 +1,41 @@
-import type { RuntimeContext } from "./functions.js";
+import type { CheckpointListener, RuntimeContext } from "./functions.js";
 
 /**
  * A sink writes records; when it cannot take more (a full socket, a slow client) it says so through
  * `isAvailable()` and the task stops feeding it until `available()` resolves, which back-pressures
  * the whole pipeline instead of growing memory.
  */
-export interface SinkWriter<T> {
+export interface SinkWriter<T> extends CheckpointListener {
   write(record: T): void;
   /** False while the writer has no room; the task then waits on `available()`. */
   isAvailable?(): boolean;
   available?(): Promise<void>;
   /** Called at end of input: write out everything buffered. */
   flush?(): void | Promise<void>;
+  /**
+   * The writer's state for checkpoint `checkpointId` (Flink's StatefulSinkWriter), as a list of plain
+   * values: kept in the sink's operator list state and handed back to `Sink.createWriter` on restore
+   * (split among the new subtasks on a rescale, like a source's positions). Taken at the barrier,
+   * after `preCommit` of a two-phase-commit writer.
+   */
+  snapshotState?(checkpointId: number): unknown[];
+  /**
+   * Checkpoint `checkpointId` completed (after the transactions staged up to it were committed, for a
+   * two-phase-commit writer). Best effort, as for sources: a notification may be lost, and a later one
+   * covers the earlier checkpoints.
+   */
+  notifyCheckpointComplete?(checkpointId: number): void | Promise<void>;
+  /** Checkpoint `checkpointId` will never complete. Staged transactions stay and ride on the next one. */
+  notifyCheckpointAborted?(checkpointId: number): void | Promise<void>;
   close?(): void | Promise<void>;
 }
 
 export interface Sink<T> {
-  createWriter(ctx: RuntimeContext, services: SinkServices): SinkWriter<T> | Promise<SinkWriter<T>>;
+  /**
+   * `restored`: the writer state this subtask restores from (its share of what the writers'
+   * `snapshotState` returned for the restored checkpoint); absent on a fresh start.
+   */
+  createWriter(ctx: RuntimeContext, services: SinkServices, restored?: unknown[]): SinkWriter<T> | Promise<SinkWriter<T>>;
 }
 
 /** What the runtime offers sinks beyond the context: the channel back to the client for `collect`. */

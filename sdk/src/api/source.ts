@@ -1,4 +1,4 @@
-import type { RuntimeContext } from "./functions.js";
+import type { CheckpointListener, RuntimeContext } from "./functions.js";
 import type { OperatorStateMode } from "../state/stores.js";
 
 /**
@@ -32,13 +32,33 @@ export interface ReaderOutput<T> {
   releaseOutputForSplit(splitId: string): void;
 }
 
-export interface SourceReader<T> {
+/**
+ * Reads one subtask's share of a source. Checkpointing, as in Flink (its SourceReader is a
+ * CheckpointListener):
+ *
+ *   pollNext* ── barrier n ──► snapshotState(n): positions stored in checkpoint n
+ *             ── checkpoint n complete ──► notifyCheckpointComplete(n): e.g. commit offsets upstream
+ *             ── checkpoint n aborted  ──► notifyCheckpointAborted(n)
+ *   restore from n ──► Source.createReader(ctx, positions of n)
+ *
+ * Notifications run in the task's mailbox, between pollNext calls. They are best effort: one may be
+ * lost (a failure right after the checkpoint completed), and the checkpoint a job restores from is
+ * not notified again, so completion of n means "every snapshot up to n is durable".
+ */
+export interface SourceReader<T> extends CheckpointListener {
   start?(): void | Promise<void>;
   /**
    * The reader's position for checkpoint `checkpointId`, as a list of plain values (one per split it
    * reads). Taken between two pollNext calls, so it covers exactly the records emitted so far.
    */
   snapshotState?(checkpointId: number): unknown[];
+  /**
+   * Checkpoint `checkpointId` completed: what `snapshotState(checkpointId)` returned is durable and
+   * will not be replayed. A Kafka reader commits its offsets to the consumer group here.
+   */
+  notifyCheckpointComplete?(checkpointId: number): void | Promise<void>;
+  /** Checkpoint `checkpointId` will never complete: forget anything kept for it. */
+  notifyCheckpointAborted?(checkpointId: number): void | Promise<void>;
   /** Emits at most `max` records into `output` and says whether more may follow. Must not block. */
   pollNext(output: ReaderOutput<T>, max: number): PollResult;
   /** Resolves when `pollNext` may emit again after it returned NOTHING_AVAILABLE. */

@@ -1,6 +1,7 @@
 import { isTwoPhaseCommitWriter, type Sink, type SinkWriter, type TwoPhaseCommitWriter } from "../api/sink.js";
 import type { ListState } from "../state/state.js";
 import { StreamOperator, type OperatorRuntime, type OperatorStateContext } from "./operator.js";
+import { snapshotList } from "./snapshot-list.js";
 
 interface PendingCommit {
   checkpointId: number;
@@ -12,12 +13,16 @@ interface PendingCommit {
  * barrier, committed when the checkpoint completes, and after a restore the transactions staged in the
  * restored checkpoint are committed again (idempotently) before leftovers are removed. Staged
  * transactions are union state, so after a rescale every subtask knows all of them.
+ *
+ * Any writer may also keep state of its own (`snapshotState`, split list state handed back to
+ * `createWriter` on restore) and hear of completed and aborted checkpoints.
  */
 export class SinkOperator extends StreamOperator {
   private writer: SinkWriter<unknown> | undefined;
   private twoPhase: TwoPhaseCommitWriter<unknown, unknown> | undefined;
   private pending: PendingCommit[] = [];
   private pendingState: ListState<PendingCommit> | undefined;
+  private writerState: ListState<unknown> | undefined;
   private lastCheckpointId = 0;
 
   constructor(private readonly sink: Sink<unknown>) {
@@ -26,7 +31,8 @@ export class SinkOperator extends StreamOperator {
   }
 
   override async initializeState(state: OperatorStateContext, rt: OperatorRuntime): Promise<void> {
-    this.writer = await this.sink.createWriter(rt.ctx, rt.services);
+    this.writerState = state.operator.getListState("sink-writer-state");
+    this.writer = await this.sink.createWriter(rt.ctx, rt.services, state.isRestored ? this.writerState.get() : undefined);
     if (!isTwoPhaseCommitWriter(this.writer)) return;
     this.twoPhase = this.writer;
     this.pendingState = state.operator.getUnionListState<PendingCommit>("pending-commits");
@@ -46,19 +52,33 @@ export class SinkOperator extends StreamOperator {
 
   override snapshotState(checkpointId: number): void {
     this.lastCheckpointId = checkpointId;
-    if (!this.twoPhase) return;
-    const txn = this.twoPhase.preCommit(checkpointId);
-    if (txn !== undefined) this.pending.push({ checkpointId, txn });
-    this.pendingState!.update(this.pending);
+    if (this.twoPhase) {
+      const txn = this.twoPhase.preCommit(checkpointId);
+      if (txn !== undefined) this.pending.push({ checkpointId, txn });
+      this.pendingState!.update(this.pending);
+    }
+    // After preCommit (as in Flink's SinkWriterOperator): the writer's state then describes only what
+    // follows the staged transaction.
+    this.writerState!.update(snapshotList("the sink writer", this.writer!.snapshotState?.(checkpointId)));
   }
 
-  /** Commits every transaction staged up to `checkpointId` (data of an aborted checkpoint rides on the next). */
+  /**
+   * Commits every transaction staged up to `checkpointId` (data of an aborted checkpoint rides on the
+   * next), then tells the writer, so that a writer acting on completion sees its data committed.
+   */
   override async notifyCheckpointComplete(checkpointId: number): Promise<void> {
-    if (!this.twoPhase) return;
-    while (this.pending.length > 0 && this.pending[0]!.checkpointId <= checkpointId) {
-      await this.twoPhase.commit(this.pending[0]!.txn);
-      this.pending.shift();
+    if (this.twoPhase) {
+      while (this.pending.length > 0 && this.pending[0]!.checkpointId <= checkpointId) {
+        await this.twoPhase.commit(this.pending[0]!.txn);
+        this.pending.shift();
+      }
     }
+    await this.writer?.notifyCheckpointComplete?.(checkpointId);
+  }
+
+  /** Only the writer hears of it: transactions staged for the aborted checkpoint stay pending for the next. */
+  override async notifyCheckpointAborted(checkpointId: number): Promise<void> {
+    await this.writer?.notifyCheckpointAborted?.(checkpointId);
   }
 
   /** Whether the writer can ever report no room (after initializeState). */

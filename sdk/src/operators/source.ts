@@ -4,10 +4,12 @@ import { WatermarkEmitter } from "../time/watermark-emitter.js";
 import { WatermarkMultiplexer } from "../time/watermark-multiplexer.js";
 import type { TimestampAssigner, WatermarkGenerator, WatermarkOutput, WatermarkStrategy } from "../time/watermark-strategy.js";
 import { StreamOperator, type OperatorRuntime, type OperatorStateContext, type Output } from "./operator.js";
+import { snapshotList } from "./snapshot-list.js";
 
 /**
  * The head of a source vertex: holds the reader and checkpoints its positions in operator list state
- * (split or union, as the source says). With a WatermarkStrategy (env.fromSource), records get their
+ * (split or union, as the source says), handing them back to `createReader` on restore and passing
+ * the task's checkpoint notifications on to the reader. With a WatermarkStrategy (env.fromSource), records get their
  * timestamps from its assigner and watermarks are generated per split: the reader's watermark is the
  * minimum over its active splits (Flink's per-split watermarks of FLIP-27 sources).
  */
@@ -65,7 +67,16 @@ export class SourceOperator extends StreamOperator {
   }
 
   override snapshotState(checkpointId: number): void {
-    this.positions?.update(this.reader?.snapshotState?.(checkpointId) ?? []);
+    this.positions?.update(snapshotList("the source reader", this.reader?.snapshotState?.(checkpointId)));
+  }
+
+  /** The reader hears of completed and aborted checkpoints (a Kafka reader commits offsets on completion). */
+  override async notifyCheckpointComplete(checkpointId: number): Promise<void> {
+    await this.reader?.notifyCheckpointComplete?.(checkpointId);
+  }
+
+  override async notifyCheckpointAborted(checkpointId: number): Promise<void> {
+    await this.reader?.notifyCheckpointAborted?.(checkpointId);
   }
 
   processElement(record: unknown, timestamp: number | undefined): void {

@@ -38,6 +38,8 @@ export interface HarnessOptions {
   parallelism?: number;
   maxParallelism?: number;
   clock?: ManualProcessingTime;
+  /** The run of the subtask (RuntimeContext.attempt): a restored subtask runs a later one. Default 0. */
+  attempt?: number;
   /** Restore from these snapshots (of every old subtask), as the task does on recovery or rescaling. */
   restore?: { dir: string; keyed: KeyedStateHandle[]; operator: OperatorStateHandle[] };
 }
@@ -93,6 +95,7 @@ export class OperatorHarness {
       maxParallelism,
       metrics: { counter: () => ({ inc() {} }), gauge() {} },
       args: [],
+      attempt: options.attempt ?? 0,
     };
     const rt: OperatorRuntime = { ctx, services: { collect: async () => {} }, processingTime: clock, autoWatermarkIntervalMs: 200 };
     await operator.initializeState({ keyed, operator: operatorState, isRestored: options.restore !== undefined }, rt);

@@ -1,0 +1,216 @@
+import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ExactlyOnceFileSink, type Sink, type TwoPhaseCommitWriter } from "@riffle/sdk";
+import { SinkOperator } from "@riffle/sdk/internal";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { OperatorHarness } from "../joins/join-test-util.js";
+import type { OperatorStateHandle } from "../state/index.js";
+
+let root: string;
+let dirs = 0;
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), "riffle-2pc-"));
+});
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+const freshDir = () => join(root, `cp${dirs++}`);
+
+/** A transaction of the testing system: the records of one subtask between two barriers. */
+interface Txn {
+  id: string;
+  records: string[];
+}
+
+/**
+ * An external system with transactions, shared by every writer of a test (as a database outlives the
+ * subtasks writing to it): open transactions can be committed (once visible, always visible) or
+ * removed, and every call is logged in order.
+ */
+class TestingTransactionalSystem {
+  readonly open = new Map<string, string[]>();
+  readonly visible: string[] = [];
+  readonly log: string[] = [];
+
+  sink(): Sink<string> {
+    return { createWriter: (ctx) => new TestingTwoPhaseWriter(this, `s${ctx.subtaskIndex}a${ctx.attempt ?? 0}`) };
+  }
+}
+
+class TestingTwoPhaseWriter implements TwoPhaseCommitWriter<string, Txn> {
+  private current: string[] = [];
+  private n = 0;
+
+  constructor(
+    private readonly system: TestingTransactionalSystem,
+    private readonly name: string,
+  ) {}
+
+  write(record: string): void {
+    this.current.push(record);
+    // An open transaction exists in the system from its first record, as an uncommitted file would.
+    this.system.open.set(`${this.name}-${this.n}`, this.current);
+  }
+
+  preCommit(checkpointId: number): Txn | undefined {
+    this.system.log.push(`preCommit ${checkpointId}`);
+    if (this.current.length === 0) return undefined;
+    const txn = { id: `${this.name}-${this.n++}`, records: this.current };
+    this.current = [];
+    return txn;
+  }
+
+  commit(txn: Txn): void {
+    this.system.log.push(`commit ${txn.id}`);
+    const records = this.system.open.get(txn.id);
+    if (records === undefined) return; // committed before: idempotent
+    this.system.open.delete(txn.id);
+    this.system.visible.push(...records);
+  }
+
+  abortLeftovers(staged: readonly Txn[]): void {
+    this.system.log.push(`abortLeftovers ${staged.map((t) => t.id).join(",")}`);
+    const keep = new Set(staged.map((t) => t.id));
+    for (const id of this.system.open.keys()) if (!keep.has(id)) this.system.open.delete(id);
+  }
+
+  notifyCheckpointComplete(checkpointId: number): void {
+    this.system.log.push(`complete ${checkpointId}`);
+  }
+
+  notifyCheckpointAborted(checkpointId: number): void {
+    this.system.log.push(`aborted ${checkpointId}`);
+  }
+}
+
+function write(h: OperatorHarness, ...records: string[]): void {
+  for (const r of records) h.operator.processElement(r, undefined);
+}
+
+/** Checkpoint `id` of one subtask, written to a fresh directory: what a restore reads. */
+async function checkpoint(h: OperatorHarness, id: number): Promise<{ dir: string; operator: OperatorStateHandle }> {
+  const dir = freshDir();
+  const { operator } = await h.snapshot(id, dir);
+  return { dir, operator };
+}
+
+const restoreFrom = (...cps: { dir: string; operator: OperatorStateHandle }[]) => ({
+  dir: cps[0]!.dir,
+  keyed: [],
+  operator: cps.map((c) => c.operator),
+});
+
+describe("sink operator: two-phase commit", () => {
+  it("stages at the barrier and commits on completion, only what was staged up to the completed checkpoint", async () => {
+    const system = new TestingTransactionalSystem();
+    const h = await OperatorHarness.open(new SinkOperator(system.sink()));
+    write(h, "a", "b");
+    h.operator.snapshotState(1);
+    write(h, "c");
+    h.operator.snapshotState(2);
+    expect(system.visible).toEqual([]);
+    await h.operator.notifyCheckpointComplete(1);
+    expect(system.visible).toEqual(["a", "b"]);
+    await h.operator.notifyCheckpointComplete(2);
+    expect(system.visible).toEqual(["a", "b", "c"]);
+    // The writer hears of a completion after the transactions up to it were committed.
+    expect(system.log).toEqual(["preCommit 1", "preCommit 2", "commit s0a0-0", "complete 1", "commit s0a0-1", "complete 2"]);
+    await h.close();
+  });
+
+  it("keeps the transaction of an aborted checkpoint and commits it with the next completed one", async () => {
+    const system = new TestingTransactionalSystem();
+    const h = await OperatorHarness.open(new SinkOperator(system.sink()));
+    write(h, "a");
+    h.operator.snapshotState(1);
+    await h.operator.notifyCheckpointAborted(1);
+    expect(system.visible).toEqual([]);
+    expect(system.open.size).toBe(1);
+    write(h, "b");
+    h.operator.snapshotState(2);
+    await h.operator.notifyCheckpointComplete(2);
+    expect(system.visible).toEqual(["a", "b"]);
+    expect(system.log).toEqual(["preCommit 1", "aborted 1", "preCommit 2", "commit s0a0-0", "commit s0a0-1", "complete 2"]);
+    await h.close();
+  });
+
+  it("on restore commits what the restored checkpoint staged, then removes the leftovers, and never commits them again", async () => {
+    const system = new TestingTransactionalSystem();
+    const first = await OperatorHarness.open(new SinkOperator(system.sink()));
+    write(first, "a");
+    const cp1 = await checkpoint(first, 1);
+    // The failure comes before checkpoint 1's completion reaches the sink; "b" is staged in a
+    // checkpoint that never completes, "c" is never staged.
+    write(first, "b");
+    first.operator.snapshotState(2);
+    write(first, "c");
+    await first.close();
+    expect(system.visible).toEqual([]);
+
+    system.log.length = 0;
+    const restored = await OperatorHarness.open(new SinkOperator(system.sink()), { attempt: 1, restore: restoreFrom(cp1) });
+    expect(system.log).toEqual(["commit s0a0-0", "abortLeftovers s0a0-0"]);
+    expect(system.visible).toEqual(["a"]);
+    expect(system.open.size).toBe(0);
+
+    // The restored transaction is done with: the next checkpoint neither stores nor commits it again.
+    write(restored, "d");
+    const cp3 = await checkpoint(restored, 3);
+    await restored.operator.notifyCheckpointComplete(3);
+    expect(system.visible).toEqual(["a", "d"]);
+    expect(system.log.slice(2)).toEqual(["preCommit 3", "commit s0a1-0", "complete 3"]);
+    await restored.close();
+
+    system.log.length = 0;
+    const again = await OperatorHarness.open(new SinkOperator(system.sink()), { attempt: 2, restore: restoreFrom(cp3) });
+    expect(system.log).toEqual(["commit s0a1-0", "abortLeftovers s0a1-0"]);
+    expect(system.visible).toEqual(["a", "d"]);
+    await again.close();
+  });
+
+  it("after a rescale, every subtask commits the transactions all old subtasks staged (union state)", async () => {
+    const system = new TestingTransactionalSystem();
+    // Both old subtasks write checkpoint 1 into one directory (operator-0 and operator-1), as a task does.
+    const dir = freshDir();
+    const cps = [];
+    for (const subtask of [0, 1]) {
+      const h = await OperatorHarness.open(new SinkOperator(system.sink()), { subtaskIndex: subtask, parallelism: 2 });
+      write(h, `from ${subtask}`);
+      cps.push({ dir, operator: (await h.snapshot(1, dir)).operator });
+      await h.close();
+    }
+    const h = await OperatorHarness.open(new SinkOperator(system.sink()), { attempt: 1, restore: restoreFrom(...cps) });
+    expect(system.visible.sort()).toEqual(["from 0", "from 1"]);
+    await h.close();
+  });
+
+  it("without checkpoints, commits everything at end of input", async () => {
+    const system = new TestingTransactionalSystem();
+    const h = await OperatorHarness.open(new SinkOperator(system.sink()));
+    write(h, "a", "b");
+    await h.operator.endInput();
+    expect(system.visible).toEqual(["a", "b"]);
+    await h.close();
+  });
+
+  it("drives the exactly-once file sink through a failure: committed files hold each record once", async () => {
+    const out = freshDir();
+    const first = await OperatorHarness.open(new SinkOperator(new ExactlyOnceFileSink<string>(out)));
+    write(first, "a", "b");
+    const cp1 = await checkpoint(first, 1);
+    write(first, "c");
+    first.operator.snapshotState(2);
+    write(first, "d");
+    await first.close();
+
+    const restored = await OperatorHarness.open(new SinkOperator(new ExactlyOnceFileSink<string>(out)), { attempt: 1, restore: restoreFrom(cp1) });
+    write(restored, "c", "d");
+    restored.operator.snapshotState(2);
+    await restored.operator.notifyCheckpointComplete(2);
+    await restored.close();
+    expect((await readdir(out)).sort()).toEqual(["part-0-1", "part-0-2"]);
+    expect(await readFile(join(out, "part-0-1"), "utf8")).toBe("a\nb\n");
+    expect(await readFile(join(out, "part-0-2"), "utf8")).toBe("c\nd\n");
+  });
+});
