@@ -32,6 +32,7 @@ export class RiffleProcess {
   readonly stderr: string[] = [];
   private waiters: Waiter[] = [];
   private outputWaiters: Array<{ count: number; resolve: () => void }> = [];
+  private stderrWaiters: Array<{ match: (line: string) => boolean; resolve: (line: string) => void }> = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   readonly child: ChildProcess;
@@ -47,7 +48,7 @@ export class RiffleProcess {
       stdio: ["ignore", "pipe", "pipe"],
     });
     createInterface({ input: this.child.stdout! }).on("line", (line) => this.onStdout(line));
-    createInterface({ input: this.child.stderr! }).on("line", (line) => this.stderr.push(line));
+    createInterface({ input: this.child.stderr! }).on("line", (line) => this.onStderr(line));
     live.add(this.child);
     this.child.on("exit", (code, signal) => {
       this.exitInfo = { code, signal };
@@ -97,6 +98,15 @@ export class RiffleProcess {
     });
   }
 
+  private onStderr(line: string): void {
+    this.stderr.push(line);
+    this.stderrWaiters = this.stderrWaiters.filter((w) => {
+      if (!w.match(line)) return true;
+      w.resolve(line);
+      return false;
+    });
+  }
+
   /** Resolves with the first log line (past or future) matching; rejects after `timeoutMs` or on exit. */
   waitForLog(match: (line: LogLine) => boolean, timeoutMs = 20_000): Promise<LogLine> {
     const seen = this.logs.find(match);
@@ -136,6 +146,52 @@ export class RiffleProcess {
         },
       });
     });
+  }
+
+  /**
+   * Resolves with the first stderr line (past or future) matching, e.g. what the CLI tells its user;
+   * rejects after `timeoutMs`, or when the process exits first.
+   */
+  waitForStderr(match: (line: string) => boolean, timeoutMs = 20_000): Promise<string> {
+    const seen = this.stderr.find(match);
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        match,
+        resolve: (line: string) => {
+          clearTimeout(timer);
+          resolve(line);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.stderrWaiters = this.stderrWaiters.filter((w) => w !== waiter);
+        reject(new Error(`${this.name}: no matching stderr line within ${timeoutMs} ms\n${this.tail()}`));
+      }, timeoutMs);
+      this.stderrWaiters.push(waiter);
+      // Lines can still arrive after the exit event: give up only once stderr was read to the end.
+      void this.exited.then(() => {
+        if (!this.stderrWaiters.includes(waiter)) return;
+        this.stderrWaiters = this.stderrWaiters.filter((w) => w !== waiter);
+        clearTimeout(timer);
+        reject(new Error(`${this.name} exited before the awaited stderr line\n${this.tail()}`));
+      });
+    });
+  }
+
+  /**
+   * Resolves with the exit code and signal once the process exited and all its output was read (so
+   * `output` and `stderr` are complete); rejects, leaving the process running, after `timeoutMs`.
+   */
+  async waitForExit(timeoutMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${this.name} did not exit within ${timeoutMs} ms\n${this.tail()}`)), timeoutMs);
+    });
+    try {
+      return await Promise.race([this.exited, deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   tail(n = 15): string {

@@ -229,23 +229,101 @@ describe("JobMaster: restarts", () => {
     expect(gateway.deployed.slice(3).map((d) => d.restoreJson)).toEqual(["", "", ""]);
   });
 
-  it("fails with NO_RESOURCE_AVAILABLE when no slots come back within the slot-request timeout", async () => {
+  /** Moves time by `ms` and lets the slot request's settlement (a promise) run. */
+  const advance = async (ms: number) => {
+    clock.advance(ms);
+    await settle();
+  };
+  const NO_SLOTS = "job needs 2 slots but only 1 is free (1 TaskManager registered); start more TaskManagers or lower the parallelism";
+
+  it("hands NO_RESOURCE_AVAILABLE to the restart strategy, and fails naming the slots once no restart is left", async () => {
     register("tm-a");
     register("tm-b");
-    startJob({ restartStrategy: { type: "fixed-delay", attempts: 3, delayMs: 100 } });
+    startJob({ restartStrategy: { type: "fixed-delay", attempts: 2, delayMs: 100 } });
     await settle();
     loseTaskManager("tm-b");
     update(id("v1", 0, 0), "CANCELED");
     update(id("v2", 0, 0), "CANCELED");
-    clock.advance(100);
-    await settle();
-    clock.advance(29_999);
-    await settle();
+    await advance(100);
+    await advance(29_999);
+    expect(jm.exceptions.map((e) => e.code)).toEqual(["TASKMANAGER_LOST"]);
+
+    // The slot timeout is the second failure: the strategy's last restart, not the job's end.
+    await advance(1);
     expect(jm.status).toBe("RESTARTING");
-    clock.advance(1);
-    await settle();
+    expect(jm.numRestarts).toBe(2);
+    expect(jm.exceptions.at(-1)).toMatchObject({ code: "NO_RESOURCE_AVAILABLE", message: NO_SLOTS, taskName: null, taskmanagerId: null });
+    expect(registry.slotCounts().slotsAvailable).toBe(1);
+
+    await advance(100);
+    await advance(30_000);
     expect(jm.status).toBe("FAILED");
-    expect(jm.record.failure?.code).toBe("NO_RESOURCE_AVAILABLE");
+    expect(jm.numRestarts).toBe(2);
+    expect(jm.record.failure).toEqual({
+      code: "NO_RESOURCE_AVAILABLE",
+      message: `${NO_SLOTS} (not restarting: the fixed-delay restart strategy allows 2 restarts and all were used)`,
+    });
+    expect(jm.exceptions.map((e) => e.code)).toEqual(["TASKMANAGER_LOST", "NO_RESOURCE_AVAILABLE", "NO_RESOURCE_AVAILABLE"]);
+    expect(Object.keys(jm.record.statusTimestamps)).toEqual(["CREATED", "RUNNING", "RESTARTING", "FAILING", "FAILED"]);
+    expect(gateway.deployed).toHaveLength(3);
+    expect(clock.pending).toBe(0);
+  });
+
+  it("keeps restarting while slots are missing longer than the slot timeout, and recovers when a TaskManager joins", async () => {
+    register("tm-a");
+    register("tm-b");
+    // Default strategy of a checkpointed job: exponential backoff, 1 s doubling up to 60 s.
+    startJob({ checkpointing: { intervalMs: 1_000 } });
+    await settle();
+    runAll();
+    clock.advance(1_000);
+    await completeCheckpoint(1);
+    loseTaskManager("tm-b");
+    update(id("v1", 0, 0), "CANCELED");
+    update(id("v2", 0, 0), "CANCELED");
+    expect(jm.status).toBe("RESTARTING");
+
+    // Restart 1 after 1 s asks for slots; 30 s without them is restart 2 (2 s), then restart 3 (4 s).
+    await advance(1_000);
+    await advance(30_000);
+    expect(jm.numRestarts).toBe(2);
+    await advance(2_000);
+    await advance(30_000);
+    expect(jm.numRestarts).toBe(3);
+    expect(jm.status).toBe("RESTARTING");
+    await advance(4_000);
+    await advance(10_000);
+    expect(jm.status).toBe("RESTARTING");
+    expect(gateway.deployed).toHaveLength(3);
+
+    register("tm-c");
+    await settle();
+    expect(jm.status).toBe("RUNNING");
+    expect(jm.numRestarts).toBe(3);
+    expect(jm.executionList().map((e) => [e.executionId, e.slot.taskmanagerId])).toEqual([
+      [id("v1", 0, 1), "tm-a"],
+      [id("v2", 0, 1), "tm-a"],
+      [id("v2", 1, 1), "tm-c"],
+    ]);
+    expect(gateway.deployed.slice(3).map((d) => (JSON.parse(d.restoreJson) as TaskRestore).checkpointId)).toEqual([1, 1, 1]);
+    expect(jm.exceptions.map((e) => e.code)).toEqual(["TASKMANAGER_LOST", "NO_RESOURCE_AVAILABLE", "NO_RESOURCE_AVAILABLE"]);
+    expect(Object.keys(jm.record.statusTimestamps)).toEqual(["CREATED", "RUNNING", "RESTARTING"]);
+  });
+
+  it("restarts a first submission that gets no slots in time when it has restarts, as Flink does", async () => {
+    register("tm-a");
+    startJob({ checkpointing: { intervalMs: 1_000 } });
+    await advance(30_000);
+    expect(jm.status).toBe("RESTARTING");
+    expect(jm.numRestarts).toBe(1);
+    expect(jm.exceptions.map((e) => [e.code, e.message])).toEqual([["NO_RESOURCE_AVAILABLE", NO_SLOTS]]);
+
+    await advance(1_000);
+    register("tm-b");
+    await settle();
+    expect(jm.status).toBe("RUNNING");
+    expect(jm.executionList().map((e) => e.executionId)).toEqual([id("v1", 0, 0), id("v2", 0, 0), id("v2", 1, 0)]);
+    expect(Object.keys(jm.record.statusTimestamps)).toEqual(["CREATED", "RESTARTING", "RUNNING"]);
   });
 
   it("cancels during RESTARTING, while tasks stop and while it waits for the delay", async () => {

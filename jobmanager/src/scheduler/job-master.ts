@@ -76,7 +76,10 @@ export interface JobMasterDeps {
  * RESTARTING: every other task is cancelled, the slots go back, and after the strategy's delay
  * the job asks for slots again (TaskManagers that register later count) and redeploys every
  * subtask as attempt + 1 with its share of the latest completed checkpoint. Otherwise the job goes
- * FAILING → FAILED.
+ * FAILING → FAILED. Not getting the slots within the slot-request timeout (NO_RESOURCE_AVAILABLE) is
+ * such a failure too, whether the job was CREATED, RESTARTING or RESCALING: with restarts left it
+ * goes (or stays) RESTARTING and asks again after the next delay, so a checkpointed job outlives a
+ * TaskManager that is replaced only minutes later; a job without restarts fails as before.
  *
  * Savepoints: one can be taken while the job runs; a stop or rescale takes one (the job stays
  * RUNNING meanwhile, and a failed savepoint changes nothing), then goes STOPPING → FINISHED, or
@@ -397,7 +400,10 @@ export class JobMaster {
         this.slotRequest = undefined;
         const e = toRiffleError(err);
         this.addException({ code: e.code, message: e.message, taskName: null, taskmanagerId: null });
-        this.fail({ code: e.code, message: e.message });
+        // As Flink's NoResourceAvailableException: a recoverable failure. The slots may come with a
+        // TaskManager that joins later, so the restart strategy decides, not the slot timeout alone.
+        if (e.code === "NO_RESOURCE_AVAILABLE") this.handleFailure({ code: e.code, message: e.message });
+        else this.fail({ code: e.code, message: e.message });
       },
     );
   }
@@ -482,7 +488,10 @@ export class JobMaster {
     else this.afterExecutionEnded(execution);
   }
 
-  /** A failure while RUNNING: restart if the strategy allows, else fail. */
+  /**
+   * A failure while RUNNING, or no slots in time while the job waited for them (CREATED, RESTARTING,
+   * RESCALING): restart if the strategy allows, else fail.
+   */
   private handleFailure(failure: JobFailure): void {
     const decision = this.restartStrategy.onFailure(this.clock.now());
     if (!decision.restart) {
@@ -491,7 +500,14 @@ export class JobMaster {
     }
     this.record.numRestarts = this.numRestarts + 1;
     this.restartDelayMs = decision.delayMs;
-    this.transition("RESTARTING", { cause: failure, delayMs: decision.delayMs, numRestarts: this.numRestarts });
+    const details = { cause: failure, delayMs: decision.delayMs, numRestarts: this.numRestarts };
+    if (this.machine.is("RESTARTING")) {
+      // A restart that found no slots: the job stays RESTARTING and tries again after the new delay.
+      this.logger.info(details, `job ${this.record.name} (${this.id}) could not get its slots; restarting again in ${decision.delayMs} ms`);
+      this.saveRecord();
+    } else {
+      this.transition("RESTARTING", details);
+    }
     this.stopExecutions();
   }
 

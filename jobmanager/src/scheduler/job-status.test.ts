@@ -8,6 +8,7 @@ describe("job state machine", () => {
     expect([...allowed].sort()).toEqual(
       [
         "CREATED->RUNNING",
+        "CREATED->RESTARTING",
         "CREATED->FAILING",
         "CREATED->CANCELLING",
         "RUNNING->FINISHED",
@@ -18,6 +19,7 @@ describe("job state machine", () => {
         "RUNNING->RESCALING",
         "STOPPING->FINISHED",
         "RESCALING->RUNNING",
+        "RESCALING->RESTARTING",
         "RESCALING->FAILING",
         "RESCALING->CANCELLING",
         "RESTARTING->RUNNING",

@@ -14,7 +14,9 @@ import type { JobStatus } from "../store/index.js";
  *      └────────┴──────┴──► CANCELLING ──► CANCELED
  *
  *   RESTARTING  a failure the restart strategy allows: cancel every task, wait, redeploy from the
- *               latest checkpoint
+ *               latest checkpoint. Not getting slots in time (NO_RESOURCE_AVAILABLE) is such a
+ *               failure, so CREATED and RESCALING lead here too (not drawn), and a restart that
+ *               finds no slots stays here for the next one
  *   STOPPING    stop-with-savepoint: the savepoint completed and its sinks committed; the tasks are
  *               being cancelled, and the job ends FINISHED
  *   RESCALING   the savepoint of a rescale completed: cancel every task, redeploy the re-planned
@@ -25,11 +27,11 @@ import type { JobStatus } from "../store/index.js";
  * CANCELLING; RUNNING also goes to CANCELLING after a cancel-with-savepoint.
  */
 export const JOB_TRANSITIONS: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
-  CREATED: ["RUNNING", "FAILING", "CANCELLING"],
+  CREATED: ["RUNNING", "RESTARTING", "FAILING", "CANCELLING"],
   RUNNING: ["FINISHED", "RESTARTING", "STOPPING", "RESCALING", "FAILING", "CANCELLING"],
   RESTARTING: ["RUNNING", "FAILING", "CANCELLING"],
   STOPPING: ["FINISHED"],
-  RESCALING: ["RUNNING", "FAILING", "CANCELLING"],
+  RESCALING: ["RUNNING", "RESTARTING", "FAILING", "CANCELLING"],
   FAILING: ["FAILED"],
   CANCELLING: ["CANCELED"],
   FINISHED: [],

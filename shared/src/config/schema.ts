@@ -57,7 +57,11 @@ export const CONFIG_OPTIONS = {
   "jobmanager.rpc.port": opt(port(), 6123, "Port of the JobManager's gRPC server; 0 picks a free port."),
   "jobmanager.storage.dir": opt(str(), ".riffle/jobmanager", "Directory for job bundles and job records (later also checkpoints)."),
   "jobmanager.plan.timeout": opt(duration(), "10s", "Longest time a job module may take to build its graph in plan mode before it is refused."),
-  "jobmanager.slot-request.timeout": opt(duration(), "30s", "How long a job waits for enough free slots before it fails with NO_RESOURCE_AVAILABLE."),
+  "jobmanager.slot-request.timeout": opt(
+    duration(),
+    "30s",
+    "How long a job waits for enough free slots. Then NO_RESOURCE_AVAILABLE goes to its restart strategy: a job with restarts left waits again after the restart delay, others fail.",
+  ),
   "jobmanager.collect.buffer-records": opt(int(1), 100_000, "Records of `collect` sinks the JobManager holds for a client before it makes the sinks wait."),
   "jobmanager.cancel.timeout": opt(duration(), "30s", "How long cancelling waits for tasks to confirm before the job is marked CANCELED anyway."),
   "heartbeat.interval": opt(duration(), "2s", "Interval between heartbeats, in both directions between JobManager and TaskManagers."),
