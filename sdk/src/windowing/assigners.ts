@@ -175,7 +175,11 @@ export class SlidingEventTimeWindows extends WindowAssigner<unknown, TimeWindow>
   }
 }
 
-/** Windows of processing time of `size` that start every `slide`. */
+/**
+ * Windows of processing time of `size` that start every `slide`. As with
+ * {@link SlidingEventTimeWindows}, `reduce` or `aggregate` (with the default trigger, no evictor)
+ * keeps one partial aggregate per slice; a window then fires once the clock reaches its end.
+ */
 export class SlidingProcessingTimeWindows extends WindowAssigner<unknown, TimeWindow> {
   protected constructor(
     readonly size: number,

@@ -14,6 +14,12 @@ export interface SlicingWindowOperatorOptions {
   size: number;
   slide: number;
   offset: number;
+  /**
+   * Event time: slices by the record's timestamp, fires on the watermark. Processing time: slices by
+   * the clock when the record arrives, fires on processing-time timers; lateness does not apply.
+   */
+  eventTime: boolean;
+  /** Event time only (as in the per-window operator). */
   allowedLateness: number;
   lateDataTag: string | undefined;
   /** reduce, or aggregate with a merge function. */
@@ -21,7 +27,10 @@ export interface SlicingWindowOperatorOptions {
   userFunctions: readonly unknown[];
 }
 
-/** Timer namespaces: fire the window ending at timestamp + 1; clean up the window whose cleanup time it is. */
+/**
+ * Timer namespaces: fire a window (the one ending at timestamp + 1 in event time, at timestamp in
+ * processing time); clean up the window whose cleanup time it is (event time with lateness only).
+ */
 const FIRE = "fire";
 const CLEANUP = "cleanup";
 
@@ -32,7 +41,7 @@ export function gcd(a: number, b: number): number {
 }
 
 /**
- * Sliding event-time windows with an incremental reduce or aggregate, by slices (panes): time is cut
+ * Sliding windows with an incremental reduce or aggregate, by slices (panes): time is cut
  * into slices of gcd(size, slide), each key keeps one partial aggregate per slice, and a window is the
  * combination of its size/gcd slices when it fires. An element costs one state update however many
  * windows hold it (the per-window operator costs size/slide updates).
@@ -47,16 +56,26 @@ export function gcd(a: number, b: number): number {
  * partial, ...]` ascending by start, so an element and a fire each cost one state lookup; a fire
  * combines the slices in memory. (One namespace per slice would cost size/gcd lookups per fire.)
  *
- * Results equal Flink's per-window operator with the event-time trigger (same windows, values,
- * timestamps and lateness behaviour) for associative and commutative functions. Per key, timers
- * chain: the fire of the window ending at e schedules the one ending at e + slide while a slice of it
- * holds data; a slice is dropped at the cleanup time of the last window that holds it. Slices and
- * timers are keyed state and timers, so they are checkpointed, restored and rescaled with the key.
+ * In event time, results equal Flink's per-window operator with the event-time trigger (same
+ * windows, values, timestamps and lateness behaviour) for associative and commutative functions. Per
+ * key, timers chain: the fire of the window ending at e schedules the one ending at e + slide while a
+ * slice of it holds data; a slice is dropped at the cleanup time of the last window that holds it.
+ * Slices and timers are keyed state and timers, so they are checkpointed, restored and rescaled with
+ * the key.
+ *
+ * In processing time, a record belongs to the slice of the clock when it arrives, and the window
+ * ending at e fires on a processing-time timer at e (the result still carries e - 1), not at e - 1
+ * where the processing-time trigger sets it: records that arrive while the clock still reads e - 1
+ * belong to the window, and a timer at e - 1 can run before them. The per-window operator then fires
+ * the window again with just those records; here they are in its one result, as in Flink (whose
+ * processing-time service runs a timer only once the clock is past it). Windows and values are
+ * otherwise those of the per-window operator with the processing-time trigger.
  */
 export class SlicingWindowOperator extends KeyedOperator implements Triggerable {
   private readonly size: number;
   private readonly slide: number;
   private readonly offset: number;
+  private readonly eventTime: boolean;
   /** Slice width, and the offset slices are aligned to. */
   private readonly width: number;
   private readonly sliceOffset: number;
@@ -69,6 +88,13 @@ export class SlicingWindowOperator extends KeyedOperator implements Triggerable 
   private slices!: ValueState<unknown[]>;
   private processContext!: WindowProcessContext;
   private emitTimestamp = 0;
+  /**
+   * Processing time: the latest time this subtask has given a record or fired a window at. A record's
+   * time is never earlier, so it never lands in a window that already fired, even when the wall clock
+   * steps back or a timer runs a little before the clock reaches it. Not checkpointed: across a
+   * restore the clock is assumed not to go back past windows that fired before the checkpoint.
+   */
+  private clockFloor = Number.MIN_SAFE_INTEGER;
   private readonly collector: Collector<unknown> = { collect: (r) => this.output.collect(r, this.emitTimestamp) };
 
   /** Elements dropped because every window they belong to was late (and no late-data tag was set). */
@@ -79,10 +105,11 @@ export class SlicingWindowOperator extends KeyedOperator implements Triggerable 
     this.size = options.size;
     this.slide = options.slide;
     this.offset = options.offset;
+    this.eventTime = options.eventTime;
     this.width = gcd(options.size, options.slide);
     this.sliceOffset = ((options.offset % this.width) + this.width) % this.width;
-    this.allowedLateness = options.allowedLateness;
-    this.lateDataTag = options.lateDataTag;
+    this.allowedLateness = options.eventTime ? options.allowedLateness : 0;
+    this.lateDataTag = options.eventTime ? options.lateDataTag : undefined;
     this.fn = options.fn;
   }
 
@@ -103,6 +130,10 @@ export class SlicingWindowOperator extends KeyedOperator implements Triggerable 
   }
 
   processElement(record: unknown, timestamp: number | undefined): void {
+    if (!this.eventTime) {
+      this.processOnClock(record);
+      return;
+    }
     if (timestamp === undefined) {
       throw new Error(
         "SlidingEventTimeWindows: a record has no timestamp. Event-time windows need timestamps: give the source a WatermarkStrategy with a timestamp assigner (env.fromSource(source, strategy)) or call assignTimestampsAndWatermarks, or use processing-time windows",
@@ -119,13 +150,37 @@ export class SlicingWindowOperator extends KeyedOperator implements Triggerable 
       return;
     }
     const first = this.addToSlice(slice, record);
-    const firstEnd = TimeWindow.getWindowStartWithOffset(slice - this.size, this.offset, this.slide) + this.slide + this.size;
+    const firstEnd = this.firstEnd(slice);
     if (firstEnd - 1 > watermark) {
       // No window of the slice has fired yet: its first window's timer starts the chain.
-      if (first) this.timers.registerEventTimeTimer(FIRE, firstEnd - 1);
+      if (first) this.scheduleFire(firstEnd);
       return;
     }
     this.onLateElement(slice, lastStart, watermark);
+  }
+
+  /**
+   * Processing time: the record goes to the slice of the current time. No window of that slice has
+   * fired (they end after it, and windows fire once the clock reaches their end), so nothing is late;
+   * a new slice's first window starts the chain, as in event time.
+   */
+  private processOnClock(record: unknown): void {
+    this.backend.setCurrentKey(this.keyOf(record));
+    const now = Math.max(this.timers.currentProcessingTime(), this.clockFloor);
+    this.clockFloor = now;
+    const slice = TimeWindow.getWindowStartWithOffset(now, this.sliceOffset, this.width);
+    if (this.addToSlice(slice, record)) this.scheduleFire(this.firstEnd(slice));
+  }
+
+  /** The end of the first window holding the slice starting at `slice`. */
+  private firstEnd(slice: number): number {
+    return TimeWindow.getWindowStartWithOffset(slice - this.size, this.offset, this.slide) + this.slide + this.size;
+  }
+
+  /** Sets the timer that fires the window ending at `end`. */
+  private scheduleFire(end: number): void {
+    if (this.eventTime) this.timers.registerEventTimeTimer(FIRE, end - 1);
+    else this.timers.registerProcessingTimeTimer(FIRE, end);
   }
 
   /** Adds the element to its slice; true when the slice is new. */
@@ -165,7 +220,7 @@ export class SlicingWindowOperator extends KeyedOperator implements Triggerable 
         next = end;
       }
     }
-    if (!Number.isNaN(next)) this.timers.registerEventTimeTimer(FIRE, next - 1);
+    if (!Number.isNaN(next)) this.scheduleFire(next);
   }
 
   onEventTime(timer: InternalTimer): void {
@@ -179,7 +234,14 @@ export class SlicingWindowOperator extends KeyedOperator implements Triggerable 
     }
   }
 
-  onProcessingTime(): void {}
+  onProcessingTime(timer: InternalTimer): void {
+    // Only the processing-time variant sets processing-time timers, and only FIRE ones: without
+    // lateness a window is cleaned up as it fires.
+    const end = timer.timestamp;
+    if (end > this.clockFloor) this.clockFloor = end;
+    this.fireWindow(end, true);
+    this.cleanupWindow(end);
+  }
 
   /**
    * Combines the slices of the window ending at `end` and emits the result (nothing when they are all
@@ -201,7 +263,7 @@ export class SlicingWindowOperator extends KeyedOperator implements Triggerable 
       any = true;
       if (s >= nextFrom) next = true;
     }
-    if (chain && next) this.timers.registerEventTimeTimer(FIRE, end + this.slide - 1);
+    if (chain && next) this.scheduleFire(end + this.slide);
     if (!any) return;
     const fn = this.fn;
     const result = fn.kind === "reduce" ? acc : fn.aggregate.getResult(acc);

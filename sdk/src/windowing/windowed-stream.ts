@@ -5,7 +5,7 @@ import { OutputTag } from "../api/output-tag.js";
 import { type StreamOperator, callable } from "../operators/operator.js";
 import type { AggregateFunction } from "../state/descriptors.js";
 import { aggregationReducer, type WindowAggregation } from "./aggregations.js";
-import { GlobalWindows, MergingWindowAssigner, SlidingEventTimeWindows, WindowAssigner } from "./assigners.js";
+import { GlobalWindows, MergingWindowAssigner, SlidingEventTimeWindows, SlidingProcessingTimeWindows, WindowAssigner } from "./assigners.js";
 import { CountEvictor, type Evictor, checkEvictor } from "./evictors.js";
 import type { ProcessAllWindowFunctionLike, ProcessWindowFunctionLike } from "./functions.js";
 import { SlicingWindowOperator, gcd } from "./sliced-window-operator.js";
@@ -140,9 +140,11 @@ abstract class WindowedStreamBase<T, W extends Window> {
     let name: string;
     let factory: () => StreamOperator;
     if (slicing) {
-      const { size, slide, offset } = this.assigner as unknown as SlidingEventTimeWindows;
+      const { size, slide, offset } = this.assigner as unknown as SlidingEventTimeWindows | SlidingProcessingTimeWindows;
+      const eventTime = assigner.isEventTime();
       name = `Window(${assigner.toString()}, ${trigger.toString()}, ${fnName}, sliced)`;
-      factory = () => new SlicingWindowOperator({ keySelector, size, slide, offset, allowedLateness, lateDataTag, fn: slicing, userFunctions: functions });
+      factory = () =>
+        new SlicingWindowOperator({ keySelector, size, slide, offset, eventTime, allowedLateness, lateDataTag, fn: slicing, userFunctions: functions });
     } else {
       name = `Window(${assigner.toString()}, ${trigger.toString()}${evictor ? `, ${String(evictor)}` : ""}, ${fnName})`;
       factory = () => new WindowOperator({ keySelector, assigner, trigger, evictor, allowedLateness, lateDataTag, fn: spec, userFunctions: functions });
@@ -157,12 +159,13 @@ abstract class WindowedStreamBase<T, W extends Window> {
   }
 
   /**
-   * The slicing operator runs sliding event-time windows with an incremental function, the default
-   * trigger and no evictor (an explicit trigger, even the event-time one, selects the per-window
-   * operator); an aggregate needs merge() to combine slices.
+   * The slicing operator runs sliding windows (event or processing time) with an incremental
+   * function, the default trigger and no evictor (an explicit trigger, even the default one, selects
+   * the per-window operator); an aggregate needs merge() to combine slices.
    */
   private slicingFor(spec: WindowFunctionSpec): Extract<WindowFunctionSpec, { kind: "reduce" | "aggregate" }> | undefined {
-    if (!(this.assigner instanceof SlidingEventTimeWindows) || this.customTrigger !== undefined || this.evictorFn !== undefined) return undefined;
+    const sliding = this.assigner instanceof SlidingEventTimeWindows || this.assigner instanceof SlidingProcessingTimeWindows;
+    if (!sliding || this.customTrigger !== undefined || this.evictorFn !== undefined) return undefined;
     const { size, slide, offset } = this.assigner;
     if (slide > size || !Number.isInteger(size) || !Number.isInteger(slide) || !Number.isInteger(offset)) return undefined;
     // Slices are gcd(size, slide) wide: when that is tiny against the slide (size 10001, slide 10000),
