@@ -6,7 +6,7 @@ import type { InputGate } from "../network/input-gate.js";
  *
  *   WAITING_FOR_FIRST_BARRIER ──barrier n──► COLLECTING_BARRIERS(n) ──last barrier n──► aligned(n)
  *            ▲                                   │ barrier m > n: abort n, collect m       │
- *            └──────────── abort(n) ─────────────┴───────────── checkpoint taken ──────────┘
+ *            └─────────── abort(m >= n) ─────────┴───────────── checkpoint taken ──────────┘
  *
  * A channel that delivered barrier n is blocked until every live channel did, so the state
  * snapshot holds exactly the records before barrier n. Channels that already ended count as aligned.
@@ -61,9 +61,15 @@ export class BarrierAligner {
     return { aligned: true, barrier, alignmentMs: performance.now() - startedAt };
   }
 
-  /** Gives up checkpoint `id` (aborted by the JobManager, or overtaken): its channels flow again. */
+  /**
+   * Gives up checkpoint `id` (aborted by the JobManager, or overtaken): its channels flow again. An
+   * abort of a newer checkpoint ends the alignment of an older one as well: the barriers it still
+   * waits for may arrive behind barriers of `id`, which are dropped from now on, so it could only be
+   * ended by a later checkpoint, with its channels blocked until then (Flink's
+   * processCancellationBarrier aborts for any id >= the current one likewise).
+   */
   abort(id: number): void {
-    if (this.state.name === "COLLECTING_BARRIERS" && this.state.barrier.checkpointId === id) this.finish(id);
+    if (this.state.name === "COLLECTING_BARRIERS" && this.state.barrier.checkpointId <= id) this.finish(id);
     this.lastCheckpoint = Math.max(this.lastCheckpoint, id);
   }
 

@@ -194,8 +194,10 @@ describe("event time through tasks", () => {
   });
 
   it("feeds a gate marked as input 2 to the head's processElement2", async () => {
-    // No operator of the SDK has two inputs yet: a map head refuses its second input, which shows
-    // the records went there.
+    // The task routes by the vertex's inputTypes alone, whatever the head: marking the map's only
+    // gate as input 2 sends its records to processElement2, which a one-input map refuses, so the
+    // failure shows where they went. Real two-input heads (co-process, interval join) over both
+    // inputs are covered end to end by e2e/two-input-chaos.test.ts and e2e/nexmark.test.ts (q7).
     const { mapTask, states, failures } = deploy([(out) => out.collect("a", 1)], {
       mapVertexChange: (map) => {
         map.inputTypes = [2];

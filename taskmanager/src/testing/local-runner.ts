@@ -1,7 +1,8 @@
 import { type JobGraph, keyGroupRangeForSubtask } from "@riffle/shared";
 import type { DataStream, RuntimeContext } from "@riffle/sdk";
-import { MIN_WATERMARK, StreamExecutionEnvironment, buildJobGraph, createOperatorChain, type OperatorChain, type Output } from "@riffle/sdk/internal";
+import { StreamExecutionEnvironment, buildJobGraph, createOperatorChain, type OperatorChain, type Output } from "@riffle/sdk/internal";
 import { MemoryKeyedStateBackend, OperatorStateBackend } from "../state/index.js";
+import { StatusWatermarkValve } from "../task/watermark-valve.js";
 import { ManualProcessingTime } from "./manual-clock.js";
 
 export interface LocalRunOptions {
@@ -46,10 +47,13 @@ const ctxOf = (name: string): RuntimeContext => ({
 
 /**
  * Runs a job's operators in-process at parallelism 1, deterministically: each network edge hands
- * records and watermarks straight to the next chain, a vertex with several input edges takes the
- * minimum watermark over them (idle edges left out), sources are polled round-robin in small batches
- * with a manual processing-time clock, and every source ends with the end-of-input watermark. For
- * testing operator semantics (windows, joins, timers); the real tasks and network are tested in e2e.
+ * records and watermarks straight to the next chain, sources are polled round-robin in small batches
+ * with a manual processing-time clock, and every source ends with the end-of-input watermark. A
+ * vertex's input edges go through the tasks' own StatusWatermarkValve, one channel per edge (what a
+ * task at parallelism 1 has), so watermarks, idleness, the flush when every input goes idle and
+ * inputs that end behave as on a cluster. A vertex ends as a task does: when every input edge ended,
+ * its end of input runs and its output edges end in turn. For testing operator semantics (windows,
+ * joins, timers); the real tasks and network are tested in e2e.
  * Every sink's records are captured (the returned stream is collected; a build returning nothing
  * relies on its own sinks).
  */
@@ -68,13 +72,23 @@ export async function runLocally<T>(
   const rounds: number[] = [];
   let round = 0;
   const chains = new Map<string, OperatorChain>();
-  /** Per target vertex: its input edges' watermark and idleness. */
-  const valves = new Map<string, InputValve>();
+  /** Per target vertex: the valve over its input edges, channel i being vertex.inputs[i]. */
+  const valves = new Map<string, StatusWatermarkValve>();
   const collectSink = {
     collect: async () => {},
   };
   for (const vertex of [...graph.vertices].reverse()) {
-    valves.set(vertex.id, new InputValve(vertex.inputs, () => chains.get(vertex.id)!));
+    valves.set(
+      vertex.id,
+      new StatusWatermarkValve(vertex.inputs.length, {
+        processWatermark(watermark) {
+          const chain = chains.get(vertex.id)!;
+          chain.head.processWatermark(watermark);
+          drain(chain);
+        },
+        processWatermarkStatus: (idle) => chains.get(vertex.id)!.head.processWatermarkStatus(idle),
+      }),
+    );
     const chain = createOperatorChain(
       vertex,
       env.functions,
@@ -110,31 +124,48 @@ export async function runLocally<T>(
     }));
   }
   for (const c of [...ordered].reverse()) await c.open();
-  const sources = ordered.filter((c) => c.source);
+  const ended = new Set<string>();
+  /** A vertex whose input ended: its end of input, then each output edge ends at its target's valve. */
+  const endVertex = async (vertexId: string): Promise<void> => {
+    ended.add(vertexId);
+    await chains.get(vertexId)!.endInput();
+    for (const edge of graph.edges) {
+      if (edge.source !== vertexId) continue;
+      const target = graph.vertices.find((v) => v.id === edge.target)!;
+      valves.get(target.id)!.channelEnded(target.inputs.indexOf(edge.id));
+      const allEnded = target.inputs.every((input) => ended.has(graph.edges.find((e) => e.id === input)!.source));
+      if (allEnded && !ended.has(target.id)) await endVertex(target.id);
+    }
+  };
+  const sources = graph.vertices.filter((v) => chains.get(v.id)!.source);
   const active = new Set(sources);
   const batch = options.pollBatch ?? 16;
   while (active.size > 0) {
-    for (const c of [...active]) {
+    for (const v of [...active]) {
+      const c = chains.get(v.id)!;
       const r = c.source!.reader.pollNext(c.source!.output, batch);
       if (r === "END_OF_INPUT") {
-        active.delete(c);
+        active.delete(v);
         c.finishSource();
         drain(c);
+        await endVertex(v.id);
       }
     }
     clock.advanceBy(options.clockStepPerPoll ?? 0);
     options.onRound?.(clock, round);
     round++;
   }
-  for (const c of ordered) await c.endInput();
+  // Every vertex is downstream of a source, so all ended above; this only guards a graph without sources.
+  for (const v of graph.vertices) if (!ended.has(v.id)) await chains.get(v.id)!.endInput();
   for (const c of ordered) await c.close();
   return { records, timestamps, rounds, graph, clock };
 }
 
-function edgeOutput(graph: JobGraph, edgeId: string, chains: Map<string, OperatorChain>, valves: Map<string, InputValve>): Output {
+function edgeOutput(graph: JobGraph, edgeId: string, chains: Map<string, OperatorChain>, valves: Map<string, StatusWatermarkValve>): Output {
   const edge = graph.edges.find((e) => e.id === edgeId)!;
   const target = graph.vertices.find((v) => v.id === edge.target)!;
-  const second = target.inputTypes?.[target.inputs.indexOf(edgeId)] === 2;
+  const channel = target.inputs.indexOf(edgeId);
+  const second = target.inputTypes?.[channel] === 2;
   const valve = valves.get(target.id)!;
   return {
     collect(record, timestamp) {
@@ -142,52 +173,10 @@ function edgeOutput(graph: JobGraph, edgeId: string, chains: Map<string, Operato
       if (second) head.processElement2(record, timestamp);
       else head.processElement(record, timestamp);
     },
-    emitWatermark: (wm) => valve.watermark(edgeId, wm),
-    emitWatermarkStatus: (idle) => valve.status(edgeId, idle),
+    emitWatermark: (wm) => valve.inputWatermark(channel, wm),
+    emitWatermarkStatus: (idle) => valve.inputWatermarkStatus(channel, idle),
     collectSide() {},
   };
-}
-
-/** The minimum watermark over a vertex's input edges (the task's StatusWatermarkValve, per edge). */
-class InputValve {
-  private readonly marks = new Map<string, { wm: number; idle: boolean }>();
-  private last = MIN_WATERMARK;
-  private allIdle = false;
-
-  constructor(
-    inputs: readonly string[],
-    private readonly chain: () => OperatorChain,
-  ) {
-    for (const i of inputs) this.marks.set(i, { wm: MIN_WATERMARK, idle: false });
-  }
-
-  watermark(edge: string, wm: number): void {
-    const m = this.marks.get(edge)!;
-    m.wm = Math.max(m.wm, wm);
-    m.idle = false;
-    this.emit();
-  }
-
-  status(edge: string, idle: boolean): void {
-    this.marks.get(edge)!.idle = idle;
-    const all = [...this.marks.values()].every((m) => m.idle);
-    if (all !== this.allIdle) {
-      this.allIdle = all;
-      this.chain().head.processWatermarkStatus(all);
-    }
-    this.emit();
-  }
-
-  private emit(): void {
-    const active = [...this.marks.values()].filter((m) => !m.idle);
-    if (active.length === 0) return;
-    const min = Math.min(...active.map((m) => m.wm));
-    if (min > this.last) {
-      this.last = min;
-      this.chain().head.processWatermark(min);
-      drain(this.chain());
-    }
-  }
 }
 
 /** Does a chain's pending watermark work at once, as the task does before taking more input. */

@@ -58,3 +58,96 @@ describe("idle source splits", () => {
     expect(new Set(r.rounds)).toEqual(new Set([ROUNDS - 1]));
   });
 });
+
+/**
+ * A source vertex run by a script: `steps[round]` runs at that poll (watermarks and idleness emitted
+ * by the reader itself), then nothing is available until round `endRound`, where it ends.
+ */
+function scripted(steps: Record<number, (out: ReaderOutput<Ev>) => void>, endRound: number): Source<Ev> {
+  return {
+    boundedness: "bounded",
+    createReader() {
+      let round = 0;
+      return {
+        pollNext(out: ReaderOutput<Ev>): PollResult {
+          steps[round]?.(out);
+          return round++ < endRound ? "NOTHING_AVAILABLE" : "END_OF_INPUT";
+        },
+        isAvailable: () => Promise.resolve(),
+      };
+    },
+  };
+}
+
+describe("idle inputs of a two-input vertex, as a task's StatusWatermarkValve sees them", () => {
+  function run(a: Source<Ev>, b: Source<Ev>) {
+    return runLocally(
+      (env) =>
+        env
+          .fromSource(a, "a")
+          .union(env.fromSource(b, "b"))
+          .keyBy((e) => e.k)
+          .window(TumblingEventTimeWindows.of(1_000))
+          .sum("v"),
+      { pollBatch: 1 },
+    );
+  }
+
+  it("when every input goes idle, the watermark flushes to the highest of them: windows fire at once", async () => {
+    // a is ahead (2000), b behind (100); both then go idle. Nothing holds event time back any more,
+    // so the valve advances to 2000 and window [0, 1000) fires in round 1, long before the end.
+    const r = await run(
+      scripted(
+        {
+          0: (out) => out.collect({ k: "x", t: 500, v: 1 }, 500),
+          1: (out) => {
+            out.emitWatermark(2_000);
+            out.markIdle();
+          },
+        },
+        20,
+      ),
+      scripted(
+        {
+          1: (out) => {
+            out.emitWatermark(100);
+            out.markIdle();
+          },
+        },
+        20,
+      ),
+    );
+    expect(r.records).toEqual([{ k: "x", t: 500, v: 1 }]);
+    expect(r.rounds).toEqual([1]);
+  });
+
+  it("a watermark of an idle input is ignored until it announces itself active", async () => {
+    // b goes idle, then (without announcing active) sends a watermark behind a's: a task ignores it,
+    // so a alone moves event time and window [0, 1000) fires when a passes 999 (round 2), instead of
+    // b's stray 200 holding it back until the end of input.
+    const r = await run(
+      scripted(
+        {
+          0: (out) => {
+            out.collect({ k: "x", t: 500, v: 1 }, 500);
+            out.emitWatermark(400);
+          },
+          2: (out) => out.emitWatermark(1_500),
+        },
+        20,
+      ),
+      scripted(
+        {
+          0: (out) => {
+            out.emitWatermark(0);
+            out.markIdle();
+          },
+          1: (out) => out.emitWatermark(200),
+        },
+        20,
+      ),
+    );
+    expect(r.records).toEqual([{ k: "x", t: 500, v: 1 }]);
+    expect(r.rounds).toEqual([2]);
+  });
+});
