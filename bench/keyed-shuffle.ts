@@ -4,7 +4,8 @@
  * (bench/jobs/keyed-shuffle.ts). Subtask i of both vertices shares slot i, so the hash edge crosses
  * processes for the records whose key belongs to the other subtask: about half.
  *
- * Riffle: N / (FINISHED − RUNNING). Baseline: the same records, codec and ~32 KiB batches streamed
+ * Riffle: N / (FINISHED − RUNNING), after checking that "count per key" read N records and the sink
+ * got N (bench/riffle.ts, timeBoundedJob: a mismatch fails the benchmark). Baseline: the same records, codec and ~32 KiB batches streamed
  * over one raw gRPC stream between two processes and counted per key in a Map
  * (bench/baselines/raw-grpc.ts). Both use both cores. The aim is ≥ 0.6.
  */
@@ -38,7 +39,13 @@ function checkPlacement(run: JobTiming): void {
 }
 
 export async function timeKeyedShuffle(cluster: TestCluster, records: number): Promise<JobTiming> {
-  const run = await timeBoundedJob(cluster, benchJob("keyed-shuffle"), { parallelism: PARALLELISM, records });
+  // Every record crosses the hash edge into "count per key" and comes out of the rolling sum into
+  // the sink: both counts must be exactly `records` (checked after FINISHED; a mismatch throws).
+  const run = await timeBoundedJob(cluster, benchJob("keyed-shuffle"), {
+    parallelism: PARALLELISM,
+    records,
+    expected: (n) => ({ sinkWrites: n, vertexRecordsIn: { "count per key": n } }),
+  });
   checkPlacement(run);
   return run;
 }

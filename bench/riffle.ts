@@ -2,7 +2,7 @@
  * Riffle's side of the benchmarks: real clusters started through the e2e harness (the `riffle` CLI on
  * free ports, exactly as users start them) and jobs timed by the JobManager's own status timestamps.
  */
-import { mkdirSync, mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -45,24 +45,66 @@ export interface JobTiming {
   job: JobDetails;
 }
 
+/** What a timed job must have processed: checked after FINISHED, a mismatch fails the benchmark. */
+export interface ExpectedRecords {
+  /** Writes its discarding sink must count over all subtasks (bench/jobs/records.ts, CountingDiscardSink). */
+  sinkWrites: number;
+  /**
+   * Records that vertices (by name prefix) must have read from their network inputs, summed over their
+   * subtasks, as GET /jobs/:id reports them after FINISHED (the final per-task counts). Chained
+   * operators read no network input: only for a vertex behind a network edge.
+   */
+  vertexRecordsIn?: Record<string, number>;
+}
+
+/**
+ * Checks that a FINISHED job processed what it was timed for: no restart (a restart replays records
+ * from a checkpoint or from the start), its sink's writes (from the files of CountingDiscardSink in
+ * `countsDir`) and the records in of the vertices named in `expected`. Throws on any mismatch.
+ */
+export function checkProcessed(job: JobDetails, countsDir: string, parallelism: number, expected: ExpectedRecords): void {
+  const what = `job ${job.id} (${job.name})`;
+  if (Number(job.numRestarts) > 0) throw new Error(`${what} restarted ${job.numRestarts} time(s): its timing and counts mean nothing`);
+  const files = readdirSync(countsDir).filter((f) => f.startsWith("sink-"));
+  if (files.length !== parallelism)
+    throw new Error(`${what}: ${files.length} sink count file(s) in ${countsDir}, expected one per sink subtask (${parallelism})`);
+  const writes = files.reduce((n, f) => n + (JSON.parse(readFileSync(join(countsDir, f), "utf8")) as { writes: number }).writes, 0);
+  if (writes !== expected.sinkWrites) throw new Error(`${what}: its sink got ${writes} records, expected ${expected.sinkWrites}`);
+  for (const [prefix, n] of Object.entries(expected.vertexRecordsIn ?? {})) {
+    const vertex = job.vertices.find((v) => v.name.startsWith(prefix));
+    if (!vertex) throw new Error(`${what} has no vertex named ${prefix}…: ${JSON.stringify(job.vertices.map((v) => v.name))}`);
+    if (vertex.metrics.recordsIn !== n) throw new Error(`${what}: vertex "${vertex.name}" read ${vertex.metrics.recordsIn} records, expected ${n}`);
+  }
+}
+
 /**
  * Submits a bounded job of `records` records and waits for it to finish. RUNNING is set when the
  * JobManager starts deploying, so the time includes deployment (tens of ms); runs are sized to last
- * seconds so that this stays small.
+ * seconds so that this stays small. The job must end in a CountingDiscardSink of `--sink-counts`
+ * (bench/jobs/records.ts) at the job's parallelism: after FINISHED, checkProcessed compares what the
+ * job processed with `expected(records)` and throws on a mismatch, so a rate is never computed from a
+ * job that dropped or replayed records.
  */
 export async function timeBoundedJob(
   cluster: TestCluster,
   jobFile: string,
-  options: { parallelism: number; records: number; args?: string[]; timeoutMs?: number },
+  options: { parallelism: number; records: number; expected: (records: number) => ExpectedRecords; args?: string[]; timeoutMs?: number },
 ): Promise<JobTiming> {
-  const jobId = await cluster.submit(jobFile, { parallelism: options.parallelism, args: ["--count", String(options.records), ...(options.args ?? [])] });
-  const job = await cluster.waitForStatus(jobId, "FINISHED", options.timeoutMs ?? 120_000);
-  const ts = job.statusTimestamps as Record<string, number> | undefined;
-  const running = ts?.RUNNING;
-  const finished = ts?.FINISHED;
-  if (running === undefined || finished === undefined) throw new Error(`job ${jobId} has no RUNNING/FINISHED timestamps: ${JSON.stringify(ts)}`);
-  const runningMs = Math.max(1, finished - running);
-  return { jobId, records: options.records, runningMs, recordsPerSecond: (options.records / runningMs) * 1000, job };
+  const countsDir = mkdtempSync(join(tmpdir(), "riffle-bench-sink-counts-"));
+  try {
+    const args = ["--count", String(options.records), "--sink-counts", countsDir, ...(options.args ?? [])];
+    const jobId = await cluster.submit(jobFile, { parallelism: options.parallelism, args });
+    const job = await cluster.waitForStatus(jobId, "FINISHED", options.timeoutMs ?? 120_000);
+    const ts = job.statusTimestamps as Record<string, number> | undefined;
+    const running = ts?.RUNNING;
+    const finished = ts?.FINISHED;
+    if (running === undefined || finished === undefined) throw new Error(`job ${jobId} has no RUNNING/FINISHED timestamps: ${JSON.stringify(ts)}`);
+    checkProcessed(job, countsDir, options.parallelism, options.expected(options.records));
+    const runningMs = Math.max(1, finished - running);
+    return { jobId, records: options.records, runningMs, recordsPerSecond: (options.records / runningMs) * 1000, job };
+  } finally {
+    rmSync(countsDir, { recursive: true, force: true });
+  }
 }
 
 export interface Calibration {

@@ -5,9 +5,12 @@
  * writes only the pairs of the benchmarks it ran.
  *
  * Benchmarks: stateless-chain, keyed-shuffle, latency (core); state-backends, checkpoint-1m-keys,
- * recovery (state); nexmark (about 4-5 minutes), windows (about 1.5 minutes) (eventtime).
+ * recovery (state); nexmark, windows (eventtime). What each row measures is in the header comment of
+ * the benchmark's file. Durations measured before state-backends' 1M-key rows and nexmark's q5/q7
+ * rows over 120 s of event time were added (both add minutes): nexmark about 4-5 minutes, windows
+ * about 1.5 minutes, all of them about 11-12 minutes on 2 cores.
  *
- *   npm run bench                                         all of them (about 11-12 minutes on 2 cores)
+ *   npm run bench                                         all of them
  *   node --import tsx bench/run.ts keyed-shuffle latency  some of them (their rows replace the old ones)
  *   node --import tsx bench/run.ts nexmark windows        the eventtime pair
  *   node --import tsx bench/run.ts --quick                small counts, one run: checks they still work;

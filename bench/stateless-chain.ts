@@ -2,17 +2,22 @@
  * Benchmark 1 — stateless chain at parallelism 1 (1 JobManager + 1 TaskManager process):
  * datagen → map → filter → discarding sink, chained into one task (bench/jobs/stateless-chain.ts).
  *
- * Riffle: N / (FINISHED − RUNNING) of the job record. Baseline: the same generator, map and filter
+ * Riffle: N / (FINISHED − RUNNING) of the job record, after checking that the sink got every record
+ * that passes the filter (bench/riffle.ts, timeBoundedJob: a mismatch fails the benchmark). Baseline: the same generator, map and filter
  * fused into one hand-written loop in a child process (bench/baselines/fused-loop.ts). The ratio is
  * the share of one core that Riffle leaves to the user's functions; the aim is ≥ 0.25.
  */
 import type { Benchmark, BenchmarkContext, Measured } from "./benchmark.js";
 import { measureFusedLoop } from "./baselines/fused-loop.js";
-import { benchJob, calibrate, startCluster, timeBoundedJob } from "./riffle.js";
+import { statelessChainOutputs } from "./jobs/records.js";
+import { type ExpectedRecords, benchJob, calibrate, startCluster, timeBoundedJob } from "./riffle.js";
 import { median } from "./stats.js";
 
 /** The Riffle job should run at least this long, so that deployment (tens of ms) stays a small share. */
 const TARGET_SECONDS = 3.5;
+
+/** Every record that passes the filter reaches the sink; the benchmark fails otherwise. */
+const expected = (records: number): ExpectedRecords => ({ sinkWrites: statelessChainOutputs(records) });
 
 export const statelessChain: Benchmark = {
   name: "stateless-chain",
@@ -21,7 +26,7 @@ export const statelessChain: Benchmark = {
     const cluster = await startCluster({ taskmanagers: 1 }, ctx.profileDir && `${ctx.profileDir}/stateless-chain`);
     try {
       // The warm-up jobs load the bundle and warm the TaskManager's JIT; their rate sizes the runs.
-      const cal = await calibrate((records) => timeBoundedJob(cluster, job, { parallelism: 1, records }), {
+      const cal = await calibrate((records) => timeBoundedJob(cluster, job, { parallelism: 1, records, expected }), {
         warmupRecords: ctx.quick ? 500_000 : 10_000_000,
         targetSeconds: TARGET_SECONDS,
       });
@@ -32,7 +37,7 @@ export const statelessChain: Benchmark = {
       const fused: number[] = [];
       for (let run = 0; run < ctx.runs; run++) {
         // Alternating the sides spreads slow phases of a shared machine over both.
-        const r = await timeBoundedJob(cluster, job, { parallelism: 1, records });
+        const r = await timeBoundedJob(cluster, job, { parallelism: 1, records, expected });
         riffle.push(r.recordsPerSecond);
         const f = await measureFusedLoop(records);
         fused.push(f.recordsPerSecond);

@@ -3,10 +3,10 @@
  * TaskManagers of one slot each, subtask i of every vertex runs on TaskManager i, so the hash edge
  * sends about half the records to the other process over gRPC and half through local channels.
  *
- *   args: --count <records>
+ *   args: --count <records> --sink-counts <dir>   (the sink's count of writes goes to <dir>/sink-<i>.json)
  */
 import type { StreamExecutionEnvironment } from "@riffle/sdk";
-import { keyed } from "./records.js";
+import { CountingDiscardSink, keyed } from "./records.js";
 
 export default function keyedShuffle(env: StreamExecutionEnvironment): void {
   env.setParallelism(2);
@@ -15,6 +15,6 @@ export default function keyedShuffle(env: StreamExecutionEnvironment): void {
     .keyBy((r) => r.key)
     .sum("n")
     .name("count per key")
-    .sinkTo({ createWriter: () => ({ write() {} }) })
+    .sinkTo(new CountingDiscardSink(env.param("sink-counts")))
     .name("discard");
 }

@@ -3,10 +3,10 @@
  * equal parallelism, so the four operators chain into one task: the job measures the per-record cost
  * of the task loop, the source reader and the chain's function calls.
  *
- *   args: --count <records>
+ *   args: --count <records> --sink-counts <dir>   (the sink's count of writes goes to <dir>/sink-<i>.json)
  */
 import type { StreamExecutionEnvironment } from "@riffle/sdk";
-import { doubled, notMultipleOfThree, reading } from "./records.js";
+import { CountingDiscardSink, doubled, notMultipleOfThree, reading } from "./records.js";
 
 export default function statelessChain(env: StreamExecutionEnvironment): void {
   env.setParallelism(1);
@@ -14,6 +14,6 @@ export default function statelessChain(env: StreamExecutionEnvironment): void {
     .datagen({ count: Number(env.param("count")), generator: reading })
     .map(doubled)
     .filter(notMultipleOfThree)
-    .sinkTo({ createWriter: () => ({ write() {} }) })
+    .sinkTo(new CountingDiscardSink(env.param("sink-counts")))
     .name("discard");
 }

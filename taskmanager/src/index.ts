@@ -8,3 +8,4 @@
  * ```
  */
 export { TaskManager } from "./taskmanager.js";
+export { DEFAULT_CACHE_MAX_ENTRIES as LEVELDB_DEFAULT_CACHE_MAX_ENTRIES } from "./state/leveldb/leveldb-backend.js";

@@ -7,6 +7,9 @@ import { KeyedSnapshotWriter } from "../snapshot-format.js";
 import { type DbKeyParts, dbKey, keyGroupPrefix, keySuffix, parseDbKey, valueBytes, valueText } from "./db-keys.js";
 import { ABSENT, type BatchOp, type CachedRow, type FrozenWrite, RowCache } from "./row-cache.js";
 
+/** Rows the write-back cache holds unless cacheMaxEntries says otherwise (the benchmarks print it beside their keys). */
+export const DEFAULT_CACHE_MAX_ENTRIES = 100_000;
+
 export interface LevelDbKeyedStateBackendOptions extends KeyedStateBackendOptions {
   /** Directory of the database. It is created, must not hold a database yet, and is deleted on dispose. */
   directory: string;
@@ -94,7 +97,7 @@ export class LevelDbKeyedStateBackend extends KeyedStateBackend {
   ) {
     super(options);
     this.directory = options.directory;
-    this.maxEntries = positiveInteger(options.cacheMaxEntries ?? 100_000, "cacheMaxEntries");
+    this.maxEntries = positiveInteger(options.cacheMaxEntries ?? DEFAULT_CACHE_MAX_ENTRIES, "cacheMaxEntries");
     this.flushThreshold = positiveInteger(options.flushThreshold ?? Math.max(1, Math.floor(this.maxEntries / 2)), "flushThreshold");
     this.flushBatchSize = positiveInteger(options.flushBatchSize ?? 4096, "flushBatchSize");
   }
