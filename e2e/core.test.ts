@@ -1,5 +1,6 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { encodeBatch } from "@riffle/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestCluster, metricValue } from "./harness/index.js";
 
@@ -121,8 +122,14 @@ describe("flow control", () => {
     // The source emitted no more than the sink took plus what the network can hold in flight: per
     // source subtask 2 subpartitions × 10 queued buffers, per sink gate 2 × 2 exclusive + 8 floating,
     // plus a partly filled buffer per subpartition and one source batch.
-    const bytesPerRecord = source!.metrics.bytesOut / source!.metrics.recordsOut;
-    const recordsPerBuffer = Math.ceil((32 * 1024) / bytesPerRecord);
+    // A buffer holds at most bufferSize / (encoded bytes per record) records, the writer sizing its
+    // batches by encoding them (256 before its first measurement). The job's records are {i, payload: 100 × "x"}; in a batch the codec
+    // writes the keys once, so the marginal record costs the same except for i, smallest (1 byte)
+    // below 128. That smallest size gives the most records per buffer, so the bound holds for any i.
+    // (bytesOut / recordsOut would not do: bytesOut counts only records sent to the other TaskManager.)
+    const record = (i: number) => ({ i, payload: "x".repeat(100) });
+    const bytesPerRecord = encodeBatch([record(0), record(1)]).length - encodeBatch([record(0)]).length;
+    const recordsPerBuffer = Math.max(256, Math.ceil((32 * 1024) / bytesPerRecord));
     const buffersInFlight = 2 * 2 * 10 + 2 * (2 * 2 + 8) + 2 * 2;
     const capacity = buffersInFlight * recordsPerBuffer + 2 * 512;
     expect(source!.metrics.recordsOut).toBeLessThanOrEqual(sink!.metrics.recordsIn + capacity);

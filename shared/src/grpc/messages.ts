@@ -58,7 +58,9 @@ export interface TaskMetricsReport {
   subtaskIndex: number;
   recordsIn: number;
   recordsOut: number;
+  /** Bytes decoded from remote channels (records plus 8 per timestamp); local channels count none. */
   bytesIn: number;
+  /** Bytes encoded for remote consumers (records plus 8 per timestamp); local channels count none. */
   bytesOut: number;
   busyMsPerSecond: number;
   idleMsPerSecond: number;
