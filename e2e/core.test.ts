@@ -205,4 +205,36 @@ describe("TaskManager failure", () => {
       await cluster.stop();
     }
   });
+
+  it("a frozen TaskManager (SIGSTOP, connection still open) fails the job by heartbeat timeout, naming it", async () => {
+    const interval = 500;
+    const timeout = 3000;
+    const cluster = await TestCluster.start({ taskmanagers: 2, config: { "heartbeat.interval": `${interval}ms`, "heartbeat.timeout": `${timeout}ms` } });
+    const victim = cluster.taskmanagers[1]!;
+    try {
+      // No checkpointing: no restart strategy applies, so losing a TaskManager fails the job.
+      const jobId = await cluster.submit("e2e/jobs/unbounded.ts", { parallelism: 2 });
+      await cluster.waitForJob(jobId, (j) => j.status === "RUNNING" && j.vertices[1]!.metrics.recordsIn > 100);
+      const victimId = (await victim.waitForLog((l) => l.msg === "TaskManager started")).taskmanagerId as string;
+      // A stopped process keeps its sockets open: only the missing heartbeats can tell the JobManager.
+      const stoppedAt = Date.now();
+      victim.kill("SIGSTOP");
+      // Declared lost once silent for longer than the timeout, checked every interval.
+      const job = await cluster.waitForStatus(jobId, "FAILED", timeout + interval + 5_000);
+      // The last heartbeat came at most one interval before the stop, so nothing earlier than this can
+      // have been the timeout (a broken connection would show at once).
+      expect(Date.now() - stoppedAt).toBeGreaterThanOrEqual(timeout - interval);
+      expect(job.failure?.message).toContain(`TaskManager ${victimId} `);
+      expect(job.failure?.message).toMatch(/was lost: no heartbeat for \d+ ms/);
+      const exceptions = await cluster.rest<{ rootException: string | null }>("GET", `/jobs/${jobId}/exceptions`);
+      expect(exceptions.body.rootException).toContain(victimId);
+      expect(exceptions.body.rootException).toContain("no heartbeat");
+      const tms = await cluster.rest<{ taskmanagers: Array<{ freeSlots: number; slotsNumber: number }> }>("GET", "/taskmanagers");
+      expect(tms.body.taskmanagers.map((t) => t.freeSlots === t.slotsNumber)).toEqual([true]);
+    } finally {
+      // A stopped process holds a SIGTERM pending until continued: continue it so it can stop.
+      victim.kill("SIGCONT");
+      await cluster.stop();
+    }
+  }, 60_000);
 });
