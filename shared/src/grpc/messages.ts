@@ -67,7 +67,10 @@ export interface TaskMetricsReport {
   backPressuredMsPerSecond: number;
   /** Event time the task's inputs reached (MIN_WATERMARK, -(2^53-1), before any watermark; sources have none). */
   currentInputWatermark: number;
-  /** The last watermark the task sent on its network outputs (MIN_WATERMARK before any). */
+  /**
+   * The last watermark the task's last operators emitted, lowest over its network outputs and the
+   * operators ending its chain, such as a sink (MIN_WATERMARK before any).
+   */
   currentOutputWatermark: number;
 }
 export interface TaskManagerHeartbeat {

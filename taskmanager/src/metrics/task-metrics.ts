@@ -57,7 +57,11 @@ export function registerTaskMetrics(registry: Registry, tasks: () => Iterable<Ta
     "Event time (ms) the task's inputs reached: the minimum over its active input channels; -(2^53-1) before any watermark and for sources.",
     (t) => t.currentInputWatermark,
   );
-  gauge("currentOutputWatermark", "The last watermark (ms) the task sent on its network outputs; -(2^53-1) before any.", (t) => t.currentOutputWatermark);
+  gauge(
+    "currentOutputWatermark",
+    "The last watermark (ms) the task's last operators emitted: the lowest over its network outputs and the operators ending its chain (sinks); -(2^53-1) before any.",
+    (t) => t.currentOutputWatermark,
+  );
 
   new Gauge({
     name: "riffle_taskmanager_network_buffers_total",
