@@ -1,5 +1,6 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { encodeBatch } from "@riffle/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestCluster, metricValue } from "./harness/index.js";
 
@@ -60,10 +61,12 @@ describe("word count on a cluster of one JobManager and two TaskManagers", () =>
       { id: "1.currentInputWatermark", value: none },
       { id: "1.currentOutputWatermark", value: max },
     ]);
-    const counted = (await cluster.rest<Watermarks>("GET", `/jobs/${jobId}/vertices/${counting.id}/watermarks`)).body;
-    expect(counted.filter((m) => m.id.endsWith(".currentInputWatermark"))).toEqual([
+    // The counting vertex ends in its sink: its output watermark is the last one the sink saw.
+    expect((await cluster.rest<Watermarks>("GET", `/jobs/${jobId}/vertices/${counting.id}/watermarks`)).body).toEqual([
       { id: "0.currentInputWatermark", value: max },
+      { id: "0.currentOutputWatermark", value: max },
       { id: "1.currentInputWatermark", value: max },
+      { id: "1.currentOutputWatermark", value: max },
     ]);
     const unknownVertex = await cluster.rest<{ code: string; message: string }>("GET", `/jobs/${jobId}/vertices/nope/watermarks`);
     expect({ status: unknownVertex.status, code: unknownVertex.body.code }).toEqual({ status: 404, code: "NOT_FOUND" });
@@ -121,8 +124,14 @@ describe("flow control", () => {
     // The source emitted no more than the sink took plus what the network can hold in flight: per
     // source subtask 2 subpartitions × 10 queued buffers, per sink gate 2 × 2 exclusive + 8 floating,
     // plus a partly filled buffer per subpartition and one source batch.
-    const bytesPerRecord = source!.metrics.bytesOut / source!.metrics.recordsOut;
-    const recordsPerBuffer = Math.ceil((32 * 1024) / bytesPerRecord);
+    // A buffer holds at most bufferSize / (encoded bytes per record) records, the writer sizing its
+    // batches by encoding them (256 before its first measurement). The job's records are {i, payload: 100 × "x"}; in a batch the codec
+    // writes the keys once, so the marginal record costs the same except for i, smallest (1 byte)
+    // below 128. That smallest size gives the most records per buffer, so the bound holds for any i.
+    // (bytesOut / recordsOut would not do: bytesOut counts only records sent to the other TaskManager.)
+    const record = (i: number) => ({ i, payload: "x".repeat(100) });
+    const bytesPerRecord = encodeBatch([record(0), record(1)]).length - encodeBatch([record(0)]).length;
+    const recordsPerBuffer = Math.max(256, Math.ceil((32 * 1024) / bytesPerRecord));
     const buffersInFlight = 2 * 2 * 10 + 2 * (2 * 2 + 8) + 2 * 2;
     const capacity = buffersInFlight * recordsPerBuffer + 2 * 512;
     expect(source!.metrics.recordsOut).toBeLessThanOrEqual(sink!.metrics.recordsIn + capacity);
@@ -198,4 +207,36 @@ describe("TaskManager failure", () => {
       await cluster.stop();
     }
   });
+
+  it("a frozen TaskManager (SIGSTOP, connection still open) fails the job by heartbeat timeout, naming it", async () => {
+    const interval = 500;
+    const timeout = 3000;
+    const cluster = await TestCluster.start({ taskmanagers: 2, config: { "heartbeat.interval": `${interval}ms`, "heartbeat.timeout": `${timeout}ms` } });
+    const victim = cluster.taskmanagers[1]!;
+    try {
+      // No checkpointing: no restart strategy applies, so losing a TaskManager fails the job.
+      const jobId = await cluster.submit("e2e/jobs/unbounded.ts", { parallelism: 2 });
+      await cluster.waitForJob(jobId, (j) => j.status === "RUNNING" && j.vertices[1]!.metrics.recordsIn > 100);
+      const victimId = (await victim.waitForLog((l) => l.msg === "TaskManager started")).taskmanagerId as string;
+      // A stopped process keeps its sockets open: only the missing heartbeats can tell the JobManager.
+      const stoppedAt = Date.now();
+      victim.kill("SIGSTOP");
+      // Declared lost once silent for longer than the timeout, checked every interval.
+      const job = await cluster.waitForStatus(jobId, "FAILED", timeout + interval + 5_000);
+      // The last heartbeat came at most one interval before the stop, so nothing earlier than this can
+      // have been the timeout (a broken connection would show at once).
+      expect(Date.now() - stoppedAt).toBeGreaterThanOrEqual(timeout - interval);
+      expect(job.failure?.message).toContain(`TaskManager ${victimId} `);
+      expect(job.failure?.message).toMatch(/was lost: no heartbeat for \d+ ms/);
+      const exceptions = await cluster.rest<{ rootException: string | null }>("GET", `/jobs/${jobId}/exceptions`);
+      expect(exceptions.body.rootException).toContain(victimId);
+      expect(exceptions.body.rootException).toContain("no heartbeat");
+      const tms = await cluster.rest<{ taskmanagers: Array<{ freeSlots: number; slotsNumber: number }> }>("GET", "/taskmanagers");
+      expect(tms.body.taskmanagers.map((t) => t.freeSlots === t.slotsNumber)).toEqual([true]);
+    } finally {
+      // A stopped process holds a SIGTERM pending until continued: continue it so it can stop.
+      victim.kill("SIGCONT");
+      await cluster.stop();
+    }
+  }, 60_000);
 });

@@ -31,7 +31,13 @@ export interface JobSummary {
 export interface VertexMetrics {
   recordsIn: number;
   recordsOut: number;
+  /**
+   * Bytes decoded from buffers received from other TaskManagers (records plus 8 per event timestamp).
+   * Records from the same TaskManager are passed by reference and count no bytes: a job on one
+   * TaskManager reports 0.
+   */
   bytesIn: number;
+  /** Bytes encoded for consumers on other TaskManagers, counted as `bytesIn`: local records count none. */
   bytesOut: number;
   busyTimeMsPerSecond: number;
   idleTimeMsPerSecond: number;

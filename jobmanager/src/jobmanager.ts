@@ -62,6 +62,7 @@ export class JobManager {
       defaultParallelism: config["parallelism.default"],
       defaultMaxParallelism: config["pipeline.max-parallelism"],
       defaultBufferTimeoutMs: config["execution.buffer-timeout"],
+      defaultAutoWatermarkIntervalMs: config["pipeline.auto-watermark-interval"],
       collectBufferRecords: config["jobmanager.collect.buffer-records"],
       cancelTimeoutMs: config["jobmanager.cancel.timeout"],
       jobDefaults: jobDefaultsFromConfig(config),

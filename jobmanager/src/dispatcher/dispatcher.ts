@@ -44,6 +44,8 @@ export interface DispatcherOptions {
   defaultParallelism: number;
   defaultMaxParallelism: number;
   defaultBufferTimeoutMs: number;
+  /** `pipeline.auto-watermark-interval`, for jobs that set none. */
+  defaultAutoWatermarkIntervalMs: number;
   collectBufferRecords: number;
   cancelTimeoutMs: number;
   /** The cluster's defaults for state backend, checkpoints and restarts. */
@@ -350,6 +352,7 @@ export class Dispatcher implements TaskManagerListener {
         defaultParallelism: this.options.defaultParallelism,
         defaultMaxParallelism: this.options.defaultMaxParallelism,
         defaultBufferTimeoutMs: this.options.defaultBufferTimeoutMs,
+        defaultAutoWatermarkIntervalMs: this.options.defaultAutoWatermarkIntervalMs,
       },
       parallelismOverride,
       timeoutMs: this.options.planTimeoutMs,

@@ -1,5 +1,5 @@
 import { createServer, type Server } from "node:net";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLogger, loadConfig, RiffleError, type RiffleConfig } from "@riffle/shared";
@@ -276,6 +276,32 @@ describe("JobManager lifecycle", () => {
       });
     } finally {
       await second.close();
+    }
+  });
+
+  it("plans jobs that set no watermark interval with pipeline.auto-watermark-interval", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "riffle-rest-test-"));
+    const configured = await JobManager.create(config(dir, { "pipeline.auto-watermark-interval": "50ms" }), logger);
+    try {
+      const submit = async (job: string) => {
+        const res = await fetch(`http://127.0.0.1:${configured.restPort}/jobs`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ bundle: base64(job) }),
+        });
+        expect(res.status).toBe(202);
+        return ((await res.json()) as { jobId: string }).jobId;
+      };
+      const unset = await submit(VALID_JOB);
+      const own = await submit(VALID_JOB.replace("export default function(env) {", "export default function(env) { env.setAutoWatermarkInterval(500);"));
+      // The graph the JobManager keeps, and deploys from (JobRuntimeConfig.autoWatermarkIntervalMs).
+      const graphOf = (jobId: string) =>
+        (JSON.parse(readFileSync(join(dir, "jobs", `${jobId}.json`), "utf8")) as { graph: { autoWatermarkIntervalMs?: number } }).graph;
+      expect(graphOf(unset).autoWatermarkIntervalMs).toBe(50);
+      expect(graphOf(own).autoWatermarkIntervalMs).toBe(500);
+    } finally {
+      await configured.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

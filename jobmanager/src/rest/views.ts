@@ -53,6 +53,7 @@ export function jobDetails(job: JobMaster, now: number) {
       metrics: {
         recordsIn: sum((e) => e.metrics?.recordsIn),
         recordsOut: sum((e) => e.metrics?.recordsOut),
+        // Network bytes only: records between tasks of one TaskManager are passed by reference.
         bytesIn: sum((e) => e.metrics?.bytesIn),
         bytesOut: sum((e) => e.metrics?.bytesOut),
         busyTimeMsPerSecond: max((e) => e.metrics?.busyMsPerSecond),

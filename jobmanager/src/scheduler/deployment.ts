@@ -59,6 +59,8 @@ export function buildDeploymentDescriptors(ctx: DeploymentContext): TaskDeployme
     functionCount: ctx.graph.functionCount,
     stateBackend: ctx.stateBackend,
     checkpointing: ctx.checkpointing,
+    // Planning resolves the interval (the job's, else pipeline.auto-watermark-interval); graphs stored
+    // by earlier versions may lack it, and get that key's default.
     autoWatermarkIntervalMs: ctx.graph.autoWatermarkIntervalMs ?? 200,
   };
   const jobConfigJson = JSON.stringify(jobConfig);

@@ -32,7 +32,7 @@ export class StreamExecutionEnvironment {
   private parallelism: number | undefined;
   private maxParallelism: number | undefined;
   private bufferTimeoutMs: number | undefined;
-  private autoWatermarkIntervalMs = 200;
+  private autoWatermarkIntervalMs: number | undefined;
   private jobName: string | undefined;
   private checkpointing: CheckpointSettings | undefined;
   private restartStrategy: RestartStrategy | undefined;
@@ -81,8 +81,8 @@ export class StreamExecutionEnvironment {
   }
 
   /**
-   * How often periodic watermark generators (bounded out-of-orderness, idleness) run, in ms (Flink's
-   * pipeline.auto-watermark-interval, default 200). 0 turns periodic watermarks off.
+   * How often periodic watermark generators (bounded out-of-orderness, idleness) run, in ms. 0 turns
+   * periodic watermarks off. Unset, the cluster's `pipeline.auto-watermark-interval` applies (default 200).
    */
   setAutoWatermarkInterval(ms: number): this {
     if (!Number.isFinite(ms) || ms < 0) throw new RiffleError("JOB_INVALID_GRAPH", `auto watermark interval must be >= 0 ms, got ${ms}`);
@@ -90,7 +90,8 @@ export class StreamExecutionEnvironment {
     return this;
   }
 
-  getAutoWatermarkInterval(): number {
+  /** The interval set by the job; undefined leaves it to the cluster's `pipeline.auto-watermark-interval`. */
+  getAutoWatermarkInterval(): number | undefined {
     return this.autoWatermarkIntervalMs;
   }
 

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import type { RiffleError } from "@riffle/shared";
 import { StreamExecutionEnvironment } from "../api/environment.js";
-import { buildJobGraph } from "./build.js";
+import { buildJobGraph, type BuildOptions } from "./build.js";
 
-const opts = { name: "test", defaultParallelism: 1, defaultMaxParallelism: 128, defaultBufferTimeoutMs: 100 };
+const opts: BuildOptions = { name: "test", defaultParallelism: 1, defaultMaxParallelism: 128, defaultBufferTimeoutMs: 100 };
 
 function plan(build: (env: StreamExecutionEnvironment) => void, extra: Partial<typeof opts> & { parallelism?: number } = {}) {
   const env = new StreamExecutionEnvironment("plan");
@@ -21,6 +21,17 @@ function codeOf(fn: () => unknown): string | undefined {
 }
 
 describe("JobGraph building", () => {
+  it("takes the periodic watermark interval from the job, else from the cluster's default, else 200 ms", () => {
+    const job = (env: StreamExecutionEnvironment) => env.fromElements(1).print();
+    expect(plan(job).autoWatermarkIntervalMs).toBe(200);
+    expect(plan(job, { defaultAutoWatermarkIntervalMs: 50 }).autoWatermarkIntervalMs).toBe(50);
+    expect(plan(job, { defaultAutoWatermarkIntervalMs: 0 }).autoWatermarkIntervalMs).toBe(0);
+    const setsItself = (env: StreamExecutionEnvironment) => job(env.setAutoWatermarkInterval(1000));
+    expect(plan(setsItself, { defaultAutoWatermarkIntervalMs: 50 }).autoWatermarkIntervalMs).toBe(1000);
+    // 0 set by the job (periodic watermarks off) is a setting, not an absence.
+    expect(plan((env) => job(env.setAutoWatermarkInterval(0)), { defaultAutoWatermarkIntervalMs: 50 }).autoWatermarkIntervalMs).toBe(0);
+  });
+
   it("chains forward edges of equal parallelism and cuts at keyBy", () => {
     const g = plan((env) => {
       env.setParallelism(2);

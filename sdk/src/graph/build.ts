@@ -9,6 +9,8 @@ export interface BuildOptions {
   defaultParallelism: number;
   defaultMaxParallelism: number;
   defaultBufferTimeoutMs: number;
+  /** Interval of periodic watermarks for jobs that set none (`pipeline.auto-watermark-interval`); default 200 ms, as Flink's. */
+  defaultAutoWatermarkIntervalMs?: number | undefined;
 }
 
 interface StreamEdge {
@@ -138,7 +140,7 @@ export function buildJobGraph(env: StreamExecutionEnvironment, options: BuildOpt
     name: env.getJobName() ?? options.name,
     maxParallelism,
     bufferTimeoutMs: env.getBufferTimeout() ?? options.defaultBufferTimeoutMs,
-    autoWatermarkIntervalMs: env.getAutoWatermarkInterval(),
+    autoWatermarkIntervalMs: env.getAutoWatermarkInterval() ?? options.defaultAutoWatermarkIntervalMs ?? 200,
     ...(env.getCheckpointing() ? { checkpointing: env.getCheckpointing()! } : {}),
     ...(env.getRestartStrategy() ? { restartStrategy: env.getRestartStrategy()! } : {}),
     ...(env.getStateBackend() ? { stateBackend: env.getStateBackend()! } : {}),

@@ -7,13 +7,18 @@ import { FilterOperator, FlatMapOperator, MapOperator, ProcessOperator } from ".
 import { KeyedAggregateOperator, KeyedReduceOperator } from "./keyed.js";
 import { KeyedProcessOperator } from "./keyed-function.js";
 import { SinkOperator } from "./sink.js";
-import { MAX_WATERMARK, StreamOperator, combineOutputs, type Output, type OperatorRuntime, type OperatorStateContext } from "./operator.js";
+import { MAX_WATERMARK, MIN_WATERMARK, StreamOperator, combineOutputs, type Output, type OperatorRuntime, type OperatorStateContext } from "./operator.js";
 
 /** A vertex's operators wired together: records entering `input` flow through the chain by function calls. */
 export interface OperatorChain {
   readonly operators: StreamOperator[];
   /** The head operator: the task calls its processElement directly on the hot path. */
   readonly head: StreamOperator;
+  /**
+   * The lowest of the last watermarks emitted by the operators that end the chain (sinks: operators
+   * with neither a chained nor a network output); undefined when no operator ends it.
+   */
+  readonly endWatermark: number | undefined;
   /** For source vertices: the reader and the output its records go to (there once the chain is open). */
   readonly source: { reader: SourceReader<unknown>; output: ReaderOutput<unknown> } | undefined;
   /** Creates or restores every operator's state (and the source reader), before open. */
@@ -56,6 +61,25 @@ class ChainingOutput implements Output {
   emitWatermarkStatus(idle: boolean): void {
     this.next.processWatermarkStatus(idle);
   }
+
+  collectSide(): void {}
+}
+
+/**
+ * The output of an operator that ends the chain (a sink). Records stop here; the watermark is kept,
+ * because the task's currentOutputWatermark is what its last operator emitted, as in Flink, and a sink
+ * has no network output to read it from.
+ */
+class ChainEndOutput implements Output {
+  currentWatermark = MIN_WATERMARK;
+
+  collect(): void {}
+
+  emitWatermark(watermark: number): void {
+    if (watermark > this.currentWatermark) this.currentWatermark = watermark;
+  }
+
+  emitWatermarkStatus(): void {}
 
   collectSide(): void {}
 }
@@ -137,9 +161,17 @@ export function createOperatorChain(
   let gated: SinkOperator[] = [];
   const outputOf = (o: { chainedOutputs: number[]; networkOutputs: string[] }): Output =>
     combineOutputs([...o.chainedOutputs.map((j) => new ChainingOutput(operators[j]!)), ...o.networkOutputs.map(networkOutput)]);
+  const isEmpty = (o: { chainedOutputs: number[]; networkOutputs: string[] }) => o.chainedOutputs.length === 0 && o.networkOutputs.length === 0;
+  const ends: ChainEndOutput[] = [];
   vertex.operators.forEach((spec, i) => {
-    const main = outputOf(spec);
     const sides = spec.sideOutputs ?? [];
+    if (isEmpty(spec) && sides.every(isEmpty)) {
+      const end = new ChainEndOutput();
+      ends.push(end);
+      operators[i]!.output = end;
+      return;
+    }
+    const main = outputOf(spec);
     operators[i]!.output = sides.length === 0 ? main : new RoutingOutput(main, new Map(sides.map((s) => [s.tag, outputOf(s)])));
   });
   const head = operators[0]!;
@@ -148,6 +180,12 @@ export function createOperatorChain(
   return {
     operators,
     head,
+    get endWatermark() {
+      if (ends.length === 0) return undefined;
+      let min = Number.POSITIVE_INFINITY;
+      for (const end of ends) min = Math.min(min, end.currentWatermark);
+      return min;
+    },
     get source() {
       return source;
     },

@@ -17,6 +17,9 @@ describe("configuration", () => {
     expect(c["heartbeat.timeout"]).toBe(3000);
     expect(c["taskmanager.network.memory"]).toBe(8 * 1024 * 1024);
     expect(c["pipeline.max-parallelism"]).toBe(128);
+    expect(c["pipeline.auto-watermark-interval"]).toBe(200);
+    expect(loadConfig({ env: { RIFFLE_PIPELINE_AUTO_WATERMARK_INTERVAL: "1s" } })["pipeline.auto-watermark-interval"]).toBe(1000);
+    expect(loadConfig({ env: {}, overrides: { "pipeline.auto-watermark-interval": "0ms" } })["pipeline.auto-watermark-interval"]).toBe(0);
   });
 
   it("refuses unknown keys and bad values, naming the key and where it came from", () => {

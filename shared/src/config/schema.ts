@@ -120,6 +120,11 @@ export const CONFIG_OPTIONS = {
   "restart-strategy.exponential-backoff.reset-after": opt(duration(), "1h", "A job that ran this long without failing starts again from the initial delay."),
   "parallelism.default": opt(int(1, 32768), 1, "Parallelism of jobs that set none."),
   "pipeline.max-parallelism": opt(int(1, 32768), 128, "Default max parallelism (number of key groups) of jobs that set none."),
+  "pipeline.auto-watermark-interval": opt(
+    duration(),
+    "200ms",
+    "How often periodic watermark generators (bounded out-of-orderness, idleness) run in jobs that do not call `env.setAutoWatermarkInterval`; 0 turns periodic watermarks off.",
+  ),
   "execution.buffer-timeout": opt(duration(), "100ms", "Default longest time a record waits in a partly filled network buffer; 0 flushes after every record."),
   "cluster.taskmanagers": opt(int(1, 64), 2, "TaskManager processes started by `riffle cluster start` and by the embedded cluster of `riffle run`."),
 } as const;

@@ -58,14 +58,19 @@ export interface TaskMetricsReport {
   subtaskIndex: number;
   recordsIn: number;
   recordsOut: number;
+  /** Bytes decoded from remote channels (records plus 8 per timestamp); local channels count none. */
   bytesIn: number;
+  /** Bytes encoded for remote consumers (records plus 8 per timestamp); local channels count none. */
   bytesOut: number;
   busyMsPerSecond: number;
   idleMsPerSecond: number;
   backPressuredMsPerSecond: number;
   /** Event time the task's inputs reached (MIN_WATERMARK, -(2^53-1), before any watermark; sources have none). */
   currentInputWatermark: number;
-  /** The last watermark the task sent on its network outputs (MIN_WATERMARK before any). */
+  /**
+   * The last watermark the task's last operators emitted, lowest over its network outputs and the
+   * operators ending its chain, such as a sink (MIN_WATERMARK before any).
+   */
   currentOutputWatermark: number;
 }
 export interface TaskManagerHeartbeat {

@@ -33,8 +33,18 @@ export function registerTaskMetrics(registry: Registry, tasks: () => Iterable<Ta
     });
   gauge("numRecordsIn", "Records the task has read from its inputs.", (t) => t.metrics.recordsIn);
   gauge("numRecordsOut", "Records the task has written to its network outputs.", (t) => t.recordsOut);
-  gauge("numBytesIn", "Bytes the task has read from its inputs.", (t) => t.metrics.bytesIn);
-  gauge("numBytesOut", "Bytes the task has written to its network outputs.", (t) => t.bytesOut);
+  // Local channels hand records over by reference: no bytes exist to count, and an estimate would
+  // not be a measurement. The byte counters are therefore remote-only (Flink's numBytesInRemote).
+  gauge(
+    "numBytesIn",
+    "Bytes the task has decoded from buffers received from other TaskManagers (record payload plus 8 per event timestamp); records from the same TaskManager are passed by reference and not counted.",
+    (t) => t.metrics.bytesIn,
+  );
+  gauge(
+    "numBytesOut",
+    "Bytes of the task's records encoded for consumers on other TaskManagers (record payload plus 8 per event timestamp); records for the same TaskManager are passed by reference and not counted.",
+    (t) => t.bytesOut,
+  );
   gauge("numRecordsInPerSecond", "Records read per second.", (t) => t.metrics.recordsInRate.rate());
   gauge("numRecordsOutPerSecond", "Records written per second.", (t) => t.metrics.recordsOutRate.rate());
   gauge("busyTimeMsPerSecond", "Milliseconds per second the task was running its code.", (t) => TaskMetrics.perSecond(t.metrics.busy));
@@ -47,7 +57,11 @@ export function registerTaskMetrics(registry: Registry, tasks: () => Iterable<Ta
     "Event time (ms) the task's inputs reached: the minimum over its active input channels; -(2^53-1) before any watermark and for sources.",
     (t) => t.currentInputWatermark,
   );
-  gauge("currentOutputWatermark", "The last watermark (ms) the task sent on its network outputs; -(2^53-1) before any.", (t) => t.currentOutputWatermark);
+  gauge(
+    "currentOutputWatermark",
+    "The last watermark (ms) the task's last operators emitted: the lowest over its network outputs and the operators ending its chain (sinks); -(2^53-1) before any.",
+    (t) => t.currentOutputWatermark,
+  );
 
   new Gauge({
     name: "riffle_taskmanager_network_buffers_total",

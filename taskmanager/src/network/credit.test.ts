@@ -3,7 +3,8 @@ import { decodeBatch, encodeBatch } from "@riffle/shared";
 import { NetworkBufferPool } from "./buffer-pool.js";
 import { InputGate } from "./input-gate.js";
 import { RemoteInputChannel } from "./remote-channel.js";
-import type { ResultPartition } from "./result-partition.js";
+import { RecordWriter } from "./record-writer.js";
+import { ResultPartition } from "./result-partition.js";
 import { ExchangeHarness, partitionOf } from "../testing/exchange-harness.js";
 
 /**
@@ -134,5 +135,55 @@ describe("credit-based flow control", () => {
     expect(failures).toEqual([]);
     ch.onBuffer({ sequence: 1, backlog: 0, type: "DATA", data: encodeBatch([2]) });
     expect(failures.map((e) => e.message)).toEqual(["c: the sender sent a buffer without credit"]);
+  });
+});
+
+describe("numBytesOut", () => {
+  it("counts exactly the bytes encoded for a remote reader, nothing for a local one", async () => {
+    const prod = await producerSide(100);
+    const partition = new ResultPartition("p5", 2, prod.pool, () => {});
+    prod.partitions.register(partition, "job");
+    // Rebalance from subtask 0: records alternate between subpartition 0 and 1.
+    const writer = new RecordWriter(partition, {
+      partitioner: "rebalance",
+      maxParallelism: 128,
+      bufferSize: 32 * 1024,
+      maxBuffersPerSubpartition: 100,
+      subtaskIndex: 0,
+    });
+    const payload = "x".repeat(100);
+    for (let i = 0; i < 2000; i++) writer.collect({ i, payload });
+    expect(writer.finishIfFlushed()).toBe(true);
+
+    // Subpartition 0 is read as a local channel reads it: records by reference, nothing encoded.
+    // The writer did encode a sample buffer to size its batches; that is not network traffic.
+    const local = partition.subpartition(0);
+    let localRecords = 0;
+    for (let b = local.poll(); b; b = local.poll()) {
+      if (b.type === "DATA") localRecords += b.records!.length;
+    }
+    expect(localRecords).toBe(1000);
+    expect(writer.bytesOut).toBe(0);
+
+    // Subpartition 1 goes over gRPC: numBytesOut is what arrived, byte for byte.
+    const cons = consumerSide(100, 8);
+    cons.channel(0, prod.address, "p5", 1);
+    let received = 0;
+    let remoteRecords = 0;
+    await vi.waitFor(
+      () => {
+        for (let item = cons.gate.pollNext(); item; item = cons.gate.pollNext()) {
+          if (item.buffer.type !== "DATA") continue;
+          received += item.buffer.data!.length;
+          remoteRecords += decodeBatch(item.buffer.data!).length;
+        }
+        expect(cons.gate.isFinished()).toBe(true);
+      },
+      { timeout: 5000 },
+    );
+    expect(remoteRecords).toBe(1000);
+    expect(received).toBeGreaterThan(1000 * payload.length);
+    expect(writer.bytesOut).toBe(received);
+    expect(cons.failures).toEqual([]);
   });
 });

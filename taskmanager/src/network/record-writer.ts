@@ -41,7 +41,11 @@ export class RecordWriter implements Output {
   private blocked = false;
   private sinceMeasured = SAMPLE_EVERY;
   recordsOut = 0;
-  /** Bytes of this writer's records encoded for other TaskManagers. */
+  /**
+   * Bytes of this writer's records encoded for other TaskManagers (records plus 8 per timestamp), as
+   * remote views encode them; local readers take records by reference and add nothing, nor does the
+   * sampling that sizes batches.
+   */
   bytesOut = 0;
   buffersOut = 0;
   /** The last watermark sent on every subpartition (MIN_WATERMARK before any). */

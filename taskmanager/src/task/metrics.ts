@@ -7,6 +7,7 @@ import { RateMeter } from "@riffle/shared";
  */
 export class TaskMetrics {
   recordsIn = 0;
+  /** Bytes decoded from buffers of remote channels; local channels pass records by reference. */
   bytesIn = 0;
   busyMs = 0;
   idleMs = 0;

@@ -19,20 +19,29 @@ log.level = "silent";
 
 type Step = (out: ReaderOutput<string>) => void;
 
-/** A bounded source that runs `steps` in its first poll, then ends. */
-function scripted(steps: Step[]): Source<string> {
+/**
+ * A bounded source that runs `steps` in its first poll, then ends; with `until`, it ends only once
+ * `until` resolves, so a test can look at the tasks while the steps' effects are all there.
+ */
+function scripted(steps: Step[], until?: Promise<void>): Source<string> {
   return {
     boundedness: "bounded",
     createReader: () => {
       let done = false;
+      let held = until !== undefined;
+      void until?.then(() => {
+        held = false;
+      });
       return {
         pollNext(out) {
-          if (done) return "END_OF_INPUT";
-          for (const step of steps) step(out);
-          done = true;
-          return "MORE_AVAILABLE";
+          if (!done) {
+            for (const step of steps) step(out);
+            done = true;
+            return "MORE_AVAILABLE";
+          }
+          return held ? "NOTHING_AVAILABLE" : "END_OF_INPUT";
         },
-        isAvailable: () => Promise.resolve(),
+        isAvailable: () => until ?? Promise.resolve(),
       };
     },
   };
@@ -46,12 +55,18 @@ afterEach(async () => {
   }
 });
 
-/** source ─rebalance─► map ─rebalance─► (sink, not deployed: the test reads the map's partition) */
-function deploy(steps: Step[], options: { mapVertexChange?: (v: JobGraph["vertices"][number]) => void; attempt?: number } = {}) {
+/**
+ * source ─rebalance─► map ─rebalance─► sink. The sink task is deployed only with `withSink`; otherwise
+ * the test reads the map's partition.
+ */
+function deploy(
+  steps: Step[],
+  options: { mapVertexChange?: (v: JobGraph["vertices"][number]) => void; attempt?: number; withSink?: boolean; until?: Promise<void> } = {},
+) {
   const env = new StreamExecutionEnvironment("event-time");
   const opened: RuntimeContext[] = [];
   env
-    .fromSource(scripted(steps), "scripted")
+    .fromSource(scripted(steps, options.until), "scripted")
     .rebalance()
     .map({
       open: (ctx: RuntimeContext) => void opened.push(ctx),
@@ -60,7 +75,7 @@ function deploy(steps: Step[], options: { mapVertexChange?: (v: JobGraph["vertic
     .rebalance()
     .sinkTo({ createWriter: () => ({ write() {} }) });
   const graph = buildJobGraph(env, { name: "t", defaultParallelism: 1, defaultMaxParallelism: 128, defaultBufferTimeoutMs: 100 });
-  const [source, map] = graph.vertices;
+  const [source, map, sink] = graph.vertices;
   options.mapVertexChange?.(map!);
   const pool = new NetworkBufferPool(64, 32 * 1024);
   const partitions = new PartitionManager();
@@ -117,17 +132,20 @@ function deploy(steps: Step[], options: { mapVertexChange?: (v: JobGraph["vertic
           },
         ]
       : [],
-    partitions: [
-      {
-        partitionId: partitionOf(v.id),
-        consumerVertexId: "",
-        numSubpartitions: 1,
-        partitioner: "rebalance",
-        keySelector: -1,
-        maxParallelism: 128,
-        edgeIndex: 0,
-      },
-    ],
+    partitions:
+      v === sink
+        ? []
+        : [
+            {
+              partitionId: partitionOf(v.id),
+              consumerVertexId: "",
+              numSubpartitions: 1,
+              partitioner: "rebalance",
+              keySelector: -1,
+              maxParallelism: 128,
+              edgeIndex: 0,
+            },
+          ],
     jobConfigJson: JSON.stringify(config),
     restoreJson: "",
     attempt: options.attempt ?? 0,
@@ -135,6 +153,8 @@ function deploy(steps: Step[], options: { mapVertexChange?: (v: JobGraph["vertic
   const mapTask = new Task(tdd(map!, source!.id), services);
   const sourceTask = new Task(tdd(source!), services);
   running.push(mapTask, sourceTask);
+  const sinkTask = options.withSink ? new Task(tdd(sink!, map!.id), services) : undefined;
+  if (sinkTask) running.push(sinkTask);
 
   /** Everything the map task sends, as "record@timestamp" and event names, until its end of partition. */
   const readMapOutput = async (): Promise<string[]> => {
@@ -153,7 +173,7 @@ function deploy(steps: Step[], options: { mapVertexChange?: (v: JobGraph["vertic
     gate.close();
     return seen;
   };
-  return { mapTask, sourceTask, states, failures, opened, readMapOutput };
+  return { mapTask, sourceTask, sinkTask, states, failures, opened, readMapOutput };
 }
 
 /** What one buffer of the map task's output holds, readably. */
@@ -191,6 +211,25 @@ describe("event time through tasks", () => {
     expect(mapTask.currentInputWatermark).toBe(MAX_WATERMARK);
     expect(mapTask.currentOutputWatermark).toBe(MAX_WATERMARK);
     expect(mapTask.processingTime.pendingTimers).toBe(0);
+  });
+
+  it("reports the last watermark that reached a sink as the sink task's output watermark", async () => {
+    let end!: () => void;
+    const until = new Promise<void>((resolve) => {
+      end = resolve;
+    });
+    const { sinkTask, mapTask, sourceTask, states } = deploy([(out) => out.collect("a", 1), (out) => out.emitWatermark(3), (out) => out.emitWatermark(6)], {
+      withSink: true,
+      until,
+    });
+    expect(sinkTask!.currentOutputWatermark).toBe(MIN_WATERMARK);
+    // The source holds its end back: 6 is the last watermark until it ends.
+    await vi.waitFor(() => expect(sinkTask!.currentOutputWatermark).toBe(6), { timeout: 10_000 });
+    expect(sinkTask!.currentInputWatermark).toBe(6);
+    end();
+    await Promise.all([sinkTask!.done, mapTask.done, sourceTask.done]);
+    expect([...states.values()]).toEqual(["FINISHED", "FINISHED", "FINISHED"]);
+    expect(sinkTask!.currentOutputWatermark).toBe(MAX_WATERMARK);
   });
 
   it("feeds a gate marked as input 2 to the head's processElement2", async () => {

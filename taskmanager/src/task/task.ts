@@ -166,12 +166,15 @@ export class Task {
     return this.valve?.currentWatermark ?? MIN_WATERMARK;
   }
 
-  /** The lowest watermark sent on the task's network outputs (MIN_WATERMARK without any). */
+  /**
+   * The last watermark the task's last operators emitted (Flink's currentOutputWatermark): the lowest
+   * over its network outputs and the operators that end its chain, such as a sink. MIN_WATERMARK before
+   * any.
+   */
   get currentOutputWatermark(): number {
-    if (this.writers.length === 0) return MIN_WATERMARK;
-    let min = Number.POSITIVE_INFINITY;
+    let min = this.chain?.endWatermark ?? Number.POSITIVE_INFINITY;
     for (const w of this.writers) min = Math.min(min, w.currentOutputWatermark);
-    return min;
+    return min === Number.POSITIVE_INFINITY ? MIN_WATERMARK : min;
   }
 
   /** Fraction of this task's output queues in use. */
