@@ -1,7 +1,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { encodeBatch } from "@riffle/shared";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { TestCluster, metricValue } from "./harness/index.js";
 
 /**
@@ -113,10 +113,10 @@ describe("flow control", () => {
       );
       return Math.max(...values);
     };
-    // Let it settle into back-pressure, then measure memory growth over the rest of 20 s.
+    // Let it settle into back-pressure, then measure memory growth over a fixed 15 s.
     await cluster.waitForJob(jobId, (j) => j.vertices[0]!.metrics.backPressuredTimeMsPerSecond > 500, 15_000);
     const rssEarly = await rss();
-    await new Promise((r) => setTimeout(r, Math.max(0, 20_000 - (Date.now() - started))));
+    await new Promise((r) => setTimeout(r, 15_000));
     const job = await cluster.job(jobId);
     const [source, sink] = job.vertices;
     const seconds = (Date.now() - started) / 1000;
@@ -138,15 +138,21 @@ describe("flow control", () => {
     // The sink ran at about its pace (2 subtasks × ≤ 1000 records/s), so the source was held back.
     expect(sink!.metrics.recordsIn / seconds).toBeLessThan(2 * 1000 * 1.05);
     expect(sink!.metrics.recordsIn).toBeGreaterThan(2 * 200 * seconds * 0.5);
-    expect(source!.metrics.backPressuredTimeMsPerSecond).toBeGreaterThan(500);
+    // A per-second rate: one sample can dip while the source waits for the CPU, so poll for it.
+    await cluster.waitForJob(jobId, (j) => j.vertices[0]!.metrics.backPressuredTimeMsPerSecond > 500, 10_000);
 
     const rssLate = await rss();
     expect(rssLate - rssEarly).toBeLessThan(64 * 1024 * 1024);
     expect(rssLate).toBeLessThan(400 * 1024 * 1024);
 
     // The TaskManager's own metric agrees.
-    const text = await cluster.metrics(cluster.taskmanagers[0]!);
-    expect(metricValue(text, "riffle_task_backPressuredTimeMsPerSecond", { job_id: jobId, vertex_id: source!.id })).toBeGreaterThan(500);
+    await vi.waitFor(
+      async () => {
+        const text = await cluster.metrics(cluster.taskmanagers[0]!);
+        expect(metricValue(text, "riffle_task_backPressuredTimeMsPerSecond", { job_id: jobId, vertex_id: source!.id })).toBeGreaterThan(500);
+      },
+      { timeout: 10_000, interval: 200 },
+    );
     await cluster.rest("PATCH", `/jobs/${jobId}?mode=cancel`);
     await cluster.waitForStatus(jobId, "CANCELED");
   }, 60_000);
