@@ -20,7 +20,6 @@ export abstract class KeyedOperator extends StreamOperator {
   protected readonly keyOf: (v: unknown) => unknown;
   protected backend!: InternalKeyedStateBackend;
   private rt!: OperatorRuntime;
-  private state!: OperatorStateContext;
   private readonly timerServices: InternalTimerService[] = [];
   /** A watermark whose timers are not all fired yet (see processWatermark). */
   private pendingWatermark: number | undefined;
@@ -37,16 +36,18 @@ export abstract class KeyedOperator extends StreamOperator {
     if (!state.keyed) throw new RiffleError("INTERNAL", "a keyed operator runs without a keyed state backend");
     this.backend = state.keyed;
     this.rt = rt;
-    this.state = state;
     await callHook(this.userFunction, "initializeState", { isRestored: state.isRestored, operatorState: state.operator, keyedState: state.keyed });
   }
 
   /**
    * The operator's timer service `name`, restored from the checkpoint when the job restores (Flink's
-   * getInternalTimerService). Call from initializeState, after super.initializeState.
+   * getInternalTimerService): its timers live in the keyed state backend, which checkpoints them.
+   * Call from initializeState, after super.initializeState.
    */
   protected getInternalTimerService(name: string, target: Triggerable): InternalTimerService {
-    const service = new InternalTimerService(name, this.backend, this.rt.processingTime, target, this.state.operator, this.state.isRestored, this.rt.ctx);
+    // Two services of one name would share (and both fire) the same timers.
+    if (this.timerServices.some((t) => t.name === name)) throw new RiffleError("INTERNAL", `the operator already has a timer service '${name}'`);
+    const service = new InternalTimerService(name, this.backend, this.rt.processingTime, target);
     this.timerServices.push(service);
     return service;
   }
@@ -82,7 +83,7 @@ export abstract class KeyedOperator extends StreamOperator {
   }
 
   override snapshotState(checkpointId: number): void {
-    for (const t of this.timerServices) t.snapshot();
+    // Timers are not snapshotted here: the keyed state backend captures its timer queues with the keyed state.
     callSnapshotHook(this.userFunction, checkpointId);
   }
 

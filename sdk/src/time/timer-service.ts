@@ -1,10 +1,7 @@
-import { RiffleError, keyGroupOf, keyGroupRangeForSubtask } from "@riffle/shared";
-import type { RuntimeContext } from "../api/functions.js";
+import { RiffleError } from "@riffle/shared";
 import type { InternalKeyedStateBackend } from "../state/backend.js";
-import type { ListState } from "../state/state.js";
-import type { OperatorStateStore } from "../state/stores.js";
 import { MIN_WATERMARK, type ProcessingTimeService } from "../operators/operator.js";
-import { TimerHeap, type InternalTimer } from "./timer-heap.js";
+import type { InternalTimer, TimerHeap } from "./timer-heap.js";
 
 export type { InternalTimer } from "./timer-heap.js";
 
@@ -41,38 +38,35 @@ export interface Triggerable {
   onProcessingTime(timer: InternalTimer): void;
 }
 
-/** A checkpointed timer: [domain (0 event, 1 processing), timestamp, key, namespace]. */
-type TimerEntry = [0 | 1, number, unknown, string];
-
 /**
  * Event-time and processing-time timers of one keyed operator (Flink's InternalTimerServiceImpl).
  * A timer is (timestamp, key, namespace); registering the same one twice keeps one. Event-time timers
  * fire when the watermark passes them; processing-time timers when the wall clock does, through the
  * task's mailbox. Both run with the timer's key and namespace set on the keyed state backend.
  *
- * Timers are kept in memory and checkpointed as union operator state: on restore (at any
- * parallelism) each subtask keeps the timers whose key falls into its key groups.
+ * The two queues belong to the keyed state backend (`<name>/event`, `<name>/processing`), which
+ * checkpoints them with the keyed state, by key group, and restores into them only the key groups of
+ * this subtask, at any parallelism: the service itself has nothing to snapshot.
  */
 export class InternalTimerService {
-  private readonly eventTimers = new TimerHeap();
-  private readonly processingTimers = new TimerHeap();
+  private readonly eventTimers: TimerHeap;
+  private readonly processingTimers: TimerHeap;
   private watermark = MIN_WATERMARK;
   /** The processing time the next wake-up is set for, and how to cancel it. */
   private wakeUpAt = Number.POSITIVE_INFINITY;
   private cancelWakeUp: (() => void) | undefined;
-  private readonly state: ListState<TimerEntry>;
 
   constructor(
     readonly name: string,
     private readonly backend: InternalKeyedStateBackend,
     private readonly processingTime: ProcessingTimeService,
     private readonly target: Triggerable,
-    operatorState: OperatorStateStore,
-    isRestored: boolean,
-    ctx: Pick<RuntimeContext, "subtaskIndex" | "parallelism" | "maxParallelism">,
   ) {
-    this.state = operatorState.getUnionListState<TimerEntry>(`_timers/${name}`);
-    if (isRestored) this.restore(this.state.get(), ctx);
+    this.eventTimers = backend.getTimerQueue(`${name}/event`);
+    this.processingTimers = backend.getTimerQueue(`${name}/processing`);
+    // Restored processing-time timers need a wake-up (due ones fire at once, through the mailbox).
+    const first = this.processingTimers.peek();
+    if (first) this.scheduleWakeUp(first.timestamp);
   }
 
   currentWatermark(): number {
@@ -84,7 +78,7 @@ export class InternalTimerService {
   }
 
   registerEventTimeTimer(namespace: string, time: number): void {
-    this.eventTimers.add(checkTime(time), this.backend.getCurrentKey(), namespace);
+    this.eventTimers.add(checkTime(time), this.backend.getCurrentKey(), namespace, this.currentKeyGroup());
   }
 
   deleteEventTimeTimer(namespace: string, time: number): void {
@@ -92,7 +86,7 @@ export class InternalTimerService {
   }
 
   registerProcessingTimeTimer(namespace: string, time: number): void {
-    this.processingTimers.add(checkTime(time), this.backend.getCurrentKey(), namespace);
+    this.processingTimers.add(checkTime(time), this.backend.getCurrentKey(), namespace, this.currentKeyGroup());
     if (time < this.wakeUpAt) this.scheduleWakeUp(time);
   }
 
@@ -134,14 +128,6 @@ export class InternalTimerService {
     };
   }
 
-  /** Synchronous part of a checkpoint: every timer into the union state. */
-  snapshot(): void {
-    const entries: TimerEntry[] = [];
-    for (const t of this.eventTimers.values()) entries.push([0, t.timestamp, t.key, t.namespace]);
-    for (const t of this.processingTimers.values()) entries.push([1, t.timestamp, t.key, t.namespace]);
-    this.state.update(entries);
-  }
-
   /** Stops the wake-up for processing-time timers (the task is ending). */
   close(): void {
     this.cancelWakeUp?.();
@@ -149,15 +135,11 @@ export class InternalTimerService {
     this.wakeUpAt = Number.POSITIVE_INFINITY;
   }
 
-  private restore(entries: readonly TimerEntry[], ctx: Pick<RuntimeContext, "subtaskIndex" | "parallelism" | "maxParallelism">): void {
-    const range = keyGroupRangeForSubtask(ctx.subtaskIndex, ctx.parallelism, ctx.maxParallelism);
-    for (const [domain, timestamp, key, namespace] of entries) {
-      const kg = keyGroupOf(key, ctx.maxParallelism);
-      if (kg < range.start || kg > range.end) continue;
-      (domain === 0 ? this.eventTimers : this.processingTimers).add(timestamp, key, namespace);
-    }
-    const first = this.processingTimers.peek();
-    if (first) this.scheduleWakeUp(first.timestamp);
+  /** The key group of the current key: a timer is checkpointed under it. */
+  private currentKeyGroup(): number {
+    const keyGroup = this.backend.getCurrentKeyGroup();
+    if (keyGroup < 0) throw new RiffleError("STATE_INVALID_ARGUMENT", "a timer belongs to a key: set one only while a keyed record (or timer) is processed");
+    return keyGroup;
   }
 
   private scheduleWakeUp(time: number): void {

@@ -122,7 +122,13 @@ export class SlicingWindowOperator extends KeyedOperator implements Triggerable 
       () => this.timers,
       () => this.output,
       false,
+      state.operator,
     );
+  }
+
+  override snapshotState(checkpointId: number): void {
+    this.processContext.snapshot();
+    super.snapshotState(checkpointId);
   }
 
   override async open(rt: OperatorRuntime): Promise<void> {

@@ -2,8 +2,9 @@ import { type Collector, type RuntimeContext, callHook, callSnapshotHook, closeF
 import type { OutputTag } from "../api/output-tag.js";
 import type { Output } from "../operators/operator.js";
 import type { InternalKeyedStateBackend } from "../state/backend.js";
-import type { AggregateFunction, AnyStateDescriptor } from "../state/descriptors.js";
-import type { KeyedStateStore } from "../state/stores.js";
+import type { AggregateFunction } from "../state/descriptors.js";
+import type { ListState } from "../state/state.js";
+import type { KeyedStateStore, OperatorStateStore } from "../state/stores.js";
 import type { InternalTimerService } from "../time/timer-service.js";
 import { RiffleError } from "@riffle/shared";
 import type { ProcessWindowContext } from "./functions.js";
@@ -35,15 +36,25 @@ export class WindowProcessContext implements ProcessWindowContext<Window> {
   namespace = "";
   private windowStore: ScopedStateStore | undefined;
   private globalStore: ScopedStateStore | undefined;
-  /** Descriptors used through windowState(), by kind and name: cleared in every window the operator removes. */
-  private readonly perWindow = new Map<string, AnyStateDescriptor>();
+  /**
+   * Names of the states used through windowState(), here or by any subtask before the restore:
+   * cleared in every window the operator removes. The restored ones matter because a window may be
+   * removed before its function runs again after a restore (its cleanup timer being the first to fire).
+   */
+  private readonly perWindow = new Set<string>();
+  /** The names, checkpointed as union operator state: a handful of strings, whatever the key groups. */
+  private readonly perWindowNames: ListState<string>;
 
   constructor(
     private readonly backend: InternalKeyedStateBackend,
     private readonly timers: () => InternalTimerService,
     private readonly out: () => Output,
     private readonly merging: boolean,
-  ) {}
+    operatorState: OperatorStateStore,
+  ) {
+    this.perWindowNames = operatorState.getUnionListState<string>("_window/per-window-states");
+    for (const name of this.perWindowNames.get()) this.perWindow.add(name);
+  }
 
   currentProcessingTime(): number {
     return this.timers().currentProcessingTime();
@@ -58,7 +69,7 @@ export class WindowProcessContext implements ProcessWindowContext<Window> {
     this.windowStore ??= new ScopedStateStore(
       this.backend,
       () => this.namespace,
-      (d) => this.perWindow.set(`${d.kind}:${d.name}`, d),
+      (d) => this.perWindow.add(d.name),
     );
     return this.windowStore;
   }
@@ -72,29 +83,16 @@ export class WindowProcessContext implements ProcessWindowContext<Window> {
     this.out().collectSide(tag.id, value, this.window.maxTimestamp());
   }
 
-  /** Clears the per-window state of the current window (every descriptor this subtask has seen used). */
+  /** Clears the per-window state of the current window (every per-window state used so far, see perWindow). */
   clearWindowState(): void {
     if (this.perWindow.size === 0) return;
     this.backend.setCurrentNamespace(this.namespace);
-    for (const d of this.perWindow.values()) {
-      switch (d.kind) {
-        case "value":
-          this.backend.getState(d).clear();
-          break;
-        case "list":
-          this.backend.getListState(d).clear();
-          break;
-        case "map":
-          this.backend.getMapState(d).clear();
-          break;
-        case "reducing":
-          this.backend.getReducingState(d).clear();
-          break;
-        case "aggregating":
-          this.backend.getAggregatingState(d).clear();
-          break;
-      }
-    }
+    for (const name of this.perWindow) this.backend.clearState(name);
+  }
+
+  /** Synchronous part of a checkpoint: the per-window state names, for clearing after a restore. */
+  snapshot(): void {
+    if (this.perWindow.size > 0) this.perWindowNames.update([...this.perWindow]);
   }
 }
 

@@ -105,7 +105,13 @@ export class WindowOperator extends KeyedOperator implements Triggerable {
       () => this.timers,
       () => this.output,
       this.merging,
+      state.operator,
     );
+  }
+
+  override snapshotState(checkpointId: number): void {
+    this.processContext.snapshot();
+    super.snapshotState(checkpointId);
   }
 
   override async open(rt: OperatorRuntime): Promise<void> {

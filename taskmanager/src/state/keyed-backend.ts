@@ -13,13 +13,14 @@ import type {
   ValueState,
   ValueStateDescriptor,
 } from "@riffle/sdk";
-import { DEFAULT_NAMESPACE, type InternalKeyedStateBackend } from "@riffle/sdk/internal";
+import { DEFAULT_NAMESPACE, type InternalKeyedStateBackend, TimerHeap } from "@riffle/sdk/internal";
 import type { StateCells } from "./cells.js";
 import type { KeyedStateHandle, SnapshotCapture } from "./handles.js";
 import { KeyedListState } from "./list-state.js";
 import { KeyedMapState } from "./map-state.js";
 import { readKeyedSnapshot } from "./snapshot-format.js";
 import { MAX_STATES, type StateMeta, checkCompatible } from "./state-meta.js";
+import { TimerSnapshot } from "./timer-snapshot.js";
 import { KeyedAggregatingState, KeyedReducingState, KeyedValueState } from "./value-states.js";
 
 export interface KeyedStateBackendOptions {
@@ -45,6 +46,10 @@ export const MAX_KEY_GROUPS = 32768;
  * Backends store opaque values per (key group, state id, key, namespace) through {@link StateCells};
  * the state objects (value, list, map, reducing, aggregating) are the same for every backend, and so
  * is the snapshot file format, so a checkpoint taken with one backend restores into another.
+ *
+ * The backend also holds the operator's timer queues ({@link getTimerQueue}), in memory whatever the
+ * backend: their snapshots capture a shallow copy of each queue ({@link captureTimers}) and write it
+ * by key group into the same file as the state, and a restore refills them with its key groups only.
  */
 export abstract class KeyedStateBackend implements InternalKeyedStateBackend, StateCells {
   readonly maxParallelism: number;
@@ -63,6 +68,8 @@ export abstract class KeyedStateBackend implements InternalKeyedStateBackend, St
   /** Registered states by id; restored states are registered before any descriptor asks for them. */
   protected readonly metas: StateMeta[] = [];
   private readonly byName = new Map<string, { meta: StateMeta; state?: unknown }>();
+  /** Timer queues by name; restored ones are created before their timer service asks for them. */
+  private readonly timerQueues = new Map<string, TimerHeap>();
 
   protected constructor(options: KeyedStateBackendOptions) {
     const { maxParallelism, keyGroupRange: range } = options;
@@ -134,6 +141,25 @@ export abstract class KeyedStateBackend implements InternalKeyedStateBackend, St
     return this.currentNamespace;
   }
 
+  // ---- timers ----
+
+  getTimerQueue(name: string): TimerHeap {
+    let queue = this.timerQueues.get(name);
+    if (queue === undefined) {
+      queue = new TimerHeap();
+      this.timerQueues.set(name, queue);
+    }
+    return queue;
+  }
+
+  /**
+   * The timer part of a snapshot's synchronous capture: a shallow copy of each queue, grouped and
+   * encoded later by the snapshot writer. Undefined when there are no timer queues.
+   */
+  protected captureTimers(): TimerSnapshot | undefined {
+    return this.timerQueues.size === 0 ? undefined : TimerSnapshot.capture(this.timerQueues, this.keyGroupRange);
+  }
+
   // ---- state store ----
 
   getState<T>(descriptor: ValueStateDescriptor<T>): ValueState<T> {
@@ -154,6 +180,12 @@ export abstract class KeyedStateBackend implements InternalKeyedStateBackend, St
 
   getAggregatingState<IN, ACC, OUT>(descriptor: AggregatingStateDescriptor<IN, ACC, OUT>): AggregatingState<IN, OUT> {
     return this.stateFor(descriptor, "aggregating", (id) => new KeyedAggregatingState<IN, ACC, OUT>(this, id, descriptor.ttl, descriptor.aggregateFunction));
+  }
+
+  clearState(name: string): void {
+    const known = this.byName.get(name);
+    // Every kind stores one cell per (key, namespace): clearing is writing none (as each state's clear()).
+    if (known !== undefined) this.writeCell(known.meta.id, undefined);
   }
 
   /** The registered states, by id. */
@@ -197,17 +229,25 @@ export abstract class KeyedStateBackend implements InternalKeyedStateBackend, St
 
   /**
    * Reads the key groups of this backend's range from `handles` (of any old parallelism: key groups
-   * outside the range are skipped unread), registers the states they hold, and passes every entry
-   * to `sink` with this backend's state id. `afterFrame` is awaited after each frame's entries (a
+   * outside the range are skipped unread), registers the states they hold, adds their timers to the
+   * timer queues, and passes every state entry to `sink` with this backend's state id. `afterFrame` is awaited after each frame's entries (a
    * backend that writes them in batches waits there).
    */
   protected async readSnapshots(dir: string, handles: readonly KeyedStateHandle[], sink: RestoreSink, afterFrame?: () => Promise<void>): Promise<void> {
     for (const handle of handles) {
       let ids: number[] = [];
+      let queues: TimerHeap[] = [];
       await readKeyedSnapshot(dir, handle, this.keyGroupRange, this.maxParallelism, {
-        onHeader: (states) => {
+        onHeader: (states, timerQueues) => {
           ids = [];
           for (const s of states) ids[s.id] = this.registerRestoredState(s, handle.path).id;
+          queues = timerQueues.map((name) => this.getTimerQueue(name));
+        },
+        onTimer: (keyGroup, queueId, timestamp, key, namespace) => {
+          const queue = queues[queueId];
+          if (queue === undefined)
+            throw new RiffleError("STATE_RESTORE_FAILED", `${handle.path}: a timer names queue id ${queueId}, which the file does not declare`);
+          queue.add(timestamp, key, namespace, keyGroup);
         },
         onEntry: (keyGroup, fileStateId, key, namespace, value) => {
           const id = ids[fileStateId];

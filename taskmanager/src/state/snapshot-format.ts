@@ -3,17 +3,25 @@ import { join, resolve } from "node:path";
 import { type KeyGroupRange, RiffleError, decodeValue, encodeValue } from "@riffle/shared";
 import type { KeyedStateHandle } from "./handles.js";
 import { type StateMeta, isStateKind } from "./state-meta.js";
+import { TIMER_ITEMS, type TimerSnapshot } from "./timer-snapshot.js";
 
 /**
  * The keyed snapshot file, the same for every backend. Key groups come in ascending order, in frames
  * whose header names the key group, so a restore reads only the byte span of the key groups it owns
  * (the handle lists where each key group starts) and a scan can skip others without decoding them:
  *
- *   "RFKS" | version u8 | header length u32 | header (msgpack: maxParallelism, keyGroupRange, states)
- *   frame*: keyGroup u16 | payload length u32 | payload (msgpack array: stateId, key, namespace, value, ...)
+ *   "RFKS" | version u8 | header length u32 | header (msgpack: maxParallelism, keyGroupRange, states, timers)
+ *   frame*: kind+keyGroup u16 | payload length u32 | payload
+ *     state frame (high bit 0): msgpack array: stateId, key, namespace, value, ...
+ *     timer frame (high bit 1): msgpack array: queueId, timestamp, key, namespace, ...
  *
  * Values are the msgpack bytes of the stored value, kept as a binary item: the leveldb backend copies
  * them from and to its database without decoding them. All integers are big-endian.
+ *
+ * Timers (version 2) are keyed state too: the timer frames of a key group come before its state
+ * frames, the header names the timer queues (`timers`, a queue's id is its index), and a timer's key
+ * is the key itself (msgpack), not its canonical text, because timers fire with the key the user set.
+ * Key groups are below 32768 (MAX_KEY_GROUPS), which leaves the high bit of the u16 for the frame kind.
  *
  * A payload is plain msgpack, whichever way it was written: `writeGroup` encodes an array of entries
  * with msgpackr; `addEntry` writes the items of one entry at a time straight into a large output
@@ -21,9 +29,12 @@ import { type StateMeta, isStateKind } from "./state-meta.js";
  * be wider than the smallest, as msgpack allows), so a backend that scans its entries builds no arrays.
  */
 const MAGIC = Buffer.from("RFKS", "latin1");
-const VERSION = 1;
+/** 2: timer frames and the header's `timers` (timers were union operator state in version 1). */
+const VERSION = 2;
 const PREAMBLE = 9;
 const FRAME_HEADER = 6;
+/** The high bit of a frame's key-group word: the frame holds timers. */
+const TIMER_FRAME = 0x8000;
 /** Items per snapshot entry in a frame payload. */
 export const ENTRY_ITEMS = 4;
 /** Entries per frame: bounds the memory and the time of encoding one frame (a key group may take several). */
@@ -38,6 +49,8 @@ interface FileHeader {
   keyGroupRange: KeyGroupRange;
   /** `[id, name, kind, ttl]` per state. */
   states: [number, string, string, boolean][];
+  /** Timer queue names, by id. */
+  timers: string[];
 }
 
 export function keyedSnapshotFileName(range: KeyGroupRange): string {
@@ -57,15 +70,30 @@ export class KeyedSnapshotWriter {
   private frameStart = -1;
   private frameKeyGroup = -1;
   private frameEntries = 0;
+  /** The first key group whose timer frames are not buffered yet. */
+  private nextTimerGroup: number;
 
   private constructor(
     private readonly file: FileHandle,
     private readonly dir: string,
     private readonly path: string,
     private readonly range: KeyGroupRange,
-  ) {}
+    private readonly timers: TimerSnapshot | undefined,
+  ) {
+    this.nextTimerGroup = range.start;
+  }
 
-  static async create(dir: string, range: KeyGroupRange, maxParallelism: number, states: readonly StateMeta[]): Promise<KeyedSnapshotWriter> {
+  /**
+   * A writer of the key groups of `range`. `timers`, captured with the state, are encoded here, each
+   * key group's before its state entries, as the writer reaches that key group.
+   */
+  static async create(
+    dir: string,
+    range: KeyGroupRange,
+    maxParallelism: number,
+    states: readonly StateMeta[],
+    timers?: TimerSnapshot,
+  ): Promise<KeyedSnapshotWriter> {
     const path = keyedSnapshotFileName(range);
     let file: FileHandle;
     try {
@@ -74,8 +102,13 @@ export class KeyedSnapshotWriter {
     } catch (err) {
       throw new RiffleError("STATE_BACKEND_FAILED", `cannot write a keyed snapshot in ${dir}: ${(err as Error).message}${storageHint(err)}`, { cause: err });
     }
-    const writer = new KeyedSnapshotWriter(file, dir, path, range);
-    const header: FileHeader = { maxParallelism, keyGroupRange: range, states: states.map((s) => [s.id, s.name, s.kind, s.ttl]) };
+    const writer = new KeyedSnapshotWriter(file, dir, path, range, timers);
+    const header: FileHeader = {
+      maxParallelism,
+      keyGroupRange: range,
+      states: states.map((s) => [s.id, s.name, s.kind, s.ttl]),
+      timers: timers === undefined ? [] : timers.names.slice(),
+    };
     const body = encodeValue(header);
     const preamble = Buffer.allocUnsafe(PREAMBLE);
     MAGIC.copy(preamble, 0);
@@ -88,6 +121,7 @@ export class KeyedSnapshotWriter {
   /** Appends entries (flat: stateId, key, namespace, value bytes, ...) of one key group. */
   async writeGroup(keyGroup: number, entries: readonly unknown[]): Promise<void> {
     if (entries.length === 0) return;
+    this.bufferTimersThrough(keyGroup);
     if (this.position > 0) await this.drain();
     this.startKeyGroup(keyGroup, this.offset);
     const payload = encodeValue(entries);
@@ -105,6 +139,7 @@ export class KeyedSnapshotWriter {
    */
   addEntry(keyGroup: number, stateId: number, text: string, keyStart: number, keyEnd: number, value: string): void {
     if (this.frameStart >= 0 && (keyGroup !== this.frameKeyGroup || this.frameEntries >= FRAME_ENTRIES)) this.closeFrame();
+    if (this.frameStart < 0) this.bufferTimersThrough(keyGroup);
     // Worst cases: stateId 3, a string header 5 plus 3 bytes per UTF-16 unit, a binary header 5.
     const most = 3 + 10 + 3 * (text.length - keyStart) + 5 + value.length;
     if (this.frameStart < 0) {
@@ -167,6 +202,8 @@ export class KeyedSnapshotWriter {
   }
 
   async finish(): Promise<KeyedStateHandle> {
+    if (this.frameStart >= 0) this.closeFrame();
+    this.bufferTimersThrough(this.range.end);
     await this.drain();
     try {
       // Durable before the checkpoint can be acknowledged as complete.
@@ -182,6 +219,32 @@ export class KeyedSnapshotWriter {
   async abort(): Promise<void> {
     await this.file.close().catch(() => {});
     await rm(join(this.dir, this.path), { force: true }).catch(() => {});
+  }
+
+  /**
+   * Buffers the timer frames of the key groups up to `keyGroup` not buffered yet (no state frame may
+   * be open): they come before the state frames of their key group. A key group's timers are encoded
+   * in one go, at most FRAME_ENTRIES of them per frame.
+   */
+  private bufferTimersThrough(keyGroup: number): void {
+    const timers = this.timers;
+    if (timers === undefined) return;
+    const frameItems = FRAME_ENTRIES * TIMER_ITEMS;
+    for (; this.nextTimerGroup <= keyGroup; this.nextTimerGroup++) {
+      const group = this.nextTimerGroup;
+      const flat = timers.takeGroup(group);
+      if (flat === undefined) continue;
+      for (let i = 0; i < flat.length; i += frameItems) {
+        const payload = encodeValue(flat.length <= frameItems ? flat : flat.slice(i, i + frameItems));
+        this.ensure(FRAME_HEADER + payload.length);
+        this.startKeyGroup(group, this.offset + this.position);
+        const out = this.buffer;
+        out.writeUInt16BE(group | TIMER_FRAME, this.position);
+        out.writeUInt32BE(payload.length, this.position + 2);
+        payload.copy(out, this.position + FRAME_HEADER);
+        this.position += FRAME_HEADER + payload.length;
+      }
+    }
   }
 
   private startKeyGroup(keyGroup: number, offset: number): void {
@@ -258,9 +321,11 @@ function writeStr(out: Buffer, p: number, text: string, start: number, end: numb
 }
 
 export interface KeyedSnapshotVisitor {
-  /** The states the file declares, with the file's ids. */
-  onHeader(states: StateMeta[]): void;
+  /** The states the file declares, with the file's ids, and its timer queues (a queue's id is its index). */
+  onHeader(states: StateMeta[], timerQueues: string[]): void;
   onEntry(keyGroup: number, stateId: number, key: string, namespace: string, value: Uint8Array): void;
+  /** A timer of queue `queueId`; without this callback, timer frames are skipped unread. */
+  onTimer?: ((keyGroup: number, queueId: number, timestamp: number, key: unknown, namespace: string) => void) | undefined;
   /** Awaited after the entries of each frame. */
   afterFrame?: (() => Promise<void>) | undefined;
 }
@@ -297,7 +362,7 @@ export async function readKeyedSnapshot(
         `written with max parallelism ${header.maxParallelism}, but the job has ${maxParallelism}; max parallelism cannot change once a job has state`,
       );
     }
-    visitor.onHeader(parseStates(header.states, fail));
+    visitor.onHeader(parseStates(header.states, fail), parseTimerQueues(header.timers, fail));
 
     let position = PREAMBLE + headerLength;
     let expectKeyGroup = -1;
@@ -312,16 +377,20 @@ export async function readKeyedSnapshot(
       const frame = await readAt(file, position, FRAME_HEADER);
       if (frame.length === 0 && expectKeyGroup < 0) return;
       if (frame.length < FRAME_HEADER) throw fail(`truncated at byte ${position}`);
-      const keyGroup = frame.readUInt16BE(0);
+      const word = frame.readUInt16BE(0);
+      const keyGroup = word & ~TIMER_FRAME;
+      const timerFrame = (word & TIMER_FRAME) !== 0;
       const length = frame.readUInt32BE(2);
       if (expectKeyGroup >= 0 && keyGroup !== expectKeyGroup)
         throw fail(`the handle places key group ${expectKeyGroup} at byte ${position}, where key group ${keyGroup} is`);
       expectKeyGroup = -1;
       if (keyGroup > range.end) return;
-      if (keyGroup >= range.start) {
+      if (keyGroup >= range.start && (!timerFrame || visitor.onTimer !== undefined)) {
         const payload = await readAt(file, position + FRAME_HEADER, length);
         if (payload.length < length) throw fail(`truncated frame of key group ${keyGroup} at byte ${position}`);
-        visitFrame(keyGroup, decodeOrFail<unknown>(payload, fail), visitor, fail);
+        const items = decodeOrFail<unknown>(payload, fail);
+        if (timerFrame) visitTimerFrame(keyGroup, items, visitor.onTimer!, fail);
+        else visitFrame(keyGroup, items, visitor, fail);
         if (visitor.afterFrame !== undefined) await visitor.afterFrame();
       }
       position += FRAME_HEADER + length;
@@ -343,6 +412,24 @@ function visitFrame(keyGroup: number, entries: unknown, visitor: KeyedSnapshotVi
     }
     visitor.onEntry(keyGroup, stateId, key, namespace, value);
   }
+}
+
+function visitTimerFrame(keyGroup: number, items: unknown, onTimer: NonNullable<KeyedSnapshotVisitor["onTimer"]>, fail: (why: string) => RiffleError): void {
+  if (!Array.isArray(items) || items.length % TIMER_ITEMS !== 0) throw fail(`timer frame of key group ${keyGroup} is malformed`);
+  for (let i = 0; i < items.length; i += TIMER_ITEMS) {
+    const queueId = items[i];
+    const timestamp = items[i + 1];
+    const namespace = items[i + 3];
+    if (typeof queueId !== "number" || typeof timestamp !== "number" || typeof namespace !== "string") {
+      throw fail(`timer frame of key group ${keyGroup} has a malformed timer`);
+    }
+    onTimer(keyGroup, queueId, timestamp, items[i + 2], namespace);
+  }
+}
+
+function parseTimerQueues(timers: unknown, fail: (why: string) => RiffleError): string[] {
+  if (!Array.isArray(timers) || !timers.every((t) => typeof t === "string")) throw fail("header has no timer queue list");
+  return timers as string[];
 }
 
 function parseStates(states: unknown, fail: (why: string) => RiffleError): StateMeta[] {

@@ -4,6 +4,7 @@ import { ClassicLevel } from "classic-level";
 import type { KeyedStateHandle, SnapshotCapture } from "../handles.js";
 import { KeyedStateBackend, type KeyedStateBackendOptions } from "../keyed-backend.js";
 import { KeyedSnapshotWriter } from "../snapshot-format.js";
+import type { TimerSnapshot } from "../timer-snapshot.js";
 import { type DbKeyParts, dbKey, keyGroupPrefix, keySuffix, parseDbKey, valueBytes, valueText } from "./db-keys.js";
 import { ABSENT, type BatchOp, type CachedRow, type FrozenWrite, RowCache } from "./row-cache.js";
 
@@ -56,7 +57,8 @@ const SCAN_BYTES = 1 << 20;
  *   older value. All writes go through one queue, so batches land in the order they were made.
  *   While every row is dirty or in flight the cache grows past its bound; `isAvailable()` turns
  *   false at 1.5 times the bound so a task can wait (`available()`) instead of growing further.
- * - A snapshot's synchronous part only freezes the dirty rows (a flag per row). They are encoded in
+ * - A snapshot's synchronous part only freezes the dirty rows (a flag per row) and copies the timer
+ *   queues' arrays (timers are kept in memory, see KeyedStateBackend). The rows are encoded in
  *   the background, each one earlier if the task touches it first, written before anything written
  *   after the capture, and followed by a LevelDB snapshot whose key-group range is then written to
  *   the common snapshot format while processing continues.
@@ -192,6 +194,7 @@ export class LevelDbKeyedStateBackend extends KeyedStateBackend {
       row.dirty = undefined;
       row.inflight++;
     }
+    const timers = this.captureTimers();
     // Queued now, so it lands before any write made after the capture, whether or not the snapshot is used.
     const ready = this.enqueue(() => this.writeFrozen(rows, frozen));
     // Observed here so a capture that is never used does not leave an unhandled rejection.
@@ -203,7 +206,7 @@ export class LevelDbKeyedStateBackend extends KeyedStateBackend {
         used = true;
         const snapshot = await ready;
         try {
-          return await this.writeSnapshot(snapshot, dir);
+          return await this.writeSnapshot(snapshot, dir, timers);
         } finally {
           await snapshot.close().catch(() => {});
         }
@@ -428,9 +431,9 @@ export class LevelDbKeyedStateBackend extends KeyedStateBackend {
    * strings, the next one read while this one is written, each entry copied into the frames without
    * decoding its value (see db-keys.ts).
    */
-  private async writeSnapshot(snapshot: DbSnapshot, dir: string): Promise<KeyedStateHandle> {
+  private async writeSnapshot(snapshot: DbSnapshot, dir: string, timers: TimerSnapshot | undefined): Promise<KeyedStateHandle> {
     const { start, end } = this.keyGroupRange;
-    const writer = await KeyedSnapshotWriter.create(dir, this.keyGroupRange, this.maxParallelism, this.metas.slice());
+    const writer = await KeyedSnapshotWriter.create(dir, this.keyGroupRange, this.maxParallelism, this.metas.slice(), timers);
     const iterator = this.db.iterator({ gte: keyGroupPrefix(start), lt: keyGroupPrefix(end + 1), snapshot, highWaterMarkBytes: SCAN_BYTES });
     let next: Promise<[string, string][]> | undefined;
     try {

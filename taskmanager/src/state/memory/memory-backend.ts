@@ -2,6 +2,7 @@ import { RiffleError, decodeValue } from "@riffle/shared";
 import type { KeyedStateHandle, SnapshotCapture } from "../handles.js";
 import { KeyedStateBackend, type KeyedStateBackendOptions } from "../keyed-backend.js";
 import { ENTRY_ITEMS, FRAME_ENTRIES, KeyedSnapshotWriter } from "../snapshot-format.js";
+import type { TimerSnapshot } from "../timer-snapshot.js";
 import { PendingSnapshot, type Row, cellOf, clearCell, setCell } from "./pending-snapshot.js";
 
 /** `key` and `namespace` as one string; the length prefix makes it unambiguous whatever they contain. */
@@ -16,8 +17,8 @@ function spacedKey(key: string, namespace: string): string {
  * a record costs one Map lookup however many states its function uses, and a key already present
  * needs no hashing for its key group (setCurrentKey takes it from the row). The lookup is memoised per
  * current key. Snapshots are copy-on-write per row (see PendingSnapshot): the synchronous part is
- * O(1), and only rows touched while a snapshot is being written are copied; the writer sorts rows by
- * key group when it starts.
+ * O(1) for state (plus a shallow copy of the timer queues), and only rows touched while a snapshot is
+ * being written are copied; the writer sorts rows by key group when it starts.
  */
 export class MemoryKeyedStateBackend extends KeyedStateBackend {
   private main = new Map<string, Row>();
@@ -82,8 +83,9 @@ export class MemoryKeyedStateBackend extends KeyedStateBackend {
   snapshot(): SnapshotCapture<KeyedStateHandle> {
     const pending = new PendingSnapshot(++this.epoch, this.keyGroupRange.end - this.keyGroupRange.start + 1);
     this.pending.push(pending);
+    const timers = this.captureTimers();
     return {
-      write: (dir) => this.writeSnapshot(pending, dir),
+      write: (dir) => this.writeSnapshot(pending, dir, timers),
       discard: () => this.release(pending),
     };
   }
@@ -148,11 +150,11 @@ export class MemoryKeyedStateBackend extends KeyedStateBackend {
     row.epoch = this.epoch;
   }
 
-  private async writeSnapshot(pending: PendingSnapshot, dir: string): Promise<KeyedStateHandle> {
+  private async writeSnapshot(pending: PendingSnapshot, dir: string, timers: TimerSnapshot | undefined): Promise<KeyedStateHandle> {
     if (pending.discarded || !this.pending.includes(pending)) throw new RiffleError("INTERNAL", "this snapshot was discarded or already written");
     let writer: KeyedSnapshotWriter | undefined;
     try {
-      writer = await KeyedSnapshotWriter.create(dir, this.keyGroupRange, this.maxParallelism, this.metas.slice());
+      writer = await KeyedSnapshotWriter.create(dir, this.keyGroupRange, this.maxParallelism, this.metas.slice(), timers);
       const frameItems = FRAME_ENTRIES * ENTRY_ITEMS;
       if (pending.discarded) throw new RiffleError("INTERNAL", "the backend was disposed while a snapshot was written");
       // The rows by key group, as of now: rows changed or removed later are preserved by then, rows added later are skipped.
