@@ -115,6 +115,7 @@ export class IntervalJoinOperator extends KeyedOperator implements Triggerable {
     if (this.isLate(ts)) {
       const tag = isLeft ? this.spec.leftLateTag : this.spec.rightLateTag;
       if (tag !== undefined) this.output.collectSide(tag, record, ts);
+      else this.numLateRecordsDropped++;
       return;
     }
     this.backend.setCurrentNamespace(DEFAULT_NAMESPACE);

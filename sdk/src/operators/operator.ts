@@ -59,6 +59,12 @@ export interface OperatorStateContext {
 export abstract class StreamOperator {
   output: Output = DISCARD;
 
+  /**
+   * Records dropped because they came too late (Flink's numLateRecordsDropped): by window operators
+   * and interval joins without a late-data side output. Read by the task's metrics.
+   */
+  numLateRecordsDropped = 0;
+
   /** Sets up checkpointed state (restored, when the job restores), before open. */
   initializeState(_state: OperatorStateContext, _rt: OperatorRuntime): void | Promise<void> {}
 

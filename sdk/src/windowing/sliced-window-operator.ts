@@ -97,9 +97,6 @@ export class SlicingWindowOperator extends KeyedOperator implements Triggerable 
   private clockFloor = Number.MIN_SAFE_INTEGER;
   private readonly collector: Collector<unknown> = { collect: (r) => this.output.collect(r, this.emitTimestamp) };
 
-  /** Elements dropped because every window they belong to was late (and no late-data tag was set). */
-  numLateRecordsDropped = 0;
-
   constructor(options: SlicingWindowOperatorOptions) {
     super(options.keySelector, combineHooks(options.userFunctions));
     this.size = options.size;

@@ -73,9 +73,6 @@ export class WindowOperator extends KeyedOperator implements Triggerable {
   private nsEnd = Number.NaN;
   private ns = "";
 
-  /** Elements dropped because every window they belong to was late (and no late-data tag was set). */
-  numLateRecordsDropped = 0;
-
   constructor(options: WindowOperatorOptions) {
     super(options.keySelector, combineHooks(options.userFunctions));
     this.assigner = options.assigner;

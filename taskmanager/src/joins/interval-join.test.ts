@@ -155,8 +155,10 @@ describe("interval join", () => {
     const options = { pollBatch: 1, clockStepPerPoll: 200 };
     const dropped = await runLocally(build(false), options);
     expect(sorted(dropped.records)).toEqual(["l1|r1", "l2|r1"]);
+    expect(dropped.lateRecordsDropped).toBe(2);
     const sides = await runLocally(build(true), options);
     expect(sorted(sides.records)).toEqual(["l1|r1", "l2|r1", "late left l3@500", "late right r2@100"]);
+    expect(sides.lateRecordsDropped).toBe(0);
     const tsOf = Object.fromEntries(sides.records.map((x, i) => [x, sides.timestamps[i]]));
     expect(tsOf["late left l3@500"]).toBe(500);
     expect(tsOf["l2|r1"]).toBe(2000);

@@ -50,6 +50,11 @@ export function registerTaskMetrics(registry: Registry, tasks: () => Iterable<Ta
   gauge("busyTimeMsPerSecond", "Milliseconds per second the task was running its code.", (t) => TaskMetrics.perSecond(t.metrics.busy));
   gauge("idleTimeMsPerSecond", "Milliseconds per second the task waited for input.", (t) => TaskMetrics.perSecond(t.metrics.idle));
   gauge("backPressuredTimeMsPerSecond", "Milliseconds per second the task waited for output buffers.", (t) => TaskMetrics.perSecond(t.metrics.backPressured));
+  gauge(
+    "numLateRecordsDropped",
+    "Records the task's window operators and interval joins dropped as late (no late-data side output was set).",
+    (t) => t.numLateRecordsDropped,
+  );
   gauge("outPoolUsage", "Fraction of the task's output subpartition queues in use.", (t) => t.outPoolUsage());
   gauge("inputQueueLength", "Buffers received and not yet processed.", (t) => t.inputQueueLength());
   gauge(

@@ -177,6 +177,13 @@ export class Task {
     return min === Number.POSITIVE_INFINITY ? MIN_WATERMARK : min;
   }
 
+  /** Late records the task's operators dropped (windows and interval joins without a late-data output). */
+  get numLateRecordsDropped(): number {
+    let n = 0;
+    for (const op of this.chain?.operators ?? []) n += op.numLateRecordsDropped;
+    return n;
+  }
+
   /** Fraction of this task's output queues in use. */
   outPoolUsage(): number {
     return this.writers.length === 0 ? 0 : Math.max(...this.writers.map((w) => w.usage()));

@@ -32,6 +32,8 @@ export interface LocalRunResult<T> {
   rounds: number[];
   graph: JobGraph;
   clock: ManualProcessingTime;
+  /** Records the operators dropped as late (what a task reports as numLateRecordsDropped). */
+  lateRecordsDropped: number;
 }
 
 const ctxOf = (name: string): RuntimeContext => ({
@@ -158,7 +160,8 @@ export async function runLocally<T>(
   // Every vertex is downstream of a source, so all ended above; this only guards a graph without sources.
   for (const v of graph.vertices) if (!ended.has(v.id)) await chains.get(v.id)!.endInput();
   for (const c of ordered) await c.close();
-  return { records, timestamps, rounds, graph, clock };
+  const lateRecordsDropped = [...chains.values()].reduce((n, c) => n + c.operators.reduce((m, op) => m + op.numLateRecordsDropped, 0), 0);
+  return { records, timestamps, rounds, graph, clock, lateRecordsDropped };
 }
 
 function edgeOutput(graph: JobGraph, edgeId: string, chains: Map<string, OperatorChain>, valves: Map<string, StatusWatermarkValve>): Output {

@@ -51,6 +51,7 @@ describe("allowed lateness and late data", () => {
       }, EVERY_RECORD);
       expect(r.records).toEqual(["a[0,10000) sum=3 fire#1", "a[0,10000) sum=7 fire#2", "late 4000", "a[10000,20000) sum=15 fire#1"]);
       expect(r.timestamps).toEqual([9_999, 9_999, 4_000, 19_999]);
+      expect(r.lateRecordsDropped).toBe(0);
     });
   }
 
@@ -65,6 +66,8 @@ describe("allowed lateness and late data", () => {
       EVERY_RECORD,
     );
     expect(r.records).toEqual(["a[0,10000) sum=3 fire#1", "a[0,10000) sum=7 fire#2", "a[10000,20000) sum=15 fire#1"]);
+    // The element at 4000 came after the cleanup of [0, 10000): dropped, and counted.
+    expect(r.lateRecordsDropped).toBe(1);
   });
 
   it("without allowed lateness, an element whose windows all fired is late at once", async () => {
