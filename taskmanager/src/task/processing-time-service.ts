@@ -8,7 +8,7 @@ import type { Mailbox } from "./mailbox.js";
  * that fired and whose mail has not run yet.
  */
 export class MailboxProcessingTimeService implements ProcessingTimeService {
-  private readonly pending = new Map<NodeJS.Timeout, { cancelled: boolean }>();
+  private readonly pending = new Set<{ handle: NodeJS.Timeout | undefined; cancelled: boolean }>();
   private stopped = false;
 
   constructor(private readonly mailbox: Mailbox) {}
@@ -17,22 +17,35 @@ export class MailboxProcessingTimeService implements ProcessingTimeService {
     return Date.now();
   }
 
+  /**
+   * Fires once the clock has passed `time` (Flink's +1 ms, ProcessingTimeServiceUtil): as a watermark
+   * T promises no more elements at or before T, a timer for T fires only when no record can still
+   * arrive at T, so a window ending at T is complete when it fires. Node's timers run on a truncated
+   * monotonic clock and can wake a millisecond before the wall clock agrees; they are then re-armed.
+   */
   registerTimer(time: number, callback: (time: number) => void): () => void {
     if (this.stopped) return () => {};
-    const state = { cancelled: false };
-    const handle = setTimeout(
-      () => {
-        this.pending.delete(handle);
-        this.mailbox.put(() => {
-          if (!state.cancelled && !this.stopped) callback(time);
-        });
-      },
-      Math.max(0, time - Date.now()),
-    );
-    this.pending.set(handle, state);
+    const timer: { handle: NodeJS.Timeout | undefined; cancelled: boolean } = { handle: undefined, cancelled: false };
+    const arm = () => {
+      timer.handle = setTimeout(
+        () => {
+          if (Date.now() <= time) {
+            arm();
+            return;
+          }
+          this.pending.delete(timer);
+          this.mailbox.put(() => {
+            if (!timer.cancelled && !this.stopped) callback(time);
+          });
+        },
+        Math.max(0, time - Date.now() + 1),
+      );
+    };
+    arm();
+    this.pending.add(timer);
     return () => {
-      state.cancelled = true;
-      if (this.pending.delete(handle)) clearTimeout(handle);
+      timer.cancelled = true;
+      if (this.pending.delete(timer)) clearTimeout(timer.handle);
     };
   }
 
@@ -43,9 +56,9 @@ export class MailboxProcessingTimeService implements ProcessingTimeService {
 
   shutdown(): void {
     this.stopped = true;
-    for (const [handle, state] of this.pending) {
-      state.cancelled = true;
-      clearTimeout(handle);
+    for (const timer of this.pending) {
+      timer.cancelled = true;
+      clearTimeout(timer.handle);
     }
     this.pending.clear();
   }
