@@ -6,7 +6,7 @@ import { KeyedStateBackend, type KeyedStateBackendOptions } from "../keyed-backe
 import { KeyedSnapshotWriter } from "../snapshot-format.js";
 import type { TimerSnapshot } from "../timer-snapshot.js";
 import { type DbKeyParts, dbKey, keyGroupPrefix, keySuffix, parseDbKey, valueBytes, valueText } from "./db-keys.js";
-import { ABSENT, type BatchOp, type CachedRow, type FrozenWrite, RowCache } from "./row-cache.js";
+import { ABSENT, type CachedRow, type FrozenWrite, RowCache, type WriteBatch } from "./row-cache.js";
 
 /** Rows the write-back cache holds unless cacheMaxEntries says otherwise (the benchmarks print it beside their keys). */
 export const DEFAULT_CACHE_MAX_ENTRIES = 100_000;
@@ -25,6 +25,7 @@ export interface LevelDbKeyedStateBackendOptions extends KeyedStateBackendOption
 /** Keys and values are text (see db-keys.ts). */
 type Db = ClassicLevel<string, string>;
 type DbSnapshot = ReturnType<Db["snapshot"]>;
+type DbBatch = ReturnType<Db["batch"]>;
 
 export interface LevelDbBackendStats {
   cachedRows: number;
@@ -187,7 +188,7 @@ export class LevelDbKeyedStateBackend extends KeyedStateBackend {
     this.throwIfFailed();
     const rows = this.dirtyRows;
     this.dirtyRows = [];
-    const frozen: FrozenWrite = { ops: [] };
+    const frozen: FrozenWrite = { batch: this.db.batch() };
     for (const row of rows) {
       row.frozen = frozen;
       row.frozenIds = row.dirty;
@@ -222,25 +223,29 @@ export class LevelDbKeyedStateBackend extends KeyedStateBackend {
   async restore(dir: string, handles: readonly KeyedStateHandle[]): Promise<void> {
     this.throwIfFailed();
     if (this.cache.size > 0) throw new RiffleError("INTERNAL", "state must be restored before it is used");
-    let ops: BatchOp[] = [];
+    let batch: DbBatch = this.db.batch();
     const writeOps = async () => {
-      if (ops.length === 0) return;
-      const batch = ops;
-      ops = [];
-      await this.enqueue(() => this.db.batch(batch));
+      if (batch.length === 0) return;
+      const full = batch;
+      batch = this.db.batch();
+      await this.enqueue(() => full.write());
     };
     await this.readSnapshots(
       dir,
       handles,
       (keyGroup, stateId, key, namespace, value) => {
         // The value bytes are stored as they are (as latin1 text): both sides use the same value encoding.
-        ops.push({ type: "put", key: dbKey(keyGroup, stateId, keySuffix(key, namespace)), value: valueText(value) });
+        batch.put(dbKey(keyGroup, stateId, keySuffix(key, namespace)), valueText(value));
       },
       async () => {
-        if (ops.length >= this.flushBatchSize) await writeOps();
+        if (batch.length >= this.flushBatchSize) await writeOps();
       },
     );
-    await writeOps();
+    try {
+      await writeOps();
+    } finally {
+      await batch.close().catch(() => {});
+    }
     await this.flushed();
   }
 
@@ -319,7 +324,7 @@ export class LevelDbKeyedStateBackend extends KeyedStateBackend {
 
   /** Encodes a row captured by a pending snapshot before it changes (or is read: values may be changed in place). */
   private unfreeze(row: CachedRow): void {
-    this.encodeCells(row, row.frozenIds!, row.frozen!.ops);
+    this.encodeCells(row, row.frozenIds!, row.frozen!.batch);
     row.frozen = undefined;
     row.frozenIds = undefined;
   }
@@ -341,15 +346,15 @@ export class LevelDbKeyedStateBackend extends KeyedStateBackend {
     if (this.flushing || this.failure !== undefined || this.dirtyRows.length === 0) return;
     const rows = this.dirtyRows.splice(0, this.flushBatchSize);
     this.evictionsAtFlush = this.evictions;
-    const ops: BatchOp[] = [];
+    const batch = this.db.batch();
     for (const row of rows) {
-      this.encodeCells(row, row.dirty!, ops);
+      this.encodeCells(row, row.dirty!, batch);
       row.dirty = undefined;
       row.inflight++;
     }
     this.flushing = true;
     this.counters.batches++;
-    this.enqueue(() => this.db.batch(ops)).then(
+    this.enqueue(() => batch.write()).then(
       () => {
         for (const row of rows) row.inflight--;
         this.flushing = false;
@@ -370,28 +375,28 @@ export class LevelDbKeyedStateBackend extends KeyedStateBackend {
     for (let i = 0; i < rows.length; i += this.flushBatchSize) {
       const end = Math.min(rows.length, i + this.flushBatchSize);
       for (let j = i; j < end; j++) if (rows[j]!.frozen === frozen) this.unfreeze(rows[j]!);
-      if (frozen.ops.length >= this.flushBatchSize || end === rows.length) {
-        const ops = frozen.ops;
-        frozen.ops = [];
+      if (frozen.batch.length >= this.flushBatchSize || end === rows.length) {
+        const batch = frozen.batch;
+        frozen.batch = this.db.batch();
         this.counters.batches++;
-        if (ops.length > 0) await this.db.batch(ops);
+        await batch.write();
       }
     }
-    // Rows the task touched during the last batch were encoded meanwhile.
-    if (frozen.ops.length > 0) await this.db.batch(frozen.ops);
-    frozen.ops = [];
+    // Rows the task touched during the last batch were encoded meanwhile (a batch without operations only closes).
+    await frozen.batch.write();
     for (const row of rows) row.inflight--;
     this.landed++;
     this.wakeWaiters();
     return this.db.snapshot();
   }
 
-  private encodeCells(row: CachedRow, ids: readonly number[], out: BatchOp[]): void {
+  private encodeCells(row: CachedRow, ids: readonly number[], out: WriteBatch): void {
     row.suffix ??= keySuffix(row.key, row.namespace);
     for (const id of ids) {
       const value = row.cells[id];
       const key = dbKey(row.keyGroup, id, row.suffix);
-      out.push(value === ABSENT ? { type: "del", key } : { type: "put", key, value: encodeValue(value).toString("latin1") });
+      if (value === ABSENT) out.del(key);
+      else out.put(key, encodeValue(value).toString("latin1"));
     }
   }
 
