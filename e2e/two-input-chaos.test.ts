@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { TestCluster, checkpointStats, committedLines, mulberry32, waitForCheckpoints } from "./harness/index.js";
+import { TestCluster, checkpointStats, committedLines, killTaskManagers, mulberry32, waitForCheckpoints } from "./harness/index.js";
 import { LOWER_MS, UPPER_MS, order, payment } from "./jobs/interval-join-exactly-once.js";
 
 /**
@@ -58,22 +58,20 @@ describe("a two-input keyed operator under chaos", () => {
       const jobId = await cluster.submit(JOB, args(chaosDir, CHAOS_RATE));
       // Replacements start while the job recovers (a TaskManager process takes seconds to start on a
       // loaded machine); the job waits for their slots if the survivors have too few.
-      const replacements: Promise<unknown>[] = [];
-      for (let kill = 0; kill < 3; kill++) {
-        await cluster.waitForJob(jobId, (j) => j.status === "RUNNING" && (j.numRestarts as number) === kill, 60_000);
+      await killTaskManagers(cluster, jobId, {
+        kills: 3,
+        random,
+        // After that checkpoint (beforeKill), a seeded random point inside the next interval or two.
+        minMs: 0,
+        spanMs: 1000,
         // Each attempt completes a checkpoint of its own before it is killed, so every restore starts
         // from join state that a restored attempt checkpointed again (buffers and timers of both inputs).
-        const { counts } = await checkpointStats<CheckpointStats>(cluster, jobId);
-        await waitForCheckpoints<CheckpointStats>(cluster, jobId, (s) => s.counts.completed > counts.completed, 60_000);
-        // Then a seeded random point inside the next checkpoint interval or two.
-        await new Promise((r) => setTimeout(r, Math.floor(random() * 1000)));
-        const alive = cluster.taskmanagers.filter((t) => !t.hasExited);
-        const victim = alive[Math.floor(random() * alive.length)]!;
-        victim.kill("SIGKILL");
-        await victim.exited;
-        replacements.push(cluster.addTaskManager());
-      }
-      await Promise.all(replacements);
+        beforeKill: async () => {
+          const { counts } = await checkpointStats<CheckpointStats>(cluster, jobId);
+          await waitForCheckpoints<CheckpointStats>(cluster, jobId, (s) => s.counts.completed > counts.completed, 60_000);
+        },
+        replaceInBackground: true,
+      });
       const job = await cluster.waitForStatus(jobId, "FINISHED", 180_000);
       expect(job.numRestarts).toBeGreaterThanOrEqual(3);
       expect(committedLines(chaosDir)).toEqual(expected);

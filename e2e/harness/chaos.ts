@@ -8,6 +8,10 @@ export interface KillSchedule {
   /** After the job is RUNNING again, wait `minMs + random() * spanMs` before the next kill. */
   minMs: number;
   spanMs: number;
+  /** Runs once the job is RUNNING again, before the pause (e.g. wait for a checkpoint of this attempt). */
+  beforeKill?: () => Promise<unknown>;
+  /** Start each replacement without waiting for it, so it comes up while the job recovers. */
+  replaceInBackground?: boolean;
 }
 
 /**
@@ -18,14 +22,19 @@ export interface KillSchedule {
  */
 export async function killTaskManagers(cluster: TestCluster, jobId: string, schedule: KillSchedule): Promise<void> {
   let restartsAtKill = -1;
+  const replacements: Promise<unknown>[] = [];
   for (let kill = 0; kill < schedule.kills; kill++) {
     const running = await cluster.waitForJob(jobId, (j) => j.status === "RUNNING" && ((j.numRestarts as number | undefined) ?? 0) > restartsAtKill, 60_000);
     restartsAtKill = (running.numRestarts as number | undefined) ?? 0;
+    await schedule.beforeKill?.();
     await new Promise((r) => setTimeout(r, schedule.minMs + Math.floor(schedule.random() * schedule.spanMs)));
     const alive = cluster.taskmanagers.filter((t) => !t.hasExited);
     const victim = alive[Math.floor(schedule.random() * alive.length)]!;
     victim.kill("SIGKILL");
     await victim.exited;
-    await cluster.addTaskManager();
+    const replacement = cluster.addTaskManager();
+    if (schedule.replaceInBackground) replacements.push(replacement);
+    else await replacement;
   }
+  await Promise.all(replacements);
 }

@@ -14,6 +14,7 @@ export { createLogger, componentLogger, type Logger } from "./logging.js";
 export { createRegistry, RateMeter, Counter, Gauge, Histogram, Registry } from "./metrics.js";
 export * as rpc from "./grpc/index.js";
 export type * from "./grpc/messages.js";
+export { mapKeyOf } from "./map-key.js";
 export { encodeBatch, decodeBatch, encodeValue, decodeValue, encodeTimestampedData, decodeTimestampedData } from "./codec.js";
 export {
   canonicalKey,

@@ -1,4 +1,4 @@
-import { RiffleError } from "@riffle/shared";
+import { RiffleError, mapKeyOf } from "@riffle/shared";
 import type { ListState } from "../state/state.js";
 
 /**
@@ -29,27 +29,6 @@ export interface BroadcastState<K, V> extends ReadOnlyBroadcastState<K, V> {
 }
 
 /**
- * The identity of a key: strings as they are, other values by type and JSON form (as MapState's, so
- * `1` and `"1"` are different keys and `{ a: 1 }` finds an entry put with another `{ a: 1 }`).
- */
-function identityOf(key: unknown): string {
-  switch (typeof key) {
-    case "string":
-      return key.charCodeAt(0) === 0 ? "\u0000s" + key : key;
-    case "number":
-      return "\u0000n" + String(key);
-    case "bigint":
-      return "\u0000b" + String(key);
-    case "boolean":
-      return key ? "\u0000t" : "\u0000f";
-    case "undefined":
-      return "\u0000u";
-    default:
-      return "\u0000j" + JSON.stringify(key);
-  }
-}
-
-/**
  * One broadcast state of one subtask: a Map in memory (broadcast state is small and read on every
  * element), written whole into union operator state at each checkpoint.
  *
@@ -72,7 +51,7 @@ export class HeapBroadcastState<K, V> implements BroadcastState<K, V> {
   /** Rebuilds the map from the union of the old subtasks' copies. */
   restore(): void {
     for (const [key, value] of this.checkpointed.get()) {
-      const id = identityOf(key);
+      const id = mapKeyOf(key);
       if (!this.map.has(id)) this.map.set(id, [key, value]);
     }
   }
@@ -83,11 +62,11 @@ export class HeapBroadcastState<K, V> implements BroadcastState<K, V> {
   }
 
   get(key: K): V | undefined {
-    return this.map.get(identityOf(key))?.[1];
+    return this.map.get(mapKeyOf(key))?.[1];
   }
 
   contains(key: K): boolean {
-    return this.map.has(identityOf(key));
+    return this.map.has(mapKeyOf(key));
   }
 
   entries(): [K, V][] {
@@ -111,7 +90,7 @@ export class HeapBroadcastState<K, V> implements BroadcastState<K, V> {
   }
 
   put(key: K, value: V): void {
-    this.map.set(identityOf(key), [key, value]);
+    this.map.set(mapKeyOf(key), [key, value]);
   }
 
   putAll(entries: Iterable<readonly [K, V]>): void {
@@ -119,7 +98,7 @@ export class HeapBroadcastState<K, V> implements BroadcastState<K, V> {
   }
 
   remove(key: K): void {
-    this.map.delete(identityOf(key));
+    this.map.delete(mapKeyOf(key));
   }
 
   clear(): void {

@@ -31,6 +31,20 @@ function inOrder(target: TimeWindow, sources: readonly TimeWindow[]): { ns: stri
   return [target, ...sources].sort((a, b) => a.start - b.start).map((w) => ({ ns: windowNamespace(w), isTarget: w === target }));
 }
 
+/** Merging windows' lists: the elements of every window, in window order, into the target's list. */
+function mergeLists<T>(backend: InternalKeyedStateBackend, state: ListState<T>, target: TimeWindow, sources: readonly TimeWindow[]): void {
+  if (sources.length === 0) return;
+  const all: T[] = [];
+  for (const w of inOrder(target, sources)) {
+    backend.setCurrentNamespace(w.ns);
+    const list = state.get();
+    if (!w.isTarget && list.length > 0) state.clear();
+    for (const v of list) all.push(v);
+  }
+  backend.setCurrentNamespace(windowNamespace(target));
+  state.update(all);
+}
+
 /**
  * One accumulated value per window: `add` folds an element into it, `combine` joins two windows'
  * values when windows merge (in window order).
@@ -137,16 +151,7 @@ export class ListContents implements WindowContents {
   }
 
   merge(target: TimeWindow, sources: readonly TimeWindow[]): void {
-    if (sources.length === 0) return;
-    const all: unknown[] = [];
-    for (const w of inOrder(target, sources)) {
-      this.backend.setCurrentNamespace(w.ns);
-      const list = this.state.get();
-      if (!w.isTarget && list.length > 0) this.state.clear();
-      for (const v of list) all.push(v);
-    }
-    this.backend.setCurrentNamespace(windowNamespace(target));
-    this.state.update(all);
+    mergeLists(this.backend, this.state, target, sources);
   }
 }
 
@@ -182,15 +187,6 @@ export class TimestampedListContents implements WindowContents {
   }
 
   merge(target: TimeWindow, sources: readonly TimeWindow[]): void {
-    if (sources.length === 0) return;
-    const all: Stored[] = [];
-    for (const w of inOrder(target, sources)) {
-      this.backend.setCurrentNamespace(w.ns);
-      const list = this.state.get();
-      if (!w.isTarget && list.length > 0) this.state.clear();
-      for (const v of list) all.push(v);
-    }
-    this.backend.setCurrentNamespace(windowNamespace(target));
-    this.state.update(all);
+    mergeLists(this.backend, this.state, target, sources);
   }
 }

@@ -3,6 +3,7 @@ import { NetworkBufferPool } from "../network/buffer-pool.js";
 import { type CheckpointBarrier, END_OF_PARTITION, type NetworkBuffer } from "../network/buffer.js";
 import type { InputChannel } from "../network/input-channel.js";
 import { InputGate } from "../network/input-gate.js";
+import { prng } from "../testing/index.js";
 import { BarrierAligner } from "./barrier-aligner.js";
 
 const barrier = (checkpointId: number): CheckpointBarrier => ({ type: "CHECKPOINT_BARRIER", checkpointId, timestamp: 0, targetDir: "", isSavepoint: false });
@@ -231,7 +232,7 @@ describe("BarrierAligner", () => {
 
   it("seeded interleavings over two inputs, with barriers and channel ends: every checkpoint holds exactly the records before its barrier", () => {
     for (let seed = 1; seed <= 40; seed++) {
-      const random = seeded(seed);
+      const random = prng(seed);
       const perGate = [1 + Math.floor(random() * 3), 1 + Math.floor(random() * 3)];
       const { channels, log, step, drain } = aligned(perGate);
       const CHECKPOINTS = 3;
@@ -281,14 +282,3 @@ describe("BarrierAligner", () => {
     }
   });
 });
-
-/** mulberry32: interleavings are random but repeatable. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -1,3 +1,4 @@
+import { mapKeyOf } from "@riffle/shared";
 import type { MapState } from "@riffle/sdk";
 import type { ResolvedTtl } from "@riffle/sdk/internal";
 import type { StateCells } from "./cells.js";
@@ -5,27 +6,6 @@ import { isExpired, refreshesOnRead } from "./ttl.js";
 
 /** A stored map entry: the user's key (returned by `keys()`), its value and, with a TTL, its stamp. */
 type Entry<K, V> = [key: K, value: V, stamp?: number];
-
-/**
- * The identity of a map key: strings as they are, other values by type and JSON form. Strings that
- * start with NUL are escaped, so no string can collide with another type's identity.
- */
-export function mapKeyOf(key: unknown): string {
-  switch (typeof key) {
-    case "string":
-      return key.charCodeAt(0) === 0 ? "\u0000s" + key : key;
-    case "number":
-      return "\u0000n" + String(key);
-    case "bigint":
-      return "\u0000b" + String(key);
-    case "boolean":
-      return key ? "\u0000t" : "\u0000f";
-    case "undefined":
-      return "\u0000u";
-    default:
-      return "\u0000j" + JSON.stringify(key);
-  }
-}
 
 /**
  * A keyed map, stored as one JS Map per key and namespace, from {@link mapKeyOf} to the entry. One

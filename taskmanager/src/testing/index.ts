@@ -1,2 +1,3 @@
 export { runLocally, type LocalRunOptions, type LocalRunResult } from "./local-runner.js";
 export { ManualProcessingTime } from "./manual-clock.js";
+export { prng } from "./prng.js";

@@ -23,17 +23,7 @@ export interface Out<V = number> {
   v: V;
 }
 
-/** A seeded PRNG (mulberry32): property tests are repeatable. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng } from "../testing/index.js";
 
 /**
  * `n` events over `keys` keys whose timestamps advance by up to `step` and are then pulled back by
