@@ -1,12 +1,10 @@
-import { type Collector, openFunction } from "../api/functions.js";
-import { KeyedOperator } from "../operators/keyed.js";
 import { MAX_WATERMARK, type OperatorRuntime, type OperatorStateContext } from "../operators/operator.js";
 import { DEFAULT_NAMESPACE } from "../state/backend.js";
 import { ValueStateDescriptor } from "../state/descriptors.js";
 import type { ValueState } from "../state/state.js";
-import type { InternalTimer, InternalTimerService, Triggerable } from "../time/timer-service.js";
-import { WindowProcessContext, type WindowFunctionSpec, combineHooks } from "./window-function.js";
-import { windowRuntimeContext } from "./window-operator.js";
+import type { InternalTimer } from "../time/timer-service.js";
+import { type WindowFunctionSpec, combineHooks } from "./window-function.js";
+import { WindowOperatorBase } from "./window-operator-base.js";
 import { TimeWindow, windowNamespace } from "./windows.js";
 
 export interface SlicingWindowOperatorOptions {
@@ -71,7 +69,7 @@ export function gcd(a: number, b: number): number {
  * processing-time service runs a timer only once the clock is past it). Windows and values are
  * otherwise those of the per-window operator with the processing-time trigger.
  */
-export class SlicingWindowOperator extends KeyedOperator implements Triggerable {
+export class SlicingWindowOperator extends WindowOperatorBase {
   private readonly size: number;
   private readonly slide: number;
   private readonly offset: number;
@@ -83,11 +81,8 @@ export class SlicingWindowOperator extends KeyedOperator implements Triggerable 
   private readonly lateDataTag: string | undefined;
   private readonly fn: SlicingWindowOperatorOptions["fn"];
 
-  private timers!: InternalTimerService;
   /** The key's slices: `[start, partial, ...]`, ascending by start. */
   private slices!: ValueState<unknown[]>;
-  private processContext!: WindowProcessContext;
-  private emitTimestamp = 0;
   /**
    * Processing time: the latest time this subtask has given a record or fired a window at. A record's
    * time is never earlier, so it never lands in a window that already fired, even when the wall clock
@@ -95,7 +90,6 @@ export class SlicingWindowOperator extends KeyedOperator implements Triggerable 
    * restore the clock is assumed not to go back past windows that fired before the checkpoint.
    */
   private clockFloor = Number.MIN_SAFE_INTEGER;
-  private readonly collector: Collector<unknown> = { collect: (r) => this.output.collect(r, this.emitTimestamp) };
 
   constructor(options: SlicingWindowOperatorOptions) {
     super(options.keySelector, combineHooks(options.userFunctions));
@@ -112,24 +106,8 @@ export class SlicingWindowOperator extends KeyedOperator implements Triggerable 
 
   override async initializeState(state: OperatorStateContext, rt: OperatorRuntime): Promise<void> {
     await super.initializeState(state, rt);
-    this.timers = this.getInternalTimerService("window-timers", this);
+    this.initializeWindowing(state, false);
     this.slices = this.backend.getState(new ValueStateDescriptor<unknown[]>("_window/slices"));
-    this.processContext = new WindowProcessContext(
-      this.backend,
-      () => this.timers,
-      () => this.output,
-      false,
-      state.operator,
-    );
-  }
-
-  override snapshotState(checkpointId: number): void {
-    this.processContext.snapshot();
-    super.snapshotState(checkpointId);
-  }
-
-  override async open(rt: OperatorRuntime): Promise<void> {
-    await openFunction(this.userFunction, windowRuntimeContext(rt.ctx, this.backend));
   }
 
   processElement(record: unknown, timestamp: number | undefined): void {

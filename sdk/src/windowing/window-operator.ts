@@ -1,18 +1,15 @@
-import { type Collector, type RuntimeContext, openFunction } from "../api/functions.js";
-import { KeyedOperator } from "../operators/keyed.js";
 import { MAX_WATERMARK, type OperatorRuntime, type OperatorStateContext } from "../operators/operator.js";
 import { DEFAULT_NAMESPACE, type InternalKeyedStateBackend } from "../state/backend.js";
 import { type ListStateDescriptor, type ReducingStateDescriptor, ValueStateDescriptor } from "../state/descriptors.js";
 import type { ValueState } from "../state/state.js";
-import type { KeyedStateStore } from "../state/stores.js";
-import type { InternalTimer, InternalTimerService, Triggerable } from "../time/timer-service.js";
+import type { InternalTimer, InternalTimerService } from "../time/timer-service.js";
 import { MergingWindowAssigner, type WindowAssigner, type WindowAssignerContext } from "./assigners.js";
 import type { Evictor, EvictorContext, TimestampedValue } from "./evictors.js";
 import { MergingWindowSet } from "./merging-window-set.js";
-import { ScopedStateStore } from "./scoped-state.js";
 import { EventTimeTrigger, type OnMergeContext, ProcessingTimeTrigger, type Trigger, type TriggerResult, isFire, isPurge } from "./triggers.js";
 import { AggregateContents, ListContents, ReduceContents, TimestampedListContents, type WindowContents } from "./window-contents.js";
-import { WindowProcessContext, type WindowFunctionSpec, combineHooks } from "./window-function.js";
+import { type WindowFunctionSpec, combineHooks } from "./window-function.js";
+import { WindowOperatorBase } from "./window-operator-base.js";
 import { TimeWindow, type Window, windowNamespace, windowOfNamespace } from "./windows.js";
 
 export interface WindowOperatorOptions {
@@ -44,7 +41,7 @@ export interface WindowOperatorOptions {
  * in the key's default namespace. Everything is checkpointed, restored and rescaled with the key.
  * Results carry the window's maxTimestamp.
  */
-export class WindowOperator extends KeyedOperator implements Triggerable {
+export class WindowOperator extends WindowOperatorBase {
   private readonly assigner: WindowAssigner<unknown, Window>;
   private readonly trigger: Trigger<unknown, Window>;
   private readonly evictor: Evictor<unknown, Window> | undefined;
@@ -60,14 +57,10 @@ export class WindowOperator extends KeyedOperator implements Triggerable {
    */
   private readonly fastPath: "event" | "processing" | undefined;
 
-  private timers!: InternalTimerService;
   private contents!: WindowContents;
   private mergingState: ValueState<number[]> | undefined;
   private triggerContext!: WindowTriggerContext;
-  private processContext!: WindowProcessContext;
   private readonly assignerContext: WindowAssignerContext = { getCurrentProcessingTime: () => this.timers.currentProcessingTime() };
-  private emitTimestamp = 0;
-  private readonly collector: Collector<unknown> = { collect: (r) => this.output.collect(r, this.emitTimestamp) };
   /** The namespace of the last time window seen: consecutive elements mostly share their window. */
   private nsStart = Number.NaN;
   private nsEnd = Number.NaN;
@@ -93,26 +86,10 @@ export class WindowOperator extends KeyedOperator implements Triggerable {
 
   override async initializeState(state: OperatorStateContext, rt: OperatorRuntime): Promise<void> {
     await super.initializeState(state, rt);
-    this.timers = this.getInternalTimerService("window-timers", this);
+    this.initializeWindowing(state, this.merging);
     this.contents = this.createContents();
     if (this.merging) this.mergingState = this.backend.getState(new ValueStateDescriptor<number[]>("_window/merging-set"));
     this.triggerContext = new WindowTriggerContext(this.backend, this.timers);
-    this.processContext = new WindowProcessContext(
-      this.backend,
-      () => this.timers,
-      () => this.output,
-      this.merging,
-      state.operator,
-    );
-  }
-
-  override snapshotState(checkpointId: number): void {
-    this.processContext.snapshot();
-    super.snapshotState(checkpointId);
-  }
-
-  override async open(rt: OperatorRuntime): Promise<void> {
-    await openFunction(this.userFunction, windowRuntimeContext(rt.ctx, this.backend));
   }
 
   private createContents(): WindowContents {
@@ -387,19 +364,6 @@ export class WindowOperator extends KeyedOperator implements Triggerable {
     }
     return this.ns;
   }
-}
-
-/** The runtime context window functions get in open(): state from it is per key (the default namespace), as in Flink. */
-export function windowRuntimeContext(ctx: RuntimeContext, backend: InternalKeyedStateBackend): RuntimeContext & KeyedStateStore {
-  const store = new ScopedStateStore(backend, () => DEFAULT_NAMESPACE);
-  return {
-    ...ctx,
-    getState: (d) => store.getState(d),
-    getListState: (d) => store.getListState(d),
-    getMapState: (d) => store.getMapState(d),
-    getReducingState: (d) => store.getReducingState(d),
-    getAggregatingState: (d) => store.getAggregatingState(d),
-  };
 }
 
 /**
