@@ -2,18 +2,11 @@ import { keyGroupRangeForSubtask } from "@riffle/shared";
 import type { RuntimeContext } from "@riffle/sdk";
 import type { OperatorRuntime, StreamOperator } from "@riffle/sdk/internal";
 import { type KeyedStateHandle, MemoryKeyedStateBackend, OperatorStateBackend, type OperatorStateHandle } from "../state/index.js";
-import { ManualProcessingTime } from "../testing/index.js";
+import { ManualProcessingTime, prng, testRuntimeContext } from "../testing/index.js";
 
 /** A small seeded PRNG (mulberry32): the same seed gives the same data on every run. */
 export function seededRandom(seed: number): { next(): number; int(lo: number, hi: number): number; pick<T>(xs: readonly T[]): T; bool(p?: number): boolean } {
-  let a = seed >>> 0;
-  const next = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = prng(seed);
   return {
     next,
     /** An integer in [lo, hi]. */
@@ -86,17 +79,15 @@ export class OperatorHarness {
         h.sides.set(tag, list);
       },
     };
-    const ctx: RuntimeContext = {
+    const ctx: RuntimeContext = testRuntimeContext({
       jobId: "harness",
       jobName: "harness",
       taskName: "harness",
       subtaskIndex,
       parallelism,
       maxParallelism,
-      metrics: { counter: () => ({ inc() {} }), gauge() {} },
-      args: [],
       attempt: options.attempt ?? 0,
-    };
+    });
     const rt: OperatorRuntime = { ctx, services: { collect: async () => {} }, processingTime: clock, autoWatermarkIntervalMs: 200 };
     await operator.initializeState({ keyed, operator: operatorState, isRestored: options.restore !== undefined }, rt);
     await operator.open(rt);

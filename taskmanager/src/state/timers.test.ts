@@ -14,7 +14,7 @@ import {
   ValueStateDescriptor,
 } from "@riffle/sdk";
 import { KeyedProcessOperator, MAX_WATERMARK, type OperatorRuntime, type StreamOperator } from "@riffle/sdk/internal";
-import { ManualProcessingTime } from "../testing/index.js";
+import { ManualProcessingTime, testRuntimeContext } from "../testing/index.js";
 import { prng } from "../windowing/fixtures.js";
 import { type KeyedStateBackend, OperatorStateBackend, createKeyedStateBackend, keyedHandlesFor } from "./index.js";
 import { readKeyedSnapshot } from "./snapshot-format.js";
@@ -106,16 +106,7 @@ class Subtask {
     const s = new Subtask(op, keyed, operatorState, clock, range);
     op.output = { collect: (r) => s.out.push(String(r)), collectSide() {}, emitWatermark() {}, emitWatermarkStatus() {} };
     const rt: OperatorRuntime = {
-      ctx: {
-        jobId: "t",
-        jobName: "t",
-        taskName: "p",
-        subtaskIndex: subtask,
-        parallelism,
-        maxParallelism: MAX_P,
-        metrics: { counter: () => ({ inc() {} }), gauge() {} },
-        args: [],
-      },
+      ctx: testRuntimeContext({ jobId: "t", jobName: "t", taskName: "p", subtaskIndex: subtask, parallelism, maxParallelism: MAX_P }),
       services: { collect: async () => {} } as never,
       processingTime: clock,
       autoWatermarkIntervalMs: 0,

@@ -3,17 +3,9 @@ import { keyGroupRangeForSubtask } from "@riffle/shared";
 import type { DataStream, RuntimeContext } from "@riffle/sdk";
 import { StreamExecutionEnvironment, buildJobGraph, createOperatorChain, type OperatorChain, type ProcessingTimeService } from "@riffle/sdk/internal";
 import { MemoryKeyedStateBackend, OperatorStateBackend } from "../state/index.js";
+import { testRuntimeContext } from "../testing/index.js";
 
-const ctx: RuntimeContext = {
-  jobId: "j",
-  jobName: "j",
-  taskName: "t",
-  subtaskIndex: 0,
-  parallelism: 1,
-  maxParallelism: 128,
-  metrics: { counter: () => ({ inc() {} }), gauge() {} },
-  args: [],
-};
+const ctx: RuntimeContext = testRuntimeContext({ jobId: "j", jobName: "j", taskName: "t" });
 
 /** No timers fire in these runs: the sources are bounded and run to their end at once. */
 const processingTime: ProcessingTimeService = { getCurrentProcessingTime: () => Date.now(), registerTimer: () => () => {} };

@@ -4,6 +4,7 @@ import { StreamExecutionEnvironment, buildJobGraph, createOperatorChain, type Op
 import { MemoryKeyedStateBackend, OperatorStateBackend } from "../state/index.js";
 import { StatusWatermarkValve } from "../task/watermark-valve.js";
 import { ManualProcessingTime } from "./manual-clock.js";
+import { testRuntimeContext } from "./runtime-context.js";
 
 export interface LocalRunOptions {
   /** Job arguments (`env.param(...)`). */
@@ -36,16 +37,7 @@ export interface LocalRunResult<T> {
   lateRecordsDropped: number;
 }
 
-const ctxOf = (name: string): RuntimeContext => ({
-  jobId: "local",
-  jobName: "local",
-  taskName: name,
-  subtaskIndex: 0,
-  parallelism: 1,
-  maxParallelism: 128,
-  metrics: { counter: () => ({ inc() {} }), gauge() {} },
-  args: [],
-});
+const ctxOf = (name: string): RuntimeContext => testRuntimeContext({ taskName: name });
 
 /**
  * Runs a job's operators in-process at parallelism 1, deterministically: each network edge hands

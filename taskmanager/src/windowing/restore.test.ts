@@ -22,7 +22,7 @@ import {
 } from "@riffle/sdk";
 import { MAX_WATERMARK, type OperatorRuntime, SlicingWindowOperator, StreamExecutionEnvironment, type StreamOperator } from "@riffle/sdk/internal";
 import { type KeyedStateBackend, MemoryKeyedStateBackend, OperatorStateBackend, createKeyedStateBackend, keyedHandlesFor } from "../state/index.js";
-import { ManualProcessingTime } from "../testing/index.js";
+import { ManualProcessingTime, testRuntimeContext } from "../testing/index.js";
 import { type Ev, eventStream, prng, randomEvents, sorted } from "./fixtures.js";
 
 const MAX_P = 128;
@@ -101,16 +101,7 @@ class Subtask {
       emitWatermarkStatus() {},
     };
     const rt: OperatorRuntime = {
-      ctx: {
-        jobId: "t",
-        jobName: "t",
-        taskName: "w",
-        subtaskIndex: subtask,
-        parallelism,
-        maxParallelism: MAX_P,
-        metrics: { counter: () => ({ inc() {} }), gauge() {} },
-        args: [],
-      },
+      ctx: testRuntimeContext({ jobId: "t", jobName: "t", taskName: "w", subtaskIndex: subtask, parallelism, maxParallelism: MAX_P }),
       services: { collect: async () => {} } as never,
       processingTime: clock,
       autoWatermarkIntervalMs: 0,
