@@ -341,12 +341,12 @@ export class TaskManager {
 
   private *taskSnapshots() {
     for (const s of this.slots) {
-      for (const t of s.snapshot?.tasks ?? []) if (s.hasTask(t.executionId)) yield t;
+      for (const t of s.snapshot?.tasks ?? []) if (s.hasTask(t.report.executionId)) yield t;
     }
   }
 
   private reports(): TaskMetricsReport[] {
-    return [...this.taskSnapshots()].map(({ taskName, recordsInPerSecond, recordsOutPerSecond, numLateRecordsDropped, inputQueueLength, ...report }) => report);
+    return [...this.taskSnapshots()].map((t) => t.report);
   }
 
   async close(): Promise<void> {

@@ -3,7 +3,7 @@ import type { SlotSnapshot, TaskSnapshot } from "../slot/protocol.js";
 import { TASK_LABELS } from "./labels.js";
 
 function labelsOf(t: TaskSnapshot) {
-  return { job_id: t.jobId, vertex_id: t.vertexId, task_name: t.taskName, subtask_index: String(t.subtaskIndex) };
+  return { job_id: t.report.jobId, vertex_id: t.report.vertexId, task_name: t.taskName, subtask_index: String(t.report.subtaskIndex) };
 }
 
 /**
@@ -23,36 +23,49 @@ export function registerTaskMetrics(registry: Registry, tasks: () => Iterable<Ta
         for (const t of tasks()) this.set(labelsOf(t), read(t));
       },
     });
-  gauge("numRecordsIn", "Records the task has read from its inputs.", (t) => t.recordsIn);
-  gauge("numRecordsOut", "Records the task has written to its network outputs.", (t) => t.recordsOut);
+  gauge("numRecordsIn", "Records the task has read from its inputs.", (t) => t.report.recordsIn);
+  gauge("numRecordsOut", "Records the task has written to its network outputs.", (t) => t.report.recordsOut);
   gauge(
     "numBytesIn",
     "Bytes of record frames the task has read from network segments (headers, timestamps, payloads; local channels included).",
-    (t) => t.bytesIn,
+    (t) => t.report.bytesIn,
   );
-  gauge("numBytesOut", "Bytes of record frames the task has written into network segments: equals what its consumers read.", (t) => t.bytesOut);
+  gauge("numBytesOut", "Bytes of record frames the task has written into network segments: equals what its consumers read.", (t) => t.report.bytesOut);
   gauge("numRecordsInPerSecond", "Records read per second.", (t) => t.recordsInPerSecond);
   gauge("numRecordsOutPerSecond", "Records written per second.", (t) => t.recordsOutPerSecond);
-  gauge("busyTimeMsPerSecond", "Milliseconds per second the task was running its code (a sink waiting on its own writes included).", (t) => t.busyMsPerSecond);
-  gauge("idleTimeMsPerSecond", "Milliseconds per second the task waited for input.", (t) => t.idleMsPerSecond);
-  gauge("backPressuredTimeMsPerSecond", "Milliseconds per second the task waited for an output segment or queue room.", (t) => t.backPressuredMsPerSecond);
+  gauge(
+    "busyTimeMsPerSecond",
+    "Milliseconds per second the task was running its code (a sink waiting on its own writes included).",
+    (t) => t.report.busyMsPerSecond,
+  );
+  gauge("idleTimeMsPerSecond", "Milliseconds per second the task waited for input.", (t) => t.report.idleMsPerSecond);
+  gauge(
+    "backPressuredTimeMsPerSecond",
+    "Milliseconds per second the task waited for an output segment or queue room.",
+    (t) => t.report.backPressuredMsPerSecond,
+  );
   gauge(
     "numLateRecordsDropped",
     "Records the task's window operators and interval joins dropped as late (no late-data side output was set).",
     (t) => t.numLateRecordsDropped,
   );
-  gauge("outPoolUsage", "Fraction (0..1) of the segments the task's outputs may hold that they hold.", (t) => t.outPoolUsage);
-  gauge("inPoolUsage", "Fraction (0..1) of the buffers the task's input channels may hold that they hold.", (t) => t.inPoolUsage);
+  gauge("outPoolUsage", "Fraction (0..1) of the segments the task's outputs may hold that they hold.", (t) => t.report.outPoolUsage);
+  gauge("inPoolUsage", "Fraction (0..1) of the buffers the task's input channels may hold that they hold.", (t) => t.report.inPoolUsage);
   gauge("inputQueueLength", "Buffers received and not yet processed.", (t) => t.inputQueueLength);
+  gauge(
+    "outputSpilledBytes",
+    "Bytes of the task's output waiting for network segments: what one input record produced after its slot's segments ran out.",
+    (t) => t.outputSpilledBytes,
+  );
   gauge(
     "currentInputWatermark",
     "Event time (ms) the task's inputs reached: the minimum over its active input channels; -(2^53-1) before any watermark and for sources.",
-    (t) => t.currentInputWatermark,
+    (t) => t.report.currentInputWatermark,
   );
   gauge(
     "currentOutputWatermark",
     "The last watermark (ms) the task's last operators emitted: the lowest over its network outputs and the operators ending its chain (sinks); -(2^53-1) before any.",
-    (t) => t.currentOutputWatermark,
+    (t) => t.report.currentOutputWatermark,
   );
 
   const slotGauge = (name: string, help: string, read: (s: SlotSnapshot) => number) =>

@@ -254,6 +254,13 @@ export class RecordWriter implements Output {
     return true;
   }
 
+  /** Bytes of frames waiting for segments (what one input record produced after the pool ran dry). */
+  spilledBytes(): number {
+    let n = 0;
+    for (const sub of this.subs) for (const e of sub.spill) if ("payload" in e) n += e.payload.length - e.offset;
+    return n;
+  }
+
   /**
    * Fraction (0..1) of the segments this output may hold that it holds: queued and being filled, over
    * its queue limits (Flink's outPoolUsage). A record spanning many segments can fill it completely.

@@ -74,13 +74,16 @@ export type FromWorker =
   /** No task runs and no partition is held: the worker may be discarded. `deploys` counts the deployments it got. */
   | { type: "idle"; deploys: number };
 
-/** A task's numbers as the main thread reports them (heartbeats, /metrics). */
-export interface TaskSnapshot extends TaskMetricsReport {
+/** A task's numbers as the main thread reports them: `report` in heartbeats, all of them on /metrics. */
+export interface TaskSnapshot {
+  report: TaskMetricsReport;
   taskName: string;
   recordsInPerSecond: number;
   recordsOutPerSecond: number;
   numLateRecordsDropped: number;
   inputQueueLength: number;
+  /** Bytes of output frames waiting for segments. */
+  outputSpilledBytes: number;
 }
 
 /** What a worker reports every second, and when the main thread asks. */

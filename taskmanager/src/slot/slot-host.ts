@@ -50,22 +50,23 @@ export interface SlotOptions {
 interface HostedTask {
   name: string;
   jobId: string;
+  attempt: number;
   number: number;
   terminal: boolean;
   cancelRequested: boolean;
 }
 
 /**
- * One worker thread of a slot: the tasks of one job attempt (decision record 0006). The main thread
- * keeps what it needs to speak for them when the worker cannot: which tasks it hosts, which one runs
- * at any moment (`activity`), and its last metrics snapshot.
+ * One worker thread of a slot: the tasks of one job, attempt after attempt (decision record 0006).
+ * The main thread keeps what it needs to speak for them when the worker cannot: which tasks it hosts,
+ * which one runs at any moment (`activity`), and its last metrics snapshot.
  */
 export class SlotWorker {
   readonly worker: Worker;
   readonly ready: Promise<void>;
   readonly tasks = new Map<string, HostedTask>();
-  /** The job attempt the worker hosts (`job#attempt`), set by its first deployment. */
-  attempt: string | undefined;
+  /** The job the worker hosts, set by its first deployment. */
+  jobId: string | undefined;
   deploysSent = 0;
   snapshot: SlotSnapshot | undefined;
   /** Set once the worker is being discarded or has died: it takes no more deployments. */
@@ -133,7 +134,7 @@ export class SlotWorker {
   }
 
   addTask(tdd: TaskDeploymentDescriptor, name: string): HostedTask {
-    const task: HostedTask = { name, jobId: tdd.jobId, number: this.nextTaskNumber++, terminal: false, cancelRequested: false };
+    const task: HostedTask = { name, jobId: tdd.jobId, attempt: tdd.attempt, number: this.nextTaskNumber++, terminal: false, cancelRequested: false };
     this.tasks.set(tdd.executionId, task);
     return task;
   }
@@ -163,14 +164,18 @@ export class SlotWorker {
 }
 
 /**
- * A slot of the TaskManager, from the main thread: it keeps a worker thread ready, deploys the tasks
- * of one job attempt into it, and replaces it when the attempt is over (the worker reports idle), when
- * another attempt is deployed, when a cancelled task does not stop in time, or when the worker dies.
- * A worker that dies takes only its own tasks with it, each failing with the cause: out of memory,
- * `process.exit` in user code, an uncaught error.
+ * A slot of the TaskManager, from the main thread: it keeps a worker thread ready and deploys the
+ * tasks of one job into it. The job's restarts reuse the worker (its bundle is loaded already); another
+ * job gets a fresh one, started ahead as a spare as soon as the slot is idle. A worker is also
+ * replaced when a cancelled task does not stop in time (it is terminated), when tasks of an older
+ * attempt still run in it as a new one is deployed, and when it dies: then it takes only its own
+ * tasks with it, each failing with the cause (out of memory, `process.exit` in user code, an uncaught
+ * error).
  */
 export class SlotHost {
   private current: SlotWorker;
+  /** A fresh worker started while the slot is idle, for the next job. */
+  private spare: SlotWorker | undefined;
   private closed = false;
 
   constructor(
@@ -199,12 +204,14 @@ export class SlotHost {
   }
 
   private spawn(): SlotWorker {
+    const started = performance.now();
     const w = new SlotWorker(this.index, this.options, (worker, msg) => this.onMessage(worker, msg));
     w.worker.on("error", (err: Error & { code?: string }) => this.onWorkerError(w, err));
     w.worker.on("exit", (code) => this.onWorkerExit(w, code));
     w.ready.then(
       () => {
         this.restartDelayMs = 50;
+        this.log.info({ slot: this.index, startMs: Math.round(performance.now() - started) }, "slot worker ready");
       },
       () => {},
     );
@@ -212,19 +219,19 @@ export class SlotHost {
   }
 
   async deploy(tdd: TaskDeploymentDescriptor, taskName: string): Promise<void> {
-    const attempt = `${tdd.jobId}#${tdd.attempt}`;
     let w = this.current;
-    if (w.gone || (w.attempt !== undefined && w.attempt !== attempt)) {
-      const live = w.liveTasks();
-      if (live.length > 0) {
+    // Tasks of another attempt still running here: the JobManager gave up waiting for them.
+    const stale = w.liveTasks().filter(([, t]) => t.jobId !== tdd.jobId || t.attempt !== tdd.attempt);
+    if (w.gone || (w.jobId !== undefined && w.jobId !== tdd.jobId) || stale.length > 0) {
+      if (stale.length > 0) {
         this.log.warn(
-          { slot: this.index, tasks: live.map(([, t]) => t.name), attempt: w.attempt },
+          { slot: this.index, tasks: stale.map(([, t]) => t.name), jobId: tdd.jobId, attempt: tdd.attempt },
           "a new attempt is deployed into a slot whose tasks are still running: terminating them",
         );
       }
       w = this.replace(w, { code: "TASK_CANCELED", message: `slot ${this.index} was given to another job attempt` });
     }
-    w.attempt = attempt;
+    w.jobId = tdd.jobId;
     const task = w.addTask(tdd, taskName);
     w.deploysSent++;
     this.events.partitionsDeployed(
@@ -322,9 +329,10 @@ export class SlotHost {
         w.snapshot = msg.snapshot;
         return;
       case "idle":
-        // Deployments sent after the worker counted would make it busy again.
-        if (w === this.current && !w.gone && msg.deploys === w.deploysSent && w.liveTasks().length === 0) {
-          this.replace(w, undefined);
+        // The slot may go to another job next: have a fresh worker ready for it. (Deployments sent
+        // after the worker counted would make it busy again.)
+        if (w === this.current && !w.gone && !this.spare && !this.closed && msg.deploys === w.deploysSent && w.liveTasks().length === 0) {
+          this.spare = this.spawn();
         }
         return;
       case "ready":
@@ -334,14 +342,19 @@ export class SlotHost {
   }
 
   /**
-   * Terminates `w` and starts a fresh worker for the slot. Tasks still live in `w` are reported: those
-   * being cancelled as CANCELED, the others as FAILED with `cause`.
+   * Terminates `w` and puts a fresh worker in its place (the spare if there is one). Tasks still live
+   * in `w` are reported: those being cancelled as CANCELED, the others as FAILED with `cause`.
    */
   private replace(w: SlotWorker, cause: { code: ErrorCode; message: string } | undefined): SlotWorker {
     this.retire(w, cause);
     void w.worker.terminate();
-    if (!this.closed && w === this.current) this.current = this.spawn();
+    if (!this.closed && w === this.current) this.promote();
     return this.current;
+  }
+
+  private promote(): void {
+    this.current = this.spare ?? this.spawn();
+    this.spare = undefined;
   }
 
   /** Marks `w` gone and reports its live tasks. */
@@ -373,6 +386,12 @@ export class SlotHost {
   /** A worker ended without being asked: its tasks fail with what ended it. */
   private onWorkerExit(w: SlotWorker, code: number): void {
     if (w.gone) return;
+    if (w === this.spare) {
+      this.log.error({ slot: this.index, exitCode: code, err: this.workerError.get(w)?.message }, "the slot's spare worker died");
+      w.gone = true;
+      this.spare = undefined;
+      return;
+    }
     const err = this.workerError.get(w);
     const task = w.runningTask();
     const where = task ? `in ${task.name}` : `in slot ${this.index}`;
@@ -391,13 +410,13 @@ export class SlotHost {
     this.retire(w, cause);
     if (this.closed || w !== this.current) return;
     if (w.started) {
-      this.current = this.spawn();
+      this.promote();
       return;
     }
     // A worker that dies before it is ready would die again at once: start the next one a little later.
     this.restartDelayMs = Math.min(5000, this.restartDelayMs * 2);
     setTimeout(() => {
-      if (!this.closed && w === this.current) this.current = this.spawn();
+      if (!this.closed && w === this.current) this.promote();
     }, this.restartDelayMs).unref();
   }
 
@@ -415,6 +434,6 @@ export class SlotHost {
     await Promise.race([w.whenTasksEnded(), new Promise((r) => (timer = setTimeout(r, 5000)))]);
     clearTimeout(timer);
     this.retire(w, undefined);
-    await w.worker.terminate();
+    await Promise.all([w.worker.terminate(), this.spare?.worker.terminate()]);
   }
 }

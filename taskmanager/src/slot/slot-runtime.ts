@@ -29,8 +29,9 @@ export interface MainLink {
 
 /**
  * The tasks of one slot, inside the slot's worker thread: it deploys them, gives them the slot's
- * network memory and partitions, and relays what they have to say to the main thread. It runs only
- * the tasks of one job attempt (the main thread discards the worker once it reports `idle`).
+ * network memory and partitions, and relays what they have to say to the main thread. It runs the
+ * tasks of one job (its attempts one after another); it reports `idle` when nothing runs or is held,
+ * so that the main thread can start a fresh worker for the next job.
  */
 export class SlotRuntime {
   private readonly tasks = new Map<string, Task>();
@@ -274,11 +275,12 @@ export function reportOf(t: Task): TaskMetricsReport {
 
 function snapshotOf(t: Task): TaskSnapshot {
   return {
-    ...reportOf(t),
+    report: reportOf(t),
     taskName: t.vertex.name,
     recordsInPerSecond: t.metrics.recordsInRate.rate(),
     recordsOutPerSecond: t.metrics.recordsOutRate.rate(),
     numLateRecordsDropped: t.numLateRecordsDropped,
     inputQueueLength: t.inputQueueLength(),
+    outputSpilledBytes: t.spilledBytes(),
   };
 }

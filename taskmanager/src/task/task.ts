@@ -78,6 +78,12 @@ const SOURCE_BATCH = 512;
  * task in the process move only when it yields, so this bounds their delay (a yield costs µs).
  */
 const SLICE_MS = 2;
+/**
+ * Records between two looks at the clock inside a batch or a source step: tasks that share a slot
+ * share its thread, so a slow operator must leave it to the others about every SLICE_MS, not after a
+ * whole batch.
+ */
+const CLOCK_EVERY = 16;
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -131,6 +137,8 @@ export class Task {
   /** False when no output of this task can ever refuse a record: the per-record check is skipped. */
   private outputsCanBlock = true;
   private stepStart = 0;
+  /** When the current slice of the loop began (it yields once SLICE_MS have passed). */
+  private sliceStart = 0;
   private stateManager: TaskStateManager | undefined;
   private aligner: BarrierAligner | undefined;
   /** Set when an input channel's end completed an alignment, handled after the current poll. */
@@ -201,6 +209,13 @@ export class Task {
     let max = 0;
     for (const w of this.writers) max = Math.max(max, w.usage());
     return max;
+  }
+
+  /** Bytes of the task's output frames waiting for segments. */
+  spilledBytes(): number {
+    let n = 0;
+    for (const w of this.writers) n += w.spilledBytes();
+    return n;
   }
 
   /** Fraction (0..1) of the buffers this task's input channels may hold that they hold: the fullest gate. */
@@ -519,9 +534,10 @@ export class Task {
   private pollSource(source: NonNullable<OperatorChain["source"]>): ReturnType<typeof source.reader.pollNext> {
     if (!this.outputsCanBlock) return source.reader.pollNext(source.output, SOURCE_BATCH);
     let result: ReturnType<typeof source.reader.pollNext> = "MORE_AVAILABLE";
-    for (let i = 0; i < SOURCE_BATCH; i++) {
+    for (let i = 1; i <= SOURCE_BATCH; i++) {
       result = source.reader.pollNext(source.output, 1);
       if (result !== "MORE_AVAILABLE" || !this.outputsAvailable()) break;
+      if (i % CLOCK_EVERY === 0 && this.sliceUsed()) break;
     }
     return result;
   }
@@ -530,7 +546,7 @@ export class Task {
     const source = this.chain!.source;
     const flushEachStep = this.config.bufferTimeoutMs <= 0;
     this.stepStart = performance.now();
-    let sliceStart = this.stepStart;
+    this.sliceStart = this.stepStart;
     for (;;) {
       if (this.mailbox.hasMail()) this.mailbox.runAll();
       if (this.cancelled) return;
@@ -609,11 +625,11 @@ export class Task {
       }
       if (flushEachStep) this.flushWriters();
       const now = performance.now();
-      if (now - sliceStart > SLICE_MS) {
+      if (now - this.sliceStart > SLICE_MS) {
         this.metrics.busyMs += now - this.stepStart;
         await yieldToEventLoop();
         this.services.enter(this);
-        this.stepStart = sliceStart = performance.now();
+        this.stepStart = this.sliceStart = performance.now();
       }
     }
     this.metrics.busyMs += performance.now() - this.stepStart;
@@ -644,14 +660,25 @@ export class Task {
     let i = start;
     const n = records.length;
     const ts = this.batchTimestamps;
+    let clock = CLOCK_EVERY;
     if (ts === undefined && !this.batchInput2) {
       if (this.outputsCanBlock) {
         while (i < n) {
           head.processElement(records[i++], undefined);
           if (!this.outputsAvailable()) break;
+          if (--clock === 0) {
+            if (this.sliceUsed()) break;
+            clock = CLOCK_EVERY;
+          }
         }
       } else {
-        while (i < n) head.processElement(records[i++], undefined);
+        while (i < n) {
+          head.processElement(records[i++], undefined);
+          if (--clock === 0) {
+            if (this.sliceUsed()) break;
+            clock = CLOCK_EVERY;
+          }
+        }
       }
     } else {
       const input2 = this.batchInput2;
@@ -661,6 +688,10 @@ export class Task {
         if (input2) head.processElement2(records[i++], t);
         else head.processElement(records[i++], t);
         if (canBlock && !this.outputsAvailable()) break;
+        if (--clock === 0) {
+          if (this.sliceUsed()) break;
+          clock = CLOCK_EVERY;
+        }
       }
     }
     this.metrics.recordsIn += i - start;
@@ -670,6 +701,11 @@ export class Task {
     } else {
       this.batchIndex = i;
     }
+  }
+
+  /** The loop's slice is over: it should yield to the other tasks of the slot. */
+  private sliceUsed(): boolean {
+    return performance.now() - this.sliceStart > SLICE_MS;
   }
 
   private closeGates(): void {
