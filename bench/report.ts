@@ -1,7 +1,8 @@
 /**
  * Benchmark results: machine-readable (bench/results/<name>.json) and as a markdown table
- * (bench/results/<name>.md), the same table printed to the terminal. Three pairs: `core` (throughput
- * and latency), `state` (state backends, checkpoints, recovery) and `eventtime` (Nexmark, windows).
+ * (bench/results/<name>.md), the same table printed to the terminal. Four pairs: `core` (throughput
+ * and latency), `state` (state backends, checkpoints, recovery), `eventtime` (Nexmark, windows) and
+ * `memory` (TaskManager memory under large records).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
@@ -10,11 +11,12 @@ import type { BenchmarkResult, Measured } from "./benchmark.js";
 
 export const RESULTS_DIR = fileURLToPath(new URL("./results/", import.meta.url));
 /** Row order in the reports. */
-const ORDER = ["stateless-chain", "keyed-shuffle", "latency", "state-backends", "checkpoint-1m-keys", "recovery", "nexmark", "windows"];
+const ORDER = ["stateless-chain", "keyed-shuffle", "latency", "state-backends", "checkpoint-1m-keys", "recovery", "nexmark", "windows", "memory"];
 const TITLES: Record<string, string> = {
   core: "Benchmarks",
   state: "State, checkpoint and recovery benchmarks",
   eventtime: "Event-time benchmarks: Nexmark and windows",
+  memory: "TaskManager memory under large records",
 };
 /**
  * A parameter shown in a column of its own (and not among the parameters) in a pair's table: the
@@ -41,7 +43,7 @@ export function completeResult(m: Measured, on: Machine): BenchmarkResult {
 }
 
 interface ReportFile {
-  /** Results pair: "core", "state" or "eventtime". */
+  /** Results pair: "core", "state", "eventtime" or "memory". */
   name?: string;
   command: string;
   machine: Machine;

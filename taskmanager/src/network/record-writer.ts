@@ -2,7 +2,7 @@ import { murmur3Key, operatorIndexForKeyGroup, type Partitioner } from "@riffle/
 import { MAX_WATERMARK, MIN_WATERMARK, type Output } from "@riffle/sdk/internal";
 import type { ResultPartition, ResultSubpartition, SpillEntry } from "./result-partition.js";
 import type { CheckpointBarrier, NetworkEvent } from "./buffer.js";
-import { FRAME_RECORD, FRAME_STRUCTURES, FRAME_TIMESTAMPED_RECORD, HEADER_BYTES, MAX_HEADER, RecordSerializer, writeHeader } from "./serialization.js";
+import { FRAME_RECORD, FRAME_STRUCTURES, FRAME_TIMESTAMPED_RECORD, HEADER_BYTES, MAX_HEADER, RecordSerializer, copyBytes, writeHeader } from "./serialization.js";
 
 export interface RecordWriterOptions {
   partitioner: Partitioner;
@@ -67,67 +67,74 @@ export class RecordWriter implements Output {
     const kind = timestamp === undefined ? FRAME_RECORD : FRAME_TIMESTAMPED_RECORD;
     if (this.broadcast) {
       const serializer = this.broadcastSerializer!;
-      const payload = serializer.serialize(record, this.options.producer);
+      serializer.serialize(record, this.options.producer);
       const structures = serializer.newStructures();
       for (const sub of this.subs) {
-        if (structures) this.writeFrame(sub, FRAME_STRUCTURES, undefined, structures);
-        this.writeFrame(sub, kind, timestamp, payload);
+        if (structures) this.writeFrame(sub, FRAME_STRUCTURES, undefined, structures, 0, structures.length);
+        this.writeFrame(sub, kind, timestamp, serializer.payload, serializer.payloadStart, serializer.payloadEnd);
       }
     } else {
       const sub = this.subs[this.select(record)]!;
       const serializer = sub.serializer!;
-      const payload = serializer.serialize(record, this.options.producer);
+      serializer.serialize(record, this.options.producer);
       const structures = serializer.newStructures();
-      if (structures) this.writeFrame(sub, FRAME_STRUCTURES, undefined, structures);
-      this.writeFrame(sub, kind, timestamp, payload);
-    }
-  }
-
-  /** Writes a frame into `sub`'s segments, spilling what finds no segment. */
-  private writeFrame(sub: ResultSubpartition, kind: number, timestamp: number | undefined, payload: Uint8Array): void {
-    if (sub.spill.length > 0) {
-      // Earlier frames wait for segments: this one goes behind them. The payload is copied, since
-      // the serializer reuses its buffer.
-      sub.spill.push({ kind, timestamp, payload: Uint8Array.prototype.slice.call(payload), offset: 0, headerDone: false });
-      this.blocked = true;
-      return;
-    }
-    const entry = { kind, timestamp, payload, offset: 0, headerDone: false };
-    if (!this.continueFrame(sub, entry)) {
-      sub.spill.push({ ...entry, payload: Uint8Array.prototype.slice.call(payload, entry.offset), offset: 0 });
-      this.blocked = true;
+      if (structures) this.writeFrame(sub, FRAME_STRUCTURES, undefined, structures, 0, structures.length);
+      this.writeFrame(sub, kind, timestamp, serializer.payload, serializer.payloadStart, serializer.payloadEnd);
     }
   }
 
   /**
-   * Writes as much of a frame as segments allow; true once all of it is written. A header (with its
-   * timestamp) is never split: it starts a new segment when the current one has too little room.
+   * Writes the frame of payload `bytes[start..end)` into `sub`'s segments, spilling what finds no
+   * segment (a copy: the serializer reuses its buffer).
+   */
+  private writeFrame(sub: ResultSubpartition, kind: number, timestamp: number | undefined, bytes: Uint8Array, start: number, end: number): void {
+    if (sub.spill.length > 0) {
+      // Earlier frames wait for segments: this one goes behind them.
+      sub.spill.push({ kind, timestamp, payload: bytes.slice(start, end), offset: 0, headerDone: false });
+      this.blocked = true;
+      return;
+    }
+    const written = this.continueFrame(sub, kind, timestamp, bytes, start, end, false);
+    if (written === end) return;
+    const headerDone = written >= 0;
+    sub.spill.push({ kind, timestamp, payload: bytes.slice(headerDone ? written : start, end), offset: 0, headerDone });
+    this.blocked = true;
+  }
+
+  /**
+   * Writes as much of a frame as segments allow: its header (unless `headerDone`), then
+   * `bytes[from..end)`. Returns how far into `bytes` it got (`end` when all is written), or -1 when
+   * not even the header found room. A header (with its timestamp) is never split: it starts a new
+   * segment when the current one has too little room.
    */
   private continueFrame(
     sub: ResultSubpartition,
-    f: { kind: number; timestamp: number | undefined; payload: Uint8Array; offset: number; headerDone: boolean },
-  ): boolean {
+    kind: number,
+    timestamp: number | undefined,
+    bytes: Uint8Array,
+    from: number,
+    end: number,
+    headerDone: boolean,
+  ): number {
     const size = this.segmentSize;
-    if (!f.headerDone) {
-      const need = f.timestamp === undefined ? HEADER_BYTES : MAX_HEADER;
+    if (!headerDone) {
+      const need = timestamp === undefined ? HEADER_BYTES : MAX_HEADER;
       if (sub.segment !== undefined && size - sub.position < need) this.finishSegment(sub);
-      if (sub.segment === undefined && !this.takeSegment(sub)) return false;
-      sub.position = writeHeader(sub.segment!, sub.position, f.kind, f.payload.length, f.timestamp);
+      if (sub.segment === undefined && !this.takeSegment(sub)) return -1;
+      sub.position = writeHeader(sub.segment!, sub.position, kind, end - from, timestamp);
       this.bytesOut += need;
-      f.headerDone = true;
     }
-    const payload = f.payload;
-    while (f.offset < payload.length) {
-      if (sub.segment === undefined && !this.takeSegment(sub)) return false;
-      const segment = sub.segment!;
-      const n = Math.min(size - sub.position, payload.length - f.offset);
-      segment.set(f.offset === 0 && n === payload.length ? payload : payload.subarray(f.offset, f.offset + n), sub.position);
+    let at = from;
+    while (at < end) {
+      if (sub.segment === undefined && !this.takeSegment(sub)) return at;
+      const n = Math.min(size - sub.position, end - at);
+      copyBytes(bytes, at, at + n, sub.segment!, sub.position);
       sub.position += n;
-      f.offset += n;
+      at += n;
       this.bytesOut += n;
       if (sub.position === size) this.finishSegment(sub);
     }
-    return true;
+    return end;
   }
 
   private takeSegment(sub: ResultSubpartition): boolean {
@@ -159,7 +166,16 @@ export class RecordWriter implements Output {
     while (spill.length > 0) {
       const entry = spill[0]!;
       if ("payload" in entry) {
-        if (!this.continueFrame(sub, entry)) return false;
+        // A frame whose header is written continues with the rest of its payload.
+        const length = entry.payload.length;
+        const written = this.continueFrame(sub, entry.kind, entry.timestamp, entry.payload, entry.offset, length, entry.headerDone);
+        if (written !== length) {
+          if (written >= 0) {
+            entry.headerDone = true;
+            entry.offset = written;
+          }
+          return false;
+        }
       } else {
         this.finishSegment(sub);
         sub.add(entry);

@@ -1,4 +1,4 @@
-import { Packr, Unpackr } from "msgpackr";
+import { Packr, RESET_BUFFER_MODE, REUSE_BUFFER_MODE, Unpackr } from "msgpackr";
 import { RiffleError } from "@riffle/shared";
 
 /**
@@ -10,7 +10,7 @@ import { RiffleError } from "@riffle/shared";
  *
  *   kind 0  a record (msgpack, with record structures)
  *   kind 1  a record with its event timestamp
- *   kind 2  record structures the following records use for the first time (msgpack list of key lists)
+ *   kind 2  record structures the following records use for the first time (JSON list of key lists)
  *
  * A header (and its timestamp) never spans segments: the writer starts a new segment when fewer than
  * MAX_HEADER bytes are left. A payload spans as many segments as it needs (Flink's spanning
@@ -35,13 +35,27 @@ export const MAX_PAYLOAD = 2 ** 30 - 1;
 const KIND_SHIFT = 30;
 const LENGTH_MASK = MAX_PAYLOAD;
 
-/** Structure lists travel as plain msgpack (key lists are arrays of strings: no records needed). */
-const plain = new Packr({ useRecords: false });
-const plainReader = new Unpackr({ useRecords: false });
 
 type Structures = string[][] & { sharedLength?: number };
 
 class NotSerializable extends Error {}
+
+/**
+ * msgpackr writes each record where the last one began and hands back its own buffer: no allocation
+ * per record. (That buffer is shared by every Packr of the thread: the writer copies a payload out
+ * before anything else is packed, and structure lists are JSON, not msgpack.)
+ */
+const IN_PLACE = REUSE_BUFFER_MODE | RESET_BUFFER_MODE;
+
+/** Copies `from[start..end)` into `to` at `at`: a loop for the small payloads most records have, a native copy for large ones. */
+export function copyBytes(from: Uint8Array, start: number, end: number, to: Uint8Array, at: number): void {
+  const n = end - start;
+  if (n > 64) {
+    to.set(from.subarray(start, end), at);
+    return;
+  }
+  for (let k = 0; k < n; k++) to[at + k] = from[start + k]!;
+}
 
 /** Writes the header of a frame at `pos`; returns the position after it (and its timestamp). */
 export function writeHeader(segment: Buffer, pos: number, kind: number, length: number, timestamp: number | undefined): number {
@@ -59,6 +73,10 @@ export class RecordSerializer {
   private readonly structures: Structures = [];
   private readonly packr: Packr;
   private announced = 0;
+  /** The last record's payload: `payload[payloadStart..payloadEnd)`, valid until the next `serialize`. */
+  payload: Uint8Array = new Uint8Array(0);
+  payloadStart = 0;
+  payloadEnd = 0;
 
   constructor() {
     this.packr = new Packr({
@@ -74,23 +92,28 @@ export class RecordSerializer {
   }
 
   /**
-   * The record's payload, valid until the next call. A record that cannot be encoded (a circular
-   * reference, a function, a symbol) throws RECORD_NOT_SERIALIZABLE naming `producer`.
+   * Encodes a record into `payload` (`payloadStart..payloadEnd`), valid until the next call. A record
+   * that cannot be encoded (a circular reference, a function, a symbol) throws RECORD_NOT_SERIALIZABLE
+   * naming `producer`.
    */
-  serialize(record: unknown, producer: string): Uint8Array {
-    let bytes: Uint8Array;
+  serialize(record: unknown, producer: string): void {
+    let target: Uint8Array & { start?: number; end?: number };
     try {
-      bytes = this.packr.pack(record);
+      target = this.packr.pack(record, IN_PLACE);
     } catch (err) {
       throw notSerializable(err, producer);
     }
-    if (bytes.length > MAX_PAYLOAD) {
+    const start = target.start ?? 0;
+    const end = target.end ?? target.length;
+    if (end - start > MAX_PAYLOAD) {
       throw new RiffleError(
         "RECORD_NOT_SERIALIZABLE",
-        `a record emitted by ${producer} is ${bytes.length} bytes encoded; records larger than ${MAX_PAYLOAD} bytes cannot be sent between tasks`,
+        `a record emitted by ${producer} is ${end - start} bytes encoded; records larger than ${MAX_PAYLOAD} bytes cannot be sent between tasks`,
       );
     }
-    return bytes;
+    this.payload = target;
+    this.payloadStart = start;
+    this.payloadEnd = end;
   }
 
   /** The payload of a structures frame for the structures the last `serialize` introduced, if any. */
@@ -99,7 +122,7 @@ export class RecordSerializer {
     if (shared <= this.announced) return undefined;
     const fresh = this.structures.slice(this.announced, shared).map((keys) => [...keys]);
     this.announced = shared;
-    return plain.pack(fresh);
+    return Buffer.from(JSON.stringify(fresh));
   }
 }
 
@@ -128,6 +151,8 @@ export interface DecodedRecords {
 export class RecordDeserializer {
   private structures: string[][] = [];
   private readonly unpackr: Unpackr;
+  /** Where in its buffer the next record is read (one object, reused). */
+  private readonly range = { start: 0, end: 0 };
   /** A payload spanning buffers: its bytes so far. */
   private partial: { kind: number; timestamp: number; bytes: Buffer; filled: number } | undefined;
 
@@ -154,7 +179,7 @@ export class RecordDeserializer {
       pos = n;
       if (partial.filled < partial.bytes.length) return;
       this.partial = undefined;
-      this.frame(partial.kind, partial.timestamp, partial.bytes, out);
+      this.frame(partial.kind, partial.timestamp, partial.bytes, 0, partial.bytes.length, out);
     }
     while (pos < end) {
       if (end - pos < HEADER_BYTES) throw this.corrupt(`${end - pos} bytes left where a frame header was expected`);
@@ -171,7 +196,7 @@ export class RecordDeserializer {
         throw this.corrupt(`unknown frame kind ${kind}`);
       }
       if (end - pos >= length) {
-        this.frame(kind, timestamp, buf.subarray(pos, pos + length), out);
+        this.frame(kind, timestamp, buf, pos, pos + length, out);
         pos += length;
       } else {
         const bytes = Buffer.allocUnsafe(length);
@@ -182,14 +207,18 @@ export class RecordDeserializer {
     }
   }
 
-  private frame(kind: number, timestamp: number, payload: Uint8Array, out: DecodedRecords): void {
+  /** Decodes the frame payload `buf[start..end)`. */
+  private frame(kind: number, timestamp: number, buf: Buffer, start: number, end: number, out: DecodedRecords): void {
     if (kind === FRAME_STRUCTURES) {
-      const fresh = plainReader.unpack(payload) as string[][];
+      const fresh = JSON.parse(buf.toString("utf8", start, end)) as string[][];
       if (!Array.isArray(fresh)) throw this.corrupt("a structures frame is not a list");
       for (const keys of fresh) this.structures.push(keys);
       return;
     }
-    const record = this.unpackr.unpack(payload);
+    const range = this.range;
+    range.start = start;
+    range.end = end;
+    const record = this.unpackr.unpack(buf, range);
     if (kind === FRAME_TIMESTAMPED_RECORD) {
       if (out.timestamps === undefined) {
         out.timestamps = [];
