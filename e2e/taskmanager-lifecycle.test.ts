@@ -44,7 +44,11 @@ describe("TaskManager lifecycle", () => {
       // A running job, so the TaskManagers have tasks (and state) when their JobManager goes.
       const jobId = await cluster.submit("e2e/jobs/unbounded.ts", { parallelism: 3, args: ["--rate", "500"] });
       await cluster.waitForJob(jobId, (j) => j.status === "RUNNING" && j.vertices.every((v) => v.status === "RUNNING"));
-      expect(workDirs(root).map((d) => d.pid).sort()).toEqual(cluster.taskmanagers.map((t) => t.pid).sort());
+      expect(
+        workDirs(root)
+          .map((d) => d.pid)
+          .sort(),
+      ).toEqual(cluster.taskmanagers.map((t) => t.pid).sort());
 
       cluster.jobmanager.kill("SIGKILL");
       await cluster.jobmanager.exited;
@@ -98,7 +102,11 @@ describe("TaskManager lifecycle", () => {
         );
         restarts = (running.numRestarts as number | undefined) ?? 0;
         const alive = cluster.taskmanagers.filter((t) => !t.hasExited);
-        expect(workDirs(root).map((d) => d.pid).sort()).toEqual(alive.map((t) => t.pid).sort());
+        expect(
+          workDirs(root)
+            .map((d) => d.pid)
+            .sort(),
+        ).toEqual(alive.map((t) => t.pid).sort());
         const victim = alive[Math.floor(random() * alive.length)]!;
         expect(readdirSync(join(root, workDirs(root).find((d) => d.pid === victim.pid)!.name))).toContain("bundles");
         victim.kill("SIGKILL");
