@@ -54,6 +54,8 @@ describe("serve", () => {
     server.end.reject(new Error("boom"));
     await expect(run).rejects.toMatchObject({ code: "INTERNAL", message: "boom" });
     expect(lines.map((l) => l.msg)).toEqual(["the close did not finish in time; exiting anyway", "TaskManager exits: boom"]);
+    // Not a Riffle error: a bug, whose stack is kept.
+    expect((lines.at(-1) as { stack?: string }).stack).toMatch(/^Error: boom\n\s+at /);
   });
 
   it("ends with 0 when the server closed itself", async () => {

@@ -65,8 +65,11 @@ export async function serve(create: () => Promise<Closeable>, options: ServeOpti
     if (ending.type === "terminated") return 0;
     await closeWithin(server, options.closeTimeoutMs ?? 10_000, options.log);
     // Last, after the close's own lines: a supervisor reading the log's tail sees why it ended.
+    // An error that is not Riffle's own (a bug, uncaught) keeps its stack: it is all there is to go on.
+    const cause = ending.error.cause;
+    const stack = ending.error.code === "INTERNAL" && cause instanceof Error ? { stack: cause.stack } : {};
     (options.log ?? createLogger(options.name.toLowerCase())).fatal(
-      { code: ending.error.code, err: describeError(ending.error) },
+      { code: ending.error.code, err: describeError(ending.error), ...stack },
       `${options.name} exits: ${ending.error.message}`,
     );
     throw ending.error;
