@@ -11,8 +11,9 @@ import { RiffleProcess, TestCluster, checkpointStats, committedLines, waitForChe
  * commits exactly the output of a failure-free run.
  *
  * The savepoints are intermediate (the job goes on), so their staged output is committed by no one
- * until a job restores them; checkpoints come only every 2 s, so nothing completes between the
- * savepoint and what follows it, and the failover goes back to a checkpoint older than the savepoint.
+ * until a job restores them. The next checkpoint starts at least 3 s after a savepoint ends
+ * (execution.checkpointing.min-pause), so nothing completes between the savepoint and what follows
+ * it, and the failover goes back to a checkpoint older than the savepoint.
  */
 
 const JOB = "e2e/jobs/savepoint-count.ts";
@@ -50,6 +51,7 @@ async function startCluster(name: string): Promise<TestCluster> {
     config: {
       "heartbeat.interval": "500ms",
       "heartbeat.timeout": "3s",
+      "execution.checkpointing.min-pause": "3s",
       "state.checkpoints.dir": join(work, name, "checkpoints"),
       "state.savepoints.dir": join(work, name, "savepoints"),
     },
