@@ -126,63 +126,72 @@ async function restoreAndCheck(cluster: TestCluster, savepointPath: string, out:
   expect(lines).toEqual(expectedLines());
 }
 
+/**
+ * Runs `body` on a fresh cluster with the first job running and checkpointed, writing into `out`;
+ * stops the cluster afterwards.
+ */
+async function withFirstJob(name: string, body: (cluster: TestCluster, jobId: string, out: string) => Promise<void>): Promise<void> {
+  const cluster = await startCluster(name);
+  try {
+    const out = join(work, name, "out");
+    await body(cluster, await startFirstJob(cluster, out), out);
+  } finally {
+    await cluster.stop();
+  }
+}
+
+/** The job is RUNNING again after the kill, restored from a checkpoint older than `savepointId`: the case under test. */
+async function failedOverBehind(cluster: TestCluster, jobId: string, savepointId: number): Promise<void> {
+  await cluster.waitForJob(jobId, (j) => j.status === "RUNNING" && ((j.numRestarts as number) ?? 0) >= 1, 60_000);
+  expect((await checkpointStats<CheckpointStats>(cluster, jobId)).latest.restored!.id).toBeLessThan(savepointId);
+}
+
 describe("a completed savepoint stays restorable", () => {
-  it("after a TaskManager is killed within 200 ms of it and the job fails over to an older checkpoint", async () => {
-    const out = join(work, "killed", "out");
-    const cluster = await startCluster("killed");
-    try {
-      const jobId = await startFirstJob(cluster, out);
-      const taken = await savepoint(cluster, jobId);
-      await killTaskManager(cluster, Date.now());
-      await cluster.waitForJob(jobId, (j) => j.status === "RUNNING" && ((j.numRestarts as number) ?? 0) >= 1, 60_000);
-      // The failover went back to a checkpoint older than the savepoint: the case under test.
-      const restored = (await checkpointStats<CheckpointStats>(cluster, jobId)).latest.restored;
-      expect(restored!.id).toBeLessThan(taken.id);
-      await cancel(cluster, jobId);
+  it(
+    "after a TaskManager is killed within 200 ms of it and the job fails over to an older checkpoint",
+    () =>
+      withFirstJob("killed", async (cluster, jobId, out) => {
+        const taken = await savepoint(cluster, jobId);
+        await killTaskManager(cluster, Date.now());
+        await failedOverBehind(cluster, jobId, taken.id);
+        await cancel(cluster, jobId);
+        rewind(out, taken.id);
+        await restoreAndCheck(cluster, taken.path, out);
+      }),
+    120_000,
+  );
 
-      rewind(out, taken.id);
-      await restoreAndCheck(cluster, taken.path, out);
-    } finally {
-      await cluster.stop();
-    }
-  }, 120_000);
+  it(
+    "after its job is cancelled right after it",
+    () =>
+      withFirstJob("cancelled", async (cluster, jobId, out) => {
+        const taken = await savepoint(cluster, jobId);
+        await cancel(cluster, jobId);
+        rewind(out, taken.id);
+        await restoreAndCheck(cluster, taken.path, out);
+      }),
+    120_000,
+  );
 
-  it("after its job is cancelled right after it", async () => {
-    const out = join(work, "cancelled", "out");
-    const cluster = await startCluster("cancelled");
-    try {
-      const jobId = await startFirstJob(cluster, out);
-      const taken = await savepoint(cluster, jobId);
-      await cancel(cluster, jobId);
-      rewind(out, taken.id);
-      await restoreAndCheck(cluster, taken.path, out);
-    } finally {
-      await cluster.stop();
-    }
-  }, 120_000);
+  it(
+    "after two savepoints in a row and a TaskManager kill: each of them restores, the second after the first was",
+    () =>
+      withFirstJob("two", async (cluster, jobId, out) => {
+        const first = await savepoint(cluster, jobId);
+        const second = await savepoint(cluster, jobId);
+        await killTaskManager(cluster, Date.now());
+        expect(second.id).toBeGreaterThan(first.id);
+        await failedOverBehind(cluster, jobId, first.id);
+        await cancel(cluster, jobId);
 
-  it("after two savepoints in a row and a TaskManager kill: each of them restores, the second after the first was", async () => {
-    const out = join(work, "two", "out");
-    const cluster = await startCluster("two");
-    try {
-      const jobId = await startFirstJob(cluster, out);
-      const first = await savepoint(cluster, jobId);
-      const second = await savepoint(cluster, jobId);
-      await killTaskManager(cluster, Date.now());
-      expect(second.id).toBeGreaterThan(first.id);
-      await cluster.waitForJob(jobId, (j) => j.status === "RUNNING" && ((j.numRestarts as number) ?? 0) >= 1, 60_000);
-      expect((await checkpointStats<CheckpointStats>(cluster, jobId)).latest.restored!.id).toBeLessThan(first.id);
-      await cancel(cluster, jobId);
-
-      rewind(out, first.id);
-      await restoreAndCheck(cluster, first.path, out);
-      // Then the second, into the same directory: what the job from the first savepoint committed
-      // after it goes, like the first job's output after the first savepoint did. The second
-      // savepoint's staged output must still be there: the job from the first one left it alone.
-      rewind(out, first.id);
-      await restoreAndCheck(cluster, second.path, out);
-    } finally {
-      await cluster.stop();
-    }
-  }, 150_000);
+        rewind(out, first.id);
+        await restoreAndCheck(cluster, first.path, out);
+        // Then the second, into the same directory: what the job from the first savepoint committed
+        // after it goes, like the first job's output after the first savepoint did. The second
+        // savepoint's staged output must still be there: the job from the first one left it alone.
+        rewind(out, first.id);
+        await restoreAndCheck(cluster, second.path, out);
+      }),
+    150_000,
+  );
 });

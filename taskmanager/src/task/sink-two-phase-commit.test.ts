@@ -108,6 +108,21 @@ const restoreFrom = (...cps: { dir: string; operator: OperatorStateHandle }[]) =
   operator: cps.map((c) => c.operator),
 });
 
+/**
+ * A first run that fails before checkpoint 1's completion reaches the sink: "a" is staged in
+ * checkpoint 1 (returned), "b" in checkpoint 2, which never completes, and "c" is never staged.
+ */
+async function runUntilFailure(system: TestingTransactionalSystem): Promise<{ dir: string; operator: OperatorStateHandle }> {
+  const first = await OperatorHarness.open(new SinkOperator(system.sink()));
+  write(first, "a");
+  const cp1 = await checkpoint(first, 1);
+  write(first, "b");
+  first.operator.snapshotState(2);
+  write(first, "c");
+  await first.close();
+  return cp1;
+}
+
 /** What the task says of a restore of checkpoint `checkpointId`, when the newest retained one is `retainedUpTo`. */
 const from = (checkpointId: number, retainedUpTo = checkpointId): { restoredFrom: RestoredCheckpoint } => ({ restoredFrom: { checkpointId, retainedUpTo } });
 
@@ -147,15 +162,7 @@ describe("sink operator: two-phase commit", () => {
 
   it("on restore commits what the restored checkpoint staged, then removes the leftovers, and never commits them again", async () => {
     const system = new TestingTransactionalSystem();
-    const first = await OperatorHarness.open(new SinkOperator(system.sink()));
-    write(first, "a");
-    const cp1 = await checkpoint(first, 1);
-    // The failure comes before checkpoint 1's completion reaches the sink; "b" is staged in a
-    // checkpoint that never completes, "c" is never staged.
-    write(first, "b");
-    first.operator.snapshotState(2);
-    write(first, "c");
-    await first.close();
+    const cp1 = await runUntilFailure(system);
     expect(system.visible).toEqual([]);
 
     system.log.length = 0;
@@ -208,12 +215,7 @@ describe("sink operator: two-phase commit", () => {
 
   it("keeps every staged transaction when the runtime does not say what it restores", async () => {
     const system = new TestingTransactionalSystem();
-    const first = await OperatorHarness.open(new SinkOperator(system.sink()));
-    write(first, "a");
-    const cp1 = await checkpoint(first, 1);
-    write(first, "b");
-    first.operator.snapshotState(2);
-    await first.close();
+    const cp1 = await runUntilFailure(system);
     const restored = await OperatorHarness.open(new SinkOperator(system.sink()), { attempt: 1, restore: restoreFrom(cp1) });
     expect(system.log.at(-1)).toBe(`abortLeftovers s0a0-0 up to ${Number.MAX_SAFE_INTEGER}`);
     expect([...system.open.keys()]).toEqual(["s0a0-1"]);
