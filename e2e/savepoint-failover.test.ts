@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RiffleProcess, TestCluster, checkpointStats, committedLines, waitForCheckpoints } from "./harness/index.js";
 
 /**
- * A completed savepoint stays restorable whatever its job does next (decision record 0006): a
+ * A completed savepoint stays restorable whatever its job does next (decision record 0007): a
  * TaskManager killed right after it (the job fails over to an older checkpoint), the job cancelled
  * right after it, or another savepoint right after it. Each time a new job started from the savepoint
  * commits exactly the output of a failure-free run.

@@ -43,7 +43,7 @@ export interface CheckpointProgress {
   latest: CompletedCheckpointPointer | null;
   /**
    * Id of the newest savepoint that completed. Savepoints are never deleted, so what sinks staged for
-   * it must outlive restores of older checkpoints (decision record 0006). Absent until one completed.
+   * it must outlive restores of older checkpoints (decision record 0007). Absent until one completed.
    */
   newestSavepointId?: number;
 }
@@ -180,7 +180,7 @@ export class CheckpointCoordinator {
   /**
    * The newest checkpoint or savepoint of the job that completed and may still be restored: the
    * latest checkpoint (retained ones are older), the newest savepoint (never deleted), or what the job
-   * started from. A restore keeps what sinks staged for checkpoints up to it (decision record 0006),
+   * started from. A restore keeps what sinks staged for checkpoints up to it (decision record 0007),
    * so a savepoint taken after the checkpoint a failover goes back to stays restorable.
    */
   get retainedUpTo(): number {

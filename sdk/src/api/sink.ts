@@ -66,7 +66,7 @@ export interface RestoredCheckpoint {
  *
  * Transactions are plain values: they are stored in the checkpoint. A transaction staged for a
  * checkpoint or savepoint belongs to it while it may be restored: see `abortLeftovers`, and decision
- * record 0006.
+ * record 0007.
  */
 export interface TwoPhaseCommitWriter<T, Txn> extends SinkWriter<T> {
   /** Stages everything written since the last call; undefined when nothing was written. Synchronous. */

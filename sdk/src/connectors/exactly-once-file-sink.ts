@@ -54,7 +54,7 @@ export const fsyncFileSync: FileSync = {
  * pending name that carries the checkpoint id), and it is renamed to `part-<subtask>-<checkpoint>`
  * when the checkpoint completes. After a failure, staged files of the restored checkpoint are
  * committed; the subtask's other files of the same job are deleted, except staged files a newer
- * savepoint may still commit (decision record 0006). Files of other jobs are never touched.
+ * savepoint may still commit (decision record 0007). Files of other jobs are never touched.
  * Readers should ignore files starting with a dot. Without checkpointing, files are committed at end
  * of input.
  */
