@@ -1,5 +1,3 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import type { Server as HttpServer } from "node:http";
@@ -8,7 +6,6 @@ import {
   RiffleError,
   createLogger,
   createRegistry,
-  describeError,
   encodeBatch,
   rpc,
   type ExecutionState,
@@ -32,6 +29,7 @@ import { BundleLoader } from "./bundles/bundle-loader.js";
 import { DefaultTaskStateManager } from "./checkpoint/default-task-state.js";
 import { registerTaskMetrics, userMetricGroup } from "./metrics/task-metrics.js";
 import { startMetricsServer } from "./metrics/server.js";
+import { createWorkDirectory, removeWorkDirectory, workDirectoryRoot } from "./workdir/index.js";
 
 /**
  * A TaskManager process: offers slots to the JobManager, runs the tasks deployed to it, and exchanges
@@ -133,7 +131,7 @@ export class TaskManager {
       throw err;
     }
     const id = config["taskmanager.id"] || `${host}:${port}-${randomUUID().slice(0, 6)}`;
-    const workDir = mkdtempSync(join(tmpdir(), "riffle-tm-"));
+    const workDir = createWorkDirectory(workDirectoryRoot(config["taskmanager.tmp.dir"]), log);
     tm = new TaskManager(
       id,
       `${host}:${port}`,
@@ -323,11 +321,7 @@ export class TaskManager {
     this.connections.close();
     await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
     await new Promise<void>((resolve) => this.metricsServer.close(() => resolve()));
-    try {
-      rmSync(this.workDir, { recursive: true, force: true });
-    } catch (err) {
-      this.log.warn({ err: describeError(err) }, "could not remove the work directory");
-    }
+    removeWorkDirectory(this.workDir, this.log);
     this.log.info("TaskManager stopped");
     this.resolveTerminated();
   }
