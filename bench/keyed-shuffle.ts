@@ -82,7 +82,10 @@ export const keyedShuffle: Benchmark = {
       }
       // The same job on one TaskManager with two slots (two worker threads), against the two processes.
       const slotted: number[] = [];
-      const single = await startCluster({ taskmanagers: 1, taskmanager: { "taskmanager.slots": 2 } }, ctx.profileDir && `${ctx.profileDir}/keyed-shuffle-slots`);
+      const single = await startCluster(
+        { taskmanagers: 1, taskmanager: { "taskmanager.slots": 2 } },
+        ctx.profileDir && `${ctx.profileDir}/keyed-shuffle-slots`,
+      );
       try {
         await timeKeyedShuffle(single, ctx.quick ? 200_000 : 2_000_000, false);
         for (let run = 0; run < ctx.runs; run++) {

@@ -56,7 +56,9 @@ export const memory: Benchmark = {
         const perTm = cluster.taskmanagers.map((_, i) => samples.slice(-steady).map((s) => s[i]!));
         const steadyRss = Math.max(...perTm.map((s) => median(s)));
         const maxRss = Math.max(...samples.flat());
-        ctx.log(`${label}: steady ${(steadyRss / MB).toFixed(0)} MiB, max ${(maxRss / MB).toFixed(0)} MiB, ${job.vertices[1]!.metrics.recordsIn} records to the sink`);
+        ctx.log(
+          `${label}: steady ${(steadyRss / MB).toFixed(0)} MiB, max ${(maxRss / MB).toFixed(0)} MiB, ${job.vertices[1]!.metrics.recordsIn} records to the sink`,
+        );
         out.push({
           benchmark: "memory",
           metric: `RSS, ${label} records`,
@@ -66,7 +68,13 @@ export const memory: Benchmark = {
           baseline: { name: "idle TaskManager", value: idle / MB },
           better: "lower",
           aim: { max: (200 * MB + NETWORK + 20 * size) / MB },
-          parameters: { recordBytes: size, networkMemoryMiB: NETWORK / MB, maxRssMiB: Math.round(maxRss / MB), seconds, sinkRecords: job.vertices[1]!.metrics.recordsIn },
+          parameters: {
+            recordBytes: size,
+            networkMemoryMiB: NETWORK / MB,
+            maxRssMiB: Math.round(maxRss / MB),
+            seconds,
+            sinkRecords: job.vertices[1]!.metrics.recordsIn,
+          },
           samples: { value: samples.map((s) => Math.max(...s) / MB), baseline: [idle / MB] },
         });
       }

@@ -43,7 +43,9 @@ export function buildProgram(): Command {
   addGlobalOptions(
     program
       .command("taskmanager")
-      .description("run a TaskManager in the foreground; it registers with the JobManager and stops on SIGTERM or Ctrl-C")
+      .description(
+        "run a TaskManager in the foreground; it registers with the JobManager, stops on SIGTERM or Ctrl-C, and exits 1 when it gives up on the JobManager (taskmanager.registration.timeout)",
+      )
       .option("--jobmanager <host:port>", "gRPC address of the JobManager (taskmanager.jobmanager.address)")
       .option("--slots <n>", "task slots offered (taskmanager.slots)")
       .option("--rpc-port <n>", "gRPC port (taskmanager.rpc.port); 0 picks a free port")

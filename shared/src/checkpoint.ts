@@ -77,6 +77,12 @@ export interface CheckpointMetadata {
 export interface TaskRestore {
   checkpointId: number;
   baseDir: string;
+  /**
+   * The newest checkpoint or savepoint of the job that completed and may still be restored (at least
+   * `checkpointId`; savepoints are never deleted). What two-phase-commit sinks staged for checkpoints
+   * up to this id may still be committed by one of them, so the restore must leave it in place.
+   */
+  retainedUpTo: number;
   operators: Array<{
     uid: string;
     keyed: KeyedStateHandle[];

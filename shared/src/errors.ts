@@ -29,6 +29,7 @@ export const ErrorCodes = {
   FILE_NOT_FOUND: { domain: "user", status: 400, retry: false },
   CLUSTER_ALREADY_RUNNING: { domain: "user", status: 409, retry: false },
   TIMEOUT: { domain: "external", status: 504, retry: true },
+  WORKDIR_FAILED: { domain: "external", status: 500, retry: false },
   // Scheduling and execution
   NO_RESOURCE_AVAILABLE: { domain: "external", status: 503, retry: true },
   TASKMANAGER_LOST: { domain: "external", status: 500, retry: true },

@@ -5,11 +5,17 @@ export type { Logger } from "pino";
 /**
  * Structured JSON logs on stdout. `RIFFLE_LOG_LEVEL` sets the level (default info);
  * `RIFFLE_DEBUG=network,scheduler` turns on debug for those components only.
+ *
+ * Lines are written synchronously: a process that ends (a TaskManager giving up on its JobManager, a
+ * crash) loses none of the lines it logged and keeps their order, so its last line says why it
+ * ended. pino's default asynchronous stream can still be writing an earlier line when the process
+ * exits, and the line flushed at exit then lands before it. Riffle logs per lifecycle event, never
+ * per record, so the cost is small.
  */
 export function createLogger(component: string, bindings: Record<string, unknown> = {}): Logger {
   const debugComponents = (process.env.RIFFLE_DEBUG ?? "").split(",").map((s) => s.trim());
   const level = debugComponents.includes(component) || debugComponents.includes("*") ? "debug" : (process.env.RIFFLE_LOG_LEVEL ?? "info");
-  return pino({ level, base: { component, pid: process.pid, ...bindings } });
+  return pino({ level, base: { component, pid: process.pid, ...bindings } }, pino.destination({ dest: 1, sync: true }));
 }
 
 /** A child logger for a subsystem of a process (field `subsystem`), with its own debug switch. */

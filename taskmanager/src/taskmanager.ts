@@ -1,5 +1,3 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import type { Server as HttpServer } from "node:http";
@@ -29,6 +27,7 @@ import { startMetricsServer } from "./metrics/server.js";
 import { ConnectionManager, PartitionDirectory, bridgeInbound, bridgeOutbound } from "./exchange/index.js";
 import { SlotHost, type SlotEvents, type SlotSnapshot, type SlotWorker } from "./slot/index.js";
 import type { PortEnvelope } from "./network/port-stream.js";
+import { createWorkDirectory, removeWorkDirectory, workDirectoryRoot } from "./workdir/index.js";
 
 /** A slot's network memory must hold at least this many segments (a channel's credits and a few outputs). */
 const MIN_SEGMENTS_PER_SLOT = 16;
@@ -142,7 +141,7 @@ export class TaskManager {
       throw err;
     }
     const id = config["taskmanager.id"] || `${host}:${port}-${randomUUID().slice(0, 6)}`;
-    const workDir = mkdtempSync(join(tmpdir(), "riffle-tm-"));
+    const workDir = createWorkDirectory(workDirectoryRoot(config["taskmanager.tmp.dir"]), log);
     tm = new TaskManager(id, `${host}:${port}`, metrics.port, config, log.child({ taskmanagerId: id }), server, metrics.server, workDir);
     registerTaskMetrics(
       registry,
@@ -357,11 +356,7 @@ export class TaskManager {
     this.connections.close();
     await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
     await new Promise<void>((resolve) => this.metricsServer.close(() => resolve()));
-    try {
-      rmSync(this.workDir, { recursive: true, force: true });
-    } catch (err) {
-      this.log.warn({ err: describeError(err) }, "could not remove the work directory");
-    }
+    removeWorkDirectory(this.workDir, this.log);
     this.log.info("TaskManager stopped");
     this.resolveTerminated();
   }

@@ -1,24 +1,117 @@
+import { createLogger, describeError, toRiffleError, type Logger, type RiffleError } from "@riffle/shared";
 import { shutdownRequested } from "../interrupts.js";
 
-/** A server process's lifecycle: created by `create`, closed on request. */
+/** A server process's lifecycle: created by `create`, closed on request or when it fails by itself. */
 export interface Closeable {
   close(): Promise<void>;
+  /**
+   * Settles when the server stops by itself: rejects on a fatal error (a TaskManager that gave up on
+   * its JobManager), after which the process exits non-zero so that a supervisor restarts it.
+   */
+  readonly terminated?: Promise<void>;
+}
+
+export interface ServeOptions {
+  /** The process's name in its last log line (`TaskManager`, `JobManager`). */
+  name: string;
+  /** Where that line goes; the same structured stdout log the server writes. */
+  log?: ServeLog;
+  /** Longest wait for the close after a fatal error before the process exits anyway. */
+  closeTimeoutMs?: number;
+}
+
+/** What serve writes to the log. */
+export type ServeLog = Pick<Logger, "fatal" | "warn">;
+
+/** How a server's run ended. */
+type Ending = { type: "requested" } | { type: "terminated" } | { type: "failed"; error: RiffleError };
+
+/**
+ * Runs a long-lived server (`riffle jobmanager`, `riffle taskmanager`): creates it, then waits for
+ * whichever comes first:
+ *
+ *   SIGINT / SIGTERM / SIGHUP / parent gone ──► close ──► exit 0
+ *   the server's `terminated` resolves      ──► exit 0 (it closed itself)
+ *   `terminated` rejects, or an uncaught    ──► close (at most `closeTimeoutMs`), log the reason as
+ *   exception or unhandled rejection            the last line, throw: the CLI prints
+ *                                               `error[CODE]: ...` and exits 1
+ *
+ * A stop requested during startup takes effect as soon as startup completes. A second signal exits
+ * at once. Startup errors propagate (exit 1).
+ */
+export async function serve(create: () => Promise<Closeable>, options: ServeOptions): Promise<number> {
+  const shutdown = shutdownRequested();
+  const fatal = fatalErrors();
+  try {
+    const created = await Promise.race([create().then((server) => ({ server })), fatal.promise.then((error) => ({ error }))]);
+    if ("error" in created) throw created.error;
+    const { server } = created;
+    const ending = await Promise.race<Ending>([
+      shutdown.promise.then(() => ({ type: "requested" })),
+      fatal.promise.then((error) => ({ type: "failed", error })),
+      ...(server.terminated
+        ? [
+            server.terminated.then<Ending, Ending>(
+              () => ({ type: "terminated" }),
+              (err: unknown) => ({ type: "failed", error: toRiffleError(err) }),
+            ),
+          ]
+        : []),
+    ]);
+    if (ending.type === "requested") {
+      await server.close();
+      return 0;
+    }
+    if (ending.type === "terminated") return 0;
+    await closeWithin(server, options.closeTimeoutMs ?? 10_000, options.log);
+    // Last, after the close's own lines: a supervisor reading the log's tail sees why it ended.
+    // An error that is not Riffle's own (a bug, uncaught) keeps its stack: it is all there is to go on.
+    const cause = ending.error.cause;
+    const stack = ending.error.code === "INTERNAL" && cause instanceof Error ? { stack: cause.stack } : {};
+    (options.log ?? createLogger(options.name.toLowerCase())).fatal(
+      { code: ending.error.code, err: describeError(ending.error), ...stack },
+      `${options.name} exits: ${ending.error.message}`,
+    );
+    throw ending.error;
+  } finally {
+    shutdown.dispose();
+    fatal.dispose();
+  }
+}
+
+/** Closes the server, but never waits longer than `timeoutMs`: the process must end after a fatal error. */
+async function closeWithin(server: Closeable, timeoutMs: number, log: ServeLog | undefined): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), timeoutMs);
+  });
+  try {
+    const outcome = await Promise.race([server.close().then(() => "closed" as const), deadline]);
+    if (outcome === "timeout") log?.warn({ timeoutMs }, "the close did not finish in time; exiting anyway");
+  } catch (err) {
+    log?.warn({ err: describeError(err) }, "the close failed; exiting anyway");
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
- * Runs a long-lived server (`riffle jobmanager`, `riffle taskmanager`): creates it, waits for SIGINT,
- * SIGTERM, SIGHUP or the loss of the parent that embedded it, then closes it gracefully. A stop
- * requested during startup takes effect as soon as startup completes. A second signal exits at once.
- * Startup errors propagate (the CLI prints them as `error[CODE]: ...` and exits 1).
+ * Uncaught exceptions and unhandled rejections of the server, as a promise: the process then closes
+ * what it can and exits 1 with the reason logged, rather than dying without a word or lingering.
  */
-export async function serve(create: () => Promise<Closeable>): Promise<number> {
-  const shutdown = shutdownRequested();
-  try {
-    const server = await create();
-    await shutdown.promise;
-    await server.close();
-    return 0;
-  } finally {
-    shutdown.dispose();
-  }
+function fatalErrors(): { promise: Promise<RiffleError>; dispose(): void } {
+  let report!: (error: RiffleError) => void;
+  const promise = new Promise<RiffleError>((resolve) => {
+    report = resolve;
+  });
+  const onError = (err: unknown) => report(toRiffleError(err));
+  process.on("uncaughtException", onError);
+  process.on("unhandledRejection", onError);
+  return {
+    promise,
+    dispose() {
+      process.off("uncaughtException", onError);
+      process.off("unhandledRejection", onError);
+    },
+  };
 }

@@ -1,5 +1,5 @@
 import { TaskManager } from "@riffle/taskmanager";
-import { parseHostPort, RiffleError } from "@riffle/shared";
+import { createLogger, parseHostPort, RiffleError } from "@riffle/shared";
 import { resolveConfig, type GlobalOptions } from "../options.js";
 import { serve } from "./serve.js";
 
@@ -10,7 +10,10 @@ export interface TaskManagerCommandOptions {
   metricsPort?: string;
 }
 
-/** `riffle taskmanager`: runs a TaskManager in the foreground until SIGTERM or Ctrl-C. */
+/**
+ * `riffle taskmanager`: runs a TaskManager in the foreground until SIGTERM or Ctrl-C (exit 0), or
+ * until it gives up on its JobManager or fails otherwise (exit 1, the reason in its last log line).
+ */
 export async function taskmanagerCommand(globals: GlobalOptions, options: TaskManagerCommandOptions): Promise<number> {
   if (options.jobmanager !== undefined) {
     try {
@@ -25,5 +28,6 @@ export async function taskmanagerCommand(globals: GlobalOptions, options: TaskMa
     "taskmanager.rpc.port": options.rpcPort,
     "taskmanager.metrics.port": options.metricsPort,
   });
-  return serve(() => TaskManager.create(config));
+  const log = createLogger("taskmanager");
+  return serve(() => TaskManager.create(config, log), { name: "TaskManager", log });
 }

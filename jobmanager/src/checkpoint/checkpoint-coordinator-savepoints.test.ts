@@ -45,7 +45,7 @@ describe("CheckpointCoordinator: savepoints", () => {
     // An intermediate savepoint commits nothing and is not restored by a restart.
     expect(h.gateway.completed).toEqual([]);
     expect(h.coordinator.restoreLatest()).toBeUndefined();
-    expect(h.persisted.at(-1)).toEqual({ nextId: 2, latest: null });
+    expect(h.persisted.at(-1)).toEqual({ nextId: 2, latest: null, newestSavepointId: 1 });
     expect(h.coordinator.stats.snapshot().history[0]).toMatchObject({ id: 1, isSavepoint: true, status: "COMPLETED", externalPath: spDir });
 
     // Retention never deletes it.
@@ -55,6 +55,26 @@ describe("CheckpointCoordinator: savepoints", () => {
     }
     expect(existsSync(join(spDir, "_metadata"))).toBe(true);
     expect(h.coordinator.restoreLatest()?.id).toBe(6);
+  });
+
+  it("a restart goes back to the checkpoint before an intermediate savepoint, and says the savepoint is retained", async () => {
+    const h = new CoordinatorHarness(dir, { intervalMs: 1_000 });
+    h.coordinator.triggerCheckpoint();
+    await h.ackAll(1);
+    expect(h.coordinator.retainedUpTo).toBe(1);
+    const savepoint = track(h.coordinator.triggerSavepoint({ targetDir: target, terminal: false }));
+    await h.ackAll(2);
+    await settle();
+    expect(savepoint.value?.id).toBe(2);
+    h.coordinator.triggerCheckpoint(); // checkpoint 3 never completes: a task fails
+    h.coordinator.stop("TASK_FAILURE");
+    // Sinks restored from checkpoint 1 must keep what they staged up to savepoint 2, not what they staged for 3.
+    expect(h.coordinator.restoreLatest()?.id).toBe(1);
+    expect(h.coordinator.retainedUpTo).toBe(2);
+    // A JobManager that takes the job over from its record knows it too.
+    expect(h.persisted.at(-1)?.newestSavepointId).toBe(2);
+    const successor = new CoordinatorHarness(dir, { intervalMs: 1_000 }, { progress: h.persisted.at(-1)! });
+    expect(successor.coordinator.retainedUpTo).toBe(2);
   });
 
   it("waits for the checkpoint in flight, then goes before the next periodic one", async () => {

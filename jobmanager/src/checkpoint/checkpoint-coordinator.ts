@@ -41,6 +41,11 @@ export interface CheckpointProgress {
   /** Id of the next checkpoint; ids never repeat within a job. */
   nextId: number;
   latest: CompletedCheckpointPointer | null;
+  /**
+   * Id of the newest savepoint that completed. Savepoints are never deleted, so what sinks staged for
+   * it must outlive restores of older checkpoints (decision record 0007). Absent until one completed.
+   */
+  newestSavepointId?: number;
 }
 
 export interface CompletedCheckpoint extends CompletedCheckpointPointer {
@@ -126,6 +131,7 @@ export class CheckpointCoordinator {
   private readonly completed: CompletedCheckpoint[] = [];
   private nextId: number;
   private latestPointer: CompletedCheckpointPointer | null;
+  private newestSavepointId: number | undefined;
   private consecutiveFailures = 0;
   private periodic = false;
   private cancelTrigger: Cancel | undefined;
@@ -147,6 +153,7 @@ export class CheckpointCoordinator {
   constructor(private readonly options: CheckpointCoordinatorOptions) {
     this.nextId = Math.max(options.progress.nextId, (options.base?.id ?? 0) + 1);
     this.latestPointer = options.progress.latest;
+    this.newestSavepointId = options.progress.newestSavepointId;
     this.logger = options.logger;
     this.graph = options.graph;
     this.base = options.base;
@@ -168,6 +175,16 @@ export class CheckpointCoordinator {
   /** The savepoint or checkpoint the job's current graph started from, if any. */
   get restoreBase(): CompletedCheckpoint | undefined {
     return this.base;
+  }
+
+  /**
+   * The newest checkpoint or savepoint of the job that completed and may still be restored: the
+   * latest checkpoint (retained ones are older), the newest savepoint (never deleted), or what the job
+   * started from. A restore keeps what sinks staged for checkpoints up to it (decision record 0007),
+   * so a savepoint taken after the checkpoint a failover goes back to stays restorable.
+   */
+  get retainedUpTo(): number {
+    return Math.max(this.latestPointer?.id ?? 0, this.newestSavepointId ?? 0, this.base?.id ?? 0);
   }
 
   /**
@@ -534,6 +551,8 @@ export class CheckpointCoordinator {
     this.stats.reportCompleted(p, p.dir);
     const size = this.stats.lastCompleted?.stateSize ?? 0;
     const savepoint: CompletedCheckpoint = { id: p.id, path: p.dir, timestamp: p.timestamp, metadata };
+    this.newestSavepointId = Math.max(this.newestSavepointId ?? 0, p.id);
+    this.persist();
     const w = this.waiters.get(p);
     this.waiters.delete(p);
     this.logger.info(
@@ -651,7 +670,11 @@ export class CheckpointCoordinator {
 
   private persist(): void {
     try {
-      this.options.job.persist({ nextId: this.nextId, latest: this.latestPointer });
+      this.options.job.persist({
+        nextId: this.nextId,
+        latest: this.latestPointer,
+        ...(this.newestSavepointId !== undefined ? { newestSavepointId: this.newestSavepointId } : {}),
+      });
     } catch (err) {
       this.logger.error({ err: toRiffleError(err).message }, "could not record checkpoint progress in the job record");
     }

@@ -22,9 +22,15 @@ export interface RestoreTarget {
  *             old 0       old 0+1     old 1
  *
  * Operators of the chain without state in the checkpoint are left out. `baseDir` is the absolute
- * directory of the checkpoint, which the handles' paths are relative to.
+ * directory of the checkpoint, which the handles' paths are relative to. `retainedUpTo` is the newest
+ * completed checkpoint or savepoint of the job (see TaskRestore), the restored one when none is newer.
  */
-export function assignTaskRestore(metadata: CheckpointMetadata, baseDir: string, target: RestoreTarget): TaskRestore {
+export function assignTaskRestore(
+  metadata: CheckpointMetadata,
+  baseDir: string,
+  target: RestoreTarget,
+  retainedUpTo: number = metadata.checkpointId,
+): TaskRestore {
   if (metadata.maxParallelism !== target.maxParallelism) {
     throw new RiffleError(
       "CHECKPOINT_INCOMPATIBLE",
@@ -43,7 +49,7 @@ export function assignTaskRestore(metadata: CheckpointMetadata, baseDir: string,
       oldParallelism: state.parallelism,
     });
   }
-  return { checkpointId: metadata.checkpointId, baseDir, operators };
+  return { checkpointId: metadata.checkpointId, baseDir, retainedUpTo: Math.max(retainedUpTo, metadata.checkpointId), operators };
 }
 
 export function overlaps(a: KeyGroupRangeJson, b: KeyGroupRangeJson): boolean {

@@ -56,7 +56,11 @@ export function createJobCheckpointCoordinator(options: JobCheckpointingOptions)
     job: {
       tasks: () => options.executions().map(checkpointTaskOf),
       persist: (progress) => {
-        record.checkpoints = { nextId: progress.nextId, latest: progress.latest };
+        record.checkpoints = {
+          nextId: progress.nextId,
+          latest: progress.latest,
+          ...(progress.newestSavepointId !== undefined ? { newestSavepointId: progress.newestSavepointId } : {}),
+        };
         options.store.save(record);
       },
       failJob: options.failJob,
@@ -75,13 +79,21 @@ export function checkpointTaskOf(e: Execution): CheckpointTask {
   };
 }
 
-/** Each subtask's share of a completed checkpoint, for the deployment descriptors of a restart. */
-export function restoreFrom(graph: JobGraph, checkpoint: CompletedCheckpoint): NonNullable<DeploymentContext["restore"]> {
+/**
+ * Each subtask's share of a completed checkpoint, for the deployment descriptors of a restart, with the
+ * newest checkpoint or savepoint of the job that sinks must keep the staged output of.
+ */
+export function restoreFrom(graph: JobGraph, checkpoint: CompletedCheckpoint, retainedUpTo: number): NonNullable<DeploymentContext["restore"]> {
   return (vertex, subtask) =>
-    assignTaskRestore(checkpoint.metadata, checkpoint.path, {
-      uids: vertex.operators.map((o) => o.uid),
-      subtask,
-      parallelism: vertex.parallelism,
-      maxParallelism: graph.maxParallelism,
-    });
+    assignTaskRestore(
+      checkpoint.metadata,
+      checkpoint.path,
+      {
+        uids: vertex.operators.map((o) => o.uid),
+        subtask,
+        parallelism: vertex.parallelism,
+        maxParallelism: graph.maxParallelism,
+      },
+      retainedUpTo,
+    );
 }

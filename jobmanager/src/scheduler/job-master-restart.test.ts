@@ -143,11 +143,13 @@ describe("JobMaster: restarts", () => {
     expect(restore(0)).toEqual({
       checkpointId: 1,
       baseDir: chk1,
+      retainedUpTo: 1,
       operators: [{ uid: "source-1", keyed: [], operator: [{ path: "v1-0.state", size: 5, states: {} }], oldParallelism: 1 }],
     });
     expect(restore(2)).toEqual({
       checkpointId: 1,
       baseDir: chk1,
+      retainedUpTo: 1,
       operators: [{ uid: "map-2", keyed: [{ path: "v2-1.state", keyGroupRange: { start: 64, end: 127 }, size: 5 }], operator: [], oldParallelism: 2 }],
     });
     expect(redeployed[1]!.inputGates[0]!.channels[0]!.partitionId).toBe(`${id("v1", 0, 1)}/e1`);

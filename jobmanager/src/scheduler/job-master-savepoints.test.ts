@@ -287,9 +287,10 @@ describe("JobMaster: savepoints, stop and rescale", () => {
     expect(JSON.parse(first[0]!.restoreJson)).toEqual({
       checkpointId: 9,
       baseDir: spDir,
+      retainedUpTo: 9,
       operators: [{ uid: "source-1", keyed: [], operator: [{ kind: "operator", path: "v1-0.state", size: 1, states: {} }], oldParallelism: 1 }],
     });
-    expect(JSON.parse(first[1]!.restoreJson)).toEqual({ checkpointId: 9, baseDir: spDir, operators: [] });
+    expect(JSON.parse(first[1]!.restoreJson)).toEqual({ checkpointId: 9, baseDir: spDir, retainedUpTo: 9, operators: [] });
     runAll();
     clock.advance(1_000);
     // Ids continue after the savepoint's: output named by checkpoint id never collides with the old job's.

@@ -466,7 +466,7 @@ export class JobMaster {
         const e = executions.of(vertexId, subtask);
         return { executionId: e.executionId, taskmanagerId: e.slot.taskmanagerId, address: e.slot.address, slotIndex: e.slot.slotIndex };
       },
-      restore: restored ? restoreFrom(this.graph, restored) : undefined,
+      restore: restored ? restoreFrom(this.graph, restored, this.checkpointCoordinator.retainedUpTo) : undefined,
     });
   }
 

@@ -48,6 +48,8 @@ export interface JobRecord {
   checkpoints?: {
     nextId: number;
     latest: { id: number; path: string; timestamp: number } | null;
+    /** The newest completed savepoint's id; absent until one completed (see CheckpointProgress). */
+    newestSavepointId?: number;
   };
   /** The savepoint the job was started from (absolute directory), if any. */
   savepoint?: { path: string; checkpointId: number; allowNonRestoredState: boolean };

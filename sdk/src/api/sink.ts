@@ -44,6 +44,18 @@ export interface SinkServices {
   collect(records: readonly unknown[]): Promise<void>;
 }
 
+/** The checkpoint or savepoint a subtask restores from, and how much of the job's history must survive the restore. */
+export interface RestoredCheckpoint {
+  readonly checkpointId: number;
+  /**
+   * The newest checkpoint or savepoint of the job that completed and may still be restored (at least
+   * `checkpointId`). A savepoint is never notified and never used for restarts, so a failover can go
+   * back to a checkpoint older than a savepoint; what was staged for checkpoints up to this id may
+   * then still be committed by a job started from that savepoint.
+   */
+  readonly retainedUpTo: number;
+}
+
 /**
  * A writer whose output becomes visible only with a completed checkpoint (two-phase commit, as in
  * Flink's TwoPhaseCommitSinkFunction). The runtime drives it:
@@ -52,15 +64,23 @@ export interface SinkServices {
  *         ── checkpoint n complete ──► commit(staged ≤ n)
  *   restore from n ──► commit(staged in n) again (commits are idempotent), then abortLeftovers
  *
- * Transactions are plain values: they are stored in the checkpoint.
+ * Transactions are plain values: they are stored in the checkpoint. A transaction staged for a
+ * checkpoint or savepoint belongs to it while it may be restored: see `abortLeftovers`, and decision
+ * record 0007.
  */
 export interface TwoPhaseCommitWriter<T, Txn> extends SinkWriter<T> {
   /** Stages everything written since the last call; undefined when nothing was written. Synchronous. */
   preCommit(checkpointId: number): Txn | undefined;
   /** Makes a staged transaction visible. Must be idempotent: after a restore it may run again. */
   commit(txn: Txn): Promise<void> | void;
-  /** Removes what was written but never staged into a checkpoint (after a failure), keeping `staged`. */
-  abortLeftovers(staged: readonly Txn[]): Promise<void> | void;
+  /**
+   * After a restore, removes what this subtask's job wrote and no checkpoint or savepoint will ever
+   * commit: data never staged, and transactions staged for checkpoints newer than
+   * `restored.retainedUpTo` (those never completed). It keeps `staged`, every transaction staged for
+   * a checkpoint up to `restored.retainedUpTo` (a savepoint taken after the restored checkpoint may
+   * still commit it), and everything other jobs wrote (their savepoints are theirs).
+   */
+  abortLeftovers(staged: readonly Txn[], restored: RestoredCheckpoint): Promise<void> | void;
 }
 
 export function isTwoPhaseCommitWriter(w: SinkWriter<unknown>): w is TwoPhaseCommitWriter<unknown, unknown> {

@@ -12,7 +12,8 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 let dirs = 0;
 const freshDir = () => join(root, `d${dirs++}`);
-const ctx = (subtaskIndex: number, attempt: number) => ({ subtaskIndex, parallelism: 2, attempt }) as RuntimeContext;
+const JOB = "3f2a9b0c1d2e4f5a6b7c8d9e0f1a2b3c";
+const ctx = (subtaskIndex: number, attempt: number, jobId = JOB) => ({ jobId, subtaskIndex, parallelism: 2, attempt }) as RuntimeContext;
 
 /**
  * A FileSync that runs the real fsyncs and records what was on disk at each: the size of the file
@@ -36,15 +37,22 @@ class RecordingSync implements FileSync {
 
 type Writer = TwoPhaseCommitWriter<string, { tmp: string; final: string }> & { close(): void };
 
-function open(dir: string, sync: FileSync, subtask = 0, attempt = 0): Writer {
-  return new ExactlyOnceFileSink<string>(dir, sync).createWriter(ctx(subtask, attempt)) as Writer;
+function open(dir: string, sync: FileSync, subtask = 0, attempt = 0, jobId = JOB): Writer {
+  return new ExactlyOnceFileSink<string>(dir, sync).createWriter(ctx(subtask, attempt, jobId)) as Writer;
 }
+
+const hidden = (dir: string) =>
+  readdirSync(dir)
+    .filter((n) => n.startsWith("."))
+    .sort();
 
 const visible = (dir: string) =>
   readdirSync(dir)
     .filter((n) => !n.startsWith("."))
     .sort();
 const read = (dir: string, name: string) => readFileSync(join(dir, name), "utf8");
+/** A record larger than the writer's buffer: it reaches the in-progress file at once. */
+const BIG = "x".repeat(70_000);
 
 describe("exactly-once file sink", () => {
   it("stages a synced, closed file at the barrier and makes it visible on commit, syncing the directory after the rename", () => {
@@ -54,11 +62,12 @@ describe("exactly-once file sink", () => {
     w.write("a");
     w.write("b");
     const txn = w.preCommit(7)!;
-    expect(txn).toEqual({ tmp: ".part-0-a0-0.inprogress", final: "part-0-7" });
-    // The file was synced with both lines already written to it, then its name with the directory.
+    // Staged under a name that says for which checkpoint.
+    expect(txn).toEqual({ tmp: `.part-0-${JOB}-a0-0.c7.pending`, final: "part-0-7" });
+    // The file was synced with both lines already written to it, then its pending name with the directory.
     expect(sync.events).toEqual([
       { kind: "file", size: 4 },
-      { kind: "dir", names: [".part-0-a0-0.inprogress"] },
+      { kind: "dir", names: [`.part-0-${JOB}-a0-0.c7.pending`] },
     ]);
     expect(visible(dir)).toEqual([]);
 
@@ -95,32 +104,83 @@ describe("exactly-once file sink", () => {
     expect(sync.events.length).toBe(before + 1);
     expect(read(dir, "part-0-1")).toBe("once\n");
     // A staged file that is neither in progress nor committed is lost: that must not pass silently.
-    expect(() => w.commit({ tmp: ".part-0-a0-9.inprogress", final: "part-0-9" })).toThrow(/ENOENT/);
+    expect(() => w.commit({ tmp: `.part-0-${JOB}-a0-9.c9.pending`, final: "part-0-9" })).toThrow(/ENOENT/);
     w.close();
   });
 
-  it("on restore commits what the checkpoint staged and removes this subtask's other in-progress files", () => {
+  it("on restore commits what the checkpoint staged and removes this subtask's files nothing will commit", () => {
     const dir = freshDir();
     const first = open(dir, new RecordingSync(), 0, 0);
     first.write("in checkpoint 1");
     const staged = first.preCommit(1)!;
     first.write("after checkpoint 1");
     first.preCommit(2); // staged, but checkpoint 2 never completes
-    first.write("never staged");
-    first.preCommit(3);
-    first.close();
-    // Another subtask's in-progress file is not this subtask's to remove.
-    writeFileSync(join(dir, ".part-1-a0-0.inprogress"), "other\n");
+    first.write("after checkpoint 2");
+    first.preCommit(3); // nor does checkpoint 3
+    first.write(BIG); // in progress when the process died
+    expect(hidden(dir)).toContain(`.part-0-${JOB}-a0-3.inprogress`);
+    // (No close: the process was killed.)
+    const otherSubtask = `.part-1-${JOB}-a0-0.inprogress`;
+    writeFileSync(join(dir, otherSubtask), "other\n");
 
     const restarted = open(dir, new RecordingSync(), 0, 1);
     restarted.commit(staged);
-    restarted.abortLeftovers([staged]);
-    expect(readdirSync(dir).sort()).toEqual([".part-1-a0-0.inprogress", "part-0-1"]);
+    restarted.abortLeftovers([staged], { checkpointId: 1, retainedUpTo: 1 });
+    expect(readdirSync(dir).sort()).toEqual([otherSubtask, "part-0-1"]);
     expect(read(dir, "part-0-1")).toBe("in checkpoint 1\n");
     // The new attempt writes to new files: nothing of the earlier attempt is appended to.
     restarted.write("attempt 1");
-    expect(restarted.preCommit(4)).toEqual({ tmp: ".part-0-a1-0.inprogress", final: "part-0-4" });
+    expect(restarted.preCommit(4)).toEqual({ tmp: `.part-0-${JOB}-a1-0.c4.pending`, final: "part-0-4" });
     restarted.close();
+  });
+
+  it("keeps, through a restore of an older checkpoint, what a newer savepoint staged; a job restored from the savepoint commits it", () => {
+    const dir = freshDir();
+    const first = open(dir, new RecordingSync(), 0, 0);
+    first.write("a");
+    const checkpoint1 = [first.preCommit(1)!];
+    first.commit(checkpoint1[0]!);
+    first.write("b");
+    const aborted2 = first.preCommit(2)!; // checkpoint 2 is aborted: its file rides on the next one
+    first.write("c");
+    // Savepoint 3 holds both pending files (what checkpoint 2 staged, and its own).
+    const savepoint3 = [aborted2, first.preCommit(3)!];
+    first.write("d");
+    first.preCommit(4); // checkpoint 4 never completes: the TaskManager dies
+    first.write(BIG);
+
+    // The failover goes back to checkpoint 1; savepoint 3 completed and is retained.
+    const failedOver = open(dir, new RecordingSync(), 0, 1);
+    failedOver.abortLeftovers(checkpoint1, { checkpointId: 1, retainedUpTo: 3 });
+    expect(hidden(dir)).toEqual([`.part-0-${JOB}-a0-1.c2.pending`, `.part-0-${JOB}-a0-2.c3.pending`]);
+    failedOver.close();
+
+    // Another job restores the savepoint, and commits what it staged.
+    const fromSavepoint = open(dir, new RecordingSync(), 0, 0, "b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0");
+    for (const t of savepoint3) fromSavepoint.commit(t);
+    fromSavepoint.abortLeftovers(savepoint3, { checkpointId: 3, retainedUpTo: 3 });
+    expect(visible(dir)).toEqual(["part-0-1", "part-0-2", "part-0-3"]);
+    expect(["part-0-1", "part-0-2", "part-0-3"].map((f) => read(dir, f)).join("")).toBe("a\nb\nc\n");
+    expect(hidden(dir)).toEqual([]);
+    fromSavepoint.close();
+  });
+
+  it("never touches another job's files, and removes its own in-progress file when closed", () => {
+    const dir = freshDir();
+    const other = open(dir, new RecordingSync(), 0, 0, "a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0");
+    other.write("staged by another job, maybe for its savepoint");
+    other.preCommit(9);
+    other.write(BIG); // being written by another job
+    const before = hidden(dir);
+
+    const mine = open(dir, new RecordingSync(), 0, 1);
+    mine.abortLeftovers([], { checkpointId: 1, retainedUpTo: 1 });
+    expect(hidden(dir)).toEqual(before);
+    mine.write(BIG); // in no checkpoint
+    expect(hidden(dir)).toHaveLength(3);
+    mine.close();
+    expect(hidden(dir)).toEqual(before);
+    other.close();
   });
 
   it("fails for good once a sync failed: the unsynced data is never staged", () => {

@@ -2,14 +2,28 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, ren
 import { join } from "node:path";
 import { RiffleError, describeError } from "@riffle/shared";
 import type { RuntimeContext } from "../api/functions.js";
-import type { Sink, TwoPhaseCommitWriter } from "../api/sink.js";
+import type { RestoredCheckpoint, Sink, TwoPhaseCommitWriter } from "../api/sink.js";
 import { formatRecord } from "./format.js";
 
 interface StagedFile {
-  /** In-progress file name (hidden: starts with a dot). */
+  /** The staged (pending) file's name, hidden: it starts with a dot. */
   tmp: string;
   /** Name once committed. */
   final: string;
+}
+
+/**
+ * The hidden files of the sink, each named for the job and the subtask run that wrote it:
+ *
+ *   .part-<subtask>-<job>-a<attempt>-<n>.inprogress     being written; in no checkpoint
+ *   .part-<subtask>-<job>-a<attempt>-<n>.c<id>.pending  staged for checkpoint <id>, synced
+ *   part-<subtask>-<id>                                 committed
+ */
+const HIDDEN = /^\.part-(\d+)-([A-Za-z0-9]+)-a\d+-\d+\.(?:inprogress|c(\d+)\.pending)$/;
+
+/** A job id as it goes into file names (the JobManager's are 32 hex characters). */
+function fileSafe(jobId: string | undefined): string {
+  return (jobId ?? "").replace(/[^A-Za-z0-9]/g, "") || "job";
 }
 
 /** How the sink makes files and names durable. The default fsyncs; tests pass a recording double. */
@@ -36,9 +50,11 @@ export const fsyncFileSync: FileSync = {
 
 /**
  * One line per record into `dir`, exactly once with checkpoints: records go to a hidden in-progress
- * file; at each checkpoint barrier the file is synced to disk, closed and staged, and it is renamed to
- * `part-<subtask>-<checkpoint>` when the checkpoint completes. After a failure, staged files of the
- * restored checkpoint are committed and other in-progress files of the subtask are deleted.
+ * file; at each checkpoint barrier the file is synced to disk, closed and staged (renamed to a hidden
+ * pending name that carries the checkpoint id), and it is renamed to `part-<subtask>-<checkpoint>`
+ * when the checkpoint completes. After a failure, staged files of the restored checkpoint are
+ * committed; the subtask's other files of the same job are deleted, except staged files a newer
+ * savepoint may still commit (decision record 0007). Files of other jobs are never touched.
  * Readers should ignore files starting with a dot. Without checkpointing, files are committed at end
  * of input.
  */
@@ -52,7 +68,7 @@ export class ExactlyOnceFileSink<T> implements Sink<T> {
 
   createWriter(ctx: RuntimeContext): TwoPhaseCommitWriter<T, StagedFile> {
     mkdirSync(this.dir, { recursive: true });
-    return new FileTransactionWriter<T>(this.dir, ctx.subtaskIndex, ctx.attempt ?? 0, this.sync);
+    return new FileTransactionWriter<T>(this.dir, ctx.subtaskIndex, fileSafe(ctx.jobId), ctx.attempt ?? 0, this.sync);
   }
 }
 
@@ -61,6 +77,7 @@ const FLUSH_AT = 64 * 1024;
 
 class FileTransactionWriter<T> implements TwoPhaseCommitWriter<T, StagedFile> {
   private fd: number | undefined;
+  /** The in-progress file's name, from its creation until it is staged. */
   private tmp: string | undefined;
   private buffer = "";
   private sequence = 0;
@@ -71,6 +88,7 @@ class FileTransactionWriter<T> implements TwoPhaseCommitWriter<T, StagedFile> {
   constructor(
     private readonly dir: string,
     private readonly subtask: number,
+    private readonly job: string,
     private readonly attempt: number,
     private readonly sync: FileSync,
   ) {}
@@ -85,8 +103,9 @@ class FileTransactionWriter<T> implements TwoPhaseCommitWriter<T, StagedFile> {
   private flushBuffer(): void {
     if (this.buffer.length === 0) return;
     if (this.fd === undefined) {
-      // Unique per attempt, so a restarted subtask never appends to a file of an earlier attempt.
-      this.tmp = `.part-${this.subtask}-a${this.attempt}-${this.sequence++}.inprogress`;
+      // Unique per job and attempt, so a restarted subtask never appends to a file of an earlier
+      // attempt, and a job never to one of another job writing the same directory.
+      this.tmp = `.part-${this.subtask}-${this.job}-a${this.attempt}-${this.sequence++}.inprogress`;
       this.fd = openSync(join(this.dir, this.tmp), "w");
     }
     writeSync(this.fd, this.buffer);
@@ -95,28 +114,33 @@ class FileTransactionWriter<T> implements TwoPhaseCommitWriter<T, StagedFile> {
 
   /**
    * Staged only once durable: the checkpoint that stores this transaction may complete, and its commit
-   * then runs after a crash of the machine too, so the file's data and its name must be on disk.
+   * then runs after a crash of the machine too, so the file's data and its name must be on disk. The
+   * pending name carries the checkpoint id: after a failover, it tells a file a newer savepoint may
+   * still commit from one of a checkpoint that never completed.
    */
   preCommit(checkpointId: number): StagedFile | undefined {
     if (this.failure) throw this.failure;
     if (!this.written) return undefined;
     this.flushBuffer();
     const fd = this.fd!;
-    this.durably(`sync ${this.tmp}`, () => this.sync.file(fd));
+    const inProgress = this.tmp!;
+    this.durably(`sync ${inProgress}`, () => this.sync.file(fd));
     closeSync(fd);
     this.fd = undefined;
-    this.durably(`sync the directory ${this.dir}`, () => this.sync.directory(this.dir));
-    const staged = { tmp: this.tmp!, final: `part-${this.subtask}-${checkpointId}` };
+    const pending = `${inProgress.slice(0, -".inprogress".length)}.c${checkpointId}.pending`;
+    this.durably(`stage ${inProgress} as ${pending}`, () => renameSync(join(this.dir, inProgress), join(this.dir, pending)));
     this.tmp = undefined;
+    this.durably(`sync the directory ${this.dir}`, () => this.sync.directory(this.dir));
     this.written = false;
-    return staged;
+    return { tmp: pending, final: `part-${this.subtask}-${checkpointId}` };
   }
 
   /**
    * A sync that failed poisons the writer: the kernel may have dropped the unwritten pages, and a
    * retried fsync can then report success (Linux), so what was written since the last checkpoint can
-   * no longer be staged. Every later call fails, the task restarts from the last checkpoint, and
-   * abortLeftovers removes the file.
+   * no longer be staged. So does a failed rename to the pending name: the file is then not where a
+   * checkpoint could find it. Every later call fails, the task restarts from the last checkpoint,
+   * and abortLeftovers removes the file.
    */
   private durably(what: string, sync: () => void): void {
     try {
@@ -150,16 +174,27 @@ class FileTransactionWriter<T> implements TwoPhaseCommitWriter<T, StagedFile> {
     }
   }
 
-  abortLeftovers(staged: readonly StagedFile[]): void {
+  /**
+   * Deletes this subtask's files of this job that nothing will commit: in-progress files (in no
+   * checkpoint), and pending files staged for checkpoints newer than every checkpoint or savepoint
+   * that may still be restored. A pending file staged up to `retainedUpTo` stays: a savepoint newer
+   * than the restored checkpoint may hold it. Other jobs' files are theirs (and their savepoints').
+   */
+  abortLeftovers(staged: readonly StagedFile[], restored: RestoredCheckpoint): void {
     const keep = new Set(staged.map((s) => s.tmp));
-    const mine = `.part-${this.subtask}-`;
     for (const name of readdirSync(this.dir)) {
-      if (name.startsWith(mine) && name.endsWith(".inprogress") && !keep.has(name)) rmSync(join(this.dir, name), { force: true });
+      const m = HIDDEN.exec(name);
+      if (!m || Number(m[1]) !== this.subtask || m[2] !== this.job || keep.has(name)) continue;
+      const stagedFor = m[3] === undefined ? undefined : Number(m[3]);
+      if (stagedFor === undefined || stagedFor > restored.retainedUpTo) rmSync(join(this.dir, name), { force: true });
     }
   }
 
+  /** The in-progress file is in no checkpoint: nothing can ever commit it, so it goes with the writer. */
   close(): void {
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
+    if (this.tmp !== undefined) rmSync(join(this.dir, this.tmp), { force: true });
+    this.tmp = undefined;
   }
 }

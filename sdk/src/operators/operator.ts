@@ -1,5 +1,5 @@
 import type { RuntimeContext } from "../api/functions.js";
-import type { SinkServices } from "../api/sink.js";
+import type { RestoredCheckpoint, SinkServices } from "../api/sink.js";
 import type { InternalKeyedStateBackend } from "../state/backend.js";
 import type { OperatorStateStore } from "../state/stores.js";
 
@@ -49,6 +49,8 @@ export interface OperatorStateContext {
   readonly keyed: InternalKeyedStateBackend | undefined;
   readonly operator: OperatorStateStore;
   readonly isRestored: boolean;
+  /** What the task restores from, when it does; absent where the runtime does not say (operator tests). */
+  readonly restoredFrom?: RestoredCheckpoint;
 }
 
 /**

@@ -11,8 +11,9 @@ interface PendingCommit {
 /**
  * Runs a sink's writer. A two-phase-commit writer is driven through its transactions: staged at each
  * barrier, committed when the checkpoint completes, and after a restore the transactions staged in the
- * restored checkpoint are committed again (idempotently) before leftovers are removed. Staged
- * transactions are union state, so after a rescale every subtask knows all of them.
+ * restored checkpoint are committed again (idempotently) before leftovers are removed, sparing what a
+ * newer savepoint may still commit (RestoredCheckpoint.retainedUpTo). Staged transactions are union
+ * state, so after a rescale every subtask knows all of them.
  *
  * Any writer may also keep state of its own (`snapshotState`, split list state handed back to
  * `createWriter` on restore) and hear of completed and aborted checkpoints.
@@ -42,7 +43,13 @@ export class SinkOperator extends StreamOperator {
       await this.twoPhase.commit(p.txn);
       this.lastCheckpointId = Math.max(this.lastCheckpointId, p.checkpointId);
     }
-    await this.twoPhase.abortLeftovers(restored.map((p) => p.txn));
+    // A runtime that does not say what it restores from gets the safe answer: keep every staged transaction.
+    const from = state.restoredFrom ?? { checkpointId: this.lastCheckpointId, retainedUpTo: Number.MAX_SAFE_INTEGER };
+    this.lastCheckpointId = Math.max(this.lastCheckpointId, from.checkpointId);
+    await this.twoPhase.abortLeftovers(
+      restored.map((p) => p.txn),
+      from,
+    );
     this.pendingState.update([]);
   }
 

@@ -84,7 +84,16 @@ export const CONFIG_OPTIONS = {
     "",
     "host:port of the JobManager's gRPC server to register with; empty uses jobmanager.rpc.address and jobmanager.rpc.port.",
   ),
-  "taskmanager.registration.timeout": opt(duration(), "60s", "How long a TaskManager keeps trying to reach the JobManager before it exits with an error."),
+  "taskmanager.registration.timeout": opt(
+    duration(),
+    "60s",
+    "How long a TaskManager keeps trying to reach the JobManager (at start, and again after losing it) before it exits with code 1.",
+  ),
+  "taskmanager.tmp.dir": opt(
+    z.string(),
+    "",
+    "Directory the TaskManager makes its work directory in (job bundles, LevelDB state), named `riffle-tm-<host>-<boot>-<pid>-<start>-<random>`; empty uses the OS temp directory. The work directory is removed at shutdown, and at start a TaskManager removes those of TaskManagers of its host that are no longer running.",
+  ),
   "taskmanager.memory.network.size": opt(
     size(),
     "64mb",

@@ -9,6 +9,7 @@ import {
   type TaskDeploymentDescriptor,
   type TaskRestore,
 } from "@riffle/shared";
+import type { RestoredCheckpoint } from "@riffle/sdk";
 import type { OperatorStateContext } from "@riffle/sdk/internal";
 import { createKeyedStateBackend, OperatorStateBackend, type KeyedStateBackend } from "../state/index.js";
 import type { TaskStateCapture, TaskStateManager } from "./task-state.js";
@@ -35,7 +36,7 @@ export class DefaultTaskStateManager implements TaskStateManager {
   private constructor(
     private readonly tdd: TaskDeploymentDescriptor,
     private readonly operators: OperatorStates[],
-    private readonly restored: boolean,
+    private readonly restored: RestoredCheckpoint | undefined,
   ) {}
 
   static async create(options: {
@@ -70,13 +71,15 @@ export class DefaultTaskStateManager implements TaskStateManager {
       for (const o of operators) await o.keyed?.dispose().catch(() => {});
       throw err;
     }
-    return new DefaultTaskStateManager(tdd, operators, restore !== undefined);
+    // A JobManager that does not say how much of the job's history is retained: keep all of it.
+    const restored = restore && { checkpointId: restore.checkpointId, retainedUpTo: restore.retainedUpTo ?? Number.MAX_SAFE_INTEGER };
+    return new DefaultTaskStateManager(tdd, operators, restored);
   }
 
   stateFor(spec: OperatorSpec): OperatorStateContext {
     const o = this.operators.find((x) => x.spec === spec || x.spec.uid === spec.uid);
     if (!o) throw new RiffleError("INTERNAL", `no state was created for operator ${spec.uid}`);
-    return { keyed: o.keyed, operator: o.operator, isRestored: this.restored };
+    return { keyed: o.keyed, operator: o.operator, isRestored: this.restored !== undefined, ...(this.restored ? { restoredFrom: this.restored } : {}) };
   }
 
   capture(_checkpointId: number): TaskStateCapture {

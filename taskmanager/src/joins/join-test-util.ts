@@ -1,5 +1,5 @@
 import { keyGroupRangeForSubtask } from "@riffle/shared";
-import type { RuntimeContext } from "@riffle/sdk";
+import type { RestoredCheckpoint, RuntimeContext } from "@riffle/sdk";
 import type { OperatorRuntime, StreamOperator } from "@riffle/sdk/internal";
 import { type KeyedStateHandle, MemoryKeyedStateBackend, OperatorStateBackend, type OperatorStateHandle } from "../state/index.js";
 import { ManualProcessingTime, prng, testRuntimeContext } from "../testing/index.js";
@@ -35,6 +35,8 @@ export interface HarnessOptions {
   attempt?: number;
   /** Restore from these snapshots (of every old subtask), as the task does on recovery or rescaling. */
   restore?: { dir: string; keyed: KeyedStateHandle[]; operator: OperatorStateHandle[] };
+  /** What the restore is of, as a task tells its operators (unsaid by default). */
+  restoredFrom?: RestoredCheckpoint;
 }
 
 /**
@@ -89,7 +91,10 @@ export class OperatorHarness {
       attempt: options.attempt ?? 0,
     });
     const rt: OperatorRuntime = { ctx, services: { collect: async () => {} }, processingTime: clock, autoWatermarkIntervalMs: 200 };
-    await operator.initializeState({ keyed, operator: operatorState, isRestored: options.restore !== undefined }, rt);
+    await operator.initializeState(
+      { keyed, operator: operatorState, isRestored: options.restore !== undefined, ...(options.restoredFrom ? { restoredFrom: options.restoredFrom } : {}) },
+      rt,
+    );
     await operator.open(rt);
     return h;
   }

@@ -2,7 +2,16 @@ import { murmur3Key, operatorIndexForKeyGroup, type Partitioner } from "@riffle/
 import { MAX_WATERMARK, MIN_WATERMARK, type Output } from "@riffle/sdk/internal";
 import type { ResultPartition, ResultSubpartition, SpillEntry } from "./result-partition.js";
 import type { CheckpointBarrier, NetworkEvent } from "./buffer.js";
-import { FRAME_RECORD, FRAME_STRUCTURES, FRAME_TIMESTAMPED_RECORD, HEADER_BYTES, MAX_HEADER, RecordSerializer, copyBytes, writeHeader } from "./serialization.js";
+import {
+  FRAME_RECORD,
+  FRAME_STRUCTURES,
+  FRAME_TIMESTAMPED_RECORD,
+  HEADER_BYTES,
+  MAX_HEADER,
+  RecordSerializer,
+  copyBytes,
+  writeHeader,
+} from "./serialization.js";
 
 export interface RecordWriterOptions {
   partitioner: Partitioner;

@@ -35,7 +35,6 @@ export const MAX_PAYLOAD = 2 ** 30 - 1;
 const KIND_SHIFT = 30;
 const LENGTH_MASK = MAX_PAYLOAD;
 
-
 type Structures = string[][] & { sharedLength?: number };
 
 class NotSerializable extends Error {}

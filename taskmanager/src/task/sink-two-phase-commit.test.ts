@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ExactlyOnceFileSink, type Sink, type TwoPhaseCommitWriter } from "@riffle/sdk";
+import { ExactlyOnceFileSink, type RestoredCheckpoint, type Sink, type TwoPhaseCommitWriter } from "@riffle/sdk";
 import { SinkOperator } from "@riffle/sdk/internal";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OperatorHarness } from "../joins/join-test-util.js";
@@ -30,6 +30,8 @@ interface Txn {
  */
 class TestingTransactionalSystem {
   readonly open = new Map<string, string[]>();
+  /** The checkpoint each staged transaction was staged for. */
+  readonly stagedFor = new Map<string, number>();
   readonly visible: string[] = [];
   readonly log: string[] = [];
 
@@ -57,6 +59,7 @@ class TestingTwoPhaseWriter implements TwoPhaseCommitWriter<string, Txn> {
     this.system.log.push(`preCommit ${checkpointId}`);
     if (this.current.length === 0) return undefined;
     const txn = { id: `${this.name}-${this.n++}`, records: this.current };
+    this.system.stagedFor.set(txn.id, checkpointId);
     this.current = [];
     return txn;
   }
@@ -69,10 +72,14 @@ class TestingTwoPhaseWriter implements TwoPhaseCommitWriter<string, Txn> {
     this.system.visible.push(...records);
   }
 
-  abortLeftovers(staged: readonly Txn[]): void {
-    this.system.log.push(`abortLeftovers ${staged.map((t) => t.id).join(",")}`);
+  /** Keeps `staged`, and what was staged for checkpoints a retained savepoint may still commit. */
+  abortLeftovers(staged: readonly Txn[], restored: RestoredCheckpoint): void {
+    this.system.log.push(`abortLeftovers ${staged.map((t) => t.id).join(",")} up to ${restored.retainedUpTo}`);
     const keep = new Set(staged.map((t) => t.id));
-    for (const id of this.system.open.keys()) if (!keep.has(id)) this.system.open.delete(id);
+    for (const id of this.system.open.keys()) {
+      const stagedFor = this.system.stagedFor.get(id);
+      if (!keep.has(id) && (stagedFor === undefined || stagedFor > restored.retainedUpTo)) this.system.open.delete(id);
+    }
   }
 
   notifyCheckpointComplete(checkpointId: number): void {
@@ -100,6 +107,24 @@ const restoreFrom = (...cps: { dir: string; operator: OperatorStateHandle }[]) =
   keyed: [],
   operator: cps.map((c) => c.operator),
 });
+
+/**
+ * A first run that fails before checkpoint 1's completion reaches the sink: "a" is staged in
+ * checkpoint 1 (returned), "b" in checkpoint 2, which never completes, and "c" is never staged.
+ */
+async function runUntilFailure(system: TestingTransactionalSystem): Promise<{ dir: string; operator: OperatorStateHandle }> {
+  const first = await OperatorHarness.open(new SinkOperator(system.sink()));
+  write(first, "a");
+  const cp1 = await checkpoint(first, 1);
+  write(first, "b");
+  first.operator.snapshotState(2);
+  write(first, "c");
+  await first.close();
+  return cp1;
+}
+
+/** What the task says of a restore of checkpoint `checkpointId`, when the newest retained one is `retainedUpTo`. */
+const from = (checkpointId: number, retainedUpTo = checkpointId): { restoredFrom: RestoredCheckpoint } => ({ restoredFrom: { checkpointId, retainedUpTo } });
 
 describe("sink operator: two-phase commit", () => {
   it("stages at the barrier and commits on completion, only what was staged up to the completed checkpoint", async () => {
@@ -137,20 +162,12 @@ describe("sink operator: two-phase commit", () => {
 
   it("on restore commits what the restored checkpoint staged, then removes the leftovers, and never commits them again", async () => {
     const system = new TestingTransactionalSystem();
-    const first = await OperatorHarness.open(new SinkOperator(system.sink()));
-    write(first, "a");
-    const cp1 = await checkpoint(first, 1);
-    // The failure comes before checkpoint 1's completion reaches the sink; "b" is staged in a
-    // checkpoint that never completes, "c" is never staged.
-    write(first, "b");
-    first.operator.snapshotState(2);
-    write(first, "c");
-    await first.close();
+    const cp1 = await runUntilFailure(system);
     expect(system.visible).toEqual([]);
 
     system.log.length = 0;
-    const restored = await OperatorHarness.open(new SinkOperator(system.sink()), { attempt: 1, restore: restoreFrom(cp1) });
-    expect(system.log).toEqual(["commit s0a0-0", "abortLeftovers s0a0-0"]);
+    const restored = await OperatorHarness.open(new SinkOperator(system.sink()), { attempt: 1, restore: restoreFrom(cp1), ...from(1) });
+    expect(system.log).toEqual(["commit s0a0-0", "abortLeftovers s0a0-0 up to 1"]);
     expect(system.visible).toEqual(["a"]);
     expect(system.open.size).toBe(0);
 
@@ -163,10 +180,46 @@ describe("sink operator: two-phase commit", () => {
     await restored.close();
 
     system.log.length = 0;
-    const again = await OperatorHarness.open(new SinkOperator(system.sink()), { attempt: 2, restore: restoreFrom(cp3) });
-    expect(system.log).toEqual(["commit s0a1-0", "abortLeftovers s0a1-0"]);
+    const again = await OperatorHarness.open(new SinkOperator(system.sink()), { attempt: 2, restore: restoreFrom(cp3), ...from(3) });
+    expect(system.log).toEqual(["commit s0a1-0", "abortLeftovers s0a1-0 up to 3"]);
     expect(system.visible).toEqual(["a", "d"]);
     await again.close();
+  });
+
+  it("a failover to a checkpoint older than a savepoint keeps what the savepoint staged, and a job restored from the savepoint commits it", async () => {
+    const system = new TestingTransactionalSystem();
+    const first = await OperatorHarness.open(new SinkOperator(system.sink()));
+    write(first, "a");
+    const cp1 = await checkpoint(first, 1);
+    write(first, "b");
+    // An intermediate savepoint: completed, but never notified.
+    const sp2 = await checkpoint(first, 2);
+    write(first, "c");
+    first.operator.snapshotState(3); // never completes: the TaskManager dies
+    await first.close();
+
+    // The failover goes back to checkpoint 1; savepoint 2 is the newest retained.
+    system.log.length = 0;
+    const failedOver = await OperatorHarness.open(new SinkOperator(system.sink()), { attempt: 1, restore: restoreFrom(cp1), ...from(1, 2) });
+    expect(system.log).toEqual(["commit s0a0-0", "abortLeftovers s0a0-0 up to 2"]);
+    expect(system.visible).toEqual(["a"]);
+    expect([...system.open.keys()]).toEqual(["s0a0-1"]);
+    await failedOver.close();
+
+    // A new job from the savepoint commits what the savepoint staged.
+    const fromSavepoint = await OperatorHarness.open(new SinkOperator(system.sink()), { restore: restoreFrom(sp2), ...from(2) });
+    expect(system.visible).toEqual(["a", "b"]);
+    expect(system.open.size).toBe(0);
+    await fromSavepoint.close();
+  });
+
+  it("keeps every staged transaction when the runtime does not say what it restores", async () => {
+    const system = new TestingTransactionalSystem();
+    const cp1 = await runUntilFailure(system);
+    const restored = await OperatorHarness.open(new SinkOperator(system.sink()), { attempt: 1, restore: restoreFrom(cp1) });
+    expect(system.log.at(-1)).toBe(`abortLeftovers s0a0-0 up to ${Number.MAX_SAFE_INTEGER}`);
+    expect([...system.open.keys()]).toEqual(["s0a0-1"]);
+    await restored.close();
   });
 
   it("after a rescale, every subtask commits the transactions all old subtasks staged (union state)", async () => {
@@ -204,7 +257,11 @@ describe("sink operator: two-phase commit", () => {
     write(first, "d");
     await first.close();
 
-    const restored = await OperatorHarness.open(new SinkOperator(new ExactlyOnceFileSink<string>(out)), { attempt: 1, restore: restoreFrom(cp1) });
+    const restored = await OperatorHarness.open(new SinkOperator(new ExactlyOnceFileSink<string>(out)), {
+      attempt: 1,
+      restore: restoreFrom(cp1),
+      ...from(1),
+    });
     write(restored, "c", "d");
     restored.operator.snapshotState(2);
     await restored.operator.notifyCheckpointComplete(2);

@@ -1,0 +1,129 @@
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TestCluster, mulberry32 } from "./harness/index.js";
+
+/**
+ * TaskManagers end when they say they do, and leave nothing behind: one that gives up on its
+ * JobManager exits 1 with the reason in its last log line (a supervisor then restarts it), and work
+ * directories of killed TaskManagers are removed by the next TaskManager that starts on the host.
+ */
+
+let work: string;
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), "riffle-tm-lifecycle-"));
+});
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+/** The work directories under `root`, each with the pid its name records. */
+function workDirs(root: string): Array<{ name: string; pid: number }> {
+  return readdirSync(root)
+    .filter((n) => n.startsWith("riffle-tm-"))
+    .map((name) => ({ name, pid: Number(name.split("-")[4]) }));
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== "ESRCH";
+  }
+}
+
+describe("TaskManager lifecycle", () => {
+  it("kill -9 of the JobManager: every TaskManager exits 1 within the registration timeout plus a few seconds, saying why", async () => {
+    const REGISTRATION_TIMEOUT_MS = 5_000;
+    const root = join(work, "jobmanager-killed");
+    const cluster = await TestCluster.start({
+      taskmanagers: 3,
+      taskmanager: { "taskmanager.registration.timeout": `${REGISTRATION_TIMEOUT_MS}ms`, "taskmanager.tmp.dir": root },
+    });
+    try {
+      // A running job, so the TaskManagers have tasks (and state) when their JobManager goes.
+      const jobId = await cluster.submit("e2e/jobs/unbounded.ts", { parallelism: 3, args: ["--rate", "500"] });
+      await cluster.waitForJob(jobId, (j) => j.status === "RUNNING" && j.vertices.every((v) => v.status === "RUNNING"));
+      expect(
+        workDirs(root)
+          .map((d) => d.pid)
+          .sort(),
+      ).toEqual(cluster.taskmanagers.map((t) => t.pid).sort());
+
+      cluster.jobmanager.kill("SIGKILL");
+      await cluster.jobmanager.exited;
+      const killedAt = Date.now();
+      const deadline = REGISTRATION_TIMEOUT_MS + 5_000;
+      const exits = await Promise.all(
+        cluster.taskmanagers.map(async (tm) => {
+          const { code, signal } = await tm.waitForExit(deadline);
+          return { tm, code, signal, afterMs: Date.now() - killedAt };
+        }),
+      );
+      console.log(`TaskManagers exited ${exits.map((e) => e.afterMs).join(", ")} ms after the JobManager was killed`);
+      for (const { tm, code, signal } of exits) {
+        expect({ name: tm.name, code, signal }).toEqual({ name: tm.name, code: 1, signal: null });
+        // The reason is the last log line, and the last line on stderr.
+        const last = tm.logs.at(-1)!;
+        expect(last).toMatchObject({ level: 60, code: "JOBMANAGER_UNREACHABLE" });
+        expect(last.msg).toMatch(/^TaskManager exits: could not register with the JobManager at 127\.0\.0\.1:\d+ within 5000 ms/);
+        expect(tm.logs.some((l) => l.msg === "lost the JobManager; cancelling tasks and registering again")).toBe(true);
+        expect(tm.stderr.at(-1)).toMatch(/^error\[JOBMANAGER_UNREACHABLE\]: could not register with the JobManager/);
+        expect(processExists(tm.pid)).toBe(false);
+      }
+      // Each removed its work directory on the way out.
+      expect(workDirs(root)).toEqual([]);
+    } finally {
+      await cluster.stop();
+    }
+  }, 90_000);
+
+  it("kill -9 of TaskManagers, again and again: the number of work directories does not grow", async () => {
+    const root = join(work, "taskmanagers-killed");
+    const random = mulberry32(20261123);
+    const cluster = await TestCluster.start({
+      taskmanagers: 2,
+      config: { "heartbeat.interval": "500ms", "heartbeat.timeout": "3s" },
+      taskmanager: { "taskmanager.tmp.dir": root },
+    });
+    try {
+      // LevelDB state and the job's bundle in every work directory.
+      const out = join(work, "out");
+      const jobId = await cluster.submit("e2e/jobs/exactly-once.ts", {
+        parallelism: 2,
+        args: ["--out", out, "--count", "100000000", "--rate", "2000", "--backend", "leveldb"],
+      });
+      let restarts = -1;
+      for (let kill = 0; kill < 4; kill++) {
+        const running = await cluster.waitForJob(
+          jobId,
+          (j) => j.status === "RUNNING" && ((j.numRestarts as number | undefined) ?? 0) > restarts && j.vertices.every((v) => v.status === "RUNNING"),
+          60_000,
+        );
+        restarts = (running.numRestarts as number | undefined) ?? 0;
+        const alive = cluster.taskmanagers.filter((t) => !t.hasExited);
+        expect(
+          workDirs(root)
+            .map((d) => d.pid)
+            .sort(),
+        ).toEqual(alive.map((t) => t.pid).sort());
+        const victim = alive[Math.floor(random() * alive.length)]!;
+        expect(readdirSync(join(root, workDirs(root).find((d) => d.pid === victim.pid)!.name))).toContain("bundles");
+        victim.kill("SIGKILL");
+        await victim.exited;
+        // Left behind by the killed process...
+        expect(workDirs(root).some((d) => d.pid === victim.pid)).toBe(true);
+        // ...and removed by the next TaskManager to start under the same root.
+        await cluster.addTaskManager();
+        expect(workDirs(root).some((d) => d.pid === victim.pid)).toBe(false);
+        expect(workDirs(root)).toHaveLength(2);
+      }
+      expect((await cluster.rest("PATCH", `/jobs/${jobId}?mode=cancel`)).status).toBe(202);
+      await cluster.waitForStatus(jobId, "CANCELED");
+    } finally {
+      await cluster.stop();
+    }
+    // Stopped with SIGTERM, each TaskManager removed its own.
+    expect(workDirs(root)).toEqual([]);
+  }, 180_000);
+});
