@@ -189,6 +189,14 @@ export class TestCluster {
   }
 }
 
+/**
+ * Whether the job and every subtask of it are RUNNING. (A vertex reads RUNNING as soon as one of its
+ * subtasks does, as in Flink: a subtask still deploying does not show there.)
+ */
+export function allRunning(job: JobDetails): boolean {
+  return job.status === "RUNNING" && job.vertices.every((v) => v.subtasks.length === v.parallelism && v.subtasks.every((s) => s.status === "RUNNING"));
+}
+
 /** Reads one sample of a Prometheus metric with the given labels (undefined if absent). */
 export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
   for (const line of text.split("\n")) {

@@ -11,13 +11,6 @@ export class PartitionManager {
   /** Job of each registered partition: a job that ends or restarts releases all of them here. */
   private readonly jobOf = new Map<string, string>();
   private readonly waiters = new Map<string, Array<(p: ResultPartition) => void>>();
-  /** Called after a partition was removed (its slot may have become idle). */
-  onReleased: () => void = () => {};
-
-  /** Partitions held: a producer that finished keeps its partitions until they were read. */
-  get size(): number {
-    return this.partitions.size;
-  }
 
   register(partition: ResultPartition, jobId: string): void {
     if (this.partitions.has(partition.id)) throw new RiffleError("INTERNAL", `partition ${partition.id} is already registered`);
@@ -62,7 +55,6 @@ export class PartitionManager {
     this.partitions.delete(id);
     this.jobOf.delete(id);
     if (error) p.release(error);
-    this.onReleased();
   }
 
   /**

@@ -70,9 +70,7 @@ export type FromWorker =
   | { type: "open-channel"; port: MessagePort; channel: ChannelDeployment; consumer: string }
   | { type: "snapshot"; snapshot: SlotSnapshot }
   /** The answer to a trigger-checkpoint. */
-  | { type: "reply"; id: number; error?: { code: string; message: string } }
-  /** No task runs and no partition is held: the worker may be discarded. `deploys` counts the deployments it got. */
-  | { type: "idle"; deploys: number };
+  | { type: "reply"; id: number; error?: { code: string; message: string } };
 
 /** A task's numbers as the main thread reports them: `report` in heartbeats, all of them on /metrics. */
 export interface TaskSnapshot {

@@ -67,7 +67,6 @@ export class SlotWorker {
   readonly tasks = new Map<string, HostedTask>();
   /** The job the worker hosts, set by its first deployment. */
   jobId: string | undefined;
-  deploysSent = 0;
   snapshot: SlotSnapshot | undefined;
   /** Set once the worker is being discarded or has died: it takes no more deployments. */
   gone = false;
@@ -166,7 +165,7 @@ export class SlotWorker {
 /**
  * A slot of the TaskManager, from the main thread: it keeps a worker thread ready and deploys the
  * tasks of one job into it. The job's restarts reuse the worker (its bundle is loaded already); another
- * job gets a fresh one, started ahead as a spare as soon as the slot is idle. A worker is also
+ * job gets a fresh one, started ahead as a spare as soon as the current worker is bound to a job. A worker is also
  * replaced when a cancelled task does not stop in time (it is terminated), when tasks of an older
  * attempt still run in it as a new one is deployed, and when it dies: then it takes only its own
  * tasks with it, each failing with the cause (out of memory, `process.exit` in user code, an uncaught
@@ -174,7 +173,7 @@ export class SlotWorker {
  */
 export class SlotHost {
   private current: SlotWorker;
-  /** A fresh worker started while the slot is idle, for the next job. */
+  /** A fresh worker started ahead, for the next job. */
   private spare: SlotWorker | undefined;
   private closed = false;
 
@@ -231,9 +230,12 @@ export class SlotHost {
       }
       w = this.replace(w, { code: "TASK_CANCELED", message: `slot ${this.index} was given to another job attempt` });
     }
-    w.jobId = tdd.jobId;
+    if (w.jobId === undefined) {
+      w.jobId = tdd.jobId;
+      // The next job gets a fresh worker: have one started by then.
+      if (!this.spare && !this.closed) this.spare = this.spawn();
+    }
     const task = w.addTask(tdd, taskName);
-    w.deploysSent++;
     this.events.partitionsDeployed(
       w,
       tdd.partitions.map((p) => p.partitionId),
@@ -327,13 +329,6 @@ export class SlotHost {
         return;
       case "snapshot":
         w.snapshot = msg.snapshot;
-        return;
-      case "idle":
-        // The slot may go to another job next: have a fresh worker ready for it. (Deployments sent
-        // after the worker counted would make it busy again.)
-        if (w === this.current && !w.gone && !this.spare && !this.closed && msg.deploys === w.deploysSent && w.liveTasks().length === 0) {
-          this.spare = this.spawn();
-        }
         return;
       case "ready":
       case "reply":

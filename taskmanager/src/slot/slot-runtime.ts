@@ -30,8 +30,7 @@ export interface MainLink {
 /**
  * The tasks of one slot, inside the slot's worker thread: it deploys them, gives them the slot's
  * network memory and partitions, and relays what they have to say to the main thread. It runs the
- * tasks of one job (its attempts one after another); it reports `idle` when nothing runs or is held,
- * so that the main thread can start a fresh worker for the next job.
+ * tasks of one job, its attempts one after another (the next job gets a fresh worker).
  */
 export class SlotRuntime {
   private readonly tasks = new Map<string, Task>();
@@ -43,8 +42,6 @@ export class SlotRuntime {
   private readonly modules = new Map<string, Promise<unknown>>();
   private readonly pending = new Map<number, { resolve(): void; reject(err: Error): void }>();
   private nextRequest = 0;
-  private deploys = 0;
-  private idleReported = false;
   private snapshotTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -55,7 +52,6 @@ export class SlotRuntime {
     this.pool = new NetworkBufferPool(data.segments, data.segmentSize);
     this.activity = new Int32Array(data.activity);
     this.activity[0] = -1;
-    this.partitions.onReleased = () => this.checkIdle();
   }
 
   start(): void {
@@ -109,8 +105,6 @@ export class SlotRuntime {
   }
 
   private deploy(tdd: TaskDeploymentDescriptor, taskNumber: number): void {
-    this.deploys++;
-    this.idleReported = false;
     const task = new Task(tdd, this.services());
     this.tasks.set(tdd.executionId, task);
     this.numbers.set(task, taskNumber);
@@ -214,16 +208,8 @@ export class SlotRuntime {
     if (terminal) {
       this.tasks.delete(task.tdd.executionId);
       this.numbers.delete(task);
-      if (this.activity[0] !== -1 && this.tasks.size === 0) this.activity[0] = -1;
-      this.checkIdle();
+      if (this.tasks.size === 0) this.activity[0] = -1;
     }
-  }
-
-  /** Tells the main thread once nothing runs and nothing is held here any more. */
-  private checkIdle(): void {
-    if (this.idleReported || this.deploys === 0 || this.tasks.size > 0 || this.partitions.size > 0) return;
-    this.idleReported = true;
-    this.main.postMessage({ type: "idle", deploys: this.deploys });
   }
 
   private async postSnapshot(): Promise<void> {
