@@ -7,6 +7,11 @@
 import { BROKER_USAGE, parseBrokerArgs } from "./args.js";
 import { KafkaBroker } from "./broker.js";
 
+if (process.argv.includes("--help") || process.argv.includes("-h")) {
+  process.stdout.write(`${BROKER_USAGE}\n`);
+  process.exit(0);
+}
+
 let options: ReturnType<typeof parseBrokerArgs>;
 try {
   options = parseBrokerArgs(process.argv.slice(2));
