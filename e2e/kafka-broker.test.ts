@@ -2,10 +2,13 @@
  * Conformance of the Kafka test broker, checked by two clients nobody here wrote: kafkajs and
  * librdkafka (Debian's kcat). The broker runs as a real process started by the harness.
  */
+import { mkdtempSync, rmSync } from "node:fs";
 import { Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { type Consumer, type EachMessagePayload, Kafka, type Producer, logLevel } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TestKafkaBroker, kcat } from "./harness/index.js";
+import { RiffleProcess, TestKafkaBroker, kcat } from "./harness/index.js";
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = "1";
 
@@ -329,6 +332,31 @@ describe("Kafka test broker: durability across kill -9", () => {
       [1, "10"],
       [2, "10"],
     ]);
+  });
+});
+
+describe("riffle dev kafka", () => {
+  it("runs the broker in the foreground for demos, refuses a port in use, and stops on SIGTERM", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "riffle-dev-kafka-"));
+    const dev = new RiffleProcess("dev-kafka", ["dev", "kafka", "--port", "0", "--data-dir", dataDir, "--partitions", "2"]);
+    try {
+      const line = await dev.waitForStderr((l) => l.startsWith("Kafka test broker listening on"));
+      const address = /on (\S+),/.exec(line)![1]!;
+      const produced = await kcat(["-b", address, "-P", "-t", "demo"], { input: "hello\n" });
+      expect(produced.code, produced.stderr).toBe(0);
+      const metadata = await kcat(["-b", address, "-L", "-t", "demo"]);
+      expect(metadata.stdout).toContain('topic "demo" with 2 partitions');
+
+      const clash = new RiffleProcess("dev-kafka-clash", ["dev", "kafka", "--port", address.split(":")[1]!, "--data-dir", join(dataDir, "other")]);
+      expect((await clash.waitForExit(20_000)).code).toBe(1);
+      expect(clash.stderr.join("\n")).toMatch(/error\[PORT_IN_USE\].*is in use/);
+
+      dev.kill("SIGTERM");
+      expect((await dev.waitForExit(20_000)).code).toBe(0);
+    } finally {
+      await dev.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
 

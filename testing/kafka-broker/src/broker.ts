@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { type AddressInfo, type Server, type Socket, createServer } from "node:net";
 import { join } from "node:path";
-import { type Clock, type Logger, SystemClock, createLogger } from "@riffle/shared";
+import { type Clock, type Logger, RiffleError, SystemClock, createLogger } from "@riffle/shared";
 import { APIS } from "./apis/index.js";
 import { Connection } from "./connection.js";
 import { GroupCoordinator } from "./groups/group-coordinator.js";
@@ -105,13 +105,21 @@ export class KafkaBroker {
       broker.connections.add(connection);
       socket.on("close", () => broker.connections.delete(connection));
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(options.port ?? 9092, host, () => {
-        server.off("error", reject);
-        resolve();
+    const port = options.port ?? 9092;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, host, () => {
+          server.off("error", reject);
+          resolve();
+        });
       });
-    });
+    } catch (err) {
+      await broker.closeStores();
+      if ((err as NodeJS.ErrnoException).code === "EADDRINUSE")
+        throw new RiffleError("PORT_IN_USE", `port ${port} on ${host} is in use: stop what listens there or choose another port (0 picks a free one)`);
+      throw err;
+    }
     state.port = (server.address() as AddressInfo).port;
     logger.info({ host, port: state.port, dataDir, topics: logs.all().length, fsync }, "Kafka test broker started");
     return broker;
@@ -126,16 +134,20 @@ export class KafkaBroker {
     return `${this.state.host}:${this.state.port}`;
   }
 
+  private async closeStores(): Promise<void> {
+    this.state.groups.shutdown();
+    await this.state.transactions.close();
+    await this.offsets.close();
+    await this.state.logs.close();
+  }
+
   /** Stops accepting connections, closes the open ones and flushes the stores. */
   async close(): Promise<void> {
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       for (const c of this.connections) c.destroy();
     });
-    this.state.groups.shutdown();
-    await this.state.transactions.close();
-    await this.offsets.close();
-    await this.state.logs.close();
+    await this.closeStores();
     this.state.logger.info({ dataDir: this.dataDir }, "Kafka test broker stopped");
   }
 }
