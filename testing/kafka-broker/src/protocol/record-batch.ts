@@ -116,37 +116,65 @@ export function assignOffset(batch: Buffer, position: number, baseOffset: number
   batch.writeInt32BE(0, position + 12);
 }
 
-/**
- * A transaction marker: a control batch with one record whose key is (version 0, type 0 = abort,
- * 1 = commit) and whose value is (version 0, coordinator epoch).
- */
-export function controlBatch(options: { baseOffset: number; producerId: number; producerEpoch: number; commit: boolean; timestamp: number }): Buffer {
-  const key = new Writer()
-    .int16(0)
-    .int16(options.commit ? 1 : 0)
-    .toBuffer();
-  const value = new Writer().int16(0).int32(0).toBuffer();
-  const body = new Writer().int8(0).varlong(0).varint(0).varintBytes(key).varintBytes(value).varint(0).toBuffer();
-  const record = new Writer().varint(body.length).raw(body).toBuffer();
+export interface BatchSpec {
+  baseOffset: number;
+  timestamp: number;
+  producerId: number;
+  producerEpoch: number;
+  baseSequence: number;
+  transactional: boolean;
+  control: boolean;
+  records: Array<{ key: Buffer | null; value: Buffer | null }>;
+}
+
+/** Encodes an uncompressed v2 batch (the broker writes transaction markers with it; tests write data). */
+export function encodeBatch(spec: BatchSpec): Buffer {
+  const records = new Writer();
+  spec.records.forEach((r, i) => {
+    const body = new Writer().int8(0).varlong(0).varint(i).varintBytes(r.key).varintBytes(r.value).varint(0).toBuffer();
+    records.varint(body.length).raw(body);
+  });
   const afterCrc = new Writer()
-    .int16(TRANSACTIONAL_FLAG | CONTROL_FLAG)
-    .int32(0)
-    .int64(options.timestamp)
-    .int64(options.timestamp)
-    .int64(options.producerId)
-    .int16(options.producerEpoch)
-    .int32(-1)
-    .int32(1)
-    .raw(record)
+    .int16((spec.transactional ? TRANSACTIONAL_FLAG : 0) | (spec.control ? CONTROL_FLAG : 0))
+    .int32(spec.records.length - 1)
+    .int64(spec.timestamp)
+    .int64(spec.timestamp)
+    .int64(spec.producerId)
+    .int16(spec.producerEpoch)
+    .int32(spec.baseSequence)
+    .int32(spec.records.length)
+    .raw(records.toBuffer())
     .toBuffer();
   return new Writer()
-    .int64(options.baseOffset)
+    .int64(spec.baseOffset)
     .int32(afterCrc.length + 9)
     .int32(0)
     .int8(2)
     .uint32(crc32C(afterCrc))
     .raw(afterCrc)
     .toBuffer();
+}
+
+/**
+ * A transaction marker: a control batch with one record whose key is (version 0, type 0 = abort,
+ * 1 = commit) and whose value is (version 0, coordinator epoch).
+ */
+export function controlBatch(options: { baseOffset: number; producerId: number; producerEpoch: number; commit: boolean; timestamp: number }): Buffer {
+  return encodeBatch({
+    ...options,
+    baseSequence: -1,
+    transactional: true,
+    control: true,
+    records: [
+      {
+        key: new Writer()
+          .int16(0)
+          .int16(options.commit ? 1 : 0)
+          .toBuffer(),
+        value: new Writer().int16(0).int32(0).toBuffer(),
+      },
+    ],
+  });
 }
 
 /** Whether a control batch commits (true) or aborts (false) its transaction. */

@@ -206,11 +206,17 @@ export class TransactionCoordinator {
     return ErrorCode.NONE;
   }
 
+  /** Resolves once the operations under way (a timeout's abort included) have finished. */
+  async idle(): Promise<void> {
+    while (this.locks.size > 0) await Promise.all([...this.locks.values()].map((p) => p.catch(() => {})));
+  }
+
   /** Stops the timeout checks and waits for the operations under way. */
   async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
     this.timeoutCheck?.();
-    await Promise.all([...this.locks.values()].map((p) => p.catch(() => {})));
+    await this.idle();
     await this.journal.close();
   }
 
