@@ -198,7 +198,16 @@ describe("Kafka test broker: produce, consume, groups and transactions (kafkajs 
     await expect(zombieTxn.commit()).rejects.toThrow();
 
     await txn.send({ topic: "fenced", messages: [{ value: "successor" }] });
+    // Consumed offsets committed with the transaction (AddOffsetsToTxn, TxnOffsetCommit): visible once it commits.
+    await txn.sendOffsets({ consumerGroupId: "fenced-readers", topics: [{ topic: "fenced", partitions: [{ partition: 0, offset: "1" }] }] });
+    const admin = kafka.admin();
+    await admin.connect();
+    const before = await admin.fetchOffsets({ groupId: "fenced-readers", topics: ["fenced"] });
+    expect(before[0]!.partitions[0]!.offset).toBe("-1");
     await txn.commit();
+    const after = await admin.fetchOffsets({ groupId: "fenced-readers", topics: ["fenced"] });
+    expect(after[0]!.partitions[0]!.offset).toBe("1");
+    await admin.disconnect();
     await Promise.all([zombie.disconnect(), successor.disconnect()]);
 
     expect(values(await kcatRead(broker, "fenced", "read_committed"))).toEqual(["successor"]);
@@ -336,7 +345,7 @@ describe("Kafka test broker: durability across kill -9", () => {
 });
 
 describe("riffle dev kafka", () => {
-  it("runs the broker in the foreground for demos, refuses a port in use, and stops on SIGTERM", async () => {
+  it("runs the broker in the foreground for demos, refuses a port or data directory in use, and stops on SIGTERM", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "riffle-dev-kafka-"));
     const dev = new RiffleProcess("dev-kafka", ["dev", "kafka", "--port", "0", "--data-dir", dataDir, "--partitions", "2"]);
     try {
@@ -350,6 +359,10 @@ describe("riffle dev kafka", () => {
       const clash = new RiffleProcess("dev-kafka-clash", ["dev", "kafka", "--port", address.split(":")[1]!, "--data-dir", join(dataDir, "other")]);
       expect((await clash.waitForExit(20_000)).code).toBe(1);
       expect(clash.stderr.join("\n")).toMatch(/error\[PORT_IN_USE\].*is in use/);
+
+      const sameDir = new RiffleProcess("dev-kafka-same-dir", ["dev", "kafka", "--port", "0", "--data-dir", dataDir]);
+      expect((await sameDir.waitForExit(20_000)).code).toBe(1);
+      expect(sameDir.stderr.join("\n")).toMatch(/error\[CLUSTER_ALREADY_RUNNING\].*in use by the Kafka test broker with pid/);
 
       dev.kill("SIGTERM");
       expect((await dev.waitForExit(20_000)).code).toBe(0);

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { type AddressInfo, type Server, type Socket, createServer } from "node:net";
 import { join } from "node:path";
 import { type Clock, type Logger, RiffleError, SystemClock, createLogger } from "@riffle/shared";
@@ -62,6 +62,7 @@ export class KafkaBroker {
     private readonly state: BrokerState,
     private readonly offsets: OffsetStore,
     private readonly dataDir: string,
+    private readonly unlock: () => void,
   ) {}
 
   static async start(options: KafkaBrokerOptions): Promise<KafkaBroker> {
@@ -70,6 +71,7 @@ export class KafkaBroker {
     const fsync = options.fsync ?? true;
     const dataDir = options.dataDir;
     mkdirSync(dataDir, { recursive: true });
+    const unlock = lockDataDir(dataDir);
     const clusterId = clusterIdOf(dataDir);
     const logs = LogManager.open(dataDir, fsync, logger);
     const offsets = OffsetStore.open(dataDir, fsync);
@@ -99,7 +101,7 @@ export class KafkaBroker {
     };
     const apis = new Map<number, Api>(APIS.map((a) => [a.key, a]));
     const server = createServer();
-    const broker = new KafkaBroker(server, state, offsets, dataDir);
+    const broker = new KafkaBroker(server, state, offsets, dataDir, unlock);
     server.on("connection", (socket: Socket) => {
       const connection = new Connection(socket, state, apis, logger);
       broker.connections.add(connection);
@@ -139,6 +141,7 @@ export class KafkaBroker {
     await this.state.transactions.close();
     await this.offsets.close();
     await this.state.logs.close();
+    this.unlock();
   }
 
   /** Stops accepting connections, closes the open ones and flushes the stores. */
@@ -149,6 +152,33 @@ export class KafkaBroker {
     });
     await this.closeStores();
     this.state.logger.info({ dataDir: this.dataDir }, "Kafka test broker stopped");
+  }
+}
+
+/**
+ * Claims the data directory for this process (`broker.pid`), so two brokers never write the same
+ * logs. A pid file left by a broker that died (kill -9) is taken over.
+ */
+function lockDataDir(dataDir: string): () => void {
+  const file = join(dataDir, "broker.pid");
+  if (existsSync(file)) {
+    const pid = Number(readFileSync(file, "utf8"));
+    if (Number.isInteger(pid) && pid !== process.pid && isAlive(pid))
+      throw new RiffleError(
+        "CLUSTER_ALREADY_RUNNING",
+        `the data directory ${dataDir} is in use by the Kafka test broker with pid ${pid}: stop it, or choose another data directory`,
+      );
+  }
+  writeFileSync(file, String(process.pid));
+  return () => rmSync(file, { force: true });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 

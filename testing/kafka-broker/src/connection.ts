@@ -9,11 +9,15 @@ import { MalformedRequestError, Reader, Writer } from "./protocol/wire.js";
 const MAX_REQUEST_BYTES = 100 * 1024 * 1024;
 /** Requests read ahead of the one being handled before the socket is paused. */
 const MAX_QUEUED = 64;
+/** Pipelined requests (see ApiSpec.pipelined) waiting for their response at most. */
+const MAX_IN_FLIGHT = 32;
 
 /**
  * One client connection: size-prefixed request frames in, responses out. Requests of a connection
- * are handled one at a time, in order, as Kafka does (it mutes a channel while a request is in
- * flight), so responses leave in request order and a client's writes apply in the order it sent them.
+ * are handled in order, one at a time as Kafka does (it mutes a channel while a request is in
+ * flight), so a client's writes apply in the order it sent them and responses leave in request order.
+ * One exception: a Produce request has appended its batches before it waits for fsync, so the next
+ * request starts meanwhile and the produce requests in flight on a connection share one fsync.
  *
  * A request that cannot be decoded, of an unknown API, or of a version this broker does not serve
  * closes the connection with a logged reason, as Kafka does; the broker goes on serving the others.
@@ -24,6 +28,9 @@ export class Connection {
   private buffered = 0;
   private readonly frames: Buffer[] = [];
   private processing = false;
+  /** Responses not yet written, oldest first; `written` chains their writes in that order. */
+  private readonly inFlight: Array<Promise<Buffer[] | null>> = [];
+  private written: Promise<void> = Promise.resolve();
   private closed = false;
   private readonly abort = new AbortController();
   private readonly clientHost: string;
@@ -81,17 +88,28 @@ export class Connection {
     try {
       while (this.frames.length > 0 && !this.closed) {
         const frame = this.frames.shift()!;
-        const response = await this.handle(frame);
-        if (response && !this.closed) {
-          this.socket.cork();
-          for (const chunk of response) this.socket.write(chunk);
-          this.socket.uncork();
-        }
+        const pipelined = frame.length >= 2 && this.apis.get(frame.readInt16BE(0))?.pipelined === true;
+        // handle() runs synchronously up to its first await: a pipelined request's effects are applied when it returns.
+        const response = this.handle(frame);
+        this.inFlight.push(response);
+        this.written = this.written.then(() => this.writeResponse(response));
+        if (!pipelined) await response;
+        while (this.inFlight.length >= MAX_IN_FLIGHT) await this.written;
         if (this.frames.length < MAX_QUEUED / 2 && this.socket.isPaused()) this.socket.resume();
       }
     } finally {
       this.processing = false;
     }
+  }
+
+  /** Writes responses in request order, whatever order their requests finish in. */
+  private async writeResponse(response: Promise<Buffer[] | null>): Promise<void> {
+    const bytes = await response;
+    this.inFlight.shift();
+    if (!bytes || this.closed) return;
+    this.socket.cork();
+    for (const chunk of bytes) this.socket.write(chunk);
+    this.socket.uncork();
   }
 
   /** Handles one request; returns the response's bytes (size prefix included), or null for none. */

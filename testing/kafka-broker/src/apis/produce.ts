@@ -28,6 +28,8 @@ export const produce = defineApi<ProduceRequest, ProduceResponse>({
   name: "Produce",
   minVersion: 3,
   maxVersion: 8,
+  // Appends happen before the wait for fsync: later requests of the connection share that fsync.
+  pipelined: true,
   decode(r) {
     const transactionalId = r.nullableString();
     const acks = r.int16();

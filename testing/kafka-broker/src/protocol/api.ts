@@ -66,6 +66,11 @@ export interface ApiSpec<Req, Res> {
   readonly maxVersion: number;
   /** The first version using compact encodings and tagged fields (none by default). */
   readonly flexibleFrom?: number;
+  /**
+   * Whether `handle` applies all its effects before its first await (Produce: appends, then waits for
+   * fsync), so the connection may start on the next request while this one waits. Default false.
+   */
+  readonly pipelined?: boolean;
   decode(r: Reader, version: number): Req;
   /** `null`: no response at all (a produce request with acks=0). */
   handle(req: Req, ctx: RequestContext): Promise<Res | null> | Res | null;
@@ -79,6 +84,7 @@ export interface Api {
   readonly minVersion: number;
   readonly maxVersion: number;
   readonly flexibleFrom: number;
+  readonly pipelined: boolean;
   /** Decodes and handles a request; returns how to write the response body, or null for none. */
   process(r: Reader, ctx: RequestContext): Promise<((w: Writer) => void) | null>;
 }
@@ -90,6 +96,7 @@ export function defineApi<Req, Res>(spec: ApiSpec<Req, Res>): Api {
     minVersion: spec.minVersion,
     maxVersion: spec.maxVersion,
     flexibleFrom: spec.flexibleFrom ?? Number.POSITIVE_INFINITY,
+    pipelined: spec.pipelined ?? false,
     async process(r, ctx) {
       const req = spec.decode(r, ctx.version);
       const res = await spec.handle(req, ctx);
