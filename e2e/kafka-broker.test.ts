@@ -153,6 +153,39 @@ describe("Kafka test broker: produce, consume, groups and transactions (kafkajs 
     await first.disconnect();
   });
 
+  it("serves kcat (librdkafka) as a group member that resumes from the offsets it committed", async () => {
+    const group = ["-b", broker.address, "-G", "kcat-group", "-e", "-q", "-X", "auto.offset.reset=earliest", "-f", "%p|%o|%s\\n", "kcat-topic"];
+    const produce = async (from: number, n: number) => {
+      const res = await kcat(["-b", broker.address, "-P", "-t", "kcat-topic", "-K", ":"], { input: range(n, (i) => `key${from + i}:v${from + i}`).join("\n") });
+      expect(res.code, res.stderr).toBe(0);
+    };
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: "kcat-topic", numPartitions: 2 }] });
+    await produce(0, 10);
+    const first = await kcat(group);
+    expect(first.code, first.stderr).toBe(0);
+    expect(
+      first.stdout
+        .trim()
+        .split("\n")
+        .map((l) => l.split("|")[2])
+        .sort(),
+    ).toEqual(range(10, (i) => `v${i}`).sort());
+    await produce(10, 5);
+    const second = await kcat(group);
+    expect(
+      second.stdout
+        .trim()
+        .split("\n")
+        .map((l) => l.split("|")[2])
+        .sort(),
+    ).toEqual(range(5, (i) => `v${10 + i}`).sort());
+    const committed = await admin.fetchOffsets({ groupId: "kcat-group", topics: ["kcat-topic"] });
+    await admin.disconnect();
+    expect(committed[0]!.partitions.reduce((n, p) => n + Number(p.offset), 0)).toBe(15);
+  });
+
   it("keeps aborted transactions from read_committed readers (kafkajs and kcat) and shows all to read_uncommitted", async () => {
     const admin = kafka.admin();
     await admin.connect();
