@@ -7,6 +7,7 @@
 import type { OffsetCommit } from "../groups/offset-store.js";
 import { ApiKey, defineApi } from "../protocol/api.js";
 import { ErrorCode } from "../protocol/errors.js";
+import type { Reader } from "../protocol/wire.js";
 import type { JoinResult, Protocol, SyncResult } from "../groups/group.js";
 
 export const findCoordinator = defineApi<null, { nodeId: number; host: string; port: number }>({
@@ -80,18 +81,27 @@ export const joinGroup = defineApi<JoinGroupRequest, JoinResult>({
   },
 });
 
-export const syncGroup = defineApi<{ groupId: string; generationId: number; memberId: string; assignments: Map<string, Buffer> }, SyncResult>({
+interface MemberFields {
+  groupId: string;
+  generationId: number;
+  memberId: string;
+}
+
+/** The member's identity that opens SyncGroup and Heartbeat (with the group instance id from v3). */
+function readMember(r: Reader, version: number): MemberFields {
+  const member = { groupId: r.string(), generationId: r.int32(), memberId: r.string() };
+  if (version >= 3) r.nullableString();
+  return member;
+}
+
+export const syncGroup = defineApi<MemberFields & { assignments: Map<string, Buffer> }, SyncResult>({
   key: ApiKey.SyncGroup,
   name: "SyncGroup",
   minVersion: 0,
   maxVersion: 3,
   decode(r, version) {
-    const groupId = r.string();
-    const generationId = r.int32();
-    const memberId = r.string();
-    if (version >= 3) r.nullableString();
-    const assignments = new Map(r.array((r) => [r.string(), Buffer.from(r.bytes())] as const));
-    return { groupId, generationId, memberId, assignments };
+    const member = readMember(r, version);
+    return { ...member, assignments: new Map(r.array((r) => [r.string(), Buffer.from(r.bytes())] as const)) };
   },
   handle(req, ctx) {
     return ctx.broker.groups.sync(req.groupId, req.memberId, req.generationId, req.assignments);
@@ -102,18 +112,12 @@ export const syncGroup = defineApi<{ groupId: string; generationId: number; memb
   },
 });
 
-export const heartbeat = defineApi<{ groupId: string; generationId: number; memberId: string }, number>({
+export const heartbeat = defineApi<MemberFields, number>({
   key: ApiKey.Heartbeat,
   name: "Heartbeat",
   minVersion: 0,
   maxVersion: 3,
-  decode(r, version) {
-    const groupId = r.string();
-    const generationId = r.int32();
-    const memberId = r.string();
-    if (version >= 3) r.nullableString();
-    return { groupId, generationId, memberId };
-  },
+  decode: readMember,
   handle(req, ctx) {
     return ctx.broker.groups.heartbeat(req.groupId, req.memberId, req.generationId);
   },

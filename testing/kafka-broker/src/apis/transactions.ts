@@ -4,6 +4,7 @@
  */
 import { ApiKey, defineApi } from "../protocol/api.js";
 import type { ErrorCodeValue } from "../protocol/errors.js";
+import type { Reader } from "../protocol/wire.js";
 import type { ProducerIdAndEpoch } from "../transactions/transaction-coordinator.js";
 
 export const initProducerId = defineApi<{ transactionalId: string | null; timeoutMs: number }, ProducerIdAndEpoch>({
@@ -28,6 +29,11 @@ interface ProducerFields {
   producerEpoch: number;
 }
 
+/** The producer's identity that opens AddPartitionsToTxn, AddOffsetsToTxn and EndTxn. */
+function readProducer(r: Reader): ProducerFields {
+  return { transactionalId: r.string(), producerId: r.int64(), producerEpoch: r.int16() };
+}
+
 type PartitionErrors = Array<{ name: string; partitions: Array<{ partition: number; errorCode: ErrorCodeValue }> }>;
 
 export const addPartitionsToTxn = defineApi<ProducerFields & { topics: Array<{ name: string; partitions: number[] }> }, PartitionErrors>({
@@ -36,12 +42,8 @@ export const addPartitionsToTxn = defineApi<ProducerFields & { topics: Array<{ n
   minVersion: 0,
   maxVersion: 2,
   decode(r) {
-    return {
-      transactionalId: r.string(),
-      producerId: r.int64(),
-      producerEpoch: r.int16(),
-      topics: r.array((r) => ({ name: r.string(), partitions: r.array((r) => r.int32()) })),
-    };
+    const producer = readProducer(r);
+    return { ...producer, topics: r.array((r) => ({ name: r.string(), partitions: r.array((r) => r.int32()) })) };
   },
   async handle(req, ctx) {
     const partitions = req.topics.flatMap((t) => t.partitions.map((partition) => ({ topic: t.name, partition })));
@@ -64,7 +66,8 @@ export const addOffsetsToTxn = defineApi<ProducerFields & { groupId: string }, E
   minVersion: 0,
   maxVersion: 2,
   decode(r) {
-    return { transactionalId: r.string(), producerId: r.int64(), producerEpoch: r.int16(), groupId: r.string() };
+    const producer = readProducer(r);
+    return { ...producer, groupId: r.string() };
   },
   handle(req, ctx) {
     return ctx.broker.transactions.addOffsets(req.transactionalId, req.producerId, req.producerEpoch, req.groupId, ctx.version);
@@ -80,7 +83,8 @@ export const endTxn = defineApi<ProducerFields & { commit: boolean }, ErrorCodeV
   minVersion: 0,
   maxVersion: 2,
   decode(r) {
-    return { transactionalId: r.string(), producerId: r.int64(), producerEpoch: r.int16(), commit: r.bool() };
+    const producer = readProducer(r);
+    return { ...producer, commit: r.bool() };
   },
   handle(req, ctx) {
     return ctx.broker.transactions.endTxn(req.transactionalId, req.producerId, req.producerEpoch, req.commit, ctx.version);
