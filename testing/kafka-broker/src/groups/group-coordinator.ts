@@ -82,13 +82,6 @@ export class GroupCoordinator {
     return this.offsets.all(groupId);
   }
 
-  /** Every group with members or committed offsets, and its state. */
-  describe(groupId: string): { state: string; generation: number; members: number } {
-    const group = this.groups.get(groupId);
-    if (group) return { state: group.currentState, generation: group.generationId, members: group.memberCount };
-    return { state: this.offsets.hasOffsets(groupId) ? "Empty" : "Dead", generation: 0, members: 0 };
-  }
-
   shutdown(): void {
     for (const g of this.groups.values()) g.shutdown();
   }

@@ -58,10 +58,6 @@ export class OffsetStore {
     return [...(this.groups.get(group)?.values() ?? [])];
   }
 
-  hasOffsets(group: string): boolean {
-    return (this.groups.get(group)?.size ?? 0) > 0;
-  }
-
   close(): Promise<void> {
     return this.journal.close();
   }

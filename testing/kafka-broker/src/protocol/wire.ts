@@ -106,9 +106,11 @@ export class Reader {
     throw new MalformedRequestError("varlong longer than 10 bytes");
   }
 
+  /** A length or count: -1 is null, anything below is malformed. */
   private length(kind: "string" | "bytes" | "array"): number {
-    if (this.flexible) return this.uvarint() - 1;
-    return kind === "string" ? this.int16() : this.int32();
+    const n = this.flexible ? this.uvarint() - 1 : kind === "string" ? this.int16() : this.int32();
+    if (n < -1) throw new MalformedRequestError(`${kind} length ${n}`);
+    return n;
   }
 
   nullableString(): string | null {
