@@ -94,7 +94,10 @@ describe("Kafka test broker: produce, consume, groups and transactions (kafkajs 
 
     const producer = kafka.producer();
     await producer.connect();
-    await producer.send({ topic: "mixed", messages: range(30, (i) => `js-${i}`).map((value, i) => ({ partition: i % 3, key: `k${i}`, value })) });
+    await producer.send({
+      topic: "mixed",
+      messages: range(30, (i) => `js-${i}`).map((value, i) => ({ partition: i % 3, key: `k${i}`, value, timestamp: String(1000 + i) })),
+    });
     await producer.disconnect();
     for (const p of [0, 1, 2]) {
       const input = range(10, (i) => `c${p}-${i}:kcat-${p}-${i}`).join("\n");
@@ -112,6 +115,17 @@ describe("Kafka test broker: produce, consume, groups and transactions (kafkajs 
       expect(inPartition.map((r) => r.value)).toEqual([...range(10, (i) => `js-${i * 3 + p}`), ...range(10, (i) => `kcat-${p}-${i}`)]);
     }
     expect(byKcat.find((r) => r.value === "js-4")?.key).toBe("k4");
+
+    // ListOffsets by timestamp: the first record at or after 1005 ms (js-6, js-7 and js-5 are third, third and second).
+    const timeAdmin = kafka.admin();
+    await timeAdmin.connect();
+    const byTime = await timeAdmin.fetchTopicOffsetsByTimestamp("mixed", 1005);
+    await timeAdmin.disconnect();
+    expect(byTime.map((p) => [p.partition, p.offset]).sort()).toEqual([
+      [0, "2"],
+      [1, "2"],
+      [2, "1"],
+    ]);
 
     const byKafkajs = await consumeUntil(kafka, "mixed", "mixed-readers", (r) => r.length >= 60);
     expect(values(byKafkajs)).toEqual(expected);
