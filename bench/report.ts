@@ -1,8 +1,8 @@
 /**
  * Benchmark results: machine-readable (bench/results/<name>.json) and as a markdown table
- * (bench/results/<name>.md), the same table printed to the terminal. Four pairs: `core` (throughput
- * and latency), `state` (state backends, checkpoints, recovery), `eventtime` (Nexmark, windows) and
- * `memory` (TaskManager memory under large records).
+ * (bench/results/<name>.md), the same table printed to the terminal. Five pairs: `core` (throughput
+ * and latency), `state` (state backends, checkpoints, recovery), `eventtime` (Nexmark, windows),
+ * `memory` (TaskManager memory under large records) and `kafka` (the Kafka test broker).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
@@ -11,12 +11,24 @@ import type { BenchmarkResult, Measured } from "./benchmark.js";
 
 export const RESULTS_DIR = fileURLToPath(new URL("./results/", import.meta.url));
 /** Row order in the reports. */
-const ORDER = ["stateless-chain", "keyed-shuffle", "latency", "state-backends", "checkpoint-1m-keys", "recovery", "nexmark", "windows", "memory"];
+const ORDER = [
+  "stateless-chain",
+  "keyed-shuffle",
+  "latency",
+  "state-backends",
+  "checkpoint-1m-keys",
+  "recovery",
+  "nexmark",
+  "windows",
+  "memory",
+  "kafka-broker",
+];
 const TITLES: Record<string, string> = {
   core: "Benchmarks",
   state: "State, checkpoint and recovery benchmarks",
   eventtime: "Event-time benchmarks: Nexmark and windows",
   memory: "TaskManager memory under large records",
+  kafka: "Kafka benchmarks: the test broker",
 };
 /**
  * A parameter shown in a column of its own (and not among the parameters) in a pair's table: the
@@ -75,6 +87,8 @@ export function writeReport(results: BenchmarkResult[], command: string, on: Mac
 function description(name: string): string {
   if (name === "state")
     return "Each row shows Riffle next to a baseline measured in the same run (the ratio compares them); where the aim is on the value (≤), the baseline gives context. Medians of the runs; every sample is in state.json.";
+  if (name === "kafka")
+    return "The Kafka test broker's own throughput (a process, fsync on): what it takes without a client (against raw TCP loopback of the same bytes), and what kafkajs gets through it (against that ingest rate). Medians of the runs; every sample is in kafka.json.";
   if (name === "eventtime")
     return "Each ratio compares Riffle with a baseline measured in the same run: Nexmark per core against the query's fused hand-written loop on one core (Flink's published figure beside it, not measured here), sliding windows against tumbling ones. Medians of the runs; every sample is in eventtime.json.";
   return "Each ratio compares Riffle with a baseline measured in the same run. Throughput: medians of the runs; latency: percentiles of the pooled runs; every sample is in core.json.";

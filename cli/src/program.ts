@@ -152,6 +152,21 @@ export function buildProgram(): Command {
     done(await rescaleCommand(globalOptions(cmd), jobId, opts));
   });
 
+  const dev = program.command("dev").description("tools for local development and demos");
+  addGlobalOptions(
+    dev
+      .command("kafka")
+      .description("run the Kafka test broker in the foreground: a single-node test/dev broker speaking the Kafka protocol, not a production Kafka")
+      .option("--port <n>", "port to listen on; 0 picks a free port", intArg(0), 9092)
+      .option("--host <address>", "address to listen on", "127.0.0.1")
+      .option("--data-dir <dir>", "where its log, committed offsets and transactions are kept", ".riffle/kafka")
+      .option("--partitions <n>", "partitions of topics created on first use", intArg(1), 1)
+      .option("--no-fsync", "acknowledge writes without fsync (they survive a kill of the broker, not a crash of the machine)"),
+  ).action(async (opts) => {
+    const { devKafkaCommand } = await import("./commands/dev-kafka.js");
+    done(await devKafkaCommand(opts));
+  });
+
   addGlobalOptions(program.command("config-docs").description("print the configuration reference (Markdown)")).action(async () => {
     const { configDocsCommand } = await import("./commands/config-docs.js");
     done(await configDocsCommand());

@@ -2,3 +2,4 @@ export { TestCluster, allRunning, metricValue, type ClusterOptions, type JobDeta
 export { RiffleProcess, REPO_ROOT, CLI, type LogLine } from "./process.js";
 export { committedLines, mulberry32, checkpointStats, waitForCheckpoints } from "./outputs.js";
 export { killTaskManagers, type KillSchedule } from "./chaos.js";
+export { TestKafkaBroker, kcat, KAFKA_BROKER_MAIN, type KafkaBrokerOptions, type KcatResult } from "./kafka.js";

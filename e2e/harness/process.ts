@@ -23,8 +23,9 @@ process.on("exit", () => {
 });
 
 /**
- * A Riffle process started through the `riffle` CLI. Its stdout is split into pino JSON log lines
- * and other lines (what print sinks write); tests wait for log events with deadlines.
+ * A Riffle process started through the `riffle` CLI (or another Node entry script, such as the Kafka
+ * test broker's). Its stdout is split into pino JSON log lines and other lines (what print sinks
+ * write); tests wait for log events with deadlines.
  */
 export class RiffleProcess {
   readonly logs: LogLine[] = [];
@@ -41,8 +42,9 @@ export class RiffleProcess {
     readonly name: string,
     args: string[],
     env: NodeJS.ProcessEnv = {},
+    entry: string = CLI,
   ) {
-    this.child = spawn(process.execPath, [CLI, ...args], {
+    this.child = spawn(process.execPath, [entry, ...args], {
       cwd: REPO_ROOT,
       env: { ...process.env, RIFFLE_LOG_LEVEL: process.env.RIFFLE_LOG_LEVEL ?? "info", ...env },
       stdio: ["ignore", "pipe", "pipe"],
@@ -133,11 +135,19 @@ export class RiffleProcess {
     });
   }
 
-  /** Resolves once `count` output (non-log) lines have been printed. */
+  /** Resolves once `count` output (non-log) lines have been printed; rejects after `timeoutMs` or when the process exits first. */
   waitForOutput(count: number, timeoutMs = 20_000): Promise<void> {
     if (this.output.length >= count) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${this.name}: ${this.output.length} of ${count} output lines after ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`${this.name}: ${this.output.length} of ${count} output lines after ${timeoutMs} ms\n${this.tail()}`)),
+        timeoutMs,
+      );
+      void this.exited.then(() => {
+        if (this.output.length >= count) return;
+        clearTimeout(timer);
+        reject(new Error(`${this.name} exited after ${this.output.length} of ${count} output lines\n${this.tail()}`));
+      });
       this.outputWaiters.push({
         count,
         resolve: () => {

@@ -43,6 +43,7 @@ export {
   type ChannelSpec,
 } from "./jobgraph.js";
 export { parseHostPort, freePort } from "./net.js";
+export { type Cancel, type Clock, SystemClock, ManualClock } from "./clock.js";
 export type {
   KeyGroupRangeJson,
   KeyedStateHandle,
