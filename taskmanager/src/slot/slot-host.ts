@@ -15,6 +15,11 @@ import {
 import type { FromWorker, SlotSnapshot, SlotWorkerData, ToWorker } from "./protocol.js";
 
 const WORKER_SCRIPT = new URL("./slot-worker.js", import.meta.url);
+/**
+ * Job bundles a worker imports before it is replaced by a fresh one (at a deployment with no task
+ * running): a module stays loaded as long as its worker lives, so this bounds what accumulates.
+ */
+const MAX_BUNDLES_PER_WORKER = 20;
 
 /** What a slot asks of its TaskManager. */
 export interface SlotEvents {
@@ -57,7 +62,7 @@ interface HostedTask {
 }
 
 /**
- * One worker thread of a slot: the tasks of one job, attempt after attempt (decision record 0006).
+ * One worker thread of a slot: the tasks deployed to the slot, job after job (decision record 0006).
  * The main thread keeps what it needs to speak for them when the worker cannot: which tasks it hosts,
  * which one runs at any moment (`activity`), and its last metrics snapshot.
  */
@@ -65,8 +70,8 @@ export class SlotWorker {
   readonly worker: Worker;
   readonly ready: Promise<void>;
   readonly tasks = new Map<string, HostedTask>();
-  /** The job the worker hosts, set by its first deployment. */
-  jobId: string | undefined;
+  /** Bundles deployed to the worker (each stays imported while it lives). */
+  readonly bundles = new Set<string>();
   snapshot: SlotSnapshot | undefined;
   /** Set once the worker is being discarded or has died: it takes no more deployments. */
   gone = false;
@@ -163,18 +168,16 @@ export class SlotWorker {
 }
 
 /**
- * A slot of the TaskManager, from the main thread: it keeps a worker thread ready and deploys the
- * tasks of one job into it. The job's restarts reuse the worker (its bundle is loaded already); another
- * job gets a fresh one, started ahead as a spare as soon as the current worker is bound to a job. A worker is also
- * replaced when a cancelled task does not stop in time (it is terminated), when tasks of an older
- * attempt still run in it as a new one is deployed, and when it dies: then it takes only its own
- * tasks with it, each failing with the cause (out of memory, `process.exit` in user code, an uncaught
- * error).
+ * A slot of the TaskManager, from the main thread: it keeps a worker thread and deploys the tasks the
+ * JobManager gives the slot into it, job after job, as Flink's TaskManager runs them in one JVM: the
+ * worker's compiled code stays warm and a deployment does not wait for a thread to start. A worker is
+ * replaced by a fresh one when a cancelled task does not stop in time (it is terminated), when tasks
+ * of another attempt still run in it as a new one is deployed, when it has imported
+ * MAX_BUNDLES_PER_WORKER bundles and nothing runs, and when it dies: then it takes only its own tasks
+ * with it, each failing with the cause (out of memory, `process.exit` in user code, an uncaught error).
  */
 export class SlotHost {
   private current: SlotWorker;
-  /** A fresh worker started ahead, for the next job. */
-  private spare: SlotWorker | undefined;
   private closed = false;
 
   constructor(
@@ -221,7 +224,8 @@ export class SlotHost {
     let w = this.current;
     // Tasks of another attempt still running here: the JobManager gave up waiting for them.
     const stale = w.liveTasks().filter(([, t]) => t.jobId !== tdd.jobId || t.attempt !== tdd.attempt);
-    if (w.gone || (w.jobId !== undefined && w.jobId !== tdd.jobId) || stale.length > 0) {
+    const full = w.liveTasks().length === 0 && !w.bundles.has(tdd.bundleHash) && w.bundles.size >= MAX_BUNDLES_PER_WORKER;
+    if (w.gone || stale.length > 0 || full) {
       if (stale.length > 0) {
         this.log.warn(
           { slot: this.index, tasks: stale.map(([, t]) => t.name), jobId: tdd.jobId, attempt: tdd.attempt },
@@ -230,11 +234,7 @@ export class SlotHost {
       }
       w = this.replace(w, { code: "TASK_CANCELED", message: `slot ${this.index} was given to another job attempt` });
     }
-    if (w.jobId === undefined) {
-      w.jobId = tdd.jobId;
-      // The next job gets a fresh worker: have one started by then.
-      if (!this.spare && !this.closed) this.spare = this.spawn();
-    }
+    w.bundles.add(tdd.bundleHash);
     const task = w.addTask(tdd, taskName);
     this.events.partitionsDeployed(
       w,
@@ -337,19 +337,14 @@ export class SlotHost {
   }
 
   /**
-   * Terminates `w` and puts a fresh worker in its place (the spare if there is one). Tasks still live
-   * in `w` are reported: those being cancelled as CANCELED, the others as FAILED with `cause`.
+   * Terminates `w` and puts a fresh worker in its place. Tasks still live in `w` are reported: those
+   * being cancelled as CANCELED, the others as FAILED with `cause`.
    */
   private replace(w: SlotWorker, cause: { code: ErrorCode; message: string } | undefined): SlotWorker {
     this.retire(w, cause);
     void w.worker.terminate();
-    if (!this.closed && w === this.current) this.promote();
+    if (!this.closed && w === this.current) this.current = this.spawn();
     return this.current;
-  }
-
-  private promote(): void {
-    this.current = this.spare ?? this.spawn();
-    this.spare = undefined;
   }
 
   /** Marks `w` gone and reports its live tasks. */
@@ -381,12 +376,6 @@ export class SlotHost {
   /** A worker ended without being asked: its tasks fail with what ended it. */
   private onWorkerExit(w: SlotWorker, code: number): void {
     if (w.gone) return;
-    if (w === this.spare) {
-      this.log.error({ slot: this.index, exitCode: code, err: this.workerError.get(w)?.message }, "the slot's spare worker died");
-      w.gone = true;
-      this.spare = undefined;
-      return;
-    }
     const err = this.workerError.get(w);
     const task = w.runningTask();
     const where = task ? `in ${task.name}` : `in slot ${this.index}`;
@@ -405,13 +394,13 @@ export class SlotHost {
     this.retire(w, cause);
     if (this.closed || w !== this.current) return;
     if (w.started) {
-      this.promote();
+      this.current = this.spawn();
       return;
     }
     // A worker that dies before it is ready would die again at once: start the next one a little later.
     this.restartDelayMs = Math.min(5000, this.restartDelayMs * 2);
     setTimeout(() => {
-      if (!this.closed && w === this.current) this.promote();
+      if (!this.closed && w === this.current) this.current = this.spawn();
     }, this.restartDelayMs).unref();
   }
 
@@ -429,6 +418,6 @@ export class SlotHost {
     await Promise.race([w.whenTasksEnded(), new Promise((r) => (timer = setTimeout(r, 5000)))]);
     clearTimeout(timer);
     this.retire(w, undefined);
-    await Promise.all([w.worker.terminate(), this.spare?.worker.terminate()]);
+    await w.worker.terminate();
   }
 }
