@@ -10,6 +10,7 @@
 export { RiffleError, ErrorCodes, toRiffleError, describeError, isErrorCode, type ErrorCode, type ErrorDomain } from "./errors.js";
 export { parseDuration, parseSize } from "./durations.js";
 export { SystemClock, ManualClock, type Clock, type Cancel } from "./clock.js";
+export { fencingToken, parseFencingToken, fencingTokenParts, compareFencingTokens, isOlderFencingToken, type FencingToken } from "./fencing.js";
 export * from "./config/index.js";
 export { createLogger, componentLogger, type Logger } from "./logging.js";
 export { createRegistry, RateMeter, Counter, Gauge, Histogram, Registry } from "./metrics.js";
