@@ -1,10 +1,11 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { freePort } from "@riffle/shared";
+import { killOnExit } from "./children.js";
 
 /**
  * Real etcd members for tests (Debian's `etcd-server`, /usr/bin/etcd): 1 or 3 members on free
@@ -35,12 +36,6 @@ export interface EtcdClusterOptions {
   /** Deadline of a member's start (to READY). */
   startTimeoutMs?: number;
 }
-
-/** Processes of every cluster started here: killed when the test worker exits, whatever happened. */
-const live = new Set<ChildProcess>();
-process.on("exit", () => {
-  for (const child of live) child.kill("SIGKILL");
-});
 
 export class EtcdMember {
   readonly logs: string[] = [];
@@ -75,9 +70,14 @@ export class EtcdMember {
   /** Starts the member on its data directory; resolves once it serves clients. */
   async start(timeoutMs = 20_000): Promise<void> {
     if (this.child) throw new Error(`etcd member ${this.name} is running`);
+    if (!existsSync(ETCD_BINARY)) {
+      throw new Error(
+        `no etcd at ${ETCD_BINARY}: install Debian's etcd-server (apt-get install -y etcd-server etcd-client, as .ci/run does), or point RIFFLE_ETCD_BINARY at one`,
+      );
+    }
     const child = spawn(ETCD_BINARY, this.args, { stdio: ["ignore", "ignore", "pipe"] });
     this.child = child;
-    live.add(child);
+    killOnExit(child);
     const ready = this.waitForLog((line) => line.includes(READY), timeoutMs);
     ready.catch(() => {});
     createInterface({ input: child.stderr! }).on("line", (line) => {
@@ -90,7 +90,6 @@ export class EtcdMember {
     });
     this.exited = new Promise((resolve) => {
       child.on("exit", () => {
-        live.delete(child);
         if (this.child === child) this.child = undefined;
         resolve();
       });

@@ -41,6 +41,6 @@ export interface HighAvailabilityServices {
   createLeaderRetrievalService(): LeaderRetrievalService;
   /** The stores, their writes fenced by `session`. */
   stores(session: LeaderSession): LeaderStores;
-  /** Stops the election (a leader resigns) and releases the connection to the coordination service. */
+  /** Stops the election (a leader resigns) and the retrieval services it created, and releases the connection to the coordination service. */
   close(): Promise<void>;
 }

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { killOnExit } from "../../../e2e/harness/children.js";
 
 const SCRIPT = fileURLToPath(new URL("./ha-candidate.ts", import.meta.url));
 const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
@@ -11,11 +12,6 @@ export interface CandidateEvent {
   at: number;
   [field: string]: unknown;
 }
-
-const live = new Set<ChildProcess>();
-process.on("exit", () => {
-  for (const child of live) child.kill("SIGKILL");
-});
 
 /**
  * A leader candidate running ha-candidate.ts in a child process: its events as they come, commands
@@ -38,13 +34,8 @@ export class CandidateProcess {
       env: { ...process.env, RIFFLE_LOG_LEVEL: process.env.RIFFLE_LOG_LEVEL ?? "info" },
       stdio: ["pipe", "pipe", "pipe"],
     });
-    live.add(this.child);
-    this.exited = new Promise((resolve) => {
-      this.child.on("exit", () => {
-        live.delete(this.child);
-        resolve();
-      });
-    });
+    killOnExit(this.child);
+    this.exited = new Promise((resolve) => this.child.on("exit", () => resolve()));
     createInterface({ input: this.child.stdout! }).on("line", (line) => this.onLine(line));
     createInterface({ input: this.child.stderr! }).on("line", (line) => this.logs.push(line));
   }

@@ -19,6 +19,7 @@ export class EtcdHighAvailabilityServices implements HighAvailabilityServices {
   readonly type = "etcd" as const;
   /** One per process: writes of one key stay in order across the stores opened for each session. */
   private readonly serial = new KeyedSerializer();
+  private readonly retrievals = new Set<EtcdLeaderRetrievalService>();
 
   private constructor(
     readonly clusterId: string,
@@ -68,7 +69,9 @@ export class EtcdHighAvailabilityServices implements HighAvailabilityServices {
   }
 
   createLeaderRetrievalService(): LeaderRetrievalService {
-    return new EtcdLeaderRetrievalService(this.connection, this.clock, this.logger);
+    const retrieval = new EtcdLeaderRetrievalService(this.connection, this.clock, this.logger);
+    this.retrievals.add(retrieval);
+    return retrieval;
   }
 
   stores(session: LeaderSession): LeaderStores {
@@ -82,8 +85,9 @@ export class EtcdHighAvailabilityServices implements HighAvailabilityServices {
     };
   }
 
+  /** Resigns (a leader), stops following the leader, and closes the connection to etcd. */
   async close(): Promise<void> {
-    await this.leaderElection.close();
+    await Promise.all([this.leaderElection.close(), ...[...this.retrievals].map((r) => r.close())]);
     this.connection.close();
   }
 }
