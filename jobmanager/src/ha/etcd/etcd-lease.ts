@@ -14,7 +14,7 @@ export type LeaseLossReason = "LEASE_NOT_RENEWED" | "LEASE_EXPIRED" | "RELEASED"
  * sixth of the TTL before that deadline absorbs a late timer. So when the lease is given up here
  * (LEASE_NOT_RENEWED), etcd still holds it, and nobody else can have been elected yet.
  *
- *   grant/keep-alive sent ──► answered (TTL) ──► next keep-alive at sentAt + TTL/3 ──► …
+ *   grant/keep-alive sent ──► answered (TTL) ──► next keep-alive at sentAt + TTL/6 ──► …
  *                                   └─ no renewal by sentAt + TTL − TTL/6 ──► lost, at once
  *
  * The etcd3 client's own Lease notices a lost lease only after 2 × TTL without keep-alives, too
@@ -61,9 +61,13 @@ export class EtcdLease {
     return BigInt(this.id).toString(16);
   }
 
-  /** Keep-alives go out at a third of the TTL, as etcd's own clients do. */
+  /**
+   * Keep-alives go out every sixth of the TTL (etcd's own clients send one every third): a renewal
+   * that comes late or fails costs less of the five sixths a leader may go without one, so a stall or
+   * an etcd raft election of up to two thirds of the TTL never costs a leadership.
+   */
   get renewEveryMs(): number {
-    return this.ttlMs / 3;
+    return this.ttlMs / 6;
   }
 
   /** Local time after which this process no longer counts on the lease. */
