@@ -8,8 +8,8 @@
  * default configuration, so the default lease TTL). Each round:
  *   - kill: with a standby waiting (its election key in etcd), SIGKILL the leader, and time from the
  *     kill to the standby's grant (the standby's clock, the same machine's). The leader's lease has to
- *     expire in etcd: between TTL − TTL/3 and TTL after the kill (the last keep-alive went out up to a
- *     third of the TTL before), plus up to 500 ms until etcd's next expiry check.
+ *     expire in etcd: between TTL − TTL/6 and TTL after the kill (the last keep-alive went out up to a
+ *     sixth of the TTL before), plus up to 500 ms until etcd's next expiry check.
  *   - resign (baseline): with a new standby waiting, the leader resigns (closes its HA services,
  *     which revokes its lease), timed from the command to the standby's grant: the election without
  *     a lease to wait out.
@@ -18,6 +18,12 @@
  * default TTL was chosen for (docs/decisions/0006-ha-lease-ttl.md). Through both phases one more
  * candidate leads a cluster of its own and is never killed: a leader that steps down anyway lost its
  * lease to the load alone, and the count of such step-downs is reported as a parameter.
+ *
+ * Then a 3-member etcd loses its raft leader (SIGKILL) under a leader of the same lease TTL, in
+ * process, 5 times: timed from the kill to the leader's next successful write (a checkpoint id taken
+ * under its leadership, the one it had or, when it had to step down because raft took longer than
+ * its lease allows, the one it won again), beside the time until the surviving members agree on a
+ * new raft leader. How often the leader stepped down is a parameter.
  *
  * The lease TTL and call timeout are the configuration's (defaults, or RIFFLE_HIGH_AVAILABILITY_ETCD_LEASE_TTL
  * and RIFFLE_HIGH_AVAILABILITY_ETCD_CALL_TIMEOUT to try others).
@@ -30,10 +36,13 @@ import { loadConfig } from "@riffle/shared";
 import { EtcdCluster } from "../e2e/harness/etcd.js";
 import { CandidateProcess } from "../jobmanager/src/testing/ha-candidate-process.js";
 import { etcdServices, untilCandidates } from "../jobmanager/src/testing/ha-fixtures.js";
+import { RecordingContender } from "../jobmanager/src/testing/recording-contender.js";
 import type { Benchmark, BenchmarkContext, Measured } from "./benchmark.js";
 import { median } from "./stats.js";
 
 const ROUNDS = 10;
+const RAFT_TRIALS = 5;
+const JOB = "0123456789abcdef0123456789abcdef";
 /** Far above any expected election: a round that takes this long is a failure, not a sample. */
 const ROUND_DEADLINE_MS = 30_000;
 
@@ -72,6 +81,48 @@ async function measure(settings: Record<string, string>, rounds: number, ctx: Be
   } finally {
     await leader.kill();
     await observer.close();
+  }
+}
+
+interface RaftTrial {
+  killToWriteMs: number;
+  killToRaftLeaderMs: number;
+  steppedDown: boolean;
+}
+
+/** A leader on a 3-member etcd whose raft leader is killed: how long until the leader writes again. */
+async function raftLeaderLoss(settings: (etcd: EtcdCluster) => Record<string, string>, trial: number): Promise<RaftTrial> {
+  const etcd = await EtcdCluster.start({ members: 3 });
+  const ha = await etcdServices(settings(etcd), "raft-trial");
+  try {
+    const contender = new RecordingContender("raft-trial");
+    ha.leaderElection.start(contender);
+    const first = await contender.granted(1, ROUND_DEADLINE_MS);
+    await ha.stores(first).checkpointIdCounter(JOB).getAndIncrement();
+    // Kill at different points of the keep-alive cycle from one trial to the next.
+    await new Promise((resolve) => setTimeout(resolve, 300 + trial * 137));
+    const raftLeader = await etcd.leader();
+    const killedAt = Date.now();
+    await raftLeader.kill();
+    const raftAgain = etcd.leader(ROUND_DEADLINE_MS).then(() => Date.now() - killedAt);
+    const deadline = killedAt + ROUND_DEADLINE_MS;
+    for (;;) {
+      const grants = contender.grants.length;
+      try {
+        await ha
+          .stores(contender.grants[grants - 1]!.session)
+          .checkpointIdCounter(JOB)
+          .getAndIncrement();
+        break;
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+        if ((err as { code?: string }).code === "LEADERSHIP_LOST") await contender.granted(grants + 1, deadline - Date.now());
+      }
+    }
+    return { killToWriteMs: Date.now() - killedAt, killToRaftLeaderMs: await raftAgain, steppedDown: contender.revocations.length > 0 };
+  } finally {
+    await ha.close();
+    await etcd.close();
   }
 }
 
@@ -115,6 +166,15 @@ export const haElection: Benchmark = {
       }
       const stepDownsLoaded = steady.events.filter((e) => e.event === "revoked").length - stepDownsIdle;
       ctx.log(`a leader that was never killed stepped down ${stepDownsIdle} time(s) idle, ${stepDownsLoaded} time(s) loaded`);
+      const raft: RaftTrial[] = [];
+      const raftTrials = ctx.quick ? 1 : RAFT_TRIALS;
+      for (let trial = 0; trial < raftTrials; trial++) {
+        raft.push(await raftLeaderLoss((members) => ({ ...settings(`bench-raft-${trial}`), "high-availability.etcd.endpoints": members.endpointList }), trial));
+        const t = raft.at(-1)!;
+        ctx.log(
+          `raft trial ${trial + 1}: kill → raft leader ${t.killToRaftLeaderMs} ms, kill → leader writes ${t.killToWriteMs} ms${t.steppedDown ? " (stepped down and was elected again)" : ""}`,
+        );
+      }
       const parameters = {
         leaseTtlMs,
         callTimeoutMs,
@@ -124,6 +184,8 @@ export const haElection: Benchmark = {
         loadAvg1mLoaded: +loadedLoad.toFixed(2),
         spuriousStepDownsIdle: stepDownsIdle,
         spuriousStepDownsLoaded: stepDownsLoaded,
+        raftTrials,
+        raftStepDowns: raft.filter((t) => t.steppedDown).length,
       };
       const rows = (samples: Samples, where: string, name: string): Measured[] => [
         {
@@ -151,7 +213,23 @@ export const haElection: Benchmark = {
           samples: { value: samples.kill, baseline: samples.resign },
         },
       ];
-      return [...rows(idle, "no load added", "idle"), ...rows(loaded, "2 busy processes added on the 2 cores", "loaded")];
+      const write = raft.map((t) => t.killToWriteMs);
+      const raftLeader = raft.map((t) => t.killToRaftLeaderMs);
+      return [
+        ...rows(idle, "no load added", "idle"),
+        ...rows(loaded, "2 busy processes added on the 2 cores", "loaded"),
+        {
+          benchmark: "ha-election",
+          metric: "raft leader loss to write",
+          title: `3-member etcd, its raft leader killed → the leader writes again, median of ${raftTrials} (it stepped down and was elected again in ${parameters.raftStepDowns})`,
+          value: median(write),
+          unit: "ms",
+          baseline: { name: "etcd has a raft leader again, median", value: median(raftLeader) },
+          better: "lower",
+          parameters,
+          samples: { value: write, baseline: raftLeader },
+        },
+      ];
     } finally {
       await steady.kill();
       await etcd.close();
