@@ -1,6 +1,5 @@
 import { randomBytes } from "node:crypto";
 import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SystemClock, loadConfig } from "@riffle/shared";
 import type { EtcdCluster } from "../../../e2e/harness/etcd.js";
@@ -23,7 +22,8 @@ export function haSettings(etcd: EtcdCluster, clusterId: string, extra: Record<s
     "high-availability.etcd.endpoints": etcd.endpointList,
     "high-availability.etcd.lease-ttl": "1s",
     "high-availability.etcd.call-timeout": "400ms",
-    "high-availability.storageDir": mkdtempSync(join(tmpdir(), "riffle-ha-")),
+    // Inside the cluster's directory, which EtcdCluster.close() removes.
+    "high-availability.storageDir": mkdtempSync(join(etcd.dir, "ha-")),
     ...extra,
   };
 }

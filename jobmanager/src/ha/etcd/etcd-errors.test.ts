@@ -1,13 +1,24 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, loadConfig } from "@riffle/shared";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { silentLogger } from "../../testing/fixtures.js";
 import { etcdServices } from "../../testing/ha-fixtures.js";
 import { RecordingContender } from "../../testing/recording-contender.js";
 import { createHighAvailabilityServices } from "../index.js";
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "riffle-ha-"));
+  dirs.push(dir);
+  return dir;
+}
 
 /** Settings pointing at `endpoint`, which is not a running etcd. */
 function settingsFor(endpoint: string, extra: Record<string, string> = {}): Record<string, string> {
@@ -17,7 +28,7 @@ function settingsFor(endpoint: string, extra: Record<string, string> = {}): Reco
     "high-availability.etcd.endpoints": endpoint,
     "high-availability.etcd.lease-ttl": "1s",
     "high-availability.etcd.call-timeout": "400ms",
-    "high-availability.storageDir": mkdtempSync(join(tmpdir(), "riffle-ha-")),
+    "high-availability.storageDir": tempDir(),
     ...extra,
   };
 }
@@ -67,7 +78,7 @@ describe("HA services when etcd is not there", () => {
   });
 
   it("refuses a storage directory it cannot write, and settings that do not fit together", async () => {
-    const file = join(mkdtempSync(join(tmpdir(), "riffle-ha-")), "a-file");
+    const file = join(tempDir(), "a-file");
     writeFileSync(file, "");
     const endpoint = `http://127.0.0.1:${await freePort()}`;
     await expect(

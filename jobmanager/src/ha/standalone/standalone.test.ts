@@ -1,12 +1,23 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig, type RiffleError } from "@riffle/shared";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { TEST_JOB_ID, silentLogger, testGraph } from "../../testing/fixtures.js";
 import { RecordingContender } from "../../testing/recording-contender.js";
 import type { JobRecord } from "../../store/index.js";
 import { createHighAvailabilityServices, type HighAvailabilityServices, type LeaderInformation } from "../index.js";
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "riffle-none-"));
+  dirs.push(dir);
+  return dir;
+}
 
 function config(dir: string) {
   return loadConfig({ env: {}, overrides: { "jobmanager.storage.dir": dir, "jobmanager.rpc.port": 6200, "rest.port": 8200 } });
@@ -33,7 +44,7 @@ const record: JobRecord = {
 
 describe("high availability none", () => {
   it("leads from the start, under a token newer than the previous JobManager's on the same storage", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "riffle-none-"));
+    const dir = tempDir();
     const first = await start(dir);
     expect(first.ha.type).toBe("none");
     const s1 = first.contender.grants[0]!.session;
@@ -49,7 +60,7 @@ describe("high availability none", () => {
   });
 
   it("keeps job records as today's files in jobmanager.storage.dir/jobs", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "riffle-none-"));
+    const dir = tempDir();
     const { ha, contender } = await start(dir);
     const jobs = ha.stores(contender.grants[0]!.session).jobs;
     await jobs.put(record);
@@ -65,7 +76,7 @@ describe("high availability none", () => {
   });
 
   it("keeps checkpoint ids, pointers and results in memory, and refuses writes once closed", async () => {
-    const { ha, contender } = await start(mkdtempSync(join(tmpdir(), "riffle-none-")));
+    const { ha, contender } = await start(tempDir());
     const stores = ha.stores(contender.grants[0]!.session);
     const counter = stores.checkpointIdCounter(TEST_JOB_ID);
     expect([await counter.getAndIncrement(), await counter.getAndIncrement()]).toEqual([1, 2]);
@@ -94,7 +105,7 @@ describe("high availability none", () => {
   });
 
   it("retrieves the configured JobManager as the leader", async () => {
-    const { ha } = await start(mkdtempSync(join(tmpdir(), "riffle-none-")));
+    const { ha } = await start(tempDir());
     const seen: Array<LeaderInformation | undefined> = [];
     const retrieval = ha.createLeaderRetrievalService();
     retrieval.start({ notifyLeaderAddress: (l) => seen.push(l), handleError: () => {} });
@@ -104,7 +115,7 @@ describe("high availability none", () => {
   });
 
   it("refuses a jobmanager.storage.dir it cannot write", async () => {
-    const file = join(mkdtempSync(join(tmpdir(), "riffle-none-")), "a-file");
+    const file = join(tempDir(), "a-file");
     writeFileSync(file, "");
     await expect(createHighAvailabilityServices(config(join(file, "sub")), { leaderId: "jm", logger: silentLogger })).rejects.toMatchObject({
       code: "HA_STORAGE_FAILED",
