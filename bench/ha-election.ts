@@ -15,7 +15,7 @@
  *     a lease to wait out.
  * The rounds run once on the machine as it is (the load average says how idle it was), then again with two busy processes (a spinning loop
  * each, one per core) competing with etcd and the candidates: the "loaded 2-core machine" the
- * default TTL was chosen for (docs/decisions/0006-ha-lease-ttl.md). Through both phases one more
+ * default TTL was chosen for (docs/decisions/0009-ha-lease-ttl.md). Through both phases one more
  * candidate leads a cluster of its own and is never killed: a leader that steps down anyway lost its
  * lease to the load alone, and the count of such step-downs is reported as a parameter.
  *

@@ -185,7 +185,7 @@ export const CONFIG_OPTIONS = {
   "high-availability.etcd.lease-ttl": opt(
     wholeSeconds(1, 3600),
     "2s",
-    "Time to live of a JobManager's etcd lease, in whole seconds (etcd raises it to its minimum, 2 s with etcd's default timing). A leader renews it every sixth of it and steps down when it could not for five sixths of it, before etcd can elect another; a standby is elected about this long after the leader died. Why 2 s: docs/decisions/0006-ha-lease-ttl.md.",
+    "Time to live of a JobManager's etcd lease, in whole seconds (etcd raises it to its minimum, 2 s with etcd's default timing). A leader renews it every sixth of it and steps down when it could not for five sixths of it, before etcd can elect another; a standby is elected about this long after the leader died. Why 2 s: docs/decisions/0009-ha-lease-ttl.md.",
   ),
   "high-availability.etcd.call-timeout": opt(
     duration().pipe(z.number().min(50, "must be at least 50ms")),
