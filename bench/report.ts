@@ -2,7 +2,7 @@
  * Benchmark results: machine-readable (bench/results/<name>.json) and as a markdown table
  * (bench/results/<name>.md), the same table printed to the terminal. Four pairs: `core` (throughput
  * and latency), `state` (state backends, checkpoints, recovery), `eventtime` (Nexmark, windows) and
- * `kafka` (the Kafka test broker).
+ * `kafka` (the Kafka test broker) and `ha` (high availability).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
@@ -11,12 +11,24 @@ import type { BenchmarkResult, Measured } from "./benchmark.js";
 
 export const RESULTS_DIR = fileURLToPath(new URL("./results/", import.meta.url));
 /** Row order in the reports. */
-const ORDER = ["stateless-chain", "keyed-shuffle", "latency", "state-backends", "checkpoint-1m-keys", "recovery", "nexmark", "windows", "kafka-broker"];
+const ORDER = [
+  "stateless-chain",
+  "keyed-shuffle",
+  "latency",
+  "state-backends",
+  "checkpoint-1m-keys",
+  "recovery",
+  "nexmark",
+  "windows",
+  "kafka-broker",
+  "ha-election",
+];
 const TITLES: Record<string, string> = {
   core: "Benchmarks",
   state: "State, checkpoint and recovery benchmarks",
   eventtime: "Event-time benchmarks: Nexmark and windows",
   kafka: "Kafka benchmarks: the test broker",
+  ha: "High-availability benchmarks",
 };
 /**
  * A parameter shown in a column of its own (and not among the parameters) in a pair's table: the
@@ -79,6 +91,8 @@ function description(name: string): string {
     return "The Kafka test broker's own throughput (a process, fsync on): what it takes without a client (against raw TCP loopback of the same bytes), and what kafkajs gets through it (against that ingest rate). Medians of the runs; every sample is in kafka.json.";
   if (name === "eventtime")
     return "Each ratio compares Riffle with a baseline measured in the same run: Nexmark per core against the query's fused hand-written loop on one core (Flink's published figure beside it, not measured here), sliding windows against tumbling ones. Medians of the runs; every sample is in eventtime.json.";
+  if (name === "ha")
+    return "Each row shows the election after a leader's kill -9 next to a handover without a lease to wait out (the leader resigns), measured in the same run; the aim is on the value. Medians and maxima over the rounds; every sample is in ha.json.";
   return "Each ratio compares Riffle with a baseline measured in the same run. Throughput: medians of the runs; latency: percentiles of the pooled runs; every sample is in core.json.";
 }
 

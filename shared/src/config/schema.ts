@@ -41,6 +41,41 @@ const size = () =>
     }
   });
 const str = () => z.string().min(1);
+/** A duration that is a whole number of seconds within [min, max] (etcd lease TTLs are whole seconds). */
+const wholeSeconds = (min: number, max: number) =>
+  duration().pipe(
+    z
+      .number()
+      .refine((ms) => ms % 1000 === 0, "expected a whole number of seconds, e.g. 3s")
+      .pipe(
+        z
+          .number()
+          .min(min * 1000, `must be at least ${min}s`)
+          .max(max * 1000, `must be at most ${max}s`),
+      ),
+  );
+/**
+ * A comma-separated list of etcd client URLs, normalised to `http://host:port`. TLS needs client
+ * certificates Riffle does not take yet, so `https://` is refused rather than half-supported.
+ */
+const etcdEndpoints = () =>
+  z.string().transform((v, ctx) => {
+    const out: string[] = [];
+    for (const part of v.split(",").map((p) => p.trim())) {
+      const m = /^(?:(https?):\/\/)?([^/:\s]+|\[[0-9a-fA-F:]+\]):(\d{1,5})\/?$/.exec(part);
+      const port = Number(m?.[3]);
+      if (!m || port < 1 || port > 65535) {
+        ctx.addIssue({ code: "custom", message: `"${part}" is not an etcd endpoint: expected http://host:port or host:port, separated by commas` });
+        return z.NEVER;
+      }
+      if (m[1] === "https") {
+        ctx.addIssue({ code: "custom", message: `"${part}": TLS to etcd is not supported yet; use an http:// endpoint` });
+        return z.NEVER;
+      }
+      out.push(`http://${m[2]}:${port}`);
+    }
+    return out;
+  });
 
 interface OptionDef<S extends z.ZodType> {
   schema: S;
@@ -136,6 +171,36 @@ export const CONFIG_OPTIONS = {
   ),
   "execution.buffer-timeout": opt(duration(), "100ms", "Default longest time a record waits in a partly filled network buffer; 0 flushes after every record."),
   "cluster.taskmanagers": opt(int(1, 64), 2, "TaskManager processes started by `riffle cluster start` and by the embedded cluster of `riffle run`."),
+  "high-availability.type": opt(
+    z.enum(["none", "etcd"]),
+    "none",
+    "`none`: one JobManager keeps its jobs in jobmanager.storage.dir, and jobs it was running fail when it restarts. `etcd`: every JobManager campaigns for leadership in etcd, and a standby takes over the jobs of a leader that died.",
+  ),
+  "high-availability.cluster-id": opt(
+    z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, "expected 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit"),
+    "default",
+    "Name of the cluster in the coordination service: every key lives under `/riffle/<cluster-id>/`, so clusters with different ids share one etcd without seeing each other. All JobManagers and TaskManagers of one cluster use the same id.",
+  ),
+  "high-availability.storageDir": opt(
+    str(),
+    ".riffle/ha",
+    "Directory for what high availability keeps outside etcd (job graphs too large for an etcd record; later job bundles): every JobManager of the cluster must see it (a shared volume in production).",
+  ),
+  "high-availability.etcd.endpoints": opt(
+    etcdEndpoints(),
+    "http://127.0.0.1:2379",
+    "Client URLs of the etcd members, separated by commas (`http://host:port` or `host:port`).",
+  ),
+  "high-availability.etcd.lease-ttl": opt(
+    wholeSeconds(1, 3600),
+    "2s",
+    "Time to live of a JobManager's etcd lease, in whole seconds (etcd raises it to its minimum, 2 s with etcd's default timing). A leader renews it every sixth of it and steps down when it could not for five sixths of it, before etcd can elect another; a standby is elected about this long after the leader died. Why 2 s: docs/decisions/0009-ha-lease-ttl.md.",
+  ),
+  "high-availability.etcd.call-timeout": opt(
+    duration().pipe(z.number().min(50, "must be at least 50ms")),
+    "1s",
+    "Deadline of every etcd request; must be under half the lease TTL, so a lease keep-alive can fail and be retried before the lease runs out.",
+  ),
 } as const;
 
 export type ConfigKey = keyof typeof CONFIG_OPTIONS;
