@@ -21,13 +21,13 @@ export {
   type RequestOptions,
   type JobStatus,
   type ClusterOverview,
-  type JobSummary,
+  type JobOverview,
   type JobDetails,
-  type VertexDetails,
-  type VertexMetrics,
+  type JobVertexDetails,
   type SubmitJobRequest,
+  type SubmitJobResponse,
   type ResultsPage,
-  type OperationStatus,
+  type OperationResult,
   type SavepointTrigger,
 } from "./rest-client.js";
 export { bundleJob, jobNameOf } from "./bundle.js";

@@ -87,13 +87,13 @@ describe("RestClient", () => {
       });
       req.on("end", () => {
         seen.push({ method: req.method, url: req.url, body });
-        if (req.method === "POST") res.writeHead(202, { "content-type": "application/json" }).end(JSON.stringify({ jobId: "j1" }));
+        if (req.method === "POST") res.writeHead(202, { "content-type": "application/json" }).end(JSON.stringify({ jobid: "j1", jobUrl: "/jobs/j1" }));
         else res.writeHead(202).end();
       });
     });
     servers.push(server);
     const client = new RestClient(`${url}/`);
-    expect(await client.submitJob({ bundle: "AAAA", name: "n", parallelism: 2, args: ["--x", "1"] })).toEqual({ jobId: "j1" });
+    expect(await client.submitJob({ bundle: "AAAA", name: "n", parallelism: 2, args: ["--x", "1"] })).toEqual({ jobid: "j1", jobUrl: "/jobs/j1" });
     await client.cancelJob("a/b");
     expect(seen).toEqual([
       { method: "POST", url: "/jobs", body: JSON.stringify({ bundle: "AAAA", name: "n", parallelism: 2, args: ["--x", "1"] }) },

@@ -17,6 +17,7 @@ import type { RegisteredTaskManager, TaskManagerListener } from "../registry/ind
 import { JobMaster, isTerminalJobStatus, type JobDefaults, type SlotProvider, type TaskExecutorGateway } from "../scheduler/index.js";
 import { JOB_STATUSES, type BundleStore, type JobRecord, type JobStatus, type JobStore } from "../store/index.js";
 import { AsyncOperations, type OperationKind, type OperationState } from "./operations.js";
+import type { TaskOnTaskManager } from "@riffle/shared/rest-api";
 
 export interface SubmitRequest {
   bundle: Uint8Array;
@@ -57,15 +58,6 @@ export interface DispatcherOptions {
   checkpointLogger: Logger;
   /** Time and timers of the jobs; the system's by default. */
   clock?: Clock;
-}
-
-/** A task running on a TaskManager, as the TaskManager views list it. */
-export interface TaskOnTaskManager {
-  executionId: string;
-  jobId: string;
-  vertexId: string;
-  subtask: number;
-  status: string;
 }
 
 const MAX_PARALLELISM = 32768;
@@ -308,7 +300,16 @@ export class Dispatcher implements TaskManagerListener {
       if (job.isTerminal) continue;
       for (const e of job.executionList()) {
         if (e.slot.taskmanagerId !== taskmanagerId) continue;
-        tasks.push({ executionId: e.executionId, jobId: job.id, vertexId: e.vertexId, subtask: e.subtask, status: e.state });
+        tasks.push({
+          executionId: e.executionId,
+          jobId: job.id,
+          jobName: job.record.name,
+          vertexId: e.vertexId,
+          vertexName: e.vertexName,
+          subtask: e.subtask,
+          attempt: e.attempt,
+          status: e.state,
+        });
       }
     }
     return tasks;

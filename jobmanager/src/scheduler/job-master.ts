@@ -350,6 +350,7 @@ export class JobMaster {
     const failure: ExecutionFailure = { code: "TASKMANAGER_LOST", message };
     for (const e of lost) {
       e.state = "FAILED";
+      e.stateTimestamps.FAILED = this.clock.now();
       e.failure = failure;
       this.addException({ ...failure, taskName: taskNameOf(e), taskmanagerId });
     }
@@ -414,7 +415,7 @@ export class JobMaster {
       return;
     }
     const attempt = this.current ? this.current.attempt + 1 : 0;
-    const executions = new ExecutionGraph(this.id, this.graph, attempt, slots);
+    const executions = new ExecutionGraph(this.id, this.graph, attempt, slots, this.clock.now());
     this.current = executions;
     // Nothing for a fresh job; the savepoint a job starts or rescales from; else its latest checkpoint.
     const restored = this.checkpointCoordinator.restoreLatest();
@@ -634,6 +635,7 @@ export class JobMaster {
     if (execution.state === state) return;
     this.logger.debug({ executionId: execution.executionId, from: execution.state, to: state }, "task state changed");
     execution.state = state;
+    execution.stateTimestamps[state] = this.clock.now();
   }
 
   private addException(entry: Omit<ExceptionEntry, "timestamp">): void {

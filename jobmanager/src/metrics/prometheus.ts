@@ -1,8 +1,8 @@
 import { Gauge, createRegistry, type Registry } from "@riffle/shared";
-import type { Dispatcher } from "./dispatcher/index.js";
-import type { TaskManagerRegistry } from "./registry/index.js";
-import type { JobMaster } from "./scheduler/index.js";
-import { JOB_STATUSES } from "./store/index.js";
+import type { Dispatcher } from "../dispatcher/index.js";
+import type { TaskManagerRegistry } from "../registry/index.js";
+import type { JobMaster } from "../scheduler/index.js";
+import { JOB_STATUSES } from "../store/index.js";
 
 /**
  * The JobManager's Prometheus registry; gauges are read from the live state at each scrape. Job
