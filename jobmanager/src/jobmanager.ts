@@ -3,7 +3,8 @@ import { join, resolve } from "node:path";
 import type * as grpc from "@grpc/grpc-js";
 import { componentLogger, createLogger, type Logger, type RiffleConfig } from "@riffle/shared";
 import { Dispatcher } from "./dispatcher/index.js";
-import { createJobManagerMetrics } from "./metrics/index.js";
+import { SystemClock } from "./clock.js";
+import { MetricsHistory, createJobManagerMetrics } from "./metrics/index.js";
 import { planInWorker } from "./plan/index.js";
 import { TaskManagerRegistry } from "./registry/index.js";
 import { createRestServer, listenRest, type RestApp } from "./rest/index.js";
@@ -54,6 +55,11 @@ export class JobManager {
     const schedulerLogger = componentLogger(logger, "scheduler");
     const slots = new SlotProvider(registry, config["jobmanager.slot-request.timeout"], schedulerLogger);
     const planLogger = componentLogger(logger, "plan");
+    const metricsHistory = new MetricsHistory({
+      windowMs: config["jobmanager.metrics.history"],
+      reportIntervalMs: config["heartbeat.interval"],
+      clock: SystemClock,
+    });
     const dispatcher = new Dispatcher({
       bundles,
       store,
@@ -71,6 +77,7 @@ export class JobManager {
       logger: componentLogger(logger, "dispatcher"),
       schedulerLogger,
       checkpointLogger: componentLogger(logger, "checkpoint"),
+      metricsHistory,
     });
     registry.setListener(dispatcher);
 
@@ -86,7 +93,8 @@ export class JobManager {
       config,
       dispatcher,
       registry,
-      metrics: createJobManagerMetrics(dispatcher, registry),
+      metrics: createJobManagerMetrics(dispatcher, registry, metricsHistory),
+      metricsHistory,
       logger: componentLogger(logger, "rest"),
       version: VERSION,
       startTime: Date.now(),

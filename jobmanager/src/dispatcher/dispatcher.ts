@@ -12,6 +12,7 @@ import {
 import { checkSavepointCompatibility, readSavepoint, type CompletedCheckpoint } from "../checkpoint/index.js";
 import type { Clock } from "../clock.js";
 import { ResultBuffer } from "../collect/index.js";
+import type { MetricsHistory } from "../metrics/index.js";
 import type { PlanOptions } from "../plan/index.js";
 import type { RegisteredTaskManager, TaskManagerListener } from "../registry/index.js";
 import { JobMaster, isTerminalJobStatus, type JobDefaults, type SlotProvider, type TaskExecutorGateway } from "../scheduler/index.js";
@@ -58,6 +59,8 @@ export interface DispatcherOptions {
   checkpointLogger: Logger;
   /** Time and timers of the jobs; the system's by default. */
   clock?: Clock;
+  /** Where the TaskManagers' per-task reports are kept, for rates, back-pressure and charts. */
+  metricsHistory: MetricsHistory;
 }
 
 const MAX_PARALLELISM = 32768;
@@ -278,6 +281,8 @@ export class Dispatcher implements TaskManagerListener {
       this.logger.debug({ jobId: update.jobId, executionId: update.executionId }, "ignoring state update for an unknown job");
       return;
     }
+    // A task's final counters come with its terminal state: they close its history.
+    if (update.metrics && job.reportMetrics(update.metrics)) this.options.metricsHistory.record(update.metrics);
     job.updateTaskState(update);
   }
 
@@ -327,7 +332,9 @@ export class Dispatcher implements TaskManagerListener {
   }
 
   onTaskReports(_tm: RegisteredTaskManager, reports: readonly TaskMetricsReport[]): void {
-    for (const report of reports) this.jobs.get(report.jobId)?.reportMetrics(report);
+    for (const report of reports) {
+      if (this.jobs.get(report.jobId)?.reportMetrics(report)) this.options.metricsHistory.record(report);
+    }
   }
 
   executionsOn(taskmanagerId: string): string[] {

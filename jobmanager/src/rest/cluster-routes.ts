@@ -1,6 +1,6 @@
 import { CONFIG_OPTIONS, RiffleError, type ConfigKey } from "@riffle/shared";
 import { type MetricCollection, routes } from "@riffle/shared/rest-api";
-import { TaskManagerMetricsScraper } from "../metrics/index.js";
+import type { TaskManagerMetricsScraper } from "../metrics/index.js";
 import type { RestAuth } from "./auth.js";
 import type { RestApp, RestContext } from "./context.js";
 import { routeOptions } from "./route-options.js";
@@ -10,9 +10,8 @@ import { taskManagerInfo } from "./views.js";
 const HIDDEN = "******";
 const SECRET_KEY = /token|credentials|password|secret/;
 
-export function registerClusterRoutes(app: RestApp, ctx: RestContext, auth: RestAuth): void {
+export function registerClusterRoutes(app: RestApp, ctx: RestContext, auth: RestAuth, scraper: TaskManagerMetricsScraper): void {
   const { dispatcher, registry, config } = ctx;
-  const scraper = new TaskManagerMetricsScraper({ cacheMs: Math.min(1_000, config["web.refresh-interval"]), timeoutMs: 2_000 });
 
   app.route({
     ...routeOptions(routes.config),

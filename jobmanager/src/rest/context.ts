@@ -2,6 +2,7 @@ import type { Logger, Registry, RiffleConfig } from "@riffle/shared";
 import type { FastifyBaseLogger, FastifyInstance, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Dispatcher } from "../dispatcher/index.js";
+import type { MetricsHistory } from "../metrics/index.js";
 import type { TaskManagerRegistry } from "../registry/index.js";
 
 /** What the REST routes read from. */
@@ -10,6 +11,7 @@ export interface RestContext {
   dispatcher: Dispatcher;
   registry: TaskManagerRegistry;
   metrics: Registry;
+  metricsHistory: MetricsHistory;
   logger: Logger;
   /** Riffle's version, for /overview, /config and the OpenAPI document. */
   version: string;

@@ -10,7 +10,7 @@ const RESULTS_PER_RESPONSE = 10_000;
 const LONG_POLL_MS = 10_000;
 
 export function registerJobRoutes(app: RestApp, ctx: RestContext): void {
-  const { dispatcher, registry } = ctx;
+  const { dispatcher, registry, metricsHistory: history } = ctx;
 
   app.route({ ...routeOptions(routes.jobs), handler: async () => ({ jobs: dispatcher.list().map((job) => ({ id: job.id, status: job.status })) }) });
 
@@ -18,7 +18,7 @@ export function registerJobRoutes(app: RestApp, ctx: RestContext): void {
     ...routeOptions(routes.jobsOverview),
     handler: async () => {
       const now = Date.now();
-      return { jobs: dispatcher.list().map((job) => jobOverview(job, now)) };
+      return { jobs: dispatcher.list().map((job) => jobOverview(job, now, history)) };
     },
   });
 
@@ -38,7 +38,7 @@ export function registerJobRoutes(app: RestApp, ctx: RestContext): void {
     },
   });
 
-  app.route({ ...routeOptions(routes.jobDetails), handler: async (req) => jobDetails(dispatcher.job(req.params.id), Date.now()) });
+  app.route({ ...routeOptions(routes.jobDetails), handler: async (req) => jobDetails(dispatcher.job(req.params.id), Date.now(), history) });
 
   app.route({
     ...routeOptions(routes.cancelJob),
@@ -55,7 +55,10 @@ export function registerJobRoutes(app: RestApp, ctx: RestContext): void {
     handler: async (req) => jobExceptions(dispatcher.job(req.params.id), (tm) => registry.get(tm)?.address),
   });
 
-  app.route({ ...routeOptions(routes.vertexDetails), handler: async (req) => vertexDetails(dispatcher.job(req.params.id), req.params.vid, Date.now()) });
+  app.route({
+    ...routeOptions(routes.vertexDetails),
+    handler: async (req) => vertexDetails(dispatcher.job(req.params.id), req.params.vid, Date.now(), history),
+  });
 
   app.route({ ...routeOptions(routes.vertexWatermarks), handler: async (req) => vertexWatermarks(dispatcher.job(req.params.id), req.params.vid) });
 

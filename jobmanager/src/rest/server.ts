@@ -9,6 +9,8 @@ import type { RestApp, RestContext } from "./context.js";
 import { registerDashboard } from "./dashboard.js";
 import { toHttpError } from "./http-errors.js";
 import { registerJobRoutes } from "./job-routes.js";
+import { registerMetricRoutes } from "./metric-routes.js";
+import { TaskManagerMetricsScraper } from "../metrics/index.js";
 
 /**
  * The REST API: requests validated and answers serialized with the schemas of @riffle/shared/rest-api,
@@ -55,8 +57,10 @@ export async function createRestServer(ctx: RestContext): Promise<RestApp> {
     transformObject: jsonSchemaTransformObject,
   });
   app.get("/openapi.json", { schema: { hide: true }, config: { access: "open" } }, async () => app.swagger());
+  const scraper = new TaskManagerMetricsScraper({ cacheMs: Math.min(1_000, ctx.config["web.refresh-interval"]), timeoutMs: 2_000 });
   registerJobRoutes(app, ctx);
-  registerClusterRoutes(app, ctx, auth);
+  registerClusterRoutes(app, ctx, auth, scraper);
+  registerMetricRoutes(app, ctx, scraper);
   await registerDashboard(app, ctx.logger);
   return app;
 }

@@ -16,6 +16,7 @@ import {
   type TaskManagerInfo,
 } from "@riffle/shared/rest-api";
 import type { OperationState } from "../dispatcher/index.js";
+import { type MeasuredSubtask, type MetricsHistory, jobThroughput, measuredSubtasks, vertexRates } from "../metrics/index.js";
 import type { RegisteredTaskManager } from "../registry/index.js";
 import type { Execution, JobMaster } from "../scheduler/index.js";
 
@@ -25,7 +26,7 @@ import type { Execution, JobMaster } from "../scheduler/index.js";
  * not ended, as in Flink.
  */
 
-export function jobOverview(job: JobMaster, now: number): JobOverview {
+export function jobOverview(job: JobMaster, now: number, history: MetricsHistory): JobOverview {
   const r = job.record;
   const executions = job.executionList();
   const counts = upperCounts(executions.map((e) => e.state));
@@ -52,11 +53,12 @@ export function jobOverview(job: JobMaster, now: number): JobOverview {
     "last-modification": Math.max(r.submittedAt, ...Object.values(r.statusTimestamps).filter((t): t is number => typeof t === "number")),
     tasks,
     parallelism: Math.max(0, ...job.graph.vertices.map((v) => v.parallelism)),
+    metrics: job.isTerminal ? { numRecordsInPerSecond: 0, numRecordsOutPerSecond: 0 } : jobThroughput(job, history),
   };
 }
 
-export function jobDetails(job: JobMaster, now: number): JobDetails {
-  const overview = jobOverview(job, now);
+export function jobDetails(job: JobMaster, now: number, history: MetricsHistory): JobDetails {
+  const overview = jobOverview(job, now, history);
   const byVertex = executionsByVertex(job);
   const vertices = job.graph.vertices.map((v): JobVertexSummary => {
     const executions = byVertex.get(v.id) ?? [];
@@ -78,7 +80,7 @@ export function jobDetails(job: JobMaster, now: number): JobDetails {
       "end-time": end,
       duration: start < 0 ? -1 : (end > 0 ? end : now) - start,
       tasks: upperCounts(executions.map((e) => e.state)),
-      metrics: ioMetrics(executions),
+      metrics: ioMetrics(measuredSubtasks(job, history, v.id)),
     };
   });
   const timestamps = Object.fromEntries(JOB_STATUSES.map((s) => [s, job.record.statusTimestamps[s] ?? 0])) as JobDetails["timestamps"];
@@ -103,16 +105,17 @@ export function jobDetails(job: JobMaster, now: number): JobDetails {
   };
 }
 
-export function vertexDetails(job: JobMaster, vertexId: string, now: number): JobVertexDetails {
+export function vertexDetails(job: JobMaster, vertexId: string, now: number, history: MetricsHistory): JobVertexDetails {
   const vertex = vertexOf(job, vertexId);
-  const executions = executionsByVertex(job).get(vertexId) ?? [];
+  const measured = measuredSubtasks(job, history, vertexId);
   return {
     id: vertex.id,
     name: vertex.name,
     parallelism: vertex.parallelism,
     maxParallelism: vertex.maxParallelism,
     now,
-    subtasks: executions.map((e) => {
+    subtasks: measured.map((m) => {
+      const e = m.execution;
       const start = startOf(e);
       const end = endOf(e);
       return {
@@ -123,7 +126,7 @@ export function vertexDetails(job: JobMaster, vertexId: string, now: number): Jo
         "start-time": start,
         "end-time": end,
         duration: start < 0 ? -1 : (end > 0 ? end : now) - start,
-        metrics: ioMetrics([e]),
+        metrics: ioMetrics([m]),
         "taskmanager-id": e.slot.taskmanagerId,
       };
     }),
@@ -259,11 +262,11 @@ function upperCounts(states: ExecutionState[]): Record<ExecutionState, number> {
   return counts;
 }
 
-/** Counters summed and times at their highest over `executions`, from their last reports. */
-function ioMetrics(executions: Execution[]): IOMetrics {
+/** Counters summed over the subtasks' last reports; rates and times as vertexRates measures them. */
+function ioMetrics(subtasks: MeasuredSubtask[]): IOMetrics {
+  const executions = subtasks.map((s) => s.execution);
   const complete = executions.length > 0 && executions.every((e) => e.metrics !== undefined);
   const sum = (f: (e: Execution) => number | undefined) => executions.reduce((acc, e) => acc + (f(e) ?? 0), 0);
-  const max = (f: (e: Execution) => number | undefined) => executions.reduce((acc, e) => Math.max(acc, f(e) ?? 0), 0);
   return {
     "read-bytes": sum((e) => e.metrics?.bytesIn),
     "read-bytes-complete": complete,
@@ -273,9 +276,7 @@ function ioMetrics(executions: Execution[]): IOMetrics {
     "read-records-complete": complete,
     "write-records": sum((e) => e.metrics?.recordsOut),
     "write-records-complete": complete,
-    busyTimeMsPerSecond: max((e) => e.metrics?.busyMsPerSecond),
-    idleTimeMsPerSecond: max((e) => e.metrics?.idleMsPerSecond),
-    backPressuredTimeMsPerSecond: max((e) => e.metrics?.backPressuredMsPerSecond),
+    ...vertexRates(subtasks),
   };
 }
 

@@ -358,9 +358,11 @@ export class JobMaster {
     else for (const e of lost) this.afterExecutionEnded(e);
   }
 
-  reportMetrics(report: TaskMetricsReport): void {
+  /** Keeps the report as its execution's latest; false when it is not of the current attempt (ignored). */
+  reportMetrics(report: TaskMetricsReport): boolean {
     const execution = this.current?.get(report.executionId);
     if (execution) execution.metrics = report;
+    return execution !== undefined;
   }
 
   acknowledgeCheckpoint(ack: AcknowledgeCheckpointRequest): void {

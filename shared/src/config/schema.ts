@@ -98,6 +98,11 @@ export const CONFIG_OPTIONS = {
   ),
   "jobmanager.collect.buffer-records": opt(int(1), 100_000, "Records of `collect` sinks the JobManager holds for a client before it makes the sinks wait."),
   "jobmanager.cancel.timeout": opt(duration(), "30s", "How long cancelling waits for tasks to confirm before the job is marked CANCELED anyway."),
+  "jobmanager.metrics.history": opt(
+    duration(),
+    "5m",
+    "How much of the TaskManagers' per-task reports the JobManager keeps per subtask, for rates, back-pressure and the dashboard's charts (about one sample per heartbeat interval each).",
+  ),
   "heartbeat.interval": opt(duration(), "2s", "Interval between heartbeats, in both directions between JobManager and TaskManagers."),
   "heartbeat.timeout": opt(
     duration(),

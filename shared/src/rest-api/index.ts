@@ -14,14 +14,28 @@
 import type { z } from "zod";
 import { CheckpointConfig, CheckpointingStatistics, CheckpointStatistics } from "./checkpoints.js";
 import { ClusterConfiguration, ClusterOverview, DashboardConfiguration, TaskManagerDetailsInfo, TaskManagersInfo } from "./cluster.js";
-import { CheckpointParams, ErrorBody, JobIdParams, MetricCollection, MetricsQuery, TaskManagerIdParams, TriggerParams, VertexParams } from "./common.js";
+import {
+  AggregatedMetrics,
+  AggregatedMetricsQuery,
+  CheckpointParams,
+  ErrorBody,
+  JobIdParams,
+  MetricCollection,
+  MetricsQuery,
+  TaskManagerIdParams,
+  TriggerParams,
+  VertexParams,
+} from "./common.js";
 import {
   CancelQuery,
   JobDetails,
   JobExceptions,
   JobIdsWithStatus,
+  JobMetricsHistory,
   JobPlanInfo,
+  JobVertexBackPressure,
   JobVertexDetails,
+  MetricsHistoryQuery,
   MultipleJobsDetails,
   OperationResult,
   RescaleQuery,
@@ -230,6 +244,50 @@ export const routes = {
     access: "read-only",
     summary: "One checkpoint of the history, or the latest completed, failed or savepoint.",
     schema: { params: CheckpointParams, response: ok(CheckpointStatistics) },
+  }),
+  jobMetrics: route({
+    method: "GET",
+    url: "/jobs/:id/metrics",
+    origin: "flink",
+    access: "read-only",
+    summary: "Job metrics by name (?get=a,b); without `get`, the names available.",
+    schema: { params: JobIdParams, querystring: MetricsQuery, response: ok(MetricCollection) },
+  }),
+
+  vertexBackPressure: route({
+    method: "GET",
+    url: "/jobs/:id/vertices/:vid/backpressure",
+    origin: "flink",
+    access: "read-only",
+    summary: "Back-pressure per subtask and for the vertex: ratio of time waiting for output buffers; OK ≤ 0.10 < LOW ≤ 0.5 < HIGH.",
+    schema: { params: VertexParams, response: ok(JobVertexBackPressure) },
+  }),
+
+  vertexSubtaskMetrics: route({
+    method: "GET",
+    url: "/jobs/:id/vertices/:vid/subtasks/metrics",
+    origin: "flink",
+    access: "read-only",
+    summary: "Subtask metrics aggregated over the vertex's subtasks (?get=a,b&agg=min,max,avg,sum); without `get`, the names available.",
+    schema: { params: VertexParams, querystring: AggregatedMetricsQuery, response: ok(AggregatedMetrics.or(MetricCollection)) },
+  }),
+
+  taskmanagersMetrics: route({
+    method: "GET",
+    url: "/taskmanagers/metrics",
+    origin: "flink",
+    access: "read-only",
+    summary: "TaskManager metrics aggregated over TaskManagers (?get=a,b&agg=min,max,avg,sum); without `get`, the names available.",
+    schema: { querystring: AggregatedMetricsQuery, response: ok(AggregatedMetrics.or(MetricCollection)) },
+  }),
+  jobMetricsHistory: route({
+    method: "GET",
+    url: "/jobs/:id/metrics/history",
+    origin: "riffle",
+    access: "read-only",
+    summary:
+      "Each vertex's records per second and busy/idle/back-pressured time over the last minutes (?since=<ms> for newer points only): the dashboard's charts, without Prometheus.",
+    schema: { params: JobIdParams, querystring: MetricsHistoryQuery, response: ok(JobMetricsHistory) },
   }),
   results: route({
     method: "GET",

@@ -21,7 +21,16 @@ export const TaskCounts = z.object({
 });
 export type TaskCounts = z.infer<typeof TaskCounts>;
 
-/** One job of GET /jobs/overview (Flink's JobDetails); `parallelism` is Riffle's. */
+/** Records per second of a job, measured at the JobManager (Riffle's). */
+export const Throughput = z.object({
+  /** Records the job's sources emit per second. */
+  numRecordsOutPerSecond: z.number(),
+  /** Records the job's sinks (vertices without outputs) receive per second. */
+  numRecordsInPerSecond: z.number(),
+});
+export type Throughput = z.infer<typeof Throughput>;
+
+/** One job of GET /jobs/overview (Flink's JobDetails); `parallelism` and `metrics` are Riffle's. */
 export const JobOverview = z
   .object({
     jid: z.string(),
@@ -35,6 +44,7 @@ export const JobOverview = z
     tasks: TaskCounts,
     /** The widest vertex's parallelism. */
     parallelism: z.number().int(),
+    metrics: Throughput,
   })
   .meta({ id: "JobOverview" });
 export type JobOverview = z.infer<typeof JobOverview>;
@@ -45,8 +55,9 @@ export type MultipleJobsDetails = z.infer<typeof MultipleJobsDetails>;
 /**
  * Flink's IOMetricsInfo: record and byte counters summed over subtasks (`-complete`: every subtask
  * reported). Bytes count only what crossed the network: records between tasks of one TaskManager are
- * passed by reference. Then Riffle's busy/idle/back-pressured milliseconds per second (the highest
- * subtask). Flink's
+ * passed by reference. Then Riffle's rates, measured by the JobManager over its history of the
+ * TaskManagers' reports: records per second (summed over running subtasks) and busy/idle/back-pressured
+ * milliseconds per second (the highest subtask). Flink's
  * `accumulated-*-time` totals are not given: TaskManagers report these times as rates.
  */
 export const IOMetrics = z
@@ -59,6 +70,8 @@ export const IOMetrics = z
     "read-records-complete": z.boolean(),
     "write-records": z.number(),
     "write-records-complete": z.boolean(),
+    numRecordsInPerSecond: z.number(),
+    numRecordsOutPerSecond: z.number(),
     busyTimeMsPerSecond: z.number(),
     idleTimeMsPerSecond: z.number(),
     backPressuredTimeMsPerSecond: z.number(),
@@ -308,3 +321,34 @@ export const JobVertexBackPressure = z
   })
   .meta({ id: "JobVertexBackPressure" });
 export type JobVertexBackPressure = z.infer<typeof JobVertexBackPressure>;
+
+/** GET /jobs/:id/metrics/history (Riffle's): `since` in ms since the epoch; only later points are sent. */
+export const MetricsHistoryQuery = z.object({ since: z.coerce.number().int().min(0).default(0) });
+
+/**
+ * GET /jobs/:id/metrics/history (Riffle's): each vertex's rates over the JobManager's history window
+ * (`jobmanager.metrics.history`), one point per heartbeat interval: records per second summed over
+ * subtasks, busy/idle/back-pressured ms per second of the highest subtask.
+ */
+export const JobMetricsHistory = z
+  .object({
+    /** Milliseconds between points. */
+    step: z.number().int(),
+    /** Time of the newest point, to pass as `since` next time (0 without any). */
+    until: z.number().int(),
+    vertices: z.record(
+      z.string(),
+      z.array(
+        z.object({
+          t: z.number().int(),
+          numRecordsInPerSecond: z.number(),
+          numRecordsOutPerSecond: z.number(),
+          busyTimeMsPerSecond: z.number(),
+          idleTimeMsPerSecond: z.number(),
+          backPressuredTimeMsPerSecond: z.number(),
+        }),
+      ),
+    ),
+  })
+  .meta({ id: "JobMetricsHistory" });
+export type JobMetricsHistory = z.infer<typeof JobMetricsHistory>;
