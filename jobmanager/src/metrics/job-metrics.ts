@@ -1,13 +1,8 @@
-import type { BackPressureLevel } from "@riffle/shared/rest-api";
 import type { Execution, JobMaster } from "../scheduler/index.js";
 import type { MetricsHistory, SubtaskMetrics } from "./history.js";
 
-/** Flink's levels of a back-pressure ratio (time waiting for output buffers / wall time): OK ≤ 0.10 < LOW ≤ 0.5 < HIGH. */
-export function backPressureLevel(ratio: number): BackPressureLevel {
-  if (ratio <= 0.1) return "ok";
-  if (ratio <= 0.5) return "low";
-  return "high";
-}
+/** Defined with the REST API, so the dashboard colours vertices with the same thresholds. */
+export { backPressureLevel } from "@riffle/shared/rest-api";
 
 /** A subtask of the job's current attempt with what it measured: undefined before its first report. */
 export interface MeasuredSubtask {

@@ -1,4 +1,5 @@
 import { routes } from "@riffle/shared/rest-api";
+import { bundleJobModule } from "../plan/index.js";
 import { checkpointConfig, checkpointDetails, checkpointStatistics } from "./checkpoint-views.js";
 import type { RestApp, RestContext } from "./context.js";
 import { routeOptions } from "./route-options.js";
@@ -26,9 +27,11 @@ export function registerJobRoutes(app: RestApp, ctx: RestContext): void {
     ...routeOptions(routes.submitJob),
     handler: async (req, reply) => {
       const body = req.body;
+      const bundle =
+        body.bundle !== undefined ? Buffer.from(body.bundle, "base64") : await bundleJobModule({ name: body.jobFile!.name, contents: body.jobFile!.content });
       const jobId = await dispatcher.submit({
-        bundle: Buffer.from(body.bundle, "base64"),
-        name: body.name,
+        bundle,
+        name: body.name ?? (body.jobFile ? body.jobFile.name.replace(/\.[^.]+$/, "") : undefined),
         parallelism: body.parallelism,
         args: body.args,
         savepointPath: body.savepointPath,

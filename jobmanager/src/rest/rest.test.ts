@@ -64,6 +64,26 @@ describe("REST API", () => {
     expect(await expectError(await post(JSON.stringify({ name: "x" })), 400, "BAD_REQUEST")).toMatch(/bundle/);
     await expectError(await post(JSON.stringify({ bundle: base64(VALID_JOB), parallelism: 0 })), 400, "BAD_REQUEST");
     await expectError(await post(JSON.stringify({ bundle: "%%%" })), 400, "BAD_REQUEST");
+    expect(
+      await expectError(await post(JSON.stringify({ bundle: base64(VALID_JOB), jobFile: { name: "a.ts", content: VALID_JOB } })), 400, "BAD_REQUEST"),
+    ).toMatch(/send the job either as `bundle`/);
+    expect(await expectError(await post(JSON.stringify({ jobFile: { name: "job.txt", content: VALID_JOB } })), 400, "BAD_REQUEST")).toMatch(
+      /must be a TypeScript or JavaScript module/,
+    );
+    expect(await expectError(await post(JSON.stringify({ jobFile: { name: "job.ts", content: "import './other.js';" } })), 400, "BUNDLE_INVALID")).toMatch(
+      /cannot bundle job\.ts/,
+    );
+  });
+
+  it("bundles an uploaded TypeScript job file and names the job after it", async () => {
+    const source = `import { CollectSink, type StreamExecutionEnvironment } from "@riffle/sdk";
+export default function (env: StreamExecutionEnvironment): void { env.fromElements<number>(1, 2).map((x: number) => x + 1).sinkTo(new CollectSink()); }`;
+    const res = await post(JSON.stringify({ jobFile: { name: "typed-job.ts", content: source } }));
+    expect(res.status).toBe(202);
+    const { jobid } = (await res.json()) as { jobid: string };
+    const plan = (await (await fetch(`${base}/jobs/${jobid}/plan`)).json()) as { plan: { name: string; nodes: unknown[] } };
+    expect(plan.plan.name).toBe("typed-job");
+    expect(plan.plan.nodes.length).toBeGreaterThan(0);
   });
 
   it("returns plan errors with their code", async () => {

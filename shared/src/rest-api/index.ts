@@ -52,6 +52,7 @@ export * from "./checkpoints.js";
 export * from "./cluster.js";
 export * from "./common.js";
 export * from "./jobs.js";
+export { backPressureLevel } from "./levels.js";
 
 /**
  * Who may call a route when `rest.auth.*` is configured: `open` always (what the dashboard needs to

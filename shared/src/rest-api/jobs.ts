@@ -220,11 +220,14 @@ export type JobExceptions = z.infer<typeof JobExceptions>;
 
 /**
  * POST /jobs (Riffle's: Flink's takes a serialized JobGraph and jars): an esbuild bundle of the job
- * module, base64-encoded, as `riffle run` makes it.
+ * module, base64-encoded, as `riffle run` makes it; or the job module itself, which the JobManager
+ * bundles (imports other than `@riffle/*` and npm packages the cluster has cannot be resolved).
  */
 export const SubmitJobRequest = z
   .object({
-    bundle: z.base64().min(1, "the job bundle is empty"),
+    bundle: z.base64().min(1, "the job bundle is empty").optional(),
+    /** Instead of `bundle`: a job module (TypeScript or JavaScript) the JobManager bundles, as uploaded by the dashboard. */
+    jobFile: z.object({ name: z.string().min(1, "jobFile.name is empty"), content: z.string() }).optional(),
     name: z.string().optional(),
     parallelism: z.number().int().min(1).max(32768).optional(),
     args: z.array(z.string()).optional(),
@@ -232,6 +235,9 @@ export const SubmitJobRequest = z
     savepointPath: z.string().min(1, "savepointPath is empty").optional(),
     /** Start even if the savepoint has state of operators (by uid) the job lacks; that state is dropped. */
     allowNonRestoredState: z.boolean().optional(),
+  })
+  .refine((r) => (r.bundle === undefined) !== (r.jobFile === undefined), {
+    message: "send the job either as `bundle` (a base64 esbuild bundle, as riffle run makes it) or as `jobFile` ({name, content}: a job module to bundle)",
   })
   .meta({ id: "SubmitJobRequest" });
 export type SubmitJobRequest = z.input<typeof SubmitJobRequest>;
