@@ -86,10 +86,14 @@ export class TestCluster {
     return tm;
   }
 
-  async rest<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+  /** One REST call; `authorization` for a cluster with `rest.auth.*` configured. */
+  async rest<T = unknown>(method: string, path: string, body?: unknown, authorization?: string): Promise<{ status: number; body: T }> {
     const res = await fetch(`${this.restUrl}${path}`, {
       method,
-      headers: body === undefined ? {} : { "content-type": "application/json" },
+      headers: {
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+        ...(authorization ? { authorization } : {}),
+      },
       body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
       signal: AbortSignal.timeout(30_000),
     });
@@ -98,9 +102,10 @@ export class TestCluster {
   }
 
   /** Bundles a job file (as `riffle run` does) and submits it; returns the job id. */
-  async submit(jobFile: string, options: { parallelism?: number; args?: string[]; name?: string } = {}): Promise<string> {
+  async submit(jobFile: string, options: { parallelism?: number; args?: string[]; name?: string; authorization?: string } = {}): Promise<string> {
+    const { authorization, ...request } = options;
     const bundle = Buffer.from(await bundleJob(jobFile)).toString("base64");
-    const res = await this.rest<SubmitJobResponse>("POST", "/jobs", { bundle, ...options });
+    const res = await this.rest<SubmitJobResponse>("POST", "/jobs", { bundle, ...request }, authorization);
     if (res.status !== 202) throw new Error(`submit failed with ${res.status}: ${JSON.stringify(res.body)}`);
     return res.body.jobid;
   }

@@ -2,3 +2,4 @@ export { TestCluster, metricValue, type ClusterOptions, type JobDetails, type Se
 export { RiffleProcess, REPO_ROOT, CLI, type LogLine } from "./process.js";
 export { committedLines, mulberry32, checkpointStats, waitForCheckpoints } from "./outputs.js";
 export { killTaskManagers, type KillSchedule } from "./chaos.js";
+export { TestBrowser, CHROMIUM, SCREENSHOT_DIR } from "./browser.js";
