@@ -10,11 +10,12 @@ import type { BenchmarkResult, Measured } from "./benchmark.js";
 
 export const RESULTS_DIR = fileURLToPath(new URL("./results/", import.meta.url));
 /** Row order in the reports. */
-const ORDER = ["stateless-chain", "keyed-shuffle", "latency", "state-backends", "checkpoint-1m-keys", "recovery", "nexmark", "windows"];
+const ORDER = ["stateless-chain", "keyed-shuffle", "latency", "state-backends", "checkpoint-1m-keys", "recovery", "nexmark", "windows", "dashboard"];
 const TITLES: Record<string, string> = {
   core: "Benchmarks",
   state: "State, checkpoint and recovery benchmarks",
   eventtime: "Event-time benchmarks: Nexmark and windows",
+  dashboard: "Dashboard benchmarks: job page load and the JobManager's cost of live updates",
 };
 /**
  * A parameter shown in a column of its own (and not among the parameters) in a pair's table: the
@@ -75,6 +76,8 @@ function description(name: string): string {
     return "Each row shows Riffle next to a baseline measured in the same run (the ratio compares them); where the aim is on the value (≤), the baseline gives context. Medians of the runs; every sample is in state.json.";
   if (name === "eventtime")
     return "Each ratio compares Riffle with a baseline measured in the same run: Nexmark per core against the query's fused hand-written loop on one core (Flink's published figure beside it, not measured here), sliding windows against tumbling ones. Medians of the runs; every sample is in eventtime.json.";
+  if (name === "dashboard")
+    return "Each row shows the dashboard next to a baseline measured in the same run: the page's first contentful paint (its shell, before any REST answer), and the same JobManager with no dashboard open. Medians of the runs; every sample is in dashboard.json.";
   return "Each ratio compares Riffle with a baseline measured in the same run. Throughput: medians of the runs; latency: percentiles of the pooled runs; every sample is in core.json.";
 }
 
@@ -114,6 +117,7 @@ export function markdown(file: ReportFile): string {
 
 export function formatValue(value: number, unit: string): string {
   if (unit === "rec/s" || unit === "events/s/core") return `${formatCount(value)} ${unit}`;
+  if (unit.startsWith("%")) return `${value.toFixed(1)}${unit}`;
   if (unit === "ms") return `${value < 10 ? value.toFixed(2) : value.toFixed(1)} ms`;
   if (unit === "bytes") return value >= 1e6 ? `${+(value / 1e6).toFixed(1)} MB` : value >= 1e4 ? `${+(value / 1e3).toFixed(1)} kB` : `${value} B`;
   return `${value} ${unit}`;

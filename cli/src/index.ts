@@ -16,6 +16,7 @@
 export { LocalCluster, CLI_ENTRY, type LocalClusterOptions, type LocalClusterProcess } from "./cluster/index.js";
 export {
   RestClient,
+  restAuthOf,
   TERMINAL_STATUSES,
   type RestClientOptions,
   type RequestOptions,

@@ -1,4 +1,4 @@
-import { RiffleError, isErrorCode, type ErrorCode } from "@riffle/shared";
+import { RiffleError, isErrorCode, type ErrorCode, type RiffleConfig } from "@riffle/shared";
 import { InterruptedError } from "./errors.js";
 import {
   TERMINAL_JOB_STATUSES,
@@ -41,6 +41,21 @@ export interface RestClientOptions {
   token?: string;
   /** `user:password` sent with HTTP basic authentication. */
   credentials?: string;
+}
+
+/**
+ * The credentials the CLI sends (`rest.auth.*` on the JobManager): `rest.client.token` or
+ * `rest.client.credentials`; else, for a cluster configured from the same file, the cluster's own
+ * operator and then read-only credentials.
+ */
+export function restAuthOf(config: RiffleConfig): { token?: string; credentials?: string } {
+  for (const key of ["rest.client.token", "rest.auth.operator-token", "rest.auth.read-only-token"] as const) {
+    if (config[key]) return { token: config[key] };
+  }
+  for (const key of ["rest.client.credentials", "rest.auth.operator-credentials", "rest.auth.read-only-credentials"] as const) {
+    if (config[key]) return { credentials: config[key] };
+  }
+  return {};
 }
 
 /** The results long-poll holds a request for up to ~10 s; allow for that. */

@@ -30,12 +30,23 @@ export function onUnauthorized(listener: (err: ApiError) => void): () => void {
   return () => unauthorizedListeners.delete(listener);
 }
 
-export function setCredentials(credentials: { token: string } | { user: string; password: string } | null): void {
-  if (credentials === null) authorization = null;
-  else if ("token" in credentials) authorization = `Bearer ${credentials.token}`;
-  else authorization = `Basic ${btoa(`${credentials.user}:${credentials.password}`)}`;
+export type Credentials = { token: string } | { user: string; password: string };
+
+function headerOf(credentials: Credentials): string {
+  return "token" in credentials ? `Bearer ${credentials.token}` : `Basic ${btoa(`${credentials.user}:${credentials.password}`)}`;
+}
+
+export function setCredentials(credentials: Credentials | null): void {
+  authorization = credentials === null ? null : headerOf(credentials);
   if (authorization) sessionStorage.setItem(AUTH_KEY, authorization);
   else sessionStorage.removeItem(AUTH_KEY);
+}
+
+/** The role the JobManager gives these credentials (null: not valid), asked before they are kept. */
+export async function roleOf(credentials: Credentials): Promise<DashboardConfiguration["auth"]["role"]> {
+  const res = await fetch("/config", { headers: { accept: "application/json", authorization: headerOf(credentials) } });
+  if (!res.ok) throw new ApiError(res.status, `HTTP_${res.status}`, `GET /config answered ${res.status}`);
+  return ((await res.json()) as DashboardConfiguration).auth.role;
 }
 
 export function hasCredentials(): boolean {

@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import type { DashboardConfiguration } from "@riffle/shared/rest-api";
-import { ApiError, hasCredentials, loadConfig, onUnauthorized, setCredentials } from "./api.js";
+import { ApiError, hasCredentials, loadConfig, onUnauthorized, roleOf, setCredentials } from "./api.js";
 import { ConfigContext } from "./hooks.js";
 import { JobPage } from "./job.js";
 import { JobsPage } from "./jobs.js";
@@ -116,13 +116,13 @@ function Login({ reason, onDone }: { reason: ApiError; onDone(): void }) {
   const [error, setError] = useState<ApiError>();
   const submit = async (e: Event) => {
     e.preventDefault();
-    setCredentials(mode === "token" ? { token } : { user, password });
-    const c = await loadConfig();
-    if (c.auth.role === null) {
-      setCredentials(null);
+    const credentials = mode === "token" ? { token } : { user, password };
+    // Checked first: views keep polling with the credentials they have until these are known good.
+    if ((await roleOf(credentials)) === null) {
       setError(new ApiError(401, "UNAUTHORIZED", "these credentials are not valid for this JobManager"));
       return;
     }
+    setCredentials(credentials);
     onDone();
   };
   return (

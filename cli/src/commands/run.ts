@@ -6,8 +6,7 @@ import { InterruptedError, reportError } from "../errors.js";
 import { Interrupts } from "../interrupts.js";
 import { resolveConfig, type GlobalOptions } from "../options.js";
 import { formatRecord, write } from "../output.js";
-import { RestClient, type JobStatus, type SubmitJobRequest } from "../rest-client.js";
-import { restAuthOf } from "./client.js";
+import { RestClient, restAuthOf, type JobStatus, type SubmitJobRequest } from "../rest-client.js";
 
 export interface RunCommandOptions {
   /** REST base URL of a running cluster; absent: run on an embedded cluster. */
@@ -55,7 +54,7 @@ export async function runCommand(globals: GlobalOptions, jobFile: string, jobArg
         settings: globals.set,
         signal: interrupts.signal,
       });
-      client = new RestClient(cluster.restUrl);
+      client = new RestClient(cluster.restUrl, restAuthOf(config));
     }
 
     const request: SubmitJobRequest = {
