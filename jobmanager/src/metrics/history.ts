@@ -14,25 +14,17 @@ import type { Clock } from "../clock.js";
  * newest sample is older than the window.
  */
 
-/** One report as received, stamped with the JobManager's clock. */
-export interface MetricsSample {
+/**
+ * One report as received, stamped with the JobManager's clock: the TaskManager's readings (counters
+ * restart with every execution, so rates never span two executionIds).
+ */
+export type MetricsSample = Omit<TaskMetricsReport, "jobId" | "vertexId" | "subtaskIndex"> & {
   at: number;
-  /** Counters restart with every execution (attempt): rates never span two. */
-  executionId: string;
-  recordsIn: number;
-  recordsOut: number;
-  bytesIn: number;
-  bytesOut: number;
-  busyMsPerSecond: number;
-  idleMsPerSecond: number;
-  backPressuredMsPerSecond: number;
-  currentInputWatermark: number;
-  currentOutputWatermark: number;
   /** Fraction of the output buffers in use (Flink's outPoolUsage), once TaskManagers report it. */
   outPoolUsage?: number;
   /** Fraction of the input buffers in use (Flink's inPoolUsage), once TaskManagers report it. */
   inPoolUsage?: number;
-}
+};
 
 /** A subtask's measured values now: the latest report plus rates over the rate window. */
 export interface SubtaskMetrics extends MetricsSample {
@@ -64,23 +56,8 @@ export interface MetricsHistoryOptions {
 
 /** The readings of a report, whatever fields the TaskManager's version sends (buffer usage comes later). */
 function sampleOf(report: TaskMetricsReport, at: number): MetricsSample {
-  const sample: MetricsSample = {
-    at,
-    executionId: report.executionId,
-    recordsIn: report.recordsIn,
-    recordsOut: report.recordsOut,
-    bytesIn: report.bytesIn,
-    bytesOut: report.bytesOut,
-    busyMsPerSecond: report.busyMsPerSecond,
-    idleMsPerSecond: report.idleMsPerSecond,
-    backPressuredMsPerSecond: report.backPressuredMsPerSecond,
-    currentInputWatermark: report.currentInputWatermark,
-    currentOutputWatermark: report.currentOutputWatermark,
-  };
-  const extra = report as Partial<Record<"outPoolUsage" | "inPoolUsage", unknown>>;
-  if (typeof extra.outPoolUsage === "number") sample.outPoolUsage = extra.outPoolUsage;
-  if (typeof extra.inPoolUsage === "number") sample.inPoolUsage = extra.inPoolUsage;
-  return sample;
+  const { jobId: _job, vertexId: _vertex, subtaskIndex: _subtask, ...readings } = report;
+  return { ...readings, at };
 }
 
 /** The samples of one subtask, oldest first. */
