@@ -31,8 +31,9 @@ function crossingShare(maxParallelism: number): number {
 }
 
 /** Checks that subtask i of every vertex ran on the same TaskManager and the two subtasks on different ones. */
-function checkPlacement(run: JobTiming): void {
-  const placement = run.job.vertices.map((v) => v.subtasks.map((s) => String(s.taskmanagerId)));
+async function checkPlacement(cluster: TestCluster, run: JobTiming): Promise<void> {
+  const vertices = await Promise.all(run.job.vertices.map((v) => cluster.vertex(run.jobId, v.id)));
+  const placement = vertices.map((v) => v.subtasks.map((s) => s["taskmanager-id"]));
   const [source, counter] = placement;
   const ok = source && counter && source.length === 2 && source[0] !== source[1] && source.every((tm, i) => tm === counter[i]);
   if (!ok) throw new Error(`expected subtask i of both vertices on TaskManager i of two; got ${JSON.stringify(placement)}`);
@@ -46,7 +47,7 @@ export async function timeKeyedShuffle(cluster: TestCluster, records: number): P
     records,
     expected: (n) => ({ sinkWrites: n, vertexRecordsIn: { "count per key": n } }),
   });
-  checkPlacement(run);
+  await checkPlacement(cluster, run);
   return run;
 }
 

@@ -22,6 +22,7 @@ const ORDER = [
   "windows",
   "kafka-broker",
   "ha-election",
+  "dashboard",
 ];
 const TITLES: Record<string, string> = {
   core: "Benchmarks",
@@ -29,6 +30,7 @@ const TITLES: Record<string, string> = {
   eventtime: "Event-time benchmarks: Nexmark and windows",
   kafka: "Kafka benchmarks: the test broker",
   ha: "High-availability benchmarks",
+  dashboard: "Dashboard benchmarks: job page load and the JobManager's cost of live updates",
 };
 /**
  * A parameter shown in a column of its own (and not among the parameters) in a pair's table: the
@@ -93,6 +95,8 @@ function description(name: string): string {
     return "Each ratio compares Riffle with a baseline measured in the same run: Nexmark per core against the query's fused hand-written loop on one core (Flink's published figure beside it, not measured here), sliding windows against tumbling ones. Medians of the runs; every sample is in eventtime.json.";
   if (name === "ha")
     return "Each row shows the election after a leader's kill -9 next to a handover without a lease to wait out (the leader resigns), measured in the same run; the aim is on the value. Medians and maxima over the rounds; every sample is in ha.json.";
+  if (name === "dashboard")
+    return "Each row shows the dashboard next to a baseline measured in the same run: the page's first contentful paint (its shell, before any REST answer), and the same JobManager with no dashboard open. Medians of the runs; every sample is in dashboard.json.";
   return "Each ratio compares Riffle with a baseline measured in the same run. Throughput: medians of the runs; latency: percentiles of the pooled runs; every sample is in core.json.";
 }
 
@@ -132,6 +136,7 @@ export function markdown(file: ReportFile): string {
 
 export function formatValue(value: number, unit: string): string {
   if (unit === "rec/s" || unit === "events/s/core") return `${formatCount(value)} ${unit}`;
+  if (unit.startsWith("%")) return `${value.toFixed(1)}${unit}`;
   if (unit === "ms") return `${value < 10 ? value.toFixed(2) : value.toFixed(1)} ms`;
   if (unit === "bytes") return value >= 1e6 ? `${+(value / 1e6).toFixed(1)} MB` : value >= 1e4 ? `${+(value / 1e3).toFixed(1)} kB` : `${value} B`;
   return `${value} ${unit}`;

@@ -63,7 +63,7 @@ describe("the DataStream API on a cluster of two TaskManagers with two slots eac
     // 600 records at 300 records/s take about 2 s: at least 1.5 s (a lower bound, so load cannot break it).
     const limited = await records(2, 300);
     expect(limited.lines).toEqual(one.lines);
-    const timestamps = limited.job.statusTimestamps as Record<string, number>;
+    const timestamps = limited.job.timestamps as Record<string, number>;
     expect(timestamps.FINISHED! - timestamps.RUNNING!).toBeGreaterThan(1500);
   });
 

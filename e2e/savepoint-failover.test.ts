@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RiffleProcess, TestCluster, checkpointStats, committedLines, waitForCheckpoints } from "./harness/index.js";
+import { RiffleProcess, TestCluster, checkpointStats, committedLines, waitForCheckpoints, allRunning } from "./harness/index.js";
 
 /**
  * A completed savepoint stays restorable whatever its job does next (decision record 0007): a
@@ -61,7 +61,7 @@ async function startCluster(name: string): Promise<TestCluster> {
 /** The first job: running on every subtask, with a completed checkpoint for a failover to go back to. */
 async function startFirstJob(cluster: TestCluster, out: string): Promise<string> {
   const jobId = await cluster.submit(JOB, { parallelism: 2, args: jobArgs(out, 1_000, 2_000) });
-  await cluster.waitForJob(jobId, (j) => j.status === "RUNNING" && j.vertices.every((v) => v.status === "RUNNING"));
+  await cluster.waitForJob(jobId, allRunning);
   await waitForCheckpoints<CheckpointStats>(cluster, jobId, (s) => s.counts.completed >= 1);
   return jobId;
 }
@@ -142,7 +142,7 @@ async function withFirstJob(name: string, body: (cluster: TestCluster, jobId: st
 
 /** The job is RUNNING again after the kill, restored from a checkpoint older than `savepointId`: the case under test. */
 async function failedOverBehind(cluster: TestCluster, jobId: string, savepointId: number): Promise<void> {
-  await cluster.waitForJob(jobId, (j) => j.status === "RUNNING" && ((j.numRestarts as number) ?? 0) >= 1, 60_000);
+  await cluster.waitForJob(jobId, (j) => j.state === "RUNNING" && ((j.numRestarts as number) ?? 0) >= 1, 60_000);
   expect((await checkpointStats<CheckpointStats>(cluster, jobId)).latest.restored!.id).toBeLessThan(savepointId);
 }
 

@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TestCluster, mulberry32 } from "./harness/index.js";
+import { TestCluster, mulberry32, allRunning } from "./harness/index.js";
 
 /**
  * TaskManagers end when they say they do, and leave nothing behind: one that gives up on its
@@ -43,7 +43,7 @@ describe("TaskManager lifecycle", () => {
     try {
       // A running job, so the TaskManagers have tasks (and state) when their JobManager goes.
       const jobId = await cluster.submit("e2e/jobs/unbounded.ts", { parallelism: 3, args: ["--rate", "500"] });
-      await cluster.waitForJob(jobId, (j) => j.status === "RUNNING" && j.vertices.every((v) => v.status === "RUNNING"));
+      await cluster.waitForJob(jobId, allRunning);
       expect(
         workDirs(root)
           .map((d) => d.pid)
@@ -95,11 +95,7 @@ describe("TaskManager lifecycle", () => {
       });
       let restarts = -1;
       for (let kill = 0; kill < 4; kill++) {
-        const running = await cluster.waitForJob(
-          jobId,
-          (j) => j.status === "RUNNING" && ((j.numRestarts as number | undefined) ?? 0) > restarts && j.vertices.every((v) => v.status === "RUNNING"),
-          60_000,
-        );
+        const running = await cluster.waitForJob(jobId, (j) => ((j.numRestarts as number | undefined) ?? 0) > restarts && allRunning(j), 60_000);
         restarts = (running.numRestarts as number | undefined) ?? 0;
         const alive = cluster.taskmanagers.filter((t) => !t.hasExited);
         expect(

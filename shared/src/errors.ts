@@ -21,6 +21,8 @@ export const ErrorCodes = {
   JOB_NOT_FOUND: { domain: "user", status: 404, retry: false },
   TASKMANAGER_NOT_FOUND: { domain: "user", status: 404, retry: false },
   NOT_FOUND: { domain: "user", status: 404, retry: false },
+  UNAUTHORIZED: { domain: "user", status: 401, retry: false },
+  FORBIDDEN: { domain: "user", status: 403, retry: false },
   JOB_NOT_RUNNING: { domain: "user", status: 409, retry: false },
   // Configuration and processes
   CONFIG_INVALID: { domain: "user", status: 400, retry: false },

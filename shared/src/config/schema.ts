@@ -88,6 +88,40 @@ export const CONFIG_OPTIONS = {
   "rest.bind-address": opt(str(), "127.0.0.1", "Address the JobManager's REST API (and its /metrics) listens on."),
   "rest.port": opt(port(), 8081, "Port of the JobManager's REST API; 0 picks a free port."),
   "rest.body-limit": opt(size(), "64mb", "Largest accepted REST request body (job bundles are sent in it)."),
+  "rest.auth.operator-token": opt(
+    z.string(),
+    "",
+    "Bearer token with the operator role (everything, job submission included). Setting any `rest.auth.*` credential turns authentication on for the REST API and the dashboard; empty: none.",
+  ),
+  "rest.auth.read-only-token": opt(z.string(), "", "Bearer token with the read-only role (every view, no action); empty: none."),
+  "rest.auth.operator-credentials": opt(
+    z.string().refine((v) => v === "" || /^[^:]+:.+$/.test(v), "expected user:password"),
+    "",
+    "`user:password` for HTTP basic authentication with the operator role; empty: none.",
+  ),
+  "rest.auth.read-only-credentials": opt(
+    z.string().refine((v) => v === "" || /^[^:]+:.+$/.test(v), "expected user:password"),
+    "",
+    "`user:password` for HTTP basic authentication with the read-only role; empty: none.",
+  ),
+  "rest.auth.anonymous": opt(
+    z.enum(["none", "read-only"]),
+    "none",
+    "What callers without credentials may do once authentication is on: `none`, or `read-only` views. Actions, and job submission above all (a job bundle is code), always need operator credentials.",
+  ),
+  "web.refresh-interval": opt(duration(), "2s", "How often the dashboard refreshes its views (Flink's key)."),
+  "web.submit.enable": opt(
+    z.union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")]),
+    true,
+    "Whether the dashboard offers job submission (Flink's key); the REST API's POST /jobs is unaffected.",
+  ),
+  "web.cancel.enable": opt(
+    z.union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")]),
+    true,
+    "Whether the dashboard offers cancel, stop and rescale (Flink's key); the REST API is unaffected.",
+  ),
+  "rest.client.token": opt(z.string(), "", "Bearer token the `riffle` CLI sends to the REST API (see `rest.auth.*`); empty: none."),
+  "rest.client.credentials": opt(z.string(), "", "`user:password` the `riffle` CLI sends with HTTP basic authentication; empty: none."),
   "jobmanager.rpc.address": opt(str(), "127.0.0.1", "Address of the JobManager's gRPC server: it binds here and TaskManagers and clients connect here."),
   "jobmanager.rpc.port": opt(port(), 6123, "Port of the JobManager's gRPC server; 0 picks a free port."),
   "jobmanager.storage.dir": opt(str(), ".riffle/jobmanager", "Directory for job bundles and job records (later also checkpoints)."),
@@ -99,6 +133,11 @@ export const CONFIG_OPTIONS = {
   ),
   "jobmanager.collect.buffer-records": opt(int(1), 100_000, "Records of `collect` sinks the JobManager holds for a client before it makes the sinks wait."),
   "jobmanager.cancel.timeout": opt(duration(), "30s", "How long cancelling waits for tasks to confirm before the job is marked CANCELED anyway."),
+  "jobmanager.metrics.history": opt(
+    duration(),
+    "5m",
+    "How much of the TaskManagers' per-task reports the JobManager keeps per subtask, for rates, back-pressure and the dashboard's charts (about one sample per heartbeat interval each).",
+  ),
   "heartbeat.interval": opt(duration(), "2s", "Interval between heartbeats, in both directions between JobManager and TaskManagers."),
   "heartbeat.timeout": opt(
     duration(),
