@@ -34,8 +34,9 @@ function crossingShare(maxParallelism: number): number {
  * Checks that subtask i of every vertex ran on the same TaskManager, and the two subtasks on different
  * ones (`spread`) or on the same one (its two slots).
  */
-function checkPlacement(run: JobTiming, spread: boolean): void {
-  const placement = run.job.vertices.map((v) => v.subtasks.map((s) => String(s.taskmanagerId)));
+async function checkPlacement(cluster: TestCluster, run: JobTiming, spread: boolean): Promise<void> {
+  const vertices = await Promise.all(run.job.vertices.map((v) => cluster.vertex(run.jobId, v.id)));
+  const placement = vertices.map((v) => v.subtasks.map((s) => s["taskmanager-id"]));
   const [source, counter] = placement;
   const ok = source && counter && source.length === 2 && (source[0] !== source[1]) === spread && source.every((tm, i) => tm === counter[i]);
   if (!ok) throw new Error(`expected subtask i of both vertices on ${spread ? "TaskManager i of two" : "one TaskManager"}; got ${JSON.stringify(placement)}`);
@@ -49,7 +50,7 @@ export async function timeKeyedShuffle(cluster: TestCluster, records: number, sp
     records,
     expected: (n) => ({ sinkWrites: n, vertexRecordsIn: { "count per key": n } }),
   });
-  checkPlacement(run, spread);
+  await checkPlacement(cluster, run, spread);
   return run;
 }
 

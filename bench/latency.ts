@@ -44,7 +44,7 @@ async function measureLatency(
   const jobId = await cluster.submit(benchJob("latency"), { parallelism: 2, args });
   const records = (await cluster.results(jobId, (options.seconds + 60) * 1000)) as Latency[];
   const job = await cluster.waitForStatus(jobId, "FINISHED");
-  const ts = job.statusTimestamps as Record<string, number>;
+  const ts = job.timestamps as Record<string, number>;
   let first = Number.POSITIVE_INFINITY;
   for (const r of records) if (r.t < first) first = r.t;
   const sorted: number[] = [];

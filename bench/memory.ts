@@ -47,17 +47,17 @@ export const memory: Benchmark = {
         ["10 MB", 10 * MB],
       ] as const) {
         const jobId = await cluster.submit(JOB, { args: ["--sizes", String(size), "--rate", "3"] });
-        await cluster.waitForJob(jobId, (j) => j.status === "RUNNING" && j.vertices[1]!.metrics.recordsIn > 0, 60_000);
+        await cluster.waitForJob(jobId, (j) => j.state === "RUNNING" && j.vertices[1]!.metrics["read-records"] > 0, 60_000);
         const samples = await sample(cluster, seconds);
         const job = await cluster.job(jobId);
-        if (job.status !== "RUNNING") throw new Error(`the ${label} job is ${job.status}: ${JSON.stringify(job.failure)}`);
+        if (job.state !== "RUNNING") throw new Error(`the ${label} job is ${job.state}: ${JSON.stringify(job.failure)}`);
         await cluster.rest("PATCH", `/jobs/${jobId}?mode=cancel`);
         await cluster.waitForStatus(jobId, "CANCELED");
         const perTm = cluster.taskmanagers.map((_, i) => samples.slice(-steady).map((s) => s[i]!));
         const steadyRss = Math.max(...perTm.map((s) => median(s)));
         const maxRss = Math.max(...samples.flat());
         ctx.log(
-          `${label}: steady ${(steadyRss / MB).toFixed(0)} MiB, max ${(maxRss / MB).toFixed(0)} MiB, ${job.vertices[1]!.metrics.recordsIn} records to the sink`,
+          `${label}: steady ${(steadyRss / MB).toFixed(0)} MiB, max ${(maxRss / MB).toFixed(0)} MiB, ${job.vertices[1]!.metrics["read-records"]} records to the sink`,
         );
         out.push({
           benchmark: "memory",
@@ -73,7 +73,7 @@ export const memory: Benchmark = {
             networkMemoryMiB: NETWORK / MB,
             maxRssMiB: Math.round(maxRss / MB),
             seconds,
-            sinkRecords: job.vertices[1]!.metrics.recordsIn,
+            sinkRecords: job.vertices[1]!.metrics["read-records"],
           },
           samples: { value: samples.map((s) => Math.max(...s) / MB), baseline: [idle / MB] },
         });

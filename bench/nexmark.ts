@@ -128,10 +128,10 @@ async function timeNexmark(
     // A restart resets RUNNING and replays from a checkpoint: the timing would mean nothing.
     if (Number(job.numRestarts) > 0)
       throw new Error(`nexmark ${query} p=${parallelism} (${events} events) restarted ${job.numRestarts} time(s); see the JobManager's log`);
-    const ts = job.statusTimestamps as Record<string, number> | undefined;
+    const ts = job.timestamps as Record<string, number> | undefined;
     const running = ts?.RUNNING;
     const finished = ts?.FINISHED;
-    if (running === undefined || finished === undefined) throw new Error(`job ${jobId} has no RUNNING/FINISHED timestamps: ${JSON.stringify(ts)}`);
+    if (!running || !finished) throw new Error(`job ${jobId} has no RUNNING/FINISHED timestamps: ${JSON.stringify(ts)}`);
     const files = readdirSync(marks);
     const sources = files.filter((f) => f.startsWith("source-")).map((f) => JSON.parse(readFileSync(join(marks, f), "utf8")) as SourceMark);
     const sinks = files.filter((f) => f.startsWith("sink-")).map((f) => JSON.parse(readFileSync(join(marks, f), "utf8")) as SinkMark);

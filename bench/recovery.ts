@@ -18,6 +18,7 @@
  * built beforehand) to every vertex RUNNING, polled the same way. The TaskManager start time (spawn
  * to registered, the harness's addTaskManager) is reported as a parameter.
  */
+import type { SubmitJobResponse } from "@riffle/shared/rest-api";
 import { rmSync } from "node:fs";
 import { loadavg } from "node:os";
 import { bundleJob } from "@riffle/cli";
@@ -43,10 +44,10 @@ interface Run {
 /** POST /jobs with a prepared bundle; returns the job id and the time to every vertex RUNNING. */
 async function submitAndTime(cluster: TestCluster, bundle: string, args: string[]): Promise<{ jobId: string; ms: number }> {
   const t0 = performance.now();
-  const res = await cluster.rest<{ jobId: string }>("POST", "/jobs", { bundle, parallelism: 1, args });
+  const res = await cluster.rest<SubmitJobResponse>("POST", "/jobs", { bundle, parallelism: 1, args });
   if (res.status !== 202) throw new Error(`submit failed with ${res.status}: ${JSON.stringify(res.body)}`);
-  await pollJob(cluster, res.body.jobId, allRunning, { everyMs: POLL_MS });
-  return { jobId: res.body.jobId, ms: performance.now() - t0 };
+  await pollJob(cluster, res.body.jobid, allRunning, { everyMs: POLL_MS });
+  return { jobId: res.body.jobid, ms: performance.now() - t0 };
 }
 
 async function recoverOnce(cluster: TestCluster, bundle: string): Promise<Run> {
@@ -62,7 +63,8 @@ async function recoverOnce(cluster: TestCluster, bundle: string): Promise<Run> {
       stats = await checkpointStatistics(cluster, jobId);
     }
     const before = await cluster.job(jobId);
-    const tmIds = new Set(before.vertices.flatMap((v) => v.subtasks.map((s) => String(s.taskmanagerId))));
+    const vertices = await Promise.all(before.vertices.map((v) => cluster.vertex(jobId, v.id)));
+    const tmIds = new Set(vertices.flatMap((v) => v.subtasks.map((s) => s["taskmanager-id"])));
     const tms = (await cluster.rest<{ taskmanagers: { id: string; pid: number }[] }>("GET", "/taskmanagers")).body.taskmanagers;
     const pids = tms.filter((t) => tmIds.has(t.id)).map((t) => t.pid);
     const victim = cluster.taskmanagers.find((p) => !p.hasExited && pids.includes(p.pid));

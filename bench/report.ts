@@ -1,8 +1,9 @@
 /**
  * Benchmark results: machine-readable (bench/results/<name>.json) and as a markdown table
- * (bench/results/<name>.md), the same table printed to the terminal. Five pairs: `core` (throughput
+ * (bench/results/<name>.md), the same table printed to the terminal. The pairs: `core` (throughput
  * and latency), `state` (state backends, checkpoints, recovery), `eventtime` (Nexmark, windows),
- * `memory` (TaskManager memory under large records) and `kafka` (the Kafka test broker).
+ * `memory` (TaskManager memory under large records), `kafka` (the Kafka test broker), `ha` (high
+ * availability) and `dashboard`.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
@@ -22,6 +23,8 @@ const ORDER = [
   "windows",
   "memory",
   "kafka-broker",
+  "ha-election",
+  "dashboard",
 ];
 const TITLES: Record<string, string> = {
   core: "Benchmarks",
@@ -29,6 +32,8 @@ const TITLES: Record<string, string> = {
   eventtime: "Event-time benchmarks: Nexmark and windows",
   memory: "TaskManager memory under large records",
   kafka: "Kafka benchmarks: the test broker",
+  ha: "High-availability benchmarks",
+  dashboard: "Dashboard benchmarks: job page load and the JobManager's cost of live updates",
 };
 /**
  * A parameter shown in a column of its own (and not among the parameters) in a pair's table: the
@@ -91,6 +96,10 @@ function description(name: string): string {
     return "The Kafka test broker's own throughput (a process, fsync on): what it takes without a client (against raw TCP loopback of the same bytes), and what kafkajs gets through it (against that ingest rate). Medians of the runs; every sample is in kafka.json.";
   if (name === "eventtime")
     return "Each ratio compares Riffle with a baseline measured in the same run: Nexmark per core against the query's fused hand-written loop on one core (Flink's published figure beside it, not measured here), sliding windows against tumbling ones. Medians of the runs; every sample is in eventtime.json.";
+  if (name === "ha")
+    return "Each row shows the election after a leader's kill -9 next to a handover without a lease to wait out (the leader resigns), measured in the same run; the aim is on the value. Medians and maxima over the rounds; every sample is in ha.json.";
+  if (name === "dashboard")
+    return "Each row shows the dashboard next to a baseline measured in the same run: the page's first contentful paint (its shell, before any REST answer), and the same JobManager with no dashboard open. Medians of the runs; every sample is in dashboard.json.";
   return "Each ratio compares Riffle with a baseline measured in the same run. Throughput: medians of the runs; latency: percentiles of the pooled runs; every sample is in core.json.";
 }
 
@@ -130,6 +139,7 @@ export function markdown(file: ReportFile): string {
 
 export function formatValue(value: number, unit: string): string {
   if (unit === "rec/s" || unit === "events/s/core") return `${formatCount(value)} ${unit}`;
+  if (unit.startsWith("%")) return `${value.toFixed(1)}${unit}`;
   if (unit === "ms") return `${value < 10 ? value.toFixed(2) : value.toFixed(1)} ms`;
   if (unit === "bytes") return value >= 1e6 ? `${+(value / 1e6).toFixed(1)} MB` : value >= 1e4 ? `${+(value / 1e3).toFixed(1)} kB` : `${value} B`;
   return `${value} ${unit}`;

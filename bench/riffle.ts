@@ -63,7 +63,7 @@ export interface ExpectedRecords {
  * `countsDir`) and the records in of the vertices named in `expected`. Throws on any mismatch.
  */
 export function checkProcessed(job: JobDetails, countsDir: string, parallelism: number, expected: ExpectedRecords): void {
-  const what = `job ${job.id} (${job.name})`;
+  const what = `job ${job.jid} (${job.name})`;
   if (Number(job.numRestarts) > 0) throw new Error(`${what} restarted ${job.numRestarts} time(s): its timing and counts mean nothing`);
   const files = readdirSync(countsDir).filter((f) => f.startsWith("sink-"));
   if (files.length !== parallelism)
@@ -73,7 +73,7 @@ export function checkProcessed(job: JobDetails, countsDir: string, parallelism: 
   for (const [prefix, n] of Object.entries(expected.vertexRecordsIn ?? {})) {
     const vertex = job.vertices.find((v) => v.name.startsWith(prefix));
     if (!vertex) throw new Error(`${what} has no vertex named ${prefix}…: ${JSON.stringify(job.vertices.map((v) => v.name))}`);
-    if (vertex.metrics.recordsIn !== n) throw new Error(`${what}: vertex "${vertex.name}" read ${vertex.metrics.recordsIn} records, expected ${n}`);
+    if (vertex.metrics["read-records"] !== n) throw new Error(`${what}: vertex "${vertex.name}" read ${vertex.metrics["read-records"]} records, expected ${n}`);
   }
 }
 
@@ -95,10 +95,10 @@ export async function timeBoundedJob(
     const args = ["--count", String(options.records), "--sink-counts", countsDir, ...(options.args ?? [])];
     const jobId = await cluster.submit(jobFile, { parallelism: options.parallelism, args });
     const job = await cluster.waitForStatus(jobId, "FINISHED", options.timeoutMs ?? 120_000);
-    const ts = job.statusTimestamps as Record<string, number> | undefined;
+    const ts = job.timestamps as Record<string, number> | undefined;
     const running = ts?.RUNNING;
     const finished = ts?.FINISHED;
-    if (running === undefined || finished === undefined) throw new Error(`job ${jobId} has no RUNNING/FINISHED timestamps: ${JSON.stringify(ts)}`);
+    if (!running || !finished) throw new Error(`job ${jobId} has no RUNNING/FINISHED timestamps: ${JSON.stringify(ts)}`);
     checkProcessed(job, countsDir, options.parallelism, options.expected(options.records));
     const runningMs = Math.max(1, finished - running);
     return { jobId, records: options.records, runningMs, recordsPerSecond: (options.records / runningMs) * 1000, job };
@@ -181,7 +181,7 @@ export async function scrapeTaskMetric(tm: RiffleProcess, metric: string, taskNa
 
 /** The job and every vertex RUNNING (the job record turns RUNNING when deployment starts). */
 export function allRunning(job: JobDetails): boolean {
-  return job.status === "RUNNING" && job.vertices.length > 0 && job.vertices.every((v) => v.status === "RUNNING");
+  return job.state === "RUNNING" && job.vertices.length > 0 && job.vertices.every((v) => v.status === "RUNNING");
 }
 
 /** Polls GET /jobs/:id every `everyMs` until `predicate` holds; fails on a terminal status or after `timeoutMs`. */
@@ -196,7 +196,7 @@ export async function pollJob(
   while (performance.now() < deadline) {
     last = await cluster.job(jobId);
     if (predicate(last)) return last;
-    if (["FINISHED", "FAILED", "CANCELED"].includes(last.status)) break;
+    if (["FINISHED", "FAILED", "CANCELED"].includes(last.state)) break;
     await new Promise((r) => setTimeout(r, options.everyMs ?? 50));
   }
   throw new Error(`condition on job ${jobId} not met; last: ${JSON.stringify(last)}\n${cluster.jobmanager.tail()}`);

@@ -2,11 +2,14 @@
  * Runs Riffle's benchmarks, each next to a baseline measured in the same run, and writes
  * bench/results/core.{json,md} (throughput, latency), bench/results/state.{json,md} (state
  * backends, checkpoints, recovery), bench/results/eventtime.{json,md} (Nexmark, windows) and
- * bench/results/kafka.{json,md} (the Kafka test broker); a run
- * writes only the pairs of the benchmarks it ran.
+ * bench/results/kafka.{json,md} (the Kafka test broker), bench/results/ha.{json,md} (high
+ * availability) and bench/results/dashboard.{json,md}; a run writes only the pairs of the
+ * benchmarks it ran.
  *
  * Benchmarks: stateless-chain, keyed-shuffle, latency (core); state-backends, checkpoint-1m-keys,
- * recovery (state); nexmark, windows (eventtime); memory (memory: RSS under 100 B to 10 MB records); kafka-broker (kafka). What each row measures is in the header comment of
+ * recovery (state); nexmark, windows (eventtime); memory (memory: RSS under 100 B to 10 MB records);
+ * kafka-broker (kafka); ha-election (ha); dashboard (dashboard: job page load and the JobManager's CPU
+ * with 10 dashboards open, ~3 minutes). What each row measures is in the header comment of
  * the benchmark's file. Durations measured before state-backends' 1M-key rows and nexmark's q5/q7
  * rows over 120 s of event time were added (both add minutes): nexmark about 4-5 minutes, windows
  * about 1.5 minutes, all of them about 11-12 minutes on 2 cores.
@@ -33,9 +36,24 @@ import { nexmark } from "./nexmark.js";
 import { windows } from "./windows.js";
 import { memory } from "./memory.js";
 import { kafkaBroker } from "./kafka-broker.js";
+import { haElection } from "./ha-election.js";
+import { dashboard } from "./dashboard.js";
 
 /** In this order: latency takes the keyed shuffle's rate when both run. */
-const BENCHMARKS: Benchmark[] = [statelessChain, keyedShuffle, latency, stateBackends, checkpoint1mKeys, recovery, nexmark, windows, memory, kafkaBroker];
+const BENCHMARKS: Benchmark[] = [
+  statelessChain,
+  keyedShuffle,
+  latency,
+  stateBackends,
+  checkpoint1mKeys,
+  recovery,
+  nexmark,
+  windows,
+  memory,
+  kafkaBroker,
+  haElection,
+  dashboard,
+];
 
 interface Options {
   names: string[];

@@ -71,8 +71,8 @@ async function measureStretches(cluster: TestCluster, kind: WindowKind, runs: nu
       if (performance.now() - lastCheck > 1000) {
         lastCheck = performance.now();
         const job = await cluster.job(jobId);
-        if (job.status !== "RUNNING" || Number(job.numRestarts) > 0)
-          throw new Error(`${kind}: job is ${job.status} after ${job.numRestarts} restart(s): ${JSON.stringify(job.failure)}`);
+        if (job.state !== "RUNNING" || Number(job.numRestarts) > 0)
+          throw new Error(`${kind}: job is ${job.state} after ${job.numRestarts} restart(s): ${JSON.stringify(job.failure)}`);
       }
       const marks = readMarks(file);
       const origin = marks.get(0);

@@ -98,8 +98,8 @@ describe("bad input against a running cluster", () => {
   });
 
   it("kept the long-running job running through all of it", async () => {
-    const job = await cluster.waitForJob(longRunning, (j) => j.vertices.at(-1)!.metrics.recordsIn > 0);
-    expect(job.status).toBe("RUNNING");
+    const job = await cluster.waitForJob(longRunning, (j) => j.vertices.at(-1)!.metrics["read-records"] > 0);
+    expect(job.state).toBe("RUNNING");
     await cluster.rest("PATCH", `/jobs/${longRunning}?mode=cancel`);
     await cluster.waitForStatus(longRunning, "CANCELED");
   });

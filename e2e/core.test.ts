@@ -1,3 +1,4 @@
+import type { JobExceptions } from "@riffle/shared/rest-api";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { encodeBatch } from "@riffle/shared";
@@ -46,8 +47,13 @@ describe("word count on a cluster of one JobManager and two TaskManagers", () =>
     const job = await cluster.waitForStatus(jobId, "FINISHED");
     expect(job.vertices.map((v) => v.parallelism)).toEqual([2, 2]);
     const counting = job.vertices[1]!;
-    expect(new Set(counting.subtasks.map((s) => s.taskmanagerId)).size).toBe(2);
-    expect(counting.metrics.recordsIn).toBe((300 * 301) / 2);
+    const subtasks = (await cluster.vertex(jobId, counting.id)).subtasks;
+    expect(new Set(subtasks.map((s) => s["taskmanager-id"])).size).toBe(2);
+    expect(subtasks.map((s) => [s.subtask, s.status, s.attempt])).toEqual([
+      [0, "FINISHED", 0],
+      [1, "FINISHED", 0],
+    ]);
+    expect(counting.metrics["read-records"]).toBe((300 * 301) / 2);
 
     // The end of input is the end of event time: each source sent MAX_WATERMARK, and it reached both
     // counting subtasks over their local and remote channels. Flink's shape, a value per subtask.
@@ -134,10 +140,10 @@ describe("flow control", () => {
     const recordsPerBuffer = Math.max(256, Math.ceil((32 * 1024) / bytesPerRecord));
     const buffersInFlight = 2 * 2 * 10 + 2 * (2 * 2 + 8) + 2 * 2;
     const capacity = buffersInFlight * recordsPerBuffer + 2 * 512;
-    expect(source!.metrics.recordsOut).toBeLessThanOrEqual(sink!.metrics.recordsIn + capacity);
+    expect(source!.metrics["write-records"]).toBeLessThanOrEqual(sink!.metrics["read-records"] + capacity);
     // The sink ran at about its pace (2 subtasks × ≤ 1000 records/s), so the source was held back.
-    expect(sink!.metrics.recordsIn / seconds).toBeLessThan(2 * 1000 * 1.05);
-    expect(sink!.metrics.recordsIn).toBeGreaterThan(2 * 200 * seconds * 0.5);
+    expect(sink!.metrics["read-records"] / seconds).toBeLessThan(2 * 1000 * 1.05);
+    expect(sink!.metrics["read-records"]).toBeGreaterThan(2 * 200 * seconds * 0.5);
     // A per-second rate: one sample can dip while the source waits for the CPU, so poll for it.
     await cluster.waitForJob(jobId, (j) => j.vertices[0]!.metrics.backPressuredTimeMsPerSecond > 500, 10_000);
 
@@ -196,7 +202,7 @@ describe("TaskManager failure", () => {
     const cluster = await TestCluster.start({ taskmanagers: 2, config: { "heartbeat.interval": "500ms", "heartbeat.timeout": "4s" } });
     try {
       const jobId = await cluster.submit("e2e/jobs/unbounded.ts", { parallelism: 2 });
-      await cluster.waitForJob(jobId, (j) => j.status === "RUNNING" && j.vertices[1]!.metrics.recordsIn > 100);
+      await cluster.waitForJob(jobId, (j) => j.state === "RUNNING" && j.vertices[1]!.metrics["read-records"] > 100);
       const victim = cluster.taskmanagers[1]!;
       const victimId = (await victim.waitForLog((l) => l.msg === "TaskManager started")).taskmanagerId as string;
       const killedAt = Date.now();
@@ -204,8 +210,8 @@ describe("TaskManager failure", () => {
       const job = await cluster.waitForStatus(jobId, "FAILED", 4_000);
       expect(Date.now() - killedAt).toBeLessThan(4_000);
       expect(job.failure?.message).toContain(victimId);
-      const exceptions = await cluster.rest<{ rootException: string | null }>("GET", `/jobs/${jobId}/exceptions`);
-      expect(exceptions.body.rootException).toContain(victimId);
+      const exceptions = await cluster.rest<JobExceptions>("GET", `/jobs/${jobId}/exceptions`);
+      expect(exceptions.body["root-exception"]).toContain(victimId);
       // The JobManager still serves: the surviving TaskManager is registered with its slot free again.
       const tms = await cluster.rest<{ taskmanagers: Array<{ freeSlots: number; slotsNumber: number }> }>("GET", "/taskmanagers");
       expect(tms.body.taskmanagers.map((t) => t.freeSlots === t.slotsNumber)).toEqual([true]);
@@ -222,7 +228,7 @@ describe("TaskManager failure", () => {
     try {
       // No checkpointing: no restart strategy applies, so losing a TaskManager fails the job.
       const jobId = await cluster.submit("e2e/jobs/unbounded.ts", { parallelism: 2 });
-      await cluster.waitForJob(jobId, (j) => j.status === "RUNNING" && j.vertices[1]!.metrics.recordsIn > 100);
+      await cluster.waitForJob(jobId, (j) => j.state === "RUNNING" && j.vertices[1]!.metrics["read-records"] > 100);
       const victimId = (await victim.waitForLog((l) => l.msg === "TaskManager started")).taskmanagerId as string;
       // A stopped process keeps its sockets open: only the missing heartbeats can tell the JobManager.
       const stoppedAt = Date.now();
@@ -234,9 +240,9 @@ describe("TaskManager failure", () => {
       expect(Date.now() - stoppedAt).toBeGreaterThanOrEqual(timeout - interval);
       expect(job.failure?.message).toContain(`TaskManager ${victimId} `);
       expect(job.failure?.message).toMatch(/was lost: no heartbeat for \d+ ms/);
-      const exceptions = await cluster.rest<{ rootException: string | null }>("GET", `/jobs/${jobId}/exceptions`);
-      expect(exceptions.body.rootException).toContain(victimId);
-      expect(exceptions.body.rootException).toContain("no heartbeat");
+      const exceptions = await cluster.rest<JobExceptions>("GET", `/jobs/${jobId}/exceptions`);
+      expect(exceptions.body["root-exception"]).toContain(victimId);
+      expect(exceptions.body["root-exception"]).toContain("no heartbeat");
       const tms = await cluster.rest<{ taskmanagers: Array<{ freeSlots: number; slotsNumber: number }> }>("GET", "/taskmanagers");
       expect(tms.body.taskmanagers.map((t) => t.freeSlots === t.slotsNumber)).toEqual([true]);
     } finally {

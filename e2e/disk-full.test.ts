@@ -76,7 +76,7 @@ describe.skipIf(!canMount)("checkpoints on a disk that fills up (needs root to m
       const filler = fill(disk);
       const full = await waitForCheckpoints<CheckpointStats>(cluster, jobId, (s) => s.counts.failed >= 2);
       expect(full.latest.failed?.failure_message).toMatch(/no space left on device.*free space on the checkpoint storage/i);
-      expect((await cluster.job(jobId)).status).toBe("RUNNING");
+      expect((await cluster.job(jobId)).state).toBe("RUNNING");
       // The last checkpoint completed before (or while) the disk filled is whole: its metadata parses
       // and every state file it names exists.
       const last = full.latest.completed!;
@@ -88,7 +88,7 @@ describe.skipIf(!canMount)("checkpoints on a disk that fills up (needs root to m
       rmSync(filler);
       const resumed = await waitForCheckpoints<CheckpointStats>(cluster, jobId, (s) => s.counts.completed >= full.counts.completed + 2);
       expect(resumed.latest.completed!.id).toBeGreaterThan(full.latest.failed!.id);
-      expect((await cluster.job(jobId)).status).toBe("RUNNING");
+      expect((await cluster.job(jobId)).state).toBe("RUNNING");
     } finally {
       await cluster.stop();
     }

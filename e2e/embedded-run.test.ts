@@ -136,7 +136,7 @@ describe("riffle run attached to a running cluster", () => {
       expect(exit, run.tail()).toEqual({ code: 0, signal: null });
       expectWordCounts(run.output);
       const job = await cluster.job(jobId);
-      expect(job.status).toBe("FINISHED");
+      expect(job.state).toBe("FINISHED");
       expect(job.vertices.map((v) => v.parallelism)).toContain(2);
     } finally {
       await run.stop();

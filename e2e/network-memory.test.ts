@@ -31,7 +31,7 @@ async function tmMetrics(cluster: TestCluster): Promise<string[]> {
 async function runLargeRecords(cluster: TestCluster, sizes: number[], seconds: number) {
   try {
     const jobId = await cluster.submit("e2e/jobs/large-records.ts", { args: ["--sizes", sizes.join(","), "--rate", "3"] });
-    await cluster.waitForJob(jobId, (j) => j.status === "RUNNING" && j.vertices[1]!.metrics.recordsIn > 0, 30_000);
+    await cluster.waitForJob(jobId, (j) => j.state === "RUNNING" && j.vertices[1]!.metrics["read-records"] > 0, 30_000);
     const started = Date.now();
     let maxRss = 0;
     let maxLag = 0;
@@ -49,7 +49,7 @@ async function runLargeRecords(cluster: TestCluster, sizes: number[], seconds: n
         minAvailable = Math.min(minAvailable, available);
         maxInFlight = Math.max(maxInFlight, (total - available) * SEGMENT + spilled);
       }
-      expect((await cluster.job(jobId)).status).toBe("RUNNING");
+      expect((await cluster.job(jobId)).state).toBe("RUNNING");
     }
     const job = await cluster.job(jobId);
     const exceptions = await cluster.rest<{ rootException: string | null }>("GET", `/jobs/${jobId}/exceptions`);
@@ -85,7 +85,7 @@ describe("large records into a slow sink (p=2, 2 TaskManagers, 60 s)", () => {
       const largest = Math.max(...c.sizes);
       const where = `${c.name}: ${JSON.stringify({ ...r, job: undefined })}`;
       // The records flowed, at the sink's pace.
-      expect(r.job.vertices[1]!.metrics.recordsIn, where).toBeGreaterThan(20);
+      expect(r.job.vertices[1]!.metrics["read-records"], where).toBeGreaterThan(20);
       expect(r.rootException, where).toBeNull();
       expect(r.lost, where).toEqual([]);
       expect(r.tmLost, where).toEqual([]);
@@ -108,7 +108,7 @@ describe("time accounting", () => {
       const slowSink = await cluster.submit("e2e/jobs/slow-sink.ts");
       const slowMap = await cluster.submit("e2e/jobs/slow-map.ts");
       const settled = (j: JobDetails, slow: string) =>
-        j.status === "RUNNING" && vertexByName(j, slow).metrics.busyTimeMsPerSecond >= 800 && j.vertices[0]!.metrics.backPressuredTimeMsPerSecond >= 500;
+        j.state === "RUNNING" && vertexByName(j, slow).metrics.busyTimeMsPerSecond >= 800 && j.vertices[0]!.metrics.backPressuredTimeMsPerSecond >= 500;
       const sinkJob = await cluster.waitForJob(slowSink, (j) => settled(j, "slow sink"), 30_000);
       const mapJob = await cluster.waitForJob(slowMap, (j) => settled(j, "slow map"), 30_000);
       expect(vertexByName(sinkJob, "slow sink").metrics.backPressuredTimeMsPerSecond).toBeLessThan(100);
@@ -143,15 +143,15 @@ describe("byte counters", () => {
       const jobId = await cluster.submit("e2e/jobs/partitioning.ts", { parallelism: 2, args: ["--out", join(cluster.dir, "out")] });
       const job = await cluster.waitForStatus(jobId, "FINISHED", 60_000);
       // Every edge: the producer vertex's bytes out equal the consumer vertices' bytes in.
-      const out = job.vertices.reduce((n, v) => n + v.metrics.bytesOut, 0);
-      const into = job.vertices.reduce((n, v) => n + v.metrics.bytesIn, 0);
+      const out = job.vertices.reduce((n, v) => n + v.metrics["write-bytes"], 0);
+      const into = job.vertices.reduce((n, v) => n + v.metrics["read-bytes"], 0);
       expect(out).toBeGreaterThan(0);
       expect(into).toBe(out);
       const wc = await cluster.submit("examples/word-count.ts", { parallelism: 2 });
       const counted = await cluster.waitForStatus(wc, "FINISHED", 60_000);
       const [source, counting] = counted.vertices;
-      expect(source!.metrics.bytesOut).toBeGreaterThan(0);
-      expect(counting!.metrics.bytesIn).toBe(source!.metrics.bytesOut);
+      expect(source!.metrics["write-bytes"]).toBeGreaterThan(0);
+      expect(counting!.metrics["read-bytes"]).toBe(source!.metrics["write-bytes"]);
     } finally {
       await cluster.stop();
     }

@@ -142,7 +142,7 @@ async function withFirstJob(name: string, body: (cluster: TestCluster, jobId: st
 
 /** The job is RUNNING again after the kill, restored from a checkpoint older than `savepointId`: the case under test. */
 async function failedOverBehind(cluster: TestCluster, jobId: string, savepointId: number): Promise<void> {
-  await cluster.waitForJob(jobId, (j) => j.status === "RUNNING" && ((j.numRestarts as number) ?? 0) >= 1, 60_000);
+  await cluster.waitForJob(jobId, (j) => j.state === "RUNNING" && ((j.numRestarts as number) ?? 0) >= 1, 60_000);
   expect((await checkpointStats<CheckpointStats>(cluster, jobId)).latest.restored!.id).toBeLessThan(savepointId);
 }
 

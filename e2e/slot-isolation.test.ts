@@ -29,7 +29,7 @@ describe("a TaskManager whose slots run misbehaving user code", () => {
       taskmanager: { "taskmanager.slots": 2, "task.cancellation.timeout": `${CANCELLATION_TIMEOUT_MS}ms`, "taskmanager.memory.slot.heap-size": "128mb" },
     });
     healthy = await cluster.submit("e2e/jobs/unbounded.ts", { parallelism: 1, args: ["--rate", "100"] });
-    await cluster.waitForJob(healthy, (j) => j.status === "RUNNING" && j.vertices.at(-1)!.metrics.recordsIn > 0);
+    await cluster.waitForJob(healthy, (j) => j.state === "RUNNING" && j.vertices.at(-1)!.metrics["read-records"] > 0);
     const [tm] = (await cluster.rest<TaskManagers>("GET", "/taskmanagers")).body.taskmanagers;
     registration = { id: tm!.id, registeredAt: tm!.registeredAt };
   });
@@ -43,10 +43,10 @@ describe("a TaskManager whose slots run misbehaving user code", () => {
     const tms = (await cluster.rest<TaskManagers>("GET", "/taskmanagers")).body.taskmanagers;
     expect(tms.map((t) => ({ id: t.id, registeredAt: t.registeredAt }))).toEqual([registration]);
     const job = await cluster.job(healthy);
-    expect(job.status).toBe("RUNNING");
+    expect(job.state).toBe("RUNNING");
     expect(job.numRestarts).toBe(0);
-    const before = job.vertices.at(-1)!.metrics.recordsIn;
-    await cluster.waitForJob(healthy, (j) => j.vertices.at(-1)!.metrics.recordsIn > before, 10_000);
+    const before = job.vertices.at(-1)!.metrics["read-records"];
+    await cluster.waitForJob(healthy, (j) => j.vertices.at(-1)!.metrics["read-records"] > before, 10_000);
     expect(cluster.jobmanager.logs.filter((l) => /was lost/.test(l.msg))).toEqual([]);
   }
 
@@ -67,7 +67,7 @@ describe("a TaskManager whose slots run misbehaving user code", () => {
     // gives it), and the loop's chain never gets a record to its sink.
     const spinning = await cpuRate(3000);
     expect(spinning).toBeGreaterThan(0.1);
-    expect((await cluster.job(jobId)).vertices[0]!.metrics.recordsIn).toBe(0);
+    expect((await cluster.job(jobId)).vertices[0]!.metrics["read-records"]).toBe(0);
 
     const cancelledAt = Date.now();
     expect((await cluster.rest("PATCH", `/jobs/${jobId}?mode=cancel`)).status).toBe(202);

@@ -175,7 +175,7 @@ describe("riffle run against a JobManager's REST API", () => {
 
   it("submits the bundle with name, parallelism and the job's arguments, and prints the id when detached", async () => {
     const server = new TestingRestServer((method, _url, _body, res) =>
-      method === "POST" ? json(res, 202, { jobId: "job-1" }) : json(res, 404, { code: "NOT_FOUND", message: "no" }),
+      method === "POST" ? json(res, 202, { jobid: "job-1", jobUrl: "/jobs/job-1" }) : json(res, 404, { code: "NOT_FOUND", message: "no" }),
     );
     const address = await server.start();
     try {
@@ -197,14 +197,14 @@ describe("riffle run against a JobManager's REST API", () => {
 
   it("prints the records as they come, then the final status; exit 0 when FINISHED", async () => {
     const pages = [
-      { records: ["hello", { word: "a", count: 1 }], nextCursor: 2, finished: false, status: "RUNNING" },
-      { records: [42], nextCursor: 3, finished: true, status: "FINISHED" },
+      { records: ["hello", { word: "a", count: 1 }], nextCursor: 2, finished: false, state: "RUNNING" },
+      { records: [42], nextCursor: 3, finished: true, state: "FINISHED" },
     ];
     const server = new TestingRestServer((method, url, _body, res) => {
-      if (method === "POST") return json(res, 202, { jobId: "j2" });
+      if (method === "POST") return json(res, 202, { jobid: "j2", jobUrl: "/jobs/j2" });
       if (url.startsWith("/jobs/j2/results?cursor=")) return json(res, 200, pages[Number(url.split("=")[1]) === 0 ? 0 : 1]);
       if (url === "/jobs/j2")
-        return json(res, 200, { id: "j2", name: "wc", status: "FINISHED", startTime: 1, endTime: 43, duration: 42, maxParallelism: 128, vertices: [] });
+        return json(res, 200, { jid: "j2", name: "wc", state: "FINISHED", "start-time": 1, "end-time": 43, duration: 42, maxParallelism: 128, vertices: [] });
       json(res, 404, { code: "NOT_FOUND", message: url });
     });
     const address = await server.start();
@@ -221,14 +221,14 @@ describe("riffle run against a JobManager's REST API", () => {
 
   it("prints the failure and exits 1 when the job FAILED", async () => {
     const server = new TestingRestServer((method, url, _body, res) => {
-      if (method === "POST") return json(res, 202, { jobId: "j3" });
-      if (url.startsWith("/jobs/j3/results")) return json(res, 200, { records: [], nextCursor: 0, finished: true, status: "FAILED" });
+      if (method === "POST") return json(res, 202, { jobid: "j3", jobUrl: "/jobs/j3" });
+      if (url.startsWith("/jobs/j3/results")) return json(res, 200, { records: [], nextCursor: 0, finished: true, state: "FAILED" });
       json(res, 200, {
-        id: "j3",
+        jid: "j3",
         name: "wc",
-        status: "FAILED",
-        startTime: 1,
-        endTime: 8,
+        state: "FAILED",
+        "start-time": 1,
+        "end-time": 8,
         duration: 7,
         maxParallelism: 128,
         vertices: [],

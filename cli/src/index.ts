@@ -16,18 +16,19 @@
 export { LocalCluster, CLI_ENTRY, type LocalClusterOptions, type LocalClusterProcess } from "./cluster/index.js";
 export {
   RestClient,
+  restAuthOf,
   TERMINAL_STATUSES,
   type RestClientOptions,
   type RequestOptions,
   type JobStatus,
   type ClusterOverview,
-  type JobSummary,
+  type JobOverview,
   type JobDetails,
-  type VertexDetails,
-  type VertexMetrics,
+  type JobVertexDetails,
   type SubmitJobRequest,
+  type SubmitJobResponse,
   type ResultsPage,
-  type OperationStatus,
+  type OperationResult,
   type SavepointTrigger,
 } from "./rest-client.js";
 export { bundleJob, jobNameOf } from "./bundle.js";

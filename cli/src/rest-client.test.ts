@@ -1,9 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { RiffleError, freePort } from "@riffle/shared";
+import { RiffleError, freePort, loadConfig } from "@riffle/shared";
 import { InterruptedError } from "./errors.js";
-import { RestClient } from "./rest-client.js";
+import { RestClient, restAuthOf } from "./rest-client.js";
 
 /** An HTTP server answering with a handler, standing in for the JobManager's REST front. */
 async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ url: string; server: Server }> {
@@ -30,6 +30,27 @@ async function failure(promise: Promise<unknown>): Promise<RiffleError> {
 }
 
 describe("RestClient", () => {
+  it("sends a bearer token or basic credentials, and keeps a refusal's code", async () => {
+    const seen: Array<string | undefined> = [];
+    const { url, server } = await serve((req, res) => {
+      seen.push(req.headers.authorization);
+      res.writeHead(403, { "content-type": "application/json" }).end(JSON.stringify({ code: "FORBIDDEN", message: "needs the operator role" }));
+    });
+    servers.push(server);
+    expect((await failure(new RestClient(url, { token: "t0k" }).cancelJob("j"))).code).toBe("FORBIDDEN");
+    await failure(new RestClient(url, { credentials: "u:p" }).overview());
+    await failure(new RestClient(url).overview());
+    expect(seen).toEqual(["Bearer t0k", `Basic ${Buffer.from("u:p").toString("base64")}`, undefined]);
+  });
+
+  it("takes the CLI's credentials from rest.client.*, else from the cluster's own rest.auth.*", () => {
+    const config = (overrides: Record<string, string>) => loadConfig({ env: {}, overrides });
+    expect(restAuthOf(config({}))).toEqual({});
+    expect(restAuthOf(config({ "rest.auth.read-only-credentials": "r:o", "rest.auth.operator-token": "op" }))).toEqual({ token: "op" });
+    expect(restAuthOf(config({ "rest.client.credentials": "me:pw", "rest.auth.operator-credentials": "a:b" }))).toEqual({ credentials: "me:pw" });
+    expect(restAuthOf(config({ "rest.client.token": "mine", "rest.auth.operator-token": "op" }))).toEqual({ token: "mine" });
+  });
+
   it("maps a refused connection to JOBMANAGER_UNREACHABLE with a hint", async () => {
     const port = await freePort();
     const err = await failure(new RestClient(`http://127.0.0.1:${port}`).listJobs());
@@ -87,13 +108,13 @@ describe("RestClient", () => {
       });
       req.on("end", () => {
         seen.push({ method: req.method, url: req.url, body });
-        if (req.method === "POST") res.writeHead(202, { "content-type": "application/json" }).end(JSON.stringify({ jobId: "j1" }));
+        if (req.method === "POST") res.writeHead(202, { "content-type": "application/json" }).end(JSON.stringify({ jobid: "j1", jobUrl: "/jobs/j1" }));
         else res.writeHead(202).end();
       });
     });
     servers.push(server);
     const client = new RestClient(`${url}/`);
-    expect(await client.submitJob({ bundle: "AAAA", name: "n", parallelism: 2, args: ["--x", "1"] })).toEqual({ jobId: "j1" });
+    expect(await client.submitJob({ bundle: "AAAA", name: "n", parallelism: 2, args: ["--x", "1"] })).toEqual({ jobid: "j1", jobUrl: "/jobs/j1" });
     await client.cancelJob("a/b");
     expect(seen).toEqual([
       { method: "POST", url: "/jobs", body: JSON.stringify({ bundle: "AAAA", name: "n", parallelism: 2, args: ["--x", "1"] }) },

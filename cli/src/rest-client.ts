@@ -1,96 +1,30 @@
-import { RiffleError, isErrorCode, type ErrorCode } from "@riffle/shared";
+import { RiffleError, isErrorCode, type ErrorCode, type RiffleConfig } from "@riffle/shared";
 import { InterruptedError } from "./errors.js";
+import {
+  TERMINAL_JOB_STATUSES,
+  pathOf,
+  type ClusterOverview,
+  type JobDetails,
+  type JobOverview,
+  type JobStatus,
+  type JobVertexDetails,
+  type OperationResult,
+  type ResultsPage,
+  type SubmitJobRequest,
+  type SubmitJobResponse,
+  type TriggerResponse,
+} from "@riffle/shared/rest-api";
 
-/** Job statuses as the JobManager reports them. */
-export type JobStatus = "CREATED" | "RUNNING" | "RESTARTING" | "STOPPING" | "RESCALING" | "FINISHED" | "FAILING" | "FAILED" | "CANCELLING" | "CANCELED";
+export type { ClusterOverview, JobDetails, JobOverview, JobStatus, JobVertexDetails, OperationResult, ResultsPage, SubmitJobRequest, SubmitJobResponse };
 
 /** Statuses a job never leaves. */
-export const TERMINAL_STATUSES: ReadonlySet<string> = new Set<JobStatus>(["FINISHED", "FAILED", "CANCELED"]);
-
-export interface ClusterOverview {
-  taskmanagers: number;
-  slotsTotal: number;
-  slotsAvailable: number;
-  jobsRunning: number;
-  jobsFinished: number;
-  jobsCancelled: number;
-  jobsFailed: number;
-}
-
-export interface JobSummary {
-  id: string;
-  name: string;
-  status: JobStatus;
-  /** Epoch milliseconds. */
-  startTime: number;
-  /** Epoch milliseconds; -1 (or absent) while the job runs. */
-  endTime: number;
-  duration: number;
-}
-
-export interface VertexMetrics {
-  recordsIn: number;
-  recordsOut: number;
-  /**
-   * Bytes decoded from buffers received from other TaskManagers (records plus 8 per event timestamp).
-   * Records from the same TaskManager are passed by reference and count no bytes: a job on one
-   * TaskManager reports 0.
-   */
-  bytesIn: number;
-  /** Bytes encoded for consumers on other TaskManagers, counted as `bytesIn`: local records count none. */
-  bytesOut: number;
-  busyTimeMsPerSecond: number;
-  idleTimeMsPerSecond: number;
-  backPressuredTimeMsPerSecond: number;
-}
-
-export interface VertexDetails {
-  id: string;
-  name: string;
-  parallelism: number;
-  status: string;
-  metrics: VertexMetrics;
-  subtasks: unknown[];
-}
-
-export interface JobDetails extends JobSummary {
-  maxParallelism: number;
-  vertices: VertexDetails[];
-  failure?: { code: string; message: string };
-}
-
-export interface SubmitJobRequest {
-  /** The job bundle (an ES module), base64-encoded. */
-  bundle: string;
-  name?: string;
-  parallelism?: number;
-  args?: string[];
-  /** Absolute directory of a savepoint to start from. */
-  savepointPath?: string;
-  /** Start even if the savepoint has state of operators (by uid) the job lacks; that state is dropped. */
-  allowNonRestoredState?: boolean;
-}
-
-/** A savepoint, stop or rescale operation, as GET /jobs/:id/savepoints/:triggerId and /rescaling/:triggerId answer. */
-export interface OperationStatus {
-  status: { id: "IN_PROGRESS" | "COMPLETED" };
-  /** Present once COMPLETED: the savepoint's directory, or why the operation failed. */
-  operation?: { location: string } | { "failure-cause": { code: string; message: string } };
-}
+export const TERMINAL_STATUSES: ReadonlySet<string> = TERMINAL_JOB_STATUSES;
 
 export interface SavepointTrigger {
   /** Directory the savepoint's own directory is created in (absolute); the cluster's state.savepoints.dir by default. */
   targetDirectory?: string;
   /** Cancel the job once the savepoint completed. */
   cancelJob?: boolean;
-}
-
-export interface ResultsPage {
-  records: unknown[];
-  nextCursor: number;
-  /** True once the job reached a terminal status and every record was handed out. */
-  finished: boolean;
-  status: JobStatus;
 }
 
 export interface RequestOptions {
@@ -103,6 +37,25 @@ export interface RequestOptions {
 export interface RestClientOptions {
   /** Longest wait for one request (connect, answer and body), default 15 s. */
   timeoutMs?: number;
+  /** Bearer token sent with every request (`rest.auth.*` on the JobManager). */
+  token?: string;
+  /** `user:password` sent with HTTP basic authentication. */
+  credentials?: string;
+}
+
+/**
+ * The credentials the CLI sends (`rest.auth.*` on the JobManager): `rest.client.token` or
+ * `rest.client.credentials`; else, for a cluster configured from the same file, the cluster's own
+ * operator and then read-only credentials.
+ */
+export function restAuthOf(config: RiffleConfig): { token?: string; credentials?: string } {
+  for (const key of ["rest.client.token", "rest.auth.operator-token", "rest.auth.read-only-token"] as const) {
+    if (config[key]) return { token: config[key] };
+  }
+  for (const key of ["rest.client.credentials", "rest.auth.operator-credentials", "rest.auth.read-only-credentials"] as const) {
+    if (config[key]) return { credentials: config[key] };
+  }
+  return {};
 }
 
 /** The results long-poll holds a request for up to ~10 s; allow for that. */
@@ -121,6 +74,7 @@ const SUBMIT_TIMEOUT_MS = 60_000;
  */
 export class RestClient {
   private readonly timeoutMs: number;
+  private readonly authorization: string | undefined;
 
   constructor(
     /** Base URL without a trailing slash, e.g. `http://127.0.0.1:8081`. */
@@ -129,26 +83,36 @@ export class RestClient {
   ) {
     this.baseUrl = baseUrl.replace(/\/+$/, "");
     this.timeoutMs = options.timeoutMs ?? 15_000;
+    this.authorization = options.token
+      ? `Bearer ${options.token}`
+      : options.credentials
+        ? `Basic ${Buffer.from(options.credentials).toString("base64")}`
+        : undefined;
   }
 
   overview(options?: RequestOptions): Promise<ClusterOverview> {
-    return this.request("GET", "/overview", undefined, options);
+    return this.request("GET", pathOf("overview"), undefined, options);
   }
 
-  listJobs(options?: RequestOptions): Promise<{ jobs: JobSummary[] }> {
-    return this.request("GET", "/jobs", undefined, options);
+  /** Every job with its times and task counts (GET /jobs/overview), newest first. */
+  listJobs(options?: RequestOptions): Promise<{ jobs: JobOverview[] }> {
+    return this.request("GET", pathOf("jobsOverview"), undefined, options);
   }
 
   job(jobId: string, options?: RequestOptions): Promise<JobDetails> {
-    return this.request("GET", `/jobs/${encodeURIComponent(jobId)}`, undefined, options);
+    return this.request("GET", pathOf("jobDetails", { id: jobId }), undefined, options);
   }
 
-  submitJob(body: SubmitJobRequest, options?: RequestOptions): Promise<{ jobId: string }> {
-    return this.request("POST", "/jobs", body, { timeoutMs: SUBMIT_TIMEOUT_MS, ...options });
+  vertex(jobId: string, vertexId: string, options?: RequestOptions): Promise<JobVertexDetails> {
+    return this.request("GET", pathOf("vertexDetails", { id: jobId, vid: vertexId }), undefined, options);
+  }
+
+  submitJob(body: SubmitJobRequest, options?: RequestOptions): Promise<SubmitJobResponse> {
+    return this.request("POST", pathOf("submitJob"), body, { timeoutMs: SUBMIT_TIMEOUT_MS, ...options });
   }
 
   async cancelJob(jobId: string, options?: RequestOptions): Promise<void> {
-    await this.request("PATCH", `/jobs/${encodeURIComponent(jobId)}?mode=cancel`, undefined, options);
+    await this.request("PATCH", `${pathOf("cancelJob", { id: jobId })}?mode=cancel`, undefined, options);
   }
 
   /** Triggers a savepoint; returns the trigger id to poll with `savepointStatus`. */
@@ -157,39 +121,35 @@ export class RestClient {
       ...(trigger.targetDirectory !== undefined ? { "target-directory": trigger.targetDirectory } : {}),
       ...(trigger.cancelJob !== undefined ? { "cancel-job": trigger.cancelJob } : {}),
     };
-    const answer = await this.request<{ "request-id": string }>("POST", `${this.jobPath(jobId)}/savepoints`, body, options);
+    const answer = await this.request<TriggerResponse>("POST", pathOf("savepoint", { id: jobId }), body, options);
     return answer["request-id"];
   }
 
   /** The state of a savepoint or stop-with-savepoint. */
-  savepointStatus(jobId: string, triggerId: string, options?: RequestOptions): Promise<OperationStatus> {
-    return this.request("GET", `${this.jobPath(jobId)}/savepoints/${encodeURIComponent(triggerId)}`, undefined, options);
+  savepointStatus(jobId: string, triggerId: string, options?: RequestOptions): Promise<OperationResult> {
+    return this.request("GET", pathOf("savepointStatus", { id: jobId, triggerId }), undefined, options);
   }
 
   /** Stops the job with a savepoint (it ends FINISHED); returns the trigger id to poll with `savepointStatus`. */
   async stopJob(jobId: string, stop: { targetDirectory?: string } = {}, options?: RequestOptions): Promise<string> {
     const body = stop.targetDirectory !== undefined ? { targetDirectory: stop.targetDirectory } : {};
-    const answer = await this.request<{ "request-id": string }>("POST", `${this.jobPath(jobId)}/stop`, body, options);
+    const answer = await this.request<TriggerResponse>("POST", pathOf("stop", { id: jobId }), body, options);
     return answer["request-id"];
   }
 
   /** Rescales the job to `parallelism` (stop with a savepoint, restart from it); returns the trigger id to poll with `rescaleStatus`. */
   async rescaleJob(jobId: string, parallelism: number, options?: RequestOptions): Promise<string> {
-    const answer = await this.request<{ "request-id": string }>("PATCH", `${this.jobPath(jobId)}/rescaling?parallelism=${parallelism}`, undefined, options);
+    const answer = await this.request<TriggerResponse>("PATCH", `${pathOf("rescale", { id: jobId })}?parallelism=${parallelism}`, undefined, options);
     return answer["request-id"];
   }
 
-  rescaleStatus(jobId: string, triggerId: string, options?: RequestOptions): Promise<OperationStatus> {
-    return this.request("GET", `${this.jobPath(jobId)}/rescaling/${encodeURIComponent(triggerId)}`, undefined, options);
+  rescaleStatus(jobId: string, triggerId: string, options?: RequestOptions): Promise<OperationResult> {
+    return this.request("GET", pathOf("rescaleStatus", { id: jobId, triggerId }), undefined, options);
   }
 
   /** Long-polls for the job's collected records after `cursor`. */
   results(jobId: string, cursor: number, options?: RequestOptions): Promise<ResultsPage> {
-    return this.request("GET", `/jobs/${encodeURIComponent(jobId)}/results?cursor=${cursor}`, undefined, { timeoutMs: RESULTS_TIMEOUT_MS, ...options });
-  }
-
-  private jobPath(jobId: string): string {
-    return `/jobs/${encodeURIComponent(jobId)}`;
+    return this.request("GET", `${pathOf("results", { id: jobId })}?cursor=${cursor}`, undefined, { timeoutMs: RESULTS_TIMEOUT_MS, ...options });
   }
 
   private async request<T>(method: string, path: string, body: unknown, options: RequestOptions = {}): Promise<T> {
@@ -203,7 +163,11 @@ export class RestClient {
       const res = await fetch(`${this.baseUrl}${path}`, {
         method,
         signal,
-        headers: body === undefined ? { accept: "application/json" } : { accept: "application/json", "content-type": "application/json" },
+        headers: {
+          accept: "application/json",
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+          ...(this.authorization ? { authorization: this.authorization } : {}),
+        },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
       status = res.status;
@@ -255,6 +219,8 @@ function errorFromAnswer(status: number, statusText: string, text: string, reque
 
 function statusCode(status: number): ErrorCode {
   if (status === 404) return "NOT_FOUND";
+  if (status === 401) return "UNAUTHORIZED";
+  if (status === 403) return "FORBIDDEN";
   if (status === 409) return "JOB_NOT_RUNNING";
   if (status >= 400 && status < 500) return "BAD_REQUEST";
   return "INTERNAL";

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bundleJob } from "@riffle/cli";
 import { RiffleProcess } from "./process.js";
+import { TERMINAL_JOB_STATUSES, type JobDetails, type JobVertexDetails, type ResultsPage, type SubmitJobResponse } from "@riffle/shared/rest-api";
 
 export type Settings = Record<string, string | number>;
 
@@ -14,31 +15,7 @@ export interface ClusterOptions {
   taskmanager?: Settings;
 }
 
-export interface JobDetails {
-  id: string;
-  name: string;
-  status: string;
-  failure?: { code: string; message: string };
-  vertices: Array<{
-    id: string;
-    name: string;
-    parallelism: number;
-    status: string;
-    metrics: {
-      recordsIn: number;
-      recordsOut: number;
-      bytesIn: number;
-      bytesOut: number;
-      busyTimeMsPerSecond: number;
-      idleTimeMsPerSecond: number;
-      backPressuredTimeMsPerSecond: number;
-    };
-    subtasks: Array<Record<string, unknown>>;
-  }>;
-  [key: string]: unknown;
-}
-
-const TERMINAL = ["FINISHED", "FAILED", "CANCELED"];
+export type { JobDetails };
 
 function setFlags(settings: Settings): string[] {
   return Object.entries(settings).flatMap(([k, v]) => ["--set", `${k}=${v}`]);
@@ -109,10 +86,14 @@ export class TestCluster {
     return tm;
   }
 
-  async rest<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+  /** One REST call; `authorization` for a cluster with `rest.auth.*` configured. */
+  async rest<T = unknown>(method: string, path: string, body?: unknown, authorization?: string): Promise<{ status: number; body: T }> {
     const res = await fetch(`${this.restUrl}${path}`, {
       method,
-      headers: body === undefined ? {} : { "content-type": "application/json" },
+      headers: {
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+        ...(authorization ? { authorization } : {}),
+      },
       body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
       signal: AbortSignal.timeout(30_000),
     });
@@ -121,16 +102,24 @@ export class TestCluster {
   }
 
   /** Bundles a job file (as `riffle run` does) and submits it; returns the job id. */
-  async submit(jobFile: string, options: { parallelism?: number; args?: string[]; name?: string } = {}): Promise<string> {
+  async submit(jobFile: string, options: { parallelism?: number; args?: string[]; name?: string; authorization?: string } = {}): Promise<string> {
+    const { authorization, ...request } = options;
     const bundle = Buffer.from(await bundleJob(jobFile)).toString("base64");
-    const res = await this.rest<{ jobId: string; code?: string; message?: string }>("POST", "/jobs", { bundle, ...options });
+    const res = await this.rest<SubmitJobResponse>("POST", "/jobs", { bundle, ...request }, authorization);
     if (res.status !== 202) throw new Error(`submit failed with ${res.status}: ${JSON.stringify(res.body)}`);
-    return res.body.jobId;
+    return res.body.jobid;
   }
 
   async job(jobId: string): Promise<JobDetails> {
     const res = await this.rest<JobDetails>("GET", `/jobs/${jobId}`);
     if (res.status !== 200) throw new Error(`GET /jobs/${jobId} gave ${res.status}: ${JSON.stringify(res.body)}`);
+    return res.body;
+  }
+
+  /** GET /jobs/:id/vertices/:vid: the vertex's subtasks, where they run and their metrics. */
+  async vertex(jobId: string, vertexId: string): Promise<JobVertexDetails> {
+    const res = await this.rest<JobVertexDetails>("GET", `/jobs/${jobId}/vertices/${vertexId}`);
+    if (res.status !== 200) throw new Error(`GET /jobs/${jobId}/vertices/${vertexId} gave ${res.status}: ${JSON.stringify(res.body)}`);
     return res.body;
   }
 
@@ -141,11 +130,11 @@ export class TestCluster {
     let last: JobDetails | undefined;
     while (Date.now() < deadline) {
       last = await this.job(jobId);
-      if (want.includes(last.status)) return last;
-      if (TERMINAL.includes(last.status)) break;
+      if (want.includes(last.state)) return last;
+      if (TERMINAL_JOB_STATUSES.has(last.state)) break;
       await new Promise((r) => setTimeout(r, 50));
     }
-    throw new Error(`job ${jobId} is ${last?.status} (${JSON.stringify(last?.failure)}), expected ${want.join("|")}\n${this.jobmanager.tail()}`);
+    throw new Error(`job ${jobId} is ${last?.state} (${JSON.stringify(last?.failure)}), expected ${want.join("|")}\n${this.jobmanager.tail()}`);
   }
 
   /** Waits until a condition on the job holds (e.g. a vertex's metrics), or fails after `timeoutMs`. */
@@ -155,7 +144,7 @@ export class TestCluster {
     while (Date.now() < deadline) {
       last = await this.job(jobId);
       if (predicate(last)) return last;
-      if (TERMINAL.includes(last.status)) break;
+      if (TERMINAL_JOB_STATUSES.has(last.state)) break;
       await new Promise((r) => setTimeout(r, 100));
     }
     throw new Error(`condition on job ${jobId} not met within ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
@@ -167,7 +156,7 @@ export class TestCluster {
     const records: unknown[] = [];
     let cursor = 0;
     while (Date.now() < deadline) {
-      const res = await this.rest<{ records: unknown[]; nextCursor: number; finished: boolean }>("GET", `/jobs/${jobId}/results?cursor=${cursor}`);
+      const res = await this.rest<ResultsPage>("GET", `/jobs/${jobId}/results?cursor=${cursor}`);
       if (res.status !== 200) throw new Error(`results: ${res.status} ${JSON.stringify(res.body)}`);
       records.push(...res.body.records);
       cursor = res.body.nextCursor;
@@ -190,11 +179,11 @@ export class TestCluster {
 }
 
 /**
- * Whether the job and every subtask of it are RUNNING. (A vertex reads RUNNING as soon as one of its
- * subtasks does, as in Flink: a subtask still deploying does not show there.)
+ * Whether the job and every subtask of it are RUNNING. (A vertex's status reads RUNNING as soon as one
+ * of its subtasks does, as in Flink: a subtask still deploying shows only in its task counts.)
  */
 export function allRunning(job: JobDetails): boolean {
-  return job.status === "RUNNING" && job.vertices.every((v) => v.subtasks.length === v.parallelism && v.subtasks.every((s) => s.status === "RUNNING"));
+  return job.state === "RUNNING" && job.vertices.every((v) => v.tasks.RUNNING === v.parallelism);
 }
 
 /** Reads one sample of a Prometheus metric with the given labels (undefined if absent). */

@@ -1,2 +1,2 @@
-/** The JobManager's clock is the shared one (also used by the Kafka test broker). */
+/** The one Clock lives in `@riffle/shared` (every process uses it); re-exported for the JobManager's modules. */
 export { type Cancel, type Clock, SystemClock, ManualClock } from "@riffle/shared";

@@ -12,3 +12,4 @@
  * ```
  */
 export { JobManager } from "./jobmanager.js";
+export { bundleJobModule, type JobModule } from "./plan/index.js";

@@ -1,16 +1,19 @@
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type * as grpc from "@grpc/grpc-js";
 import { componentLogger, createLogger, type Logger, type RiffleConfig } from "@riffle/shared";
-import type { FastifyInstance } from "fastify";
 import { Dispatcher } from "./dispatcher/index.js";
-import { createJobManagerMetrics } from "./metrics.js";
+import { SystemClock } from "./clock.js";
+import { MetricsHistory, createJobManagerMetrics } from "./metrics/index.js";
 import { planInWorker } from "./plan/index.js";
 import { TaskManagerRegistry } from "./registry/index.js";
-import { createRestServer, listenRest } from "./rest/index.js";
+import { createRestServer, listenRest, type RestApp } from "./rest/index.js";
 import { GrpcTaskExecutorGateway, startRpcServer } from "./rpc/index.js";
 import { SlotProvider, jobDefaultsFromConfig } from "./scheduler/index.js";
 import { BundleStore, JobStore } from "./store/index.js";
+
+/** Riffle's version: the jobmanager package's. */
+const VERSION = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
 /**
  * The JobManager process: a REST API and a gRPC server (ClientService for users, JobManagerService
@@ -21,7 +24,7 @@ export class JobManager {
 
   private constructor(
     private readonly logger: Logger,
-    private readonly rest: FastifyInstance,
+    private readonly rest: RestApp,
     private readonly rpcServer: grpc.Server,
     private readonly registry: TaskManagerRegistry,
     private readonly dispatcher: Dispatcher,
@@ -52,6 +55,11 @@ export class JobManager {
     const schedulerLogger = componentLogger(logger, "scheduler");
     const slots = new SlotProvider(registry, config["jobmanager.slot-request.timeout"], schedulerLogger);
     const planLogger = componentLogger(logger, "plan");
+    const metricsHistory = new MetricsHistory({
+      windowMs: config["jobmanager.metrics.history"],
+      reportIntervalMs: config["heartbeat.interval"],
+      clock: SystemClock,
+    });
     const dispatcher = new Dispatcher({
       bundles,
       store,
@@ -69,6 +77,7 @@ export class JobManager {
       logger: componentLogger(logger, "dispatcher"),
       schedulerLogger,
       checkpointLogger: componentLogger(logger, "checkpoint"),
+      metricsHistory,
     });
     registry.setListener(dispatcher);
 
@@ -80,12 +89,15 @@ export class JobManager {
       bundles,
       logger: componentLogger(logger, "rpc"),
     });
-    const rest = createRestServer({
+    const rest = await createRestServer({
       config,
       dispatcher,
       registry,
-      metrics: createJobManagerMetrics(dispatcher, registry),
+      metrics: createJobManagerMetrics(dispatcher, registry, metricsHistory),
+      metricsHistory,
       logger: componentLogger(logger, "rest"),
+      version: VERSION,
+      startTime: Date.now(),
     });
     let restPort: number;
     try {

@@ -21,6 +21,8 @@ export const ErrorCodes = {
   JOB_NOT_FOUND: { domain: "user", status: 404, retry: false },
   TASKMANAGER_NOT_FOUND: { domain: "user", status: 404, retry: false },
   NOT_FOUND: { domain: "user", status: 404, retry: false },
+  UNAUTHORIZED: { domain: "user", status: 401, retry: false },
+  FORBIDDEN: { domain: "user", status: 403, retry: false },
   JOB_NOT_RUNNING: { domain: "user", status: 409, retry: false },
   // Configuration and processes
   CONFIG_INVALID: { domain: "user", status: 400, retry: false },
@@ -64,6 +66,10 @@ export const ErrorCodes = {
   UNMATCHED_STATE: { domain: "user", status: 400, retry: false },
   OPERATION_IN_PROGRESS: { domain: "user", status: 409, retry: true },
   OPERATION_NOT_FOUND: { domain: "user", status: 404, retry: false },
+  // High availability
+  HA_UNAVAILABLE: { domain: "external", status: 503, retry: true },
+  HA_STORAGE_FAILED: { domain: "external", status: 500, retry: true },
+  LEADERSHIP_LOST: { domain: "external", status: 503, retry: false },
 } as const satisfies Record<string, { domain: ErrorDomain; status: number; retry: boolean }>;
 
 export type ErrorCode = keyof typeof ErrorCodes;

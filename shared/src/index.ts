@@ -1,6 +1,6 @@
 /**
  * @riffle/shared — what every Riffle process shares: configuration, logging, metrics helpers, gRPC
- * plumbing, the record codec, key groups, job-graph types and typed errors.
+ * plumbing, the record codec, key groups, job-graph types, typed errors and the clock.
  *
  * ```ts
  * import { loadConfig, createLogger, RiffleError } from "@riffle/shared";
@@ -9,6 +9,8 @@
  */
 export { RiffleError, ErrorCodes, toRiffleError, describeError, isErrorCode, type ErrorCode, type ErrorDomain } from "./errors.js";
 export { parseDuration, parseSize } from "./durations.js";
+export { SystemClock, ManualClock, type Clock, type Cancel } from "./clock.js";
+export { fencingToken, parseFencingToken, fencingTokenParts, compareFencingTokens, isOlderFencingToken, type FencingToken } from "./fencing.js";
 export * from "./config/index.js";
 export { createLogger, componentLogger, type Logger } from "./logging.js";
 export { createRegistry, RateMeter, Counter, Gauge, Histogram, Registry } from "./metrics.js";
@@ -43,7 +45,6 @@ export {
   type ChannelSpec,
 } from "./jobgraph.js";
 export { parseHostPort, freePort } from "./net.js";
-export { type Cancel, type Clock, SystemClock, ManualClock } from "./clock.js";
 export type {
   KeyGroupRangeJson,
   KeyedStateHandle,

@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { RiffleError, loadConfig, parseSetFlags, toRiffleError, type RiffleConfig } from "@riffle/shared";
 import { InterruptedError } from "../errors.js";
 import { connectHost } from "../options.js";
-import { RestClient } from "../rest-client.js";
+import { RestClient, restAuthOf } from "../rest-client.js";
 import { ClusterProcess, type ExitStatus, type LogRecord, type OutputMode } from "./process.js";
 
 /** Options of {@link LocalCluster.start}. */
@@ -250,7 +250,7 @@ export class LocalCluster {
       await abortable(
         Promise.race([
           waitForTaskManagers(
-            new RestClient(restUrl),
+            new RestClient(restUrl, restAuthOf(config)),
             taskmanagers,
             deadline,
             options.signal ? AbortSignal.any([options.signal, startFailed.signal]) : startFailed.signal,

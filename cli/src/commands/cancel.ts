@@ -17,11 +17,11 @@ export async function cancelCommand(globals: GlobalOptions, jobId: string, optio
   let job: JobDetails;
   for (;;) {
     job = await client.job(jobId);
-    if (TERMINAL_STATUSES.has(job.status)) break;
+    if (TERMINAL_STATUSES.has(job.state)) break;
     const left = deadline - Date.now();
-    if (left <= 0) throw new RiffleError("TIMEOUT", `job ${jobId} is still ${job.status} ${CANCEL_DEADLINE_MS / 1000} s after it was asked to cancel`);
+    if (left <= 0) throw new RiffleError("TIMEOUT", `job ${jobId} is still ${job.state} ${CANCEL_DEADLINE_MS / 1000} s after it was asked to cancel`);
     await new Promise((r) => setTimeout(r, Math.min(POLL_INTERVAL_MS, left)));
   }
-  await write(process.stdout, `Job ${jobId} ${job.status}\n`);
+  await write(process.stdout, `Job ${jobId} ${job.state}\n`);
   return 0;
 }

@@ -7,8 +7,8 @@ import { durationOf } from "./list.js";
 export async function infoCommand(globals: GlobalOptions, jobId: string, options: { jobmanager?: string }): Promise<number> {
   const job = await clientFor(globals, options.jobmanager).job(jobId);
   const lines = [
-    `Job ${job.id} (${job.name}): ${job.status}`,
-    `Started ${formatTime(job.startTime)}, duration ${formatDuration(durationOf(job, Date.now()))}, max parallelism ${job.maxParallelism ?? "-"}`,
+    `Job ${job.jid} (${job.name}): ${job.state}`,
+    `Started ${formatTime(job["start-time"])}, duration ${formatDuration(durationOf(job, Date.now()))}, max parallelism ${job.maxParallelism ?? "-"}`,
   ];
   if (job.failure) lines.push(`Failure: error[${job.failure.code}]: ${job.failure.message}`);
   let out = `${lines.join("\n")}\n`;
@@ -29,8 +29,8 @@ export async function infoCommand(globals: GlobalOptions, jobId: string, options
         v.name,
         String(v.parallelism),
         v.status,
-        formatCount(v.metrics?.recordsIn),
-        formatCount(v.metrics?.recordsOut),
+        formatCount(v.metrics?.["read-records"]),
+        formatCount(v.metrics?.["write-records"]),
         ms(v.metrics?.busyTimeMsPerSecond),
         ms(v.metrics?.backPressuredTimeMsPerSecond),
       ]),

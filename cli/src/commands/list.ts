@@ -1,6 +1,6 @@
 import { formatDuration, formatTime, table, write } from "../output.js";
 import type { GlobalOptions } from "../options.js";
-import { TERMINAL_STATUSES, type JobSummary } from "../rest-client.js";
+import { TERMINAL_STATUSES, type JobOverview } from "../rest-client.js";
 import { clientFor } from "./client.js";
 
 /** `riffle list`: the cluster's jobs, running ones first, newest first. */
@@ -12,9 +12,9 @@ export async function listCommand(globals: GlobalOptions, options: { jobmanager?
   }
   const now = Date.now();
   const sorted = [...jobs].sort(
-    (a, b) => Number(TERMINAL_STATUSES.has(a.status)) - Number(TERMINAL_STATUSES.has(b.status)) || (b.startTime ?? 0) - (a.startTime ?? 0),
+    (a, b) => Number(TERMINAL_STATUSES.has(a.state)) - Number(TERMINAL_STATUSES.has(b.state)) || (b["start-time"] ?? 0) - (a["start-time"] ?? 0),
   );
-  const rows = sorted.map((j) => [j.id, j.name, j.status, formatTime(j.startTime), formatDuration(durationOf(j, now))]);
+  const rows = sorted.map((j) => [j.jid, j.name, j.state, formatTime(j["start-time"]), formatDuration(durationOf(j, now))]);
   await write(
     process.stdout,
     table([{ header: "ID" }, { header: "NAME" }, { header: "STATUS" }, { header: "START TIME" }, { header: "DURATION", right: true }], rows),
@@ -23,11 +23,12 @@ export async function listCommand(globals: GlobalOptions, options: { jobmanager?
 }
 
 /** The job's duration, counting a running job up to now when the JobManager reports none. */
-export function durationOf(job: Pick<JobSummary, "startTime" | "endTime" | "duration" | "status">, now: number): number | undefined {
+export function durationOf(job: Pick<JobOverview, "start-time" | "end-time" | "duration">, now: number): number | undefined {
   if (typeof job.duration === "number" && job.duration >= 0) return job.duration;
-  if (typeof job.startTime === "number" && job.startTime > 0) {
-    const end = typeof job.endTime === "number" && job.endTime > 0 ? job.endTime : now;
-    return Math.max(0, end - job.startTime);
+  const start = job["start-time"];
+  if (typeof start === "number" && start > 0) {
+    const end = typeof job["end-time"] === "number" && job["end-time"] > 0 ? job["end-time"] : now;
+    return Math.max(0, end - start);
   }
   return undefined;
 }

@@ -1,15 +1,15 @@
 import { RiffleError } from "@riffle/shared";
 import { describe, expect, it } from "vitest";
-import type { OperationStatus } from "../rest-client.js";
+import type { OperationResult } from "../rest-client.js";
 import { waitForOperation } from "./operation.js";
 
 /** A poll answering with each status in turn, then the last one forever. */
-function answers(...statuses: OperationStatus[]): () => Promise<OperationStatus> {
+function answers(...statuses: OperationResult[]): () => Promise<OperationResult> {
   let i = 0;
   return async () => statuses[Math.min(i++, statuses.length - 1)]!;
 }
 
-const inProgress: OperationStatus = { status: { id: "IN_PROGRESS" } };
+const inProgress: OperationResult = { status: { id: "IN_PROGRESS" } };
 
 describe("waitForOperation", () => {
   it("polls until the operation completed and returns the savepoint's location", async () => {
@@ -20,7 +20,7 @@ describe("waitForOperation", () => {
   it("throws the failure cause with the JobManager's code", async () => {
     const poll = answers({
       status: { id: "COMPLETED" },
-      operation: { "failure-cause": { code: "CHECKPOINT_STORAGE_FAILED", message: "cannot create the savepoint directory /x/y" } },
+      operation: { "failure-cause": { class: "CHECKPOINT_STORAGE_FAILED", "stack-trace": "cannot create the savepoint directory /x/y" } },
     });
     await expect(waitForOperation(poll, { what: "the savepoint", deadlineMs: 5_000 })).rejects.toEqual(
       new RiffleError("CHECKPOINT_STORAGE_FAILED", "cannot create the savepoint directory /x/y"),

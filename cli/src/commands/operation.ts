@@ -1,6 +1,6 @@
 import { RiffleError, isErrorCode } from "@riffle/shared";
 import { formatDuration, write } from "../output.js";
-import type { OperationStatus } from "../rest-client.js";
+import type { OperationResult } from "../rest-client.js";
 
 export interface WaitForOperationOptions {
   /** What is awaited, for messages: "the savepoint of job …". */
@@ -18,7 +18,7 @@ export interface WaitForOperationOptions {
  * be told). Returns the savepoint's location; a failed operation throws its failure cause as a
  * RiffleError with the JobManager's code.
  */
-export async function waitForOperation(poll: () => Promise<OperationStatus>, options: WaitForOperationOptions): Promise<string> {
+export async function waitForOperation(poll: () => Promise<OperationResult>, options: WaitForOperationOptions): Promise<string> {
   const pollIntervalMs = options.pollIntervalMs ?? 250;
   const progressEveryMs = options.progressEveryMs ?? 5_000;
   const start = Date.now();
@@ -30,7 +30,11 @@ export async function waitForOperation(poll: () => Promise<OperationStatus>, opt
       const operation = state.operation;
       if (operation && "location" in operation) return operation.location;
       const cause = operation?.["failure-cause"];
-      throw new RiffleError(isErrorCode(cause?.code) ? cause.code : "INTERNAL", cause?.message ?? `${options.what} failed and the JobManager gave no reason`);
+      // Flink's failure cause: `class` holds Riffle's error code, `stack-trace` its message.
+      throw new RiffleError(
+        isErrorCode(cause?.class) ? cause.class : "INTERNAL",
+        cause?.["stack-trace"] ?? `${options.what} failed and the JobManager gave no reason`,
+      );
     }
     const now = Date.now();
     if (now >= deadline) {

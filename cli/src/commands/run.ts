@@ -6,7 +6,7 @@ import { InterruptedError, reportError } from "../errors.js";
 import { Interrupts } from "../interrupts.js";
 import { resolveConfig, type GlobalOptions } from "../options.js";
 import { formatRecord, write } from "../output.js";
-import { RestClient, type JobStatus, type SubmitJobRequest } from "../rest-client.js";
+import { RestClient, restAuthOf, type JobStatus, type SubmitJobRequest } from "../rest-client.js";
 
 export interface RunCommandOptions {
   /** REST base URL of a running cluster; absent: run on an embedded cluster. */
@@ -44,7 +44,7 @@ export async function runCommand(globals: GlobalOptions, jobFile: string, jobArg
   let logsReported = false;
   try {
     if (options.jobmanager !== undefined) {
-      client = new RestClient(options.jobmanager);
+      client = new RestClient(options.jobmanager, restAuthOf(config));
     } else {
       const taskmanagers = options.taskmanagers ?? embeddedClusterSize(config, options.parallelism);
       await write(process.stderr, `Starting a local cluster with ${taskmanagers} TaskManager${taskmanagers === 1 ? "" : "s"}...\n`);
@@ -54,7 +54,7 @@ export async function runCommand(globals: GlobalOptions, jobFile: string, jobArg
         settings: globals.set,
         signal: interrupts.signal,
       });
-      client = new RestClient(cluster.restUrl);
+      client = new RestClient(cluster.restUrl, restAuthOf(config));
     }
 
     const request: SubmitJobRequest = {
@@ -65,7 +65,7 @@ export async function runCommand(globals: GlobalOptions, jobFile: string, jobArg
       ...(options.fromSavepoint !== undefined ? { savepointPath: resolve(options.fromSavepoint) } : {}),
       ...(options.allowNonRestoredState ? { allowNonRestoredState: true } : {}),
     };
-    jobId = (await client.submitJob(request, { signal })).jobId;
+    jobId = (await client.submitJob(request, { signal })).jobid;
     await write(process.stderr, `Job ${jobId} submitted\n`);
     if (options.detached) {
       await write(process.stdout, `${jobId}\n`);
@@ -77,8 +77,8 @@ export async function runCommand(globals: GlobalOptions, jobFile: string, jobArg
     await (cluster ? Promise.race([following, cluster.failure]) : following);
     jobEnded = true;
     const job = await client.job(jobId, { signal });
-    await write(process.stderr, `Job ${jobId} ${job.status} in ${job.duration} ms\n`);
-    if (job.status === "FINISHED") {
+    await write(process.stderr, `Job ${jobId} ${job.state} in ${job.duration} ms\n`);
+    if (job.state === "FINISHED") {
       succeeded = true;
       return 0;
     }
@@ -120,7 +120,7 @@ async function followResults(client: RestClient, jobId: string, signal: AbortSig
     const records = Array.isArray(page.records) ? page.records : [];
     if (records.length > 0) await write(process.stdout, records.map((r) => `${formatRecord(r)}\n`).join(""));
     cursor = typeof page.nextCursor === "number" ? page.nextCursor : cursor + records.length;
-    if (page.finished) return page.status;
+    if (page.finished) return page.state;
   }
 }
 

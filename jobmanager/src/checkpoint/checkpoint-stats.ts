@@ -43,7 +43,13 @@ export interface RestoredCheckpoint {
 export interface CheckpointStatsSnapshot {
   counts: { restored: number; total: number; inProgress: number; completed: number; failed: number };
   summary: { stateSize: MinAvgMax; endToEndDuration: MinAvgMax };
-  latest: { completed: CheckpointStatsEntry | null; failed: CheckpointStatsEntry | null; restored: RestoredCheckpoint | null };
+  latest: {
+    /** The latest completed checkpoint or savepoint. */
+    completed: CheckpointStatsEntry | null;
+    savepoint: CheckpointStatsEntry | null;
+    failed: CheckpointStatsEntry | null;
+    restored: RestoredCheckpoint | null;
+  };
   history: CheckpointStatsEntry[];
 }
 
@@ -75,6 +81,7 @@ export class CheckpointStatsTracker {
   private readonly stateSize = new Aggregate();
   private readonly duration = new Aggregate();
   private latestCompleted: CheckpointStatsEntry | null = null;
+  private latestSavepoint: CheckpointStatsEntry | null = null;
   private latestFailed: CheckpointStatsEntry | null = null;
   private latestRestored: RestoredCheckpoint | null = null;
 
@@ -90,6 +97,7 @@ export class CheckpointStatsTracker {
     this.stateSize.add(entry.stateSize);
     this.duration.add(entry.endToEndDurationMs);
     this.latestCompleted = entry;
+    if (entry.isSavepoint) this.latestSavepoint = entry;
   }
 
   reportFailed(pending: PendingCheckpoint): void {
@@ -125,7 +133,7 @@ export class CheckpointStatsTracker {
         failed: this.failed,
       },
       summary: { stateSize: this.stateSize.view(), endToEndDuration: this.duration.view() },
-      latest: { completed: this.latestCompleted, failed: this.latestFailed, restored: this.latestRestored },
+      latest: { completed: this.latestCompleted, savepoint: this.latestSavepoint, failed: this.latestFailed, restored: this.latestRestored },
       history,
     };
   }

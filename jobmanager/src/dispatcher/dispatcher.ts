@@ -12,11 +12,13 @@ import {
 import { checkSavepointCompatibility, readSavepoint, type CompletedCheckpoint } from "../checkpoint/index.js";
 import type { Clock } from "../clock.js";
 import { ResultBuffer } from "../collect/index.js";
+import type { MetricsHistory } from "../metrics/index.js";
 import type { PlanOptions } from "../plan/index.js";
 import type { RegisteredTaskManager, TaskManagerListener } from "../registry/index.js";
 import { JobMaster, isTerminalJobStatus, type JobDefaults, type SlotProvider, type TaskExecutorGateway } from "../scheduler/index.js";
 import { JOB_STATUSES, type BundleStore, type JobRecord, type JobStatus, type JobStore } from "../store/index.js";
 import { AsyncOperations, type OperationKind, type OperationState } from "./operations.js";
+import type { TaskOnTaskManager } from "@riffle/shared/rest-api";
 
 export interface SubmitRequest {
   bundle: Uint8Array;
@@ -57,15 +59,8 @@ export interface DispatcherOptions {
   checkpointLogger: Logger;
   /** Time and timers of the jobs; the system's by default. */
   clock?: Clock;
-}
-
-/** A task running on a TaskManager, as the TaskManager views list it. */
-export interface TaskOnTaskManager {
-  executionId: string;
-  jobId: string;
-  vertexId: string;
-  subtask: number;
-  status: string;
+  /** Where the TaskManagers' per-task reports are kept, for rates, back-pressure and charts. */
+  metricsHistory: MetricsHistory;
 }
 
 const MAX_PARALLELISM = 32768;
@@ -296,6 +291,8 @@ export class Dispatcher implements TaskManagerListener {
       this.logger.debug({ jobId: update.jobId, executionId: update.executionId }, "ignoring state update for an unknown job");
       return;
     }
+    // A task's final counters come with its terminal state: they close its history.
+    if (update.metrics && job.reportMetrics(update.metrics)) this.options.metricsHistory.record(update.metrics);
     job.updateTaskState(update);
   }
 
@@ -318,7 +315,16 @@ export class Dispatcher implements TaskManagerListener {
       if (job.isTerminal) continue;
       for (const e of job.executionList()) {
         if (e.slot.taskmanagerId !== taskmanagerId) continue;
-        tasks.push({ executionId: e.executionId, jobId: job.id, vertexId: e.vertexId, subtask: e.subtask, status: e.state });
+        tasks.push({
+          executionId: e.executionId,
+          jobId: job.id,
+          jobName: job.record.name,
+          vertexId: e.vertexId,
+          vertexName: e.vertexName,
+          subtask: e.subtask,
+          attempt: e.attempt,
+          status: e.state,
+        });
       }
     }
     return tasks;
@@ -336,7 +342,9 @@ export class Dispatcher implements TaskManagerListener {
   }
 
   onTaskReports(_tm: RegisteredTaskManager, reports: readonly TaskMetricsReport[]): void {
-    for (const report of reports) this.jobs.get(report.jobId)?.reportMetrics(report);
+    for (const report of reports) {
+      if (this.jobs.get(report.jobId)?.reportMetrics(report)) this.options.metricsHistory.record(report);
+    }
   }
 
   executionsOn(taskmanagerId: string): string[] {

@@ -1,9 +1,13 @@
 import { RiffleError, toRiffleError } from "@riffle/shared";
+import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
 
 export interface HttpError {
   status: number;
   body: { code: string; message: string };
 }
+
+/** The request's parts as fastify's validationContext names them. */
+const PARTS: Record<string, string> = { body: "request body", params: "path", querystring: "query", headers: "headers" };
 
 /** Fastify's own request errors, worded for a user of the API. */
 const FASTIFY_MESSAGES: Record<string, (err: Error) => string> = {
@@ -15,11 +19,17 @@ const FASTIFY_MESSAGES: Record<string, (err: Error) => string> = {
 
 /**
  * Every error the REST API returns as `{code, message}`: RiffleErrors with their code and status,
- * request errors found by fastify (bad JSON, too large, wrong content type) as BAD_REQUEST with
- * fastify's status, anything else as INTERNAL.
+ * requests that fail their route's schema as BAD_REQUEST naming each bad field, request errors found
+ * by fastify (bad JSON, too large, wrong content type) as BAD_REQUEST with fastify's status, anything
+ * else as INTERNAL.
  */
 export function toHttpError(err: unknown): HttpError {
   if (err instanceof RiffleError) return { status: err.httpStatus, body: err.toJSON() };
+  if (hasZodFastifySchemaValidationErrors(err)) {
+    const what = PARTS[(err as { validationContext?: string }).validationContext ?? ""] ?? "request";
+    const issues = err.validation.map((i) => (i.instancePath.length > 1 ? `${i.instancePath.slice(1).replaceAll("/", ".")}: ${i.message}` : i.message));
+    return { status: 400, body: { code: "BAD_REQUEST", message: `invalid ${what}: ${issues.join("; ")}` } };
+  }
   const e = err as Error & { statusCode?: number; code?: string };
   if (err instanceof SyntaxError) return { status: 400, body: { code: "BAD_REQUEST", message: `malformed JSON body: ${e.message}` } };
   if (typeof e?.statusCode === "number" && e.statusCode >= 400 && e.statusCode < 500) {

@@ -1,14 +1,27 @@
 import type { AddressInfo } from "node:net";
+import fastifySwagger from "@fastify/swagger";
 import { RiffleError } from "@riffle/shared";
-import { fastify, type FastifyInstance } from "fastify";
+import { fastify } from "fastify";
+import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
+import { RestAuth } from "./auth.js";
 import { registerClusterRoutes } from "./cluster-routes.js";
-import type { RestContext } from "./context.js";
+import type { RestApp, RestContext } from "./context.js";
+import { registerDashboard } from "./dashboard.js";
 import { toHttpError } from "./http-errors.js";
 import { registerJobRoutes } from "./job-routes.js";
+import { registerMetricRoutes } from "./metric-routes.js";
+import { TaskManagerMetricsScraper } from "../metrics/index.js";
 
-/** The REST API: every answer is JSON, every error `{code, message}`. */
-export function createRestServer(ctx: RestContext): FastifyInstance {
-  const app = fastify({ bodyLimit: ctx.config["rest.body-limit"], logger: false, forceCloseConnections: true });
+/**
+ * The REST API: requests validated and answers serialized with the schemas of @riffle/shared/rest-api,
+ * which `/openapi.json` publishes; every error `{code, message}`; access checked per route; the
+ * dashboard's files at `/`.
+ */
+export async function createRestServer(ctx: RestContext): Promise<RestApp> {
+  const auth = RestAuth.fromConfig(ctx.config);
+  const app = fastify({ bodyLimit: ctx.config["rest.body-limit"], logger: false, forceCloseConnections: true }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler((err, req, reply) => {
     const { status, body } = toHttpError(err);
     if (status >= 500) ctx.logger.error({ method: req.method, url: req.url, code: body.code, err: body.message }, "REST request failed");
@@ -16,13 +29,44 @@ export function createRestServer(ctx: RestContext): FastifyInstance {
     return reply.status(status).send(body);
   });
   app.setNotFoundHandler((req, reply) => reply.status(404).send({ code: "NOT_FOUND", message: `no such endpoint: ${req.method} ${req.url}` }));
+  app.addHook("onRequest", async (req) => {
+    // Routes without a declared access (none today) count as read-only: nothing is open by omission.
+    auth.check(req.routeOptions.config?.access ?? "read-only", req.headers.authorization, `${req.method} ${req.routeOptions.url ?? req.url}`);
+  });
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: "3.0.3",
+      info: {
+        title: "Riffle JobManager REST API",
+        version: ctx.version,
+        description:
+          "Routes tagged Flink-compatible take and answer Flink's shapes (field names and paths of Flink's REST API); routes tagged Riffle are Riffle's own. Errors are `{code, message}`.",
+      },
+      tags: [
+        { name: "Flink-compatible", description: "Flink's route and shape; Riffle's additions are documented on their fields" },
+        { name: "Riffle", description: "Riffle's own" },
+      ],
+      ...(auth.enabled
+        ? {
+            components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" }, basic: { type: "http", scheme: "basic" } } },
+            security: [{ bearer: [] }, { basic: [] }],
+          }
+        : {}),
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+  });
+  app.get("/openapi.json", { schema: { hide: true }, config: { access: "open" } }, async () => app.swagger());
+  const scraper = new TaskManagerMetricsScraper({ cacheMs: Math.min(1_000, ctx.config["web.refresh-interval"]), timeoutMs: 2_000 });
   registerJobRoutes(app, ctx);
-  registerClusterRoutes(app, ctx);
+  registerClusterRoutes(app, ctx, auth, scraper);
+  registerMetricRoutes(app, ctx, scraper);
+  await registerDashboard(app, ctx.logger);
   return app;
 }
 
 /** Listens on host:port (0 = a free port) and resolves with the bound port; PORT_IN_USE when taken. */
-export async function listenRest(app: FastifyInstance, host: string, port: number): Promise<number> {
+export async function listenRest(app: RestApp, host: string, port: number): Promise<number> {
   try {
     await app.listen({ host, port });
   } catch (err) {

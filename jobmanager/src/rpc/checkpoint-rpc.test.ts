@@ -1,3 +1,4 @@
+import type { JobDetails } from "@riffle/shared/rest-api";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -189,7 +190,7 @@ describe("checkpoints over gRPC", () => {
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ bundle: Buffer.from(JOB).toString("base64"), name: "chk-job", parallelism: 1 }),
     });
-    const { jobId } = (await res.json()) as { jobId: string };
+    const { jobid: jobId } = (await res.json()) as { jobid: string };
 
     const config = await get(`/jobs/${jobId}/checkpoints/config`);
     expect(config).toEqual({
@@ -198,11 +199,14 @@ describe("checkpoints over gRPC", () => {
       timeout: 600_000,
       min_pause: 0,
       max_concurrent: 1,
-      tolerable_failed_checkpoints: 5,
-      retained: 2,
-      checkpoint_storage: "filesystem",
-      checkpoint_dir: join(storage, "checkpoints", jobId),
+      externalization: { enabled: true, delete_on_cancellation: false },
       state_backend: "memory",
+      checkpoint_storage: "filesystem",
+      unaligned_checkpoints: false,
+      tolerable_failed_checkpoints: 5,
+      checkpoints_after_tasks_finish: true,
+      retained: 2,
+      checkpoint_dir: join(storage, "checkpoints", jobId),
     });
 
     await until("two completed checkpoints", () => (new Set(tm.completed.map((n) => n.checkpointId)).size >= 2 ? true : undefined));
@@ -214,6 +218,10 @@ describe("checkpoints over gRPC", () => {
     const metadata = JSON.parse(readFileSync(join(latest.external_path!, "_metadata"), "utf8"));
     expect(metadata).toMatchObject({ version: 1, jobId, checkpointId: latest.id, maxParallelism: 128 });
     expect(stats.history[0]).toMatchObject({ id: expect.any(Number) });
+    const details = await get<CheckpointEntryJson>(`/jobs/${jobId}/checkpoints/details/${latest.id}`);
+    expect(details).toMatchObject({ id: latest.id, status: "COMPLETED", checkpoint_type: "CHECKPOINT", external_path: latest.external_path });
+    const missing = await fetch(`${base}/jobs/${jobId}/checkpoints/details/999999`);
+    expect([missing.status, ((await missing.json()) as { code: string }).code]).toEqual([404, "NOT_FOUND"]);
 
     const first = tm.deployed.find((d) => d.jobId === jobId)!;
     await tm.report(first, "FAILED", "boom");
@@ -224,12 +232,12 @@ describe("checkpoints over gRPC", () => {
     expect(restore.operators[0]?.operator[0]?.path).toBe(`${first.vertexId}-${first.subtaskIndex}.state`);
 
     const job = await until("the job to run again", async () => {
-      const j = await get<{ status: string; numRestarts: number; statusTimestamps: object }>(`/jobs/${jobId}`);
-      return j.status === "RUNNING" && j.numRestarts === 1 ? j : undefined;
+      const j = await get<JobDetails>(`/jobs/${jobId}`);
+      return j.state === "RUNNING" && j.numRestarts === 1 ? j : undefined;
     });
-    expect(Object.keys(job.statusTimestamps)).toContain("RESTARTING");
+    expect(job.timestamps.RESTARTING).toBeGreaterThan(0);
     const exceptions = await get<{ exceptionHistory: { entries: object[] } }>(`/jobs/${jobId}/exceptions`);
-    expect(exceptions.exceptionHistory.entries[0]).toMatchObject({ code: "TASK_FAILED" });
+    expect(exceptions.exceptionHistory.entries[0]).toMatchObject({ exceptionName: "TASK_FAILED" });
     const after = await get<CheckpointStatsJson>(`/jobs/${jobId}/checkpoints`);
     expect(after.latest.restored).toMatchObject({ id: restore.checkpointId, external_path: restore.baseDir });
     expect(after.counts.restored).toBe(1);
@@ -239,6 +247,6 @@ describe("checkpoints over gRPC", () => {
     expect(metrics).toMatch(new RegExp(`riffle_job_numberOfCompletedCheckpoints\\{job_id="${jobId}",process="jobmanager"\\} [1-9]`));
 
     await fetch(`${base}/jobs/${jobId}?mode=cancel`, { method: "PATCH" });
-    await until("the job to be cancelled", async () => ((await get(`/jobs/${jobId}`)).status === "CANCELED" ? true : undefined));
+    await until("the job to be cancelled", async () => ((await get<JobDetails>(`/jobs/${jobId}`)).state === "CANCELED" ? true : undefined));
   });
 });

@@ -16,6 +16,8 @@ export class ExecutionGraph {
     graph: JobGraph,
     readonly attempt: number,
     private readonly slots: readonly SlotRef[],
+    /** When the executions are created (their SCHEDULED time). */
+    createdAt: number,
   ) {
     for (const vertex of graph.vertices) {
       for (let subtask = 0; subtask < vertex.parallelism; subtask++) {
@@ -29,6 +31,7 @@ export class ExecutionGraph {
           attempt,
           slot: slots[subtask]!,
           state: "SCHEDULED",
+          stateTimestamps: { SCHEDULED: createdAt },
         });
       }
     }

@@ -30,6 +30,8 @@ export interface Execution {
   readonly attempt: number;
   readonly slot: SlotRef;
   state: ExecutionState;
+  /** When the execution entered each state it went through (ms since the epoch). */
+  readonly stateTimestamps: Partial<Record<ExecutionState, number>>;
   failure?: ExecutionFailure;
   /** The last metrics its TaskManager reported. */
   metrics?: TaskMetricsReport;

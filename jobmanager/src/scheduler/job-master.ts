@@ -350,6 +350,7 @@ export class JobMaster {
     const failure: ExecutionFailure = { code: "TASKMANAGER_LOST", message };
     for (const e of lost) {
       e.state = "FAILED";
+      e.stateTimestamps.FAILED = this.clock.now();
       e.failure = failure;
       this.addException({ ...failure, taskName: taskNameOf(e), taskmanagerId });
     }
@@ -357,9 +358,11 @@ export class JobMaster {
     else for (const e of lost) this.afterExecutionEnded(e);
   }
 
-  reportMetrics(report: TaskMetricsReport): void {
+  /** Keeps the report as its execution's latest; false when it is not of the current attempt (ignored). */
+  reportMetrics(report: TaskMetricsReport): boolean {
     const execution = this.current?.get(report.executionId);
     if (execution) execution.metrics = report;
+    return execution !== undefined;
   }
 
   acknowledgeCheckpoint(ack: AcknowledgeCheckpointRequest): void {
@@ -414,7 +417,7 @@ export class JobMaster {
       return;
     }
     const attempt = this.current ? this.current.attempt + 1 : 0;
-    const executions = new ExecutionGraph(this.id, this.graph, attempt, slots);
+    const executions = new ExecutionGraph(this.id, this.graph, attempt, slots, this.clock.now());
     this.current = executions;
     // Nothing for a fresh job; the savepoint a job starts or rescales from; else its latest checkpoint.
     const restored = this.checkpointCoordinator.restoreLatest();
@@ -634,6 +637,7 @@ export class JobMaster {
     if (execution.state === state) return;
     this.logger.debug({ executionId: execution.executionId, from: execution.state, to: state }, "task state changed");
     execution.state = state;
+    execution.stateTimestamps[state] = this.clock.now();
   }
 
   private addException(entry: Omit<ExceptionEntry, "timestamp">): void {

@@ -1,20 +1,8 @@
 import type { JobGraph } from "@riffle/shared";
+import type { JobStatus } from "@riffle/shared/rest-api";
 
-/** Job statuses as stored and reported; the allowed moves between them live in the scheduler. */
-export type JobStatus = "CREATED" | "RUNNING" | "RESTARTING" | "STOPPING" | "RESCALING" | "FINISHED" | "FAILING" | "FAILED" | "CANCELLING" | "CANCELED";
-
-export const JOB_STATUSES: readonly JobStatus[] = [
-  "CREATED",
-  "RUNNING",
-  "RESTARTING",
-  "STOPPING",
-  "RESCALING",
-  "FINISHED",
-  "FAILING",
-  "FAILED",
-  "CANCELLING",
-  "CANCELED",
-];
+/** Job statuses as stored and reported (defined with the REST API); the allowed moves between them live in the scheduler. */
+export { JOB_STATUSES, type JobStatus } from "@riffle/shared/rest-api";
 
 export interface JobFailure {
   code: string;

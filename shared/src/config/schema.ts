@@ -41,6 +41,41 @@ const size = () =>
     }
   });
 const str = () => z.string().min(1);
+/** A duration that is a whole number of seconds within [min, max] (etcd lease TTLs are whole seconds). */
+const wholeSeconds = (min: number, max: number) =>
+  duration().pipe(
+    z
+      .number()
+      .refine((ms) => ms % 1000 === 0, "expected a whole number of seconds, e.g. 3s")
+      .pipe(
+        z
+          .number()
+          .min(min * 1000, `must be at least ${min}s`)
+          .max(max * 1000, `must be at most ${max}s`),
+      ),
+  );
+/**
+ * A comma-separated list of etcd client URLs, normalised to `http://host:port`. TLS needs client
+ * certificates Riffle does not take yet, so `https://` is refused rather than half-supported.
+ */
+const etcdEndpoints = () =>
+  z.string().transform((v, ctx) => {
+    const out: string[] = [];
+    for (const part of v.split(",").map((p) => p.trim())) {
+      const m = /^(?:(https?):\/\/)?([^/:\s]+|\[[0-9a-fA-F:]+\]):(\d{1,5})\/?$/.exec(part);
+      const port = Number(m?.[3]);
+      if (!m || port < 1 || port > 65535) {
+        ctx.addIssue({ code: "custom", message: `"${part}" is not an etcd endpoint: expected http://host:port or host:port, separated by commas` });
+        return z.NEVER;
+      }
+      if (m[1] === "https") {
+        ctx.addIssue({ code: "custom", message: `"${part}": TLS to etcd is not supported yet; use an http:// endpoint` });
+        return z.NEVER;
+      }
+      out.push(`http://${m[2]}:${port}`);
+    }
+    return out;
+  });
 
 interface OptionDef<S extends z.ZodType> {
   schema: S;
@@ -53,6 +88,40 @@ export const CONFIG_OPTIONS = {
   "rest.bind-address": opt(str(), "127.0.0.1", "Address the JobManager's REST API (and its /metrics) listens on."),
   "rest.port": opt(port(), 8081, "Port of the JobManager's REST API; 0 picks a free port."),
   "rest.body-limit": opt(size(), "64mb", "Largest accepted REST request body (job bundles are sent in it)."),
+  "rest.auth.operator-token": opt(
+    z.string(),
+    "",
+    "Bearer token with the operator role (everything, job submission included). Setting any `rest.auth.*` credential turns authentication on for the REST API and the dashboard; empty: none.",
+  ),
+  "rest.auth.read-only-token": opt(z.string(), "", "Bearer token with the read-only role (every view, no action); empty: none."),
+  "rest.auth.operator-credentials": opt(
+    z.string().refine((v) => v === "" || /^[^:]+:.+$/.test(v), "expected user:password"),
+    "",
+    "`user:password` for HTTP basic authentication with the operator role; empty: none.",
+  ),
+  "rest.auth.read-only-credentials": opt(
+    z.string().refine((v) => v === "" || /^[^:]+:.+$/.test(v), "expected user:password"),
+    "",
+    "`user:password` for HTTP basic authentication with the read-only role; empty: none.",
+  ),
+  "rest.auth.anonymous": opt(
+    z.enum(["none", "read-only"]),
+    "none",
+    "What callers without credentials may do once authentication is on: `none`, or `read-only` views. Actions, and job submission above all (a job bundle is code), always need operator credentials.",
+  ),
+  "web.refresh-interval": opt(duration(), "2s", "How often the dashboard refreshes its views (Flink's key)."),
+  "web.submit.enable": opt(
+    z.union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")]),
+    true,
+    "Whether the dashboard offers job submission (Flink's key); the REST API's POST /jobs is unaffected.",
+  ),
+  "web.cancel.enable": opt(
+    z.union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")]),
+    true,
+    "Whether the dashboard offers cancel, stop and rescale (Flink's key); the REST API is unaffected.",
+  ),
+  "rest.client.token": opt(z.string(), "", "Bearer token the `riffle` CLI sends to the REST API (see `rest.auth.*`); empty: none."),
+  "rest.client.credentials": opt(z.string(), "", "`user:password` the `riffle` CLI sends with HTTP basic authentication; empty: none."),
   "jobmanager.rpc.address": opt(str(), "127.0.0.1", "Address of the JobManager's gRPC server: it binds here and TaskManagers and clients connect here."),
   "jobmanager.rpc.port": opt(port(), 6123, "Port of the JobManager's gRPC server; 0 picks a free port."),
   "jobmanager.storage.dir": opt(str(), ".riffle/jobmanager", "Directory for job bundles and job records (later also checkpoints)."),
@@ -64,6 +133,11 @@ export const CONFIG_OPTIONS = {
   ),
   "jobmanager.collect.buffer-records": opt(int(1), 100_000, "Records of `collect` sinks the JobManager holds for a client before it makes the sinks wait."),
   "jobmanager.cancel.timeout": opt(duration(), "30s", "How long cancelling waits for tasks to confirm before the job is marked CANCELED anyway."),
+  "jobmanager.metrics.history": opt(
+    duration(),
+    "5m",
+    "How much of the TaskManagers' per-task reports the JobManager keeps per subtask, for rates, back-pressure and the dashboard's charts (about one sample per heartbeat interval each).",
+  ),
   "heartbeat.interval": opt(duration(), "2s", "Interval between heartbeats, in both directions between JobManager and TaskManagers."),
   "heartbeat.timeout": opt(
     duration(),
@@ -158,6 +232,36 @@ export const CONFIG_OPTIONS = {
   ),
   "execution.buffer-timeout": opt(duration(), "100ms", "Default longest time a record waits in a partly filled network buffer; 0 flushes after every record."),
   "cluster.taskmanagers": opt(int(1, 64), 2, "TaskManager processes started by `riffle cluster start` and by the embedded cluster of `riffle run`."),
+  "high-availability.type": opt(
+    z.enum(["none", "etcd"]),
+    "none",
+    "`none`: one JobManager keeps its jobs in jobmanager.storage.dir, and jobs it was running fail when it restarts. `etcd`: every JobManager campaigns for leadership in etcd, and a standby takes over the jobs of a leader that died.",
+  ),
+  "high-availability.cluster-id": opt(
+    z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, "expected 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit"),
+    "default",
+    "Name of the cluster in the coordination service: every key lives under `/riffle/<cluster-id>/`, so clusters with different ids share one etcd without seeing each other. All JobManagers and TaskManagers of one cluster use the same id.",
+  ),
+  "high-availability.storageDir": opt(
+    str(),
+    ".riffle/ha",
+    "Directory for what high availability keeps outside etcd (job graphs too large for an etcd record; later job bundles): every JobManager of the cluster must see it (a shared volume in production).",
+  ),
+  "high-availability.etcd.endpoints": opt(
+    etcdEndpoints(),
+    "http://127.0.0.1:2379",
+    "Client URLs of the etcd members, separated by commas (`http://host:port` or `host:port`).",
+  ),
+  "high-availability.etcd.lease-ttl": opt(
+    wholeSeconds(1, 3600),
+    "2s",
+    "Time to live of a JobManager's etcd lease, in whole seconds (etcd raises it to its minimum, 2 s with etcd's default timing). A leader renews it every sixth of it and steps down when it could not for five sixths of it, before etcd can elect another; a standby is elected about this long after the leader died. Why 2 s: docs/decisions/0009-ha-lease-ttl.md.",
+  ),
+  "high-availability.etcd.call-timeout": opt(
+    duration().pipe(z.number().min(50, "must be at least 50ms")),
+    "1s",
+    "Deadline of every etcd request; must be under half the lease TTL, so a lease keep-alive can fail and be retried before the lease runs out.",
+  ),
 } as const;
 
 export type ConfigKey = keyof typeof CONFIG_OPTIONS;

@@ -38,7 +38,15 @@ async function userMetricsOf(labels: Record<string, string>, value: number) {
 describe("task metrics", () => {
   it("reports a task's numbers from its slot's snapshot, labelled with the task", async () => {
     const registry = new Registry();
-    const slot: SlotSnapshot = { tasks: [task], segmentsTotal: 4, segmentsAvailable: 3, heapUsedBytes: 1, heapLimitBytes: 2, userMetrics: [] };
+    const slot: SlotSnapshot = {
+      tasks: [task],
+      segmentsTotal: 4,
+      segmentsAvailable: 3,
+      heapUsedBytes: 1,
+      heapTotalBytes: 1,
+      heapLimitBytes: 2,
+      userMetrics: [],
+    };
     registerTaskMetrics(
       registry,
       () => [task],

@@ -82,6 +82,7 @@ export function registerTaskMetrics(registry: Registry, tasks: () => Iterable<Ta
   slotGauge("network_segments_total", "Network segments of the slot (its share of taskmanager.memory.network.size).", (s) => s.segmentsTotal);
   slotGauge("network_segments_available", "Network segments of the slot not in use.", (s) => s.segmentsAvailable);
   slotGauge("heap_used_bytes", "JavaScript heap in use by the slot's worker thread.", (s) => s.heapUsedBytes);
+  slotGauge("heap_total_bytes", "JavaScript heap the slot's worker thread has committed.", (s) => s.heapTotalBytes);
   slotGauge("heap_limit_bytes", "JavaScript heap limit of the slot's worker thread.", (s) => s.heapLimitBytes);
 }
 

@@ -89,8 +89,9 @@ export interface SlotSnapshot {
   tasks: TaskSnapshot[];
   segmentsTotal: number;
   segmentsAvailable: number;
-  /** The worker's JavaScript heap. */
+  /** The worker's JavaScript heap: in use, and committed (its current size). */
   heapUsedBytes: number;
+  heapTotalBytes: number;
   heapLimitBytes: number;
   /** The user metrics of the slot's tasks (prom-client's JSON form). */
   userMetrics: MetricObjectWithValues<MetricValue<string>>[];

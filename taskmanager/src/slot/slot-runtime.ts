@@ -225,6 +225,7 @@ export class SlotRuntime {
       segmentsTotal: this.pool.totalSegments,
       segmentsAvailable: this.pool.availableSegments,
       heapUsedBytes: heap.used_heap_size,
+      heapTotalBytes: heap.total_heap_size,
       heapLimitBytes: heap.heap_size_limit,
       userMetrics: await this.userMetrics.getMetricsAsJSON(),
     };

@@ -1,15 +1,17 @@
 import { Gauge, createRegistry, type Registry } from "@riffle/shared";
-import type { Dispatcher } from "./dispatcher/index.js";
-import type { TaskManagerRegistry } from "./registry/index.js";
-import type { JobMaster } from "./scheduler/index.js";
-import { JOB_STATUSES } from "./store/index.js";
+import type { Dispatcher } from "../dispatcher/index.js";
+import type { TaskManagerRegistry } from "../registry/index.js";
+import type { JobMaster } from "../scheduler/index.js";
+import { JOB_STATUSES } from "../store/index.js";
+import type { MetricsHistory } from "./history.js";
+import { jobThroughput, measuredSubtasks, vertexRates, type VertexRates } from "./job-metrics.js";
 
 /**
  * The JobManager's Prometheus registry; gauges are read from the live state at each scrape. Job
  * gauges (Flink's job-level metrics, label `job_id`) cover jobs that have not ended, as Flink drops
  * a job's metrics when it ends.
  */
-export function createJobManagerMetrics(dispatcher: Dispatcher, registry: TaskManagerRegistry): Registry {
+export function createJobManagerMetrics(dispatcher: Dispatcher, registry: TaskManagerRegistry, history: MetricsHistory): Registry {
   const metrics = createRegistry("jobmanager");
   new Gauge({
     name: "riffle_jobmanager_taskmanagers",
@@ -72,6 +74,39 @@ export function createJobManagerMetrics(dispatcher: Dispatcher, registry: TaskMa
     "riffle_job_lastCheckpointSize",
     "State size of the job's latest completed checkpoint, in bytes",
     (job) => job.checkpointCoordinator?.stats.lastCompleted?.stateSize,
+  );
+  jobGauge(
+    "riffle_job_numRecordsInPerSecond",
+    "Records the job's sinks (vertices without outputs) receive per second",
+    (job) => jobThroughput(job, history).numRecordsInPerSecond,
+  );
+  jobGauge("riffle_job_numRecordsOutPerSecond", "Records the job's sources emit per second", (job) => jobThroughput(job, history).numRecordsOutPerSecond);
+
+  // The same numbers per vertex as GET /jobs/:id (Flink's task metrics, aggregated over subtasks).
+  const vertexGauge = (name: string, help: string, value: (r: VertexRates) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ["job_id", "vertex_id", "vertex_name"],
+      registers: [metrics],
+      collect() {
+        this.reset();
+        for (const job of dispatcher.list()) {
+          if (job.isTerminal) continue;
+          for (const v of job.graph.vertices) {
+            this.set({ job_id: job.id, vertex_id: v.id, vertex_name: v.name }, value(vertexRates(measuredSubtasks(job, history, v.id))));
+          }
+        }
+      },
+    });
+  vertexGauge("riffle_vertex_numRecordsInPerSecond", "Records the vertex's subtasks read per second, summed", (r) => r.numRecordsInPerSecond);
+  vertexGauge("riffle_vertex_numRecordsOutPerSecond", "Records the vertex's subtasks write per second, summed", (r) => r.numRecordsOutPerSecond);
+  vertexGauge("riffle_vertex_busyTimeMsPerSecond", "Busy milliseconds per second of the vertex's busiest subtask", (r) => r.busyTimeMsPerSecond);
+  vertexGauge("riffle_vertex_idleTimeMsPerSecond", "Idle milliseconds per second of the vertex's idlest subtask", (r) => r.idleTimeMsPerSecond);
+  vertexGauge(
+    "riffle_vertex_backPressuredTimeMsPerSecond",
+    "Back-pressured milliseconds per second of the vertex's most back-pressured subtask (ratio = this / 1000: OK <= 0.1 < LOW <= 0.5 < HIGH)",
+    (r) => r.backPressuredTimeMsPerSecond,
   );
   return metrics;
 }

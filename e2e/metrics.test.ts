@@ -1,0 +1,173 @@
+import type {
+  AggregatedMetrics,
+  JobMetricsHistory,
+  JobVertexBackPressure,
+  MetricCollection,
+  TaskManagerDetailsInfo,
+  TaskManagersInfo,
+} from "@riffle/shared/rest-api";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { TestCluster, metricValue } from "./harness/index.js";
+
+/**
+ * Metrics at the JobManager (issue 12, point 1): the rates and back-pressure levels it serves from
+ * its history of the TaskManagers' heartbeat reports agree with what the TaskManagers measure, for a
+ * job whose slow sink holds its source back (HIGH at the source) and one that runs freely (OK).
+ */
+describe("metrics at the JobManager", () => {
+  let cluster: TestCluster;
+  beforeAll(async () => {
+    cluster = await TestCluster.start({ taskmanagers: 2, taskmanager: { "taskmanager.slots": 2 }, config: { "heartbeat.interval": "500ms" } });
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  /** The TaskManagers' own reading of a task metric, summed over subtasks (or the highest). */
+  async function measuredByTaskManagers(name: string, labels: Record<string, string>, combine: "sum" | "max"): Promise<number> {
+    let total = 0;
+    for (const tm of cluster.taskmanagers) {
+      const text = await cluster.metrics(tm);
+      for (const subtask of ["0", "1"]) {
+        const v = metricValue(text, name, { ...labels, subtask_index: subtask });
+        if (v === undefined) continue;
+        total = combine === "sum" ? total + v : Math.max(total, v);
+      }
+    }
+    return total;
+  }
+
+  it("reports HIGH back-pressure at a source held back by a slow sink, and the sink's level as its TaskManagers measure it", async () => {
+    const jobId = await cluster.submit("e2e/jobs/slow-sink.ts");
+    const job = await cluster.waitForStatus(jobId, "RUNNING");
+    const [source, sink] = job.vertices;
+    const backPressure = async (vid: string) => (await cluster.rest<JobVertexBackPressure>("GET", `/jobs/${jobId}/vertices/${vid}/backpressure`)).body;
+
+    await vi.waitFor(
+      async () => {
+        const bp = await backPressure(source!.id);
+        expect(bp["backpressure-level"]).toBe("high");
+        expect(bp.subtasks.map((s) => s["backpressure-level"])).toEqual(["high", "high"]);
+        // The TaskManagers' own per-second reading, taken a moment apart: both well above HIGH's threshold.
+        const tmRatio = (await measuredByTaskManagers("riffle_task_backPressuredTimeMsPerSecond", { job_id: jobId, vertex_id: source!.id }, "max")) / 1000;
+        expect(tmRatio).toBeGreaterThan(0.5);
+        expect(Math.abs(Math.max(...bp.subtasks.map((s) => s.ratio)) - tmRatio)).toBeLessThan(0.3);
+      },
+      { timeout: 20_000, interval: 250 },
+    );
+    // The sink's level is whatever its TaskManagers measure (time its task waits for the sink to take
+    // more counts as back-pressure there): the JobManager must agree with them, not guess.
+    await vi.waitFor(
+      async () => {
+        const sinkBp = await backPressure(sink!.id);
+        expect(sinkBp.subtasks.map((s) => s.attemptNumber)).toEqual([0, 0]);
+        const tmRatio = (await measuredByTaskManagers("riffle_task_backPressuredTimeMsPerSecond", { job_id: jobId, vertex_id: sink!.id }, "max")) / 1000;
+        expect(Math.abs(Math.max(...sinkBp.subtasks.map((s) => s.ratio)) - tmRatio)).toBeLessThan(0.3);
+      },
+      { timeout: 10_000, interval: 250 },
+    );
+
+    // The same numbers on the JobManager's Prometheus endpoint, per job and vertex.
+    const text = await (await fetch(`${cluster.restUrl}/metrics`)).text();
+    expect(metricValue(text, "riffle_vertex_backPressuredTimeMsPerSecond", { job_id: jobId, vertex_id: source!.id })).toBeGreaterThan(500);
+    expect(metricValue(text, "riffle_vertex_numRecordsInPerSecond", { job_id: jobId, vertex_id: sink!.id })).toBeGreaterThan(0);
+
+    const unknown = await cluster.rest<{ code: string }>("GET", `/jobs/${jobId}/vertices/v9/backpressure`);
+    expect([unknown.status, unknown.body.code]).toEqual([404, "NOT_FOUND"]);
+    await cluster.rest("PATCH", `/jobs/${jobId}?mode=cancel`);
+    await cluster.waitForStatus(jobId, "CANCELED");
+  }, 60_000);
+
+  it("serves a free-running job's rates (OK everywhere) as the TaskManagers measure them, with a history for charts", async () => {
+    const jobId = await cluster.submit("e2e/jobs/unbounded.ts", { parallelism: 2, args: ["--rate", "3000"] });
+    const job = await cluster.waitForStatus(jobId, "RUNNING");
+    const source = job.vertices[0]!;
+    const sourceLabels = { job_id: jobId, vertex_id: source.id };
+
+    // 3 000 records/s from the datagen (split over its subtasks): the JobManager's rate over its
+    // history and the TaskManagers' own per-second meters both see it. A loaded machine may hold the
+    // source below its rate: the two measurements must agree, the rate only be of the right order.
+    await vi.waitFor(
+      async () => {
+        const agg = (
+          await cluster.rest<AggregatedMetrics>("GET", `/jobs/${jobId}/vertices/${source.id}/subtasks/metrics?get=numRecordsOutPerSecond&agg=sum,max`)
+        ).body;
+        expect(agg).toHaveLength(1);
+        const fromJobManager = agg[0]!.sum!;
+        const fromTaskManagers = await measuredByTaskManagers("riffle_task_numRecordsOutPerSecond", sourceLabels, "sum");
+        expect(fromJobManager).toBeGreaterThan(3_000 * 0.5);
+        expect(fromJobManager).toBeLessThan(3_000 * 1.3);
+        expect(Math.abs(fromJobManager - fromTaskManagers)).toBeLessThan(fromTaskManagers * 0.3);
+        expect(agg[0]!.max!).toBeLessThan(fromJobManager);
+      },
+      { timeout: 20_000, interval: 250 },
+    );
+    for (const v of job.vertices) {
+      const bp = (await cluster.rest<JobVertexBackPressure>("GET", `/jobs/${jobId}/vertices/${v.id}/backpressure`)).body;
+      expect(bp["backpressure-level"], v.name).toBe("ok");
+    }
+
+    const names = (await cluster.rest<MetricCollection>("GET", `/jobs/${jobId}/vertices/${source.id}/subtasks/metrics`)).body.map((m) => m.id);
+    expect(names).toEqual(
+      expect.arrayContaining(["numRecordsIn", "numRecordsOutPerSecond", "busyTimeMsPerSecond", "backPressuredTimeMsPerSecond", "currentOutputWatermark"]),
+    );
+    const badAgg = await cluster.rest<{ code: string; message: string }>(
+      "GET",
+      `/jobs/${jobId}/vertices/${source.id}/subtasks/metrics?get=numRecordsIn&agg=median`,
+    );
+    expect([badAgg.status, badAgg.body.code]).toEqual([400, "BAD_REQUEST"]);
+    expect(badAgg.body.message).toContain("unknown aggregation median");
+
+    // Per-second rates: one reading can dip while the source waits for the CPU, so poll for them.
+    await vi.waitFor(
+      async () => {
+        const jobMetrics = (await cluster.rest<MetricCollection>("GET", `/jobs/${jobId}/metrics?get=numRecordsOutPerSecond,numRestarts`)).body;
+        expect(jobMetrics.map((m) => m.id)).toEqual(["numRecordsOutPerSecond", "numRestarts"]);
+        expect(Number(jobMetrics[0]!.value)).toBeGreaterThan(3_000 * 0.5);
+        expect(jobMetrics[1]!.value).toBe("0");
+        const overview = (await cluster.rest<{ jobs: Array<{ jid: string; metrics: { numRecordsOutPerSecond: number } }> }>("GET", "/jobs/overview")).body;
+        expect(overview.jobs.find((j) => j.jid === jobId)!.metrics.numRecordsOutPerSecond).toBeGreaterThan(3_000 * 0.5);
+      },
+      { timeout: 10_000, interval: 250 },
+    );
+
+    // The charts' history: a point per heartbeat interval (500 ms here), then only newer ones.
+    const history = await vi.waitFor(
+      async () => {
+        const h = (await cluster.rest<JobMetricsHistory>("GET", `/jobs/${jobId}/metrics/history`)).body;
+        expect(h.vertices[source.id]!.length).toBeGreaterThan(3);
+        expect(h.vertices[source.id]!.at(-1)!.numRecordsOutPerSecond).toBeGreaterThan(3_000 * 0.3);
+        return h;
+      },
+      { timeout: 10_000, interval: 250 },
+    );
+    expect(history.step).toBe(500);
+    const points = history.vertices[source.id]!;
+    expect(points.every((p, i) => i === 0 || p.t - points[i - 1]!.t === 500)).toBe(true);
+    await vi.waitFor(
+      async () => {
+        const newer = (await cluster.rest<JobMetricsHistory>("GET", `/jobs/${jobId}/metrics/history?since=${history.until}`)).body;
+        expect(newer.vertices[source.id]!.length).toBeGreaterThan(0);
+        expect(newer.vertices[source.id]!.every((p) => p.t > history.until)).toBe(true);
+      },
+      { timeout: 10_000, interval: 250 },
+    );
+    await cluster.rest("PATCH", `/jobs/${jobId}?mode=cancel`);
+    await cluster.waitForStatus(jobId, "CANCELED");
+  }, 60_000);
+
+  it("reads memory, event-loop lag and network buffers from each TaskManager", async () => {
+    const { taskmanagers } = (await cluster.rest<TaskManagersInfo>("GET", "/taskmanagers")).body;
+    expect(taskmanagers).toHaveLength(2);
+    const details = (await cluster.rest<TaskManagerDetailsInfo>("GET", `/taskmanagers/${taskmanagers[0]!.id}`)).body;
+    expect(details.metricsError).toBeUndefined();
+    expect(details.metrics!.rss).toBeGreaterThan(10 * 1024 * 1024);
+    expect(details.metrics!.heapUsed).toBeGreaterThan(0);
+    expect(details.metrics!.nettyShuffleMemorySegmentsTotal).toBe(2048);
+    const agg = (
+      await cluster.rest<AggregatedMetrics>("GET", "/taskmanagers/metrics?get=Status.Process.Memory.RSS,Status.Shuffle.Netty.TotalMemorySegments&agg=min,sum")
+    ).body;
+    expect(agg.map((m) => m.id)).toEqual(["Status.Process.Memory.RSS", "Status.Shuffle.Netty.TotalMemorySegments"]);
+    expect(agg[1]).toEqual({ id: "Status.Shuffle.Netty.TotalMemorySegments", min: 2048, sum: 4096 });
+  });
+});

@@ -1,0 +1,95 @@
+import type { Execution, JobMaster } from "../scheduler/index.js";
+import type { MetricsHistory, SubtaskMetrics } from "./history.js";
+
+/** Defined with the REST API, so the dashboard colours vertices with the same thresholds. */
+export { backPressureLevel } from "@riffle/shared/rest-api";
+
+/** A subtask of the job's current attempt with what it measured: undefined before its first report. */
+export interface MeasuredSubtask {
+  execution: Execution;
+  metrics: SubtaskMetrics | undefined;
+  /** Rates count only while the execution runs: an ended or failed one processes nothing. */
+  running: boolean;
+}
+
+/** The current attempt's subtasks of `vertexId`, subtask order, with their measurements. */
+export function measuredSubtasks(job: JobMaster, history: MetricsHistory, vertexId: string): MeasuredSubtask[] {
+  const jobHistory = history.job(job.id);
+  return job
+    .executionList()
+    .filter((e) => e.vertexId === vertexId)
+    .sort((a, b) => a.subtask - b.subtask)
+    .map((execution) => ({
+      execution,
+      metrics: jobHistory?.current(vertexId, execution.subtask, execution.executionId),
+      running: execution.state === "RUNNING",
+    }));
+}
+
+/** Rates and times of a vertex now: records per second summed over running subtasks, times at the highest. */
+export interface VertexRates {
+  numRecordsInPerSecond: number;
+  numRecordsOutPerSecond: number;
+  busyTimeMsPerSecond: number;
+  idleTimeMsPerSecond: number;
+  backPressuredTimeMsPerSecond: number;
+}
+
+export function vertexRates(subtasks: readonly MeasuredSubtask[]): VertexRates {
+  const r: VertexRates = {
+    numRecordsInPerSecond: 0,
+    numRecordsOutPerSecond: 0,
+    busyTimeMsPerSecond: 0,
+    idleTimeMsPerSecond: 0,
+    backPressuredTimeMsPerSecond: 0,
+  };
+  for (const s of subtasks) {
+    if (!s.running || !s.metrics) continue;
+    r.numRecordsInPerSecond += s.metrics.numRecordsInPerSecond;
+    r.numRecordsOutPerSecond += s.metrics.numRecordsOutPerSecond;
+    r.busyTimeMsPerSecond = Math.max(r.busyTimeMsPerSecond, s.metrics.busyMsPerSecond);
+    r.idleTimeMsPerSecond = Math.max(r.idleTimeMsPerSecond, s.metrics.idleMsPerSecond);
+    r.backPressuredTimeMsPerSecond = Math.max(r.backPressuredTimeMsPerSecond, s.metrics.backPressuredMsPerSecond);
+  }
+  return r;
+}
+
+/**
+ * The job's throughput: records its sources emit per second (out) and its sinks — vertices without
+ * network outputs — receive per second (in).
+ */
+export function jobThroughput(job: JobMaster, history: MetricsHistory): { numRecordsInPerSecond: number; numRecordsOutPerSecond: number } {
+  let out = 0;
+  let into = 0;
+  for (const v of job.graph.vertices) {
+    const isSource = v.inputs.length === 0;
+    const isSink = v.outputs.length === 0;
+    if (!isSource && !isSink) continue;
+    const rates = vertexRates(measuredSubtasks(job, history, v.id));
+    if (isSource) out += rates.numRecordsOutPerSecond;
+    if (isSink) into += rates.numRecordsInPerSecond;
+  }
+  return { numRecordsInPerSecond: into, numRecordsOutPerSecond: out };
+}
+
+/** The subtask metrics served by name (Flink's names); buffer usage only once TaskManagers report it. */
+export function subtaskMetricValues(m: SubtaskMetrics, running: boolean): Record<string, number> {
+  const values: Record<string, number> = {
+    numRecordsIn: m.recordsIn,
+    numRecordsOut: m.recordsOut,
+    numBytesIn: m.bytesIn,
+    numBytesOut: m.bytesOut,
+    numRecordsInPerSecond: running ? m.numRecordsInPerSecond : 0,
+    numRecordsOutPerSecond: running ? m.numRecordsOutPerSecond : 0,
+    numBytesInPerSecond: running ? m.numBytesInPerSecond : 0,
+    numBytesOutPerSecond: running ? m.numBytesOutPerSecond : 0,
+    busyTimeMsPerSecond: m.busyMsPerSecond,
+    idleTimeMsPerSecond: m.idleMsPerSecond,
+    backPressuredTimeMsPerSecond: m.backPressuredMsPerSecond,
+    currentInputWatermark: m.currentInputWatermark,
+    currentOutputWatermark: m.currentOutputWatermark,
+  };
+  if (m.outPoolUsage !== undefined) values.outPoolUsage = m.outPoolUsage;
+  if (m.inPoolUsage !== undefined) values.inPoolUsage = m.inPoolUsage;
+  return values;
+}

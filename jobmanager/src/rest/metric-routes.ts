@@ -1,0 +1,142 @@
+import { RiffleError } from "@riffle/shared";
+import { type AggregatedMetrics, type Aggregation, type MetricCollection, routes } from "@riffle/shared/rest-api";
+import { type TaskManagerMetricsScraper, backPressureLevel, jobThroughput, measuredSubtasks, subtaskMetricValues } from "../metrics/index.js";
+import type { JobMaster } from "../scheduler/index.js";
+import { selectMetrics } from "./cluster-routes.js";
+import type { RestApp, RestContext } from "./context.js";
+import { routeOptions } from "./route-options.js";
+
+/**
+ * Metrics measured at the JobManager from its history of the TaskManagers' reports (see
+ * metrics/history.ts), in Flink's shapes: back-pressure per vertex, subtask metrics aggregated,
+ * job metrics, TaskManager metrics aggregated; and Riffle's history for charts.
+ */
+export function registerMetricRoutes(app: RestApp, ctx: RestContext, scraper: TaskManagerMetricsScraper): void {
+  const { dispatcher, metricsHistory: history, registry } = ctx;
+
+  app.route({
+    ...routeOptions(routes.vertexBackPressure),
+    handler: async (req) => {
+      const job = dispatcher.job(req.params.id);
+      vertexOf(job, req.params.vid);
+      const subtasks = measuredSubtasks(job, history, req.params.vid).map((s) => {
+        // Flink's ratios are fractions of wall time; an ended subtask waits for nothing.
+        const of = (ms: number | undefined) => (s.running && ms !== undefined ? Math.min(1, ms / 1000) : 0);
+        const ratio = of(s.metrics?.backPressuredMsPerSecond);
+        return {
+          subtask: s.execution.subtask,
+          attemptNumber: s.execution.attempt,
+          "backpressure-level": backPressureLevel(ratio),
+          ratio,
+          idleRatio: of(s.metrics?.idleMsPerSecond),
+          busyRatio: of(s.metrics?.busyMsPerSecond),
+        };
+      });
+      const max = Math.max(0, ...subtasks.map((s) => s.ratio));
+      const latest = Math.max(0, ...measuredSubtasks(job, history, req.params.vid).map((s) => s.metrics?.at ?? 0));
+      return { status: "ok" as const, "backpressure-level": backPressureLevel(max), "end-timestamp": latest, subtasks };
+    },
+  });
+
+  app.route({
+    ...routeOptions(routes.vertexSubtaskMetrics),
+    handler: async (req) => {
+      const job = dispatcher.job(req.params.id);
+      vertexOf(job, req.params.vid);
+      const values = measuredSubtasks(job, history, req.params.vid).flatMap((s) => (s.metrics ? [subtaskMetricValues(s.metrics, s.running)] : []));
+      return aggregate(values, req.query.get, req.query.agg);
+    },
+  });
+
+  app.route({
+    ...routeOptions(routes.jobMetrics),
+    handler: async (req) => {
+      const job = dispatcher.job(req.params.id);
+      const stats = job.checkpointCoordinator.stats;
+      const snapshot = stats.snapshot();
+      const throughput = jobThroughput(job, history);
+      const running = job.record.statusTimestamps.RUNNING;
+      const all: MetricCollection = [
+        { id: "numRestarts", value: String(job.numRestarts) },
+        { id: "uptime", value: String(job.status === "RUNNING" && running ? Date.now() - running : 0) },
+        { id: "numberOfCompletedCheckpoints", value: String(stats.numberOfCompleted) },
+        { id: "numberOfFailedCheckpoints", value: String(stats.numberOfFailed) },
+        { id: "numberOfInProgressCheckpoints", value: String(snapshot.counts.inProgress) },
+        { id: "totalNumberOfCheckpoints", value: String(snapshot.counts.total) },
+        { id: "lastCheckpointDuration", value: String(stats.lastCompleted?.endToEndDurationMs ?? -1) },
+        { id: "lastCheckpointSize", value: String(stats.lastCompleted?.stateSize ?? -1) },
+        { id: "numRecordsInPerSecond", value: String(throughput.numRecordsInPerSecond) },
+        { id: "numRecordsOutPerSecond", value: String(throughput.numRecordsOutPerSecond) },
+      ];
+      return selectMetrics(all, req.query.get);
+    },
+  });
+
+  app.route({
+    ...routeOptions(routes.jobMetricsHistory),
+    handler: async (req) => {
+      const job = dispatcher.job(req.params.id);
+      const jobHistory = history.job(job.id);
+      const vertices: Record<string, ReturnType<NonNullable<typeof jobHistory>["vertexSeries"]>> = {};
+      let until = 0;
+      for (const v of job.graph.vertices) {
+        const points = jobHistory?.vertexSeries(v.id, v.parallelism, req.query.since) ?? [];
+        vertices[v.id] = points;
+        until = Math.max(until, points.at(-1)?.t ?? 0);
+      }
+      return { step: history.options.reportIntervalMs, until, vertices };
+    },
+  });
+
+  app.route({
+    ...routeOptions(routes.taskmanagersMetrics),
+    handler: async (req) => {
+      const measured = await Promise.all(
+        registry.list().map((tm) =>
+          scraper.metricsOf(tm.metricsAddress).then(
+            (m) => m,
+            () => undefined,
+          ),
+        ),
+      );
+      const values = measured.flatMap((m) =>
+        m
+          ? [
+              {
+                "Status.Node.Memory.Heap.Used": m.heapUsed,
+                "Status.Node.Memory.Heap.Committed": m.heapCommitted,
+                "Status.Process.Memory.RSS": m.rss,
+                "Status.Node.EventLoop.LagMs": m.eventLoopLagMs,
+                "Status.Shuffle.Netty.TotalMemorySegments": m.nettyShuffleMemorySegmentsTotal,
+                "Status.Shuffle.Netty.AvailableMemorySegments": m.nettyShuffleMemorySegmentsAvailable,
+                "Status.Shuffle.Netty.UsedMemorySegments": m.nettyShuffleMemorySegmentsUsed,
+              },
+            ]
+          : [],
+      );
+      return aggregate(values, req.query.get, req.query.agg);
+    },
+  });
+}
+
+function vertexOf(job: JobMaster, vertexId: string): void {
+  if (!job.graph.vertices.some((v) => v.id === vertexId)) {
+    throw new RiffleError("NOT_FOUND", `job ${job.id} has no vertex ${vertexId}; its vertices are ${job.graph.vertices.map((v) => v.id).join(", ")}`);
+  }
+}
+
+/**
+ * Flink's aggregated metrics: for each metric asked for that some source has, the aggregations asked
+ * for over the sources that have it. Without `get`, the names available (as Flink answers).
+ */
+export function aggregate(values: ReadonlyArray<Record<string, number>>, get: string[] | undefined, aggs: Aggregation[]): AggregatedMetrics | MetricCollection {
+  const names = [...new Set(values.flatMap((v) => Object.keys(v)))];
+  if (!get) return names.map((id) => ({ id }));
+  return get.flatMap((id) => {
+    const xs = values.flatMap((v) => (typeof v[id] === "number" ? [v[id]] : []));
+    if (xs.length === 0) return [];
+    const sum = xs.reduce((a, b) => a + b, 0);
+    const all = { min: Math.min(...xs), max: Math.max(...xs), avg: sum / xs.length, sum };
+    return [{ id, ...Object.fromEntries(aggs.map((a) => [a, all[a]])) }];
+  });
+}
