@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import type { JobExceptions } from "@riffle/shared/rest-api";
 import { type JobDetails, TestCluster, metricValue } from "./harness/index.js";
 
 /**
@@ -52,12 +53,12 @@ async function runLargeRecords(cluster: TestCluster, sizes: number[], seconds: n
       expect((await cluster.job(jobId)).state).toBe("RUNNING");
     }
     const job = await cluster.job(jobId);
-    const exceptions = await cluster.rest<{ rootException: string | null }>("GET", `/jobs/${jobId}/exceptions`);
+    const exceptions = await cluster.rest<JobExceptions>("GET", `/jobs/${jobId}/exceptions`);
     const lost = cluster.jobmanager.logs.filter((l) => /was lost/.test(l.msg));
     const tmLost = cluster.taskmanagers.flatMap((tm) => tm.logs.filter((l) => /lost the JobManager/.test(l.msg)));
     await cluster.rest("PATCH", `/jobs/${jobId}?mode=cancel`);
     await cluster.waitForStatus(jobId, "CANCELED");
-    return { job, rootException: exceptions.body.rootException, lost, tmLost, maxRss, maxLag, maxInFlight, minAvailable };
+    return { job, rootException: exceptions.body["root-exception"], lost, tmLost, maxRss, maxLag, maxInFlight, minAvailable };
   } finally {
     await cluster.stop();
   }
