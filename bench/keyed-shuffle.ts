@@ -30,16 +30,19 @@ function crossingShare(maxParallelism: number): number {
   return crossing / KEYS;
 }
 
-/** Checks that subtask i of every vertex ran on the same TaskManager and the two subtasks on different ones. */
-async function checkPlacement(cluster: TestCluster, run: JobTiming): Promise<void> {
+/**
+ * Checks that subtask i of every vertex ran on the same TaskManager, and the two subtasks on different
+ * ones (`spread`) or on the same one (its two slots).
+ */
+async function checkPlacement(cluster: TestCluster, run: JobTiming, spread: boolean): Promise<void> {
   const vertices = await Promise.all(run.job.vertices.map((v) => cluster.vertex(run.jobId, v.id)));
   const placement = vertices.map((v) => v.subtasks.map((s) => s["taskmanager-id"]));
   const [source, counter] = placement;
-  const ok = source && counter && source.length === 2 && source[0] !== source[1] && source.every((tm, i) => tm === counter[i]);
-  if (!ok) throw new Error(`expected subtask i of both vertices on TaskManager i of two; got ${JSON.stringify(placement)}`);
+  const ok = source && counter && source.length === 2 && (source[0] !== source[1]) === spread && source.every((tm, i) => tm === counter[i]);
+  if (!ok) throw new Error(`expected subtask i of both vertices on ${spread ? "TaskManager i of two" : "one TaskManager"}; got ${JSON.stringify(placement)}`);
 }
 
-export async function timeKeyedShuffle(cluster: TestCluster, records: number): Promise<JobTiming> {
+export async function timeKeyedShuffle(cluster: TestCluster, records: number, spread = true): Promise<JobTiming> {
   // Every record crosses the hash edge into "count per key" and comes out of the rolling sum into
   // the sink: both counts must be exactly `records` (checked after FINISHED; a mismatch throws).
   const run = await timeBoundedJob(cluster, benchJob("keyed-shuffle"), {
@@ -47,7 +50,7 @@ export async function timeKeyedShuffle(cluster: TestCluster, records: number): P
     records,
     expected: (n) => ({ sinkWrites: n, vertexRecordsIn: { "count per key": n } }),
   });
-  await checkPlacement(cluster, run);
+  await checkPlacement(cluster, run, spread);
   return run;
 }
 
@@ -78,7 +81,34 @@ export const keyedShuffle: Benchmark = {
           `run ${run + 1}: Riffle ${Math.round(r.recordsPerSecond)} rec/s (${r.runningMs} ms), raw gRPC ${Math.round(g.recordsPerSecond)} rec/s (${g.batches} batches of ${Math.round(g.bytes / g.batches)} B)`,
         );
       }
+      // The same job on one TaskManager with two slots (two worker threads), against the two processes.
+      const slotted: number[] = [];
+      const single = await startCluster(
+        { taskmanagers: 1, taskmanager: { "taskmanager.slots": 2 } },
+        ctx.profileDir && `${ctx.profileDir}/keyed-shuffle-slots`,
+      );
+      try {
+        await timeKeyedShuffle(single, ctx.quick ? 200_000 : 2_000_000, false);
+        for (let run = 0; run < ctx.runs; run++) {
+          const r = await timeKeyedShuffle(single, records, false);
+          slotted.push(r.recordsPerSecond);
+          ctx.log(`run ${run + 1}: 1 TaskManager × 2 slots ${Math.round(r.recordsPerSecond)} rec/s (${r.runningMs} ms)`);
+        }
+      } finally {
+        await single.stop();
+      }
       return [
+        {
+          benchmark: "keyed-shuffle",
+          metric: "throughput, 1 TaskManager × 2 slots",
+          title: "Keyed shuffle, p=2 on 1 TaskManager with 2 slots (2 worker threads), against 2 TaskManagers with 1 slot",
+          value: median(slotted),
+          unit: "rec/s",
+          baseline: { name: "2 TaskManagers × 1 slot", value: median(riffle) },
+          better: "higher",
+          parameters: { records, keys: KEYS, runs: ctx.runs, taskmanagers: 1, slots: 2 },
+          samples: { value: slotted, baseline: riffle },
+        },
         {
           benchmark: "keyed-shuffle",
           metric: "throughput",

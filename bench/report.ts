@@ -1,8 +1,9 @@
 /**
  * Benchmark results: machine-readable (bench/results/<name>.json) and as a markdown table
- * (bench/results/<name>.md), the same table printed to the terminal. Four pairs: `core` (throughput
- * and latency), `state` (state backends, checkpoints, recovery), `eventtime` (Nexmark, windows) and
- * `kafka` (the Kafka test broker) and `ha` (high availability).
+ * (bench/results/<name>.md), the same table printed to the terminal. The pairs: `core` (throughput
+ * and latency), `state` (state backends, checkpoints, recovery), `eventtime` (Nexmark, windows),
+ * `memory` (TaskManager memory under large records), `kafka` (the Kafka test broker), `ha` (high
+ * availability) and `dashboard`.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
@@ -20,6 +21,7 @@ const ORDER = [
   "recovery",
   "nexmark",
   "windows",
+  "memory",
   "kafka-broker",
   "ha-election",
   "dashboard",
@@ -28,6 +30,7 @@ const TITLES: Record<string, string> = {
   core: "Benchmarks",
   state: "State, checkpoint and recovery benchmarks",
   eventtime: "Event-time benchmarks: Nexmark and windows",
+  memory: "TaskManager memory under large records",
   kafka: "Kafka benchmarks: the test broker",
   ha: "High-availability benchmarks",
   dashboard: "Dashboard benchmarks: job page load and the JobManager's cost of live updates",
@@ -57,7 +60,7 @@ export function completeResult(m: Measured, on: Machine): BenchmarkResult {
 }
 
 interface ReportFile {
-  /** Results pair: "core", "state" or "eventtime". */
+  /** Results pair: "core", "state", "eventtime" or "memory". */
   name?: string;
   command: string;
   machine: Machine;

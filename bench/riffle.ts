@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { TestCluster, metricValue, type ClusterOptions, type JobDetails, type RiffleProcess } from "../e2e/harness/index.js";
 import { roundCount } from "./stats.js";
 
-export { TestCluster };
+export { TestCluster, metricValue };
 
 /** A job file under bench/jobs/. */
 export function benchJob(name: string): string {

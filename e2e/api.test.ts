@@ -67,7 +67,7 @@ describe("the DataStream API on a cluster of two TaskManagers with two slots eac
     expect(timestamps.FINISHED! - timestamps.RUNNING!).toBeGreaterThan(1500);
   });
 
-  it("every network buffer returns to the pool after a job fails while its producers have finished", async () => {
+  it("every network segment returns to its slot's pool after a job fails while its producers have finished", async () => {
     // Whether the source has finished, with records still queued for the failed consumer, when the
     // job fails depends on timing: three runs make it all but certain that one does.
     for (let run = 0; run < 3; run++) {
@@ -79,10 +79,11 @@ describe("the DataStream API on a cluster of two TaskManagers with two slots eac
       const deadline = Date.now() + 10_000;
       for (;;) {
         const text = await cluster.metrics(tm);
-        const total = metricValue(text, "riffle_taskmanager_network_buffers_total");
-        const available = metricValue(text, "riffle_taskmanager_network_buffers_available");
-        if (available === total) break;
-        if (Date.now() > deadline) throw new Error(`${tm.name}: ${available} of ${total} network buffers available after the job failed`);
+        const slots = ["0", "1"];
+        const total = slots.map((slot) => metricValue(text, "riffle_taskmanager_slot_network_segments_total", { slot }));
+        const available = slots.map((slot) => metricValue(text, "riffle_taskmanager_slot_network_segments_available", { slot }));
+        if (total.every((t) => t !== undefined) && available.every((a, i) => a === total[i])) break;
+        if (Date.now() > deadline) throw new Error(`${tm.name}: ${available} of ${total} network segments available after the job failed`);
         await new Promise((r) => setTimeout(r, 100));
       }
     }

@@ -1,3 +1,5 @@
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "@riffle/shared";
 import { bundleJob } from "@riffle/cli";
@@ -36,6 +38,29 @@ describe("bad input against a running cluster", () => {
     await refused("e2e/jobs/no-default-export.ts", "JOB_NO_DEFAULT_EXPORT", /export default function/);
     await refused("e2e/jobs/cycle.ts", "JOB_GRAPH_CYCLE", /cycle/);
     await refused("e2e/jobs/too-parallel.ts", "PARALLELISM_ABOVE_MAX", /parallelism 8, above the job's max parallelism 4/);
+    await refused("e2e/jobs/no-sink.ts", "JOB_INVALID_GRAPH", /the job has no sink/);
+  });
+
+  it("keeps nothing of a refused submission on disk", async () => {
+    const bundles = join(cluster.dir, "jobmanager", "bundles");
+    const stored = () => readdirSync(bundles).filter((f) => f.endsWith(".mjs") || f.endsWith(".js"));
+    const before = stored();
+    await refused("e2e/jobs/throws.ts", "JOB_PLAN_FAILED", /the job's author made a mistake/);
+    await refused("e2e/jobs/no-sink.ts", "JOB_INVALID_GRAPH", /no sink/);
+    expect(stored()).toEqual(before);
+  });
+
+  it("fails a job whose records cannot be sent to the next task, naming the operator and the reason", async () => {
+    for (const [what, reason] of [
+      ["circular", "it contains a circular reference or is nested too deeply"],
+      ["function", "it contains a function"],
+    ]) {
+      const jobId = await cluster.submit("e2e/jobs/unserializable.ts", { args: ["--what", what!] });
+      const job = await cluster.waitForStatus(jobId, "FAILED");
+      expect(job.failure?.code).toBe("RECORD_NOT_SERIALIZABLE");
+      expect(job.failure?.message).toContain(`a record emitted by operator "builds odd records"`);
+      expect(job.failure?.message).toContain(reason);
+    }
   });
 
   it("refuses malformed REST requests with JSON errors", async () => {

@@ -4,7 +4,16 @@ import { join } from "node:path";
 import { bundleJob } from "@riffle/cli";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { OperationResult, SubmitJobResponse } from "@riffle/shared/rest-api";
-import { type JobDetails, RiffleProcess, TestCluster, type Settings, checkpointStats, committedLines, waitForCheckpoints } from "./harness/index.js";
+import {
+  type JobDetails,
+  RiffleProcess,
+  TestCluster,
+  type Settings,
+  allRunning,
+  checkpointStats,
+  committedLines,
+  waitForCheckpoints,
+} from "./harness/index.js";
 
 /**
  * Savepoints on real processes: stop with a savepoint, move it, restore it on a fresh cluster;
@@ -50,7 +59,7 @@ function expectedLines(count: number): string[] {
 
 /** Every subtask RUNNING (a savepoint needs running sources) and a checkpoint completed. */
 async function waitUntilCheckpointed(cluster: TestCluster, jobId: string): Promise<CheckpointStats> {
-  await cluster.waitForJob(jobId, (j) => j.state === "RUNNING" && j.vertices.every((v) => v.status === "RUNNING"));
+  await cluster.waitForJob(jobId, allRunning);
   return waitForCheckpoints<CheckpointStats>(cluster, jobId, (s) => s.counts.completed >= 1);
 }
 
@@ -150,7 +159,7 @@ describe("savepoints", () => {
       const upDone = await waitForOperation(cluster, `/jobs/${jobId}/rescaling/${up.body["request-id"]}`);
       expect(upDone["failure-cause"]).toBeUndefined();
       expect(upDone.location).toContain(join(work, "rescale", "savepoints"));
-      let job = await cluster.waitForJob(jobId, (j) => j.vertices.every((v) => v.status === "RUNNING"));
+      let job = await cluster.waitForJob(jobId, allRunning);
       expect(job.vertices.map((v) => v.parallelism)).toEqual([3, 3]);
       expect(job.numRestarts).toBe(0);
       // A checkpoint of the job at parallelism 3, so the next rescale starts from state that moved once already.
@@ -267,7 +276,8 @@ describe("savepoints", () => {
 
       // A job without checkpoints still takes savepoints (it has a coordinator, just no interval).
       const plain = await cluster.submit("e2e/jobs/unbounded.ts", { parallelism: 2, args: ["--rate", "200"] });
-      await cluster.waitForJob(plain, (j) => j.state === "RUNNING" && j.vertices.every((v) => v.status === "RUNNING"));
+      // Every subtask RUNNING: a vertex reads RUNNING as soon as one of its subtasks does.
+      await cluster.waitForJob(plain, allRunning);
       const plainTrigger = await cluster.rest<{ "request-id": string }>("POST", `/jobs/${plain}/savepoints`, {});
       const plainDone = await waitForOperation(cluster, `/jobs/${plain}/savepoints/${plainTrigger.body["request-id"]}`);
       expect(plainDone["failure-cause"]).toBeUndefined();

@@ -17,7 +17,7 @@ import { decodeBatch, encodeBatch, rpc } from "@riffle/shared";
 import { KEYS, keyed, type Keyed } from "../jobs/records.js";
 import { BaselineProcess, isMain, reportToParent } from "./child.js";
 
-/** Riffle's default buffer size (taskmanager.network.buffer-size). */
+/** Riffle's default buffer size (taskmanager.memory.segment-size). */
 const BUFFER_SIZE = 32 * 1024;
 const PATH = "/riffle.bench.RawShuffle/Stream";
 

@@ -1,10 +1,10 @@
 import { Packr, Unpackr } from "msgpackr";
-import { RiffleError } from "./errors.js";
 
 /**
- * The record codec: one buffer carries a batch of records encoded by msgpackr with record structures
- * (measured on these machines at ~1.9M rec/s encode and ~8.7M rec/s decode per 1024-record batch; JSON
- * is ~3x slower). Each batch is self-describing, so a buffer decodes without any earlier one.
+ * Batches of records outside the data plane (collect results on their way to the client) and single
+ * values (events, control payloads), encoded by msgpackr with record structures; each batch is
+ * self-describing. The data plane serializes record by record into network segments instead
+ * (`taskmanager/src/network/serialization.ts`).
  */
 const packr = new Packr({ useRecords: true, moreTypes: true });
 const unpackr = new Unpackr({ useRecords: true, moreTypes: true });
@@ -36,45 +36,4 @@ export function encodeValue(value: unknown): Buffer {
 
 export function decodeValue<T = unknown>(bytes: Uint8Array): T {
   return unpackr.unpack(bytes) as T;
-}
-
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
-/**
- * A batch with event timestamps, as a TIMESTAMPED_DATA buffer carries it:
- *
- *   [count: u32 LE][0: u32][count x float64 LE timestamps][records, as encodeBatch writes them]
- *
- * One timestamp per record, in order; NaN marks a record without one. Raw doubles rather than msgpack:
- * a fixed size per record, read as a view (or one copy) instead of parsed; the 8-byte header keeps
- * them 8-byte aligned. Batches without timestamps stay plain DATA, so they cost nothing extra.
- */
-export function encodeTimestampedData(data: Uint8Array, timestamps: ArrayLike<number>): Buffer {
-  const n = timestamps.length;
-  // Its own ArrayBuffer at offset 0: the doubles can be written through an aligned view.
-  const out = Buffer.allocUnsafeSlow(8 + 8 * n + data.length);
-  out.writeUInt32LE(n, 0);
-  out.writeUInt32LE(0, 4);
-  if (LITTLE_ENDIAN) new Float64Array(out.buffer, out.byteOffset + 8, n).set(timestamps);
-  else for (let i = 0; i < n; i++) out.writeDoubleLE(timestamps[i]!, 8 + 8 * i);
-  out.set(data, 8 + 8 * n);
-  return out;
-}
-
-/** Splits a TIMESTAMPED_DATA payload into the encoded records and their timestamps. */
-export function decodeTimestampedData(bytes: Buffer): { data: Buffer; timestamps: Float64Array } {
-  if (bytes.length < 8) throw new RiffleError("INTERNAL", `a timestamped batch of ${bytes.length} bytes has no header`);
-  const n = bytes.readUInt32LE(0);
-  const end = 8 + 8 * n;
-  if (bytes.length < end) throw new RiffleError("INTERNAL", `a timestamped batch of ${bytes.length} bytes cannot hold ${n} timestamps`);
-  let timestamps: Float64Array;
-  if (LITTLE_ENDIAN && (bytes.byteOffset + 8) % 8 === 0) {
-    timestamps = new Float64Array(bytes.buffer, bytes.byteOffset + 8, n);
-  } else {
-    // Received bytes are often a slice of a larger buffer at any offset: copy to align.
-    timestamps = new Float64Array(n);
-    if (LITTLE_ENDIAN) new Uint8Array(timestamps.buffer).set(bytes.subarray(8, end));
-    else for (let i = 0; i < n; i++) timestamps[i] = bytes.readDoubleLE(8 + 8 * i);
-  }
-  return { data: bytes.subarray(end), timestamps };
 }

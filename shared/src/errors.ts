@@ -42,6 +42,10 @@ export const ErrorCodes = {
   PARTITION_NOT_FOUND: { domain: "internal", status: 500, retry: true },
   INSUFFICIENT_NETWORK_BUFFERS: { domain: "user", status: 500, retry: false },
   CONNECTION_LOST: { domain: "external", status: 500, retry: true },
+  RECORD_NOT_SERIALIZABLE: { domain: "user", status: 500, retry: false },
+  TASK_OUT_OF_MEMORY: { domain: "user", status: 500, retry: true },
+  TASK_EXITED: { domain: "user", status: 500, retry: true },
+  TASK_NOT_STOPPED: { domain: "user", status: 500, retry: true },
   // State
   STATE_INVALID_ARGUMENT: { domain: "user", status: 400, retry: false },
   STATE_INCOMPATIBLE: { domain: "user", status: 400, retry: false },

@@ -17,7 +17,7 @@ export { createRegistry, RateMeter, Counter, Gauge, Histogram, Registry } from "
 export * as rpc from "./grpc/index.js";
 export type * from "./grpc/messages.js";
 export { mapKeyOf } from "./map-key.js";
-export { encodeBatch, decodeBatch, encodeValue, decodeValue, encodeTimestampedData, decodeTimestampedData } from "./codec.js";
+export { encodeBatch, decodeBatch, encodeValue, decodeValue } from "./codec.js";
 export {
   canonicalKey,
   murmur3,

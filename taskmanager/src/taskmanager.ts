@@ -1,39 +1,43 @@
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import type { Server as HttpServer } from "node:http";
+import { MessageChannel, type MessagePort } from "node:worker_threads";
 import type * as grpc from "@grpc/grpc-js";
 import {
   RiffleError,
   createLogger,
   createRegistry,
-  encodeBatch,
+  describeError,
   rpc,
-  type ExecutionState,
+  type ChannelDeployment,
   type Logger,
-  type Registry,
   type RiffleConfig,
   type TaskDeploymentDescriptor,
   type CancelTaskRequest,
   type TriggerCheckpointRequest,
   type CheckpointNotification,
+  type ExchangeRequest,
+  type ExchangeResponse,
   type TaskMetricsReport,
-  type JobRuntimeConfig,
-  type JobVertex,
 } from "@riffle/shared";
-import { instantiateJob } from "@riffle/sdk/internal";
-import { ConnectionManager, NetworkBufferPool, PartitionManager, exchangeHandler } from "./network/index.js";
-import { Task, type TaskServices } from "./task/task.js";
-import { TaskMetrics } from "./task/metrics.js";
 import { JobManagerConnection } from "./rpc/jobmanager-connection.js";
-import { BundleLoader } from "./bundles/bundle-loader.js";
-import { DefaultTaskStateManager } from "./checkpoint/default-task-state.js";
-import { registerTaskMetrics, userMetricGroup } from "./metrics/task-metrics.js";
+import { BundleStore } from "./bundles/bundle-store.js";
+import { metricsText, registerTaskMetrics } from "./metrics/task-metrics.js";
 import { startMetricsServer } from "./metrics/server.js";
+import { ConnectionManager, PartitionDirectory, bridgeInbound, bridgeOutbound } from "./exchange/index.js";
+import { SlotHost, type SlotEvents, type SlotSnapshot, type SlotWorker } from "./slot/index.js";
+import type { PortEnvelope } from "./network/port-stream.js";
 import { createWorkDirectory, removeWorkDirectory, workDirectoryRoot } from "./workdir/index.js";
+
+/** A slot's network memory must hold at least this many segments (a channel's credits and a few outputs). */
+const MIN_SEGMENTS_PER_SLOT = 16;
 
 /**
  * A TaskManager process: offers slots to the JobManager, runs the tasks deployed to it, and exchanges
- * records with other TaskManagers. Node runs one event loop, so a TaskManager scales by processes.
+ * records with other TaskManagers (decision record 0006). The main thread is the control plane
+ * (registration, heartbeats, RPC, metrics, the gRPC data bridges); each slot is a worker thread that
+ * runs the tasks of one job attempt, so a task that computes, hangs, runs out of memory or calls
+ * `process.exit` costs its own slot at most.
  *
  * ```ts
  * const tm = await TaskManager.create(loadConfig({ overrides: { "taskmanager.jobmanager.address": "127.0.0.1:6123" } }));
@@ -41,19 +45,21 @@ import { createWorkDirectory, removeWorkDirectory, workDirectoryRoot } from "./w
  * ```
  */
 export class TaskManager {
-  private readonly tasks = new Map<string, Task>();
+  private readonly slots: SlotHost[] = [];
+  private readonly directory = new PartitionDirectory<SlotWorker>();
   /**
    * Executions cancelled before their deployment arrived (the two travel on different calls): a late
    * deployment of one is refused instead of starting a task nobody will stop.
    */
   private readonly cancelledBeforeDeploy = new Set<string>();
   private connection: JobManagerConnection | undefined;
-  private meterTimer: NodeJS.Timeout | undefined;
   private closing = false;
   private resolveTerminated!: () => void;
   private rejectTerminated!: (err: Error) => void;
   /** Settles when the TaskManager stops: resolved by close(), rejected on a fatal error. */
   readonly terminated: Promise<void>;
+  private readonly connections = new ConnectionManager();
+  private readonly bundles: BundleStore;
 
   private constructor(
     readonly id: string,
@@ -63,10 +69,6 @@ export class TaskManager {
     private readonly log: Logger,
     private readonly server: grpc.Server,
     private readonly metricsServer: HttpServer,
-    private readonly registry: Registry,
-    private readonly pool: NetworkBufferPool,
-    private readonly partitions: PartitionManager,
-    private readonly connections: ConnectionManager,
     private readonly workDir: string,
   ) {
     this.terminated = new Promise((resolve, reject) => {
@@ -74,6 +76,7 @@ export class TaskManager {
       this.rejectTerminated = reject;
     });
     this.terminated.catch(() => {});
+    this.bundles = new BundleStore(join(workDir, "bundles"), (hash) => this.connection!.getBundle(hash));
   }
 
   static async create(config: RiffleConfig, logger?: Logger): Promise<TaskManager> {
@@ -81,75 +84,73 @@ export class TaskManager {
     // Bundles carry inline source maps: failures then name the user's file and line.
     process.setSourceMapsEnabled(true);
     const host = config["taskmanager.host"];
-    const bufferSize = config["taskmanager.network.buffer-size"];
-    const totalBuffers = Math.floor(config["taskmanager.network.memory"] / bufferSize);
-    if (totalBuffers < 16) {
+    const slots = config["taskmanager.slots"];
+    const segmentSize = config["taskmanager.memory.segment-size"];
+    const segmentsPerSlot = Math.floor(config["taskmanager.memory.network.size"] / slots / segmentSize);
+    if (segmentsPerSlot < MIN_SEGMENTS_PER_SLOT) {
       throw new RiffleError(
         "CONFIG_INVALID",
-        `taskmanager.network.memory gives only ${totalBuffers} buffers of ${bufferSize} bytes; give it at least 16 buffers`,
+        `taskmanager.memory.network.size gives each of the ${slots} slots only ${segmentsPerSlot} segments of ${segmentSize} bytes; give each slot at least ${MIN_SEGMENTS_PER_SLOT}`,
       );
     }
-    const pool = new NetworkBufferPool(totalBuffers, bufferSize);
-    const partitions = new PartitionManager();
-    const connections = new ConnectionManager();
     const registry = createRegistry("taskmanager");
-
     const server = rpc.createServer();
     let tm: TaskManager | undefined;
+    const started = () => {
+      if (!tm) throw new RiffleError("INTERNAL", "the TaskManager is still starting");
+      return tm;
+    };
     rpc.addService(server, "TaskExecutorService", {
-      DeployTask: rpc.handleUnary<TaskDeploymentDescriptor, object>((tdd) => {
-        if (!tm) throw new RiffleError("INTERNAL", "the TaskManager is still starting");
-        tm.deploy(tdd);
+      DeployTask: rpc.handleUnary<TaskDeploymentDescriptor, object>(async (tdd) => {
+        await started().deploy(tdd);
         return {};
       }),
       CancelTask: rpc.handleUnary<CancelTaskRequest, object>((req) => {
         tm?.cancel(req.jobId, req.executionId);
         return {};
       }),
-      TriggerCheckpoint: rpc.handleUnary<TriggerCheckpointRequest, object>((req) => {
-        tm?.taskOf(req.executionId).triggerCheckpoint(req);
+      TriggerCheckpoint: rpc.handleUnary<TriggerCheckpointRequest, object>(async (req) => {
+        await started().slotOf(req.executionId).triggerCheckpoint(req);
         return {};
       }),
       NotifyCheckpointComplete: rpc.handleUnary<CheckpointNotification, object>((req) => {
-        tm?.tasks.get(req.executionId)?.notifyCheckpointComplete(req.checkpointId);
+        tm?.notifyCheckpoint("checkpoint-complete", req);
         return {};
       }),
       NotifyCheckpointAborted: rpc.handleUnary<CheckpointNotification, object>((req) => {
-        tm?.tasks.get(req.executionId)?.notifyCheckpointAborted(req.checkpointId);
+        tm?.notifyCheckpoint("checkpoint-aborted", req);
         return {};
       }),
     });
+    const exchangeLog = log.child({ subsystem: "network" });
     rpc.addService(server, "DataExchange", {
-      Exchange: exchangeHandler(partitions, config["taskmanager.network.partition-request.timeout"], log.child({ subsystem: "network" })),
+      Exchange: (call: grpc.ServerDuplexStream<ExchangeRequest, ExchangeResponse>) =>
+        bridgeInbound(call, (partitionId) => started().portToProducer(partitionId), exchangeLog),
     });
     const port = await rpc.bindServer(server, host, config["taskmanager.rpc.port"]);
     let metrics: { server: HttpServer; port: number };
     try {
-      metrics = await startMetricsServer(registry, host, config["taskmanager.metrics.port"]);
+      metrics = await startMetricsServer(
+        () => metricsText(registry, tm?.snapshots().values() ?? []),
+        registry.contentType,
+        host,
+        config["taskmanager.metrics.port"],
+      );
     } catch (err) {
       server.forceShutdown();
       throw err;
     }
     const id = config["taskmanager.id"] || `${host}:${port}-${randomUUID().slice(0, 6)}`;
     const workDir = createWorkDirectory(workDirectoryRoot(config["taskmanager.tmp.dir"]), log);
-    tm = new TaskManager(
-      id,
-      `${host}:${port}`,
-      metrics.port,
-      config,
-      log.child({ taskmanagerId: id }),
-      server,
-      metrics.server,
+    tm = new TaskManager(id, `${host}:${port}`, metrics.port, config, log.child({ taskmanagerId: id }), server, metrics.server, workDir);
+    registerTaskMetrics(
       registry,
-      pool,
-      partitions,
-      connections,
-      workDir,
+      () => tm!.taskSnapshots(),
+      () => tm!.snapshots(),
     );
-    registerTaskMetrics(registry, () => tm!.tasks.values(), pool);
-    tm.meterTimer = setInterval(() => tm!.tickMeters(), 1000);
-    tm.log.info({ taskmanagerId: id, rpcPort: port, metricsPort: metrics.port, networkBuffers: totalBuffers }, "TaskManager started");
     try {
+      await tm.startSlots(segmentsPerSlot, segmentSize);
+      tm.log.info({ taskmanagerId: id, rpcPort: port, metricsPort: metrics.port, slots, segmentsPerSlot, segmentSize }, "TaskManager started");
       await tm.connect();
     } catch (err) {
       await tm.close();
@@ -158,10 +159,100 @@ export class TaskManager {
     return tm;
   }
 
-  private readonly bundles = (() => {
-    let loader: BundleLoader | undefined;
-    return () => (loader ??= new BundleLoader(join(this.workDir, "bundles"), (hash) => this.connection!.getBundle(hash)));
-  })();
+  /** Starts every slot's worker and waits until they are ready to take tasks. */
+  private async startSlots(segments: number, segmentSize: number): Promise<void> {
+    const cfg = this.config;
+    const events = this.slotEvents();
+    const heapBytes = cfg["taskmanager.memory.slot.heap-size"];
+    for (let i = 0; i < cfg["taskmanager.slots"]; i++) {
+      this.slots.push(
+        new SlotHost(
+          i,
+          {
+            worker: {
+              taskmanagerId: this.id,
+              segments,
+              segmentSize,
+              network: {
+                exclusiveBuffersPerChannel: cfg["taskmanager.network.exclusive-buffers-per-channel"],
+                floatingBuffersPerGate: cfg["taskmanager.network.floating-buffers-per-gate"],
+                maxBuffersPerSubpartition: cfg["taskmanager.network.max-buffers-per-subpartition"],
+                partitionRequestTimeoutMs: cfg["taskmanager.network.partition-request.timeout"],
+              },
+              bundleDir: this.bundles.dir,
+              stateDir: join(this.workDir, "state"),
+              stateBackend: cfg["state.backend"],
+              snapshotIntervalMs: 1000,
+            },
+            heapLimitMb: Math.ceil(heapBytes / (1024 * 1024)),
+            cancellationTimeoutMs: cfg["task.cancellation.timeout"],
+          },
+          events,
+          this.log.child({ subsystem: "slot" }),
+        ),
+      );
+    }
+    await Promise.all(this.slots.map((s) => s.ready));
+  }
+
+  private slotEvents(): SlotEvents {
+    return {
+      taskState: (u) => {
+        this.connection
+          ?.updateTaskState(u)
+          .catch((err: Error) => this.log.warn({ executionId: u.executionId, state: u.state, err: err.message }, "could not report the task state"));
+      },
+      acknowledge: (ack) => {
+        this.connection
+          ?.acknowledgeCheckpoint(ack)
+          .catch((err: unknown) => this.log.warn({ checkpointId: ack.checkpointId, err: describeError(err) }, "could not acknowledge the checkpoint"));
+      },
+      decline: (decline) => {
+        this.connection
+          ?.declineCheckpoint(decline)
+          .catch((err: unknown) => this.log.warn({ checkpointId: decline.checkpointId, err: describeError(err) }, "could not decline the checkpoint"));
+      },
+      collect: (batch) => {
+        if (!this.connection) return Promise.reject(new RiffleError("JOBMANAGER_UNREACHABLE", "no JobManager to send results to"));
+        return this.connection.pushCollect(batch);
+      },
+      ensureBundle: (hash) => this.bundles.ensure(hash),
+      openChannel: (port, channel, consumer) => this.openChannel(port, channel, consumer),
+      partitionsDeployed: (worker, ids) => {
+        for (const id of ids) this.directory.register(id, worker);
+      },
+      workerGone: (worker) => this.directory.removeOwner(worker),
+    };
+  }
+
+  /**
+   * A channel of a slot reads a partition outside its slot: from another slot of this TaskManager the
+   * port goes to the producer's worker (the two workers then talk directly), from another TaskManager
+   * it is joined to a gRPC stream.
+   */
+  private openChannel(port: MessagePort, channel: ChannelDeployment, consumer: string): void {
+    if (channel.taskmanagerId !== this.id) {
+      bridgeOutbound(port, this.connections.openStream(channel.address));
+      return;
+    }
+    this.directory.waitFor(channel.partitionId, this.config["taskmanager.network.partition-request.timeout"]).then(
+      (worker) => worker.post({ type: "serve", port }, [port]),
+      (err: RiffleError) => {
+        this.log.warn({ partitionId: channel.partitionId, consumer }, err.message);
+        port.postMessage({ type: "message", message: { error: { code: err.code, message: err.message } } } satisfies PortEnvelope<unknown>);
+        port.postMessage({ type: "end" } satisfies PortEnvelope<unknown>);
+        port.close();
+      },
+    );
+  }
+
+  /** For a stream arriving over gRPC: a port to the worker producing `partitionId`. */
+  private async portToProducer(partitionId: string): Promise<MessagePort> {
+    const worker = await this.directory.waitFor(partitionId, this.config["taskmanager.network.partition-request.timeout"]);
+    const { port1, port2 } = new MessageChannel();
+    worker.post({ type: "serve", port: port2 }, [port2]);
+    return port1;
+  }
 
   private jobManagerAddress(): string {
     return this.config["taskmanager.jobmanager.address"] || `${this.config["jobmanager.rpc.address"]}:${this.config["jobmanager.rpc.port"]}`;
@@ -190,7 +281,7 @@ export class TaskManager {
   private onJobManagerLost(reason: string): void {
     if (this.closing) return;
     this.log.warn({ reason }, "lost the JobManager; cancelling tasks and registering again");
-    for (const t of this.tasks.values()) t.cancel();
+    for (const slot of this.slots) slot.cancelAll();
     this.connection?.close();
     this.connect().catch((err: Error) => {
       if (this.closing) return;
@@ -199,20 +290,26 @@ export class TaskManager {
     });
   }
 
-  private deploy(tdd: TaskDeploymentDescriptor): void {
+  private async deploy(tdd: TaskDeploymentDescriptor): Promise<void> {
     if (this.closing) throw new RiffleError("TASK_DEPLOYMENT_FAILED", `TaskManager ${this.id} is shutting down`);
-    if (this.tasks.has(tdd.executionId)) throw new RiffleError("TASK_DEPLOYMENT_FAILED", `execution ${tdd.executionId} is already deployed`);
+    const slot = this.slots[tdd.slotIndex];
+    if (!slot) throw new RiffleError("TASK_DEPLOYMENT_FAILED", `TaskManager ${this.id} has no slot ${tdd.slotIndex} (it has ${this.slots.length})`);
+    if (this.slots.some((s) => s.hasTask(tdd.executionId))) throw new RiffleError("TASK_DEPLOYMENT_FAILED", `execution ${tdd.executionId} is already deployed`);
     if (this.cancelledBeforeDeploy.delete(tdd.executionId)) {
       throw new RiffleError("TASK_DEPLOYMENT_FAILED", `execution ${tdd.executionId} was cancelled before its deployment arrived`);
     }
-    const task = new Task(tdd, this.taskServices());
-    this.tasks.set(tdd.executionId, task);
+    const vertex = JSON.parse(tdd.vertexJson) as { name: string };
+    await slot.deploy(tdd, `${vertex.name} (${tdd.subtaskIndex + 1}/${tdd.parallelism})`);
   }
 
-  private taskOf(executionId: string): Task {
-    const task = this.tasks.get(executionId);
-    if (!task) throw new RiffleError("TASK_CANCELED", `execution ${executionId} is not running on TaskManager ${this.id}`);
-    return task;
+  private slotOf(executionId: string): SlotHost {
+    const slot = this.slots.find((s) => s.hasTask(executionId));
+    if (!slot) throw new RiffleError("TASK_CANCELED", `execution ${executionId} is not running on TaskManager ${this.id}`);
+    return slot;
+  }
+
+  private notifyCheckpoint(type: "checkpoint-complete" | "checkpoint-aborted", req: CheckpointNotification): void {
+    for (const s of this.slots) s.notifyCheckpoint(type, req.executionId, req.checkpointId);
   }
 
   /**
@@ -220,103 +317,41 @@ export class TaskManager {
    * ended and was reported) is answered with CANCELED at once, so the JobManager need not wait.
    */
   private cancel(jobId: string, executionId: string): void {
-    const task = this.tasks.get(executionId);
-    if (task) {
-      task.cancel();
-      return;
-    }
-    // Unknown here: it ended already (a finished producer whose partitions may still hold buffers),
+    for (const s of this.slots) if (s.cancel(jobId, executionId)) return;
+    // Unknown here: it ended already (a finished producer whose partitions may still hold segments),
     // or its deployment has not arrived yet.
-    this.partitions.releaseJob(jobId, new RiffleError("TASK_CANCELED", `job ${jobId} is being cancelled`));
+    for (const s of this.slots) s.releaseJob(jobId, executionId);
     this.cancelledBeforeDeploy.add(executionId);
     if (this.cancelledBeforeDeploy.size > 10_000) this.cancelledBeforeDeploy.delete(this.cancelledBeforeDeploy.values().next().value!);
     this.connection
-      ?.updateTaskState({ executionId, jobId, state: "CANCELED", errorCode: "", errorMessage: "" })
+      ?.updateTaskState({ executionId, jobId, state: "CANCELED", errorCode: "", errorMessage: "", metrics: null })
       .catch((err: Error) => this.log.warn({ executionId, err: err.message }, "could not report the cancellation"));
   }
 
-  private taskServices(): TaskServices {
-    const cfg = this.config;
-    return {
-      taskmanagerId: this.id,
-      pool: this.pool,
-      partitions: this.partitions,
-      connections: this.connections,
-      network: {
-        bufferSize: cfg["taskmanager.network.buffer-size"],
-        exclusiveBuffersPerChannel: cfg["taskmanager.network.exclusive-buffers-per-channel"],
-        floatingBuffersPerGate: cfg["taskmanager.network.floating-buffers-per-gate"],
-        maxBuffersPerSubpartition: cfg["taskmanager.network.max-buffers-per-subpartition"],
-        partitionRequestTimeoutMs: cfg["taskmanager.network.partition-request.timeout"],
-      },
-      loadFunctions: async (tdd: TaskDeploymentDescriptor, config: JobRuntimeConfig, _vertex: JobVertex) => {
-        const module = await this.bundles().load(tdd.bundleHash);
-        return instantiateJob(module, config.args, functionCountOf(tdd));
-      },
-      sinkServices: (tdd) => {
-        let sequence = 0;
-        return {
-          collect: (records) =>
-            this.connection!.pushCollect({
-              jobId: tdd.jobId,
-              executionId: tdd.executionId,
-              subtaskIndex: tdd.subtaskIndex,
-              sequence: sequence++,
-              records: encodeBatch(records),
-            }),
-        };
-      },
-      metricGroup: (tdd, taskName) =>
-        userMetricGroup(this.registry, { job_id: tdd.jobId, vertex_id: tdd.vertexId, task_name: taskName, subtask_index: String(tdd.subtaskIndex) }),
-      onStateChange: (task, state, error) => this.onTaskState(task, state, error),
-      createStateManager: (tdd, config, vertex) =>
-        DefaultTaskStateManager.create({
-          tdd,
-          vertex,
-          backend: config.stateBackend ?? this.config["state.backend"],
-          workDir: join(this.workDir, "state", tdd.executionId),
-        }),
-      acknowledgeCheckpoint: (ack) => this.connection!.acknowledgeCheckpoint(ack),
-      declineCheckpoint: (decline) => this.connection!.declineCheckpoint(decline),
-      log: this.log,
-    };
+  /** Each slot's last snapshot, by slot index. */
+  private snapshots(): Map<number, SlotSnapshot> {
+    const out = new Map<number, SlotSnapshot>();
+    for (const s of this.slots) {
+      const snapshot = s.snapshot;
+      if (snapshot) out.set(s.index, snapshot);
+    }
+    return out;
   }
 
-  private onTaskState(task: Task, state: ExecutionState, error?: RiffleError): void {
-    const terminal = state === "FINISHED" || state === "FAILED" || state === "CANCELED";
-    // A failed or cancelled task means its job fails, restarts or stops: no consumer will read the
-    // job's partitions on this TaskManager any more, finished producers' included.
-    if (state === "FAILED" || state === "CANCELED")
-      this.partitions.releaseJob(task.tdd.jobId, error ?? new RiffleError("TASK_CANCELED", `a task of job ${task.tdd.jobId} ended`));
-    this.connection
-      ?.updateTaskState({
-        executionId: task.tdd.executionId,
-        jobId: task.tdd.jobId,
-        state,
-        errorCode: error?.code ?? "",
-        errorMessage: error?.message ?? "",
-        metrics: terminal ? reportOf(task) : null,
-      })
-      .catch((err: Error) => this.log.warn({ executionId: task.tdd.executionId, state, err: err.message }, "could not report the task state"));
-    if (terminal) this.tasks.delete(task.tdd.executionId);
-  }
-
-  private tickMeters(): void {
-    const now = performance.now();
-    for (const t of this.tasks.values()) t.metrics.tick(now, t.recordsOut);
+  private *taskSnapshots() {
+    for (const s of this.slots) {
+      for (const t of s.snapshot?.tasks ?? []) if (s.hasTask(t.report.executionId)) yield t;
+    }
   }
 
   private reports(): TaskMetricsReport[] {
-    return [...this.tasks.values()].map(reportOf);
+    return [...this.taskSnapshots()].map((t) => t.report);
   }
 
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
-    if (this.meterTimer) clearInterval(this.meterTimer);
-    const running = [...this.tasks.values()];
-    for (const t of running) t.cancel();
-    await Promise.race([Promise.allSettled(running.map((t) => t.done)), new Promise((r) => setTimeout(r, 5000).unref())]);
+    await Promise.allSettled(this.slots.map((s) => s.close()));
     this.connection?.close();
     this.connections.close();
     await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
@@ -325,28 +360,4 @@ export class TaskManager {
     this.log.info("TaskManager stopped");
     this.resolveTerminated();
   }
-}
-
-function reportOf(t: Task): TaskMetricsReport {
-  return {
-    executionId: t.tdd.executionId,
-    jobId: t.tdd.jobId,
-    vertexId: t.tdd.vertexId,
-    subtaskIndex: t.tdd.subtaskIndex,
-    recordsIn: t.metrics.recordsIn,
-    recordsOut: t.recordsOut,
-    bytesIn: t.metrics.bytesIn,
-    bytesOut: t.bytesOut,
-    busyMsPerSecond: TaskMetrics.perSecond(t.metrics.busy),
-    idleMsPerSecond: TaskMetrics.perSecond(t.metrics.idle),
-    backPressuredMsPerSecond: TaskMetrics.perSecond(t.metrics.backPressured),
-    currentInputWatermark: t.currentInputWatermark,
-    currentOutputWatermark: t.currentOutputWatermark,
-  };
-}
-
-function functionCountOf(tdd: TaskDeploymentDescriptor): number {
-  const config = JSON.parse(tdd.jobConfigJson) as Partial<JobRuntimeConfig>;
-  if (typeof config.functionCount !== "number") throw new RiffleError("TASK_DEPLOYMENT_FAILED", "the deployment does not say how many functions the job has");
-  return config.functionCount;
 }

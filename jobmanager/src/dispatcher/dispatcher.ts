@@ -119,10 +119,20 @@ export class Dispatcher implements TaskManagerListener {
     }
     const savepoint = request.savepointPath ? readSavepoint(request.savepointPath) : undefined;
     const allowNonRestoredState = request.allowNonRestoredState ?? false;
-    const bundleHash = this.options.bundles.put(request.bundle);
+    const bundles = this.options.bundles;
+    const stored = bundles.put(request.bundle);
     const args = request.args ?? [];
-    const graph = await this.plan(bundleHash, args, request.name || `job-${bundleHash.slice(0, 8)}`, p);
-    const skipped = savepoint ? checkSavepointCompatibility(savepoint, graph, allowNonRestoredState).skipped : [];
+    let graph: JobGraph;
+    let skipped: string[];
+    try {
+      graph = await this.plan(stored, args, request.name || `job-${stored.slice(0, 8)}`, p);
+      skipped = savepoint ? checkSavepointCompatibility(savepoint, graph, allowNonRestoredState).skipped : [];
+    } catch (err) {
+      // A refused submission leaves nothing behind, unless a job of its own uses the same bundle.
+      if (![...this.jobs.values()].some((j) => j.record.bundleHash === stored)) bundles.remove(stored);
+      throw err;
+    }
+    const bundleHash = stored;
     const id = randomUUID().replaceAll("-", "");
     const now = Date.now();
     const record: JobRecord = {

@@ -65,11 +65,18 @@ export class TaskManagerMetricsScraper {
       if (!s) throw new Error(`its metrics endpoint ${metricsAddress} has no ${name}`);
       return s.value;
     };
-    const total = value("riffle_taskmanager_network_buffers_total");
-    const available = value("riffle_taskmanager_network_buffers_available");
+    /** A per-slot gauge summed over the TaskManager's slots (each slot is a worker thread). */
+    const slots = (name: string): number => {
+      const all = samples.filter((x) => x.name === name);
+      if (all.length === 0) throw new Error(`its metrics endpoint ${metricsAddress} has no ${name}`);
+      return all.reduce((sum, x) => sum + x.value, 0);
+    };
+    const total = slots("riffle_taskmanager_slot_network_segments_total");
+    const available = slots("riffle_taskmanager_slot_network_segments_available");
     return {
-      heapUsed: value("riffle_nodejs_heap_size_used_bytes"),
-      heapCommitted: value("riffle_nodejs_heap_size_total_bytes"),
+      // The process's heap: its main thread's and its slots' worker threads'.
+      heapUsed: value("riffle_nodejs_heap_size_used_bytes") + slots("riffle_taskmanager_slot_heap_used_bytes"),
+      heapCommitted: value("riffle_nodejs_heap_size_total_bytes") + slots("riffle_taskmanager_slot_heap_total_bytes"),
       rss: value("riffle_process_resident_memory_bytes"),
       eventLoopLagMs: value("riffle_nodejs_eventloop_lag_seconds") * 1000,
       nettyShuffleMemorySegmentsTotal: total,

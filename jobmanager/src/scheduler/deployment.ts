@@ -17,6 +17,8 @@ export interface Placement {
   executionId: string;
   taskmanagerId: string;
   address: string;
+  /** The slot of the TaskManager: its worker thread hosts subtask i of every vertex. */
+  slotIndex: number;
 }
 
 export interface DeploymentContext {
@@ -95,6 +97,7 @@ export function buildDeploymentDescriptors(ctx: DeploymentContext): TaskDeployme
               taskmanagerId: producer.taskmanagerId,
               address: producer.address,
               subpartition: c.subpartition,
+              slotIndex: producer.slotIndex,
             };
           }),
         };
@@ -115,6 +118,7 @@ export function buildDeploymentDescriptors(ctx: DeploymentContext): TaskDeployme
         jobConfigJson,
         restoreJson: restore ? JSON.stringify(restore) : "",
         attempt: ctx.attempt,
+        slotIndex: self.slotIndex,
       });
     }
   }

@@ -92,10 +92,12 @@ describe("JobMaster", () => {
       {
         gateIndex: 0,
         producerVertexId: "v1",
-        channels: [{ partitionId: `${ids.source}/e1`, producerSubtask: 0, taskmanagerId: "tm-a", address: "127.0.0.1:7001", subpartition: 1 }],
+        channels: [{ partitionId: `${ids.source}/e1`, producerSubtask: 0, taskmanagerId: "tm-a", address: "127.0.0.1:7001", subpartition: 1, slotIndex: 0 }],
       },
     ]);
     expect(map0.inputGates[0]!.channels[0]!.subpartition).toBe(0);
+    // Slot sharing: subtask i of every vertex in slot i of its TaskManager (each TaskManager here has one).
+    expect([source.slotIndex, map0.slotIndex, map1.slotIndex]).toEqual([0, 0, 0]);
     expect(JSON.parse(map0.jobConfigJson)).toEqual({
       bufferTimeoutMs: 100,
       args: ["--x", "1"],

@@ -467,7 +467,7 @@ export class JobMaster {
       checkpointing: this.graph.checkpointing !== undefined,
       locate: (vertexId, subtask) => {
         const e = executions.of(vertexId, subtask);
-        return { executionId: e.executionId, taskmanagerId: e.slot.taskmanagerId, address: e.slot.address };
+        return { executionId: e.executionId, taskmanagerId: e.slot.taskmanagerId, address: e.slot.address, slotIndex: e.slot.slotIndex };
       },
       restore: restored ? restoreFrom(this.graph, restored, this.checkpointCoordinator.retainedUpTo) : undefined,
     });

@@ -1,3 +1,4 @@
+import { existsSync, rmSync } from "node:fs";
 import { dirname } from "node:path";
 import { createRequire } from "node:module";
 import { bundlePath, linkRuntimePackages, readBundle, storeBundle } from "@riffle/shared";
@@ -21,6 +22,15 @@ export class BundleStore {
 
   path(hash: string): string {
     return bundlePath(this.dir, hash);
+  }
+
+  has(hash: string): boolean {
+    return existsSync(bundlePath(this.dir, hash));
+  }
+
+  /** Removes a bundle no job refers to (one whose submission was refused). */
+  remove(hash: string): void {
+    rmSync(bundlePath(this.dir, hash), { force: true });
   }
 }
 

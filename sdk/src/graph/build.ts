@@ -33,6 +33,12 @@ export function buildJobGraph(env: StreamExecutionEnvironment, options: BuildOpt
   assertAcyclic(all);
   const operators = all.filter((t) => t.type === "operator");
   if (operators.length === 0) throw new RiffleError("JOB_INVALID_GRAPH", "the job defines no operators: add a source and a sink to the environment");
+  if (!operators.some((t) => t.operator!.kind === "sink")) {
+    throw new RiffleError(
+      "JOB_INVALID_GRAPH",
+      "the job has no sink, so nothing it computes would leave it: end a pipeline with print(), collect(), writeAsText(), writeExactlyOnce() or sinkTo()",
+    );
+  }
 
   const maxParallelism = env.getMaxParallelism() ?? options.defaultMaxParallelism;
   const envParallelism = env.getParallelism() ?? options.parallelism ?? options.defaultParallelism;

@@ -11,11 +11,11 @@ describe("configuration", () => {
   it("takes defaults, then environment, then flags, parsing durations and sizes", () => {
     const c = loadConfig({
       env: { RIFFLE_REST_PORT: "9000", RIFFLE_HEARTBEAT_TIMEOUT: "3s" },
-      overrides: { "rest.port": "9001", "taskmanager.network.memory": "8mb" },
+      overrides: { "rest.port": "9001", "taskmanager.memory.network.size": "8mb" },
     });
     expect(c["rest.port"]).toBe(9001);
     expect(c["heartbeat.timeout"]).toBe(3000);
-    expect(c["taskmanager.network.memory"]).toBe(8 * 1024 * 1024);
+    expect(c["taskmanager.memory.network.size"]).toBe(8 * 1024 * 1024);
     expect(c["pipeline.max-parallelism"]).toBe(128);
     expect(c["pipeline.auto-watermark-interval"]).toBe(200);
     expect(loadConfig({ env: { RIFFLE_PIPELINE_AUTO_WATERMARK_INTERVAL: "1s" } })["pipeline.auto-watermark-interval"]).toBe(1000);
@@ -36,5 +36,8 @@ describe("configuration", () => {
     );
     expect(codeAndMessage(() => loadConfig({ env: {}, overrides: { "rest.prot": 1 } }))).toMatch(/^CONFIG_INVALID: unknown configuration key "rest.prot"/);
     expect(codeAndMessage(() => loadConfig({ env: {}, overrides: { "heartbeat.timeout": "soon" } }))).toMatch(/invalid duration "soon"/);
+    expect(codeAndMessage(() => loadConfig({ env: {}, overrides: { "taskmanager.network.memory": "8mb" } }))).toBe(
+      'CONFIG_INVALID: configuration key "taskmanager.network.memory" in flags was renamed to taskmanager.memory.network.size.',
+    );
   });
 });

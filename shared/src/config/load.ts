@@ -75,7 +75,15 @@ export function loadConfig(options: LoadConfigOptions = {}): RiffleConfig {
   return out as RiffleConfig;
 }
 
+/** Keys that were renamed, so an old configuration gets told the new name. */
+const RENAMED: Record<string, string> = {
+  "taskmanager.network.memory": "taskmanager.memory.network.size",
+  "taskmanager.network.buffer-size": "taskmanager.memory.segment-size",
+};
+
 function unknownKey(key: string, source: string): RiffleError {
+  const renamed = RENAMED[key];
+  if (renamed) return new RiffleError("CONFIG_INVALID", `configuration key "${key}" in ${source} was renamed to ${renamed}.`);
   const near = Object.keys(CONFIG_OPTIONS).filter((k) => k.split(".").pop() === key.split(".").pop());
   const hint = near.length > 0 ? ` Did you mean ${near.join(" or ")}?` : " See docs/configuration.md for the keys.";
   return new RiffleError("CONFIG_INVALID", `unknown configuration key "${key}" in ${source}.${hint}`);

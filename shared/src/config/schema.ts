@@ -148,7 +148,11 @@ export const CONFIG_OPTIONS = {
   "taskmanager.host": opt(str(), "127.0.0.1", "Address the TaskManager binds and advertises to the JobManager and to other TaskManagers."),
   "taskmanager.rpc.port": opt(port(), 6121, "Port of the TaskManager's gRPC server (control and data exchange); 0 picks a free port."),
   "taskmanager.metrics.port": opt(port(), 9249, "Port of the TaskManager's Prometheus /metrics endpoint; 0 picks a free port."),
-  "taskmanager.slots": opt(int(1, 64), 1, "Task slots offered by one TaskManager. Node runs one event loop per process: scale with processes, not slots."),
+  "taskmanager.slots": opt(
+    int(1, 64),
+    1,
+    "Task slots offered by one TaskManager. Each slot runs its tasks in a worker thread of its own, so slots use several cores; network memory is split among them.",
+  ),
   "taskmanager.jobmanager.address": opt(
     z.string(),
     "",
@@ -164,8 +168,26 @@ export const CONFIG_OPTIONS = {
     "",
     "Directory the TaskManager makes its work directory in (job bundles, LevelDB state), named `riffle-tm-<host>-<boot>-<pid>-<start>-<random>`; empty uses the OS temp directory. The work directory is removed at shutdown, and at start a TaskManager removes those of TaskManagers of its host that are no longer running.",
   ),
-  "taskmanager.network.buffer-size": opt(size(), "32kb", "Target size of one network buffer (a batch of encoded records)."),
-  "taskmanager.network.memory": opt(size(), "64mb", "Network memory of one TaskManager; buffers = memory / buffer-size, shared by all its tasks."),
+  "taskmanager.memory.network.size": opt(
+    size(),
+    "64mb",
+    "Network memory of one TaskManager, in bytes: split evenly among its slots, each slot's share cut into segments of taskmanager.memory.segment-size for its tasks' outputs and received buffers. In-flight data stays within it whatever the record size.",
+  ),
+  "taskmanager.memory.segment-size": opt(
+    size(),
+    "32kb",
+    "Size of one network segment: records are serialized into segments (a larger record spans several), and one credit stands for one segment.",
+  ),
+  "taskmanager.memory.slot.heap-size": opt(
+    size(),
+    "2gb",
+    "JavaScript heap limit of one slot's worker thread; a task that allocates past it fails with an out-of-memory cause while the TaskManager and its other slots keep running. 0 leaves Node's default.",
+  ),
+  "task.cancellation.timeout": opt(
+    duration(),
+    "10s",
+    "How long a cancelled task may take to stop before its slot's worker thread is terminated (which stops even an infinite loop) and replaced.",
+  ),
   "taskmanager.network.exclusive-buffers-per-channel": opt(int(1, 64), 2, "Buffers reserved for each remote input channel: its initial credit."),
   "taskmanager.network.floating-buffers-per-gate": opt(int(0, 1024), 8, "Buffers an input gate can lend to whichever of its channels has a backlog."),
   "taskmanager.network.max-buffers-per-subpartition": opt(

@@ -58,9 +58,9 @@ export interface TaskMetricsReport {
   subtaskIndex: number;
   recordsIn: number;
   recordsOut: number;
-  /** Bytes decoded from remote channels (records plus 8 per timestamp); local channels count none. */
+  /** Bytes of record frames read from network segments (every input channel). */
   bytesIn: number;
-  /** Bytes encoded for remote consumers (records plus 8 per timestamp); local channels count none. */
+  /** Bytes of record frames written into network segments (every output channel). */
   bytesOut: number;
   busyMsPerSecond: number;
   idleMsPerSecond: number;
@@ -72,6 +72,10 @@ export interface TaskMetricsReport {
    * operators ending its chain, such as a sink (MIN_WATERMARK before any).
    */
   currentOutputWatermark: number;
+  /** Fraction (0..1) of the segments the task's outputs may hold that they hold. */
+  outPoolUsage: number;
+  /** Fraction (0..1) of the buffers the task's input channels may hold that they hold. */
+  inPoolUsage: number;
 }
 export interface TaskManagerHeartbeat {
   taskmanagerId: string;
@@ -131,6 +135,8 @@ export interface ChannelDeployment {
   taskmanagerId: string;
   address: string;
   subpartition: number;
+  /** The producer's slot on its TaskManager. */
+  slotIndex: number;
 }
 export interface InputGateDeployment {
   gateIndex: number;
@@ -162,6 +168,8 @@ export interface TaskDeploymentDescriptor {
   /** JSON of TaskRestore; empty for a fresh start. */
   restoreJson: string;
   attempt: number;
+  /** The slot (worker thread) of the TaskManager this execution runs in. */
+  slotIndex: number;
 }
 export interface TriggerCheckpointRequest {
   jobId: string;
@@ -194,12 +202,12 @@ export interface AddCredit {
 export type ExchangeRequest =
   | { kind?: "partitionRequest"; partitionRequest: PartitionRequest; addCredit?: undefined }
   | { kind?: "addCredit"; addCredit: AddCredit; partitionRequest?: undefined };
-export type BufferType = "DATA" | "TIMESTAMPED_DATA" | "END_OF_PARTITION" | "CHECKPOINT_BARRIER" | "WATERMARK" | "WATERMARK_STATUS";
+export type BufferType = "DATA" | "END_OF_PARTITION" | "CHECKPOINT_BARRIER" | "WATERMARK" | "WATERMARK_STATUS";
 export interface BufferResponse {
   sequence: number;
   backlog: number;
   type: BufferType;
-  data: Buffer;
+  data: Uint8Array;
 }
 export interface ExchangeError {
   code: string;

@@ -1,14 +1,14 @@
 import { createServer, type Server } from "node:http";
-import { RiffleError, type Registry } from "@riffle/shared";
+import { RiffleError } from "@riffle/shared";
 
-/** Serves GET /metrics (Prometheus text format) from the registry. */
-export function startMetricsServer(registry: Registry, host: string, port: number): Promise<{ server: Server; port: number }> {
+/** Serves GET /metrics (Prometheus text format) with what `text` produces at each scrape. */
+export function startMetricsServer(text: () => Promise<string>, contentType: string, host: string, port: number): Promise<{ server: Server; port: number }> {
   const server = createServer((req, res) => {
     if (req.method === "GET" && (req.url === "/metrics" || req.url?.startsWith("/metrics?"))) {
-      registry.metrics().then(
-        (text) => {
-          res.writeHead(200, { "content-type": registry.contentType });
-          res.end(text);
+      text().then(
+        (body) => {
+          res.writeHead(200, { "content-type": contentType });
+          res.end(body);
         },
         (err: Error) => {
           res.writeHead(500, { "content-type": "application/json" });

@@ -1,26 +1,18 @@
-import { Counter, Gauge, type Registry } from "@riffle/shared";
-import type { MetricGroup } from "@riffle/sdk";
-import { TaskMetrics } from "../task/metrics.js";
-import type { Task } from "../task/task.js";
-import type { NetworkBufferPool } from "../network/index.js";
+import { AggregatorRegistry, Gauge, Registry } from "prom-client";
+import type { SlotSnapshot, TaskSnapshot } from "../slot/protocol.js";
+import { TASK_LABELS } from "./labels.js";
 
-const TASK_LABELS = ["job_id", "vertex_id", "task_name", "subtask_index"] as const;
-
-function labelsOf(task: Task) {
-  return {
-    job_id: task.tdd.jobId,
-    vertex_id: task.tdd.vertexId,
-    task_name: task.vertex.name,
-    subtask_index: String(task.tdd.subtaskIndex),
-  };
+function labelsOf(t: TaskSnapshot) {
+  return { job_id: t.report.jobId, vertex_id: t.report.vertexId, task_name: t.taskName, subtask_index: String(t.report.subtaskIndex) };
 }
 
 /**
- * Prometheus view of the running tasks, read at scrape time (Flink's names with a riffle_task_
- * prefix), and of the network buffer pool.
+ * Prometheus view of the running tasks (Flink's names with a riffle_task_ prefix) and of each slot's
+ * network memory and heap, read at scrape time from the snapshots the slots' workers send every
+ * second.
  */
-export function registerTaskMetrics(registry: Registry, tasks: () => Iterable<Task>, pool: NetworkBufferPool): void {
-  const gauge = (name: string, help: string, read: (t: Task) => number) =>
+export function registerTaskMetrics(registry: Registry, tasks: () => Iterable<TaskSnapshot>, slots: () => ReadonlyMap<number, SlotSnapshot>): void {
+  const gauge = (name: string, help: string, read: (t: TaskSnapshot) => number) =>
     new Gauge({
       name: `riffle_task_${name}`,
       help,
@@ -31,96 +23,76 @@ export function registerTaskMetrics(registry: Registry, tasks: () => Iterable<Ta
         for (const t of tasks()) this.set(labelsOf(t), read(t));
       },
     });
-  gauge("numRecordsIn", "Records the task has read from its inputs.", (t) => t.metrics.recordsIn);
-  gauge("numRecordsOut", "Records the task has written to its network outputs.", (t) => t.recordsOut);
-  // Local channels hand records over by reference: no bytes exist to count, and an estimate would
-  // not be a measurement. The byte counters are therefore remote-only (Flink's numBytesInRemote).
+  gauge("numRecordsIn", "Records the task has read from its inputs.", (t) => t.report.recordsIn);
+  gauge("numRecordsOut", "Records the task has written to its network outputs.", (t) => t.report.recordsOut);
   gauge(
     "numBytesIn",
-    "Bytes the task has decoded from buffers received from other TaskManagers (record payload plus 8 per event timestamp); records from the same TaskManager are passed by reference and not counted.",
-    (t) => t.metrics.bytesIn,
+    "Bytes of record frames the task has read from network segments (headers, timestamps, payloads; local channels included).",
+    (t) => t.report.bytesIn,
   );
+  gauge("numBytesOut", "Bytes of record frames the task has written into network segments: equals what its consumers read.", (t) => t.report.bytesOut);
+  gauge("numRecordsInPerSecond", "Records read per second.", (t) => t.recordsInPerSecond);
+  gauge("numRecordsOutPerSecond", "Records written per second.", (t) => t.recordsOutPerSecond);
   gauge(
-    "numBytesOut",
-    "Bytes of the task's records encoded for consumers on other TaskManagers (record payload plus 8 per event timestamp); records for the same TaskManager are passed by reference and not counted.",
-    (t) => t.bytesOut,
+    "busyTimeMsPerSecond",
+    "Milliseconds per second the task was running its code (a sink waiting on its own writes included).",
+    (t) => t.report.busyMsPerSecond,
   );
-  gauge("numRecordsInPerSecond", "Records read per second.", (t) => t.metrics.recordsInRate.rate());
-  gauge("numRecordsOutPerSecond", "Records written per second.", (t) => t.metrics.recordsOutRate.rate());
-  gauge("busyTimeMsPerSecond", "Milliseconds per second the task was running its code.", (t) => TaskMetrics.perSecond(t.metrics.busy));
-  gauge("idleTimeMsPerSecond", "Milliseconds per second the task waited for input.", (t) => TaskMetrics.perSecond(t.metrics.idle));
-  gauge("backPressuredTimeMsPerSecond", "Milliseconds per second the task waited for output buffers.", (t) => TaskMetrics.perSecond(t.metrics.backPressured));
+  gauge("idleTimeMsPerSecond", "Milliseconds per second the task waited for input.", (t) => t.report.idleMsPerSecond);
+  gauge(
+    "backPressuredTimeMsPerSecond",
+    "Milliseconds per second the task waited for an output segment or queue room.",
+    (t) => t.report.backPressuredMsPerSecond,
+  );
   gauge(
     "numLateRecordsDropped",
     "Records the task's window operators and interval joins dropped as late (no late-data side output was set).",
     (t) => t.numLateRecordsDropped,
   );
-  gauge("outPoolUsage", "Fraction of the task's output subpartition queues in use.", (t) => t.outPoolUsage());
-  gauge("inputQueueLength", "Buffers received and not yet processed.", (t) => t.inputQueueLength());
+  gauge("outPoolUsage", "Fraction (0..1) of the segments the task's outputs may hold that they hold.", (t) => t.report.outPoolUsage);
+  gauge("inPoolUsage", "Fraction (0..1) of the buffers the task's input channels may hold that they hold.", (t) => t.report.inPoolUsage);
+  gauge("inputQueueLength", "Buffers received and not yet processed.", (t) => t.inputQueueLength);
+  gauge(
+    "outputSpilledBytes",
+    "Bytes of the task's output waiting for network segments: what one input record produced after its slot's segments ran out.",
+    (t) => t.outputSpilledBytes,
+  );
   gauge(
     "currentInputWatermark",
     "Event time (ms) the task's inputs reached: the minimum over its active input channels; -(2^53-1) before any watermark and for sources.",
-    (t) => t.currentInputWatermark,
+    (t) => t.report.currentInputWatermark,
   );
   gauge(
     "currentOutputWatermark",
     "The last watermark (ms) the task's last operators emitted: the lowest over its network outputs and the operators ending its chain (sinks); -(2^53-1) before any.",
-    (t) => t.currentOutputWatermark,
+    (t) => t.report.currentOutputWatermark,
   );
 
-  new Gauge({
-    name: "riffle_taskmanager_network_buffers_total",
-    help: "Network buffers of this TaskManager.",
-    registers: [registry],
-    collect() {
-      this.set(pool.totalBuffers);
-    },
-  });
-  new Gauge({
-    name: "riffle_taskmanager_network_buffers_available",
-    help: "Network buffers not in use.",
-    registers: [registry],
-    collect() {
-      this.set(pool.availableBuffers);
-    },
-  });
+  const slotGauge = (name: string, help: string, read: (s: SlotSnapshot) => number) =>
+    new Gauge({
+      name: `riffle_taskmanager_slot_${name}`,
+      help,
+      labelNames: ["slot"],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [slot, s] of slots()) this.set({ slot: String(slot) }, read(s));
+      },
+    });
+  slotGauge("network_segments_total", "Network segments of the slot (its share of taskmanager.memory.network.size).", (s) => s.segmentsTotal);
+  slotGauge("network_segments_available", "Network segments of the slot not in use.", (s) => s.segmentsAvailable);
+  slotGauge("heap_used_bytes", "JavaScript heap in use by the slot's worker thread.", (s) => s.heapUsedBytes);
+  slotGauge("heap_total_bytes", "JavaScript heap the slot's worker thread has committed.", (s) => s.heapTotalBytes);
+  slotGauge("heap_limit_bytes", "JavaScript heap limit of the slot's worker thread.", (s) => s.heapLimitBytes);
 }
 
-/** User metrics: `riffle_user_<name>` with the task's labels. */
-export function userMetricGroup(registry: Registry, labels: Record<(typeof TASK_LABELS)[number], string>): MetricGroup {
-  const metricName = (name: string) => {
-    if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(name)) throw new Error(`invalid metric name "${name}": use letters, digits and _`);
-    return `riffle_user_${name}`;
-  };
-  return {
-    counter(name, help = name) {
-      const full = metricName(name);
-      const existing = registry.getSingleMetric(full) as Counter<string> | undefined;
-      const counter = existing ?? new Counter({ name: full, help, labelNames: TASK_LABELS, registers: [registry] });
-      const child = counter.labels(labels);
-      return { inc: (by = 1) => child.inc(by) };
-    },
-    gauge(name, read, help = name) {
-      const full = metricName(name);
-      const readers = gaugeReaders.get(full) ?? new Map<string, { labels: typeof labels; read: () => number }>();
-      gaugeReaders.set(full, readers);
-      readers.set(JSON.stringify(labels), { labels, read });
-      if (!registry.getSingleMetric(full)) {
-        new Gauge({
-          name: full,
-          help,
-          labelNames: TASK_LABELS,
-          registers: [registry],
-          collect() {
-            this.reset();
-            for (const r of readers.values()) this.set(r.labels, r.read());
-          },
-        });
-      }
-    },
-  };
+/**
+ * The text of /metrics: the process's own registry, and the user metrics of every slot merged into
+ * one family per metric name (each slot's worker has its own registry).
+ */
+export async function metricsText(registry: Registry, slots: Iterable<SlotSnapshot>): Promise<string> {
+  const user = [...slots].map((s) => s.userMetrics).filter((m) => m.length > 0);
+  if (user.length === 0) return registry.metrics();
+  // Series of different tasks have different labels, so summing (the aggregator's default) keeps each.
+  return Registry.merge([registry, AggregatorRegistry.aggregate(user)]).metrics();
 }
-
-const gaugeReaders = new Map<string, Map<string, { labels: Record<string, string>; read: () => number }>>();
-
-export { labelsOf };

@@ -1,19 +1,37 @@
 /**
- * What travels through a channel: a batch of records, or an in-band event.
+ * What travels through a channel: record data, or an in-band event, in order.
  *
- * A producer's buffer holds the records themselves: a consumer on the same TaskManager takes them as
- * they are, and only a remote view encodes them (msgpackr) when it sends. A buffer received from
- * another TaskManager holds the encoded bytes until the task decodes them.
- *
- * A batch may carry the records' event timestamps in a parallel array, present only when at least one
- * record of the batch has one; NaN marks a record without a timestamp (see `timestampOf`). Batches
- * without timestamps carry none, so records without event time cost nothing extra.
+ * A producer's subpartition queues `SegmentBuffer`s: a network segment holding `length` bytes of record
+ * frames (see serialization.ts). A reader in the same slot decodes the segment in place and returns it
+ * to the pool; a reader elsewhere gets a copy of its bytes (one transferable ArrayBuffer) and the
+ * segment returns to the pool at once. Channels hand their gate `DecodedData`: the records of one
+ * buffer (possibly none, when the buffer held only part of a record or a structures frame).
  */
-export type NetworkBuffer = DataBuffer | { readonly type: "END_OF_PARTITION" } | CheckpointBarrier | WatermarkEvent | WatermarkStatusEvent;
+export type QueuedBuffer = SegmentBuffer | NetworkEvent;
 
-export type DataBuffer =
-  | { readonly type: "DATA"; readonly records: unknown[]; readonly timestamps: number[] | undefined; readonly data?: undefined }
-  | { readonly type: "DATA"; readonly data: Buffer; readonly timestamps: Float64Array | undefined; readonly records?: undefined };
+export interface SegmentBuffer {
+  readonly type: "DATA";
+  readonly segment: Buffer;
+  readonly length: number;
+}
+
+/** What a channel gives its gate: decoded records or an event. */
+export type InputItem = DecodedData | NetworkEvent;
+
+export interface DecodedData {
+  readonly type: "DATA";
+  readonly records: unknown[];
+  /** The records' event timestamps (NaN: none), present only when a record of the buffer has one. */
+  readonly timestamps: number[] | undefined;
+  /** Bytes of frames the buffer held (numBytesIn). */
+  readonly bytes: number;
+}
+
+export type NetworkEvent = EndOfPartition | CheckpointBarrier | WatermarkEvent | WatermarkStatusEvent;
+
+export interface EndOfPartition {
+  readonly type: "END_OF_PARTITION";
+}
 
 /**
  * Barrier n (Chandy-Lamport, as in Flink): every record before it belongs to checkpoint n, every
@@ -39,19 +57,9 @@ export interface WatermarkStatusEvent {
   readonly idle: boolean;
 }
 
-export const END_OF_PARTITION: NetworkBuffer = { type: "END_OF_PARTITION" };
+export const END_OF_PARTITION: EndOfPartition = { type: "END_OF_PARTITION" };
 
 /** The timestamp stored for a record: NaN (no timestamp) reads as undefined. */
 export function timestampOf(stored: number): number | undefined {
   return Number.isNaN(stored) ? undefined : stored;
-}
-
-/**
- * Timestamps for `n` records without one, to which a batch's later timestamps are appended. Pushed one
- * by one so the array stays packed doubles (a preallocated `new Array(n)` would be holey, slower to read).
- */
-export function untimed(n: number): number[] {
-  const ts: number[] = [];
-  for (let i = 0; i < n; i++) ts.push(Number.NaN);
-  return ts;
 }

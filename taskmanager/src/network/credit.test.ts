@@ -1,40 +1,42 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { decodeBatch, encodeBatch } from "@riffle/shared";
 import { NetworkBufferPool } from "./buffer-pool.js";
+import type { InputItem } from "./buffer.js";
 import { InputGate } from "./input-gate.js";
 import { RemoteInputChannel } from "./remote-channel.js";
-import { RecordWriter } from "./record-writer.js";
 import { ResultPartition } from "./result-partition.js";
-import { ExchangeHarness, partitionOf } from "../testing/exchange-harness.js";
+import { type DecodedRecords, RecordDeserializer } from "./serialization.js";
+import { ExchangeHarness, writerOf } from "../testing/exchange-harness.js";
 
 /**
- * The credit protocol over a real gRPC connection: a producer side (partition manager + exchange
- * server) and a consumer side (gate + remote channels) with separate buffer pools, as two
+ * The credit protocol between two network stacks over a real gRPC connection (through the main
+ * thread's bridges and a slot's MessagePorts, as in a cluster), with separate segment pools, as two
  * TaskManagers would have.
  */
 const harness = new ExchangeHarness();
 afterEach(() => harness.cleanUp());
-const producerSide = (buffers: number) => harness.producerSide(buffers);
-const consumerSide = (buffers: number, floating: number) => harness.consumerSide(buffers, floating);
+const producerSide = (segments: number) => harness.producerSide(segments);
+const consumerSide = (segments: number, floating: number) => harness.consumerSide(segments, floating);
 
-/** Records of ~20 KiB: as a writer would size them, one makes a buffer, so each travels alone. */
+/** Records of ~20 KiB: with a flush after each, every one travels in a buffer of its own. */
 const PAD = "p".repeat(20 * 1024);
 
-function produce(partition: ResultPartition, subpartition: number, n: number, from = 0, pad = PAD) {
+/** Writes `n` records `{i, pad}` into a one-subpartition partition, each flushed into a buffer of its own. */
+function produce(partition: ResultPartition, n: number) {
+  const writer = writerOf(partition);
   for (let i = 0; i < n; i++) {
-    expect(partition.pool.tryRequest()).toBe(true);
-    partition.subpartition(subpartition).add({ type: "DATA", records: [{ i: from + i, pad }], timestamps: undefined });
+    writer.collect({ i, pad: PAD });
+    writer.flush();
   }
 }
 
-const ids = (data: Buffer) => (decodeBatch(data) as Array<{ i: number }>).map((r) => r.i);
+const ids = (b: InputItem) => (b.type === "DATA" ? (b.records as Array<{ i: number }>).map((r) => r.i).filter((i) => i >= 0) : []);
 
 describe("credit-based flow control", () => {
   it("sends nothing without credit, and backlog brings floating buffers", async () => {
     const prod = await producerSide(100);
-    const partition = partitionOf("p1", 1, prod.pool, 1);
+    const partition = new ResultPartition("p1", 1, prod.pool, () => {});
     prod.partitions.register(partition, "job");
-    produce(partition, 0, 20);
+    produce(partition, 20);
 
     const cons = consumerSide(100, 8);
     const ch = cons.channel(0, prod.address, "p1", 0);
@@ -44,11 +46,11 @@ describe("credit-based flow control", () => {
     await vi.waitFor(() => expect(ch.buffersReceived).toBe(10), { timeout: 5000 });
     expect(ch.creditsAnnounced).toBe(8);
     expect(partition.subpartition(0).queuedBuffers).toBe(10);
-    expect(cons.pool.availableBuffers).toBe(100 - 2 - 8);
+    expect(cons.pool.availableSegments).toBe(100 - 2 - 8);
 
     // Reading one buffer frees one, announced as one credit: exactly one more arrives.
     const first = cons.gate.pollNext();
-    expect(first && first.buffer.type === "DATA" && ids(first.buffer.data)).toEqual([0]);
+    expect(first && ids(first.buffer)).toEqual([0]);
     await vi.waitFor(() => expect(ch.buffersReceived).toBe(11), { timeout: 5000 });
     expect(partition.subpartition(0).queuedBuffers).toBe(9);
     expect(ch.outstandingCredit).toBe(0);
@@ -58,25 +60,27 @@ describe("credit-based flow control", () => {
     partition.finish();
     await vi.waitFor(
       () => {
-        for (let item = cons.gate.pollNext(); item; item = cons.gate.pollNext()) {
-          if (item.buffer.type === "DATA") seen.push(...ids(item.buffer.data));
-        }
+        for (let item = cons.gate.pollNext(); item; item = cons.gate.pollNext()) seen.push(...ids(item.buffer));
         expect(cons.gate.isFinished()).toBe(true);
       },
       { timeout: 5000 },
     );
     expect(seen).toEqual(Array.from({ length: 20 }, (_, i) => i));
     expect(cons.failures).toEqual([]);
-    expect(prod.pool.availableBuffers).toBe(100);
+    expect(prod.pool.availableSegments).toBe(100);
   });
 
   it("a channel without credit does not stall another channel on the same connection", async () => {
     const prod = await producerSide(200);
-    const partition = partitionOf("p2", 2, prod.pool, 1);
+    const partition = new ResultPartition("p2", 2, prod.pool, () => {});
     prod.partitions.register(partition, "job");
-    produce(partition, 0, 50);
-    produce(partition, 1, 50, 1000);
-    partition.finish();
+    const writer = writerOf(partition, "rebalance");
+    for (let i = 0; i < 50; i++) {
+      writer.collect({ i, pad: PAD }); // subpartition 0
+      writer.collect({ i: 1000 + i, pad: PAD }); // subpartition 1
+      writer.flush();
+    }
+    expect(writer.finishIfFlushed()).toBe(true);
 
     const cons = consumerSide(100, 8);
     const stalled = cons.channel(0, prod.address, "p2", 0);
@@ -89,8 +93,8 @@ describe("credit-based flow control", () => {
     await vi.waitFor(
       () => {
         for (let b = flowing.poll(); b; b = flowing.poll()) {
-          if (b.type === "DATA") got.push(...ids(b.data));
-          else flowingEnded = true;
+          if (b.type === "DATA") got.push(...ids(b));
+          else if (b.type === "END_OF_PARTITION") flowingEnded = true;
         }
         expect(flowingEnded).toBe(true);
       },
@@ -104,18 +108,22 @@ describe("credit-based flow control", () => {
     expect(cons.failures).toEqual([]);
   });
 
-  it("one credit carries several small buffers, up to one buffer's worth of records", async () => {
+  it("one credit carries several small buffers, up to one segment of bytes", async () => {
     const prod = await producerSide(100);
-    const partition = partitionOf("p3", 1, prod.pool, 256);
+    const partition = new ResultPartition("p3", 1, prod.pool, () => {});
     prod.partitions.register(partition, "job");
-    produce(partition, 0, 30, 0, "");
-    partition.finish();
+    const writer = writerOf(partition);
+    for (let i = 0; i < 30; i++) {
+      writer.collect({ i, pad: "" });
+      writer.flush();
+    }
+    expect(writer.finishIfFlushed()).toBe(true);
     const cons = consumerSide(100, 8);
     const ch = cons.channel(0, prod.address, "p3", 0);
     const seen: number[] = [];
     await vi.waitFor(
       () => {
-        for (let item = cons.gate.pollNext(); item; item = cons.gate.pollNext()) if (item.buffer.type === "DATA") seen.push(...ids(item.buffer.data));
+        for (let item = cons.gate.pollNext(); item; item = cons.gate.pollNext()) seen.push(...ids(item.buffer));
         expect(cons.gate.isFinished()).toBe(true);
       },
       { timeout: 5000 },
@@ -123,7 +131,41 @@ describe("credit-based flow control", () => {
     expect(seen).toEqual(Array.from({ length: 30 }, (_, i) => i));
     // 30 tiny buffers and the end of partition arrived in 2 messages: one credit each.
     expect(ch.buffersReceived).toBe(2);
-    expect(prod.pool.availableBuffers).toBe(100);
+    expect(prod.pool.availableSegments).toBe(100);
+  });
+
+  it("a record larger than a segment spans buffers, each on a credit, and arrives whole", async () => {
+    const prod = await producerSide(100);
+    const partition = new ResultPartition("p4", 1, prod.pool, () => {});
+    prod.partitions.register(partition, "job");
+    const writer = writerOf(partition);
+    const big = "b".repeat(200 * 1024);
+    writer.collect({ i: 0, pad: big }, 42);
+    writer.collect({ i: 1, pad: "" });
+    expect(writer.finishIfFlushed()).toBe(true);
+    // 200 KiB in 32 KiB segments: 7 buffers, then the end of partition.
+    expect(partition.subpartition(0).queuedBuffers).toBe(8);
+    const cons = consumerSide(100, 0);
+    const ch = cons.channel(0, prod.address, "p4", 0);
+    const records: Array<{ i: number; pad: string }> = [];
+    const timestamps: Array<number | undefined> = [];
+    await vi.waitFor(
+      () => {
+        for (let item = cons.gate.pollNext(); item; item = cons.gate.pollNext()) {
+          if (item.buffer.type !== "DATA") continue;
+          records.push(...(item.buffer.records as typeof records));
+          timestamps.push(...(item.buffer.timestamps ?? item.buffer.records.map(() => undefined)));
+        }
+        expect(cons.gate.isFinished()).toBe(true);
+      },
+      { timeout: 5000 },
+    );
+    expect(records.map((r) => r.i)).toEqual([0, 1]);
+    expect(records[0]!.pad).toBe(big);
+    expect(timestamps[0]).toBe(42);
+    // With only its 2 exclusive credits, the channel never held more than 2 segments' worth.
+    expect(ch.buffersReceived).toBe(8);
+    expect(cons.failures).toEqual([]);
   });
 
   it("a receiver that gets a buffer beyond its credit fails the channel", () => {
@@ -131,59 +173,56 @@ describe("credit-based flow control", () => {
     const gate = new InputGate(0, pool, 0);
     const failures: Error[] = [];
     const ch = new RemoteInputChannel(0, "c", { notifyChannelNonEmpty: () => {}, notifyChannelFailed: (_c, e) => failures.push(e) }, gate, 1, () => {});
-    ch.onBuffer({ sequence: 0, backlog: 0, type: "DATA", data: encodeBatch([1]) });
+    ch.onBuffer({ sequence: 0, backlog: 0, type: "DATA", data: new Uint8Array(4) });
     expect(failures).toEqual([]);
-    ch.onBuffer({ sequence: 1, backlog: 0, type: "DATA", data: encodeBatch([2]) });
+    ch.onBuffer({ sequence: 1, backlog: 0, type: "DATA", data: new Uint8Array(4) });
     expect(failures.map((e) => e.message)).toEqual(["c: the sender sent a buffer without credit"]);
   });
 });
 
-describe("numBytesOut", () => {
-  it("counts exactly the bytes encoded for a remote reader, nothing for a local one", async () => {
+describe("byte counters", () => {
+  it("numBytesOut equals what the readers decode, byte for byte, local and remote", async () => {
     const prod = await producerSide(100);
     const partition = new ResultPartition("p5", 2, prod.pool, () => {});
     prod.partitions.register(partition, "job");
     // Rebalance from subtask 0: records alternate between subpartition 0 and 1.
-    const writer = new RecordWriter(partition, {
-      partitioner: "rebalance",
-      maxParallelism: 128,
-      bufferSize: 32 * 1024,
-      maxBuffersPerSubpartition: 100,
-      subtaskIndex: 0,
-    });
+    const writer = writerOf(partition, "rebalance");
     const payload = "x".repeat(100);
-    for (let i = 0; i < 2000; i++) writer.collect({ i, payload });
+    for (let i = 0; i < 2000; i++) writer.collect({ i, payload }, i % 3 === 0 ? i : undefined);
     expect(writer.finishIfFlushed()).toBe(true);
 
-    // Subpartition 0 is read as a local channel reads it: records by reference, nothing encoded.
-    // The writer did encode a sample buffer to size its batches; that is not network traffic.
+    // Subpartition 0 is read in place, as a channel of the same slot reads it.
     const local = partition.subpartition(0);
-    let localRecords = 0;
+    const deserializer = new RecordDeserializer("local");
+    const localOut: DecodedRecords = { records: [], timestamps: undefined };
+    let localBytes = 0;
     for (let b = local.poll(); b; b = local.poll()) {
-      if (b.type === "DATA") localRecords += b.records!.length;
+      if (b.type !== "DATA") continue;
+      deserializer.decode(b.segment.subarray(0, b.length), localOut);
+      localBytes += b.length;
+      local.recycle(b.segment);
     }
-    expect(localRecords).toBe(1000);
-    expect(writer.bytesOut).toBe(0);
+    expect(localOut.records).toHaveLength(1000);
 
-    // Subpartition 1 goes over gRPC: numBytesOut is what arrived, byte for byte.
+    // Subpartition 1 goes over gRPC.
     const cons = consumerSide(100, 8);
     cons.channel(0, prod.address, "p5", 1);
-    let received = 0;
+    let remoteBytes = 0;
     let remoteRecords = 0;
     await vi.waitFor(
       () => {
         for (let item = cons.gate.pollNext(); item; item = cons.gate.pollNext()) {
           if (item.buffer.type !== "DATA") continue;
-          received += item.buffer.data!.length;
-          remoteRecords += decodeBatch(item.buffer.data!).length;
+          remoteBytes += item.buffer.bytes;
+          remoteRecords += item.buffer.records.length;
         }
         expect(cons.gate.isFinished()).toBe(true);
       },
       { timeout: 5000 },
     );
     expect(remoteRecords).toBe(1000);
-    expect(received).toBeGreaterThan(1000 * payload.length);
-    expect(writer.bytesOut).toBe(received);
+    expect(remoteBytes).toBeGreaterThan(1000 * payload.length);
+    expect(writer.bytesOut).toBe(localBytes + remoteBytes);
     expect(cons.failures).toEqual([]);
   });
 });

@@ -1,12 +1,10 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { decodeBatch } from "@riffle/shared";
 import { MAX_WATERMARK } from "@riffle/sdk/internal";
-import { timestampOf, type NetworkBuffer } from "./buffer.js";
+import { type InputItem, timestampOf } from "./buffer.js";
 import type { InputGate } from "./input-gate.js";
-import { RecordWriter } from "./record-writer.js";
 import type { RemoteInputChannel } from "./remote-channel.js";
 import { ResultPartition } from "./result-partition.js";
-import { ExchangeHarness } from "../testing/exchange-harness.js";
+import { ExchangeHarness, writerOf } from "../testing/exchange-harness.js";
 
 /**
  * Event time on the wire: record timestamps, watermarks and watermark status between two network
@@ -15,15 +13,13 @@ import { ExchangeHarness } from "../testing/exchange-harness.js";
 const harness = new ExchangeHarness();
 afterEach(() => harness.cleanUp());
 
-function writerFor(partition: ResultPartition, partitioner: "forward" | "rebalance" = "forward") {
-  return new RecordWriter(partition, { partitioner, maxParallelism: 128, bufferSize: 32 * 1024, maxBuffersPerSubpartition: 100, subtaskIndex: 0 });
-}
+const writerFor = (partition: ResultPartition) => writerOf(partition);
 
 /** What a task sees of a channel: records with their timestamps, and events, in order. */
-function describeItem(buffer: NetworkBuffer): string[] {
+function describeItem(buffer: InputItem): string[] {
   switch (buffer.type) {
     case "DATA": {
-      const records = buffer.records ?? decodeBatch(buffer.data);
+      const records = buffer.records;
       const ts = buffer.timestamps;
       if (ts) expect(ts.length).toBe(records.length);
       return records.map((r, i) => `${String(r)}@${ts ? String(timestampOf(ts[i]!)) : "-"}`);
@@ -51,9 +47,9 @@ function wireTypes(channel: RemoteInputChannel): string[] {
 }
 
 /** Reads the gate until it is finished, as the task would (end of partition is absorbed by the gate). */
-async function readAll(gate: InputGate): Promise<{ items: string[]; buffers: NetworkBuffer[] }> {
+async function readAll(gate: InputGate): Promise<{ items: string[]; buffers: InputItem[] }> {
   const items: string[] = [];
-  const buffers: NetworkBuffer[] = [];
+  const buffers: InputItem[] = [];
   await vi.waitFor(
     () => {
       for (let item = gate.pollNext(); item; item = gate.pollNext()) {
@@ -68,13 +64,13 @@ async function readAll(gate: InputGate): Promise<{ items: string[]; buffers: Net
 }
 
 describe("event time over a remote channel", () => {
-  it("delivers timestamps, watermarks and status in order with the data, small batches merged", async () => {
+  it("delivers timestamps, watermarks and status in order with the data, small buffers merged", async () => {
     const prod = await harness.producerSide(100);
     const partition = new ResultPartition("p-et", 1, prod.pool, () => {});
     const writer = writerFor(partition);
     prod.partitions.register(partition, "job");
 
-    // Three small batches (as the buffer timeout flushes them): mixed, none, all timestamped.
+    // Three small buffers (as the buffer timeout flushes them): mixed, none, all timestamped.
     writer.collect("a");
     writer.collect("b", 10);
     writer.flush();
@@ -83,7 +79,7 @@ describe("event time over a remote channel", () => {
     writer.collect("d", 30);
     writer.collect("e", -5);
     writer.flush();
-    // The watermark flushes the pending record before it goes out.
+    // The watermark finishes the partly filled segment before it goes out.
     writer.collect("f", 40);
     writer.emitWatermark(25);
     writer.emitWatermark(20); // behind the last one: not sent
@@ -96,25 +92,24 @@ describe("event time over a remote channel", () => {
     writer.emitWatermark(MAX_WATERMARK);
     expect(writer.finishIfFlushed()).toBe(true);
 
-    // The consumer connects after all of it was queued, so the small batches behind one another go on one credit.
+    // The consumer connects after all of it was queued, so the small buffers behind one another go on one credit.
     const cons = harness.consumerSide(100, 8);
     const ch = cons.channel(0, prod.address, "p-et", 0);
     const types = wireTypes(ch);
     const { items, buffers } = await readAll(cons.gate);
     expect(items).toEqual(["a@undefined", "b@10", "c@undefined", "d@30", "e@-5", "f@40", "WM 25", "IDLE", "ACTIVE", "WM 50", "g@-", `WM ${MAX_WATERMARK}`]);
-    // The four batches before the first watermark (a..f) went as one message, timestamps aligned
+    // The four buffers before the first watermark (a..f) went as one message, timestamps aligned
     // across them; then 4 events, g, MAX and the end of partition.
-    expect(types).toEqual(["TIMESTAMPED_DATA", "WATERMARK", "WATERMARK_STATUS", "WATERMARK_STATUS", "WATERMARK", "DATA", "WATERMARK", "END_OF_PARTITION"]);
+    expect(types).toEqual(["DATA", "WATERMARK", "WATERMARK_STATUS", "WATERMARK_STATUS", "WATERMARK", "DATA", "WATERMARK", "END_OF_PARTITION"]);
     expect(ch.buffersReceived).toBe(8);
     const merged = buffers[0]!;
-    expect(merged.type === "DATA" && merged.timestamps).toBeInstanceOf(Float64Array);
     expect(merged.type === "DATA" && merged.timestamps?.length).toBe(6);
     expect(cons.failures).toEqual([]);
-    expect(prod.pool.availableBuffers).toBe(100);
+    expect(prod.pool.availableSegments).toBe(100);
     expect(writer.currentOutputWatermark).toBe(MAX_WATERMARK);
   });
 
-  it("sends batches without timestamps as before: no timestamps on the wire or after", async () => {
+  it("sends records without timestamps without any: none on the wire or after", async () => {
     const prod = await harness.producerSide(100);
     const partition = new ResultPartition("p-plain", 1, prod.pool, () => {});
     const writer = writerFor(partition);

@@ -1,42 +1,33 @@
-import type * as grpc from "@grpc/grpc-js";
-import {
-  RiffleError,
-  encodeBatch,
-  encodeTimestampedData,
-  encodeValue,
-  type BufferResponse,
-  type BufferType,
-  type Logger,
-  type ExchangeRequest,
-  type ExchangeResponse,
-} from "@riffle/shared";
-import { type CheckpointBarrier, type DataBuffer, type NetworkBuffer, untimed } from "./buffer.js";
+import type { MessagePort } from "node:worker_threads";
+import { RiffleError, encodeValue, type BufferResponse, type BufferType, type ExchangeRequest, type ExchangeResponse, type Logger } from "@riffle/shared";
+import type { CheckpointBarrier, NetworkEvent, SegmentBuffer } from "./buffer.js";
 import type { PartitionManager } from "./partition-manager.js";
-import type { EncodingListener, ResultSubpartition, SubpartitionReader } from "./result-partition.js";
+import { PortStream } from "./port-stream.js";
+import type { ResultSubpartition, SubpartitionReader } from "./result-partition.js";
 
 /**
- * The sending end of credit-based flow control: one view per requested subpartition. It sends a
- * buffer only while it holds credit from the receiver, and attaches the subpartition's backlog so the
- * receiver can lend floating buffers where data waits.
+ * The sending end of credit-based flow control: one view per subpartition requested by a channel
+ * outside this slot. It sends a buffer only while it holds credit from the receiver, and attaches the
+ * subpartition's backlog so the receiver can lend floating buffers where data waits.
+ *
+ * A data buffer leaves as a copy of its segment's bytes (a transferable ArrayBuffer of exactly that
+ * length) and the segment returns to the pool at once. Segments flushed early by the buffer timeout
+ * and queued behind it travel along in the same buffer, up to one segment size: a flush per record
+ * then does not cost a credit round trip per record.
  */
 export class RemoteSubpartitionView implements SubpartitionReader {
   private credit: number;
   private sequence = 0;
-  private writeBlocked = false;
   private done = false;
   buffersSent = 0;
 
   constructor(
     private readonly sub: ResultSubpartition,
-    private readonly call: grpc.ServerDuplexStream<ExchangeRequest, ExchangeResponse>,
+    private readonly stream: PortStream<ExchangeResponse, ExchangeRequest>,
     initialCredit: number,
-    private readonly encoding: EncodingListener,
+    private readonly segmentSize: number,
   ) {
     this.credit = initialCredit;
-    call.on("drain", () => {
-      this.writeBlocked = false;
-      this.trySend();
-    });
   }
 
   start(): void {
@@ -55,78 +46,59 @@ export class RemoteSubpartitionView implements SubpartitionReader {
   notifyReleased(error: RiffleError): void {
     if (this.done) return;
     this.done = true;
-    this.call.write({ error: { code: error.code, message: error.message } });
-    this.call.end();
+    this.stream.send({ error: { code: error.code, message: error.message } });
+    this.stream.end();
   }
 
   private trySend(): void {
-    while (!this.done && this.credit > 0 && !this.writeBlocked) {
+    while (!this.done && this.credit > 0) {
       const buffer = this.sub.poll();
       if (buffer === undefined) return;
       this.credit--;
       this.buffersSent++;
-      const ok = this.call.write({ buffer: buffer.type === "DATA" ? this.encode(buffer) : this.encodeEvent(buffer) });
+      if (buffer.type === "DATA") {
+        const data = this.takeData(buffer);
+        this.stream.send({ buffer: this.message("DATA", new Uint8Array(data)) }, [data]);
+        continue;
+      }
+      this.stream.send({ buffer: this.message(buffer.type, encodeEvent(buffer)) });
       if (buffer.type === "END_OF_PARTITION") {
         this.done = true;
         this.sub.removeReader(this);
-        this.call.end();
+        this.stream.end();
         return;
       }
-      if (!ok) this.writeBlocked = true;
     }
   }
 
-  /**
-   * Encodes a buffer for the wire. Small buffers (flushed early by the buffer timeout) queued behind it
-   * travel with it, up to about one buffer size of records: a flush per record then does not cost a
-   * credit round trip per record. Their timestamps merge along, aligned with the records (NaN for the
-   * records of a batch that had none); events are never merged, so they keep their place.
-   */
-  private encode(buffer: DataBuffer): BufferResponse {
-    if (buffer.data) {
-      const { data, timestamps } = buffer;
-      return timestamps ? this.message("TIMESTAMPED_DATA", encodeTimestampedData(data, timestamps)) : this.message("DATA", data);
-    }
-    let records = buffer.records;
-    let timestamps = buffer.timestamps;
-    const limit = this.encoding.recordsPerBuffer;
+  /** The bytes of `first` and of the small data buffers right behind it, as one copy; the segments go back. */
+  private takeData(first: SegmentBuffer): ArrayBuffer {
+    let total = first.length;
     let next = this.sub.peek();
-    if (next?.type === "DATA" && next.records && records.length + next.records.length <= limit) {
-      records = records.slice();
-      if (timestamps) timestamps = timestamps.slice();
-      while (next?.type === "DATA" && next.records && records.length + next.records.length <= limit) {
-        this.sub.poll();
-        if (next.timestamps || timestamps) {
-          timestamps ??= untimed(records.length);
-          const ts = next.timestamps;
-          if (ts) for (let i = 0; i < ts.length; i++) timestamps.push(ts[i]!);
-          else for (let i = 0; i < next.records.length; i++) timestamps.push(Number.NaN);
-        }
-        for (const r of next.records) records.push(r);
-        next = this.sub.peek();
-      }
+    if (next?.type !== "DATA" || total + next.length > this.segmentSize) {
+      const data = first.segment.buffer.slice(first.segment.byteOffset, first.segment.byteOffset + first.length) as ArrayBuffer;
+      this.sub.recycle(first.segment);
+      return data;
     }
-    const data = encodeBatch(records);
-    this.encoding.onEncoded(data.length + (timestamps ? 8 * timestamps.length : 0), records.length);
+    const parts: SegmentBuffer[] = [first];
+    while (next?.type === "DATA" && total + next.length <= this.segmentSize) {
+      this.sub.poll();
+      parts.push(next);
+      total += next.length;
+      next = this.sub.peek();
+    }
+    const data = new Uint8Array(total);
+    let at = 0;
+    for (const p of parts) {
+      data.set(p.segment.subarray(0, p.length), at);
+      at += p.length;
+      this.sub.recycle(p.segment);
+    }
+    return data.buffer;
+  }
+
+  private message(type: BufferType, data: Uint8Array): BufferResponse {
     // The backlog is read after merging: the buffers taken along are no longer behind this one.
-    return timestamps ? this.message("TIMESTAMPED_DATA", encodeTimestampedData(data, timestamps)) : this.message("DATA", data);
-  }
-
-  /** An in-band event as it goes on the wire (see exchange.proto for each type's data). */
-  private encodeEvent(event: Exclude<NetworkBuffer, DataBuffer>): BufferResponse {
-    switch (event.type) {
-      case "CHECKPOINT_BARRIER":
-        return this.message(event.type, encodeBarrier(event));
-      case "WATERMARK":
-        return this.message(event.type, encodeValue({ timestamp: event.timestamp }));
-      case "WATERMARK_STATUS":
-        return this.message(event.type, encodeValue({ idle: event.idle }));
-      case "END_OF_PARTITION":
-        return this.message(event.type, EMPTY);
-    }
-  }
-
-  private message(type: BufferType, data: Buffer): BufferResponse {
     return { sequence: this.sequence++, backlog: this.sub.backlog, type, data };
   }
 
@@ -136,54 +108,69 @@ export class RemoteSubpartitionView implements SubpartitionReader {
   }
 }
 
-const EMPTY = Buffer.alloc(0);
+/** An in-band event as it goes on the wire (see exchange.proto for each type's data). */
+function encodeEvent(event: NetworkEvent): Uint8Array {
+  switch (event.type) {
+    case "CHECKPOINT_BARRIER":
+      return encodeBarrier(event);
+    case "WATERMARK":
+      return encodeValue({ timestamp: event.timestamp });
+    case "WATERMARK_STATUS":
+      return encodeValue({ idle: event.idle });
+    case "END_OF_PARTITION":
+      return EMPTY;
+  }
+}
 
-function encodeBarrier(b: CheckpointBarrier): Buffer {
+const EMPTY = new Uint8Array(0);
+
+function encodeBarrier(b: CheckpointBarrier): Uint8Array {
   return encodeValue({ checkpointId: b.checkpointId, timestamp: b.timestamp, targetDir: b.targetDir, isSavepoint: b.isSavepoint });
 }
 
-/** Serves DataExchange.Exchange: the first message requests a subpartition, the rest add credit. */
-export function exchangeHandler(partitions: PartitionManager, requestTimeoutMs: number, log: Logger) {
-  return (call: grpc.ServerDuplexStream<ExchangeRequest, ExchangeResponse>): void => {
-    let view: RemoteSubpartitionView | undefined;
-    let pendingCredit = 0;
-    let closed = false;
-    const close = () => {
-      closed = true;
-      view?.close();
-    };
-    call.on("error", close);
-    call.on("cancelled", close);
-    call.on("end", () => {
-      close();
-      call.end();
-    });
-    call.on("data", (msg: ExchangeRequest) => {
+/**
+ * Serves one data-exchange stream arriving on `port` (from another slot's worker, or bridged from
+ * gRPC by the main thread): the first message requests a subpartition, the rest add credit.
+ */
+export function serveExchange(port: MessagePort, partitions: PartitionManager, requestTimeoutMs: number, segmentSize: number, log: Logger): void {
+  let view: RemoteSubpartitionView | undefined;
+  let pendingCredit = 0;
+  let closed = false;
+  const stream: PortStream<ExchangeResponse, ExchangeRequest> = new PortStream(port, {
+    message: (msg) => {
       if (msg.partitionRequest) {
         const req = msg.partitionRequest;
         partitions.waitFor(req.partitionId, requestTimeoutMs).then(
           (partition) => {
             if (closed) return;
             try {
-              view = new RemoteSubpartitionView(partition.subpartition(req.subpartition), call, req.initialCredit + pendingCredit, partition.encoding);
+              view = new RemoteSubpartitionView(partition.subpartition(req.subpartition), stream, req.initialCredit + pendingCredit, segmentSize);
               view.start();
             } catch (err) {
               const e = err instanceof RiffleError ? err : new RiffleError("INTERNAL", String(err));
-              call.write({ error: { code: e.code, message: e.message } });
-              call.end();
+              stream.send({ error: { code: e.code, message: e.message } });
+              stream.end();
             }
           },
           (err: RiffleError) => {
             log.warn({ partitionId: req.partitionId, consumer: req.consumer }, err.message);
             if (closed) return;
-            call.write({ error: { code: err.code, message: err.message } });
-            call.end();
+            stream.send({ error: { code: err.code, message: err.message } });
+            stream.end();
           },
         );
       } else if (msg.addCredit) {
         if (view) view.addCredit(msg.addCredit.credit);
         else pendingCredit += msg.addCredit.credit;
       }
-    });
-  };
+    },
+    end: () => {
+      closed = true;
+      view?.close();
+    },
+    error: () => {
+      closed = true;
+      view?.close();
+    },
+  });
 }

@@ -1,12 +1,12 @@
-import type { NetworkBuffer } from "./buffer.js";
+import type { InputItem } from "./buffer.js";
 
 /** One producer subtask's data as seen by a consuming task. */
 export interface InputChannel {
   readonly index: number;
   /** Where it reads from, for error messages. */
   readonly description: string;
-  /** Takes the next buffer. Taking it frees the buffer it occupied (the caller decodes it at once). */
-  poll(): NetworkBuffer | undefined;
+  /** Takes and decodes the next buffer, freeing the memory it occupied. */
+  poll(): InputItem | undefined;
   hasData(): boolean;
   /** Buffers received and not yet taken (inPoolUsage). */
   queuedBuffers(): number;

@@ -5,11 +5,12 @@ import { InputGate } from "./input-gate.js";
 import { LocalInputChannel } from "./local-channel.js";
 import { PartitionManager } from "./partition-manager.js";
 import { ResultPartition } from "./result-partition.js";
+import { writerOf } from "../testing/exchange-harness.js";
 
 const barrier = (checkpointId: number): CheckpointBarrier => ({ type: "CHECKPOINT_BARRIER", checkpointId, timestamp: 0, targetDir: "", isSavepoint: false });
 
 describe("InputGate and in-band events", () => {
-  it("keeps a blocked channel's watermarks queued behind its barrier until alignment ends; local buffers pass as they are", async () => {
+  it("keeps a blocked channel's watermarks queued behind its barrier until alignment ends; local segments are decoded in place", async () => {
     const pool = new NetworkBufferPool(10, 1024);
     const partitions = new PartitionManager();
     const partition = new ResultPartition("p", 2, pool, () => {});
@@ -19,23 +20,29 @@ describe("InputGate and in-band events", () => {
     for (const c of channels) gate.addChannel(c);
     await Promise.all(channels.map((c, i) => c.connect(partitions, "p", i, 1000)));
 
-    const [s0, s1] = partition.subpartitions;
-    const batch = { type: "DATA" as const, records: ["r"], timestamps: [42] };
+    const [s0] = partition.subpartitions;
     s0!.add(barrier(1));
     s0!.add({ type: "WATERMARK", timestamp: 10 });
     s0!.add({ type: "WATERMARK_STATUS", idle: true });
-    expect(pool.tryRequest()).toBe(true); // a queued data buffer holds a pool buffer
-    s1!.add(batch);
+    // Rebalance from subtask 0 starts at subpartition 0: a record each for 0 and 1, flushed.
+    const writer = writerOf(partition, "rebalance");
+    writer.collect("ignored, behind the events of channel 0");
+    writer.collect("r", 42);
+    writer.flush();
+    expect(pool.availableSegments).toBe(8); // each queued segment holds one of the pool's
 
     const first = gate.pollNext();
     expect(first).toEqual({ channel: 0, buffer: barrier(1) });
     gate.block(0); // what the aligner does on barrier 1 of channel 0
-    // Channel 0's events wait behind its barrier; channel 1 flows, its batch the producer's own object.
-    expect(gate.pollNext()?.buffer).toBe(batch);
+    // Channel 0's events wait behind its barrier; channel 1 flows, its segment decoded and returned.
+    const data = gate.pollNext()?.buffer;
+    expect(data?.type === "DATA" && [data.records, data.timestamps]).toEqual([["r"], [42]]);
+    expect(pool.availableSegments).toBe(9);
     expect(gate.pollNext()).toBeUndefined();
     gate.unblockAll();
     expect(gate.pollNext()).toEqual({ channel: 0, buffer: { type: "WATERMARK", timestamp: 10 } });
     expect(gate.pollNext()).toEqual({ channel: 0, buffer: { type: "WATERMARK_STATUS", idle: true } });
+    expect(gate.pollNext()?.buffer).toMatchObject({ type: "DATA", records: ["ignored, behind the events of channel 0"] });
     expect(gate.pollNext()).toBeUndefined();
   });
 });

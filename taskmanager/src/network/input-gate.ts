@@ -1,12 +1,12 @@
 import type { NetworkBufferPool } from "./buffer-pool.js";
-import type { NetworkBuffer } from "./buffer.js";
+import type { InputItem } from "./buffer.js";
 import type { ChannelOwner, InputChannel } from "./input-channel.js";
-import type { FloatingBuffers, RemoteInputChannel } from "./remote-channel.js";
+import { type FloatingBuffers, RemoteInputChannel } from "./remote-channel.js";
 import { Signal } from "./signal.js";
 
 export interface GateItem {
   channel: number;
-  buffer: NetworkBuffer;
+  buffer: InputItem;
 }
 
 /**
@@ -155,11 +155,23 @@ export class InputGate implements ChannelOwner, FloatingBuffers {
     });
   }
 
-  /** Buffers received and not yet read, over buffers this gate may hold: Flink's inPoolUsage. */
+  /** Buffers received and not yet read. */
   queuedBuffers(): number {
     let n = 0;
     for (const c of this.channels) n += c.queuedBuffers();
     return n;
+  }
+
+  /**
+   * Fraction (0..1) of the buffers this gate's channels may hold that they hold (Flink's inPoolUsage):
+   * received and unread buffers over exclusive plus floating ones. Channels in the producer's own slot
+   * hold none of their own.
+   */
+  usage(): number {
+    let capacity = 0;
+    for (const c of this.channels) if (c instanceof RemoteInputChannel) capacity += c.capacity;
+    if (capacity === 0) return 0;
+    return Math.min(1, this.queuedBuffers() / (capacity + this.maxFloating));
   }
 
   close(): void {

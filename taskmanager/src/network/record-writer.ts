@@ -1,51 +1,57 @@
-import { encodeBatch, murmur3Key, operatorIndexForKeyGroup, type Partitioner } from "@riffle/shared";
+import { murmur3Key, operatorIndexForKeyGroup, type Partitioner } from "@riffle/shared";
 import { MAX_WATERMARK, MIN_WATERMARK, type Output } from "@riffle/sdk/internal";
-import type { ResultPartition, ResultSubpartition } from "./result-partition.js";
-import { type CheckpointBarrier, type NetworkBuffer, untimed } from "./buffer.js";
+import type { ResultPartition, ResultSubpartition, SpillEntry } from "./result-partition.js";
+import type { CheckpointBarrier, NetworkEvent } from "./buffer.js";
+import {
+  FRAME_RECORD,
+  FRAME_STRUCTURES,
+  FRAME_TIMESTAMPED_RECORD,
+  HEADER_BYTES,
+  MAX_HEADER,
+  RecordSerializer,
+  copyBytes,
+  writeHeader,
+} from "./serialization.js";
 
 export interface RecordWriterOptions {
   partitioner: Partitioner;
   /** Key selector for hash partitioning. */
   keySelector?: ((record: unknown) => unknown) | undefined;
   maxParallelism: number;
-  bufferSize: number;
   maxBuffersPerSubpartition: number;
   /** Seeds round-robin and shuffle so that runs repeat. */
   subtaskIndex: number;
+  /** The operator whose records this writer sends, for error messages. */
+  producer: string;
 }
 
 /**
- * Turns records into buffers: each record goes to the subpartition(s) its partitioner picks, where it
- * waits in a pending batch until the batch reaches about one buffer's size (or the buffer timeout
- * flushes it); the batch then becomes a buffer from the network pool. Remote views encode buffers as
- * they send them and report the size, which sets how many records make a buffer; a partition read
- * only locally is never encoded, except one buffer in SAMPLE_EVERY to keep that size measured.
+ * Turns records into bytes in network segments: each record goes to the subpartition(s) its
+ * partitioner picks and is serialized at once into that subpartition's current segment; a full
+ * segment is queued for the reader and a new one taken from the slot's pool. A record longer than
+ * what is left spans segments.
  *
- * The task checks `isAvailable()` before each record: a writer whose subpartition queue is full, or
- * which needs a buffer while the pool is empty, is unavailable and the task waits on `available()`.
+ * The task checks `isAvailable()` before each record. The writer becomes unavailable when a
+ * subpartition queue reaches its limit or the pool had no segment to give: the rest of the record
+ * (and whatever the same input still emits, and events behind it, in order) waits in the
+ * subpartition's spill, which `isAvailable()` writes out first once segments come back. So in-flight
+ * data stays within the pool plus, per output, what one input record produced after it ran dry.
  *
- * Event time: a record's timestamp goes into a parallel array of its batch, which exists only once a
- * record of that batch has a timestamp. Watermarks and watermark status are in-band events on every
- * subpartition, behind the records written before them (partly filled batches go out first).
+ * Event time: a record with a timestamp is a timestamped frame. Watermarks and watermark status are
+ * in-band events on every subpartition behind the records written so far (partly filled segments are
+ * finished first; spilled frames go first).
  */
-const SAMPLE_EVERY = 64;
-
 export class RecordWriter implements Output {
   private readonly subs: ResultSubpartition[];
   private readonly select: (record: unknown) => number;
   private readonly broadcast: boolean;
-  /** Records per buffer, adapted to the measured encoded size so buffers come out near bufferSize. */
-  private target = 256;
-  private bytesPerRecord = 0;
-  /** Set when a buffer could not be had or a queue filled up; until then the writer needs no check. */
+  /** Broadcast outputs send the same records everywhere: one serializer, shared structures. */
+  private readonly broadcastSerializer: RecordSerializer | undefined;
+  private readonly segmentSize: number;
+  /** Set when a segment could not be had or a queue filled up; until then the writer needs no check. */
   private blocked = false;
-  private sinceMeasured = SAMPLE_EVERY;
   recordsOut = 0;
-  /**
-   * Bytes of this writer's records encoded for other TaskManagers (records plus 8 per timestamp), as
-   * remote views encode them; local readers take records by reference and add nothing, nor does the
-   * sampling that sizes batches.
-   */
+  /** Bytes of frames written into segments (numBytesOut); equals what readers decode. */
   bytesOut = 0;
   buffersOut = 0;
   /** The last watermark sent on every subpartition (MIN_WATERMARK before any). */
@@ -60,36 +66,132 @@ export class RecordWriter implements Output {
     this.subs = partition.subpartitions;
     this.broadcast = options.partitioner === "broadcast";
     this.select = channelSelector(options, this.subs.length);
-    const writer = this;
-    partition.encoding = {
-      onEncoded(bytes, records) {
-        writer.bytesOut += bytes;
-        writer.adapt(bytes, records);
-      },
-      get recordsPerBuffer() {
-        return writer.target;
-      },
-    };
+    this.segmentSize = partition.pool.segmentSize;
+    if (this.broadcast) this.broadcastSerializer = new RecordSerializer();
+    else for (const sub of this.subs) sub.serializer = new RecordSerializer();
   }
 
   collect(record: unknown, timestamp?: number): void {
     this.recordsOut++;
+    const kind = timestamp === undefined ? FRAME_RECORD : FRAME_TIMESTAMPED_RECORD;
     if (this.broadcast) {
-      for (const sub of this.subs) this.append(sub, record, timestamp);
+      const serializer = this.broadcastSerializer!;
+      serializer.serialize(record, this.options.producer);
+      const structures = serializer.newStructures();
+      for (const sub of this.subs) {
+        if (structures) this.writeFrame(sub, FRAME_STRUCTURES, undefined, structures, 0, structures.length);
+        this.writeFrame(sub, kind, timestamp, serializer.payload, serializer.payloadStart, serializer.payloadEnd);
+      }
     } else {
-      this.append(this.subs[this.select(record)]!, record, timestamp);
+      const sub = this.subs[this.select(record)]!;
+      const serializer = sub.serializer!;
+      serializer.serialize(record, this.options.producer);
+      const structures = serializer.newStructures();
+      if (structures) this.writeFrame(sub, FRAME_STRUCTURES, undefined, structures, 0, structures.length);
+      this.writeFrame(sub, kind, timestamp, serializer.payload, serializer.payloadStart, serializer.payloadEnd);
     }
   }
 
-  private append(sub: ResultSubpartition, record: unknown, timestamp: number | undefined): void {
-    if (timestamp !== undefined) {
-      // The first timestamp of a batch creates its array: NaN for the records before it.
-      (sub.pendingTimestamps ??= untimed(sub.pending.length)).push(timestamp);
-    } else if (sub.pendingTimestamps !== undefined) {
-      sub.pendingTimestamps.push(Number.NaN);
+  /**
+   * Writes the frame of payload `bytes[start..end)` into `sub`'s segments, spilling what finds no
+   * segment (a copy: the serializer reuses its buffer).
+   */
+  private writeFrame(sub: ResultSubpartition, kind: number, timestamp: number | undefined, bytes: Uint8Array, start: number, end: number): void {
+    if (sub.spill.length > 0) {
+      // Earlier frames wait for segments: this one goes behind them.
+      sub.spill.push({ kind, timestamp, payload: bytes.slice(start, end), offset: 0, headerDone: false });
+      this.blocked = true;
+      return;
     }
-    sub.pending.push(record);
-    if (sub.pending.length >= this.target) this.finishBuffer(sub);
+    const written = this.continueFrame(sub, kind, timestamp, bytes, start, end, false);
+    if (written === end) return;
+    const headerDone = written >= 0;
+    sub.spill.push({ kind, timestamp, payload: bytes.slice(headerDone ? written : start, end), offset: 0, headerDone });
+    this.blocked = true;
+  }
+
+  /**
+   * Writes as much of a frame as segments allow: its header (unless `headerDone`), then
+   * `bytes[from..end)`. Returns how far into `bytes` it got (`end` when all is written), or -1 when
+   * not even the header found room. A header (with its timestamp) is never split: it starts a new
+   * segment when the current one has too little room.
+   */
+  private continueFrame(
+    sub: ResultSubpartition,
+    kind: number,
+    timestamp: number | undefined,
+    bytes: Uint8Array,
+    from: number,
+    end: number,
+    headerDone: boolean,
+  ): number {
+    const size = this.segmentSize;
+    if (!headerDone) {
+      const need = timestamp === undefined ? HEADER_BYTES : MAX_HEADER;
+      if (sub.segment !== undefined && size - sub.position < need) this.finishSegment(sub);
+      if (sub.segment === undefined && !this.takeSegment(sub)) return -1;
+      sub.position = writeHeader(sub.segment!, sub.position, kind, end - from, timestamp);
+      this.bytesOut += need;
+    }
+    let at = from;
+    while (at < end) {
+      if (sub.segment === undefined && !this.takeSegment(sub)) return at;
+      const n = Math.min(size - sub.position, end - at);
+      copyBytes(bytes, at, at + n, sub.segment!, sub.position);
+      sub.position += n;
+      at += n;
+      this.bytesOut += n;
+      if (sub.position === size) this.finishSegment(sub);
+    }
+    return end;
+  }
+
+  private takeSegment(sub: ResultSubpartition): boolean {
+    const segment = this.partition.pool.requestSegment();
+    if (segment === undefined) return false;
+    sub.segment = segment;
+    sub.position = 0;
+    return true;
+  }
+
+  /** Queues the segment being filled (if it holds anything) for the reader. */
+  private finishSegment(sub: ResultSubpartition): void {
+    const segment = sub.segment;
+    if (segment === undefined) return;
+    sub.segment = undefined;
+    if (sub.position === 0) {
+      this.partition.pool.recycleSegment(segment);
+      return;
+    }
+    this.buffersOut++;
+    sub.add({ type: "DATA", segment, length: sub.position });
+    sub.position = 0;
+    if (sub.queuedBuffers >= this.options.maxBuffersPerSubpartition) this.blocked = true;
+  }
+
+  /** Writes spilled frames and events of `sub` while segments last; true when the spill is empty. */
+  private drainSpill(sub: ResultSubpartition): boolean {
+    const spill = sub.spill;
+    while (spill.length > 0) {
+      const entry = spill[0]!;
+      if ("payload" in entry) {
+        // A frame whose header is written continues with the rest of its payload.
+        const length = entry.payload.length;
+        const written = this.continueFrame(sub, entry.kind, entry.timestamp, entry.payload, entry.offset, length, entry.headerDone);
+        if (written !== length) {
+          if (written >= 0) {
+            entry.headerDone = true;
+            entry.offset = written;
+          }
+          return false;
+        }
+      } else {
+        this.finishSegment(sub);
+        sub.add(entry);
+      }
+      spill.shift();
+    }
+    return true;
   }
 
   /**
@@ -107,44 +209,38 @@ export class RecordWriter implements Output {
       this.emitWatermarkStatus(false);
     }
     this.currentOutputWatermark = watermark;
-    this.broadcastInBand({ type: "WATERMARK", timestamp: watermark });
+    this.broadcastEvent({ type: "WATERMARK", timestamp: watermark });
   }
 
   /** Announces idle / active on every subpartition when the status changes. */
   emitWatermarkStatus(idle: boolean): void {
     if (idle === this.idle) return;
     this.idle = idle;
-    this.broadcastInBand({ type: "WATERMARK_STATUS", idle });
+    this.broadcastEvent({ type: "WATERMARK_STATUS", idle });
   }
 
   /** Side outputs are wired by the operator chain, not by network writers. */
   collectSide(): void {}
 
-  /** Turns the pending records of `sub` into a buffer; false when the pool has none to give. */
-  private finishBuffer(sub: ResultSubpartition, force = false): boolean {
-    if (sub.pending.length === 0) return true;
-    if (force) {
-      this.partition.pool.forceRequest();
-    } else if (!this.partition.pool.tryRequest()) {
-      this.blocked = true;
-      return false;
-    }
-    const records = sub.pending;
-    const timestamps = sub.pendingTimestamps;
-    sub.pending = [];
-    sub.pendingTimestamps = undefined;
-    this.buffersOut++;
-    if (++this.sinceMeasured >= SAMPLE_EVERY) this.adapt(encodeBatch(records).length + (timestamps ? 8 * timestamps.length : 0), records.length);
-    sub.add({ type: "DATA", records, timestamps });
-    if (sub.queuedBuffers >= this.options.maxBuffersPerSubpartition) this.blocked = true;
-    return true;
+  /**
+   * Sends a checkpoint barrier on every subpartition, right behind the records written so far: the
+   * partly filled segment goes out first (no new segment is needed for that); where frames still wait
+   * for segments, the barrier waits behind them in the spill.
+   */
+  broadcastBarrier(barrier: CheckpointBarrier): void {
+    this.broadcastEvent(barrier);
   }
 
-  private adapt(bytes: number, records: number): void {
-    this.sinceMeasured = 0;
-    const perRecord = bytes / records;
-    this.bytesPerRecord = this.bytesPerRecord === 0 ? perRecord : this.bytesPerRecord * 0.8 + perRecord * 0.2;
-    this.target = Math.max(1, Math.min(8192, Math.floor(this.options.bufferSize / this.bytesPerRecord)));
+  /** An event on every subpartition behind the records written so far. */
+  private broadcastEvent(event: NetworkEvent): void {
+    for (const sub of this.subs) {
+      if (sub.spill.length > 0) {
+        sub.spill.push(event);
+      } else {
+        this.finishSegment(sub);
+        sub.add(event);
+      }
+    }
   }
 
   isAvailable(): boolean {
@@ -153,59 +249,51 @@ export class RecordWriter implements Output {
     const max = this.options.maxBuffersPerSubpartition;
     for (let i = 0; i < this.subs.length; i++) {
       const sub = this.subs[i]!;
+      if (sub.spill.length > 0 && !this.drainSpill(sub)) {
+        this.blocked = true;
+        return false;
+      }
       if (sub.queuedBuffers >= max) {
         this.blocked = true;
         return false;
       }
-      if (sub.pending.length >= this.target && !this.finishBuffer(sub)) return false;
     }
     return !this.blocked;
   }
 
-  /** Resolves when a reader took a buffer or the pool got buffers back; the caller checks again. */
+  /** Resolves when a reader took a buffer or the pool got segments back; the caller checks again. */
   available(): Promise<void> {
     return Promise.race([this.partition.consumption.wait(), this.partition.pool.whenRecycled()]);
   }
 
-  /** Encodes every partly filled batch (buffer timeout, or before end of input). False if the pool ran dry. */
-  flush(): boolean {
-    let all = true;
-    for (const sub of this.subs) if (sub.pending.length > 0 && !this.finishBuffer(sub)) all = false;
-    return all;
+  /** Queues every partly filled segment (buffer timeout, or before an event). Needs no new segment. */
+  flush(): void {
+    for (const sub of this.subs) if (sub.spill.length === 0) this.finishSegment(sub);
   }
 
-  /**
-   * Sends a checkpoint barrier on every subpartition, right behind the records written so far: partly
-   * filled batches go out first, with overdraft buffers if the pool is empty, since the barrier cannot
-   * wait behind back-pressure without stalling the checkpoint.
-   */
-  broadcastBarrier(barrier: CheckpointBarrier): void {
-    this.broadcastInBand(barrier);
-  }
-
-  /**
-   * An event on every subpartition behind the records written so far. Partly filled batches go out
-   * first with overdraft buffers if need be: events must not wait behind back-pressure (a stalled
-   * checkpoint, a watermark holding back windows downstream), and at most one batch per subpartition
-   * is pending.
-   */
-  private broadcastInBand(event: NetworkBuffer): void {
-    for (const sub of this.subs) this.finishBuffer(sub, true);
-    this.partition.broadcastEvent(event);
-  }
-
-  /** Ends the partition once every pending record is in a buffer; false while the pool has none to give. */
+  /** Ends the partition once every record is in a queued segment; false while spilled frames wait for segments. */
   finishIfFlushed(): boolean {
-    if (!this.flush()) return false;
+    for (const sub of this.subs) if (sub.spill.length > 0 && !this.drainSpill(sub)) return false;
+    this.flush();
     this.partition.finish();
     return true;
   }
 
-  /** Fraction of the subpartition queues in use: Flink's outPoolUsage. */
+  /** Bytes of frames waiting for segments (what one input record produced after the pool ran dry). */
+  spilledBytes(): number {
+    let n = 0;
+    for (const sub of this.subs) for (const e of sub.spill) if ("payload" in e) n += e.payload.length - e.offset;
+    return n;
+  }
+
+  /**
+   * Fraction (0..1) of the segments this output may hold that it holds: queued and being filled, over
+   * its queue limits (Flink's outPoolUsage). A record spanning many segments can fill it completely.
+   */
   usage(): number {
-    let queued = 0;
-    for (const s of this.subs) queued += s.queuedBuffers;
-    return queued / (this.subs.length * this.options.maxBuffersPerSubpartition);
+    let held = 0;
+    for (const s of this.subs) held += s.heldSegments;
+    return Math.min(1, held / (this.subs.length * this.options.maxBuffersPerSubpartition));
   }
 }
 
@@ -247,3 +335,5 @@ function channelSelector(o: RecordWriterOptions, n: number): (record: unknown) =
     }
   }
 }
+
+export type { SpillEntry };

@@ -1,7 +1,9 @@
-import type * as grpc from "@grpc/grpc-js";
-import { RiffleError, decodeTimestampedData, decodeValue, type BufferResponse, type ExchangeRequest, type ExchangeResponse } from "@riffle/shared";
-import { type CheckpointBarrier, END_OF_PARTITION, type NetworkBuffer } from "./buffer.js";
+import type { MessagePort } from "node:worker_threads";
+import { RiffleError, decodeValue, isErrorCode, type BufferResponse, type ExchangeRequest, type ExchangeResponse } from "@riffle/shared";
+import { type CheckpointBarrier, END_OF_PARTITION, type InputItem, type NetworkEvent } from "./buffer.js";
 import type { ChannelOwner, InputChannel } from "./input-channel.js";
+import { PortStream } from "./port-stream.js";
+import { type DecodedRecords, RecordDeserializer } from "./serialization.js";
 
 /** The gate-side pool of floating buffers, lent to whichever channel has a backlog. */
 export interface FloatingBuffers {
@@ -12,26 +14,28 @@ export interface FloatingBuffers {
 }
 
 interface Received {
-  buffer: NetworkBuffer;
+  message: BufferResponse;
   floating: boolean;
 }
 
 /**
- * The receiving end of credit-based flow control (FLINK-7282).
+ * The receiving end of credit-based flow control (FLINK-7282), for a producer outside this slot: in
+ * another slot of this TaskManager, or on another TaskManager (through the main thread's gRPC bridge).
  *
- * Every buffer the sender may send is backed by a free buffer here: `initialCredit` exclusive buffers,
- * plus floating buffers borrowed from the gate when the sender reports a backlog. A free buffer is a
- * credit; the sender spends one per buffer and learns of new ones through AddCredit. So
- * received-and-unread data never exceeds exclusive + borrowed buffers, and a channel without credit
- * holds only its own stream.
+ * Every buffer the sender may send is backed by a segment permit here: `initialCredit` exclusive ones,
+ * plus floating ones borrowed from the gate when the sender reports a backlog. A free permit is a
+ * credit; the sender spends one per buffer (at most one segment of bytes) and learns of new ones
+ * through AddCredit. So received-and-unread data never exceeds exclusive + borrowed segments, and a
+ * channel without credit holds only its own stream.
  */
 export class RemoteInputChannel implements InputChannel {
   private readonly queue: Received[] = [];
+  private readonly deserializer: RecordDeserializer;
   private freeExclusive: number;
   private freeFloating = 0;
   private unannounced = 0;
   private backlog = 0;
-  private call: grpc.ClientDuplexStream<ExchangeRequest, ExchangeResponse> | undefined;
+  private stream: PortStream<ExchangeRequest, ExchangeResponse> | undefined;
   private closed = false;
   private ended = false;
   private nextSequence = 0;
@@ -49,20 +53,22 @@ export class RemoteInputChannel implements InputChannel {
     private readonly onExclusiveReleased: (n: number) => void,
   ) {
     this.freeExclusive = initialCredit;
+    this.deserializer = new RecordDeserializer(description);
   }
 
   /** Opens the stream and requests the subpartition with the exclusive buffers as initial credit. */
-  open(call: grpc.ClientDuplexStream<ExchangeRequest, ExchangeResponse>, partitionId: string, subpartition: number, consumer: string): void {
-    this.call = call;
-    call.on("data", (msg: ExchangeResponse) => this.onMessage(msg));
-    call.on("error", (err: grpc.ServiceError) => {
-      if (this.closed || this.ended) return;
-      this.fail(new RiffleError("CONNECTION_LOST", `lost the connection while reading ${this.description}: ${err.details || err.message}`, { cause: err }));
+  open(port: MessagePort, partitionId: string, subpartition: number, consumer: string): void {
+    this.stream = new PortStream<ExchangeRequest, ExchangeResponse>(port, {
+      message: (msg) => this.onMessage(msg),
+      end: () => {
+        if (!this.closed && !this.ended) this.fail(new RiffleError("CONNECTION_LOST", `${this.description} closed before its end of partition`));
+      },
+      error: (code, message) => {
+        if (this.closed || this.ended) return;
+        this.fail(new RiffleError(isErrorCode(code) ? code : "CONNECTION_LOST", `lost ${this.description}: ${message}`));
+      },
     });
-    call.on("end", () => {
-      if (!this.closed && !this.ended) this.fail(new RiffleError("CONNECTION_LOST", `${this.description} closed before its end of partition`));
-    });
-    call.write({ partitionRequest: { partitionId, subpartition, initialCredit: this.initialCredit, consumer } });
+    this.stream.send({ partitionRequest: { partitionId, subpartition, initialCredit: this.initialCredit, consumer } });
   }
 
   private onMessage(msg: ExchangeResponse): void {
@@ -73,9 +79,7 @@ export class RemoteInputChannel implements InputChannel {
       );
       return;
     }
-    const b = msg.buffer;
-    if (!b) return;
-    this.onBuffer(b);
+    if (msg.buffer) this.onBuffer(msg.buffer);
   }
 
   /** @internal exposed for protocol tests */
@@ -85,13 +89,6 @@ export class RemoteInputChannel implements InputChannel {
       return;
     }
     this.nextSequence++;
-    let buffer: NetworkBuffer;
-    try {
-      buffer = decodeBuffer(b);
-    } catch (err) {
-      this.fail(new RiffleError("INTERNAL", `${this.description}: undecodable ${b.type} buffer: ${(err as Error).message}`, { cause: err }));
-      return;
-    }
     let floating: boolean;
     if (this.freeExclusive > 0) {
       this.freeExclusive--;
@@ -104,10 +101,10 @@ export class RemoteInputChannel implements InputChannel {
       return;
     }
     this.buffersReceived++;
-    if (buffer.type === "DATA") this.bytesReceived += b.data.length;
-    else if (buffer.type === "END_OF_PARTITION") this.ended = true;
+    if (b.type === "DATA") this.bytesReceived += b.data.length;
+    else if (b.type === "END_OF_PARTITION") this.ended = true;
     const wasEmpty = this.queue.length === 0;
-    this.queue.push({ buffer, floating });
+    this.queue.push({ message: b, floating });
     this.backlog = b.backlog;
     this.requestFloatingForBacklog();
     this.announceCredit();
@@ -134,14 +131,18 @@ export class RemoteInputChannel implements InputChannel {
   }
 
   private announceCredit(): void {
-    if (this.unannounced === 0 || !this.call || this.closed || this.ended) return;
+    if (this.unannounced === 0 || !this.stream || this.closed || this.ended) return;
     const credit = this.unannounced;
     this.unannounced = 0;
     this.creditsAnnounced += credit;
-    this.call.write({ addCredit: { credit } });
+    this.stream.send({ addCredit: { credit } });
   }
 
-  poll(): NetworkBuffer | undefined {
+  /**
+   * Takes the next buffer, decodes it and frees its permit (announced as credit). A buffer holding
+   * only part of a record decodes to no records.
+   */
+  poll(): InputItem | undefined {
     const r = this.queue.shift();
     if (!r) return undefined;
     if (!r.floating) {
@@ -154,7 +155,16 @@ export class RemoteInputChannel implements InputChannel {
       this.unannounced++;
     }
     this.announceCredit();
-    return r.buffer;
+    return this.decode(r.message);
+  }
+
+  private decode(b: BufferResponse): InputItem {
+    if (b.type === "DATA") {
+      const out: DecodedRecords = { records: [], timestamps: undefined };
+      this.deserializer.decode(b.data, out);
+      return { type: "DATA", records: out.records, timestamps: out.timestamps, bytes: b.data.length };
+    }
+    return decodeEvent(b);
   }
 
   hasData(): boolean {
@@ -163,6 +173,11 @@ export class RemoteInputChannel implements InputChannel {
 
   queuedBuffers(): number {
     return this.queue.length;
+  }
+
+  /** Buffers this channel may hold at most: its exclusive ones (floating ones are counted by the gate). */
+  get capacity(): number {
+    return this.initialCredit;
   }
 
   /** Credit the sender may still use (free buffers already announced). */
@@ -178,7 +193,7 @@ export class RemoteInputChannel implements InputChannel {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    // Return every buffer this channel holds: free floating ones, and queued ones by kind.
+    // Return every permit this channel holds: free floating ones, and queued ones by kind.
     let exclusive = this.freeExclusive;
     let floating = this.freeFloating;
     for (const r of this.queue) {
@@ -190,27 +205,17 @@ export class RemoteInputChannel implements InputChannel {
     this.freeFloating = 0;
     for (let i = 0; i < floating; i++) this.floating.giveBack();
     this.onExclusiveReleased(exclusive);
-    if (this.call) {
-      const call = this.call;
-      this.call = undefined;
-      if (this.ended) call.end();
-      else call.cancel();
-    }
+    const stream = this.stream;
+    this.stream = undefined;
+    if (!stream) return;
+    if (this.ended) stream.end();
+    else stream.fail("TASK_CANCELED", `${this.description}: the consumer stopped reading`);
   }
 }
 
-/**
- * A received buffer as the task reads it: records stay encoded until the task decodes them (and
- * counts their bytes); events are decoded here. See exchange.proto for each type's data.
- */
-function decodeBuffer(b: BufferResponse): NetworkBuffer {
+/** An in-band event as it arrived (see exchange.proto for each type's data). */
+export function decodeEvent(b: BufferResponse): NetworkEvent {
   switch (b.type) {
-    case "DATA":
-      return { type: "DATA", data: b.data, timestamps: undefined };
-    case "TIMESTAMPED_DATA": {
-      const { data, timestamps } = decodeTimestampedData(b.data);
-      return { type: "DATA", data, timestamps };
-    }
     case "CHECKPOINT_BARRIER":
       return { type: "CHECKPOINT_BARRIER", ...decodeValue<Omit<CheckpointBarrier, "type">>(b.data) };
     case "WATERMARK":

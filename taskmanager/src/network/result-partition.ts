@@ -1,9 +1,10 @@
 import { RiffleError } from "@riffle/shared";
 import type { NetworkBufferPool } from "./buffer-pool.js";
-import { END_OF_PARTITION, type NetworkBuffer } from "./buffer.js";
+import { END_OF_PARTITION, type NetworkEvent, type QueuedBuffer } from "./buffer.js";
+import type { RecordSerializer } from "./serialization.js";
 import { Signal } from "./signal.js";
 
-/** The reader of one subpartition: a local input channel, or the view that sends to a remote one. */
+/** The reader of one subpartition: a local input channel, or the view that sends to a channel elsewhere. */
 export interface SubpartitionReader {
   /** The subpartition went from empty to non-empty. */
   notifyDataAvailable(): void;
@@ -11,24 +12,30 @@ export interface SubpartitionReader {
   notifyReleased(error: RiffleError): void;
 }
 
+/** A frame (or the rest of one) waiting for a segment, or an event waiting behind such frames. */
+export type SpillEntry = { kind: number; timestamp: number | undefined; payload: Uint8Array; offset: number; headerDone: boolean } | NetworkEvent;
+
 /**
- * One consumer's share of a result partition: finished buffers queue here until the reader takes
- * them. Queued data buffers hold a pool buffer each; it returns to the pool when the reader takes it
- * (a local reader decodes it at once; a remote view hands it to gRPC against the receiver's credit).
+ * One consumer's share of a result partition: finished segments and events queue here until the
+ * reader takes them. A queued segment belongs to the pool until the reader hands it back with
+ * `recycle` (after decoding it, or after copying its bytes for the wire).
+ *
+ * The record writer keeps its per-subpartition state here too: the segment being filled, and the
+ * spill of frames that found no segment (see RecordWriter).
  */
 export class ResultSubpartition {
-  private readonly queue: NetworkBuffer[] = [];
+  private readonly queue: QueuedBuffer[] = [];
   private dataBuffers = 0;
   private reader: SubpartitionReader | undefined;
   private releasedWith: RiffleError | undefined;
-  /** Records waiting to be encoded into the next buffer (owned by the RecordWriter). */
-  pending: unknown[] = [];
-  /**
-   * Their event timestamps (NaN for none), parallel to `pending`; created only when a record of the
-   * batch has one, so batches without event time carry no array.
-   */
-  pendingTimestamps: number[] | undefined;
   endOfPartitionAdded = false;
+  /** The segment the writer is filling, and how far. */
+  segment: Buffer | undefined;
+  position = 0;
+  /** Frames and events waiting for segments, in order (owned by the RecordWriter). */
+  readonly spill: SpillEntry[] = [];
+  /** Set by the RecordWriter. */
+  serializer: RecordSerializer | undefined;
 
   constructor(
     readonly index: number,
@@ -44,9 +51,18 @@ export class ResultSubpartition {
     return this.queue.length;
   }
 
-  add(buffer: NetworkBuffer): void {
+  /** Segments this subpartition holds: queued ones and the one being filled. */
+  get heldSegments(): number {
+    return this.dataBuffers + (this.segment ? 1 : 0);
+  }
+
+  get isReleased(): boolean {
+    return this.releasedWith !== undefined;
+  }
+
+  add(buffer: QueuedBuffer): void {
     if (this.releasedWith) {
-      if (buffer.type === "DATA") this.partition.pool.recycle();
+      if (buffer.type === "DATA") this.partition.pool.recycleSegment(buffer.segment);
       return;
     }
     const wasEmpty = this.queue.length === 0;
@@ -56,18 +72,19 @@ export class ResultSubpartition {
     if (wasEmpty) this.reader?.notifyDataAvailable();
   }
 
-  /** Takes the next buffer; its pool buffer is returned and the producer may go on. */
-  poll(): NetworkBuffer | undefined {
+  /** Takes the next buffer. A data segment stays the caller's until it gives it back with `recycle`. */
+  poll(): QueuedBuffer | undefined {
     const buffer = this.queue.shift();
     if (buffer === undefined) return undefined;
-    if (buffer.type === "DATA") {
-      this.dataBuffers--;
-      this.partition.pool.recycle();
-    } else if (buffer.type === "END_OF_PARTITION") {
-      this.partition.onSubpartitionConsumed();
-    }
+    if (buffer.type === "DATA") this.dataBuffers--;
+    else if (buffer.type === "END_OF_PARTITION") this.partition.onSubpartitionConsumed();
     this.partition.consumption.notify();
     return buffer;
+  }
+
+  /** A segment a reader took with `poll` goes back to the pool: the producer may go on. */
+  recycle(segment: Buffer): void {
+    this.partition.pool.recycleSegment(segment);
   }
 
   hasData(): boolean {
@@ -75,7 +92,7 @@ export class ResultSubpartition {
   }
 
   /** The next buffer, left in the queue. */
-  peek(): NetworkBuffer | undefined {
+  peek(): QueuedBuffer | undefined {
     return this.queue[0];
   }
 
@@ -96,22 +113,17 @@ export class ResultSubpartition {
   release(error: RiffleError): void {
     if (this.releasedWith) return;
     this.releasedWith = error;
-    if (this.dataBuffers > 0) this.partition.pool.recycle(this.dataBuffers);
+    const pool = this.partition.pool;
+    for (const b of this.queue) if (b.type === "DATA") pool.recycleSegment(b.segment);
+    if (this.segment) pool.recycleSegment(this.segment);
+    this.segment = undefined;
     this.queue.length = 0;
     this.dataBuffers = 0;
-    this.pending = [];
-    this.pendingTimestamps = undefined;
+    this.spill.length = 0;
     const reader = this.reader;
     this.reader = undefined;
     reader?.notifyReleased(error);
   }
-}
-
-/** How records of a partition turn into bytes: the writer sizes its buffers from what it learns here. */
-export interface EncodingListener {
-  onEncoded(bytes: number, records: number): void;
-  /** Records that make about one buffer size. */
-  readonly recordsPerBuffer: number;
 }
 
 /**
@@ -124,8 +136,6 @@ export class ResultPartition {
   /** Notified whenever a reader takes a buffer: the producer may have room again. */
   readonly consumption = new Signal();
   private consumedCount = 0;
-  /** Set by the partition's record writer. */
-  encoding: EncodingListener = { onEncoded() {}, recordsPerBuffer: 256 };
 
   constructor(
     readonly id: string,
@@ -140,11 +150,6 @@ export class ResultPartition {
     const sub = this.subpartitions[index];
     if (!sub) throw new RiffleError("PARTITION_NOT_FOUND", `partition ${this.id} has no subpartition ${index}`);
     return sub;
-  }
-
-  /** Appends an in-band event to every subpartition (after the writer flushed what precedes it). */
-  broadcastEvent(event: NetworkBuffer): void {
-    for (const sub of this.subpartitions) sub.add(event);
   }
 
   /** Appends end-of-partition to every subpartition (after the writer flushed its last records). */

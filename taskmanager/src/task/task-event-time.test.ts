@@ -1,9 +1,8 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { createLogger, decodeBatch, type ExecutionState, type JobGraph, type JobRuntimeConfig, type TaskDeploymentDescriptor } from "@riffle/shared";
+import { createLogger, type ExecutionState, type JobGraph, type JobRuntimeConfig, type TaskDeploymentDescriptor } from "@riffle/shared";
 import type { ReaderOutput, RuntimeContext, Source } from "@riffle/sdk";
 import { MAX_WATERMARK, MIN_WATERMARK, StreamExecutionEnvironment, buildJobGraph } from "@riffle/sdk/internal";
-import { ConnectionManager, InputGate, LocalInputChannel, NetworkBufferPool, PartitionManager } from "../network/index.js";
-import { timestampOf, type NetworkBuffer } from "../network/buffer.js";
+import { InputGate, LocalInputChannel, NetworkBufferPool, PartitionManager, timestampOf, type InputItem } from "../network/index.js";
 import { OperatorStateBackend } from "../state/index.js";
 import type { TaskStateManager } from "../checkpoint/task-state.js";
 import { Task, type TaskServices } from "./task.js";
@@ -83,11 +82,14 @@ function deploy(
   const failures = new Map<string, string>();
   const services: TaskServices = {
     taskmanagerId: "tm",
+    slotIndex: 0,
     pool,
     partitions,
-    connections: new ConnectionManager(),
+    openChannel: () => {
+      throw new Error("every channel of this test is in the slot");
+    },
+    enter: () => {},
     network: {
-      bufferSize: 32 * 1024,
       exclusiveBuffersPerChannel: 2,
       floatingBuffersPerGate: 8,
       maxBuffersPerSubpartition: 10,
@@ -128,7 +130,7 @@ function deploy(
           {
             gateIndex: 0,
             producerVertexId: inputFrom,
-            channels: [{ partitionId: partitionOf(inputFrom), producerSubtask: 0, taskmanagerId: "tm", address: "", subpartition: 0 }],
+            channels: [{ partitionId: partitionOf(inputFrom), producerSubtask: 0, taskmanagerId: "tm", address: "", subpartition: 0, slotIndex: 0 }],
           },
         ]
       : [],
@@ -149,6 +151,7 @@ function deploy(
     jobConfigJson: JSON.stringify(config),
     restoreJson: "",
     attempt: options.attempt ?? 0,
+    slotIndex: 0,
   });
   const mapTask = new Task(tdd(map!, source!.id), services);
   const sourceTask = new Task(tdd(source!), services);
@@ -177,12 +180,10 @@ function deploy(
 }
 
 /** What one buffer of the map task's output holds, readably. */
-function itemsOf(b: NetworkBuffer): string[] {
+function itemsOf(b: InputItem): string[] {
   switch (b.type) {
-    case "DATA": {
-      const records = b.records ?? decodeBatch(b.data);
-      return records.map((r, i) => `${String(r)}@${b.timestamps ? String(timestampOf(b.timestamps[i]!)) : "-"}`);
-    }
+    case "DATA":
+      return b.records.map((r, i) => `${String(r)}@${b.timestamps ? String(timestampOf(b.timestamps[i]!)) : "-"}`);
     case "WATERMARK":
       return [b.timestamp === MAX_WATERMARK ? "WM MAX" : `WM ${b.timestamp}`];
     case "WATERMARK_STATUS":

@@ -1,8 +1,9 @@
+import type { MessagePort } from "node:worker_threads";
 import {
   RiffleError,
-  decodeBatch,
   describeError,
   toRiffleError,
+  type ChannelDeployment,
   type ExecutionState,
   type JobRuntimeConfig,
   type JobVertex,
@@ -16,7 +17,8 @@ import {
 import { MIN_WATERMARK, createOperatorChain, type OperatorChain, type Output } from "@riffle/sdk/internal";
 import type { MetricGroup, RuntimeContext, SinkServices } from "@riffle/sdk";
 import {
-  type ConnectionManager,
+  type CheckpointBarrier,
+  type InputItem,
   InputGate,
   LocalInputChannel,
   type NetworkBufferPool,
@@ -24,8 +26,8 @@ import {
   RecordWriter,
   RemoteInputChannel,
   ResultPartition,
+  timestampOf,
 } from "../network/index.js";
-import { type CheckpointBarrier, type NetworkBuffer, timestampOf } from "../network/buffer.js";
 import { BarrierAligner } from "../checkpoint/barrier-aligner.js";
 import type { TaskStateManager } from "../checkpoint/task-state.js";
 import { Mailbox } from "./mailbox.js";
@@ -34,7 +36,6 @@ import { MailboxProcessingTimeService } from "./processing-time-service.js";
 import { StatusWatermarkValve } from "./watermark-valve.js";
 
 export interface NetworkSettings {
-  bufferSize: number;
   exclusiveBuffersPerChannel: number;
   floatingBuffersPerGate: number;
   maxBuffersPerSubpartition: number;
@@ -43,9 +44,14 @@ export interface NetworkSettings {
 
 export interface TaskServices {
   taskmanagerId: string;
+  /** The slot this task runs in: a producer in the same slot is read in place. */
+  slotIndex: number;
+  /** The slot's network memory. */
   pool: NetworkBufferPool;
+  /** The slot's result partitions. */
   partitions: PartitionManager;
-  connections: ConnectionManager;
+  /** A stream to a partition outside this slot (another slot or TaskManager): the port of its consumer end. */
+  openChannel(channel: ChannelDeployment, consumer: string): MessagePort;
   network: NetworkSettings;
   /** Loads the job bundle and runs it in run mode: the function table. */
   loadFunctions(tdd: TaskDeploymentDescriptor, config: JobRuntimeConfig, vertex: JobVertex): Promise<unknown[]>;
@@ -56,16 +62,28 @@ export interface TaskServices {
   createStateManager(tdd: TaskDeploymentDescriptor, config: JobRuntimeConfig, vertex: JobVertex): Promise<TaskStateManager>;
   acknowledgeCheckpoint(ack: AcknowledgeCheckpointRequest): Promise<void>;
   declineCheckpoint(decline: DeclineCheckpointRequest): Promise<void>;
+  /** The task runs now (after each wait): a slot that dies or hangs is attributed to it. */
+  enter(task: Task): void;
   log: Logger;
 }
 
-/** Records a source emits per mailbox step. */
+/**
+ * Records a source emits per mailbox step. A source whose records go to outputs that can refuse them
+ * is polled for one record at a time and the outputs are checked before each: no step can overfill
+ * them, whatever the size of a record.
+ */
 const SOURCE_BATCH = 512;
 /**
  * Longest the loop runs before it yields to the event loop. Credits, buffers and heartbeats of every
  * task in the process move only when it yields, so this bounds their delay (a yield costs µs).
  */
 const SLICE_MS = 2;
+/**
+ * Records between two looks at the clock inside a batch or a source step: tasks that share a slot
+ * share its thread, so a slow operator must leave it to the others about every SLICE_MS, not after a
+ * whole batch.
+ */
+const CLOCK_EVERY = 16;
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -119,6 +137,8 @@ export class Task {
   /** False when no output of this task can ever refuse a record: the per-record check is skipped. */
   private outputsCanBlock = true;
   private stepStart = 0;
+  /** When the current slice of the loop began (it yields once SLICE_MS have passed). */
+  private sliceStart = 0;
   private stateManager: TaskStateManager | undefined;
   private aligner: BarrierAligner | undefined;
   /** Set when an input channel's end completed an alignment, handled after the current poll. */
@@ -184,9 +204,25 @@ export class Task {
     return n;
   }
 
-  /** Fraction of this task's output queues in use. */
+  /** Fraction (0..1) of the segments this task's outputs may hold that they hold: the fullest output. */
   outPoolUsage(): number {
-    return this.writers.length === 0 ? 0 : Math.max(...this.writers.map((w) => w.usage()));
+    let max = 0;
+    for (const w of this.writers) max = Math.max(max, w.usage());
+    return max;
+  }
+
+  /** Bytes of the task's output frames waiting for segments. */
+  spilledBytes(): number {
+    let n = 0;
+    for (const w of this.writers) n += w.spilledBytes();
+    return n;
+  }
+
+  /** Fraction (0..1) of the buffers this task's input channels may hold that they hold: the fullest gate. */
+  inPoolUsage(): number {
+    let max = 0;
+    for (const g of this.gates) max = Math.max(max, g.usage());
+    return max;
   }
 
   /** Buffers received and not yet read by this task. */
@@ -194,6 +230,11 @@ export class Task {
     let n = 0;
     for (const g of this.gates) n += g.queuedBuffers();
     return n;
+  }
+
+  /** Bytes of record frames read from this task's input channels. */
+  get bytesIn(): number {
+    return this.metrics.bytesIn;
   }
 
   /** A source task takes checkpoint n: snapshot and barrier, between two reads of its source. */
@@ -301,9 +342,12 @@ export class Task {
 
   private async run(): Promise<void> {
     try {
+      this.services.enter(this);
       await this.setup();
+      this.services.enter(this);
       if (this.cancelled) throw new RiffleError("TASK_CANCELED", "cancelled during deployment");
       await this.chain!.open();
+      this.services.enter(this);
       if (this.cancelled) throw new RiffleError("TASK_CANCELED", "cancelled while opening");
       this.outputsCanBlock = this.writers.length > 0 || this.chain!.canBlock();
       this.transition("RUNNING");
@@ -342,18 +386,19 @@ export class Task {
     for (const p of tdd.partitions) {
       const partition = new ResultPartition(p.partitionId, p.numSubpartitions, services.pool, (rp) => services.partitions.release(rp.id));
       const keySelector = p.keySelector >= 0 ? (functions[p.keySelector] as (r: unknown) => unknown) : undefined;
+      const edgeId = this.vertex.outputs[p.edgeIndex]!;
       const writer = new RecordWriter(partition, {
         partitioner: p.partitioner as Partitioner,
         keySelector,
         maxParallelism: p.maxParallelism,
-        bufferSize: net.bufferSize,
         maxBuffersPerSubpartition: net.maxBuffersPerSubpartition,
         subtaskIndex: tdd.subtaskIndex,
+        producer: `${producerOf(this.vertex, edgeId)} in ${this.name}`,
       });
       services.partitions.register(partition, tdd.jobId);
       this.partitionIds.push(p.partitionId);
       this.writers.push(writer);
-      outputs.set(this.vertex.outputs[p.edgeIndex]!, writer);
+      outputs.set(edgeId, writer);
     }
 
     const ctx: RuntimeContext = {
@@ -388,8 +433,8 @@ export class Task {
       const gate = new InputGate(g.gateIndex, services.pool, net.floatingBuffersPerGate);
       this.gates.push(gate);
       g.channels.forEach((c, i) => {
-        const description = `partition ${c.partitionId}[${c.subpartition}] of TaskManager ${c.taskmanagerId} (${c.address})`;
-        if (c.taskmanagerId === services.taskmanagerId) {
+        const description = `partition ${c.partitionId}[${c.subpartition}] of TaskManager ${c.taskmanagerId} (${c.address}), slot ${c.slotIndex}`;
+        if (c.taskmanagerId === services.taskmanagerId && c.slotIndex === services.slotIndex) {
           const channel = new LocalInputChannel(i, description, gate);
           gate.addChannel(channel);
           void channel.connect(services.partitions, c.partitionId, c.subpartition, net.partitionRequestTimeoutMs);
@@ -397,7 +442,8 @@ export class Task {
           services.pool.requestExclusive(net.exclusiveBuffersPerChannel, `input channel ${i} of ${this.name}`);
           const channel = new RemoteInputChannel(i, description, gate, gate, net.exclusiveBuffersPerChannel, (n) => services.pool.recycle(n));
           gate.addChannel(channel);
-          channel.open(services.connections.openStream(c.address), c.partitionId, c.subpartition, `${tdd.executionId}@${services.taskmanagerId}`);
+          const consumer = `${tdd.executionId}@${services.taskmanagerId}`;
+          channel.open(services.openChannel(c, consumer), c.partitionId, c.subpartition, consumer);
         }
       });
     }
@@ -438,16 +484,19 @@ export class Task {
     for (let i = 0; i < this.writers.length; i++) this.writers[i]!.flush();
   }
 
-  private outputsAvailable(): boolean {
+  private writersAvailable(): boolean {
     const ws = this.writers;
     for (let i = 0; i < ws.length; i++) if (!ws[i]!.isAvailable()) return false;
-    return this.chain!.isAvailable();
+    return true;
   }
 
-  private outputsAvailableFuture(): Promise<void> {
+  private outputsAvailable(): boolean {
+    return this.writersAvailable() && this.chain!.isAvailable();
+  }
+
+  private writersAvailableFuture(): Promise<void> {
     const waits: Promise<void>[] = [];
     for (const w of this.writers) if (!w.isAvailable()) waits.push(w.available());
-    if (!this.chain!.isAvailable()) waits.push(this.chain!.available());
     return waits.length === 0 ? Promise.resolve() : Promise.race(waits);
   }
 
@@ -455,33 +504,58 @@ export class Task {
   private async untilCancelled(what: Promise<void>): Promise<void> {
     for (;;) {
       const done = await Promise.race([what.then(() => true), this.mailbox.arrival().then(() => false)]);
+      this.services.enter(this);
       if (done) return;
       if (this.mailbox.hasMail()) this.mailbox.runAll();
       if (this.cancelled) throw new RiffleError("TASK_CANCELED", "cancelled");
     }
   }
 
-  /** Waits for `what` or for mail, and books the time as idle or back-pressured. */
-  private async wait(what: Promise<void>, kind: "idle" | "backPressured"): Promise<void> {
-    this.metrics.busyMs += performance.now() - this.stepStart;
+  /**
+   * Waits for `what` or for mail, and books the time: idle (no input), back-pressured (no output
+   * segment or queue room), or busy (a sink writer finishing its own work: the task's own slowness).
+   */
+  private async wait(what: Promise<void>, kind: "idle" | "backPressured" | "busy"): Promise<void> {
     const t0 = performance.now();
+    this.metrics.busyMs += t0 - this.stepStart;
     await Promise.race([what, this.mailbox.arrival()]);
+    this.services.enter(this);
     const t1 = performance.now();
     if (kind === "idle") this.metrics.idleMs += t1 - t0;
-    else this.metrics.backPressuredMs += t1 - t0;
+    else if (kind === "backPressured") this.metrics.backPressuredMs += t1 - t0;
+    else this.metrics.busyMs += t1 - t0;
     this.stepStart = t1;
+  }
+
+  /**
+   * Up to SOURCE_BATCH records from the source: one per pollNext while the outputs have room when they
+   * can refuse records, else all in one call.
+   */
+  private pollSource(source: NonNullable<OperatorChain["source"]>): ReturnType<typeof source.reader.pollNext> {
+    if (!this.outputsCanBlock) return source.reader.pollNext(source.output, SOURCE_BATCH);
+    let result: ReturnType<typeof source.reader.pollNext> = "MORE_AVAILABLE";
+    for (let i = 1; i <= SOURCE_BATCH; i++) {
+      result = source.reader.pollNext(source.output, 1);
+      if (result !== "MORE_AVAILABLE" || !this.outputsAvailable()) break;
+      if (i % CLOCK_EVERY === 0 && this.sliceUsed()) break;
+    }
+    return result;
   }
 
   private async loop(): Promise<void> {
     const source = this.chain!.source;
     const flushEachStep = this.config.bufferTimeoutMs <= 0;
     this.stepStart = performance.now();
-    let sliceStart = this.stepStart;
+    this.sliceStart = this.stepStart;
     for (;;) {
       if (this.mailbox.hasMail()) this.mailbox.runAll();
       if (this.cancelled) return;
-      if (!this.outputsAvailable()) {
-        await this.wait(this.outputsAvailableFuture(), "backPressured");
+      if (!this.writersAvailable()) {
+        await this.wait(this.writersAvailableFuture(), "backPressured");
+        continue;
+      }
+      if (!this.chain!.isAvailable()) {
+        await this.wait(this.chain!.available(), "busy");
         continue;
       }
       if (this.chain!.hasPendingWork()) {
@@ -504,7 +578,7 @@ export class Task {
           this.flushWriters();
           continue;
         }
-        const result = source.reader.pollNext(source.output, SOURCE_BATCH);
+        const result = this.pollSource(source);
         if (result === "END_OF_INPUT") {
           // The end of event time: every event-time window and timer in the chain and downstream fires.
           this.chain!.finishSource();
@@ -536,18 +610,9 @@ export class Task {
           continue;
         }
         if (item.type === "DATA") {
-          if (item.records) {
-            this.batch = item.records;
-          } else {
-            this.batch = decodeBatch(item.data);
-            this.metrics.bytesIn += item.data.length;
-            if (item.timestamps) {
-              if (item.timestamps.length !== this.batch.length) {
-                throw new RiffleError("INTERNAL", `a batch of ${this.batch.length} records came with ${item.timestamps.length} timestamps`);
-              }
-              this.metrics.bytesIn += 8 * item.timestamps.length;
-            }
-          }
+          this.metrics.bytesIn += item.bytes;
+          if (item.records.length === 0) continue;
+          this.batch = item.records;
           this.batchTimestamps = item.timestamps;
           this.batchInput2 = this.gateIsInput2[polled!.gate] === true;
           this.batchIndex = 0;
@@ -560,17 +625,18 @@ export class Task {
       }
       if (flushEachStep) this.flushWriters();
       const now = performance.now();
-      if (now - sliceStart > SLICE_MS) {
+      if (now - this.sliceStart > SLICE_MS) {
         this.metrics.busyMs += now - this.stepStart;
         await yieldToEventLoop();
-        this.stepStart = sliceStart = performance.now();
+        this.services.enter(this);
+        this.stepStart = this.sliceStart = performance.now();
       }
     }
     this.metrics.busyMs += performance.now() - this.stepStart;
   }
 
   /** Round-robin over the gates (a union of several inputs). */
-  private pollInput(): { gate: number; channel: number; buffer: NetworkBuffer } | undefined {
+  private pollInput(): { gate: number; channel: number; buffer: InputItem } | undefined {
     const n = this.gates.length;
     for (let k = 0; k < n; k++) {
       const g = (this.nextGate + k) % n;
@@ -594,14 +660,25 @@ export class Task {
     let i = start;
     const n = records.length;
     const ts = this.batchTimestamps;
+    let clock = CLOCK_EVERY;
     if (ts === undefined && !this.batchInput2) {
       if (this.outputsCanBlock) {
         while (i < n) {
           head.processElement(records[i++], undefined);
           if (!this.outputsAvailable()) break;
+          if (--clock === 0) {
+            if (this.sliceUsed()) break;
+            clock = CLOCK_EVERY;
+          }
         }
       } else {
-        while (i < n) head.processElement(records[i++], undefined);
+        while (i < n) {
+          head.processElement(records[i++], undefined);
+          if (--clock === 0) {
+            if (this.sliceUsed()) break;
+            clock = CLOCK_EVERY;
+          }
+        }
       }
     } else {
       const input2 = this.batchInput2;
@@ -611,6 +688,10 @@ export class Task {
         if (input2) head.processElement2(records[i++], t);
         else head.processElement(records[i++], t);
         if (canBlock && !this.outputsAvailable()) break;
+        if (--clock === 0) {
+          if (this.sliceUsed()) break;
+          clock = CLOCK_EVERY;
+        }
       }
     }
     this.metrics.recordsIn += i - start;
@@ -620,6 +701,11 @@ export class Task {
     } else {
       this.batchIndex = i;
     }
+  }
+
+  /** The loop's slice is over: it should yield to the other tasks of the slot. */
+  private sliceUsed(): boolean {
+    return performance.now() - this.sliceStart > SLICE_MS;
   }
 
   private closeGates(): void {
@@ -640,6 +726,14 @@ export class Task {
       this.log.warn({ err: describeError(err) }, "disposing the task's state failed");
     }
   }
+}
+
+/** The operator of `vertex` whose records leave on `edgeId`, by name. */
+function producerOf(vertex: JobVertex, edgeId: string): string {
+  for (const op of vertex.operators) {
+    if (op.networkOutputs.includes(edgeId) || op.sideOutputs?.some((s) => s.networkOutputs.includes(edgeId))) return `operator "${op.name}"`;
+  }
+  return `vertex "${vertex.name}"`;
 }
 
 function failureOf(err: unknown): RiffleError {

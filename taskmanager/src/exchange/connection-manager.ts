@@ -6,8 +6,8 @@ type ExchangeClient = grpc.Client & {
 };
 
 /**
- * One gRPC client (one HTTP/2 connection) per remote TaskManager, shared by every channel reading
- * from it: each channel is a stream of its own, so flow control stays per channel.
+ * One gRPC client (one HTTP/2 connection) per remote TaskManager, shared by every channel of every
+ * slot reading from it: each channel is a stream of its own, so flow control stays per channel.
  */
 export class ConnectionManager {
   private readonly clients = new Map<string, ExchangeClient>();

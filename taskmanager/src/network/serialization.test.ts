@@ -1,0 +1,65 @@
+import { describe, expect, it } from "vitest";
+import { NetworkBufferPool } from "./buffer-pool.js";
+import { ResultPartition } from "./result-partition.js";
+import { type DecodedRecords, RecordDeserializer } from "./serialization.js";
+import { writerOf } from "../testing/exchange-harness.js";
+import { prng } from "../testing/prng.js";
+
+/** Writes `records` through a real writer into segments of `segmentSize` and returns the segments' bytes. */
+function streamOf(records: Array<{ value: unknown; ts?: number | undefined }>, segmentSize: number): Buffer[] {
+  const pool = new NetworkBufferPool(100_000, segmentSize);
+  const partition = new ResultPartition("p", 1, pool, () => {});
+  const writer = writerOf(partition, "forward", 1_000_000);
+  const sub = partition.subpartitions[0]!;
+  const parts: Buffer[] = [];
+  for (const r of records) {
+    writer.collect(r.value, r.ts);
+    for (let b = sub.poll(); b; b = sub.poll()) {
+      if (b.type === "DATA") {
+        parts.push(Buffer.from(b.segment.subarray(0, b.length)));
+        sub.recycle(b.segment);
+      }
+    }
+  }
+  writer.flush();
+  for (let b = sub.poll(); b; b = sub.poll()) if (b.type === "DATA") parts.push(Buffer.from(b.segment.subarray(0, b.length)));
+  return parts;
+}
+
+describe("record frames", () => {
+  const random = prng(7);
+  // Records of 40 different shapes (more than msgpackr's 32 shared structures), some large, some timestamped.
+  const records = Array.from({ length: 400 }, (_, i) => {
+    const shape = i % 40;
+    const value: Record<string, unknown> = { [`k${shape}`]: i, text: "t".repeat(Math.floor(random() * (i % 50 === 0 ? 5000 : 50))) };
+    if (shape % 3 === 0) value.nested = { a: [i, `x${i}`], b: null };
+    return { value, ts: i % 4 === 0 ? 1_700_000_000_000 + i : undefined };
+  });
+
+  it("decode to the same records and timestamps, segment by segment or merged as a sender merges them", () => {
+    const segments = streamOf(records, 256);
+    expect(segments.length).toBeGreaterThan(100);
+    for (const seed of [0, 1, 2, 3]) {
+      const rnd = prng(seed);
+      const deserializer = new RecordDeserializer("test");
+      const out: DecodedRecords = { records: [], timestamps: undefined };
+      // Seed 0: one segment per buffer; others: runs of 1..4 consecutive segments in one buffer.
+      for (let i = 0; i < segments.length; ) {
+        const n = seed === 0 ? 1 : 1 + Math.floor(rnd() * 4);
+        deserializer.decode(Buffer.concat(segments.slice(i, i + n)), out);
+        i += n;
+      }
+      expect(out.records).toEqual(records.map((r) => r.value));
+      expect(out.timestamps!.map((t) => (Number.isNaN(t) ? undefined : t))).toEqual(records.map((r) => r.ts));
+    }
+  });
+
+  it("fail with a clear error on bytes that are not frames", () => {
+    const deserializer = new RecordDeserializer("partition p[0]");
+    const out: DecodedRecords = { records: [], timestamps: undefined };
+    expect(() => deserializer.decode(Buffer.from([0xff, 0xff, 0xff, 0xff]), out)).toThrow(/undecodable data from partition p\[0\]: unknown frame kind 3/);
+    expect(() => new RecordDeserializer("c").decode(Buffer.from([1, 2]), out)).toThrow(
+      /undecodable data from c: 2 bytes left where a frame header was expected/,
+    );
+  });
+});

@@ -1,0 +1,236 @@
+import { Packr, RESET_BUFFER_MODE, REUSE_BUFFER_MODE, Unpackr } from "msgpackr";
+import { RiffleError } from "@riffle/shared";
+
+/**
+ * Records as they travel between tasks: frames written into network segments, one stream per
+ * subpartition (see exchange.proto, DATA).
+ *
+ *   ┌────────────── header: u32 LE ──────────────┐
+ *   │ kind (2 bits) │ payload length (30 bits)   │ [timestamp: f64 LE, kind 1] │ payload … │
+ *
+ *   kind 0  a record (msgpack, with record structures)
+ *   kind 1  a record with its event timestamp
+ *   kind 2  record structures the following records use for the first time (JSON list of key lists)
+ *
+ * A header (and its timestamp) never spans segments: the writer starts a new segment when fewer than
+ * MAX_HEADER bytes are left. A payload spans as many segments as it needs (Flink's spanning
+ * serializer); the receiving channel reassembles it.
+ *
+ * Record structures are msgpackr's shared structures: a record of a known shape is written as a
+ * structure id and its values, without key names. Each stream has its own: the serializer of a
+ * subpartition announces a new structure in a kind-2 frame just before the first record that uses it,
+ * and the deserializer of the channel reading that subpartition appends it to its own list, so every
+ * channel decodes its stream alone and in order. msgpackr shares at most 32 structures per stream;
+ * records of further shapes carry their definition inline (larger, still correct).
+ */
+export const FRAME_RECORD = 0;
+export const FRAME_TIMESTAMPED_RECORD = 1;
+export const FRAME_STRUCTURES = 2;
+export const HEADER_BYTES = 4;
+export const TIMESTAMP_BYTES = 8;
+/** The most a header with its timestamp takes: the writer keeps it in one segment. */
+export const MAX_HEADER = HEADER_BYTES + TIMESTAMP_BYTES;
+/** Largest payload a header can describe (1 GiB - 1). */
+export const MAX_PAYLOAD = 2 ** 30 - 1;
+const KIND_SHIFT = 30;
+const LENGTH_MASK = MAX_PAYLOAD;
+
+type Structures = string[][] & { sharedLength?: number };
+
+class NotSerializable extends Error {}
+
+/**
+ * msgpackr writes each record where the last one began and hands back its own buffer: no allocation
+ * per record. (That buffer is shared by every Packr of the thread: the writer copies a payload out
+ * before anything else is packed, and structure lists are JSON, not msgpack.)
+ */
+const IN_PLACE = REUSE_BUFFER_MODE | RESET_BUFFER_MODE;
+
+/** Copies `from[start..end)` into `to` at `at`: a loop for the small payloads most records have, a native copy for large ones. */
+export function copyBytes(from: Uint8Array, start: number, end: number, to: Uint8Array, at: number): void {
+  const n = end - start;
+  if (n > 64) {
+    to.set(from.subarray(start, end), at);
+    return;
+  }
+  for (let k = 0; k < n; k++) to[at + k] = from[start + k]!;
+}
+
+/** Writes the header of a frame at `pos`; returns the position after it (and its timestamp). */
+export function writeHeader(segment: Buffer, pos: number, kind: number, length: number, timestamp: number | undefined): number {
+  segment.writeUInt32LE(((kind << KIND_SHIFT) | length) >>> 0, pos);
+  if (timestamp === undefined) return pos + HEADER_BYTES;
+  segment.writeDoubleLE(timestamp, pos + HEADER_BYTES);
+  return pos + MAX_HEADER;
+}
+
+/**
+ * Serializes the records of one stream: a subpartition, or every subpartition of a broadcast output
+ * (they all carry the same records, so they can share one serializer and its structures).
+ */
+export class RecordSerializer {
+  private readonly structures: Structures = [];
+  private readonly packr: Packr;
+  private announced = 0;
+  /** The last record's payload: `payload[payloadStart..payloadEnd)`, valid until the next `serialize`. */
+  payload: Uint8Array = new Uint8Array(0);
+  payloadStart = 0;
+  payloadEnd = 0;
+
+  constructor() {
+    this.packr = new Packr({
+      useRecords: true,
+      moreTypes: true,
+      structures: this.structures,
+      // msgpackr would silently drop a function; a record that loses fields on the way is worse than
+      // a clear failure.
+      writeFunction: () => {
+        throw new NotSerializable("it contains a function");
+      },
+    });
+  }
+
+  /**
+   * Encodes a record into `payload` (`payloadStart..payloadEnd`), valid until the next call. A record
+   * that cannot be encoded (a circular reference, a function, a symbol) throws RECORD_NOT_SERIALIZABLE
+   * naming `producer`.
+   */
+  serialize(record: unknown, producer: string): void {
+    let target: Uint8Array & { start?: number; end?: number };
+    try {
+      target = this.packr.pack(record, IN_PLACE);
+    } catch (err) {
+      throw notSerializable(err, producer);
+    }
+    const start = target.start ?? 0;
+    const end = target.end ?? target.length;
+    if (end - start > MAX_PAYLOAD) {
+      throw new RiffleError(
+        "RECORD_NOT_SERIALIZABLE",
+        `a record emitted by ${producer} is ${end - start} bytes encoded; records larger than ${MAX_PAYLOAD} bytes cannot be sent between tasks`,
+      );
+    }
+    this.payload = target;
+    this.payloadStart = start;
+    this.payloadEnd = end;
+  }
+
+  /** The payload of a structures frame for the structures the last `serialize` introduced, if any. */
+  newStructures(): Uint8Array | undefined {
+    const shared = this.structures.sharedLength ?? 0;
+    if (shared <= this.announced) return undefined;
+    const fresh = this.structures.slice(this.announced, shared).map((keys) => [...keys]);
+    this.announced = shared;
+    return Buffer.from(JSON.stringify(fresh));
+  }
+}
+
+function notSerializable(err: unknown, producer: string): RiffleError {
+  const why =
+    err instanceof NotSerializable
+      ? err.message
+      : err instanceof RangeError && /call stack/i.test(err.message)
+        ? "it contains a circular reference or is nested too deeply"
+        : err instanceof Error
+          ? err.message
+          : String(err);
+  return new RiffleError("RECORD_NOT_SERIALIZABLE", `a record emitted by ${producer} cannot be sent to the next task: ${why}`, { cause: err });
+}
+
+/** Records decoded from a buffer, with their timestamps (NaN: none) when any record has one. */
+export interface DecodedRecords {
+  records: unknown[];
+  timestamps: number[] | undefined;
+}
+
+/**
+ * Reads the frames of one channel's stream. A payload that continues in the next buffer is copied
+ * aside until it is complete; everything else is decoded straight from the buffer.
+ */
+export class RecordDeserializer {
+  private structures: string[][] = [];
+  private readonly unpackr: Unpackr;
+  /** Where in its buffer the next record is read (one object, reused). */
+  private readonly range = { start: 0, end: 0 };
+  /** A payload spanning buffers: its bytes so far. */
+  private partial: { kind: number; timestamp: number; bytes: Buffer; filled: number } | undefined;
+
+  constructor(private readonly channel: string) {
+    this.unpackr = new Unpackr({
+      useRecords: true,
+      moreTypes: true,
+      // Consulted when a record names a structure the reader has not loaded yet: copies, since msgpackr
+      // annotates what it gets.
+      getStructures: () => this.structures.map((keys) => [...keys]),
+    });
+  }
+
+  /** Decodes every complete frame of `data` into `out`, keeping an incomplete last payload for later. */
+  decode(data: Uint8Array, out: DecodedRecords): void {
+    const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    let pos = 0;
+    const end = buf.length;
+    const partial = this.partial;
+    if (partial) {
+      const n = Math.min(partial.bytes.length - partial.filled, end);
+      buf.copy(partial.bytes, partial.filled, 0, n);
+      partial.filled += n;
+      pos = n;
+      if (partial.filled < partial.bytes.length) return;
+      this.partial = undefined;
+      this.frame(partial.kind, partial.timestamp, partial.bytes, 0, partial.bytes.length, out);
+    }
+    while (pos < end) {
+      if (end - pos < HEADER_BYTES) throw this.corrupt(`${end - pos} bytes left where a frame header was expected`);
+      const header = buf.readUInt32LE(pos);
+      const kind = header >>> KIND_SHIFT;
+      const length = header & LENGTH_MASK;
+      pos += HEADER_BYTES;
+      let timestamp = Number.NaN;
+      if (kind === FRAME_TIMESTAMPED_RECORD) {
+        if (end - pos < TIMESTAMP_BYTES) throw this.corrupt("a timestamp is cut off");
+        timestamp = buf.readDoubleLE(pos);
+        pos += TIMESTAMP_BYTES;
+      } else if (kind !== FRAME_RECORD && kind !== FRAME_STRUCTURES) {
+        throw this.corrupt(`unknown frame kind ${kind}`);
+      }
+      if (end - pos >= length) {
+        this.frame(kind, timestamp, buf, pos, pos + length, out);
+        pos += length;
+      } else {
+        const bytes = Buffer.allocUnsafe(length);
+        const n = buf.copy(bytes, 0, pos, end);
+        this.partial = { kind, timestamp, bytes, filled: n };
+        return;
+      }
+    }
+  }
+
+  /** Decodes the frame payload `buf[start..end)`. */
+  private frame(kind: number, timestamp: number, buf: Buffer, start: number, end: number, out: DecodedRecords): void {
+    if (kind === FRAME_STRUCTURES) {
+      const fresh = JSON.parse(buf.toString("utf8", start, end)) as string[][];
+      if (!Array.isArray(fresh)) throw this.corrupt("a structures frame is not a list");
+      for (const keys of fresh) this.structures.push(keys);
+      return;
+    }
+    const range = this.range;
+    range.start = start;
+    range.end = end;
+    const record = this.unpackr.unpack(buf, range);
+    if (kind === FRAME_TIMESTAMPED_RECORD) {
+      if (out.timestamps === undefined) {
+        out.timestamps = [];
+        for (let i = 0; i < out.records.length; i++) out.timestamps.push(Number.NaN);
+      }
+      out.timestamps.push(timestamp);
+    } else if (out.timestamps !== undefined) {
+      out.timestamps.push(Number.NaN);
+    }
+    out.records.push(record);
+  }
+
+  private corrupt(what: string): RiffleError {
+    return new RiffleError("INTERNAL", `undecodable data from ${this.channel}: ${what}`);
+  }
+}
