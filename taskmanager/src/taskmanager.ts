@@ -31,6 +31,8 @@ import { createWorkDirectory, removeWorkDirectory, workDirectoryRoot } from "./w
 
 /** A slot's network memory must hold at least this many segments (a channel's credits and a few outputs). */
 const MIN_SEGMENTS_PER_SLOT = 16;
+/** How long a scrape of /metrics waits for a slot's fresh snapshot before it takes the last one. */
+const SCRAPE_SNAPSHOT_TIMEOUT_MS = 250;
 
 /**
  * A TaskManager process: offers slots to the JobManager, runs the tasks deployed to it, and exchanges
@@ -131,7 +133,10 @@ export class TaskManager {
     let metrics: { server: HttpServer; port: number };
     try {
       metrics = await startMetricsServer(
-        () => metricsText(registry, tm?.snapshots().values() ?? []),
+        async () => {
+          await tm?.refreshSnapshots();
+          return metricsText(registry, tm?.snapshots().values() ?? []);
+        },
         registry.contentType,
         host,
         config["taskmanager.metrics.port"],
@@ -326,6 +331,11 @@ export class TaskManager {
     this.connection
       ?.updateTaskState({ executionId, jobId, state: "CANCELED", errorCode: "", errorMessage: "", metrics: null })
       .catch((err: Error) => this.log.warn({ executionId, err: err.message }, "could not report the cancellation"));
+  }
+
+  /** Fresh snapshots of every slot, for a scrape of /metrics. */
+  private async refreshSnapshots(): Promise<void> {
+    await Promise.all(this.slots.map((s) => s.freshSnapshot(SCRAPE_SNAPSHOT_TIMEOUT_MS)));
   }
 
   /** Each slot's last snapshot, by slot index. */

@@ -47,6 +47,8 @@ export type ToWorker =
   | { type: "checkpoint-complete" | "checkpoint-aborted"; executionId: string; checkpointId: number }
   /** A stream reading one of this slot's partitions: from another slot, or bridged from gRPC. */
   | { type: "serve"; port: MessagePort }
+  /** A metrics snapshot now (a scrape of /metrics), without advancing the per-second meters. */
+  | { type: "snapshot-request" }
   | { type: "reply"; id: number; error?: { code: string; message: string } };
 
 export type FromWorker =

@@ -73,6 +73,8 @@ export class SlotWorker {
   /** Bundles deployed to the worker (each stays imported while it lives). */
   readonly bundles = new Set<string>();
   snapshot: SlotSnapshot | undefined;
+  /** Woken by the next snapshot. */
+  readonly snapshotWaiters: Array<() => void> = [];
   /** Set once the worker is being discarded or has died: it takes no more deployments. */
   gone = false;
   /** Set once the worker said it is ready. */
@@ -192,6 +194,21 @@ export class SlotHost {
   /** The worker's last metrics snapshot. */
   get snapshot(): SlotSnapshot | undefined {
     return this.current.snapshot;
+  }
+
+  /**
+   * Asks the worker for a snapshot now (a scrape of /metrics shows tasks deployed a moment ago) and
+   * waits up to `timeoutMs` for it; a worker that does not answer in time (busy in user code) keeps
+   * its last one.
+   */
+  async freshSnapshot(timeoutMs: number): Promise<void> {
+    const w = this.current;
+    if (w.gone || !w.started) return;
+    let timer: NodeJS.Timeout | undefined;
+    const next = new Promise<void>((resolve) => w.snapshotWaiters.push(resolve));
+    w.post({ type: "snapshot-request" });
+    await Promise.race([next, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
   }
 
   /** Resolves when the slot's worker has started (TaskManager start-up waits for it). */
@@ -329,6 +346,7 @@ export class SlotHost {
         return;
       case "snapshot":
         w.snapshot = msg.snapshot;
+        for (const wake of w.snapshotWaiters.splice(0)) wake();
         return;
       case "ready":
       case "reply":

@@ -91,6 +91,9 @@ export class SlotRuntime {
       case "checkpoint-aborted":
         this.tasks.get(msg.executionId)?.notifyCheckpointAborted(msg.checkpointId);
         return;
+      case "snapshot-request":
+        void this.snapshot().then((snapshot) => this.main.postMessage({ type: "snapshot", snapshot }));
+        return;
       case "serve":
         serveExchange(msg.port, this.partitions, this.data.network.partitionRequestTimeoutMs, this.pool.segmentSize, this.log);
         return;
