@@ -27,7 +27,7 @@ import { startMetricsServer } from "./metrics/server.js";
 import { ConnectionManager, PartitionDirectory, bridgeInbound, bridgeOutbound } from "./exchange/index.js";
 import { SlotHost, type SlotEvents, type SlotSnapshot, type SlotWorker } from "./slot/index.js";
 import type { PortEnvelope } from "./network/port-stream.js";
-import { createWorkDirectory, removeWorkDirectory, workDirectoryRoot } from "./workdir/index.js";
+import { WorkDirectory, workDirectoryRoot } from "./workdir/index.js";
 
 /** A slot's network memory must hold at least this many segments (a channel's credits and a few outputs). */
 const MIN_SEGMENTS_PER_SLOT = 16;
@@ -71,14 +71,14 @@ export class TaskManager {
     private readonly log: Logger,
     private readonly server: grpc.Server,
     private readonly metricsServer: HttpServer,
-    private readonly workDir: string,
+    private readonly workDir: WorkDirectory,
   ) {
     this.terminated = new Promise((resolve, reject) => {
       this.resolveTerminated = resolve;
       this.rejectTerminated = reject;
     });
     this.terminated.catch(() => {});
-    this.bundles = new BundleStore(join(workDir, "bundles"), (hash) => this.connection!.getBundle(hash));
+    this.bundles = new BundleStore(join(workDir.path, "bundles"), (hash) => this.connection!.getBundle(hash));
   }
 
   static async create(config: RiffleConfig, logger?: Logger): Promise<TaskManager> {
@@ -146,7 +146,7 @@ export class TaskManager {
       throw err;
     }
     const id = config["taskmanager.id"] || `${host}:${port}-${randomUUID().slice(0, 6)}`;
-    const workDir = createWorkDirectory(workDirectoryRoot(config["taskmanager.tmp.dir"]), log);
+    const workDir = await WorkDirectory.create(workDirectoryRoot(config["taskmanager.tmp.dir"]), log);
     tm = new TaskManager(id, `${host}:${port}`, metrics.port, config, log.child({ taskmanagerId: id }), server, metrics.server, workDir);
     registerTaskMetrics(
       registry,
@@ -155,7 +155,10 @@ export class TaskManager {
     );
     try {
       await tm.startSlots(segmentsPerSlot, segmentSize);
-      tm.log.info({ taskmanagerId: id, rpcPort: port, metricsPort: metrics.port, slots, segmentsPerSlot, segmentSize }, "TaskManager started");
+      tm.log.info(
+        { taskmanagerId: id, rpcPort: port, metricsPort: metrics.port, slots, segmentsPerSlot, segmentSize, workDir: workDir.path },
+        "TaskManager started",
+      );
       await tm.connect();
     } catch (err) {
       await tm.close();
@@ -185,7 +188,7 @@ export class TaskManager {
                 partitionRequestTimeoutMs: cfg["taskmanager.network.partition-request.timeout"],
               },
               bundleDir: this.bundles.dir,
-              stateDir: join(this.workDir, "state"),
+              stateDir: join(this.workDir.path, "state"),
               stateBackend: cfg["state.backend"],
               snapshotIntervalMs: 1000,
             },
@@ -366,7 +369,7 @@ export class TaskManager {
     this.connections.close();
     await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
     await new Promise<void>((resolve) => this.metricsServer.close(() => resolve()));
-    removeWorkDirectory(this.workDir, this.log);
+    await this.workDir.remove();
     this.log.info("TaskManager stopped");
     this.resolveTerminated();
   }
