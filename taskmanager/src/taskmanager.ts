@@ -81,7 +81,12 @@ export class TaskManager {
     this.bundles = new BundleStore(join(workDir.path, "bundles"), (hash) => this.connection!.getBundle(hash));
   }
 
-  static async create(config: RiffleConfig, logger?: Logger): Promise<TaskManager> {
+  /**
+   * Starts the TaskManager and registers it with its JobManager. `signal` aborts the registration
+   * (a shutdown requested meanwhile): the TaskManager then closes and the promise rejects with the
+   * abort's reason.
+   */
+  static async create(config: RiffleConfig, logger?: Logger, signal?: AbortSignal): Promise<TaskManager> {
     const log = logger ?? createLogger("taskmanager");
     // Bundles carry inline source maps: failures then name the user's file and line.
     process.setSourceMapsEnabled(true);
@@ -159,7 +164,7 @@ export class TaskManager {
         { taskmanagerId: id, rpcPort: port, metricsPort: metrics.port, slots, segmentsPerSlot, segmentSize, workDir: workDir.path },
         "TaskManager started",
       );
-      await tm.connect();
+      await tm.connect(signal);
     } catch (err) {
       await tm.close();
       throw err;
@@ -266,7 +271,7 @@ export class TaskManager {
     return this.config["taskmanager.jobmanager.address"] || `${this.config["jobmanager.rpc.address"]}:${this.config["jobmanager.rpc.port"]}`;
   }
 
-  private async connect(): Promise<void> {
+  private async connect(signal?: AbortSignal): Promise<void> {
     const address = this.jobManagerAddress();
     const connection = new JobManagerConnection(
       address,
@@ -281,7 +286,7 @@ export class TaskManager {
       this.log.child({ subsystem: "jobmanager-connection" }),
     );
     this.connection = connection;
-    await connection.register(this.config["taskmanager.registration.timeout"]);
+    await connection.register(this.config["taskmanager.registration.timeout"], signal);
     this.log.info({ jobmanager: address, slots: this.config["taskmanager.slots"] }, "TaskManager registered");
   }
 
