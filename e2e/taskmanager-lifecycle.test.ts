@@ -1,9 +1,12 @@
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
+import { freePort, rpc, type ExchangeRequest, type ExchangeResponse } from "@riffle/shared";
 import { workDirectoryOwner } from "@riffle/taskmanager";
+import type * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RiffleProcess, TestCluster, allRunning, childrenOf, mulberry32, waitUntilDead } from "./harness/index.js";
+import { RiffleProcess, TestCluster, allRunning, childrenOf, mulberry32, waitUntilDead } from "./harness/index.js";
 
 /**
  * TaskManagers end when they say they do, and leave nothing behind: one that gives up on its
@@ -33,6 +36,11 @@ function workDirOf(tm: RiffleProcess): string {
   const started = tm.logs.find((l) => l.msg === "TaskManager started");
   if (!started) throw new Error(`${tm.name} has not started\n${tm.tail()}`);
   return basename(started.workDir as string);
+}
+
+/** A TaskManager with these settings (`--set`), not registered yet: its JobManager may not exist. */
+function startTaskManager(name: string, settings: Record<string, string | number>): RiffleProcess {
+  return new RiffleProcess(name, ["taskmanager", ...Object.entries(settings).flatMap(([k, v]) => ["--set", `${k}=${v}`])]);
 }
 
 describe("TaskManager lifecycle", () => {
@@ -148,4 +156,88 @@ describe("TaskManager lifecycle", () => {
     },
     90_000,
   );
+
+  it("a TaskManager that fails to start says why in its last log line, and exits 1", async () => {
+    const root = join(work, "startup");
+    const base = { "taskmanager.rpc.port": 0, "taskmanager.metrics.port": 0, "taskmanager.tmp.dir": root };
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    const takenPort = (taken.address() as { port: number }).port;
+    const notADirectory = join(work, "a-regular-file");
+    writeFileSync(notADirectory, "x");
+    try {
+      const cases = [
+        {
+          code: "JOBMANAGER_UNREACHABLE",
+          settings: { ...base, "taskmanager.jobmanager.address": `127.0.0.1:${await freePort()}`, "taskmanager.registration.timeout": "1s" },
+        },
+        { code: "PORT_IN_USE", settings: { ...base, "taskmanager.rpc.port": takenPort } },
+        { code: "WORKDIR_FAILED", settings: { ...base, "taskmanager.tmp.dir": join(notADirectory, "tmp") } },
+      ];
+      await Promise.all(
+        cases.map(async ({ code, settings }) => {
+          const tm = startTaskManager(`taskmanager-${code}`, settings);
+          expect((await tm.waitForExit(30_000)).code).toBe(1);
+          const last = tm.logs.at(-1)!;
+          expect({ level: last.level, code: last.code }).toEqual({ level: 60, code });
+          expect(last.msg).toMatch(/^TaskManager exits: /);
+          expect(tm.stderr.at(-1)).toMatch(new RegExp(`^error\\[${code}\\]: `));
+        }),
+      );
+      // The one that got as far as its work directory removed it.
+      expect(readdirSync(root)).toEqual([]);
+    } finally {
+      taken.close();
+    }
+  }, 60_000);
+
+  it("SIGTERM while a TaskManager registers stops the registration: exit 0 at once, work directory removed", async () => {
+    const root = join(work, "registering");
+    const tm = startTaskManager("taskmanager-registering", {
+      "taskmanager.jobmanager.address": `127.0.0.1:${await freePort()}`,
+      "taskmanager.registration.timeout": "60s",
+      "taskmanager.rpc.port": 0,
+      "taskmanager.metrics.port": 0,
+      "taskmanager.tmp.dir": root,
+    });
+    await tm.waitForLog((l) => l.msg === "TaskManager started", 30_000);
+    const signalled = Date.now();
+    tm.kill("SIGTERM");
+    // Far below the registration timeout, which an ignored signal would wait for.
+    expect((await tm.waitForExit(20_000)).code).toBe(0);
+    console.log(`exited ${Date.now() - signalled} ms after SIGTERM, registering`);
+    expect(tm.logs.at(-1)?.msg).toBe("TaskManager stopped");
+    expect(tm.stderr).toEqual([]);
+    expect(readdirSync(root)).toEqual([]);
+  }, 60_000);
+
+  it("SIGTERM with a call still open: the work directory goes first, the call is cut after a deadline, exit 0", async () => {
+    const root = join(work, "open-call");
+    const cluster = await TestCluster.start({ taskmanagers: 1, taskmanager: { "taskmanager.tmp.dir": root } });
+    let client: grpc.Client | undefined;
+    try {
+      const tm = cluster.taskmanagers[0]!;
+      const started = tm.logs.find((l) => l.msg === "TaskManager started")!;
+      const dir = join(root, workDirOf(tm));
+      // A peer's exchange stream, left open: the gRPC server's graceful shutdown waits for it. Its
+      // first message is flushed before the signal, and the slots' close comes before the servers'.
+      type ExchangeClient = grpc.Client & { Exchange(): grpc.ClientDuplexStream<ExchangeRequest, ExchangeResponse> };
+      const exchange = rpc.createClient<ExchangeClient>("DataExchange", `127.0.0.1:${started.rpcPort as number}`);
+      client = exchange;
+      const stream = exchange.Exchange();
+      stream.on("error", () => {});
+      await new Promise<void>((resolve, reject) =>
+        stream.write({ addCredit: { credit: 1 } }, (err: Error | null | undefined) => (err ? reject(err) : resolve())),
+      );
+      tm.kill("SIGTERM");
+      await tm.waitForLog((l) => l.msg === "calls or connections still open at shutdown; closing them", 20_000);
+      expect(existsSync(dir)).toBe(false);
+      expect((await tm.waitForExit(10_000)).code).toBe(0);
+      expect(tm.logs.at(-1)?.msg).toBe("TaskManager stopped");
+      expect(readdirSync(root)).toEqual([]);
+    } finally {
+      client?.close();
+      await cluster.stop();
+    }
+  }, 60_000);
 });

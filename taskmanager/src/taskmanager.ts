@@ -29,6 +29,29 @@ import { SlotHost, type SlotEvents, type SlotSnapshot, type SlotWorker } from ".
 import type { PortEnvelope } from "./network/port-stream.js";
 import { WorkDirectory, workDirectoryRoot } from "./workdir/index.js";
 
+/**
+ * How long the close waits for the servers' calls and connections to end (a peer still pulling a
+ * partition, a scrape in progress) before it cuts them.
+ */
+const SERVER_SHUTDOWN_TIMEOUT_MS = 3000;
+
+/** Shuts the gRPC and metrics servers down, gracefully for at most `timeoutMs`, then by force. */
+async function closeServers(server: grpc.Server, metricsServer: HttpServer, timeoutMs: number, log: Logger): Promise<void> {
+  const timer = setTimeout(() => {
+    log.warn({ timeoutMs }, "calls or connections still open at shutdown; closing them");
+    server.forceShutdown();
+    metricsServer.closeAllConnections();
+  }, timeoutMs);
+  try {
+    await Promise.all([
+      new Promise<void>((resolve) => server.tryShutdown(() => resolve())),
+      new Promise<void>((resolve) => metricsServer.close(() => resolve())),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** A slot's network memory must hold at least this many segments (a channel's credits and a few outputs). */
 const MIN_SEGMENTS_PER_SLOT = 16;
 /** How long a scrape of /metrics waits for a slot's fresh snapshot before it takes the last one. */
@@ -56,6 +79,7 @@ export class TaskManager {
   private readonly cancelledBeforeDeploy = new Set<string>();
   private connection: JobManagerConnection | undefined;
   private closing = false;
+  private closed: Promise<void> | undefined;
   private resolveTerminated!: () => void;
   private rejectTerminated!: (err: Error) => void;
   /** Settles when the TaskManager stops: resolved by close(), rejected on a fatal error. */
@@ -151,7 +175,14 @@ export class TaskManager {
       throw err;
     }
     const id = config["taskmanager.id"] || `${host}:${port}-${randomUUID().slice(0, 6)}`;
-    const workDir = await WorkDirectory.create(workDirectoryRoot(config["taskmanager.tmp.dir"]), log);
+    let workDir: WorkDirectory;
+    try {
+      workDir = await WorkDirectory.create(workDirectoryRoot(config["taskmanager.tmp.dir"]), log);
+    } catch (err) {
+      server.forceShutdown();
+      metrics.server.close();
+      throw err;
+    }
     tm = new TaskManager(id, `${host}:${port}`, metrics.port, config, log.child({ taskmanagerId: id }), server, metrics.server, workDir);
     registerTaskMetrics(
       registry,
@@ -366,15 +397,20 @@ export class TaskManager {
     return [...this.taskSnapshots()].map((t) => t.report);
   }
 
-  async close(): Promise<void> {
-    if (this.closing) return;
+  /** Stops the slots, removes the work directory, then the servers. Every call gets the same promise. */
+  close(): Promise<void> {
+    this.closed ??= this.stop();
+    return this.closed;
+  }
+
+  private async stop(): Promise<void> {
     this.closing = true;
     await Promise.allSettled(this.slots.map((s) => s.close()));
+    // The slots no longer use it; whatever happens to the servers below, it is gone.
+    await this.workDir.remove();
     this.connection?.close();
     this.connections.close();
-    await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
-    await new Promise<void>((resolve) => this.metricsServer.close(() => resolve()));
-    await this.workDir.remove();
+    await closeServers(this.server, this.metricsServer, SERVER_SHUTDOWN_TIMEOUT_MS, this.log);
     this.log.info("TaskManager stopped");
     this.resolveTerminated();
   }
