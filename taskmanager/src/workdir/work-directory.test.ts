@@ -90,6 +90,8 @@ describe("TaskManager work directories", () => {
     const name = mine.path.slice(dir.length + 1);
     expect(workDirectoryOwner(name)).toEqual(self);
     expect(lstatSync(`${mine.path}.sock`).isSocket()).toBe(true);
+    // Private: bundles and state are the user's.
+    expect(lstatSync(mine.path).mode & 0o777).toBe(0o700);
     expect(await sweepWorkDirectories(dir, log)).toEqual([]);
     expect(existsSync(mine.path)).toBe(true);
     await mine.remove();

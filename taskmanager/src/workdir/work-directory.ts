@@ -127,7 +127,8 @@ export class WorkDirectory {
       const name = `${PREFIX}${self.host}-${self.boot}-${randomBytes(6).toString("hex")}`;
       const owner = await listenAsOwner(sockets.address(name + SOCKET));
       try {
-        mkdirSync(join(root, name));
+        // Private, as mkdtemp makes them: job bundles and state are the user's.
+        mkdirSync(join(root, name), { mode: 0o700 });
       } catch (err) {
         owner.close();
         throw err;
