@@ -101,8 +101,8 @@ describe("TaskManager lifecycle", () => {
       });
       let restarts = -1;
       for (let kill = 0; kill < 4; kill++) {
-        const running = await cluster.waitForJob(jobId, (j) => ((j.numRestarts as number | undefined) ?? 0) > restarts && allRunning(j), 60_000);
-        restarts = (running.numRestarts as number | undefined) ?? 0;
+        const running = await cluster.waitForJob(jobId, (j) => j.numRestarts > restarts && allRunning(j), 60_000);
+        restarts = running.numRestarts;
         const alive = cluster.taskmanagers.filter((t) => !t.hasExited);
         expect(workDirs(root)).toEqual(alive.map(workDirOf).sort());
         const victim = alive[Math.floor(random() * alive.length)]!;
