@@ -6,7 +6,7 @@ import { freePort, rpc, type ExchangeRequest, type ExchangeResponse } from "@rif
 import { workDirectoryOwner } from "@riffle/taskmanager";
 import type * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RiffleProcess, TestCluster, allRunning, childrenOf, mulberry32, waitUntilDead } from "./harness/index.js";
+import { RiffleProcess, TestCluster, allRunning, childrenOf, mulberry32, waitUntilDead, setFlags, type Settings } from "./harness/index.js";
 
 /**
  * TaskManagers end when they say they do, and leave nothing behind: one that gives up on its
@@ -39,8 +39,8 @@ function workDirOf(tm: RiffleProcess): string {
 }
 
 /** A TaskManager with these settings (`--set`), not registered yet: its JobManager may not exist. */
-function startTaskManager(name: string, settings: Record<string, string | number>): RiffleProcess {
-  return new RiffleProcess(name, ["taskmanager", ...Object.entries(settings).flatMap(([k, v]) => ["--set", `${k}=${v}`])]);
+function startTaskManager(name: string, settings: Settings): RiffleProcess {
+  return new RiffleProcess(name, ["taskmanager", ...setFlags(settings)]);
 }
 
 describe("TaskManager lifecycle", () => {

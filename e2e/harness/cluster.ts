@@ -17,7 +17,8 @@ export interface ClusterOptions {
 
 export type { JobDetails };
 
-function setFlags(settings: Settings): string[] {
+/** `--set key=value` flags for the `riffle` CLI. */
+export function setFlags(settings: Settings): string[] {
   return Object.entries(settings).flatMap(([k, v]) => ["--set", `${k}=${v}`]);
 }
 
