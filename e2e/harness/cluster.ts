@@ -17,7 +17,7 @@ export interface ClusterOptions {
 
 export type { JobDetails };
 
-function setFlags(settings: Settings): string[] {
+export function setFlags(settings: Settings): string[] {
   return Object.entries(settings).flatMap(([k, v]) => ["--set", `${k}=${v}`]);
 }
 
@@ -29,12 +29,13 @@ export class TestCluster {
   readonly taskmanagers: RiffleProcess[] = [];
   private tmCount = 0;
 
-  private constructor(
+  protected constructor(
     readonly jobmanager: RiffleProcess,
     readonly restUrl: string,
+    /** What TaskManagers are given as `taskmanager.jobmanager.address` (several, comma-separated, for a highly available cluster). */
     readonly rpcAddress: string,
     readonly dir: string,
-    private readonly options: ClusterOptions,
+    protected readonly options: ClusterOptions,
   ) {}
 
   static async start(options: ClusterOptions = {}): Promise<TestCluster> {
@@ -87,8 +88,20 @@ export class TestCluster {
   }
 
   /** One REST call; `authorization` for a cluster with `rest.auth.*` configured. */
-  async rest<T = unknown>(method: string, path: string, body?: unknown, authorization?: string): Promise<{ status: number; body: T }> {
-    const res = await fetch(`${this.restUrl}${path}`, {
+  rest<T = unknown>(method: string, path: string, body?: unknown, authorization?: string): Promise<{ status: number; body: T }> {
+    return this.restAt(this.restUrl, method, path, body, authorization);
+  }
+
+  /** One REST call to the JobManager at `base`. */
+  protected async restAt<T = unknown>(
+    base: string,
+    method: string,
+    path: string,
+    body?: unknown,
+    authorization?: string,
+  ): Promise<{ status: number; body: T }> {
+    const res = await fetch(`${base}${path}`, {
+      redirect: "manual",
       method,
       headers: {
         ...(body === undefined ? {} : { "content-type": "application/json" }),

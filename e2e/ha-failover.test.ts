@@ -1,0 +1,82 @@
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EtcdCluster, HaTestCluster, committedLines, metricValue, mulberry32, waitForCheckpoints } from "./harness/index.js";
+
+const RECORDS = 200_000;
+
+interface CheckpointCounts {
+  counts: { completed: number; in_progress: number };
+}
+
+/**
+ * Issue 10: three JobManagers campaign on a real etcd; the leader is killed with SIGKILL while an
+ * exactly-once job (keyed state in LevelDB, the exactly-once file sink) runs. A standby leads, takes
+ * the job over from its latest checkpoint, and the committed output equals a failure-free run.
+ */
+describe("JobManager high availability on etcd", () => {
+  let etcd: EtcdCluster;
+  let cluster: HaTestCluster;
+
+  beforeAll(async () => {
+    etcd = await EtcdCluster.start();
+    cluster = await HaTestCluster.startHa({
+      etcd,
+      jobmanagers: 3,
+      taskmanagers: 2,
+      config: { "heartbeat.interval": "500ms", "heartbeat.timeout": "3s" },
+      taskmanager: { "taskmanager.slots": 2 },
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await cluster?.stop();
+    await etcd?.close();
+  });
+
+  it("kill -9 of the leader, twice (once during a checkpoint): a standby takes the job over and the output is exactly once", async () => {
+    const random = mulberry32(Number(process.env.RIFFLE_CHAOS_SEED ?? 20261207));
+    const jobConfig = (out: string, rate: number) => ({
+      parallelism: 2,
+      args: ["--out", out, "--count", String(RECORDS), "--rate", String(rate), "--backend", "leveldb"],
+    });
+
+    const cleanDir = join(cluster.dir, "clean");
+    const clean = await cluster.submit("e2e/jobs/exactly-once.ts", jobConfig(cleanDir, 0));
+    await cluster.waitForStatus(clean, "FINISHED", 120_000);
+    const expected = committedLines(cleanDir);
+    expect(expected.length).toBe(RECORDS);
+
+    const chaosDir = join(cluster.dir, "chaos");
+    const jobId = await cluster.submit("e2e/jobs/exactly-once.ts", jobConfig(chaosDir, 10_000));
+    const leaders: string[] = [];
+    for (let kill = 0; kill < 2; kill++) {
+      // Running under this leader, with a checkpoint of its own completed.
+      await cluster.waitForStatus(jobId, "RUNNING", 60_000);
+      const before = await waitForCheckpoints<CheckpointCounts>(cluster, jobId, (s) => s.counts.completed > 0, 60_000);
+      await new Promise((r) => setTimeout(r, 300 + Math.floor(random() * 1_500)));
+      // The second kill lands while a checkpoint is in flight.
+      if (kill === 1) await waitForCheckpoints<CheckpointCounts>(cluster, jobId, (s) => s.counts.in_progress > 0, 30_000);
+      const dead = await cluster.killLeader();
+      leaders.push(dead.process.name);
+      expect(before.counts.completed).toBeGreaterThan(0);
+      const next = await cluster.leader(30_000);
+      expect(next).not.toBe(dead);
+      // The dead one comes back as a standby, so that three JobManagers campaign again.
+      await cluster.replace(dead);
+    }
+    const job = await cluster.waitForStatus(jobId, "FINISHED", 180_000);
+    expect(job.state).toBe("FINISHED");
+    const actual = committedLines(chaosDir);
+    expect(actual.length).toBe(expected.length);
+    expect(actual).toEqual(expected);
+
+    // The finished clean job is not rerun by the new leaders: still FINISHED, and its output unchanged.
+    expect((await cluster.job(clean)).state).toBe("FINISHED");
+    expect(committedLines(cleanDir)).toEqual(expected);
+    // The new leader counts the jobs it took over.
+    const leader = await cluster.leader();
+    const metrics = await (await fetch(`${leader.restUrl}/metrics`)).text();
+    expect(metricValue(metrics, "riffle_jobmanager_is_leader")).toBe(1);
+    expect(metricValue(metrics, "riffle_jobmanager_job_recoveries_total")).toBeGreaterThanOrEqual(1);
+  }, 420_000);
+});
