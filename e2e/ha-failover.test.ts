@@ -1,4 +1,6 @@
 import { join } from "node:path";
+import { rpc, type CancelTaskRequest } from "@riffle/shared";
+import type * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EtcdCluster, HaTestCluster, committedLines, metricValue, mulberry32, waitForCheckpoints } from "./harness/index.js";
 
@@ -32,6 +34,24 @@ describe("JobManager high availability on etcd", () => {
     await cluster?.stop();
     await etcd?.close();
   });
+
+  const jobConfig = (out: string, rate: number) => ({
+    parallelism: 2,
+    args: ["--out", out, "--count", String(RECORDS), "--rate", String(rate), "--backend", "leveldb"],
+  });
+  let expected: string[] | undefined;
+  let cleanJob = "";
+  /** The committed output of a failure-free run (run once, by whichever test needs it first). */
+  async function failureFree(): Promise<string[]> {
+    if (expected) return expected;
+    const cleanDir = join(cluster.dir, "clean");
+    const clean = await cluster.submit("e2e/jobs/exactly-once.ts", jobConfig(cleanDir, 0));
+    await cluster.waitForStatus(clean, "FINISHED", 120_000);
+    cleanJob = clean;
+    expected = committedLines(cleanDir);
+    expect(expected.length).toBe(RECORDS);
+    return expected;
+  }
 
   it("kill -9 of the leader, twice (once during a checkpoint): a standby takes the job over and the output is exactly once", async () => {
     const random = mulberry32(Number(process.env.RIFFLE_CHAOS_SEED ?? 20261207));
@@ -79,4 +99,41 @@ describe("JobManager high availability on etcd", () => {
     expect(metricValue(metrics, "riffle_jobmanager_is_leader")).toBe(1);
     expect(metricValue(metrics, "riffle_jobmanager_job_recoveries_total")).toBeGreaterThanOrEqual(1);
   }, 420_000);
+
+  it("SIGSTOP of the leader past its lease, then SIGCONT: a standby takes over, the old one steps down, its token is refused, the output is exactly once", async () => {
+    const expected = await failureFree();
+    const outDir = join(cluster.dir, "paused");
+    const jobId = await cluster.submit("e2e/jobs/exactly-once.ts", jobConfig(outDir, 10_000));
+    await cluster.waitForStatus(jobId, "RUNNING", 60_000);
+    await waitForCheckpoints<CheckpointCounts>(cluster, jobId, (s) => s.counts.completed > 0, 60_000);
+    const paused = await cluster.leader();
+    const { token: pausedToken } = await paused.process.waitForLog((l) => l.msg === "granted leadership" && l.token !== undefined);
+    paused.process.kill("SIGSTOP");
+    try {
+      // Another JobManager leads once the paused one's lease expired, and the job runs under it.
+      const next = await cluster.leader(30_000);
+      expect(next).not.toBe(paused);
+      await cluster.waitForStatus(jobId, "RUNNING", 60_000);
+    } finally {
+      paused.process.kill("SIGCONT");
+    }
+    // Resumed, it finds its leadership gone and steps down.
+    await paused.process.waitForLog((l) => typeof l.msg === "string" && l.msg.startsWith("leadership revoked") && l.token === pausedToken, 20_000);
+    expect((await cluster.ha(paused)).role).toBe("standby");
+
+    // A command carrying its token is refused by a TaskManager (which has seen the new leader's), and counted.
+    const tm = cluster.taskmanagers[0]!;
+    const { rpcPort } = await tm.waitForLog((l) => l.msg === "TaskManager started");
+    const client = rpc.createClient<grpc.Client>("TaskExecutorService", `127.0.0.1:${rpcPort}`);
+    try {
+      const refused = rpc.unary<CancelTaskRequest, object>(client, "CancelTask", { jobId, executionId: "forged", fencingToken: pausedToken as string }, 5_000);
+      await expect(refused).rejects.toThrow(/older than .* of the current JobManager leader/);
+    } finally {
+      client.close();
+    }
+    expect(metricValue(await cluster.metrics(tm), "riffle_taskmanager_fencing_rejections_total", { command: "CancelTask" })).toBeGreaterThanOrEqual(1);
+
+    await cluster.waitForStatus(jobId, "FINISHED", 180_000);
+    expect(committedLines(outDir)).toEqual(expected);
+  }, 300_000);
 });
