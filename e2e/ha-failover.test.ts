@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { rpc, type CancelTaskRequest } from "@riffle/shared";
 import type * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EtcdCluster, HaTestCluster, committedLines, metricValue, mulberry32, waitForCheckpoints } from "./harness/index.js";
+import { EtcdCluster, HaTestCluster, RiffleProcess, committedLines, metricValue, mulberry32, waitForCheckpoints } from "./harness/index.js";
 
 const RECORDS = 200_000;
 
@@ -55,16 +55,9 @@ describe("JobManager high availability on etcd", () => {
 
   it("kill -9 of the leader, twice (once during a checkpoint): a standby takes the job over and the output is exactly once", async () => {
     const random = mulberry32(Number(process.env.RIFFLE_CHAOS_SEED ?? 20261207));
-    const jobConfig = (out: string, rate: number) => ({
-      parallelism: 2,
-      args: ["--out", out, "--count", String(RECORDS), "--rate", String(rate), "--backend", "leveldb"],
-    });
-
+    const expected = await failureFree();
+    const clean = cleanJob;
     const cleanDir = join(cluster.dir, "clean");
-    const clean = await cluster.submit("e2e/jobs/exactly-once.ts", jobConfig(cleanDir, 0));
-    await cluster.waitForStatus(clean, "FINISHED", 120_000);
-    const expected = committedLines(cleanDir);
-    expect(expected.length).toBe(RECORDS);
 
     const chaosDir = join(cluster.dir, "chaos");
     const jobId = await cluster.submit("e2e/jobs/exactly-once.ts", jobConfig(chaosDir, 10_000));
@@ -136,4 +129,23 @@ describe("JobManager high availability on etcd", () => {
     await cluster.waitForStatus(jobId, "FINISHED", 180_000);
     expect(committedLines(outDir)).toEqual(expected);
   }, 300_000);
+
+  it("the CLI, given every JobManager, follows a leader change without being reconfigured", async () => {
+    const jobId = (await cluster.rest<{ jobs: Array<{ jid: string }> }>("GET", "/jobs/overview")).body.jobs[0]!.jid;
+    const all = cluster.jobmanagers.map((jm) => jm.restUrl).join(",");
+    const list = async () => {
+      const cli = new RiffleProcess("cli-list", ["list", "--jobmanager", all]);
+      const { code } = await cli.exited;
+      return { code, output: cli.output.join("\n"), stderr: cli.stderr.join("\n") };
+    };
+    const before = await list();
+    expect(before.code, before.stderr).toBe(0);
+    expect(before.output).toContain(jobId);
+    // The leader dies; the CLI, started at once, waits for the next leader and asks it.
+    const dead = await cluster.killLeader();
+    const after = await list();
+    expect(after.code, after.stderr).toBe(0);
+    expect(after.output).toContain(jobId);
+    await cluster.replace(dead);
+  }, 120_000);
 });

@@ -1,6 +1,6 @@
 import { createRequire } from "node:module";
 import { Command, Option } from "commander";
-import { addGlobalOptions, globalOptions, intArg, parseRestAddress } from "./options.js";
+import { addGlobalOptions, globalOptions, intArg, parseRestAddresses } from "./options.js";
 
 const { version } = createRequire(import.meta.url)("../package.json") as { version: string };
 
@@ -21,9 +21,10 @@ export function buildProgram(): Command {
   addGlobalOptions(program);
 
   const jobmanagerOption = () =>
-    new Option("-m, --jobmanager <host:port>", "REST address of the JobManager (default: rest.bind-address:rest.port of the configuration)").argParser(
-      parseRestAddress,
-    );
+    new Option(
+      "-m, --jobmanager <host:port>",
+      "REST address of the JobManager, or of several separated by commas (a highly available cluster: the CLI follows the leader) (default: rest.bind-address:rest.port of the configuration)",
+    ).argParser(parseRestAddresses);
   const done = (code: number) => {
     process.exitCode = code;
   };
