@@ -6,7 +6,7 @@ import { SystemClock, componentLogger, createLogger, type Clock, type Logger, ty
 import { createHighAvailabilityServices, highAvailabilityConfig, type HighAvailabilityServices, type LeaderAddress } from "./ha/index.js";
 import { JobManagerLeadership, LeaderPart } from "./leader/index.js";
 import { createJobManagerMetrics } from "./metrics/index.js";
-import { planInWorker } from "./plan/index.js";
+import { WorkerPlanner } from "./plan/index.js";
 import { createRestServer, listenRest, type RestApp, type RestContext } from "./rest/index.js";
 import { startRpcServer } from "./rpc/index.js";
 import { BundleStore } from "./store/index.js";
@@ -41,6 +41,7 @@ export class JobManager {
     private readonly rpcServer: grpc.Server,
     private readonly ha: HighAvailabilityServices,
     private readonly leadership: JobManagerLeadership,
+    private readonly planner: WorkerPlanner,
     /** Bound REST port (the configured one, or the free port picked for 0). */
     readonly restPort: number,
     /** Bound gRPC port. */
@@ -66,6 +67,8 @@ export class JobManager {
 
     // Made once the HA services checked the storage; a leader part is built only after that.
     let bundles: BundleStore | undefined;
+    // Plan workers are reused across jobs and leaderships (loading the SDK costs ~0.5 s of CPU).
+    const planner = new WorkerPlanner({ logger: componentLogger(logger, "plan") });
     const haLogger = componentLogger(logger, "ha");
     const leadership = new JobManagerLeadership({
       createPart: (stores, leaderId) =>
@@ -75,7 +78,7 @@ export class JobManager {
           bundles: bundles!,
           recoverJobs: haConfig.type !== "none",
           leaderId,
-          plan: planInWorker,
+          plan: (planOptions) => planner.plan(planOptions),
           clock,
           logger,
           onJobRecovered: () => haMetrics.jobRecovered(),
@@ -129,6 +132,7 @@ export class JobManager {
     } catch (err) {
       rpcServer.forceShutdown();
       await rest.close();
+      await planner.close();
       throw err;
     }
     const address: LeaderAddress = {
@@ -143,6 +147,7 @@ export class JobManager {
     } catch (err) {
       rpcServer.forceShutdown();
       await rest.close();
+      await planner.close();
       await ha?.close();
       throw err;
     }
@@ -154,7 +159,7 @@ export class JobManager {
       { restPort, rpcPort, storageDir, leaderId, ha: ha.type, ...(ha.type === "etcd" ? { clusterId: ha.clusterId, endpoints: haConfig.etcd.endpoints } : {}) },
       "JobManager started",
     );
-    return new JobManager(logger, rest, rpcServer, ha, leadership, restPort, rpcPort, storageDir, leaderId);
+    return new JobManager(logger, rest, rpcServer, ha, leadership, planner, restPort, rpcPort, storageDir, leaderId);
   }
 
   /** Whether this JobManager leads and serves now. */
@@ -181,6 +186,7 @@ export class JobManager {
     // The election revokes a leadership synchronously (RESIGNED), closing the leader part, before the lease goes.
     await this.ha.close();
     this.leadership.close();
+    await this.planner.close();
     this.rpcServer.forceShutdown();
     await this.rest.close();
     this.logger.info("JobManager stopped");

@@ -17,7 +17,8 @@ export interface LeaderPartOptions {
   recoverJobs: boolean;
   /** This JobManager's id, given to TaskManagers with the fencing token. */
   leaderId: string;
-  plan(options: PlanOptions, logger: Logger): Promise<JobGraph>;
+  /** Plans a job (the JobManager's plan workers, shared by its leaderships). */
+  plan(options: PlanOptions): Promise<JobGraph>;
   clock: Clock;
   logger: Logger;
   onJobRecovered(jobId: string): void;
@@ -54,7 +55,6 @@ export class LeaderPart {
     const schedulerLogger = logger.child({ component: "scheduler" });
     this.slots = new SlotProvider(this.registry, config["jobmanager.slot-request.timeout"], schedulerLogger, clock);
     this.metricsHistory = new MetricsHistory({ windowMs: config["jobmanager.metrics.history"], reportIntervalMs: config["heartbeat.interval"], clock });
-    const planLogger = logger.child({ component: "plan" });
     this.dispatcher = new Dispatcher({
       bundles: options.bundles,
       stores,
@@ -62,7 +62,7 @@ export class LeaderPart {
       onJobRecovered: options.onJobRecovered,
       slots: this.slots,
       gateway: this.gateway,
-      plan: (planOptions) => options.plan(planOptions, planLogger),
+      plan: (planOptions) => options.plan(planOptions),
       planTimeoutMs: config["jobmanager.plan.timeout"],
       defaultParallelism: config["parallelism.default"],
       defaultMaxParallelism: config["pipeline.max-parallelism"],

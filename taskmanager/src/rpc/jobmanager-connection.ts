@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import type * as grpc from "@grpc/grpc-js";
 import {
   RiffleError,
@@ -14,6 +15,15 @@ import {
   type AcknowledgeCheckpointRequest,
   type DeclineCheckpointRequest,
 } from "@riffle/shared";
+
+/** `promise`, unless `signal` aborts first: then its reason. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
 
 type JobManagerClient = grpc.Client & {
   Heartbeat(): grpc.ClientDuplexStream<TaskManagerHeartbeat, JobManagerHeartbeat>;
@@ -47,6 +57,8 @@ export class JobManagerConnection {
   private registration: RegisterTaskManagerResponse | undefined;
   private lastHeartbeat = 0;
   private closed = false;
+  /** Aborted by close(): a registration in progress stops. */
+  private readonly stopped = new AbortController();
 
   constructor(
     private readonly addresses: readonly string[],
@@ -68,43 +80,53 @@ export class JobManagerConnection {
     return client;
   }
 
-  /** Registers, retrying with backoff until `timeoutMs`; then starts heartbeating. */
-  async register(timeoutMs: number): Promise<RegisterTaskManagerResponse> {
+  /**
+   * Registers, retrying with backoff until `timeoutMs`; then starts heartbeating. `signal` (a shutdown
+   * requested while the TaskManager starts) and close() end the attempts at once: the promise then
+   * rejects with the abort's reason.
+   */
+  async register(timeoutMs: number, signal?: AbortSignal): Promise<RegisterTaskManagerResponse> {
+    const stop = signal ? AbortSignal.any([signal, this.stopped.signal]) : this.stopped.signal;
     const deadline = Date.now() + timeoutMs;
     let backoff = 100;
     let lastError: unknown;
     const several = this.addresses.length > 1;
-    while (!this.closed && Date.now() < deadline) {
+    while (Date.now() < deadline) {
       // One round: every JobManager in turn; only the leader accepts.
       for (const address of this.addresses) {
-        if (this.closed || Date.now() >= deadline) break;
+        stop.throwIfAborted();
+        if (Date.now() >= deadline) break;
         const client = this.clientFor(address);
         try {
-          const res = await rpc.unary<RegisterTaskManagerRequest, RegisterTaskManagerResponse>(
-            client,
-            "RegisterTaskManager",
-            this.request,
-            Math.max(1000, Math.min(several ? ATTEMPT_TIMEOUT_MS : 5000, deadline - Date.now())),
+          const res = await untilAborted(
+            rpc.unary<RegisterTaskManagerRequest, RegisterTaskManagerResponse>(
+              client,
+              "RegisterTaskManager",
+              this.request,
+              Math.max(1000, Math.min(several ? ATTEMPT_TIMEOUT_MS : 5000, deadline - Date.now())),
+            ),
+            stop,
           );
-          if (this.closed) break;
           this.address = address;
           this.client = client;
           this.registration = res;
           this.startHeartbeats(res);
           return res;
         } catch (err) {
+          stop.throwIfAborted();
           lastError = err;
           this.log.debug({ jobmanager: address, err: (err as Error).message }, "registration attempt failed");
         }
       }
       // Retry backoff while no JobManager accepts (none reachable, or no leader yet): the next attempt is the event awaited.
-      await new Promise((r) => setTimeout(r, Math.min(backoff, Math.max(0, deadline - Date.now()))));
+      await sleep(Math.min(backoff, Math.max(0, deadline - Date.now())), undefined, { signal: stop }).catch(() => {});
+      stop.throwIfAborted();
       backoff = Math.min(backoff * 2, several ? 500 : 2000);
     }
     const where = several ? `any of the JobManagers at ${this.addresses.join(", ")}` : `the JobManager at ${this.address}`;
     throw new RiffleError(
       "JOBMANAGER_UNREACHABLE",
-      `could not register with ${where} within ${timeoutMs} ms (${(lastError as Error)?.message ?? "closed"}); is it running (and leading), and is taskmanager.jobmanager.address right?`,
+      `could not register with ${where} within ${timeoutMs} ms (${(lastError as Error)?.message ?? "no attempt"}); is it running (and leading), and is taskmanager.jobmanager.address right?`,
       { cause: lastError },
     );
   }
@@ -173,6 +195,7 @@ export class JobManagerConnection {
 
   close(): void {
     this.closed = true;
+    this.stopped.abort(new RiffleError("CONNECTION_LOST", `the connection to the JobManager at ${this.address} was closed`));
     this.stopHeartbeats();
     for (const client of this.clients.values()) client.close();
   }
