@@ -91,7 +91,8 @@ export class TestCluster {
       wrapper,
     );
     this.taskmanagers.push(tm);
-    await tm.waitForLog((l) => l.msg === "TaskManager registered");
+    // A TaskManager registers once every slot's worker thread is ready: many slots on a busy machine take a while.
+    await tm.waitForLog((l) => l.msg === "TaskManager registered", 60_000);
     return tm;
   }
 
