@@ -60,8 +60,10 @@ export function buildProgram(): Command {
   addGlobalOptions(
     cluster
       .command("start")
-      .description("start a JobManager and TaskManagers as background processes (logs in .riffle/log/)")
-      .option("--taskmanagers <n>", "number of TaskManagers (default: cluster.taskmanagers, 2)", intArg(1)),
+      .description("start JobManagers and TaskManagers (and with --ha a local etcd) as background processes (logs in .riffle/log/)")
+      .option("--taskmanagers <n>", "number of TaskManagers (default: cluster.taskmanagers, 2)", intArg(1))
+      .option("--jobmanagers <n>", "number of JobManagers; more than one needs --ha (default: cluster.jobmanagers, 1)", intArg(1))
+      .option("--ha", "high availability: start a local etcd (Debian's etcd-server) that the JobManagers campaign in"),
   ).action(async (opts, cmd: Command) => {
     const { clusterStartCommand } = await import("./commands/cluster.js");
     done(await clusterStartCommand(globalOptions(cmd), opts));
