@@ -54,10 +54,47 @@ describe("record frames", () => {
     }
   });
 
+  it("pack runs of small records into groups, one header per run, timestamped or not", () => {
+    // Runs of 1..30 records, with and without timestamps, then and now a record too large for a group.
+    const rnd = prng(11);
+    const small: Array<{ value: unknown; ts?: number | undefined }> = [];
+    while (small.length < 3000) {
+      const timestamped = rnd() < 0.5;
+      const run = 1 + Math.floor(rnd() * 30);
+      for (let j = 0; j < run; j++) {
+        const i = small.length;
+        const value = i % 97 === 0 ? { k: i, text: "y".repeat(200) } : { k: i, s: `v${i % 13}` };
+        small.push({ value, ts: timestamped ? 1_700_000_000_000 + i : undefined });
+      }
+    }
+    const segments = streamOf(small, 1024);
+    const deserializer = new RecordDeserializer("test");
+    const out: DecodedRecords = { records: [], timestamps: undefined };
+    for (const s of segments) deserializer.decode(s, out);
+    expect(out.records).toEqual(small.map((r) => r.value));
+    expect(out.timestamps!.map((t) => (Number.isNaN(t) ? undefined : t))).toEqual(small.map((r) => r.ts));
+    // The stream's frames: groups (kind 3, length in 29 bits), record structures (2), lone records (0, 1).
+    const stream = Buffer.concat(segments);
+    const kinds = [0, 0, 0, 0];
+    for (let pos = 0; pos < stream.length; ) {
+      const header = stream.readUInt32LE(pos);
+      const kind = header >>> 30;
+      kinds[kind]!++;
+      pos += 4 + (kind === 3 ? header & (2 ** 29 - 1) : (header & (2 ** 30 - 1)) + (kind === 1 ? 8 : 0));
+    }
+    const large = small.filter((r) => (r.value as { text?: string }).text !== undefined).length;
+    // A large record joins the open group when it fits in the rest of the segment, else goes alone.
+    expect(kinds[0]! + kinds[1]!).toBeGreaterThan(0);
+    expect(kinds[0]! + kinds[1]!).toBeLessThanOrEqual(large);
+    expect(kinds[3]!).toBeLessThan(small.length / 5);
+  });
+
   it("fail with a clear error on bytes that are not frames", () => {
     const deserializer = new RecordDeserializer("partition p[0]");
     const out: DecodedRecords = { records: [], timestamps: undefined };
-    expect(() => deserializer.decode(Buffer.from([0xff, 0xff, 0xff, 0xff]), out)).toThrow(/undecodable data from partition p\[0\]: unknown frame kind 3/);
+    expect(() => deserializer.decode(Buffer.from([0xff, 0xff, 0xff, 0xff]), out)).toThrow(
+      /undecodable data from partition p\[0\]: a record group of 536870911 bytes is cut off after 0/,
+    );
     expect(() => new RecordDeserializer("c").decode(Buffer.from([1, 2]), out)).toThrow(
       /undecodable data from c: 2 bytes left where a frame header was expected/,
     );

@@ -11,10 +11,22 @@ import { RiffleError } from "@riffle/shared";
  *   kind 0  a record (msgpack, with record structures)
  *   kind 1  a record with its event timestamp
  *   kind 2  record structures the following records use for the first time (JSON list of key lists)
+ *   kind 3  a group: records packed one after the other, each as it would be the payload of kind 0;
+ *           when bit 29 of the header is set (a group's length fits in 29 bits), each record is
+ *           preceded by its timestamp as a msgpack float64 (0xcb, f64 BE). NaN: the record has none.
  *
  * A header (and its timestamp) never spans segments: the writer starts a new segment when fewer than
  * MAX_HEADER bytes are left. A payload spans as many segments as it needs (Flink's spanning
  * serializer); the receiving channel reassembles it.
+ *
+ * Groups are how small records travel: the writer still serializes each record into its segment as it
+ * is emitted (so memory stays bounded in bytes and availability is checked per record), but a run of
+ * records in one segment shares one header, whose length is written when the group closes, and the
+ * reader decodes the whole run with one msgpackr call (one call per record costs about twice as much
+ * for small records). A group never spans segments: a record that does not fit in the rest of the
+ * segment closes it, and goes into a group in the next segment when it is small (at most
+ * MAX_GROUPED_FRACTION of a segment, so at most that much of a segment is left unused), else into a
+ * frame of its own that spans segments from here.
  *
  * Record structures are msgpackr's shared structures: a record of a known shape is written as a
  * structure id and its values, without key names. Each stream has its own: the serializer of a
@@ -26,6 +38,7 @@ import { RiffleError } from "@riffle/shared";
 export const FRAME_RECORD = 0;
 export const FRAME_TIMESTAMPED_RECORD = 1;
 export const FRAME_STRUCTURES = 2;
+export const FRAME_GROUP = 3;
 export const HEADER_BYTES = 4;
 export const TIMESTAMP_BYTES = 8;
 /** The most a header with its timestamp takes: the writer keeps it in one segment. */
@@ -34,6 +47,14 @@ export const MAX_HEADER = HEADER_BYTES + TIMESTAMP_BYTES;
 export const MAX_PAYLOAD = 2 ** 30 - 1;
 const KIND_SHIFT = 30;
 const LENGTH_MASK = MAX_PAYLOAD;
+/** In a group's header: its records carry timestamps. */
+const GROUP_TIMESTAMPED = 1 << 29;
+const GROUP_LENGTH_MASK = GROUP_TIMESTAMPED - 1;
+/** A timestamp in a group: msgpack float64, 0xcb and the value big-endian. */
+export const GROUP_TIMESTAMP_BYTES = 9;
+const MSGPACK_FLOAT64 = 0xcb;
+/** Records up to this fraction of a segment go into groups (see above). */
+export const MAX_GROUPED_FRACTION = 1 / 16;
 
 type Structures = string[][] & { sharedLength?: number };
 
@@ -62,6 +83,19 @@ export function writeHeader(segment: Buffer, pos: number, kind: number, length: 
   if (timestamp === undefined) return pos + HEADER_BYTES;
   segment.writeDoubleLE(timestamp, pos + HEADER_BYTES);
   return pos + MAX_HEADER;
+}
+
+/** Writes the header of the group that starts at `pos` and ends at `end` (its records written). */
+export function writeGroupHeader(segment: Buffer, pos: number, end: number, timestamped: boolean): void {
+  const length = end - pos - HEADER_BYTES;
+  segment.writeUInt32LE(((FRAME_GROUP << KIND_SHIFT) | (timestamped ? GROUP_TIMESTAMPED : 0) | length) >>> 0, pos);
+}
+
+/** Writes a record's timestamp in a timestamped group at `pos`; returns the position after it. */
+export function writeGroupTimestamp(segment: Buffer, pos: number, timestamp: number | undefined): number {
+  segment[pos] = MSGPACK_FLOAT64;
+  segment.writeDoubleBE(timestamp ?? Number.NaN, pos + 1);
+  return pos + GROUP_TIMESTAMP_BYTES;
 }
 
 /**
@@ -186,13 +220,19 @@ export class RecordDeserializer {
       const kind = header >>> KIND_SHIFT;
       const length = header & LENGTH_MASK;
       pos += HEADER_BYTES;
+      if (kind === FRAME_GROUP) {
+        const groupLength = header & GROUP_LENGTH_MASK;
+        // A group never spans segments, and a buffer holds whole segments.
+        if (end - pos < groupLength) throw this.corrupt(`a record group of ${groupLength} bytes is cut off after ${end - pos}`);
+        if (groupLength > 0) this.group(buf.subarray(pos, pos + groupLength), (header & GROUP_TIMESTAMPED) !== 0, out);
+        pos += groupLength;
+        continue;
+      }
       let timestamp = Number.NaN;
       if (kind === FRAME_TIMESTAMPED_RECORD) {
         if (end - pos < TIMESTAMP_BYTES) throw this.corrupt("a timestamp is cut off");
         timestamp = buf.readDoubleLE(pos);
         pos += TIMESTAMP_BYTES;
-      } else if (kind !== FRAME_RECORD && kind !== FRAME_STRUCTURES) {
-        throw this.corrupt(`unknown frame kind ${kind}`);
       }
       if (end - pos >= length) {
         this.frame(kind, timestamp, buf, pos, pos + length, out);
@@ -203,6 +243,36 @@ export class RecordDeserializer {
         this.partial = { kind, timestamp, bytes, filled: n };
         return;
       }
+    }
+  }
+
+  /** Decodes the records of a group, `bytes` (one msgpackr call for all of them). */
+  private group(bytes: Buffer, timestamped: boolean, out: DecodedRecords): void {
+    let values: unknown[];
+    try {
+      values = this.unpackr.unpackMultiple(bytes) as unknown[];
+    } catch (err) {
+      throw this.corrupt(`a record group does not decode: ${(err as Error).message}`);
+    }
+    const records = out.records;
+    if (!timestamped) {
+      if (records.length === 0 && out.timestamps === undefined) {
+        out.records = values;
+        return;
+      }
+      for (let i = 0; i < values.length; i++) records.push(values[i]);
+      if (out.timestamps !== undefined) for (let i = 0; i < values.length; i++) out.timestamps.push(Number.NaN);
+      return;
+    }
+    if (values.length % 2 !== 0) throw this.corrupt("a timestamped record group has a timestamp without its record");
+    if (out.timestamps === undefined) {
+      out.timestamps = [];
+      for (let i = 0; i < records.length; i++) out.timestamps.push(Number.NaN);
+    }
+    const timestamps = out.timestamps;
+    for (let i = 0; i < values.length; i += 2) {
+      timestamps.push(values[i] as number);
+      records.push(values[i + 1]);
     }
   }
 
