@@ -58,6 +58,17 @@ export const MAX_GROUPED_FRACTION = 1 / 16;
 
 type Structures = string[][] & { sharedLength?: number };
 
+/** A record shape: its keys in order (as for...in lists them), and the id of its shared structure. */
+interface Shape {
+  keys: string[];
+  id: number;
+}
+/** The fast path writes into a scratch buffer of this size; a record that may not fit goes to msgpackr. */
+const FLAT_SCRATCH_BYTES = 1024;
+/** The most a value takes in the fast path: a string of FLAT_MAX_STRING ASCII characters and its header. */
+const FLAT_MAX_STRING = 31;
+const FLAT_VALUE_BYTES = FLAT_MAX_STRING + 1;
+
 class NotSerializable extends Error {}
 
 /**
@@ -106,6 +117,9 @@ export class RecordSerializer {
   private readonly structures: Structures = [];
   private readonly packr: Packr;
   private announced = 0;
+  /** The shape of the last record msgpackr wrote as a shared structure: what the fast path writes (see flat). */
+  private shape: Shape | undefined;
+  private readonly scratch = Buffer.allocUnsafe(FLAT_SCRATCH_BYTES);
   /** The last record's payload: `payload[payloadStart..payloadEnd)`, valid until the next `serialize`. */
   payload: Uint8Array = new Uint8Array(0);
   payloadStart = 0;
@@ -130,6 +144,7 @@ export class RecordSerializer {
    * naming `producer`.
    */
   serialize(record: unknown, producer: string): void {
+    if (this.shape !== undefined && this.flat(record, this.shape)) return;
     let target: Uint8Array & { start?: number; end?: number };
     try {
       target = this.packr.pack(record, IN_PLACE);
@@ -147,6 +162,85 @@ export class RecordSerializer {
     this.payload = target;
     this.payloadStart = start;
     this.payloadEnd = end;
+    this.learnShape(record, target[start]!);
+  }
+
+  /**
+   * The fast path for the usual record, a plain object of a shape seen before whose values are small
+   * integers, numbers, short ASCII strings, booleans or null: written here as msgpackr writes it (the
+   * shared structure's id, then the values), without msgpackr's per-call set-up, which costs several
+   * times the encoding of such a record. Anything else returns false, and msgpackr writes the record.
+   */
+  private flat(record: unknown, shape: Shape): boolean {
+    if (typeof record !== "object" || record === null || Object.getPrototypeOf(record) !== Object.prototype) return false;
+    const keys = shape.keys;
+    const out = this.scratch;
+    let pos = 1;
+    let i = 0;
+    for (const key in record) {
+      if (key !== keys[i++] || pos > FLAT_SCRATCH_BYTES - FLAT_VALUE_BYTES) return false;
+      const v = (record as Record<string, unknown>)[key];
+      if (typeof v === "number") {
+        // As msgpackr: an integer in 32 bits is written as one; bytes 0x20-0x7f are record ids.
+        if (v >>> 0 === v) {
+          if (v < 0x20) out[pos++] = v;
+          else if (v < 0x100) {
+            out[pos++] = 0xcc;
+            out[pos++] = v;
+          } else if (v < 0x10000) {
+            out[pos++] = 0xcd;
+            out.writeUInt16BE(v, pos);
+            pos += 2;
+          } else {
+            out[pos++] = 0xce;
+            out.writeUInt32BE(v, pos);
+            pos += 4;
+          }
+        } else if (v >> 0 === v) {
+          if (v >= -0x20) out[pos++] = 0x100 + v;
+          else {
+            out[pos++] = 0xd2;
+            out.writeInt32BE(v, pos);
+            pos += 4;
+          }
+        } else {
+          out[pos++] = MSGPACK_FLOAT64;
+          out.writeDoubleBE(v, pos);
+          pos += 8;
+        }
+      } else if (typeof v === "string") {
+        const n = v.length;
+        if (n > FLAT_MAX_STRING) return false;
+        out[pos++] = 0xa0 | n;
+        for (let c = 0; c < n; c++) {
+          const code = v.charCodeAt(c);
+          if (code >= 0x80) return false;
+          out[pos++] = code;
+        }
+      } else if (typeof v === "boolean") out[pos++] = v ? 0xc3 : 0xc2;
+      else if (v === null) out[pos++] = 0xc0;
+      else return false;
+    }
+    if (i !== keys.length) return false;
+    out[0] = shape.id;
+    this.payload = out;
+    this.payloadStart = 0;
+    this.payloadEnd = pos;
+    return true;
+  }
+
+  /**
+   * After msgpackr wrote a plain object as one of the shared structures (ids 0x40-0x5f, which stay
+   * what they are for the serializer's life, unlike msgpackr's own ones above), its shape is what the
+   * fast path writes next: records of a stream mostly share one.
+   */
+  private learnShape(record: unknown, first: number): void {
+    if (first < 0x40 || first >= 0x60) return;
+    const index = first - 0x40;
+    if (index >= (this.structures.sharedLength ?? 0) || typeof record !== "object" || record === null) return;
+    if (Object.getPrototypeOf(record) !== Object.prototype) return;
+    if (this.shape?.id === first) return;
+    this.shape = { keys: [...this.structures[index]!], id: first };
   }
 
   /** The payload of a structures frame for the structures the last `serialize` introduced, if any. */
