@@ -99,8 +99,9 @@ describe("record frames", () => {
     const values: unknown[] = [
       ...[0, 1, 0x1f, 0x20, 0x3f, 0x40, 0x7f, 0x80, 0xff, 0x100, 0xffff, 0x10000, 2 ** 32 - 1, 2 ** 32, 2 ** 53, -1, -32, -33, -128, -129],
       ...[-32768, -32769, -(2 ** 31), -(2 ** 31) - 1, 0.5, -1.25, Number.NaN, Number.POSITIVE_INFINITY, 1e300],
-      ...["", "a", "k1234", "x".repeat(31), "x".repeat(32), "é", "日本", "a\u0000b"],
-      ...[true, false, null, undefined, [1, 2], { nested: 1 }, new Date(0), 10n],
+      ...["", "a", "k1234", "x".repeat(31), "a\u0000b", true, false, null],
+      // Values the fast path leaves to msgpackr (after one, the shape goes to msgpackr for a while).
+      ...["x".repeat(32), "é", "日本", undefined, [1, 2], { nested: 1 }, new Date(0), 10n],
     ];
     const records: Array<{ value: unknown; ts?: number }> = [];
     for (const v of values) {

@@ -58,11 +58,18 @@ export const MAX_GROUPED_FRACTION = 1 / 16;
 
 type Structures = string[][] & { sharedLength?: number };
 
-/** A record shape: its keys in order (as for...in lists them), and the id of its shared structure. */
+/**
+ * A record shape: its keys in order (as for...in lists them), and the id of its shared structure;
+ * `skip`: records of this shape left to hand to msgpackr at once, after one the fast path could not
+ * write (a nested value, a long string), so a stream of such records does not try it every time.
+ */
 interface Shape {
-  keys: string[];
-  id: number;
+  readonly keys: string[];
+  readonly id: number;
+  skip: number;
 }
+/** Records of a shape that go straight to msgpackr after one the fast path could not write. */
+const FLAT_RETRY_AFTER = 64;
 /** The fast path writes into a scratch buffer of this size; a record that may not fit goes to msgpackr. */
 const FLAT_SCRATCH_BYTES = 1024;
 /** The most a value takes in the fast path: a string of FLAT_MAX_STRING ASCII characters and its header. */
@@ -119,6 +126,8 @@ export class RecordSerializer {
   private announced = 0;
   /** The shape of the last record msgpackr wrote as a shared structure: what the fast path writes (see flat). */
   private shape: Shape | undefined;
+  /** Shapes by shared structure index, learnt once. */
+  private readonly shapes: Array<Shape | undefined> = [];
   private readonly scratch = Buffer.allocUnsafe(FLAT_SCRATCH_BYTES);
   /** The last record's payload: `payload[payloadStart..payloadEnd)`, valid until the next `serialize`. */
   payload: Uint8Array = new Uint8Array(0);
@@ -144,7 +153,12 @@ export class RecordSerializer {
    * naming `producer`.
    */
   serialize(record: unknown, producer: string): void {
-    if (this.shape !== undefined && this.flat(record, this.shape)) return;
+    const shape = this.shape;
+    if (shape !== undefined) {
+      if (shape.skip === 0) {
+        if (this.flat(record, shape)) return;
+      } else shape.skip--;
+    }
     let target: Uint8Array & { start?: number; end?: number };
     try {
       target = this.packr.pack(record, IN_PLACE);
@@ -169,7 +183,8 @@ export class RecordSerializer {
    * The fast path for the usual record, a plain object of a shape seen before whose values are small
    * integers, numbers, short ASCII strings, booleans or null: written here as msgpackr writes it (the
    * shared structure's id, then the values), without msgpackr's per-call set-up, which costs several
-   * times the encoding of such a record. Anything else returns false, and msgpackr writes the record.
+   * times the encoding of such a record. Anything else returns false, and msgpackr writes the record
+   * (a record of the shape whose values do not qualify also sets the shape's `skip`).
    */
   private flat(record: unknown, shape: Shape): boolean {
     if (typeof record !== "object" || record === null || Object.getPrototypeOf(record) !== Object.prototype) return false;
@@ -210,16 +225,16 @@ export class RecordSerializer {
         }
       } else if (typeof v === "string") {
         const n = v.length;
-        if (n > FLAT_MAX_STRING) return false;
+        if (n > FLAT_MAX_STRING) return this.unflat(shape);
         out[pos++] = 0xa0 | n;
         for (let c = 0; c < n; c++) {
           const code = v.charCodeAt(c);
-          if (code >= 0x80) return false;
+          if (code >= 0x80) return this.unflat(shape);
           out[pos++] = code;
         }
       } else if (typeof v === "boolean") out[pos++] = v ? 0xc3 : 0xc2;
       else if (v === null) out[pos++] = 0xc0;
-      else return false;
+      else return this.unflat(shape);
     }
     if (i !== keys.length) return false;
     out[0] = shape.id;
@@ -227,6 +242,11 @@ export class RecordSerializer {
     this.payloadStart = 0;
     this.payloadEnd = pos;
     return true;
+  }
+
+  private unflat(shape: Shape): false {
+    shape.skip = FLAT_RETRY_AFTER;
+    return false;
   }
 
   /**
@@ -240,7 +260,7 @@ export class RecordSerializer {
     if (index >= (this.structures.sharedLength ?? 0) || typeof record !== "object" || record === null) return;
     if (Object.getPrototypeOf(record) !== Object.prototype) return;
     if (this.shape?.id === first) return;
-    this.shape = { keys: [...this.structures[index]!], id: first };
+    this.shape = this.shapes[index] ??= { keys: [...this.structures[index]!], id: first, skip: 0 };
   }
 
   /** The payload of a structures frame for the structures the last `serialize` introduced, if any. */
