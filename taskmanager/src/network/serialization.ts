@@ -156,7 +156,14 @@ export class RecordSerializer {
     const shape = this.shape;
     if (shape !== undefined) {
       if (shape.skip === 0) {
-        if (this.flat(record, shape)) return;
+        let written: boolean;
+        try {
+          written = this.flat(record, shape);
+        } catch (err) {
+          // A getter that throws, as msgpackr would report it.
+          throw notSerializable(err, producer);
+        }
+        if (written) return;
       } else shape.skip--;
     }
     let target: Uint8Array & { start?: number; end?: number };
