@@ -203,7 +203,8 @@ export class RecordSerializer {
       if (key !== keys[i++] || pos > FLAT_SCRATCH_BYTES - FLAT_VALUE_BYTES) return false;
       const v = (record as Record<string, unknown>)[key];
       if (typeof v === "number") {
-        // As msgpackr: an integer in 32 bits is written as one; bytes 0x20-0x7f are record ids.
+        // As msgpackr: an integer in 32 bits is written as one. Only 0-0x1f as a bare byte: 0x40-0x7f
+        // name record structures (and 0x20-0x3f msgpackr's structs, in a mode not used here).
         if (v >>> 0 === v) {
           if (v < 0x20) out[pos++] = v;
           else if (v < 0x100) {
