@@ -87,6 +87,11 @@ const opt = <S extends z.ZodType>(schema: S, def: z.input<S>, doc: string): Opti
 export const CONFIG_OPTIONS = {
   "rest.bind-address": opt(str(), "127.0.0.1", "Address the JobManager's REST API (and its /metrics) listens on."),
   "rest.port": opt(port(), 8081, "Port of the JobManager's REST API; 0 picks a free port."),
+  "rest.address": opt(
+    z.string(),
+    "",
+    "Host clients reach this JobManager's REST API at (Flink's key): published as the leader's REST address and used in a standby's redirects to the leader; empty uses rest.bind-address (127.0.0.1 for a wildcard address).",
+  ),
   "rest.body-limit": opt(size(), "64mb", "Largest accepted REST request body (job bundles are sent in it)."),
   "rest.auth.operator-token": opt(
     z.string(),
@@ -156,7 +161,7 @@ export const CONFIG_OPTIONS = {
   "taskmanager.jobmanager.address": opt(
     z.string(),
     "",
-    "host:port of the JobManager's gRPC server to register with; empty uses jobmanager.rpc.address and jobmanager.rpc.port.",
+    "host:port of the JobManager's gRPC server to register with, or several separated by commas (the JobManagers of a highly available cluster: the TaskManager registers with whichever leads, and moves on when another does); empty uses jobmanager.rpc.address and jobmanager.rpc.port. With high-availability.type etcd the TaskManager finds the leader in etcd instead.",
   ),
   "taskmanager.registration.timeout": opt(
     duration(),
@@ -232,6 +237,11 @@ export const CONFIG_OPTIONS = {
   ),
   "execution.buffer-timeout": opt(duration(), "100ms", "Default longest time a record waits in a partly filled network buffer; 0 flushes after every record."),
   "cluster.taskmanagers": opt(int(1, 64), 2, "TaskManager processes started by `riffle cluster start` and by the embedded cluster of `riffle run`."),
+  "cluster.jobmanagers": opt(
+    int(1, 9),
+    1,
+    "JobManager processes started by `riffle cluster start`; more than one needs `--ha` (high availability on a local etcd). The i-th (from 0) listens on rest.port + i and jobmanager.rpc.port + i.",
+  ),
   "high-availability.type": opt(
     z.enum(["none", "etcd"]),
     "none",

@@ -288,6 +288,14 @@ export class SlotHost {
     return true;
   }
 
+  /** The live tasks of the slot that were not asked to cancel yet (for the heartbeat reconciliation). */
+  liveExecutions(): Array<{ executionId: string; jobId: string }> {
+    return this.current
+      .liveTasks()
+      .filter(([, t]) => !t.cancelRequested)
+      .map(([executionId, t]) => ({ executionId, jobId: t.jobId }));
+  }
+
   /** Cancels every live task of the slot (the JobManager is gone). */
   cancelAll(): void {
     for (const [executionId, t] of this.current.liveTasks()) this.cancel(t.jobId, executionId);
