@@ -111,6 +111,8 @@ async function runOnce(records: number): Promise<{ ms: number; cpuMs: number; si
     restoreJson: "",
     attempt: 0,
     slotIndex: subtask,
+    // No JobManager here to fence.
+    fencingToken: "",
   });
   const services = (slot: number): TaskServices => ({
     taskmanagerId: "tm",
