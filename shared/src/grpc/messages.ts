@@ -76,6 +76,8 @@ export interface TaskMetricsReport {
   outPoolUsage: number;
   /** Fraction (0..1) of the buffers the task's input channels may hold that they hold. */
   inPoolUsage: number;
+  /** Records the task's source has not read yet, where it knows them (Flink's pendingRecords); -1 otherwise. */
+  pendingRecords: number;
 }
 export interface TaskManagerHeartbeat {
   taskmanagerId: string;

@@ -260,6 +260,7 @@ export function reportOf(t: Task): TaskMetricsReport {
     currentOutputWatermark: t.currentOutputWatermark,
     outPoolUsage: t.outPoolUsage(),
     inPoolUsage: t.inPoolUsage(),
+    pendingRecords: t.pendingRecords(),
   };
 }
 
