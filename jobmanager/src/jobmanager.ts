@@ -1,7 +1,8 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type * as grpc from "@grpc/grpc-js";
-import { componentLogger, createLogger, type Logger, type RiffleConfig } from "@riffle/shared";
+import { RiffleError, componentLogger, createLogger, type Logger, type RiffleConfig } from "@riffle/shared";
+import { Autoscaler, registerAutoscalerMetrics } from "./autoscaler/index.js";
 import { Dispatcher } from "./dispatcher/index.js";
 import { SystemClock } from "./clock.js";
 import { MetricsHistory, createJobManagerMetrics } from "./metrics/index.js";
@@ -30,6 +31,7 @@ export class JobManager {
     private readonly dispatcher: Dispatcher,
     private readonly slots: SlotProvider,
     private readonly gateway: GrpcTaskExecutorGateway,
+    private readonly autoscaler: Autoscaler,
     /** Bound REST port (the configured one, or the free port picked for 0). */
     readonly restPort: number,
     /** Bound gRPC port. */
@@ -60,6 +62,28 @@ export class JobManager {
       reportIntervalMs: config["heartbeat.interval"],
       clock: SystemClock,
     });
+    // The autoscaler and the dispatcher know each other: the dispatcher asks it to check submissions,
+    // it asks the dispatcher for jobs and rescales.
+    let jobs: Dispatcher | undefined;
+    const autoscaler = new Autoscaler({
+      config,
+      jobs: {
+        list: () => jobs?.list() ?? [],
+        rescaleVertices: async (jobId, parallelisms) => {
+          const d = jobs!;
+          const state = await d.operationSettled(jobId, "rescale", d.rescaleVertices(jobId, parallelisms));
+          if (state.status === "FAILED") throw new RiffleError(state.failure.code, state.failure.message);
+        },
+      },
+      history: metricsHistory,
+      obtainableSlots: (jobId) => {
+        let held = 0;
+        for (const tm of registry.list()) held += tm.slotOwners.filter((o) => o === jobId).length;
+        return held + registry.slotCounts().slotsAvailable;
+      },
+      clock: SystemClock,
+      logger: componentLogger(logger, "autoscaler"),
+    });
     const dispatcher = new Dispatcher({
       bundles,
       store,
@@ -78,7 +102,9 @@ export class JobManager {
       schedulerLogger,
       checkpointLogger: componentLogger(logger, "checkpoint"),
       metricsHistory,
+      checkGraph: (graph) => autoscaler.checkGraph(graph),
     });
+    jobs = dispatcher;
     registry.setListener(dispatcher);
 
     const { server: rpcServer, port: rpcPort } = await startRpcServer({
@@ -89,11 +115,14 @@ export class JobManager {
       bundles,
       logger: componentLogger(logger, "rpc"),
     });
+    const metrics = createJobManagerMetrics(dispatcher, registry, metricsHistory);
+    registerAutoscalerMetrics(metrics, autoscaler, dispatcher);
     const rest = await createRestServer({
       config,
       dispatcher,
       registry,
-      metrics: createJobManagerMetrics(dispatcher, registry, metricsHistory),
+      autoscaler,
+      metrics,
       metricsHistory,
       logger: componentLogger(logger, "rest"),
       version: VERSION,
@@ -109,12 +138,13 @@ export class JobManager {
       slots.close();
       throw err;
     }
+    autoscaler.start();
     // Only a JobManager that owns its ports may rewrite the job records: one that failed to start
     // (PORT_IN_USE) must not mark a running JobManager's jobs as failed.
     dispatcher.recover();
     registry.start();
     logger.info({ restPort, rpcPort, storageDir }, "JobManager started");
-    return new JobManager(logger, rest, rpcServer, registry, dispatcher, slots, gateway, restPort, rpcPort, storageDir);
+    return new JobManager(logger, rest, rpcServer, registry, dispatcher, slots, gateway, autoscaler, restPort, rpcPort, storageDir);
   }
 
   /** Stops serving. Jobs keep their recorded status; the next JobManager on this storage marks unfinished ones FAILED. */
@@ -124,6 +154,7 @@ export class JobManager {
   }
 
   private async shutdown(): Promise<void> {
+    this.autoscaler.close();
     this.registry.close();
     this.slots.close();
     this.dispatcher.close();

@@ -1,6 +1,7 @@
 import type { Logger, Registry, RiffleConfig } from "@riffle/shared";
 import type { FastifyBaseLogger, FastifyInstance, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import type { Autoscaler } from "../autoscaler/index.js";
 import type { Dispatcher } from "../dispatcher/index.js";
 import type { MetricsHistory } from "../metrics/index.js";
 import type { TaskManagerRegistry } from "../registry/index.js";
@@ -10,6 +11,8 @@ export interface RestContext {
   config: RiffleConfig;
   dispatcher: Dispatcher;
   registry: TaskManagerRegistry;
+  /** The autoscaler, whose GET /jobs/:id/autoscaler is served when it is there. */
+  autoscaler?: Autoscaler;
   metrics: Registry;
   metricsHistory: MetricsHistory;
   logger: Logger;

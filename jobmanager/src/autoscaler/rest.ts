@@ -1,0 +1,33 @@
+import { RiffleError } from "@riffle/shared";
+import { routes } from "@riffle/shared/rest-api";
+import type { Dispatcher } from "../dispatcher/index.js";
+import type { RestApp } from "../rest/context.js";
+import { routeOptions } from "../rest/route-options.js";
+import type { Autoscaler } from "./autoscaler.js";
+
+/** GET /jobs/:id/autoscaler. A job the autoscaler has not looked at yet (just submitted) shows as waiting. */
+export function registerAutoscalerRoutes(app: RestApp, dispatcher: Dispatcher, autoscaler: Autoscaler): void {
+  app.route({
+    ...routeOptions(routes.jobAutoscaler),
+    handler: async (req) => {
+      const job = dispatcher.job(req.params.id);
+      const a = autoscaler.forJob(job.id);
+      if (!a) {
+        if (job.isTerminal) throw new RiffleError("JOB_NOT_RUNNING", `job ${job.id} has ended (${job.status}); the autoscaler keeps nothing of ended jobs`);
+        return {
+          enabled: false,
+          mode: "disabled" as const,
+          state: "waiting" as const,
+          stateSince: job.record.submittedAt,
+          reason: "the autoscaler has not looked at the job yet",
+          metricsWindow: { samples: 0, since: null, full: false },
+          lastEvaluation: null,
+          vertices: [],
+          history: [],
+          counts: { rescales: 0, failures: 0, skipped: 0 },
+        };
+      }
+      return a.status(job.graph);
+    },
+  });
+}
