@@ -70,7 +70,7 @@ export class Autoscaler {
     this.cancelTimer?.();
   }
 
-  /** The job's autoscaler, once the job was seen (undefined for an unknown job or one that ended before). */
+  /** The job's autoscaler, once the job was seen running (undefined for an unknown job or one that ended before it was). */
   forJob(jobId: string): JobAutoscaler | undefined {
     return this.perJob.get(jobId);
   }
@@ -80,15 +80,19 @@ export class Autoscaler {
     return [...this.perJob.values()];
   }
 
-  /** One round over the jobs (the timer's; tests call it directly). */
+  /**
+   * One round over the jobs (the timer's; tests call it directly). An ended job's autoscaler is kept,
+   * no longer ticked, as long as the dispatcher keeps the job: its history stays readable.
+   */
   tick(): void {
-    const live = new Set<string>();
+    const known = new Set<string>();
     for (const job of this.options.jobs.list()) {
-      if (job.isTerminal) continue;
-      live.add(job.id);
-      this.autoscalerOf(job).tick(this.view(job));
+      known.add(job.id);
+      // An ended job's autoscaler only notes that the job ended.
+      if (job.isTerminal) this.perJob.get(job.id)?.tick(this.view(job));
+      else this.autoscalerOf(job).tick(this.view(job));
     }
-    for (const id of this.perJob.keys()) if (!live.has(id)) this.perJob.delete(id);
+    for (const id of this.perJob.keys()) if (!known.has(id)) this.perJob.delete(id);
   }
 
   private autoscalerOf(job: JobMaster): JobAutoscaler {

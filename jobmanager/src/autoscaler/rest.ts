@@ -13,7 +13,7 @@ export function registerAutoscalerRoutes(app: RestApp, dispatcher: Dispatcher, a
       const job = dispatcher.job(req.params.id);
       const a = autoscaler.forJob(job.id);
       if (!a) {
-        if (job.isTerminal) throw new RiffleError("JOB_NOT_RUNNING", `job ${job.id} has ended (${job.status}); the autoscaler keeps nothing of ended jobs`);
+        if (job.isTerminal) throw new RiffleError("JOB_NOT_RUNNING", `job ${job.id} ended (${job.status}) before the autoscaler looked at it`);
         return {
           enabled: false,
           mode: "disabled" as const,

@@ -1,0 +1,102 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { JobAutoscalerInfo, JobVertexBackPressure } from "@riffle/shared/rest-api";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TestCluster, committedLines } from "./harness/index.js";
+
+/**
+ * The autoscaler end to end on real processes: a source whose rate follows a scripted trace into a
+ * vertex with a fixed cost per record (e2e/jobs/traced-load.ts), with the autoscaler's windows
+ * shortened to seconds. Output is checked exactly through every rescale: each record once.
+ */
+const JOB = "e2e/jobs/traced-load.ts";
+/** 20 ms a record: 50 records per second per Work subtask. */
+const COST_MS = 20;
+
+/** The job's autoscaler settings: the same algorithm as in production, on a timescale of seconds. */
+const AUTOSCALER = {
+  "job.autoscaler.interval": "1s",
+  "job.autoscaler.metrics.window": "10s",
+  "job.autoscaler.stabilization.interval": "3s",
+  "job.autoscaler.catch-up.duration": "0s",
+  "job.autoscaler.scale-down.interval": "10m",
+  "job.autoscaler.vertex.max-parallelism": 6,
+};
+
+let work: string;
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), "riffle-autoscaler-"));
+});
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+/** What every correct run of a trace commits: the numbers 0..n-1, once each (sorted as strings, like committedLines). */
+function expectedLines(n: number): string[] {
+  return Array.from({ length: n }, (_, i) => String(i)).sort();
+}
+
+describe("autoscaler on a real cluster", () => {
+  it("step up: rescales the slow vertex once, through a savepoint, to enough parallelism; back-pressure clears; every record once", async () => {
+    // 30/s for 25 s (Work at 60% of one subtask), then 120/s for 45 s: 6150 records.
+    const trace = "25:30,45:120";
+    const total = 25 * 30 + 45 * 120;
+    const out = join(work, "step-up");
+    const cluster = await TestCluster.start({
+      taskmanagers: 2,
+      taskmanager: { "taskmanager.slots": 3 },
+      config: { "heartbeat.interval": "500ms", "state.savepoints.dir": join(work, "savepoints") },
+    });
+    try {
+      const jobId = await cluster.submit(JOB, {
+        parallelism: 1,
+        args: ["--out", out, "--trace", trace, "--cost-ms", String(COST_MS), "--autoscaler", JSON.stringify(AUTOSCALER)],
+      });
+      const job = await cluster.waitForStatus(jobId, "RUNNING");
+      const source = job.vertices.find((v) => v.name === "Traced Source")!;
+      const workVertex = job.vertices.find((v) => v.name.startsWith("Work"))!;
+
+      // Before the step the autoscaler measures and keeps the job as it is.
+      const scaled = await cluster.jobmanager.waitForLog((l) => l.autoscaler === "scaled", 90_000);
+      const scaledAt = Date.now();
+      const before = await cluster.rest<JobAutoscalerInfo>("GET", `/jobs/${jobId}/autoscaler`);
+      expect(before.status).toBe(200);
+      const rescale = before.body.history.find((e) => e.type === "scaled")!;
+      expect(rescale.vertices).toEqual([expect.objectContaining({ vertexId: workVertex.id, from: 1 })]);
+      const to = rescale.vertices[0]!.to;
+      // 120/s at a target utilization of 0.7 is 171/s: 4 subtasks of ≤ 50/s (3 if they measure faster than 57/s).
+      expect(to).toBeGreaterThanOrEqual(3);
+      expect(to).toBeLessThanOrEqual(5);
+      expect(rescale.vertices[0]!.reason).toMatch(/^scale up: utilization \d+%/);
+      expect(scaled.msg).toContain(`Work`);
+      // Not before the step showed: 25 s of trace, less what the first start took.
+      expect(rescale.time - job["start-time"]).toBeGreaterThan(20_000);
+
+      // Back-pressure at the source clears once the rescaled Work has worked off the backlog.
+      const deadline = scaledAt + 40_000;
+      let level = "";
+      while (Date.now() < deadline) {
+        const bp = await cluster.rest<JobVertexBackPressure>("GET", `/jobs/${jobId}/vertices/${source.id}/backpressure`);
+        const details = await cluster.job(jobId);
+        if (details.state !== "RUNNING") break;
+        const rescaled = details.vertices.find((v) => v.id === workVertex.id)!;
+        level = bp.body["backpressure-level"];
+        if (rescaled.parallelism === to && rescaled.tasks.RUNNING === to && level === "ok") break;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      expect(level).toBe("ok");
+
+      const finished = await cluster.waitForStatus(jobId, "FINISHED", 90_000);
+      expect(finished.vertices.find((v) => v.id === workVertex.id)!.parallelism).toBe(to);
+      // One rescale for one load change.
+      const after = await cluster.rest<JobAutoscalerInfo>("GET", `/jobs/${jobId}/autoscaler`);
+      expect(after.body.history.map((e) => e.type)).toEqual(["scaled"]);
+      expect(after.body.counts).toEqual({ rescales: 1, failures: 0, skipped: 0 });
+
+      const lines = committedLines(out);
+      expect(lines.length).toBe(total);
+      expect(lines).toEqual(expectedLines(total));
+    } finally {
+      await cluster.stop();
+    }
+  }, 240_000);
+});
