@@ -6,6 +6,7 @@ import { Autoscaler, registerAutoscalerMetrics } from "./autoscaler/index.js";
 import { Dispatcher } from "./dispatcher/index.js";
 import { SystemClock } from "./clock.js";
 import { MetricsHistory, createJobManagerMetrics } from "./metrics/index.js";
+import { ResourceManager, checkResourceSettings, createProvider, registerResourceMetrics } from "./resources/index.js";
 import { planInWorker } from "./plan/index.js";
 import { TaskManagerRegistry } from "./registry/index.js";
 import { createRestServer, listenRest, type RestApp } from "./rest/index.js";
@@ -32,6 +33,7 @@ export class JobManager {
     private readonly slots: SlotProvider,
     private readonly gateway: GrpcTaskExecutorGateway,
     private readonly autoscaler: Autoscaler,
+    private readonly resources: ResourceManager | undefined,
     /** Bound REST port (the configured one, or the free port picked for 0). */
     readonly restPort: number,
     /** Bound gRPC port. */
@@ -44,6 +46,7 @@ export class JobManager {
    * and logs "JobManager started". Rejects with PORT_IN_USE when a port is taken.
    */
   static async create(config: RiffleConfig, logger: Logger = createLogger("jobmanager")): Promise<JobManager> {
+    checkResourceSettings(config);
     const storageDir = resolve(config["jobmanager.storage.dir"]);
     mkdirSync(storageDir, { recursive: true });
     const bundles = new BundleStore(join(storageDir, "bundles"));
@@ -65,6 +68,7 @@ export class JobManager {
     // The autoscaler and the dispatcher know each other: the dispatcher asks it to check submissions,
     // it asks the dispatcher for jobs and rescales.
     let jobs: Dispatcher | undefined;
+    let resources: ResourceManager | undefined;
     const autoscaler = new Autoscaler({
       config,
       jobs: {
@@ -79,7 +83,7 @@ export class JobManager {
       obtainableSlots: (jobId) => {
         let held = 0;
         for (const tm of registry.list()) held += tm.slotOwners.filter((o) => o === jobId).length;
-        return held + registry.slotCounts().slotsAvailable;
+        return held + registry.slotCounts().slotsAvailable + (resources?.extraSlots() ?? 0);
       },
       clock: SystemClock,
       logger: componentLogger(logger, "autoscaler"),
@@ -117,6 +121,18 @@ export class JobManager {
     });
     const metrics = createJobManagerMetrics(dispatcher, registry, metricsHistory);
     registerAutoscalerMetrics(metrics, autoscaler, dispatcher);
+    if (config["resourcemanager.provider"] !== "standalone") {
+      const resourceLogger = componentLogger(logger, "resources");
+      resources = new ResourceManager({
+        provider: createProvider(config, { storageDir, jobmanagerAddress: `${config["jobmanager.rpc.address"]}:${rpcPort}`, logger: resourceLogger }),
+        registry,
+        slots,
+        config,
+        clock: SystemClock,
+        logger: resourceLogger,
+      });
+      registerResourceMetrics(metrics, resources);
+    }
     const rest = await createRestServer({
       config,
       dispatcher,
@@ -143,8 +159,10 @@ export class JobManager {
     // (PORT_IN_USE) must not mark a running JobManager's jobs as failed.
     dispatcher.recover();
     registry.start();
+    // Adopts the TaskManagers a previous JobManager started, then starts what the jobs need.
+    await resources?.start();
     logger.info({ restPort, rpcPort, storageDir }, "JobManager started");
-    return new JobManager(logger, rest, rpcServer, registry, dispatcher, slots, gateway, autoscaler, restPort, rpcPort, storageDir);
+    return new JobManager(logger, rest, rpcServer, registry, dispatcher, slots, gateway, autoscaler, resources, restPort, rpcPort, storageDir);
   }
 
   /** Stops serving. Jobs keep their recorded status; the next JobManager on this storage marks unfinished ones FAILED. */
@@ -161,6 +179,8 @@ export class JobManager {
     this.rpcServer.forceShutdown();
     await this.rest.close();
     this.gateway.close();
+    // An orderly shutdown stops the TaskManagers it started; a crashed JobManager leaves them to the next.
+    await this.resources?.close(true);
     this.logger.info("JobManager stopped");
   }
 }

@@ -61,6 +61,11 @@ export class SlotProvider {
     return { promise, cancel: () => this.remove(entry!) };
   }
 
+  /** Slots asked for by requests still waiting: what the resource manager starts TaskManagers for. */
+  pendingSlots(): number {
+    return this.pending.reduce((sum, p) => sum + p.needed, 0);
+  }
+
   /** Frees a job's slots and lets waiting jobs take them. */
   release(jobId: string, slots: readonly SlotRef[]): void {
     let freed = false;

@@ -334,6 +334,38 @@ export const CONFIG_OPTIONS = {
     "1m",
     "Wait after a rescale that failed (or found too few slots) before the autoscaler tries again; doubles with each further failure, up to an hour.",
   ),
+  "resourcemanager.provider": opt(
+    z.enum(["standalone", "process"]),
+    "standalone",
+    "Who starts TaskManagers for the JobManager: `standalone` (nobody: they are started by hand) or `process` (child processes of the JobManager).",
+  ),
+  "resourcemanager.taskmanagers.min": opt(int(0, 1000), 0, "TaskManagers the provider keeps running even without jobs."),
+  "resourcemanager.taskmanagers.max": opt(int(1, 1000), 8, "Most TaskManagers the provider runs at once; jobs that need more wait for slots."),
+  "resourcemanager.taskmanager-timeout": opt(
+    duration(),
+    "30s",
+    "A provided TaskManager whose slots were all free for this long is stopped, down to resourcemanager.taskmanagers.min (Flink's key).",
+  ),
+  "resourcemanager.taskmanager-registration.timeout": opt(
+    duration(),
+    "2m",
+    "A provided TaskManager that has not registered this long after its start is stopped and reported (Flink's key).",
+  ),
+  "resourcemanager.start-worker.retry-interval": opt(
+    duration(),
+    "3s",
+    "Wait after a TaskManager could not be started before starting one again (Flink's key); doubles with each further failure, up to a minute.",
+  ),
+  "resourcemanager.process.entry": opt(
+    z.string(),
+    "",
+    "`process` provider: the `riffle` CLI script the TaskManagers run (`node <entry> taskmanager`); empty: the script this JobManager was started from.",
+  ),
+  "resourcemanager.process.log-dir": opt(
+    z.string(),
+    "",
+    "`process` provider: directory of the TaskManagers' log files and records; empty: `<jobmanager.storage.dir>/taskmanagers`.",
+  ),
 } as const;
 
 export type ConfigKey = keyof typeof CONFIG_OPTIONS;
