@@ -5,7 +5,7 @@ import { bundleJob } from "@riffle/cli";
 import { freePort, isAlive, isRiffleProcess } from "@riffle/shared";
 import type { JobDetails, SubmitJobResponse, TaskManagersInfo } from "@riffle/shared/rest-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CLI, RiffleProcess, metricValue } from "./harness/index.js";
+import { CLI, REPO_ROOT, RiffleProcess, metricValue } from "./harness/index.js";
 
 /**
  * The resource manager with the `process` provider on real processes: the JobManager starts
@@ -138,7 +138,8 @@ describe("resource manager with the process provider", () => {
       );
       expect(await cluster.metric("riffle_resourcemanager_taskmanagers_released")).toBe(1);
       const survivor = tms[0]!;
-      expect(cluster.recordedTaskManagers()).toEqual([`${survivor.id}.json`]);
+      // The released one's record goes once its process exited (it leaves the registry a moment before).
+      await cluster.until("only the survivor on record", async () => cluster.recordedTaskManagers(), (r) => r.length === 1 && r[0] === `${survivor.id}.json`);
 
       // The JobManager crashes; the next one on the same storage adopts the TaskManager it left, which registers again.
       cluster.jm.kill("SIGKILL");
@@ -166,6 +167,46 @@ describe("resource manager with the process provider", () => {
       for (const pid of pids) if (isAlive(pid)) process.kill(pid, "SIGKILL");
     }
   }, 240_000);
+
+  it("stops a TaskManager that never registers, and backs off from TaskManagers that exit at once", async () => {
+    const base = (name: string, entry: string) => ({
+      "rest.port": 0,
+      "jobmanager.rpc.port": 0,
+      "jobmanager.storage.dir": join(work, name),
+      "resourcemanager.provider": "process",
+      "resourcemanager.taskmanagers.min": 1,
+      "resourcemanager.process.entry": join(REPO_ROOT, "e2e/fixtures", entry),
+      "resourcemanager.taskmanager-registration.timeout": "1s",
+      "resourcemanager.start-worker.retry-interval": "500ms",
+    });
+    const hanging = new Cluster(base("hanging", "hanging-taskmanager.mjs"), join(work, "hanging"));
+    await hanging.start();
+    try {
+      const line = await hanging.jm.waitForLog((l) => /did not register within 1000 ms of its start; stopping it/.test(String(l.msg)), 20_000);
+      expect(line.level).toBe(40);
+      await hanging.until("a registration timeout counted", () => hanging.metric("riffle_resourcemanager_registration_timeouts"), (n) => (n ?? 0) >= 1);
+      // The stopped one is gone from the provider's records once it exited.
+      await hanging.until("its process stopped", async () => hanging.recordedTaskManagers().length, (n) => n <= 1);
+    } finally {
+      await hanging.jm.stop();
+    }
+
+    const crashing = new Cluster(base("crashing", "crashing-taskmanager.mjs"), join(work, "crashing"));
+    await crashing.start();
+    try {
+      // Starts back off 500 ms, 1 s, 2 s, 4 s...: within 6 s at most 4 or 5 starts, not one per tick (12).
+      await crashing.jm.waitForLog((l) => /exited with code 1 before it registered/.test(String(l.msg)), 20_000);
+      // Waiting out a span of time is the point here: counting what happens in it.
+      await new Promise((r) => setTimeout(r, 6_000));
+      const failures = await crashing.metric("riffle_resourcemanager_start_failures");
+      expect(failures).toBeGreaterThanOrEqual(2);
+      expect(failures).toBeLessThanOrEqual(5);
+      // The JobManager keeps serving meanwhile.
+      expect((await crashing.rest("GET", "/overview")).status).toBe(200);
+    } finally {
+      await crashing.jm.stop();
+    }
+  }, 120_000);
 
   it("refuses min above max at start with a clear error", async () => {
     const jm = new RiffleProcess("jobmanager", [

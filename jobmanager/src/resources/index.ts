@@ -10,6 +10,7 @@
  * await rm.close(true); // an orderly shutdown stops the provided TaskManagers
  * ```
  */
+import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { type Logger, type Registry, type RiffleConfig, Gauge, RiffleError } from "@riffle/shared";
 import { ProcessProvider } from "./process-provider.js";
@@ -32,6 +33,17 @@ export function checkResourceSettings(config: RiffleConfig): void {
       `resourcemanager.taskmanagers.min (${min}) is above resourcemanager.taskmanagers.max (${max}); lower the one or raise the other`,
     );
   }
+  if (config["resourcemanager.provider"] === "process" && !existsSync(processEntry(config))) {
+    throw new RiffleError(
+      "CONFIG_INVALID",
+      `resourcemanager.process.entry: ${processEntry(config)} does not exist; set it to the riffle CLI script (cli/dist/main.js) the TaskManagers should run`,
+    );
+  }
+}
+
+/** The `riffle` CLI script the process provider's TaskManagers run: the configured one, else the one this JobManager runs. */
+function processEntry(config: RiffleConfig): string {
+  return resolve(config["resourcemanager.process.entry"] || process.argv[1] || "");
 }
 
 /** The provider `resourcemanager.provider` names. */
@@ -42,7 +54,7 @@ export function createProvider(config: RiffleConfig, deps: { storageDir: string;
     case "process":
       return new ProcessProvider({
         config,
-        entry: resolve(config["resourcemanager.process.entry"] || process.argv[1] || ""),
+        entry: processEntry(config),
         dir: config["resourcemanager.process.log-dir"] || join(deps.storageDir, "taskmanagers"),
         jobmanagerAddress: deps.jobmanagerAddress,
         logger: deps.logger,

@@ -130,8 +130,12 @@ export class ResourceManager {
       if (registry.get(w.id)) {
         logger.info({ taskmanagerId: w.id, msToRegister: now - w.since }, `provided TaskManager ${w.id} registered`);
         this.enter(w, "registered", now);
+        // Only a TaskManager that came up clears the start backoff.
+        this.failuresInRow = 0;
+        this.lastFailure = undefined;
       } else if (now - w.since >= config["resourcemanager.taskmanager-registration.timeout"]) {
         this.counts.registrationTimeouts++;
+        this.startFailed(w.id, `TaskManager ${w.id} did not register within ${config["resourcemanager.taskmanager-registration.timeout"]} ms`);
         logger.warn(
           { taskmanagerId: w.id, where: w.where },
           `TaskManager ${w.id} (${w.where}) did not register within ${config["resourcemanager.taskmanager-registration.timeout"]} ms of its start; stopping it (see its log)`,
@@ -175,7 +179,7 @@ export class ResourceManager {
   }
 
   private startOne(now: number): void {
-    const { provider, logger, clock, config } = this.options;
+    const { provider, logger } = this.options;
     const id = `taskmanager-${randomUUID().slice(0, 8)}`;
     const w: Worker = { id, state: "starting", since: now, where: "starting", idleSince: undefined };
     this.workers.set(id, w);
@@ -184,23 +188,24 @@ export class ResourceManager {
       (tm) => {
         w.where = tm.where;
         this.counts.started++;
-        this.failuresInRow = 0;
-        this.lastFailure = undefined;
       },
       (err: unknown) => {
         this.workers.delete(id);
-        this.counts.startFailures++;
-        this.failuresInRow++;
-        const delay = Math.min(config["resourcemanager.start-worker.retry-interval"] * 2 ** (this.failuresInRow - 1), MAX_RETRY_MS);
-        this.retryAt = clock.now() + delay;
         const e = toRiffleError(err);
-        this.lastFailure = `${e.code}: ${e.message}`;
-        logger.warn(
-          { taskmanagerId: id, provider: provider.name, code: e.code, retryInMs: delay },
-          `could not start a TaskManager: ${e.message}; trying again in ${delay} ms`,
-        );
+        this.startFailed(id, `${e.code}: ${e.message}`);
       },
     );
+  }
+
+  /** A start failed, or the TaskManager ended or hung before it registered: count it, and wait longer before the next start. */
+  private startFailed(id: string, why: string): void {
+    const { provider, logger, clock, config } = this.options;
+    this.counts.startFailures++;
+    this.failuresInRow++;
+    const delay = Math.min(config["resourcemanager.start-worker.retry-interval"] * 2 ** (this.failuresInRow - 1), MAX_RETRY_MS);
+    this.retryAt = clock.now() + delay;
+    this.lastFailure = why;
+    logger.warn({ taskmanagerId: id, provider: provider.name, retryInMs: delay }, `could not start a TaskManager: ${why}; trying again in ${delay} ms`);
   }
 
   /** Why the last TaskManager start failed, while starts keep failing. */
@@ -229,6 +234,11 @@ export class ResourceManager {
     if (!w) return;
     this.workers.delete(exit.id);
     this.counts.exited++;
+    // One that ends before it registered is a failed start (a bad setting, a broken image): back off.
+    if (w.state === "starting") {
+      this.startFailed(exit.id, `TaskManager ${exit.id} ${exit.reason} before it registered (see its log)`);
+      return;
+    }
     this.options.logger.warn(
       { taskmanagerId: exit.id, state: w.state },
       `provided TaskManager ${exit.id} ${exit.reason}; a new one is started if its slots are needed`,
