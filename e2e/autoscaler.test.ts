@@ -30,6 +30,18 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
+/** Polls `probe` until `done` holds, or fails at the deadline. */
+async function waitFor<T>(probe: () => Promise<T>, done: (v: T) => boolean, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  while (Date.now() < deadline) {
+    last = await probe();
+    if (done(last)) return last;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`not within ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
+}
+
 /** What every correct run of a trace commits: the numbers 0..n-1, once each (sorted as strings, like committedLines). */
 function expectedLines(n: number): string[] {
   return Array.from({ length: n }, (_, i) => String(i)).sort();
@@ -95,6 +107,75 @@ describe("autoscaler on a real cluster", () => {
       const lines = committedLines(out);
       expect(lines.length).toBe(total);
       expect(lines).toEqual(expectedLines(total));
+    } finally {
+      await cluster.stop();
+    }
+  }, 240_000);
+
+  it("a vertex that cannot go faster, with TaskManagers from the process provider: one scale-up, found ineffective, none after it", async () => {
+    // Work's 20 ms per record are paid under one lock for all its subtasks: 50/s in all, whatever its parallelism.
+    const trace = "15:30,60:120";
+    const out = join(work, "ineffective");
+    const cluster = await TestCluster.start({
+      taskmanagers: 0,
+      config: { "heartbeat.interval": "500ms", "taskmanager.slots": 2 },
+      jobmanager: {
+        "state.savepoints.dir": join(work, "savepoints"),
+        "resourcemanager.provider": "process",
+        "resourcemanager.taskmanagers.max": 3,
+        "resourcemanager.taskmanager-timeout": "5s",
+      },
+    });
+    try {
+      const jobId = await cluster.submit(JOB, {
+        parallelism: 1,
+        args: [
+          "--out",
+          out,
+          "--trace",
+          trace,
+          "--cost-ms",
+          String(COST_MS),
+          "--shared-lock",
+          join(work, "work.lock"),
+          "--autoscaler",
+          JSON.stringify(AUTOSCALER),
+        ],
+      });
+      await cluster.waitForStatus(jobId, "RUNNING", 60_000);
+      // The resource manager started a TaskManager for the job's one slot.
+      await cluster.jobmanager.waitForLog((l) => /^provided TaskManager taskmanager-\w+ registered$/.test(String(l.msg)), 30_000);
+
+      const ineffective = await cluster.jobmanager.waitForLog((l) => l.autoscaler === "ineffective", 120_000);
+      expect(String(ineffective.msg)).toMatch(/ineffective scaling: the scale-up from 1 to \d raised the true processing rate by/);
+      const info = (await cluster.rest<JobAutoscalerInfo>("GET", `/jobs/${jobId}/autoscaler`)).body;
+      const scaled = info.history.filter((e) => e.type === "scaled");
+      expect(scaled).toHaveLength(1);
+      const to = scaled[0]!.vertices[0]!.to;
+      expect(to).toBeGreaterThanOrEqual(3);
+      // More parallelism than one TaskManager's 2 slots: the resource manager started another for the rescale.
+      const tms = (await cluster.rest<{ taskmanagers: unknown[] }>("GET", "/taskmanagers")).body.taskmanagers;
+      expect(tms.length).toBe(Math.ceil(to / 2));
+      const workVertex = info.vertices.find((v) => v.name.startsWith("Work"))!;
+      expect(workVertex).toMatchObject({ parallelism: to, scaleUpBlocked: true });
+
+      // Later evaluations leave it there: still above its target utilization, and no second scale-up.
+      const evaluated = info.lastEvaluation!;
+      const later = await waitFor(
+        async () => (await cluster.rest<JobAutoscalerInfo>("GET", `/jobs/${jobId}/autoscaler`)).body,
+        (i) => (i.lastEvaluation ?? 0) >= evaluated + 3_000,
+        30_000,
+      );
+      expect(later.history.filter((e) => e.type === "scaled")).toHaveLength(1);
+      expect(later.history.filter((e) => e.type === "ineffective")).toHaveLength(1);
+      expect(later.vertices.find((v) => v.id === workVertex.id)!.recommendedParallelism).toBe(to);
+
+      // Cancelled mid-stream: what was committed is a prefix of the records, each once.
+      expect((await cluster.rest("PATCH", `/jobs/${jobId}?mode=cancel`)).status).toBe(202);
+      await cluster.waitForStatus(jobId, "CANCELED", 60_000);
+      const lines = committedLines(out);
+      expect(lines.length).toBeGreaterThan(0);
+      expect(lines).toEqual(expectedLines(lines.length));
     } finally {
       await cluster.stop();
     }

@@ -14,7 +14,10 @@
  *   args: --out <dir> --trace <seconds:rate,...> (e.g. "20:40,40:120": 40/s for 20 s, then 120/s for 40 s)
  *         --cost-ms <ms per record>   (Work and the sink run at the submission's parallelism)
  *         [--autoscaler <json of job.autoscaler.* settings>] [--checkpoint-interval <ms>]
+ *         [--shared-lock <path>]  Work's cost is paid under one lock file shared by all its subtasks,
+ *                                 whatever process they run in: a vertex that cannot go faster
  */
+import { openSync, closeSync, unlinkSync } from "node:fs";
 import type { PollResult, ReaderOutput, RuntimeContext, Source, SourceReader, StreamExecutionEnvironment } from "@riffle/sdk";
 
 interface Segment {
@@ -87,13 +90,35 @@ export default function tracedLoad(env: StreamExecutionEnvironment): void {
   env.setRestartStrategy({ type: "fixed-delay", attempts: 3, delayMs: 200 });
   env.enableAutoscaling(settings);
   const sleeper = new Int32Array(new SharedArrayBuffer(4));
+  const lock = env.param("shared-lock", "");
+  /** Pays `cost` ms, under the shared lock when there is one (a file created exclusively: a mutex across processes). */
+  const pay = () => {
+    if (!lock) {
+      Atomics.wait(sleeper, 0, 0, cost);
+      return;
+    }
+    for (;;) {
+      try {
+        closeSync(openSync(lock, "wx"));
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+        Atomics.wait(sleeper, 0, 0, 1);
+      }
+    }
+    try {
+      Atomics.wait(sleeper, 0, 0, cost);
+    } finally {
+      unlinkSync(lock);
+    }
+  };
   env
     .fromSource(new TracedSource(parseTrace(env.param("trace"))), "Traced Source")
     .uid("traced-source")
     .setParallelism(1)
     .rebalance()
     .map((i: number) => {
-      Atomics.wait(sleeper, 0, 0, cost);
+      pay();
       return i;
     })
     .name("Work")

@@ -34,6 +34,13 @@ export interface VertexSample {
   backPressuredTimeMsPerSecond: number;
   /** Sources that know it: records not read yet, summed over subtasks. */
   pendingRecords?: number | undefined;
+  /**
+   * Records read and written so far, summed over subtasks (the TaskManagers' counters, as
+   * `inputRate` and `outputRate` count them), and when they were reported. Where two samples have
+   * them, rates between the two come from these counters: exact over any span, where the reported
+   * rates are averages over the last seconds that blur a step in load.
+   */
+  counts?: { recordsIn: number; recordsOut: number; at: number } | undefined;
 }
 
 /** One collection: every vertex of the job at time `at`. */
@@ -117,17 +124,28 @@ export function summarize(samples: readonly MetricsSample[]): Record<string, Ver
     const recentSeries = recent.map((s) => s.vertices[id]).filter((v): v is VertexSample => v !== undefined);
     const avg = (xs: VertexSample[], f: (v: VertexSample) => number) => xs.reduce((sum, v) => sum + f(v), 0) / xs.length;
     out[id] = {
-      inputRate: avg(series, (v) => v.inputRate),
-      outputRate: avg(series, (v) => v.outputRate),
+      inputRate: counted(series, "recordsIn") ?? avg(series, (v) => v.inputRate),
+      outputRate: counted(series, "recordsOut") ?? avg(series, (v) => v.outputRate),
       busyTimeMsPerSecond: avg(series, (v) => v.busyTimeMsPerSecond),
       backPressuredTimeMsPerSecond: avg(series, (v) => v.backPressuredTimeMsPerSecond),
       pendingRecords: [...samples].reverse().find((s) => s.vertices[id]?.pendingRecords !== undefined)?.vertices[id]?.pendingRecords,
       lagGrowthRate: lagGrowth(samples, id),
-      recentInputRate: avg(recentSeries, (v) => v.inputRate),
+      recentInputRate: counted(recentSeries, "recordsIn") ?? avg(recentSeries, (v) => v.inputRate),
       recentLagGrowthRate: lagGrowth(recent, id),
     };
   }
   return out;
+}
+
+/**
+ * Records per second between the first and the last sample, from the counters; undefined when they
+ * are missing or went back (a subtask restarted: its counters start over).
+ */
+function counted(series: readonly VertexSample[], field: "recordsIn" | "recordsOut"): number | undefined {
+  const a = series[0]?.counts;
+  const b = series.at(-1)?.counts;
+  if (!a || !b || b.at <= a.at || b[field] < a[field]) return undefined;
+  return ((b[field] - a[field]) * 1000) / (b.at - a.at);
 }
 
 /** Backlog growth per second between the first and the last sample that know the vertex's backlog. */
@@ -135,7 +153,9 @@ function lagGrowth(samples: readonly MetricsSample[], id: string): number {
   const withLag = samples.filter((s) => s.vertices[id]?.pendingRecords !== undefined);
   const a = withLag[0];
   const b = withLag.at(-1);
-  const seconds = a && b ? (b.at - a.at) / 1000 : 0;
+  // The backlog is reported with the counters: their time, where known.
+  const at = (s: MetricsSample) => s.vertices[id]?.counts?.at ?? s.at;
+  const seconds = a && b ? (at(b) - at(a)) / 1000 : 0;
   return seconds > 0 ? (b!.vertices[id]!.pendingRecords! - a!.vertices[id]!.pendingRecords!) / seconds : 0;
 }
 
