@@ -7,7 +7,7 @@ import { Dispatcher } from "./dispatcher/index.js";
 import { SystemClock } from "./clock.js";
 import { MetricsHistory, createJobManagerMetrics } from "./metrics/index.js";
 import { ResourceManager, checkResourceSettings, createProvider, registerResourceMetrics } from "./resources/index.js";
-import { planInWorker } from "./plan/index.js";
+import { WorkerPlanner } from "./plan/index.js";
 import { TaskManagerRegistry } from "./registry/index.js";
 import { createRestServer, listenRest, type RestApp } from "./rest/index.js";
 import { GrpcTaskExecutorGateway, startRpcServer } from "./rpc/index.js";
@@ -32,6 +32,7 @@ export class JobManager {
     private readonly dispatcher: Dispatcher,
     private readonly slots: SlotProvider,
     private readonly gateway: GrpcTaskExecutorGateway,
+    private readonly planner: WorkerPlanner,
     private readonly autoscaler: Autoscaler,
     private readonly resources: ResourceManager | undefined,
     /** Bound REST port (the configured one, or the free port picked for 0). */
@@ -59,7 +60,7 @@ export class JobManager {
     const gateway = new GrpcTaskExecutorGateway(config["heartbeat.timeout"]);
     const schedulerLogger = componentLogger(logger, "scheduler");
     const slots = new SlotProvider(registry, config["jobmanager.slot-request.timeout"], schedulerLogger);
-    const planLogger = componentLogger(logger, "plan");
+    const planner = new WorkerPlanner({ logger: componentLogger(logger, "plan") });
     const metricsHistory = new MetricsHistory({
       windowMs: config["jobmanager.metrics.history"],
       reportIntervalMs: config["heartbeat.interval"],
@@ -93,7 +94,7 @@ export class JobManager {
       store,
       slots,
       gateway,
-      plan: (options) => planInWorker(options, planLogger),
+      plan: (options) => planner.plan(options),
       planTimeoutMs: config["jobmanager.plan.timeout"],
       defaultParallelism: config["parallelism.default"],
       defaultMaxParallelism: config["pipeline.max-parallelism"],
@@ -152,6 +153,7 @@ export class JobManager {
       await rest.close();
       dispatcher.close();
       slots.close();
+      await planner.close();
       throw err;
     }
     autoscaler.start();
@@ -162,7 +164,7 @@ export class JobManager {
     // Adopts the TaskManagers a previous JobManager started, then starts what the jobs need.
     await resources?.start();
     logger.info({ restPort, rpcPort, storageDir }, "JobManager started");
-    return new JobManager(logger, rest, rpcServer, registry, dispatcher, slots, gateway, autoscaler, resources, restPort, rpcPort, storageDir);
+    return new JobManager(logger, rest, rpcServer, registry, dispatcher, slots, gateway, planner, autoscaler, resources, restPort, rpcPort, storageDir);
   }
 
   /** Stops serving. Jobs keep their recorded status; the next JobManager on this storage marks unfinished ones FAILED. */
@@ -176,6 +178,7 @@ export class JobManager {
     this.registry.close();
     this.slots.close();
     this.dispatcher.close();
+    await this.planner.close();
     this.rpcServer.forceShutdown();
     await this.rest.close();
     this.gateway.close();
