@@ -1,176 +1,11 @@
-import { type JobGraph, ManualClock, RiffleError, loadConfig } from "@riffle/shared";
+import { ManualClock } from "@riffle/shared";
 import { describe, expect, it } from "vitest";
-import type { MetricsSample } from "./algorithm.js";
-import { type AutoscaledJob, type AutoscalerEvent, JobAutoscaler, type ScalingRealizer } from "./job-autoscaler.js";
+import { ModelJob, noise, replay, settings } from "../testing/job-model.js";
 import { silentLogger } from "../testing/fixtures.js";
-import { resolveAutoscalerSettings } from "./settings.js";
+import { JobAutoscaler, type ScalingRealizer } from "./job-autoscaler.js";
 
-/**
- * The job autoscaler's life over metric series replayed with a manual clock. The series come from a
- * queueing model of a two-vertex job, source (parallelism 1) ─rebalance─► work: `arrival(t)` records
- * per second arrive at the source; work processes `perSubtask` records per second per subtask (or
- * `total` in all, whatever its parallelism: a vertex that cannot go faster); what work cannot take
- * waits in the source's backlog. Each sample carries what the TaskManagers would report for that
- * moment: the rates, the busiest subtask's busy time and the backlog.
- */
-interface Model {
-  arrival: (tSeconds: number) => number;
-  perSubtask?: number;
-  total?: number;
-  parallelism: number;
-}
-
+/** The job autoscaler's life over metric series from a queueing model of a job (testing/job-model.ts), replayed with a manual clock. */
 const MINUTE = 60_000;
-
-function settings(overrides: Record<string, unknown> = {}) {
-  const config = loadConfig({
-    env: {},
-    file: "/dev/null",
-    overrides: {
-      "job.autoscaler.enabled": true,
-      "job.autoscaler.interval": "10s",
-      "job.autoscaler.metrics.window": "2m",
-      "job.autoscaler.stabilization.interval": "30s",
-      "job.autoscaler.scale-down.interval": "10m",
-      "job.autoscaler.catch-up.duration": "0s",
-      ...overrides,
-    },
-  });
-  return resolveAutoscalerSettings(config, {});
-}
-
-function graphOf(parallelism: number): JobGraph {
-  return {
-    name: "model",
-    maxParallelism: 128,
-    bufferTimeoutMs: 100,
-    checkpointing: { intervalMs: 1000 },
-    functionCount: 2,
-    vertices: [
-      { id: "src", name: "Source", parallelism: 1, maxParallelism: 128, parallelismLimit: 1, operators: [], inputs: [], outputs: ["e1"] },
-      { id: "work", name: "Work", parallelism, maxParallelism: 128, operators: [], inputs: ["e1"], outputs: [] },
-    ],
-    edges: [{ id: "e1", source: "src", target: "work", partitioner: "rebalance" }],
-  };
-}
-
-class ModelJob implements AutoscaledJob {
-  readonly id = "job";
-  readonly name = "model";
-  status: AutoscaledJob["status"] = "RUNNING";
-  graph: JobGraph;
-  runningSince: number;
-  stopInProgress = false;
-  backlog = 0;
-  /** Records work read so far: the TaskManagers' counters. */
-  private read = 0;
-  private lastAt: number;
-
-  constructor(
-    private readonly model: Model,
-    private readonly clock: ManualClock,
-  ) {
-    this.graph = graphOf(model.parallelism);
-    this.runningSince = clock.now();
-    this.lastAt = clock.now();
-  }
-
-  get parallelism(): number {
-    return this.graph.vertices[1]!.parallelism;
-  }
-
-  capacity(): number {
-    return this.model.total ?? this.model.perSubtask! * this.parallelism;
-  }
-
-  /** Moves the model to `at`: what arrived and what work took since the last sample. */
-  sample(at: number): MetricsSample {
-    const dt = (at - this.lastAt) / 1000;
-    this.lastAt = at;
-    const arriving = this.model.arrival(at / 1000);
-    const capacity = this.capacity();
-    const read = dt > 0 ? Math.min(capacity, arriving + this.backlog / dt) : Math.min(capacity, arriving);
-    this.backlog = Math.max(0, this.backlog + (arriving - read) * dt);
-    this.read += read * dt;
-    const counts = { recordsIn: this.read, recordsOut: this.read, at };
-    return {
-      at,
-      vertices: {
-        src: {
-          inputRate: read,
-          outputRate: read,
-          busyTimeMsPerSecond: 50,
-          backPressuredTimeMsPerSecond: read >= capacity ? 900 : 0,
-          pendingRecords: this.backlog,
-          counts,
-        },
-        work: {
-          inputRate: read,
-          outputRate: 0,
-          busyTimeMsPerSecond: (1000 * read) / capacity,
-          backPressuredTimeMsPerSecond: 0,
-          counts: { ...counts, recordsOut: 0 },
-        },
-      },
-    };
-  }
-
-  rescaleTo(parallelism: number): void {
-    this.graph = graphOf(parallelism);
-    // A new execution: the counters start over.
-    this.read = 0;
-    this.runningSince = this.clock.now();
-  }
-}
-
-interface Run {
-  job: ModelJob;
-  autoscaler: JobAutoscaler;
-  clock: ManualClock;
-  rescales: Array<{ at: number; to: number }>;
-  events: (type?: AutoscalerEvent["type"]) => AutoscalerEvent[];
-}
-
-/** Replays the model for `minutes`, ticking the autoscaler every second as the Autoscaler's timer does. */
-async function replay(
-  model: Model,
-  minutes: number,
-  options: { settings?: Record<string, unknown>; slots?: number; failRescales?: number } = {},
-): Promise<Run> {
-  const clock = new ManualClock(0);
-  const job = new ModelJob(model, clock);
-  const rescales: Run["rescales"] = [];
-  let failures = options.failRescales ?? 0;
-  const realizer: ScalingRealizer = {
-    rescale: async (_jobId, parallelisms) => {
-      if (failures > 0) {
-        failures--;
-        throw new RiffleError("NO_RESOURCE_AVAILABLE", "no slot came");
-      }
-      const to = parallelisms.work!;
-      rescales.push({ at: clock.now(), to });
-      job.rescaleTo(to);
-    },
-    obtainableSlots: () => options.slots ?? 100,
-  };
-  const autoscaler = new JobAutoscaler("job", settings(options.settings), { clock, logger: silentLogger, realizer });
-  for (let s = 0; s < minutes * 60; s++) {
-    autoscaler.tick(job);
-    // Let a rescale's promise settle before the next second.
-    await new Promise((resolve) => setImmediate(resolve));
-    clock.advance(1000);
-  }
-  return { job, autoscaler, clock, rescales, events: (type) => autoscaler.history.filter((e) => type === undefined || e.type === type) };
-}
-
-/** A deterministic noise source for the noisy trace (a linear congruential generator). */
-function noise(seed: number): () => number {
-  let x = seed;
-  return () => {
-    x = (x * 1103515245 + 12345) % 2 ** 31;
-    return x / 2 ** 31;
-  };
-}
 
 describe("JobAutoscaler over replayed series", () => {
   it("step up: scales up once, to enough parallelism, and the backlog clears", async () => {
@@ -222,7 +57,7 @@ describe("JobAutoscaler over replayed series", () => {
     const ineffective = run.events("ineffective");
     expect(ineffective).toHaveLength(1);
     expect(ineffective[0]!.message).toMatch(
-      /ineffective scaling: the scale-up from 2 to 6 raised the true processing rate by -?\d+(\.\d+)?\/s of the 4\d\d\/s expected/,
+      /ineffective scaling: the scale-up from 2 to 6 raised the true processing rate by -?\d+(\.\d+)?\/s of the \d+\/s expected \(below 10%\)/,
     );
     expect(run.autoscaler.status(run.job.graph).vertices[1]!.scaleUpBlocked).toBe(true);
     // Not scaled down either: its utilization is above target.
