@@ -10,7 +10,7 @@ import type { AutoscalerSettings } from "./settings.js";
  *        ─► evaluate: per vertex, in topological order
  *              true processing rate  TPR = records in per second / busy fraction
  *              target data rate      sources: input rate + lag growth; others: Σ upstream target × output ratio
- *              sizing rate           the same over the newest quarter of the window, when higher
+ *              sizing rate           the same over the newest eighth of the window, when higher
  *              catch-up rate         backlog / catch-up duration (carried downstream like the target)
  *        ─► decide: scale up when TPR < target / (utilization + boundary) + catch-up,
  *                   down when TPR > target / (utilization − boundary) + catch-up + restart backlog,
@@ -102,7 +102,7 @@ export interface VertexSummary {
   /** Growth of the backlog per second over the window (negative while it shrinks). */
   lagGrowthRate: number;
   /**
-   * The same rates over the newest quarter of the window. A load step shows in the window's average
+   * The same rates over the newest eighth of the window (at least the last two samples). A load step shows in the window's average
    * only gradually; the decision to rescale is taken on the average (noise does not trigger it), but
    * the new parallelism is sized for the newer level when it is higher, so one step brings one rescale.
    */
@@ -116,7 +116,7 @@ export function summarize(samples: readonly MetricsSample[]): Record<string, Ver
   const first = samples[0];
   const last = samples.at(-1);
   if (!first || !last) return out;
-  const recentFrom = last.at - (last.at - first.at) / 4;
+  const recentFrom = last.at - (last.at - first.at) / 8;
   // At least the two newest samples, so that the recent lag growth has two backlogs to compare.
   const recent = samples.filter((s, i) => s.at >= recentFrom || i >= samples.length - 2);
   for (const id of Object.keys(last.vertices)) {
@@ -166,7 +166,7 @@ export interface VertexEvaluation {
   trueProcessingRate: number;
   /** Records per second the vertex must be able to take, over the window. */
   targetDataRate: number;
-  /** The rate a rescale sizes the vertex for: the target, or the newest quarter's when higher. */
+  /** The rate a rescale sizes the vertex for: the target, or the newest eighth's when higher. */
   sizingDataRate: number;
   /** Extra records per second needed to work off the sources' backlog within the catch-up duration. */
   catchUpDataRate: number;

@@ -17,6 +17,8 @@ export interface Model {
   perSubtask?: number;
   total?: number;
   parallelism: number;
+  /** How long a rescale stops the job (it processes nothing meanwhile, and records keep arriving); default 0. */
+  rescaleDowntimeMs?: number;
 }
 
 export function settings(overrides: Record<string, unknown> = {}) {
@@ -76,9 +78,13 @@ export class ModelJob implements AutoscaledJob {
     return this.graph.vertices[1]!.parallelism;
   }
 
+  /** Records per second work can take now: none while a rescale restarts the job. */
   capacity(): number {
+    if (this.clock.now() < this.downUntil) return 0;
     return this.model.total ?? this.model.perSubtask! * this.parallelism;
   }
+
+  private downUntil = 0;
 
   /** The model's state over the last second: what arrived, what work read, its busy fraction. */
   private now = { arriving: 0, read: 0 };
@@ -116,7 +122,7 @@ export class ModelJob implements AutoscaledJob {
         work: {
           inputRate: read,
           outputRate: 0,
-          busyTimeMsPerSecond: (1000 * read) / capacity,
+          busyTimeMsPerSecond: capacity > 0 ? (1000 * read) / capacity : 0,
           backPressuredTimeMsPerSecond: 0,
           counts: { ...counts, recordsOut: 0 },
         },
@@ -133,7 +139,8 @@ export class ModelJob implements AutoscaledJob {
     this.graph = graphOf(parallelism);
     // A new execution: the counters start over.
     this.read = 0;
-    this.runningSince = this.clock.now();
+    this.downUntil = this.clock.now() + (this.model.rescaleDowntimeMs ?? 0);
+    this.runningSince = this.downUntil;
   }
 }
 
