@@ -180,4 +180,47 @@ describe("autoscaler on a real cluster", () => {
       await cluster.stop();
     }
   }, 240_000);
+
+  it("step down: scales down once, after the scale-down delay, and every record once", async () => {
+    // 80/s for 25 s on 2 subtasks (80 % of 100/s), then 15/s, which one subtask takes at 30 %: 2750 records.
+    const trace = "25:80,50:15";
+    const total = 25 * 80 + 50 * 15;
+    const out = join(work, "step-down");
+    const cluster = await TestCluster.start({
+      taskmanagers: 2,
+      config: { "heartbeat.interval": "500ms", "state.savepoints.dir": join(work, "savepoints") },
+    });
+    try {
+      const jobId = await cluster.submit(JOB, {
+        parallelism: 2,
+        args: [
+          "--out",
+          out,
+          "--trace",
+          trace,
+          "--cost-ms",
+          String(COST_MS),
+          "--autoscaler",
+          JSON.stringify({ ...AUTOSCALER, "job.autoscaler.scale-down.interval": "12s" }),
+        ],
+      });
+      const job = await cluster.waitForStatus(jobId, "RUNNING");
+      const scaled = await cluster.jobmanager.waitForLog((l) => l.autoscaler === "scaled", 90_000);
+      expect(String(scaled.msg)).toMatch(/rescaled Work .*2 → 1/);
+      const info = (await cluster.rest<JobAutoscalerInfo>("GET", `/jobs/${jobId}/autoscaler`)).body;
+      const rescale = info.history.find((e) => e.type === "scaled")!;
+      expect(rescale.vertices[0]!.reason).toMatch(/^scale down: utilization \d+%/);
+      // Not before the drop (25 s of trace) and the delay (12 s) after it.
+      expect(rescale.time - job["start-time"]).toBeGreaterThan(25_000 + 12_000 - 5_000);
+
+      await cluster.waitForStatus(jobId, "FINISHED", 90_000);
+      const after = (await cluster.rest<JobAutoscalerInfo>("GET", `/jobs/${jobId}/autoscaler`)).body;
+      expect(after.history.map((e) => e.type)).toEqual(["scaled"]);
+      const lines = committedLines(out);
+      expect(lines.length).toBe(total);
+      expect(lines).toEqual(expectedLines(total));
+    } finally {
+      await cluster.stop();
+    }
+  }, 240_000);
 });
