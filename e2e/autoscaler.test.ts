@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { JobAutoscalerInfo, JobVertexBackPressure } from "@riffle/shared/rest-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TestCluster, committedLines } from "./harness/index.js";
+import { TestCluster, committedLines, mulberry32 } from "./harness/index.js";
 
 /**
  * The autoscaler end to end on real processes: a source whose rate follows a scripted trace into a
@@ -216,6 +216,32 @@ describe("autoscaler on a real cluster", () => {
       await cluster.waitForStatus(jobId, "FINISHED", 90_000);
       const after = (await cluster.rest<JobAutoscalerInfo>("GET", `/jobs/${jobId}/autoscaler`)).body;
       expect(after.history.map((e) => e.type)).toEqual(["scaled"]);
+      const lines = committedLines(out);
+      expect(lines.length).toBe(total);
+      expect(lines).toEqual(expectedLines(total));
+    } finally {
+      await cluster.stop();
+    }
+  }, 240_000);
+
+  it("noisy plateau: no rescale, every record once", async () => {
+    // 30/s ± 20 % (a new rate every 2 s, from a seeded generator) on one subtask of 50/s: utilization 0.48–0.72, inside 0.4–1.0.
+    const rnd = mulberry32(12);
+    const segments = Array.from({ length: 30 }, () => Math.round(30 * (0.8 + 0.4 * rnd())));
+    const trace = segments.map((r) => `2:${r}`).join(",");
+    const total = segments.reduce((sum, r) => sum + 2 * r, 0);
+    const out = join(work, "noisy");
+    const cluster = await TestCluster.start({ taskmanagers: 1, config: { "heartbeat.interval": "500ms" } });
+    try {
+      const jobId = await cluster.submit(JOB, {
+        parallelism: 1,
+        args: ["--out", out, "--trace", trace, "--cost-ms", String(COST_MS), "--autoscaler", JSON.stringify(AUTOSCALER)],
+      });
+      await cluster.waitForStatus(jobId, "FINISHED", 120_000);
+      const info = (await cluster.rest<JobAutoscalerInfo>("GET", `/jobs/${jobId}/autoscaler`)).body;
+      // It did evaluate the job, and decided nothing.
+      expect(info.lastEvaluation).not.toBeNull();
+      expect(info.history).toEqual([]);
       const lines = committedLines(out);
       expect(lines.length).toBe(total);
       expect(lines).toEqual(expectedLines(total));
