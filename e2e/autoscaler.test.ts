@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { bundleJob } from "@riffle/cli";
 import type { JobAutoscalerInfo, JobVertexBackPressure } from "@riffle/shared/rest-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestCluster, committedLines, mulberry32 } from "./harness/index.js";
@@ -249,4 +250,29 @@ describe("autoscaler on a real cluster", () => {
       await cluster.stop();
     }
   }, 240_000);
+
+  it("refuses at submission a job that enables autoscaling without checkpoints, or with a bad setting; the cluster runs on", async () => {
+    const cluster = await TestCluster.start({ taskmanagers: 1 });
+    try {
+      const submit = async (args: string[]) => {
+        const bundle = Buffer.from(await bundleJob(JOB)).toString("base64");
+        return cluster.rest<{ code: string; message: string }>("POST", "/jobs", { bundle, parallelism: 1, args });
+      };
+      const base = ["--out", join(work, "refused"), "--trace", "1:1", "--cost-ms", "1"];
+      const noCheckpoints = await submit([...base, "--checkpoint-interval", "0"]);
+      expect(noCheckpoints.status).toBe(400);
+      expect(noCheckpoints.body.code).toBe("JOB_INVALID_GRAPH");
+      expect(noCheckpoints.body.message).toMatch(/enables autoscaling but not checkpointing.*env.enableCheckpointing\(ms\)/);
+      const badSetting = await submit([...base, "--autoscaler", JSON.stringify({ "job.autoscaler.target.utilization": 3 })]);
+      expect(badSetting.status).toBe(400);
+      expect(badSetting.body.code).toBe("CONFIG_INVALID");
+      expect(badSetting.body.message).toMatch(/job.autoscaler.target.utilization to 3/);
+      // Nothing was left behind, and a good job still runs.
+      expect((await cluster.rest<{ jobs: unknown[] }>("GET", "/jobs")).body.jobs).toEqual([]);
+      const ok = await cluster.submit(JOB, { parallelism: 1, args: base });
+      await cluster.waitForStatus(ok, "FINISHED", 60_000);
+    } finally {
+      await cluster.stop();
+    }
+  }, 120_000);
 });

@@ -86,7 +86,9 @@ class TracedSource implements Source<number> {
 export default function tracedLoad(env: StreamExecutionEnvironment): void {
   const cost = Number(env.param("cost-ms"));
   const settings = JSON.parse(env.param("autoscaler", "{}")) as Record<string, string | number | boolean>;
-  env.enableCheckpointing(Number(env.param("checkpoint-interval", "500")));
+  // --checkpoint-interval 0: no checkpoints (a job the JobManager must refuse to autoscale).
+  const interval = Number(env.param("checkpoint-interval", "500"));
+  if (interval > 0) env.enableCheckpointing(interval);
   env.setRestartStrategy({ type: "fixed-delay", attempts: 3, delayMs: 200 });
   env.enableAutoscaling(settings);
   const sleeper = new Int32Array(new SharedArrayBuffer(4));
