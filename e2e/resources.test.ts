@@ -139,7 +139,11 @@ describe("resource manager with the process provider", () => {
       expect(await cluster.metric("riffle_resourcemanager_taskmanagers_released")).toBe(1);
       const survivor = tms[0]!;
       // The released one's record goes once its process exited (it leaves the registry a moment before).
-      await cluster.until("only the survivor on record", async () => cluster.recordedTaskManagers(), (r) => r.length === 1 && r[0] === `${survivor.id}.json`);
+      await cluster.until(
+        "only the survivor on record",
+        async () => cluster.recordedTaskManagers(),
+        (r) => r.length === 1 && r[0] === `${survivor.id}.json`,
+      );
 
       // The JobManager crashes; the next one on the same storage adopts the TaskManager it left, which registers again.
       cluster.jm.kill("SIGKILL");
@@ -178,15 +182,24 @@ describe("resource manager with the process provider", () => {
       "resourcemanager.process.entry": join(REPO_ROOT, "e2e/fixtures", entry),
       "resourcemanager.taskmanager-registration.timeout": "1s",
       "resourcemanager.start-worker.retry-interval": "500ms",
+      "jobmanager.slot-request.timeout": "3s",
     });
     const hanging = new Cluster(base("hanging", "hanging-taskmanager.mjs"), join(work, "hanging"));
     await hanging.start();
     try {
       const line = await hanging.jm.waitForLog((l) => /did not register within 1000 ms of its start; stopping it/.test(String(l.msg)), 20_000);
       expect(line.level).toBe(40);
-      await hanging.until("a registration timeout counted", () => hanging.metric("riffle_resourcemanager_registration_timeouts"), (n) => (n ?? 0) >= 1);
+      await hanging.until(
+        "a registration timeout counted",
+        () => hanging.metric("riffle_resourcemanager_registration_timeouts"),
+        (n) => (n ?? 0) >= 1,
+      );
       // The stopped one is gone from the provider's records once it exited.
-      await hanging.until("its process stopped", async () => hanging.recordedTaskManagers().length, (n) => n <= 1);
+      await hanging.until(
+        "its process stopped",
+        async () => hanging.recordedTaskManagers().length,
+        (n) => n <= 1,
+      );
     } finally {
       await hanging.jm.stop();
     }
@@ -201,8 +214,21 @@ describe("resource manager with the process provider", () => {
       const failures = await crashing.metric("riffle_resourcemanager_start_failures");
       expect(failures).toBeGreaterThanOrEqual(2);
       expect(failures).toBeLessThanOrEqual(5);
-      // The JobManager keeps serving meanwhile.
+      // The JobManager keeps serving meanwhile, and a job that waits for slots fails saying why none come.
       expect((await crashing.rest("GET", "/overview")).status).toBe(200);
+      const bundle = Buffer.from(await bundleJob("e2e/jobs/count-to.ts")).toString("base64");
+      const submitted = await crashing.rest<SubmitJobResponse>("POST", "/jobs", { bundle, parallelism: 1 });
+      expect(submitted.status).toBe(202);
+      const failed = await crashing.until(
+        "the job failed for want of slots",
+        async () => (await crashing.rest<JobDetails>("GET", `/jobs/${submitted.body.jobid}`)).body,
+        (j) => j.state === "FAILED",
+        30_000,
+      );
+      expect(failed.failure?.code).toBe("NO_RESOURCE_AVAILABLE");
+      expect(failed.failure?.message).toMatch(
+        /the process provider cannot start TaskManagers \(TaskManager taskmanager-\w+ exited with code 1 before it registered/,
+      );
     } finally {
       await crashing.jm.stop();
     }

@@ -133,6 +133,11 @@ export class JobManager {
         logger: resourceLogger,
       });
       registerResourceMetrics(metrics, resources);
+      const rm = resources;
+      slots.explainShortage(() => {
+        const failure = rm.failure;
+        return failure ? `the ${rm.providerName} provider cannot start TaskManagers (${failure})` : undefined;
+      });
     }
     const rest = await createRestServer({
       config,
