@@ -68,7 +68,6 @@ export const ErrorCodes = {
   OPERATION_NOT_FOUND: { domain: "user", status: 404, retry: false },
   // Resources (TaskManager providers)
   PROVIDER_FAILED: { domain: "external", status: 503, retry: true },
-  TASKMANAGER_NOT_REGISTERED: { domain: "external", status: 503, retry: true },
   // High availability
   HA_UNAVAILABLE: { domain: "external", status: 503, retry: true },
   HA_STORAGE_FAILED: { domain: "external", status: 500, retry: true },
