@@ -171,7 +171,7 @@ export const CONFIG_OPTIONS = {
   "taskmanager.tmp.dir": opt(
     z.string(),
     "",
-    "Directory the TaskManager makes its work directory in (job bundles, LevelDB state), named `riffle-tm-<host>-<boot>-<random>`, with the Unix socket `<name>.sock` beside it that says whether its TaskManager still runs; empty uses the OS temp directory. The work directory is removed at shutdown, and at start a TaskManager removes those under the same directory whose TaskManager is gone: on this machine, in whatever container or PID namespace (its socket refuses connections), or of an earlier boot of this host. Outside Linux, its path must be short enough for a Unix socket address (103 bytes with the socket's name).",
+    "Directory the TaskManager makes its work directory in (job bundles, LevelDB state), named `riffle-tm-<host>-<boot>-<random>`, with the Unix socket `<name>.sock` beside it that says whether its TaskManager still runs; empty uses the OS temp directory. The work directory is removed at shutdown, and at start a TaskManager removes those under the same directory whose TaskManager is gone: on this machine since its last boot, in whatever container or PID namespace (its socket refuses connections); those of other machines and earlier boots are left alone. The directory must support Unix sockets (not 9p, vboxsf or some CIFS mounts). Outside Linux, its path must be short enough for a Unix socket address (103 bytes with the socket's name).",
   ),
   "taskmanager.memory.network.size": opt(
     size(),
