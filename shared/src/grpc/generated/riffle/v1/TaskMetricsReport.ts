@@ -36,6 +36,12 @@ export interface TaskMetricsReport {
    * Fraction (0..1) of the buffers the task's input channels may hold that they hold (inPoolUsage).
    */
   'inPoolUsage'?: (number | string);
+  /**
+   * When the task's counters were read, in ms of the TaskManager's clock. A slot's worker reads them
+   * about once a second, not at each heartbeat, so two reports may carry one reading: rates are
+   * measured between readings, not between arrivals. 0 from a TaskManager that does not say.
+   */
+  'measuredAtMs'?: (number | string | Long);
 }
 
 export interface TaskMetricsReport__Output {
@@ -71,4 +77,10 @@ export interface TaskMetricsReport__Output {
    * Fraction (0..1) of the buffers the task's input channels may hold that they hold (inPoolUsage).
    */
   'inPoolUsage': (number);
+  /**
+   * When the task's counters were read, in ms of the TaskManager's clock. A slot's worker reads them
+   * about once a second, not at each heartbeat, so two reports may carry one reading: rates are
+   * measured between readings, not between arrivals. 0 from a TaskManager that does not say.
+   */
+  'measuredAtMs': (number);
 }
