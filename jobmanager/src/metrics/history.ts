@@ -29,6 +29,8 @@ export type MetricsSample = Omit<TaskMetricsReport, "jobId" | "vertexId" | "subt
   outPoolUsage?: number;
   /** Fraction of the input buffers in use (Flink's inPoolUsage), once TaskManagers report it. */
   inPoolUsage?: number;
+  /** Records a source has not read yet (Flink's pendingRecords); -1 or absent when it cannot tell. */
+  pendingRecords?: number;
 };
 
 /** A subtask's measured values now: the latest report plus rates over the rate window. */

@@ -262,6 +262,7 @@ export function reportOf(t: Task): TaskMetricsReport {
     outPoolUsage: t.outPoolUsage(),
     inPoolUsage: t.inPoolUsage(),
     measuredAtMs: SystemClock.now(),
+    pendingRecords: t.pendingRecords(),
   };
 }
 
