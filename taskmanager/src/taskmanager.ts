@@ -88,7 +88,8 @@ export class TaskManager {
   readonly terminated: Promise<void>;
   private readonly connections = new ConnectionManager();
   private readonly bundles: BundleStore;
-  private readonly reconciler = new ExecutionReconciler();
+  /** Created with the TaskManager: its grace period is the heartbeat timeout. */
+  private readonly reconciler: ExecutionReconciler;
   /** The leader this TaskManager is registered with (its id in the election), for logs. */
   private leaderId = "";
 
@@ -104,6 +105,9 @@ export class TaskManager {
     /** Refuses commands of deposed JobManager leaders. */
     private readonly fencing: FencingGuard,
   ) {
+    // A task is cancelled as stale only once the leader left it out for a heartbeat timeout: under
+    // load, heartbeats computed before its deployment may arrive after it.
+    this.reconciler = new ExecutionReconciler(config["heartbeat.timeout"]);
     this.terminated = new Promise((resolve, reject) => {
       this.resolveTerminated = resolve;
       this.rejectTerminated = reject;
@@ -362,7 +366,7 @@ export class TaskManager {
     if (heartbeat.fencingToken && newest && heartbeat.fencingToken < newest) return;
     this.fencing.observe(heartbeat.fencingToken);
     const live = this.slots.flatMap((s) => s.liveExecutions());
-    for (const task of this.reconciler.reconcile(live, heartbeat.executionIds)) {
+    for (const task of this.reconciler.reconcile(live, heartbeat.executionIds, Date.now())) {
       this.log.warn(
         { executionId: task.executionId, jobId: task.jobId, leaderId: this.leaderId },
         "cancelling a task the JobManager no longer lists in its heartbeats (stale)",

@@ -38,20 +38,23 @@ describe("FencingGuard", () => {
 });
 
 describe("ExecutionReconciler", () => {
-  it("cancels a task only after two heartbeats in a row left it out", () => {
-    const r = new ExecutionReconciler();
+  it("cancels a task only once two heartbeats in a row left it out, over at least the grace period", () => {
+    const r = new ExecutionReconciler(1_000);
     const live = [
       { executionId: "a", jobId: "j" },
       { executionId: "b", jobId: "j" },
     ];
-    expect(r.reconcile(live, ["a"])).toEqual([]);
-    expect(r.reconcile(live, ["a"])).toEqual([{ executionId: "b", jobId: "j" }]);
+    expect(r.reconcile(live, ["a"], 0)).toEqual([]);
+    // Two heartbeats, but within the grace period (they may have been computed before b's deployment).
+    expect(r.reconcile(live, ["a"], 100)).toEqual([]);
+    expect(r.reconcile(live, ["a"], 1_000)).toEqual([{ executionId: "b", jobId: "j" }]);
     // Listed again in between: the count starts over.
-    expect(r.reconcile(live, ["a"])).toEqual([]);
-    expect(r.reconcile(live, ["a", "b"])).toEqual([]);
-    expect(r.reconcile(live, ["a"])).toEqual([]);
+    expect(r.reconcile(live, ["a"], 2_000)).toEqual([]);
+    expect(r.reconcile(live, ["a", "b"], 3_000)).toEqual([]);
+    expect(r.reconcile(live, ["a"], 4_000)).toEqual([]);
     r.reset();
-    expect(r.reconcile(live, ["a"])).toEqual([]);
+    expect(r.reconcile(live, ["a"], 9_000)).toEqual([]);
+    expect(r.reconcile(live, ["a"], 10_000)).toEqual([{ executionId: "b", jobId: "j" }]);
   });
 });
 

@@ -5,8 +5,8 @@
 export interface JobManagerHeartbeat {
   /**
    * Executions the JobManager believes run on this TaskManager. A task the TaskManager runs that two
-   * heartbeats in a row leave out is stale (the JobManager gave up on it, or another leader deployed
-   * it) and is cancelled.
+   * heartbeats in a row leave out, over at least heartbeat.timeout, is stale (the JobManager gave up
+   * on it, or another leader deployed it) and is cancelled.
    */
   'executionIds'?: (string)[];
   'fencingToken'?: (string);
@@ -15,8 +15,8 @@ export interface JobManagerHeartbeat {
 export interface JobManagerHeartbeat__Output {
   /**
    * Executions the JobManager believes run on this TaskManager. A task the TaskManager runs that two
-   * heartbeats in a row leave out is stale (the JobManager gave up on it, or another leader deployed
-   * it) and is cancelled.
+   * heartbeats in a row leave out, over at least heartbeat.timeout, is stale (the JobManager gave up
+   * on it, or another leader deployed it) and is cancelled.
    */
   'executionIds': (string)[];
   'fencingToken': (string);
