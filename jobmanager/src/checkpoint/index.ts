@@ -20,6 +20,7 @@ export {
   type CheckpointProgress,
   type CompletedCheckpoint,
   type CompletedCheckpointPointer,
+  type CoordinatorCheckpoints,
   type SavepointRequest,
   type StopReason,
 } from "./checkpoint-coordinator.js";

@@ -4,6 +4,7 @@ import {
   type Ack,
   type CancelTaskRequest,
   type CheckpointNotification,
+  type OperatorEventRequest,
   type TaskDeploymentDescriptor,
   type TriggerCheckpointRequest,
 } from "@riffle/shared";
@@ -34,6 +35,11 @@ export class GrpcTaskExecutorGateway implements TaskExecutorGateway {
 
   async notifyCheckpointAborted(address: string, notification: CheckpointNotification): Promise<void> {
     await rpc.unary<CheckpointNotification, Ack>(this.client(address), "NotifyCheckpointAborted", notification, this.timeoutMs);
+  }
+
+  /** Resolves once the event is in the task's mailbox (the TaskManager answers then). */
+  async sendOperatorEvent(address: string, request: OperatorEventRequest): Promise<void> {
+    await rpc.unary<OperatorEventRequest, Ack>(this.client(address), "SendOperatorEvent", request, this.timeoutMs);
   }
 
   disconnect(address: string): void {

@@ -8,6 +8,7 @@ import {
   type CheckpointStorage,
   type CheckpointTask,
   type CompletedCheckpoint,
+  type CoordinatorCheckpoints,
 } from "../checkpoint/index.js";
 import type { Clock } from "../clock.js";
 import type { JobRecord, JobStore } from "../store/index.js";
@@ -32,6 +33,8 @@ export interface JobCheckpointingOptions {
   failJob: CheckpointJobContext["failJob"];
   /** The savepoint the job starts from. */
   savepoint?: CompletedCheckpoint | undefined;
+  /** The job's source coordinators, if it has any. */
+  coordinators?: CoordinatorCheckpoints | undefined;
 }
 
 /**
@@ -53,6 +56,7 @@ export function createJobCheckpointCoordinator(options: JobCheckpointingOptions)
     logger: options.logger,
     progress: record.checkpoints ?? { nextId: 1, latest: null },
     ...(options.savepoint ? { base: options.savepoint } : {}),
+    ...(options.coordinators ? { coordinators: options.coordinators } : {}),
     job: {
       tasks: () => options.executions().map(checkpointTaskOf),
       persist: (progress) => {

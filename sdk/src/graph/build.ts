@@ -98,6 +98,7 @@ export function buildJobGraph(env: StreamExecutionEnvironment, options: BuildOpt
       ...(t.operator!.aggregate !== undefined ? { aggregate: t.operator!.aggregate } : {}),
       ...(t.operator!.keyed ? { keyed: true } : {}),
       ...(t.operator!.watermarks !== undefined ? { watermarks: t.operator!.watermarks } : {}),
+      ...(t.operator!.kind === "source" && hasEnumerator(env.functions[t.operator!.fn]) ? { coordinated: true } : {}),
       chainedOutputs: [],
       networkOutputs: [],
     };
@@ -207,4 +208,9 @@ function assertAcyclic(all: readonly Transformation[]): void {
     state.set(t, "done");
   };
   for (const t of all) visit(t);
+}
+
+/** A FLIP-27 source: its enumerator runs in the JobManager. */
+function hasEnumerator(source: unknown): boolean {
+  return typeof (source as { createEnumerator?: unknown } | null)?.createEnumerator === "function";
 }

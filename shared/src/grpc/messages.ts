@@ -188,6 +188,13 @@ export interface CancelTaskRequest {
   executionId: string;
   jobId: string;
 }
+/** An event between a source reader (the execution) and its coordinator in the JobManager, either way. */
+export interface OperatorEventRequest {
+  jobId: string;
+  executionId: string;
+  /** JSON of the OperatorEvent (@riffle/sdk/internal). */
+  eventJson: string;
+}
 
 // exchange.proto
 export interface PartitionRequest {

@@ -13,6 +13,7 @@ import {
   type GetBundleResponse,
   type AcknowledgeCheckpointRequest,
   type DeclineCheckpointRequest,
+  type OperatorEventRequest,
 } from "@riffle/shared";
 
 type JobManagerClient = grpc.Client & {
@@ -134,6 +135,10 @@ export class JobManagerConnection {
 
   async declineCheckpoint(decline: DeclineCheckpointRequest): Promise<void> {
     await rpc.unary(this.client, "DeclineCheckpoint", decline, 30_000);
+  }
+
+  async sendOperatorEvent(event: OperatorEventRequest): Promise<void> {
+    await rpc.unary(this.client, "SendOperatorEvent", event, 30_000);
   }
 
   get registrationId(): string | undefined {
