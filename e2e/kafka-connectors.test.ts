@@ -1,0 +1,152 @@
+/**
+ * KafkaSource and KafkaSink end to end: a real cluster (JobManager, TaskManagers), the Kafka test
+ * broker, kafkajs to produce the input, and kcat (librdkafka, read_committed) to read the output.
+ */
+import { Kafka, logLevel } from "kafkajs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TestCluster, TestKafkaBroker, kcat, killTaskManagers, mulberry32, waitForCheckpoints } from "./harness/index.js";
+
+type Stats = { counts: { completed: number } };
+
+/** Resolves once `more` checkpoints of the job completed after now. */
+async function checkpointsAfterNow(cluster: TestCluster, jobId: string, more: number): Promise<void> {
+  const now = await waitForCheckpoints<Stats>(cluster, jobId, () => true);
+  await waitForCheckpoints<Stats>(cluster, jobId, (s) => s.counts.completed >= now.counts.completed + more, 60_000);
+}
+
+process.env.KAFKAJS_NO_PARTITIONER_WARNING = "1";
+
+const JOB = "e2e/jobs/kafka-count.ts";
+
+let broker: TestKafkaBroker;
+let kafka: Kafka;
+
+beforeAll(async () => {
+  broker = await TestKafkaBroker.start();
+  kafka = new Kafka({ brokers: [broker.address], clientId: "e2e", logLevel: logLevel.NOTHING });
+}, 60_000);
+
+afterAll(async () => {
+  await broker?.stop();
+});
+
+async function createTopic(topic: string, partitions: number): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Numbers from..to-1 as JSON values, keyed by the number, spread over the topic's partitions. */
+async function produceNumbers(topic: string, from: number, to: number, batch = 2000): Promise<void> {
+  const producer = kafka.producer();
+  await producer.connect();
+  try {
+    for (let i = from; i < to; i += batch) {
+      const messages = [];
+      for (let n = i; n < Math.min(to, i + batch); n++) messages.push({ key: String(n), value: JSON.stringify(n) });
+      await producer.send({ topic, messages, acks: -1 });
+    }
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+/** What a read_committed consumer sees in `topic`, read by kcat to the end of each partition, sorted. */
+async function committedOutput(topic: string): Promise<string[]> {
+  const r = await kcat(["-C", "-b", broker.address, "-t", topic, "-o", "beginning", "-e", "-q", "-X", "isolation.level=read_committed", "-f", "%s\\n"], {
+    timeoutMs: 60_000,
+  });
+  if (r.code !== 0) throw new Error(`kcat failed (${r.code}): ${r.stderr}`);
+  return r.stdout
+    .split("\n")
+    .filter((l) => l.length > 0)
+    .sort();
+}
+
+/** The output every correct run of kafka-count writes for the numbers 0..n-1: (k, 1..n_k) per key. */
+function expectedCounts(n: number): string[] {
+  const perKey = new Map<number, number>();
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const k = i % 100;
+    const c = (perKey.get(k) ?? 0) + 1;
+    perKey.set(k, c);
+    out.push(JSON.stringify([k, c]));
+  }
+  return out.sort();
+}
+
+/** Polls the committed output until it has `n` records (or fails after the deadline). */
+async function waitForOutput(topic: string, n: number, timeoutMs: number): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const out = await committedOutput(topic);
+    if (out.length >= n) return out;
+    if (Date.now() > deadline) throw new Error(`${topic} has ${out.length} committed records, not ${n}, after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+describe("Kafka connectors end to end", () => {
+  let cluster: TestCluster;
+
+  beforeAll(async () => {
+    cluster = await TestCluster.start({ taskmanagers: 3, config: { "heartbeat.interval": "500ms", "heartbeat.timeout": "3s" } });
+  }, 60_000);
+
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it("bounded source, exactly-once sink: the job ends at the offsets it found, and read_committed output is complete (kcat)", async () => {
+    const N = 5000;
+    await createTopic("bounded-in", 3);
+    await createTopic("bounded-out", 2);
+    await produceNumbers("bounded-in", 0, N);
+    const jobId = await cluster.submit(JOB, {
+      parallelism: 2,
+      args: ["--brokers", broker.address, "--in", "bounded-in", "--out", "bounded-out", "--bounded", "true"],
+    });
+    await cluster.waitForStatus(jobId, "FINISHED", 90_000);
+    // Records produced after the job ended are not read: the source stopped at the offsets of its start.
+    expect(await committedOutput("bounded-out")).toEqual(expectedCounts(N));
+  }, 120_000);
+
+  it("TaskManagers killed at seeded random moments: the read_committed output equals a failure-free run", async () => {
+    const N = 30_000;
+    const seed = Number(process.env.RIFFLE_CHAOS_SEED ?? 20261207);
+    const random = mulberry32(seed);
+    await createTopic("chaos-in", 4);
+    await createTopic("chaos-clean", 3);
+    await createTopic("chaos-out", 3);
+    await produceNumbers("chaos-in", 0, N / 2);
+
+    // The failure-free run: bounded, over the whole input.
+    const producing = produceNumbers("chaos-in", N / 2, N);
+    await producing;
+    const clean = await cluster.submit(JOB, {
+      parallelism: 2,
+      args: ["--brokers", broker.address, "--in", "chaos-in", "--out", "chaos-clean", "--bounded", "true"],
+    });
+    await cluster.waitForStatus(clean, "FINISHED", 90_000);
+    const expected = await committedOutput("chaos-clean");
+    expect(expected).toEqual(expectedCounts(N));
+
+    // The chaos run: unbounded, while TaskManagers are killed.
+    const jobId = await cluster.submit(JOB, {
+      parallelism: 2,
+      args: ["--brokers", broker.address, "--in", "chaos-in", "--out", "chaos-out", "--interval", "300"],
+    });
+    await killTaskManagers(cluster, jobId, { kills: 3, random, minMs: 300, spanMs: 1500, beforeKill: () => checkpointsAfterNow(cluster, jobId, 1) });
+    const actual = await waitForOutput("chaos-out", N, 120_000);
+    // A checkpoint later nothing more may come: duplicates would show here.
+    await checkpointsAfterNow(cluster, jobId, 2);
+    expect(await committedOutput("chaos-out")).toEqual(expected);
+    expect(actual.length).toBe(N);
+    await cluster.rest("PATCH", `/jobs/${jobId}?mode=cancel`);
+  }, 300_000);
+});
