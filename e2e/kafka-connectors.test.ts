@@ -4,7 +4,7 @@
  */
 import { Kafka, logLevel } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TestCluster, TestKafkaBroker, kcat, killTaskManagers, mulberry32, waitForCheckpoints } from "./harness/index.js";
+import { TestCluster, TestKafkaBroker, allRunning, kcat, killTaskManagers, mulberry32, waitForCheckpoints } from "./harness/index.js";
 
 type Stats = { counts: { completed: number } };
 
@@ -80,6 +80,34 @@ function expectedCounts(n: number): string[] {
   return out.sort();
 }
 
+/** Produces numbers from..to-1 in batches of 500, one batch every 200 ms: input that keeps coming while the test acts. */
+async function producePaced(topic: string, from: number, to: number): Promise<void> {
+  for (let i = from; i < to; i += 500) {
+    await produceNumbers(topic, i, Math.min(to, i + 500));
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Rescales the job through a savepoint (REST) and waits until every subtask runs at the new parallelism. */
+async function rescale(cluster: TestCluster, jobId: string, parallelism: number): Promise<void> {
+  const res = await cluster.rest<{ "request-id": string }>("POST", `/jobs/${jobId}/rescaling?parallelism=${parallelism}`);
+  expect(res.status).toBe(202);
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const op = await cluster.rest<{ status: { id: string }; operation?: { "failure-cause"?: unknown } }>(
+      "GET",
+      `/jobs/${jobId}/rescaling/${res.body["request-id"]}`,
+    );
+    if (op.body.status.id === "COMPLETED") {
+      expect(op.body.operation?.["failure-cause"]).toBeUndefined();
+      break;
+    }
+    if (Date.now() > deadline) throw new Error(`rescaling to ${parallelism} did not complete within 60 s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await cluster.waitForJob(jobId, (j) => allRunning(j) && j.vertices.every((v) => v.parallelism === parallelism), 60_000);
+}
+
 /** Polls the committed output until it has `n` records (or fails after the deadline). */
 async function waitForOutput(topic: string, n: number, timeoutMs: number): Promise<string[]> {
   const deadline = Date.now() + timeoutMs;
@@ -131,12 +159,7 @@ describe("Kafka connectors end to end", () => {
       parallelism: 3,
       args: ["--brokers", broker.address, "--in", "chaos-in", "--out", "chaos-out", "--interval", "300"],
     });
-    const producing = (async () => {
-      for (let i = N / 3; i < N; i += 500) {
-        await produceNumbers("chaos-in", i, Math.min(N, i + 500));
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    })();
+    const producing = producePaced("chaos-in", N / 3, N);
     await killTaskManagers(cluster, jobId, { kills: 3, random, minMs: 300, spanMs: 1500, beforeKill: () => checkpointsAfterNow(cluster, jobId, 1) });
     await producing;
     const actual = await waitForOutput("chaos-out", N, 120_000);
@@ -157,4 +180,80 @@ describe("Kafka connectors end to end", () => {
     expect(actual.length).toBe(N);
     expect(await committedOutput("chaos-out")).toEqual(expected);
   }, 300_000);
+
+  it("rescaled 2 → 3 → 1 through savepoints while input keeps coming: every record counted once", async () => {
+    const N = 20_000;
+    await createTopic("rescale-in", 4);
+    await createTopic("rescale-out", 2);
+    await produceNumbers("rescale-in", 0, N / 4);
+    const jobId = await cluster.submit(JOB, {
+      parallelism: 2,
+      args: ["--brokers", broker.address, "--in", "rescale-in", "--out", "rescale-out", "--interval", "300"],
+    });
+    await cluster.waitForJob(jobId, allRunning);
+    const producing = producePaced("rescale-in", N / 4, N);
+    await checkpointsAfterNow(cluster, jobId, 1);
+    await rescale(cluster, jobId, 3);
+    await checkpointsAfterNow(cluster, jobId, 1);
+    await rescale(cluster, jobId, 1);
+    await producing;
+    const actual = await waitForOutput("rescale-out", N, 120_000);
+    await checkpointsAfterNow(cluster, jobId, 2);
+    expect((await cluster.job(jobId)).numRestarts).toBe(0);
+    await cluster.rest("PATCH", `/jobs/${jobId}?mode=cancel`);
+    expect(actual.length).toBe(N);
+    expect(await committedOutput("rescale-out")).toEqual(expectedCounts(N));
+  }, 240_000);
+
+  it("a broker killed (-9) and restarted mid-job: the job recovers, and every record is counted once", async () => {
+    const N = 12_000;
+    await createTopic("restart-in", 3);
+    await createTopic("restart-out", 2);
+    await produceNumbers("restart-in", 0, N / 2);
+    const jobId = await cluster.submit(JOB, {
+      parallelism: 2,
+      args: ["--brokers", broker.address, "--in", "restart-in", "--out", "restart-out", "--interval", "300"],
+    });
+    await cluster.waitForJob(jobId, allRunning);
+    await checkpointsAfterNow(cluster, jobId, 1);
+    await broker.kill9();
+    // The job notices (a fetch, a send or a commit fails), and its restart strategy keeps trying.
+    await cluster.waitForJob(jobId, (j) => (j.numRestarts ?? 0) >= 1, 60_000);
+    await broker.restart();
+    await produceNumbers("restart-in", N / 2, N);
+    const actual = await waitForOutput("restart-out", N, 120_000);
+    await checkpointsAfterNow(cluster, jobId, 2);
+    await cluster.rest("PATCH", `/jobs/${jobId}?mode=cancel`);
+    expect(actual.length).toBe(N);
+    expect(await committedOutput("restart-out")).toEqual(expectedCounts(N));
+  }, 240_000);
+
+  it("fewer partitions than subtasks, then partitions added while the job runs: discovery picks them up", async () => {
+    await createTopic("grow-in", 1);
+    await createTopic("grow-out", 2);
+    await produceNumbers("grow-in", 0, 1000);
+    const jobId = await cluster.submit(JOB, {
+      parallelism: 3,
+      args: ["--brokers", broker.address, "--in", "grow-in", "--out", "grow-out", "--interval", "300", "--discovery", "300"],
+    });
+    await waitForOutput("grow-out", 1000, 60_000);
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await admin.createPartitions({ topicPartitions: [{ topic: "grow-in", count: 4 }] });
+    } finally {
+      await admin.disconnect();
+    }
+    // Keyed by the number, so the new records land in every partition, the new ones included.
+    await produceNumbers("grow-in", 1000, 3000);
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({ topic: "grow-in", messages: [{ partition: 3, key: "3000", value: "3000" }], acks: -1 });
+    await producer.disconnect();
+    const actual = await waitForOutput("grow-out", 3001, 60_000);
+    await checkpointsAfterNow(cluster, jobId, 2);
+    await cluster.rest("PATCH", `/jobs/${jobId}?mode=cancel`);
+    expect(actual).toEqual(expectedCounts(3001));
+    expect(await committedOutput("grow-out")).toEqual(expectedCounts(3001));
+  }, 180_000);
 });
