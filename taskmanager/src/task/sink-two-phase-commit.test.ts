@@ -234,7 +234,12 @@ describe("sink operator: two-phase commit", () => {
       await h.close();
     }
     for (const subtask of [0, 1, 2]) {
-      const h = await OperatorHarness.open(new SinkOperator(system.sink()), { subtaskIndex: subtask, parallelism: 3, attempt: 1, restore: restoreFrom(...cps) });
+      const h = await OperatorHarness.open(new SinkOperator(system.sink()), {
+        subtaskIndex: subtask,
+        parallelism: 3,
+        attempt: 1,
+        restore: restoreFrom(...cps),
+      });
       await h.close();
     }
     expect(system.visible.sort()).toEqual(["from 0", "from 1"]);
