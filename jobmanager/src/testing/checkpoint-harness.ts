@@ -9,6 +9,7 @@ import {
   type CheckpointStorage,
   type CheckpointTask,
   type CompletedCheckpoint,
+  type CoordinatorCheckpoints,
 } from "../checkpoint/index.js";
 import { ManualClock } from "../clock.js";
 import { silentLogger, TEST_JOB_ID, testDefaults, testGraph } from "./fixtures.js";
@@ -39,7 +40,12 @@ export class CoordinatorHarness {
   constructor(
     checkpointDir: string,
     settings: Partial<CheckpointSettings> | null = {},
-    options: { progress?: CheckpointProgress; storage?: (jobDir: string) => CheckpointStorage; base?: CompletedCheckpoint } = {},
+    options: {
+      progress?: CheckpointProgress;
+      storage?: (jobDir: string) => CheckpointStorage;
+      base?: CompletedCheckpoint;
+      coordinators?: CoordinatorCheckpoints;
+    } = {},
   ) {
     const graph = testGraph(settings === null ? {} : { checkpointing: { intervalMs: 1_000, ...settings } });
     const config = resolveCheckpointConfig(graph.checkpointing, testDefaults(checkpointDir).checkpoints, TEST_JOB_ID);
@@ -55,6 +61,7 @@ export class CoordinatorHarness {
       logger: silentLogger,
       progress: options.progress ?? { nextId: 1, latest: null },
       ...(options.base ? { base: options.base } : {}),
+      ...(options.coordinators ? { coordinators: options.coordinators } : {}),
       job: {
         tasks: () => this.tasks.map((t) => ({ ...t })),
         persist: (progress) => this.persisted.push(structuredClone(progress)),
