@@ -256,4 +256,48 @@ describe("Kafka connectors end to end", () => {
     expect(actual).toEqual(expectedCounts(3001));
     expect(await committedOutput("grow-out")).toEqual(expectedCounts(3001));
   }, 180_000);
+
+  it("examples/order-totals.ts: event-time totals per customer, with half the partitions idle, equal a brute-force computation", async () => {
+    await createTopic("orders", 4);
+    await createTopic("order-totals", 2);
+    const BASE = 1_700_000_000_000;
+    const N = 6000;
+    // Orders 10 ms of event time apart, all in partitions 0 and 1: partitions 2 and 3 stay empty, so
+    // without idleness every subtask's watermark would stay where it started.
+    const orders = Array.from({ length: N }, (_, i) => ({ orderId: `o${i}`, customerId: `c-${i % 7}`, amount: 100 + (i % 13), orderTime: BASE + i * 10 }));
+    const producer = kafka.producer();
+    await producer.connect();
+    for (let i = 0; i < N; i += 1000) {
+      await producer.send({
+        topic: "orders",
+        acks: -1,
+        messages: orders.slice(i, i + 1000).map((o, j) => ({ partition: (i + j) % 2, key: o.customerId, value: JSON.stringify(o) })),
+      });
+    }
+    await producer.disconnect();
+    const jobId = await cluster.submit("examples/order-totals.ts", {
+      parallelism: 2,
+      args: ["--brokers", broker.address, "--window-seconds", "1", "--checkpoint-ms", "300", "--idle-ms", "500"],
+    });
+    // The watermark reaches the last order's time less 30 s of out-of-orderness: every window that ends by then fires.
+    const lastWindowEnd = Math.floor((BASE + (N - 1) * 10 - 30_000) / 1000) * 1000;
+    const expected = new Map<string, { orders: number; amount: number }>();
+    for (const o of orders) {
+      const start = Math.floor(o.orderTime / 1000) * 1000;
+      if (start + 1000 > lastWindowEnd) continue;
+      const k = `${o.customerId} ${start}`;
+      const t = expected.get(k) ?? { orders: 0, amount: 0 };
+      expected.set(k, { orders: t.orders + 1, amount: t.amount + o.amount });
+    }
+    const out = await waitForOutput("order-totals", expected.size, 90_000);
+    await cluster.rest("PATCH", `/jobs/${jobId}?mode=cancel`);
+    const got = new Map(
+      out.map((line) => {
+        const t = JSON.parse(line) as { customerId: string; windowStart: number; orders: number; amount: number };
+        return [`${t.customerId} ${t.windowStart}`, { orders: t.orders, amount: t.amount }];
+      }),
+    );
+    expect(out.length).toBe(expected.size);
+    expect(got).toEqual(expected);
+  }, 180_000);
 });

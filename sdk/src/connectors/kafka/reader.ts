@@ -91,6 +91,9 @@ export class KafkaSourceReader<T> implements SourceReader<T> {
 
   pollNext(output: ReaderOutput<T>, max: number): PollResult {
     if (this.failure) throw this.failure;
+    // Every partition gets its output when it is assigned, as in Flink: one without records holds the
+    // watermark back until its idleness timeout (WatermarkStrategy.withIdleness) says it is idle.
+    for (const s of this.splits.values()) if (!s.finished && !s.output) s.output = output.createOutputForSplit(s.split.splitId) as ReaderOutput<unknown>;
     let emitted = 0;
     while (emitted < max && this.buffer.length > 0) {
       const f = this.buffer[0]!;
@@ -121,13 +124,12 @@ export class KafkaSourceReader<T> implements SourceReader<T> {
     const active = [...this.splits.values()].some((s) => !s.finished);
     if (!active && this.noMoreSplits) return "END_OF_INPUT";
     // A reader without a partition to read holds no watermark back (more subtasks than partitions).
+    // Only its main output goes idle: partitions assigned later have outputs of their own, which
+    // hold the watermark as soon as they exist.
     if (!active && !this.idle) {
       this.idle = true;
       output.markIdle();
-    } else if (active && this.idle) {
-      this.idle = false;
-      output.markActive();
-    }
+    } else if (active) this.idle = false;
     return emitted > 0 ? "MORE_AVAILABLE" : "NOTHING_AVAILABLE";
   }
 
