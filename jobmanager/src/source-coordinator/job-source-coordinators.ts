@@ -65,7 +65,8 @@ class SourceVertex {
  * - when the enumerators that run took (or started from) the checkpoint the job restores, at the same
  *   parallelism, they stay: each reader's splits since that checkpoint come back to its enumerator
  *   (`addSplitsBack`), as Flink does for a failed subtask;
- * - otherwise (the first deployment, a rescale, a savepoint, a worker that died) they are created
+ * - otherwise (the first deployment, a rescale, a savepoint, a worker that died, an enumerator that
+ *   failed the job) they are created
  *   again from the states in the restored checkpoint (Flink's resetToCheckpoint), or fresh.
  */
 export class JobSourceCoordinators {
@@ -79,6 +80,8 @@ export class JobSourceCoordinators {
   private closedFor: number | undefined;
   private nextEpoch = 1;
   private closed = false;
+  /** An enumerator failed the job: the next deployment creates them all again (Flink resets a failed coordinator). */
+  private failed = false;
   private readonly logger: Logger;
 
   constructor(private readonly deps: JobSourceCoordinatorsDeps) {
@@ -102,7 +105,7 @@ export class JobSourceCoordinators {
       sources.length === this.vertices.size &&
       sources.every((s) => this.vertices.get(s.vertexId)?.source.parallelism === s.parallelism && this.vertices.get(s.vertexId)?.source.uid === s.uid);
     const known = restored === undefined ? this.createdFrom === undefined : restored.id === this.createdFrom || this.snapshotted.has(restored.id);
-    if (same && known) {
+    if (same && known && !this.failed) {
       for (const v of this.vertices.values()) {
         v.epoch = this.nextEpoch++;
         this.post({ type: "reset-readers", epoch: v.epoch, vertexId: v.source.vertexId, restoredCheckpointId: restored?.id });
@@ -123,6 +126,7 @@ export class JobSourceCoordinators {
       this.vertices.set(s.vertexId, v);
     }
     this.createdFrom = restored?.id;
+    this.failed = false;
     this.snapshotted.clear();
     this.closedFor = undefined;
     this.host ??= this.createHost();
@@ -246,6 +250,7 @@ export class JobSourceCoordinators {
         this.logger.debug({ error: msg.error }, "ignoring a failure of enumerators that were replaced");
         return;
       }
+      this.failed = true;
       this.deps.failJob({ code: isErrorCode(msg.error.code) ? msg.error.code : "SOURCE_COORDINATOR_FAILED", message: msg.error.message });
       return;
     }
