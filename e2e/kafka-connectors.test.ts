@@ -300,4 +300,39 @@ describe("Kafka connectors end to end", () => {
     expect(out.length).toBe(expected.size);
     expect(got).toEqual(expected);
   }, 180_000);
+
+  it("a record that is not JSON fails the job naming topic, partition and offset; with skipInvalidRecords it goes to a side output", async () => {
+    await createTopic("bad-in", 1);
+    await createTopic("bad-out", 1);
+    await createTopic("bad-invalid", 1);
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({ topic: "bad-in", acks: -1, messages: [{ value: "1" }, { value: "{not json" }, { value: "2" }] });
+    await producer.disconnect();
+
+    const failing = await cluster.submit(JOB, {
+      parallelism: 1,
+      args: ["--brokers", broker.address, "--in", "bad-in", "--out", "bad-out", "--bounded", "true"],
+    });
+    const deadline = Date.now() + 60_000;
+    let message = "";
+    while (!message.includes("KAFKA_DESERIALIZATION_FAILED")) {
+      if (Date.now() > deadline) throw new Error(`no deserialization failure reported: ${message}`);
+      await new Promise((r) => setTimeout(r, 200));
+      message = JSON.stringify((await cluster.rest("GET", `/jobs/${failing}/exceptions`)).body);
+    }
+    expect(message).toContain("the record at offset 1 of partition 0 of topic bad-in cannot be deserialized");
+    await cluster.rest("PATCH", `/jobs/${failing}?mode=cancel`);
+
+    const skipping = await cluster.submit(JOB, {
+      parallelism: 1,
+      args: ["--brokers", broker.address, "--in", "bad-in", "--out", "bad-out", "--bounded", "true", "--invalid", "bad-invalid"],
+    });
+    await cluster.waitForStatus(skipping, "FINISHED", 60_000);
+    expect(await committedOutput("bad-out")).toEqual(["[1,1]", "[2,1]"]);
+    const invalid = (await committedOutput("bad-invalid")).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(invalid).toEqual([
+      expect.objectContaining({ topic: "bad-in", partition: 0, offset: 1, value: "{not json", error: expect.stringContaining("JSON") }),
+    ]);
+  }, 120_000);
 });

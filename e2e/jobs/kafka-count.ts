@@ -8,9 +8,10 @@
  *
  *   args: --brokers host:port --in <topic> --out <topic> --prefix <transactional id prefix>
  *         [--bounded true] [--guarantee exactly-once] [--interval 500] [--discovery 0]
+ *         [--invalid <topic>: records that are not JSON go there instead of failing the job]
  */
-import type { StreamExecutionEnvironment } from "@riffle/sdk";
-import { type DeliveryGuarantee, KafkaSink, KafkaSource } from "@riffle/sdk/kafka";
+import { OutputTag, type StreamExecutionEnvironment } from "@riffle/sdk";
+import { type DeliveryGuarantee, type InvalidKafkaRecord, KafkaSink, KafkaSource } from "@riffle/sdk/kafka";
 import { CountPerKey } from "./exactly-once.js";
 
 export default function kafkaCount(env: StreamExecutionEnvironment): void {
@@ -24,9 +25,17 @@ export default function kafkaCount(env: StreamExecutionEnvironment): void {
     .partitionDiscoveryInterval(Number(env.param("discovery", "0")))
     .json();
   if (env.param("bounded", "false") === "true") source.bounded();
-  env
-    .fromSource(source.build(), "numbers")
-    .uid("numbers")
+  const invalid = new OutputTag<InvalidKafkaRecord>("invalid");
+  const invalidTopic = env.param("invalid", "");
+  if (invalidTopic) source.skipInvalidRecords(invalid);
+  const numbers = env.fromSource(source.build(), "numbers").uid("numbers");
+  if (invalidTopic) {
+    numbers
+      .getSideOutput(invalid)
+      .sinkTo(KafkaSink.builder<InvalidKafkaRecord>().bootstrapServers(brokers).topic(invalidTopic).json().build())
+      .uid("invalid-out");
+  }
+  numbers
     .keyBy((n) => n % 100)
     .process(new CountPerKey())
     .uid("count-per-key")
