@@ -137,7 +137,7 @@ export type {
   SplitEnumerator,
   SplitEnumeratorContext,
 } from "./api/source.js";
-export type { Sink, SinkWriter, SinkServices, TwoPhaseCommitWriter, RestoredCheckpoint } from "./api/sink.js";
+export type { Sink, SinkWriter, SinkServices, SinkJobSettings, TwoPhaseCommitWriter, RestoredCheckpoint } from "./api/sink.js";
 export { CollectionSource } from "./connectors/collection.js";
 export { DatagenSource, type DatagenOptions, type SeededRandom } from "./connectors/datagen.js";
 export { TextFileSource } from "./connectors/text-file.js";

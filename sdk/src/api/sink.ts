@@ -1,3 +1,4 @@
+import type { RestartStrategy } from "@riffle/shared";
 import type { CheckpointListener, RuntimeContext } from "./functions.js";
 
 /**
@@ -41,6 +42,20 @@ export interface Sink<T> {
    * `snapshotState` returned for the restored checkpoint); absent on a fresh start.
    */
   createWriter(ctx: RuntimeContext, services: SinkServices, restored?: unknown[]): SinkWriter<T> | Promise<SinkWriter<T>>;
+  /**
+   * Called when the job's graph is built (at submission): a sink whose settings cannot work with the
+   * job's checkpointing or restart strategy throws a RiffleError saying what to change, and the job is
+   * refused before it runs.
+   */
+  validateJob?(job: SinkJobSettings): void;
+}
+
+/** What a sink may check against when the job is built. */
+export interface SinkJobSettings {
+  /** Absent: the job takes no checkpoints. */
+  readonly checkpointIntervalMs: number | undefined;
+  /** Absent: the cluster's default applies. */
+  readonly restartStrategy: RestartStrategy | undefined;
 }
 
 /** What the runtime offers sinks beyond the context: the channel back to the client for `collect`. */

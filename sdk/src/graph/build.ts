@@ -143,6 +143,14 @@ export function buildJobGraph(env: StreamExecutionEnvironment, options: BuildOpt
     if (t.inputTypes !== undefined) vertex.inputTypes = resolved.map((e) => e.input);
   }
 
+  // Sinks check their settings against the job's (a Kafka transaction timeout shorter than a checkpoint interval).
+  const settings = { checkpointIntervalMs: env.getCheckpointing()?.intervalMs, restartStrategy: env.getRestartStrategy() };
+  for (const t of operators) {
+    if (t.operator!.kind !== "sink") continue;
+    const sink = env.functions[t.operator!.fn] as { validateJob?: (job: typeof settings) => void } | undefined;
+    sink?.validateJob?.(settings);
+  }
+
   return {
     name: env.getJobName() ?? options.name,
     maxParallelism,

@@ -1,6 +1,6 @@
 import { RiffleError, describeError } from "@riffle/shared";
 import type { RuntimeContext } from "../../api/functions.js";
-import type { RestoredCheckpoint, Sink, SinkWriter, TwoPhaseCommitWriter } from "../../api/sink.js";
+import type { RestoredCheckpoint, Sink, SinkJobSettings, SinkWriter, TwoPhaseCommitWriter } from "../../api/sink.js";
 import { createCluster, createKafka, DEFAULT_CLIENT_SETTINGS, type KafkaClientSettings, type KafkaCluster, kafkaError, kafkaErrorType } from "./client.js";
 import { endTransaction, initProducerId, type KafkaTransaction, type OutgoingRecord, ProtocolProducer } from "./producer.js";
 
@@ -51,6 +51,23 @@ export class KafkaSink<T> implements Sink<T> {
 
   static builder<T>(): KafkaSinkBuilder<T> {
     return new KafkaSinkBuilder<T>();
+  }
+
+  /**
+   * Exactly-once: a transaction stays open from one checkpoint until the next completes, and after a
+   * failure until the job restarted and committed it; the broker must not abort it by its timeout
+   * meanwhile.
+   */
+  validateJob(job: SinkJobSettings): void {
+    if (this.settings.guarantee !== "exactly-once" || job.checkpointIntervalMs === undefined) return;
+    const r = job.restartStrategy;
+    const restartMs = !r ? 0 : r.type === "fixed-delay" || r.type === "failure-rate" ? r.delayMs : r.type === "exponential-backoff" ? r.maxDelayMs : 0;
+    if (this.settings.transactionTimeoutMs < job.checkpointIntervalMs + restartMs) {
+      throw new RiffleError(
+        "KAFKA_CONFIG_INVALID",
+        `KafkaSink: its transaction timeout (${this.settings.transactionTimeoutMs} ms) is shorter than the checkpoint interval (${job.checkpointIntervalMs} ms) plus the restart delay (${restartMs} ms): the broker could abort a transaction before its checkpoint commits it; set transactionTimeout(ms) higher, or checkpoint more often`,
+      );
+    }
   }
 
   createWriter(ctx: RuntimeContext): SinkWriter<T> {
