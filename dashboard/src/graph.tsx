@@ -1,5 +1,5 @@
 import { Graph, layout } from "@dagrejs/dagre";
-import { useMemo } from "preact/hooks";
+import { useMemo, useState } from "preact/hooks";
 import type { JobPlan, JobVertexSummary } from "@riffle/shared/rest-api";
 import { backPressureLevel } from "@riffle/shared/rest-api/levels";
 import { rate } from "./format.js";
@@ -61,9 +61,20 @@ export function JobGraph({
   const laid = useMemo(() => layOut(plan), [shape]);
   const byId = new Map(vertices.map((v) => [v.id, v]));
   const nodeOf = new Map(plan.nodes.map((n) => [n.id, n]));
+  // A graph wider than the page scrolls at full size, or is shrunk to fit when the user asks.
+  const [fit, setFit] = useState(false);
   return (
     <div class="graph-scroll">
-      <svg class="graph" width={laid.width} height={laid.height} viewBox={`0 0 ${laid.width} ${laid.height}`} data-testid="job-graph">
+      <button type="button" class="chip graph-fit" data-testid="graph-fit" onClick={() => setFit(!fit)}>
+        {fit ? "Full size" : "Fit to width"}
+      </button>
+      <svg
+        class="graph"
+        width={fit ? "100%" : laid.width}
+        height={fit ? undefined : laid.height}
+        viewBox={`0 0 ${laid.width} ${laid.height}`}
+        data-testid="job-graph"
+      >
         <title>Job graph</title>
         <defs>
           <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">

@@ -24,8 +24,8 @@ export async function killTaskManagers(cluster: TestCluster, jobId: string, sche
   let restartsAtKill = -1;
   const replacements: Promise<unknown>[] = [];
   for (let kill = 0; kill < schedule.kills; kill++) {
-    const running = await cluster.waitForJob(jobId, (j) => j.state === "RUNNING" && ((j.numRestarts as number | undefined) ?? 0) > restartsAtKill, 60_000);
-    restartsAtKill = (running.numRestarts as number | undefined) ?? 0;
+    const running = await cluster.waitForJob(jobId, (j) => j.state === "RUNNING" && j.numRestarts > restartsAtKill, 60_000);
+    restartsAtKill = running.numRestarts;
     await schedule.beforeKill?.();
     await new Promise((r) => setTimeout(r, schedule.minMs + Math.floor(schedule.random() * schedule.spanMs)));
     const alive = cluster.taskmanagers.filter((t) => !t.hasExited);

@@ -17,7 +17,8 @@ export interface ClusterOptions {
 
 export type { JobDetails };
 
-function setFlags(settings: Settings): string[] {
+/** `--set key=value` flags for the `riffle` CLI. */
+export function setFlags(settings: Settings): string[] {
   return Object.entries(settings).flatMap(([k, v]) => ["--set", `${k}=${v}`]);
 }
 
@@ -68,19 +69,26 @@ export class TestCluster {
     return cluster;
   }
 
-  async addTaskManager(settings: Settings = {}): Promise<RiffleProcess> {
+  /** `wrapper`: a command the TaskManager runs under (see RiffleProcess). */
+  async addTaskManager(settings: Settings = {}, wrapper: string[] = []): Promise<RiffleProcess> {
     const n = this.tmCount++;
-    const tm = new RiffleProcess(`taskmanager-${n}`, [
-      "taskmanager",
-      ...setFlags({
-        "taskmanager.jobmanager.address": this.rpcAddress,
-        "taskmanager.rpc.port": 0,
-        "taskmanager.metrics.port": 0,
-        ...this.options.config,
-        ...this.options.taskmanager,
-        ...settings,
-      }),
-    ]);
+    const tm = new RiffleProcess(
+      `taskmanager-${n}`,
+      [
+        "taskmanager",
+        ...setFlags({
+          "taskmanager.jobmanager.address": this.rpcAddress,
+          "taskmanager.rpc.port": 0,
+          "taskmanager.metrics.port": 0,
+          ...this.options.config,
+          ...this.options.taskmanager,
+          ...settings,
+        }),
+      ],
+      {},
+      undefined,
+      wrapper,
+    );
     this.taskmanagers.push(tm);
     await tm.waitForLog((l) => l.msg === "TaskManager registered");
     return tm;

@@ -38,13 +38,19 @@ export class RiffleProcess {
   private exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   readonly child: ChildProcess;
 
+  /**
+   * `wrapper`: a command that runs the rest of its arguments in a child (`unshare --pid --fork`, a
+   * shell); `pid`, `kill` and `exited` are then the wrapper's.
+   */
   constructor(
     readonly name: string,
     args: string[],
     env: NodeJS.ProcessEnv = {},
     entry: string = CLI,
+    wrapper: string[] = [],
   ) {
-    this.child = spawn(process.execPath, [entry, ...args], {
+    const [file, ...rest] = [...wrapper, process.execPath, entry, ...args];
+    this.child = spawn(file!, rest, {
       cwd: REPO_ROOT,
       env: { ...process.env, RIFFLE_LOG_LEVEL: process.env.RIFFLE_LOG_LEVEL ?? "info", ...env },
       stdio: ["ignore", "pipe", "pipe"],

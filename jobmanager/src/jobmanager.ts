@@ -5,7 +5,7 @@ import { componentLogger, createLogger, type Logger, type RiffleConfig } from "@
 import { Dispatcher } from "./dispatcher/index.js";
 import { SystemClock } from "./clock.js";
 import { MetricsHistory, createJobManagerMetrics } from "./metrics/index.js";
-import { planInWorker } from "./plan/index.js";
+import { WorkerPlanner } from "./plan/index.js";
 import { TaskManagerRegistry } from "./registry/index.js";
 import { createRestServer, listenRest, type RestApp } from "./rest/index.js";
 import { GrpcTaskExecutorGateway, startRpcServer } from "./rpc/index.js";
@@ -30,6 +30,7 @@ export class JobManager {
     private readonly dispatcher: Dispatcher,
     private readonly slots: SlotProvider,
     private readonly gateway: GrpcTaskExecutorGateway,
+    private readonly planner: WorkerPlanner,
     /** Bound REST port (the configured one, or the free port picked for 0). */
     readonly restPort: number,
     /** Bound gRPC port. */
@@ -54,7 +55,7 @@ export class JobManager {
     const gateway = new GrpcTaskExecutorGateway(config["heartbeat.timeout"]);
     const schedulerLogger = componentLogger(logger, "scheduler");
     const slots = new SlotProvider(registry, config["jobmanager.slot-request.timeout"], schedulerLogger);
-    const planLogger = componentLogger(logger, "plan");
+    const planner = new WorkerPlanner({ logger: componentLogger(logger, "plan") });
     const metricsHistory = new MetricsHistory({
       windowMs: config["jobmanager.metrics.history"],
       reportIntervalMs: config["heartbeat.interval"],
@@ -65,7 +66,7 @@ export class JobManager {
       store,
       slots,
       gateway,
-      plan: (options) => planInWorker(options, planLogger),
+      plan: (options) => planner.plan(options),
       planTimeoutMs: config["jobmanager.plan.timeout"],
       defaultParallelism: config["parallelism.default"],
       defaultMaxParallelism: config["pipeline.max-parallelism"],
@@ -107,6 +108,7 @@ export class JobManager {
       await rest.close();
       dispatcher.close();
       slots.close();
+      await planner.close();
       throw err;
     }
     // Only a JobManager that owns its ports may rewrite the job records: one that failed to start
@@ -114,7 +116,7 @@ export class JobManager {
     dispatcher.recover();
     registry.start();
     logger.info({ restPort, rpcPort, storageDir }, "JobManager started");
-    return new JobManager(logger, rest, rpcServer, registry, dispatcher, slots, gateway, restPort, rpcPort, storageDir);
+    return new JobManager(logger, rest, rpcServer, registry, dispatcher, slots, gateway, planner, restPort, rpcPort, storageDir);
   }
 
   /** Stops serving. Jobs keep their recorded status; the next JobManager on this storage marks unfinished ones FAILED. */
@@ -127,6 +129,7 @@ export class JobManager {
     this.registry.close();
     this.slots.close();
     this.dispatcher.close();
+    await this.planner.close();
     this.rpcServer.forceShutdown();
     await this.rest.close();
     this.gateway.close();

@@ -8,4 +8,5 @@
  * ```
  */
 export { TaskManager } from "./taskmanager.js";
+export { workDirectoryOwner, type HostIdentity } from "./workdir/index.js";
 export { DEFAULT_CACHE_MAX_ENTRIES as LEVELDB_DEFAULT_CACHE_MAX_ENTRIES } from "./state/leveldb/leveldb-backend.js";

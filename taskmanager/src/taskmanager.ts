@@ -29,7 +29,30 @@ import { startMetricsServer } from "./metrics/server.js";
 import { ConnectionManager, PartitionDirectory, bridgeInbound, bridgeOutbound } from "./exchange/index.js";
 import { SlotHost, type SlotEvents, type SlotSnapshot, type SlotWorker } from "./slot/index.js";
 import type { PortEnvelope } from "./network/port-stream.js";
-import { createWorkDirectory, removeWorkDirectory, workDirectoryRoot } from "./workdir/index.js";
+import { WorkDirectory, workDirectoryRoot } from "./workdir/index.js";
+
+/**
+ * How long the close waits for the servers' calls and connections to end (a peer still pulling a
+ * partition, a scrape in progress) before it cuts them.
+ */
+const SERVER_SHUTDOWN_TIMEOUT_MS = 3000;
+
+/** Shuts the gRPC and metrics servers down, gracefully for at most `timeoutMs`, then by force. */
+async function closeServers(server: grpc.Server, metricsServer: HttpServer, timeoutMs: number, log: Logger): Promise<void> {
+  const timer = setTimeout(() => {
+    log.warn({ timeoutMs }, "calls or connections still open at shutdown; closing them");
+    server.forceShutdown();
+    metricsServer.closeAllConnections();
+  }, timeoutMs);
+  try {
+    await Promise.all([
+      new Promise<void>((resolve) => server.tryShutdown(() => resolve())),
+      new Promise<void>((resolve) => metricsServer.close(() => resolve())),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** A slot's network memory must hold at least this many segments (a channel's credits and a few outputs). */
 const MIN_SEGMENTS_PER_SLOT = 16;
@@ -58,6 +81,7 @@ export class TaskManager {
   private readonly cancelledBeforeDeploy = new Set<string>();
   private connection: JobManagerConnection | undefined;
   private closing = false;
+  private closed: Promise<void> | undefined;
   private resolveTerminated!: () => void;
   private rejectTerminated!: (err: Error) => void;
   /** Settles when the TaskManager stops: resolved by close(), rejected on a fatal error. */
@@ -73,17 +97,22 @@ export class TaskManager {
     private readonly log: Logger,
     private readonly server: grpc.Server,
     private readonly metricsServer: HttpServer,
-    private readonly workDir: string,
+    private readonly workDir: WorkDirectory,
   ) {
     this.terminated = new Promise((resolve, reject) => {
       this.resolveTerminated = resolve;
       this.rejectTerminated = reject;
     });
     this.terminated.catch(() => {});
-    this.bundles = new BundleStore(join(workDir, "bundles"), (hash) => this.connection!.getBundle(hash));
+    this.bundles = new BundleStore(join(workDir.path, "bundles"), (hash) => this.connection!.getBundle(hash));
   }
 
-  static async create(config: RiffleConfig, logger?: Logger): Promise<TaskManager> {
+  /**
+   * Starts the TaskManager and registers it with its JobManager. `signal` aborts the registration
+   * (a shutdown requested meanwhile): the TaskManager then closes and the promise rejects with the
+   * abort's reason.
+   */
+  static async create(config: RiffleConfig, logger?: Logger, signal?: AbortSignal): Promise<TaskManager> {
     const log = logger ?? createLogger("taskmanager");
     // Bundles carry inline source maps: failures then name the user's file and line.
     process.setSourceMapsEnabled(true);
@@ -152,7 +181,14 @@ export class TaskManager {
       throw err;
     }
     const id = config["taskmanager.id"] || `${host}:${port}-${randomUUID().slice(0, 6)}`;
-    const workDir = createWorkDirectory(workDirectoryRoot(config["taskmanager.tmp.dir"]), log);
+    let workDir: WorkDirectory;
+    try {
+      workDir = await WorkDirectory.create(workDirectoryRoot(config["taskmanager.tmp.dir"]), log);
+    } catch (err) {
+      server.forceShutdown();
+      metrics.server.close();
+      throw err;
+    }
     tm = new TaskManager(id, `${host}:${port}`, metrics.port, config, log.child({ taskmanagerId: id }), server, metrics.server, workDir);
     registerTaskMetrics(
       registry,
@@ -161,8 +197,11 @@ export class TaskManager {
     );
     try {
       await tm.startSlots(segmentsPerSlot, segmentSize);
-      tm.log.info({ taskmanagerId: id, rpcPort: port, metricsPort: metrics.port, slots, segmentsPerSlot, segmentSize }, "TaskManager started");
-      await tm.connect();
+      tm.log.info(
+        { taskmanagerId: id, rpcPort: port, metricsPort: metrics.port, slots, segmentsPerSlot, segmentSize, workDir: workDir.path },
+        "TaskManager started",
+      );
+      await tm.connect(signal);
     } catch (err) {
       await tm.close();
       throw err;
@@ -191,7 +230,7 @@ export class TaskManager {
                 partitionRequestTimeoutMs: cfg["taskmanager.network.partition-request.timeout"],
               },
               bundleDir: this.bundles.dir,
-              stateDir: join(this.workDir, "state"),
+              stateDir: join(this.workDir.path, "state"),
               stateBackend: cfg["state.backend"],
               snapshotIntervalMs: 1000,
             },
@@ -273,7 +312,7 @@ export class TaskManager {
     return this.config["taskmanager.jobmanager.address"] || `${this.config["jobmanager.rpc.address"]}:${this.config["jobmanager.rpc.port"]}`;
   }
 
-  private async connect(): Promise<void> {
+  private async connect(signal?: AbortSignal): Promise<void> {
     const address = this.jobManagerAddress();
     const connection = new JobManagerConnection(
       address,
@@ -288,7 +327,7 @@ export class TaskManager {
       this.log.child({ subsystem: "jobmanager-connection" }),
     );
     this.connection = connection;
-    await connection.register(this.config["taskmanager.registration.timeout"]);
+    await connection.register(this.config["taskmanager.registration.timeout"], signal);
     this.log.info({ jobmanager: address, slots: this.config["taskmanager.slots"] }, "TaskManager registered");
   }
 
@@ -368,15 +407,20 @@ export class TaskManager {
     return [...this.taskSnapshots()].map((t) => t.report);
   }
 
-  async close(): Promise<void> {
-    if (this.closing) return;
+  /** Stops the slots, removes the work directory, then the servers. Every call gets the same promise. */
+  close(): Promise<void> {
+    this.closed ??= this.stop();
+    return this.closed;
+  }
+
+  private async stop(): Promise<void> {
     this.closing = true;
     await Promise.allSettled(this.slots.map((s) => s.close()));
+    // The slots no longer use it; whatever happens to the servers below, it is gone.
+    await this.workDir.remove();
     this.connection?.close();
     this.connections.close();
-    await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
-    await new Promise<void>((resolve) => this.metricsServer.close(() => resolve()));
-    removeWorkDirectory(this.workDir, this.log);
+    await closeServers(this.server, this.metricsServer, SERVER_SHUTDOWN_TIMEOUT_MS, this.log);
     this.log.info("TaskManager stopped");
     this.resolveTerminated();
   }

@@ -31,6 +31,17 @@ function capturedLog(): { log: ServeLog & { info(msg: string): void }; lines: Ar
   return { log: { fatal: at(60), warn: at(40), info: at(30) } as unknown as ServeLog & { info(msg: string): void }, lines };
 }
 
+/** Runs `test` with the test process's other SIGTERM listeners (the test runner's) set aside: the test's signal goes to serve only. */
+async function withSigtermToServeOnly(test: () => Promise<void>): Promise<void> {
+  const others = process.listeners("SIGTERM");
+  for (const l of others) process.off("SIGTERM", l);
+  try {
+    await test();
+  } finally {
+    for (const l of others) process.on("SIGTERM", l);
+  }
+}
+
 describe("serve", () => {
   it("closes the server, logs the reason last and fails with its code when the server terminates with an error", async () => {
     const server = new TestingServer();
@@ -67,8 +78,8 @@ describe("serve", () => {
     expect(lines).toEqual([]);
   });
 
-  it("passes on a startup error", async () => {
-    const { log } = capturedLog();
+  it("logs a startup error as its last line and passes it on", async () => {
+    const { log, lines } = capturedLog();
     await expect(
       serve(
         async () => {
@@ -77,5 +88,47 @@ describe("serve", () => {
         { name: "TaskManager", log },
       ),
     ).rejects.toMatchObject({ code: "PORT_IN_USE" });
+    expect(lines).toEqual([expect.objectContaining({ level: 60, code: "PORT_IN_USE", msg: "TaskManager exits: port 6121 is in use" })]);
+  });
+
+  it("aborts a startup when asked to stop, and ends with 0", async () => {
+    const { log, lines } = capturedLog();
+    await withSigtermToServeOnly(async () => {
+      let starting!: () => void;
+      const started = new Promise<void>((resolve) => {
+        starting = resolve;
+      });
+      const run = serve(
+        (signal) =>
+          new Promise<Closeable>((_, reject) => {
+            starting();
+            signal.addEventListener("abort", () => reject(new RiffleError("CONNECTION_LOST", "registration stopped")));
+          }),
+        { name: "TaskManager", log },
+      );
+      await started;
+      process.emit("SIGTERM", "SIGTERM");
+      await expect(run).resolves.toBe(0);
+      expect(lines).toEqual([]);
+    });
+  });
+
+  it("closes a server whose startup completed after a stop was requested, and ends with 0", async () => {
+    const server = new TestingServer();
+    const { log } = capturedLog();
+    await withSigtermToServeOnly(async () => {
+      let finishStartup!: () => void;
+      const run = serve(
+        () =>
+          new Promise<Closeable>((resolve) => {
+            finishStartup = () => resolve(server);
+          }),
+        { name: "JobManager", log },
+      );
+      process.emit("SIGTERM", "SIGTERM");
+      finishStartup();
+      await expect(run).resolves.toBe(0);
+      expect(server.closes).toBe(1);
+    });
   });
 });

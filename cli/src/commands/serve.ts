@@ -36,15 +36,29 @@ type Ending = { type: "requested" } | { type: "terminated" } | { type: "failed";
  *   exception or unhandled rejection            the last line, throw: the CLI prints
  *                                               `error[CODE]: ...` and exits 1
  *
- * A stop requested during startup takes effect as soon as startup completes. A second signal exits
- * at once. Startup errors propagate (exit 1).
+ * A stop requested during startup aborts the signal `create` gets: a server that can stop starting
+ * (a TaskManager still registering) rejects and the process exits 0; one that completes its startup
+ * is then closed at once, exit 0 as well. A startup that fails otherwise ends like a fatal error: its
+ * reason in the last log line, exit 1. A second signal exits at once.
  */
-export async function serve(create: () => Promise<Closeable>, options: ServeOptions): Promise<number> {
+export async function serve(create: (signal: AbortSignal) => Promise<Closeable>, options: ServeOptions): Promise<number> {
   const shutdown = shutdownRequested();
   const fatal = fatalErrors();
+  const stopStarting = new AbortController();
+  void shutdown.promise.then(() => stopStarting.abort());
   try {
-    const created = await Promise.race([create().then((server) => ({ server })), fatal.promise.then((error) => ({ error }))]);
-    if ("error" in created) throw created.error;
+    const created = await Promise.race<{ server: Closeable } | { error: RiffleError }>([
+      create(stopStarting.signal).then(
+        (server) => ({ server }),
+        (err: unknown) => ({ error: toRiffleError(err) }),
+      ),
+      fatal.promise.then((error) => ({ error })),
+    ]);
+    if ("error" in created) {
+      // Asked to stop while starting: whatever the startup ended with, that is the requested end.
+      if (stopStarting.signal.aborted) return 0;
+      throw logExit(created.error, options);
+    }
     const { server } = created;
     const ending = await Promise.race<Ending>([
       shutdown.promise.then(() => ({ type: "requested" })),
@@ -64,19 +78,26 @@ export async function serve(create: () => Promise<Closeable>, options: ServeOpti
     }
     if (ending.type === "terminated") return 0;
     await closeWithin(server, options.closeTimeoutMs ?? 10_000, options.log);
-    // Last, after the close's own lines: a supervisor reading the log's tail sees why it ended.
-    // An error that is not Riffle's own (a bug, uncaught) keeps its stack: it is all there is to go on.
-    const cause = ending.error.cause;
-    const stack = ending.error.code === "INTERNAL" && cause instanceof Error ? { stack: cause.stack } : {};
-    (options.log ?? createLogger(options.name.toLowerCase())).fatal(
-      { code: ending.error.code, err: describeError(ending.error), ...stack },
-      `${options.name} exits: ${ending.error.message}`,
-    );
-    throw ending.error;
+    throw logExit(ending.error, options);
   } finally {
     shutdown.dispose();
     fatal.dispose();
   }
+}
+
+/**
+ * Logs why the process exits, as its last line (after the close's own lines): a supervisor reading
+ * the log's tail sees why it ended. Returns the error, to be thrown.
+ */
+function logExit(error: RiffleError, options: ServeOptions): RiffleError {
+  // An error that is not Riffle's own (a bug, uncaught) keeps its stack: it is all there is to go on.
+  const cause = error.cause;
+  const stack = error.code === "INTERNAL" && cause instanceof Error ? { stack: cause.stack } : {};
+  (options.log ?? createLogger(options.name.toLowerCase())).fatal(
+    { code: error.code, err: describeError(error), ...stack },
+    `${options.name} exits: ${error.message}`,
+  );
+  return error;
 }
 
 /** Closes the server, but never waits longer than `timeoutMs`: the process must end after a fatal error. */

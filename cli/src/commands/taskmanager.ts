@@ -29,5 +29,5 @@ export async function taskmanagerCommand(globals: GlobalOptions, options: TaskMa
     "taskmanager.metrics.port": options.metricsPort,
   });
   const log = createLogger("taskmanager");
-  return serve(() => TaskManager.create(config, log), { name: "TaskManager", log });
+  return serve((signal) => TaskManager.create(config, log, signal), { name: "TaskManager", log });
 }

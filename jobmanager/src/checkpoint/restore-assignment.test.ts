@@ -29,8 +29,8 @@ const metadata: CheckpointMetadata = {
   ],
 };
 
-const restoreAt = (subtask: number, parallelism: number) =>
-  assignTaskRestore(metadata, "/checkpoints/j/chk-7", { uids: ["counts", "stateless"], subtask, parallelism, maxParallelism: 128 });
+const restoreAt = (subtask: number, parallelism: number, retainedUpTo = 7) =>
+  assignTaskRestore(metadata, "/checkpoints/j/chk-7", { uids: ["counts", "stateless"], subtask, parallelism, maxParallelism: 128 }, retainedUpTo);
 const keyedPaths = (subtask: number, parallelism: number) => restoreAt(subtask, parallelism).operators[0]!.keyed.map((h) => h.path);
 
 describe("restore assignment", () => {
@@ -57,12 +57,17 @@ describe("restore assignment", () => {
     }
   });
 
+  it("tells the tasks the newest retained checkpoint or savepoint, never one older than the restored checkpoint", () => {
+    expect(restoreAt(0, 1, 9).retainedUpTo).toBe(9);
+    expect(restoreAt(0, 1, 3).retainedUpTo).toBe(7);
+  });
+
   it("keeps the handles as the tasks wrote them", () => {
     expect(restoreAt(0, 1).operators[0]!.keyed[0]).toEqual(keyed("s0/keyed", 0, 63));
   });
 
   it("refuses a checkpoint of another max parallelism", () => {
-    expect(() => assignTaskRestore(metadata, "/x", { uids: ["counts"], subtask: 0, parallelism: 1, maxParallelism: 256 })).toThrow(
+    expect(() => assignTaskRestore(metadata, "/x", { uids: ["counts"], subtask: 0, parallelism: 1, maxParallelism: 256 }, 7)).toThrow(
       expect.objectContaining({ code: "CHECKPOINT_INCOMPATIBLE" }),
     );
   });

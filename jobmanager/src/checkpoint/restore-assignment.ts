@@ -25,12 +25,7 @@ export interface RestoreTarget {
  * directory of the checkpoint, which the handles' paths are relative to. `retainedUpTo` is the newest
  * completed checkpoint or savepoint of the job (see TaskRestore), the restored one when none is newer.
  */
-export function assignTaskRestore(
-  metadata: CheckpointMetadata,
-  baseDir: string,
-  target: RestoreTarget,
-  retainedUpTo: number = metadata.checkpointId,
-): TaskRestore {
+export function assignTaskRestore(metadata: CheckpointMetadata, baseDir: string, target: RestoreTarget, retainedUpTo: number): TaskRestore {
   if (metadata.maxParallelism !== target.maxParallelism) {
     throw new RiffleError(
       "CHECKPOINT_INCOMPATIBLE",

@@ -1,9 +1,11 @@
 /**
- * Plan mode, inside a worker thread: loads the job bundle, runs its default export against a
- * planning environment and posts the JobGraph (or the error) back. Isolated in a worker so a job that
- * loops, leaks or crashes while building its pipeline can be stopped without harming the JobManager.
+ * Plan mode, inside a worker thread: for each request, loads the job bundle, runs its default export
+ * against a planning environment and posts the JobGraph (or the error) back. Isolated in a worker so
+ * a job that loops, leaks or crashes while building its pipeline can be stopped without harming the
+ * JobManager; reused for several plans (see `WorkerPlanner`) because loading the SDK and its
+ * dependencies costs about half a second of CPU, far more than planning a job.
  */
-import { parentPort, workerData } from "node:worker_threads";
+import { parentPort } from "node:worker_threads";
 import { pathToFileURL } from "node:url";
 import { RiffleError, describeError, toRiffleError } from "@riffle/shared";
 import type { StreamExecutionEnvironment } from "@riffle/sdk";
@@ -42,4 +44,16 @@ function withParallelism(ns: unknown, parallelism: number): unknown {
   };
 }
 
-parentPort?.postMessage(await plan(workerData as PlanRequest));
+const port = parentPort;
+if (!port) throw new Error("the plan worker runs only as a worker thread");
+// While a plan runs, only the job's own work keeps this thread alive (the port is unreferenced): a
+// module whose top-level await never settles leaves nothing to wait for, the event loop empties and
+// this fires. The worker then exits with 13, as Node does for a main module in that state, and the
+// planner reports it at once instead of after the plan timeout.
+process.on("beforeExit", () => process.exit(13));
+port.on("message", async (request: PlanRequest) => {
+  port.unref();
+  const reply = await plan(request);
+  port.ref();
+  port.postMessage(reply);
+});

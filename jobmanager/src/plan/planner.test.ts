@@ -4,35 +4,37 @@ import { join } from "node:path";
 import { createLogger, RiffleError, type JobGraph } from "@riffle/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BundleStore } from "../store/index.js";
-import { planInWorker } from "./planner.js";
+import { WorkerPlanner } from "./planner.js";
 
 const logger = createLogger("test");
 logger.level = "silent";
 
 const buildOptions = { name: "test", defaultParallelism: 1, defaultMaxParallelism: 128, defaultBufferTimeoutMs: 100 };
 
-describe("planInWorker", () => {
+describe("WorkerPlanner", () => {
   let dir: string;
   let bundles: BundleStore;
+  let planner: WorkerPlanner;
 
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), "riffle-plan-test-"));
     bundles = new BundleStore(dir);
+    planner = new WorkerPlanner({ logger });
   });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(async () => {
+    await planner.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   function plan(source: string, options: { timeoutMs?: number; parallelism?: number; args?: string[]; parallelismOverride?: number } = {}): Promise<JobGraph> {
     const hash = bundles.put(Buffer.from(source));
-    return planInWorker(
-      {
-        bundlePath: bundles.path(hash),
-        args: options.args ?? [],
-        buildOptions: { ...buildOptions, parallelism: options.parallelism },
-        parallelismOverride: options.parallelismOverride,
-        timeoutMs: options.timeoutMs ?? 10_000,
-      },
-      logger,
-    );
+    return planner.plan({
+      bundlePath: bundles.path(hash),
+      args: options.args ?? [],
+      buildOptions: { ...buildOptions, parallelism: options.parallelism },
+      parallelismOverride: options.parallelismOverride,
+      timeoutMs: options.timeoutMs ?? 10_000,
+    });
   }
 
   async function planError(source: string, options: { timeoutMs?: number; parallelism?: number; parallelismOverride?: number } = {}): Promise<RiffleError> {
@@ -121,5 +123,79 @@ describe("planInWorker", () => {
     const err = await planError(`export default function(env) { env.fromElements(1 2 3); }`);
     expect(err.code).toBe("BUNDLE_INVALID");
     expect(err.message).toMatch(/^the job bundle could not be loaded: /);
+  });
+
+  it("reports a module whose top-level await never settles at once, not after the timeout", async () => {
+    const started = Date.now();
+    const err = await planError(`await new Promise(() => {}); export default function(env) {}`, { timeoutMs: 60_000 });
+    expect(err.code).toBe("JOB_PLAN_TIMEOUT");
+    expect(err.message).toContain("never settles");
+    expect(Date.now() - started).toBeLessThan(30_000);
+  });
+
+  it("reports a job that calls process.exit while planning", async () => {
+    const err = await planError(`export default function(env) { process.exit(4); }`);
+    expect(err.code).toBe("JOB_PLAN_FAILED");
+    expect(err.message).toContain("exited (code 4)");
+  });
+});
+
+describe("WorkerPlanner's workers", () => {
+  let dir: string;
+  let bundles: BundleStore;
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "riffle-plan-reuse-"));
+    bundles = new BundleStore(dir);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const job = (n: number) =>
+    `import { CollectSink } from "@riffle/sdk";
+     export default function(env) { globalThis.planned = (globalThis.planned ?? 0) + 1; env.fromElements(${n}).map((x) => x).name("m" + globalThis.planned).sinkTo(new CollectSink()); }`;
+  const request = (source: string, timeoutMs = 10_000) => ({
+    bundlePath: bundles.path(bundles.put(Buffer.from(source))),
+    args: [],
+    buildOptions,
+    timeoutMs,
+  });
+
+  it("serves plans that answer from one worker, up to maxPlansPerWorker, and never reuses one that failed", async () => {
+    const planner = new WorkerPlanner({ logger, maxPlansPerWorker: 3 });
+    try {
+      // Three plans in one worker (the job's global counter shows it), a fourth in a new one.
+      const names = [];
+      for (let n = 0; n < 4; n++) names.push((await planner.plan(request(job(n)))).vertices.at(-1)!.name);
+      expect(names).toEqual([
+        "Collection Source -> m1 -> Sink",
+        "Collection Source -> m2 -> Sink",
+        "Collection Source -> m3 -> Sink",
+        "Collection Source -> m1 -> Sink",
+      ]);
+      expect(planner.workersStarted).toBe(2);
+      // A job error is an answer: the worker stays.
+      await expect(planner.plan(request(`export default function(env) { throw new Error("bad"); }`))).rejects.toThrow("bad");
+      expect(planner.workersStarted).toBe(2);
+      // A timed-out plan's worker is stopped; the next plan gets a fresh one.
+      await expect(planner.plan(request(`export default function(env) { while (true) {} }`, 300))).rejects.toThrow(/within 300 ms/);
+      expect((await planner.plan(request(job(9)))).vertices.at(-1)!.name).toBe("Collection Source -> m1 -> Sink");
+      expect(planner.workersStarted).toBe(3);
+    } finally {
+      await planner.close();
+    }
+  });
+
+  it("plans concurrently in as many workers as there are plans in progress", async () => {
+    const planner = new WorkerPlanner({ logger });
+    try {
+      const graphs = await Promise.all([0, 1, 2].map((n) => planner.plan(request(job(n)))));
+      expect(graphs).toHaveLength(3);
+      expect(planner.workersStarted).toBe(3);
+      // One of them was kept: the next plan starts no worker.
+      await planner.plan(request(job(3)));
+      expect(planner.workersStarted).toBe(3);
+    } finally {
+      await planner.close();
+    }
   });
 });

@@ -1,7 +1,7 @@
 import type { JobGraph } from "@riffle/shared";
 import type { BuildOptions } from "@riffle/sdk/internal";
 
-/** What the plan worker receives as `workerData`. */
+/** What the plan worker receives, one message per plan. */
 export interface PlanRequest {
   bundlePath: string;
   args: string[];
@@ -14,5 +14,5 @@ export interface PlanRequest {
   parallelismOverride?: number | undefined;
 }
 
-/** The one message the plan worker posts back. */
+/** The message the plan worker posts back for each request. */
 export type PlanReply = { graph: JobGraph; error?: undefined } | { error: { code: string; message: string }; graph?: undefined };

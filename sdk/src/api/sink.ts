@@ -69,9 +69,10 @@ export interface RestoredCheckpoint {
   readonly checkpointId: number;
   /**
    * The newest checkpoint or savepoint of the job that completed and may still be restored (at least
-   * `checkpointId`). A savepoint is never notified and never used for restarts, so a failover can go
-   * back to a checkpoint older than a savepoint; what was staged for checkpoints up to this id may
-   * then still be committed by a job started from that savepoint.
+   * `checkpointId`). An intermediate savepoint (one the job goes on after) is never notified and
+   * never used for restarts, so a failover can go back to a checkpoint older than it; what was staged
+   * for checkpoints up to this id may then still be committed by a job started from that savepoint.
+   * (A terminal savepoint, which stops the job, is notified like a checkpoint: its sinks commit.)
    */
   readonly retainedUpTo: number;
   /**

@@ -1,4 +1,4 @@
-import { fstatSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { fstatSync, linkSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { RiffleError } from "@riffle/shared";
@@ -105,6 +105,47 @@ describe("exactly-once file sink", () => {
     expect(read(dir, "part-0-1")).toBe("once\n");
     // A staged file that is neither in progress nor committed is lost: that must not pass silently.
     expect(() => w.commit({ tmp: `.part-0-${JOB}-a0-9.c9.pending`, final: "part-0-9" })).toThrow(/ENOENT/);
+    w.close();
+  });
+
+  it("never replaces a committed file: a job restored from an earlier savepoint fails its commit, saying why, and loses nothing", () => {
+    const dir = freshDir();
+    const sync = new RecordingSync();
+    // The job the savepoint (id 3) was taken from went on, and committed checkpoint 4.
+    const earlier = open(dir, sync);
+    earlier.write("the earlier job's");
+    earlier.commit(earlier.preCommit(4)!);
+    earlier.close();
+    // A job restored from the savepoint takes checkpoint ids from 4 on too.
+    const restored = open(dir, sync, 0, 0, "0123456789abcdef0123456789abcdef");
+    restored.write("the restored job's");
+    const txn = restored.preCommit(4)!;
+    expect(txn.final).toBe("part-0-4");
+    expect(() => restored.commit(txn)).toThrow(
+      expect.objectContaining({ code: "SINK_WRITE_FAILED", message: expect.stringContaining("another file has that name, written by another job") }),
+    );
+    // Both outputs are still there: the committed one, and the staged one, for a later commit.
+    expect(read(dir, "part-0-4")).toBe("the earlier job's\n");
+    expect(read(dir, txn.tmp)).toBe("the restored job's\n");
+    // Once the user moved the earlier job's file away, the retried commit goes through.
+    rmSync(join(dir, "part-0-4"));
+    restored.commit(txn);
+    expect(read(dir, "part-0-4")).toBe("the restored job's\n");
+    expect(hidden(dir)).toEqual([]);
+    restored.close();
+  });
+
+  it("finishes a commit cut short between the committed name and the removal of the pending one", () => {
+    const dir = freshDir();
+    const w = open(dir, new RecordingSync());
+    w.write("once");
+    const txn = w.preCommit(1)!;
+    // What a crash right after the hard link leaves: both names, one file.
+    linkSync(join(dir, txn.tmp), join(dir, txn.final));
+    w.commit(txn);
+    expect(visible(dir)).toEqual(["part-0-1"]);
+    expect(hidden(dir)).toEqual([]);
+    expect(read(dir, "part-0-1")).toBe("once\n");
     w.close();
   });
 

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { RiffleError, describeError } from "@riffle/shared";
 import type { RuntimeContext } from "../api/functions.js";
@@ -51,8 +51,9 @@ export const fsyncFileSync: FileSync = {
 /**
  * One line per record into `dir`, exactly once with checkpoints: records go to a hidden in-progress
  * file; at each checkpoint barrier the file is synced to disk, closed and staged (renamed to a hidden
- * pending name that carries the checkpoint id), and it is renamed to `part-<subtask>-<checkpoint>`
- * when the checkpoint completes. After a failure, staged files of the restored checkpoint are
+ * pending name that carries the checkpoint id), and it is committed as `part-<subtask>-<checkpoint>`
+ * when the checkpoint completes; a file already committed under that name (another job's) is never
+ * replaced: the commit fails instead, saying so. After a failure, staged files of the restored checkpoint are
  * committed; the subtask's other files of the same job are deleted, except staged files a newer
  * savepoint may still commit (decision record 0007). Files of other jobs are never touched.
  * Readers should ignore files starting with a dot. Without checkpointing, files are committed at end
@@ -74,6 +75,13 @@ export class ExactlyOnceFileSink<T> implements Sink<T> {
 
 /** Bytes buffered before a write to the file. */
 const FLUSH_AT = 64 * 1024;
+
+/** Whether two paths name the same file (hard links of one inode); false when either is gone. */
+function sameFile(a: string, b: string): boolean {
+  const sa = statSync(a, { throwIfNoEntry: false });
+  const sb = statSync(b, { throwIfNoEntry: false });
+  return sa !== undefined && sb !== undefined && sa.dev === sb.dev && sa.ino === sb.ino;
+}
 
 class FileTransactionWriter<T> implements TwoPhaseCommitWriter<T, StagedFile> {
   private fd: number | undefined;
@@ -151,15 +159,34 @@ class FileTransactionWriter<T> implements TwoPhaseCommitWriter<T, StagedFile> {
     }
   }
 
+  /**
+   * Gives the staged file its committed name without ever replacing a file of that name: a hard link,
+   * then the pending name goes. A job restored from an older savepoint commits under the names its
+   * checkpoints had the first time (`part-<subtask>-<id>`, ids going on from the savepoint's), and
+   * must not silently overwrite what the earlier job committed under them. Idempotent: a file
+   * committed before a failure (or by another subtask after a rescale) is in place already, its
+   * pending name gone or (a failure between link and unlink) the same file.
+   */
   commit(txn: StagedFile): void {
-    // Idempotent: a file committed before a failure (or by another subtask after a rescale) is
-    // already in place, and its in-progress file is gone.
+    const pending = join(this.dir, txn.tmp);
+    const final = join(this.dir, txn.final);
     try {
-      renameSync(join(this.dir, txn.tmp), join(this.dir, txn.final));
+      linkSync(pending, final);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT" || !existsSync(join(this.dir, txn.final))) throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" && existsSync(final)) {
+        // Committed before: nothing left to do but the directory's sync.
+      } else if (code === "EEXIST" && !sameFile(pending, final)) {
+        throw new RiffleError(
+          "SINK_WRITE_FAILED",
+          `exactly-once file sink: cannot commit ${txn.tmp} as ${txn.final} in ${this.dir}: another file has that name, written by another job (a job restored from a savepoint commits under the names the job it was taken from used after it); move the part-* files committed after the savepoint out of ${this.dir}, or give the job another directory`,
+        );
+      } else if (code !== "EEXIST") {
+        throw err;
+      }
     }
-    // Synced also when the rename had been done before: that rename may not have reached the disk. A
+    rmSync(pending, { force: true });
+    // Synced also when the commit had been done before: its names may not have reached the disk. A
     // failure here fails the task, and the restore commits the file again.
     try {
       this.sync.directory(this.dir);

@@ -166,7 +166,7 @@ export const CONFIG_OPTIONS = {
   "taskmanager.tmp.dir": opt(
     z.string(),
     "",
-    "Directory the TaskManager makes its work directory in (job bundles, LevelDB state), named `riffle-tm-<host>-<boot>-<pid>-<start>-<random>`; empty uses the OS temp directory. The work directory is removed at shutdown, and at start a TaskManager removes those of TaskManagers of its host that are no longer running.",
+    "Directory the TaskManager makes its work directory in (job bundles, LevelDB state), named `riffle-tm-<host>-<boot>-<random>`, with the Unix socket `<name>.sock` beside it that says whether its TaskManager still runs; empty uses the OS temp directory. The work directory is removed at shutdown, and at start a TaskManager removes those under the same directory whose TaskManager is gone: on this machine, in whatever container or PID namespace (its socket refuses connections), or of an earlier boot of this host. Outside Linux, its path must be short enough for a Unix socket address (103 bytes with the socket's name).",
   ),
   "taskmanager.memory.network.size": opt(
     size(),

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import type * as grpc from "@grpc/grpc-js";
 import {
   RiffleError,
@@ -15,6 +16,15 @@ import {
   type DeclineCheckpointRequest,
   type OperatorEventRequest,
 } from "@riffle/shared";
+
+/** `promise`, unless `signal` aborts first: then its reason. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
 
 type JobManagerClient = grpc.Client & {
   Heartbeat(): grpc.ClientDuplexStream<TaskManagerHeartbeat, JobManagerHeartbeat>;
@@ -39,6 +49,8 @@ export class JobManagerConnection {
   private registration: RegisterTaskManagerResponse | undefined;
   private lastHeartbeat = 0;
   private closed = false;
+  /** Aborted by close(): a registration in progress stops. */
+  private readonly stopped = new AbortController();
 
   constructor(
     readonly address: string,
@@ -49,33 +61,43 @@ export class JobManagerConnection {
     this.client = rpc.createClient<JobManagerClient>("JobManagerService", address);
   }
 
-  /** Registers, retrying with backoff until `timeoutMs`; then starts heartbeating. */
-  async register(timeoutMs: number): Promise<RegisterTaskManagerResponse> {
+  /**
+   * Registers, retrying with backoff until `timeoutMs`; then starts heartbeating. `signal` (a shutdown
+   * requested while the TaskManager starts) and close() end the attempts at once: the promise then
+   * rejects with the abort's reason.
+   */
+  async register(timeoutMs: number, signal?: AbortSignal): Promise<RegisterTaskManagerResponse> {
+    const stop = signal ? AbortSignal.any([signal, this.stopped.signal]) : this.stopped.signal;
     const deadline = Date.now() + timeoutMs;
     let backoff = 100;
     let lastError: unknown;
-    while (!this.closed && Date.now() < deadline) {
+    while (Date.now() < deadline) {
+      stop.throwIfAborted();
       try {
-        const res = await rpc.unary<RegisterTaskManagerRequest, RegisterTaskManagerResponse>(
-          this.client,
-          "RegisterTaskManager",
-          this.request,
-          Math.max(1000, Math.min(5000, deadline - Date.now())),
+        const res = await untilAborted(
+          rpc.unary<RegisterTaskManagerRequest, RegisterTaskManagerResponse>(
+            this.client,
+            "RegisterTaskManager",
+            this.request,
+            Math.max(1000, Math.min(5000, deadline - Date.now())),
+          ),
+          stop,
         );
         this.registration = res;
         this.startHeartbeats(res);
         return res;
       } catch (err) {
+        stop.throwIfAborted();
         lastError = err;
         this.log.debug({ err: (err as Error).message }, "registration attempt failed");
         // Retry backoff while the JobManager is not reachable: the next attempt is the event awaited.
-        await new Promise((r) => setTimeout(r, Math.min(backoff, Math.max(0, deadline - Date.now()))));
+        await sleep(Math.min(backoff, Math.max(0, deadline - Date.now())), undefined, { signal: stop }).catch(() => {});
         backoff = Math.min(backoff * 2, 2000);
       }
     }
     throw new RiffleError(
       "JOBMANAGER_UNREACHABLE",
-      `could not register with the JobManager at ${this.address} within ${timeoutMs} ms (${(lastError as Error)?.message ?? "closed"}); is it running, and is taskmanager.jobmanager.address right?`,
+      `could not register with the JobManager at ${this.address} within ${timeoutMs} ms (${(lastError as Error)?.message ?? "no attempt"}); is it running, and is taskmanager.jobmanager.address right?`,
       { cause: lastError },
     );
   }
@@ -147,6 +169,7 @@ export class JobManagerConnection {
 
   close(): void {
     this.closed = true;
+    this.stopped.abort(new RiffleError("CONNECTION_LOST", `the connection to the JobManager at ${this.address} was closed`));
     this.stopHeartbeats();
     this.client.close();
   }

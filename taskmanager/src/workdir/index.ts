@@ -3,10 +3,10 @@
  * gone), removed at shutdown.
  *
  * ```ts
- * const dir = createWorkDirectory(workDirectoryRoot(config["taskmanager.tmp.dir"]), log);
- * // ... bundles and state under dir ...
- * removeWorkDirectory(dir, log);
+ * const dir = await WorkDirectory.create(workDirectoryRoot(config["taskmanager.tmp.dir"]), log);
+ * // ... bundles and state under dir.path ...
+ * await dir.remove();
  * ```
  */
-export { createWorkDirectory, removeWorkDirectory, sweepWorkDirectories, workDirectoryRoot, ownerOf } from "./work-directory.js";
-export { ownIdentity, mayBeAlive, startTimeOf, type ProcessIdentity } from "./process-identity.js";
+export { WorkDirectory, sweepWorkDirectories, workDirectoryRoot, workDirectoryOwner } from "./work-directory.js";
+export { ownHost, type HostIdentity } from "./host-identity.js";

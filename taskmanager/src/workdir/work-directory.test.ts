@@ -1,16 +1,23 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
 import { createLogger } from "@riffle/shared";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { createWorkDirectory, ownerOf, ownIdentity, removeWorkDirectory, startTimeOf, sweepWorkDirectories, type ProcessIdentity } from "./index.js";
+import { childrenOf, killOnExit, waitUntilDead } from "../../../e2e/harness/children.js";
+import { WorkDirectory, ownHost, workDirectoryOwner, sweepWorkDirectories, type HostIdentity } from "./index.js";
 
+const OWNER = fileURLToPath(new URL("../testing/work-directory-owner.ts", import.meta.url));
+const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const root = mkdtempSync(join(tmpdir(), "riffle-workdir-test-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 const log = createLogger("workdir-test");
-const self = ownIdentity();
+const self = ownHost();
 const onLinux = process.platform === "linux";
+/** Another PID namespace needs root (CI runs the tests as root) and util-linux's unshare. */
+const canUnshare = onLinux && process.getuid?.() === 0;
 
 let roots = 0;
 const freshRoot = () => {
@@ -18,89 +25,156 @@ const freshRoot = () => {
   mkdirSync(dir);
   return dir;
 };
+const other = (hash: string) => (hash === "aaaaaaaa" ? "bbbbbbbb" : "aaaaaaaa");
 
-/** The directory a TaskManager with this identity would have made, with some state in it. */
-function workDirOf(dir: string, owner: ProcessIdentity): string {
-  const path = join(dir, `riffle-tm-${owner.host}-${owner.boot}-${owner.pid}-${owner.start}-AbC123`);
-  mkdirSync(join(path, "state"), { recursive: true });
-  writeFileSync(join(path, "state", "000001.log"), "x");
+/** A directory named as a TaskManager on `owner` would name it, with state but without a socket. */
+function workDirOf(dir: string, owner: HostIdentity): string {
+  const path = join(dir, `riffle-tm-${owner.host}-${owner.boot}-0123456789ab`);
+  mkdirSync(path);
+  writeFileSync(join(path, "000001.log"), "x");
   return path;
 }
 
-const children: ChildProcess[] = [];
-afterEach(() => {
-  for (const c of children.splice(0)) c.kill("SIGKILL");
-});
-
-/** A live process other than this one, with its pid and start time. */
-async function liveProcess(): Promise<{ child: ChildProcess; pid: number; start: string }> {
-  const child = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { stdio: "ignore" });
-  children.push(child);
-  await new Promise((r) => child.once("spawn", r));
-  return { child, pid: child.pid!, start: startTimeOf(child.pid!) ?? "0" };
+interface Owner {
+  /** The process that owns the directory (under a wrapper: the wrapper's child). */
+  pid: number;
+  path: string;
+  wrapper: ChildProcess;
 }
 
-/** The pid of a process that has exited. */
-async function deadPid(): Promise<number> {
-  const child = spawn(process.execPath, ["-e", ""], { stdio: "ignore" });
-  await new Promise((r) => child.once("exit", r));
-  return child.pid!;
+const started: Owner[] = [];
+afterEach(() => {
+  for (const o of started.splice(0)) {
+    for (const pid of [o.pid, o.wrapper.pid!]) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // gone already
+      }
+    }
+  }
+});
+
+/**
+ * A process owning a work directory under `dir` (taskmanager/src/testing/work-directory-owner.ts),
+ * run through `wrapper` when given (a command that runs the rest of its arguments in a child);
+ * resolves once the directory exists.
+ */
+async function startOwner(dir: string, options: { wrapper?: string[]; host?: string } = {}): Promise<Owner> {
+  const command = [process.execPath, "--import", "tsx", OWNER, dir, ...(options.host ? [options.host] : [])];
+  const [file, ...args] = [...(options.wrapper ?? []), ...command];
+  const child = spawn(file!, args, { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "inherit"] });
+  killOnExit(child);
+  const path = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("the owner process did not create its directory within 20 s")), 20_000);
+    createInterface({ input: child.stdout! }).once("line", (line) => {
+      clearTimeout(timer);
+      resolve(line);
+    });
+    child.once("exit", (code) => reject(new Error(`the owner process exited with ${code}`)));
+  });
+  const owner = { pid: options.wrapper ? childrenOf(child.pid!)[0]! : child.pid!, path, wrapper: child };
+  started.push(owner);
+  return owner;
+}
+
+async function kill(owner: Owner): Promise<"gone" | "zombie"> {
+  process.kill(owner.pid, "SIGKILL");
+  return waitUntilDead(owner.pid);
 }
 
 describe("TaskManager work directories", () => {
-  it("are named for their owner, and a TaskManager's own directory survives its sweep", () => {
+  it("are named for their host, have their owner's socket beside them, and survive their owner's sweep", async () => {
     const dir = freshRoot();
-    const path = createWorkDirectory(dir, log);
-    expect(ownerOf(path.slice(dir.length + 1))).toEqual(self);
-    expect(sweepWorkDirectories(dir, log)).toEqual([]);
-    expect(existsSync(path)).toBe(true);
-    removeWorkDirectory(path, log);
+    const mine = await WorkDirectory.create(dir, log);
+    const name = mine.path.slice(dir.length + 1);
+    expect(workDirectoryOwner(name)).toEqual(self);
+    expect(lstatSync(`${mine.path}.sock`).isSocket()).toBe(true);
+    // Private: bundles and state are the user's.
+    expect(lstatSync(mine.path).mode & 0o777).toBe(0o700);
+    expect(await sweepWorkDirectories(dir, log)).toEqual([]);
+    expect(existsSync(mine.path)).toBe(true);
+    await mine.remove();
     expect(readdirSync(dir)).toEqual([]);
   });
 
-  it("at start, removes the directories of TaskManagers that are gone and keeps those of live ones", async () => {
+  it("at start, removes the directories of killed TaskManagers and keeps those of live ones", async () => {
     const dir = freshRoot();
-    const gone = workDirOf(dir, { ...self, pid: await deadPid(), start: "1234" });
-    const live = await liveProcess();
-    const alive = workDirOf(dir, { ...self, pid: live.pid, start: live.start });
-    const mine = createWorkDirectory(dir, log);
-    expect(existsSync(gone)).toBe(false);
-    expect(existsSync(alive)).toBe(true);
-    expect(existsSync(mine)).toBe(true);
+    const [killed, live] = await Promise.all([startOwner(dir), startOwner(dir)]);
+    await kill(killed);
+    // Left behind, socket and all: nobody removed them.
+    expect(readdirSync(killed.path)).toEqual(["000001.log"]);
+    const mine = await WorkDirectory.create(dir, log);
+    expect(existsSync(killed.path)).toBe(false);
+    expect(existsSync(`${killed.path}.sock`)).toBe(false);
+    expect(existsSync(live.path)).toBe(true);
 
-    live.child.kill("SIGKILL");
-    await new Promise((r) => live.child.once("exit", r));
-    expect(sweepWorkDirectories(dir, log)).toEqual([alive]);
-    expect(readdirSync(dir)).toEqual([mine.slice(dir.length + 1)]);
+    // Stopped, the live one removes its own.
+    process.kill(live.pid, "SIGTERM");
+    await waitUntilDead(live.pid);
+    expect(readdirSync(dir).sort()).toEqual([mine.path, `${mine.path}.sock`].map((p) => p.slice(dir.length + 1)).sort());
+    await mine.remove();
   });
 
-  it.runIf(onLinux)("tells a reused pid from its first owner by the start time", async () => {
+  it.runIf(onLinux)("removes the directory of a killed TaskManager its parent has not reaped yet (a zombie)", async () => {
     const dir = freshRoot();
-    const live = await liveProcess();
-    // The pid is alive, but the process that made the directory started at another time.
-    const reused = workDirOf(dir, { ...self, pid: live.pid, start: String(Number(live.start) + 1) });
-    // Or the machine rebooted since: every process of the earlier boot is gone, whatever runs under its pid now.
-    const otherBoot = workDirOf(dir, { ...self, boot: self.boot === "aaaaaaaa" ? "bbbbbbbb" : "aaaaaaaa", pid: process.pid });
-    expect(sweepWorkDirectories(dir, log).sort()).toEqual([otherBoot, reused].sort());
+    // The shell execs sleep, which never waits for its children: the killed owner stays a zombie.
+    const owner = await startOwner(dir, { wrapper: ["sh", "-c", '"$@" & exec sleep 600', "sh"] });
+    expect(await kill(owner)).toBe("zombie");
+    expect(await sweepWorkDirectories(dir, log)).toEqual([owner.path]);
   });
 
-  it("leaves alone what it cannot judge: another host's directories, and names not of its kind", async () => {
+  it.runIf(canUnshare)("judges a TaskManager in another PID namespace by its socket, not by a pid", async () => {
     const dir = freshRoot();
-    const pid = await deadPid();
-    const otherHost = workDirOf(dir, { ...self, host: self.host === "aaaaaaaa" ? "bbbbbbbb" : "aaaaaaaa", pid, start: "1" });
-    // A work directory of a Riffle version that did not name its owner, and other people's files.
-    mkdirSync(join(dir, "riffle-tm-Xy12Zw"));
+    // Pid 1 in its namespace; pid 1 out here is another process, alive.
+    const owner = await startOwner(dir, { wrapper: ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"] });
+    const mine = await WorkDirectory.create(dir, log);
+    expect(existsSync(owner.path)).toBe(true);
+    await kill(owner);
+    expect(await sweepWorkDirectories(dir, log)).toEqual([owner.path]);
+    await mine.remove();
+  });
+
+  it("removes what a TaskManager of another host name on this kernel left (a replaced pod), and keeps it while it runs", async () => {
+    const dir = freshRoot();
+    const [gone, live] = await Promise.all([startOwner(dir, { host: other(self.host) }), startOwner(dir, { host: other(self.host) })]);
+    await kill(gone);
+    expect(await sweepWorkDirectories(dir, log)).toEqual([gone.path]);
+    expect(existsSync(live.path)).toBe(true);
+  });
+
+  it.runIf(onLinux)("removes an earlier boot's directories without asking, and leaves alone what it cannot judge", async () => {
+    const dir = freshRoot();
+    const earlierBoot = workDirOf(dir, { ...self, boot: other(self.boot) });
+    // Another machine sharing the root: its sockets answer only there.
+    const otherMachine = workDirOf(dir, { host: other(self.host), boot: other(self.boot) });
+    // This kernel's, but without a socket (something else removed it): nothing to go on.
+    const noSocket = workDirOf(dir, self);
+    // A work directory of a Riffle version that named its owner by pid, and other people's files.
+    mkdirSync(join(dir, `riffle-tm-${self.host}-${self.boot}-4242-1234-AbC123`));
     mkdirSync(join(dir, "riffle-e2e-Xy12Zw"));
-    writeFileSync(join(dir, `riffle-tm-${self.host}-${self.boot}-${pid}-1-AbC123.txt`), "a file, not a work directory of ours");
-    expect(sweepWorkDirectories(dir, log)).toEqual([]);
-    expect(existsSync(otherHost)).toBe(true);
-    expect(readdirSync(dir)).toHaveLength(4);
+    writeFileSync(join(dir, `riffle-tm-${self.host}-${self.boot}-0123456789ac`), "a file, not a work directory of ours");
+    expect(await sweepWorkDirectories(dir, log)).toEqual([earlierBoot]);
+    expect([otherMachine, noSocket].every((p) => existsSync(p))).toBe(true);
+    expect(readdirSync(dir)).toHaveLength(5);
   });
 
-  it("says what to do when the directory cannot be made", () => {
+  it.runIf(onLinux)("works under a root whose path is too long for a Unix socket's address", async () => {
+    const dir = join(freshRoot(), "a-directory-with-a-long-name-".repeat(3));
+    const owner = await startOwner(dir);
+    expect(Buffer.byteLength(`${owner.path}.sock`)).toBeGreaterThan(108);
+    const mine = await WorkDirectory.create(dir, log);
+    expect(existsSync(owner.path)).toBe(true);
+    await kill(owner);
+    expect(await sweepWorkDirectories(dir, log)).toEqual([owner.path]);
+    await mine.remove();
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it("says what to do when the directory cannot be made", async () => {
     const file = join(root, "a-regular-file");
     writeFileSync(file, "x");
-    expect(() => createWorkDirectory(join(file, "tmp"), log)).toThrow(
+    await expect(WorkDirectory.create(join(file, "tmp"), log)).rejects.toThrow(
       expect.objectContaining({ code: "WORKDIR_FAILED", message: expect.stringContaining("set taskmanager.tmp.dir to a writable directory") }),
     );
   });
