@@ -335,4 +335,17 @@ describe("Kafka connectors end to end", () => {
       expect.objectContaining({ topic: "bad-in", partition: 0, offset: 1, value: "{not json", error: expect.stringContaining("JSON") }),
     ]);
   }, 120_000);
+
+  it("no broker at the address: the job fails over with KAFKA_UNREACHABLE naming the address", async () => {
+    const jobId = await cluster.submit(JOB, { parallelism: 1, args: ["--brokers", "127.0.0.1:1", "--in", "nowhere", "--out", "nowhere-out"] });
+    const deadline = Date.now() + 90_000;
+    let message = "";
+    while (!message.includes("KAFKA_UNREACHABLE")) {
+      if (Date.now() > deadline) throw new Error(`no KAFKA_UNREACHABLE reported: ${message}`);
+      await new Promise((r) => setTimeout(r, 500));
+      message = JSON.stringify((await cluster.rest("GET", `/jobs/${jobId}/exceptions`)).body);
+    }
+    expect(message).toContain("is a broker running at 127.0.0.1:1?");
+    await cluster.rest("PATCH", `/jobs/${jobId}?mode=cancel`);
+  }, 120_000);
 });
