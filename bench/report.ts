@@ -98,7 +98,7 @@ function description(name: string): string {
   if (name === "eventtime")
     return "Each ratio compares Riffle with a baseline measured in the same run: Nexmark per core against the query's fused hand-written loop on one core (Flink's published figure beside it, not measured here), sliding windows against tumbling ones. Medians of the runs; every sample is in eventtime.json.";
   if (name === "ha")
-    return "Each row shows the election after a leader's kill -9 next to a handover without a lease to wait out (the leader resigns), measured in the same run; the aim is on the value. Medians and maxima over the rounds; every sample is in ha.json.";
+    return "Election rows (ha-election) show the election after a leader's kill -9 next to a handover without a lease to wait out (the leader resigns); failover rows (ha-failover) show the whole failover (every job RUNNING again under the new leader) next to the etcd election alone, both measured in the same rounds. The aim is on the value. Medians and maxima over the rounds; every sample is in ha.json.";
   if (name === "dashboard")
     return "Each row shows the dashboard next to a baseline measured in the same run: the page's first contentful paint (its shell, before any REST answer), and the same JobManager with no dashboard open. Medians of the runs; every sample is in dashboard.json.";
   return "Each ratio compares Riffle with a baseline measured in the same run. Throughput: medians of the runs; latency: percentiles of the pooled runs; every sample is in core.json.";

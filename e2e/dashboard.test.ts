@@ -48,6 +48,8 @@ describe("dashboard", () => {
 
     // Overview: the cluster and the running job.
     await expect.poll(() => page.getByTestId("card-taskmanagers").textContent(), SHOWN).toContain("2");
+    // Without high availability the card says so (with etcd it names the role and the leader).
+    await expect.poll(() => page.getByTestId("card-ha").textContent(), SHOWN).toContain("none");
     await page.getByRole("link", { name: "slow-sink" }).waitFor(SHOWN);
     await browser.screenshot(page, "overview");
 

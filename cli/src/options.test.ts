@@ -2,7 +2,7 @@ import { InvalidArgumentError } from "commander";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "@riffle/shared";
 import { embeddedClusterSize } from "./commands/run.js";
-import { connectHost, intArg, parseRestAddress } from "./options.js";
+import { connectHost, intArg, parseRestAddress, parseRestAddresses } from "./options.js";
 import { formatDuration, formatRecord, table } from "./output.js";
 
 describe("parseRestAddress", () => {
@@ -20,6 +20,15 @@ describe("parseRestAddress", () => {
     expect(() => parseRestAddress("ftp://host:1")).toThrow(InvalidArgumentError);
     expect(() => parseRestAddress("host:99999")).toThrow(InvalidArgumentError);
     expect(() => parseRestAddress("")).toThrow(InvalidArgumentError);
+  });
+});
+
+describe("parseRestAddresses", () => {
+  it("takes the JobManagers of a highly available cluster, separated by commas", () => {
+    expect(parseRestAddresses("a:8081,b:8082, c")).toBe("http://a:8081,http://b:8082,http://c:8081");
+    expect(parseRestAddresses("127.0.0.1:9000")).toBe("http://127.0.0.1:9000");
+    expect(() => parseRestAddresses("a:8081,ftp://b:1")).toThrow(InvalidArgumentError);
+    expect(() => parseRestAddresses(",")).toThrow(InvalidArgumentError);
   });
 });
 

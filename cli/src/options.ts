@@ -82,6 +82,16 @@ export function parseRestAddress(value: string): string {
   return `${url.protocol}//${url.hostname}${port ? `:${port}` : ""}${path}`;
 }
 
+/**
+ * Parses a `--jobmanager` value that may name several JobManagers (a highly available cluster),
+ * separated by commas, each as parseRestAddress takes it; the base URLs come back comma-separated.
+ */
+export function parseRestAddresses(value: string): string {
+  const parts = value.split(",").filter((p) => p.trim() !== "");
+  if (parts.length === 0) throw new InvalidArgumentError(`expected host:port of the JobManager's REST API, got "${value}"`);
+  return parts.map(parseRestAddress).join(",");
+}
+
 /** A commander argument parser for integers of at least `min`. */
 export function intArg(min: number): (value: string) => number {
   return (value) => {

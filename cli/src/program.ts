@@ -1,6 +1,6 @@
 import { createRequire } from "node:module";
 import { Command, Option } from "commander";
-import { addGlobalOptions, globalOptions, intArg, parseRestAddress } from "./options.js";
+import { addGlobalOptions, globalOptions, intArg, parseRestAddresses } from "./options.js";
 
 const { version } = createRequire(import.meta.url)("../package.json") as { version: string };
 
@@ -21,9 +21,10 @@ export function buildProgram(): Command {
   addGlobalOptions(program);
 
   const jobmanagerOption = () =>
-    new Option("-m, --jobmanager <host:port>", "REST address of the JobManager (default: rest.bind-address:rest.port of the configuration)").argParser(
-      parseRestAddress,
-    );
+    new Option(
+      "-m, --jobmanager <host:port>",
+      "REST address of the JobManager, or of several separated by commas (a highly available cluster: the CLI follows the leader) (default: rest.bind-address:rest.port of the configuration)",
+    ).argParser(parseRestAddresses);
   const done = (code: number) => {
     process.exitCode = code;
   };
@@ -59,8 +60,10 @@ export function buildProgram(): Command {
   addGlobalOptions(
     cluster
       .command("start")
-      .description("start a JobManager and TaskManagers as background processes (logs in .riffle/log/)")
-      .option("--taskmanagers <n>", "number of TaskManagers (default: cluster.taskmanagers, 2)", intArg(1)),
+      .description("start JobManagers and TaskManagers (and with --ha a local etcd) as background processes (logs in .riffle/log/)")
+      .option("--taskmanagers <n>", "number of TaskManagers (default: cluster.taskmanagers, 2)", intArg(1))
+      .option("--jobmanagers <n>", "number of JobManagers; more than one needs --ha (default: cluster.jobmanagers, 1)", intArg(1))
+      .option("--ha", "high availability: start a local etcd (Debian's etcd-server) that the JobManagers campaign in"),
   ).action(async (opts, cmd: Command) => {
     const { clusterStartCommand } = await import("./commands/cluster.js");
     done(await clusterStartCommand(globalOptions(cmd), opts));

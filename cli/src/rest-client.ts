@@ -62,10 +62,16 @@ export function restAuthOf(config: RiffleConfig): { token?: string; credentials?
 const RESULTS_TIMEOUT_MS = 30_000;
 /** Submitting includes uploading the bundle and planning the job (jobmanager.plan.timeout, 10 s by default). */
 const SUBMIT_TIMEOUT_MS = 60_000;
+/** With several JobManagers: how long a request looks for the leader (an election and the jobs' recovery take a few seconds). */
+const LEADER_WAIT_MS = 30_000;
 
 /**
  * A client of the JobManager's REST API. Failures surface as RiffleErrors: an unreachable or silent
  * JobManager as JOBMANAGER_UNREACHABLE, an error answer (`{code, message}`) with its own code.
+ *
+ * Given the REST addresses of several JobManagers (a highly available cluster, comma-separated), it
+ * follows the leader: a standby redirects to it (followed by fetch), and a JobManager that is
+ * unreachable or knows no leader (503 NOT_LEADER) makes the client ask the next one, for up to 30 s.
  *
  * ```ts
  * const client = new RestClient("http://127.0.0.1:8081");
@@ -75,13 +81,19 @@ const SUBMIT_TIMEOUT_MS = 60_000;
 export class RestClient {
   private readonly timeoutMs: number;
   private readonly authorization: string | undefined;
+  private readonly urls: string[];
+  private current = 0;
 
   constructor(
-    /** Base URL without a trailing slash, e.g. `http://127.0.0.1:8081`. */
-    readonly baseUrl: string,
+    /** Base URL without a trailing slash, e.g. `http://127.0.0.1:8081`; several separated by commas. */
+    baseUrl: string,
     options: RestClientOptions = {},
   ) {
-    this.baseUrl = baseUrl.replace(/\/+$/, "");
+    this.urls = baseUrl
+      .split(",")
+      .map((u) => u.trim().replace(/\/+$/, ""))
+      .filter((u) => u !== "");
+    if (this.urls.length === 0) throw new RiffleError("CONFIG_INVALID", "no JobManager REST address given");
     this.timeoutMs = options.timeoutMs ?? 15_000;
     this.authorization = options.token
       ? `Bearer ${options.token}`
@@ -152,7 +164,46 @@ export class RestClient {
     return this.request("GET", `${pathOf("results", { id: jobId })}?cursor=${cursor}`, undefined, { timeoutMs: RESULTS_TIMEOUT_MS, ...options });
   }
 
+  /** The JobManager the client talks to now (the leader last found, with several). */
+  get baseUrl(): string {
+    return this.urls[this.current]!;
+  }
+
   private async request<T>(method: string, path: string, body: unknown, options: RequestOptions = {}): Promise<T> {
+    if (this.urls.length === 1) return this.requestAt(this.baseUrl, method, path, body, options);
+    const deadline = Date.now() + LEADER_WAIT_MS;
+    let backoffMs = 100;
+    for (;;) {
+      let last: unknown;
+      for (let i = 0; i < this.urls.length; i++) {
+        const index = (this.current + i) % this.urls.length;
+        try {
+          const answer = await this.requestAt<T>(this.urls[index]!, method, path, body, options);
+          this.current = index;
+          return answer;
+        } catch (err) {
+          // Only "not here": an unreachable JobManager, or one that knows no leader. Any other answer is the leader's.
+          if (!(err instanceof RiffleError) || (err.code !== "JOBMANAGER_UNREACHABLE" && err.code !== "NOT_LEADER")) throw err;
+          last = err;
+        }
+      }
+      if (Date.now() + backoffMs > deadline) {
+        const why = last instanceof Error ? last.message : String(last);
+        throw new RiffleError(
+          "JOBMANAGER_UNREACHABLE",
+          `no leading JobManager among ${this.urls.join(", ")} within ${formatSeconds(LEADER_WAIT_MS)} (last: ${why})`,
+          {
+            cause: last,
+          },
+        );
+      }
+      // An election is under way (or every JobManager is down): the next round is the event awaited.
+      await new Promise((resolve) => setTimeout(resolve, backoffMs));
+      backoffMs = Math.min(backoffMs * 2, 1_000);
+    }
+  }
+
+  private async requestAt<T>(baseUrl: string, method: string, path: string, body: unknown, options: RequestOptions = {}): Promise<T> {
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
@@ -160,7 +211,7 @@ export class RestClient {
     let statusText: string;
     let text: string;
     try {
-      const res = await fetch(`${this.baseUrl}${path}`, {
+      const res = await fetch(`${baseUrl}${path}`, {
         method,
         signal,
         headers: {
@@ -176,14 +227,14 @@ export class RestClient {
     } catch (err) {
       if (options.signal?.aborted) throw options.signal.reason instanceof Error ? options.signal.reason : new InterruptedError("SIGINT");
       const reason = timeout.aborted ? `no answer within ${formatSeconds(timeoutMs)}` : networkReason(err);
-      throw this.unreachable(reason, err);
+      throw this.unreachable(baseUrl, reason, err);
     }
     if (status >= 200 && status < 300) {
       if (text.trim() === "") return undefined as T;
       try {
         return JSON.parse(text) as T;
       } catch (err) {
-        throw new RiffleError("INTERNAL", `the JobManager at ${this.baseUrl} answered ${method} ${path} with invalid JSON: ${text.slice(0, 200)}`, {
+        throw new RiffleError("INTERNAL", `the JobManager at ${baseUrl} answered ${method} ${path} with invalid JSON: ${text.slice(0, 200)}`, {
           cause: err,
         });
       }
@@ -191,10 +242,10 @@ export class RestClient {
     throw errorFromAnswer(status, statusText, text, `${method} ${path}`);
   }
 
-  private unreachable(reason: string, cause: unknown): RiffleError {
+  private unreachable(baseUrl: string, reason: string, cause: unknown): RiffleError {
     return new RiffleError(
       "JOBMANAGER_UNREACHABLE",
-      `cannot reach the JobManager at ${this.baseUrl} (${reason}). Is it running? Start one with \`riffle cluster start\` or pass --jobmanager host:port.`,
+      `cannot reach the JobManager at ${baseUrl} (${reason}). Is it running? Start one with \`riffle cluster start\` or pass --jobmanager host:port.`,
       { cause },
     );
   }

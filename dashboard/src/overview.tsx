@@ -1,4 +1,4 @@
-import type { ClusterOverview, MultipleJobsDetails } from "@riffle/shared/rest-api";
+import type { ClusterOverview, HighAvailabilityInfo, MultipleJobsDetails } from "@riffle/shared/rest-api";
 import { get } from "./api.js";
 import { count, duration, rate } from "./format.js";
 import { useNow, usePoll } from "./hooks.js";
@@ -9,6 +9,7 @@ import { Card, ErrorText, Loading, StateBadge } from "./ui.js";
 export function OverviewPage() {
   const overview = usePoll(() => get<ClusterOverview>("/overview"), "overview");
   const jobs = usePoll(() => get<MultipleJobsDetails>("/jobs/overview"), "jobs-overview");
+  const ha = usePoll(() => get<HighAvailabilityInfo>("/jobmanager/ha"), "jobmanager-ha");
   const now = useNow();
   const o = overview.data;
   const running = (jobs.data?.jobs ?? []).filter((j) => !["FINISHED", "FAILED", "CANCELED"].includes(j.state));
@@ -32,6 +33,7 @@ export function OverviewPage() {
           />
           <Card title="Throughput" value={rate(throughput)} detail="records out of sources, all running jobs" />
           <Card title="Uptime" value={duration(now - o["start-time"])} detail={`Riffle ${o["riffle-version"]}`} testid="card-uptime" />
+          {ha.data && <HighAvailabilityCard info={ha.data} />}
         </div>
       )}
       <h2>Running jobs</h2>
@@ -67,5 +69,22 @@ export function OverviewPage() {
         </table>
       )}
     </div>
+  );
+}
+
+/**
+ * This JobManager's place in high availability: its role, and who leads. A standby serves this page
+ * too (the overview is the leader's), so the card says which JobManager answers and where the leader is.
+ */
+function HighAvailabilityCard({ info }: { info: HighAvailabilityInfo }) {
+  if (info.type === "none") return <Card title="High availability" value="none" detail="one JobManager" testid="card-ha" />;
+  const leader = info.leader ? `leader ${info.leader.id} (${info.leader.restAddress})` : (info.error ?? "no leader yet");
+  return (
+    <Card
+      title={`High availability (${info.clusterId})`}
+      value={info.role === "leader" ? "this JobManager leads" : "standby"}
+      detail={`${leader} · ${info.candidates?.length ?? "?"} JobManagers campaigning`}
+      testid="card-ha"
+    />
   );
 }

@@ -30,12 +30,13 @@ export class TestCluster {
   readonly taskmanagers: RiffleProcess[] = [];
   private tmCount = 0;
 
-  private constructor(
+  protected constructor(
     readonly jobmanager: RiffleProcess,
     readonly restUrl: string,
+    /** What TaskManagers are given as `taskmanager.jobmanager.address` (several, comma-separated, for a highly available cluster). */
     readonly rpcAddress: string,
     readonly dir: string,
-    private readonly options: ClusterOptions,
+    protected readonly options: ClusterOptions,
   ) {}
 
   static async start(options: ClusterOptions = {}): Promise<TestCluster> {
@@ -90,13 +91,26 @@ export class TestCluster {
       wrapper,
     );
     this.taskmanagers.push(tm);
-    await tm.waitForLog((l) => l.msg === "TaskManager registered");
+    // A TaskManager registers once every slot's worker thread is ready: many slots on a busy machine take a while.
+    await tm.waitForLog((l) => l.msg === "TaskManager registered", 60_000);
     return tm;
   }
 
   /** One REST call; `authorization` for a cluster with `rest.auth.*` configured. */
-  async rest<T = unknown>(method: string, path: string, body?: unknown, authorization?: string): Promise<{ status: number; body: T }> {
-    const res = await fetch(`${this.restUrl}${path}`, {
+  rest<T = unknown>(method: string, path: string, body?: unknown, authorization?: string): Promise<{ status: number; body: T }> {
+    return this.restAt(this.restUrl, method, path, body, authorization);
+  }
+
+  /** One REST call to the JobManager at `base`. */
+  protected async restAt<T = unknown>(
+    base: string,
+    method: string,
+    path: string,
+    body?: unknown,
+    authorization?: string,
+  ): Promise<{ status: number; body: T }> {
+    const res = await fetch(`${base}${path}`, {
+      redirect: "manual",
       method,
       headers: {
         ...(body === undefined ? {} : { "content-type": "application/json" }),

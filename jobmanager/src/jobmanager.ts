@@ -1,23 +1,36 @@
+import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type * as grpc from "@grpc/grpc-js";
-import { componentLogger, createLogger, type Logger, type RiffleConfig } from "@riffle/shared";
-import { Dispatcher } from "./dispatcher/index.js";
-import { SystemClock } from "./clock.js";
-import { MetricsHistory, createJobManagerMetrics } from "./metrics/index.js";
+import { SystemClock, componentLogger, createLogger, type Clock, type Logger, type RiffleConfig } from "@riffle/shared";
+import { createHighAvailabilityServices, highAvailabilityConfig, type HighAvailabilityServices, type LeaderAddress } from "./ha/index.js";
+import { JobManagerLeadership, LeaderPart } from "./leader/index.js";
+import { createJobManagerMetrics } from "./metrics/index.js";
 import { WorkerPlanner } from "./plan/index.js";
-import { TaskManagerRegistry } from "./registry/index.js";
-import { createRestServer, listenRest, type RestApp } from "./rest/index.js";
-import { GrpcTaskExecutorGateway, startRpcServer } from "./rpc/index.js";
-import { SlotProvider, jobDefaultsFromConfig } from "./scheduler/index.js";
-import { BundleStore, JobStore } from "./store/index.js";
+import { createRestServer, listenRest, type RestApp, type RestContext } from "./rest/index.js";
+import { startRpcServer } from "./rpc/index.js";
+import { BundleStore } from "./store/index.js";
 
 /** Riffle's version: the jobmanager package's. */
 const VERSION = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
+export interface JobManagerOptions {
+  /** Time and every timer of the JobManager (registry, dispatcher, job masters, coordinators, leases); the system's by default. */
+  clock?: Clock;
+}
+
 /**
- * The JobManager process: a REST API and a gRPC server (ClientService for users, JobManagerService
- * for TaskManagers) in front of the dispatcher, the TaskManager registry and the job masters.
+ * The JobManager process, in two parts (Flink's split of a JobManager into its always-on endpoints and
+ * its leader processes):
+ *
+ *   always on ─ REST API, gRPC server, /metrics, the HA services (campaigning, following the leader)
+ *   leading  ─ a LeaderPart per leadership: TaskManager registry, slots, the fenced gateway to
+ *              TaskManagers, dispatcher, job masters, checkpoint coordinators, collect buffers
+ *
+ * Without high availability (`high-availability.type: none`) the one JobManager leads from its start
+ * and `create` resolves once it serves. With `etcd`, every JobManager campaigns; the leader takes over
+ * the jobs in the job store, and a standby answers what it can (`/overview`, `/jobmanager/ha`,
+ * `/metrics`) and sends every other request to the leader.
  */
 export class JobManager {
   private closing: Promise<void> | undefined;
@@ -26,113 +39,163 @@ export class JobManager {
     private readonly logger: Logger,
     private readonly rest: RestApp,
     private readonly rpcServer: grpc.Server,
-    private readonly registry: TaskManagerRegistry,
-    private readonly dispatcher: Dispatcher,
-    private readonly slots: SlotProvider,
-    private readonly gateway: GrpcTaskExecutorGateway,
+    private readonly ha: HighAvailabilityServices,
+    private readonly leadership: JobManagerLeadership,
     private readonly planner: WorkerPlanner,
     /** Bound REST port (the configured one, or the free port picked for 0). */
     readonly restPort: number,
     /** Bound gRPC port. */
     readonly rpcPort: number,
     readonly storageDir: string,
+    /** This JobManager's id in the election. */
+    readonly leaderId: string,
   ) {}
 
   /**
-   * Starts a JobManager: loads the job history from `jobmanager.storage.dir`, binds gRPC and REST,
-   * and logs "JobManager started". Rejects with PORT_IN_USE when a port is taken.
+   * Starts a JobManager: binds gRPC and REST, creates the HA services (checking the storage
+   * directories and the etcd endpoints) and starts campaigning; logs "JobManager started". Rejects
+   * with PORT_IN_USE when a port is taken, CONFIG_INVALID for HA settings that do not fit together
+   * or endpoints that are not etcd, HA_STORAGE_FAILED for a storage directory that cannot be written.
+   * An etcd that cannot be reached is no startup error: the JobManager retries, says so in its log,
+   * and its REST API answers 503 "no leader: etcd unreachable at …" meanwhile.
    */
-  static async create(config: RiffleConfig, logger: Logger = createLogger("jobmanager")): Promise<JobManager> {
+  static async create(config: RiffleConfig, logger: Logger = createLogger("jobmanager"), options: JobManagerOptions = {}): Promise<JobManager> {
+    const clock = options.clock ?? SystemClock;
+    const haConfig = highAvailabilityConfig(config);
     const storageDir = resolve(config["jobmanager.storage.dir"]);
     mkdirSync(storageDir, { recursive: true });
-    const bundles = new BundleStore(join(storageDir, "bundles"));
-    const store = new JobStore(join(storageDir, "jobs"), componentLogger(logger, "store"));
-    const registry = new TaskManagerRegistry({
-      heartbeatIntervalMs: config["heartbeat.interval"],
-      heartbeatTimeoutMs: config["heartbeat.timeout"],
-      logger: componentLogger(logger, "registry"),
-    });
-    const gateway = new GrpcTaskExecutorGateway(config["heartbeat.timeout"]);
-    const schedulerLogger = componentLogger(logger, "scheduler");
-    const slots = new SlotProvider(registry, config["jobmanager.slot-request.timeout"], schedulerLogger);
+
+    // Made once the HA services checked the storage; a leader part is built only after that.
+    let bundles: BundleStore | undefined;
+    // Plan workers are reused across jobs and leaderships (loading the SDK costs ~0.5 s of CPU).
     const planner = new WorkerPlanner({ logger: componentLogger(logger, "plan") });
-    const metricsHistory = new MetricsHistory({
-      windowMs: config["jobmanager.metrics.history"],
-      reportIntervalMs: config["heartbeat.interval"],
-      clock: SystemClock,
+    const haLogger = componentLogger(logger, "ha");
+    const leadership = new JobManagerLeadership({
+      createPart: (stores, leaderId) =>
+        new LeaderPart({
+          config,
+          stores,
+          bundles: bundles!,
+          recoverJobs: haConfig.type !== "none",
+          leaderId,
+          plan: (planOptions) => planner.plan(planOptions),
+          clock,
+          logger,
+          onJobRecovered: () => haMetrics.jobRecovered(),
+        }),
+      events: {
+        granted: () => haMetrics.leadershipChange("granted"),
+        revoked: (reason) => haMetrics.leadershipChange("revoked", reason),
+      },
+      clock,
+      logger: haLogger,
     });
-    const dispatcher = new Dispatcher({
-      bundles,
-      store,
-      slots,
-      gateway,
-      plan: (options) => planner.plan(options),
-      planTimeoutMs: config["jobmanager.plan.timeout"],
-      defaultParallelism: config["parallelism.default"],
-      defaultMaxParallelism: config["pipeline.max-parallelism"],
-      defaultBufferTimeoutMs: config["execution.buffer-timeout"],
-      defaultAutoWatermarkIntervalMs: config["pipeline.auto-watermark-interval"],
-      collectBufferRecords: config["jobmanager.collect.buffer-records"],
-      cancelTimeoutMs: config["jobmanager.cancel.timeout"],
-      jobDefaults: jobDefaultsFromConfig(config),
-      logger: componentLogger(logger, "dispatcher"),
-      schedulerLogger,
-      checkpointLogger: componentLogger(logger, "checkpoint"),
-      metricsHistory,
+    let ha: HighAvailabilityServices | undefined;
+    const { metrics, haMetrics } = createJobManagerMetrics(() => leadership.serving(), {
+      isLeader: () => leadership.serving() !== undefined,
+      msSinceLastKeepAlive: () => {
+        const lease = ha?.leaseStatus();
+        return lease ? Math.max(0, clock.now() - lease.lastRenewedAt) : undefined;
+      },
     });
-    registry.setListener(dispatcher);
 
     const { server: rpcServer, port: rpcPort } = await startRpcServer({
       host: config["jobmanager.rpc.address"],
       port: config["jobmanager.rpc.port"],
-      dispatcher,
-      registry,
-      bundles,
+      leader: () => leadership.granted() ?? leadership.require(),
+      dispatcher: () => leadership.require().dispatcher,
+      bundles: () => bundles ?? leadership.require().options.bundles,
       logger: componentLogger(logger, "rpc"),
     });
-    const rest = await createRestServer({
+    const ctx: RestContext = {
       config,
-      dispatcher,
-      registry,
-      metrics: createJobManagerMetrics(dispatcher, registry, metricsHistory),
-      metricsHistory,
+      leadership,
+      get dispatcher() {
+        return leadership.require().dispatcher;
+      },
+      get registry() {
+        return leadership.require().registry;
+      },
+      get metricsHistory() {
+        return leadership.require().metricsHistory;
+      },
+      metrics,
       logger: componentLogger(logger, "rest"),
+      clock,
       version: VERSION,
-      startTime: Date.now(),
-    });
+      startTime: clock.now(),
+    };
+    const rest = await createRestServer(ctx);
     let restPort: number;
     try {
       restPort = await listenRest(rest, config["rest.bind-address"], config["rest.port"]);
     } catch (err) {
       rpcServer.forceShutdown();
       await rest.close();
-      dispatcher.close();
-      slots.close();
       await planner.close();
       throw err;
     }
-    // Only a JobManager that owns its ports may rewrite the job records: one that failed to start
-    // (PORT_IN_USE) must not mark a running JobManager's jobs as failed.
-    dispatcher.recover();
-    registry.start();
-    logger.info({ restPort, rpcPort, storageDir }, "JobManager started");
-    return new JobManager(logger, rest, rpcServer, registry, dispatcher, slots, gateway, planner, restPort, rpcPort, storageDir);
+    const address: LeaderAddress = {
+      rpcAddress: `${config["jobmanager.rpc.address"]}:${rpcPort}`,
+      restAddress: `http://${restHost(config)}:${restPort}`,
+    };
+    const leaderId = `${address.rpcAddress}-${randomBytes(3).toString("hex")}`;
+    try {
+      ha = await createHighAvailabilityServices(config, { leaderId, logger: haLogger, clock, address });
+      // Bundles are what every JobManager of a cluster must read: with high availability they live in its shared storage.
+      bundles = new BundleStore(haConfig.type === "etcd" ? join(haConfig.storageDir, haConfig.clusterId, "bundles") : join(storageDir, "bundles"));
+    } catch (err) {
+      rpcServer.forceShutdown();
+      await rest.close();
+      await planner.close();
+      await ha?.close();
+      throw err;
+    }
+    // Only a JobManager that owns its ports campaigns: one that failed to start (PORT_IN_USE) must not
+    // take a running JobManager's jobs over or mark them failed.
+    leadership.start(ha, address);
+    if (ha.type === "none") await leadership.whenServing();
+    logger.info(
+      { restPort, rpcPort, storageDir, leaderId, ha: ha.type, ...(ha.type === "etcd" ? { clusterId: ha.clusterId, endpoints: haConfig.etcd.endpoints } : {}) },
+      "JobManager started",
+    );
+    return new JobManager(logger, rest, rpcServer, ha, leadership, planner, restPort, rpcPort, storageDir, leaderId);
   }
 
-  /** Stops serving. Jobs keep their recorded status; the next JobManager on this storage marks unfinished ones FAILED. */
+  /** Whether this JobManager leads and serves now. */
+  get isLeader(): boolean {
+    return this.leadership.serving() !== undefined;
+  }
+
+  /** Resolves once this JobManager leads and has taken over the jobs. */
+  whenLeading(): Promise<void> {
+    return this.leadership.whenServing();
+  }
+
+  /**
+   * Stops serving. A leader resigns first (its lease is revoked, so a standby leads at once); jobs
+   * keep their recorded status, for the next leader (high availability) or the next JobManager on
+   * this storage (which marks unfinished ones FAILED).
+   */
   close(): Promise<void> {
     this.closing ??= this.shutdown();
     return this.closing;
   }
 
   private async shutdown(): Promise<void> {
-    this.registry.close();
-    this.slots.close();
-    this.dispatcher.close();
+    // The election revokes a leadership synchronously (RESIGNED), closing the leader part, before the lease goes.
+    await this.ha.close();
+    this.leadership.close();
     await this.planner.close();
     this.rpcServer.forceShutdown();
     await this.rest.close();
-    this.gateway.close();
     this.logger.info("JobManager stopped");
   }
+}
+
+/** The host clients reach the REST API at: `rest.address`, else `rest.bind-address` (this machine for a wildcard). */
+function restHost(config: RiffleConfig): string {
+  const host = config["rest.address"] || config["rest.bind-address"];
+  if (host === "0.0.0.0" || host === "::" || host === "[::]") return "127.0.0.1";
+  return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
 }

@@ -18,12 +18,15 @@ export function bundlePath(dir: string, hash: string): string {
   return join(dir, `${hash}.mjs`);
 }
 
-/** Stores a bundle (atomically) and returns its hash. */
+/**
+ * Stores a bundle (atomically) in `dir`, which its store made (linkRuntimePackages), and returns its
+ * hash. The directory is not made again here: a TaskManager removes its work directory at shutdown,
+ * and a bundle download landing after that must fail, not leave a directory nobody will remove.
+ */
 export function storeBundle(dir: string, bytes: Uint8Array): string {
   const hash = bundleHash(bytes);
   const path = bundlePath(dir, hash);
   if (!existsSync(path)) {
-    mkdirSync(dir, { recursive: true });
     const tmp = `${path}.${process.pid}.tmp`;
     writeFileSync(tmp, bytes);
     renameSync(tmp, path);

@@ -86,6 +86,10 @@ export const ErrorCodes = {
   HA_UNAVAILABLE: { domain: "external", status: 503, retry: true },
   HA_STORAGE_FAILED: { domain: "external", status: 500, retry: true },
   LEADERSHIP_LOST: { domain: "external", status: 503, retry: false },
+  /** This JobManager is not the leader (a standby, or no leader is known): ask the leader it names, or retry. */
+  NOT_LEADER: { domain: "external", status: 503, retry: true },
+  /** A TaskManager refused a command of a leadership older than one it has seen (a deposed JobManager). */
+  FENCING_TOKEN_OUTDATED: { domain: "external", status: 409, retry: false },
 } as const satisfies Record<string, { domain: ErrorDomain; status: number; retry: boolean }>;
 
 export type ErrorCode = keyof typeof ErrorCodes;

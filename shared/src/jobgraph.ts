@@ -134,7 +134,7 @@ export interface JobRuntimeConfig {
   autoWatermarkIntervalMs?: number;
   /**
    * The job's checkpoints at this deployment, for two-phase-commit sinks that clean up after earlier
-   * attempts (decision record 0011): `retainedUpTo` is the newest completed checkpoint or savepoint that
+   * attempts (decision record 0012): `retainedUpTo` is the newest completed checkpoint or savepoint that
    * may still be restored (what was staged up to it stays), and every checkpoint or savepoint
    * triggered so far has an id below `nextCheckpointId`.
    */

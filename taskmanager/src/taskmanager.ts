@@ -20,9 +20,11 @@ import {
   type ExchangeRequest,
   type ExchangeResponse,
   type TaskMetricsReport,
+  type JobManagerHeartbeat,
 } from "@riffle/shared";
 import type { OperatorEvent } from "@riffle/sdk/internal";
 import { JobManagerConnection } from "./rpc/jobmanager-connection.js";
+import { ExecutionReconciler, FencingGuard, jobManagerAddresses } from "./leader/index.js";
 import { BundleStore } from "./bundles/bundle-store.js";
 import { metricsText, registerTaskMetrics } from "./metrics/task-metrics.js";
 import { startMetricsServer } from "./metrics/server.js";
@@ -88,6 +90,9 @@ export class TaskManager {
   readonly terminated: Promise<void>;
   private readonly connections = new ConnectionManager();
   private readonly bundles: BundleStore;
+  private readonly reconciler = new ExecutionReconciler();
+  /** The leader this TaskManager is registered with (its id in the election), for logs. */
+  private leaderId = "";
 
   private constructor(
     readonly id: string,
@@ -98,6 +103,8 @@ export class TaskManager {
     private readonly server: grpc.Server,
     private readonly metricsServer: HttpServer,
     private readonly workDir: WorkDirectory,
+    /** Refuses commands of deposed JobManager leaders. */
+    private readonly fencing: FencingGuard,
   ) {
     this.terminated = new Promise((resolve, reject) => {
       this.resolveTerminated = resolve;
@@ -127,6 +134,8 @@ export class TaskManager {
       );
     }
     const registry = createRegistry("taskmanager");
+    const addresses = jobManagerAddresses(config["taskmanager.jobmanager.address"], `${config["jobmanager.rpc.address"]}:${config["jobmanager.rpc.port"]}`);
+    const fencing = new FencingGuard(log.child({ subsystem: "fencing" }), registry);
     const server = rpc.createServer();
     let tm: TaskManager | undefined;
     const started = () => {
@@ -134,27 +143,34 @@ export class TaskManager {
       return tm;
     };
     rpc.addService(server, "TaskExecutorService", {
+      // Every command is checked against the newest fencing token first: a deposed leader's is refused.
       DeployTask: rpc.handleUnary<TaskDeploymentDescriptor, object>(async (tdd) => {
+        fencing.check(tdd.fencingToken, "DeployTask", `execution ${tdd.executionId}`);
         await started().deploy(tdd);
         return {};
       }),
       CancelTask: rpc.handleUnary<CancelTaskRequest, object>((req) => {
+        fencing.check(req.fencingToken, "CancelTask", `execution ${req.executionId}`);
         tm?.cancel(req.jobId, req.executionId);
         return {};
       }),
       TriggerCheckpoint: rpc.handleUnary<TriggerCheckpointRequest, object>(async (req) => {
+        fencing.check(req.fencingToken, "TriggerCheckpoint", `checkpoint ${req.checkpointId} of execution ${req.executionId}`);
         await started().slotOf(req.executionId).triggerCheckpoint(req);
         return {};
       }),
       NotifyCheckpointComplete: rpc.handleUnary<CheckpointNotification, object>((req) => {
+        fencing.check(req.fencingToken, "NotifyCheckpointComplete", `checkpoint ${req.checkpointId} of execution ${req.executionId}`);
         tm?.notifyCheckpoint("checkpoint-complete", req);
         return {};
       }),
       NotifyCheckpointAborted: rpc.handleUnary<CheckpointNotification, object>((req) => {
+        fencing.check(req.fencingToken, "NotifyCheckpointAborted", `checkpoint ${req.checkpointId} of execution ${req.executionId}`);
         tm?.notifyCheckpoint("checkpoint-aborted", req);
         return {};
       }),
       SendOperatorEvent: rpc.handleUnary<OperatorEventRequest, object>(async (req) => {
+        fencing.check(req.fencingToken, "SendOperatorEvent", `an event for execution ${req.executionId}`);
         await started().slotOf(req.executionId).deliverOperatorEvent(req.executionId, parseOperatorEvent(req.eventJson));
         return {};
       }),
@@ -189,7 +205,8 @@ export class TaskManager {
       metrics.server.close();
       throw err;
     }
-    tm = new TaskManager(id, `${host}:${port}`, metrics.port, config, log.child({ taskmanagerId: id }), server, metrics.server, workDir);
+    tm = new TaskManager(id, `${host}:${port}`, metrics.port, config, log.child({ taskmanagerId: id }), server, metrics.server, workDir, fencing);
+    tm.addresses = addresses;
     registerTaskMetrics(
       registry,
       () => tm!.taskSnapshots(),
@@ -308,14 +325,13 @@ export class TaskManager {
     return port1;
   }
 
-  private jobManagerAddress(): string {
-    return this.config["taskmanager.jobmanager.address"] || `${this.config["jobmanager.rpc.address"]}:${this.config["jobmanager.rpc.port"]}`;
-  }
+  /** The JobManagers to register with, in the order tried (several for a highly available cluster). */
+  private addresses: string[] = [];
 
   private async connect(signal?: AbortSignal): Promise<void> {
-    const address = this.jobManagerAddress();
+    this.reconciler.reset();
     const connection = new JobManagerConnection(
-      address,
+      this.addresses,
       {
         taskmanagerId: this.id,
         address: this.address,
@@ -323,18 +339,53 @@ export class TaskManager {
         metricsAddress: `${this.config["taskmanager.host"]}:${this.metricsPort}`,
         pid: process.pid,
       },
-      { onLost: (reason) => this.onJobManagerLost(reason), reports: () => this.reports() },
+      {
+        onLost: (reason) => this.onJobManagerLost(reason),
+        onHeartbeat: (heartbeat) => this.onJobManagerHeartbeat(heartbeat),
+        reports: () => this.reports(),
+      },
       this.log.child({ subsystem: "jobmanager-connection" }),
     );
     this.connection = connection;
-    await connection.register(this.config["taskmanager.registration.timeout"], signal);
-    this.log.info({ jobmanager: address, slots: this.config["taskmanager.slots"] }, "TaskManager registered");
+    const registration = await connection.register(this.config["taskmanager.registration.timeout"], signal);
+    const newLeader = this.fencing.observe(registration.fencingToken);
+    const previousLeader = this.leaderId;
+    this.leaderId = registration.leaderId;
+    this.log.info(
+      {
+        jobmanager: connection.address,
+        leaderId: registration.leaderId || null,
+        fencingToken: registration.fencingToken || null,
+        slots: this.config["taskmanager.slots"],
+        ...(newLeader && previousLeader && previousLeader !== registration.leaderId ? { previousLeader } : {}),
+      },
+      "TaskManager registered",
+    );
+  }
+
+  /**
+   * A heartbeat of the leader: its token (a newer leader may have taken over meanwhile, then this one's
+   * heartbeats are ignored), and the executions it believes run here: tasks it left out twice in a row
+   * are cancelled.
+   */
+  private onJobManagerHeartbeat(heartbeat: JobManagerHeartbeat): void {
+    const newest = this.fencing.newest;
+    if (heartbeat.fencingToken && newest && heartbeat.fencingToken < newest) return;
+    this.fencing.observe(heartbeat.fencingToken);
+    const live = this.slots.flatMap((s) => s.liveExecutions());
+    for (const task of this.reconciler.reconcile(live, heartbeat.executionIds)) {
+      this.log.warn(
+        { executionId: task.executionId, jobId: task.jobId, leaderId: this.leaderId },
+        "cancelling a task the JobManager no longer lists in its heartbeats (stale)",
+      );
+      this.cancel(task.jobId, task.executionId);
+    }
   }
 
   /** Without its JobManager a TaskManager's tasks have no one to report to: cancel them, register again. */
   private onJobManagerLost(reason: string): void {
     if (this.closing) return;
-    this.log.warn({ reason }, "lost the JobManager; cancelling tasks and registering again");
+    this.log.warn({ reason, jobmanager: this.connection?.address }, "lost the JobManager; cancelling tasks and registering again");
     for (const slot of this.slots) slot.cancelAll();
     this.connection?.close();
     this.connect().catch((err: Error) => {

@@ -1,8 +1,8 @@
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { RiffleError, loadConfig, parseSetFlags, toRiffleError, type RiffleConfig } from "@riffle/shared";
+import { RiffleError, freePort, loadConfig, parseSetFlags, toRiffleError, type RiffleConfig } from "@riffle/shared";
 import { InterruptedError } from "../errors.js";
 import { connectHost } from "../options.js";
 import { RestClient, restAuthOf } from "../rest-client.js";
@@ -12,6 +12,14 @@ import { ClusterProcess, type ExitStatus, type LogRecord, type OutputMode } from
 export interface LocalClusterOptions {
   /** TaskManager processes to start. Default: `cluster.taskmanagers` of the configuration (2). */
   taskmanagers?: number;
+  /** JobManager processes to start; more than one needs `ha`. Default: `cluster.jobmanagers` (1). */
+  jobmanagers?: number;
+  /**
+   * High availability on a local etcd (Debian's etcd-server, `RIFFLE_ETCD_BINARY` to use another):
+   * one etcd member on free ports with its data in `<dir>/etcd`, started first and stopped last;
+   * the JobManagers campaign in it and the TaskManagers are given every JobManager's address.
+   */
+  ha?: boolean;
   /**
    * "embedded" (default): the processes belong to this one — their output passes through it (log
    * records to log files, everything else to `stdout`) and they shut down if it dies.
@@ -53,8 +61,10 @@ export interface LocalClusterOptions {
 /** One process of a local cluster. */
 export interface LocalClusterProcess {
   name: string;
-  role: "jobmanager" | "taskmanager";
+  role: "jobmanager" | "taskmanager" | "etcd";
   pid: number;
+  /** What the process runs when it is not the CLI (etcd's binary): how `cluster stop` recognises it. */
+  command?: string;
   logFile: string;
   restPort?: number;
   rpcPort?: number;
@@ -144,6 +154,19 @@ export class LocalCluster {
     const taskmanagers = options.taskmanagers ?? config["cluster.taskmanagers"];
     if (!Number.isInteger(taskmanagers) || taskmanagers < 1)
       throw new RiffleError("CONFIG_INVALID", `a cluster needs at least one TaskManager, got ${taskmanagers}`);
+    const jobmanagers = options.jobmanagers ?? config["cluster.jobmanagers"];
+    const ha = options.ha ?? false;
+    if (!Number.isInteger(jobmanagers) || jobmanagers < 1)
+      throw new RiffleError("CONFIG_INVALID", `a cluster needs at least one JobManager, got ${jobmanagers}`);
+    if (jobmanagers > 1 && !ha) {
+      throw new RiffleError("CONFIG_INVALID", `${jobmanagers} JobManagers need high availability: add --ha (a local etcd is started for them)`);
+    }
+    if (ha && !existsSync(ETCD_BINARY)) {
+      throw new RiffleError(
+        "CONFIG_INVALID",
+        `--ha needs etcd at ${ETCD_BINARY}: install Debian's etcd-server (apt-get install -y etcd-server etcd-client), or point RIFFLE_ETCD_BINARY at one`,
+      );
+    }
 
     const createdDir = options.dir === undefined;
     const dir = resolve(options.dir ?? mkdtempSync(join(tmpdir(), "riffle-")));
@@ -210,23 +233,94 @@ export class LocalCluster {
     };
 
     try {
-      const jmSettings = [
-        ...((options.freePorts ?? embedded) ? ["rest.port=0", "jobmanager.rpc.port=0"] : []),
-        ...(options.storageDir !== undefined
-          ? [`jobmanager.storage.dir=${options.storageDir}`]
-          : embedded
-            ? [`jobmanager.storage.dir=${join(dir, "jobmanager")}`]
-            : []),
-      ];
-      const jm = spawnProcess("jobmanager", "jobmanager", jmSettings);
-      const started = await abortable(jm.p.waitForLog("JobManager started", deadline));
-      const restPort = portOf(started, "restPort", jm.p.name);
-      const rpcPort = portOf(started, "rpcPort", jm.p.name);
-      Object.assign(jm.entryInfo, { restPort, rpcPort });
-      options.onProcess?.(jm.entryInfo);
-      const restUrl = `http://${connectHost(config["rest.bind-address"])}:${restPort}`;
-      const rpcAddress = `${connectHost(config["jobmanager.rpc.address"])}:${rpcPort}`;
-
+      const haSettings: string[] = [];
+      if (ha) {
+        // etcd first: the JobManagers campaign in it. Its log is zap JSON on stderr, into its log file.
+        const clientPort = await freePort();
+        const peerPort = await freePort();
+        const client = `http://127.0.0.1:${clientPort}`;
+        const peer = `http://127.0.0.1:${peerPort}`;
+        const etcd = ClusterProcess.spawn({
+          name: "etcd",
+          command: ETCD_BINARY,
+          args: [
+            "--name=riffle",
+            `--data-dir=${join(dir, "etcd")}`,
+            `--listen-client-urls=${client}`,
+            `--advertise-client-urls=${client}`,
+            `--listen-peer-urls=${peer}`,
+            `--initial-advertise-peer-urls=${peer}`,
+            `--initial-cluster=riffle=${peer}`,
+          ],
+          mode: outputMode,
+          logFile: join(logDir, "etcd.log"),
+          cwd: options.cwd,
+          env: options.env,
+          stdout: options.stdout,
+          stderr: options.stderr,
+        });
+        procs.push(etcd);
+        const etcdInfo: LocalClusterProcess = {
+          name: "etcd",
+          role: "etcd",
+          pid: etcd.pid ?? -1,
+          logFile: etcd.logFile,
+          command: ETCD_BINARY,
+          rpcPort: clientPort,
+        };
+        info.push(etcdInfo);
+        if (etcd.pid !== undefined) options.onProcess?.(etcdInfo);
+        await abortable(waitForEtcd(client, etcd, deadline));
+        haSettings.push(
+          "high-availability.type=etcd",
+          `high-availability.etcd.endpoints=${client}`,
+          `high-availability.storageDir=${join(dir, "ha")}`,
+          // Every JobManager must read what the others checkpointed: one directory for all.
+          `state.checkpoints.dir=${resolve(options.cwd ?? ".", config["state.checkpoints.dir"])}`,
+          `state.savepoints.dir=${resolve(options.cwd ?? ".", config["state.savepoints.dir"])}`,
+        );
+      }
+      const free = options.freePorts ?? embedded;
+      const started = [];
+      for (let i = 0; i < jobmanagers; i++) {
+        const name = jobmanagers === 1 ? "jobmanager" : `jobmanager-${i + 1}`;
+        const storage =
+          options.storageDir !== undefined
+            ? jobmanagers === 1
+              ? options.storageDir
+              : join(options.storageDir, name)
+            : embedded || jobmanagers > 1
+              ? join(dir, name)
+              : undefined;
+        const jmSettings = [
+          ...(free
+            ? ["rest.port=0", "jobmanager.rpc.port=0"]
+            : jobmanagers > 1
+              ? [`rest.port=${config["rest.port"] + i}`, `jobmanager.rpc.port=${config["jobmanager.rpc.port"] + i}`]
+              : []),
+          ...(storage !== undefined ? [`jobmanager.storage.dir=${storage}`] : []),
+          ...haSettings,
+        ];
+        started.push(spawnProcess(name, "jobmanager", jmSettings));
+      }
+      const jmAddresses = await abortable(
+        Promise.all(
+          started.map(async (jm) => {
+            const record = await jm.p.waitForLog("JobManager started", deadline);
+            const restPort = portOf(record, "restPort", jm.p.name);
+            const rpcPort = portOf(record, "rpcPort", jm.p.name);
+            Object.assign(jm.entryInfo, { restPort, rpcPort });
+            options.onProcess?.(jm.entryInfo);
+            return {
+              restUrl: `http://${connectHost(config["rest.bind-address"])}:${restPort}`,
+              rpcAddress: `${connectHost(config["jobmanager.rpc.address"])}:${rpcPort}`,
+            };
+          }),
+        ),
+      );
+      // With several JobManagers, clients and TaskManagers are given them all and follow the leader.
+      const restUrl = jmAddresses.map((a) => a.restUrl).join(",");
+      const rpcAddress = jmAddresses.map((a) => a.rpcAddress).join(",");
       const tms = Array.from({ length: taskmanagers }, (_, i) => {
         const tm = spawnProcess(`taskmanager-${i + 1}`, "taskmanager", [
           `taskmanager.jobmanager.address=${rpcAddress}`,
@@ -242,7 +336,7 @@ export class LocalCluster {
         return Promise.all([ready, registered]);
       });
       // TaskManagers would only notice a dead JobManager at their registration timeout: watch it here.
-      const jobManagerDied = jm.p.exited.then((): never => {
+      const jobManagerDied = Promise.race(started.map((jm) => jm.p.exited.then(() => jm))).then((jm): never => {
         throw jm.p.exitError("while the TaskManagers started");
       });
       jobManagerDied.catch(() => undefined);
@@ -281,9 +375,11 @@ export class LocalCluster {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       for (const p of this.procs) p.discardOutput();
-      const [jm, ...tms] = this.procs;
-      await Promise.allSettled(tms.map((p) => p.stop(this.stopTimeoutMs)));
-      if (jm) await jm.stop(this.stopTimeoutMs).catch(() => undefined);
+      // TaskManagers first, then the JobManagers, then etcd (the JobManagers resign in it).
+      const of = (role: LocalClusterProcess["role"]) => this.procs.filter((_, i) => this.info[i]?.role === role);
+      for (const role of ["taskmanager", "jobmanager", "etcd"] as const) {
+        await Promise.allSettled(of(role).map((p) => p.stop(this.stopTimeoutMs)));
+      }
       if (this.removeDir) rmSync(this.dir, { recursive: true, force: true });
     })();
     return this.stopping;
@@ -331,4 +427,26 @@ function portOf(record: LogRecord, field: string, name: string): number {
 function optionalPort(record: LogRecord, field: string): number | undefined {
   const value = record[field];
   return typeof value === "number" && Number.isInteger(value) && value > 0 && value <= 65535 ? value : undefined;
+}
+
+/** etcd's binary: Debian's etcd-server, or RIFFLE_ETCD_BINARY. */
+const ETCD_BINARY = process.env.RIFFLE_ETCD_BINARY ?? "/usr/bin/etcd";
+
+/** Polls etcd's /health until it answers healthy; rejects when it exits first or the deadline passes. */
+async function waitForEtcd(url: string, etcd: ClusterProcess, deadline: number): Promise<void> {
+  let last = "no answer yet";
+  while (Date.now() < deadline) {
+    if (etcd.exitStatus) throw etcd.exitError("while starting");
+    try {
+      const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1_000) });
+      const body = (await res.json()) as { health?: string };
+      if (body.health === "true") return;
+      last = JSON.stringify(body);
+    } catch (err) {
+      last = err instanceof Error ? err.message : String(err);
+    }
+    // etcd answers its health endpoint once it serves: asking is the only signal from outside.
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new RiffleError("TIMEOUT", `etcd at ${url} did not become healthy in time (${last})`);
 }

@@ -26,11 +26,11 @@ const STOP_TIMEOUT_MS = 30_000;
  * processes that outlive the command. Logs go to `.riffle/log/<name>.log`, pids and addresses to
  * `.riffle/cluster.json`. Returns once the JobManager's overview counts every TaskManager.
  */
-export async function clusterStartCommand(globals: GlobalOptions, options: { taskmanagers?: number }): Promise<number> {
+export async function clusterStartCommand(globals: GlobalOptions, options: { taskmanagers?: number; jobmanagers?: number; ha?: boolean }): Promise<number> {
   const config = resolveConfig(globals);
   const existing = readClusterState();
   if (existing) {
-    const live = existing.processes.filter((p) => isRiffleProcess(p.pid, existing.entry));
+    const live = existing.processes.filter((p) => isRiffleProcess(p.pid, p.command ?? existing.entry));
     if (live.length > 0) {
       throw new RiffleError(
         "CLUSTER_ALREADY_RUNNING",
@@ -41,6 +41,8 @@ export async function clusterStartCommand(globals: GlobalOptions, options: { tas
   }
 
   const taskmanagers = options.taskmanagers ?? config["cluster.taskmanagers"];
+  const jobmanagers = options.jobmanagers ?? config["cluster.jobmanagers"];
+  const ha = options.ha ?? false;
   const state: ClusterState = {
     version: 1,
     startedAt: new Date().toISOString(),
@@ -55,7 +57,10 @@ export async function clusterStartCommand(globals: GlobalOptions, options: { tas
     writeClusterState(state);
   };
 
-  await write(process.stderr, `Starting a cluster: 1 JobManager, ${taskmanagers} TaskManager${taskmanagers === 1 ? "" : "s"}...\n`);
+  await write(
+    process.stderr,
+    `Starting a cluster: ${ha ? "a local etcd, " : ""}${jobmanagers} JobManager${jobmanagers === 1 ? "" : "s"}, ${taskmanagers} TaskManager${taskmanagers === 1 ? "" : "s"}...\n`,
+  );
   const interrupts = new Interrupts();
   let cluster: LocalCluster;
   try {
@@ -65,6 +70,8 @@ export async function clusterStartCommand(globals: GlobalOptions, options: { tas
       removeDir: false,
       freePorts: false,
       taskmanagers,
+      jobmanagers,
+      ha,
       ...(globals.config !== undefined ? { configFile: globals.config } : {}),
       settings: globals.set,
       signal: interrupts.signal,
@@ -81,9 +88,16 @@ export async function clusterStartCommand(globals: GlobalOptions, options: { tas
   writeClusterState(state);
   cluster.release();
 
-  const rest = new URL(cluster.restUrl).host;
+  const rest = cluster.restUrl
+    .split(",")
+    .map((u) => new URL(u).host)
+    .join(",");
+  const etcd = cluster.processes.find((p) => p.role === "etcd");
   const lines = [
-    `Cluster started: JobManager REST at ${cluster.restUrl} (gRPC ${cluster.rpcAddress}), ${taskmanagers} TaskManager${taskmanagers === 1 ? "" : "s"}.`,
+    jobmanagers === 1
+      ? `Cluster started: JobManager REST at ${cluster.restUrl} (gRPC ${cluster.rpcAddress}), ${taskmanagers} TaskManager${taskmanagers === 1 ? "" : "s"}${ha ? "" : "."}`
+      : `Cluster started: ${jobmanagers} JobManagers, REST at ${cluster.restUrl} (gRPC ${cluster.rpcAddress}), ${taskmanagers} TaskManager${taskmanagers === 1 ? "" : "s"}`,
+    ...(etcd ? [`High availability on the local etcd at http://127.0.0.1:${etcd.rpcPort} (pid ${etcd.pid}); data in ${CLUSTER_DIR}/etcd/.`] : []),
     `Logs are in ${CLUSTER_DIR}/log/, pids in ${CLUSTER_STATE_FILE}.`,
     "",
     `Submit a job:  riffle run -m ${rest} path/to/job.ts [job arguments]`,
@@ -94,17 +108,19 @@ export async function clusterStartCommand(globals: GlobalOptions, options: { tas
   return 0;
 }
 
-/** `riffle cluster stop`: SIGTERM to every recorded process (TaskManagers first), SIGKILL after 30 s. */
+/** `riffle cluster stop`: SIGTERM to every recorded process (TaskManagers first, etcd last), SIGKILL after 30 s. */
 export async function clusterStopCommand(_globals: GlobalOptions): Promise<number> {
   const state = readClusterState();
   if (!state) {
     await write(process.stderr, `No cluster is running (no ${CLUSTER_STATE_FILE}).\n`);
     return 0;
   }
+  // TaskManagers first, then the JobManagers, then etcd (the leader resigns in it on its way out).
   const tms = state.processes.filter((p) => p.role === "taskmanager");
   const jms = state.processes.filter((p) => p.role === "jobmanager");
-  for (const group of [tms, jms]) {
-    const outcomes = await Promise.all(group.map(async (p) => ({ p, outcome: await stopPid(p.pid, state.entry, STOP_TIMEOUT_MS) })));
+  const etcd = state.processes.filter((p) => p.role === "etcd");
+  for (const group of [tms, jms, etcd]) {
+    const outcomes = await Promise.all(group.map(async (p) => ({ p, outcome: await stopPid(p.pid, p.command ?? state.entry, STOP_TIMEOUT_MS) })));
     for (const { p, outcome } of outcomes) {
       const what =
         outcome === "stopped" ? "stopped" : outcome === "killed" ? `killed (no exit within ${STOP_TIMEOUT_MS / 1000} s of SIGTERM)` : "was not running";

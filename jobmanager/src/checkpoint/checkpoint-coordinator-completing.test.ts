@@ -8,7 +8,7 @@ import { TEST_JOB_ID } from "../testing/fixtures.js";
 
 const readMetadata = (chkDir: string) => JSON.parse(readFileSync(join(chkDir, "_metadata"), "utf8")) as CheckpointMetadata;
 
-describe("CheckpointCoordinator: completing", () => {
+describe("CheckpointCoordinator: completing", async () => {
   let dir: string;
 
   beforeEach(() => {
@@ -19,13 +19,13 @@ describe("CheckpointCoordinator: completing", () => {
 
   it("completes once every task acknowledged: writes _metadata, records the pointer and notifies every task", async () => {
     const h = new CoordinatorHarness(dir);
-    const p = h.coordinator.triggerCheckpoint()!;
+    const p = (await h.coordinator.triggerCheckpoint())!;
     h.ack(1, SRC);
     h.ack(1, MAP0);
     await h.coordinator.whenIdle();
     expect(p.status).toBe("PENDING");
     expect(existsSync(join(p.dir, "_metadata"))).toBe(false);
-    h.clock.advance(250);
+    await h.advance(250);
     h.ack(1, MAP1);
     await h.coordinator.whenIdle();
 
@@ -57,7 +57,8 @@ describe("CheckpointCoordinator: completing", () => {
         },
       ],
     });
-    expect(h.persisted.at(-1)).toEqual({ nextId: 2, latest: { id: 1, path: p.dir, timestamp: p.timestamp } });
+    expect(await h.stores.counter.get()).toBe(2);
+    expect(await h.stores.checkpoints.getAll()).toEqual([{ id: 1, path: p.dir, timestamp: p.timestamp }]);
     expect(h.gateway.completed).toEqual([SRC, MAP0, MAP1].map((executionId) => ({ jobId: TEST_JOB_ID, executionId, checkpointId: 1 })));
     expect(h.coordinator.latestCompleted).toMatchObject({ id: 1, path: p.dir });
 
@@ -98,7 +99,7 @@ describe("CheckpointCoordinator: completing", () => {
         },
       },
     );
-    const p = h.coordinator.triggerCheckpoint()!;
+    const p = (await h.coordinator.triggerCheckpoint())!;
     expect(calls).toEqual(["snapshot 1"]);
     expect(h.gateway.triggered).toEqual([]);
     release({ "source-1": { assigned: ["t-0"] } });
@@ -112,10 +113,10 @@ describe("CheckpointCoordinator: completing", () => {
     expect(calls).toEqual(["snapshot 1", "injected 1", "complete 1"]);
   });
 
-  it("shows an in-progress checkpoint with its acknowledgements so far", () => {
+  it("shows an in-progress checkpoint with its acknowledgements so far", async () => {
     const h = new CoordinatorHarness(dir);
-    h.coordinator.triggerCheckpoint();
-    h.clock.advance(40);
+    await h.coordinator.triggerCheckpoint();
+    await h.advance(40);
     h.ack(1, SRC);
     const [entry] = h.coordinator.stats.snapshot().history;
     expect(entry).toMatchObject({ id: 1, status: "IN_PROGRESS", numAcknowledged: 1, numSubtasks: 3, endToEndDurationMs: 40, externalPath: null });
@@ -125,15 +126,15 @@ describe("CheckpointCoordinator: completing", () => {
     const h = new CoordinatorHarness(dir, { retained: 2 });
     const chk = (n: number) => join(dir, TEST_JOB_ID, `chk-${n}`);
     for (const n of [1, 2]) {
-      h.coordinator.triggerCheckpoint();
+      await h.coordinator.triggerCheckpoint();
       await h.ackAll(n);
     }
-    h.coordinator.triggerCheckpoint();
+    await h.coordinator.triggerCheckpoint();
     h.decline(3, MAP0);
     await h.coordinator.whenIdle();
     expect([1, 2, 3].map((n) => existsSync(chk(n)))).toEqual([true, true, false]);
 
-    h.coordinator.triggerCheckpoint();
+    await h.coordinator.triggerCheckpoint();
     h.ack(4, SRC);
     await h.coordinator.whenIdle();
     expect([1, 2, 4].map((n) => existsSync(chk(n)))).toEqual([true, true, true]);
@@ -148,10 +149,10 @@ describe("CheckpointCoordinator: completing", () => {
 
   it("carries a finished task's last completed state into the next checkpoint, copying its files", async () => {
     const h = new CoordinatorHarness(dir);
-    h.coordinator.triggerCheckpoint();
+    await h.coordinator.triggerCheckpoint();
     await h.ackAll(1);
     h.task(MAP1).status = "finished";
-    const p = h.coordinator.triggerCheckpoint()!;
+    const p = (await h.coordinator.triggerCheckpoint())!;
     expect(p.waitingTasks().map((t) => t.executionId)).toEqual([SRC, MAP0]);
     await h.ackAll(2);
 
@@ -164,7 +165,7 @@ describe("CheckpointCoordinator: completing", () => {
 
   it("ignores acknowledgements of other checkpoints, of executions it does not wait for, and repeated ones", async () => {
     const h = new CoordinatorHarness(dir);
-    const p = h.coordinator.triggerCheckpoint()!;
+    const p = (await h.coordinator.triggerCheckpoint())!;
     h.ack(7, SRC, "");
     h.ack(1, "e-unknown", "");
     h.ack(1, SRC);
@@ -180,7 +181,7 @@ describe("CheckpointCoordinator: completing", () => {
 
   it("accepts an empty state_json as a task without state", async () => {
     const h = new CoordinatorHarness(dir);
-    const p = h.coordinator.triggerCheckpoint()!;
+    const p = (await h.coordinator.triggerCheckpoint())!;
     for (const id of [SRC, MAP0, MAP1]) h.ack(1, id, "");
     await h.coordinator.whenIdle();
     expect(p.status).toBe("COMPLETED");

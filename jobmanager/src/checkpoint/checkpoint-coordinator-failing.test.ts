@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { CoordinatorHarness, MAP0, MAP1, SRC } from "../testing/checkpoint-harness.js";
 import { TEST_JOB_ID } from "../testing/fixtures.js";
 
-describe("CheckpointCoordinator: failing", () => {
+describe("CheckpointCoordinator: failing", async () => {
   let dir: string;
 
   beforeEach(() => {
@@ -18,11 +18,11 @@ describe("CheckpointCoordinator: failing", () => {
 
   it("aborts a checkpoint that times out: notifies the tasks, deletes its directory, counts it", async () => {
     const h = new CoordinatorHarness(dir, { timeoutMs: 5_000, tolerableFailures: 1 });
-    const p = h.coordinator.triggerCheckpoint()!;
+    const p = (await h.coordinator.triggerCheckpoint())!;
     h.ack(1, SRC);
-    h.clock.advance(4_999);
+    await h.advance(4_999);
     expect(p.status).toBe("PENDING");
-    h.clock.advance(1);
+    await h.advance(1);
     await h.coordinator.whenIdle();
     expect(p.status).toBe("FAILED");
     expect(failure(h)).toMatchObject({
@@ -42,9 +42,9 @@ describe("CheckpointCoordinator: failing", () => {
     expect(h.coordinator.stats.snapshot().counts).toMatchObject({ total: 1, failed: 1, completed: 0 });
   });
 
-  it("aborts a checkpoint a task declines, with the task's reason", () => {
+  it("aborts a checkpoint a task declines, with the task's reason", async () => {
     const h = new CoordinatorHarness(dir, { tolerableFailures: 1 });
-    const p = h.coordinator.triggerCheckpoint()!;
+    const p = (await h.coordinator.triggerCheckpoint())!;
     h.decline(1, MAP0, "STATE_BACKEND_FAILED", "no space left on device");
     expect(p.status).toBe("FAILED");
     expect(failure(h)).toMatchObject({
@@ -58,14 +58,14 @@ describe("CheckpointCoordinator: failing", () => {
 
   it("fails the job once more checkpoints fail in a row than tolerated; a completed one resets the count", async () => {
     const h = new CoordinatorHarness(dir, { tolerableFailures: 1 });
-    h.coordinator.triggerCheckpoint();
+    await h.coordinator.triggerCheckpoint();
     h.decline(1, SRC);
-    h.coordinator.triggerCheckpoint();
+    await h.coordinator.triggerCheckpoint();
     await h.ackAll(2);
-    h.coordinator.triggerCheckpoint();
+    await h.coordinator.triggerCheckpoint();
     h.decline(3, SRC);
     expect(h.jobFailures).toEqual([]);
-    h.coordinator.triggerCheckpoint();
+    await h.coordinator.triggerCheckpoint();
     h.decline(4, MAP1);
     expect(h.jobFailures).toEqual([
       {
@@ -76,30 +76,30 @@ describe("CheckpointCoordinator: failing", () => {
     ]);
   });
 
-  it("fails a checkpoint whose directory cannot be created with STORAGE_FAILURE, and the job runs on", () => {
+  it("fails a checkpoint whose directory cannot be created with STORAGE_FAILURE, and the job runs on", async () => {
     const file = join(dir, "not-a-directory");
     writeFileSync(file, "");
     const h = new CoordinatorHarness(file, { intervalMs: 1_000, tolerableFailures: 2 });
     h.coordinator.startPeriodic();
-    h.clock.advance(1_000);
+    await h.advance(1_000);
     const first = failure(h);
     expect(first).toMatchObject({ id: 1, failureReason: "STORAGE_FAILURE" });
     expect(first?.failureMessage).toContain(`checkpoint 1 failed: cannot create the directory of checkpoint 1 (${join(file, TEST_JOB_ID, "chk-1")})`);
     expect(first?.failureMessage).toContain("check that state.checkpoints.dir is writable");
     expect(h.gateway.triggered).toEqual([]);
     expect(h.jobFailures).toEqual([]);
-    h.clock.advance(1_000);
+    await h.advance(1_000);
     expect(h.jobFailures).toEqual([]);
     expect(h.coordinator.stats.snapshot().counts).toMatchObject({ total: 2, failed: 2 });
-    h.clock.advance(1_000);
+    await h.advance(1_000);
     expect(h.jobFailures.map((f) => f.code)).toEqual(["CHECKPOINT_TOLERABLE_FAILURES_EXCEEDED"]);
   });
 
   it("fails a checkpoint whose _metadata cannot be written with STORAGE_FAILURE and keeps the earlier one", async () => {
     const h = new CoordinatorHarness(dir, { tolerableFailures: 1 });
-    h.coordinator.triggerCheckpoint();
+    await h.coordinator.triggerCheckpoint();
     await h.ackAll(1);
-    const p = h.coordinator.triggerCheckpoint()!;
+    const p = (await h.coordinator.triggerCheckpoint())!;
     h.ack(2, SRC);
     h.ack(2, MAP0);
     // Block the directory before the last acknowledgement: that one starts the asynchronous
@@ -116,9 +116,9 @@ describe("CheckpointCoordinator: failing", () => {
     expect(h.jobFailures).toEqual([]);
   });
 
-  it("fails a checkpoint acknowledged with unreadable state", () => {
+  it("fails a checkpoint acknowledged with unreadable state", async () => {
     const h = new CoordinatorHarness(dir, { tolerableFailures: 1 });
-    h.coordinator.triggerCheckpoint();
+    await h.coordinator.triggerCheckpoint();
     h.ack(1, MAP0, JSON.stringify({ operators: [{ uid: "map-2", keyed: [{ path: "../escape", keyGroupRange: { start: 0, end: 63 }, size: 1 }] }] }));
     expect(failure(h)).toMatchObject({ failureReason: "INVALID_ACKNOWLEDGEMENT" });
     expect(failure(h)?.failureMessage).toMatch(
@@ -128,19 +128,19 @@ describe("CheckpointCoordinator: failing", () => {
 
   it("aborts without counting when the job stops, a trigger does not arrive, or a task finishes first", async () => {
     const h = new CoordinatorHarness(dir, { tolerableFailures: 0 });
-    h.coordinator.triggerCheckpoint();
+    await h.coordinator.triggerCheckpoint();
     h.coordinator.stop("TASK_FAILURE");
     expect(failure(h)).toMatchObject({ id: 1, failureReason: "TASK_FAILURE" });
     expect(h.gateway.aborted).toEqual([]);
 
     h.gateway.failTriggerOf.add(SRC);
-    h.coordinator.triggerCheckpoint();
+    await h.coordinator.triggerCheckpoint();
     await new Promise<void>((resolve) => setImmediate(resolve));
     expect(failure(h)).toMatchObject({ id: 2, failureReason: "TRIGGER_FAILURE" });
     expect(failure(h)?.failureMessage).toBe("could not trigger checkpoint 2 at Source (1/1) (tm-a:1): connection refused");
     h.gateway.failTriggerOf.clear();
 
-    h.coordinator.triggerCheckpoint();
+    await h.coordinator.triggerCheckpoint();
     h.ack(3, MAP0);
     h.coordinator.taskFinished(MAP0);
     expect(h.coordinator.pendingCheckpoint?.id).toBe(3);

@@ -10,8 +10,10 @@ import {
   type JobGraph,
   type Logger,
   type TriggerCheckpointRequest,
+  type Unfenced,
 } from "@riffle/shared";
 import type { Cancel, Clock } from "../clock.js";
+import type { CheckpointIdCounter, CheckpointPointer, CompletedCheckpointStore } from "../ha/index.js";
 import type { CheckpointConfig } from "./checkpoint-config.js";
 import { CHECKPOINT_FAILURE_REASONS, isCountedFailure, type CheckpointFailureReason } from "./checkpoint-failure-reason.js";
 import { buildCheckpointMetadata, subtaskSnapshot } from "./checkpoint-metadata.js";
@@ -19,14 +21,17 @@ import { calculateCheckpointPlan } from "./checkpoint-plan.js";
 import { CheckpointStatsTracker } from "./checkpoint-stats.js";
 import type { CheckpointStorage } from "./checkpoint-storage.js";
 import { PendingCheckpoint, type CarriedSnapshot, type CheckpointTask } from "./pending-checkpoint.js";
-import { savepointDirName } from "./savepoint.js";
+import { readSavepoint, savepointDirName } from "./savepoint.js";
 import { parseTaskStateSnapshot, snapshotPaths, snapshotSize } from "./task-state.js";
 
-/** The TaskManager commands the coordinator sends, addressed by host:port (part of the TaskExecutorGateway). */
+/**
+ * The TaskManager commands the coordinator sends, addressed by host:port (part of the
+ * TaskExecutorGateway, which adds the leader's fencing token).
+ */
 export interface CheckpointGateway {
-  triggerCheckpoint(address: string, request: TriggerCheckpointRequest): Promise<void>;
-  notifyCheckpointComplete(address: string, notification: CheckpointNotification): Promise<void>;
-  notifyCheckpointAborted(address: string, notification: CheckpointNotification): Promise<void>;
+  triggerCheckpoint(address: string, request: Unfenced<TriggerCheckpointRequest>): Promise<void>;
+  notifyCheckpointComplete(address: string, notification: Unfenced<CheckpointNotification>): Promise<void>;
+  notifyCheckpointAborted(address: string, notification: Unfenced<CheckpointNotification>): Promise<void>;
 }
 
 export interface CompletedCheckpointPointer {
@@ -34,18 +39,6 @@ export interface CompletedCheckpointPointer {
   /** Absolute directory of the checkpoint (holds `_metadata`). */
   path: string;
   timestamp: number;
-}
-
-/** What the job record keeps of a job's checkpoints: it survives restarts of the job. */
-export interface CheckpointProgress {
-  /** Id of the next checkpoint; ids never repeat within a job. */
-  nextId: number;
-  latest: CompletedCheckpointPointer | null;
-  /**
-   * Id of the newest savepoint that completed. Savepoints are never deleted, so what sinks staged for
-   * it must outlive restores of older checkpoints (decision record 0007). Absent until one completed.
-   */
-  newestSavepointId?: number;
 }
 
 export interface CompletedCheckpoint extends CompletedCheckpointPointer {
@@ -56,8 +49,11 @@ export interface CompletedCheckpoint extends CompletedCheckpointPointer {
 export interface CheckpointJobContext {
   /** Every subtask of the current attempt. */
   tasks(): CheckpointTask[];
-  /** Stores the progress in the job record. */
-  persist(progress: CheckpointProgress): void;
+  /**
+   * A savepoint completed: the job records its id (the newest savepoint stays restorable, so sinks keep
+   * what they staged for it; decision record 0007). Awaited before the savepoint is reported complete.
+   */
+  savepointCompleted(id: number): Promise<void>;
   /** More checkpoints failed in a row than the job tolerates: the job fails (and may restart). */
   failJob(failure: { code: ErrorCode; message: string }): void;
 }
@@ -92,11 +88,20 @@ export interface CheckpointCoordinatorOptions {
   clock: Clock;
   logger: Logger;
   job: CheckpointJobContext;
-  /** From the job record; a new job starts at `{ nextId: 1, latest: null }`. */
-  progress: CheckpointProgress;
+  /** The job's checkpoint ids, shared with its savepoints; an id is taken (awaited) before each trigger. */
+  counter: CheckpointIdCounter;
+  /**
+   * Pointers to the job's retained checkpoints: a checkpoint is complete once its pointer is in here
+   * (awaited before any task is told), and restores read the newest pointer from here.
+   */
+  checkpoints: CompletedCheckpointStore;
+  /** The newest checkpoint in `checkpoints` when the coordinator starts (a recovered job's), read by the caller. */
+  latest?: CompletedCheckpoint | undefined;
+  /** The newest completed savepoint's id, from the job record (decision record 0007). */
+  newestSavepointId?: number | undefined;
   /**
    * The savepoint (or checkpoint) the job starts from: restores use it until a newer checkpoint
-   * completed. Its id should be below `progress.nextId`.
+   * completed. The caller moves the counter past its id.
    */
   base?: CompletedCheckpoint;
   /** The job's source coordinators, whose state checkpoints hold; none by default. */
@@ -133,12 +138,19 @@ export type StopReason = Extract<CheckpointFailureReason, "TASK_FAILURE" | "JOB_
 /**
  * Takes a job's checkpoints (Flink's CheckpointCoordinator): triggers one every interval while the
  * job runs, at most one in flight and never sooner than the minimum pause after the previous one
- * ended; collects the tasks' acknowledgements; seals a checkpoint by writing its `_metadata`; keeps
- * the last N; and fails the job when more checkpoints fail in a row than it tolerates.
+ * ended; collects the tasks' acknowledgements; seals a checkpoint by writing its `_metadata`; records
+ * its pointer in the completed-checkpoint store; keeps the last N; and fails the job when more
+ * checkpoints fail in a row than it tolerates.
  *
- *   trigger ──► tasks snapshot, barriers flow ──► every task acknowledges ──► copy finished tasks'
- *   files, write _metadata, record the pointer, delete old ones, notify complete
- *        └──► timeout / decline / storage error ──► abort, notify aborted, count the failure
+ *   take an id (counter) ──► trigger ──► tasks snapshot, barriers flow ──► every task acknowledges
+ *   ──► copy finished tasks' files, write _metadata ──► add the pointer to the store (the checkpoint
+ *   is complete now) ──► notify complete, delete the directories the store dropped
+ *        └──► no id / timeout / decline / storage or store error ──► abort, notify aborted, count it
+ *
+ * The id and the pointer are awaited writes to the HA stores (etcd under high availability): a
+ * checkpoint is triggered only with an id the store handed out, so ids never repeat across leaders,
+ * and no task hears of a completed checkpoint before a new leader would restore it, so a
+ * two-phase-commit sink never commits output that a failover would produce again.
  *
  * Savepoints take the same path into a directory of their own and share the id counter. They wait
  * for the checkpoint in flight (queued, in order), are never deleted, never count as failed
@@ -147,15 +159,18 @@ export type StopReason = Extract<CheckpointFailureReason, "TASK_FAILURE" | "JOB_
 export class CheckpointCoordinator {
   readonly stats = new CheckpointStatsTracker();
   private pending: PendingCheckpoint | undefined;
-  /** Checkpoints whose _metadata is being written; their directory is theirs to discard. */
+  /** A checkpoint or savepoint is waiting for its id: it counts as in flight. */
+  private triggering = false;
+  /** Checkpoints whose _metadata is being written or whose pointer is being recorded; their directory is theirs to discard. */
   private readonly finalizing = new Set<PendingCheckpoint>();
-  /** Retained completed checkpoints, oldest first. */
-  private readonly completed: CompletedCheckpoint[] = [];
-  private nextId: number;
-  private latestPointer: CompletedCheckpointPointer | null;
+  /** The newest checkpoint recorded in the store (a terminal savepoint too): what carries finished tasks' state. */
+  private latest: CompletedCheckpoint | undefined;
   private newestSavepointId: number | undefined;
   private consecutiveFailures = 0;
   private periodic = false;
+  /** Bumped by stop() and close(): a trigger that awaited its id checks it before it goes on (Flink's runIfState). */
+  private generation = 0;
+  private closed = false;
   private cancelTrigger: Cancel | undefined;
   private lastEndedAt: number | undefined;
   private readonly warnedNoSnapshot = new Set<string>();
@@ -171,14 +186,16 @@ export class CheckpointCoordinator {
   private suspended = false;
   /** Savepoints whose directory could not be created: what is at their path is not theirs to delete. */
   private readonly withoutDir = new WeakSet<PendingCheckpoint>();
+  /** Loaded `_metadata` of restored pointers, by path: a restart does not read the same file again. */
+  private readonly metadataCache = new Map<string, CompletedCheckpoint>();
 
   constructor(private readonly options: CheckpointCoordinatorOptions) {
-    this.nextId = Math.max(options.progress.nextId, (options.base?.id ?? 0) + 1);
-    this.latestPointer = options.progress.latest;
-    this.newestSavepointId = options.progress.newestSavepointId;
+    this.latest = options.latest;
+    this.newestSavepointId = options.newestSavepointId;
     this.logger = options.logger;
     this.graph = options.graph;
     this.base = options.base;
+    if (options.latest) this.metadataCache.set(options.latest.path, options.latest);
   }
 
   get config(): CheckpointConfig {
@@ -189,9 +206,9 @@ export class CheckpointCoordinator {
     return this.pending;
   }
 
-  /** The latest checkpoint completed while this JobManager ran the job. */
+  /** The newest checkpoint this coordinator recorded in the store (or found there at its start). */
   get latestCompleted(): CompletedCheckpoint | undefined {
-    return this.completed[this.completed.length - 1];
+    return this.latest;
   }
 
   /** The savepoint or checkpoint the job's current graph started from, if any. */
@@ -206,12 +223,12 @@ export class CheckpointCoordinator {
    * so a savepoint taken after the checkpoint a failover goes back to stays restorable.
    */
   get retainedUpTo(): number {
-    return Math.max(this.latestPointer?.id ?? 0, this.newestSavepointId ?? 0, this.base?.id ?? 0);
+    return Math.max(this.latest?.id ?? 0, this.newestSavepointId ?? 0, this.base?.id ?? 0);
   }
 
   /** Every checkpoint or savepoint triggered so far has an id below this one (ids never repeat within a job). */
-  get nextCheckpointId(): number {
-    return this.nextId;
+  nextCheckpointId(): Promise<number> {
+    return this.options.counter.get();
   }
 
   /**
@@ -219,6 +236,7 @@ export class CheckpointCoordinator {
    * the last one). A job without a checkpoint interval takes only savepoints.
    */
   startPeriodic(): void {
+    if (this.closed) return;
     this.suspended = false;
     const interval = this.config.intervalMs;
     if (this.periodic || interval === null) return;
@@ -234,6 +252,7 @@ export class CheckpointCoordinator {
    */
   stop(reason: StopReason): void {
     this.periodic = false;
+    this.generation++;
     this.cancelTrigger?.();
     this.cancelTrigger = undefined;
     this.rejectQueued(`the savepoint was not taken: ${CHECKPOINT_FAILURE_REASONS[reason].message}`);
@@ -241,16 +260,21 @@ export class CheckpointCoordinator {
     if (p) this.abort(p, reason, `${kindOf(p)} ${p.id} was aborted: ${CHECKPOINT_FAILURE_REASONS[reason].message}`);
   }
 
-  /** The JobManager shuts down: timers stop, nothing is aborted or deleted; waiting savepoints fail. */
+  /**
+   * The JobManager shuts down or lost its leadership: timers stop and nothing more is triggered,
+   * recorded, notified, aborted or deleted; waiting savepoints fail.
+   */
   close(): void {
+    this.closed = true;
     this.periodic = false;
+    this.generation++;
     this.cancelTrigger?.();
     this.cancelTrigger = undefined;
     this.pending?.cancelTimeout();
-    this.rejectQueued("the savepoint was not taken: the JobManager is shutting down");
+    this.rejectQueued("the savepoint was not taken: the JobManager is shutting down or no longer leads");
     for (const [p, w] of this.waiters) {
       this.waiters.delete(p);
-      w.reject(new RiffleError("SAVEPOINT_FAILED", `savepoint ${p.id} did not complete: the JobManager is shutting down`));
+      w.reject(new RiffleError("SAVEPOINT_FAILED", `savepoint ${p.id} did not complete: the JobManager is shutting down or no longer leads`));
     }
   }
 
@@ -270,6 +294,10 @@ export class CheckpointCoordinator {
    */
   triggerSavepoint(request: SavepointRequest): Promise<CompletedCheckpoint> {
     return new Promise((resolve, reject) => {
+      if (this.closed) {
+        reject(new RiffleError("SAVEPOINT_FAILED", `job ${this.options.jobName} is not led by this JobManager any more; no savepoint is taken`));
+        return;
+      }
       if (this.suspended) {
         reject(
           new RiffleError("OPERATION_IN_PROGRESS", `job ${this.options.jobName} is taking a savepoint to stop or rescale; no other savepoint is taken now`),
@@ -282,41 +310,75 @@ export class CheckpointCoordinator {
         this.cancelTrigger?.();
         this.cancelTrigger = undefined;
       }
-      if (this.pending) {
-        this.queue.push(waiter);
-        this.logger.info({ pending: this.pending.id, targetDir: request.targetDir }, `savepoint queued behind ${kindOf(this.pending)} ${this.pending.id}`);
+      this.queue.push(waiter);
+      if (this.pending || this.triggering) {
+        const ahead = this.pending ? `${kindOf(this.pending)} ${this.pending.id}` : "the checkpoint being triggered";
+        this.logger.info({ pending: this.pending?.id, targetDir: request.targetDir }, `savepoint queued behind ${ahead}`);
         return;
       }
-      if (!this.startSavepoint(waiter)) this.resumePeriodic();
+      this.startNextSavepoint();
     });
   }
 
-  /** Resolves once no checkpoint is being sealed or deleted. */
+  /** Resolves once no checkpoint is being triggered, sealed, recorded or deleted. */
   async whenIdle(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
   }
 
   /**
-   * Triggers a checkpoint now; undefined when one is in flight or the tasks are not ready (nothing
-   * is counted then). A checkpoint whose directory cannot be created is returned FAILED.
+   * Takes an id and triggers a checkpoint; resolves undefined when one is in flight or the tasks are
+   * not ready (no id is taken then), or when no id could be had (logged; the next interval tries
+   * again). A checkpoint whose directory cannot be created is returned FAILED.
    */
-  triggerCheckpoint(): PendingCheckpoint | undefined {
-    if (this.pending) {
-      this.logger.debug({ pending: this.pending.id }, "not triggering a checkpoint: one is in flight");
+  triggerCheckpoint(): Promise<PendingCheckpoint | undefined> {
+    const work = this.startCheckpoint();
+    this.track(work.then(() => {}));
+    return work;
+  }
+
+  private async startCheckpoint(): Promise<PendingCheckpoint | undefined> {
+    if (this.closed) return undefined;
+    if (this.pending || this.triggering) {
+      this.logger.debug({ pending: this.pending?.id }, "not triggering a checkpoint: one is in flight");
       return undefined;
     }
     if (this.suspended || this.queue.length > 0) {
       this.logger.debug("not triggering a checkpoint: a savepoint goes first");
       return undefined;
     }
+    if (!this.ready()) return undefined;
+    const generation = this.generation;
+    this.triggering = true;
+    let id: number;
+    try {
+      id = await this.options.counter.getAndIncrement();
+    } catch (err) {
+      this.triggering = false;
+      if (generation !== this.generation) return undefined;
+      this.logger.warn(
+        { err: toRiffleError(err).message },
+        `checkpoint of job ${this.options.jobName} not triggered: no checkpoint id could be taken (${toRiffleError(err).message})`,
+      );
+      this.lastEndedAt = this.options.clock.now();
+      this.afterTriggerFailed();
+      return undefined;
+    } finally {
+      this.triggering = false;
+    }
+    // Whatever happened while the id was taken (the job stopped, a task failed) decides now; the id
+    // is then left unused (ids need not be contiguous, only never repeated).
+    if (generation !== this.generation || this.pending) return undefined;
+    if (this.suspended || this.queue.length > 0) {
+      this.afterTriggerFailed();
+      return undefined;
+    }
     const plan = calculateCheckpointPlan(this.graph, this.options.job.tasks());
     if ("notReady" in plan) {
-      this.logger.debug({ why: plan.notReady }, "not triggering a checkpoint now");
+      this.logger.debug({ why: plan.notReady, checkpointId: id }, "not triggering the checkpoint: the tasks changed while its id was taken");
+      this.afterTriggerFailed();
       return undefined;
     }
     const { clock, storage } = this.options;
-    const id = this.nextId++;
-    this.persist();
     const timestamp = clock.now();
     let dir: string;
     let storageFailure: string | undefined;
@@ -380,7 +442,7 @@ export class CheckpointCoordinator {
     const { jobId } = this.options;
     await Promise.all(
       tasks.map((task) => {
-        const request: TriggerCheckpointRequest = {
+        const request: Unfenced<TriggerCheckpointRequest> = {
           jobId,
           executionId: task.executionId,
           checkpointId: p.id,
@@ -396,27 +458,80 @@ export class CheckpointCoordinator {
     );
   }
 
-  /**
-   * Starts a savepoint now; false (the waiter rejected) when the tasks are not ready or a finished
-   * task's final state is in no checkpoint (restoring would run it again from its start).
-   */
-  private startSavepoint(w: SavepointWaiter): boolean {
-    const { clock, storage, jobId, jobName } = this.options;
+  /** Whether the tasks can take a checkpoint now (logged at debug level when not). */
+  private ready(): boolean {
     const plan = calculateCheckpointPlan(this.graph, this.options.job.tasks());
     if ("notReady" in plan) {
-      this.savepointFailed(w, new RiffleError("SAVEPOINT_FAILED", `cannot take a savepoint of job ${jobName} now: ${plan.notReady}`));
+      this.logger.debug({ why: plan.notReady }, "not triggering a checkpoint now");
       return false;
     }
-    if (plan.finished.length > 0 && !this.carrySource()) {
-      const names = plan.finished.map((t) => t.name).join(", ");
-      this.savepointFailed(
-        w,
-        new RiffleError("SAVEPOINT_FAILED", `cannot take a savepoint of job ${jobName}: ${names} finished and no completed checkpoint holds its final state`),
-      );
+    return true;
+  }
+
+  /** A trigger that never started a checkpoint: savepoints queued meanwhile go, else the next interval tries again. */
+  private afterTriggerFailed(): void {
+    if (this.queue.length > 0) {
+      this.startNextSavepoint();
+      return;
+    }
+    const interval = this.config.intervalMs;
+    if (this.periodic && !this.suspended && !this.cancelTrigger && interval !== null) this.scheduleTrigger(interval);
+  }
+
+  /** Starts the oldest queued savepoint; when none can start, periodic checkpoints go on. */
+  private startNextSavepoint(): void {
+    const w = this.queue.shift();
+    if (!w) {
+      this.resumePeriodic();
+      return;
+    }
+    this.triggering = true;
+    this.track(
+      this.startSavepoint(w).then((started) => {
+        this.triggering = false;
+        if (!started && !this.closed) this.startNextSavepoint();
+      }),
+    );
+  }
+
+  /**
+   * Takes an id and starts a savepoint; false (the waiter rejected) when the tasks are not ready, a
+   * finished task's final state is in no checkpoint (restoring would run it again from its start), or
+   * no id could be had.
+   */
+  private async startSavepoint(w: SavepointWaiter): Promise<boolean> {
+    const { clock, storage, jobId, jobName } = this.options;
+    const notStartable = (): boolean => {
+      const plan = calculateCheckpointPlan(this.graph, this.options.job.tasks());
+      if ("notReady" in plan) {
+        this.savepointFailed(w, new RiffleError("SAVEPOINT_FAILED", `cannot take a savepoint of job ${jobName} now: ${plan.notReady}`));
+        return true;
+      }
+      if (plan.finished.length > 0 && !this.carrySource()) {
+        const names = plan.finished.map((t) => t.name).join(", ");
+        this.savepointFailed(
+          w,
+          new RiffleError("SAVEPOINT_FAILED", `cannot take a savepoint of job ${jobName}: ${names} finished and no completed checkpoint holds its final state`),
+        );
+        return true;
+      }
+      return false;
+    };
+    if (notStartable()) return false;
+    const generation = this.generation;
+    let id: number;
+    try {
+      id = await this.options.counter.getAndIncrement();
+    } catch (err) {
+      this.savepointFailed(w, new RiffleError("SAVEPOINT_FAILED", `savepoint of job ${jobName} not taken: no checkpoint id: ${toRiffleError(err).message}`));
       return false;
     }
-    const id = this.nextId++;
-    this.persist();
+    if (generation !== this.generation) {
+      this.savepointFailed(w, new RiffleError("SAVEPOINT_FAILED", "the savepoint was not taken: the job left RUNNING while its id was taken"));
+      return false;
+    }
+    if (notStartable()) return false;
+    const plan = calculateCheckpointPlan(this.graph, this.options.job.tasks()) as Exclude<ReturnType<typeof calculateCheckpointPlan>, { notReady: string }>;
     const timestamp = clock.now();
     const dir = join(w.request.targetDir, savepointDirName(jobId, id, timestamp));
     const p = new PendingCheckpoint(
@@ -490,18 +605,40 @@ export class CheckpointCoordinator {
   }
 
   /**
-   * What the job restores from now, counted as restored: the latest checkpoint completed since the
-   * base, else the base (the savepoint it started from), else nothing.
+   * What the job restores from now, counted as restored: the newest checkpoint pointer in the store
+   * when it is newer than the base (its `_metadata` read from its directory), else the base (the
+   * savepoint it started from), else nothing. Rejects when the store cannot be read or the checkpoint
+   * it points at is not whole (the restart fails, and the restart strategy decides).
    */
-  restoreLatest(): CompletedCheckpoint | undefined {
-    const latest = this.carrySource() ?? this.base;
-    if (latest) this.stats.reportRestored(latest.id, latest.path, this.options.clock.now());
-    return latest;
+  async restoreLatest(): Promise<CompletedCheckpoint | undefined> {
+    const pointer = await this.options.checkpoints.getLatest();
+    const restored = pointer && pointer.id > (this.base?.id ?? 0) ? this.load(pointer) : this.base;
+    if (restored) this.stats.reportRestored(restored.id, restored.path, this.options.clock.now());
+    return restored;
+  }
+
+  /** The checkpoint a pointer names, with its `_metadata`. */
+  private load(pointer: CheckpointPointer): CompletedCheckpoint {
+    const cached = this.metadataCache.get(pointer.path);
+    if (cached?.id === pointer.id) return cached;
+    let checkpoint: CompletedCheckpoint;
+    try {
+      checkpoint = { ...readSavepoint(pointer.path), id: pointer.id, path: pointer.path, timestamp: pointer.timestamp };
+    } catch (err) {
+      throw new RiffleError(
+        "STATE_RESTORE_FAILED",
+        `the latest completed checkpoint ${pointer.id} of job ${this.options.jobName} cannot be restored: ${toRiffleError(err).message}`,
+        { cause: err },
+      );
+    }
+    this.metadataCache.clear();
+    this.metadataCache.set(pointer.path, checkpoint);
+    return checkpoint;
   }
 
   /** The latest completed checkpoint newer than the base: state of the current graph's own run. */
   private carrySource(): CompletedCheckpoint | undefined {
-    const latest = this.latestCompleted;
+    const latest = this.latest;
     return latest && latest.id > (this.base?.id ?? 0) ? latest : undefined;
   }
 
@@ -545,7 +682,11 @@ export class CheckpointCoordinator {
     );
   }
 
-  /** Every task acknowledged: copy the finished tasks' files, then seal the checkpoint with _metadata. */
+  /**
+   * Every task acknowledged: copy the finished tasks' files, seal the checkpoint with _metadata, and
+   * record its pointer in the store (a terminal savepoint's too: restarts restore it). Only once the
+   * store holds the pointer is the checkpoint complete.
+   */
   private async finalize(p: PendingCheckpoint): Promise<void> {
     this.finalizing.add(p);
     let metadata: CheckpointMetadata;
@@ -567,56 +708,100 @@ export class CheckpointCoordinator {
     } catch (err) {
       this.finalizing.delete(p);
       if (p.status === "PENDING") this.abort(p, "STORAGE_FAILURE", `${kindOf(p)} ${p.id} failed: ${toRiffleError(err).message}`);
+      else if (!this.closed) this.discard(p.dir, p.id);
+      return;
+    }
+    if (p.status !== "PENDING" || this.closed) {
+      // Aborted while its files were written (timeout, the job stopped): it never counts as completed.
+      this.finalizing.delete(p);
+      if (!this.closed) this.discard(p.dir, p.id);
+      return;
+    }
+    const completed: CompletedCheckpoint = { id: p.id, path: p.dir, timestamp: p.timestamp, metadata };
+    const terminal = p.isSavepoint && this.waiters.get(p)?.request.terminal === true;
+    if (p.isSavepoint && !terminal) {
+      await this.recordSavepoint(p);
+      this.finalizing.delete(p);
+      if (this.closed) return;
+      if (p.status === "PENDING") this.completeSavepoint(p, completed);
       else this.discard(p.dir, p.id);
       return;
     }
-    this.finalizing.delete(p);
-    if (p.status !== "PENDING") {
-      // Aborted while its files were written (timeout, the job stopped): it never counts as completed.
-      this.discard(p.dir, p.id);
+    let dropped: CheckpointPointer[];
+    try {
+      const pointer: CheckpointPointer = { id: p.id, path: p.dir, timestamp: p.timestamp, ...(terminal ? { savepoint: true } : {}) };
+      dropped = await this.options.checkpoints.add(pointer, this.config.retained);
+    } catch (err) {
+      this.finalizing.delete(p);
+      this.recordFailed(p, err);
       return;
     }
-    this.complete(p, metadata);
+    this.finalizing.delete(p);
+    this.latest = completed;
+    this.metadataCache.set(completed.path, completed);
+    if (terminal) await this.recordSavepoint(p);
+    // Directories of checkpoints the store let go; savepoints are never deleted.
+    for (const old of dropped) if (!old.savepoint && old.path !== p.dir) this.discard(old.path, old.id);
+    if (this.closed) return;
+    if (p.status !== "PENDING") {
+      // Stopped while the pointer was written: the store holds it, so it stays the job's latest checkpoint.
+      this.logger.info({ checkpointId: p.id, path: p.dir }, `${kindOf(p)} ${p.id} was recorded as the job stopped; it is kept as the latest`);
+      return;
+    }
+    if (p.isSavepoint) this.completeSavepoint(p, completed);
+    else this.complete(p);
   }
 
-  private complete(p: PendingCheckpoint, metadata: CheckpointMetadata): void {
-    if (p.isSavepoint) {
-      this.completeSavepoint(p, metadata);
-      return;
+  /** A savepoint's id goes to the job record; a failure to write it is logged (the savepoint itself is whole). */
+  private async recordSavepoint(p: PendingCheckpoint): Promise<void> {
+    this.newestSavepointId = Math.max(this.newestSavepointId ?? 0, p.id);
+    try {
+      await this.options.job.savepointCompleted(p.id);
+    } catch (err) {
+      this.logger.warn({ checkpointId: p.id, err: toRiffleError(err).message }, `could not record savepoint ${p.id} in the job record`);
     }
+  }
+
+  /**
+   * The pointer could not be written: the checkpoint fails. Its directory is deleted only when the
+   * store certainly did not take the pointer (LEADERSHIP_LOST: the fenced write was refused;
+   * HA_STORAGE_FAILED: etcd answered with an error). An unanswered write (HA_UNAVAILABLE) may have
+   * been applied, and a new leader may restore it: its directory stays.
+   */
+  private recordFailed(p: PendingCheckpoint, err: unknown): void {
+    const e = toRiffleError(err);
+    const unknownOutcome = e.code === "HA_UNAVAILABLE";
+    if (unknownOutcome) this.withoutDir.add(p);
+    if (this.closed) return;
+    if (p.status === "PENDING") {
+      this.abort(p, "STORAGE_FAILURE", `${kindOf(p)} ${p.id} failed: its pointer could not be recorded in the completed-checkpoint store: ${e.message}`);
+    } else if (!unknownOutcome) {
+      this.discard(p.dir, p.id);
+    }
+  }
+
+  private complete(p: PendingCheckpoint): void {
     const now = this.options.clock.now();
     p.complete(now);
     this.pending = undefined;
     this.consecutiveFailures = 0;
-    const completed: CompletedCheckpoint = { id: p.id, path: p.dir, timestamp: p.timestamp, metadata };
-    this.completed.push(completed);
-    this.latestPointer = { id: p.id, path: p.dir, timestamp: p.timestamp };
-    this.persist();
     this.stats.reportCompleted(p, p.dir);
     const size = this.stats.lastCompleted?.stateSize ?? 0;
     this.logger.info(
       { checkpointId: p.id, path: p.dir, stateSize: size, durationMs: now - p.timestamp },
       `completed checkpoint ${p.id} of job ${this.options.jobName} (${size} bytes in ${now - p.timestamp} ms)`,
     );
-    // Only now that a newer one is complete may older ones go; the latest is never among them.
-    while (this.completed.length > this.config.retained) {
-      const old = this.completed.shift()!;
-      this.discard(old.path, old.id);
-    }
     this.options.coordinators?.notifyCheckpointComplete(p.id);
     void this.notify("notifyCheckpointComplete", p.id);
     this.ended(p);
   }
 
-  private completeSavepoint(p: PendingCheckpoint, metadata: CheckpointMetadata): void {
+  private completeSavepoint(p: PendingCheckpoint, savepoint: CompletedCheckpoint): void {
     const now = this.options.clock.now();
     p.complete(now);
     this.pending = undefined;
     this.stats.reportCompleted(p, p.dir);
     const size = this.stats.lastCompleted?.stateSize ?? 0;
-    const savepoint: CompletedCheckpoint = { id: p.id, path: p.dir, timestamp: p.timestamp, metadata };
-    this.newestSavepointId = Math.max(this.newestSavepointId ?? 0, p.id);
-    this.persist();
     const w = this.waiters.get(p);
     this.waiters.delete(p);
     this.logger.info(
@@ -635,7 +820,7 @@ export class CheckpointCoordinator {
 
   /** Fails the checkpoint if it is still pending; no-op otherwise. */
   private abort(p: PendingCheckpoint, reason: CheckpointFailureReason, message: string): void {
-    if (p.status !== "PENDING") return;
+    if (p.status !== "PENDING" || this.closed) return;
     p.fail(reason, message, this.options.clock.now());
     if (this.pending === p) this.pending = undefined;
     this.stats.reportFailed(p);
@@ -672,8 +857,9 @@ export class CheckpointCoordinator {
   private ended(p: PendingCheckpoint): void {
     const now = this.options.clock.now();
     this.lastEndedAt = now;
-    while (this.queue.length > 0) {
-      if (this.startSavepoint(this.queue.shift()!)) return;
+    if (this.queue.length > 0) {
+      this.startNextSavepoint();
+      return;
     }
     const interval = this.config.intervalMs;
     if (!this.periodic || this.suspended || interval === null) return;
@@ -684,7 +870,7 @@ export class CheckpointCoordinator {
   /** After a savepoint that never started: periodic checkpoints go on if nothing else will schedule them. */
   private resumePeriodic(): void {
     const interval = this.config.intervalMs;
-    if (!this.periodic || this.suspended || interval === null || this.pending || this.cancelTrigger) return;
+    if (!this.periodic || this.suspended || interval === null || this.pending || this.triggering || this.cancelTrigger) return;
     const now = this.options.clock.now();
     this.scheduleTrigger(Math.max(0, Math.max((this.lastEndedAt ?? now) + interval, now + this.config.minPauseMs) - now));
   }
@@ -703,20 +889,24 @@ export class CheckpointCoordinator {
     this.cancelTrigger?.();
     this.cancelTrigger = this.options.clock.schedule(() => {
       this.cancelTrigger = undefined;
-      if (!this.periodic || this.pending) return;
-      const p = this.triggerCheckpoint();
-      // Not ready: look again next interval. Otherwise the checkpoint's end schedules the next.
-      if (!p && this.periodic && !this.suspended && !this.cancelTrigger && this.config.intervalMs !== null) this.scheduleTrigger(this.config.intervalMs);
+      if (!this.periodic || this.pending || this.triggering) return;
+      if (!this.ready()) {
+        // Not ready: look again next interval. Otherwise the checkpoint's end schedules the next.
+        if (this.periodic && !this.suspended && !this.cancelTrigger && this.config.intervalMs !== null) this.scheduleTrigger(this.config.intervalMs);
+        return;
+      }
+      void this.triggerCheckpoint();
     }, delayMs);
   }
 
   /** Tells every task that has not finished; resolves once every call was answered or failed. */
   private async notify(method: "notifyCheckpointComplete" | "notifyCheckpointAborted", checkpointId: number): Promise<void> {
+    if (this.closed) return;
     const calls = this.options.job
       .tasks()
       .filter((task) => task.status !== "finished")
       .map((task) => {
-        const notification: CheckpointNotification = { jobId: this.options.jobId, executionId: task.executionId, checkpointId };
+        const notification: Unfenced<CheckpointNotification> = { jobId: this.options.jobId, executionId: task.executionId, checkpointId };
         return this.options.gateway[method](task.address, notification).catch((err: unknown) => {
           this.logger.debug({ checkpointId, executionId: task.executionId, err: toRiffleError(err).message }, `${method} did not reach the task`);
         });
@@ -730,18 +920,6 @@ export class CheckpointCoordinator {
         this.logger.warn({ checkpointId: id, dir, err: toRiffleError(err).message }, `could not delete the directory of checkpoint ${id}`);
       }),
     );
-  }
-
-  private persist(): void {
-    try {
-      this.options.job.persist({
-        nextId: this.nextId,
-        latest: this.latestPointer,
-        ...(this.newestSavepointId !== undefined ? { newestSavepointId: this.newestSavepointId } : {}),
-      });
-    } catch (err) {
-      this.logger.error({ err: toRiffleError(err).message }, "could not record checkpoint progress in the job record");
-    }
   }
 
   private track(work: Promise<void>): void {

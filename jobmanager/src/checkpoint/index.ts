@@ -3,11 +3,11 @@
  * assignment of checkpointed state to the subtasks of a restarted job.
  *
  * ```ts
- * const coordinator = new CheckpointCoordinator({ jobId, jobName, graph, config, gateway, storage, clock, logger, job, progress });
+ * const coordinator = new CheckpointCoordinator({ jobId, jobName, graph, config, gateway, storage, clock, logger, job, counter, checkpoints });
  * coordinator.startPeriodic();            // the job is RUNNING
  * coordinator.receiveAcknowledge(ack);    // from JobManagerService.AcknowledgeCheckpoint
  * coordinator.stop("TASK_FAILURE");       // the job restarts
- * const restore = coordinator.restoreLatest();
+ * const restore = await coordinator.restoreLatest(); // the newest pointer in the store, else the base
  * const savepoint = await coordinator.triggerSavepoint({ targetDir: "/savepoints", terminal: false });
  * const from = readSavepoint(savepoint.path);  // and checkSavepointCompatibility(from, graph, false)
  * ```
@@ -17,7 +17,6 @@ export {
   type CheckpointCoordinatorOptions,
   type CheckpointGateway,
   type CheckpointJobContext,
-  type CheckpointProgress,
   type CompletedCheckpoint,
   type CompletedCheckpointPointer,
   type CoordinatorCheckpoints,

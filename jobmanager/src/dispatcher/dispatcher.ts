@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { resolve } from "node:path";
 import {
   RiffleError,
+  toRiffleError,
   type AcknowledgeCheckpointRequest,
   type DeclineCheckpointRequest,
   type OperatorEventRequest,
@@ -11,13 +12,14 @@ import {
   type TaskMetricsReport,
 } from "@riffle/shared";
 import { checkSavepointCompatibility, readSavepoint, type CompletedCheckpoint } from "../checkpoint/index.js";
-import type { Clock } from "../clock.js";
+import { type Clock, SystemClock } from "../clock.js";
 import { ResultBuffer } from "../collect/index.js";
+import type { JobResult, LeaderStores, TerminalJobStatus } from "../ha/index.js";
 import type { MetricsHistory } from "../metrics/index.js";
 import type { PlanOptions } from "../plan/index.js";
 import type { RegisteredTaskManager, TaskManagerListener } from "../registry/index.js";
 import { JobMaster, isTerminalJobStatus, type JobDefaults, type SlotProvider, type TaskExecutorGateway } from "../scheduler/index.js";
-import { JOB_STATUSES, type BundleStore, type JobRecord, type JobStatus, type JobStore } from "../store/index.js";
+import { JOB_STATUSES, type BundleStore, type JobRecord, type JobStatus } from "../store/index.js";
 import { AsyncOperations, type OperationKind, type OperationState } from "./operations.js";
 import type { TaskOnTaskManager } from "@riffle/shared/rest-api";
 
@@ -39,7 +41,15 @@ export interface SavepointOptions {
 
 export interface DispatcherOptions {
   bundles: BundleStore;
-  store: JobStore;
+  /** The HA stores of the leadership this dispatcher serves: every write is fenced by it. */
+  stores: LeaderStores;
+  /**
+   * What `recover()` does with jobs that had not ended: take them over (high availability), or mark
+   * them FAILED (a single JobManager without high availability, as before).
+   */
+  recoverJobs: boolean;
+  /** Called once per job taken over from an earlier leader (the job-recoveries metric). */
+  onJobRecovered?(jobId: string): void;
   slots: SlotProvider;
   gateway: TaskExecutorGateway;
   plan: (options: PlanOptions) => Promise<JobGraph>;
@@ -58,7 +68,7 @@ export interface DispatcherOptions {
   schedulerLogger: Logger;
   /** Parent of each job's checkpoint coordinator logger (which adds the job id). */
   checkpointLogger: Logger;
-  /** Time and timers of the jobs; the system's by default. */
+  /** Time and timers of the dispatcher and its jobs; the system's by default. */
   clock?: Clock;
   /** Where the TaskManagers' per-task reports are kept, for rates, back-pressure and charts. */
   metricsHistory: MetricsHistory;
@@ -77,34 +87,81 @@ export class Dispatcher implements TaskManagerListener {
   /** Jobs whose rescale is being planned: the job is still RUNNING, but a second one must wait. */
   private readonly planningRescale = new Set<string>();
   private readonly logger: Logger;
+  private readonly clock: Clock;
+  private closed = false;
 
   constructor(private readonly options: DispatcherOptions) {
     this.logger = options.logger;
+    this.clock = options.clock ?? SystemClock;
   }
 
   /**
-   * Loads the job history. Without high availability nothing is recovered: a job that had not ended
-   * when the previous JobManager stopped is marked FAILED.
+   * Loads the jobs from the job store. A job with a result ended (whatever its record says, in case
+   * the leader died between the two writes): it is history, and a clean-up an earlier leader left
+   * unfinished is finished. A job that had not ended is taken over with high availability (restarted
+   * from its newest checkpoint, see JobMaster.recover); without, it is marked FAILED, as a single
+   * JobManager always did. Rejects when the stores cannot be read (the leader then steps down).
    */
-  recover(): void {
-    for (const record of this.options.store.loadAll()) {
-      if (!isTerminalJobStatus(record.status)) {
-        const now = Date.now();
-        this.logger.warn({ jobId: record.id, status: record.status }, "marking a job of the previous JobManager as FAILED");
-        record.status = "FAILED";
-        record.statusTimestamps.FAILED = now;
-        record.endTime = now;
-        record.failure = { code: "INTERNAL", message: "the JobManager restarted; jobs are not recovered without high availability" };
-        this.options.store.save(record);
-      }
+  async recover(): Promise<void> {
+    const { jobs, jobResults } = this.options.stores;
+    const [records, results] = await Promise.all([jobs.list(), jobResults.list()]);
+    const resultOf = new Map(results.map((r) => [r.jobId, r]));
+    const recovered: JobMaster[] = [];
+    await Promise.all(
+      records.map(async (record) => {
+        const result = resultOf.get(record.id);
+        if (result && !isTerminalJobStatus(record.status)) applyResult(record, result);
+        if (!isTerminalJobStatus(record.status) && !this.options.recoverJobs) {
+          const now = this.clock.now();
+          this.logger.warn({ jobId: record.id, status: record.status }, "marking a job of the previous JobManager as FAILED");
+          record.status = "FAILED";
+          record.statusTimestamps.FAILED = now;
+          record.endTime = now;
+          record.failure = { code: "INTERNAL", message: "the JobManager restarted; jobs are not recovered without high availability" };
+          await jobs.put(record);
+        }
+        let job: JobMaster;
+        try {
+          job = isTerminalJobStatus(record.status) ? this.jobMaster(record) : await this.recoveredJobMaster(record);
+        } catch (err) {
+          // A record from an older JobManager whose settings this one refuses: keep the others.
+          this.logger.warn({ jobId: record.id, err: (err as Error).message }, "skipping a job record this JobManager cannot load");
+          return;
+        }
+        this.jobs.set(record.id, job);
+        if (!job.isTerminal) recovered.push(job);
+      }),
+    );
+    if (this.jobs.size > 0) this.logger.info({ jobs: this.jobs.size, recovering: recovered.length }, "loaded job history");
+    // Results an earlier leader wrote but did not get to mark clean: finish their clean-up.
+    for (const result of results) {
+      if (!result.clean) void this.cleanUp(result, this.jobs.get(result.jobId)?.record);
+    }
+    for (const job of recovered.sort((a, b) => a.record.submittedAt - b.record.submittedAt)) {
+      if (this.closed) return;
+      job.recover();
+      this.options.onJobRecovered?.(job.id);
+    }
+  }
+
+  /**
+   * A job master for a job an earlier leader ran: it starts from the newest checkpoint in the store
+   * (read here, so that checkpoints carry finished tasks' state) or from its savepoint.
+   */
+  private async recoveredJobMaster(record: JobRecord): Promise<JobMaster> {
+    const pointer = await this.options.stores.completedCheckpoints(record.id).getLatest();
+    let latest: CompletedCheckpoint | undefined;
+    if (pointer) {
       try {
-        this.jobs.set(record.id, this.jobMaster(record));
+        latest = { ...readSavepoint(pointer.path), id: pointer.id, path: pointer.path, timestamp: pointer.timestamp };
       } catch (err) {
-        // A record from an older JobManager whose settings this one refuses: keep the others.
-        this.logger.warn({ jobId: record.id, err: (err as Error).message }, "skipping a job record this JobManager cannot load");
+        // Restoring reads it again, and fails the attempt with the reason; the restart strategy decides.
+        this.logger.warn({ jobId: record.id, checkpointId: pointer.id, err: (err as Error).message }, "the job's latest checkpoint is not readable");
       }
     }
-    if (this.jobs.size > 0) this.logger.info({ jobs: this.jobs.size }, "loaded job history");
+    let savepoint: CompletedCheckpoint | undefined;
+    if (record.savepoint && !pointer) savepoint = readSavepoint(record.savepoint.path);
+    return this.jobMaster(record, savepoint, latest);
   }
 
   /**
@@ -135,7 +192,7 @@ export class Dispatcher implements TaskManagerListener {
     }
     const bundleHash = stored;
     const id = randomUUID().replaceAll("-", "");
-    const now = Date.now();
+    const now = this.clock.now();
     const record: JobRecord = {
       id,
       name: graph.name,
@@ -150,7 +207,17 @@ export class Dispatcher implements TaskManagerListener {
     };
     // Built before the record is stored: out-of-range checkpoint or restart settings refuse the submission.
     const job = this.jobMaster(record, savepoint);
-    this.options.store.save(record);
+    const stores = this.options.stores;
+    // The job's checkpoint ids continue after its savepoint's; the job exists once its record is stored.
+    if (savepoint) {
+      const counter = stores.checkpointIdCounter(id);
+      await counter.setCount(Math.max(await counter.get(), savepoint.id + 1));
+    }
+    await stores.jobs.put(record);
+    if (this.closed) {
+      job.close();
+      throw new RiffleError("LEADERSHIP_LOST", `job ${id} was recorded, but this JobManager no longer leads; the new leader runs it`);
+    }
     this.jobs.set(id, job);
     this.logger.info(
       {
@@ -363,9 +430,65 @@ export class Dispatcher implements TaskManagerListener {
     return ids;
   }
 
-  /** Stops every job's timers and wakes waiting readers and sinks; statuses stay as they are. */
+  /**
+   * Stops every job at once (the JobManager stops, or its leadership ended): timers, deployments,
+   * checkpoints and writes; waiting readers and sinks are woken. Statuses stay as recorded.
+   */
   close(): void {
+    this.closed = true;
     for (const job of this.jobs.values()) job.close();
+  }
+
+  /**
+   * A job ended: its result is recorded first (dirty), then its final record, then its checkpoint
+   * counter and pointers are dropped (the checkpoints' directories stay, as retained checkpoints),
+   * and the result is marked clean. Each write is retried while this leadership lasts; a new leader
+   * finishes what is left (see recover).
+   */
+  private jobEnded(job: JobMaster): void {
+    const record = job.record;
+    const result: JobResult = {
+      jobId: record.id,
+      status: record.status as TerminalJobStatus,
+      endTime: record.endTime ?? this.clock.now(),
+      ...(record.failure ? { failure: record.failure } : {}),
+    };
+    void this.persistently(`record the result of job ${record.id}`, () => this.options.stores.jobResults.createDirtyResult(result)).then((ok) => {
+      if (ok) void this.cleanUp({ ...result, clean: false }, record);
+    });
+  }
+
+  /** The steps after the dirty result: the final record, the counter and pointers, the result marked clean. */
+  private async cleanUp(result: JobResult & { clean: boolean }, record: JobRecord | undefined): Promise<void> {
+    const { stores } = this.options;
+    const id = result.jobId;
+    if (record) {
+      if (!isTerminalJobStatus(record.status)) applyResult(record, result);
+      if (!(await this.persistently(`write the final record of job ${id}`, () => stores.jobs.put(record)))) return;
+    }
+    if (!(await this.persistently(`drop the checkpoint id counter of job ${id}`, () => stores.checkpointIdCounter(id).discard()))) return;
+    if (!(await this.persistently(`drop the checkpoint pointers of job ${id}`, () => stores.completedCheckpoints(id).discard()))) return;
+    await this.persistently(`mark the result of job ${id} clean`, () => stores.jobResults.markResultAsClean(id));
+  }
+
+  /**
+   * Runs `write` until it succeeds, waiting 100 ms to 2 s between attempts, while this leadership
+   * lasts; false once it ended (the next leader takes over).
+   */
+  private async persistently(what: string, write: () => Promise<void>): Promise<boolean> {
+    for (let failures = 0; ; failures++) {
+      if (this.closed || !this.options.stores.session.isActive()) return false;
+      try {
+        await write();
+        return true;
+      } catch (err) {
+        const e = toRiffleError(err);
+        if (e.code === "LEADERSHIP_LOST") return false;
+        if (failures === 0 || failures % 10 === 0) this.logger.warn({ code: e.code, err: e.message }, `could not ${what}; retrying`);
+        const delayMs = Math.min(2_000, 100 * 2 ** Math.min(failures, 5));
+        await new Promise<void>((resolve) => this.clock.schedule(resolve, delayMs));
+      }
+    }
   }
 
   private plan(bundleHash: string, args: string[], name: string, parallelism: number | undefined, parallelismOverride?: number): Promise<JobGraph> {
@@ -396,24 +519,36 @@ export class Dispatcher implements TaskManagerListener {
     return resolve(options.targetDirectory || this.options.jobDefaults.checkpoints.savepointDir);
   }
 
-  private jobMaster(record: JobRecord, savepoint?: CompletedCheckpoint): JobMaster {
+  private jobMaster(record: JobRecord, savepoint?: CompletedCheckpoint, latest?: CompletedCheckpoint): JobMaster {
+    const stores = this.options.stores;
     return new JobMaster(
       record,
       {
         slots: this.options.slots,
         gateway: this.options.gateway,
-        store: this.options.store,
+        jobs: stores.jobs,
+        counter: stores.checkpointIdCounter(record.id),
+        checkpoints: stores.completedCheckpoints(record.id),
+        jobEnded: (job) => this.jobEnded(job),
         results: new ResultBuffer(this.options.collectBufferRecords),
         cancelTimeoutMs: this.options.cancelTimeoutMs,
         defaults: this.options.jobDefaults,
         logger: this.options.schedulerLogger.child({ jobId: record.id }),
         checkpointLogger: this.options.checkpointLogger.child({ jobId: record.id }),
         bundlePath: (hash) => this.options.bundles.path(hash),
-        ...(this.options.clock ? { clock: this.options.clock } : {}),
+        clock: this.clock,
       },
-      { savepoint },
+      { savepoint, latest },
     );
   }
+}
+
+/** A record whose job has a result: its status, end and failure as the result says. */
+function applyResult(record: JobRecord, result: JobResult): void {
+  record.status = result.status;
+  record.statusTimestamps[result.status] ??= result.endTime;
+  record.endTime = result.endTime;
+  if (result.failure) record.failure = result.failure;
 }
 
 /** Every operator uid of a graph, sorted. */

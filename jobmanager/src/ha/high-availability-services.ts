@@ -41,6 +41,11 @@ export interface HighAvailabilityServices {
   createLeaderRetrievalService(): LeaderRetrievalService;
   /** The stores, their writes fenced by `session`. */
   stores(session: LeaderSession): LeaderStores;
+  /**
+   * The lease behind this process's campaign, for health and metrics: its TTL and when it was last
+   * renewed (on the HA services' clock); undefined without a lease (`none`, or between campaigns).
+   */
+  leaseStatus(): { ttlMs: number; lastRenewedAt: number } | undefined;
   /** Stops the election (a leader resigns) and the retrieval services it created, and releases the connection to the coordination service. */
   close(): Promise<void>;
 }

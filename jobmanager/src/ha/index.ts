@@ -43,4 +43,5 @@ export type { JobStore } from "./job-store.js";
 export type { JobResult, JobResultEntry, JobResultStore, TerminalJobStatus } from "./job-result-store.js";
 export type { CheckpointIdCounter, CheckpointPointer, CompletedCheckpointStore } from "./checkpoint-stores.js";
 export { StandaloneHighAvailabilityServices } from "./standalone/standalone-high-availability-services.js";
-export { EtcdHighAvailabilityServices } from "./etcd/etcd-high-availability-services.js";
+/** The etcd services are loaded only when configured (create.ts imports them on demand): a JobManager without high availability never loads etcd3. */
+export type { EtcdHighAvailabilityServices } from "./etcd/etcd-high-availability-services.js";

@@ -30,4 +30,9 @@ export interface JobResultStore {
   get(jobId: string): Promise<JobResultEntry | undefined>;
   hasJobResultEntry(jobId: string): Promise<boolean>;
   getDirtyResults(): Promise<JobResult[]>;
+  /**
+   * Every result, clean or not (a new leader reads them all at once). HA_STORAGE_FAILED when one is
+   * unreadable: a job must not be run again because its result cannot be read.
+   */
+  list(): Promise<JobResultEntry[]>;
 }

@@ -1,4 +1,4 @@
-import { Gauge, createRegistry, type Registry } from "@riffle/shared";
+import { Counter, Gauge, createRegistry, type Registry } from "@riffle/shared";
 import type { Dispatcher } from "../dispatcher/index.js";
 import type { TaskManagerRegistry } from "../registry/index.js";
 import type { JobMaster } from "../scheduler/index.js";
@@ -6,19 +6,75 @@ import { JOB_STATUSES } from "../store/index.js";
 import type { MetricsHistory } from "./history.js";
 import { jobThroughput, measuredSubtasks, vertexRates, type VertexRates } from "./job-metrics.js";
 
+/** What the leader part of the moment offers the metrics; undefined while this JobManager does not lead. */
+export interface LeaderMetricsSource {
+  dispatcher: Dispatcher;
+  registry: TaskManagerRegistry;
+  metricsHistory: MetricsHistory;
+}
+
+/** What the high-availability metrics read, and the events they count. */
+export interface HighAvailabilityMetrics {
+  /** A leadership was granted (`granted`) or ended (`revoked`, with the reason). */
+  leadershipChange(change: "granted" | "revoked", reason?: string): void;
+  /** A job of an earlier leader was taken over. */
+  jobRecovered(): void;
+}
+
 /**
  * The JobManager's Prometheus registry; gauges are read from the live state at each scrape. Job
  * gauges (Flink's job-level metrics, label `job_id`) cover jobs that have not ended, as Flink drops
- * a job's metrics when it ends.
+ * a job's metrics when it ends. Job, slot and TaskManager gauges come from the leader part (a standby
+ * has none); the high-availability ones from every JobManager:
+ *   riffle_jobmanager_is_leader                       1 while this JobManager leads and serves, else 0
+ *   riffle_jobmanager_leadership_changes_total        grants and revocations (label change, reason)
+ *   riffle_jobmanager_lease_keepalive_age_seconds     time since the lease was last renewed (absent without a lease)
+ *   riffle_jobmanager_job_recoveries_total            jobs of an earlier leader this JobManager took over
  */
-export function createJobManagerMetrics(dispatcher: Dispatcher, registry: TaskManagerRegistry, history: MetricsHistory): Registry {
+export function createJobManagerMetrics(
+  leader: () => LeaderMetricsSource | undefined,
+  ha: { isLeader(): boolean; msSinceLastKeepAlive(): number | undefined },
+): { metrics: Registry; haMetrics: HighAvailabilityMetrics } {
   const metrics = createRegistry("jobmanager");
+  new Gauge({
+    name: "riffle_jobmanager_is_leader",
+    help: "1 while this JobManager leads (and has taken over the jobs), else 0",
+    registers: [metrics],
+    collect() {
+      this.set(ha.isLeader() ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: "riffle_jobmanager_lease_keepalive_age_seconds",
+    help: "Time since this JobManager's etcd lease was last renewed, in seconds; absent without a lease",
+    registers: [metrics],
+    collect() {
+      this.reset();
+      const ms = ha.msSinceLastKeepAlive();
+      if (ms !== undefined) this.set(ms / 1000);
+    },
+  });
+  const changes = new Counter({
+    name: "riffle_jobmanager_leadership_changes_total",
+    help: "Leaderships this JobManager was granted, and that ended (with the reason)",
+    labelNames: ["change", "reason"],
+    registers: [metrics],
+  });
+  const recoveries = new Counter({
+    name: "riffle_jobmanager_job_recoveries_total",
+    help: "Jobs of an earlier leader this JobManager took over",
+    registers: [metrics],
+  });
+  const haMetrics: HighAvailabilityMetrics = {
+    leadershipChange: (change, reason) => changes.inc({ change, reason: reason ?? "" }),
+    jobRecovered: () => recoveries.inc(),
+  };
   new Gauge({
     name: "riffle_jobmanager_taskmanagers",
     help: "TaskManagers registered with the JobManager",
     registers: [metrics],
     collect() {
-      this.set(registry.slotCounts().taskmanagers);
+      this.set(leader()?.registry.slotCounts().taskmanagers ?? 0);
     },
   });
   new Gauge({
@@ -26,7 +82,7 @@ export function createJobManagerMetrics(dispatcher: Dispatcher, registry: TaskMa
     help: "Task slots offered by registered TaskManagers",
     registers: [metrics],
     collect() {
-      this.set(registry.slotCounts().slotsTotal);
+      this.set(leader()?.registry.slotCounts().slotsTotal ?? 0);
     },
   });
   new Gauge({
@@ -34,7 +90,7 @@ export function createJobManagerMetrics(dispatcher: Dispatcher, registry: TaskMa
     help: "Task slots not held by any job",
     registers: [metrics],
     collect() {
-      this.set(registry.slotCounts().slotsAvailable);
+      this.set(leader()?.registry.slotCounts().slotsAvailable ?? 0);
     },
   });
   new Gauge({
@@ -43,11 +99,12 @@ export function createJobManagerMetrics(dispatcher: Dispatcher, registry: TaskMa
     labelNames: ["status"],
     registers: [metrics],
     collect() {
-      const counts = dispatcher.countByStatus();
-      for (const status of JOB_STATUSES) this.set({ status }, counts[status]);
+      this.reset();
+      const counts = leader()?.dispatcher.countByStatus();
+      if (counts) for (const status of JOB_STATUSES) this.set({ status }, counts[status]);
     },
   });
-  const jobGauge = (name: string, help: string, value: (job: JobMaster) => number | undefined) =>
+  const jobGauge = (name: string, help: string, value: (job: JobMaster, history: MetricsHistory) => number | undefined) =>
     new Gauge({
       name,
       help,
@@ -55,9 +112,11 @@ export function createJobManagerMetrics(dispatcher: Dispatcher, registry: TaskMa
       registers: [metrics],
       collect() {
         this.reset();
-        for (const job of dispatcher.list()) {
+        const part = leader();
+        if (!part) return;
+        for (const job of part.dispatcher.list()) {
           if (job.isTerminal) continue;
-          const v = value(job);
+          const v = value(job, part.metricsHistory);
           if (v !== undefined) this.set({ job_id: job.id }, v);
         }
       },
@@ -78,9 +137,13 @@ export function createJobManagerMetrics(dispatcher: Dispatcher, registry: TaskMa
   jobGauge(
     "riffle_job_numRecordsInPerSecond",
     "Records the job's sinks (vertices without outputs) receive per second",
-    (job) => jobThroughput(job, history).numRecordsInPerSecond,
+    (job, history) => jobThroughput(job, history).numRecordsInPerSecond,
   );
-  jobGauge("riffle_job_numRecordsOutPerSecond", "Records the job's sources emit per second", (job) => jobThroughput(job, history).numRecordsOutPerSecond);
+  jobGauge(
+    "riffle_job_numRecordsOutPerSecond",
+    "Records the job's sources emit per second",
+    (job, history) => jobThroughput(job, history).numRecordsOutPerSecond,
+  );
 
   // The same numbers per vertex as GET /jobs/:id (Flink's task metrics, aggregated over subtasks).
   const vertexGauge = (name: string, help: string, value: (r: VertexRates) => number) =>
@@ -91,10 +154,12 @@ export function createJobManagerMetrics(dispatcher: Dispatcher, registry: TaskMa
       registers: [metrics],
       collect() {
         this.reset();
-        for (const job of dispatcher.list()) {
+        const part = leader();
+        if (!part) return;
+        for (const job of part.dispatcher.list()) {
           if (job.isTerminal) continue;
           for (const v of job.graph.vertices) {
-            this.set({ job_id: job.id, vertex_id: v.id, vertex_name: v.name }, value(vertexRates(measuredSubtasks(job, history, v.id))));
+            this.set({ job_id: job.id, vertex_id: v.id, vertex_name: v.name }, value(vertexRates(measuredSubtasks(job, part.metricsHistory, v.id))));
           }
         }
       },
@@ -108,5 +173,5 @@ export function createJobManagerMetrics(dispatcher: Dispatcher, registry: TaskMa
     "Back-pressured milliseconds per second of the vertex's most back-pressured subtask (ratio = this / 1000: OK <= 0.1 < LOW <= 0.5 < HIGH)",
     (r) => r.backPressuredTimeMsPerSecond,
   );
-  return metrics;
+  return { metrics, haMetrics };
 }

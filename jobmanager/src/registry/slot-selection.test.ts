@@ -61,7 +61,7 @@ function registry(now: () => number) {
     onTaskReports: () => {},
     executionsOn: () => ["e1"],
   };
-  const r = new TaskManagerRegistry({ heartbeatIntervalMs: 100, heartbeatTimeoutMs: 1_000, logger: silent, now });
+  const r = new TaskManagerRegistry({ heartbeatIntervalMs: 100, heartbeatTimeoutMs: 1_000, logger: silent, clock: { now, schedule: () => () => {} } });
   r.setListener(listener);
   return { r, lost, registered };
 }
@@ -93,7 +93,7 @@ describe("TaskManagerRegistry", () => {
     now = 1_400;
     r.tick();
     expect(lost).toEqual([]);
-    expect(sent).toEqual([{ executionIds: ["e1"] }]);
+    expect(sent).toEqual([{ executionIds: ["e1"], fencingToken: "" }]);
     now = 1_501;
     r.tick();
     expect(lost).toEqual(["TaskManager a (127.0.0.1:6097) was lost: no heartbeat for 1001 ms"]);

@@ -1,7 +1,10 @@
 import { randomUUID } from "node:crypto";
 import {
   RiffleError,
+  SystemClock,
   parseHostPort,
+  type Cancel,
+  type Clock,
   type Logger,
   type RegisterTaskManagerRequest,
   type RegisterTaskManagerResponse,
@@ -31,7 +34,16 @@ export interface RegistryOptions {
   heartbeatIntervalMs: number;
   heartbeatTimeoutMs: number;
   logger: Logger;
-  now?: () => number;
+  /** Time and the heartbeat timer; the system's by default. */
+  clock?: Clock;
+  /**
+   * The fencing token of the leadership the registry serves, given to TaskManagers in their
+   * registration answer and with every heartbeat: from then on they refuse commands of older leaders.
+   * Empty for a registry without a leadership (tests).
+   */
+  fencingToken?: string;
+  /** The leading JobManager's id, in the registration answer. */
+  leaderId?: string;
 }
 
 /**
@@ -43,13 +55,13 @@ export interface RegistryOptions {
 export class TaskManagerRegistry {
   private readonly taskmanagers = new Map<string, RegisteredTaskManager>();
   private listener: TaskManagerListener = NO_LISTENER;
-  private timer: NodeJS.Timeout | undefined;
+  private cancelTick: Cancel | undefined;
   private closed = false;
-  private readonly now: () => number;
+  private readonly clock: Clock;
   private readonly logger: Logger;
 
   constructor(private readonly options: RegistryOptions) {
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? SystemClock;
     this.logger = options.logger;
   }
 
@@ -57,15 +69,28 @@ export class TaskManagerRegistry {
     this.listener = listener;
   }
 
+  /** Starts the heartbeat timer: every interval, silent TaskManagers are declared lost and the others get a heartbeat. */
   start(): void {
-    this.timer = setInterval(() => this.tick(), this.options.heartbeatIntervalMs);
-    this.timer.unref();
+    if (this.closed || this.cancelTick) return;
+    const next = () => {
+      this.cancelTick = this.clock.schedule(() => {
+        if (this.closed) return;
+        this.tick();
+        next();
+      }, this.options.heartbeatIntervalMs);
+    };
+    next();
   }
 
-  /** Stops supervising without declaring anyone lost: a closing JobManager fails no job. */
+  /**
+   * Stops supervising without declaring anyone lost (a closing JobManager, or one that lost its
+   * leadership, fails no job), and ends every heartbeat stream: the TaskManagers look for the leader
+   * and register again.
+   */
   close(): void {
     this.closed = true;
-    clearInterval(this.timer);
+    this.cancelTick?.();
+    this.cancelTick = undefined;
     for (const tm of this.taskmanagers.values()) tm.sink?.close();
   }
 
@@ -82,7 +107,7 @@ export class TaskManagerRegistry {
     }
     const previous = this.taskmanagers.get(request.taskmanagerId);
     if (previous) this.lose(previous, "it registered again (restarted)");
-    const tm = new RegisteredTaskManager(request, randomUUID(), this.now());
+    const tm = new RegisteredTaskManager(request, randomUUID(), this.clock.now());
     this.taskmanagers.set(tm.id, tm);
     this.logger.info({ taskmanagerId: tm.id, address: tm.address, slots: tm.slotsNumber, pid: tm.pid }, "TaskManager registered");
     this.listener.onTaskManagerRegistered(tm);
@@ -90,6 +115,8 @@ export class TaskManagerRegistry {
       registrationId: tm.registrationId,
       heartbeatIntervalMs: this.options.heartbeatIntervalMs,
       heartbeatTimeoutMs: this.options.heartbeatTimeoutMs,
+      fencingToken: this.options.fencingToken ?? "",
+      leaderId: this.options.leaderId ?? "",
     };
   }
 
@@ -106,7 +133,7 @@ export class TaskManagerRegistry {
       tm.sink?.close();
       tm.sink = sink;
     }
-    tm.lastHeartbeatAt = this.now();
+    tm.lastHeartbeatAt = this.clock.now();
     this.listener.onTaskReports(tm, reports);
   }
 
@@ -155,14 +182,14 @@ export class TaskManagerRegistry {
 
   /** Runs every heartbeat interval: declares silent TaskManagers lost and heartbeats the others. */
   tick(): void {
-    const now = this.now();
+    const now = this.clock.now();
     for (const tm of [...this.taskmanagers.values()]) {
       const silentMs = now - tm.lastHeartbeatAt;
       if (silentMs > this.options.heartbeatTimeoutMs) {
         this.lose(tm, `no heartbeat for ${silentMs} ms`);
         continue;
       }
-      tm.sink?.send({ executionIds: this.listener.executionsOn(tm.id) });
+      tm.sink?.send({ executionIds: this.listener.executionsOn(tm.id), fencingToken: this.options.fencingToken ?? "" });
     }
   }
 

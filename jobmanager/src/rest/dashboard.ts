@@ -24,7 +24,7 @@ export async function registerDashboard(app: RestApp, logger: Logger): Promise<v
   const root = dashboardDir();
   if (!root) {
     logger.warn("the dashboard is not built (npm run build); / answers with a note instead");
-    app.get("/", { schema: { hide: true }, config: { access: "open" } }, async (_req, reply) =>
+    app.get("/", { schema: { hide: true }, config: { access: "open", standby: true } }, async (_req, reply) =>
       reply
         .status(503)
         .type("text/html")
@@ -35,10 +35,10 @@ export async function registerDashboard(app: RestApp, logger: Logger): Promise<v
     return;
   }
   await app.register(fastifyStatic, { root, serve: false });
-  app.get("/", { schema: { hide: true }, config: { access: "open" } }, async (_req, reply) =>
+  app.get("/", { schema: { hide: true }, config: { access: "open", standby: true } }, async (_req, reply) =>
     reply.header("cache-control", "no-cache").sendFile("index.html", root, { cacheControl: false }),
   );
-  app.get<{ Params: { "*": string } }>("/assets/*", { schema: { hide: true }, config: { access: "open" } }, async (req, reply) =>
+  app.get<{ Params: { "*": string } }>("/assets/*", { schema: { hide: true }, config: { access: "open", standby: true } }, async (req, reply) =>
     reply.sendFile(join("assets", req.params["*"]), root, { immutable: true, maxAge: "365d" }),
   );
 }

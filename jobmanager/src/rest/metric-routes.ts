@@ -12,14 +12,14 @@ import { routeOptions } from "./route-options.js";
  * job metrics, TaskManager metrics aggregated; and Riffle's history for charts.
  */
 export function registerMetricRoutes(app: RestApp, ctx: RestContext, scraper: TaskManagerMetricsScraper): void {
-  const { dispatcher, metricsHistory: history, registry } = ctx;
+  // Read per request: the leader part of the moment (a standby never gets here, see server.ts).
 
   app.route({
     ...routeOptions(routes.vertexBackPressure),
     handler: async (req) => {
-      const job = dispatcher.job(req.params.id);
+      const job = ctx.dispatcher.job(req.params.id);
       vertexOf(job, req.params.vid);
-      const subtasks = measuredSubtasks(job, history, req.params.vid).map((s) => {
+      const subtasks = measuredSubtasks(job, ctx.metricsHistory, req.params.vid).map((s) => {
         // Flink's ratios are fractions of wall time; an ended subtask waits for nothing.
         const of = (ms: number | undefined) => (s.running && ms !== undefined ? Math.min(1, ms / 1000) : 0);
         const ratio = of(s.metrics?.backPressuredMsPerSecond);
@@ -33,7 +33,7 @@ export function registerMetricRoutes(app: RestApp, ctx: RestContext, scraper: Ta
         };
       });
       const max = Math.max(0, ...subtasks.map((s) => s.ratio));
-      const latest = Math.max(0, ...measuredSubtasks(job, history, req.params.vid).map((s) => s.metrics?.at ?? 0));
+      const latest = Math.max(0, ...measuredSubtasks(job, ctx.metricsHistory, req.params.vid).map((s) => s.metrics?.at ?? 0));
       return { status: "ok" as const, "backpressure-level": backPressureLevel(max), "end-timestamp": latest, subtasks };
     },
   });
@@ -41,9 +41,9 @@ export function registerMetricRoutes(app: RestApp, ctx: RestContext, scraper: Ta
   app.route({
     ...routeOptions(routes.vertexSubtaskMetrics),
     handler: async (req) => {
-      const job = dispatcher.job(req.params.id);
+      const job = ctx.dispatcher.job(req.params.id);
       vertexOf(job, req.params.vid);
-      const values = measuredSubtasks(job, history, req.params.vid).flatMap((s) => (s.metrics ? [subtaskMetricValues(s.metrics, s.running)] : []));
+      const values = measuredSubtasks(job, ctx.metricsHistory, req.params.vid).flatMap((s) => (s.metrics ? [subtaskMetricValues(s.metrics, s.running)] : []));
       return aggregate(values, req.query.get, req.query.agg);
     },
   });
@@ -51,14 +51,14 @@ export function registerMetricRoutes(app: RestApp, ctx: RestContext, scraper: Ta
   app.route({
     ...routeOptions(routes.jobMetrics),
     handler: async (req) => {
-      const job = dispatcher.job(req.params.id);
+      const job = ctx.dispatcher.job(req.params.id);
       const stats = job.checkpointCoordinator.stats;
       const snapshot = stats.snapshot();
-      const throughput = jobThroughput(job, history);
+      const throughput = jobThroughput(job, ctx.metricsHistory);
       const running = job.record.statusTimestamps.RUNNING;
       const all: MetricCollection = [
         { id: "numRestarts", value: String(job.numRestarts) },
-        { id: "uptime", value: String(job.status === "RUNNING" && running ? Date.now() - running : 0) },
+        { id: "uptime", value: String(job.status === "RUNNING" && running ? ctx.clock.now() - running : 0) },
         { id: "numberOfCompletedCheckpoints", value: String(stats.numberOfCompleted) },
         { id: "numberOfFailedCheckpoints", value: String(stats.numberOfFailed) },
         { id: "numberOfInProgressCheckpoints", value: String(snapshot.counts.inProgress) },
@@ -75,8 +75,8 @@ export function registerMetricRoutes(app: RestApp, ctx: RestContext, scraper: Ta
   app.route({
     ...routeOptions(routes.jobMetricsHistory),
     handler: async (req) => {
-      const job = dispatcher.job(req.params.id);
-      const jobHistory = history.job(job.id);
+      const job = ctx.dispatcher.job(req.params.id);
+      const jobHistory = ctx.metricsHistory.job(job.id);
       const vertices: Record<string, ReturnType<NonNullable<typeof jobHistory>["vertexSeries"]>> = {};
       let until = 0;
       for (const v of job.graph.vertices) {
@@ -84,7 +84,7 @@ export function registerMetricRoutes(app: RestApp, ctx: RestContext, scraper: Ta
         vertices[v.id] = points;
         until = Math.max(until, points.at(-1)?.t ?? 0);
       }
-      return { step: history.options.reportIntervalMs, until, vertices };
+      return { step: ctx.metricsHistory.options.reportIntervalMs, until, vertices };
     },
   });
 
@@ -92,7 +92,7 @@ export function registerMetricRoutes(app: RestApp, ctx: RestContext, scraper: Ta
     ...routeOptions(routes.taskmanagersMetrics),
     handler: async (req) => {
       const measured = await Promise.all(
-        registry.list().map((tm) =>
+        ctx.registry.list().map((tm) =>
           scraper.metricsOf(tm.metricsAddress).then(
             (m) => m,
             () => undefined,

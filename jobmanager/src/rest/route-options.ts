@@ -4,6 +4,8 @@ declare module "fastify" {
   interface FastifyContextConfig {
     /** Who may call the route once `rest.auth.*` is configured; see RouteSpec.access. */
     access?: RouteSpec["access"];
+    /** Served by a standby JobManager too; see RouteSpec.standby. */
+    standby?: boolean;
   }
 }
 
@@ -19,6 +21,6 @@ export function routeOptions<S extends RouteSpec>(spec: S) {
       summary: string;
       tags: string[];
     },
-    config: { access: spec.access },
+    config: { access: spec.access, standby: spec.standby ?? false },
   };
 }

@@ -29,9 +29,16 @@ export async function createRestServer(ctx: RestContext): Promise<RestApp> {
     return reply.status(status).send(body);
   });
   app.setNotFoundHandler((req, reply) => reply.status(404).send({ code: "NOT_FOUND", message: `no such endpoint: ${req.method} ${req.url}` }));
-  app.addHook("onRequest", async (req) => {
+  app.addHook("onRequest", async (req, reply) => {
     // Routes without a declared access (none today) count as read-only: nothing is open by omission.
     auth.check(req.routeOptions.config?.access ?? "read-only", req.headers.authorization, `${req.method} ${req.routeOptions.url ?? req.url}`);
+    // Only the leader serves the cluster's state and actions; a standby sends the caller to the
+    // leader (307 keeps the method and body), or says why there is none. Unknown paths stay 404s.
+    if (req.routeOptions.config?.standby || req.routeOptions.url === undefined || ctx.leadership.serving()) return;
+    const leader = ctx.leadership.otherLeader();
+    const body = { code: "NOT_LEADER", message: ctx.leadership.whyNotLeader() };
+    if (leader) return reply.status(307).header("location", `${leader.restAddress}${req.url}`).send(body);
+    return reply.status(503).header("retry-after", "1").send(body);
   });
   await app.register(fastifySwagger, {
     openapi: {
@@ -56,7 +63,7 @@ export async function createRestServer(ctx: RestContext): Promise<RestApp> {
     transform: jsonSchemaTransform,
     transformObject: jsonSchemaTransformObject,
   });
-  app.get("/openapi.json", { schema: { hide: true }, config: { access: "open" } }, async () => app.swagger());
+  app.get("/openapi.json", { schema: { hide: true }, config: { access: "open", standby: true } }, async () => app.swagger());
   const scraper = new TaskManagerMetricsScraper({ cacheMs: Math.min(1_000, ctx.config["web.refresh-interval"]), timeoutMs: 2_000 });
   registerJobRoutes(app, ctx);
   registerClusterRoutes(app, ctx, auth, scraper);

@@ -8,12 +8,15 @@ const RECORDS_PER_BATCH = 10_000;
 /** Longest wait for new records before the loop looks again at the call's state. */
 const WAIT_MS = 10_000;
 
-/** ClientService: what users (the CLI, programs) call; the same operations as the REST API. */
-export function clientService(dispatcher: Dispatcher, logger: Logger): grpc.UntypedServiceImplementation {
+/**
+ * ClientService: what users (the CLI, programs) call; the same operations as the REST API.
+ * `current()` is the dispatcher of the leader part of the moment; it throws NOT_LEADER on a standby.
+ */
+export function clientService(current: () => Dispatcher, logger: Logger): grpc.UntypedServiceImplementation {
   return {
     SubmitJob: rpc.handleUnary(async (req: SubmitJobRequest) => {
       if (req.parallelism < 0) throw new RiffleError("BAD_REQUEST", `parallelism must be positive (0 for the default), got ${req.parallelism}`);
-      const jobId = await dispatcher.submit({
+      const jobId = await current().submit({
         bundle: req.bundle,
         name: req.name || undefined,
         parallelism: req.parallelism > 0 ? req.parallelism : undefined,
@@ -23,11 +26,11 @@ export function clientService(dispatcher: Dispatcher, logger: Logger): grpc.Unty
       });
       return { jobId };
     }),
-    ListJobs: rpc.handleUnary(() => ({ jobs: dispatcher.list().map(jobSummaryOf) })),
-    GetJob: rpc.handleUnary((req: JobIdRequest) => jobSummaryOf(dispatcher.job(req.jobId))),
-    CancelJob: rpc.handleUnary((req: JobIdRequest) => jobSummaryOf(dispatcher.cancel(req.jobId))),
+    ListJobs: rpc.handleUnary(() => ({ jobs: current().list().map(jobSummaryOf) })),
+    GetJob: rpc.handleUnary((req: JobIdRequest) => jobSummaryOf(current().job(req.jobId))),
+    CancelJob: rpc.handleUnary((req: JobIdRequest) => jobSummaryOf(current().cancel(req.jobId))),
     StreamResults: (call: grpc.ServerWritableStream<JobIdRequest, ResultBatch>) => {
-      streamResults(dispatcher, call).catch((err: unknown) => {
+      streamResults(current(), call).catch((err: unknown) => {
         const e = toRiffleError(err);
         if (e.code === "INTERNAL") logger.error({ jobId: call.request.jobId, err: e.message }, "streaming results failed");
         if (!call.writableEnded && !call.destroyed) call.emit("error", rpc.toServiceError(e));

@@ -18,18 +18,26 @@ import type { Dispatcher } from "../dispatcher/index.js";
 import type { HeartbeatSink, TaskManagerRegistry } from "../registry/index.js";
 import type { BundleStore } from "../store/index.js";
 
-/** JobManagerService: what TaskManagers call. */
-export function jobManagerService(dispatcher: Dispatcher, registry: TaskManagerRegistry, bundles: BundleStore): grpc.UntypedServiceImplementation {
+/**
+ * JobManagerService: what TaskManagers call. `leader()` is the leader part of the moment (it throws
+ * NOT_LEADER on a standby, naming the leader: a TaskManager given a list of JobManagers moves on);
+ * bundles are served by every JobManager, from the storage they share.
+ */
+export function jobManagerService(
+  leader: () => { dispatcher: Dispatcher; registry: TaskManagerRegistry },
+  bundles: () => BundleStore,
+): grpc.UntypedServiceImplementation {
+  const dispatcher = () => leader().dispatcher;
   return {
-    RegisterTaskManager: rpc.handleUnary((req: RegisterTaskManagerRequest) => registry.register(req)),
-    Heartbeat: (call: grpc.ServerDuplexStream<TaskManagerHeartbeat, JobManagerHeartbeat>) => acceptHeartbeats(registry, call),
+    RegisterTaskManager: rpc.handleUnary((req: RegisterTaskManagerRequest) => leader().registry.register(req)),
+    Heartbeat: (call: grpc.ServerDuplexStream<TaskManagerHeartbeat, JobManagerHeartbeat>) => acceptHeartbeats(() => leader().registry, call),
     UpdateTaskExecutionState: rpc.handleUnary((req: TaskExecutionState) => {
-      dispatcher.updateTaskState(req);
+      dispatcher().updateTaskState(req);
       return {};
     }),
-    GetBundle: rpc.handleUnary((req: GetBundleRequest) => ({ bundle: bundles.get(req.bundleHash) })),
+    GetBundle: rpc.handleUnary((req: GetBundleRequest) => ({ bundle: bundles().get(req.bundleHash) })),
     PushCollectBatch: rpc.handleUnary(async (req: CollectBatch) => {
-      const job = dispatcher.job(req.jobId);
+      const job = dispatcher().job(req.jobId);
       let records: unknown[];
       try {
         records = decodeBatch(req.records);
@@ -41,16 +49,16 @@ export function jobManagerService(dispatcher: Dispatcher, registry: TaskManagerR
     }),
     // Answered at once: sealing the checkpoint (file copies, _metadata) does not hold up the task.
     AcknowledgeCheckpoint: rpc.handleUnary((req: AcknowledgeCheckpointRequest) => {
-      dispatcher.acknowledgeCheckpoint(req);
+      dispatcher().acknowledgeCheckpoint(req);
       return {};
     }),
     DeclineCheckpoint: rpc.handleUnary((req: DeclineCheckpointRequest) => {
-      dispatcher.declineCheckpoint(req);
+      dispatcher().declineCheckpoint(req);
       return {};
     }),
     // Answered once the event is with its coordinator: a reader's events stay in order.
     SendOperatorEvent: rpc.handleUnary((req: OperatorEventRequest) => {
-      dispatcher.operatorEvent(req);
+      dispatcher().operatorEvent(req);
       return {};
     }),
   };
@@ -58,10 +66,11 @@ export function jobManagerService(dispatcher: Dispatcher, registry: TaskManagerR
 
 /**
  * One TaskManager's Heartbeat stream. The stream is bound to the registration named in its first
- * heartbeat; when it ends or breaks, that registration's TaskManager is lost.
+ * heartbeat, in the registry of the leadership of that moment; when it ends or breaks, that
+ * registration's TaskManager is lost. A stream opened on a standby is ended with NOT_LEADER.
  */
-function acceptHeartbeats(registry: TaskManagerRegistry, call: grpc.ServerDuplexStream<TaskManagerHeartbeat, JobManagerHeartbeat>): void {
-  let bound: { taskmanagerId: string; registrationId: string } | undefined;
+function acceptHeartbeats(currentRegistry: () => TaskManagerRegistry, call: grpc.ServerDuplexStream<TaskManagerHeartbeat, JobManagerHeartbeat>): void {
+  let bound: { taskmanagerId: string; registrationId: string; registry: TaskManagerRegistry } | undefined;
   const usable = (): boolean => !call.writableEnded && !call.destroyed;
   const sink: HeartbeatSink = {
     send: (heartbeat) => {
@@ -76,12 +85,12 @@ function acceptHeartbeats(registry: TaskManagerRegistry, call: grpc.ServerDuplex
   const closed = (): void => {
     const b = bound;
     bound = undefined;
-    if (b) registry.streamClosed(b.taskmanagerId, b.registrationId, sink);
+    if (b) b.registry.streamClosed(b.taskmanagerId, b.registrationId, sink);
   };
   call.on("data", (heartbeat: TaskManagerHeartbeat) => {
-    bound ??= { taskmanagerId: heartbeat.taskmanagerId, registrationId: heartbeat.registrationId };
     try {
-      registry.heartbeat(bound.taskmanagerId, bound.registrationId, heartbeat.tasks, sink);
+      bound ??= { taskmanagerId: heartbeat.taskmanagerId, registrationId: heartbeat.registrationId, registry: currentRegistry() };
+      bound.registry.heartbeat(bound.taskmanagerId, bound.registrationId, heartbeat.tasks, sink);
     } catch (err) {
       bound = undefined;
       sink.close(toRiffleError(err));

@@ -9,9 +9,11 @@ import { jobManagerService } from "./jobmanager-service.js";
 export interface RpcServerOptions {
   host: string;
   port: number;
-  dispatcher: Dispatcher;
-  registry: TaskManagerRegistry;
-  bundles: BundleStore;
+  /** The leader part of the moment for TaskManagers (from the grant on); throws NOT_LEADER otherwise. */
+  leader(): { dispatcher: Dispatcher; registry: TaskManagerRegistry };
+  /** The dispatcher for clients, once this JobManager serves as leader; throws NOT_LEADER otherwise. */
+  dispatcher(): Dispatcher;
+  bundles(): BundleStore;
   logger: Logger;
 }
 
@@ -19,7 +21,7 @@ export interface RpcServerOptions {
 export async function startRpcServer(options: RpcServerOptions): Promise<{ server: grpc.Server; port: number }> {
   const server = rpc.createServer();
   rpc.addService(server, "ClientService", clientService(options.dispatcher, options.logger));
-  rpc.addService(server, "JobManagerService", jobManagerService(options.dispatcher, options.registry, options.bundles));
+  rpc.addService(server, "JobManagerService", jobManagerService(options.leader, options.bundles));
   try {
     const port = await rpc.bindServer(server, options.host, options.port);
     return { server, port };

@@ -4,42 +4,76 @@ import {
   type Ack,
   type CancelTaskRequest,
   type CheckpointNotification,
+  type FencingToken,
   type OperatorEventRequest,
   type TaskDeploymentDescriptor,
   type TriggerCheckpointRequest,
+  type Unfenced,
 } from "@riffle/shared";
+import { requireLeadership, type LeaderSession } from "../ha/index.js";
 import type { TaskExecutorGateway } from "../scheduler/index.js";
 
-/** TaskExecutorService over gRPC, one client (one HTTP/2 connection) per TaskManager address. */
+/**
+ * TaskExecutorService over gRPC for one leadership, one client (one HTTP/2 connection) per TaskManager
+ * address. Every command carries the leadership's fencing token, and none is sent once the
+ * leadership ended (LEADERSHIP_LOST, checked on the clock: a JobManager resuming from a pause sends
+ * nothing), so a deposed leader commands nobody; TaskManagers refuse an older token anyway.
+ */
 export class GrpcTaskExecutorGateway implements TaskExecutorGateway {
   private readonly clients = new Map<string, grpc.Client>();
+  private readonly token: FencingToken;
 
   /** @param timeoutMs deadline of each call: a TaskManager that takes longer is about to be declared lost anyway. */
-  constructor(private readonly timeoutMs: number) {}
+  constructor(
+    private readonly timeoutMs: number,
+    private readonly session: LeaderSession,
+  ) {
+    this.token = session.token;
+  }
 
-  async deployTask(address: string, descriptor: TaskDeploymentDescriptor): Promise<void> {
-    await rpc.unary<TaskDeploymentDescriptor, Ack>(this.client(address), "DeployTask", descriptor, this.timeoutMs);
+  async deployTask(address: string, descriptor: Unfenced<TaskDeploymentDescriptor>): Promise<void> {
+    await this.send<TaskDeploymentDescriptor>(address, "DeployTask", { ...descriptor, fencingToken: this.token }, `deploy ${descriptor.executionId}`);
   }
 
   async cancelTask(address: string, jobId: string, executionId: string): Promise<void> {
-    await rpc.unary<CancelTaskRequest, Ack>(this.client(address), "CancelTask", { executionId, jobId }, this.timeoutMs);
+    await this.send<CancelTaskRequest>(address, "CancelTask", { executionId, jobId, fencingToken: this.token }, `cancel ${executionId}`);
   }
 
-  async triggerCheckpoint(address: string, request: TriggerCheckpointRequest): Promise<void> {
-    await rpc.unary<TriggerCheckpointRequest, Ack>(this.client(address), "TriggerCheckpoint", request, this.timeoutMs);
+  async triggerCheckpoint(address: string, request: Unfenced<TriggerCheckpointRequest>): Promise<void> {
+    await this.send<TriggerCheckpointRequest>(
+      address,
+      "TriggerCheckpoint",
+      { ...request, fencingToken: this.token },
+      `trigger checkpoint ${request.checkpointId}`,
+    );
   }
 
-  async notifyCheckpointComplete(address: string, notification: CheckpointNotification): Promise<void> {
-    await rpc.unary<CheckpointNotification, Ack>(this.client(address), "NotifyCheckpointComplete", notification, this.timeoutMs);
+  async notifyCheckpointComplete(address: string, notification: Unfenced<CheckpointNotification>): Promise<void> {
+    await this.send<CheckpointNotification>(
+      address,
+      "NotifyCheckpointComplete",
+      { ...notification, fencingToken: this.token },
+      `notify the completion of checkpoint ${notification.checkpointId}`,
+    );
   }
 
-  async notifyCheckpointAborted(address: string, notification: CheckpointNotification): Promise<void> {
-    await rpc.unary<CheckpointNotification, Ack>(this.client(address), "NotifyCheckpointAborted", notification, this.timeoutMs);
+  async notifyCheckpointAborted(address: string, notification: Unfenced<CheckpointNotification>): Promise<void> {
+    await this.send<CheckpointNotification>(
+      address,
+      "NotifyCheckpointAborted",
+      { ...notification, fencingToken: this.token },
+      `notify the abort of checkpoint ${notification.checkpointId}`,
+    );
   }
 
   /** Resolves once the event is in the task's mailbox (the TaskManager answers then). */
-  async sendOperatorEvent(address: string, request: OperatorEventRequest): Promise<void> {
-    await rpc.unary<OperatorEventRequest, Ack>(this.client(address), "SendOperatorEvent", request, this.timeoutMs);
+  async sendOperatorEvent(address: string, request: Unfenced<OperatorEventRequest>): Promise<void> {
+    await this.send<OperatorEventRequest>(
+      address,
+      "SendOperatorEvent",
+      { ...request, fencingToken: this.token },
+      `send an operator event to ${request.executionId}`,
+    );
   }
 
   disconnect(address: string): void {
@@ -50,6 +84,11 @@ export class GrpcTaskExecutorGateway implements TaskExecutorGateway {
   close(): void {
     for (const client of this.clients.values()) client.close();
     this.clients.clear();
+  }
+
+  private async send<Req>(address: string, method: string, request: Req, what: string): Promise<void> {
+    requireLeadership(this.session, what);
+    await rpc.unary<Req, Ack>(this.client(address), method, request, this.timeoutMs);
   }
 
   private client(address: string): grpc.Client {

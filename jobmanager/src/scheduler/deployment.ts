@@ -10,6 +10,7 @@ import {
   type StateBackendName,
   type TaskDeploymentDescriptor,
   type TaskRestore,
+  type Unfenced,
 } from "@riffle/shared";
 
 /** Where a subtask runs, as its consumers and producers need to know. */
@@ -45,7 +46,7 @@ export interface DeploymentContext {
  * `<P's execution>/<e.id>` with one subpartition per consumer it feeds; subtask j of C reads that
  * partition of every producer it is connected to, at the subpartition `connectEdge` assigns it.
  */
-export function buildDeploymentDescriptors(ctx: DeploymentContext): TaskDeploymentDescriptor[] {
+export function buildDeploymentDescriptors(ctx: DeploymentContext): Unfenced<TaskDeploymentDescriptor>[] {
   const vertices = new Map(ctx.graph.vertices.map((v) => [v.id, v]));
   const edges = new Map(ctx.graph.edges.map((e) => [e.id, e]));
   const connections = new Map<string, { consumersOf: number[][]; channelsOf: ChannelSpec[][] }>();
@@ -70,7 +71,7 @@ export function buildDeploymentDescriptors(ctx: DeploymentContext): TaskDeployme
   };
   const jobConfigJson = JSON.stringify(jobConfig);
 
-  const descriptors: TaskDeploymentDescriptor[] = [];
+  const descriptors: Unfenced<TaskDeploymentDescriptor>[] = [];
   for (const vertex of ctx.graph.vertices) {
     const vertexJson = JSON.stringify(vertex);
     for (let subtask = 0; subtask < vertex.parallelism; subtask++) {

@@ -11,7 +11,8 @@ import {
   type CoordinatorCheckpoints,
 } from "../checkpoint/index.js";
 import type { Clock } from "../clock.js";
-import type { JobRecord, JobStore } from "../store/index.js";
+import type { CheckpointIdCounter, CompletedCheckpointStore } from "../ha/index.js";
+import type { JobRecord } from "../store/index.js";
 import type { DeploymentContext } from "./deployment.js";
 import { taskNameOf, type Execution } from "./execution.js";
 import type { JobDefaults } from "./job-defaults.js";
@@ -21,16 +22,21 @@ import type { TaskExecutorGateway } from "./task-executor-gateway.js";
 
 export interface JobCheckpointingOptions {
   record: JobRecord;
-  store: JobStore;
   gateway: TaskExecutorGateway;
   defaults: JobDefaults;
   clock: Clock;
   logger: Logger;
   storage?: (jobDir: string) => CheckpointStorage;
+  counter: CheckpointIdCounter;
+  checkpoints: CompletedCheckpointStore;
+  /** The newest checkpoint in `checkpoints` (a recovered job's). */
+  latest?: CompletedCheckpoint | undefined;
   /** The executions of the current attempt. */
   executions(): Execution[];
   /** More checkpoints failed in a row than the job tolerates. */
   failJob: CheckpointJobContext["failJob"];
+  /** A savepoint completed: record its id in the job record. */
+  savepointCompleted: CheckpointJobContext["savepointCompleted"];
   /** The savepoint the job starts from. */
   savepoint?: CompletedCheckpoint | undefined;
   /** The job's source coordinators, if it has any. */
@@ -39,8 +45,9 @@ export interface JobCheckpointingOptions {
 
 /**
  * The job's coordinator. Every job has one: a job without checkpoints takes no periodic ones but
- * can still take savepoints. Its id counter and latest completed checkpoint are kept in the job
- * record, saved whenever they change. Throws JOB_INVALID_GRAPH for settings out of range.
+ * can still take savepoints. Its id counter and completed checkpoints are the HA stores of the
+ * job; the newest savepoint's id is in the job record. Throws JOB_INVALID_GRAPH for settings out of
+ * range.
  */
 export function createJobCheckpointCoordinator(options: JobCheckpointingOptions): CheckpointCoordinator {
   const { record } = options;
@@ -54,19 +61,15 @@ export function createJobCheckpointCoordinator(options: JobCheckpointingOptions)
     storage: options.storage?.(config.jobDir) ?? new FileSystemCheckpointStorage(config.jobDir),
     clock: options.clock,
     logger: options.logger,
-    progress: record.checkpoints ?? { nextId: 1, latest: null },
+    counter: options.counter,
+    checkpoints: options.checkpoints,
+    latest: options.latest,
+    newestSavepointId: record.newestSavepointId,
     ...(options.savepoint ? { base: options.savepoint } : {}),
     ...(options.coordinators ? { coordinators: options.coordinators } : {}),
     job: {
       tasks: () => options.executions().map(checkpointTaskOf),
-      persist: (progress) => {
-        record.checkpoints = {
-          nextId: progress.nextId,
-          latest: progress.latest,
-          ...(progress.newestSavepointId !== undefined ? { newestSavepointId: progress.newestSavepointId } : {}),
-        };
-        options.store.save(record);
-      },
+      savepointCompleted: options.savepointCompleted,
       failJob: options.failJob,
     },
   });

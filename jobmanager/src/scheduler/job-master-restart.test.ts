@@ -6,16 +6,16 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ManualClock } from "../clock.js";
 import { ResultBuffer } from "../collect/index.js";
 import { TaskManagerRegistry, type HeartbeatSink } from "../registry/index.js";
-import { JobStore } from "../store/index.js";
 import { silentLogger as logger, TEST_JOB_ID as JOB, testDefaults, testGraph, testRecord } from "../testing/fixtures.js";
 import { TestingTaskExecutorGateway } from "../testing/testing-gateway.js";
+import { testStores } from "../testing/test-stores.js";
 import { JobMaster } from "./job-master.js";
 import { SlotProvider } from "./slot-provider.js";
 
 const id = (vertex: string, subtask: number, attempt: number) => `${JOB}-${vertex}-${subtask}-${attempt}`;
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-describe("JobMaster: restarts", () => {
+describe("JobMaster: restarts", async () => {
   let dir: string;
   let clock: ManualClock;
   let registryTime: number;
@@ -23,12 +23,27 @@ describe("JobMaster: restarts", () => {
   let slots: SlotProvider;
   let gateway: TestingTaskExecutorGateway;
   let jm: JobMaster;
+  /** Moves the clock on, then lets what its timers started (slot requests, ids taken, records written) go through. */
+  const advance = async (ms: number) => {
+    clock.advance(ms);
+    await settle();
+  };
+  /** The job's stores: its record in `dir/jobs`, ids and checkpoint pointers in memory. */
+  const jobStores = () => {
+    const { jobs, counter, checkpoints } = testStores(join(dir, "jobs"));
+    return { jobs: jobs!, counter, checkpoints };
+  };
 
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), "riffle-jm-restart-"));
     clock = new ManualClock(1_000_000);
     registryTime = 0;
-    registry = new TaskManagerRegistry({ heartbeatIntervalMs: 1_000, heartbeatTimeoutMs: 5_000, logger, now: () => registryTime });
+    registry = new TaskManagerRegistry({
+      heartbeatIntervalMs: 1_000,
+      heartbeatTimeoutMs: 5_000,
+      logger,
+      clock: { now: () => registryTime, schedule: (fn, ms) => clock.schedule(fn, ms) },
+    });
     slots = new SlotProvider(registry, 30_000, logger, clock);
     gateway = new TestingTaskExecutorGateway();
     registry.setListener({
@@ -49,7 +64,7 @@ describe("JobMaster: restarts", () => {
     jm = new JobMaster(testRecord(testGraph(extra), clock.now()), {
       slots,
       gateway,
-      store: new JobStore(join(dir, "jobs"), logger),
+      ...jobStores(),
       results: new ResultBuffer(100),
       cancelTimeoutMs: 60_000,
       defaults: testDefaults(join(dir, "checkpoints")),
@@ -109,11 +124,11 @@ describe("JobMaster: restarts", () => {
     startJob({ checkpointing: { intervalMs: 1_000 }, restartStrategy: { type: "fixed-delay", attempts: 2, delayMs: 5_000 } });
     await settle();
     runAll();
-    clock.advance(1_000);
+    await advance(1_000);
     expect(gateway.triggered.map((t) => t.executionId)).toEqual([id("v1", 0, 0)]);
     await completeCheckpoint(1);
-    expect(jm.record.checkpoints?.latest?.id).toBe(1);
-    clock.advance(1_000);
+    expect((await jm.checkpointCoordinator.restoreLatest())?.id).toBe(1);
+    await advance(1_000);
     expect(jm.checkpointCoordinator?.pendingCheckpoint?.id).toBe(2);
 
     update(id("v2", 1, 0), "FAILED", { errorCode: "TASK_FAILED", errorMessage: "boom" });
@@ -128,10 +143,10 @@ describe("JobMaster: restarts", () => {
     expect(registry.slotCounts().slotsAvailable).toBe(1);
     update(id("v2", 0, 0), "CANCELED");
     expect(registry.slotCounts().slotsAvailable).toBe(2);
-    clock.advance(4_999);
+    await advance(4_999);
     await settle();
     expect(gateway.deployed).toHaveLength(3);
-    clock.advance(1);
+    await advance(1);
     await settle();
 
     expect(jm.status).toBe("RUNNING");
@@ -160,7 +175,7 @@ describe("JobMaster: restarts", () => {
     update(id("v2", 1, 0), "FAILED");
     expect(jm.status).toBe("RUNNING");
     runAll();
-    clock.advance(1_000);
+    await advance(1_000);
     expect(gateway.triggered.at(-1)).toMatchObject({ checkpointId: 3, executionId: id("v1", 0, 1) });
   });
 
@@ -173,7 +188,7 @@ describe("JobMaster: restarts", () => {
     expect(jm.status).toBe("RESTARTING");
     update(id("v1", 0, 0), "CANCELED");
     update(id("v2", 0, 0), "CANCELED");
-    clock.advance(0);
+    await advance(0);
     await settle();
     expect(jm.status).toBe("RUNNING");
     update(id("v2", 1, 1), "FAILED", { errorMessage: "boom again" });
@@ -215,7 +230,7 @@ describe("JobMaster: restarts", () => {
     expect(jm.exceptions.map((e) => [e.code, e.taskmanagerId])).toEqual([["TASKMANAGER_LOST", "tm-b"]]);
     update(id("v1", 0, 0), "CANCELED");
     update(id("v2", 0, 0), "CANCELED");
-    clock.advance(1_000);
+    await advance(1_000);
     await settle();
     expect(jm.status).toBe("RESTARTING");
     expect(gateway.deployed).toHaveLength(3);
@@ -231,11 +246,6 @@ describe("JobMaster: restarts", () => {
     expect(gateway.deployed.slice(3).map((d) => d.restoreJson)).toEqual(["", "", ""]);
   });
 
-  /** Moves time by `ms` and lets the slot request's settlement (a promise) run. */
-  const advance = async (ms: number) => {
-    clock.advance(ms);
-    await settle();
-  };
   const NO_SLOTS = "job needs 2 slots but only 1 is free (1 TaskManager registered); start more TaskManagers or lower the parallelism";
 
   it("hands NO_RESOURCE_AVAILABLE to the restart strategy, and fails naming the slots once no restart is left", async () => {
@@ -278,7 +288,7 @@ describe("JobMaster: restarts", () => {
     startJob({ checkpointing: { intervalMs: 1_000 } });
     await settle();
     runAll();
-    clock.advance(1_000);
+    await advance(1_000);
     await completeCheckpoint(1);
     loseTaskManager("tm-b");
     update(id("v1", 0, 0), "CANCELED");
@@ -339,7 +349,7 @@ describe("JobMaster: restarts", () => {
     expect(jm.status).toBe("CANCELLING");
     update(id("v2", 0, 0), "CANCELED");
     expect(jm.status).toBe("CANCELED");
-    clock.advance(10_000);
+    await advance(10_000);
     await settle();
     expect(gateway.deployed).toHaveLength(3);
     expect(registry.slotCounts().slotsAvailable).toBe(2);
@@ -365,7 +375,7 @@ describe("JobMaster: restarts", () => {
     startJob({ checkpointing: { intervalMs: 1_000 }, restartStrategy: { type: "fixed-delay", attempts: 1, delayMs: 0 } });
     await settle();
     runAll();
-    clock.advance(1_000);
+    await advance(1_000);
     jm.declineCheckpoint({ jobId: JOB, executionId: id("v2", 0, 0), checkpointId: 1, errorCode: "STATE_BACKEND_FAILED", errorMessage: "disk full" });
     expect(jm.status).toBe("RESTARTING");
     expect(jm.exceptions.map((e) => e.code)).toEqual(["CHECKPOINT_TOLERABLE_FAILURES_EXCEEDED"]);

@@ -7,9 +7,9 @@ import { readSavepoint, type CompletedCheckpoint } from "../checkpoint/index.js"
 import { ManualClock } from "../clock.js";
 import { ResultBuffer } from "../collect/index.js";
 import { TaskManagerRegistry } from "../registry/index.js";
-import { JobStore } from "../store/index.js";
 import { silentLogger as logger, TEST_JOB_ID as JOB, testDefaults, testGraph, testRecord } from "../testing/fixtures.js";
 import { TestingTaskExecutorGateway } from "../testing/testing-gateway.js";
+import { testStores } from "../testing/test-stores.js";
 import { JobMaster } from "./job-master.js";
 import { SlotProvider } from "./slot-provider.js";
 
@@ -36,18 +36,35 @@ function rescaled(parallelism: number, extra: Partial<JobGraph> = {}): JobGraph 
   return graph;
 }
 
-describe("JobMaster: savepoints, stop and rescale", () => {
+describe("JobMaster: savepoints, stop and rescale", async () => {
   let dir: string;
   let clock: ManualClock;
   let registry: TaskManagerRegistry;
   let slots: SlotProvider;
   let gateway: TestingTaskExecutorGateway;
   let jm: JobMaster;
+  /** Moves the clock on, then lets what its timers started (ids taken, records written) go through. */
+  const advance = async (ms: number) => {
+    clock.advance(ms);
+    await settle();
+  };
+  /** The job's stores: its record in `dir/jobs`, ids and checkpoint pointers in memory. */
+  const jobStores = (savepoint?: CompletedCheckpoint) => {
+    const { jobs, counter, checkpoints, state } = testStores(join(dir, "jobs"));
+    // As the dispatcher does when a job is submitted from a savepoint: its ids continue after the savepoint's.
+    if (savepoint) state.counters.set(JOB, savepoint.id + 1);
+    return { jobs: jobs!, counter, checkpoints };
+  };
 
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), "riffle-jm-savepoint-"));
     clock = new ManualClock(1_000_000);
-    registry = new TaskManagerRegistry({ heartbeatIntervalMs: 1_000, heartbeatTimeoutMs: 5_000, logger, now: () => 0 });
+    registry = new TaskManagerRegistry({
+      heartbeatIntervalMs: 1_000,
+      heartbeatTimeoutMs: 5_000,
+      logger,
+      clock: { now: () => 0, schedule: (fn, ms) => clock.schedule(fn, ms) },
+    });
     slots = new SlotProvider(registry, 30_000, logger, clock);
     gateway = new TestingTaskExecutorGateway();
     registry.setListener({
@@ -71,7 +88,7 @@ describe("JobMaster: savepoints, stop and rescale", () => {
       {
         slots,
         gateway,
-        store: new JobStore(join(dir, "jobs"), logger),
+        ...jobStores(savepoint),
         results: new ResultBuffer(100),
         cancelTimeoutMs: 60_000,
         defaults: testDefaults(join(dir, "checkpoints")),
@@ -97,6 +114,7 @@ describe("JobMaster: savepoints, stop and rescale", () => {
 
   /** Every running task acknowledges checkpoint `n` into the directory it was triggered into. */
   async function acknowledge(n: number): Promise<void> {
+    await jm.checkpointCoordinator.whenIdle();
     const target = gateway.triggered.find((t) => t.checkpointId === n)!.targetDir;
     for (const e of jm.executionList()) {
       if (e.state !== "RUNNING") continue;
@@ -129,7 +147,7 @@ describe("JobMaster: savepoints, stop and rescale", () => {
     runAll();
     const stop = outcome(jm.stopWithSavepoint(join(dir, "sp"), { type: "stop" }));
     expect(() => jm.stopWithSavepoint(join(dir, "sp"), { type: "stop" })).toThrow(/already being stopped or rescaled/);
-    clock.advance(5_000);
+    await advance(5_000);
     expect(gateway.triggered.map((t) => [t.checkpointId, t.isSavepoint])).toEqual([[1, true]]);
     expect(jm.status).toBe("RUNNING");
     await acknowledge(1);
@@ -158,13 +176,14 @@ describe("JobMaster: savepoints, stop and rescale", () => {
     expect(jm.status).toBe("RUNNING");
 
     const stop = outcome(jm.stopWithSavepoint(join(dir, "sp"), { type: "stop" }));
+    await jm.checkpointCoordinator.whenIdle();
     jm.updateTaskState({ taskmanagerId: "tm-b", executionId: id("v2", 1, 0), jobId: JOB, state: "FAILED", errorCode: "TASK_FAILED", errorMessage: "boom" });
     await settle();
     expect(jm.status).toBe("RESTARTING");
     expect(stop.error?.message).toMatch(/^savepoint 2 was aborted: a task of the job failed/);
   });
 
-  it("refuses savepoints and stops of a job that is not RUNNING", () => {
+  it("refuses savepoints and stops of a job that is not RUNNING", async () => {
     startJob();
     expect(() => jm.triggerSavepoint(dir)).toThrow(new RiffleError("JOB_NOT_RUNNING", `job ${JOB} is CREATED; only a RUNNING job can have a savepoint taken`));
     expect(() => jm.stopWithSavepoint(dir, { type: "rescale", graph: rescaled(3) })).toThrow(/only a RUNNING job can be rescaled/);
@@ -187,7 +206,7 @@ describe("JobMaster: savepoints, stop and rescale", () => {
     startJob();
     await settle();
     runAll();
-    clock.advance(1_000);
+    await advance(1_000);
     await acknowledge(1);
     const rescale = outcome(jm.stopWithSavepoint(join(dir, "sp"), { type: "rescale", graph: rescaled(3, { checkpointing: { intervalMs: 1_000 } }) }));
     await acknowledge(2);
@@ -213,7 +232,7 @@ describe("JobMaster: savepoints, stop and rescale", () => {
     runAll();
     update(id("v2", 2, 1), "FAILED");
     cancelAll();
-    clock.advance(60_000);
+    await advance(60_000);
     await settle();
     const again = gateway.deployed.filter((d) => d.attempt === 2);
     expect(again).toHaveLength(4);
@@ -230,7 +249,7 @@ describe("JobMaster: savepoints, stop and rescale", () => {
     await settle();
     expect(jm.status).toBe("RESCALING");
 
-    clock.advance(30_000);
+    await advance(30_000);
     await settle();
     expect(jm.status).toBe("RESTARTING");
     expect(jm.exceptions.map((e) => [e.code, e.message])).toEqual([
@@ -239,7 +258,7 @@ describe("JobMaster: savepoints, stop and rescale", () => {
     expect(rescale).toEqual({});
 
     registry.register({ taskmanagerId: "tm-d", address: "tm-d:1", slots: 1, metricsAddress: "", pid: 1 });
-    clock.advance(1_000); // the exponential backoff's first delay
+    await advance(1_000); // the exponential backoff's first delay
     await settle();
     expect(jm.status).toBe("RUNNING");
     expect(jm.graph.vertices.map((v) => v.parallelism)).toEqual([1, 4]);
@@ -292,12 +311,12 @@ describe("JobMaster: savepoints, stop and rescale", () => {
     });
     expect(JSON.parse(first[1]!.restoreJson)).toEqual({ checkpointId: 9, baseDir: spDir, retainedUpTo: 9, operators: [] });
     runAll();
-    clock.advance(1_000);
+    await advance(1_000);
     // Ids continue after the savepoint's: output named by checkpoint id never collides with the old job's.
     expect(gateway.triggered[0]?.checkpointId).toBe(10);
     update(id("v2", 0, 0), "FAILED");
     cancelAll();
-    clock.advance(0);
+    await advance(0);
     await settle();
     expect(JSON.parse(gateway.deployed.filter((d) => d.attempt === 1)[0]!.restoreJson).baseDir).toBe(spDir);
   });

@@ -5,9 +5,10 @@ import type { TaskDeploymentDescriptor, TaskExecutionState } from "@riffle/share
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ResultBuffer } from "../collect/index.js";
 import { TaskManagerRegistry } from "../registry/index.js";
-import { JobStore, type JobRecord } from "../store/index.js";
+import type { JobRecord } from "../store/index.js";
 import { silentLogger, TEST_JOB_ID, testDefaults, testGraph, testRecord } from "../testing/fixtures.js";
 import { TestingTaskExecutorGateway } from "../testing/testing-gateway.js";
+import { testStores } from "../testing/test-stores.js";
 import { JobMaster } from "./job-master.js";
 import { SlotProvider } from "./slot-provider.js";
 
@@ -20,7 +21,6 @@ describe("JobMaster", () => {
   let registry: TaskManagerRegistry;
   let slots: SlotProvider;
   let gateway: TestingTaskExecutorGateway;
-  let store: JobStore;
 
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), "riffle-jm-test-"));
@@ -33,7 +33,6 @@ describe("JobMaster", () => {
       executionsOn: () => [],
     });
     gateway = new TestingTaskExecutorGateway();
-    store = new JobStore(dir, logger);
   });
 
   afterEach(() => {
@@ -45,7 +44,7 @@ describe("JobMaster", () => {
     return new JobMaster(testRecord(graph), {
       slots,
       gateway,
-      store,
+      ...(({ jobs, counter, checkpoints }) => ({ jobs: jobs!, counter, checkpoints }))(testStores(dir)),
       results: new ResultBuffer(100),
       cancelTimeoutMs,
       defaults: testDefaults(join(dir, "checkpoints")),

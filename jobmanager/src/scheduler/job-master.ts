@@ -11,14 +11,16 @@ import {
   type TaskDeploymentDescriptor,
   type TaskExecutionState,
   type TaskMetricsReport,
+  type Unfenced,
 } from "@riffle/shared";
 import type { CheckpointCoordinator, CheckpointStorage, CompletedCheckpoint } from "../checkpoint/index.js";
 import { type Cancel, type Clock, SystemClock } from "../clock.js";
 import type { ResultBuffer } from "../collect/index.js";
+import type { CheckpointIdCounter, CompletedCheckpointStore, JobStore } from "../ha/index.js";
 import type { SlotRef } from "../registry/index.js";
 import { JobSourceCoordinators } from "../source-coordinator/index.js";
 import type { OperatorEvent } from "@riffle/sdk/internal";
-import type { JobFailure, JobRecord, JobStatus, JobStore } from "../store/index.js";
+import type { JobFailure, JobRecord, JobStatus } from "../store/index.js";
 import { buildDeploymentDescriptors } from "./deployment.js";
 import { isTerminalExecutionState, taskNameOf, type Execution, type ExecutionFailure, type ExecutionState } from "./execution.js";
 import { ExecutionGraph } from "./execution-graph.js";
@@ -56,8 +58,18 @@ export interface ExceptionEntry {
 export interface JobMasterDeps {
   slots: SlotProvider;
   gateway: TaskExecutorGateway;
-  store: JobStore;
+  /** The job store of the leadership the job runs under: every record write is fenced by it. */
+  jobs: JobStore;
+  /** The job's checkpoint ids (HA store). */
+  counter: CheckpointIdCounter;
+  /** The job's completed checkpoints (HA store): restores read the newest pointer from here. */
+  checkpoints: CompletedCheckpointStore;
   results: ResultBuffer;
+  /**
+   * The job reached a terminal status: the caller records its result and its final record (in that
+   * order, so a new leader never runs it again). Without it, the job master writes the record itself.
+   */
+  jobEnded?(job: JobMaster): void;
   /** How long FAILING/CANCELLING/RESTARTING waits for tasks to confirm they stopped before going on anyway. */
   cancelTimeoutMs: number;
   /** The cluster's defaults for what the graph leaves unset (state backend, checkpoints, restarts). */
@@ -92,6 +104,11 @@ export interface JobMasterDeps {
  * RESCALING → RUNNING with the new graph, redeploying every subtask from the savepoint. A job
  * started from a savepoint restores it at its first deployment, and at restarts until a checkpoint
  * of its own completed.
+ *
+ * Every deployment first records its attempt number in the job store (awaited: attempts never
+ * repeat, across JobManagers too) and reads what to restore from the completed-checkpoint store.
+ * A job master lives as long as its JobManager's leadership: `close()` (the leadership ended, or the
+ * JobManager stops) silences it at once, and a new leader takes the job over with `recover()`.
  */
 export class JobMaster {
   readonly record: JobRecord;
@@ -113,6 +130,10 @@ export class JobMaster {
   private stopRequest: StopRequest | undefined;
   /** Set while RESCALING: the graph the job is redeployed with once every task has stopped. */
   private rescaleGraph: JobGraph | undefined;
+  /** The deployment being prepared (its attempt recorded, its checkpoint read); replaced or dropped when the job moves on. */
+  private preparing: object | undefined;
+  /** close() was called: the job master no longer acts (its JobManager stops, or no longer leads). */
+  private closed = false;
   private readonly clock: Clock;
   private readonly logger: Logger;
 
@@ -123,7 +144,7 @@ export class JobMaster {
   constructor(
     record: JobRecord,
     private readonly deps: JobMasterDeps,
-    options: { savepoint?: CompletedCheckpoint | undefined } = {},
+    options: { savepoint?: CompletedCheckpoint | undefined; latest?: CompletedCheckpoint | undefined } = {},
   ) {
     this.record = record;
     this.results = deps.results;
@@ -134,8 +155,10 @@ export class JobMaster {
     this.sources = this.createSourceCoordinators();
     this.checkpointCoordinator = createJobCheckpointCoordinator({
       record,
-      store: deps.store,
       gateway: deps.gateway,
+      counter: deps.counter,
+      checkpoints: deps.checkpoints,
+      latest: options.latest,
       defaults: deps.defaults,
       clock: this.clock,
       logger: deps.checkpointLogger ?? deps.logger,
@@ -144,6 +167,10 @@ export class JobMaster {
       savepoint: options.savepoint,
       coordinators: this.sources,
       failJob: (failure) => this.failFromCoordinator(failure),
+      savepointCompleted: (id) => {
+        this.record.newestSavepointId = Math.max(this.record.newestSavepointId ?? 0, id);
+        return this.deps.jobs.put(this.record);
+      },
     });
     if (this.machine.isTerminal) this.results.end();
   }
@@ -170,6 +197,7 @@ export class JobMaster {
 
   /** The checkpoint coordinator or a source coordinator fails the job: its restart strategy decides. */
   private failFromCoordinator(failure: { code: ErrorCode; message: string }): void {
+    if (this.closed) return;
     this.addException({ ...failure, taskName: null, taskmanagerId: null });
     if (this.machine.is("RUNNING")) this.handleFailure(failure);
   }
@@ -218,7 +246,46 @@ export class JobMaster {
 
   /** Asks for slots and deploys once they are there. */
   start(): void {
-    if (this.machine.is("CREATED")) this.requestSlots();
+    if (this.machine.is("CREATED") && !this.closed) this.requestSlots();
+  }
+
+  /**
+   * Takes over a job of an earlier leader that had not ended (Flink's job recovery on a new leader):
+   * a job that was running or restarting restarts from the newest checkpoint in the store (or its
+   * savepoint, or from scratch); one that was being cancelled, failed or stopped with a savepoint ends
+   * as it was going to. The earlier leader's tasks are cancelled by their TaskManagers, which follow
+   * the leader.
+   */
+  recover(): void {
+    if (this.closed || this.machine.isTerminal) return;
+    const was = this.status;
+    switch (was) {
+      case "CANCELLING":
+        this.transition("CANCELED", { recovered: true });
+        return;
+      case "FAILING":
+        this.transition("FAILED", { recovered: true });
+        return;
+      case "STOPPING":
+        // The stop's savepoint completed and its sinks committed before the job went STOPPING.
+        this.transition("FINISHED", { recovered: true });
+        return;
+      case "CREATED":
+        if (this.record.lastAttempt === undefined) {
+          this.start();
+          return;
+        }
+        break;
+      default:
+        break;
+    }
+    if (!this.machine.is("RESTARTING")) this.transition("RESTARTING", { recovered: true, was });
+    else this.saveRecord();
+    this.logger.info(
+      { was, nextAttempt: (this.record.lastAttempt ?? -1) + 1 },
+      `recovering job ${this.record.name} (${this.id}), which was ${was} under the previous leader`,
+    );
+    this.requestSlots();
   }
 
   /** Cancels the job; a job that is already stopping stays on its way, an ended one is refused. */
@@ -326,6 +393,7 @@ export class JobMaster {
 
   /** A TaskManager reported a state change of one of its tasks. */
   updateTaskState(update: TaskExecutionState): void {
+    if (this.closed) return;
     const execution = this.current?.get(update.executionId);
     if (!execution || execution.slot.taskmanagerId !== update.taskmanagerId) {
       this.logger.debug(
@@ -378,6 +446,7 @@ export class JobMaster {
 
   /** The TaskManager is gone: its executions failed with it. */
   taskManagerLost(taskmanagerId: string, message: string): void {
+    if (this.closed) return;
     const lost = this.executionList().filter((e) => e.slot.taskmanagerId === taskmanagerId && !isTerminalExecutionState(e.state));
     if (lost.length === 0) return;
     const failure: ExecutionFailure = { code: "TASKMANAGER_LOST", message };
@@ -399,17 +468,17 @@ export class JobMaster {
   }
 
   acknowledgeCheckpoint(ack: AcknowledgeCheckpointRequest): void {
-    this.checkpointCoordinator.receiveAcknowledge(ack);
+    if (!this.closed) this.checkpointCoordinator.receiveAcknowledge(ack);
   }
 
   declineCheckpoint(decline: DeclineCheckpointRequest): void {
-    this.checkpointCoordinator.receiveDecline(decline);
+    if (!this.closed) this.checkpointCoordinator.receiveDecline(decline);
   }
 
   /** An event of a source reader of the current attempt for its coordinator; others are dropped. */
   operatorEvent(request: OperatorEventRequest): void {
     const execution = this.current?.get(request.executionId);
-    if (!execution || isTerminalExecutionState(execution.state) || execution.state === "CANCELING" || !this.sources) {
+    if (this.closed || !execution || isTerminalExecutionState(execution.state) || execution.state === "CANCELING" || !this.sources) {
       this.logger.debug({ executionId: request.executionId }, "ignoring an operator event of an execution that is not running");
       return;
     }
@@ -425,8 +494,14 @@ export class JobMaster {
     );
   }
 
-  /** Stops timers and pending requests when the JobManager shuts down; the job's status stays as it is. */
+  /**
+   * Stops acting, at once: timers, pending requests and the checkpoint coordinator stop, and nothing
+   * more is deployed, cancelled, checkpointed or written. Called when the JobManager shuts down or
+   * loses its leadership; the job's status stays as recorded, for a new leader to take over.
+   */
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     this.cancelStopTimer?.();
     this.withdrawPendingWork();
     this.checkpointCoordinator.close();
@@ -439,12 +514,13 @@ export class JobMaster {
 
   /** Asks for as many slots as the widest vertex; the answer is dropped if the job moved on meanwhile. */
   private requestSlots(): void {
+    if (this.closed) return;
     const needed = Math.max(...this.graph.vertices.map((v) => v.parallelism));
     const request = this.deps.slots.request(this.id, needed);
     this.slotRequest = request;
     request.promise.then(
       (slots) => {
-        if (this.slotRequest !== request) {
+        if (this.slotRequest !== request || this.closed) {
           this.deps.slots.release(this.id, slots);
           return;
         }
@@ -452,7 +528,7 @@ export class JobMaster {
         this.deploy(slots);
       },
       (err: unknown) => {
-        if (this.slotRequest !== request) return;
+        if (this.slotRequest !== request || this.closed) return;
         this.slotRequest = undefined;
         const e = toRiffleError(err);
         this.addException({ code: e.code, message: e.message, taskName: null, taskmanagerId: null });
@@ -464,21 +540,59 @@ export class JobMaster {
     );
   }
 
+  /**
+   * The job has its slots: record the next attempt number (awaited), read what to restore, then
+   * deploy every subtask. A failure on the way (the store cannot be written or read, the checkpoint
+   * is not whole) goes to the restart strategy like a lack of slots.
+   */
   private deploy(slots: SlotRef[]): void {
-    if (!this.machine.is("CREATED", "RESTARTING", "RESCALING")) {
+    if (!this.machine.is("CREATED", "RESTARTING", "RESCALING") || this.closed) {
       this.deps.slots.release(this.id, slots);
       return;
     }
-    const attempt = this.current ? this.current.attempt + 1 : 0;
+    const attempt = (this.record.lastAttempt ?? -1) + 1;
+    this.record.lastAttempt = attempt;
+    const token = {};
+    this.preparing = token;
+    const stillWanted = () => this.preparing === token && !this.closed && this.machine.is("CREATED", "RESTARTING", "RESCALING");
+    void (async () => {
+      let restored: CompletedCheckpoint | undefined;
+      let nextCheckpointId = 1;
+      try {
+        await this.deps.jobs.put(this.record);
+        restored = await this.checkpointCoordinator.restoreLatest();
+        nextCheckpointId = await this.checkpointCoordinator.nextCheckpointId();
+      } catch (err) {
+        if (!stillWanted()) {
+          this.deps.slots.release(this.id, slots);
+          return;
+        }
+        this.preparing = undefined;
+        this.deps.slots.release(this.id, slots);
+        const e = toRiffleError(err);
+        this.logger.warn({ attempt, code: e.code, err: e.message }, `could not prepare attempt ${attempt} of job ${this.record.name}`);
+        this.addException({ code: e.code, message: e.message, taskName: null, taskmanagerId: null });
+        if (e.code === "LEADERSHIP_LOST") return;
+        this.handleFailure({ code: e.code, message: e.message });
+        return;
+      }
+      if (!stillWanted()) {
+        this.deps.slots.release(this.id, slots);
+        return;
+      }
+      this.preparing = undefined;
+      this.deployAttempt(slots, attempt, restored, nextCheckpointId);
+    })();
+  }
+
+  private deployAttempt(slots: SlotRef[], attempt: number, restored: CompletedCheckpoint | undefined, nextCheckpointId: number): void {
     const executions = new ExecutionGraph(this.id, this.graph, attempt, slots, this.clock.now());
     this.current = executions;
-    // Nothing for a fresh job; the savepoint a job starts or rescales from; else its latest checkpoint.
-    const restored = this.checkpointCoordinator.restoreLatest();
     // The split enumerators are ready (or reset) before any reader can register.
     this.sources?.deploy(this.graph, restored);
-    let descriptors: TaskDeploymentDescriptor[];
+    let descriptors: Unfenced<TaskDeploymentDescriptor>[];
     try {
-      descriptors = this.descriptors(executions, restored);
+      descriptors = this.descriptors(executions, restored, nextCheckpointId);
     } catch (err) {
       // The latest checkpoint does not fit the job: nothing was deployed, so every execution ends here.
       for (const e of executions.list()) this.setExecutionState(e, "CANCELED");
@@ -509,7 +623,7 @@ export class JobMaster {
     this.checkpointCoordinator.startPeriodic();
   }
 
-  private descriptors(executions: ExecutionGraph, restored: CompletedCheckpoint | undefined): TaskDeploymentDescriptor[] {
+  private descriptors(executions: ExecutionGraph, restored: CompletedCheckpoint | undefined, nextCheckpointId: number): Unfenced<TaskDeploymentDescriptor>[] {
     return buildDeploymentDescriptors({
       jobId: this.id,
       jobName: this.record.name,
@@ -525,12 +639,12 @@ export class JobMaster {
         return { executionId: e.executionId, taskmanagerId: e.slot.taskmanagerId, address: e.slot.address, slotIndex: e.slot.slotIndex };
       },
       restore: restored ? restoreFrom(this.graph, restored, this.checkpointCoordinator.retainedUpTo) : undefined,
-      checkpointHistory: { retainedUpTo: this.checkpointCoordinator.retainedUpTo, nextCheckpointId: this.checkpointCoordinator.nextCheckpointId },
+      checkpointHistory: { retainedUpTo: this.checkpointCoordinator.retainedUpTo, nextCheckpointId },
     });
   }
 
   private deployFailed(execution: Execution, err: unknown): void {
-    if (isTerminalExecutionState(execution.state)) return;
+    if (isTerminalExecutionState(execution.state) || this.closed) return;
     const { taskmanagerId, address } = execution.slot;
     this.executionFailed(execution, "FAILED", {
       code: "TASK_DEPLOYMENT_FAILED",
@@ -552,6 +666,7 @@ export class JobMaster {
    * RESCALING): restart if the strategy allows, else fail.
    */
   private handleFailure(failure: JobFailure): void {
+    if (this.closed) return;
     const decision = this.restartStrategy.onFailure(this.clock.now());
     if (!decision.restart) {
       this.fail(decision.why ? { code: failure.code, message: `${failure.message} (not restarting: ${decision.why})` } : failure);
@@ -578,10 +693,11 @@ export class JobMaster {
     this.stopExecutions();
   }
 
-  /** Drops a pending slot request and restart timer: the job has moved on. */
+  /** Drops a pending slot request, a deployment being prepared and the restart timer: the job has moved on. */
   private withdrawPendingWork(): void {
     this.slotRequest?.cancel();
     this.slotRequest = undefined;
+    this.preparing = undefined;
     this.cancelRestartTimer?.();
     this.cancelRestartTimer = undefined;
     this.restartDelayMs = undefined;
@@ -674,7 +790,7 @@ export class JobMaster {
     this.cancelRestartTimer = this.clock.schedule(() => {
       this.cancelRestartTimer = undefined;
       // Flink's runIfState: act only if the job is still in the restart this timer was set for.
-      if (!this.machine.is("RESTARTING") || (this.current?.attempt ?? 0) !== attempt) return;
+      if (this.closed || !this.machine.is("RESTARTING") || (this.current?.attempt ?? 0) !== attempt) return;
       this.requestSlots();
     }, delayMs);
   }
@@ -701,6 +817,7 @@ export class JobMaster {
   }
 
   private transition(to: JobStatus, details: Record<string, unknown> = {}): void {
+    if (this.closed) return;
     const t = this.machine.transition(to);
     this.record.status = to;
     const fields: Record<string, unknown> = { from: t.from, to: t.to, msInPrevious: t.durationMs, ...details };
@@ -718,15 +835,22 @@ export class JobMaster {
       this.releaseEndedSlots();
       this.results.end();
     }
-    this.saveRecord();
+    if (this.machine.isTerminal && this.deps.jobEnded) this.deps.jobEnded(this);
+    else this.saveRecord();
     this.settleStopRequest(to);
   }
 
+  /**
+   * Writes the record (fenced by the leadership). A write refused or lost is logged, not retried: the
+   * next change writes the whole record again, and what must not be lost (attempts, the end of the
+   * job) is awaited where it is written.
+   */
   private saveRecord(): void {
-    try {
-      this.deps.store.save(this.record);
-    } catch (err) {
-      this.logger.error({ err: toRiffleError(err).message }, "could not write the job record");
-    }
+    if (this.closed) return;
+    this.deps.jobs.put(this.record).catch((err: unknown) => {
+      const e = toRiffleError(err);
+      if (e.code === "LEADERSHIP_LOST") this.logger.debug({ err: e.message }, "job record not written: the leadership ended");
+      else this.logger.error({ code: e.code, err: e.message }, "could not write the job record");
+    });
   }
 }

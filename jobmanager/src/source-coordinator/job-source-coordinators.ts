@@ -7,6 +7,7 @@ import {
   type JobGraph,
   type Logger,
   type OperatorEventRequest,
+  type Unfenced,
 } from "@riffle/shared";
 import type { OperatorEvent } from "@riffle/sdk/internal";
 import { CoordinatorHost, type WorkerEvent } from "./coordinator-host.js";
@@ -15,7 +16,7 @@ import { SubtaskGateway } from "./subtask-gateway.js";
 
 /** How the coordinators reach a task: the TaskManager's SendOperatorEvent. */
 export interface OperatorEventGateway {
-  sendOperatorEvent(address: string, request: OperatorEventRequest): Promise<void>;
+  sendOperatorEvent(address: string, request: Unfenced<OperatorEventRequest>): Promise<void>;
 }
 
 /** A subtask of the current attempt that sent an event. */

@@ -10,8 +10,9 @@ export interface JobFailure {
 }
 
 /**
- * What the JobManager keeps of a job across restarts: `<storage>/jobs/<jobId>.json`, rewritten on
- * every status change.
+ * What the JobManager keeps of a job across restarts and failovers, in the HA job store (files in
+ * `<jobmanager.storage.dir>/jobs/` without high availability, etcd with it): rewritten on every status
+ * change and before every deployment.
  */
 export interface JobRecord {
   /** 32 hex characters, as Flink's job ids. */
@@ -30,15 +31,17 @@ export interface JobRecord {
   /** Times the job was restarted after a failure; absent in records written before restarts existed. */
   numRestarts?: number;
   /**
-   * The checkpoint id counter (shared by savepoints) and the latest completed checkpoint, so ids
-   * never repeat and the pointer survives; absent until the job's first checkpoint or savepoint.
+   * The attempt number of the job's newest deployment; absent before the first. Each deployment takes
+   * the next number and records it before any of its tasks exists, so attempts, execution ids and
+   * the names of the exactly-once file sink's in-progress files never repeat, across JobManagers too.
    */
-  checkpoints?: {
-    nextId: number;
-    latest: { id: number; path: string; timestamp: number } | null;
-    /** The newest completed savepoint's id; absent until one completed (see CheckpointProgress). */
-    newestSavepointId?: number;
-  };
+  lastAttempt?: number;
+  /**
+   * The newest completed savepoint's id: what sinks staged for it must outlive restores of older
+   * checkpoints (decision record 0007). Absent until one completed. (Checkpoint ids and pointers are
+   * in the HA stores, not here.)
+   */
+  newestSavepointId?: number;
   /** The savepoint the job was started from (absolute directory), if any. */
   savepoint?: { path: string; checkpointId: number; allowNonRestoredState: boolean };
 }

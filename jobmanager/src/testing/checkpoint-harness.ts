@@ -5,7 +5,6 @@ import {
   CheckpointCoordinator,
   FileSystemCheckpointStorage,
   resolveCheckpointConfig,
-  type CheckpointProgress,
   type CheckpointStorage,
   type CheckpointTask,
   type CompletedCheckpoint,
@@ -13,6 +12,7 @@ import {
 } from "../checkpoint/index.js";
 import { ManualClock } from "../clock.js";
 import { silentLogger, TEST_JOB_ID, testDefaults, testGraph } from "./fixtures.js";
+import { testStores } from "./test-stores.js";
 import { TestingTaskExecutorGateway } from "./testing-gateway.js";
 
 export const SRC = "e-src";
@@ -26,7 +26,10 @@ export const MAP1 = "e-map1";
 export class CoordinatorHarness {
   readonly clock = new ManualClock(1_000_000);
   readonly gateway = new TestingTaskExecutorGateway();
-  readonly persisted: CheckpointProgress[] = [];
+  /** Ids of the savepoints the coordinator reported completed to its job (recorded in the job record). */
+  readonly savepointsRecorded: number[] = [];
+  /** The job's HA stores (ids and pointers in memory): a successor harness shares them with `stores`. */
+  readonly stores: ReturnType<typeof testStores>;
   readonly jobFailures: Array<{ code: ErrorCode; message: string }> = [];
   readonly tasks: CheckpointTask[] = [
     { executionId: SRC, vertexId: "v1", subtask: 0, name: "Source (1/1)", address: "tm-a:1", status: "running" },
@@ -41,12 +44,15 @@ export class CoordinatorHarness {
     checkpointDir: string,
     settings: Partial<CheckpointSettings> | null = {},
     options: {
-      progress?: CheckpointProgress;
+      stores?: ReturnType<typeof testStores>;
+      latest?: CompletedCheckpoint;
+      newestSavepointId?: number;
       storage?: (jobDir: string) => CheckpointStorage;
       base?: CompletedCheckpoint;
       coordinators?: CoordinatorCheckpoints;
     } = {},
   ) {
+    this.stores = options.stores ?? testStores(undefined);
     const graph = testGraph(settings === null ? {} : { checkpointing: { intervalMs: 1_000, ...settings } });
     const config = resolveCheckpointConfig(graph.checkpointing, testDefaults(checkpointDir).checkpoints, TEST_JOB_ID);
     this.jobDir = config.jobDir;
@@ -59,12 +65,17 @@ export class CoordinatorHarness {
       storage: options.storage?.(config.jobDir) ?? new FileSystemCheckpointStorage(config.jobDir),
       clock: this.clock,
       logger: silentLogger,
-      progress: options.progress ?? { nextId: 1, latest: null },
+      counter: this.stores.counter,
+      checkpoints: this.stores.checkpoints,
+      latest: options.latest,
+      newestSavepointId: options.newestSavepointId,
       ...(options.base ? { base: options.base } : {}),
       ...(options.coordinators ? { coordinators: options.coordinators } : {}),
       job: {
         tasks: () => this.tasks.map((t) => ({ ...t })),
-        persist: (progress) => this.persisted.push(structuredClone(progress)),
+        savepointCompleted: async (id) => {
+          this.savepointsRecorded.push(id);
+        },
         failJob: (failure) => this.jobFailures.push(failure),
       },
     });
@@ -117,8 +128,15 @@ export class CoordinatorHarness {
     });
   }
 
+  /** Moves the clock on and waits for what its timers started (ids are taken asynchronously before a trigger). */
+  async advance(ms: number): Promise<void> {
+    this.clock.advance(ms);
+    await this.coordinator.whenIdle();
+  }
+
   /** Every task that has not finished acknowledges, then the checkpoint is sealed. */
   async ackAll(checkpointId: number): Promise<void> {
+    await this.coordinator.whenIdle();
     for (const t of this.tasks) if (t.status !== "finished") this.ack(checkpointId, t.executionId);
     await this.coordinator.whenIdle();
   }

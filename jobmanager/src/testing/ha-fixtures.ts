@@ -3,7 +3,8 @@ import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import { SystemClock, loadConfig } from "@riffle/shared";
 import type { EtcdCluster } from "../../../e2e/harness/etcd.js";
-import { EtcdHighAvailabilityServices, highAvailabilityConfig } from "../ha/index.js";
+import { EtcdHighAvailabilityServices } from "../ha/etcd/etcd-high-availability-services.js";
+import { highAvailabilityConfig } from "../ha/index.js";
 import { silentLogger } from "./fixtures.js";
 
 /** A cluster id no other test uses: tests share one etcd and never see each other's keys. */

@@ -98,7 +98,7 @@ export interface RestoredCheckpoint {
  * Transactions are plain values: they are stored in the checkpoint, each in the state of exactly one
  * subtask (split state), so after a rescale exactly one subtask commits it. A transaction staged for a
  * checkpoint or savepoint belongs to it while it may be restored: see `abortLeftovers`, and decision
- * records 0007 and 0011.
+ * records 0007 and 0012.
  */
 export interface TwoPhaseCommitWriter<T, Txn> extends SinkWriter<T> {
   /**

@@ -1,11 +1,18 @@
+import * as fs from "node:fs";
 import { fstatSync, linkSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { RiffleError } from "@riffle/shared";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import type { RuntimeContext } from "../api/functions.js";
 import type { TwoPhaseCommitWriter } from "../api/sink.js";
 import { ExactlyOnceFileSink, type FileSync, fsyncFileSync } from "./exactly-once-file-sink.js";
+
+// linkSync passes through to the real one; a test replaces it once to replay a race.
+vi.mock("node:fs", async (importOriginal) => {
+  const real = await importOriginal<typeof import("node:fs")>();
+  return { ...real, linkSync: vi.fn(real.linkSync) };
+});
 
 const root = mkdtempSync(join(tmpdir(), "riffle-eofs-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -146,6 +153,25 @@ describe("exactly-once file sink", () => {
     expect(visible(dir)).toEqual(["part-0-1"]);
     expect(hidden(dir)).toEqual([]);
     expect(read(dir, "part-0-1")).toBe("once\n");
+    w.close();
+  });
+
+  it("lets two subtasks commit the same transaction at once: the one that loses the race finds it committed", () => {
+    const dir = freshDir();
+    const w = open(dir, new RecordingSync());
+    w.write("raced");
+    const txn = w.preCommit(1)!;
+    // Pending commits are union state: after a restore every subtask commits every transaction. This
+    // one's link fails because another subtask linked first, which then removed the pending name.
+    vi.mocked(linkSync).mockImplementationOnce((pending, final) => {
+      fs.linkSync(pending, final);
+      fs.rmSync(pending);
+      throw Object.assign(new Error(`EEXIST: file already exists, link '${pending}' -> '${final}'`), { code: "EEXIST" });
+    });
+    w.commit(txn);
+    expect(visible(dir)).toEqual(["part-0-1"]);
+    expect(hidden(dir)).toEqual([]);
+    expect(read(dir, "part-0-1")).toBe("raced\n");
     w.close();
   });
 

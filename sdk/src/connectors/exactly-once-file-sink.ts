@@ -165,7 +165,10 @@ class FileTransactionWriter<T> implements TwoPhaseCommitWriter<T, StagedFile> {
    * checkpoints had the first time (`part-<subtask>-<id>`, ids going on from the savepoint's), and
    * must not silently overwrite what the earlier job committed under them. Idempotent: a file
    * committed before a failure (or by another subtask after a rescale) is in place already, its
-   * pending name gone or (a failure between link and unlink) the same file.
+   * pending name gone or (a failure between link and unlink) the same file. Concurrent too: pending
+   * commits are union state, so after a restore every subtask commits every transaction at the same
+   * moment; one that finds the name taken and the pending file gone lost the race to another subtask
+   * that committed it, not to another job's file.
    */
   commit(txn: StagedFile): void {
     const pending = join(this.dir, txn.tmp);
@@ -176,7 +179,7 @@ class FileTransactionWriter<T> implements TwoPhaseCommitWriter<T, StagedFile> {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === "ENOENT" && existsSync(final)) {
         // Committed before: nothing left to do but the directory's sync.
-      } else if (code === "EEXIST" && !sameFile(pending, final)) {
+      } else if (code === "EEXIST" && existsSync(pending) && !sameFile(pending, final)) {
         throw new RiffleError(
           "SINK_WRITE_FAILED",
           `exactly-once file sink: cannot commit ${txn.tmp} as ${txn.final} in ${this.dir}: another file has that name, written by another job (a job restored from a savepoint commits under the names the job it was taken from used after it); move the part-* files committed after the savepoint out of ${this.dir}, or give the job another directory`,

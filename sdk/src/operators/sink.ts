@@ -17,7 +17,7 @@ interface PendingCommit {
  * (RestoredCheckpoint.retainedUpTo).
  *
  * Staged transactions are split state: each belongs to exactly one subtask, also after a rescale, so
- * one subtask commits it (a Kafka transaction must have one owner; decision record 0011). Checkpoints
+ * one subtask commits it (a Kafka transaction must have one owner; decision record 0012). Checkpoints
  * taken before that kept them as union state ("pending-commits"): restored, transaction k of that list
  * goes to subtask k mod parallelism.
  *

@@ -87,6 +87,11 @@ const opt = <S extends z.ZodType>(schema: S, def: z.input<S>, doc: string): Opti
 export const CONFIG_OPTIONS = {
   "rest.bind-address": opt(str(), "127.0.0.1", "Address the JobManager's REST API (and its /metrics) listens on."),
   "rest.port": opt(port(), 8081, "Port of the JobManager's REST API; 0 picks a free port."),
+  "rest.address": opt(
+    z.string(),
+    "",
+    "Host clients reach this JobManager's REST API at (Flink's key): published as the leader's REST address and used in a standby's redirects to the leader; empty uses rest.bind-address (127.0.0.1 for a wildcard address).",
+  ),
   "rest.body-limit": opt(size(), "64mb", "Largest accepted REST request body (job bundles are sent in it)."),
   "rest.auth.operator-token": opt(
     z.string(),
@@ -156,7 +161,7 @@ export const CONFIG_OPTIONS = {
   "taskmanager.jobmanager.address": opt(
     z.string(),
     "",
-    "host:port of the JobManager's gRPC server to register with; empty uses jobmanager.rpc.address and jobmanager.rpc.port.",
+    "host:port of the JobManager's gRPC server to register with, or several separated by commas (the JobManagers of a highly available cluster: the TaskManager registers with whichever leads, and moves on when another does); empty uses jobmanager.rpc.address and jobmanager.rpc.port. With high-availability.type etcd the TaskManager finds the leader in etcd instead.",
   ),
   "taskmanager.registration.timeout": opt(
     duration(),
@@ -166,7 +171,7 @@ export const CONFIG_OPTIONS = {
   "taskmanager.tmp.dir": opt(
     z.string(),
     "",
-    "Directory the TaskManager makes its work directory in (job bundles, LevelDB state), named `riffle-tm-<host>-<boot>-<random>`, with the Unix socket `<name>.sock` beside it that says whether its TaskManager still runs; empty uses the OS temp directory. The work directory is removed at shutdown, and at start a TaskManager removes those under the same directory whose TaskManager is gone: on this machine, in whatever container or PID namespace (its socket refuses connections), or of an earlier boot of this host. Outside Linux, its path must be short enough for a Unix socket address (103 bytes with the socket's name).",
+    "Directory the TaskManager makes its work directory in (job bundles, LevelDB state), named `riffle-tm-<host>-<boot>-<random>`, with the Unix socket `<name>.sock` beside it that says whether its TaskManager still runs; empty uses the OS temp directory. The work directory is removed at shutdown, and at start a TaskManager removes those under the same directory whose TaskManager is gone: on this machine since its last boot, in whatever container or PID namespace (its socket refuses connections); those of other machines and earlier boots are left alone. The directory must support Unix sockets (not 9p, vboxsf or some CIFS mounts). Outside Linux, its path must be short enough for a Unix socket address (103 bytes with the socket's name).",
   ),
   "taskmanager.memory.network.size": opt(
     size(),
@@ -232,6 +237,11 @@ export const CONFIG_OPTIONS = {
   ),
   "execution.buffer-timeout": opt(duration(), "100ms", "Default longest time a record waits in a partly filled network buffer; 0 flushes after every record."),
   "cluster.taskmanagers": opt(int(1, 64), 2, "TaskManager processes started by `riffle cluster start` and by the embedded cluster of `riffle run`."),
+  "cluster.jobmanagers": opt(
+    int(1, 9),
+    1,
+    "JobManager processes started by `riffle cluster start`; more than one needs `--ha` (high availability on a local etcd). The i-th (from 0) listens on rest.port + i and jobmanager.rpc.port + i.",
+  ),
   "high-availability.type": opt(
     z.enum(["none", "etcd"]),
     "none",

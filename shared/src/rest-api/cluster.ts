@@ -44,6 +44,47 @@ export type DashboardConfiguration = z.infer<typeof DashboardConfiguration>;
 export const ClusterConfiguration = z.array(z.object({ key: z.string(), value: z.string() })).meta({ id: "ClusterConfiguration" });
 export type ClusterConfiguration = z.infer<typeof ClusterConfiguration>;
 
+/** A JobManager as GET /jobmanager/ha names it. */
+const JobManagerAddress = z.object({
+  /** The JobManager's id in the election (unique per process). */
+  id: z.string(),
+  /** host:port of its gRPC server. */
+  rpcAddress: z.string(),
+  /** Base URL of its REST API. */
+  restAddress: z.string(),
+});
+
+/**
+ * GET /jobmanager/ha (Riffle's): high availability as this JobManager sees it. Served by standbys too,
+ * so any JobManager of the cluster tells who leads.
+ */
+export const HighAvailabilityInfo = z
+  .object({
+    /** `high-availability.type`. */
+    type: z.enum(["none", "etcd"]),
+    clusterId: z.string(),
+    /** `leader` once this JobManager leads and has recovered its jobs; `standby` otherwise. */
+    role: z.enum(["leader", "standby"]),
+    self: JobManagerAddress,
+    /** Who leads, as published in etcd (this JobManager itself without high availability); null when no leader is known. */
+    leader: JobManagerAddress.extend({
+      /** The leadership's fencing token (`<election revision, 20 digits>-<lease id, 16 hex digits>`). */
+      fencingToken: z.string().nullable(),
+    }).nullable(),
+    /** Ids of every JobManager campaigning, the leader first; null when the coordination service did not answer. */
+    candidates: z.array(z.string()).nullable(),
+    /** This JobManager's place in the election. */
+    electionState: z.enum(["idle", "campaigning", "leading", "closed"]),
+    /** The last failure of leader election or leader retrieval (e.g. etcd unreachable); null once it works. */
+    error: z.string().nullable(),
+    /** `high-availability.etcd.lease-ttl` in ms; null without etcd. */
+    leaseTtlMs: z.number().int().nullable(),
+    /** Time since this JobManager's lease was last renewed, in ms; null when it holds no lease. */
+    msSinceLastKeepAlive: z.number().int().nullable(),
+  })
+  .meta({ id: "HighAvailabilityInfo" });
+export type HighAvailabilityInfo = z.infer<typeof HighAvailabilityInfo>;
+
 /** One TaskManager in GET /taskmanagers: Flink's TaskManagerInfo fields Riffle has, then Riffle's. */
 export const TaskManagerInfo = z
   .object({

@@ -13,7 +13,7 @@
  */
 import type { z } from "zod";
 import { CheckpointConfig, CheckpointingStatistics, CheckpointStatistics } from "./checkpoints.js";
-import { ClusterConfiguration, ClusterOverview, DashboardConfiguration, TaskManagerDetailsInfo, TaskManagersInfo } from "./cluster.js";
+import { ClusterConfiguration, ClusterOverview, DashboardConfiguration, HighAvailabilityInfo, TaskManagerDetailsInfo, TaskManagersInfo } from "./cluster.js";
 import {
   AggregatedMetrics,
   AggregatedMetricsQuery,
@@ -68,6 +68,11 @@ export interface RouteSpec {
   /** Whether the route and its shapes are Flink's, or Riffle's own. */
   origin: "flink" | "riffle";
   access: Access;
+  /**
+   * Served by every JobManager of a highly available cluster, standbys included. Any other route of a
+   * standby redirects to the leader (307), or answers 503 NOT_LEADER when no leader is known.
+   */
+  standby?: boolean;
   summary: string;
   schema: {
     params?: z.ZodType;
@@ -89,6 +94,7 @@ export const routes = {
     url: "/config",
     origin: "flink",
     access: "open",
+    standby: true,
     summary: "The dashboard's configuration: refresh interval, enabled features, and (Riffle's) whether and how the caller is authorized.",
     schema: { response: ok(DashboardConfiguration) },
   }),
@@ -97,7 +103,8 @@ export const routes = {
     url: "/overview",
     origin: "flink",
     access: "read-only",
-    summary: "The cluster at a glance: TaskManagers, slots, jobs by outcome.",
+    standby: true,
+    summary: "The cluster at a glance: TaskManagers, slots, jobs by outcome. A standby JobManager answers with the leader's overview.",
     schema: { response: ok(ClusterOverview) },
   }),
   jobs: route({
@@ -321,6 +328,15 @@ export const routes = {
     access: "read-only",
     summary: "Every configuration key and its value.",
     schema: { response: ok(ClusterConfiguration) },
+  }),
+  jobmanagerHa: route({
+    method: "GET",
+    url: "/jobmanager/ha",
+    origin: "riffle",
+    access: "read-only",
+    standby: true,
+    summary: "High availability as this JobManager sees it: its role, who leads (addresses, fencing token), the candidates, and the last election error.",
+    schema: { response: ok(HighAvailabilityInfo) },
   }),
   jobmanagerMetrics: route({
     method: "GET",

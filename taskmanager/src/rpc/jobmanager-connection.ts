@@ -33,17 +33,26 @@ type JobManagerClient = grpc.Client & {
 export interface JobManagerConnectionEvents {
   /** The JobManager is gone (broken heartbeat stream or heartbeat timeout). */
   onLost(reason: string): void;
+  /** A heartbeat of the JobManager arrived (its fencing token, the executions it believes run here). */
+  onHeartbeat(heartbeat: JobManagerHeartbeat): void;
   /** Task reports for the next heartbeat. */
   reports(): TaskMetricsReport[];
 }
 
+/** The longest a registration attempt at one of several JobManagers waits (a paused one never answers). */
+const ATTEMPT_TIMEOUT_MS = 2_000;
+
 /**
  * The TaskManager's side of the JobManager link: registration with retries, then heartbeats both ways
  * over one stream. Either a broken stream or `heartbeatTimeout` without a JobManager heartbeat ends
- * the connection with `onLost`.
+ * the connection with `onLost`. Given several JobManager addresses (a highly available cluster), it
+ * asks each in turn until the leader accepts (a standby answers NOT_LEADER), and talks to that one.
  */
 export class JobManagerConnection {
-  private readonly client: JobManagerClient;
+  private readonly clients = new Map<string, JobManagerClient>();
+  private client: JobManagerClient;
+  /** The JobManager registered with (the first address until then). */
+  address: string;
   private stream: grpc.ClientDuplexStream<TaskManagerHeartbeat, JobManagerHeartbeat> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private registration: RegisterTaskManagerResponse | undefined;
@@ -53,12 +62,23 @@ export class JobManagerConnection {
   private readonly stopped = new AbortController();
 
   constructor(
-    readonly address: string,
+    private readonly addresses: readonly string[],
     private readonly request: RegisterTaskManagerRequest,
     private readonly events: JobManagerConnectionEvents,
     private readonly log: Logger,
   ) {
-    this.client = rpc.createClient<JobManagerClient>("JobManagerService", address);
+    if (addresses.length === 0) throw new RiffleError("CONFIG_INVALID", "no JobManager address to register with");
+    this.address = addresses[0]!;
+    this.client = this.clientFor(this.address);
+  }
+
+  private clientFor(address: string): JobManagerClient {
+    let client = this.clients.get(address);
+    if (!client) {
+      client = rpc.createClient<JobManagerClient>("JobManagerService", address);
+      this.clients.set(address, client);
+    }
+    return client;
   }
 
   /**
@@ -71,33 +91,43 @@ export class JobManagerConnection {
     const deadline = Date.now() + timeoutMs;
     let backoff = 100;
     let lastError: unknown;
+    const several = this.addresses.length > 1;
     while (Date.now() < deadline) {
-      stop.throwIfAborted();
-      try {
-        const res = await untilAborted(
-          rpc.unary<RegisterTaskManagerRequest, RegisterTaskManagerResponse>(
-            this.client,
-            "RegisterTaskManager",
-            this.request,
-            Math.max(1000, Math.min(5000, deadline - Date.now())),
-          ),
-          stop,
-        );
-        this.registration = res;
-        this.startHeartbeats(res);
-        return res;
-      } catch (err) {
+      // One round: every JobManager in turn; only the leader accepts.
+      for (const address of this.addresses) {
         stop.throwIfAborted();
-        lastError = err;
-        this.log.debug({ err: (err as Error).message }, "registration attempt failed");
-        // Retry backoff while the JobManager is not reachable: the next attempt is the event awaited.
-        await sleep(Math.min(backoff, Math.max(0, deadline - Date.now())), undefined, { signal: stop }).catch(() => {});
-        backoff = Math.min(backoff * 2, 2000);
+        if (Date.now() >= deadline) break;
+        const client = this.clientFor(address);
+        try {
+          const res = await untilAborted(
+            rpc.unary<RegisterTaskManagerRequest, RegisterTaskManagerResponse>(
+              client,
+              "RegisterTaskManager",
+              this.request,
+              Math.max(1000, Math.min(several ? ATTEMPT_TIMEOUT_MS : 5000, deadline - Date.now())),
+            ),
+            stop,
+          );
+          this.address = address;
+          this.client = client;
+          this.registration = res;
+          this.startHeartbeats(res);
+          return res;
+        } catch (err) {
+          stop.throwIfAborted();
+          lastError = err;
+          this.log.debug({ jobmanager: address, err: (err as Error).message }, "registration attempt failed");
+        }
       }
+      // Retry backoff while no JobManager accepts (none reachable, or no leader yet): the next attempt is the event awaited.
+      await sleep(Math.min(backoff, Math.max(0, deadline - Date.now())), undefined, { signal: stop }).catch(() => {});
+      stop.throwIfAborted();
+      backoff = Math.min(backoff * 2, several ? 500 : 2000);
     }
+    const where = several ? `any of the JobManagers at ${this.addresses.join(", ")}` : `the JobManager at ${this.address}`;
     throw new RiffleError(
       "JOBMANAGER_UNREACHABLE",
-      `could not register with the JobManager at ${this.address} within ${timeoutMs} ms (${(lastError as Error)?.message ?? "no attempt"}); is it running, and is taskmanager.jobmanager.address right?`,
+      `could not register with ${where} within ${timeoutMs} ms (${(lastError as Error)?.message ?? "no attempt"}); is it running (and leading), and is taskmanager.jobmanager.address right?`,
       { cause: lastError },
     );
   }
@@ -113,8 +143,9 @@ export class JobManagerConnection {
       this.stopHeartbeats();
       this.events.onLost(reason);
     };
-    stream.on("data", () => {
+    stream.on("data", (heartbeat: JobManagerHeartbeat) => {
       this.lastHeartbeat = Date.now();
+      if (!lost && !this.closed) this.events.onHeartbeat(heartbeat);
     });
     stream.on("error", (err: grpc.ServiceError) => lose(`heartbeat stream broke: ${err.details || err.message}`));
     stream.on("end", () => lose("the JobManager closed the heartbeat stream"));
@@ -171,6 +202,6 @@ export class JobManagerConnection {
     this.closed = true;
     this.stopped.abort(new RiffleError("CONNECTION_LOST", `the connection to the JobManager at ${this.address} was closed`));
     this.stopHeartbeats();
-    this.client.close();
+    for (const client of this.clients.values()) client.close();
   }
 }

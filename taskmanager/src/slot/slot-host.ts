@@ -292,6 +292,14 @@ export class SlotHost {
     return true;
   }
 
+  /** The live tasks of the slot that were not asked to cancel yet (for the heartbeat reconciliation). */
+  liveExecutions(): Array<{ executionId: string; jobId: string }> {
+    return this.current
+      .liveTasks()
+      .filter(([, t]) => !t.cancelRequested)
+      .map(([executionId, t]) => ({ executionId, jobId: t.jobId }));
+  }
+
   /** Cancels every live task of the slot (the JobManager is gone). */
   cancelAll(): void {
     for (const [executionId, t] of this.current.liveTasks()) this.cancel(t.jobId, executionId);
@@ -354,7 +362,7 @@ export class SlotHost {
         this.events.openChannel(msg.port, msg.channel, msg.consumer);
         return;
       case "operator-event":
-        this.events.operatorEvent({ jobId: msg.jobId, executionId: msg.executionId, eventJson: JSON.stringify(msg.event) }).then(
+        this.events.operatorEvent({ jobId: msg.jobId, executionId: msg.executionId, eventJson: JSON.stringify(msg.event), fencingToken: "" }).then(
           () => w.post({ type: "reply", id: msg.id }),
           (err: Error & { code?: string }) => w.post({ type: "reply", id: msg.id, error: { code: err.code ?? "CONNECTION_LOST", message: err.message } }),
         );

@@ -116,6 +116,23 @@ describe("TaskManager work directories", () => {
     await mine.remove();
   });
 
+  it("keeps the directory of a frozen TaskManager (SIGSTOP), and answers at once", async () => {
+    const dir = freshRoot();
+    const owner = await startOwner(dir);
+    process.kill(owner.pid, "SIGSTOP");
+    try {
+      // The kernel queues the connection for the frozen listener: alive, without waiting for it.
+      const started = Date.now();
+      expect(await sweepWorkDirectories(dir, log)).toEqual([]);
+      expect(Date.now() - started).toBeLessThan(1_000);
+      expect(existsSync(owner.path)).toBe(true);
+    } finally {
+      process.kill(owner.pid, "SIGCONT");
+    }
+    await kill(owner);
+    expect(await sweepWorkDirectories(dir, log)).toEqual([owner.path]);
+  });
+
   it.runIf(onLinux)("removes the directory of a killed TaskManager its parent has not reaped yet (a zombie)", async () => {
     const dir = freshRoot();
     // The shell execs sleep, which never waits for its children: the killed owner stays a zombie.
@@ -143,21 +160,25 @@ describe("TaskManager work directories", () => {
     expect(existsSync(live.path)).toBe(true);
   });
 
-  it.runIf(onLinux)("removes an earlier boot's directories without asking, and leaves alone what it cannot judge", async () => {
-    const dir = freshRoot();
-    const earlierBoot = workDirOf(dir, { ...self, boot: other(self.boot) });
-    // Another machine sharing the root: its sockets answer only there.
-    const otherMachine = workDirOf(dir, { host: other(self.host), boot: other(self.boot) });
-    // This kernel's, but without a socket (something else removed it): nothing to go on.
-    const noSocket = workDirOf(dir, self);
-    // A work directory of a Riffle version that named its owner by pid, and other people's files.
-    mkdirSync(join(dir, `riffle-tm-${self.host}-${self.boot}-4242-1234-AbC123`));
-    mkdirSync(join(dir, "riffle-e2e-Xy12Zw"));
-    writeFileSync(join(dir, `riffle-tm-${self.host}-${self.boot}-0123456789ac`), "a file, not a work directory of ours");
-    expect(await sweepWorkDirectories(dir, log)).toEqual([earlierBoot]);
-    expect([otherMachine, noSocket].every((p) => existsSync(p))).toBe(true);
-    expect(readdirSync(dir)).toHaveLength(5);
-  });
+  it.runIf(onLinux)(
+    "leaves alone what it cannot judge: another boot's directories (another machine may have this host name), no socket, other names",
+    async () => {
+      const dir = freshRoot();
+      // An earlier boot of this host, or another machine with the same host name: no telling which.
+      const earlierBoot = workDirOf(dir, { ...self, boot: other(self.boot) });
+      // Another machine sharing the root: its sockets answer only there.
+      const otherMachine = workDirOf(dir, { host: other(self.host), boot: other(self.boot) });
+      // This kernel's, but without a socket (something else removed it): nothing to go on.
+      const noSocket = workDirOf(dir, self);
+      // A work directory of a Riffle version that named its owner by pid, and other people's files.
+      mkdirSync(join(dir, `riffle-tm-${self.host}-${self.boot}-4242-1234-AbC123`));
+      mkdirSync(join(dir, "riffle-e2e-Xy12Zw"));
+      writeFileSync(join(dir, `riffle-tm-${self.host}-${self.boot}-0123456789ac`), "a file, not a work directory of ours");
+      expect(await sweepWorkDirectories(dir, log)).toEqual([]);
+      expect([earlierBoot, otherMachine, noSocket].every((p) => existsSync(p))).toBe(true);
+      expect(readdirSync(dir)).toHaveLength(6);
+    },
+  );
 
   it.runIf(onLinux)("works under a root whose path is too long for a Unix socket's address", async () => {
     const dir = join(freshRoot(), "a-directory-with-a-long-name-".repeat(3));

@@ -22,8 +22,11 @@ import { SocketDirectory, listenAsOwner, probeOwner, type OwnerAnswer } from "./
  *
  *   the same boot id: this kernel, whatever        the socket tells (a replaced pod's host name
  *   the host name (containers, pods)                changed, its directories go all the same)
- *   another boot id, the same host name            an earlier boot of this host: gone
- *   another boot id, another host name             another machine sharing the root: left alone
+ *   another boot id                                 left alone: an earlier boot of this host, or
+ *                                                   another machine sharing the root whose host
+ *                                                   name is the same (compose replicas on two
+ *                                                   nodes); its socket would refuse from here in
+ *                                                   both cases. Most systems empty /tmp at boot.
  *   a boot id unknown (no /proc)                    the socket tells if the host name is the same,
  *                                                   else left alone
  *
@@ -50,7 +53,7 @@ export function workDirectoryRoot(configured: string): string {
 /** Whether the owner of the directory `name` under the root still runs, as far as this host can tell. */
 async function ownerAnswer(name: string, owner: HostIdentity, self: HostIdentity, sockets: SocketDirectory): Promise<OwnerAnswer> {
   const bootsKnown = owner.boot !== UNKNOWN_BOOT && self.boot !== UNKNOWN_BOOT;
-  if (bootsKnown && owner.boot !== self.boot) return owner.host === self.host ? "gone" : "unknown";
+  if (bootsKnown && owner.boot !== self.boot) return "unknown";
   if (!bootsKnown && owner.host !== self.host) return "unknown";
   try {
     // Only a socket can refuse a connection for the right reason.

@@ -85,6 +85,11 @@ export class EtcdHighAvailabilityServices implements HighAvailabilityServices {
     };
   }
 
+  leaseStatus(): { ttlMs: number; lastRenewedAt: number } | undefined {
+    const lease = this.driver.lease;
+    return lease ? { ttlMs: lease.ttlMs, lastRenewedAt: lease.lastRenewedAt } : undefined;
+  }
+
   /** Resigns (a leader), stops following the leader, and closes the connection to etcd. */
   async close(): Promise<void> {
     await Promise.all([this.leaderElection.close(), ...[...this.retrievals].map((r) => r.close())]);

@@ -61,6 +61,11 @@ export class EtcdJobResultStore implements JobResultStore {
     return dirty;
   }
 
+  async list(): Promise<JobResultEntry[]> {
+    const res = await this.conn.call("list the job results", (options) => this.conn.ns.getAll().prefix(JOB_RESULTS_PREFIX).options(options).exec());
+    return res.kvs.map((kv) => this.parse(kv.key.toString().slice(JOB_RESULTS_PREFIX.length), kv.value.toString()));
+  }
+
   private write(entry: JobResultEntry, what: string): Promise<void> {
     return this.serial.run(jobResultKey(entry.jobId), () => this.put(entry, what));
   }

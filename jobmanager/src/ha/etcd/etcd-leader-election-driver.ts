@@ -96,6 +96,11 @@ export class EtcdLeaderElectionDriver implements LeaderElectionDriver {
     return this.state.name;
   }
 
+  /** The lease this process campaigns or leads with; undefined between campaigns. */
+  get lease(): EtcdLease | undefined {
+    return this.state.name === "campaigning" || this.state.name === "leading" ? this.state.lease : undefined;
+  }
+
   start(listener: LeaderElectionDriverListener): void {
     if (this.loop || this.closed) return;
     this.listener = listener;

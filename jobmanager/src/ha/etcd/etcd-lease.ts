@@ -56,6 +56,11 @@ export class EtcdLease {
     return new EtcdLease(conn, String(res.ID), Number(res.TTL) * 1000, sentAt, clock, logger);
   }
 
+  /** When the last keep-alive that etcd answered (or the grant) was sent, on the clock. */
+  get lastRenewedAt(): number {
+    return this.renewedAt;
+  }
+
   /** The lease id in hex, as etcdctl prints it and as election keys name it. */
   get hexId(): string {
     return BigInt(this.id).toString(16);

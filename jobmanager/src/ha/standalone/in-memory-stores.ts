@@ -107,4 +107,8 @@ export class InMemoryJobResultStore implements JobResultStore {
   async getDirtyResults(): Promise<JobResult[]> {
     return [...this.state.results.values()].filter((e) => !e.clean).map(({ clean: _, ...result }) => result);
   }
+
+  async list(): Promise<JobResultEntry[]> {
+    return [...this.state.results.values()].map((e) => ({ ...e }));
+  }
 }

@@ -60,6 +60,10 @@ export class StandaloneHighAvailabilityServices implements HighAvailabilityServi
     };
   }
 
+  leaseStatus(): undefined {
+    return undefined;
+  }
+
   close(): Promise<void> {
     return this.leaderElection.close();
   }

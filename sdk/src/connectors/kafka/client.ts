@@ -23,7 +23,7 @@ export const DEFAULT_CLIENT_SETTINGS: Omit<KafkaClientSettings, "bootstrapServer
  * The parts of kafkajs's protocol layer the connectors use (kafkajs ships no types for them). Its
  * public consumer reads only as a member of a consumer group, while a FLIP-27 reader reads the
  * partitions its enumerator assigned; and its public producer hides a transaction's producer id and
- * epoch, which committing a transaction recovered from a checkpoint needs (decision record 0011).
+ * epoch, which committing a transaction recovered from a checkpoint needs (decision record 0012).
  * Both go through kafkajs's Cluster and Broker, which speak the protocol as kafkajs's own clients do.
  */
 export interface KafkaCluster {

@@ -12,7 +12,7 @@
  *
  * KafkaSource: a split enumerator in the JobManager assigns partitions to readers; offsets live in
  * checkpoints. KafkaSink: none, at-least-once or exactly-once (Kafka transactions committed with the
- * checkpoint). See decision record 0011.
+ * checkpoint). See decision record 0012.
  */
 export { KafkaSource, KafkaSourceBuilder, type KafkaRecord, type InvalidKafkaRecord, type KafkaDeserializer, type KafkaSourceSettings } from "./source.js";
 export { KafkaSink, KafkaSinkBuilder, type DeliveryGuarantee, type KafkaProducerRecord, type KafkaSinkSettings } from "./sink.js";

@@ -40,7 +40,7 @@ const MAX_QUEUED_BATCHES = 4;
  * - `exactly-once`: each subtask writes each checkpoint's records in a Kafka transaction of its own
  *   (`<prefix>-<subtask>-<n>`), staged at the barrier and committed when the checkpoint completes;
  *   after a failure the transactions of the restored checkpoint are committed again and every
- *   transaction this prefix can have left open since is aborted (decision record 0011). Consumers
+ *   transaction this prefix can have left open since is aborted (decision record 0012). Consumers
  *   read the output with isolation.level=read_committed.
  */
 export class KafkaSink<T> implements Sink<T> {
