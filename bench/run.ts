@@ -20,7 +20,11 @@
  *   node --import tsx bench/run.ts --quick                small counts, one run: checks they still work;
  *                                                         prints the table but writes no results
  *   options: --runs <n> (measured runs per side, default 3), --profile (CPU profiles of the cluster
- *            processes under bench/results/profiles/; profiled numbers are not written as results)
+ *            processes under bench/results/profiles/, slot workers one per 5 s window in which they
+ *            were busy, see profile-hook.cjs; profiled numbers are not written as results)
+ *
+ * The keyed shuffle's tasks without a cluster, for CPU time per record and profiles of the data path:
+ * bench/dev/keyed-shuffle-in-process.ts.
  *
  * Run `npm run build` first when calling run.ts directly: the cluster runs the compiled CLI.
  */

@@ -78,6 +78,43 @@ describe("metrics at the JobManager", () => {
     await cluster.waitForStatus(jobId, "CANCELED");
   }, 60_000);
 
+  it("serves the backlog of a rate-limited source held back by a slow sink (pendingRecords) as the TaskManagers measure it", async () => {
+    // 6 000 records/s asked of a pipeline whose two sink subtasks take about 1 000 each: a backlog
+    // of about 4 000 more records every second.
+    const jobId = await cluster.submit("e2e/jobs/slow-sink.ts", { args: ["--rate", "6000"] });
+    const job = await cluster.waitForStatus(jobId, "RUNNING");
+    const source = job.vertices[0]!;
+    const pending = async () => {
+      const agg = (await cluster.rest<AggregatedMetrics>("GET", `/jobs/${jobId}/vertices/${source.id}/subtasks/metrics?get=pendingRecords&agg=sum`)).body;
+      return agg[0]?.sum;
+    };
+    const first = await vi.waitFor(
+      async () => {
+        const fromJobManager = await pending();
+        expect(fromJobManager).toBeGreaterThan(1_000);
+        return fromJobManager!;
+      },
+      { timeout: 20_000, interval: 250 },
+    );
+    await vi.waitFor(
+      async () => {
+        const fromJobManager = (await pending())!;
+        expect(fromJobManager).toBeGreaterThan(first + 2_000);
+        // Both sides read a growing number at slightly different moments: agree within a second's growth.
+        const fromTaskManagers = await measuredByTaskManagers("riffle_task_pendingRecords", { job_id: jobId, vertex_id: source.id }, "sum");
+        expect(Math.abs(fromJobManager - fromTaskManagers)).toBeLessThan(6_000);
+        const text = await (await fetch(`${cluster.restUrl}/metrics`)).text();
+        expect(metricValue(text, "riffle_vertex_pendingRecords", { job_id: jobId, vertex_id: source.id })).toBeGreaterThan(first);
+      },
+      { timeout: 20_000, interval: 250 },
+    );
+    // The sink has no source: it knows no backlog, and serves none.
+    const sinkNames = (await cluster.rest<MetricCollection>("GET", `/jobs/${jobId}/vertices/${job.vertices[1]!.id}/subtasks/metrics`)).body.map((m) => m.id);
+    expect(sinkNames).not.toContain("pendingRecords");
+    await cluster.rest("PATCH", `/jobs/${jobId}?mode=cancel`);
+    await cluster.waitForStatus(jobId, "CANCELED");
+  }, 60_000);
+
   it("serves a free-running job's rates (OK everywhere) as the TaskManagers measure them, with a history for charts", async () => {
     const jobId = await cluster.submit("e2e/jobs/unbounded.ts", { parallelism: 2, args: ["--rate", "3000"] });
     const job = await cluster.waitForStatus(jobId, "RUNNING");

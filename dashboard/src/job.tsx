@@ -11,6 +11,7 @@ import type {
 import { backPressureLevel } from "@riffle/shared/rest-api/levels";
 import { ApiError, api, get, jobPath } from "./api.js";
 import { type ChartSeries, TimeChart } from "./chart.js";
+import { AutoscalerTab } from "./autoscaler.js";
 import { CheckpointsTab } from "./checkpoints.js";
 import { ExceptionsTab } from "./exceptions.js";
 import { count, duration, percent, rate, time, watermark } from "./format.js";
@@ -39,6 +40,7 @@ export function JobPage({ jobId, tab, vertexId }: { jobId: string; tab: string; 
     { id: "graph", label: "Overview", href: href("jobs", jobId) },
     { id: "checkpoints", label: "Checkpoints", href: href("jobs", jobId, "checkpoints") },
     { id: "exceptions", label: "Exceptions", href: href("jobs", jobId, "exceptions") },
+    { id: "autoscaler", label: "Autoscaler", href: href("jobs", jobId, "autoscaler") },
     { id: "configuration", label: "Configuration", href: href("jobs", jobId, "configuration") },
   ];
   return (
@@ -69,6 +71,7 @@ export function JobPage({ jobId, tab, vertexId }: { jobId: string; tab: string; 
       {tab === "graph" && <GraphTab job={j} vertexId={vertexId} />}
       {tab === "checkpoints" && <CheckpointsTab jobId={jobId} />}
       {tab === "exceptions" && <ExceptionsTab jobId={jobId} />}
+      {tab === "autoscaler" && <AutoscalerTab jobId={jobId} />}
       {tab === "configuration" && <ConfigurationTab job={j} />}
     </div>
   );

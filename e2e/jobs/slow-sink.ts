@@ -25,9 +25,11 @@ export default function slowSink(env: StreamExecutionEnvironment): void {
   // `--checkpoint <ms>`: checkpoints through the back-pressured pipeline (aligned barriers).
   const interval = Number(env.param("checkpoint", "0"));
   if (interval > 0) env.enableCheckpointing(interval, { timeoutMs: 60_000 });
+  // `--rate <n>`: a rate-limited source, whose backlog (pendingRecords) grows while the sink holds it back.
+  const rate = Number(env.param("rate", "0"));
   const payload = "x".repeat(100);
   env
-    .datagen({ generator: (i) => ({ i, payload }) })
+    .datagen({ generator: (i) => ({ i, payload }), ...(rate > 0 ? { ratePerSecond: rate } : {}) })
     .name("fast source")
     .uid("fast-source")
     .rebalance()

@@ -5,7 +5,9 @@ import type * as grpc from "@grpc/grpc-js";
 import { SystemClock, componentLogger, createLogger, type Clock, type Logger, type RiffleConfig } from "@riffle/shared";
 import { createHighAvailabilityServices, highAvailabilityConfig, type HighAvailabilityServices, type LeaderAddress } from "./ha/index.js";
 import { JobManagerLeadership, LeaderPart } from "./leader/index.js";
+import { registerAutoscalerMetrics } from "./autoscaler/index.js";
 import { createJobManagerMetrics } from "./metrics/index.js";
+import { checkResourceSettings, registerResourceMetrics } from "./resources/index.js";
 import { WorkerPlanner } from "./plan/index.js";
 import { createRestServer, listenRest, type RestApp, type RestContext } from "./rest/index.js";
 import { startRpcServer } from "./rpc/index.js";
@@ -62,11 +64,14 @@ export class JobManager {
   static async create(config: RiffleConfig, logger: Logger = createLogger("jobmanager"), options: JobManagerOptions = {}): Promise<JobManager> {
     const clock = options.clock ?? SystemClock;
     const haConfig = highAvailabilityConfig(config);
+    checkResourceSettings(config);
     const storageDir = resolve(config["jobmanager.storage.dir"]);
     mkdirSync(storageDir, { recursive: true });
 
     // Made once the HA services checked the storage; a leader part is built only after that.
     let bundles: BundleStore | undefined;
+    // Known once the gRPC server is bound, before any leadership: TaskManagers a provider starts register there.
+    let rpcAddress = "";
     // Plan workers are reused across jobs and leaderships (loading the SDK costs ~0.5 s of CPU).
     const planner = new WorkerPlanner({ logger: componentLogger(logger, "plan") });
     const haLogger = componentLogger(logger, "ha");
@@ -78,6 +83,8 @@ export class JobManager {
           bundles: bundles!,
           recoverJobs: haConfig.type !== "none",
           leaderId,
+          storageDir,
+          rpcAddress,
           plan: (planOptions) => planner.plan(planOptions),
           clock,
           logger,
@@ -98,6 +105,8 @@ export class JobManager {
         return lease ? Math.max(0, clock.now() - lease.lastRenewedAt) : undefined;
       },
     });
+    registerAutoscalerMetrics(metrics, () => leadership.serving());
+    if (config["resourcemanager.provider"] !== "standalone") registerResourceMetrics(metrics, () => leadership.serving()?.resources);
 
     const { server: rpcServer, port: rpcPort } = await startRpcServer({
       host: config["jobmanager.rpc.address"],
@@ -119,6 +128,9 @@ export class JobManager {
       get metricsHistory() {
         return leadership.require().metricsHistory;
       },
+      get autoscaler() {
+        return leadership.require().autoscaler;
+      },
       metrics,
       logger: componentLogger(logger, "rest"),
       clock,
@@ -139,6 +151,7 @@ export class JobManager {
       rpcAddress: `${config["jobmanager.rpc.address"]}:${rpcPort}`,
       restAddress: `http://${restHost(config)}:${restPort}`,
     };
+    rpcAddress = address.rpcAddress;
     const leaderId = `${address.rpcAddress}-${randomBytes(3).toString("hex")}`;
     try {
       ha = await createHighAvailabilityServices(config, { leaderId, logger: haLogger, clock, address });
@@ -183,6 +196,9 @@ export class JobManager {
   }
 
   private async shutdown(): Promise<void> {
+    // An orderly shutdown stops the TaskManagers its provider started; a crashed JobManager (or a
+    // revoked leadership) leaves them to the next leader, which adopts them.
+    await this.leadership.serving()?.resources?.close(true);
     // The election revokes a leadership synchronously (RESIGNED), closing the leader part, before the lease goes.
     await this.ha.close();
     this.leadership.close();

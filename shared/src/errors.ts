@@ -82,6 +82,8 @@ export const ErrorCodes = {
   UNMATCHED_STATE: { domain: "user", status: 400, retry: false },
   OPERATION_IN_PROGRESS: { domain: "user", status: 409, retry: true },
   OPERATION_NOT_FOUND: { domain: "user", status: 404, retry: false },
+  // Resources (TaskManager providers)
+  PROVIDER_FAILED: { domain: "external", status: 503, retry: true },
   // High availability
   HA_UNAVAILABLE: { domain: "external", status: 503, retry: true },
   HA_STORAGE_FAILED: { domain: "external", status: 500, retry: true },

@@ -45,6 +45,7 @@ export {
   type ChannelSpec,
 } from "./jobgraph.js";
 export { parseHostPort, freePort } from "./net.js";
+export { isAlive, isRiffleProcess } from "./processes.js";
 export type {
   KeyGroupRangeJson,
   KeyedStateHandle,

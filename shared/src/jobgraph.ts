@@ -62,6 +62,8 @@ export interface JobVertex {
   name: string;
   parallelism: number;
   maxParallelism: number;
+  /** The highest parallelism the vertex can run at (a source that cannot run wider, windowAll); absent: maxParallelism. */
+  parallelismLimit?: number;
   /** The chain, head first, in topological order. */
   operators: OperatorSpec[];
   /** Input edge ids, in gate order. */
@@ -114,6 +116,14 @@ export interface JobGraph {
   restartStrategy?: RestartStrategy;
   /** Absent: the cluster default (state.backend). */
   stateBackend?: StateBackendName;
+  /**
+   * How the JobManager planned this graph (set by it, not by the job): the submission's parallelism,
+   * a uniform rescale's, and per-vertex overrides by uid. Planning again the same way gives the same
+   * chains, which a rescale of single vertices relies on.
+   */
+  planned?: { parallelism?: number; parallelismOverride?: number; parallelismOverrides?: Record<string, number> };
+  /** The job's own `job.autoscaler.*` settings (env.enableAutoscaling); absent: the cluster's. */
+  autoscaler?: Record<string, string | number | boolean>;
   /** Topologically sorted: every vertex comes after the vertices feeding it. */
   vertices: JobVertex[];
   edges: JobEdge[];

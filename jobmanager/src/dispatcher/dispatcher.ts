@@ -72,6 +72,8 @@ export interface DispatcherOptions {
   clock?: Clock;
   /** Where the TaskManagers' per-task reports are kept, for rates, back-pressure and charts. */
   metricsHistory: MetricsHistory;
+  /** Checks a planned graph before the job is created (the autoscaler refuses settings it cannot honour); throws to refuse the submission. */
+  checkGraph?: (graph: JobGraph) => void;
 }
 
 const MAX_PARALLELISM = 32768;
@@ -183,7 +185,8 @@ export class Dispatcher implements TaskManagerListener {
     let graph: JobGraph;
     let skipped: string[];
     try {
-      graph = await this.plan(stored, args, request.name || `job-${stored.slice(0, 8)}`, p);
+      graph = await this.plan(stored, args, request.name || `job-${stored.slice(0, 8)}`, { parallelism: p });
+      this.options.checkGraph?.(graph);
       skipped = savepoint ? checkSavepointCompatibility(savepoint, graph, allowNonRestoredState).skipped : [];
     } catch (err) {
       // A refused submission leaves nothing behind, unless a job of its own uses the same bundle.
@@ -295,14 +298,56 @@ export class Dispatcher implements TaskManagerListener {
         `cannot rescale job ${jobId} to parallelism ${parallelism}: its max parallelism is ${maxParallelism}, fixed for the job's life`,
       );
     }
+    return this.rescaleWith(job, `parallelism ${parallelism}`, { parallelism, parallelismOverride: parallelism });
+  }
+
+  /**
+   * Rescales single vertices of a running job (the autoscaler's rescale, Flink's
+   * `pipeline.jobvertex-parallelism-overrides`): `parallelisms` maps vertex ids of the job's current
+   * graph to their new parallelism; other vertices keep theirs. The job is planned again as it was
+   * last planned, with the vertices' parallelism overridden by the uids of their operators, so every
+   * chain stays as it is. Same outcome and errors as `rescale`.
+   */
+  rescaleVertices(jobId: string, parallelisms: Readonly<Record<string, number>>): string {
+    const job = this.job(jobId);
+    const graph = job.graph;
+    const overrides: Record<string, number> = { ...graph.planned?.parallelismOverrides };
+    for (const [vertexId, p] of Object.entries(parallelisms)) {
+      const vertex = graph.vertices.find((v) => v.id === vertexId);
+      if (!vertex) throw new RiffleError("BAD_REQUEST", `job ${jobId} has no vertex ${vertexId}`);
+      if (!Number.isInteger(p) || p < 1) throw new RiffleError("BAD_REQUEST", `the parallelism of ${vertexId} must be an integer of at least 1, got ${p}`);
+      if (p > graph.maxParallelism) {
+        throw new RiffleError(
+          "PARALLELISM_ABOVE_MAX",
+          `cannot rescale ${vertex.name} of job ${jobId} to parallelism ${p}: its max parallelism is ${graph.maxParallelism}, fixed for the job's life`,
+        );
+      }
+      // One uid names the vertex; the others of its chain must not contradict it.
+      for (const op of vertex.operators) delete overrides[op.uid];
+      overrides[vertex.operators[0]!.uid] = p;
+    }
+    const what = Object.entries(parallelisms)
+      .map(([v, p]) => `${v} → ${p}`)
+      .join(", ");
+    return this.rescaleWith(job, what, {
+      parallelism: graph.planned?.parallelism,
+      parallelismOverride: graph.planned?.parallelismOverride,
+      parallelismOverrides: overrides,
+    });
+  }
+
+  /** Plans the job again with `how`, checks it built the same pipeline, and stops it with a savepoint to redeploy it so. */
+  private rescaleWith(job: JobMaster, what: string, how: NonNullable<JobGraph["planned"]>): string {
+    const jobId = job.id;
     if (job.status !== "RUNNING") throw new RiffleError("JOB_NOT_RUNNING", `job ${jobId} is ${job.status}; only a RUNNING job can be rescaled`);
     this.requireNoStop(job);
+    const maxParallelism = job.graph.maxParallelism;
     this.planningRescale.add(jobId);
     const work = (async () => {
       let graph: JobGraph;
       try {
         const record = job.record;
-        graph = await this.plan(record.bundleHash, record.args, record.name, parallelism, parallelism);
+        graph = await this.plan(record.bundleHash, record.args, record.name, how);
       } finally {
         this.planningRescale.delete(jobId);
       }
@@ -314,14 +359,26 @@ export class Dispatcher implements TaskManagerListener {
           `job ${jobId} built a different graph when planned again (max parallelism ${graph.maxParallelism}, uids ${after.join(", ")}; before: ${maxParallelism}, ${before.join(", ")}); a job must build the same pipeline every time`,
         );
       }
+      if (how.parallelismOverrides && JSON.stringify(chainsOf(graph)) !== JSON.stringify(chainsOf(job.graph))) {
+        throw new RiffleError(
+          "JOB_INVALID_GRAPH",
+          `job ${jobId} chained its operators differently when planned again (${chainsOf(graph).join(" | ")}; before: ${chainsOf(job.graph).join(" | ")}); a job must build the same pipeline every time`,
+        );
+      }
       this.logger.info(
-        { jobId, parallelism, vertices: graph.vertices.map((v) => `${v.name} (${v.parallelism})`) },
-        `rescaling job ${job.record.name} (${jobId}) to parallelism ${parallelism}`,
+        { jobId, rescale: what, vertices: graph.vertices.map((v) => `${v.name} (${v.parallelism})`) },
+        `rescaling job ${job.record.name} (${jobId}): ${what}`,
       );
       const savepoint = await job.stopWithSavepoint(this.options.jobDefaults.checkpoints.savepointDir, { type: "rescale", graph });
       return savepoint.path;
     })();
     return this.operations.start(jobId, "rescale", work);
+  }
+
+  /** Resolves with the final state of a savepoint/stop or rescale operation once it ended. */
+  operationSettled(jobId: string, kind: OperationKind, triggerId: string): Promise<OperationState> {
+    this.job(jobId);
+    return this.operations.settled(jobId, kind, triggerId);
   }
 
   /** The state of a savepoint/stop or rescale operation; JOB_NOT_FOUND, OPERATION_NOT_FOUND. */
@@ -491,21 +548,28 @@ export class Dispatcher implements TaskManagerListener {
     }
   }
 
-  private plan(bundleHash: string, args: string[], name: string, parallelism: number | undefined, parallelismOverride?: number): Promise<JobGraph> {
-    return this.options.plan({
+  /** Plans the bundle; the graph records how (JobGraph.planned), so a rescale can plan it the same way. */
+  private async plan(bundleHash: string, args: string[], name: string, how: NonNullable<JobGraph["planned"]>): Promise<JobGraph> {
+    const graph = await this.options.plan({
       bundlePath: this.options.bundles.path(bundleHash),
       args,
       buildOptions: {
         name,
-        parallelism,
+        parallelism: how.parallelism,
         defaultParallelism: this.options.defaultParallelism,
         defaultMaxParallelism: this.options.defaultMaxParallelism,
         defaultBufferTimeoutMs: this.options.defaultBufferTimeoutMs,
         defaultAutoWatermarkIntervalMs: this.options.defaultAutoWatermarkIntervalMs,
+        parallelismOverrides: how.parallelismOverrides,
       },
-      parallelismOverride,
+      parallelismOverride: how.parallelismOverride,
       timeoutMs: this.options.planTimeoutMs,
     });
+    const planned: NonNullable<JobGraph["planned"]> = {};
+    if (how.parallelism !== undefined) planned.parallelism = how.parallelism;
+    if (how.parallelismOverride !== undefined) planned.parallelismOverride = how.parallelismOverride;
+    if (how.parallelismOverrides !== undefined && Object.keys(how.parallelismOverrides).length > 0) planned.parallelismOverrides = how.parallelismOverrides;
+    return { ...graph, planned };
   }
 
   /** One stop or rescale at a time: a rescale being planned has not reached its JobMaster yet. */
@@ -549,6 +613,11 @@ function applyResult(record: JobRecord, result: JobResult): void {
   record.statusTimestamps[result.status] ??= result.endTime;
   record.endTime = result.endTime;
   if (result.failure) record.failure = result.failure;
+}
+
+/** Each vertex's operator uids, in vertex order: the chains of a graph. */
+function chainsOf(graph: JobGraph): string[] {
+  return graph.vertices.map((v) => v.operators.map((o) => o.uid).join(","));
 }
 
 /** Every operator uid of a graph, sorted. */

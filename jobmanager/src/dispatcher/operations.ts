@@ -17,6 +17,8 @@ interface Entry {
   jobId: string;
   kind: OperationKind;
   state: OperationState;
+  /** Resolves with the final state once the work ended. */
+  settled: Promise<OperationState>;
 }
 
 /**
@@ -30,15 +32,17 @@ export class AsyncOperations {
   /** Registers `work` under a new trigger id (32 hex characters) and returns the id. */
   start(jobId: string, kind: OperationKind, work: Promise<string>): string {
     const triggerId = randomUUID().replaceAll("-", "");
-    const entry: Entry = { jobId, kind, state: { status: "IN_PROGRESS" } };
+    const entry: Entry = { jobId, kind, state: { status: "IN_PROGRESS" }, settled: Promise.resolve({ status: "IN_PROGRESS" }) };
     this.entries.set(triggerId, entry);
-    work.then(
+    entry.settled = work.then(
       (location) => {
         entry.state = { status: "COMPLETED", location };
+        return entry.state;
       },
       (err: unknown) => {
         const e = toRiffleError(err);
         entry.state = { status: "FAILED", failure: { code: e.code, message: e.message } };
+        return entry.state;
       },
     );
     this.evict();
@@ -52,6 +56,12 @@ export class AsyncOperations {
       throw new RiffleError("OPERATION_NOT_FOUND", `job ${jobId} has no ${kind} operation with trigger id ${triggerId}`);
     }
     return entry.state;
+  }
+
+  /** Resolves with the operation's final state once it ended; OPERATION_NOT_FOUND as `get`. */
+  settled(jobId: string, kind: OperationKind, triggerId: string): Promise<OperationState> {
+    this.get(jobId, kind, triggerId);
+    return this.entries.get(triggerId)!.settled;
   }
 
   private evict(): void {

@@ -49,6 +49,24 @@ describe("MetricsHistory", () => {
     expect(history.job("job")!.current("v1", 0, "job-v1-0-1")).toBeUndefined();
   });
 
+  it("charts a steady rate when heartbeats (500 ms) come twice per reading of the counters (1 s)", () => {
+    const clock = new ManualClock(1_000_000);
+    const history = new MetricsHistory({ windowMs: 60_000, reportIntervalMs: 500, clock });
+    // 1 000 records/s, read once a second in the slot (measuredAtMs); each reading reported twice,
+    // the heartbeats a little after the readings and at an irregular pace.
+    for (let i = 0; i < 20; i++) {
+      const reading = Math.floor(i / 2);
+      history.record(report({ recordsIn: reading * 1_000, measuredAtMs: 5_000 + reading * 1_000 }));
+      clock.advance(i % 3 === 0 ? 300 : 600);
+    }
+    const points = history.job("job")!.vertexSeries("v1", 1, 0);
+    expect(points.length).toBeGreaterThan(10);
+    for (const p of points) expect(p.numRecordsInPerSecond).toBe(1_000);
+    expect(history.job("job")!.current("v1", 0, "job-v1-0-0")!.numRecordsInPerSecond).toBe(1_000);
+    // Each reading is kept once.
+    expect(history.job("job")!.subtask("v1", 0)!.size).toBe(10);
+  });
+
   it("never measures a rate across two executions of a subtask (counters restart with each)", () => {
     const { clock, history } = setup();
     history.record(report({ recordsIn: 50_000 }));

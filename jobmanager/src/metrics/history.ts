@@ -7,7 +7,8 @@ import type { Clock } from "../clock.js";
  *
  *   heartbeat ─► record(report) ─► SubtaskSeries (vertex v2, subtask 1): [s0 s1 s2 … sN]  ≤ window, ≤ maxSamples
  *                                                   │
- *          rates: (count(sN) − count(sK)) / (tN − tK) over the rate window, same execution only
+ *          rates: (count(sN) − count(sK)) / (mN − mK) over the rate window, same execution only,
+ *          where m is when the TaskManager read the counters (a repeated reading is kept once)
  *
  * Memory is bounded: each series keeps the samples of the last `windowMs` and at most `maxSamples`;
  * series that stop receiving (a finished job, subtasks dropped by a rescale) are removed once their
@@ -16,7 +17,11 @@ import type { Clock } from "../clock.js";
 
 /**
  * One report as received, stamped with the JobManager's clock: the TaskManager's readings (counters
- * restart with every execution, so rates never span two executionIds).
+ * restart with every execution, so rates never span two executionIds). `at` places it in the window
+ * and on charts; rates divide by the time between readings (`measuredAtMs`, the TaskManager's clock),
+ * which arrival times only approximate: a slot's worker reads its counters about once a second
+ * whatever the heartbeat interval, so with a 500 ms heartbeat every other report repeats a reading,
+ * and arrival-time rates alternated between twice the rate and zero.
  */
 export type MetricsSample = Omit<TaskMetricsReport, "jobId" | "vertexId" | "subtaskIndex"> & {
   at: number;
@@ -24,6 +29,8 @@ export type MetricsSample = Omit<TaskMetricsReport, "jobId" | "vertexId" | "subt
   outPoolUsage?: number;
   /** Fraction of the input buffers in use (Flink's inPoolUsage), once TaskManagers report it. */
   inPoolUsage?: number;
+  /** Records a source has not read yet (Flink's pendingRecords); -1 or absent when it cannot tell. */
+  pendingRecords?: number;
 };
 
 /** A subtask's measured values now: the latest report plus rates over the rate window. */
@@ -60,6 +67,11 @@ function sampleOf(report: TaskMetricsReport, at: number): MetricsSample {
   return { ...readings, at };
 }
 
+/** Seconds between two readings: by the TaskManager's clock when both say, else by arrival. */
+function secondsBetween(a: MetricsSample, b: MetricsSample): number {
+  return (a.measuredAtMs > 0 && b.measuredAtMs > 0 ? b.measuredAtMs - a.measuredAtMs : b.at - a.at) / 1000;
+}
+
 /** The samples of one subtask, oldest first. */
 export class SubtaskSeries {
   private readonly samples: MetricsSample[] = [];
@@ -68,6 +80,8 @@ export class SubtaskSeries {
 
   push(sample: MetricsSample): void {
     const last = this.samples.at(-1);
+    // The same reading again (a heartbeat before the slot read its counters anew): nothing new.
+    if (last && last.executionId === sample.executionId && sample.measuredAtMs > 0 && sample.measuredAtMs === last.measuredAtMs) return;
     // Two reports in the same millisecond (a heartbeat and a final state update): keep the later one.
     if (last && last.at >= sample.at && last.executionId === sample.executionId) this.samples[this.samples.length - 1] = { ...sample, at: last.at };
     else this.samples.push(sample);
@@ -105,7 +119,7 @@ export class SubtaskSeries {
       base = s;
       if (last.at - s.at >= rateWindowMs) break;
     }
-    const seconds = (last.at - base.at) / 1000;
+    const seconds = secondsBetween(base, last);
     const rate = (f: (s: MetricsSample) => number) => (seconds > 0 ? Math.max(0, f(last) - f(base)) / seconds : 0);
     return {
       ...last,
@@ -196,8 +210,8 @@ export class JobMetricsHistory {
         const a = samples[i - 1]!;
         const b = samples[i]!;
         covered++;
-        if (a.executionId === b.executionId && b.at > a.at) {
-          const seconds = (b.at - a.at) / 1000;
+        const seconds = secondsBetween(a, b);
+        if (a.executionId === b.executionId && seconds > 0) {
           p.numRecordsInPerSecond += Math.max(0, b.recordsIn - a.recordsIn) / seconds;
           p.numRecordsOutPerSecond += Math.max(0, b.recordsOut - a.recordsOut) / seconds;
         }

@@ -28,6 +28,11 @@ export function measuredSubtasks(job: JobMaster, history: MetricsHistory, vertex
 
 /** Rates and times of a vertex now: records per second summed over running subtasks, times at the highest. */
 export interface VertexRates {
+  /** Records the vertex's sources have not read yet, summed over subtasks that know them; undefined when none does. */
+  pendingRecords: number | undefined;
+  /** The fullest output and input of the vertex's running subtasks (Flink's outPoolUsage, inPoolUsage). */
+  outPoolUsage: number;
+  inPoolUsage: number;
   numRecordsInPerSecond: number;
   numRecordsOutPerSecond: number;
   busyTimeMsPerSecond: number;
@@ -37,6 +42,9 @@ export interface VertexRates {
 
 export function vertexRates(subtasks: readonly MeasuredSubtask[]): VertexRates {
   const r: VertexRates = {
+    pendingRecords: undefined,
+    outPoolUsage: 0,
+    inPoolUsage: 0,
     numRecordsInPerSecond: 0,
     numRecordsOutPerSecond: 0,
     busyTimeMsPerSecond: 0,
@@ -50,6 +58,10 @@ export function vertexRates(subtasks: readonly MeasuredSubtask[]): VertexRates {
     r.busyTimeMsPerSecond = Math.max(r.busyTimeMsPerSecond, s.metrics.busyMsPerSecond);
     r.idleTimeMsPerSecond = Math.max(r.idleTimeMsPerSecond, s.metrics.idleMsPerSecond);
     r.backPressuredTimeMsPerSecond = Math.max(r.backPressuredTimeMsPerSecond, s.metrics.backPressuredMsPerSecond);
+    r.outPoolUsage = Math.max(r.outPoolUsage, s.metrics.outPoolUsage ?? 0);
+    r.inPoolUsage = Math.max(r.inPoolUsage, s.metrics.inPoolUsage ?? 0);
+    const pending = s.metrics.pendingRecords;
+    if (pending !== undefined && pending >= 0) r.pendingRecords = (r.pendingRecords ?? 0) + pending;
   }
   return r;
 }
@@ -91,5 +103,6 @@ export function subtaskMetricValues(m: SubtaskMetrics, running: boolean): Record
   };
   if (m.outPoolUsage !== undefined) values.outPoolUsage = m.outPoolUsage;
   if (m.inPoolUsage !== undefined) values.inPoolUsage = m.inPoolUsage;
+  if (m.pendingRecords !== undefined && m.pendingRecords >= 0) values.pendingRecords = m.pendingRecords;
   return values;
 }

@@ -146,7 +146,7 @@ export function createJobManagerMetrics(
   );
 
   // The same numbers per vertex as GET /jobs/:id (Flink's task metrics, aggregated over subtasks).
-  const vertexGauge = (name: string, help: string, value: (r: VertexRates) => number) =>
+  const vertexGauge = (name: string, help: string, value: (r: VertexRates) => number | undefined) =>
     new Gauge({
       name,
       help,
@@ -159,7 +159,8 @@ export function createJobManagerMetrics(
         for (const job of part.dispatcher.list()) {
           if (job.isTerminal) continue;
           for (const v of job.graph.vertices) {
-            this.set({ job_id: job.id, vertex_id: v.id, vertex_name: v.name }, value(vertexRates(measuredSubtasks(job, part.metricsHistory, v.id))));
+            const x = value(vertexRates(measuredSubtasks(job, part.metricsHistory, v.id)));
+            if (x !== undefined) this.set({ job_id: job.id, vertex_id: v.id, vertex_name: v.name }, x);
           }
         }
       },
@@ -172,6 +173,13 @@ export function createJobManagerMetrics(
     "riffle_vertex_backPressuredTimeMsPerSecond",
     "Back-pressured milliseconds per second of the vertex's most back-pressured subtask (ratio = this / 1000: OK <= 0.1 < LOW <= 0.5 < HIGH)",
     (r) => r.backPressuredTimeMsPerSecond,
+  );
+  vertexGauge("riffle_vertex_outPoolUsage", "Fraction (0..1) of its output buffers the vertex's fullest subtask holds", (r) => r.outPoolUsage);
+  vertexGauge("riffle_vertex_inPoolUsage", "Fraction (0..1) of its input buffers the vertex's fullest subtask holds", (r) => r.inPoolUsage);
+  vertexGauge(
+    "riffle_vertex_pendingRecords",
+    "Records the vertex's source subtasks have not read yet, summed (sources that know their backlog only)",
+    (r) => r.pendingRecords,
   );
   return { metrics, haMetrics };
 }

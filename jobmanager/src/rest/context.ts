@@ -1,6 +1,7 @@
 import type { Clock, Logger, Registry, RiffleConfig } from "@riffle/shared";
 import type { FastifyBaseLogger, FastifyInstance, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import type { Autoscaler } from "../autoscaler/index.js";
 import type { Dispatcher } from "../dispatcher/index.js";
 import type { JobManagerLeadership } from "../leader/index.js";
 import type { MetricsHistory } from "../metrics/index.js";
@@ -17,6 +18,8 @@ export interface RestContext {
   readonly dispatcher: Dispatcher;
   readonly registry: TaskManagerRegistry;
   readonly metricsHistory: MetricsHistory;
+  /** The leader part's autoscaler (GET /jobs/:id/autoscaler). */
+  readonly autoscaler: Autoscaler;
   metrics: Registry;
   logger: Logger;
   clock: Clock;

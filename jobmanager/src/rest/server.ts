@@ -11,6 +11,7 @@ import { toHttpError } from "./http-errors.js";
 import { registerJobRoutes } from "./job-routes.js";
 import { registerMetricRoutes } from "./metric-routes.js";
 import { TaskManagerMetricsScraper } from "../metrics/index.js";
+import { registerAutoscalerRoutes } from "../autoscaler/index.js";
 
 /**
  * The REST API: requests validated and answers serialized with the schemas of @riffle/shared/rest-api,
@@ -68,6 +69,7 @@ export async function createRestServer(ctx: RestContext): Promise<RestApp> {
   registerJobRoutes(app, ctx);
   registerClusterRoutes(app, ctx, auth, scraper);
   registerMetricRoutes(app, ctx, scraper);
+  registerAutoscalerRoutes(app, ctx);
   await registerDashboard(app, ctx.logger);
   return app;
 }

@@ -30,6 +30,8 @@ interface Pending {
  */
 export class SlotProvider {
   private readonly pending: Pending[] = [];
+  /** Why no more slots are coming, from whoever starts TaskManagers (the resource manager); added to NO_RESOURCE_AVAILABLE. */
+  private shortageReason: () => string | undefined = () => undefined;
 
   constructor(
     private readonly pool: SlotPool,
@@ -37,6 +39,11 @@ export class SlotProvider {
     private readonly logger: Logger,
     private readonly clock: Clock = SystemClock,
   ) {}
+
+  /** Lets the resource manager say why slots are missing (its provider fails to start TaskManagers). */
+  explainShortage(reason: () => string | undefined): void {
+    this.shortageReason = reason;
+  }
 
   request(jobId: string, needed: number): SlotRequest {
     const slots = this.pool.allocate(jobId, needed);
@@ -46,10 +53,11 @@ export class SlotProvider {
       const cancelTimeout = this.clock.schedule(() => {
         this.remove(entry!);
         const { slotsAvailable, taskmanagers } = this.pool.slotCounts();
+        const why = this.shortageReason();
         reject(
           new RiffleError(
             "NO_RESOURCE_AVAILABLE",
-            `job needs ${plural(needed, "slot")} but only ${slotsAvailable} ${slotsAvailable === 1 ? "is" : "are"} free (${plural(taskmanagers, "TaskManager")} registered); start more TaskManagers or lower the parallelism`,
+            `job needs ${plural(needed, "slot")} but only ${slotsAvailable} ${slotsAvailable === 1 ? "is" : "are"} free (${plural(taskmanagers, "TaskManager")} registered); ${why ? `${why}; ` : ""}start more TaskManagers or lower the parallelism`,
           ),
         );
       }, this.timeoutMs);
@@ -59,6 +67,11 @@ export class SlotProvider {
     const { slotsAvailable } = this.pool.slotCounts();
     this.logger.info({ jobId, needed, slotsAvailable, timeoutMs: this.timeoutMs }, "waiting for free slots");
     return { promise, cancel: () => this.remove(entry!) };
+  }
+
+  /** Slots asked for by requests still waiting: what the resource manager starts TaskManagers for. */
+  pendingSlots(): number {
+    return this.pending.reduce((sum, p) => sum + p.needed, 0);
   }
 
   /** Frees a job's slots and lets waiting jobs take them. */

@@ -37,6 +37,7 @@ export class StreamExecutionEnvironment {
   private checkpointing: CheckpointSettings | undefined;
   private restartStrategy: RestartStrategy | undefined;
   private stateBackend: StateBackendName | undefined;
+  private autoscaler: Record<string, string | number | boolean> | undefined;
 
   /** @internal */
   constructor(
@@ -130,6 +131,29 @@ export class StreamExecutionEnvironment {
 
   getStateBackend(): StateBackendName | undefined {
     return this.stateBackend;
+  }
+
+  /**
+   * Lets the JobManager's autoscaler rescale this job, vertex by vertex, from the back-pressure and
+   * rates it measures (Flink's autoscaler, after DS2). `settings` are `job.autoscaler.*` keys of the
+   * cluster's configuration that this job sets for itself, e.g.
+   * `env.enableAutoscaling({ "job.autoscaler.target.utilization": 0.6, "job.autoscaler.vertex.max-parallelism": 8 })`;
+   * `"job.autoscaler.scaling.enabled": false` only recommends (dry run). Rescales go through a
+   * savepoint, so the job must enable checkpointing; the JobManager refuses it otherwise.
+   */
+  enableAutoscaling(settings: Record<string, string | number | boolean> = {}): this {
+    for (const key of Object.keys(settings)) {
+      if (!key.startsWith("job.autoscaler.")) {
+        throw new RiffleError("JOB_INVALID_GRAPH", `enableAutoscaling: "${key}" is not an autoscaler setting; their keys start with "job.autoscaler."`);
+      }
+    }
+    this.autoscaler = { "job.autoscaler.enabled": true, ...settings };
+    return this;
+  }
+
+  /** The job's own autoscaler settings (`job.autoscaler.*`), if it set any. */
+  getAutoscaler(): Record<string, string | number | boolean> | undefined {
+    return this.autoscaler;
   }
 
   setJobName(name: string): this {

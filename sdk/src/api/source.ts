@@ -83,6 +83,13 @@ export interface SourceReader<T> extends CheckpointListener {
   notifyNoMoreSplits?(): void;
   /** An event its enumerator sent with `SplitEnumeratorContext.sendEventToSourceReader`. */
   handleSourceEvents?(event: unknown): void;
+  /**
+   * Records this reader has not read yet, where it knows them (Flink's `pendingRecords`: a Kafka
+   * reader's lag, a rate-limited generator's backlog); undefined when it cannot tell. The TaskManager
+   * reports it with every heartbeat, and the autoscaler adds its growth to the source's target rate.
+   * Called on the task's thread between two pollNext calls; keep it cheap.
+   */
+  pendingRecords?(): number | undefined;
   close?(): void | Promise<void>;
 }
 

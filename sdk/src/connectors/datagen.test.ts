@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { RuntimeContext } from "../api/functions.js";
 import { DatagenSource } from "./datagen.js";
 
@@ -34,6 +34,33 @@ describe("datagen positions", () => {
       const c = run(source, p3, b.state, Number.POSITIVE_INFINITY);
       const all = [...a.out, ...b.out, ...c.out].sort((x, y) => x - y);
       expect(all).toEqual(Array.from({ length: 2000 }, (_, i) => i));
+    }
+  });
+});
+
+describe("datagen pending records", () => {
+  it("counts what is left of a bounded count, and knows nothing of an unbounded one without a rate", () => {
+    const bounded = new DatagenSource<number>({ count: 10, generator: (i) => i }).createReader(ctx(1, 2));
+    expect(bounded.pendingRecords!()).toBe(5);
+    bounded.pollNext({ collect: () => {} } as never, 2);
+    expect(bounded.pendingRecords!()).toBe(3);
+    expect(new DatagenSource<number>({ generator: (i) => i }).createReader(ctx(0, 1)).pendingRecords!()).toBeUndefined();
+  });
+
+  it("counts the backlog a rate made due and the pipeline did not take yet", () => {
+    vi.useFakeTimers({ toFake: ["performance"] });
+    try {
+      const reader = new DatagenSource<number>({ generator: (i) => i, ratePerSecond: 1_000 }).createReader(ctx(0, 2));
+      reader.start!();
+      vi.advanceTimersByTime(1_000);
+      // 500 records/s for this subtask: 501 due after 1 s (the first at once), none emitted.
+      expect(reader.pendingRecords!()).toBe(501);
+      reader.pollNext({ collect: () => {} } as never, 400);
+      expect(reader.pendingRecords!()).toBe(101);
+      reader.pollNext({ collect: () => {} } as never, 1_000);
+      expect(reader.pendingRecords!()).toBe(0);
+    } finally {
+      vi.useRealTimers();
     }
   });
 });

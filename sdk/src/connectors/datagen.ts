@@ -100,7 +100,7 @@ export class DatagenSource<T> implements Source<T> {
     }
     let priorEnd = prior.reduce((m, r) => Math.max(m, r.next), 0);
     let emitted = 0;
-    let startedAt = 0;
+    let startedAt: number | undefined;
     const rate = ratePerSecond === undefined ? undefined : ratePerSecond / step;
     let waitUntil = 0;
     const random = new RecordRandom();
@@ -111,6 +111,7 @@ export class DatagenSource<T> implements Source<T> {
       pollNext(output: ReaderOutput<T>, max: number): PollResult {
         let budget = max;
         if (rate !== undefined) {
+          startedAt ??= performance.now();
           const allowed = Math.floor(((performance.now() - startedAt) * rate) / 1000) + 1 - emitted;
           if (allowed <= 0) {
             waitUntil = startedAt + (emitted * 1000) / rate;
@@ -132,6 +133,15 @@ export class DatagenSource<T> implements Source<T> {
           priorEnd = 0;
         }
         return index < count ? "MORE_AVAILABLE" : "END_OF_INPUT";
+      },
+      // Flink's pendingRecords: what the rate made due and was not emitted yet (the backlog a slow
+      // pipeline leaves behind, which the autoscaler reads as lag), else what is left of a bounded count.
+      pendingRecords(): number | undefined {
+        const left = count === Number.POSITIVE_INFINITY ? Number.POSITIVE_INFINITY : Math.max(0, Math.ceil((count - index) / step));
+        if (rate === undefined) return left === Number.POSITIVE_INFINITY ? undefined : left;
+        if (startedAt === undefined) return 0;
+        const due = Math.floor(((performance.now() - startedAt) * rate) / 1000) + 1 - emitted;
+        return Math.max(0, Math.min(due, left));
       },
       snapshotState: (): Progress[] => [{ parallelism: step, subtask: ctx.subtaskIndex, next: index }, ...prior],
       isAvailable(): Promise<void> {

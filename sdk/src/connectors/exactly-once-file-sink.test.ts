@@ -115,7 +115,7 @@ describe("exactly-once file sink", () => {
     w.close();
   });
 
-  it("never replaces a committed file: a job restored from an earlier savepoint fails its commit, saying why, and loses nothing", () => {
+  it("never replaces a committed file: a job restored from an earlier savepoint commits beside it, under a name with its job id", () => {
     const dir = freshDir();
     const sync = new RecordingSync();
     // The job the savepoint (id 3) was taken from went on, and committed checkpoint 4.
@@ -124,22 +124,30 @@ describe("exactly-once file sink", () => {
     earlier.commit(earlier.preCommit(4)!);
     earlier.close();
     // A job restored from the savepoint takes checkpoint ids from 4 on too.
-    const restored = open(dir, sync, 0, 0, "0123456789abcdef0123456789abcdef");
+    const restoredJob = "0123456789abcdef0123456789abcdef";
+    const restored = open(dir, sync, 0, 0, restoredJob);
     restored.write("the restored job's");
     const txn = restored.preCommit(4)!;
     expect(txn.final).toBe("part-0-4");
-    expect(() => restored.commit(txn)).toThrow(
-      expect.objectContaining({ code: "SINK_WRITE_FAILED", message: expect.stringContaining("another file has that name, written by another job") }),
-    );
-    // Both outputs are still there: the committed one, and the staged one, for a later commit.
-    expect(read(dir, "part-0-4")).toBe("the earlier job's\n");
-    expect(read(dir, txn.tmp)).toBe("the restored job's\n");
-    // Once the user moved the earlier job's file away, the retried commit goes through.
-    rmSync(join(dir, "part-0-4"));
     restored.commit(txn);
-    expect(read(dir, "part-0-4")).toBe("the restored job's\n");
+    expect(visible(dir)).toEqual(["part-0-4", `part-0-4-${restoredJob}`]);
+    expect(hidden(dir)).toEqual([]);
+    expect(read(dir, "part-0-4")).toBe("the earlier job's\n");
+    expect(read(dir, `part-0-4-${restoredJob}`)).toBe("the restored job's\n");
+    // Committing again (a restore of the restored job) changes nothing, also if cut short before
+    // the pending name went.
+    restored.commit(txn);
+    const again = open(dir, sync, 0, 1, restoredJob);
+    again.write("the restored job's next");
+    const next = again.preCommit(5)!;
+    writeFileSync(join(dir, "part-0-5"), "the earlier job's 5\n");
+    linkSync(join(dir, next.tmp), join(dir, `part-0-5-${restoredJob}`));
+    again.commit(next);
+    expect(visible(dir)).toEqual(["part-0-4", `part-0-4-${restoredJob}`, "part-0-5", `part-0-5-${restoredJob}`]);
+    expect(read(dir, `part-0-5-${restoredJob}`)).toBe("the restored job's next\n");
     expect(hidden(dir)).toEqual([]);
     restored.close();
+    again.close();
   });
 
   it("finishes a commit cut short between the committed name and the removal of the pending one", () => {

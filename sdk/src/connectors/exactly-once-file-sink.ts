@@ -53,7 +53,7 @@ export const fsyncFileSync: FileSync = {
  * file; at each checkpoint barrier the file is synced to disk, closed and staged (renamed to a hidden
  * pending name that carries the checkpoint id), and it is committed as `part-<subtask>-<checkpoint>`
  * when the checkpoint completes; a file already committed under that name (another job's) is never
- * replaced: the commit fails instead, saying so. After a failure, staged files of the restored checkpoint are
+ * replaced: the file is committed beside it as `part-<subtask>-<checkpoint>-<job id>`. After a failure, staged files of the restored checkpoint are
  * committed; the subtask's other files of the same job are deleted, except staged files a newer
  * savepoint may still commit (decision record 0007). Files of other jobs are never touched.
  * Readers should ignore files starting with a dot. Without checkpointing, files are committed at end
@@ -163,30 +163,24 @@ class FileTransactionWriter<T> implements TwoPhaseCommitWriter<T, StagedFile> {
    * Gives the staged file its committed name without ever replacing a file of that name: a hard link,
    * then the pending name goes. A job restored from an older savepoint commits under the names its
    * checkpoints had the first time (`part-<subtask>-<id>`, ids going on from the savepoint's), and
-   * must not silently overwrite what the earlier job committed under them. Idempotent: a file
+   * must not overwrite what the earlier job committed under them: when another file has the name,
+   * the file is committed beside it, under the name followed by the id of the job that staged it
+   * (Flink's FileSink puts a unique id in every part name for the same reason). Idempotent: a file
    * committed before a failure (or by another subtask after a rescale) is in place already, its
-   * pending name gone or (a failure between link and unlink) the same file. Concurrent too: pending
-   * commits are union state, so after a restore every subtask commits every transaction at the same
-   * moment; one that finds the name taken and the pending file gone lost the race to another subtask
-   * that committed it, not to another job's file.
+   * pending name gone or (a failure between link and unlink) the same file under one of the two
+   * names. Concurrent too: pending commits are union state, so after a restore every subtask commits
+   * every transaction at the same moment; one that finds a name taken and the pending file gone lost
+   * the race to another subtask that committed it.
    */
   commit(txn: StagedFile): void {
     const pending = join(this.dir, txn.tmp);
-    const final = join(this.dir, txn.final);
-    try {
-      linkSync(pending, final);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === "ENOENT" && existsSync(final)) {
-        // Committed before: nothing left to do but the directory's sync.
-      } else if (code === "EEXIST" && existsSync(pending) && !sameFile(pending, final)) {
-        throw new RiffleError(
-          "SINK_WRITE_FAILED",
-          `exactly-once file sink: cannot commit ${txn.tmp} as ${txn.final} in ${this.dir}: another file has that name, written by another job (a job restored from a savepoint commits under the names the job it was taken from used after it); move the part-* files committed after the savepoint out of ${this.dir}, or give the job another directory`,
-        );
-      } else if (code !== "EEXIST") {
-        throw err;
-      }
+    const names = [txn.final, `${txn.final}-${HIDDEN.exec(txn.tmp)?.[2] ?? this.job}`];
+    const committed = names.find((name) => this.link(pending, join(this.dir, name)));
+    if (committed === undefined) {
+      throw new RiffleError(
+        "SINK_WRITE_FAILED",
+        `exactly-once file sink: cannot commit ${txn.tmp} in ${this.dir}: other files have both its names (${names.join(", ")}); move them out of ${this.dir}, or give the job another directory`,
+      );
     }
     rmSync(pending, { force: true });
     // Synced also when the commit had been done before: its names may not have reached the disk. A
@@ -196,11 +190,28 @@ class FileTransactionWriter<T> implements TwoPhaseCommitWriter<T, StagedFile> {
     } catch (err) {
       throw new RiffleError(
         "SINK_WRITE_FAILED",
-        `exactly-once file sink: cannot sync the directory ${this.dir} after committing ${txn.final}: ${describeError(err)}`,
+        `exactly-once file sink: cannot sync the directory ${this.dir} after committing ${committed}: ${describeError(err)}`,
         {
           cause: err,
         },
       );
+    }
+  }
+
+  /**
+   * Links the pending file to `final`: true when the file is committed under that name now or was
+   * before (the pending name gone, or both names one file), false when another file has the name.
+   */
+  private link(pending: string, final: string): boolean {
+    try {
+      linkSync(pending, final);
+      return true;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // Committed before (a restore commits again): only the directory's sync is left to do.
+      if (code === "ENOENT" && existsSync(final)) return true;
+      if (code !== "EEXIST") throw err;
+      return !existsSync(pending) || sameFile(pending, final);
     }
   }
 

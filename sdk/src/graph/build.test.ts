@@ -142,4 +142,80 @@ describe("JobGraph building", () => {
     });
     expect(g.vertices.map((v) => v.name)).toEqual(["Collection Source", "Map", "Print to Std. Out"]);
   });
+
+  describe("parallelism overrides per vertex (by uid)", () => {
+    const job = (env: StreamExecutionEnvironment) => {
+      env.setParallelism(2);
+      env
+        .datagen({ generator: (i) => i })
+        .uid("numbers")
+        .map((x) => x + 1)
+        .uid("plus-one")
+        .keyBy((x) => x % 10)
+        .sum()
+        .uid("sums")
+        .print()
+        .uid("print");
+    };
+
+    it("sets each vertex named by one of its uids, keeping its chain, and rebalances where equal parallelism made a forward edge", () => {
+      const base = plan(job);
+      const g = plan(job, { parallelismOverrides: { "plus-one": 3, sums: 4 } });
+      expect(g.vertices.map((v) => [v.operators.map((o) => o.uid), v.parallelism])).toEqual([
+        [["numbers", "plus-one"], 3],
+        [["sums", "print"], 4],
+      ]);
+      expect(g.vertices.map((v) => v.id)).toEqual(base.vertices.map((v) => v.id));
+      expect(plan(job, { parallelismOverrides: { print: 1 } }).vertices.map((v) => v.parallelism)).toEqual([2, 1]);
+
+      const unchained = (env: StreamExecutionEnvironment) => {
+        env
+          .fromElements(1)
+          .map((x) => x)
+          .uid("m")
+          .disableChaining()
+          .print()
+          .uid("p");
+      };
+      const u = plan(unchained, { parallelismOverrides: { m: 2, p: 3 } });
+      expect(u.vertices.map((v) => v.parallelism)).toEqual([1, 2, 3]);
+      expect(u.edges.map((e) => e.partitioner)).toEqual(["rebalance", "rebalance"]);
+    });
+
+    it("caps a vertex at what it supports and refuses overrides it cannot apply", () => {
+      const collection = (env: StreamExecutionEnvironment) => {
+        env
+          .fromElements(1, 2)
+          .uid("elements")
+          .map((x) => x)
+          .uid("m")
+          .print();
+      };
+      const g = plan(collection, { parallelism: 2, parallelismOverrides: { elements: 4 } });
+      expect(g.vertices[0]!).toMatchObject({ parallelism: 1, parallelismLimit: 1 });
+      expect(codeOf(() => plan(job, { parallelismOverrides: { nope: 2 } }))).toBe("BAD_REQUEST");
+      expect(codeOf(() => plan(job, { parallelismOverrides: { numbers: 2, "plus-one": 3 } }))).toBe("BAD_REQUEST");
+      expect(codeOf(() => plan(job, { parallelismOverrides: { sums: 200 } }))).toBe("PARALLELISM_ABOVE_MAX");
+      const forward = (env: StreamExecutionEnvironment) => {
+        env
+          .fromElements(1)
+          .map((x) => x)
+          .uid("m")
+          .disableChaining()
+          .forward()
+          .print()
+          .uid("p");
+      };
+      expect(codeOf(() => plan(forward, { parallelismOverrides: { p: 2 } }))).toBe("JOB_INVALID_GRAPH");
+    });
+  });
+
+  it("carries the job's autoscaler settings, and refuses keys that are not the autoscaler's", () => {
+    const g = plan((env) => {
+      env.enableAutoscaling({ "job.autoscaler.target.utilization": 0.6 });
+      env.fromElements(1).print();
+    });
+    expect(g.autoscaler).toEqual({ "job.autoscaler.enabled": true, "job.autoscaler.target.utilization": 0.6 });
+    expect(codeOf(() => plan((env) => env.enableAutoscaling({ "parallelism.default": 2 })))).toBe("JOB_INVALID_GRAPH");
+  });
 });

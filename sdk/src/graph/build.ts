@@ -11,6 +11,13 @@ export interface BuildOptions {
   defaultBufferTimeoutMs: number;
   /** Interval of periodic watermarks for jobs that set none (`pipeline.auto-watermark-interval`); default 200 ms, as Flink's. */
   defaultAutoWatermarkIntervalMs?: number | undefined;
+  /**
+   * Parallelism per vertex, keyed by the uid of any operator of the vertex (Flink's
+   * `pipeline.jobvertex-parallelism-overrides`, keyed by uid because uids are what stays stable).
+   * Applied after chaining, so a vertex keeps its operators whatever its new parallelism; it wins
+   * over every other setting, and is capped by what the vertex supports (a collection source: 1).
+   */
+  parallelismOverrides?: Readonly<Record<string, number>> | undefined;
 }
 
 interface StreamEdge {
@@ -72,6 +79,8 @@ export function buildJobGraph(env: StreamExecutionEnvironment, options: BuildOpt
   const vertexOf = new Map<Transformation, { vertex: JobVertex; index: number }>();
   const vertices: JobVertex[] = [];
   const edges: JobEdge[] = [];
+  /** Edges that are forward only because their ends had equal parallelism (no partitioning asked for). */
+  const implicitForward = new Set<string>();
   for (const t of operators) {
     const p = parallelism.get(t)!;
     const ins = inputsOf.get(t)!;
@@ -86,7 +95,7 @@ export function buildJobGraph(env: StreamExecutionEnvironment, options: BuildOpt
           `forward partitioning from "${e.source.name}" (parallelism ${up}) to "${t.name}" (parallelism ${p}) needs equal parallelism; use rebalance() or rescale()`,
         );
       }
-      return { ...e, partitioner };
+      return { ...e, partitioner, implicit: e.partitioner === undefined };
     });
     const spec: OperatorSpec = {
       nodeId: t.id,
@@ -118,10 +127,21 @@ export function buildJobGraph(env: StreamExecutionEnvironment, options: BuildOpt
       upstream.vertex.operators.push(spec);
       outputsOf(upstream.vertex.operators[upstream.index]!, single.tag).chainedOutputs.push(index);
       upstream.vertex.name = `${upstream.vertex.name} -> ${t.name}`;
+      if (t.parallelismLimit !== undefined)
+        upstream.vertex.parallelismLimit = Math.min(upstream.vertex.parallelismLimit ?? t.parallelismLimit, t.parallelismLimit);
       vertexOf.set(t, { vertex: upstream.vertex, index });
       continue;
     }
-    const vertex: JobVertex = { id: `v${t.id}`, name: t.name, parallelism: p, maxParallelism, operators: [spec], inputs: [], outputs: [] };
+    const vertex: JobVertex = {
+      id: `v${t.id}`,
+      name: t.name,
+      parallelism: p,
+      maxParallelism,
+      ...(t.parallelismLimit !== undefined ? { parallelismLimit: t.parallelismLimit } : {}),
+      operators: [spec],
+      inputs: [],
+      outputs: [],
+    };
     vertices.push(vertex);
     vertexOf.set(t, { vertex, index: 0 });
     for (const e of resolved) {
@@ -135,6 +155,7 @@ export function buildJobGraph(env: StreamExecutionEnvironment, options: BuildOpt
       };
       if (edge.partitioner === "hash" && edge.keySelector === undefined)
         throw new RiffleError("JOB_INVALID_GRAPH", `hash edge into "${t.name}" has no key selector`);
+      if (e.implicit && edge.partitioner === "forward") implicitForward.add(edge.id);
       edges.push(edge);
       from.vertex.outputs.push(edge.id);
       outputsOf(from.vertex.operators[from.index]!, e.tag).networkOutputs.push(edge.id);
@@ -150,6 +171,7 @@ export function buildJobGraph(env: StreamExecutionEnvironment, options: BuildOpt
     const sink = env.functions[t.operator!.fn] as { validateJob?: (job: typeof settings) => void } | undefined;
     sink?.validateJob?.(settings);
   }
+  if (options.parallelismOverrides) applyParallelismOverrides(vertices, edges, implicitForward, options.parallelismOverrides);
 
   return {
     name: env.getJobName() ?? options.name,
@@ -159,10 +181,65 @@ export function buildJobGraph(env: StreamExecutionEnvironment, options: BuildOpt
     ...(env.getCheckpointing() ? { checkpointing: env.getCheckpointing()! } : {}),
     ...(env.getRestartStrategy() ? { restartStrategy: env.getRestartStrategy()! } : {}),
     ...(env.getStateBackend() ? { stateBackend: env.getStateBackend()! } : {}),
+    ...(env.getAutoscaler() ? { autoscaler: env.getAutoscaler()! } : {}),
     vertices,
     edges,
     functionCount: env.functions.length,
   };
+}
+
+/**
+ * Sets each vertex named in `overrides` (by the uid of one of its operators) to its parallelism.
+ * A forward edge that was forward only because its ends had equal parallelism becomes rebalance
+ * when they no longer do, as it would have been planned; a forward edge the job asked for needs
+ * equal parallelism on both ends, as always.
+ */
+function applyParallelismOverrides(
+  vertices: JobVertex[],
+  edges: JobEdge[],
+  implicitForward: ReadonlySet<string>,
+  overrides: Readonly<Record<string, number>>,
+): void {
+  const known = new Set<string>();
+  for (const v of vertices) {
+    let p: number | undefined;
+    for (const op of v.operators) {
+      known.add(op.uid);
+      const o = overrides[op.uid];
+      if (o === undefined) continue;
+      if (!Number.isInteger(o) || o < 1) throw new RiffleError("BAD_REQUEST", `the parallelism override of "${op.uid}" must be a positive integer, got ${o}`);
+      if (p !== undefined && p !== o) {
+        throw new RiffleError(
+          "BAD_REQUEST",
+          `operators chained into "${v.name}" got different parallelism overrides (${p} and ${o}); a vertex has one parallelism`,
+        );
+      }
+      p = o;
+    }
+    if (p === undefined) continue;
+    if (v.parallelismLimit !== undefined) p = Math.min(p, v.parallelismLimit);
+    if (p > v.maxParallelism) {
+      throw new RiffleError("PARALLELISM_ABOVE_MAX", `"${v.name}" cannot run at parallelism ${p}: the job's max parallelism is ${v.maxParallelism}`);
+    }
+    v.parallelism = p;
+  }
+  const unknown = Object.keys(overrides).filter((uid) => !known.has(uid));
+  if (unknown.length > 0) throw new RiffleError("BAD_REQUEST", `parallelism overrides name operators the job does not have: ${unknown.join(", ")}`);
+  const byId = new Map(vertices.map((v) => [v.id, v]));
+  for (const e of edges) {
+    if (e.partitioner !== "forward") continue;
+    const from = byId.get(e.source)!;
+    const to = byId.get(e.target)!;
+    if (from.parallelism === to.parallelism) continue;
+    if (implicitForward.has(e.id)) {
+      e.partitioner = "rebalance";
+      continue;
+    }
+    throw new RiffleError(
+      "JOB_INVALID_GRAPH",
+      `forward partitioning from "${from.name}" (parallelism ${from.parallelism}) to "${to.name}" (parallelism ${to.parallelism}) needs equal parallelism; override both or neither`,
+    );
+  }
 }
 
 /** Where an operator's main output, or its side output `tag`, goes. */

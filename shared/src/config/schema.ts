@@ -41,6 +41,8 @@ const size = () =>
     }
   });
 const str = () => z.string().min(1);
+const bool = () => z.union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")]);
+const num = (min: number, max: number) => z.union([z.number(), z.string().trim().min(1).transform(Number)]).pipe(z.number().min(min).max(max));
 /** A duration that is a whole number of seconds within [min, max] (etcd lease TTLs are whole seconds). */
 const wholeSeconds = (min: number, max: number) =>
   duration().pipe(
@@ -271,6 +273,108 @@ export const CONFIG_OPTIONS = {
     duration().pipe(z.number().min(50, "must be at least 50ms")),
     "1s",
     "Deadline of every etcd request; must be under half the lease TTL, so a lease keep-alive can fail and be retried before the lease runs out.",
+  ),
+  "job.autoscaler.enabled": opt(
+    bool(),
+    false,
+    "Whether the autoscaler rescales jobs (Flink's key). A job can turn it on for itself with `env.enableAutoscaling()`; either way the job must checkpoint, as rescales go through savepoints.",
+  ),
+  "job.autoscaler.scaling.enabled": opt(
+    bool(),
+    true,
+    "Whether the autoscaler applies its decisions (Flink's key); `false` is a dry run: it measures and recommends (GET /jobs/:id/autoscaler, logs, metrics) and never rescales.",
+  ),
+  "job.autoscaler.interval": opt(
+    duration().pipe(z.number().min(100, "must be at least 100ms")),
+    "10s",
+    "How often the autoscaler collects each job's vertex metrics and evaluates them.",
+  ),
+  "job.autoscaler.metrics.window": opt(
+    duration().pipe(z.number().min(1000, "must be at least 1s")),
+    "15m",
+    "How much metric history a decision averages over (Flink's key); no decision is taken before the window is full after a start or rescale.",
+  ),
+  "job.autoscaler.stabilization.interval": opt(duration(), "5m", "Time after a job (re)started during which its metrics are not collected (Flink's key)."),
+  "job.autoscaler.target.utilization": opt(num(0.01, 1), 0.7, "Busy fraction each vertex is sized for (Flink's key): capacity = target rate / this."),
+  "job.autoscaler.target.utilization.boundary": opt(
+    num(0, 1),
+    0.3,
+    "No rescale while a vertex's utilization stays within target ± this (Flink's key): scale up above target + boundary, down below target - boundary.",
+  ),
+  "job.autoscaler.scale-down.interval": opt(
+    duration(),
+    "1h",
+    "How long a scale-down must keep being recommended before it is applied (Flink's key); the highest parallelism recommended meanwhile is taken.",
+  ),
+  "job.autoscaler.scale-up.max-factor": opt(num(0, 1e9), 100_000, "Largest increase of one scale-up, as a fraction of the parallelism (Flink's key)."),
+  "job.autoscaler.scale-down.max-factor": opt(num(0, 1), 0.6, "Largest decrease of one scale-down, as a fraction of the parallelism (Flink's key)."),
+  "job.autoscaler.catch-up.duration": opt(
+    duration(),
+    "5m",
+    "Time in which the sized job should work off a source backlog and the records that queue up during the rescale itself (Flink's key); 0 ignores both.",
+  ),
+  "job.autoscaler.restart.time": opt(
+    duration(),
+    "30s",
+    "Expected down time of a rescale (Flink's key; Flink's default is 5 min for pod restarts, a savepoint rescale of a small Riffle job takes seconds).",
+  ),
+  "job.autoscaler.vertex.min-parallelism": opt(int(1, 32768), 1, "Lowest parallelism the autoscaler gives a vertex (Flink's key)."),
+  "job.autoscaler.vertex.max-parallelism": opt(
+    int(1, 32768),
+    200,
+    "Highest parallelism the autoscaler gives a vertex (Flink's key); also capped by the job's max parallelism and what the vertex supports.",
+  ),
+  "job.autoscaler.scaling.effectiveness.detection.enabled": opt(
+    bool(),
+    true,
+    "Detect scale-ups that brought no more throughput and stop scaling that vertex up (Flink's key; off by default in Flink).",
+  ),
+  "job.autoscaler.scaling.effectiveness.threshold": opt(
+    num(0, 1),
+    0.1,
+    "A scale-up is ineffective when its gain in true processing rate is below this fraction of the gain it was expected to bring (Flink's key).",
+  ),
+  "job.autoscaler.scaling.max-per-hour": opt(
+    int(1, 1000),
+    6,
+    "Most rescales the autoscaler applies to one job in any hour; further decisions wait and are recorded as skipped.",
+  ),
+  "job.autoscaler.scaling.failure-backoff": opt(
+    duration(),
+    "1m",
+    "Wait after a rescale that failed (or found too few slots) before the autoscaler tries again; doubles with each further failure, up to an hour.",
+  ),
+  "resourcemanager.provider": opt(
+    z.enum(["standalone", "process"]),
+    "standalone",
+    "Who starts TaskManagers for the JobManager: `standalone` (nobody: they are started by hand) or `process` (child processes of the JobManager).",
+  ),
+  "resourcemanager.taskmanagers.min": opt(int(0, 1000), 0, "TaskManagers the provider keeps running even without jobs."),
+  "resourcemanager.taskmanagers.max": opt(int(1, 1000), 8, "Most TaskManagers the provider runs at once; jobs that need more wait for slots."),
+  "resourcemanager.taskmanager-timeout": opt(
+    duration(),
+    "30s",
+    "A provided TaskManager whose slots were all free for this long is stopped, down to resourcemanager.taskmanagers.min (Flink's key).",
+  ),
+  "resourcemanager.taskmanager-registration.timeout": opt(
+    duration(),
+    "2m",
+    "A provided TaskManager that has not registered this long after its start is stopped and reported (Flink's key).",
+  ),
+  "resourcemanager.start-worker.retry-interval": opt(
+    duration(),
+    "3s",
+    "Wait after a TaskManager could not be started before starting one again (Flink's key); doubles with each further failure, up to a minute.",
+  ),
+  "resourcemanager.process.entry": opt(
+    z.string(),
+    "",
+    "`process` provider: the `riffle` CLI script the TaskManagers run (`node <entry> taskmanager`); empty: the script this JobManager was started from.",
+  ),
+  "resourcemanager.process.log-dir": opt(
+    z.string(),
+    "",
+    "`process` provider: directory of the TaskManagers' log files and records; empty: `<jobmanager.storage.dir>/taskmanagers`.",
   ),
 } as const;
 

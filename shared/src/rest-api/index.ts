@@ -12,6 +12,7 @@
  * ```
  */
 import type { z } from "zod";
+import { JobAutoscalerInfo } from "./autoscaler.js";
 import { CheckpointConfig, CheckpointingStatistics, CheckpointStatistics } from "./checkpoints.js";
 import { ClusterConfiguration, ClusterOverview, DashboardConfiguration, HighAvailabilityInfo, TaskManagerDetailsInfo, TaskManagersInfo } from "./cluster.js";
 import {
@@ -48,6 +49,7 @@ import {
   TriggerResponse,
 } from "./jobs.js";
 
+export * from "./autoscaler.js";
 export * from "./checkpoints.js";
 export * from "./cluster.js";
 export * from "./common.js";
@@ -296,6 +298,15 @@ export const routes = {
     summary:
       "Each vertex's records per second and busy/idle/back-pressured time over the last minutes (?since=<ms> for newer points only): the dashboard's charts, without Prometheus.",
     schema: { params: JobIdParams, querystring: MetricsHistoryQuery, response: ok(JobMetricsHistory) },
+  }),
+  jobAutoscaler: route({
+    method: "GET",
+    url: "/jobs/:id/autoscaler",
+    origin: "riffle",
+    access: "read-only",
+    summary:
+      "The job's autoscaling: state, the metrics window, per vertex the measured rates, true processing rate, target rate and recommended vs current parallelism, and the history of decisions with their reasons.",
+    schema: { params: JobIdParams, response: ok(JobAutoscalerInfo) },
   }),
   results: route({
     method: "GET",

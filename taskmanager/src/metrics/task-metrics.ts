@@ -51,6 +51,11 @@ export function registerTaskMetrics(registry: Registry, tasks: () => Iterable<Ta
   );
   gauge("outPoolUsage", "Fraction (0..1) of the segments the task's outputs may hold that they hold.", (t) => t.report.outPoolUsage);
   gauge("inPoolUsage", "Fraction (0..1) of the buffers the task's input channels may hold that they hold.", (t) => t.report.inPoolUsage);
+  gauge(
+    "pendingRecords",
+    "Records the task's source has not read yet, where it knows them (a rate-limited datagen's backlog); -1 when it cannot tell or the task is no source.",
+    (t) => t.report.pendingRecords,
+  );
   gauge("inputQueueLength", "Buffers received and not yet processed.", (t) => t.inputQueueLength);
   gauge(
     "outputSpilledBytes",

@@ -6,10 +6,14 @@ import {
   FRAME_RECORD,
   FRAME_STRUCTURES,
   FRAME_TIMESTAMPED_RECORD,
+  GROUP_TIMESTAMP_BYTES,
   HEADER_BYTES,
+  MAX_GROUPED_FRACTION,
   MAX_HEADER,
   RecordSerializer,
   copyBytes,
+  writeGroupHeader,
+  writeGroupTimestamp,
   writeHeader,
 } from "./serialization.js";
 
@@ -28,8 +32,9 @@ export interface RecordWriterOptions {
 /**
  * Turns records into bytes in network segments: each record goes to the subpartition(s) its
  * partitioner picks and is serialized at once into that subpartition's current segment; a full
- * segment is queued for the reader and a new one taken from the slot's pool. A record longer than
- * what is left spans segments.
+ * segment is queued for the reader and a new one taken from the slot's pool. Small records join the
+ * segment's open record group (one header for a run of records, see serialization.ts); a record longer
+ * than what is left spans segments.
  *
  * The task checks `isAvailable()` before each record. The writer becomes unavailable when a
  * subpartition queue reaches its limit or the pool had no segment to give: the rest of the record
@@ -48,6 +53,8 @@ export class RecordWriter implements Output {
   /** Broadcast outputs send the same records everywhere: one serializer, shared structures. */
   private readonly broadcastSerializer: RecordSerializer | undefined;
   private readonly segmentSize: number;
+  /** Records (with their timestamps) up to this many bytes go into groups. */
+  private readonly maxGrouped: number;
   /** Set when a segment could not be had or a queue filled up; until then the writer needs no check. */
   private blocked = false;
   recordsOut = 0;
@@ -67,29 +74,75 @@ export class RecordWriter implements Output {
     this.broadcast = options.partitioner === "broadcast";
     this.select = channelSelector(options, this.subs.length);
     this.segmentSize = partition.pool.segmentSize;
+    this.maxGrouped = Math.floor(this.segmentSize * MAX_GROUPED_FRACTION);
     if (this.broadcast) this.broadcastSerializer = new RecordSerializer();
     else for (const sub of this.subs) sub.serializer = new RecordSerializer();
   }
 
   collect(record: unknown, timestamp?: number): void {
     this.recordsOut++;
-    const kind = timestamp === undefined ? FRAME_RECORD : FRAME_TIMESTAMPED_RECORD;
     if (this.broadcast) {
       const serializer = this.broadcastSerializer!;
       serializer.serialize(record, this.options.producer);
       const structures = serializer.newStructures();
-      for (const sub of this.subs) {
-        if (structures) this.writeFrame(sub, FRAME_STRUCTURES, undefined, structures, 0, structures.length);
-        this.writeFrame(sub, kind, timestamp, serializer.payload, serializer.payloadStart, serializer.payloadEnd);
-      }
+      for (const sub of this.subs) this.writeRecord(sub, serializer, structures, timestamp);
     } else {
       const sub = this.subs[this.select(record)]!;
       const serializer = sub.serializer!;
       serializer.serialize(record, this.options.producer);
-      const structures = serializer.newStructures();
-      if (structures) this.writeFrame(sub, FRAME_STRUCTURES, undefined, structures, 0, structures.length);
-      this.writeFrame(sub, kind, timestamp, serializer.payload, serializer.payloadStart, serializer.payloadEnd);
+      this.writeRecord(sub, serializer, serializer.newStructures(), timestamp);
     }
+  }
+
+  /**
+   * Writes the record `serializer` just encoded into `sub`: into the open group of its segment when it
+   * fits, else into a new group (a small record), else as a frame of its own (see serialization.ts).
+   */
+  private writeRecord(sub: ResultSubpartition, serializer: RecordSerializer, structures: Uint8Array | undefined, timestamp: number | undefined): void {
+    if (structures) this.writeFrame(sub, FRAME_STRUCTURES, undefined, structures, 0, structures.length);
+    const bytes = serializer.payload;
+    const start = serializer.payloadStart;
+    const end = serializer.payloadEnd;
+    const timestamped = timestamp !== undefined;
+    const need = end - start + (timestamped ? GROUP_TIMESTAMP_BYTES : 0);
+    if (sub.spill.length === 0) {
+      if (sub.groupAt >= 0 && sub.groupTimestamped === timestamped && this.segmentSize - sub.position >= need) {
+        this.appendToGroup(sub, bytes, start, end, timestamp);
+        return;
+      }
+      if (need <= this.maxGrouped) {
+        this.closeGroup(sub);
+        if (sub.segment !== undefined && this.segmentSize - sub.position < HEADER_BYTES + need) this.finishSegment(sub);
+        if (sub.segment !== undefined || this.takeSegment(sub)) {
+          // A placeholder header: its length is written when the group closes.
+          sub.groupAt = sub.position;
+          sub.groupTimestamped = timestamped;
+          sub.position += HEADER_BYTES;
+          this.bytesOut += HEADER_BYTES;
+          this.appendToGroup(sub, bytes, start, end, timestamp);
+          return;
+        }
+      }
+    }
+    this.writeFrame(sub, timestamped ? FRAME_TIMESTAMPED_RECORD : FRAME_RECORD, timestamp, bytes, start, end);
+  }
+
+  /** Appends a record (and its timestamp, in a timestamped group) to `sub`'s open group, which has room for it. */
+  private appendToGroup(sub: ResultSubpartition, bytes: Uint8Array, start: number, end: number, timestamp: number | undefined): void {
+    const segment = sub.segment!;
+    let pos = sub.position;
+    if (sub.groupTimestamped) pos = writeGroupTimestamp(segment, pos, timestamp);
+    copyBytes(bytes, start, end, segment, pos);
+    pos += end - start;
+    this.bytesOut += pos - sub.position;
+    sub.position = pos;
+  }
+
+  /** Writes the header of `sub`'s open group, if any: nothing more goes into it. */
+  private closeGroup(sub: ResultSubpartition): void {
+    if (sub.groupAt < 0) return;
+    writeGroupHeader(sub.segment!, sub.groupAt, sub.position, sub.groupTimestamped);
+    sub.groupAt = -1;
   }
 
   /**
@@ -127,6 +180,7 @@ export class RecordWriter implements Output {
   ): number {
     const size = this.segmentSize;
     if (!headerDone) {
+      this.closeGroup(sub);
       const need = timestamp === undefined ? HEADER_BYTES : MAX_HEADER;
       if (sub.segment !== undefined && size - sub.position < need) this.finishSegment(sub);
       if (sub.segment === undefined && !this.takeSegment(sub)) return -1;
@@ -158,6 +212,7 @@ export class RecordWriter implements Output {
   private finishSegment(sub: ResultSubpartition): void {
     const segment = sub.segment;
     if (segment === undefined) return;
+    this.closeGroup(sub);
     sub.segment = undefined;
     if (sub.position === 0) {
       this.partition.pool.recycleSegment(segment);

@@ -32,6 +32,9 @@ export class ResultSubpartition {
   /** The segment the writer is filling, and how far. */
   segment: Buffer | undefined;
   position = 0;
+  /** Where the segment's open record group starts (its header), or -1; see RecordWriter. */
+  groupAt = -1;
+  groupTimestamped = false;
   /** Frames and events waiting for segments, in order (owned by the RecordWriter). */
   readonly spill: SpillEntry[] = [];
   /** Set by the RecordWriter. */
@@ -117,6 +120,7 @@ export class ResultSubpartition {
     for (const b of this.queue) if (b.type === "DATA") pool.recycleSegment(b.segment);
     if (this.segment) pool.recycleSegment(this.segment);
     this.segment = undefined;
+    this.groupAt = -1;
     this.queue.length = 0;
     this.dataBuffers = 0;
     this.spill.length = 0;

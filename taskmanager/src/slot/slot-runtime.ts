@@ -4,6 +4,7 @@ import { getHeapStatistics } from "node:v8";
 import { MessageChannel, type MessagePort } from "node:worker_threads";
 import {
   RiffleError,
+  SystemClock,
   bundlePath,
   describeError,
   encodeBatch,
@@ -294,6 +295,8 @@ export function reportOf(t: Task): TaskMetricsReport {
     currentOutputWatermark: t.currentOutputWatermark,
     outPoolUsage: t.outPoolUsage(),
     inPoolUsage: t.inPoolUsage(),
+    measuredAtMs: SystemClock.now(),
+    pendingRecords: t.pendingRecords(),
   };
 }
 

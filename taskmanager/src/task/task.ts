@@ -224,6 +224,12 @@ export class Task {
     return n;
   }
 
+  /** Records the task's source has not read yet where it knows them (Flink's pendingRecords); -1 otherwise. */
+  pendingRecords(): number {
+    const n = this.chain?.source?.reader.pendingRecords?.();
+    return n === undefined || !Number.isFinite(n) || n < 0 ? -1 : Math.floor(n);
+  }
+
   /** Fraction (0..1) of the buffers this task's input channels may hold that they hold: the fullest gate. */
   inPoolUsage(): number {
     let max = 0;

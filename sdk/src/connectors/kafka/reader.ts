@@ -226,7 +226,8 @@ export class KafkaSourceReader<T> implements SourceReader<T> {
     s.output = undefined;
   }
 
-  private pendingRecords(): number {
+  /** Records of the assigned partitions not read yet, as of the last fetch (Flink's pendingRecords; the autoscaler reads it). */
+  pendingRecords(): number {
     let n = 0;
     for (const s of this.splits.values()) if (!s.finished) n += Math.max(0, s.highWatermark - s.split.offset);
     return n;

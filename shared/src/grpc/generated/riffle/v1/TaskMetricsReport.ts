@@ -36,6 +36,17 @@ export interface TaskMetricsReport {
    * Fraction (0..1) of the buffers the task's input channels may hold that they hold (inPoolUsage).
    */
   'inPoolUsage'?: (number | string);
+  /**
+   * Records the task's source has not read yet where the source knows them (Flink's pendingRecords:
+   * a Kafka reader's lag, a rate-limited generator's backlog); -1 when it does not, or not a source.
+   */
+  'pendingRecords'?: (number | string | Long);
+  /**
+   * When the task's counters were read, in ms of the TaskManager's clock. A slot's worker reads them
+   * about once a second, not at each heartbeat, so two reports may carry one reading: rates are
+   * measured between readings, not between arrivals. 0 from a TaskManager that does not say.
+   */
+  'measuredAtMs'?: (number | string | Long);
 }
 
 export interface TaskMetricsReport__Output {
@@ -71,4 +82,15 @@ export interface TaskMetricsReport__Output {
    * Fraction (0..1) of the buffers the task's input channels may hold that they hold (inPoolUsage).
    */
   'inPoolUsage': (number);
+  /**
+   * Records the task's source has not read yet where the source knows them (Flink's pendingRecords:
+   * a Kafka reader's lag, a rate-limited generator's backlog); -1 when it does not, or not a source.
+   */
+  'pendingRecords': (number);
+  /**
+   * When the task's counters were read, in ms of the TaskManager's clock. A slot's worker reads them
+   * about once a second, not at each heartbeat, so two reports may carry one reading: rates are
+   * measured between readings, not between arrivals. 0 from a TaskManager that does not say.
+   */
+  'measuredAtMs': (number);
 }

@@ -1,0 +1,95 @@
+/**
+ * Resources: who starts TaskManagers, and when. The resource manager watches slot demand and asks
+ * a TaskManagerProvider (`standalone`, `process`) for TaskManagers, releases idle ones within
+ * min/max, and adopts the ones a previous JobManager left.
+ *
+ * ```ts
+ * const provider = createProvider(config, { storageDir, jobmanagerAddress, logger });
+ * const rm = new ResourceManager({ provider, registry, slots, config, clock, logger });
+ * await rm.start();   // reconciles, then supervises
+ * await rm.close(true); // an orderly shutdown stops the provided TaskManagers
+ * ```
+ */
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { type Logger, type Registry, type RiffleConfig, Gauge, RiffleError } from "@riffle/shared";
+import { ProcessProvider } from "./process-provider.js";
+import type { TaskManagerProvider } from "./provider.js";
+import type { ResourceManager } from "./resource-manager.js";
+import { StandaloneProvider } from "./standalone-provider.js";
+
+export type { ProvidedTaskManager, ProviderExit, TaskManagerProvider } from "./provider.js";
+export { ResourceManager, type ResourceManagerOptions, type RegisteredView, type SlotDemand } from "./resource-manager.js";
+export { ProcessProvider, type ProcessProviderOptions } from "./process-provider.js";
+export { StandaloneProvider } from "./standalone-provider.js";
+
+/** Refuses resource settings that cannot work together (CONFIG_INVALID), before the JobManager binds anything. */
+export function checkResourceSettings(config: RiffleConfig): void {
+  const min = config["resourcemanager.taskmanagers.min"];
+  const max = config["resourcemanager.taskmanagers.max"];
+  if (min > max) {
+    throw new RiffleError(
+      "CONFIG_INVALID",
+      `resourcemanager.taskmanagers.min (${min}) is above resourcemanager.taskmanagers.max (${max}); lower the one or raise the other`,
+    );
+  }
+  if (config["resourcemanager.provider"] === "process" && !existsSync(processEntry(config))) {
+    throw new RiffleError(
+      "CONFIG_INVALID",
+      `resourcemanager.process.entry: ${processEntry(config)} does not exist; set it to the riffle CLI script (cli/dist/main.js) the TaskManagers should run`,
+    );
+  }
+}
+
+/** The `riffle` CLI script the process provider's TaskManagers run: the configured one, else the one this JobManager runs. */
+function processEntry(config: RiffleConfig): string {
+  return resolve(config["resourcemanager.process.entry"] || process.argv[1] || "");
+}
+
+/** The provider `resourcemanager.provider` names. */
+export function createProvider(config: RiffleConfig, deps: { storageDir: string; jobmanagerAddress: string; logger: Logger }): TaskManagerProvider {
+  switch (config["resourcemanager.provider"]) {
+    case "standalone":
+      return new StandaloneProvider();
+    case "process":
+      return new ProcessProvider({
+        config,
+        entry: processEntry(config),
+        dir: config["resourcemanager.process.log-dir"] || join(deps.storageDir, "taskmanagers"),
+        jobmanagerAddress: deps.jobmanagerAddress,
+        logger: deps.logger,
+      });
+  }
+}
+
+/** The resource manager's numbers on the JobManager's /metrics. */
+export function registerResourceMetrics(metrics: Registry, current: () => ResourceManager | undefined): void {
+  new Gauge({
+    name: "riffle_resourcemanager_taskmanagers",
+    help: "TaskManagers the resource manager's provider runs, by state (starting, registered, stopping)",
+    labelNames: ["provider", "state"],
+    registers: [metrics],
+    collect() {
+      this.reset();
+      const rm = current();
+      if (rm) for (const [state, n] of Object.entries(rm.states())) this.set({ provider: rm.providerName, state }, n);
+    },
+  });
+  const counter = (name: string, help: string, key: keyof ResourceManager["counts"]) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ["provider"],
+      registers: [metrics],
+      collect() {
+        this.reset();
+        const rm = current();
+        if (rm) this.set({ provider: rm.providerName }, rm.counts[key]);
+      },
+    });
+  counter("riffle_resourcemanager_taskmanagers_started", "TaskManagers the provider started since the JobManager started", "started");
+  counter("riffle_resourcemanager_start_failures", "TaskManager starts that failed (the provider refused or could not start one)", "startFailures");
+  counter("riffle_resourcemanager_registration_timeouts", "Provided TaskManagers stopped because they did not register in time", "registrationTimeouts");
+  counter("riffle_resourcemanager_taskmanagers_exited", "Provided TaskManagers that ended without being asked to", "exited");
+  counter("riffle_resourcemanager_taskmanagers_released", "Provided TaskManagers stopped after being idle", "released");
+}
