@@ -20,6 +20,8 @@ const task: TaskSnapshot = {
     currentOutputWatermark: 0,
     outPoolUsage: 0.5,
     inPoolUsage: 0.25,
+    pendingRecords: -1,
+    measuredAtMs: 0,
   },
   taskName: "Window(TumblingEventTimeWindows(10000))",
   recordsInPerSecond: 0,
