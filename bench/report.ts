@@ -23,6 +23,7 @@ const ORDER = [
   "windows",
   "memory",
   "kafka-broker",
+  "kafka-connectors",
   "ha-election",
   "dashboard",
 ];
@@ -31,7 +32,7 @@ const TITLES: Record<string, string> = {
   state: "State, checkpoint and recovery benchmarks",
   eventtime: "Event-time benchmarks: Nexmark and windows",
   memory: "TaskManager memory under large records",
-  kafka: "Kafka benchmarks: the test broker",
+  kafka: "Kafka benchmarks: the test broker and the connectors",
   ha: "High-availability benchmarks",
   dashboard: "Dashboard benchmarks: job page load and the JobManager's cost of live updates",
 };
@@ -93,7 +94,7 @@ function description(name: string): string {
   if (name === "state")
     return "Each row shows Riffle next to a baseline measured in the same run (the ratio compares them); where the aim is on the value (≤), the baseline gives context. Medians of the runs; every sample is in state.json.";
   if (name === "kafka")
-    return "The Kafka test broker's own throughput (a process, fsync on): what it takes without a client (against raw TCP loopback of the same bytes), and what kafkajs gets through it (against that ingest rate). Medians of the runs; every sample is in kafka.json.";
+    return "The Kafka test broker's own throughput (a process, fsync on): what it takes without a client (against raw TCP loopback of the same bytes), and what kafkajs gets through it (against that ingest rate). Then the Kafka connectors (Kafka → map → Kafka, and end-to-end latency) against a raw kafkajs consume→produce loop on the same broker in the same run. Medians of the runs; every sample is in kafka.json.";
   if (name === "eventtime")
     return "Each ratio compares Riffle with a baseline measured in the same run: Nexmark per core against the query's fused hand-written loop on one core (Flink's published figure beside it, not measured here), sliding windows against tumbling ones. Medians of the runs; every sample is in eventtime.json.";
   if (name === "ha")

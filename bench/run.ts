@@ -8,7 +8,7 @@
  *
  * Benchmarks: stateless-chain, keyed-shuffle, latency (core); state-backends, checkpoint-1m-keys,
  * recovery (state); nexmark, windows (eventtime); memory (memory: RSS under 100 B to 10 MB records);
- * kafka-broker (kafka); ha-election, ha-failover, ha-checkpoint-cost (ha); dashboard (dashboard: job page load and the JobManager's CPU
+ * kafka-broker, kafka-connectors (kafka); ha-election, ha-failover, ha-checkpoint-cost (ha); dashboard (dashboard: job page load and the JobManager's CPU
  * with 10 dashboards open, ~3 minutes). What each row measures is in the header comment of
  * the benchmark's file. Durations measured before state-backends' 1M-key rows and nexmark's q5/q7
  * rows over 120 s of event time were added (both add minutes): nexmark about 4-5 minutes, windows
@@ -40,6 +40,7 @@ import { nexmark } from "./nexmark.js";
 import { windows } from "./windows.js";
 import { memory } from "./memory.js";
 import { kafkaBroker } from "./kafka-broker.js";
+import { kafkaConnectors } from "./kafka-connectors.js";
 import { haElection } from "./ha-election.js";
 import { haFailover } from "./ha-failover.js";
 import { haCheckpointCost } from "./ha-checkpoint-cost.js";
@@ -57,6 +58,7 @@ const BENCHMARKS: Benchmark[] = [
   windows,
   memory,
   kafkaBroker,
+  kafkaConnectors,
   haElection,
   haFailover,
   haCheckpointCost,

@@ -133,6 +133,9 @@ async function runOnce(records: number): Promise<{ ms: number; cpuMs: number; si
     },
     createStateManager: (t, _config, vertex) => DefaultTaskStateManager.create({ tdd: t, vertex, backend: "memory", workDir: "/nonexistent" }),
     acknowledgeCheckpoint: async () => {},
+    sendOperatorEvent: () => {
+      throw new Error("no JobManager here: sources with split enumerators cannot run in this benchmark");
+    },
     declineCheckpoint: async () => {},
     enter: () => {},
     log,

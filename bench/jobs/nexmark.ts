@@ -35,6 +35,7 @@ import {
   type SinkWriter,
   type Source,
   type SourceReader,
+  type SourceReaderContext,
   type StreamExecutionEnvironment,
   WatermarkStrategy,
 } from "@riffle/sdk";
@@ -55,7 +56,7 @@ class EndMarkingSource<T> implements Source<T> {
     this.stateMode = inner.stateMode;
   }
 
-  createReader(ctx: RuntimeContext, restored?: unknown[]): SourceReader<T> {
+  createReader(ctx: SourceReaderContext, restored?: unknown[]): SourceReader<T> {
     const reader = this.inner.createReader(ctx, restored);
     const file = join(this.marks, `source-${ctx.subtaskIndex}.json`);
     let ended = false;

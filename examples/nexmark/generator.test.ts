@@ -165,6 +165,7 @@ function recorder(into: Array<{ event: Event; timestamp: number | undefined }>):
     markActive: () => {},
     createOutputForSplit: () => output,
     releaseOutputForSplit: () => {},
+    output: () => {},
   };
   return output;
 }

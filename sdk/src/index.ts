@@ -126,8 +126,18 @@ export type {
   FunctionInitializationContext,
 } from "./api/functions.js";
 export type { RestartStrategy, CheckpointSettings, StateBackendName } from "@riffle/shared";
-export type { Source, SourceReader, ReaderOutput, PollResult, Boundedness } from "./api/source.js";
-export type { Sink, SinkWriter, SinkServices, TwoPhaseCommitWriter, RestoredCheckpoint } from "./api/sink.js";
+export type {
+  Source,
+  SourceReader,
+  SourceReaderContext,
+  ReaderOutput,
+  PollResult,
+  Boundedness,
+  SourceSplit,
+  SplitEnumerator,
+  SplitEnumeratorContext,
+} from "./api/source.js";
+export type { Sink, SinkWriter, SinkServices, SinkJobSettings, TwoPhaseCommitWriter, RestoredCheckpoint } from "./api/sink.js";
 export { CollectionSource } from "./connectors/collection.js";
 export { DatagenSource, type DatagenOptions, type SeededRandom } from "./connectors/datagen.js";
 export { TextFileSource } from "./connectors/text-file.js";

@@ -13,6 +13,7 @@ export {
   MAX_WATERMARK,
   type Output,
   type OperatorRuntime,
+  type OperatorEvent,
   type OperatorStateContext,
   type ProcessingTimeService,
 } from "./operators/operator.js";

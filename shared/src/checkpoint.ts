@@ -56,6 +56,11 @@ export interface OperatorState {
   maxParallelism: number;
   /** Index = old subtask index. */
   subtasks: Array<{ keyed: KeyedStateHandle[]; operator: OperatorStateHandle[] }>;
+  /**
+   * The state of the operator's coordinator in the JobManager (a source's split enumerator), as the
+   * plain value its `snapshotState` returned; absent for operators without one.
+   */
+  coordinatorState?: unknown;
 }
 
 export interface CheckpointMetadata {

@@ -59,6 +59,22 @@ export const ErrorCodes = {
   CHECKPOINT_INCOMPATIBLE: { domain: "user", status: 400, retry: false },
   // Connectors
   SINK_WRITE_FAILED: { domain: "external", status: 500, retry: true },
+  /** A source's split enumerator in the JobManager failed (threw, or its worker died). */
+  SOURCE_COORDINATOR_FAILED: { domain: "user", status: 500, retry: true },
+  /** An event between a source reader and its enumerator was lost: the job restarts to stay consistent. */
+  OPERATOR_EVENT_LOST: { domain: "internal", status: 500, retry: true },
+  /** Kafka brokers could not be reached (at start, or for longer than the connector waits). */
+  KAFKA_UNREACHABLE: { domain: "external", status: 503, retry: true },
+  /** A Kafka topic does not exist (and is not created automatically). */
+  KAFKA_TOPIC_NOT_FOUND: { domain: "user", status: 400, retry: true },
+  /** A Kafka record the source's deserializer cannot read. */
+  KAFKA_DESERIALIZATION_FAILED: { domain: "user", status: 500, retry: false },
+  /** A transactional Kafka producer was fenced by a newer one with the same transactional id (a zombie). */
+  KAFKA_PRODUCER_FENCED: { domain: "external", status: 500, retry: true },
+  /** Any other error a Kafka broker or client reported. */
+  KAFKA_ERROR: { domain: "external", status: 500, retry: true },
+  /** A Kafka connector built with settings that cannot work. */
+  KAFKA_CONFIG_INVALID: { domain: "user", status: 400, retry: false },
   // Savepoints and rescaling
   SAVEPOINT_INVALID: { domain: "user", status: 400, retry: false },
   SAVEPOINT_FAILED: { domain: "external", status: 500, retry: true },

@@ -42,6 +42,11 @@ export interface OperatorSpec {
   aggregate?: { type: "sum" | "min" | "max" | "minBy" | "maxBy"; field: string | number | null };
   /** For sources: index of the WatermarkStrategy (env.fromSource) in the function table. */
   watermarks?: number;
+  /**
+   * For sources: the source has a split enumerator (FLIP-27), which the JobManager runs as the
+   * vertex's source coordinator; its readers get their splits from it.
+   */
+  coordinated?: boolean;
   /** Whether the operator keeps keyed state (runs after a keyBy): the task gives it a keyed state backend. */
   keyed?: boolean;
   /** Operators of the same vertex fed by this one (indices into JobVertex.operators). */
@@ -137,6 +142,13 @@ export interface JobRuntimeConfig {
   checkpointing?: boolean;
   /** Interval of periodic watermark generation (JobGraph.autoWatermarkIntervalMs). */
   autoWatermarkIntervalMs?: number;
+  /**
+   * The job's checkpoints at this deployment, for two-phase-commit sinks that clean up after earlier
+   * attempts (decision record 0012): `retainedUpTo` is the newest completed checkpoint or savepoint that
+   * may still be restored (what was staged up to it stays), and every checkpoint or savepoint
+   * triggered so far has an id below `nextCheckpointId`.
+   */
+  checkpointHistory?: { retainedUpTo: number; nextCheckpointId: number };
 }
 
 /** How producers and consumers of an edge connect: all-to-all, or pointwise for forward/rescale. */

@@ -16,11 +16,13 @@ import {
   type CancelTaskRequest,
   type TriggerCheckpointRequest,
   type CheckpointNotification,
+  type OperatorEventRequest,
   type ExchangeRequest,
   type ExchangeResponse,
   type TaskMetricsReport,
   type JobManagerHeartbeat,
 } from "@riffle/shared";
+import type { OperatorEvent } from "@riffle/sdk/internal";
 import { JobManagerConnection } from "./rpc/jobmanager-connection.js";
 import { ExecutionReconciler, FencingGuard, jobManagerAddresses } from "./leader/index.js";
 import { BundleStore } from "./bundles/bundle-store.js";
@@ -171,6 +173,11 @@ export class TaskManager {
         tm?.notifyCheckpoint("checkpoint-aborted", req);
         return {};
       }),
+      SendOperatorEvent: rpc.handleUnary<OperatorEventRequest, object>(async (req) => {
+        fencing.check(req.fencingToken, "SendOperatorEvent", `an event for execution ${req.executionId}`);
+        await started().slotOf(req.executionId).deliverOperatorEvent(req.executionId, parseOperatorEvent(req.eventJson));
+        return {};
+      }),
     });
     const exchangeLog = log.child({ subsystem: "network" });
     rpc.addService(server, "DataExchange", {
@@ -281,6 +288,10 @@ export class TaskManager {
         return this.connection.pushCollect(batch);
       },
       ensureBundle: (hash) => this.bundles.ensure(hash),
+      operatorEvent: (event) => {
+        if (!this.connection) return Promise.reject(new RiffleError("JOBMANAGER_UNREACHABLE", "no JobManager to send the event to"));
+        return this.connection.sendOperatorEvent(event);
+      },
       openChannel: (port, channel, consumer) => this.openChannel(port, channel, consumer),
       partitionsDeployed: (worker, ids) => {
         for (const id of ids) this.directory.register(id, worker);
@@ -468,4 +479,16 @@ export class TaskManager {
     this.log.info("TaskManager stopped");
     this.resolveTerminated();
   }
+}
+
+/** The event of a SendOperatorEvent call; a malformed one is refused (BAD_REQUEST), as any bad request. */
+function parseOperatorEvent(json: string): OperatorEvent {
+  let event: unknown;
+  try {
+    event = JSON.parse(json);
+  } catch (err) {
+    throw new RiffleError("BAD_REQUEST", `an operator event is not JSON: ${(err as Error).message}`);
+  }
+  if (typeof (event as { type?: unknown } | null)?.type !== "string") throw new RiffleError("BAD_REQUEST", "an operator event has no type");
+  return event as OperatorEvent;
 }

@@ -79,6 +79,40 @@ describe("CheckpointCoordinator: completing", async () => {
     expect(stats.summary.stateSize).toEqual({ min: 44, avg: 44, max: 44 });
   });
 
+  it("takes the source coordinators' snapshot before it triggers the sources, stores it in _metadata, and tells them of completion", async () => {
+    const calls: string[] = [];
+    let release!: (states: Record<string, unknown>) => void;
+    const h = new CoordinatorHarness(
+      dir,
+      {},
+      {
+        coordinators: {
+          active: true,
+          checkpointCoordinators: (id) => {
+            calls.push(`snapshot ${id}`);
+            return new Promise((resolve) => {
+              release = resolve;
+            });
+          },
+          afterSourceBarrierInjection: (id) => calls.push(`injected ${id}`),
+          notifyCheckpointComplete: (id) => calls.push(`complete ${id}`),
+        },
+      },
+    );
+    const p = (await h.coordinator.triggerCheckpoint())!;
+    expect(calls).toEqual(["snapshot 1"]);
+    expect(h.gateway.triggered).toEqual([]);
+    release({ "source-1": { assigned: ["t-0"] } });
+    await h.coordinator.whenIdle();
+    await new Promise((r) => setImmediate(r));
+    expect(h.gateway.triggered.map((t) => t.executionId)).toEqual([SRC]);
+    expect(calls).toEqual(["snapshot 1", "injected 1"]);
+    await h.ackAll(1);
+    expect(p.status).toBe("COMPLETED");
+    expect(readMetadata(p.dir).operators.find((o) => o.uid === "source-1")?.coordinatorState).toEqual({ assigned: ["t-0"] });
+    expect(calls).toEqual(["snapshot 1", "injected 1", "complete 1"]);
+  });
+
   it("shows an in-progress checkpoint with its acknowledgements so far", async () => {
     const h = new CoordinatorHarness(dir);
     await h.coordinator.triggerCheckpoint();

@@ -58,6 +58,26 @@ export interface CheckpointJobContext {
   failJob(failure: { code: ErrorCode; message: string }): void;
 }
 
+/**
+ * The job's operator coordinators (its sources' split enumerators), as the checkpoint coordinator
+ * sees them (Flink's OperatorCoordinatorCheckpointContext). Their snapshot is taken before the source
+ * tasks are triggered and stored in the checkpoint's metadata; events they send to the readers are
+ * held back from then until the trigger reached the tasks, so a split is in the coordinators' snapshot
+ * or in a reader's, never in both or neither.
+ */
+export interface CoordinatorCheckpoints {
+  /** Whether the job has any: without, checkpoints are triggered at once, as before. */
+  readonly active: boolean;
+  /**
+   * The coordinators' states for checkpoint n, by the uid of their source operator; resolves once the
+   * events sent before the snapshot have reached the tasks.
+   */
+  checkpointCoordinators(checkpointId: number): Promise<Record<string, unknown>>;
+  /** Every source task was asked to take checkpoint n (or the checkpoint failed first): events flow again. */
+  afterSourceBarrierInjection(checkpointId: number): void;
+  notifyCheckpointComplete(checkpointId: number): void;
+}
+
 export interface CheckpointCoordinatorOptions {
   jobId: string;
   jobName: string;
@@ -84,6 +104,8 @@ export interface CheckpointCoordinatorOptions {
    * completed. The caller moves the counter past its id.
    */
   base?: CompletedCheckpoint;
+  /** The job's source coordinators, whose state checkpoints hold; none by default. */
+  coordinators?: CoordinatorCheckpoints;
 }
 
 /** A savepoint asked for by a user, or by the job itself on its way to stop or rescale. */
@@ -202,6 +224,11 @@ export class CheckpointCoordinator {
    */
   get retainedUpTo(): number {
     return Math.max(this.latest?.id ?? 0, this.newestSavepointId ?? 0, this.base?.id ?? 0);
+  }
+
+  /** Every checkpoint or savepoint triggered so far has an id below this one (ids never repeat within a job). */
+  nextCheckpointId(): Promise<number> {
+    return this.options.counter.get();
   }
 
   /**
@@ -351,7 +378,7 @@ export class CheckpointCoordinator {
       this.afterTriggerFailed();
       return undefined;
     }
-    const { clock, storage, jobId } = this.options;
+    const { clock, storage } = this.options;
     const timestamp = clock.now();
     let dir: string;
     let storageFailure: string | undefined;
@@ -380,21 +407,55 @@ export class CheckpointCoordinator {
       { checkpointId: id, dir, triggered: plan.toTrigger.length, expected: plan.toAcknowledge.length, carried: plan.finished.length },
       `triggering checkpoint ${id} of job ${this.options.jobName}`,
     );
-    for (const task of plan.toTrigger) {
-      const request: Unfenced<TriggerCheckpointRequest> = {
-        jobId,
-        executionId: task.executionId,
-        checkpointId: id,
-        timestamp,
-        isSavepoint: false,
-        targetDir: dir,
-      };
-      this.options.gateway.triggerCheckpoint(task.address, request).catch((err: unknown) => {
-        const why = toRiffleError(err).message;
-        this.abort(p, "TRIGGER_FAILURE", `could not trigger checkpoint ${id} at ${task.name} (${task.address}): ${why}`);
-      });
-    }
+    this.triggerTasks(p, plan.toTrigger);
     return p;
+  }
+
+  /**
+   * Sends the trigger to every source task, after the source coordinators' snapshot when the job has
+   * coordinators (their snapshot first, as in Flink: see CoordinatorCheckpoints).
+   */
+  private triggerTasks(p: PendingCheckpoint, tasks: readonly CheckpointTask[]): void {
+    const coordinators = this.options.coordinators;
+    if (!coordinators?.active) {
+      void this.sendTriggers(p, tasks);
+      return;
+    }
+    coordinators.checkpointCoordinators(p.id).then(
+      (states) => {
+        if (p.status !== "PENDING") {
+          coordinators.afterSourceBarrierInjection(p.id);
+          return;
+        }
+        p.coordinatorStates = states;
+        void this.sendTriggers(p, tasks).finally(() => coordinators.afterSourceBarrierInjection(p.id));
+      },
+      (err: unknown) => {
+        coordinators.afterSourceBarrierInjection(p.id);
+        this.abort(p, "COORDINATOR_FAILURE", `the source coordinators could not take ${kindOf(p)} ${p.id}: ${toRiffleError(err).message}`);
+      },
+    );
+  }
+
+  /** Resolves once every trigger was answered or failed (a failed one aborts the checkpoint). */
+  private async sendTriggers(p: PendingCheckpoint, tasks: readonly CheckpointTask[]): Promise<void> {
+    const { jobId } = this.options;
+    await Promise.all(
+      tasks.map((task) => {
+        const request: Unfenced<TriggerCheckpointRequest> = {
+          jobId,
+          executionId: task.executionId,
+          checkpointId: p.id,
+          timestamp: p.timestamp,
+          isSavepoint: p.isSavepoint,
+          targetDir: p.dir,
+        };
+        return this.options.gateway.triggerCheckpoint(task.address, request).catch((err: unknown) => {
+          const why = toRiffleError(err).message;
+          this.abort(p, "TRIGGER_FAILURE", `could not trigger ${kindOf(p)} ${p.id} at ${task.name} (${task.address}): ${why}`);
+        });
+      }),
+    );
   }
 
   /** Whether the tasks can take a checkpoint now (logged at debug level when not). */
@@ -496,20 +557,7 @@ export class CheckpointCoordinator {
       { checkpointId: id, dir, terminal: w.request.terminal, triggered: plan.toTrigger.length, expected: plan.toAcknowledge.length },
       `triggering savepoint ${id} of job ${jobName} into ${dir}`,
     );
-    for (const task of plan.toTrigger) {
-      const request: Unfenced<TriggerCheckpointRequest> = {
-        jobId,
-        executionId: task.executionId,
-        checkpointId: id,
-        timestamp,
-        isSavepoint: true,
-        targetDir: dir,
-      };
-      this.options.gateway.triggerCheckpoint(task.address, request).catch((err: unknown) => {
-        const why = toRiffleError(err).message;
-        this.abort(p, "TRIGGER_FAILURE", `could not trigger savepoint ${id} at ${task.name} (${task.address}): ${why}`);
-      });
-    }
+    this.triggerTasks(p, plan.toTrigger);
     return true;
   }
 
@@ -654,6 +702,7 @@ export class CheckpointCoordinator {
         isSavepoint: p.isSavepoint,
         graph: this.graph,
         snapshots: [...[...p.acknowledged.values()].map((a) => a.snapshot), ...p.carried.map((c) => c.snapshot)],
+        ...(p.coordinatorStates ? { coordinators: p.coordinatorStates } : {}),
       });
       await this.options.storage.writeMetadata(p.dir, metadata);
     } catch (err) {
@@ -742,6 +791,7 @@ export class CheckpointCoordinator {
       { checkpointId: p.id, path: p.dir, stateSize: size, durationMs: now - p.timestamp },
       `completed checkpoint ${p.id} of job ${this.options.jobName} (${size} bytes in ${now - p.timestamp} ms)`,
     );
+    this.options.coordinators?.notifyCheckpointComplete(p.id);
     void this.notify("notifyCheckpointComplete", p.id);
     this.ended(p);
   }

@@ -11,6 +11,7 @@ export const CHECKPOINT_FAILURE_REASONS = {
   STORAGE_FAILURE: { message: "the checkpoint storage could not be written", counted: true },
   INVALID_ACKNOWLEDGEMENT: { message: "a task acknowledged with state the JobManager cannot read", counted: true },
   TRIGGER_FAILURE: { message: "a source task could not be asked to take the checkpoint", counted: false },
+  COORDINATOR_FAILURE: { message: "a source coordinator could not take its snapshot", counted: true },
   TASK_FAILURE: { message: "a task of the job failed", counted: false },
   TASK_FINISHED: { message: "a task finished before it acknowledged the checkpoint", counted: false },
   JOB_STOPPING: { message: "the job is stopping", counted: false },

@@ -9,6 +9,8 @@ export interface MetadataInput {
   graph: JobGraph;
   /** One per subtask of the job: what it acknowledged, or (finished tasks) what it last acknowledged. */
   snapshots: readonly TaskStateSnapshot[];
+  /** The source coordinators' states, by the uid of their source operator. */
+  coordinators?: Readonly<Record<string, unknown>>;
 }
 
 /**
@@ -38,6 +40,16 @@ export function buildCheckpointMetadata(input: MetadataInput): CheckpointMetadat
       }
       state.subtasks[snapshot.subtask] = { keyed: op.keyed, operator: op.operator };
     }
+  }
+  for (const [uid, coordinatorState] of Object.entries(input.coordinators ?? {})) {
+    let state = byUid.get(uid);
+    if (!state) {
+      const vertex = graph.vertices.find((v) => v.operators.some((o) => o.uid === uid));
+      const parallelism = vertex?.parallelism ?? 1;
+      state = { uid, parallelism, maxParallelism: graph.maxParallelism, subtasks: Array.from({ length: parallelism }, () => ({ keyed: [], operator: [] })) };
+      byUid.set(uid, state);
+    }
+    state.coordinatorState = coordinatorState;
   }
   const position = (uid: string) => order.get(uid) ?? Number.MAX_SAFE_INTEGER;
   const operators = [...byUid.values()].sort((a, b) => position(a.uid) - position(b.uid) || a.uid.localeCompare(b.uid));

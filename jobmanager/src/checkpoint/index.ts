@@ -19,6 +19,7 @@ export {
   type CheckpointJobContext,
   type CompletedCheckpoint,
   type CompletedCheckpointPointer,
+  type CoordinatorCheckpoints,
   type SavepointRequest,
   type StopReason,
 } from "./checkpoint-coordinator.js";

@@ -57,6 +57,8 @@ export class PendingCheckpoint {
   endedAt: number | undefined;
   /** Withdraws the timeout timer; set by the coordinator. */
   cancelTimeout: Cancel = () => {};
+  /** The source coordinators' states, by operator uid: taken before the source tasks were triggered. */
+  coordinatorStates: Record<string, unknown> | undefined;
 
   constructor(
     readonly id: number,

@@ -5,6 +5,7 @@ import {
   toRiffleError,
   type AcknowledgeCheckpointRequest,
   type DeclineCheckpointRequest,
+  type OperatorEventRequest,
   type JobGraph,
   type Logger,
   type TaskExecutionState,
@@ -426,6 +427,13 @@ export class Dispatcher implements TaskManagerListener {
     else this.logger.debug({ jobId: ack.jobId, checkpointId: ack.checkpointId }, "ignoring a checkpoint acknowledgement for an unknown job");
   }
 
+  /** An event of a task's source reader for its coordinator; one of a job that is gone is dropped. */
+  operatorEvent(request: OperatorEventRequest): void {
+    const job = this.jobs.get(request.jobId);
+    if (job) job.operatorEvent(request);
+    else this.logger.debug({ jobId: request.jobId, executionId: request.executionId }, "ignoring an operator event for an unknown job");
+  }
+
   declineCheckpoint(decline: DeclineCheckpointRequest): void {
     const job = this.jobs.get(decline.jobId);
     if (job) job.declineCheckpoint(decline);
@@ -591,6 +599,7 @@ export class Dispatcher implements TaskManagerListener {
         defaults: this.options.jobDefaults,
         logger: this.options.schedulerLogger.child({ jobId: record.id }),
         checkpointLogger: this.options.checkpointLogger.child({ jobId: record.id }),
+        bundlePath: (hash) => this.options.bundles.path(hash),
         clock: this.clock,
       },
       { savepoint, latest },

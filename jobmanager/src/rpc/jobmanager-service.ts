@@ -7,6 +7,7 @@ import {
   type AcknowledgeCheckpointRequest,
   type CollectBatch,
   type DeclineCheckpointRequest,
+  type OperatorEventRequest,
   type GetBundleRequest,
   type JobManagerHeartbeat,
   type RegisterTaskManagerRequest,
@@ -53,6 +54,11 @@ export function jobManagerService(
     }),
     DeclineCheckpoint: rpc.handleUnary((req: DeclineCheckpointRequest) => {
       dispatcher().declineCheckpoint(req);
+      return {};
+    }),
+    // Answered once the event is with its coordinator: a reader's events stay in order.
+    SendOperatorEvent: rpc.handleUnary((req: OperatorEventRequest) => {
+      dispatcher().operatorEvent(req);
       return {};
     }),
   };

@@ -5,6 +5,7 @@ import {
   type CancelTaskRequest,
   type CheckpointNotification,
   type FencingToken,
+  type OperatorEventRequest,
   type TaskDeploymentDescriptor,
   type TriggerCheckpointRequest,
   type Unfenced,
@@ -62,6 +63,16 @@ export class GrpcTaskExecutorGateway implements TaskExecutorGateway {
       "NotifyCheckpointAborted",
       { ...notification, fencingToken: this.token },
       `notify the abort of checkpoint ${notification.checkpointId}`,
+    );
+  }
+
+  /** Resolves once the event is in the task's mailbox (the TaskManager answers then). */
+  async sendOperatorEvent(address: string, request: Unfenced<OperatorEventRequest>): Promise<void> {
+    await this.send<OperatorEventRequest>(
+      address,
+      "SendOperatorEvent",
+      { ...request, fencingToken: this.token },
+      `send an operator event to ${request.executionId}`,
     );
   }
 

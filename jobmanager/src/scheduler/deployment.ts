@@ -35,6 +35,8 @@ export interface DeploymentContext {
   locate(vertexId: string, subtask: number): Placement;
   /** The state a subtask restores; undefined for a fresh start. */
   restore?(vertex: JobVertex, subtask: number): TaskRestore | undefined;
+  /** The job's checkpoints so far, for two-phase-commit sinks (JobRuntimeConfig.checkpointHistory). */
+  checkpointHistory?: JobRuntimeConfig["checkpointHistory"];
 }
 
 /**
@@ -65,6 +67,7 @@ export function buildDeploymentDescriptors(ctx: DeploymentContext): Unfenced<Tas
     // Planning resolves the interval (the job's, else pipeline.auto-watermark-interval); graphs stored
     // by earlier versions may lack it, and get that key's default.
     autoWatermarkIntervalMs: ctx.graph.autoWatermarkIntervalMs ?? 200,
+    ...(ctx.checkpointHistory ? { checkpointHistory: ctx.checkpointHistory } : {}),
   };
   const jobConfigJson = JSON.stringify(jobConfig);
 

@@ -8,6 +8,7 @@ import {
   type CheckpointStorage,
   type CheckpointTask,
   type CompletedCheckpoint,
+  type CoordinatorCheckpoints,
 } from "../checkpoint/index.js";
 import type { Clock } from "../clock.js";
 import type { CheckpointIdCounter, CompletedCheckpointStore } from "../ha/index.js";
@@ -38,6 +39,8 @@ export interface JobCheckpointingOptions {
   savepointCompleted: CheckpointJobContext["savepointCompleted"];
   /** The savepoint the job starts from. */
   savepoint?: CompletedCheckpoint | undefined;
+  /** The job's source coordinators, if it has any. */
+  coordinators?: CoordinatorCheckpoints | undefined;
 }
 
 /**
@@ -63,6 +66,7 @@ export function createJobCheckpointCoordinator(options: JobCheckpointingOptions)
     latest: options.latest,
     newestSavepointId: record.newestSavepointId,
     ...(options.savepoint ? { base: options.savepoint } : {}),
+    ...(options.coordinators ? { coordinators: options.coordinators } : {}),
     job: {
       tasks: () => options.executions().map(checkpointTaskOf),
       savepointCompleted: options.savepointCompleted,

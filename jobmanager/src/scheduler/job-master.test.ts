@@ -104,6 +104,7 @@ describe("JobMaster", () => {
       stateBackend: "memory",
       checkpointing: false,
       autoWatermarkIntervalMs: 200,
+      checkpointHistory: { retainedUpTo: 0, nextCheckpointId: 1 },
     });
     expect([map0.attempt, map0.restoreJson]).toEqual([0, ""]);
     expect(JSON.parse(map0.vertexJson)).toEqual(graph.vertices[1]);

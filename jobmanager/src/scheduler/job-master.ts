@@ -3,7 +3,9 @@ import {
   toRiffleError,
   type AcknowledgeCheckpointRequest,
   type DeclineCheckpointRequest,
+  type ErrorCode,
   type JobGraph,
+  type OperatorEventRequest,
   type Logger,
   type StateBackendName,
   type TaskDeploymentDescriptor,
@@ -16,6 +18,8 @@ import { type Cancel, type Clock, SystemClock } from "../clock.js";
 import type { ResultBuffer } from "../collect/index.js";
 import type { CheckpointIdCounter, CompletedCheckpointStore, JobStore } from "../ha/index.js";
 import type { SlotRef } from "../registry/index.js";
+import { JobSourceCoordinators } from "../source-coordinator/index.js";
+import type { OperatorEvent } from "@riffle/sdk/internal";
 import type { JobFailure, JobRecord, JobStatus } from "../store/index.js";
 import { buildDeploymentDescriptors } from "./deployment.js";
 import { isTerminalExecutionState, taskNameOf, type Execution, type ExecutionFailure, type ExecutionState } from "./execution.js";
@@ -77,6 +81,8 @@ export interface JobMasterDeps {
   clock?: Clock;
   /** Storage of the job's checkpoints in `jobDir`; a FileSystemCheckpointStorage by default. */
   checkpointStorage?: (jobDir: string) => CheckpointStorage;
+  /** Where the job's bundle is on disk: a job whose sources have split enumerators runs them from it. */
+  bundlePath?: (bundleHash: string) => string;
 }
 
 /**
@@ -110,6 +116,8 @@ export class JobMaster {
   readonly exceptions: ExceptionEntry[] = [];
   /** Every job has one: it takes the periodic checkpoints (if the job has any) and the savepoints. */
   readonly checkpointCoordinator: CheckpointCoordinator;
+  /** The split enumerators of the job's FLIP-27 sources, when it has any (source-coordinator/). */
+  private readonly sources: JobSourceCoordinators | undefined;
   private readonly machine: JobStatusMachine;
   private readonly restartStrategy: RestartBackoffStrategy;
   private current: ExecutionGraph | undefined;
@@ -144,6 +152,7 @@ export class JobMaster {
     this.logger = deps.logger;
     this.machine = new JobStatusMachine(record.status, record.statusTimestamps, () => this.clock.now());
     this.restartStrategy = createRestartBackoffStrategy(resolveRestartStrategy(record.graph, deps.defaults.restart));
+    this.sources = this.createSourceCoordinators();
     this.checkpointCoordinator = createJobCheckpointCoordinator({
       record,
       gateway: deps.gateway,
@@ -156,17 +165,41 @@ export class JobMaster {
       storage: deps.checkpointStorage,
       executions: () => this.executionList(),
       savepoint: options.savepoint,
-      failJob: (failure) => {
-        if (this.closed) return;
-        this.addException({ ...failure, taskName: null, taskmanagerId: null });
-        if (this.machine.is("RUNNING")) this.handleFailure(failure);
-      },
+      coordinators: this.sources,
+      failJob: (failure) => this.failFromCoordinator(failure),
       savepointCompleted: (id) => {
         this.record.newestSavepointId = Math.max(this.record.newestSavepointId ?? 0, id);
         return this.deps.jobs.put(this.record);
       },
     });
     if (this.machine.isTerminal) this.results.end();
+  }
+
+  /** A job whose sources have split enumerators gets coordinators for them (not a job that has ended). */
+  private createSourceCoordinators(): JobSourceCoordinators | undefined {
+    if (this.machine.isTerminal || !JobSourceCoordinators.needed(this.record.graph)) return undefined;
+    const bundlePath = this.deps.bundlePath;
+    if (!bundlePath) throw new RiffleError("INTERNAL", "this JobManager cannot run split enumerators: it does not say where job bundles are");
+    return new JobSourceCoordinators({
+      jobId: this.record.id,
+      jobName: this.record.name,
+      args: this.record.args,
+      bundlePath: bundlePath(this.record.bundleHash),
+      gateway: this.deps.gateway,
+      logger: this.logger,
+      failJob: (failure) => this.failFromCoordinator(failure),
+      executionEnded: (executionId) => {
+        const e = this.current?.get(executionId);
+        return e === undefined || isTerminalExecutionState(e.state);
+      },
+    });
+  }
+
+  /** The checkpoint coordinator or a source coordinator fails the job: its restart strategy decides. */
+  private failFromCoordinator(failure: { code: ErrorCode; message: string }): void {
+    if (this.closed) return;
+    this.addException({ ...failure, taskName: null, taskmanagerId: null });
+    if (this.machine.is("RUNNING")) this.handleFailure(failure);
   }
 
   get id(): string {
@@ -442,6 +475,25 @@ export class JobMaster {
     if (!this.closed) this.checkpointCoordinator.receiveDecline(decline);
   }
 
+  /** An event of a source reader of the current attempt for its coordinator; others are dropped. */
+  operatorEvent(request: OperatorEventRequest): void {
+    const execution = this.current?.get(request.executionId);
+    if (this.closed || !execution || isTerminalExecutionState(execution.state) || execution.state === "CANCELING" || !this.sources) {
+      this.logger.debug({ executionId: request.executionId }, "ignoring an operator event of an execution that is not running");
+      return;
+    }
+    let event: OperatorEvent;
+    try {
+      event = JSON.parse(request.eventJson) as OperatorEvent;
+    } catch (err) {
+      throw new RiffleError("BAD_REQUEST", `the operator event of ${request.executionId} is not JSON: ${(err as Error).message}`);
+    }
+    this.sources.handleEventFromTask(
+      { executionId: execution.executionId, vertexId: execution.vertexId, subtask: execution.subtask, address: execution.slot.address },
+      event,
+    );
+  }
+
   /**
    * Stops acting, at once: timers, pending requests and the checkpoint coordinator stop, and nothing
    * more is deployed, cancelled, checkpointed or written. Called when the JobManager shuts down or
@@ -453,6 +505,7 @@ export class JobMaster {
     this.cancelStopTimer?.();
     this.withdrawPendingWork();
     this.checkpointCoordinator.close();
+    void this.sources?.close();
     const request = this.stopRequest;
     this.stopRequest = undefined;
     request?.reject(new RiffleError("SAVEPOINT_FAILED", `the JobManager shut down before job ${this.id} was stopped`));
@@ -504,9 +557,11 @@ export class JobMaster {
     const stillWanted = () => this.preparing === token && !this.closed && this.machine.is("CREATED", "RESTARTING", "RESCALING");
     void (async () => {
       let restored: CompletedCheckpoint | undefined;
+      let nextCheckpointId = 1;
       try {
         await this.deps.jobs.put(this.record);
         restored = await this.checkpointCoordinator.restoreLatest();
+        nextCheckpointId = await this.checkpointCoordinator.nextCheckpointId();
       } catch (err) {
         if (!stillWanted()) {
           this.deps.slots.release(this.id, slots);
@@ -526,16 +581,18 @@ export class JobMaster {
         return;
       }
       this.preparing = undefined;
-      this.deployAttempt(slots, attempt, restored);
+      this.deployAttempt(slots, attempt, restored, nextCheckpointId);
     })();
   }
 
-  private deployAttempt(slots: SlotRef[], attempt: number, restored: CompletedCheckpoint | undefined): void {
+  private deployAttempt(slots: SlotRef[], attempt: number, restored: CompletedCheckpoint | undefined, nextCheckpointId: number): void {
     const executions = new ExecutionGraph(this.id, this.graph, attempt, slots, this.clock.now());
     this.current = executions;
+    // The split enumerators are ready (or reset) before any reader can register.
+    this.sources?.deploy(this.graph, restored);
     let descriptors: Unfenced<TaskDeploymentDescriptor>[];
     try {
-      descriptors = this.descriptors(executions, restored);
+      descriptors = this.descriptors(executions, restored, nextCheckpointId);
     } catch (err) {
       // The latest checkpoint does not fit the job: nothing was deployed, so every execution ends here.
       for (const e of executions.list()) this.setExecutionState(e, "CANCELED");
@@ -566,7 +623,7 @@ export class JobMaster {
     this.checkpointCoordinator.startPeriodic();
   }
 
-  private descriptors(executions: ExecutionGraph, restored: CompletedCheckpoint | undefined): Unfenced<TaskDeploymentDescriptor>[] {
+  private descriptors(executions: ExecutionGraph, restored: CompletedCheckpoint | undefined, nextCheckpointId: number): Unfenced<TaskDeploymentDescriptor>[] {
     return buildDeploymentDescriptors({
       jobId: this.id,
       jobName: this.record.name,
@@ -582,6 +639,7 @@ export class JobMaster {
         return { executionId: e.executionId, taskmanagerId: e.slot.taskmanagerId, address: e.slot.address, slotIndex: e.slot.slotIndex };
       },
       restore: restored ? restoreFrom(this.graph, restored, this.checkpointCoordinator.retainedUpTo) : undefined,
+      checkpointHistory: { retainedUpTo: this.checkpointCoordinator.retainedUpTo, nextCheckpointId },
     });
   }
 
@@ -767,7 +825,10 @@ export class JobMaster {
     this.logger.info(fields, `job ${this.record.name} (${this.id}) switched from ${t.from} to ${t.to}`);
     // Checkpoints are taken only while RUNNING; leaving it aborts the one in flight.
     if (t.from === "RUNNING") this.checkpointCoordinator.stop(to === "RESTARTING" || to === "FAILING" ? "TASK_FAILURE" : "JOB_STOPPING");
+    // The readers of the attempt are going: the split enumerators send them nothing more.
+    if (t.from === "RUNNING") this.sources?.attemptEnded();
     if (this.machine.isTerminal) {
+      void this.sources?.close();
       this.cancelStopTimer?.();
       this.cancelStopTimer = undefined;
       this.record.endTime = t.at;

@@ -1,12 +1,13 @@
 import type { CheckpointNotification, TaskDeploymentDescriptor, TriggerCheckpointRequest, Unfenced } from "@riffle/shared";
 import type { CheckpointGateway } from "../checkpoint/index.js";
+import type { OperatorEventGateway } from "../source-coordinator/index.js";
 
 /**
  * How the scheduler and the checkpoint coordinator command TaskManagers (their
  * TaskExecutorService), addressed by host:port. The gateway of a leadership attaches its fencing
  * token to every command and refuses to send any once the leadership ended (LEADERSHIP_LOST).
  */
-export interface TaskExecutorGateway extends CheckpointGateway {
+export interface TaskExecutorGateway extends CheckpointGateway, OperatorEventGateway {
   deployTask(address: string, descriptor: Unfenced<TaskDeploymentDescriptor>): Promise<void>;
   cancelTask(address: string, jobId: string, executionId: string): Promise<void>;
   /** Asks a task with no live inputs (a source) to take checkpoint n and send its barrier downstream. */

@@ -8,6 +8,7 @@ import {
   type CheckpointStorage,
   type CheckpointTask,
   type CompletedCheckpoint,
+  type CoordinatorCheckpoints,
 } from "../checkpoint/index.js";
 import { ManualClock } from "../clock.js";
 import { silentLogger, TEST_JOB_ID, testDefaults, testGraph } from "./fixtures.js";
@@ -48,6 +49,7 @@ export class CoordinatorHarness {
       newestSavepointId?: number;
       storage?: (jobDir: string) => CheckpointStorage;
       base?: CompletedCheckpoint;
+      coordinators?: CoordinatorCheckpoints;
     } = {},
   ) {
     this.stores = options.stores ?? testStores(undefined);
@@ -68,6 +70,7 @@ export class CoordinatorHarness {
       latest: options.latest,
       newestSavepointId: options.newestSavepointId,
       ...(options.base ? { base: options.base } : {}),
+      ...(options.coordinators ? { coordinators: options.coordinators } : {}),
       job: {
         tasks: () => this.tasks.map((t) => ({ ...t })),
         savepointCompleted: async (id) => {

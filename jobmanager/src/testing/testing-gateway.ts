@@ -1,4 +1,10 @@
-import { RiffleError, type CheckpointNotification, type TaskDeploymentDescriptor, type TriggerCheckpointRequest } from "@riffle/shared";
+import {
+  RiffleError,
+  type CheckpointNotification,
+  type OperatorEventRequest,
+  type TaskDeploymentDescriptor,
+  type TriggerCheckpointRequest,
+} from "@riffle/shared";
 import type { TaskExecutorGateway } from "../scheduler/index.js";
 
 /**
@@ -11,6 +17,7 @@ export class TestingTaskExecutorGateway implements TaskExecutorGateway {
   readonly triggered: TriggerCheckpointRequest[] = [];
   readonly completed: CheckpointNotification[] = [];
   readonly aborted: CheckpointNotification[] = [];
+  readonly operatorEvents: OperatorEventRequest[] = [];
   /** Every command in the order it was given: `<method> <executionId>`. */
   readonly calls: string[] = [];
   readonly failDeployOf = new Set<string>();
@@ -41,6 +48,11 @@ export class TestingTaskExecutorGateway implements TaskExecutorGateway {
   async notifyCheckpointAborted(_address: string, notification: CheckpointNotification): Promise<void> {
     this.aborted.push(notification);
     this.calls.push(`notifyCheckpointAborted ${notification.executionId}`);
+  }
+
+  async sendOperatorEvent(_address: string, request: OperatorEventRequest): Promise<void> {
+    this.operatorEvents.push(request);
+    this.calls.push(`sendOperatorEvent ${request.executionId}`);
   }
 
   disconnect(): void {}

@@ -36,7 +36,7 @@ class CollectWriter<T> implements SinkWriter<T> {
     while (this.inFlight && this.pending.length >= MAX_PENDING) await this.inFlight;
   }
 
-  async flush(): Promise<void> {
+  async flush(_endOfInput: boolean): Promise<void> {
     while (this.inFlight) await this.inFlight;
     if (this.failure !== undefined) throw this.failure;
   }

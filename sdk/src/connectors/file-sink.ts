@@ -26,7 +26,9 @@ class FileWriter<T> extends StreamWriter<T> {
     super(file, (r) => `${formatRecord(r)}\n`);
   }
 
-  override async flush(): Promise<void> {
+  /** Before a barrier: what was written left the process. At end of input: the file is closed. */
+  override async flush(endOfInput: boolean): Promise<void> {
+    if (!endOfInput) return super.flush(endOfInput);
     await new Promise<void>((resolve, reject) => {
       this.file.once("error", reject);
       this.file.end(() => resolve());

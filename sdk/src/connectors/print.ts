@@ -41,7 +41,7 @@ export class StreamWriter<T> implements SinkWriter<T> {
     return this.drained ?? Promise.resolve();
   }
 
-  async flush(): Promise<void> {
+  async flush(_endOfInput: boolean): Promise<void> {
     await this.available();
   }
 }

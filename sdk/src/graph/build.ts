@@ -107,6 +107,7 @@ export function buildJobGraph(env: StreamExecutionEnvironment, options: BuildOpt
       ...(t.operator!.aggregate !== undefined ? { aggregate: t.operator!.aggregate } : {}),
       ...(t.operator!.keyed ? { keyed: true } : {}),
       ...(t.operator!.watermarks !== undefined ? { watermarks: t.operator!.watermarks } : {}),
+      ...(t.operator!.kind === "source" && hasEnumerator(env.functions[t.operator!.fn]) ? { coordinated: true } : {}),
       chainedOutputs: [],
       networkOutputs: [],
     };
@@ -163,6 +164,13 @@ export function buildJobGraph(env: StreamExecutionEnvironment, options: BuildOpt
     if (t.inputTypes !== undefined) vertex.inputTypes = resolved.map((e) => e.input);
   }
 
+  // Sinks check their settings against the job's (a Kafka transaction timeout shorter than a checkpoint interval).
+  const settings = { checkpointIntervalMs: env.getCheckpointing()?.intervalMs, restartStrategy: env.getRestartStrategy() };
+  for (const t of operators) {
+    if (t.operator!.kind !== "sink") continue;
+    const sink = env.functions[t.operator!.fn] as { validateJob?: (job: typeof settings) => void } | undefined;
+    sink?.validateJob?.(settings);
+  }
   if (options.parallelismOverrides) applyParallelismOverrides(vertices, edges, implicitForward, options.parallelismOverrides);
 
   return {
@@ -285,4 +293,9 @@ function assertAcyclic(all: readonly Transformation[]): void {
     state.set(t, "done");
   };
   for (const t of all) visit(t);
+}
+
+/** A FLIP-27 source: its enumerator runs in the JobManager. */
+function hasEnumerator(source: unknown): boolean {
+  return typeof (source as { createEnumerator?: unknown } | null)?.createEnumerator === "function";
 }

@@ -7,7 +7,16 @@ import { FilterOperator, FlatMapOperator, MapOperator, ProcessOperator } from ".
 import { KeyedAggregateOperator, KeyedReduceOperator } from "./keyed.js";
 import { KeyedProcessOperator } from "./keyed-function.js";
 import { SinkOperator } from "./sink.js";
-import { MAX_WATERMARK, MIN_WATERMARK, StreamOperator, combineOutputs, type Output, type OperatorRuntime, type OperatorStateContext } from "./operator.js";
+import {
+  MAX_WATERMARK,
+  MIN_WATERMARK,
+  StreamOperator,
+  combineOutputs,
+  type OperatorEvent,
+  type Output,
+  type OperatorRuntime,
+  type OperatorStateContext,
+} from "./operator.js";
 
 /** A vertex's operators wired together: records entering `input` flow through the chain by function calls. */
 export interface OperatorChain {
@@ -24,8 +33,15 @@ export interface OperatorChain {
   /** Creates or restores every operator's state (and the source reader), before open. */
   initializeState(stateOf: (operator: OperatorSpec) => OperatorStateContext): Promise<void>;
   open(): Promise<void>;
+  /**
+   * Before the synchronous part of checkpoint n, in every operator (a sink's flush and pre-commit):
+   * a promise when one of them is asynchronous, which the task awaits before it goes on.
+   */
+  prepareSnapshotPreBarrier(checkpointId: number): Promise<void> | undefined;
   /** Synchronous part of checkpoint n, in every operator of the chain. */
   snapshotState(checkpointId: number): void;
+  /** An event from the coordinator of the chain's head (a source's split enumerator). */
+  handleOperatorEvent(event: OperatorEvent): void;
   notifyCheckpointComplete(checkpointId: number): Promise<void>;
   notifyCheckpointAborted(checkpointId: number): Promise<void>;
   /** True when every operator can take records (sinks with room). */
@@ -192,8 +208,20 @@ export function createOperatorChain(
     async initializeState(stateOf) {
       for (let i = 0; i < operators.length; i++) await operators[i]!.initializeState(stateOf(vertex.operators[i]!), rt);
     },
+    prepareSnapshotPreBarrier(checkpointId) {
+      let waits: Promise<void>[] | undefined;
+      for (const op of operators) {
+        const w = op.prepareSnapshotPreBarrier(checkpointId);
+        if (w) (waits ??= []).push(w);
+      }
+      if (!waits) return undefined;
+      return waits.length === 1 ? waits[0] : Promise.all(waits).then(() => {});
+    },
     snapshotState(checkpointId) {
       for (const op of operators) op.snapshotState(checkpointId);
+    },
+    handleOperatorEvent(event) {
+      head.handleOperatorEvent(event);
     },
     async notifyCheckpointComplete(checkpointId) {
       for (const op of operators) await op.notifyCheckpointComplete(checkpointId);
@@ -206,7 +234,7 @@ export function createOperatorChain(
       for (let i = operators.length - 1; i >= 0; i--) await operators[i]!.open(rt);
       if (head instanceof SourceOperator) source = { reader: head.reader!, output: head.readerOutput() };
       gated = sinks.filter((s) => s.canBlock());
-      await source?.reader.start?.();
+      if (head instanceof SourceOperator) await head.startReader(rt);
     },
     isAvailable() {
       for (let i = 0; i < gated.length; i++) if (!gated[i]!.isAvailable()) return false;

@@ -35,8 +35,22 @@ export interface ProcessingTimeService {
   registerTimer(time: number, callback: (time: number) => void): () => void;
 }
 
+/**
+ * What travels between a source's reader and its enumerator in the JobManager, as JSON (Flink's
+ * OperatorEvent): split assignments and the end of them one way, registration and split requests the
+ * other, and the source's own events both ways.
+ */
+export type OperatorEvent =
+  | { type: "AddSplits"; splits: unknown[] }
+  | { type: "NoMoreSplits" }
+  | { type: "SourceEvent"; event: unknown }
+  | { type: "ReaderRegistration" }
+  | { type: "RequestSplit" };
+
 export interface OperatorRuntime {
   readonly ctx: RuntimeContext;
+  /** Sends an event to the operator's coordinator in the JobManager; absent where there is none (operator tests). */
+  readonly sendOperatorEvent?: (event: OperatorEvent) => void;
   readonly services: SinkServices;
   readonly processingTime: ProcessingTimeService;
   /** How often periodic watermark generators run (Flink's pipeline.auto-watermark-interval); 0: never. */
@@ -51,6 +65,12 @@ export interface OperatorStateContext {
   readonly isRestored: boolean;
   /** What the task restores from, when it does; absent where the runtime does not say (operator tests). */
   readonly restoredFrom?: RestoredCheckpoint;
+  /**
+   * The job's checkpoint history at this deployment, also when nothing is restored: what a
+   * two-phase-commit sink must spare and how far earlier attempts can have got. Absent where the
+   * runtime does not say.
+   */
+  readonly history?: { readonly retainedUpTo: number; readonly nextCheckpointId: number };
 }
 
 /**
@@ -72,8 +92,22 @@ export abstract class StreamOperator {
 
   open(_rt: OperatorRuntime): void | Promise<void> {}
 
+  /**
+   * Before the synchronous part of checkpoint n (Flink's prepareSnapshotPreBarrier): work that must be
+   * done before the barrier goes on, such as a sink's flush. A returned promise is awaited by the task,
+   * which takes no input meanwhile; a rejection declines the checkpoint.
+   */
+  prepareSnapshotPreBarrier(_checkpointId: number): Promise<void> | undefined {
+    return undefined;
+  }
+
   /** Synchronous part of checkpoint n: put everything the operator holds outside its state into it. */
   snapshotState(_checkpointId: number): void {}
+
+  /** An event from the operator's coordinator in the JobManager (a source's split enumerator). */
+  handleOperatorEvent(_event: OperatorEvent): void {
+    throw new Error(`${this.constructor.name} has no coordinator`);
+  }
 
   notifyCheckpointComplete(_checkpointId: number): void | Promise<void> {}
 

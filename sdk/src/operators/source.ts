@@ -1,9 +1,11 @@
-import type { ReaderOutput, Source, SourceReader } from "../api/source.js";
+import { RiffleError } from "@riffle/shared";
+import type { OutputTag } from "../api/output-tag.js";
+import type { ReaderOutput, Source, SourceReader, SourceReaderContext } from "../api/source.js";
 import type { ListState } from "../state/state.js";
 import { WatermarkEmitter } from "../time/watermark-emitter.js";
 import { WatermarkMultiplexer } from "../time/watermark-multiplexer.js";
 import type { TimestampAssigner, WatermarkGenerator, WatermarkOutput, WatermarkStrategy } from "../time/watermark-strategy.js";
-import { StreamOperator, type OperatorRuntime, type OperatorStateContext, type Output } from "./operator.js";
+import { StreamOperator, type OperatorEvent, type OperatorRuntime, type OperatorStateContext, type Output } from "./operator.js";
 import { snapshotList } from "./snapshot-list.js";
 
 /**
@@ -12,6 +14,10 @@ import { snapshotList } from "./snapshot-list.js";
  * the task's checkpoint notifications on to the reader. With a WatermarkStrategy (env.fromSource), records get their
  * timestamps from its assigner and watermarks are generated per split: the reader's watermark is the
  * minimum over its active splits (Flink's per-split watermarks of FLIP-27 sources).
+ *
+ * A source with an enumerator (FLIP-27): once its reader started, the operator registers it with the
+ * source's coordinator in the JobManager, and hands the coordinator's events (split assignments, the
+ * end of them, the source's own events) to the reader, in the task's mailbox.
  */
 export class SourceOperator extends StreamOperator {
   reader: SourceReader<unknown> | undefined;
@@ -30,7 +36,55 @@ export class SourceOperator extends StreamOperator {
 
   override initializeState(state: OperatorStateContext, rt: OperatorRuntime): void {
     this.positions = this.source.stateMode === "union" ? state.operator.getUnionListState("source-positions") : state.operator.getListState("source-positions");
-    this.reader = this.source.createReader(rt.ctx, state.isRestored ? this.positions.get() : undefined);
+    this.reader = this.source.createReader(this.readerContext(rt), state.isRestored ? this.positions.get() : undefined);
+  }
+
+  /** Whether the source's splits come from an enumerator in the JobManager. */
+  get coordinated(): boolean {
+    return typeof this.source.createEnumerator === "function";
+  }
+
+  private readerContext(rt: OperatorRuntime): SourceReaderContext {
+    const send = rt.sendOperatorEvent;
+    const coordinated = this.coordinated;
+    const toCoordinator = (event: OperatorEvent): void => {
+      if (!coordinated)
+        throw new RiffleError("JOB_INVALID_GRAPH", "this source has no enumerator (createEnumerator), so its reader has no coordinator to talk to");
+      if (!send) throw new RiffleError("INTERNAL", "this runtime cannot reach the source's coordinator in the JobManager");
+      send(event);
+    };
+    return Object.assign(Object.create(rt.ctx) as SourceReaderContext, {
+      sendSplitRequest: () => toCoordinator({ type: "RequestSplit" }),
+      sendSourceEventToCoordinator: (event: unknown) => toCoordinator({ type: "SourceEvent", event }),
+    });
+  }
+
+  /** Starts the reader, then (a source with an enumerator) registers it: splits come after that. */
+  async startReader(rt: OperatorRuntime): Promise<void> {
+    await this.reader?.start?.();
+    if (!this.coordinated) return;
+    if (!rt.sendOperatorEvent) throw new RiffleError("INTERNAL", "this runtime cannot reach the source's coordinator in the JobManager");
+    rt.sendOperatorEvent({ type: "ReaderRegistration" });
+  }
+
+  /** An event of the source's enumerator, run in the task's mailbox between two polls of the reader. */
+  override handleOperatorEvent(event: OperatorEvent): void {
+    const reader = this.reader!;
+    switch (event.type) {
+      case "AddSplits":
+        if (typeof reader.addSplits !== "function")
+          throw new RiffleError("INTERNAL", "the source's enumerator assigned splits, but its reader has no addSplits");
+        reader.addSplits(event.splits);
+        return;
+      case "NoMoreSplits":
+        reader.notifyNoMoreSplits?.();
+        return;
+      case "SourceEvent":
+        reader.handleSourceEvents?.(event.event);
+        return;
+      default:
+        throw new RiffleError("INTERNAL", `a source reader cannot handle a ${event.type} event`);
+    }
   }
 
   override open(rt: OperatorRuntime): void {
@@ -102,6 +156,7 @@ function passThroughOutput(out: Output, emitter: WatermarkEmitter): ReaderOutput
     markActive: () => emitter.markActive(),
     createOutputForSplit: () => output,
     releaseOutputForSplit: () => {},
+    output: (tag, value, timestamp) => out.collectSide(tag.id, value, timestamp),
   };
   return output;
 }
@@ -145,6 +200,10 @@ class GeneratingOutput implements ReaderOutput<unknown> {
 
   releaseOutputForSplit(splitId: string): void {
     this.owner.release(splitId);
+  }
+
+  output<X>(tag: OutputTag<X>, value: X, timestamp?: number): void {
+    this.out.collectSide(tag.id, value, timestamp);
   }
 }
 

@@ -44,4 +44,6 @@ export interface OperatorStateStore {
   getListState<T>(descriptor: string | ListStateDescriptor<T>): ListState<T>;
   /** A list every subtask gets whole on restore. */
   getUnionListState<T>(descriptor: string | ListStateDescriptor<T>): ListState<T>;
+  /** Whether a list of that name exists: asked for, or restored (a state an earlier version of the job kept). */
+  has?(name: string): boolean;
 }

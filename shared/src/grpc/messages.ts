@@ -20,6 +20,7 @@ import type { GetJobRequest__Output } from "./generated/riffle/v1/GetJobRequest.
 import type { InputGateDeployment__Output } from "./generated/riffle/v1/InputGateDeployment.js";
 import type { JobManagerHeartbeat__Output } from "./generated/riffle/v1/JobManagerHeartbeat.js";
 import type { JobSummary__Output } from "./generated/riffle/v1/JobSummary.js";
+import type { OperatorEventRequest__Output } from "./generated/riffle/v1/OperatorEventRequest.js";
 import type { ListJobsResponse__Output } from "./generated/riffle/v1/ListJobsResponse.js";
 import type { PartitionRequest__Output } from "./generated/riffle/v1/PartitionRequest.js";
 import type { RegisterTaskManagerRequest__Output } from "./generated/riffle/v1/RegisterTaskManagerRequest.js";
@@ -72,6 +73,8 @@ export type TaskDeploymentDescriptor = TaskDeploymentDescriptor__Output;
 export type TriggerCheckpointRequest = TriggerCheckpointRequest__Output;
 export type CheckpointNotification = CheckpointNotification__Output;
 export type CancelTaskRequest = CancelTaskRequest__Output;
+/** An event between a source reader (the execution) and its coordinator in the JobManager, either way (JSON of an OperatorEvent of @riffle/sdk/internal). */
+export type OperatorEventRequest = OperatorEventRequest__Output;
 /** A JobManager→TaskManager command as the scheduler and the coordinator build it: the gateway adds the leader's fencing token. */
 export type Unfenced<T extends { fencingToken: string }> = Omit<T, "fencingToken">;
 

@@ -2,6 +2,7 @@ import { join } from "node:path";
 import {
   RiffleError,
   keyGroupRangeForSubtask,
+  type JobRuntimeConfig,
   type JobVertex,
   type OperatorSpec,
   type OperatorSubtaskState,
@@ -36,7 +37,8 @@ export class DefaultTaskStateManager implements TaskStateManager {
   private constructor(
     private readonly tdd: TaskDeploymentDescriptor,
     private readonly operators: OperatorStates[],
-    private readonly restored: RestoredCheckpoint | undefined,
+    private readonly restore: TaskRestore | undefined,
+    private readonly history: NonNullable<JobRuntimeConfig["checkpointHistory"]> | undefined,
   ) {}
 
   static async create(options: {
@@ -71,15 +73,33 @@ export class DefaultTaskStateManager implements TaskStateManager {
       for (const o of operators) await o.keyed?.dispose().catch(() => {});
       throw err;
     }
-    // A JobManager that does not say how much of the job's history is retained: keep all of it.
-    const restored = restore && { checkpointId: restore.checkpointId, retainedUpTo: restore.retainedUpTo ?? Number.MAX_SAFE_INTEGER };
-    return new DefaultTaskStateManager(tdd, operators, restored);
+    const config = tdd.jobConfigJson ? (JSON.parse(tdd.jobConfigJson) as JobRuntimeConfig) : undefined;
+    return new DefaultTaskStateManager(tdd, operators, restore, config?.checkpointHistory);
   }
 
   stateFor(spec: OperatorSpec): OperatorStateContext {
     const o = this.operators.find((x) => x.spec === spec || x.spec.uid === spec.uid);
     if (!o) throw new RiffleError("INTERNAL", `no state was created for operator ${spec.uid}`);
-    return { keyed: o.keyed, operator: o.operator, isRestored: this.restored !== undefined, ...(this.restored ? { restoredFrom: this.restored } : {}) };
+    const restore = this.restore;
+    const history = this.history;
+    let restoredFrom: RestoredCheckpoint | undefined;
+    if (restore) {
+      const previous = restore.operators.find((x) => x.uid === spec.uid)?.oldParallelism;
+      restoredFrom = {
+        checkpointId: restore.checkpointId,
+        // A JobManager that does not say how much of the job's history is retained: keep all of it.
+        retainedUpTo: restore.retainedUpTo ?? Number.MAX_SAFE_INTEGER,
+        ...(history ? { nextCheckpointId: history.nextCheckpointId } : {}),
+        ...(previous !== undefined ? { previousParallelism: previous } : {}),
+      };
+    }
+    return {
+      keyed: o.keyed,
+      operator: o.operator,
+      isRestored: restore !== undefined,
+      ...(restoredFrom ? { restoredFrom } : {}),
+      ...(history ? { history } : {}),
+    };
   }
 
   capture(_checkpointId: number): TaskStateCapture {

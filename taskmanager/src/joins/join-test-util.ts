@@ -103,9 +103,15 @@ export class OperatorHarness {
     return this.records.map((r) => r.value);
   }
 
-  /** Checkpoint `id`: the operator's synchronous snapshot, then both backends written to `dir`. */
-  async snapshot(id: number, dir: string): Promise<{ keyed: KeyedStateHandle; operator: OperatorStateHandle }> {
+  /** Barrier `id` at the operator, as the task runs it: the pre-barrier work (awaited), then the synchronous snapshot. */
+  async barrier(id: number): Promise<void> {
+    await this.operator.prepareSnapshotPreBarrier(id);
     this.operator.snapshotState(id);
+  }
+
+  /** Checkpoint `id`: the barrier at the operator, then both backends written to `dir`. */
+  async snapshot(id: number, dir: string): Promise<{ keyed: KeyedStateHandle; operator: OperatorStateHandle }> {
+    await this.barrier(id);
     const keyed = this.keyed.snapshot();
     const operator = this.operatorState.snapshot();
     return { keyed: await keyed.write(dir), operator: await operator.write(dir) };

@@ -14,6 +14,7 @@ import {
   type GetBundleResponse,
   type AcknowledgeCheckpointRequest,
   type DeclineCheckpointRequest,
+  type OperatorEventRequest,
 } from "@riffle/shared";
 
 /** `promise`, unless `signal` aborts first: then its reason. */
@@ -187,6 +188,10 @@ export class JobManagerConnection {
 
   async declineCheckpoint(decline: DeclineCheckpointRequest): Promise<void> {
     await rpc.unary(this.client, "DeclineCheckpoint", decline, 30_000);
+  }
+
+  async sendOperatorEvent(event: OperatorEventRequest): Promise<void> {
+    await rpc.unary(this.client, "SendOperatorEvent", event, 30_000);
   }
 
   get registrationId(): string | undefined {

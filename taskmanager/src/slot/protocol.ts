@@ -8,6 +8,7 @@ import type {
   TaskMetricsReport,
   TriggerCheckpointRequest,
 } from "@riffle/shared";
+import type { OperatorEvent } from "@riffle/sdk/internal";
 import type { MetricObjectWithValues, MetricValue } from "prom-client";
 
 /**
@@ -45,6 +46,8 @@ export type ToWorker =
   | { type: "cancel"; executionId: string; jobId: string }
   | { type: "trigger-checkpoint"; id: number; request: TriggerCheckpointRequest }
   | { type: "checkpoint-complete" | "checkpoint-aborted"; executionId: string; checkpointId: number }
+  /** An event of a source's coordinator for the task's reader; answered by a reply once it is in the task's mailbox. */
+  | { type: "operator-event"; id: number; executionId: string; event: OperatorEvent }
   /** A stream reading one of this slot's partitions: from another slot, or bridged from gRPC. */
   | { type: "serve"; port: MessagePort }
   /** A metrics snapshot now (a scrape of /metrics), without advancing the per-second meters. */
@@ -66,6 +69,8 @@ export type FromWorker =
   | { type: "decline"; decline: DeclineCheckpointRequest }
   /** Records of a collect sink for the client; answered by a reply once the JobManager took them. */
   | { type: "collect"; id: number; jobId: string; executionId: string; subtaskIndex: number; sequence: number; records: Uint8Array }
+  /** An event of a task's source reader for its coordinator in the JobManager; answered by a reply once the JobManager took it. */
+  | { type: "operator-event"; id: number; jobId: string; executionId: string; event: OperatorEvent }
   /** The bundle must be on disk before the worker imports it; answered by a reply. */
   | { type: "bundle"; id: number; hash: string }
   /** A channel of this slot reads a partition elsewhere: `port` is the producer's end of its stream. */

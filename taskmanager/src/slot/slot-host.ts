@@ -8,10 +8,12 @@ import {
   type ErrorCode,
   type ExecutionState,
   type Logger,
+  type OperatorEventRequest,
   type TaskDeploymentDescriptor,
   type TaskMetricsReport,
   type TriggerCheckpointRequest,
 } from "@riffle/shared";
+import type { OperatorEvent } from "@riffle/sdk/internal";
 import type { FromWorker, SlotSnapshot, SlotWorkerData, ToWorker } from "./protocol.js";
 
 const WORKER_SCRIPT = new URL("./slot-worker.js", import.meta.url);
@@ -36,6 +38,8 @@ export interface SlotEvents {
   collect(batch: { jobId: string; executionId: string; subtaskIndex: number; sequence: number; records: Buffer }): Promise<void>;
   /** Stores the bundle in the bundle directory if it is not there yet. */
   ensureBundle(hash: string): Promise<void>;
+  /** An event of a task's source reader for its coordinator in the JobManager; resolves once the JobManager took it. */
+  operatorEvent(event: OperatorEventRequest): Promise<void>;
   /** A channel of this slot reads `channel`'s partition elsewhere; `port` is the producer's end. */
   openChannel(port: MessagePort, channel: ChannelDeployment, consumer: string): void;
   /** The partitions a deployment produces are in `worker` from now on (until it is gone). */
@@ -310,6 +314,11 @@ export class SlotHost {
     return this.current.request((id) => ({ type: "trigger-checkpoint", id, request }));
   }
 
+  /** Hands a coordinator's event to the task's reader; resolves once it is in the task's mailbox. */
+  deliverOperatorEvent(executionId: string, event: OperatorEvent): Promise<void> {
+    return this.current.request((id) => ({ type: "operator-event", id, executionId, event }));
+  }
+
   notifyCheckpoint(type: "checkpoint-complete" | "checkpoint-aborted", executionId: string, checkpointId: number): void {
     if (this.hasTask(executionId)) this.current.post({ type, executionId, checkpointId });
   }
@@ -351,6 +360,12 @@ export class SlotHost {
         return;
       case "open-channel":
         this.events.openChannel(msg.port, msg.channel, msg.consumer);
+        return;
+      case "operator-event":
+        this.events.operatorEvent({ jobId: msg.jobId, executionId: msg.executionId, eventJson: JSON.stringify(msg.event), fencingToken: "" }).then(
+          () => w.post({ type: "reply", id: msg.id }),
+          (err: Error & { code?: string }) => w.post({ type: "reply", id: msg.id, error: { code: err.code ?? "CONNECTION_LOST", message: err.message } }),
+        );
         return;
       case "snapshot":
         w.snapshot = msg.snapshot;

@@ -15,7 +15,7 @@ import {
   type TaskDeploymentDescriptor,
   type TaskMetricsReport,
 } from "@riffle/shared";
-import { instantiateJob } from "@riffle/sdk/internal";
+import { instantiateJob, type OperatorEvent } from "@riffle/sdk/internal";
 import { NetworkBufferPool, PartitionManager, serveExchange } from "../network/index.js";
 import { Task, type TaskServices } from "../task/task.js";
 import { TaskMetrics } from "../task/metrics.js";
@@ -42,6 +42,8 @@ export class SlotRuntime {
   private readonly userMetrics = new Registry();
   private readonly modules = new Map<string, Promise<unknown>>();
   private readonly pending = new Map<number, { resolve(): void; reject(err: Error): void }>();
+  /** Per execution: the last of its reader's events to the coordinator, which the next one waits for. */
+  private readonly eventsOut = new Map<string, Promise<void>>();
   private nextRequest = 0;
   private snapshotTimer: NodeJS.Timeout | undefined;
 
@@ -86,6 +88,13 @@ export class SlotRuntime {
         this.main.postMessage({ type: "reply", id: msg.id, ...(error ? { error } : {}) });
         return;
       }
+      case "operator-event": {
+        const task = this.tasks.get(msg.executionId);
+        if (task) task.deliverOperatorEvent(msg.event);
+        const error = task ? undefined : { code: "TASK_NOT_RUNNING", message: `execution ${msg.executionId} is not running in slot ${this.data.slotIndex}` };
+        this.main.postMessage({ type: "reply", id: msg.id, ...(error ? { error } : {}) });
+        return;
+      }
       case "checkpoint-complete":
         this.tasks.get(msg.executionId)?.notifyCheckpointComplete(msg.checkpointId);
         return;
@@ -112,6 +121,30 @@ export class SlotRuntime {
     const task = new Task(tdd, this.services());
     this.tasks.set(tdd.executionId, task);
     this.numbers.set(task, taskNumber);
+  }
+
+  /**
+   * Sends a reader's event to its coordinator, one after the other per task (a registration before the
+   * split requests that follow it). An event the JobManager did not take fails the task: its
+   * coordinator would wait for it forever.
+   */
+  private sendOperatorEvent(tdd: TaskDeploymentDescriptor, event: OperatorEvent): void {
+    const previous = this.eventsOut.get(tdd.executionId) ?? Promise.resolve();
+    const next = previous
+      .then(() => this.request((id) => ({ type: "operator-event", id, jobId: tdd.jobId, executionId: tdd.executionId, event })))
+      .catch((err: unknown) => {
+        const task = this.tasks.get(tdd.executionId);
+        task?.failFromOutside(
+          new RiffleError(
+            "OPERATOR_EVENT_LOST",
+            `a ${event.type} event of the source reader did not reach its coordinator in the JobManager: ${describeError(err)}`,
+          ),
+        );
+      });
+    this.eventsOut.set(tdd.executionId, next);
+    void next.then(() => {
+      if (this.eventsOut.get(tdd.executionId) === next) this.eventsOut.delete(tdd.executionId);
+    });
   }
 
   private request(make: (id: number) => FromWorker): Promise<void> {
@@ -186,6 +219,7 @@ export class SlotRuntime {
           workDir: join(data.stateDir, tdd.executionId),
         }),
       acknowledgeCheckpoint: async (ack) => this.main.postMessage({ type: "ack", ack }),
+      sendOperatorEvent: (tdd, event) => this.sendOperatorEvent(tdd, event),
       declineCheckpoint: async (decline) => this.main.postMessage({ type: "decline", decline }),
       enter: (task) => {
         this.activity[0] = this.numbers.get(task) ?? -1;

@@ -75,13 +75,13 @@ describe("source reader checkpoint hooks", () => {
     const h = await openSource(source);
     expect(source.restoredWith).toBeUndefined();
     poll(h, 3);
-    h.operator.snapshotState(1);
+    await h.barrier(1);
     poll(h, 2);
-    h.operator.snapshotState(2);
+    await h.barrier(2);
     await h.operator.notifyCheckpointAborted(2);
     await h.operator.notifyCheckpointComplete(1);
     poll(h, 1);
-    h.operator.snapshotState(3);
+    await h.barrier(3);
     await h.operator.notifyCheckpointComplete(3);
     expect(source.log).toEqual(["aborted 2", "complete 1", "complete 3"]);
     expect(source.committed).toEqual([3, 6]);
@@ -92,7 +92,7 @@ describe("source reader checkpoint hooks", () => {
     const source = new TestingOffsetSource();
     const h = await openSource(source);
     source.failOnComplete = new Error("broker unreachable");
-    h.operator.snapshotState(1);
+    await h.barrier(1);
     await expect(h.operator.notifyCheckpointComplete(1)).rejects.toThrow("broker unreachable");
     await h.close();
   });
@@ -177,9 +177,9 @@ describe("sink writer checkpoint hooks", () => {
     const h = await openSink(sink);
     expect(sink.created).toEqual([{ subtask: 0, restored: undefined }]);
     h.operator.processElement("a", undefined);
-    h.operator.snapshotState(1);
+    await h.barrier(1);
     h.operator.processElement("b", undefined);
-    h.operator.snapshotState(2);
+    await h.barrier(2);
     await h.operator.notifyCheckpointAborted(2);
     await h.operator.notifyCheckpointComplete(1);
     expect(sink.flushed).toEqual(["a"]);
@@ -201,7 +201,7 @@ describe("sink writer checkpoint hooks", () => {
 
     const restored = await openSink(sink, { attempt: 1, restore: restoreFrom(dir, [operator]) });
     expect(sink.created[1]).toEqual({ subtask: 0, restored: ["a", "b"] });
-    restored.operator.snapshotState(2);
+    await restored.barrier(2);
     await restored.operator.notifyCheckpointComplete(2);
     expect(sink.flushed).toEqual(["a", "b"]);
     await restored.close();
@@ -253,7 +253,7 @@ describe("sink writer checkpoint hooks", () => {
       }),
     };
     const h = await openSink(sink);
-    h.operator.snapshotState(1);
+    await h.barrier(1);
     expect(log).toEqual(["preCommit 1", "snapshot 1"]);
     await h.close();
   });

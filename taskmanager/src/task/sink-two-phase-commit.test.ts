@@ -117,7 +117,7 @@ async function runUntilFailure(system: TestingTransactionalSystem): Promise<{ di
   write(first, "a");
   const cp1 = await checkpoint(first, 1);
   write(first, "b");
-  first.operator.snapshotState(2);
+  await first.barrier(2);
   write(first, "c");
   await first.close();
   return cp1;
@@ -131,9 +131,9 @@ describe("sink operator: two-phase commit", () => {
     const system = new TestingTransactionalSystem();
     const h = await OperatorHarness.open(new SinkOperator(system.sink()));
     write(h, "a", "b");
-    h.operator.snapshotState(1);
+    await h.barrier(1);
     write(h, "c");
-    h.operator.snapshotState(2);
+    await h.barrier(2);
     expect(system.visible).toEqual([]);
     await h.operator.notifyCheckpointComplete(1);
     expect(system.visible).toEqual(["a", "b"]);
@@ -148,12 +148,12 @@ describe("sink operator: two-phase commit", () => {
     const system = new TestingTransactionalSystem();
     const h = await OperatorHarness.open(new SinkOperator(system.sink()));
     write(h, "a");
-    h.operator.snapshotState(1);
+    await h.barrier(1);
     await h.operator.notifyCheckpointAborted(1);
     expect(system.visible).toEqual([]);
     expect(system.open.size).toBe(1);
     write(h, "b");
-    h.operator.snapshotState(2);
+    await h.barrier(2);
     await h.operator.notifyCheckpointComplete(2);
     expect(system.visible).toEqual(["a", "b"]);
     expect(system.log).toEqual(["preCommit 1", "aborted 1", "preCommit 2", "commit s0a0-0", "commit s0a0-1", "complete 2"]);
@@ -195,7 +195,7 @@ describe("sink operator: two-phase commit", () => {
     // An intermediate savepoint: completed, but never notified.
     const sp2 = await checkpoint(first, 2);
     write(first, "c");
-    first.operator.snapshotState(3); // never completes: the TaskManager dies
+    await first.barrier(3); // never completes: the TaskManager dies
     await first.close();
 
     // The failover goes back to checkpoint 1; savepoint 2 is the newest retained.
@@ -222,7 +222,7 @@ describe("sink operator: two-phase commit", () => {
     await restored.close();
   });
 
-  it("after a rescale, every subtask commits the transactions all old subtasks staged (union state)", async () => {
+  it("after a rescale, each staged transaction is committed by exactly one subtask (split state)", async () => {
     const system = new TestingTransactionalSystem();
     // Both old subtasks write checkpoint 1 into one directory (operator-0 and operator-1), as a task does.
     const dir = freshDir();
@@ -233,9 +233,17 @@ describe("sink operator: two-phase commit", () => {
       cps.push({ dir, operator: (await h.snapshot(1, dir)).operator });
       await h.close();
     }
-    const h = await OperatorHarness.open(new SinkOperator(system.sink()), { attempt: 1, restore: restoreFrom(...cps) });
+    for (const subtask of [0, 1, 2]) {
+      const h = await OperatorHarness.open(new SinkOperator(system.sink()), {
+        subtaskIndex: subtask,
+        parallelism: 3,
+        attempt: 1,
+        restore: restoreFrom(...cps),
+      });
+      await h.close();
+    }
     expect(system.visible.sort()).toEqual(["from 0", "from 1"]);
-    await h.close();
+    expect(system.log.filter((l) => l.startsWith("commit ")).sort()).toEqual(["commit s0a0-0", "commit s1a0-0"]);
   });
 
   it("without checkpoints, commits everything at end of input", async () => {
@@ -253,7 +261,7 @@ describe("sink operator: two-phase commit", () => {
     write(first, "a", "b");
     const cp1 = await checkpoint(first, 1);
     write(first, "c");
-    first.operator.snapshotState(2);
+    await first.barrier(2);
     write(first, "d");
     await first.close();
 
@@ -263,7 +271,7 @@ describe("sink operator: two-phase commit", () => {
       ...from(1),
     });
     write(restored, "c", "d");
-    restored.operator.snapshotState(2);
+    await restored.barrier(2);
     await restored.operator.notifyCheckpointComplete(2);
     await restored.close();
     expect((await readdir(out)).sort()).toEqual(["part-0-1", "part-0-2"]);

@@ -14,7 +14,7 @@ import {
   type DeclineCheckpointRequest,
   type TriggerCheckpointRequest,
 } from "@riffle/shared";
-import { MIN_WATERMARK, createOperatorChain, type OperatorChain, type Output } from "@riffle/sdk/internal";
+import { MIN_WATERMARK, createOperatorChain, type OperatorChain, type OperatorEvent, type Output } from "@riffle/sdk/internal";
 import type { MetricGroup, RuntimeContext, SinkServices } from "@riffle/sdk";
 import {
   type CheckpointBarrier,
@@ -61,6 +61,8 @@ export interface TaskServices {
   /** The task's operator state: fresh, or restored from the checkpoint in the deployment. */
   createStateManager(tdd: TaskDeploymentDescriptor, config: JobRuntimeConfig, vertex: JobVertex): Promise<TaskStateManager>;
   acknowledgeCheckpoint(ack: AcknowledgeCheckpointRequest): Promise<void>;
+  /** An event of the task's source reader to its coordinator (split enumerator) in the JobManager, in order. */
+  sendOperatorEvent(tdd: TaskDeploymentDescriptor, event: OperatorEvent): void;
   declineCheckpoint(decline: DeclineCheckpointRequest): Promise<void>;
   /** The task runs now (after each wait): a slot that dies or hangs is attributed to it. */
   enter(task: Task): void;
@@ -148,6 +150,10 @@ export class Task {
   private sourceEnded = false;
   private finalCheckpointId: number | undefined;
   private finalCheckpointDone = false;
+  /** A barrier whose pre-barrier work (a sink's flush and pre-commit) is under way; see checkpoint(). */
+  private preBarrier: PreBarrier | undefined;
+  /** Barriers that came while one waited for its pre-barrier work, in order. */
+  private readonly barriersAfterPreBarrier: { barrier: CheckpointBarrier; alignmentMs: number }[] = [];
   private readonly log: Logger;
   readonly done: Promise<void>;
 
@@ -265,6 +271,11 @@ export class Task {
     });
   }
 
+  /** An event of the source's coordinator, handled in the mailbox in the order events and checkpoint triggers came. */
+  deliverOperatorEvent(event: OperatorEvent): void {
+    this.mailbox.put(() => this.chain!.handleOperatorEvent(event));
+  }
+
   notifyCheckpointComplete(checkpointId: number): void {
     this.mailbox.put(() => {
       if (this.finalCheckpointId !== undefined && checkpointId >= this.finalCheckpointId) this.finalCheckpointDone = true;
@@ -279,11 +290,62 @@ export class Task {
     });
   }
 
-  /** An error outside the loop (an async checkpoint hook) fails the task through its mailbox. */
-  private failFromOutside(err: unknown): void {
+  /** An error outside the loop (an async checkpoint hook, an event that did not reach the JobManager) fails the task through its mailbox. */
+  failFromOutside(err: unknown): void {
     this.mailbox.put(() => {
       throw err;
     });
+  }
+
+  /**
+   * Checkpoint n at this task. First the operators' pre-barrier work (Flink's prepareSnapshotPreBarrier:
+   * a sink's flush and pre-commit). Usually synchronous; when it is not, the task takes no input until
+   * it is done (the loop awaits it first thing, see finishPreBarrier), so the snapshot holds what the
+   * sink staged and nothing written after the barrier is in it. Then the snapshot (see
+   * snapshotAndForward). A failure declines the checkpoint and leaves the task running.
+   */
+  private checkpoint(barrier: CheckpointBarrier, alignmentMs: number): void {
+    if (this.preBarrier) {
+      this.barriersAfterPreBarrier.push({ barrier, alignmentMs });
+      return;
+    }
+    let work: Promise<void> | undefined;
+    try {
+      work = this.chain!.prepareSnapshotPreBarrier(barrier.checkpointId);
+    } catch (err) {
+      this.decline(barrier.checkpointId, err);
+      return;
+    }
+    if (!work) {
+      this.snapshotAndForward(barrier, alignmentMs);
+      return;
+    }
+    const pending: PreBarrier = { barrier, alignmentMs, settled: undefined as unknown as Promise<void>, done: false, error: undefined };
+    pending.settled = work.then(
+      () => {
+        pending.done = true;
+      },
+      (err: unknown) => {
+        pending.done = true;
+        pending.error = err ?? new Error("the pre-barrier work failed");
+      },
+    );
+    this.preBarrier = pending;
+  }
+
+  /** Waits (booked busy: the task's own work) for the pre-barrier work, then snapshots or declines. */
+  private async finishPreBarrier(): Promise<void> {
+    const p = this.preBarrier!;
+    while (!p.done) {
+      await this.wait(p.settled, "busy");
+      if (this.mailbox.hasMail()) this.mailbox.runAll();
+      if (this.cancelled) return;
+    }
+    this.preBarrier = undefined;
+    if (p.error !== undefined) this.decline(p.barrier.checkpointId, p.error);
+    else this.snapshotAndForward(p.barrier, p.alignmentMs);
+    const next = this.barriersAfterPreBarrier.shift();
+    if (next) this.checkpoint(next.barrier, next.alignmentMs);
   }
 
   /**
@@ -291,7 +353,7 @@ export class Task {
    * acknowledged asynchronously. A failure declines the checkpoint (the JobManager aborts it) and
    * leaves the task running.
    */
-  private checkpoint(barrier: CheckpointBarrier, alignmentMs: number): void {
+  private snapshotAndForward(barrier: CheckpointBarrier, alignmentMs: number): void {
     const id = barrier.checkpointId;
     const t0 = performance.now();
     let capture: ReturnType<TaskStateManager["capture"]>;
@@ -422,6 +484,7 @@ export class Task {
     };
     const runtime = {
       ctx,
+      sendOperatorEvent: (event: OperatorEvent) => services.sendOperatorEvent(tdd, event),
       services: services.sinkServices(tdd),
       processingTime: this.processingTime,
       autoWatermarkIntervalMs: this.config.autoWatermarkIntervalMs ?? 200,
@@ -556,6 +619,10 @@ export class Task {
     for (;;) {
       if (this.mailbox.hasMail()) this.mailbox.runAll();
       if (this.cancelled) return;
+      if (this.preBarrier) {
+        await this.finishPreBarrier();
+        continue;
+      }
       if (!this.writersAvailable()) {
         await this.wait(this.writersAvailableFuture(), "backPressured");
         continue;
@@ -638,6 +705,8 @@ export class Task {
         this.stepStart = this.sliceStart = performance.now();
       }
     }
+    // A barrier that completed alignment with the end of the last input may still wait for its sink.
+    while (this.preBarrier && !this.cancelled) await this.finishPreBarrier();
     this.metrics.busyMs += performance.now() - this.stepStart;
   }
 
@@ -732,6 +801,16 @@ export class Task {
       this.log.warn({ err: describeError(err) }, "disposing the task's state failed");
     }
   }
+}
+
+/** A checkpoint waiting for its pre-barrier work. */
+interface PreBarrier {
+  barrier: CheckpointBarrier;
+  alignmentMs: number;
+  /** Settles (never rejects) when the work is done. */
+  settled: Promise<void>;
+  done: boolean;
+  error: unknown;
 }
 
 /** The operator of `vertex` whose records leave on `edgeId`, by name. */

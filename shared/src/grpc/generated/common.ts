@@ -3,6 +3,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { MessageTypeDefinition } from '@grpc/proto-loader';
 
 import type { Ack as _riffle_v1_Ack, Ack__Output as _riffle_v1_Ack__Output } from './riffle/v1/Ack.js';
+import type { OperatorEventRequest as _riffle_v1_OperatorEventRequest, OperatorEventRequest__Output as _riffle_v1_OperatorEventRequest__Output } from './riffle/v1/OperatorEventRequest.js';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
   new(...args: ConstructorParameters<Constructor>): Subtype;
@@ -12,6 +13,7 @@ export interface ProtoGrpcType {
   riffle: {
     v1: {
       Ack: MessageTypeDefinition<_riffle_v1_Ack, _riffle_v1_Ack__Output>
+      OperatorEventRequest: MessageTypeDefinition<_riffle_v1_OperatorEventRequest, _riffle_v1_OperatorEventRequest__Output>
     }
   }
 }

@@ -10,6 +10,7 @@ import type { GetBundleRequest as _riffle_v1_GetBundleRequest, GetBundleRequest_
 import type { GetBundleResponse as _riffle_v1_GetBundleResponse, GetBundleResponse__Output as _riffle_v1_GetBundleResponse__Output } from './riffle/v1/GetBundleResponse.js';
 import type { JobManagerHeartbeat as _riffle_v1_JobManagerHeartbeat, JobManagerHeartbeat__Output as _riffle_v1_JobManagerHeartbeat__Output } from './riffle/v1/JobManagerHeartbeat.js';
 import type { JobManagerServiceClient as _riffle_v1_JobManagerServiceClient, JobManagerServiceDefinition as _riffle_v1_JobManagerServiceDefinition } from './riffle/v1/JobManagerService.js';
+import type { OperatorEventRequest as _riffle_v1_OperatorEventRequest, OperatorEventRequest__Output as _riffle_v1_OperatorEventRequest__Output } from './riffle/v1/OperatorEventRequest.js';
 import type { RegisterTaskManagerRequest as _riffle_v1_RegisterTaskManagerRequest, RegisterTaskManagerRequest__Output as _riffle_v1_RegisterTaskManagerRequest__Output } from './riffle/v1/RegisterTaskManagerRequest.js';
 import type { RegisterTaskManagerResponse as _riffle_v1_RegisterTaskManagerResponse, RegisterTaskManagerResponse__Output as _riffle_v1_RegisterTaskManagerResponse__Output } from './riffle/v1/RegisterTaskManagerResponse.js';
 import type { TaskExecutionState as _riffle_v1_TaskExecutionState, TaskExecutionState__Output as _riffle_v1_TaskExecutionState__Output } from './riffle/v1/TaskExecutionState.js';
@@ -35,6 +36,7 @@ export interface ProtoGrpcType {
        * GetBundle is served by every JobManager of the cluster (bundles are in the shared HA storage).
        */
       JobManagerService: SubtypeConstructor<typeof grpc.Client, _riffle_v1_JobManagerServiceClient> & { service: _riffle_v1_JobManagerServiceDefinition }
+      OperatorEventRequest: MessageTypeDefinition<_riffle_v1_OperatorEventRequest, _riffle_v1_OperatorEventRequest__Output>
       RegisterTaskManagerRequest: MessageTypeDefinition<_riffle_v1_RegisterTaskManagerRequest, _riffle_v1_RegisterTaskManagerRequest__Output>
       RegisterTaskManagerResponse: MessageTypeDefinition<_riffle_v1_RegisterTaskManagerResponse, _riffle_v1_RegisterTaskManagerResponse__Output>
       TaskExecutionState: MessageTypeDefinition<_riffle_v1_TaskExecutionState, _riffle_v1_TaskExecutionState__Output>

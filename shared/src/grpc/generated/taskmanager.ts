@@ -7,6 +7,7 @@ import type { CancelTaskRequest as _riffle_v1_CancelTaskRequest, CancelTaskReque
 import type { ChannelDeployment as _riffle_v1_ChannelDeployment, ChannelDeployment__Output as _riffle_v1_ChannelDeployment__Output } from './riffle/v1/ChannelDeployment.js';
 import type { CheckpointNotification as _riffle_v1_CheckpointNotification, CheckpointNotification__Output as _riffle_v1_CheckpointNotification__Output } from './riffle/v1/CheckpointNotification.js';
 import type { InputGateDeployment as _riffle_v1_InputGateDeployment, InputGateDeployment__Output as _riffle_v1_InputGateDeployment__Output } from './riffle/v1/InputGateDeployment.js';
+import type { OperatorEventRequest as _riffle_v1_OperatorEventRequest, OperatorEventRequest__Output as _riffle_v1_OperatorEventRequest__Output } from './riffle/v1/OperatorEventRequest.js';
 import type { ResultPartitionDeployment as _riffle_v1_ResultPartitionDeployment, ResultPartitionDeployment__Output as _riffle_v1_ResultPartitionDeployment__Output } from './riffle/v1/ResultPartitionDeployment.js';
 import type { TaskDeploymentDescriptor as _riffle_v1_TaskDeploymentDescriptor, TaskDeploymentDescriptor__Output as _riffle_v1_TaskDeploymentDescriptor__Output } from './riffle/v1/TaskDeploymentDescriptor.js';
 import type { TaskExecutorServiceClient as _riffle_v1_TaskExecutorServiceClient, TaskExecutorServiceDefinition as _riffle_v1_TaskExecutorServiceDefinition } from './riffle/v1/TaskExecutorService.js';
@@ -24,6 +25,7 @@ export interface ProtoGrpcType {
       ChannelDeployment: MessageTypeDefinition<_riffle_v1_ChannelDeployment, _riffle_v1_ChannelDeployment__Output>
       CheckpointNotification: MessageTypeDefinition<_riffle_v1_CheckpointNotification, _riffle_v1_CheckpointNotification__Output>
       InputGateDeployment: MessageTypeDefinition<_riffle_v1_InputGateDeployment, _riffle_v1_InputGateDeployment__Output>
+      OperatorEventRequest: MessageTypeDefinition<_riffle_v1_OperatorEventRequest, _riffle_v1_OperatorEventRequest__Output>
       ResultPartitionDeployment: MessageTypeDefinition<_riffle_v1_ResultPartitionDeployment, _riffle_v1_ResultPartitionDeployment__Output>
       TaskDeploymentDescriptor: MessageTypeDefinition<_riffle_v1_TaskDeploymentDescriptor, _riffle_v1_TaskDeploymentDescriptor__Output>
       /**

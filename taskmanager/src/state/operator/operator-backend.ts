@@ -47,6 +47,10 @@ export class OperatorStateBackend implements OperatorStateStore {
     return this.list<T>(descriptor, "union");
   }
 
+  has(name: string): boolean {
+    return this.lists.has(name);
+  }
+
   /** The synchronous part encodes everything: elements may be changed in place right after it, and operator state is small. */
   snapshot(): SnapshotCapture<OperatorStateHandle> {
     const file: OperatorStateFile = { version: FORMAT_VERSION, states: [] };

@@ -10,6 +10,7 @@ import type { DeclineCheckpointRequest as _riffle_v1_DeclineCheckpointRequest, D
 import type { GetBundleRequest as _riffle_v1_GetBundleRequest, GetBundleRequest__Output as _riffle_v1_GetBundleRequest__Output } from '../../riffle/v1/GetBundleRequest.js';
 import type { GetBundleResponse as _riffle_v1_GetBundleResponse, GetBundleResponse__Output as _riffle_v1_GetBundleResponse__Output } from '../../riffle/v1/GetBundleResponse.js';
 import type { JobManagerHeartbeat as _riffle_v1_JobManagerHeartbeat, JobManagerHeartbeat__Output as _riffle_v1_JobManagerHeartbeat__Output } from '../../riffle/v1/JobManagerHeartbeat.js';
+import type { OperatorEventRequest as _riffle_v1_OperatorEventRequest, OperatorEventRequest__Output as _riffle_v1_OperatorEventRequest__Output } from '../../riffle/v1/OperatorEventRequest.js';
 import type { RegisterTaskManagerRequest as _riffle_v1_RegisterTaskManagerRequest, RegisterTaskManagerRequest__Output as _riffle_v1_RegisterTaskManagerRequest__Output } from '../../riffle/v1/RegisterTaskManagerRequest.js';
 import type { RegisterTaskManagerResponse as _riffle_v1_RegisterTaskManagerResponse, RegisterTaskManagerResponse__Output as _riffle_v1_RegisterTaskManagerResponse__Output } from '../../riffle/v1/RegisterTaskManagerResponse.js';
 import type { TaskExecutionState as _riffle_v1_TaskExecutionState, TaskExecutionState__Output as _riffle_v1_TaskExecutionState__Output } from '../../riffle/v1/TaskExecutionState.js';
@@ -100,6 +101,21 @@ export interface JobManagerServiceClient extends grpc.Client {
   registerTaskManager(argument: _riffle_v1_RegisterTaskManagerRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_riffle_v1_RegisterTaskManagerResponse__Output>): grpc.ClientUnaryCall;
   registerTaskManager(argument: _riffle_v1_RegisterTaskManagerRequest, callback: grpc.requestCallback<_riffle_v1_RegisterTaskManagerResponse__Output>): grpc.ClientUnaryCall;
   
+  /**
+   * An event of a task's source reader for its coordinator (split enumerator) in the JobManager.
+   */
+  SendOperatorEvent(argument: _riffle_v1_OperatorEventRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_riffle_v1_Ack__Output>): grpc.ClientUnaryCall;
+  SendOperatorEvent(argument: _riffle_v1_OperatorEventRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_riffle_v1_Ack__Output>): grpc.ClientUnaryCall;
+  SendOperatorEvent(argument: _riffle_v1_OperatorEventRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_riffle_v1_Ack__Output>): grpc.ClientUnaryCall;
+  SendOperatorEvent(argument: _riffle_v1_OperatorEventRequest, callback: grpc.requestCallback<_riffle_v1_Ack__Output>): grpc.ClientUnaryCall;
+  /**
+   * An event of a task's source reader for its coordinator (split enumerator) in the JobManager.
+   */
+  sendOperatorEvent(argument: _riffle_v1_OperatorEventRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_riffle_v1_Ack__Output>): grpc.ClientUnaryCall;
+  sendOperatorEvent(argument: _riffle_v1_OperatorEventRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_riffle_v1_Ack__Output>): grpc.ClientUnaryCall;
+  sendOperatorEvent(argument: _riffle_v1_OperatorEventRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_riffle_v1_Ack__Output>): grpc.ClientUnaryCall;
+  sendOperatorEvent(argument: _riffle_v1_OperatorEventRequest, callback: grpc.requestCallback<_riffle_v1_Ack__Output>): grpc.ClientUnaryCall;
+  
   UpdateTaskExecutionState(argument: _riffle_v1_TaskExecutionState, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_riffle_v1_Ack__Output>): grpc.ClientUnaryCall;
   UpdateTaskExecutionState(argument: _riffle_v1_TaskExecutionState, metadata: grpc.Metadata, callback: grpc.requestCallback<_riffle_v1_Ack__Output>): grpc.ClientUnaryCall;
   UpdateTaskExecutionState(argument: _riffle_v1_TaskExecutionState, options: grpc.CallOptions, callback: grpc.requestCallback<_riffle_v1_Ack__Output>): grpc.ClientUnaryCall;
@@ -143,6 +159,11 @@ export interface JobManagerServiceHandlers extends grpc.UntypedServiceImplementa
   
   RegisterTaskManager: grpc.handleUnaryCall<_riffle_v1_RegisterTaskManagerRequest__Output, _riffle_v1_RegisterTaskManagerResponse>;
   
+  /**
+   * An event of a task's source reader for its coordinator (split enumerator) in the JobManager.
+   */
+  SendOperatorEvent: grpc.handleUnaryCall<_riffle_v1_OperatorEventRequest__Output, _riffle_v1_Ack>;
+  
   UpdateTaskExecutionState: grpc.handleUnaryCall<_riffle_v1_TaskExecutionState__Output, _riffle_v1_Ack>;
   
 }
@@ -154,5 +175,6 @@ export interface JobManagerServiceDefinition extends grpc.ServiceDefinition {
   Heartbeat: MethodDefinition<_riffle_v1_TaskManagerHeartbeat, _riffle_v1_JobManagerHeartbeat, _riffle_v1_TaskManagerHeartbeat__Output, _riffle_v1_JobManagerHeartbeat__Output>
   PushCollectBatch: MethodDefinition<_riffle_v1_CollectBatch, _riffle_v1_Ack, _riffle_v1_CollectBatch__Output, _riffle_v1_Ack__Output>
   RegisterTaskManager: MethodDefinition<_riffle_v1_RegisterTaskManagerRequest, _riffle_v1_RegisterTaskManagerResponse, _riffle_v1_RegisterTaskManagerRequest__Output, _riffle_v1_RegisterTaskManagerResponse__Output>
+  SendOperatorEvent: MethodDefinition<_riffle_v1_OperatorEventRequest, _riffle_v1_Ack, _riffle_v1_OperatorEventRequest__Output, _riffle_v1_Ack__Output>
   UpdateTaskExecutionState: MethodDefinition<_riffle_v1_TaskExecutionState, _riffle_v1_Ack, _riffle_v1_TaskExecutionState__Output, _riffle_v1_Ack__Output>
 }

@@ -6,6 +6,7 @@ import type { MethodDefinition } from '@grpc/proto-loader'
 import type { Ack as _riffle_v1_Ack, Ack__Output as _riffle_v1_Ack__Output } from '../../riffle/v1/Ack.js';
 import type { CancelTaskRequest as _riffle_v1_CancelTaskRequest, CancelTaskRequest__Output as _riffle_v1_CancelTaskRequest__Output } from '../../riffle/v1/CancelTaskRequest.js';
 import type { CheckpointNotification as _riffle_v1_CheckpointNotification, CheckpointNotification__Output as _riffle_v1_CheckpointNotification__Output } from '../../riffle/v1/CheckpointNotification.js';
+import type { OperatorEventRequest as _riffle_v1_OperatorEventRequest, OperatorEventRequest__Output as _riffle_v1_OperatorEventRequest__Output } from '../../riffle/v1/OperatorEventRequest.js';
 import type { TaskDeploymentDescriptor as _riffle_v1_TaskDeploymentDescriptor, TaskDeploymentDescriptor__Output as _riffle_v1_TaskDeploymentDescriptor__Output } from '../../riffle/v1/TaskDeploymentDescriptor.js';
 import type { TriggerCheckpointRequest as _riffle_v1_TriggerCheckpointRequest, TriggerCheckpointRequest__Output as _riffle_v1_TriggerCheckpointRequest__Output } from '../../riffle/v1/TriggerCheckpointRequest.js';
 
@@ -61,6 +62,23 @@ export interface TaskExecutorServiceClient extends grpc.Client {
   notifyCheckpointComplete(argument: _riffle_v1_CheckpointNotification, callback: grpc.requestCallback<_riffle_v1_Ack__Output>): grpc.ClientUnaryCall;
   
   /**
+   * An event of a source's coordinator (split enumerator) for the source reader of an execution:
+   * answered once it is in the task's mailbox, so events and checkpoint triggers keep their order.
+   */
+  SendOperatorEvent(argument: _riffle_v1_OperatorEventRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_riffle_v1_Ack__Output>): grpc.ClientUnaryCall;
+  SendOperatorEvent(argument: _riffle_v1_OperatorEventRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_riffle_v1_Ack__Output>): grpc.ClientUnaryCall;
+  SendOperatorEvent(argument: _riffle_v1_OperatorEventRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_riffle_v1_Ack__Output>): grpc.ClientUnaryCall;
+  SendOperatorEvent(argument: _riffle_v1_OperatorEventRequest, callback: grpc.requestCallback<_riffle_v1_Ack__Output>): grpc.ClientUnaryCall;
+  /**
+   * An event of a source's coordinator (split enumerator) for the source reader of an execution:
+   * answered once it is in the task's mailbox, so events and checkpoint triggers keep their order.
+   */
+  sendOperatorEvent(argument: _riffle_v1_OperatorEventRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_riffle_v1_Ack__Output>): grpc.ClientUnaryCall;
+  sendOperatorEvent(argument: _riffle_v1_OperatorEventRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_riffle_v1_Ack__Output>): grpc.ClientUnaryCall;
+  sendOperatorEvent(argument: _riffle_v1_OperatorEventRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_riffle_v1_Ack__Output>): grpc.ClientUnaryCall;
+  sendOperatorEvent(argument: _riffle_v1_OperatorEventRequest, callback: grpc.requestCallback<_riffle_v1_Ack__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * Sent to every source task: snapshot, then emit barrier n in-band on every output.
    */
   TriggerCheckpoint(argument: _riffle_v1_TriggerCheckpointRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_riffle_v1_Ack__Output>): grpc.ClientUnaryCall;
@@ -98,6 +116,12 @@ export interface TaskExecutorServiceHandlers extends grpc.UntypedServiceImplemen
   NotifyCheckpointComplete: grpc.handleUnaryCall<_riffle_v1_CheckpointNotification__Output, _riffle_v1_Ack>;
   
   /**
+   * An event of a source's coordinator (split enumerator) for the source reader of an execution:
+   * answered once it is in the task's mailbox, so events and checkpoint triggers keep their order.
+   */
+  SendOperatorEvent: grpc.handleUnaryCall<_riffle_v1_OperatorEventRequest__Output, _riffle_v1_Ack>;
+  
+  /**
    * Sent to every source task: snapshot, then emit barrier n in-band on every output.
    */
   TriggerCheckpoint: grpc.handleUnaryCall<_riffle_v1_TriggerCheckpointRequest__Output, _riffle_v1_Ack>;
@@ -109,5 +133,6 @@ export interface TaskExecutorServiceDefinition extends grpc.ServiceDefinition {
   DeployTask: MethodDefinition<_riffle_v1_TaskDeploymentDescriptor, _riffle_v1_Ack, _riffle_v1_TaskDeploymentDescriptor__Output, _riffle_v1_Ack__Output>
   NotifyCheckpointAborted: MethodDefinition<_riffle_v1_CheckpointNotification, _riffle_v1_Ack, _riffle_v1_CheckpointNotification__Output, _riffle_v1_Ack__Output>
   NotifyCheckpointComplete: MethodDefinition<_riffle_v1_CheckpointNotification, _riffle_v1_Ack, _riffle_v1_CheckpointNotification__Output, _riffle_v1_Ack__Output>
+  SendOperatorEvent: MethodDefinition<_riffle_v1_OperatorEventRequest, _riffle_v1_Ack, _riffle_v1_OperatorEventRequest__Output, _riffle_v1_Ack__Output>
   TriggerCheckpoint: MethodDefinition<_riffle_v1_TriggerCheckpointRequest, _riffle_v1_Ack, _riffle_v1_TriggerCheckpointRequest__Output, _riffle_v1_Ack__Output>
 }

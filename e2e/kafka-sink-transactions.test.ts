@@ -1,0 +1,103 @@
+/**
+ * The exactly-once KafkaSink's transactions against the Kafka test broker, driven the way the sink
+ * operator drives them (flush and preCommit at a barrier, commit on completion and again after a
+ * restore, abortLeftovers on restore), with kcat reading what a read_committed consumer sees.
+ */
+import type { RuntimeContext, TwoPhaseCommitWriter } from "@riffle/sdk";
+import { KafkaSink, type KafkaTransaction } from "@riffle/sdk/kafka";
+import { Kafka, logLevel } from "kafkajs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TestKafkaBroker, kcat } from "./harness/index.js";
+
+let broker: TestKafkaBroker;
+
+beforeAll(async () => {
+  broker = await TestKafkaBroker.start();
+  const admin = new Kafka({ brokers: [broker.address], clientId: "e2e", logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic: "tx", numPartitions: 2 }], waitForLeaders: true });
+  await admin.disconnect();
+}, 60_000);
+
+afterAll(async () => {
+  await broker?.stop();
+});
+
+function context(subtaskIndex: number, parallelism: number, attempt: number): RuntimeContext {
+  return {
+    jobId: "j",
+    jobName: "tx",
+    taskName: "sink",
+    subtaskIndex,
+    parallelism,
+    maxParallelism: 128,
+    attempt,
+    args: [],
+    metrics: { counter: () => ({ inc() {} }), gauge() {} },
+  };
+}
+
+async function committed(): Promise<string[]> {
+  const r = await kcat(["-C", "-b", broker.address, "-t", "tx", "-o", "beginning", "-e", "-q", "-X", "isolation.level=read_committed", "-f", "%s\\n"]);
+  if (r.code !== 0) throw new Error(r.stderr);
+  return r.stdout
+    .split("\n")
+    .filter((l) => l.length > 0)
+    .sort();
+}
+
+describe("KafkaSink transactions", () => {
+  it("a restored transaction commits by its producer id and epoch (twice is fine), leftovers are aborted, and the zombie is fenced", async () => {
+    const sink = KafkaSink.builder<string>().bootstrapServers(broker.address).topic("tx").exactlyOnce("t1").string().build();
+    const first = sink.createWriter(context(0, 1, 0)) as TwoPhaseCommitWriter<string, KafkaTransaction>;
+    first.write("a");
+    first.write("b");
+    await first.flush?.(false);
+    const staged = await first.preCommit(1);
+    expect(staged).toMatchObject({ transactionalId: "t1-0-1" });
+    // Written after the barrier of checkpoint 1: in the next transaction, which no checkpoint will hold.
+    first.write("c");
+    await first.flush?.(false);
+    expect(await committed()).toEqual([]);
+
+    // The task restarts from checkpoint 1: a new writer commits what checkpoint 1 staged, from its
+    // stored id and epoch alone, then aborts what the failed attempt left open.
+    const second = sink.createWriter(context(0, 1, 1)) as TwoPhaseCommitWriter<string, KafkaTransaction>;
+    await second.commit(staged!);
+    await second.commit(staged!);
+    expect(await committed()).toEqual(["a", "b"]);
+    await second.abortLeftovers([staged!], { checkpointId: 1, retainedUpTo: 1, nextCheckpointId: 2, previousParallelism: 1 });
+
+    // The old writer is a zombie now: its next send is refused, with a reason.
+    first.write("d");
+    await expect(first.flush?.(false)).rejects.toMatchObject({ code: "KAFKA_PRODUCER_FENCED" });
+
+    second.write("e");
+    await second.flush?.(false);
+    const next = await second.preCommit(2);
+    expect(next).toMatchObject({ transactionalId: "t1-0-2" });
+    await second.commit(next!);
+    expect(await committed()).toEqual(["a", "b", "e"]);
+    await first.close?.();
+    await second.close?.();
+  }, 60_000);
+
+  it("after a rescale down, the remaining subtask aborts what the subtasks that are gone left open", async () => {
+    const sink = KafkaSink.builder<string>().bootstrapServers(broker.address).topic("tx").exactlyOnce("t2").string().build();
+    const before = await committed();
+    const gone = sink.createWriter(context(1, 2, 0)) as TwoPhaseCommitWriter<string, KafkaTransaction>;
+    gone.write("from subtask 1");
+    await gone.flush?.(false);
+    const only = sink.createWriter(context(0, 1, 1)) as TwoPhaseCommitWriter<string, KafkaTransaction>;
+    await only.abortLeftovers([], { checkpointId: 0, retainedUpTo: 0, nextCheckpointId: 1, previousParallelism: 2 });
+    only.write("after the rescale");
+    await only.flush?.(false);
+    await only.commit((await only.preCommit(1))!);
+    expect(await committed()).toEqual([...before, "after the rescale"].sort());
+    // Subtask 1's transaction was aborted by a new epoch of its id: its writer is fenced.
+    gone.write("late");
+    await expect(gone.flush?.(false)).rejects.toMatchObject({ code: "KAFKA_PRODUCER_FENCED" });
+    await gone.close?.();
+    await only.close?.();
+  }, 60_000);
+});
