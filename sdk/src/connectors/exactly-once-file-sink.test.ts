@@ -169,7 +169,7 @@ describe("exactly-once file sink", () => {
     const w = open(dir, new RecordingSync());
     w.write("raced");
     const txn = w.preCommit(1)!;
-    // Pending commits are union state: after a restore every subtask commits every transaction. This
+    // While pending commits were union state, every subtask committed every transaction after a restore. This
     // one's link fails because another subtask linked first, which then removed the pending name.
     vi.mocked(linkSync).mockImplementationOnce((pending, final) => {
       fs.linkSync(pending, final);

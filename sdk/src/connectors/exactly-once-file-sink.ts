@@ -168,9 +168,10 @@ class FileTransactionWriter<T> implements TwoPhaseCommitWriter<T, StagedFile> {
    * (Flink's FileSink puts a unique id in every part name for the same reason). Idempotent: a file
    * committed before a failure (or by another subtask after a rescale) is in place already, its
    * pending name gone or (a failure between link and unlink) the same file under one of the two
-   * names. Concurrent too: pending commits are union state, so after a restore every subtask commits
-   * every transaction at the same moment; one that finds a name taken and the pending file gone lost
-   * the race to another subtask that committed it.
+   * names. Concurrent too: checkpoints taken while pending commits were union state had every
+   * subtask commit every transaction at the same moment after a restore (decision record 0012 made
+   * them split state); one that finds a name taken and the pending file gone lost the race to
+   * another subtask that committed it.
    */
   commit(txn: StagedFile): void {
     const pending = join(this.dir, txn.tmp);
