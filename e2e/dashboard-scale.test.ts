@@ -124,6 +124,7 @@ describe("dashboard at scale", () => {
     expect(Math.max(toFinished, toRunning, toAll), JSON.stringify(measured)).toBeLessThan(MAX_INTERACTION_MS);
     await browser.screenshot(page, "jobs-200");
     await page.close();
+    expect(browser.errors).toEqual([]);
   });
 
   it("draws the 30-vertex graph without overlaps, opens a vertex's subtasks at once, and stays mostly idle", async () => {
@@ -178,5 +179,6 @@ describe("dashboard at scale", () => {
       .toBe(true);
     await browser.screenshot(page, "job-30-vertices-fit");
     await page.close();
+    expect(browser.errors).toEqual([]);
   });
 });

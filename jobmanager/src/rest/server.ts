@@ -1,7 +1,7 @@
 import type { AddressInfo } from "node:net";
 import fastifySwagger from "@fastify/swagger";
 import { RiffleError } from "@riffle/shared";
-import { fastify } from "fastify";
+import { type FastifyRequest, fastify } from "fastify";
 import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import { RestAuth } from "./auth.js";
 import { registerClusterRoutes } from "./cluster-routes.js";
@@ -30,16 +30,30 @@ export async function createRestServer(ctx: RestContext): Promise<RestApp> {
     return reply.status(status).send(body);
   });
   app.setNotFoundHandler((req, reply) => reply.status(404).send({ code: "NOT_FOUND", message: `no such endpoint: ${req.method} ${req.url}` }));
-  app.addHook("onRequest", async (req, reply) => {
+  app.addHook("onRequest", async (req) => {
     // Routes without a declared access (none today) count as read-only: nothing is open by omission.
     auth.check(req.routeOptions.config?.access ?? "read-only", req.headers.authorization, `${req.method} ${req.routeOptions.url ?? req.url}`);
-    // Only the leader serves the cluster's state and actions; a standby sends the caller to the
-    // leader (307 keeps the method and body), or says why there is none. Unknown paths stay 404s.
+  });
+  // Only the leader serves the cluster's state and actions. A standby passes the request on to the
+  // leader and relays its answer (as Flink's REST endpoints reach the leader's dispatcher from any
+  // JobManager), so a dashboard opened on a standby works without following a redirect to another
+  // origin; with no leader it says why (503). Run after validation: a bad body is refused here as
+  // the leader would refuse it. Unknown paths stay 404s.
+  app.addHook("preHandler", async (req, reply) => {
     if (req.routeOptions.config?.standby || req.routeOptions.url === undefined || ctx.leadership.serving()) return;
     const leader = ctx.leadership.otherLeader();
-    const body = { code: "NOT_LEADER", message: ctx.leadership.whyNotLeader() };
-    if (leader) return reply.status(307).header("location", `${leader.restAddress}${req.url}`).send(body);
-    return reply.status(503).header("retry-after", "1").send(body);
+    if (!leader) return reply.status(503).header("retry-after", "1").send({ code: "NOT_LEADER", message: ctx.leadership.whyNotLeader() });
+    const answer = await forwardToLeader(leader.restAddress, req).catch((err: Error) => err);
+    if (answer instanceof Error) {
+      return reply
+        .status(503)
+        .header("retry-after", "1")
+        .send({
+          code: "NOT_LEADER",
+          message: `this JobManager is a standby, and the leader ${leader.leaderId} at ${leader.restAddress} did not answer: ${answer.message}`,
+        });
+    }
+    return reply.status(answer.status).header("content-type", answer.contentType).send(answer.body);
   });
   await app.register(fastifySwagger, {
     openapi: {
@@ -90,4 +104,23 @@ export async function listenRest(app: RestApp, host: string, port: number): Prom
     throw new RiffleError("INTERNAL", `cannot listen on ${host}:${port}: ${(err as Error).message}`, { cause: err });
   }
   return (app.server.address() as AddressInfo).port;
+}
+
+/** How long a standby waits for the leader's answer to a request it passes on (a submission plans the job). */
+const FORWARD_TIMEOUT_MS = 60_000;
+
+/** Sends a request on to the leader with the caller's credentials and body; its status, type and bytes. */
+async function forwardToLeader(leaderRestAddress: string, req: FastifyRequest): Promise<{ status: number; contentType: string; body: Buffer }> {
+  const headers: Record<string, string> = { accept: req.headers.accept ?? "application/json" };
+  if (req.headers.authorization) headers.authorization = req.headers.authorization;
+  const hasBody = req.body !== undefined && req.method !== "GET" && req.method !== "HEAD";
+  if (hasBody) headers["content-type"] = "application/json";
+  const res = await fetch(`${leaderRestAddress}${req.url}`, {
+    method: req.method,
+    headers,
+    body: hasBody ? JSON.stringify(req.body) : undefined,
+    redirect: "manual",
+    signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS),
+  });
+  return { status: res.status, contentType: res.headers.get("content-type") ?? "application/json", body: Buffer.from(await res.arrayBuffer()) };
 }
