@@ -88,6 +88,9 @@ describe("dashboard: high availability and the autoscaler", () => {
       expect(info.status).toBe(200);
       expect(await state.textContent()).toContain(`Mode ${info.body.mode}`);
       await expect.poll(() => page.getByTestId("autoscaler-history").locator("tbody tr").count(), SHOWN).toBeGreaterThanOrEqual(info.body.history.length);
+      // The same autoscaler on the JobManager's /metrics.
+      const scrape = await (await fetch(`${cluster.restUrl}/metrics`)).text();
+      expect(scrape).toContain(`riffle_autoscaler_rescales{job_id="${jobId}",process="jobmanager"} 0`);
       await browser.screenshot(page, "job-autoscaler");
       await page.close();
       expect(browser.errors).toEqual([]);

@@ -1,4 +1,5 @@
-import { Gauge, type Registry } from "@riffle/shared";
+import type { Registry } from "@riffle/shared";
+import { currentGauge } from "../metrics/current-gauge.js";
 import type { Dispatcher } from "../dispatcher/index.js";
 import type { Autoscaler } from "./autoscaler.js";
 
@@ -7,54 +8,32 @@ import type { Autoscaler } from "./autoscaler.js";
  * and skipped decisions, and per vertex the parallelism, the recommendation and the rates behind it.
  */
 export function registerAutoscalerMetrics(metrics: Registry, leader: () => { autoscaler: Autoscaler; dispatcher: Dispatcher } | undefined): void {
-  const jobGauge = (name: string, help: string, value: (a: ReturnType<Autoscaler["all"]>[number]) => number) =>
-    new Gauge({
-      name,
-      help,
-      labelNames: ["job_id"],
-      registers: [metrics],
-      collect() {
-        this.reset();
-        const part = leader();
-        if (!part) return;
-        for (const a of part.autoscaler.all()) if (a.stateName !== "disabled") this.set({ job_id: a.jobId }, value(a));
-      },
+  type JobAutoscaler = ReturnType<Autoscaler["all"]>[number];
+  const jobGauge = (name: string, help: string, value: (a: JobAutoscaler) => number) =>
+    currentGauge(metrics, { name, help, labelNames: ["job_id"] }, leader, (set, { autoscaler }) => {
+      for (const a of autoscaler.all()) if (a.stateName !== "disabled") set({ job_id: a.jobId }, value(a));
     });
   jobGauge("riffle_autoscaler_rescales", "Rescales the autoscaler applied to the job since the JobManager started", (a) => a.counts.rescales);
   jobGauge("riffle_autoscaler_failures", "Autoscaler rescales of the job that failed since the JobManager started", (a) => a.counts.failures);
   jobGauge("riffle_autoscaler_skipped", "Autoscaler decisions not applied (cap per hour, too few slots)", (a) => a.counts.skipped);
 
-  const vertexGauge = (
-    name: string,
-    help: string,
-    value: (e: NonNullable<ReturnType<ReturnType<Autoscaler["all"]>[number]["evaluationOf"]>>) => number | undefined,
-  ) =>
-    new Gauge({
-      name,
-      help,
-      labelNames: ["job_id", "vertex_id", "vertex_name"],
-      registers: [metrics],
-      collect() {
-        this.reset();
-        const part = leader();
-        if (!part) return;
-        const { autoscaler, dispatcher } = part;
-        for (const a of autoscaler.all()) {
-          if (a.stateName === "disabled") continue;
-          let job: ReturnType<Dispatcher["job"]>;
-          try {
-            job = dispatcher.job(a.jobId);
-          } catch {
-            continue;
-          }
-          for (const v of job.graph.vertices) {
-            const e = a.evaluationOf(v.id);
-            if (!e || e.decision.current !== v.parallelism) continue;
-            const x = value(e);
-            if (x !== undefined && Number.isFinite(x)) this.set({ job_id: a.jobId, vertex_id: v.id, vertex_name: v.name }, x);
-          }
+  const vertexGauge = (name: string, help: string, value: (e: NonNullable<ReturnType<JobAutoscaler["evaluationOf"]>>) => number | undefined) =>
+    currentGauge(metrics, { name, help, labelNames: ["job_id", "vertex_id", "vertex_name"] }, leader, (set, { autoscaler, dispatcher }) => {
+      for (const a of autoscaler.all()) {
+        if (a.stateName === "disabled") continue;
+        let job: ReturnType<Dispatcher["job"]>;
+        try {
+          job = dispatcher.job(a.jobId);
+        } catch {
+          continue;
         }
-      },
+        for (const v of job.graph.vertices) {
+          const e = a.evaluationOf(v.id);
+          if (!e || e.decision.current !== v.parallelism) continue;
+          const x = value(e);
+          if (x !== undefined && Number.isFinite(x)) set({ job_id: a.jobId, vertex_id: v.id, vertex_name: v.name }, x);
+        }
+      }
     });
   vertexGauge("riffle_autoscaler_parallelism", "The vertex's parallelism when the autoscaler last evaluated it", (e) => e.decision.current);
   vertexGauge("riffle_autoscaler_recommended_parallelism", "The parallelism the autoscaler recommends for the vertex", (e) => e.decision.recommended);

@@ -3,6 +3,7 @@ import type { Dispatcher } from "../dispatcher/index.js";
 import type { TaskManagerRegistry } from "../registry/index.js";
 import type { JobMaster } from "../scheduler/index.js";
 import { JOB_STATUSES } from "../store/index.js";
+import { currentGauge } from "./current-gauge.js";
 import type { MetricsHistory } from "./history.js";
 import { jobThroughput, measuredSubtasks, vertexRates, type VertexRates } from "./job-metrics.js";
 
@@ -105,21 +106,8 @@ export function createJobManagerMetrics(
     },
   });
   const jobGauge = (name: string, help: string, value: (job: JobMaster, history: MetricsHistory) => number | undefined) =>
-    new Gauge({
-      name,
-      help,
-      labelNames: ["job_id"],
-      registers: [metrics],
-      collect() {
-        this.reset();
-        const part = leader();
-        if (!part) return;
-        for (const job of part.dispatcher.list()) {
-          if (job.isTerminal) continue;
-          const v = value(job, part.metricsHistory);
-          if (v !== undefined) this.set({ job_id: job.id }, v);
-        }
-      },
+    currentGauge(metrics, { name, help, labelNames: ["job_id"] }, leader, (set, part) => {
+      for (const job of part.dispatcher.list()) if (!job.isTerminal) set({ job_id: job.id }, value(job, part.metricsHistory));
     });
   jobGauge("riffle_job_numRestarts", "Times the job restarted after a failure", (job) => job.numRestarts);
   jobGauge("riffle_job_numberOfCompletedCheckpoints", "Checkpoints of the job that completed", (job) => job.checkpointCoordinator?.stats.numberOfCompleted);
@@ -147,23 +135,13 @@ export function createJobManagerMetrics(
 
   // The same numbers per vertex as GET /jobs/:id (Flink's task metrics, aggregated over subtasks).
   const vertexGauge = (name: string, help: string, value: (r: VertexRates) => number | undefined) =>
-    new Gauge({
-      name,
-      help,
-      labelNames: ["job_id", "vertex_id", "vertex_name"],
-      registers: [metrics],
-      collect() {
-        this.reset();
-        const part = leader();
-        if (!part) return;
-        for (const job of part.dispatcher.list()) {
-          if (job.isTerminal) continue;
-          for (const v of job.graph.vertices) {
-            const x = value(vertexRates(measuredSubtasks(job, part.metricsHistory, v.id)));
-            if (x !== undefined) this.set({ job_id: job.id, vertex_id: v.id, vertex_name: v.name }, x);
-          }
+    currentGauge(metrics, { name, help, labelNames: ["job_id", "vertex_id", "vertex_name"] }, leader, (set, part) => {
+      for (const job of part.dispatcher.list()) {
+        if (job.isTerminal) continue;
+        for (const v of job.graph.vertices) {
+          set({ job_id: job.id, vertex_id: v.id, vertex_name: v.name }, value(vertexRates(measuredSubtasks(job, part.metricsHistory, v.id))));
         }
-      },
+      }
     });
   vertexGauge("riffle_vertex_numRecordsInPerSecond", "Records the vertex's subtasks read per second, summed", (r) => r.numRecordsInPerSecond);
   vertexGauge("riffle_vertex_numRecordsOutPerSecond", "Records the vertex's subtasks write per second, summed", (r) => r.numRecordsOutPerSecond);

@@ -12,7 +12,8 @@
  */
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { type Logger, type Registry, type RiffleConfig, Gauge, RiffleError } from "@riffle/shared";
+import { type Logger, type Registry, type RiffleConfig, RiffleError } from "@riffle/shared";
+import { currentGauge } from "../metrics/current-gauge.js";
 import { ProcessProvider } from "./process-provider.js";
 import type { TaskManagerProvider } from "./provider.js";
 import type { ResourceManager } from "./resource-manager.js";
@@ -64,29 +65,20 @@ export function createProvider(config: RiffleConfig, deps: { storageDir: string;
 
 /** The resource manager's numbers on the JobManager's /metrics. */
 export function registerResourceMetrics(metrics: Registry, current: () => ResourceManager | undefined): void {
-  new Gauge({
-    name: "riffle_resourcemanager_taskmanagers",
-    help: "TaskManagers the resource manager's provider runs, by state (starting, registered, stopping)",
-    labelNames: ["provider", "state"],
-    registers: [metrics],
-    collect() {
-      this.reset();
-      const rm = current();
-      if (rm) for (const [state, n] of Object.entries(rm.states())) this.set({ provider: rm.providerName, state }, n);
+  currentGauge(
+    metrics,
+    {
+      name: "riffle_resourcemanager_taskmanagers",
+      help: "TaskManagers the resource manager's provider runs, by state (starting, registered, stopping)",
+      labelNames: ["provider", "state"],
     },
-  });
+    current,
+    (set, rm) => {
+      for (const [state, n] of Object.entries(rm.states())) set({ provider: rm.providerName, state }, n);
+    },
+  );
   const counter = (name: string, help: string, key: keyof ResourceManager["counts"]) =>
-    new Gauge({
-      name,
-      help,
-      labelNames: ["provider"],
-      registers: [metrics],
-      collect() {
-        this.reset();
-        const rm = current();
-        if (rm) this.set({ provider: rm.providerName }, rm.counts[key]);
-      },
-    });
+    currentGauge(metrics, { name, help, labelNames: ["provider"] }, current, (set, rm) => set({ provider: rm.providerName }, rm.counts[key]));
   counter("riffle_resourcemanager_taskmanagers_started", "TaskManagers the provider started since the JobManager started", "started");
   counter("riffle_resourcemanager_start_failures", "TaskManager starts that failed (the provider refused or could not start one)", "startFailures");
   counter("riffle_resourcemanager_registration_timeouts", "Provided TaskManagers stopped because they did not register in time", "registrationTimeouts");
