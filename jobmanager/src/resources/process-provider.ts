@@ -175,14 +175,23 @@ export class ProcessProvider implements TaskManagerProvider {
 
 /** `--set key=value` for every setting of the JobManager that differs from its default, but the TaskManager's own. */
 function inheritedSettings(config: RiffleConfig): string[] {
-  const out: string[] = [];
+  return inheritedValues(config, OWN_KEYS).flatMap(([key, value]) => ["--set", `${key}=${value}`]);
+}
+
+/**
+ * The JobManager's settings that differ from their defaults and that a TaskManager it starts should
+ * get too: all but `own` (the TaskManager's own values) and the JobManager's alone (resource manager,
+ * REST, autoscaler).
+ */
+export function inheritedValues(config: RiffleConfig, own: ReadonlySet<string>): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
   for (const [key, option] of Object.entries(CONFIG_OPTIONS)) {
-    if (OWN_KEYS.has(key) || key.startsWith("resourcemanager.") || key.startsWith("rest.") || key.startsWith("job.autoscaler.")) continue;
+    if (own.has(key) || key.startsWith("resourcemanager.") || key.startsWith("rest.") || key.startsWith("job.autoscaler.")) continue;
     const value = (config as Record<string, unknown>)[key];
     const parsed = option.schema.safeParse(option.default);
     if (parsed.success && JSON.stringify(parsed.data) === JSON.stringify(value)) continue;
     if (value === undefined || (typeof value === "object" && value !== null)) continue;
-    out.push("--set", `${key}=${String(value)}`);
+    out.push([key, String(value)]);
   }
   return out;
 }
@@ -199,7 +208,8 @@ function signal(pid: number, sig: NodeJS.Signals): void {
   }
 }
 
-async function settlesWithin(promise: Promise<void>, ms: number): Promise<boolean> {
+/** Whether `promise` settles within `ms`. */
+export async function settlesWithin(promise: Promise<void>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<boolean>((resolve) => {
     timer = setTimeout(() => resolve(false), ms);
