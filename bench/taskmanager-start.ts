@@ -2,7 +2,10 @@
  * TaskManager start time per provider: from the JobManager's request ("starting TaskManager <id>" in
  * its log) to the TaskManager's registration ("TaskManager registered", the same log, the same
  * clock), beside a bare `node` process started in the same run (spawn → its first line of output).
- * Only the `process` provider exists so far; `standalone` starts nothing.
+ * Providers: `process` (a child process) and `kubernetes` (a pod, created through the
+ * project's Kubernetes-API test server, whose kubelet runs the pod's command as a local process: so
+ * this measures the API round trips, the watch and the TaskManager's start, not a real cluster's
+ * scheduling, image pull or container start). `standalone` starts nothing.
  *
  * Each round starts a JobManager with resourcemanager.taskmanagers.min = 1 (so it starts one
  * TaskManager at once), reads the two log lines, and stops it (which stops the TaskManager).
@@ -14,7 +17,8 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { RiffleProcess } from "../e2e/harness/index.js";
+import { KubeApiServer } from "@riffle/kube-api";
+import { CLI, RiffleProcess } from "../e2e/harness/index.js";
 import { RESULTS_DIR, machine } from "./report.js";
 
 const runs = Number(process.argv[process.argv.indexOf("--runs") + 1]) || 5;
@@ -29,15 +33,16 @@ function bareNode(): Promise<number> {
   });
 }
 
-/** One JobManager with the process provider: request → registered of its one TaskManager, in ms. */
-async function processProvider(): Promise<number> {
+/** One JobManager with `provider`: request → registered of its one TaskManager, in ms. */
+async function provided(provider: string, extra: Record<string, string> = {}): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), "riffle-tm-start-"));
   const settings = {
     "rest.port": 0,
     "jobmanager.rpc.port": 0,
     "jobmanager.storage.dir": join(dir, "jobmanager"),
-    "resourcemanager.provider": "process",
+    "resourcemanager.provider": provider,
     "resourcemanager.taskmanagers.min": 1,
+    ...extra,
   };
   const jm = new RiffleProcess("jobmanager", ["jobmanager", ...Object.entries(settings).flatMap(([k, v]) => ["--set", `${k}=${v}`])]);
   try {
@@ -57,10 +62,24 @@ function median(xs: number[]): number {
 
 async function main(): Promise<void> {
   const bare: number[] = [];
-  const provided: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    bare.push(await bareNode());
-    provided.push(await processProvider());
+  const processes: number[] = [];
+  const pods: number[] = [];
+  const kubeDir = mkdtempSync(join(tmpdir(), "riffle-tm-start-kube-"));
+  const api = await KubeApiServer.start({ dataDir: kubeDir, token: "bench" });
+  const kubernetes = {
+    "resourcemanager.kubernetes.kubeconfig": api.writeKubeconfig(join(kubeDir, "kubeconfig")),
+    "resourcemanager.kubernetes.image": "riffle:bench",
+    "resourcemanager.kubernetes.command": `${process.execPath} ${CLI}`,
+  };
+  try {
+    for (let i = 0; i < runs; i++) {
+      bare.push(await bareNode());
+      processes.push(await provided("process"));
+      pods.push(await provided("kubernetes", kubernetes));
+    }
+  } finally {
+    await api.close(true);
+    rmSync(kubeDir, { recursive: true, force: true });
   }
   const row = (what: string, xs: number[]) =>
     `| ${what} | ${Math.round(median(xs))} ms | ${Math.round(Math.min(...xs))}–${Math.round(Math.max(...xs))} ms | ${xs.length} |`;
@@ -68,12 +87,13 @@ async function main(): Promise<void> {
   const lines = [
     "# TaskManager start time per provider",
     "",
-    `${m.cpu}, ${m.cores} cores, Node ${m.node}, ${m.date}; load average ${loadavg()[0]!.toFixed(1)} at the end (other builds and tests ran beside it). \`node --import tsx bench/taskmanager-start.ts --runs ${runs}\`, rounds alternating. A TaskManager's own start (modules, one worker thread per slot, gRPC and metrics servers) is most of it.`,
+    `${m.cpu}, ${m.cores} cores, Node ${m.node}, ${m.date}; load average ${loadavg()[0]!.toFixed(1)} at the end (other builds and tests ran beside it). \`node --import tsx bench/taskmanager-start.ts --runs ${runs}\`, rounds alternating. A TaskManager's own start (modules, one worker thread per slot, gRPC and metrics servers) is most of it. The kubernetes row runs against the project's Kubernetes-API test server (testing/kube-api): API calls over TLS, the pod's watch events and the TaskManager's start as a local process; a real cluster adds scheduling, the image pull and the container's start.`,
     "",
     "| start | median | range | runs |",
     "|---|---|---|---|",
     row("bare `node -e` (spawn → first output)", bare),
-    row("`process` provider (request → registered)", provided),
+    row("`process` provider (request → registered)", processes),
+    row("`kubernetes` provider, test API server (request → registered)", pods),
     "",
   ];
   writeFileSync(join(RESULTS_DIR, "taskmanager-start.md"), lines.join("\n"));

@@ -323,6 +323,34 @@ describe("resource manager with the kubernetes provider", () => {
     }
   }, 240_000);
 
+  it("serves while the Kubernetes API is down at its start, and creates pods once it answers", async () => {
+    // A server's kubeconfig, port and certificate; then it goes, and comes back later on the same port.
+    const first = await startApi("late");
+    const port = Number(new URL(first.api.url).port);
+    const tls = first.api.tls;
+    await first.api.close(true);
+    api = undefined;
+    const cluster = new Cluster(settings("late", first.kubeconfig, { "resourcemanager.taskmanagers.min": 1 }));
+    await cluster.start();
+    try {
+      await cluster.jm.waitForLog((l) =>
+        /the kubernetes provider cannot list its TaskManagers \(cannot list the TaskManager pods .*did not answer/.test(String(l.msg)),
+      );
+      expect((await cluster.rest("GET", "/overview")).status).toBe(200);
+      expect(await cluster.taskmanagers()).toEqual([]);
+      api = await KubeApiServer.start({ dataDir: join(work, "late", "kube2"), namespaces: [NAMESPACE], token: "secret", port, tls });
+      await cluster.jm.waitForLog((l) => String(l.msg).startsWith("resource manager started with the kubernetes provider"), 30_000);
+      await cluster.until(
+        "a TaskManager pod registered",
+        () => cluster.taskmanagers(),
+        (t) => t.length === 1,
+        60_000,
+      );
+    } finally {
+      await cluster.jm.stop(30_000);
+    }
+  }, 120_000);
+
   it("refuses to start without an image, or with a kubeconfig that does not exist", async () => {
     const base = [
       "jobmanager",

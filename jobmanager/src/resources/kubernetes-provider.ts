@@ -94,10 +94,19 @@ export class KubernetesProvider implements TaskManagerProvider {
   }
 
   private connect(): Promise<Client> {
-    this.client ??= import("@kubernetes/client-node").then((k) => {
-      const kc = loadKubeConfig(k.KubeConfig, this.options.config["resourcemanager.kubernetes.kubeconfig"]);
-      this.server = kc.getCurrentCluster()!.server;
-      return { kc, core: kc.makeApiClient(k.CoreV1Api), apps: kc.makeApiClient(k.AppsV1Api), makeInformer: k.makeInformer };
+    this.client ??= import("@kubernetes/client-node").then(
+      (k) => {
+        const kc = loadKubeConfig(k.KubeConfig, this.options.config["resourcemanager.kubernetes.kubeconfig"]);
+        this.server = kc.getCurrentCluster()!.server;
+        return { kc, core: kc.makeApiClient(k.CoreV1Api), apps: kc.makeApiClient(k.AppsV1Api), makeInformer: k.makeInformer };
+      },
+      (err: unknown) => {
+        throw new RiffleError("PROVIDER_FAILED", `cannot load @kubernetes/client-node: ${(err as Error).message}`, { cause: err });
+      },
+    );
+    // A kubeconfig that could not be read is read again next time (it may be fixed meanwhile).
+    this.client.catch(() => {
+      this.client = undefined;
     });
     return this.client;
   }

@@ -24,6 +24,8 @@ export interface KubeApiServerOptions {
   historyLimit?: number;
   /** Port to listen on (127.0.0.1); 0 or none: a free one. */
   port?: number;
+  /** Certificate and key (PEM) to serve with, e.g. another server's `tls` (a restart on the same port); none: a new self-signed one. */
+  tls?: { cert: string; key: string };
 }
 
 /** The resources served: what kind each holds and which schema validates it. */
@@ -72,16 +74,15 @@ export class KubeApiServer {
 
   private constructor(
     private readonly options: KubeApiServerOptions,
-    /** The server's self-signed certificate (PEM): the kubeconfig's certificate authority. */
-    readonly certificate: string,
-    key: string,
+    /** The server's certificate and key (PEM); the certificate is the kubeconfig's certificate authority. */
+    readonly tls: { cert: string; key: string },
   ) {
     this.store = new ObjectStore(options.historyLimit);
     this.kubelet = new Kubelet(this.store, options.dataDir);
     this.namespaces = new Set(options.namespaces ?? ["default"]);
     this.serviceAccounts = new Set(options.serviceAccounts ?? ["default"]);
     this.quota = options.quota ?? {};
-    this.server = createServer({ key, cert: certificate }, (req, res) => {
+    this.server = createServer(tls, (req, res) => {
       this.handle(req, res).catch((err: unknown) => this.fail(res, err));
     });
     this.unsubscribeGc = this.store.subscribe((e) => this.collectGarbage(e));
@@ -90,29 +91,36 @@ export class KubeApiServer {
   static async start(options: KubeApiServerOptions): Promise<KubeApiServer> {
     // A certificate of its own for 127.0.0.1, as a cluster's CA signs the API server's: the client
     // checks it (it refuses plain HTTP unless told to skip TLS verification).
-    const pem = await generate([{ name: "commonName", value: "riffle-kube-api" }], {
-      keyType: "ec",
-      curve: "P-256",
-      notAfterDate: new Date(Date.now() + 7 * 86_400_000),
-      extensions: [
-        { name: "basicConstraints", cA: true },
-        { name: "keyUsage", digitalSignature: true, keyCertSign: true },
-        { name: "extKeyUsage", serverAuth: true },
-        {
-          name: "subjectAltName",
-          altNames: [
-            { type: 7, ip: "127.0.0.1" },
-            { type: 2, value: "localhost" },
+    const pem = options.tls
+      ? undefined
+      : await generate([{ name: "commonName", value: "riffle-kube-api" }], {
+          keyType: "ec",
+          curve: "P-256",
+          notAfterDate: new Date(Date.now() + 7 * 86_400_000),
+          extensions: [
+            { name: "basicConstraints", cA: true },
+            { name: "keyUsage", digitalSignature: true, keyCertSign: true },
+            { name: "extKeyUsage", serverAuth: true },
+            {
+              name: "subjectAltName",
+              altNames: [
+                { type: 7, ip: "127.0.0.1" },
+                { type: 2, value: "localhost" },
+              ],
+            },
           ],
-        },
-      ],
-    });
-    const s = new KubeApiServer(options, pem.cert, pem.private);
+        });
+    const s = new KubeApiServer(options, options.tls ?? { cert: pem!.cert, key: pem!.private });
     await new Promise<void>((resolve, reject) => {
       s.server.once("error", reject);
       s.server.listen(options.port ?? 0, "127.0.0.1", () => resolve());
     });
     return s;
+  }
+
+  /** The server's certificate (PEM). */
+  get certificate(): string {
+    return this.tls.cert;
   }
 
   get url(): string {
