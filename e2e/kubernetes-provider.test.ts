@@ -261,7 +261,7 @@ describe("resource manager with the kubernetes provider", () => {
     }
   }, 300_000);
 
-  it("a pod the API refuses (quota: 403, invalid: 422) fails the start with the API's reason and backs off; running jobs keep running", async () => {
+  it("a pod the API refuses (quota: 403, invalid: 422) or whose container cannot start fails the start with the reason and backs off; running jobs keep running", async () => {
     const { kubeconfig } = await startApi("refused", { quota: { pods: 1 } });
     const cluster = new Cluster(
       settings("refused", kubeconfig, {
@@ -303,6 +303,7 @@ describe("resource manager with the kubernetes provider", () => {
 
     // Requests above limits: the API answers 422 Invalid with the field, and the JobManager says so.
     await api!.close(true);
+    api = undefined;
     const { kubeconfig: kc2 } = await startApi("invalid");
     const invalid = new Cluster(
       settings("invalid", kc2, {
@@ -320,6 +321,31 @@ describe("resource manager with the kubernetes provider", () => {
       expect((await invalid.rest("GET", "/overview")).status).toBe(200);
     } finally {
       await invalid.jm.stop(30_000);
+    }
+
+    // A pod whose container cannot start (here: no command, so the test kubelet has nothing to run,
+    // as a missing image would leave it waiting) is a failed start at once, not after the
+    // registration timeout; the pod is deleted.
+    await api!.close(true);
+    api = undefined;
+    const { kubeconfig: kc3, core } = await startApi("stuck");
+    const stuck = new Cluster({
+      ...settings("stuck", kc3, { "resourcemanager.taskmanagers.min": 1, "resourcemanager.start-worker.retry-interval": "10s" }),
+      "resourcemanager.kubernetes.command": "",
+    });
+    await stuck.start();
+    try {
+      const line = await stuck.jm.waitForLog((l) => /could not start a TaskManager/.test(String(l.msg)), 30_000);
+      expect(line.msg).toMatch(
+        /\(pod riffle\/riffle-default-taskmanager-\w+\) cannot start its container: CreateContainerError \(the riffle test kubelet runs no images/,
+      );
+      await stuck.until(
+        "the stuck pod deleted",
+        () => pods(core),
+        (p) => p.length === 0,
+      );
+    } finally {
+      await stuck.jm.stop(30_000);
     }
   }, 240_000);
 
