@@ -5,9 +5,9 @@ import { AppsV1Api, CoreV1Api, KubeConfig, type V1Pod } from "@kubernetes/client
 import { bundleJob } from "@riffle/cli";
 import { KubeApiServer } from "@riffle/kube-api";
 import { freePort } from "@riffle/shared";
-import type { JobDetails, SubmitJobResponse, TaskManagersInfo } from "@riffle/shared/rest-api";
+import type { JobDetails, SubmitJobResponse } from "@riffle/shared/rest-api";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { CLI, RiffleProcess, metricValue } from "./harness/index.js";
+import { CLI, ResourceCluster, RiffleProcess, setFlags } from "./harness/index.js";
 
 /**
  * The resource manager with the `kubernetes` provider: the JobManager talks to the project's
@@ -44,53 +44,10 @@ async function startApi(name: string, options: { quota?: { pods?: number } } = {
   return { api, kubeconfig, core: kc.makeApiClient(CoreV1Api), apps: kc.makeApiClient(AppsV1Api) };
 }
 
-class Cluster {
-  jm!: RiffleProcess;
-  restUrl = "";
-
-  constructor(private readonly settings: Record<string, string | number>) {}
-
-  async start(): Promise<void> {
-    const flags = Object.entries(this.settings).flatMap(([k, v]) => ["--set", `${k}=${v}`]);
-    this.jm = new RiffleProcess("jobmanager", ["jobmanager", ...flags]);
-    const started = await this.jm.waitForLog((l) => l.msg === "JobManager started", 30_000);
-    this.restUrl = `http://127.0.0.1:${started.restPort}`;
-  }
-
-  async rest<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-    const res = await fetch(`${this.restUrl}${path}`, {
-      method,
-      headers: body === undefined ? {} : { "content-type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(30_000),
-    });
-    const text = await res.text();
-    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
-  }
-
-  async taskmanagers(): Promise<TaskManagersInfo["taskmanagers"]> {
-    return (await this.rest<TaskManagersInfo>("GET", "/taskmanagers")).body.taskmanagers;
-  }
-
-  async job(id: string): Promise<JobDetails> {
-    return (await this.rest<JobDetails>("GET", `/jobs/${id}`)).body;
-  }
-
-  async metric(name: string): Promise<number | undefined> {
-    const res = await fetch(`${this.restUrl}/metrics`, { signal: AbortSignal.timeout(10_000) });
-    return metricValue(await res.text(), name, { provider: "kubernetes" });
-  }
-
-  /** Polls `probe` until `done` holds, with a deadline. */
-  async until<T>(what: string, probe: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    let last: T | undefined;
-    while (Date.now() < deadline) {
-      last = await probe();
-      if (done(last)) return last;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    throw new Error(`${what} within ${timeoutMs} ms; last: ${JSON.stringify(last)}\n${this.jm.tail(30)}`);
+/** The JobManager under test, with the kubernetes provider. */
+class Cluster extends ResourceCluster {
+  constructor(settings: Record<string, string | number>) {
+    super(settings, "kubernetes");
   }
 }
 
@@ -378,29 +335,13 @@ describe("resource manager with the kubernetes provider", () => {
   }, 120_000);
 
   it("refuses to start without an image, or with a kubeconfig that does not exist", async () => {
-    const base = [
-      "jobmanager",
-      "--set",
-      "rest.port=0",
-      "--set",
-      "jobmanager.rpc.port=0",
-      "--set",
-      `jobmanager.storage.dir=${join(work, "bad")}`,
-      "--set",
-      "resourcemanager.provider=kubernetes",
-    ];
-    const noImage = new RiffleProcess("jobmanager", base);
+    const base = { "rest.port": 0, "jobmanager.rpc.port": 0, "jobmanager.storage.dir": join(work, "bad"), "resourcemanager.provider": "kubernetes" };
+    const noImage = new RiffleProcess("jobmanager", ["jobmanager", ...setFlags(base)]);
     expect((await noImage.waitForExit(20_000)).code).toBe(1);
     expect(noImage.stderr.join("\n")).toMatch(/resourcemanager.kubernetes.image is empty: set it to the Riffle image/);
-    const port = await freePort();
     const noConfig = new RiffleProcess("jobmanager", [
-      ...base,
-      "--set",
-      "resourcemanager.kubernetes.image=riffle:1",
-      "--set",
-      `resourcemanager.kubernetes.kubeconfig=${join(work, "nope.yaml")}`,
-      "--set",
-      `jobmanager.rpc.port=${port}`,
+      "jobmanager",
+      ...setFlags({ ...base, "resourcemanager.kubernetes.image": "riffle:1", "resourcemanager.kubernetes.kubeconfig": join(work, "nope.yaml") }),
     ]);
     expect((await noConfig.waitForExit(20_000)).code).toBe(1);
     expect(noConfig.stderr.join("\n")).toMatch(/resourcemanager.kubernetes.kubeconfig: .*nope.yaml does not exist/);
