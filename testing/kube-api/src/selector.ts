@@ -52,3 +52,30 @@ function splitTopLevel(text: string): string[] {
   out.push(text.slice(start));
   return out;
 }
+
+/** The fields a pod's field selector may name (a real server knows a few more). */
+const FIELDS: Record<string, (o: { metadata: { name?: string; namespace?: string }; spec?: unknown; status?: unknown }) => string> = {
+  "metadata.name": (o) => o.metadata.name ?? "",
+  "metadata.namespace": (o) => o.metadata.namespace ?? "",
+  "spec.nodeName": (o) => (o.spec as { nodeName?: string } | undefined)?.nodeName ?? "",
+  "status.phase": (o) => (o.status as { phase?: string } | undefined)?.phase ?? "",
+};
+
+/**
+ * Field selectors (`?fieldSelector=metadata.name=x`, as kubectl sends to wait for one object):
+ * `field=value`, `field==value`, `field!=value`, joined by commas; throws on an unknown field.
+ */
+export function parseFieldSelector(text: string): (o: Parameters<(typeof FIELDS)[string]>[0]) => boolean {
+  const tests = text
+    .split(",")
+    .filter((p) => p.trim() !== "")
+    .map((part) => {
+      const m = part.trim().match(/^([^!=\s]+)\s*(!=|==|=)\s*(.*)$/);
+      if (!m) throw new Error(`invalid field selector: ${JSON.stringify(part)}`);
+      const [, field, op, value] = m as unknown as [string, string, string, string];
+      const read = FIELDS[field];
+      if (!read) throw new Error(`field label not supported: ${field}`);
+      return (o: Parameters<typeof read>[0]) => (read(o) === value) === (op !== "!=");
+    });
+  return (o) => tests.every((t) => t(o));
+}

@@ -282,6 +282,9 @@ describe("Kubernetes API test server", () => {
     const list = await core.listNamespacedPod({ namespace: "default", labelSelector: "role=tm" });
     expect(list.items.map((p) => p.metadata?.name)).toEqual(["owned"]);
     expect((await core.listNamespacedPod({ namespace: "default", labelSelector: "role notin (tm)" })).items).toEqual([]);
+    expect((await core.listNamespacedPod({ namespace: "default", fieldSelector: "metadata.name=owned" })).items).toHaveLength(1);
+    expect((await core.listNamespacedPod({ namespace: "default", fieldSelector: "metadata.name!=owned" })).items).toEqual([]);
+    await expect(core.listNamespacedPod({ namespace: "default", fieldSelector: "spec.hostname=x" })).rejects.toMatchObject({ code: 400 });
 
     const seen: string[] = [];
     let resolveDeleted: () => void;

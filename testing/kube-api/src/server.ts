@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { generate } from "selfsigned";
 import { Kubelet } from "./kubelet.js";
-import { type LabelSelector, parseLabelSelector } from "./selector.js";
+import { parseFieldSelector, parseLabelSelector } from "./selector.js";
 import { type KubeObject, ObjectStore, type StoredEvent, StoreError } from "./store.js";
 import { BodyRefused, type Cause, type ModelKind, parseQuantity, validateBody } from "./validation.js";
 
@@ -38,6 +38,11 @@ const RESOURCES: Record<string, Resource> = {
   pods: { kind: "Pod", apiVersion: "v1", listKind: "PodList" },
   deployments: { kind: "Deployment", apiVersion: "apps/v1", listKind: "DeploymentList" },
 };
+
+/** What a list or watch selects: labels and fields of the object. */
+interface LabelSelector {
+  matches(o: KubeObject): boolean;
+}
 
 class HttpError extends Error {
   constructor(
@@ -180,8 +185,7 @@ export class KubeApiServer {
     const params = url.searchParams;
     if (sub === "log" && method === "GET") return this.podLog(res, namespace, name!, params.get("container") ?? undefined);
     if (name === undefined && method === "GET") {
-      const selector = parseSelector(params.get("labelSelector"));
-      if (params.get("fieldSelector")) throw new HttpError(400, "BadRequest", "fieldSelector is not supported by this test server");
+      const selector = parseSelector(params.get("labelSelector"), params.get("fieldSelector"));
       if (params.get("watch") === "true" || params.get("watch") === "1") return this.watch(req, res, plural, namespace, selector, params);
       const items = this.store.list(plural, namespace, selector);
       return send(res, 200, {
@@ -304,8 +308,7 @@ export class KubeApiServer {
     params: URLSearchParams,
   ): void {
     const rv = params.get("resourceVersion");
-    const matches = (e: StoredEvent) =>
-      e.resource === plural && e.object.metadata.namespace === namespace && (!selector || selector.matches(e.object.metadata.labels ?? {}));
+    const matches = (e: StoredEvent) => e.resource === plural && e.object.metadata.namespace === namespace && (!selector || selector.matches(e.object));
     res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked", "cache-control": "no-cache, private" });
     // Headers now, not with the first event: a client waits for them before it reads events.
     res.flushHeaders();
@@ -442,12 +445,15 @@ function send(res: ServerResponse, code: number, body: unknown): void {
   res.end(text);
 }
 
-function parseSelector(text: string | null): LabelSelector | undefined {
-  if (!text) return undefined;
+/** The label and field selectors of a list or watch, as one test of an object (undefined: everything). */
+function parseSelector(labels: string | null, fields: string | null): LabelSelector | undefined {
+  if (!labels && !fields) return undefined;
   try {
-    return parseLabelSelector(text);
+    const byLabels = labels ? parseLabelSelector(labels) : undefined;
+    const byFields = fields ? parseFieldSelector(fields) : undefined;
+    return { matches: (o) => (!byLabels || byLabels.matches(o.metadata.labels ?? {})) && (!byFields || byFields(o)) };
   } catch (err) {
-    throw new HttpError(400, "BadRequest", `unable to parse requirement: ${(err as Error).message}`);
+    throw new HttpError(400, "BadRequest", (err as Error).message);
   }
 }
 

@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import type { LabelSelector } from "./selector.js";
 
 /** The part of an object every resource has: what the store reads and writes. */
 export interface KubeObject {
@@ -68,11 +67,11 @@ export class ObjectStore {
     return o && structuredClone(o);
   }
 
-  list(resource: string, namespace: string, selector?: LabelSelector): KubeObject[] {
+  list(resource: string, namespace: string, selector?: { matches(o: KubeObject): boolean }): KubeObject[] {
     const prefix = `${resource}/${namespace}/`;
     const out: KubeObject[] = [];
     for (const [k, o] of this.objects) {
-      if (k.startsWith(prefix) && (!selector || selector.matches(o.metadata.labels ?? {}))) out.push(structuredClone(o));
+      if (k.startsWith(prefix) && (!selector || selector.matches(o))) out.push(structuredClone(o));
     }
     return out.sort((a, b) => Number(a.metadata.resourceVersion) - Number(b.metadata.resourceVersion));
   }
