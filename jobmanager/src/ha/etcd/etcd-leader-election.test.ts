@@ -1,7 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { EtcdCluster } from "../../../../e2e/harness/etcd.js";
+import { LatencyProxy } from "../../../../e2e/harness/latency-proxy.js";
 import { CandidateProcess } from "../../testing/ha-candidate-process.js";
-import { etcdServices, haSettings, uniqueClusterId, untilCandidates } from "../../testing/ha-fixtures.js";
+import { etcdServices, haSettings, uniqueClusterId, until, untilCandidates } from "../../testing/ha-fixtures.js";
 import { RecordingContender } from "../../testing/recording-contender.js";
 import type { EtcdHighAvailabilityServices } from "./etcd-high-availability-services.js";
 import { EtcdLeaderSession } from "./etcd-leader-election-driver.js";
@@ -157,6 +158,33 @@ describe("leader election when etcd fails", () => {
     etcd.members[0]!.resume();
     const again = await contender.granted(2, 10_000);
     expect(again.token > session.token).toBe(true);
+  });
+
+  it("keeps its leadership while etcd answers keep-alives later than the call timeout, and steps down only when later than its lease allows", async () => {
+    // A slow etcd (a loaded machine, a slow disk), not a stopped one: every answer comes, but late.
+    const etcd = await EtcdCluster.start({ heartbeatMs: 50, electionMs: 500 });
+    const proxy = await LatencyProxy.start(etcd.members[0]!.clientPort);
+    open.push(proxy);
+    const ttlMs = 2_000;
+    const { ha, contender, session } = await leaderOn(etcd, {
+      "high-availability.etcd.endpoints": proxy.url,
+      "high-availability.etcd.lease-ttl": `${ttlMs}ms`,
+      "high-availability.etcd.call-timeout": "400ms",
+    });
+
+    // Twice the call timeout: a keep-alive answered then still renews the lease from when it was sent,
+    // and the next ones went out meanwhile. Held for three TTLs.
+    proxy.roundTripMs = 800;
+    const slowFrom = Date.now();
+    await until(() => (ha.leaseStatus()?.lastRenewedAt ?? 0) > slowFrom + 3 * ttlMs, 6 * ttlMs, "renewed through the slow answers");
+    expect(contender.revocations).toHaveLength(0);
+    expect(ha.leaderElection.hasLeadership(session)).toBe(true);
+
+    // Answers later than five sixths of the TTL after their keep-alive: no longer a lease to count on.
+    proxy.roundTripMs = 2_500;
+    const revoked = await contender.revoked(1, 3 * ttlMs);
+    expect(revoked.reason).toBe("LEASE_NOT_RENEWED");
+    expect(revoked.detail).toMatch(/keep-alive\(s\) unanswered, the oldest sent \d+ ms ago/);
   });
 
   it("steps down when etcd is stopped for longer than the lease, and leads again when it is started", async () => {
