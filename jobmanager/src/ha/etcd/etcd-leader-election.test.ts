@@ -8,6 +8,14 @@ import type { EtcdHighAvailabilityServices } from "./etcd-high-availability-serv
 import { EtcdLeaderSession } from "./etcd-leader-election-driver.js";
 
 const JOB = "0123456789abcdef0123456789abcdef";
+
+/** Keeps this thread's event loop busy for `ms`, as a long synchronous computation would. */
+function busy(ms: number): void {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    // spinning
+  }
+}
 const TTL_MS = 1_000;
 /** A new leader after the old one's lease: etcd checks for expired leases every 500 ms; the rest is the machine's load. */
 const FAILOVER_DEADLINE_MS = TTL_MS + 4_000;
@@ -114,6 +122,27 @@ describe("leader election on etcd", () => {
     await b.contender.granted(1, 2_000);
     // The old leader campaigns again, behind the new one.
     await untilCandidates(a.ha, ["b", "a"]);
+  });
+
+  it("keeps its leadership through a main-thread stall longer than the lease (renewed by its own thread), but not through a stall of 4 TTLs", async () => {
+    const settings = haSettings(etcd, uniqueClusterId("stall"));
+    const a = await candidate(settings, "a");
+    const session = await a.contender.granted(1, 10_000);
+    const counter = a.ha.stores(session).checkpointIdCounter(JOB);
+    expect(await counter.getAndIncrement()).toBe(1);
+
+    // The JobManager's event loop busy for 1.5 TTLs (on a loaded machine a second is no rarity).
+    busy(1.5 * TTL_MS);
+    expect(session.isActive()).toBe(true);
+    expect(await counter.getAndIncrement()).toBe(2);
+    expect(a.contender.revocations).toHaveLength(0);
+
+    // Stuck for good: the keeper stops renewing after 4 TTLs without the main thread, and the lease runs out.
+    busy(4 * TTL_MS + 2 * TTL_MS);
+    expect(session.isActive()).toBe(false);
+    const revoked = await a.contender.revoked(1, 2_000);
+    expect(revoked.reason).toBe("LEASE_NOT_RENEWED");
+    expect(revoked.detail).toMatch(/the expiry check ran \d+ ms late/);
   });
 
   it("has etcd refuse a write whose election key is gone, even while the lease still looks valid here", async () => {

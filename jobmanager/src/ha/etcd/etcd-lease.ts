@@ -1,49 +1,39 @@
 import type { Cancel, Clock, Logger } from "@riffle/shared";
-import { castGrpcError, GRPCCancelledError, GRPCDeadlineExceededError, type ILeaseKeepAliveResponse } from "etcd3";
 import type { EtcdConnection } from "./etcd-connection.js";
+import type { KeptLease, LeaseKeeper } from "./lease-keeper.js";
 
 export type LeaseLossReason = "LEASE_NOT_RENEWED" | "LEASE_EXPIRED" | "RELEASED";
 
 /**
- * An etcd lease kept alive by this process, with a deadline it knows locally.
+ * An etcd lease held by this process, with a deadline it knows locally.
  *
- * etcd lets a lease expire `TTL` after the last keep-alive it received. This process measures from
- * when it *sent* the keep-alive (never later than etcd received it), so its deadline `sentAt + TTL`
- * comes before etcd's, and etcd checks for expired leases only every 500 ms on top. A margin of a
- * sixth of the TTL before that deadline absorbs a late timer. So when the lease is given up here
- * (LEASE_NOT_RENEWED), etcd still holds it, and nobody else can have been elected yet.
+ * etcd lets a lease expire `TTL` after the last keep-alive it received. Keep-alives are sent by the
+ * lease keeper's thread (LeaseKeeper, LeaseRenewal: one every sixth of the TTL, not waiting for each
+ * other), which measures from when it *sent* each one (never later than etcd received it), so the
+ * deadline `sentAt + TTL` it shares comes before etcd's, and etcd checks for expired leases only every
+ * 500 ms on top. This class gives the lease up a sixth of the TTL before that deadline, which absorbs
+ * a late timer. So when the lease is given up here (LEASE_NOT_RENEWED), etcd still holds it, and
+ * nobody else can have been elected yet.
  *
  *   keep-alive sent at s ─── answered (whenever) ──► valid until s + TTL − TTL/6
  *   keep-alive sent at s + TTL/6 ─── … (one every sixth of the TTL, answered or not)
  *   no answer to any keep-alive sent after s, by s + TTL − TTL/6 ──► lost, at once
  *
- * Keep-alives do not wait for each other: under load etcd may take longer than the call timeout to
- * answer one, and such an answer still renews the lease (from when it was sent). Renewals that waited
- * for each other, each cut off after the call timeout, made a leader step down whenever etcd took
- * about that long, although etcd renewed its lease every time.
- *
  * The etcd3 client's own Lease notices a lost lease only after 2 × TTL without keep-alives, too
  * late for leadership, hence this class.
  */
 export class EtcdLease {
-  /** Local time by which etcd can have let the lease expire, at the earliest. */
-  private expiresAt: number;
-  /** When the keep-alive (or grant) that set `expiresAt` was sent. */
-  private renewedAt: number;
   private lostReason: LeaseLossReason | undefined;
-  private cancelRenewal: Cancel | undefined;
   private cancelExpiry: Cancel | undefined;
   private readonly listeners: Array<(reason: LeaseLossReason, detail: string) => void> = [];
   private revoking: Promise<boolean> | undefined;
-  /** A failed renewal is reported once, until one succeeds again. */
-  private renewalFailing = false;
-  /** The keep-alives still waiting for their answer: when each was sent, and how to drop it. */
-  private readonly inFlight = new Set<{ sentAt: number; drop: AbortController }>();
-  /** Why the last keep-alive failed, until one succeeds: for the step-down's log line. */
+  /** Why the last keep-alive failed, until one succeeds: for logs and the step-down's detail. */
   private lastFailure: string | undefined;
+  private readonly kept: KeptLease;
 
   private constructor(
     private readonly conn: EtcdConnection,
+    keeper: LeaseKeeper,
     /** Decimal, as etcd's API carries it. */
     readonly id: string,
     /** The TTL etcd granted (it raises requests below its minimum). */
@@ -52,22 +42,30 @@ export class EtcdLease {
     private readonly clock: Clock,
     private readonly logger: Logger,
   ) {
-    this.expiresAt = sentAt + ttlMs;
-    this.renewedAt = sentAt;
+    this.kept = keeper.keep(id, ttlMs, sentAt, {
+      expired: () => this.lose("LEASE_EXPIRED", `etcd reports lease ${this.hexId} expired`),
+      failed: (message, first) => {
+        this.lastFailure = message;
+        if (first) this.logger.warn({ leaseId: this.hexId, err: message, validForMs: this.validUntil - this.clock.now() }, "lease renewal failed; retrying");
+      },
+      recovered: () => {
+        this.lastFailure = undefined;
+        this.logger.info({ leaseId: this.hexId }, "lease renewed again");
+      },
+    });
     this.scheduleExpiry();
-    this.scheduleRenewal(sentAt + this.renewEveryMs);
   }
 
-  /** Asks etcd for a lease of `ttlMs` (whole seconds) and keeps it alive. */
-  static async grant(conn: EtcdConnection, ttlMs: number, clock: Clock, logger: Logger): Promise<EtcdLease> {
+  /** Asks etcd for a lease of `ttlMs` (whole seconds); `keeper` keeps it alive. */
+  static async grant(conn: EtcdConnection, keeper: LeaseKeeper, ttlMs: number, clock: Clock, logger: Logger): Promise<EtcdLease> {
     const sentAt = clock.now();
     const res = await conn.call("grant a lease", (options) => conn.client.leaseClient.leaseGrant({ TTL: Math.ceil(ttlMs / 1000), ID: 0 }, options));
-    return new EtcdLease(conn, String(res.ID), Number(res.TTL) * 1000, sentAt, clock, logger);
+    return new EtcdLease(conn, keeper, String(res.ID), Number(res.TTL) * 1000, sentAt, clock, logger);
   }
 
   /** When the last keep-alive that etcd answered (or the grant) was sent, on the clock. */
   get lastRenewedAt(): number {
-    return this.renewedAt;
+    return this.kept.expiresAt() - this.ttlMs;
   }
 
   /** The lease id in hex, as etcdctl prints it and as election keys name it. */
@@ -86,7 +84,7 @@ export class EtcdLease {
 
   /** Local time after which this process no longer counts on the lease. */
   get validUntil(): number {
-    return this.expiresAt - this.ttlMs / 6;
+    return this.kept.expiresAt() - this.ttlMs / 6;
   }
 
   /** Whether the lease certainly still lives in etcd, judged by this process's clock. */
@@ -128,10 +126,8 @@ export class EtcdLease {
   private stop(reason: LeaseLossReason): boolean {
     if (this.lostReason !== undefined) return false;
     this.lostReason = reason;
-    this.cancelRenewal?.();
     this.cancelExpiry?.();
-    // A keep-alive answered after this would only hold a given-up lease (and its election key) longer.
-    for (const k of this.inFlight) k.drop.abort();
+    this.kept.drop();
     return true;
   }
 
@@ -140,145 +136,31 @@ export class EtcdLease {
     for (const listener of this.listeners) listener(reason, detail);
   }
 
-  /**
-   * Keep-alives go out on a fixed cadence, whether or not earlier ones were answered: one that etcd
-   * is slow to answer (a slow disk, a loaded machine) holds no later one up, and still renews the
-   * lease from when it was sent once it is answered. Each waits as long as an answer could still
-   * help (until the lease's local deadline), not a shorter call timeout.
-   */
-  private scheduleRenewal(at: number): void {
-    this.cancelRenewal?.();
-    this.cancelRenewal = this.clock.schedule(
-      () => {
-        if (this.lostReason !== undefined) return;
-        this.scheduleRenewal(this.clock.now() + this.renewEveryMs);
-        void this.renew();
-      },
-      Math.max(0, at - this.clock.now()),
-    );
-  }
-
+  /** Checks the deadline when it is due; the keeper's thread may have moved it meanwhile. */
   private scheduleExpiry(): void {
     this.cancelExpiry?.();
     const dueAt = this.validUntil;
     this.cancelExpiry = this.clock.schedule(
       () => {
         if (this.lostReason !== undefined) return;
-        if (this.clock.now() < this.validUntil) {
-          this.scheduleExpiry();
-          return;
-        }
-        // A timer that fires late runs before the answers that arrived while the event loop was busy
-        // (timers come before I/O in each turn): when one of them could still renew the lease, let
-        // them in first, then decide. Meanwhile isValid() is false, so nothing acts as leader.
         const now = this.clock.now();
-        const couldRenew = [...this.inFlight].some((k) => now < k.sentAt + this.ttlMs - this.ttlMs / 6);
-        if (!couldRenew) {
-          this.lose("LEASE_NOT_RENEWED", this.whyNotRenewed(now, dueAt));
-          return;
-        }
-        this.cancelExpiry = this.clock.schedule(() => {
-          if (this.lostReason !== undefined) return;
-          const now = this.clock.now();
-          if (now < this.validUntil) this.scheduleExpiry();
-          else this.lose("LEASE_NOT_RENEWED", this.whyNotRenewed(now, dueAt));
-        }, 0);
+        if (now < this.validUntil) this.scheduleExpiry();
+        else this.lose("LEASE_NOT_RENEWED", this.whyNotRenewed(now, dueAt));
       },
       Math.max(0, dueAt - this.clock.now()),
     );
   }
 
-  /** What a step-down's log line says: enough to tell a slow etcd from a blocked event loop. */
+  /** What a step-down's log line says: enough to tell a slow etcd from a stalled process. */
   private whyNotRenewed(now: number, dueAt: number): string {
-    const parts = [`lease ${this.hexId} (TTL ${this.ttlMs} ms) was last renewed by a keep-alive sent ${now - this.renewedAt} ms ago`];
-    if (this.inFlight.size > 0)
-      parts.push(`${this.inFlight.size} keep-alive(s) unanswered, the oldest sent ${now - Math.min(...[...this.inFlight].map((k) => k.sentAt))} ms ago`);
+    const parts = [`lease ${this.hexId} (TTL ${this.ttlMs} ms) was last renewed by a keep-alive sent ${Math.round(now - this.lastRenewedAt)} ms ago`];
+    const oldest = this.kept.oldestUnanswered();
+    if (oldest !== undefined) parts.push(`keep-alive(s) unanswered, the oldest sent ${Math.round(now - oldest)} ms ago`);
     if (this.lastFailure) parts.push(`last keep-alive failure: ${this.lastFailure}`);
-    const late = now - dueAt;
-    if (late > this.renewEveryMs) parts.push(`the event loop was blocked: the expiry check ran ${late} ms late`);
+    const late = Math.round(now - dueAt);
+    if (late > this.renewEveryMs) parts.push(`the expiry check ran ${late} ms late (the event loop was blocked, or the process stopped)`);
     return parts.join("; ");
   }
-
-  private async renew(): Promise<void> {
-    if (this.lostReason !== undefined) return;
-    const sentAt = this.clock.now();
-    if (sentAt >= this.validUntil) return; // the expiry timer is due
-    // An answer renews the lease from when its keep-alive was sent: it helps until then + 5/6 TTL,
-    // however late the answers to the earlier keep-alives are.
-    const budget = this.ttlMs - this.ttlMs / 6;
-    const keepAlive = { sentAt, drop: new AbortController() };
-    this.inFlight.add(keepAlive);
-    try {
-      const res = await keepAliveOnce(this.conn, this.id, budget, this.clock, keepAlive.drop.signal);
-      if (this.lostReason !== undefined) return;
-      if (Number(res.TTL) <= 0) {
-        this.lose("LEASE_EXPIRED", `etcd reports lease ${this.hexId} expired`);
-        return;
-      }
-      if (this.renewalFailing) this.logger.info({ leaseId: this.hexId }, "lease renewed again");
-      this.renewalFailing = false;
-      this.lastFailure = undefined;
-      if (sentAt + Number(res.TTL) * 1000 > this.expiresAt) {
-        this.expiresAt = sentAt + Number(res.TTL) * 1000;
-        this.renewedAt = sentAt;
-        this.scheduleExpiry();
-      }
-    } catch (err) {
-      if (this.lostReason !== undefined) return;
-      const e = this.conn.failure("renew the lease", err, budget);
-      this.lastFailure = e.message;
-      if (!this.renewalFailing) {
-        this.logger.warn({ leaseId: this.hexId, err: e.message, validForMs: this.validUntil - this.clock.now() }, "lease renewal failed; retrying");
-      }
-      this.renewalFailing = true;
-      // A quick failure (etcd refused the connection) is retried sooner than the cadence.
-      const retryAt = this.clock.now() + Math.max(50, this.ttlMs / 10);
-      if (this.inFlight.size === 1 && retryAt < sentAt + this.renewEveryMs) this.scheduleRenewal(retryAt);
-    } finally {
-      this.inFlight.delete(keepAlive);
-    }
-  }
-}
-
-/**
- * One keep-alive on a stream of its own, closed after the answer. The stream carries no gRPC
- * deadline: the etcd3 client would count an expired one against the endpoint (its circuit breaker)
- * and reset every connection to it, which only slows the next keep-alives down. Instead the stream is
- * closed (ended, then cancelled: a stream no longer writable is not reported) after `timeoutMs`.
- */
-async function keepAliveOnce(conn: EtcdConnection, id: string, timeoutMs: number, clock: Clock, drop: AbortSignal): Promise<ILeaseKeepAliveResponse> {
-  const stream = await conn.client.leaseClient.leaseKeepAlive();
-  return new Promise((resolve, reject) => {
-    const close = (err: Error) => {
-      cancelTimer();
-      drop.removeEventListener("abort", onDrop);
-      reject(err);
-      stream.end();
-      stream.cancel();
-    };
-    const onDrop = () => close(new GRPCCancelledError("the keep-alive was dropped: the lease is given up"));
-    const cancelTimer = clock.schedule(() => close(new GRPCDeadlineExceededError(`no answer to the keep-alive within ${Math.round(timeoutMs)} ms`)), timeoutMs);
-    if (drop.aborted) return onDrop();
-    drop.addEventListener("abort", onDrop, { once: true });
-    const settle = () => {
-      cancelTimer();
-      drop.removeEventListener("abort", onDrop);
-    };
-    stream.on("data", (res) => {
-      settle();
-      resolve(res);
-      stream.end();
-    });
-    stream.on("error", (err) => {
-      settle();
-      reject(castGrpcError(err));
-    });
-    stream.on("end", () => {
-      settle();
-      reject(new GRPCCancelledError("the keep-alive stream ended without an answer"));
-    });
-    stream.write({ ID: id });
-  });
 }
 
 /** Revokes lease `id` (decimal); a lease that is already gone counts as revoked. */
