@@ -201,9 +201,10 @@ describe("leader election when etcd fails", () => {
       "high-availability.etcd.call-timeout": "400ms",
     });
 
-    // Twice the call timeout: a keep-alive answered then still renews the lease from when it was sent,
-    // and the next ones went out meanwhile. Held for three TTLs.
-    proxy.roundTripMs = 800;
+    // Well over the call timeout (and over what keep-alives sent one after the other survived, about a
+    // third of the TTL): a keep-alive answered then still renews the lease from when it was sent, and
+    // the next ones went out meanwhile. Held for three TTLs.
+    proxy.roundTripMs = 700;
     const slowFrom = Date.now();
     await until(() => (ha.leaseStatus()?.lastRenewedAt ?? 0) > slowFrom + 3 * ttlMs, 6 * ttlMs, "renewed through the slow answers");
     expect(contender.revocations).toHaveLength(0);
