@@ -1,6 +1,7 @@
 import type { Cancel, Clock, Logger } from "@riffle/shared";
 import type { EtcdConnection } from "./etcd-connection.js";
 import type { KeptLease, LeaseKeeper } from "./lease-keeper.js";
+import { monotonicMs } from "./lease-keeper-protocol.js";
 
 export type LeaseLossReason = "LEASE_NOT_RENEWED" | "LEASE_EXPIRED" | "RELEASED";
 
@@ -21,6 +22,9 @@ export type LeaseLossReason = "LEASE_NOT_RENEWED" | "LEASE_EXPIRED" | "RELEASED"
  *
  * The etcd3 client's own Lease notices a lost lease only after 2 × TTL without keep-alives, too
  * late for leadership, hence this class.
+ *
+ * Its deadlines are on the process's monotonic clock (`monotonicMs`), its timers on the injected
+ * clock: a step of the wall clock must neither depose a leader nor let a deposed one go on.
  */
 export class EtcdLease {
   private lostReason: LeaseLossReason | undefined;
@@ -46,7 +50,8 @@ export class EtcdLease {
       expired: () => this.lose("LEASE_EXPIRED", `etcd reports lease ${this.hexId} expired`),
       failed: (message, first) => {
         this.lastFailure = message;
-        if (first) this.logger.warn({ leaseId: this.hexId, err: message, validForMs: this.validUntil - this.clock.now() }, "lease renewal failed; retrying");
+        if (first)
+          this.logger.warn({ leaseId: this.hexId, err: message, validForMs: Math.round(this.validUntil - monotonicMs()) }, "lease renewal failed; retrying");
       },
       recovered: () => {
         this.lastFailure = undefined;
@@ -58,13 +63,18 @@ export class EtcdLease {
 
   /** Asks etcd for a lease of `ttlMs` (whole seconds); `keeper` keeps it alive. */
   static async grant(conn: EtcdConnection, keeper: LeaseKeeper, ttlMs: number, clock: Clock, logger: Logger): Promise<EtcdLease> {
-    const sentAt = clock.now();
+    const sentAt = monotonicMs();
     const res = await conn.call("grant a lease", (options) => conn.client.leaseClient.leaseGrant({ TTL: Math.ceil(ttlMs / 1000), ID: 0 }, options));
     return new EtcdLease(conn, keeper, String(res.ID), Number(res.TTL) * 1000, sentAt, clock, logger);
   }
 
-  /** When the last keep-alive that etcd answered (or the grant) was sent, on the clock. */
+  /** When the last keep-alive that etcd answered (or the grant) was sent, on the injected clock (for metrics). */
   get lastRenewedAt(): number {
+    return this.clock.now() - (monotonicMs() - this.renewedAtMono);
+  }
+
+  /** The same, on the monotonic clock. */
+  private get renewedAtMono(): number {
     return this.kept.expiresAt() - this.ttlMs;
   }
 
@@ -82,14 +92,14 @@ export class EtcdLease {
     return this.ttlMs / 6;
   }
 
-  /** Local time after which this process no longer counts on the lease. */
+  /** Monotonic time (monotonicMs) after which this process no longer counts on the lease. */
   get validUntil(): number {
     return this.kept.expiresAt() - this.ttlMs / 6;
   }
 
   /** Whether the lease certainly still lives in etcd, judged by this process's clock. */
   isValid(): boolean {
-    return this.lostReason === undefined && this.clock.now() < this.validUntil;
+    return this.lostReason === undefined && monotonicMs() < this.validUntil;
   }
 
   get lost(): LeaseLossReason | undefined {
@@ -143,17 +153,17 @@ export class EtcdLease {
     this.cancelExpiry = this.clock.schedule(
       () => {
         if (this.lostReason !== undefined) return;
-        const now = this.clock.now();
+        const now = monotonicMs();
         if (now < this.validUntil) this.scheduleExpiry();
         else this.lose("LEASE_NOT_RENEWED", this.whyNotRenewed(now, dueAt));
       },
-      Math.max(0, dueAt - this.clock.now()),
+      Math.max(0, dueAt - monotonicMs()),
     );
   }
 
   /** What a step-down's log line says: enough to tell a slow etcd from a stalled process. */
   private whyNotRenewed(now: number, dueAt: number): string {
-    const parts = [`lease ${this.hexId} (TTL ${this.ttlMs} ms) was last renewed by a keep-alive sent ${Math.round(now - this.lastRenewedAt)} ms ago`];
+    const parts = [`lease ${this.hexId} (TTL ${this.ttlMs} ms) was last renewed by a keep-alive sent ${Math.round(now - this.renewedAtMono)} ms ago`];
     const oldest = this.kept.oldestUnanswered();
     if (oldest !== undefined) parts.push(`keep-alive(s) unanswered, the oldest sent ${Math.round(now - oldest)} ms ago`);
     if (this.lastFailure) parts.push(`last keep-alive failure: ${this.lastFailure}`);

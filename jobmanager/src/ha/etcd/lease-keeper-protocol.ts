@@ -5,7 +5,7 @@ export interface LeaseKeeperInit {
   endpoints: string[];
   clusterId: string;
   callTimeoutMs: number;
-  /** BigInt64Array[1]: the main thread's last beat (ms since the epoch). */
+  /** BigInt64Array[1]: the main thread's last beat (monotonicMs). */
   beat: SharedArrayBuffer;
 }
 
@@ -19,9 +19,16 @@ export type FromLeaseKeeper =
   | { type: "failed"; id: string; message: string; first: boolean }
   | { type: "recovered"; id: string };
 
-/** Cell of a lease: when etcd can let it expire at the earliest (ms since the epoch). */
+/**
+ * Lease times, in both threads: milliseconds on the process's monotonic clock (CLOCK_MONOTONIC, the
+ * same in every thread). A step of the wall clock (NTP, a VM resumed) must neither depose a leader nor
+ * let a deposed one believe it still leads.
+ */
+export const monotonicMs = (): number => Number(process.hrtime.bigint() / 1000n) / 1000;
+
+/** Cell of a lease: when etcd can let it expire at the earliest (monotonicMs). */
 export const EXPIRES_AT = 0;
-/** Cell of a lease: when the oldest unanswered keep-alive was sent, 0 when none is. */
+/** Cell of a lease: when the oldest unanswered keep-alive was sent (monotonicMs), 0 when none is. */
 export const OLDEST_UNANSWERED = 1;
 /** Cell of the beat buffer. */
 export const MAIN_BEAT = 0;

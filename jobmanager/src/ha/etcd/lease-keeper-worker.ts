@@ -16,6 +16,7 @@ import {
   MAIN_STALL_TTLS,
   OLDEST_UNANSWERED,
   type ToLeaseKeeper,
+  monotonicMs,
 } from "./lease-keeper-protocol.js";
 import { LeaseRenewal } from "./lease-renewal.js";
 
@@ -27,6 +28,8 @@ logger.level = "silent"; // failures go to the main thread, which logs them
 const conn = new EtcdConnection({ endpoints: init.endpoints, clusterId: init.clusterId, callTimeoutMs: init.callTimeoutMs, logger });
 const beat = new BigInt64Array(init.beat);
 const renewals = new Map<string, LeaseRenewal>();
+/** The system's timers, with lease times on the monotonic clock. */
+const clock = { now: monotonicMs, schedule: SystemClock.schedule };
 const post = (msg: FromLeaseKeeper) => port.postMessage(msg);
 
 port.on("message", (msg: ToLeaseKeeper) => {
@@ -40,7 +43,7 @@ port.on("message", (msg: ToLeaseKeeper) => {
         id,
         msg.ttlMs,
         msg.renewedAt,
-        SystemClock,
+        clock,
         {
           renewed: (expiresAt) => Atomics.store(cells, EXPIRES_AT, BigInt(Math.floor(expiresAt))),
           unanswered: (oldest) => Atomics.store(cells, OLDEST_UNANSWERED, BigInt(Math.floor(oldest ?? 0))),
@@ -51,7 +54,7 @@ port.on("message", (msg: ToLeaseKeeper) => {
           failed: (message, first) => post({ type: "failed", id, message, first }),
           recovered: () => post({ type: "recovered", id }),
         },
-        () => Date.now() - Number(Atomics.load(beat, MAIN_BEAT)) <= stallLimitMs,
+        () => monotonicMs() - Number(Atomics.load(beat, MAIN_BEAT)) <= stallLimitMs,
       );
       renewals.set(id, renewal);
       break;

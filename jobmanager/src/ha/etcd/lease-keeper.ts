@@ -9,6 +9,7 @@ import {
   MAIN_BEAT,
   OLDEST_UNANSWERED,
   type ToLeaseKeeper,
+  monotonicMs,
 } from "./lease-keeper-protocol.js";
 
 function workerFile(): URL {
@@ -41,12 +42,12 @@ export class KeptLease {
     this.view = new BigInt64Array(cells);
   }
 
-  /** When etcd can let the lease expire, at the earliest (ms since the epoch, on the system clock). */
+  /** When etcd can let the lease expire, at the earliest (monotonicMs). */
   expiresAt(): number {
     return Number(Atomics.load(this.view, EXPIRES_AT));
   }
 
-  /** When the oldest keep-alive still unanswered was sent, if any. */
+  /** When the oldest keep-alive still unanswered was sent (monotonicMs), if any. */
   oldestUnanswered(): number | undefined {
     const at = Number(Atomics.load(this.view, OLDEST_UNANSWERED));
     return at === 0 ? undefined : at;
@@ -113,7 +114,7 @@ export class LeaseKeeper {
     return keeper;
   }
 
-  /** Renews lease `id` (decimal) of `ttlMs`, last renewed by a request sent at `renewedAt`, until dropped. */
+  /** Renews lease `id` (decimal) of `ttlMs`, last renewed by a request sent at `renewedAt` (monotonicMs), until dropped. */
   keep(id: string, ttlMs: number, renewedAt: number, listener: KeptLeaseListener): KeptLease {
     const cells = new SharedArrayBuffer(16);
     new BigInt64Array(cells)[EXPIRES_AT] = BigInt(Math.floor(renewedAt + ttlMs));
@@ -143,7 +144,7 @@ export class LeaseKeeper {
   }
 
   private beatNow(): void {
-    Atomics.store(this.beat, MAIN_BEAT, BigInt(Date.now()));
+    Atomics.store(this.beat, MAIN_BEAT, BigInt(Math.floor(monotonicMs())));
     this.cancelBeat = this.clock.schedule(() => this.beatNow(), BEAT_EVERY_MS);
   }
 
@@ -174,4 +175,3 @@ export class LeaseKeeper {
     return worker;
   }
 }
-
