@@ -70,7 +70,7 @@ export class EtcdLease {
 
   /** When the last keep-alive that etcd answered (or the grant) was sent, on the injected clock (for metrics). */
   get lastRenewedAt(): number {
-    return this.clock.now() - (monotonicMs() - this.renewedAtMono);
+    return Math.round(this.clock.now() - (monotonicMs() - this.renewedAtMono));
   }
 
   /** The same, on the monotonic clock. */
