@@ -285,8 +285,8 @@ describe.skipIf(skip)("resource manager with the docker provider", () => {
       expect(running(await cluster.job(a.body.jobid))).toBe(true);
       expect(await containersOf(clusterId)).toEqual([]);
     } finally {
-      tm.kill("SIGKILL");
       await cluster.jm.stop();
+      await tm.stop();
       await removeContainersOf(clusterId);
     }
   }, 180_000);

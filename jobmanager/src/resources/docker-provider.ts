@@ -209,6 +209,7 @@ export class DockerProvider implements TaskManagerProvider {
   /** Docker's wait call answers when the container ends; a daemon that went away is asked again. */
   private async waitForExit(r: Running): Promise<void> {
     const signal = this.closing.signal;
+    let failures = 0;
     while (!signal.aborted && this.running.get(r.id) === r) {
       try {
         const result = (await r.container.wait({ abortSignal: signal })) as { StatusCode: number };
@@ -220,10 +221,13 @@ export class DockerProvider implements TaskManagerProvider {
           this.forget(r, "is gone (its container was removed)", undefined);
           return;
         }
-        this.options.logger.warn(
-          { taskmanagerId: r.id, err: (err as Error).message },
-          `lost sight of TaskManager container ${r.name}; asking the Docker daemon again`,
-        );
+        // Once when the daemon goes away, then now and then: not every second of an outage.
+        if (failures++ % 60 === 0) {
+          this.options.logger.warn(
+            { taskmanagerId: r.id, err: (err as Error).message },
+            `lost sight of TaskManager container ${r.name} (${this.failure("wait for it", err).message}); asking again every ${RETRY_WAIT_MS} ms`,
+          );
+        }
         await new Promise((resolve) => setTimeout(resolve, RETRY_WAIT_MS).unref());
       }
     }
