@@ -257,12 +257,14 @@ describe.skipIf(skip)("resource manager with the docker provider", () => {
         (t) => t.length === 1,
       );
       const bundle = Buffer.from(await bundleJob("e2e/jobs/savepoint-count.ts")).toString("base64");
-      const args = (out: string) => ["--out", join(work, out), "--count", "10000000", "--rate", "100", "--keys", "10"];
-      const a = await cluster.rest<SubmitJobResponse>("POST", "/jobs", { bundle, parallelism: 2, args: args("missing-out-a") });
+      const args = ["--out", join(work, "missing-out"), "--count", "10000000", "--rate", "100", "--keys", "10"];
+      const a = await cluster.rest<SubmitJobResponse>("POST", "/jobs", { bundle, parallelism: 2, args });
       await cluster.until("job A running", () => cluster.job(a.body.jobid), running);
 
       // Job B needs 4 more slots: the provider cannot start a container, says why, and backs off.
-      const b = await cluster.rest<SubmitJobResponse>("POST", "/jobs", { bundle, parallelism: 4, args: args("missing-out-b") });
+      // (A job without a restart strategy: it fails at the first slot request that times out.)
+      const countTo = Buffer.from(await bundleJob("e2e/jobs/count-to.ts")).toString("base64");
+      const b = await cluster.rest<SubmitJobResponse>("POST", "/jobs", { bundle: countTo, parallelism: 4 });
       expect(b.status).toBe(202);
       const line = await cluster.jm.waitForLog((l) => String(l.msg).startsWith("could not start a TaskManager"), 30_000);
       expect(line.msg).toMatch(
@@ -278,7 +280,7 @@ describe.skipIf(skip)("resource manager with the docker provider", () => {
         /the docker provider cannot start TaskManagers \(PROVIDER_FAILED: image riffle-missing:none is not on the Docker daemon/,
       );
       // Two containers per attempt, the wait doubling from 500 ms: a handful of attempts, not two per tick
-      // (a dozen or more in the 3 s job B waited).
+      // (a dozen or more in the 3 s and more job B waited).
       const failures = (await cluster.metric("riffle_resourcemanager_start_failures")) ?? 0;
       expect(failures).toBeGreaterThanOrEqual(2);
       expect(failures).toBeLessThanOrEqual(8);
