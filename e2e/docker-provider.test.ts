@@ -292,6 +292,41 @@ describe.skipIf(skip)("resource manager with the docker provider", () => {
       await removeContainersOf(clusterId);
     }
   }, 180_000);
+
+  it("reports a container killed for exceeding its memory limit, removes it, and backs off", async () => {
+    const clusterId = `e2e-docker-oom-${process.pid}`;
+    const cluster = new Cluster({
+      "rest.port": 0,
+      "jobmanager.rpc.port": 0,
+      "jobmanager.storage.dir": join(work, "oom"),
+      "high-availability.cluster-id": clusterId,
+      "resourcemanager.provider": "docker",
+      "resourcemanager.docker.image": IMAGE,
+      // Less than Node needs to load the TaskManager: the kernel kills it.
+      "resourcemanager.docker.memory": "24mb",
+      "resourcemanager.taskmanagers.min": 1,
+      "resourcemanager.start-worker.retry-interval": "500ms",
+    });
+    await cluster.start();
+    try {
+      const killed = await cluster.jm.waitForLog(
+        (l) => /^TaskManager container riffle-e2e-docker-oom-\d+-taskmanager-\w+ was killed/.test(String(l.msg)),
+        60_000,
+      );
+      expect(killed.msg).toMatch(/was killed for exceeding its memory limit \(resourcemanager.docker.memory; exit code 137\)$/);
+      const failed = await cluster.jm.waitForLog((l) => String(l.msg).startsWith("could not start a TaskManager"), 10_000);
+      expect(failed.msg).toMatch(/exceeding its memory limit .* before it registered/);
+      await cluster.until(
+        "its container removed",
+        () => containersOf(clusterId),
+        (cs) => cs.every((c) => c.State === "running" || c.State === "created"),
+      );
+      expect(await cluster.metric("riffle_resourcemanager_taskmanagers_exited")).toBeGreaterThanOrEqual(1);
+    } finally {
+      await cluster.jm.stop();
+      await removeContainersOf(clusterId);
+    }
+  }, 120_000);
 });
 
 describe("docker provider without a daemon", () => {
