@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from "node:fs";
+import { type Socket, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "@riffle/shared";
@@ -36,5 +37,29 @@ describe("docker provider", () => {
       message: `cannot reach the Docker daemon at unix://${sock} (ENOENT) to create the container of TaskManager taskmanager-x: start dockerd, or point resourcemanager.docker.host (or DOCKER_HOST) at a running one`,
     });
     await provider.close(true);
+  });
+
+  it("gives up on a daemon that accepts the connection and never answers, saying so", async () => {
+    // A socket that takes requests and answers none: a stuck daemon.
+    const sock = join(dir, "stuck-docker.sock");
+    const held: Socket[] = [];
+    const server = createServer((c) => held.push(c));
+    await new Promise<void>((resolve) => server.listen(sock, resolve));
+    try {
+      const provider = new DockerProvider({
+        config: config({ "resourcemanager.docker.host": sock }),
+        jobmanagerAddress: "127.0.0.1:6123",
+        logger: silentLogger,
+        callTimeoutMs: 300,
+      });
+      await expect(provider.start("taskmanager-x")).rejects.toMatchObject({
+        code: "PROVIDER_FAILED",
+        message: `the Docker daemon at unix://${sock} did not answer within 0.3 s when asked to create the container of TaskManager taskmanager-x; is it overloaded or stuck?`,
+      });
+      await provider.close(true);
+    } finally {
+      for (const c of held) c.destroy();
+      server.close();
+    }
   });
 });

@@ -10,6 +10,8 @@ export interface DockerProviderOptions {
   logger: Logger;
   /** Seconds Docker gives a TaskManager to exit after SIGTERM before it kills it. */
   stopTimeoutS?: number;
+  /** How long a Docker call (other than wait, and stop beyond its grace period) may take; default 30 s. */
+  callTimeoutMs?: number;
 }
 
 /** The labels every TaskManager container carries: reconciling finds a cluster's containers by them. */
@@ -32,6 +34,8 @@ interface Running {
 
 /** How long to wait before asking a daemon that did not answer again about a container. */
 const RETRY_WAIT_MS = 1_000;
+/** How long a Docker call may take by default: a daemon that hangs fails starts instead of freezing them. */
+const CALL_TIMEOUT_MS = 30_000;
 /** Log lines of a container that ended on its own that go into the JobManager's log. */
 const TAIL_LINES = 5;
 
@@ -85,6 +89,7 @@ export class DockerProvider implements TaskManagerProvider {
     try {
       container = await this.docker.createContainer({
         name,
+        abortSignal: this.deadline(),
         Image: this.image,
         Cmd: [
           "taskmanager",
@@ -122,9 +127,9 @@ export class DockerProvider implements TaskManagerProvider {
       throw this.failure(`create the container of TaskManager ${id}`, err);
     }
     try {
-      await container.start();
+      await container.start({ abortSignal: this.deadline() });
     } catch (err) {
-      await container.remove({ force: true }).catch(() => {});
+      await container.remove({ force: true, abortSignal: this.deadline() }).catch(() => {});
       throw this.failure(`start the container of TaskManager ${id}`, err);
     }
     const r = this.track(id, container, name, startedAt);
@@ -139,7 +144,7 @@ export class DockerProvider implements TaskManagerProvider {
     const t = this.options.stopTimeoutS ?? 15;
     try {
       // Docker sends SIGTERM, and SIGKILL after t seconds; it answers once the container ended.
-      await r.container.stop({ t });
+      await r.container.stop({ t, abortSignal: this.deadline(t * 1000) });
     } catch (err) {
       // 304: it had ended already; 404: it is gone. Anything else: the daemon did not stop it.
       const status = (err as { statusCode?: number }).statusCode;
@@ -153,6 +158,7 @@ export class DockerProvider implements TaskManagerProvider {
     try {
       containers = await this.docker.listContainers({
         all: true,
+        abortSignal: this.deadline(),
         filters: { label: [`${LABELS.component}=taskmanager`, `${LABELS.clusterId}=${this.clusterId}`] },
       });
     } catch (err) {
@@ -172,7 +178,7 @@ export class DockerProvider implements TaskManagerProvider {
         this.options.logger.info({ taskmanagerId: id, container: name }, "adopted a TaskManager container a previous JobManager started");
       } else {
         // Ended (or created and never started) while no JobManager watched it.
-        await container.remove({ force: true }).catch(() => {});
+        await container.remove({ force: true, abortSignal: this.deadline() }).catch(() => {});
         this.options.logger.info({ taskmanagerId: id, container: name, state: info.State }, "removed a TaskManager container a previous JobManager left");
       }
     }
@@ -193,6 +199,11 @@ export class DockerProvider implements TaskManagerProvider {
       );
     }
     this.closing.abort();
+  }
+
+  /** A signal that aborts a Docker call after the call timeout (plus `extraMs`, e.g. stop's grace period). */
+  private deadline(extraMs = 0): AbortSignal {
+    return AbortSignal.timeout((this.options.callTimeoutMs ?? CALL_TIMEOUT_MS) + extraMs);
   }
 
   private track(id: string, container: Docker.Container, name: string, startedAt: number): Running {
@@ -239,15 +250,15 @@ export class DockerProvider implements TaskManagerProvider {
     let lastLines: string | undefined;
     if (!r.stopping) {
       try {
-        const state = (await r.container.inspect()).State;
+        const state = (await r.container.inspect({ abortSignal: this.deadline() })).State;
         if (state.OOMKilled) reason = `was killed for exceeding its memory limit (resourcemanager.docker.memory; exit code ${statusCode})`;
         else if (statusCode === 137) reason = "was killed (exit code 137: SIGKILL)";
-        lastLines = tail(await r.container.logs({ stdout: true, stderr: true, tail: TAIL_LINES, follow: false }));
+        lastLines = tail(await r.container.logs({ stdout: true, stderr: true, tail: TAIL_LINES, follow: false, abortSignal: this.deadline() }));
       } catch {
         // Removed meanwhile: the exit code is all there is.
       }
     }
-    await r.container.remove({ force: true }).catch(() => {});
+    await r.container.remove({ force: true, abortSignal: this.deadline() }).catch(() => {});
     this.forget(r, reason, lastLines);
   }
 
@@ -262,8 +273,17 @@ export class DockerProvider implements TaskManagerProvider {
 
   /** A PROVIDER_FAILED error that says what to do: start the daemon, build the image, or what Docker said. */
   private failure(what: string, err: unknown): RiffleError {
-    const e = err as { statusCode?: number; code?: string; message?: string; json?: { message?: string } };
+    const e = err as { statusCode?: number; code?: string; name?: string; message?: string; json?: { message?: string } };
     const said = e.json?.message ?? e.message ?? String(err);
+    if (e.name === "AbortError" || e.name === "TimeoutError") {
+      return new RiffleError(
+        "PROVIDER_FAILED",
+        `the Docker daemon at ${this.daemon} did not answer within ${(this.options.callTimeoutMs ?? CALL_TIMEOUT_MS) / 1000} s when asked to ${what}; is it overloaded or stuck?`,
+        {
+          cause: err,
+        },
+      );
+    }
     if (e.statusCode === 404 && /image/i.test(said)) {
       return new RiffleError(
         "PROVIDER_FAILED",
