@@ -58,6 +58,10 @@ export class DockerProvider implements TaskManagerProvider {
   /** The daemon's address, for messages. */
   private readonly daemon: string;
   private readonly running = new Map<string, Running>();
+  /** Ids whose container is being created and started. */
+  private readonly creating = new Set<string>();
+  /** Of those, the ones asked to stop meanwhile: stopped as soon as they run. */
+  private readonly stopEarly = new Set<string>();
   private listener: ((exit: ProviderExit) => void) | undefined;
   private readonly settings: string[];
   /** Aborts the pending wait calls when the provider closes. */
@@ -76,6 +80,16 @@ export class DockerProvider implements TaskManagerProvider {
   }
 
   async start(id: string): Promise<ProvidedTaskManager> {
+    this.creating.add(id);
+    try {
+      return await this.create(id);
+    } finally {
+      this.creating.delete(id);
+      this.stopEarly.delete(id);
+    }
+  }
+
+  private async create(id: string): Promise<ProvidedTaskManager> {
     const { config, jobmanagerAddress, logger } = this.options;
     const startedAt = Date.now();
     const name = `riffle-${this.clusterId}-${id}`;
@@ -134,12 +148,17 @@ export class DockerProvider implements TaskManagerProvider {
     }
     const r = this.track(id, container, name, startedAt);
     logger.info({ taskmanagerId: id, container: name, image: this.image }, "started a TaskManager container");
+    if (this.stopEarly.has(id)) await this.stop(id);
     return describe(r);
   }
 
   async stop(id: string): Promise<void> {
     const r = this.running.get(id);
-    if (!r) return;
+    if (!r) {
+      // Still being created (a registration timeout shorter than a slow daemon's create): stopped once it runs.
+      if (this.creating.has(id)) this.stopEarly.add(id);
+      return;
+    }
     r.stopping = true;
     const t = this.options.stopTimeoutS ?? 15;
     try {
