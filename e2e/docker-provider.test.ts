@@ -90,6 +90,9 @@ async function containersOf(clusterId: string): Promise<Docker.ContainerInfo[]> 
   return docker.listContainers({ all: true, filters: { label: [`riffle.cluster-id=${clusterId}`] } });
 }
 
+/** Every cluster id a test used: their containers are removed after the tests, even after a test timed out. */
+const clusterIds = new Set<string>();
+
 async function removeContainersOf(clusterId: string): Promise<void> {
   for (const c of await containersOf(clusterId)) await docker.getContainer(c.Id).remove({ force: true });
 }
@@ -105,9 +108,13 @@ describe.skipIf(skip)("resource manager with the docker provider", () => {
       maxBuffer: 16 * 1024 * 1024,
     });
   }, 600_000);
+  afterAll(async () => {
+    for (const id of clusterIds) await removeContainersOf(id);
+  });
 
   it("starts TaskManager containers for missing slots, replaces a killed one, releases idle ones, adopts and removes containers after a JobManager crash, stops them on shutdown", async () => {
     const clusterId = `e2e-docker-${process.pid}`;
+    clusterIds.add(clusterId);
     const settings = {
       "rest.port": 0,
       "jobmanager.rpc.port": await freePort(),
@@ -229,6 +236,7 @@ describe.skipIf(skip)("resource manager with the docker provider", () => {
 
   it("reports a missing image clearly, backs off, and keeps running jobs running", async () => {
     const clusterId = `e2e-docker-missing-${process.pid}`;
+    clusterIds.add(clusterId);
     const rpcPort = await freePort();
     const cluster = new Cluster({
       "rest.port": 0,
@@ -295,6 +303,7 @@ describe.skipIf(skip)("resource manager with the docker provider", () => {
 
   it("reports a container killed for exceeding its memory limit, removes it, and backs off", async () => {
     const clusterId = `e2e-docker-oom-${process.pid}`;
+    clusterIds.add(clusterId);
     const cluster = new Cluster({
       "rest.port": 0,
       "jobmanager.rpc.port": 0,
