@@ -67,5 +67,10 @@ cp -r cli/bin "$ctx/cli/"
 cp -a node_modules "$ctx/"
 (cd "$ctx" && npm prune --omit=dev --offline --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
 
+previous=$(docker image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)
 docker build --pull=false --build-arg "BASE=$base" -t "$tag" -f deploy/docker/Dockerfile "$ctx"
+# The image this tag named before is left without a name: remove it (not while a container uses it).
+if [ -n "$previous" ] && [ "$previous" != "$(docker image inspect --format '{{.Id}}' "$tag")" ]; then
+  docker rmi "$previous" >/dev/null 2>&1 || true
+fi
 echo "built $tag (base $base)"
