@@ -1,6 +1,6 @@
 /**
  * Resources: who starts TaskManagers, and when. The resource manager watches slot demand and asks
- * a TaskManagerProvider (`standalone`, `process`) for TaskManagers, releases idle ones within
+ * a TaskManagerProvider (`standalone`, `process`, `docker`) for TaskManagers, releases idle ones within
  * min/max, and adopts the ones a previous JobManager left.
  *
  * ```ts
@@ -14,6 +14,7 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { type Logger, type Registry, type RiffleConfig, RiffleError } from "@riffle/shared";
 import { currentGauge } from "../metrics/current-gauge.js";
+import { DockerProvider, connect } from "./docker-provider.js";
 import { ProcessProvider } from "./process-provider.js";
 import type { TaskManagerProvider } from "./provider.js";
 import type { ResourceManager } from "./resource-manager.js";
@@ -23,6 +24,7 @@ export type { ProvidedTaskManager, ProviderExit, TaskManagerProvider } from "./p
 export { ResourceManager, type ResourceManagerOptions, type RegisteredView, type SlotDemand } from "./resource-manager.js";
 export { ProcessProvider, type ProcessProviderOptions } from "./process-provider.js";
 export { StandaloneProvider } from "./standalone-provider.js";
+export { DockerProvider, type DockerProviderOptions } from "./docker-provider.js";
 
 /** Refuses resource settings that cannot work together (CONFIG_INVALID), before the JobManager binds anything. */
 export function checkResourceSettings(config: RiffleConfig): void {
@@ -40,6 +42,12 @@ export function checkResourceSettings(config: RiffleConfig): void {
       `resourcemanager.process.entry: ${processEntry(config)} does not exist; set it to the riffle CLI script (cli/dist/main.js) the TaskManagers should run`,
     );
   }
+  checkDockerSettings(config);
+}
+
+/** Refuses a Docker daemon address the docker provider cannot use (CONFIG_INVALID). */
+function checkDockerSettings(config: RiffleConfig): void {
+  if (config["resourcemanager.provider"] === "docker") connect(config["resourcemanager.docker.host"]);
 }
 
 /** The `riffle` CLI script the process provider's TaskManagers run: the configured one, else the one this JobManager runs. */
@@ -60,6 +68,8 @@ export function createProvider(config: RiffleConfig, deps: { storageDir: string;
         jobmanagerAddress: deps.jobmanagerAddress,
         logger: deps.logger,
       });
+    case "docker":
+      return new DockerProvider({ config, jobmanagerAddress: deps.jobmanagerAddress, logger: deps.logger });
   }
 }
 

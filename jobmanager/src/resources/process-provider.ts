@@ -174,7 +174,7 @@ export class ProcessProvider implements TaskManagerProvider {
 }
 
 /** `--set key=value` for every setting of the JobManager that differs from its default, but the TaskManager's own. */
-function inheritedSettings(config: RiffleConfig): string[] {
+export function inheritedSettings(config: RiffleConfig): string[] {
   const out: string[] = [];
   for (const [key, option] of Object.entries(CONFIG_OPTIONS)) {
     if (OWN_KEYS.has(key) || key.startsWith("resourcemanager.") || key.startsWith("rest.") || key.startsWith("job.autoscaler.")) continue;
@@ -199,7 +199,7 @@ function signal(pid: number, sig: NodeJS.Signals): void {
   }
 }
 
-async function settlesWithin(promise: Promise<void>, ms: number): Promise<boolean> {
+export async function settlesWithin(promise: Promise<void>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<boolean>((resolve) => {
     timer = setTimeout(() => resolve(false), ms);

@@ -345,9 +345,9 @@ export const CONFIG_OPTIONS = {
     "Wait after a rescale that failed (or found too few slots) before the autoscaler tries again; doubles with each further failure, up to an hour.",
   ),
   "resourcemanager.provider": opt(
-    z.enum(["standalone", "process"]),
+    z.enum(["standalone", "process", "docker"]),
     "standalone",
-    "Who starts TaskManagers for the JobManager: `standalone` (nobody: they are started by hand) or `process` (child processes of the JobManager).",
+    "Who starts TaskManagers for the JobManager: `standalone` (nobody: they are started by hand), `process` (child processes of the JobManager) or `docker` (containers of Riffle's image on a Docker daemon).",
   ),
   "resourcemanager.taskmanagers.min": opt(int(0, 1000), 0, "TaskManagers the provider keeps running even without jobs."),
   "resourcemanager.taskmanagers.max": opt(int(1, 1000), 8, "Most TaskManagers the provider runs at once; jobs that need more wait for slots."),
@@ -375,6 +375,27 @@ export const CONFIG_OPTIONS = {
     z.string(),
     "",
     "`process` provider: directory of the TaskManagers' log files and records; empty: `<jobmanager.storage.dir>/taskmanagers`.",
+  ),
+  "resourcemanager.docker.image": opt(
+    str(),
+    "riffle:latest",
+    "`docker` provider: the image the TaskManager containers run (built from deploy/docker/Dockerfile by `npm run docker:image`). It is never pulled: it must be on the daemon already.",
+  ),
+  "resourcemanager.docker.host": opt(
+    z.string(),
+    "",
+    "`docker` provider: the Docker daemon, as a socket path, `unix:///path` or `tcp://host:port` (no TLS); empty: DOCKER_HOST, else /var/run/docker.sock.",
+  ),
+  "resourcemanager.docker.memory": opt(
+    size(),
+    0,
+    "`docker` provider: memory limit of each TaskManager container (e.g. 2gb); 0: no limit. A container above it is killed, reported and replaced.",
+  ),
+  "resourcemanager.docker.cpus": opt(num(0, 1024), 0, "`docker` provider: CPUs each TaskManager container may use (e.g. 1.5); 0: no limit."),
+  "resourcemanager.docker.binds": opt(
+    z.string(),
+    "",
+    "`docker` provider: bind mounts of each TaskManager container, comma-separated `host-path:container-path[:ro]`. Checkpoint and savepoint directories (and files sinks write) must be mounted at the same path the JobManager uses.",
   ),
 } as const;
 
