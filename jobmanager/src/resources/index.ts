@@ -1,6 +1,6 @@
 /**
  * Resources: who starts TaskManagers, and when. The resource manager watches slot demand and asks
- * a TaskManagerProvider (`standalone`, `process`, `kubernetes`) for TaskManagers, releases idle ones within
+ * a TaskManagerProvider (`standalone`, `process`, `docker`, `kubernetes`) for TaskManagers, releases idle ones within
  * min/max, and adopts the ones a previous JobManager left.
  *
  * ```ts
@@ -14,6 +14,7 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { type Logger, type Registry, type RiffleConfig, RiffleError } from "@riffle/shared";
 import { currentGauge } from "../metrics/current-gauge.js";
+import { DockerProvider, connect } from "./docker-provider.js";
 import { KubernetesProvider } from "./kubernetes-provider.js";
 import { ProcessProvider } from "./process-provider.js";
 import type { TaskManagerProvider } from "./provider.js";
@@ -24,6 +25,7 @@ export type { ProvidedTaskManager, ProviderExit, TaskManagerProvider } from "./p
 export { ResourceManager, type ResourceManagerOptions, type RegisteredView, type SlotDemand } from "./resource-manager.js";
 export { ProcessProvider, type ProcessProviderOptions } from "./process-provider.js";
 export { StandaloneProvider } from "./standalone-provider.js";
+export { DockerProvider, type DockerProviderOptions } from "./docker-provider.js";
 export { KubernetesProvider, type KubernetesProviderOptions } from "./kubernetes-provider.js";
 
 /** Refuses resource settings that cannot work together (CONFIG_INVALID), before the JobManager binds anything. */
@@ -43,6 +45,12 @@ export function checkResourceSettings(config: RiffleConfig): void {
       `resourcemanager.process.entry: ${processEntry(config)} does not exist; set it to the riffle CLI script (cli/dist/main.js) the TaskManagers should run`,
     );
   }
+  checkDockerSettings(config);
+}
+
+/** Refuses a Docker daemon address the docker provider cannot use (CONFIG_INVALID). */
+function checkDockerSettings(config: RiffleConfig): void {
+  if (config["resourcemanager.provider"] === "docker") connect(config["resourcemanager.docker.host"]);
 }
 
 /** What the kubernetes provider cannot work without, refused at start rather than at the first pod. */
@@ -84,6 +92,8 @@ export function createProvider(config: RiffleConfig, deps: { storageDir: string;
         jobmanagerAddress: deps.jobmanagerAddress,
         logger: deps.logger,
       });
+    case "docker":
+      return new DockerProvider({ config, jobmanagerAddress: deps.jobmanagerAddress, logger: deps.logger });
     case "kubernetes":
       return new KubernetesProvider({ config, jobmanagerAddress: deps.jobmanagerAddress, logger: deps.logger });
   }

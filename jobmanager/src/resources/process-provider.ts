@@ -174,7 +174,7 @@ export class ProcessProvider implements TaskManagerProvider {
 }
 
 /** `--set key=value` for every setting of the JobManager that differs from its default, but the TaskManager's own. */
-function inheritedSettings(config: RiffleConfig): string[] {
+export function inheritedSettings(config: RiffleConfig): string[] {
   return inheritedValues(config, OWN_KEYS).flatMap(([key, value]) => ["--set", `${key}=${value}`]);
 }
 

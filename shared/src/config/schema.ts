@@ -282,7 +282,7 @@ export const CONFIG_OPTIONS = {
   "high-availability.etcd.call-timeout": opt(
     duration().pipe(z.number().min(50, "must be at least 50ms")),
     "1s",
-    "Deadline of every etcd request; must be under half the lease TTL, so a lease keep-alive can fail and be retried before the lease runs out.",
+    "Deadline of every etcd request but the lease keep-alives (each of those waits for its answer as long as the answer can still renew the lease: five sixths of the TTL); must be at most half the lease TTL, so a write is answered or given up well within the leadership it was made under.",
   ),
   "job.autoscaler.enabled": opt(
     bool(),
@@ -355,9 +355,9 @@ export const CONFIG_OPTIONS = {
     "Wait after a rescale that failed (or found too few slots) before the autoscaler tries again; doubles with each further failure, up to an hour.",
   ),
   "resourcemanager.provider": opt(
-    z.enum(["standalone", "process", "kubernetes"]),
+    z.enum(["standalone", "process", "docker", "kubernetes"]),
     "standalone",
-    "Who starts TaskManagers for the JobManager: `standalone` (nobody: they are started by hand), `process` (child processes of the JobManager) or `kubernetes` (pods, through the Kubernetes API: resourcemanager.kubernetes.*).",
+    "Who starts TaskManagers for the JobManager: `standalone` (nobody: they are started by hand), `process` (child processes of the JobManager), `docker` (containers of Riffle's image on a Docker daemon) or `kubernetes` (pods, through the Kubernetes API: resourcemanager.kubernetes.*).",
   ),
   "resourcemanager.taskmanagers.min": opt(int(0, 1000), 0, "TaskManagers the provider keeps running even without jobs."),
   "resourcemanager.taskmanagers.max": opt(int(1, 1000), 8, "Most TaskManagers the provider runs at once; jobs that need more wait for slots."),
@@ -385,6 +385,27 @@ export const CONFIG_OPTIONS = {
     z.string(),
     "",
     "`process` provider: directory of the TaskManagers' log files and records; empty: `<jobmanager.storage.dir>/taskmanagers`.",
+  ),
+  "resourcemanager.docker.image": opt(
+    str(),
+    "riffle:latest",
+    "`docker` provider: the image the TaskManager containers run (built from deploy/docker/Dockerfile by `npm run docker:image`). It is never pulled: it must be on the daemon already.",
+  ),
+  "resourcemanager.docker.host": opt(
+    z.string(),
+    "",
+    "`docker` provider: the Docker daemon, as a socket path, `unix:///path` or `tcp://host:port` (no TLS); empty: DOCKER_HOST, else /var/run/docker.sock.",
+  ),
+  "resourcemanager.docker.memory": opt(
+    size(),
+    0,
+    "`docker` provider: memory limit of each TaskManager container (e.g. 2gb); 0: no limit. A container above it is killed, reported and replaced.",
+  ),
+  "resourcemanager.docker.cpus": opt(num(0, 1024), 0, "`docker` provider: CPUs each TaskManager container may use (e.g. 1.5); 0: no limit."),
+  "resourcemanager.docker.binds": opt(
+    z.string(),
+    "",
+    "`docker` provider: bind mounts of each TaskManager container, comma-separated `host-path:container-path[:ro]`. Checkpoint and savepoint directories (and files sinks write) must be mounted at the same path the JobManager uses.",
   ),
   "resourcemanager.kubernetes.kubeconfig": opt(
     z.string(),
