@@ -58,14 +58,16 @@ class HttpError extends Error {
 /**
  * A Kubernetes API server for tests, small enough to read: core/v1 pods and apps/v1 deployments in
  * a few namespaces, kept in memory with resourceVersions (create, get, list and watch with label
- * selectors, delete with grace periods and owner-reference garbage collection), every request body
+ * and field selectors, delete with grace periods and owner-reference garbage collection), every request body
  * checked against the official schemas (kubernetes-models) and refused with the Status objects a real
  * server answers. Its kubelet runs each pod's container command as a local process (`kubelet.ts`).
  *
  * What it is not: no admission chain beyond the checks listed here, no scheduler (one node), no
  * images (the container's command runs on this machine), no network (every pod is 127.0.0.1), no
- * RBAC, no update or patch, no pagination. It serves HTTPS with a self-signed certificate
- * that its kubeconfig names as the certificate authority.
+ * RBAC, no update or patch, no pagination, no Table output; a watch with a selector filters
+ * changes by the object as it is after them (a real one also sends DELETED when an object stops
+ * matching). It serves HTTPS with a self-signed certificate that its kubeconfig names as the
+ * certificate authority, and a bearer token if given one.
  */
 export class KubeApiServer {
   readonly store: ObjectStore;
