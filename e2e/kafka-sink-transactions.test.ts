@@ -4,8 +4,10 @@
  * restore, abortLeftovers on restore), with kcat reading what a read_committed consumer sees.
  */
 import type { RuntimeContext, TwoPhaseCommitWriter } from "@riffle/sdk";
+import { createLogger } from "@riffle/shared";
 import { KafkaSink, type KafkaTransaction } from "@riffle/sdk/kafka";
 import { Kafka, logLevel } from "kafkajs";
+import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestKafkaBroker, kcat } from "./harness/index.js";
 
@@ -23,7 +25,7 @@ afterAll(async () => {
   await broker?.stop();
 });
 
-function context(subtaskIndex: number, parallelism: number, attempt: number): RuntimeContext {
+function context(subtaskIndex: number, parallelism: number, attempt: number, log = createLogger("e2e")): RuntimeContext {
   return {
     jobId: "j",
     jobName: "tx",
@@ -34,6 +36,7 @@ function context(subtaskIndex: number, parallelism: number, attempt: number): Ru
     attempt,
     args: [],
     metrics: { counter: () => ({ inc() {} }), gauge() {} },
+    log,
   };
 }
 
@@ -99,5 +102,32 @@ describe("KafkaSink transactions", () => {
     await expect(gone.flush?.(false)).rejects.toMatchObject({ code: "KAFKA_PRODUCER_FENCED" });
     await gone.close?.();
     await only.close?.();
+  }, 60_000);
+  it("a restored transaction the broker aborted meanwhile cannot be committed: the task's logger says so, and the restore goes on", async () => {
+    const sink = KafkaSink.builder<string>().bootstrapServers(broker.address).topic("tx").exactlyOnce("t3").string().build();
+    const before = await committed();
+    const first = sink.createWriter(context(0, 1, 0)) as TwoPhaseCommitWriter<string, KafkaTransaction>;
+    first.write("staged, then aborted");
+    await first.flush?.(false);
+    const staged = (await first.preCommit(1))!;
+    // A new epoch of the same id aborts the staged transaction, as the broker's transaction timeout would.
+    const other = sink.createWriter(context(0, 1, 1)) as TwoPhaseCommitWriter<string, KafkaTransaction>;
+    await other.abortLeftovers([], { checkpointId: 0, retainedUpTo: 0, nextCheckpointId: 1, previousParallelism: 1 });
+
+    const lines: Array<Record<string, unknown>> = [];
+    const log = pino({ level: "info" }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const restored = sink.createWriter(context(0, 1, 2, log)) as TwoPhaseCommitWriter<string, KafkaTransaction>;
+    await restored.commit(staged);
+    expect(lines).toEqual([
+      expect.objectContaining({
+        level: 40,
+        transactionalId: "t3-0-1",
+        producerId: staged.producerId,
+        producerEpoch: staged.producerEpoch,
+        msg: expect.stringContaining("could not commit transaction t3-0-1 of a restored checkpoint again"),
+      }),
+    ]);
+    expect(await committed()).toEqual(before);
+    await Promise.all([first.close?.(), other.close?.(), restored.close?.()]);
   }, 60_000);
 });
