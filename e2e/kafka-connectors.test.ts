@@ -4,7 +4,17 @@
  */
 import { Kafka, logLevel } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TestCluster, TestKafkaBroker, allRunning, kcat, killTaskManagers, mulberry32, waitForCheckpoints } from "./harness/index.js";
+import {
+  type LogLine,
+  type RiffleProcess,
+  TestCluster,
+  TestKafkaBroker,
+  allRunning,
+  kcat,
+  killTaskManagers,
+  mulberry32,
+  waitForCheckpoints,
+} from "./harness/index.js";
 
 type Stats = { counts: { completed: number } };
 
@@ -55,9 +65,15 @@ async function produceNumbers(topic: string, from: number, to: number, batch = 2
   }
 }
 
-/** What a read_committed consumer sees in `topic`, read by kcat to the end of each partition, sorted. */
-async function committedOutput(topic: string): Promise<string[]> {
-  const r = await kcat(["-C", "-b", broker.address, "-t", topic, "-o", "beginning", "-e", "-q", "-X", "isolation.level=read_committed", "-f", "%s\\n"], {
+/**
+ * The records of `topic` as kcat (librdkafka) reads them to the end of each partition, sorted: with
+ * read_committed (default) what a transactional consumer sees, with read_uncommitted aborted and open
+ * transactions' records too. `format`: kcat's -f without the newline (default the value, `%s`).
+ */
+async function readTopic(topic: string, options: { isolation?: "read_committed" | "read_uncommitted"; format?: string } = {}): Promise<string[]> {
+  const isolation = options.isolation ?? "read_committed";
+  const format = `${options.format ?? "%s"}\\n`;
+  const r = await kcat(["-C", "-b", broker.address, "-t", topic, "-o", "beginning", "-e", "-q", "-X", `isolation.level=${isolation}`, "-f", format], {
     timeoutMs: 60_000,
   });
   if (r.code !== 0) throw new Error(`kcat failed (${r.code}): ${r.stderr}`);
@@ -65,6 +81,11 @@ async function committedOutput(topic: string): Promise<string[]> {
     .split("\n")
     .filter((l) => l.length > 0)
     .sort();
+}
+
+/** What a read_committed consumer sees in `topic` (values), sorted. */
+function committedOutput(topic: string): Promise<string[]> {
+  return readTopic(topic);
 }
 
 /** The output every correct run of kafka-count writes for the numbers 0..n-1: (k, 1..n_k) per key. */
@@ -123,7 +144,9 @@ describe("Kafka connectors end to end", () => {
   let cluster: TestCluster;
 
   beforeAll(async () => {
-    cluster = await TestCluster.start({ taskmanagers: 3, config: { "heartbeat.interval": "500ms", "heartbeat.timeout": "3s" } });
+    // A killed TaskManager is noticed at once (its connections break); a paused one by its missing
+    // heartbeats, after 8 s: time enough for the zombie test to look at the log while it is paused.
+    cluster = await TestCluster.start({ taskmanagers: 3, config: { "heartbeat.interval": "500ms", "heartbeat.timeout": "8s" } });
   }, 60_000);
 
   afterAll(async () => {
@@ -227,6 +250,103 @@ describe("Kafka connectors end to end", () => {
     expect(actual.length).toBe(N);
     expect(await committedOutput("restart-out")).toEqual(expectedCounts(N));
   }, 240_000);
+
+  it("a TaskManager paused (SIGSTOP) while its job fails over is fenced: its open transaction is aborted, and nothing it sends after it resumes reaches the log", async () => {
+    const N = 12_000;
+    await createTopic("zombie-in", 2);
+    await createTopic("zombie-out", 2);
+    await produceNumbers("zombie-in", 0, 2000);
+    // Parallelism 1: the whole pipeline (source, count, sink) runs on one TaskManager, which keeps
+    // reading and writing on its own when it resumes.
+    const jobId = await cluster.submit(JOB, {
+      parallelism: 1,
+      args: ["--brokers", broker.address, "--in", "zombie-in", "--out", "zombie-out", "--prefix", "zombie", "--interval", "1000"],
+    });
+    let zombie: RiffleProcess | undefined;
+    try {
+      await cluster.waitForJob(jobId, allRunning);
+      const producing = producePaced("zombie-in", 2000, N);
+      await checkpointsAfterNow(cluster, jobId, 1);
+      const job = await cluster.job(jobId);
+      const sinkVertex = job.vertices[job.vertices.length - 1]!;
+      const tmId = (await cluster.vertex(jobId, sinkVertex.id)).subtasks[0]!["taskmanager-id"];
+      zombie = cluster.taskmanagers.find((t) => !t.hasExited && t.logs.some((l) => l.msg === "TaskManager started" && l.taskmanagerId === tmId));
+      if (!zombie) throw new Error(`no running TaskManager ${tmId}`);
+
+      // Pause it while a transaction of its holds records (read_uncommitted sees more than read_committed).
+      for (let tries = 0; ; tries++) {
+        if (tries === 20) throw new Error("the sink's transaction never held records when the TaskManager was paused");
+        expect((await cluster.job(jobId)).numRestarts).toBe(0);
+        zombie.kill("SIGSTOP");
+        const [committed, uncommitted] = await Promise.all([readTopic("zombie-out"), readTopic("zombie-out", { isolation: "read_uncommitted" })]);
+        if (uncommitted.length > committed.length) break;
+        zombie.kill("SIGCONT");
+        await new Promise((r) => setTimeout(r, 100));
+      }
+
+      // The JobManager misses its heartbeats and restarts the job on another TaskManager, whose sink
+      // aborts what the paused one left open by a new producer epoch of its transactional ids. All
+      // the input is then counted once, and read_committed consumers see it: the paused one's
+      // transaction no longer holds the last stable offset back.
+      await cluster.waitForJob(jobId, (j) => j.numRestarts >= 1 && allRunning(j), 60_000);
+      await producing;
+      expect(await waitForOutput("zombie-out", N, 120_000)).toEqual(expectedCounts(N));
+
+      // What the paused TaskManager wrote carries the header attempt=0 (its successor writes attempt=1).
+      const fromZombie = async () => (await readTopic("zombie-out", { isolation: "read_uncommitted", format: "%h" })).filter((h) => h === "attempt=0").length;
+      const written = await fromZombie();
+
+      // Resumed, it reads on and writes with its old epoch until it finds it lost its JobManager and
+      // cancels its task: the broker refuses those writes, so they appear nowhere, not even aborted.
+      const resumedAt = zombie.logs.length;
+      const sinceResumed = (l: LogLine) => zombie!.logs.indexOf(l) >= resumedAt;
+      zombie.kill("SIGCONT");
+      await zombie.waitForLog((l) => sinceResumed(l) && l.jobId === jobId && /^task (CANCELED|FAILED)/.test(l.msg), 60_000);
+      await zombie.waitForLog((l) => sinceResumed(l) && l.msg === "TaskManager registered", 60_000);
+      await produceNumbers("zombie-in", N, N + 2000);
+      await waitForOutput("zombie-out", N + 2000, 120_000);
+      await checkpointsAfterNow(cluster, jobId, 2);
+      expect(await committedOutput("zombie-out")).toEqual(expectedCounts(N + 2000));
+      expect(await fromZombie()).toBe(written);
+    } finally {
+      zombie?.kill("SIGCONT");
+      await cluster.rest("PATCH", `/jobs/${jobId}?mode=cancel`);
+    }
+  }, 300_000);
+
+  it("at-least-once sink, TaskManagers killed at seeded random moments: every count appears in the output at least once, and nothing else does", async () => {
+    const N = 20_000;
+    const seed = Number(process.env.RIFFLE_CHAOS_SEED ?? 20261207) + 1;
+    const random = mulberry32(seed);
+    await createTopic("alo-in", 4);
+    await createTopic("alo-out", 3);
+    await produceNumbers("alo-in", 0, N / 4);
+    const jobId = await cluster.submit(JOB, {
+      parallelism: 3,
+      args: ["--brokers", broker.address, "--in", "alo-in", "--out", "alo-out", "--guarantee", "at-least-once", "--interval", "300"],
+    });
+    try {
+      const producing = producePaced("alo-in", N / 4, N);
+      await killTaskManagers(cluster, jobId, { kills: 3, random, minMs: 300, spanMs: 1500, beforeKill: () => checkpointsAfterNow(cluster, jobId, 1) });
+      await producing;
+      // Read as a plain consumer would (no transactions here): until every count has shown up.
+      const expected = expectedCounts(N);
+      const deadline = Date.now() + 120_000;
+      let out = await readTopic("alo-out", { isolation: "read_uncommitted" });
+      while (new Set(out).size < N) {
+        if (Date.now() > deadline) throw new Error(`alo-out has ${new Set(out).size} distinct counts, not ${N}, after 120 s`);
+        await new Promise((r) => setTimeout(r, 500));
+        out = await readTopic("alo-out", { isolation: "read_uncommitted" });
+      }
+      expect((await cluster.job(jobId)).numRestarts).toBeGreaterThanOrEqual(3);
+      // A restore replays what came after its checkpoint: those counts may come twice, with the same
+      // values (the counts are restored with the offsets), so the distinct output is the exact one.
+      expect(out.length).toBeGreaterThanOrEqual(N);
+      expect([...new Set(out)].sort()).toEqual(expected);
+    } finally {
+      await cluster.rest("PATCH", `/jobs/${jobId}?mode=cancel`);
+    }
+  }, 300_000);
 
   it("fewer partitions than subtasks, then partitions added while the job runs: discovery picks them up", async () => {
     await createTopic("grow-in", 1);

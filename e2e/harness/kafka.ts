@@ -8,6 +8,8 @@ import { RiffleProcess } from "./process.js";
 export const KAFKA_BROKER_MAIN = fileURLToPath(new URL("../../testing/kafka-broker/dist/main.js", import.meta.url));
 
 export interface KafkaBrokerOptions {
+  /** The port to listen on; a free one when not given. */
+  port?: number;
   /** Data directory; a fresh temporary one (removed by stop) when not given. */
   dataDir?: string;
   /** More command-line flags (see `node testing/kafka-broker/dist/main.js --help`). */
@@ -33,7 +35,7 @@ export class TestKafkaBroker {
   static async start(options: KafkaBrokerOptions = {}): Promise<TestKafkaBroker> {
     const ownsDataDir = options.dataDir === undefined;
     const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "riffle-kafka-"));
-    const { process, port } = await launch(dataDir, 0, options);
+    const { process, port } = await launch(dataDir, options.port ?? 0, options);
     return new TestKafkaBroker(process, port, dataDir, ownsDataDir, options);
   }
 
