@@ -17,7 +17,14 @@ beforeAll(async () => {
   broker = await TestKafkaBroker.start();
   const admin = new Kafka({ brokers: [broker.address], clientId: "e2e", logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
-  await admin.createTopics({ topics: [{ topic: "tx", numPartitions: 2 }], waitForLeaders: true });
+  await admin.createTopics({
+    topics: [
+      { topic: "tx", numPartitions: 2 },
+      { topic: "sel-a", numPartitions: 2 },
+      { topic: "sel-b", numPartitions: 2 },
+    ],
+    waitForLeaders: true,
+  });
   await admin.disconnect();
 }, 60_000);
 
@@ -129,5 +136,66 @@ describe("KafkaSink transactions", () => {
     ]);
     expect(await committed()).toEqual(before);
     await Promise.all([first.close?.(), other.close?.(), restored.close?.()]);
+  }, 60_000);
+  it("at-least-once: a topic selector, keys, a partitioner and headers arrive as kcat reads them; an unknown topic or partition fails the writer saying which", async () => {
+    type Event = { kind: "a" | "b"; id: number };
+    const sink = KafkaSink.builder<Event>()
+      .bootstrapServers(broker.address)
+      .topicSelector((e) => `sel-${e.kind}`)
+      .keySerializer((e) => `k${e.id}`)
+      .valueSerializer((e) => JSON.stringify(e))
+      .partitioner((e, partitions) => e.id % partitions)
+      .build();
+    const writer = sink.createWriter(context(0, 1, 0));
+    for (let id = 0; id < 6; id++) writer.write({ kind: id < 4 ? "a" : "b", id });
+    await writer.flush?.(false);
+    const read = async (topic: string) => {
+      const r = await kcat(["-C", "-b", broker.address, "-t", topic, "-o", "beginning", "-e", "-q", "-f", "%p %k %s\\n"]);
+      if (r.code !== 0) throw new Error(r.stderr);
+      return r.stdout
+        .split("\n")
+        .filter((l) => l.length > 0)
+        .sort();
+    };
+    expect(await read("sel-a")).toEqual(['0 k0 {"kind":"a","id":0}', '0 k2 {"kind":"a","id":2}', '1 k1 {"kind":"a","id":1}', '1 k3 {"kind":"a","id":3}']);
+    expect(await read("sel-b")).toEqual(['0 k4 {"kind":"b","id":4}', '1 k5 {"kind":"b","id":5}']);
+    await writer.close?.();
+
+    const headers = KafkaSink.builder<string>()
+      .bootstrapServers(broker.address)
+      .recordSerializer((v) => ({ topic: "sel-a", partition: 0, value: v, headers: { source: "e2e" }, timestamp: 1_700_000_000_000 }))
+      .build()
+      .createWriter(context(0, 1, 0));
+    headers.write("with headers");
+    await headers.flush?.(false);
+    const r = await kcat(["-C", "-b", broker.address, "-t", "sel-a", "-p", "0", "-o", "-1", "-e", "-q", "-f", "%T %h %s\\n"]);
+    expect(r.stdout.trim()).toBe("1700000000000 source=e2e with headers");
+    await headers.close?.();
+
+    const missing = KafkaSink.builder<string>()
+      .bootstrapServers(broker.address)
+      .topic("no-such-topic")
+      .string()
+      .build()
+      .createWriter(context(0, 1, 0));
+    missing.write("x");
+    await expect(missing.flush?.(false)).rejects.toMatchObject({
+      code: "KAFKA_TOPIC_NOT_FOUND",
+      message: expect.stringContaining(`the Kafka sink writes topic no-such-topic, which does not exist on ${broker.address}; create it first`),
+    });
+    await missing.close?.();
+    const outOfRange = KafkaSink.builder<string>()
+      .bootstrapServers(broker.address)
+      .topic("sel-b")
+      .string()
+      .partitioner(() => 7)
+      .build()
+      .createWriter(context(0, 1, 0));
+    outOfRange.write("x");
+    await expect(outOfRange.flush?.(false)).rejects.toMatchObject({
+      code: "SINK_WRITE_FAILED",
+      message: expect.stringContaining("chose partition 7 of topic sel-b, which has partitions 0 to 1"),
+    });
+    await outOfRange.close?.();
   }, 60_000);
 });
