@@ -7,6 +7,8 @@ import type { JobExceptions } from "@riffle/shared/rest-api";
 import { Kafka, logLevel } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  KafkaApiKey,
+  KafkaProxy,
   type LogLine,
   type RiffleProcess,
   TestCluster,
@@ -110,9 +112,9 @@ function expectedCounts(n: number): string[] {
 }
 
 /** Produces numbers from..to-1 in batches of 500, one batch every 200 ms: input that keeps coming while the test acts. */
-async function producePaced(topic: string, from: number, to: number): Promise<void> {
+async function producePaced(topic: string, from: number, to: number, client = kafka): Promise<void> {
   for (let i = from; i < to; i += 500) {
-    await produceNumbers(topic, i, Math.min(to, i + 500));
+    await produceNumbers(topic, i, Math.min(to, i + 500), 2000, client);
     await new Promise((r) => setTimeout(r, 200));
   }
 }
@@ -259,66 +261,79 @@ describe("Kafka connectors end to end", () => {
     expect(await committedOutput("restart-out")).toEqual(expectedCounts(N));
   }, 240_000);
 
-  it("a TaskManager paused (SIGSTOP) while its job fails over is fenced: its open transaction is aborted, and nothing it sends after it resumes reaches the log", async () => {
+  it("a zombie TaskManager (cut off the broker mid-transaction, then paused while its job fails over) is fenced: its open transaction is aborted, and its late writes are refused", async () => {
     const N = 12_000;
-    await createTopic("zombie-in", 2);
-    await createTopic("zombie-out", 2);
-    await produceNumbers("zombie-in", 0, 2000);
-    // Parallelism 1: the whole pipeline (source, count, sink) runs on one TaskManager, which keeps
-    // reading and writing on its own when it resumes.
+    // A broker of its own behind a proxy, which can hold back one process's requests.
+    const proxy = await KafkaProxy.start();
+    const fenced = await TestKafkaBroker.start({ args: ["--advertised-port", String(proxy.port)], env: { RIFFLE_DEBUG: "kafka-broker" } });
+    proxy.target(fenced.port);
+    const address = `127.0.0.1:${proxy.port}`;
+    const client = new Kafka({ brokers: [address], clientId: "e2e", logLevel: logLevel.NOTHING });
+    await createTopic("zombie-in", 2, client);
+    await createTopic("zombie-out", 2, client);
+    await produceNumbers("zombie-in", 0, 2000, 2000, client);
+    // Parallelism 1: the whole pipeline (source, count, sink) runs on one TaskManager.
     const jobId = await cluster.submit(JOB, {
       parallelism: 1,
-      args: ["--brokers", broker.address, "--in", "zombie-in", "--out", "zombie-out", "--prefix", "zombie", "--interval", "1000"],
+      args: ["--brokers", address, "--in", "zombie-in", "--out", "zombie-out", "--prefix", "zombie", "--interval", "1000"],
     });
     let zombie: RiffleProcess | undefined;
     try {
       await cluster.waitForJob(jobId, allRunning);
-      const producing = producePaced("zombie-in", 2000, N);
+      const producing = producePaced("zombie-in", 2000, N, client);
       await checkpointsAfterNow(cluster, jobId, 1);
       const job = await cluster.job(jobId);
-      const sinkVertex = job.vertices[job.vertices.length - 1]!;
-      const tmId = (await cluster.vertex(jobId, sinkVertex.id)).subtasks[0]!["taskmanager-id"];
+      const tmId = (await cluster.vertex(jobId, job.vertices[job.vertices.length - 1]!.id)).subtasks[0]!["taskmanager-id"];
       zombie = cluster.taskmanagers.find((t) => !t.hasExited && t.logs.some((l) => l.msg === "TaskManager started" && l.taskmanagerId === tmId));
       if (!zombie) throw new Error(`no running TaskManager ${tmId}`);
 
-      // Pause it while a transaction of its holds records (read_uncommitted sees more than read_committed).
-      for (let tries = 0; ; tries++) {
-        if (tries === 20) throw new Error("the sink's transaction never held records when the TaskManager was paused");
-        expect((await cluster.job(jobId)).numRestarts).toBe(0);
-        zombie.kill("SIGSTOP");
-        const [committed, uncommitted] = await Promise.all([readTopic("zombie-out"), readTopic("zombie-out", { isolation: "read_uncommitted" })]);
-        if (uncommitted.length > committed.length) break;
-        zombie.kill("SIGCONT");
-        await new Promise((r) => setTimeout(r, 100));
+      // Cut its writes off the broker until its sink has a write of its open transaction held back, then
+      // pause it: the JobManager misses its heartbeats and restarts the job on another TaskManager,
+      // whose sink aborts what the zombie left open by a new producer epoch of its transactional ids.
+      const transactional: number[] = [KafkaApiKey.Produce, KafkaApiKey.AddPartitionsToTxn];
+      proxy.hold(zombie.pid, transactional);
+      const deadline = Date.now() + 30_000;
+      while (!proxy.heldRequests().some((k) => transactional.includes(k))) {
+        if (Date.now() > deadline) throw new Error(`the sink sent no transactional request within 30 s (held: ${proxy.heldRequests()})`);
+        await new Promise((r) => setTimeout(r, 20));
       }
-
-      // The JobManager misses its heartbeats and restarts the job on another TaskManager, whose sink
-      // aborts what the paused one left open by a new producer epoch of its transactional ids. All
-      // the input is then counted once, and read_committed consumers see it: the paused one's
-      // transaction no longer holds the last stable offset back.
+      zombie.kill("SIGSTOP");
       await cluster.waitForJob(jobId, (j) => j.numRestarts >= 1 && allRunning(j), 60_000);
+      // All the input is counted once, and read_committed consumers see it: the zombie's transaction
+      // no longer holds the last stable offset back.
       await producing;
-      expect(await waitForOutput("zombie-out", N, 120_000)).toEqual(expectedCounts(N));
-
-      // What the paused TaskManager wrote carries the header attempt=0 (its successor writes attempt=1).
-      const fromZombie = async () => (await readTopic("zombie-out", { isolation: "read_uncommitted", format: "%h" })).filter((h) => h === "attempt=0").length;
+      expect(await waitForOutput("zombie-out", N, 120_000, address)).toEqual(expectedCounts(N));
+      // What the zombie wrote carries the header attempt=0 (its successor writes attempt=1).
+      const fromZombie = async () =>
+        (await readTopic("zombie-out", { isolation: "read_uncommitted", format: "%h", brokerAddress: address })).filter((h) => h === "attempt=0").length;
       const written = await fromZombie();
 
-      // Resumed, it reads on and writes with its old epoch until it finds it lost its JobManager and
-      // cancels its task: the broker refuses those writes, so they appear nowhere, not even aborted.
+      // The partition heals: the zombie's held writes reach the broker, which refuses them (an older epoch).
+      proxy.release();
+      const refusal = await fenced.process.waitForLog(
+        (l) => (l.msg === "produce refused" || l.msg === "AddPartitionsToTxn refused") && /INVALID_PRODUCER_EPOCH|PRODUCER_FENCED/.test(String(l.code)),
+        30_000,
+      );
+      expect(refusal.msg === "produce refused" ? refusal.topic : refusal.transactionalId).toMatch(/^zombie-(out|0-\d+)$/);
+
+      // Resumed, it finds it lost its JobManager and cancels its task; whatever it sends meanwhile is refused too.
       const resumedAt = zombie.logs.length;
       const sinceResumed = (l: LogLine) => zombie!.logs.indexOf(l) >= resumedAt;
       zombie.kill("SIGCONT");
       await zombie.waitForLog((l) => sinceResumed(l) && l.jobId === jobId && /^task (CANCELED|FAILED)/.test(l.msg), 60_000);
       await zombie.waitForLog((l) => sinceResumed(l) && l.msg === "TaskManager registered", 60_000);
-      await produceNumbers("zombie-in", N, N + 2000);
-      await waitForOutput("zombie-out", N + 2000, 120_000);
+      await produceNumbers("zombie-in", N, N + 2000, 2000, client);
+      await waitForOutput("zombie-out", N + 2000, 120_000, address);
       await checkpointsAfterNow(cluster, jobId, 2);
-      expect(await committedOutput("zombie-out")).toEqual(expectedCounts(N + 2000));
+      expect(await readTopic("zombie-out", { brokerAddress: address })).toEqual(expectedCounts(N + 2000));
+      // Nothing of the zombie's reached the log after its successor took over, not even as aborted data.
       expect(await fromZombie()).toBe(written);
     } finally {
+      proxy.release();
       zombie?.kill("SIGCONT");
       await cluster.rest("PATCH", `/jobs/${jobId}?mode=cancel`);
+      await proxy.stop();
+      await fenced.stop();
     }
   }, 300_000);
 

@@ -14,6 +14,8 @@ export interface KafkaBrokerOptions {
   dataDir?: string;
   /** More command-line flags (see `node testing/kafka-broker/dist/main.js --help`). */
   args?: string[];
+  /** More environment variables (e.g. `RIFFLE_DEBUG: "kafka-broker"` for its debug log). */
+  env?: NodeJS.ProcessEnv;
   /** How long the broker may take to print READY. Default 20 s. */
   startTimeoutMs?: number;
 }
@@ -64,7 +66,7 @@ export class TestKafkaBroker {
 
 async function launch(dataDir: string, port: number, options: KafkaBrokerOptions): Promise<{ process: RiffleProcess; port: number }> {
   const args = ["--port", String(port), "--data-dir", dataDir, ...(options.args ?? [])];
-  const broker = new RiffleProcess(`kafka-broker:${port}`, args, {}, KAFKA_BROKER_MAIN);
+  const broker = new RiffleProcess(`kafka-broker:${port}`, args, options.env ?? {}, KAFKA_BROKER_MAIN);
   try {
     await broker.waitForOutput(1, options.startTimeoutMs ?? 20_000);
   } catch (err) {
