@@ -252,6 +252,12 @@ describe("Kafka connectors end to end", () => {
     await broker.kill9();
     // The job notices (a fetch, a send or a commit fails), and its restart strategy keeps trying.
     await cluster.waitForJob(jobId, (j) => (j.numRestarts ?? 0) >= 1, 60_000);
+    // The failure says what happened and where: the broker at that address does not answer (the
+    // tasks cancelled because of it fail with reasons of their own); no Kafka error without a cause.
+    const failures = (await cluster.rest<JobExceptions>("GET", `/jobs/${jobId}/exceptions`)).body.exceptionHistory.entries;
+    const texts = failures.map((f) => `${f.exceptionName}: ${f.stacktrace}`);
+    expect(texts.some((t) => t.startsWith("KAFKA_UNREACHABLE") && t.includes(`is a broker running at ${broker.address}?`))).toBe(true);
+    expect(texts.filter((t) => t.includes("KAFKA_ERROR"))).toEqual([]);
     await broker.restart();
     await produceNumbers("restart-in", N / 2, N);
     const actual = await waitForOutput("restart-out", N, 120_000);
