@@ -54,7 +54,10 @@ class FakeRegistry implements RegisteredView {
   readonly tms = new Map<string, Array<string | undefined>>();
 
   register(id: string): void {
-    this.tms.set(id, Array.from({ length: SLOTS_PER_TM }, () => undefined));
+    this.tms.set(
+      id,
+      Array.from({ length: SLOTS_PER_TM }, () => undefined),
+    );
   }
 
   get(id: string) {
@@ -70,7 +73,10 @@ class FakeRegistry implements RegisteredView {
 
   /** A job takes every slot of `id`. */
   occupy(id: string): void {
-    this.tms.set(id, Array.from({ length: SLOTS_PER_TM }, () => "job"));
+    this.tms.set(
+      id,
+      Array.from({ length: SLOTS_PER_TM }, () => "job"),
+    );
   }
 }
 
