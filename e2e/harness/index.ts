@@ -7,3 +7,4 @@ export { EtcdCluster, EtcdMember, ETCD_BINARY, type EtcdClusterOptions } from ".
 export { TestBrowser, CHROMIUM, SCREENSHOT_DIR } from "./browser.js";
 export { HaTestCluster, type HaClusterOptions, type HaJobManager } from "./ha-cluster.js";
 export { childrenOf, killOnExit, waitUntilDead } from "./children.js";
+export { LatencyProxy } from "./latency-proxy.js";

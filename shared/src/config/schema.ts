@@ -272,7 +272,7 @@ export const CONFIG_OPTIONS = {
   "high-availability.etcd.call-timeout": opt(
     duration().pipe(z.number().min(50, "must be at least 50ms")),
     "1s",
-    "Deadline of every etcd request; must be under half the lease TTL, so a lease keep-alive can fail and be retried before the lease runs out.",
+    "Deadline of every etcd request but the lease keep-alives (each of those waits for its answer as long as the answer can still renew the lease: five sixths of the TTL); must be at most half the lease TTL, so a write is answered or given up well within the leadership it was made under.",
   ),
   "job.autoscaler.enabled": opt(
     bool(),
