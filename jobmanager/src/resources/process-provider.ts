@@ -1,7 +1,7 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { CONFIG_OPTIONS, type Logger, RiffleError, type RiffleConfig, isRiffleProcess } from "@riffle/shared";
+import { CONFIG_OPTIONS, type Logger, RiffleError, type RiffleConfig, isRiffleProcess, spawnIntoLogFile, taskManagerArgs } from "@riffle/shared";
 import type { ProvidedTaskManager, ProviderExit, TaskManagerProvider } from "./provider.js";
 
 export interface ProcessProviderOptions {
@@ -60,30 +60,12 @@ export class ProcessProvider implements TaskManagerProvider {
 
   async start(id: string): Promise<ProvidedTaskManager> {
     const { entry, dir } = this.options;
-    const args = [
-      entry,
-      "taskmanager",
-      ...this.settings,
-      "--set",
-      `taskmanager.id=${id}`,
-      "--set",
-      `taskmanager.jobmanager.address=${this.options.jobmanagerAddress}`,
-      "--set",
-      "taskmanager.rpc.port=0",
-      "--set",
-      "taskmanager.metrics.port=0",
-    ];
-    let fd: number;
-    try {
-      fd = openSync(join(dir, `${id}.log`), "a");
-    } catch (err) {
-      throw new RiffleError("PROVIDER_FAILED", `cannot open the log file of TaskManager ${id} in ${dir}: ${(err as Error).message}`, { cause: err });
-    }
+    const args = taskManagerArgs({ entry, jobmanagerAddress: this.options.jobmanagerAddress, flags: this.settings, id });
     let child: ChildProcess;
     try {
-      child = spawn(process.execPath, args, { detached: true, stdio: ["ignore", fd, fd], env: process.env });
-    } finally {
-      closeSync(fd);
+      child = spawnIntoLogFile(process.execPath, args, join(dir, `${id}.log`));
+    } catch (err) {
+      throw new RiffleError("PROVIDER_FAILED", `cannot open the log file of TaskManager ${id} in ${dir}: ${(err as Error).message}`, { cause: err });
     }
     const spawned = await new Promise<number>((resolve, reject) => {
       child.once("spawn", () => resolve(child.pid!));
