@@ -32,7 +32,16 @@ class RecordingProvider implements TaskManagerProvider {
     this.stopped.push(id);
   }
 
+  /** Lists that fail before one answers (an API that is down). */
+  listFailures = 0;
+  lists = 0;
+
   async list(): Promise<ProvidedTaskManager[]> {
+    this.lists++;
+    if (this.listFailures > 0) {
+      this.listFailures--;
+      throw new RiffleError("PROVIDER_FAILED", "cannot list the TaskManager pods: the Kubernetes API did not answer");
+    }
     return this.adoptable;
   }
 
@@ -182,6 +191,31 @@ describe("ResourceManager", () => {
     await advance(500);
     expect(provider.started).toHaveLength(4);
     expect(provider.stopped).toEqual([]);
+  });
+
+  it("a provider that cannot list at start is asked again, backing off; nothing is started until it answers, then what it lists is adopted", async () => {
+    const { provider, demand, rm, advance } = await setUp({ "resourcemanager.taskmanagers.min": "1" });
+    provider.listFailures = 2;
+    provider.adoptable = [{ id: "left-behind", startedAt: 0, where: "fake left-behind" }];
+    await rm.start(); // does not throw: the leader goes on serving its jobs
+    expect(provider.lists).toBe(1);
+    expect(rm.failure).toMatch(/cannot list its TaskManagers: PROVIDER_FAILED: cannot list the TaskManager pods/);
+    demand.pending = 4;
+    // Tried again after 1 s, then after 2 s more; nothing started meanwhile (what runs is unknown).
+    await advance(500);
+    expect(provider.lists).toBe(1);
+    await advance(500);
+    expect(provider.lists).toBe(2);
+    await advance(1_000);
+    expect(provider.lists).toBe(2);
+    expect(provider.started).toEqual([]);
+    await advance(1_000);
+    expect(provider.lists).toBe(3);
+    await settle();
+    expect(rm.failure).toBeUndefined();
+    expect(rm.states().starting).toBe(1); // the adopted one, which counts toward min and the demand
+    await advance(500);
+    expect(provider.started).toHaveLength(1); // 4 slots wanted: the adopted one's 2 and one more's
   });
 
   it("releases TaskManagers idle past the timeout, down to min, and keeps busy ones", async () => {
