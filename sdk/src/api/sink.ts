@@ -118,6 +118,11 @@ export interface TwoPhaseCommitWriter<T, Txn> extends SinkWriter<T> {
    * still commit it), and everything other jobs wrote (their savepoints are theirs).
    */
   abortLeftovers(staged: readonly Txn[], restored: RestoredCheckpoint): Promise<void> | void;
+  /**
+   * On a fresh start (nothing restored, first attempt): removes what earlier jobs writing under the
+   * same names left open and never committed (a cancelled or failed job's transactions).
+   */
+  abortLingering?(): Promise<void> | void;
 }
 
 export function isTwoPhaseCommitWriter(w: SinkWriter<unknown>): w is TwoPhaseCommitWriter<unknown, unknown> {
