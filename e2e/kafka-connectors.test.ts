@@ -2,6 +2,7 @@
  * KafkaSource and KafkaSink end to end: a real cluster (JobManager, TaskManagers), the Kafka test
  * broker, kafkajs to produce the input, and kcat (librdkafka, read_committed) to read the output.
  */
+import { spawnSync } from "node:child_process";
 import { freePort } from "@riffle/shared";
 import type { JobExceptions } from "@riffle/shared/rest-api";
 import { Kafka, logLevel } from "kafkajs";
@@ -434,8 +435,16 @@ describe("Kafka connectors end to end", () => {
   }, 180_000);
 
   it("examples/order-totals.ts: event-time totals per customer, with half the partitions idle, equal a brute-force computation", async () => {
+    // The README's steps in order: the generator creates the job's output topic too (its sink creates none).
+    const generated = spawnSync(
+      "node_modules/.bin/tsx",
+      ["examples/order-totals/generate-orders.ts", "--brokers", broker.address, "--topic", "generated-orders", "--count", "5", "--rate", "50"],
+      { encoding: "utf8", timeout: 60_000 },
+    );
+    expect(generated.status, generated.stderr).toBe(0);
+    const listed = await kcat(["-L", "-b", broker.address, "-t", "order-totals"]);
+    expect(listed.stdout).toContain('topic "order-totals" with 2 partitions');
     await createTopic("orders", 4);
-    await createTopic("order-totals", 2);
     const BASE = 1_700_000_000_000;
     const N = 6000;
     // Orders 10 ms of event time apart, all in partitions 0 and 1: partitions 2 and 3 stay empty, so
