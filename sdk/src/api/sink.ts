@@ -56,6 +56,10 @@ export interface SinkJobSettings {
   readonly checkpointIntervalMs: number | undefined;
   /** Absent: the cluster's default applies. */
   readonly restartStrategy: RestartStrategy | undefined;
+  /** The longest restart delay of the cluster's default strategy for checkpointed jobs (exponential back-off's max delay). */
+  readonly defaultRestartDelayMs: number;
+  /** How long a lost TaskManager can go unnoticed before the job restarts (heartbeat timeout plus one interval). */
+  readonly failureDetectionMs: number;
 }
 
 /** What the runtime offers sinks beyond the context: the channel back to the client for `collect`. */

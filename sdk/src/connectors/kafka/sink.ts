@@ -55,17 +55,25 @@ export class KafkaSink<T> implements Sink<T> {
 
   /**
    * Exactly-once: a transaction stays open from one checkpoint until the next completes, and after a
-   * failure until the job restarted and committed it; the broker must not abort it by its timeout
-   * meanwhile.
+   * failure until the failure was noticed, the job restarted and committed it; the broker must not
+   * abort it by its timeout meanwhile. The restart delay is the job's strategy's longest, or the
+   * cluster's default for checkpointed jobs (exponential back-off) when the job sets none.
    */
   validateJob(job: SinkJobSettings): void {
     if (this.settings.guarantee !== "exactly-once" || job.checkpointIntervalMs === undefined) return;
     const r = job.restartStrategy;
-    const restartMs = !r ? 0 : r.type === "fixed-delay" || r.type === "failure-rate" ? r.delayMs : r.type === "exponential-backoff" ? r.maxDelayMs : 0;
-    if (this.settings.transactionTimeoutMs < job.checkpointIntervalMs + restartMs) {
+    const restartMs = !r
+      ? job.defaultRestartDelayMs
+      : r.type === "fixed-delay" || r.type === "failure-rate"
+        ? r.delayMs
+        : r.type === "exponential-backoff"
+          ? r.maxDelayMs
+          : 0;
+    const boundMs = job.checkpointIntervalMs + job.failureDetectionMs + restartMs;
+    if (this.settings.transactionTimeoutMs < boundMs) {
       throw new RiffleError(
         "KAFKA_CONFIG_INVALID",
-        `KafkaSink: its transaction timeout (${this.settings.transactionTimeoutMs} ms) is shorter than the checkpoint interval (${job.checkpointIntervalMs} ms) plus the restart delay (${restartMs} ms): the broker could abort a transaction before its checkpoint commits it; set transactionTimeout(ms) higher, or checkpoint more often`,
+        `KafkaSink: its transaction timeout (${this.settings.transactionTimeoutMs} ms) is shorter than the checkpoint interval (${job.checkpointIntervalMs} ms) plus the time to notice a lost TaskManager (${job.failureDetectionMs} ms) plus the ${r ? "job's" : "cluster's default"} longest restart delay (${restartMs} ms), ${boundMs} ms: the broker could abort a transaction before its checkpoint commits it; set transactionTimeout(ms) higher, or checkpoint more often`,
       );
     }
   }
