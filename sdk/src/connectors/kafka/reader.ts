@@ -235,21 +235,18 @@ export class KafkaSourceReader<T> implements SourceReader<T> {
 
   /** A gauge of the records lag of one partition (Flink's records-lag per partition). */
   private registerLag(split: KafkaPartitionSplit): void {
-    const name = `kafka_records_lag_${split.topic}_${split.partition}`.replace(/[^a-zA-Z0-9_]/g, "_");
-    if (this.gauges.has(name)) return;
-    this.gauges.add(name);
-    try {
-      this.ctx.metrics.gauge(
-        name,
-        () => {
-          const s = this.splits.get(split.splitId);
-          return s && !s.finished ? Math.max(0, s.highWatermark - s.split.offset) : 0;
-        },
-        `records of ${split.topic} partition ${split.partition} not yet read`,
-      );
-    } catch {
-      // A gauge of that name exists already (the partition came back to this reader): it reads the same map.
-    }
+    // Topic and partition as labels: in a name, topics "a.b" and "a_b" would be one gauge.
+    if (this.gauges.has(split.splitId)) return;
+    this.gauges.add(split.splitId);
+    this.ctx.metrics.gauge(
+      "kafka_records_lag",
+      () => {
+        const s = this.splits.get(split.splitId);
+        return s && !s.finished ? Math.max(0, s.highWatermark - s.split.offset) : 0;
+      },
+      "records of a partition assigned to this reader not yet read (Flink's records-lag)",
+      { topic: split.topic, partition: String(split.partition) },
+    );
   }
 
   private wake(): void {
