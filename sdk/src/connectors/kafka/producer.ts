@@ -111,8 +111,7 @@ export class ProtocolProducer {
           if (!list) topics.set(topic, (list = []));
           list.push(partition);
         }
-        const coordinator = await this.cluster.findGroupCoordinator({ groupId: transactionalId, coordinatorType: 1 });
-        await retryConcurrent(() =>
+        await atCoordinator(this.cluster, transactionalId, (coordinator) =>
           coordinator.addPartitionsToTxn({
             transactionalId,
             producerId,
@@ -179,8 +178,9 @@ export async function initProducerId(
   servers: readonly string[],
 ): Promise<{ producerId: number; producerEpoch: number }> {
   try {
-    const coordinator = await cluster.findGroupCoordinator({ groupId: transactionalId, coordinatorType: 1 });
-    return await retryConcurrent(() => coordinator.initProducerId({ transactionalId, transactionTimeout: transactionTimeoutMs }));
+    return await atCoordinator(cluster, transactionalId, (coordinator) =>
+      coordinator.initProducerId({ transactionalId, transactionTimeout: transactionTimeoutMs }),
+    );
   } catch (err) {
     if (kafkaErrorType(err) === "INVALID_TRANSACTION_TIMEOUT") {
       throw new RiffleError(
@@ -199,21 +199,34 @@ export async function initProducerId(
  * reflection), the protocol can. `commit` false aborts it.
  */
 export async function endTransaction(cluster: KafkaCluster, txn: KafkaTransaction, commit: boolean): Promise<void> {
-  const coordinator = await cluster.findGroupCoordinator({ groupId: txn.transactionalId, coordinatorType: 1 });
-  await retryConcurrent(() =>
+  await atCoordinator(cluster, txn.transactionalId, (coordinator) =>
     coordinator.endTxn({ transactionalId: txn.transactionalId, producerId: txn.producerId, producerEpoch: txn.producerEpoch, transactionResult: commit }),
   );
 }
 
-/** Retries while the coordinator answers CONCURRENT_TRANSACTIONS (it is still completing the previous transaction). */
-async function retryConcurrent<R>(fn: () => Promise<R>): Promise<R> {
-  for (let attempt = 0; ; attempt++) {
+/**
+ * Answers of a transaction coordinator after which the request is sent again, to the coordinator
+ * found anew (kafkajs's type names): it is completing the previous transaction
+ * (CONCURRENT_TRANSACTIONS), loading its state (COORDINATOR_LOAD_IN_PROGRESS), not available, or no
+ * longer the coordinator of this id (NOT_COORDINATOR). Kafka's clients retry these too.
+ */
+const COORDINATOR_RETRIABLE = new Set(["CONCURRENT_TRANSACTIONS", "GROUP_LOAD_IN_PROGRESS", "GROUP_COORDINATOR_NOT_AVAILABLE", "NOT_COORDINATOR_FOR_GROUP"]);
+const COORDINATOR_ATTEMPTS = 50;
+
+/** Sends `request` to the transaction coordinator of `transactionalId`, with back-off (20 ms doubling to 500 ms) while it answers a retriable error. */
+export async function atCoordinator<R>(
+  cluster: Pick<KafkaCluster, "findGroupCoordinator">,
+  transactionalId: string,
+  request: (coordinator: Awaited<ReturnType<KafkaCluster["findGroupCoordinator"]>>) => Promise<R>,
+): Promise<R> {
+  for (let attempt = 1; ; attempt++) {
     try {
-      return await fn();
+      const coordinator = await cluster.findGroupCoordinator({ groupId: transactionalId, coordinatorType: 1 });
+      return await request(coordinator);
     } catch (err) {
       const type = kafkaErrorType(err);
-      if ((type !== "CONCURRENT_TRANSACTIONS" && type !== "COORDINATOR_LOAD_IN_PROGRESS") || attempt >= 50) throw err;
-      await new Promise((resolve) => setTimeout(resolve, Math.min(20 * 2 ** attempt, 500)));
+      if (type === undefined || !COORDINATOR_RETRIABLE.has(type) || attempt >= COORDINATOR_ATTEMPTS) throw err;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(20 * 2 ** (attempt - 1), 500)));
     }
   }
 }
