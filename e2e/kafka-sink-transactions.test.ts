@@ -4,8 +4,10 @@
  * restore, abortLeftovers on restore), with kcat reading what a read_committed consumer sees.
  */
 import type { RuntimeContext, TwoPhaseCommitWriter } from "@riffle/sdk";
+import { createLogger } from "@riffle/shared";
 import { KafkaSink, type KafkaTransaction } from "@riffle/sdk/kafka";
 import { Kafka, logLevel } from "kafkajs";
+import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestKafkaBroker, kcat } from "./harness/index.js";
 
@@ -15,7 +17,14 @@ beforeAll(async () => {
   broker = await TestKafkaBroker.start();
   const admin = new Kafka({ brokers: [broker.address], clientId: "e2e", logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
-  await admin.createTopics({ topics: [{ topic: "tx", numPartitions: 2 }], waitForLeaders: true });
+  await admin.createTopics({
+    topics: [
+      { topic: "tx", numPartitions: 2 },
+      { topic: "sel-a", numPartitions: 2 },
+      { topic: "sel-b", numPartitions: 2 },
+    ],
+    waitForLeaders: true,
+  });
   await admin.disconnect();
 }, 60_000);
 
@@ -23,7 +32,7 @@ afterAll(async () => {
   await broker?.stop();
 });
 
-function context(subtaskIndex: number, parallelism: number, attempt: number): RuntimeContext {
+function context(subtaskIndex: number, parallelism: number, attempt: number, log = createLogger("e2e")): RuntimeContext {
   return {
     jobId: "j",
     jobName: "tx",
@@ -34,6 +43,7 @@ function context(subtaskIndex: number, parallelism: number, attempt: number): Ru
     attempt,
     args: [],
     metrics: { counter: () => ({ inc() {} }), gauge() {} },
+    log,
   };
 }
 
@@ -99,5 +109,93 @@ describe("KafkaSink transactions", () => {
     await expect(gone.flush?.(false)).rejects.toMatchObject({ code: "KAFKA_PRODUCER_FENCED" });
     await gone.close?.();
     await only.close?.();
+  }, 60_000);
+  it("a restored transaction the broker aborted meanwhile cannot be committed: the task's logger says so, and the restore goes on", async () => {
+    const sink = KafkaSink.builder<string>().bootstrapServers(broker.address).topic("tx").exactlyOnce("t3").string().build();
+    const before = await committed();
+    const first = sink.createWriter(context(0, 1, 0)) as TwoPhaseCommitWriter<string, KafkaTransaction>;
+    first.write("staged, then aborted");
+    await first.flush?.(false);
+    const staged = (await first.preCommit(1))!;
+    // A new epoch of the same id aborts the staged transaction, as the broker's transaction timeout would.
+    const other = sink.createWriter(context(0, 1, 1)) as TwoPhaseCommitWriter<string, KafkaTransaction>;
+    await other.abortLeftovers([], { checkpointId: 0, retainedUpTo: 0, nextCheckpointId: 1, previousParallelism: 1 });
+
+    const lines: Array<Record<string, unknown>> = [];
+    const log = pino({ level: "info" }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const restored = sink.createWriter(context(0, 1, 2, log)) as TwoPhaseCommitWriter<string, KafkaTransaction>;
+    await restored.commit(staged);
+    expect(lines).toEqual([
+      expect.objectContaining({
+        level: 40,
+        transactionalId: "t3-0-1",
+        producerId: staged.producerId,
+        producerEpoch: staged.producerEpoch,
+        msg: expect.stringContaining("could not commit transaction t3-0-1 of a restored checkpoint again"),
+      }),
+    ]);
+    expect(await committed()).toEqual(before);
+    await Promise.all([first.close?.(), other.close?.(), restored.close?.()]);
+  }, 60_000);
+  it("at-least-once: a topic selector, keys, a partitioner and headers arrive as kcat reads them; an unknown topic or partition fails the writer saying which", async () => {
+    type Event = { kind: "a" | "b"; id: number };
+    const sink = KafkaSink.builder<Event>()
+      .bootstrapServers(broker.address)
+      .topicSelector((e) => `sel-${e.kind}`)
+      .keySerializer((e) => `k${e.id}`)
+      .valueSerializer((e) => JSON.stringify(e))
+      .partitioner((e, partitions) => e.id % partitions)
+      .build();
+    const writer = sink.createWriter(context(0, 1, 0));
+    for (let id = 0; id < 6; id++) writer.write({ kind: id < 4 ? "a" : "b", id });
+    await writer.flush?.(false);
+    const read = async (topic: string) => {
+      const r = await kcat(["-C", "-b", broker.address, "-t", topic, "-o", "beginning", "-e", "-q", "-f", "%p %k %s\\n"]);
+      if (r.code !== 0) throw new Error(r.stderr);
+      return r.stdout
+        .split("\n")
+        .filter((l) => l.length > 0)
+        .sort();
+    };
+    expect(await read("sel-a")).toEqual(['0 k0 {"kind":"a","id":0}', '0 k2 {"kind":"a","id":2}', '1 k1 {"kind":"a","id":1}', '1 k3 {"kind":"a","id":3}']);
+    expect(await read("sel-b")).toEqual(['0 k4 {"kind":"b","id":4}', '1 k5 {"kind":"b","id":5}']);
+    await writer.close?.();
+
+    const headers = KafkaSink.builder<string>()
+      .bootstrapServers(broker.address)
+      .recordSerializer((v) => ({ topic: "sel-a", partition: 0, value: v, headers: { source: "e2e" }, timestamp: 1_700_000_000_000 }))
+      .build()
+      .createWriter(context(0, 1, 0));
+    headers.write("with headers");
+    await headers.flush?.(false);
+    const r = await kcat(["-C", "-b", broker.address, "-t", "sel-a", "-p", "0", "-o", "-1", "-e", "-q", "-f", "%T %h %s\\n"]);
+    expect(r.stdout.trim()).toBe("1700000000000 source=e2e with headers");
+    await headers.close?.();
+
+    const missing = KafkaSink.builder<string>()
+      .bootstrapServers(broker.address)
+      .topic("no-such-topic")
+      .string()
+      .build()
+      .createWriter(context(0, 1, 0));
+    missing.write("x");
+    await expect(missing.flush?.(false)).rejects.toMatchObject({
+      code: "KAFKA_TOPIC_NOT_FOUND",
+      message: expect.stringContaining(`the Kafka sink writes topic no-such-topic, which does not exist on ${broker.address}; create it first`),
+    });
+    await missing.close?.();
+    const outOfRange = KafkaSink.builder<string>()
+      .bootstrapServers(broker.address)
+      .topic("sel-b")
+      .string()
+      .partitioner(() => 7)
+      .build()
+      .createWriter(context(0, 1, 0));
+    outOfRange.write("x");
+    await expect(outOfRange.flush?.(false)).rejects.toMatchObject({
+      code: "SINK_WRITE_FAILED",
+      message: expect.stringContaining("chose partition 7 of topic sel-b, which has partitions 0 to 1"),
+    });
+    await outOfRange.close?.();
   }, 60_000);
 });

@@ -2,8 +2,11 @@ export { TestCluster, allRunning, metricValue, setFlags, type ClusterOptions, ty
 export { RiffleProcess, REPO_ROOT, CLI, type LogLine } from "./process.js";
 export { committedLines, mulberry32, checkpointStats, waitForCheckpoints } from "./outputs.js";
 export { killTaskManagers, type KillSchedule } from "./chaos.js";
+export { KafkaProxy, KafkaApiKey } from "./kafka-proxy.js";
 export { TestKafkaBroker, kcat, KAFKA_BROKER_MAIN, type KafkaBrokerOptions, type KcatResult } from "./kafka.js";
 export { EtcdCluster, EtcdMember, ETCD_BINARY, type EtcdClusterOptions } from "./etcd.js";
 export { TestBrowser, CHROMIUM, SCREENSHOT_DIR } from "./browser.js";
 export { HaTestCluster, type HaClusterOptions, type HaJobManager } from "./ha-cluster.js";
 export { childrenOf, killOnExit, waitUntilDead } from "./children.js";
+export { ResourceCluster } from "./resource-cluster.js";
+export { LatencyProxy } from "./latency-proxy.js";

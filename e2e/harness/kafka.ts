@@ -8,10 +8,14 @@ import { RiffleProcess } from "./process.js";
 export const KAFKA_BROKER_MAIN = fileURLToPath(new URL("../../testing/kafka-broker/dist/main.js", import.meta.url));
 
 export interface KafkaBrokerOptions {
+  /** The port to listen on; a free one when not given. */
+  port?: number;
   /** Data directory; a fresh temporary one (removed by stop) when not given. */
   dataDir?: string;
   /** More command-line flags (see `node testing/kafka-broker/dist/main.js --help`). */
   args?: string[];
+  /** More environment variables (e.g. `RIFFLE_DEBUG: "kafka-broker"` for its debug log). */
+  env?: NodeJS.ProcessEnv;
   /** How long the broker may take to print READY. Default 20 s. */
   startTimeoutMs?: number;
 }
@@ -33,7 +37,7 @@ export class TestKafkaBroker {
   static async start(options: KafkaBrokerOptions = {}): Promise<TestKafkaBroker> {
     const ownsDataDir = options.dataDir === undefined;
     const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "riffle-kafka-"));
-    const { process, port } = await launch(dataDir, 0, options);
+    const { process, port } = await launch(dataDir, options.port ?? 0, options);
     return new TestKafkaBroker(process, port, dataDir, ownsDataDir, options);
   }
 
@@ -62,7 +66,7 @@ export class TestKafkaBroker {
 
 async function launch(dataDir: string, port: number, options: KafkaBrokerOptions): Promise<{ process: RiffleProcess; port: number }> {
   const args = ["--port", String(port), "--data-dir", dataDir, ...(options.args ?? [])];
-  const broker = new RiffleProcess(`kafka-broker:${port}`, args, {}, KAFKA_BROKER_MAIN);
+  const broker = new RiffleProcess(`kafka-broker:${port}`, args, options.env ?? {}, KAFKA_BROKER_MAIN);
   try {
     await broker.waitForOutput(1, options.startTimeoutMs ?? 20_000);
   } catch (err) {

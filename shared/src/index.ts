@@ -45,7 +45,7 @@ export {
   type ChannelSpec,
 } from "./jobgraph.js";
 export { parseHostPort, freePort } from "./net.js";
-export { isAlive, isRiffleProcess } from "./processes.js";
+export { isAlive, isRiffleProcess, spawnIntoLogFile, taskManagerArgs, type TaskManagerLaunch } from "./processes.js";
 export type {
   KeyGroupRangeJson,
   KeyedStateHandle,

@@ -21,6 +21,8 @@ import {
   type ExchangeResponse,
   type TaskMetricsReport,
   type JobManagerHeartbeat,
+  type FencingToken,
+  isOlderFencingToken,
 } from "@riffle/shared";
 import type { OperatorEvent } from "@riffle/sdk/internal";
 import { JobManagerConnection } from "./rpc/jobmanager-connection.js";
@@ -116,6 +118,9 @@ export class TaskManager {
     });
     this.terminated.catch(() => {});
     this.bundles = new BundleStore(join(workDir.path, "bundles"), (hash) => this.connection!.getBundle(hash));
+    fencing.onNewLeader((token, previous) => {
+      if (previous !== undefined) this.cancelTasksOfOlderLeaders(token);
+    });
   }
 
   /**
@@ -151,6 +156,8 @@ export class TaskManager {
       DeployTask: rpc.handleUnary<TaskDeploymentDescriptor, object>(async (tdd) => {
         fencing.check(tdd.fencingToken, "DeployTask", `execution ${tdd.executionId}`);
         await started().deploy(tdd);
+        // A newer leader reached this TaskManager while the task was being deployed: it is stale already.
+        started().cancelTasksOfOlderLeaders(fencing.newest);
         return {};
       }),
       CancelTask: rpc.handleUnary<CancelTaskRequest, object>((req) => {
@@ -381,6 +388,24 @@ export class TaskManager {
       this.log.warn(
         { executionId: task.executionId, jobId: task.jobId, leaderId: this.leaderId },
         "cancelling a task the JobManager no longer lists in its heartbeats (stale)",
+      );
+      this.cancel(task.jobId, task.executionId);
+    }
+  }
+
+  /**
+   * A newer leadership reached this TaskManager (a registration answer, a heartbeat or a command):
+   * tasks an older leader deployed are cancelled at once, not after the heartbeat reconciliation's
+   * grace period. Such a task can be left when a deposed leader's deployment arrived after this
+   * TaskManager lost it and before it registered with the new one.
+   */
+  private cancelTasksOfOlderLeaders(newest: FencingToken | undefined): void {
+    if (newest === undefined) return;
+    for (const task of this.slots.flatMap((s) => s.liveExecutions())) {
+      if (!task.fencingToken || !isOlderFencingToken(task.fencingToken as FencingToken, newest)) continue;
+      this.log.warn(
+        { executionId: task.executionId, jobId: task.jobId, fencingToken: task.fencingToken, newest },
+        "cancelling a task deployed by an earlier JobManager leader",
       );
       this.cancel(task.jobId, task.executionId);
     }

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { RiffleError, freePort, loadConfig, parseSetFlags, toRiffleError, type RiffleConfig } from "@riffle/shared";
+import { RiffleError, freePort, loadConfig, parseSetFlags, taskManagerArgs, toRiffleError, type RiffleConfig } from "@riffle/shared";
 import { InterruptedError } from "../errors.js";
 import { connectHost } from "../options.js";
 import { RestClient, restAuthOf } from "../rest-client.js";
@@ -180,11 +180,12 @@ export class LocalCluster {
 
     const procs: ClusterProcess[] = [];
     const info: LocalClusterProcess[] = [];
+    /** Starts `node <args>`: the CLI's `jobmanager` or `taskmanager` command. */
     const spawnProcess = (name: string, role: LocalClusterProcess["role"], args: string[]) => {
       const p = ClusterProcess.spawn({
         name,
         command: process.execPath,
-        args: [entry, role, ...common, ...args.flatMap((s) => ["--set", s])],
+        args,
         mode: outputMode,
         logFile: join(logDir, `${name}.log`),
         cwd: options.cwd,
@@ -301,7 +302,7 @@ export class LocalCluster {
           ...(storage !== undefined ? [`jobmanager.storage.dir=${storage}`] : []),
           ...haSettings,
         ];
-        started.push(spawnProcess(name, "jobmanager", jmSettings));
+        started.push(spawnProcess(name, "jobmanager", [entry, "jobmanager", ...common, ...jmSettings.flatMap((s) => ["--set", s])]));
       }
       const jmAddresses = await abortable(
         Promise.all(
@@ -322,12 +323,8 @@ export class LocalCluster {
       const restUrl = jmAddresses.map((a) => a.restUrl).join(",");
       const rpcAddress = jmAddresses.map((a) => a.rpcAddress).join(",");
       const tms = Array.from({ length: taskmanagers }, (_, i) => {
-        const tm = spawnProcess(`taskmanager-${i + 1}`, "taskmanager", [
-          `taskmanager.jobmanager.address=${rpcAddress}`,
-          // Several TaskManagers share this machine: each takes free ports.
-          "taskmanager.rpc.port=0",
-          "taskmanager.metrics.port=0",
-        ]);
+        // The command line the JobManager's process provider starts TaskManagers with, too.
+        const tm = spawnProcess(`taskmanager-${i + 1}`, "taskmanager", taskManagerArgs({ entry, jobmanagerAddress: rpcAddress, flags: common }));
         const ready = tm.p.waitForLog("TaskManager started", deadline).then((record) => {
           Object.assign(tm.entryInfo, { rpcPort: optionalPort(record, "rpcPort"), metricsPort: optionalPort(record, "metricsPort") });
           options.onProcess?.(tm.entryInfo);

@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, createWriteStream, openSync, statSync, type WriteStream } from "node:fs";
+import { createWriteStream, statSync, type WriteStream } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { StringDecoder } from "node:string_decoder";
-import { RiffleError, isErrorCode, type ErrorCode } from "@riffle/shared";
+import { RiffleError, isErrorCode, spawnIntoLogFile, type ErrorCode } from "@riffle/shared";
 import { ERROR_LINE } from "../errors.js";
 
 /**
@@ -109,12 +109,7 @@ export class ClusterProcess {
       if (this.child.stderr) this.readLines(this.child.stderr, err, (line) => this.onLine(line, "stderr", err));
     } else {
       const offset = sizeOf(options.logFile);
-      const fd = openSync(options.logFile, "a");
-      try {
-        this.child = spawn(options.command, options.args, { ...spawnOptions, detached: true, stdio: ["ignore", fd, fd] });
-      } finally {
-        closeSync(fd);
-      }
+      this.child = spawnIntoLogFile(options.command, options.args, options.logFile, { cwd: options.cwd, env: options.env });
       this.tail = { handle: open(options.logFile, "r"), offset, decoder: new StringDecoder("utf8"), partial: "" };
       this.tail.handle.catch(() => undefined);
     }

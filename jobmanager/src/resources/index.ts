@@ -1,6 +1,6 @@
 /**
  * Resources: who starts TaskManagers, and when. The resource manager watches slot demand and asks
- * a TaskManagerProvider (`standalone`, `process`) for TaskManagers, releases idle ones within
+ * a TaskManagerProvider (`standalone`, `process`, `docker`, `kubernetes`) for TaskManagers, releases idle ones within
  * min/max, and adopts the ones a previous JobManager left.
  *
  * ```ts
@@ -14,6 +14,8 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { type Logger, type Registry, type RiffleConfig, RiffleError } from "@riffle/shared";
 import { currentGauge } from "../metrics/current-gauge.js";
+import { DockerProvider, connect } from "./docker-provider.js";
+import { KubernetesProvider } from "./kubernetes-provider.js";
 import { ProcessProvider } from "./process-provider.js";
 import type { TaskManagerProvider } from "./provider.js";
 import type { ResourceManager } from "./resource-manager.js";
@@ -23,6 +25,8 @@ export type { ProvidedTaskManager, ProviderExit, TaskManagerProvider } from "./p
 export { ResourceManager, type ResourceManagerOptions, type RegisteredView, type SlotDemand } from "./resource-manager.js";
 export { ProcessProvider, type ProcessProviderOptions } from "./process-provider.js";
 export { StandaloneProvider } from "./standalone-provider.js";
+export { DockerProvider, type DockerProviderOptions } from "./docker-provider.js";
+export { KubernetesProvider, type KubernetesProviderOptions } from "./kubernetes-provider.js";
 
 /** Refuses resource settings that cannot work together (CONFIG_INVALID), before the JobManager binds anything. */
 export function checkResourceSettings(config: RiffleConfig): void {
@@ -34,10 +38,38 @@ export function checkResourceSettings(config: RiffleConfig): void {
       `resourcemanager.taskmanagers.min (${min}) is above resourcemanager.taskmanagers.max (${max}); lower the one or raise the other`,
     );
   }
+  if (config["resourcemanager.provider"] === "kubernetes") checkKubernetesSettings(config);
   if (config["resourcemanager.provider"] === "process" && !existsSync(processEntry(config))) {
     throw new RiffleError(
       "CONFIG_INVALID",
       `resourcemanager.process.entry: ${processEntry(config)} does not exist; set it to the riffle CLI script (cli/dist/main.js) the TaskManagers should run`,
+    );
+  }
+  checkDockerSettings(config);
+}
+
+/** Refuses a Docker daemon address the docker provider cannot use (CONFIG_INVALID). */
+function checkDockerSettings(config: RiffleConfig): void {
+  if (config["resourcemanager.provider"] === "docker") connect(config["resourcemanager.docker.host"]);
+}
+
+/** What the kubernetes provider cannot work without, refused at start rather than at the first pod. */
+function checkKubernetesSettings(config: RiffleConfig): void {
+  if (!config["resourcemanager.kubernetes.image"]) {
+    throw new RiffleError("CONFIG_INVALID", "resourcemanager.kubernetes.image is empty: set it to the Riffle image the TaskManager pods run");
+  }
+  const kubeconfig = config["resourcemanager.kubernetes.kubeconfig"];
+  if (kubeconfig && !existsSync(kubeconfig)) {
+    throw new RiffleError(
+      "CONFIG_INVALID",
+      `resourcemanager.kubernetes.kubeconfig: ${kubeconfig} does not exist; name a kubeconfig file, or leave it empty in a pod (its service account)`,
+    );
+  }
+  const clusterId = config["high-availability.cluster-id"];
+  if (clusterId.length > 63) {
+    throw new RiffleError(
+      "CONFIG_INVALID",
+      `high-availability.cluster-id "${clusterId}" is longer than 63 characters: the kubernetes provider labels its pods with it (a label value holds at most 63)`,
     );
   }
 }
@@ -60,6 +92,10 @@ export function createProvider(config: RiffleConfig, deps: { storageDir: string;
         jobmanagerAddress: deps.jobmanagerAddress,
         logger: deps.logger,
       });
+    case "docker":
+      return new DockerProvider({ config, jobmanagerAddress: deps.jobmanagerAddress, logger: deps.logger });
+    case "kubernetes":
+      return new KubernetesProvider({ config, jobmanagerAddress: deps.jobmanagerAddress, logger: deps.logger });
   }
 }
 

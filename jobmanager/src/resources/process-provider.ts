@@ -1,7 +1,7 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { CONFIG_OPTIONS, type Logger, RiffleError, type RiffleConfig, isRiffleProcess } from "@riffle/shared";
+import { CONFIG_OPTIONS, type Logger, RiffleError, type RiffleConfig, isRiffleProcess, spawnIntoLogFile, taskManagerArgs } from "@riffle/shared";
 import type { ProvidedTaskManager, ProviderExit, TaskManagerProvider } from "./provider.js";
 
 export interface ProcessProviderOptions {
@@ -60,30 +60,12 @@ export class ProcessProvider implements TaskManagerProvider {
 
   async start(id: string): Promise<ProvidedTaskManager> {
     const { entry, dir } = this.options;
-    const args = [
-      entry,
-      "taskmanager",
-      ...this.settings,
-      "--set",
-      `taskmanager.id=${id}`,
-      "--set",
-      `taskmanager.jobmanager.address=${this.options.jobmanagerAddress}`,
-      "--set",
-      "taskmanager.rpc.port=0",
-      "--set",
-      "taskmanager.metrics.port=0",
-    ];
-    let fd: number;
-    try {
-      fd = openSync(join(dir, `${id}.log`), "a");
-    } catch (err) {
-      throw new RiffleError("PROVIDER_FAILED", `cannot open the log file of TaskManager ${id} in ${dir}: ${(err as Error).message}`, { cause: err });
-    }
+    const args = taskManagerArgs({ entry, jobmanagerAddress: this.options.jobmanagerAddress, flags: this.settings, id });
     let child: ChildProcess;
     try {
-      child = spawn(process.execPath, args, { detached: true, stdio: ["ignore", fd, fd], env: process.env });
-    } finally {
-      closeSync(fd);
+      child = spawnIntoLogFile(process.execPath, args, join(dir, `${id}.log`));
+    } catch (err) {
+      throw new RiffleError("PROVIDER_FAILED", `cannot open the log file of TaskManager ${id} in ${dir}: ${(err as Error).message}`, { cause: err });
     }
     const spawned = await new Promise<number>((resolve, reject) => {
       child.once("spawn", () => resolve(child.pid!));
@@ -174,15 +156,24 @@ export class ProcessProvider implements TaskManagerProvider {
 }
 
 /** `--set key=value` for every setting of the JobManager that differs from its default, but the TaskManager's own. */
-function inheritedSettings(config: RiffleConfig): string[] {
-  const out: string[] = [];
+export function inheritedSettings(config: RiffleConfig): string[] {
+  return inheritedValues(config, OWN_KEYS).flatMap(([key, value]) => ["--set", `${key}=${value}`]);
+}
+
+/**
+ * The JobManager's settings that differ from their defaults and that a TaskManager it starts should
+ * get too: all but `own` (the TaskManager's own values) and the JobManager's alone (resource manager,
+ * REST, autoscaler).
+ */
+export function inheritedValues(config: RiffleConfig, own: ReadonlySet<string>): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
   for (const [key, option] of Object.entries(CONFIG_OPTIONS)) {
-    if (OWN_KEYS.has(key) || key.startsWith("resourcemanager.") || key.startsWith("rest.") || key.startsWith("job.autoscaler.")) continue;
+    if (own.has(key) || key.startsWith("resourcemanager.") || key.startsWith("rest.") || key.startsWith("job.autoscaler.")) continue;
     const value = (config as Record<string, unknown>)[key];
     const parsed = option.schema.safeParse(option.default);
     if (parsed.success && JSON.stringify(parsed.data) === JSON.stringify(value)) continue;
     if (value === undefined || (typeof value === "object" && value !== null)) continue;
-    out.push("--set", `${key}=${String(value)}`);
+    out.push([key, String(value)]);
   }
   return out;
 }
@@ -199,7 +190,8 @@ function signal(pid: number, sig: NodeJS.Signals): void {
   }
 }
 
-async function settlesWithin(promise: Promise<void>, ms: number): Promise<boolean> {
+/** Whether `promise` settles within `ms`. */
+export async function settlesWithin(promise: Promise<void>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<boolean>((resolve) => {
     timer = setTimeout(() => resolve(false), ms);

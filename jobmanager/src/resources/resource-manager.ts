@@ -65,6 +65,11 @@ export class ResourceManager {
   private failuresInRow = 0;
   private retryAt = 0;
   private lastFailure: string | undefined;
+  /** Whether the provider listed what it runs (adopted); until then nothing is started or released. */
+  private reconciled = false;
+  private reconciling = false;
+  private reconcileFailures = 0;
+  private reconcileAt = 0;
 
   constructor(private readonly options: ResourceManagerOptions) {
     const c = options.config;
@@ -77,19 +82,16 @@ export class ResourceManager {
     return this.options.provider.name;
   }
 
-  /** Adopts what a previous JobManager left, then starts supervising. */
+  /**
+   * Adopts what a previous JobManager left, then starts supervising. A provider that cannot list its
+   * TaskManagers yet (its API unreachable) is asked again from the ticks, backing off; until it
+   * answers nothing is started or released (what exists is unknown), and jobs run on the
+   * TaskManagers that registered.
+   */
   async start(): Promise<void> {
     const { provider, logger, clock } = this.options;
     provider.watch((exit) => this.onExit(exit));
-    const existing = await provider.list();
-    const now = clock.now();
-    for (const tm of existing) {
-      this.workers.set(tm.id, { id: tm.id, state: "starting", since: now, where: tm.where, idleSince: undefined });
-    }
-    logger.info(
-      { provider: provider.name, adopted: existing.map((t) => t.id), min: this.min, max: this.max },
-      `resource manager started with the ${provider.name} provider${existing.length > 0 ? `; adopted ${existing.length} TaskManager(s) a previous JobManager started` : ""}`,
-    );
+    await this.reconcile();
     const tick = () => {
       if (this.closed) return;
       try {
@@ -100,6 +102,36 @@ export class ResourceManager {
       this.cancelTick = clock.schedule(tick, TICK_MS);
     };
     tick();
+  }
+
+  /** Lists the provider's TaskManagers and adopts them; on failure, schedules the next try. */
+  private async reconcile(): Promise<void> {
+    const { provider, logger, clock } = this.options;
+    let existing: Awaited<ReturnType<TaskManagerProvider["list"]>>;
+    try {
+      existing = await provider.list();
+    } catch (err) {
+      const e = toRiffleError(err);
+      const delay = Math.min(1_000 * 2 ** this.reconcileFailures++, MAX_RETRY_MS);
+      this.reconcileAt = clock.now() + delay;
+      this.lastFailure = `cannot list its TaskManagers: ${e.code}: ${e.message}`;
+      logger.warn(
+        { provider: provider.name, retryInMs: delay },
+        `the ${provider.name} provider cannot list its TaskManagers (${e.message}); starting and releasing none until it can; trying again in ${delay} ms`,
+      );
+      return;
+    }
+    if (this.closed) return;
+    this.reconciled = true;
+    this.lastFailure = undefined;
+    const now = clock.now();
+    for (const tm of existing) {
+      if (!this.workers.has(tm.id)) this.workers.set(tm.id, { id: tm.id, state: "starting", since: now, where: tm.where, idleSince: undefined });
+    }
+    logger.info(
+      { provider: provider.name, adopted: existing.map((t) => t.id), min: this.min, max: this.max },
+      `resource manager started with the ${provider.name} provider${existing.length > 0 ? `; adopted ${existing.length} TaskManager(s) a previous JobManager started` : ""}`,
+    );
   }
 
   /** Stops supervising; `stopAll` stops the provided TaskManagers too (an orderly shutdown). */
@@ -126,6 +158,15 @@ export class ResourceManager {
   tick(): void {
     const { registry, slots, config, clock, logger } = this.options;
     const now = clock.now();
+    if (!this.reconciled) {
+      if (!this.reconciling && now >= this.reconcileAt) {
+        this.reconciling = true;
+        void this.reconcile().finally(() => {
+          this.reconciling = false;
+        });
+      }
+      return;
+    }
     for (const w of this.workers.values()) {
       if (w.state !== "starting") continue;
       if (registry.get(w.id)) {

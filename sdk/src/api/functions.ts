@@ -1,3 +1,4 @@
+import type { Logger } from "@riffle/shared";
 import type { KeyedStateStore, OperatorStateStore } from "../state/stores.js";
 import type { TimeDomain, TimerService } from "../time/timer-service.js";
 import type { OutputTag } from "./output-tag.js";
@@ -24,6 +25,12 @@ export interface RuntimeContext {
   readonly parallelism: number;
   readonly maxParallelism: number;
   readonly metrics: MetricGroup;
+  /**
+   * The task's logger: JSON lines on the TaskManager's stdout, with the job, task and execution
+   * attached. Functions and connectors log through it: a console print would land between the log
+   * lines and a print sink's output.
+   */
+  readonly log: Logger;
   /** Job arguments (`riffle run job.ts --input x` gives `["--input", "x"]`). */
   readonly args: readonly string[];
   /** 0 for the first run of the subtask, +1 for every restart. */

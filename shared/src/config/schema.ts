@@ -41,6 +41,16 @@ const size = () =>
     }
   });
 const str = () => z.string().min(1);
+/** A Kubernetes resource quantity (`1`, `500m`, `1Gi`, `1e3`), as the API server's own pattern reads it. */
+const quantity = () =>
+  z
+    .union([z.number().transform(String), z.string()])
+    .pipe(z.string().trim())
+    .pipe(
+      z
+        .string()
+        .regex(/^[+]?(\d+|\d+\.\d*|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?\d+)?$/, "expected a Kubernetes quantity such as 1, 500m, 1Gi or 1500Mi"),
+    );
 const bool = () => z.union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")]);
 const num = (min: number, max: number) => z.union([z.number(), z.string().trim().min(1).transform(Number)]).pipe(z.number().min(min).max(max));
 /** A duration that is a whole number of seconds within [min, max] (etcd lease TTLs are whole seconds). */
@@ -272,7 +282,7 @@ export const CONFIG_OPTIONS = {
   "high-availability.etcd.call-timeout": opt(
     duration().pipe(z.number().min(50, "must be at least 50ms")),
     "1s",
-    "Deadline of every etcd request; must be under half the lease TTL, so a lease keep-alive can fail and be retried before the lease runs out.",
+    "Deadline of every etcd request but the lease keep-alives (each of those waits for its answer as long as the answer can still renew the lease: five sixths of the TTL); must be at most half the lease TTL, so a write is answered or given up well within the leadership it was made under.",
   ),
   "job.autoscaler.enabled": opt(
     bool(),
@@ -345,9 +355,9 @@ export const CONFIG_OPTIONS = {
     "Wait after a rescale that failed (or found too few slots) before the autoscaler tries again; doubles with each further failure, up to an hour.",
   ),
   "resourcemanager.provider": opt(
-    z.enum(["standalone", "process"]),
+    z.enum(["standalone", "process", "docker", "kubernetes"]),
     "standalone",
-    "Who starts TaskManagers for the JobManager: `standalone` (nobody: they are started by hand) or `process` (child processes of the JobManager).",
+    "Who starts TaskManagers for the JobManager: `standalone` (nobody: they are started by hand), `process` (child processes of the JobManager), `docker` (containers of Riffle's image on a Docker daemon) or `kubernetes` (pods, through the Kubernetes API: resourcemanager.kubernetes.*).",
   ),
   "resourcemanager.taskmanagers.min": opt(int(0, 1000), 0, "TaskManagers the provider keeps running even without jobs."),
   "resourcemanager.taskmanagers.max": opt(int(1, 1000), 8, "Most TaskManagers the provider runs at once; jobs that need more wait for slots."),
@@ -375,6 +385,88 @@ export const CONFIG_OPTIONS = {
     z.string(),
     "",
     "`process` provider: directory of the TaskManagers' log files and records; empty: `<jobmanager.storage.dir>/taskmanagers`.",
+  ),
+  "resourcemanager.docker.image": opt(
+    str(),
+    "riffle:latest",
+    "`docker` provider: the image the TaskManager containers run (built from deploy/docker/Dockerfile by `npm run docker:image`). It is never pulled: it must be on the daemon already.",
+  ),
+  "resourcemanager.docker.host": opt(
+    z.string(),
+    "",
+    "`docker` provider: the Docker daemon, as a socket path, `unix:///path` or `tcp://host:port` (no TLS); empty: DOCKER_HOST, else /var/run/docker.sock.",
+  ),
+  "resourcemanager.docker.memory": opt(
+    size(),
+    0,
+    "`docker` provider: memory limit of each TaskManager container (e.g. 2gb); 0: no limit. A container above it is killed, reported and replaced.",
+  ),
+  "resourcemanager.docker.cpus": opt(num(0, 1024), 0, "`docker` provider: CPUs each TaskManager container may use (e.g. 1.5); 0: no limit."),
+  "resourcemanager.docker.binds": opt(
+    z.string(),
+    "",
+    "`docker` provider: bind mounts of each TaskManager container, comma-separated `host-path:container-path[:ro]`. Checkpoint and savepoint directories (and files sinks write) must be mounted at the same path the JobManager uses.",
+  ),
+  "resourcemanager.kubernetes.kubeconfig": opt(
+    z.string(),
+    "",
+    "`kubernetes` provider: the kubeconfig file to reach the Kubernetes API with; empty: in a pod, its service account (in-cluster), else $KUBECONFIG or ~/.kube/config.",
+  ),
+  "resourcemanager.kubernetes.namespace": opt(str(), "default", "`kubernetes` provider: namespace of the TaskManager pods."),
+  "resourcemanager.kubernetes.image": opt(
+    z.string(),
+    "",
+    "`kubernetes` provider: container image of the TaskManager pods (Riffle's image; required with the kubernetes provider).",
+  ),
+  "resourcemanager.kubernetes.image-pull-policy": opt(
+    z.enum(["IfNotPresent", "Always", "Never"]),
+    "IfNotPresent",
+    "`kubernetes` provider: the pods' imagePullPolicy.",
+  ),
+  "resourcemanager.kubernetes.command": opt(
+    z.string(),
+    "",
+    "`kubernetes` provider: the TaskManager container's command, words separated by spaces, before its argument `taskmanager`; empty: the image's entrypoint (Riffle's image: the riffle CLI).",
+  ),
+  "resourcemanager.kubernetes.service-account": opt(
+    z.string(),
+    "",
+    "`kubernetes` provider: service account of the TaskManager pods; empty: the namespace's default.",
+  ),
+  "resourcemanager.kubernetes.taskmanager.cpu": opt(
+    quantity(),
+    "1",
+    "`kubernetes` provider: CPU each TaskManager pod requests (a Kubernetes quantity: `1`, `500m`).",
+  ),
+  "resourcemanager.kubernetes.taskmanager.cpu.limit": opt(
+    z.union([z.literal(""), quantity()]),
+    "",
+    "`kubernetes` provider: CPU limit of each TaskManager pod; empty: the request.",
+  ),
+  "resourcemanager.kubernetes.taskmanager.memory": opt(
+    quantity(),
+    "1Gi",
+    "`kubernetes` provider: memory each TaskManager pod requests (a Kubernetes quantity: `1Gi`, `1500Mi`); it must hold taskmanager.memory.network.size and what the slots' tasks use.",
+  ),
+  "resourcemanager.kubernetes.taskmanager.memory.limit": opt(
+    z.union([z.literal(""), quantity()]),
+    "",
+    "`kubernetes` provider: memory limit of each TaskManager pod (past it the pod is OOM-killed and replaced); empty: the request.",
+  ),
+  "resourcemanager.kubernetes.owner-deployment": opt(
+    z.string(),
+    "",
+    "`kubernetes` provider: name of the JobManager's Deployment in the namespace; the TaskManager pods get an owner reference to it, so deleting it deletes them. Empty: no owner reference.",
+  ),
+  "resourcemanager.kubernetes.jobmanager.address": opt(
+    z.string(),
+    "",
+    "`kubernetes` provider: host:port the TaskManager pods register at (a Service in front of the JobManager's gRPC port, e.g. `riffle-jobmanager:6123`); empty: this JobManager's jobmanager.rpc.address and port.",
+  ),
+  "resourcemanager.kubernetes.termination-grace-period": opt(
+    wholeSeconds(0, 3600),
+    "30s",
+    "`kubernetes` provider: how long a stopped TaskManager pod may take after SIGTERM before it is killed (the pods' terminationGracePeriodSeconds).",
   ),
 } as const;
 

@@ -11,6 +11,7 @@ import { Counter, type Registry } from "prom-client";
 export class FencingGuard {
   private newestToken: FencingToken | undefined;
   private readonly rejections: Counter;
+  private readonly newLeaderListeners: Array<(token: FencingToken, previous: FencingToken | undefined) => void> = [];
 
   constructor(
     private readonly log: Logger,
@@ -30,6 +31,14 @@ export class FencingGuard {
   }
 
   /**
+   * Calls `listener` synchronously each time a newer token is seen (a new leadership reached this
+   * TaskManager), before the command or answer that carried it goes on.
+   */
+  onNewLeader(listener: (token: FencingToken, previous: FencingToken | undefined) => void): void {
+    this.newLeaderListeners.push(listener);
+  }
+
+  /**
    * Takes `token` into account (a registration answer or a heartbeat of the leader): true when it is
    * newer than every token seen so far, i.e. a new leadership.
    */
@@ -37,7 +46,9 @@ export class FencingGuard {
     if (!token) return false;
     const t = token as FencingToken;
     if (this.newestToken !== undefined && !isOlderFencingToken(this.newestToken, t)) return false;
+    const previous = this.newestToken;
     this.newestToken = t;
+    for (const listener of this.newLeaderListeners) listener(t, previous);
     return true;
   }
 

@@ -37,6 +37,27 @@ describe("FencingGuard", () => {
   });
 });
 
+describe("FencingGuard's new-leader listeners", () => {
+  const older = fencingToken(10n, "1");
+  const newer = fencingToken(12n, "2");
+
+  it("hear each newer token once, from an answer or a command, with the one before it, and never an older or equal one", () => {
+    const guard = new FencingGuard(log, new Registry());
+    const heard: Array<[string, string | undefined]> = [];
+    guard.onNewLeader((token, previous) => heard.push([token, previous]));
+    guard.observe(older);
+    guard.observe(older);
+    guard.check(older, "DeployTask", "execution e1");
+    guard.check(newer, "DeployTask", "execution e2");
+    expect(() => guard.check(older, "DeployTask", "execution e3")).toThrow();
+    guard.observe(newer);
+    expect(heard).toEqual([
+      [older, undefined],
+      [newer, older],
+    ]);
+  });
+});
+
 describe("ExecutionReconciler", () => {
   it("cancels a task only once two heartbeats in a row left it out, over at least the grace period", () => {
     const r = new ExecutionReconciler(1_000);

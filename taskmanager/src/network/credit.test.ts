@@ -194,6 +194,39 @@ describe("credit-based flow control", () => {
     expect(cons.failures).toEqual([]);
   });
 
+  it("a consumer that stops reading before the end of partition releases its subpartition, so a finished producer's segments return", async () => {
+    // A finished producer's partition is released when a task of its job fails or is cancelled in the
+    // producer's slot; in a slot where every task of the job has finished, only the reader's leaving
+    // tells the producer that nobody will read the rest.
+    const prod = await producerSide(100);
+    const partition = new ResultPartition("p6", 2, prod.pool, (rp) => prod.partitions.release(rp.id));
+    prod.partitions.register(partition, "job");
+    const writer = writerOf(partition, "rebalance");
+    for (let i = 0; i < 20; i++) {
+      writer.collect({ i, pad: PAD }); // subpartition 0
+      writer.collect({ i: 1000 + i, pad: PAD }); // subpartition 1
+      writer.flush();
+    }
+    expect(writer.finishIfFlushed()).toBe(true);
+    expect(prod.pool.availableSegments).toBe(100 - 40);
+
+    // Subpartition 0 is read to its end in place; subpartition 1's remote consumer takes what its
+    // credit allows, then fails (its task's gates close).
+    const local = partition.subpartition(0);
+    for (let b = local.poll(); b; b = local.poll()) if (b.type === "DATA") local.recycle(b.segment);
+    const cons = consumerSide(100, 0);
+    const ch = cons.channel(0, prod.address, "p6", 1);
+    await vi.waitFor(() => expect(ch.buffersReceived).toBe(2), { timeout: 5000 });
+    expect(prod.pool.availableSegments).toBe(100 - 18);
+    cons.gate.close();
+
+    await vi.waitFor(() => expect(prod.pool.availableSegments).toBe(100), { timeout: 5000 });
+    expect(partition.subpartition(1).isReleased).toBe(true);
+    // Both subpartitions are done with: the partition is no longer served.
+    expect(prod.partitions.get("p6")).toBeUndefined();
+    expect(cons.pool.availableSegments).toBe(100);
+  });
+
   it("a receiver that gets a buffer beyond its credit fails the channel", () => {
     const pool = new NetworkBufferPool(10, 1024);
     const gate = new InputGate(0, pool, 0);

@@ -99,9 +99,18 @@ export class RemoteSubpartitionView implements SubpartitionReader {
     return { sequence: this.sequence++, backlog: this.sub.backlog, type, data };
   }
 
-  close(): void {
+  /**
+   * The consumer's stream ended or failed. Before the end of partition that means its task failed or
+   * was cancelled (a consumer never asks for a subpartition again: the next attempt of the job reads
+   * new partitions), so the rest will never be read: the subpartition is released and its segments
+   * return to the pool. This matters when the producer has finished and nothing else of the job in
+   * its slot fails or is cancelled to release the job's partitions (SlotRuntime.onTaskState).
+   */
+  close(reason: string): void {
+    if (this.done) return;
     this.done = true;
     this.sub.removeReader(this);
+    this.sub.release(new RiffleError("CONNECTION_LOST", `the consumer of subpartition ${this.sub.index} stopped reading before its end: ${reason}`));
   }
 }
 
@@ -163,11 +172,11 @@ export function serveExchange(port: MessagePort, partitions: PartitionManager, r
     },
     end: () => {
       closed = true;
-      view?.close();
+      view?.close("its stream ended");
     },
-    error: () => {
+    error: (_code, message) => {
       closed = true;
-      view?.close();
+      view?.close(message);
     },
   });
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { RiffleError } from "@riffle/shared";
 import { MAX_WATERMARK, MIN_WATERMARK } from "@riffle/sdk/internal";
 import { NetworkBufferPool } from "./buffer-pool.js";
 import { timestampOf } from "./buffer.js";
@@ -102,6 +103,26 @@ describe("RecordWriter", () => {
     expect(writer.isAvailable()).toBe(false);
     subs[0]!.recycle((subs[0]!.poll() as { segment: Buffer }).segment);
     expect(writer.isAvailable()).toBe(true);
+  });
+
+  it("takes no segment for a released subpartition: what would go there is dropped, the others go on", () => {
+    const { pool, writer, subs } = setUp(10);
+    writer.collect("a"); // subpartition 0
+    writer.collect("b"); // subpartition 1
+    expect(pool.availableSegments).toBe(8);
+    // Subpartition 1's consumer failed: its segment being filled returns, and it takes none again,
+    // since nothing would release it a second time.
+    subs[1]!.release(new RiffleError("TASK_FAILED", "its consumer failed"));
+    expect(pool.availableSegments).toBe(9);
+    writer.collect("c");
+    writer.collect("d");
+    expect(pool.availableSegments).toBe(9);
+    writer.emitWatermark(5);
+    expect(writer.isAvailable()).toBe(true);
+    expect(writer.finishIfFlushed()).toBe(true);
+    expect(drain(subs[0]!)).toEqual(["a@-", "c@-", "WM 5", "END"]);
+    expect(drain(subs[1]!)).toEqual([]);
+    expect(pool.availableSegments).toBe(10);
   });
 
   it("sends a watermark only when it advances, and a status only when it changes", () => {

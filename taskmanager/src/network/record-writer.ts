@@ -99,6 +99,10 @@ export class RecordWriter implements Output {
    * fits, else into a new group (a small record), else as a frame of its own (see serialization.ts).
    */
   private writeRecord(sub: ResultSubpartition, serializer: RecordSerializer, structures: Uint8Array | undefined, timestamp: number | undefined): void {
+    // A released subpartition has lost its reader for good (its consumer failed or was cancelled, or
+    // the job attempt is ending) and has returned what it held: the record goes nowhere. Taking a
+    // segment for it would leak that segment, since nothing releases a subpartition twice.
+    if (sub.isReleased) return;
     if (structures) this.writeFrame(sub, FRAME_STRUCTURES, undefined, structures, 0, structures.length);
     const bytes = serializer.payload;
     const start = serializer.payloadStart;

@@ -28,6 +28,8 @@ export class ResultSubpartition {
   private dataBuffers = 0;
   private reader: SubpartitionReader | undefined;
   private releasedWith: RiffleError | undefined;
+  /** Its reader took the end of partition, or it was released: nothing more is read from it. */
+  private ended = false;
   endOfPartitionAdded = false;
   /** The segment the writer is filling, and how far. */
   segment: Buffer | undefined;
@@ -80,7 +82,7 @@ export class ResultSubpartition {
     const buffer = this.queue.shift();
     if (buffer === undefined) return undefined;
     if (buffer.type === "DATA") this.dataBuffers--;
-    else if (buffer.type === "END_OF_PARTITION") this.partition.onSubpartitionConsumed();
+    else if (buffer.type === "END_OF_PARTITION") this.end();
     this.partition.consumption.notify();
     return buffer;
   }
@@ -113,6 +115,10 @@ export class ResultSubpartition {
     if (this.reader === reader) this.reader = undefined;
   }
 
+  /**
+   * Returns every segment the subpartition holds (queued, and the one the writer was filling) and
+   * tells its reader. For good: the writer drops what it would still write here (see RecordWriter).
+   */
   release(error: RiffleError): void {
     if (this.releasedWith) return;
     this.releasedWith = error;
@@ -127,24 +133,32 @@ export class ResultSubpartition {
     const reader = this.reader;
     this.reader = undefined;
     reader?.notifyReleased(error);
+    this.end();
+  }
+
+  private end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.partition.onSubpartitionEnded();
   }
 }
 
 /**
  * The output of one execution for one edge: one subpartition per consumer subtask reached by it.
- * It outlives its task until every subpartition's end-of-partition was taken, so a consumer that
- * requests it late still gets all the data.
+ * It outlives its task until every subpartition's end-of-partition was taken (or the subpartition
+ * released), so a consumer that requests it late still gets all the data.
  */
 export class ResultPartition {
   readonly subpartitions: ResultSubpartition[];
   /** Notified whenever a reader takes a buffer: the producer may have room again. */
   readonly consumption = new Signal();
-  private consumedCount = 0;
+  private endedCount = 0;
 
   constructor(
     readonly id: string,
     numSubpartitions: number,
     readonly pool: NetworkBufferPool,
+    /** Every subpartition was read to its end or released: nobody will request the partition any more. */
     private readonly onFullyConsumed: (partition: ResultPartition) => void,
   ) {
     this.subpartitions = Array.from({ length: numSubpartitions }, (_, i) => new ResultSubpartition(i, this));
@@ -161,9 +175,9 @@ export class ResultPartition {
     for (const sub of this.subpartitions) if (!sub.endOfPartitionAdded) sub.add(END_OF_PARTITION);
   }
 
-  onSubpartitionConsumed(): void {
-    this.consumedCount++;
-    if (this.consumedCount === this.subpartitions.length) this.onFullyConsumed(this);
+  onSubpartitionEnded(): void {
+    this.endedCount++;
+    if (this.endedCount === this.subpartitions.length) this.onFullyConsumed(this);
   }
 
   release(error: RiffleError): void {

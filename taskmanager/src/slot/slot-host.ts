@@ -60,6 +60,8 @@ interface HostedTask {
   name: string;
   jobId: string;
   attempt: number;
+  /** The leadership that deployed it. */
+  fencingToken: string;
   number: number;
   terminal: boolean;
   cancelRequested: boolean;
@@ -144,7 +146,15 @@ export class SlotWorker {
   }
 
   addTask(tdd: TaskDeploymentDescriptor, name: string): HostedTask {
-    const task: HostedTask = { name, jobId: tdd.jobId, attempt: tdd.attempt, number: this.nextTaskNumber++, terminal: false, cancelRequested: false };
+    const task: HostedTask = {
+      name,
+      jobId: tdd.jobId,
+      attempt: tdd.attempt,
+      fencingToken: tdd.fencingToken,
+      number: this.nextTaskNumber++,
+      terminal: false,
+      cancelRequested: false,
+    };
     this.tasks.set(tdd.executionId, task);
     return task;
   }
@@ -293,11 +303,11 @@ export class SlotHost {
   }
 
   /** The live tasks of the slot that were not asked to cancel yet (for the heartbeat reconciliation). */
-  liveExecutions(): Array<{ executionId: string; jobId: string }> {
+  liveExecutions(): Array<{ executionId: string; jobId: string; fencingToken: string }> {
     return this.current
       .liveTasks()
       .filter(([, t]) => !t.cancelRequested)
-      .map(([executionId, t]) => ({ executionId, jobId: t.jobId }));
+      .map(([executionId, t]) => ({ executionId, jobId: t.jobId, fencingToken: t.fencingToken }));
   }
 
   /** Cancels every live task of the slot (the JobManager is gone). */

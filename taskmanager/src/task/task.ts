@@ -477,6 +477,7 @@ export class Task {
       parallelism: tdd.parallelism,
       maxParallelism: tdd.maxParallelism,
       metrics: services.metricGroup(tdd, this.vertex.name),
+      log: this.log,
       args: this.config.args,
       // Writers name their files by it (the exactly-once file sink): a restarted subtask must not
       // reuse, and so overwrite or delete, a file an earlier attempt staged.

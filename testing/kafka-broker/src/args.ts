@@ -6,6 +6,7 @@ export const BROKER_USAGE = `usage: riffle-kafka-broker --data-dir <dir> [option
   --port <n>                        port to listen on, 0 for a free one (default 9092)
   --host <address>                  address to listen on (default 127.0.0.1)
   --advertised-host <name>          host name given to clients (default: --host)
+  --advertised-port <n>             port given to clients (default: the one listened on)
   --partitions <n>                  partitions of auto-created topics (default 1)
   --no-auto-create-topics           unknown topics are an error instead of being created
   --no-fsync                        acknowledge without fsync (survives kill -9, not a machine crash)
@@ -29,6 +30,7 @@ export function parseBrokerArgs(argv: string[]): KafkaBrokerOptions {
       port: { type: "string" },
       host: { type: "string" },
       "advertised-host": { type: "string" },
+      "advertised-port": { type: "string" },
       partitions: { type: "string" },
       "no-auto-create-topics": { type: "boolean" },
       "no-fsync": { type: "boolean" },
@@ -39,11 +41,14 @@ export function parseBrokerArgs(argv: string[]): KafkaBrokerOptions {
   if (!values["data-dir"]) throw new Error("--data-dir is required");
   const port = intOption("port", values.port, 0);
   if (port !== undefined && port > 65535) throw new Error(`--port must be at most 65535, got ${port}`);
+  const advertisedPort = intOption("advertised-port", values["advertised-port"], 1);
+  if (advertisedPort !== undefined && advertisedPort > 65535) throw new Error(`--advertised-port must be at most 65535, got ${advertisedPort}`);
   return {
     dataDir: values["data-dir"],
     port,
     host: values.host,
     advertisedHost: values["advertised-host"],
+    advertisedPort,
     defaultPartitions: intOption("partitions", values.partitions, 1),
     autoCreateTopics: !values["no-auto-create-topics"],
     fsync: !values["no-fsync"],

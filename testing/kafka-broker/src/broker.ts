@@ -20,6 +20,8 @@ export interface KafkaBrokerOptions {
   host?: string;
   /** Host name given to clients in metadata (default: `host`). */
   advertisedHost?: string;
+  /** Port given to clients in metadata (default: the one listened on), e.g. that of a proxy in front. */
+  advertisedPort?: number;
   /** fsync before acknowledging acks=all writes and every state change. Default true. */
   fsync?: boolean;
   /** A Metadata request for an unknown topic creates it (Kafka's auto.create.topics.enable). Default true. */
@@ -56,6 +58,8 @@ export interface KafkaBrokerOptions {
  */
 export class KafkaBroker {
   private readonly connections = new Set<Connection>();
+
+  private boundPort = 0;
 
   private constructor(
     private readonly server: Server,
@@ -122,18 +126,20 @@ export class KafkaBroker {
         throw new RiffleError("PORT_IN_USE", `port ${port} on ${host} is in use: stop what listens there or choose another port (0 picks a free one)`);
       throw err;
     }
-    state.port = (server.address() as AddressInfo).port;
-    logger.info({ host, port: state.port, dataDir, topics: logs.all().length, fsync }, "Kafka test broker started");
+    broker.boundPort = (server.address() as AddressInfo).port;
+    state.port = options.advertisedPort ?? broker.boundPort;
+    logger.info({ host, port: broker.boundPort, advertisedPort: state.port, dataDir, topics: logs.all().length, fsync }, "Kafka test broker started");
     return broker;
   }
 
+  /** The port it listens on. */
   get port(): number {
-    return this.state.port;
+    return this.boundPort;
   }
 
-  /** `host:port` for clients' bootstrap servers. */
+  /** `host:port` it listens on, for clients' bootstrap servers (with the advertised host). */
   get address(): string {
-    return `${this.state.host}:${this.state.port}`;
+    return `${this.state.host}:${this.boundPort}`;
   }
 
   private async closeStores(): Promise<void> {

@@ -26,7 +26,7 @@ const WATCH_BACKOFF = { initialDelay: 50, maxDelay: 1_000 };
  *
  * Fault handling, configured instead of the etcd3 client's defaults: a request is retried on another
  * endpoint after a network failure, within its one deadline (the deadline is absolute, so retries
- * cannot extend it); an endpoint that failed three times in a row is skipped for 500 ms; watches
+ * cannot extend it, and a request that ran out of it is not retried); an endpoint that failed three times in a row is skipped for 500 ms; watches
  * reconnect within a second. Watch streams have no deadline (they live as long as their watcher and
  * replay what they missed when they reconnect); everything that waits on one is bounded by a lease.
  */
@@ -51,7 +51,12 @@ export class EtcdConnection {
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + options.callTimeoutMs }),
       faultHandling: {
         host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: BREAKER_HALF_OPEN_MS, breaker: new ConsecutiveBreaker(3) }),
-        global: retry(handleWhen(isRecoverableError), { maxAttempts: options.endpoints.length, backoff: new ConstantBackoff(20) }),
+        // Not after a deadline: it is absolute, so a retry could only fail at once, and each failure
+        // counts against the endpoint's breaker and resets its connections.
+        global: retry(
+          handleWhen((err) => isRecoverableError(err) && !(err instanceof GRPCDeadlineExceededError)),
+          { maxAttempts: options.endpoints.length, backoff: new ConstantBackoff(20) },
+        ),
         // Typed as a backoff, used as a factory (`.next()`): cockatiel's ExponentialBackoff is one.
         watchBackoff: new ExponentialBackoff(WATCH_BACKOFF) as unknown as NonNullable<IOptions["faultHandling"]>["watchBackoff"],
       },

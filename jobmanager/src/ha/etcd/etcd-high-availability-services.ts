@@ -12,6 +12,7 @@ import { EtcdJobResultStore } from "./etcd-job-result-store.js";
 import { EtcdJobStore } from "./etcd-job-store.js";
 import { EtcdLeaderElectionDriver } from "./etcd-leader-election-driver.js";
 import { EtcdLeaderRetrievalService } from "./etcd-leader-retrieval-service.js";
+import { LeaseKeeper } from "./lease-keeper.js";
 import { KeyedSerializer } from "./serial.js";
 
 /** High availability on etcd: leader election with a lease, fenced stores, leader retrieval by watch. */
@@ -27,6 +28,7 @@ export class EtcdHighAvailabilityServices implements HighAvailabilityServices {
     readonly driver: EtcdLeaderElectionDriver,
     readonly leaderElection: DefaultLeaderElectionService,
     private readonly storage: HaStorageDir,
+    private readonly keeper: LeaseKeeper,
     private readonly clock: Clock,
     private readonly logger: Logger,
   ) {}
@@ -58,14 +60,26 @@ export class EtcdHighAvailabilityServices implements HighAvailabilityServices {
         `etcd unreachable at ${connection.where}; campaigning will retry until it answers`,
       );
     }
+    let keeper: LeaseKeeper;
+    try {
+      keeper = await LeaseKeeper.start(
+        { endpoints: config.etcd.endpoints, clusterId: config.clusterId, callTimeoutMs: config.etcd.callTimeoutMs },
+        options.clock,
+        options.logger,
+      );
+    } catch (err) {
+      connection.close();
+      throw err;
+    }
     const driver = new EtcdLeaderElectionDriver(connection, {
       leaderId: options.leaderId,
       leaseTtlMs: config.etcd.leaseTtlMs,
+      keeper,
       clock: options.clock,
       logger: options.logger,
     });
     const election = new DefaultLeaderElectionService(driver, options.leaderId, options.logger);
-    return new EtcdHighAvailabilityServices(config.clusterId, connection, driver, election, storage, options.clock, options.logger);
+    return new EtcdHighAvailabilityServices(config.clusterId, connection, driver, election, storage, keeper, options.clock, options.logger);
   }
 
   createLeaderRetrievalService(): LeaderRetrievalService {
@@ -93,6 +107,7 @@ export class EtcdHighAvailabilityServices implements HighAvailabilityServices {
   /** Resigns (a leader), stops following the leader, and closes the connection to etcd. */
   async close(): Promise<void> {
     await Promise.all([this.leaderElection.close(), ...[...this.retrievals].map((r) => r.close())]);
+    await this.keeper.close();
     this.connection.close();
   }
 }

@@ -99,12 +99,20 @@ export class EtcdJobStore implements JobStore {
     return record as JobRecord;
   }
 
-  /** Graph files of the job other than `keep`: written by earlier versions of the record, or by a put that etcd then refused. */
+  /**
+   * Graph files of the job other than `keep`: written by earlier versions of the record, or by a put
+   * that etcd then refused. Only while this leadership holds, checked after the listing and before
+   * each removal: a leader deposed meanwhile could otherwise delete the graph file of the record its
+   * successor wrote (a file listed after the successor wrote it was listed after this leadership
+   * ended here, since it ends here before etcd can elect anyone else).
+   */
   private async removeGraphFilesBut(jobId: string, keep: string | undefined): Promise<void> {
     try {
       const dir = `job-graphs/${jobId}`;
       for (const file of await this.storage.list(dir)) {
-        if (`${dir}/${file}` !== keep) await this.storage.remove(`${dir}/${file}`);
+        if (`${dir}/${file}` === keep) continue;
+        requireLeadership(this.session, `remove an old graph file of job ${jobId}`);
+        await this.storage.remove(`${dir}/${file}`);
       }
     } catch (err) {
       this.logger.warn({ jobId, err: (err as Error).message }, "could not remove an old job graph file");

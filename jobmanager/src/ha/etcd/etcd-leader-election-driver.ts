@@ -4,6 +4,7 @@ import { leadershipLost } from "../fencing.js";
 import type { LeaderElectionDriver, LeaderElectionDriverListener, LeaderInformation, LeaderSession, LeadershipLostReason } from "../leader-election.js";
 import type { EtcdConnection } from "./etcd-connection.js";
 import { EtcdLease, revokeLease, type LeaseLossReason } from "./etcd-lease.js";
+import type { LeaseKeeper } from "./lease-keeper.js";
 import { ELECTION_PREFIX, LEADER_INFO_KEY } from "./keys.js";
 import { backoffMs, pause, untilAborted } from "./waits.js";
 
@@ -41,6 +42,8 @@ export interface EtcdLeaderElectionDriverOptions {
   /** The value of this process's election key: its id. */
   leaderId: string;
   leaseTtlMs: number;
+  /** Renews the campaign's leases off the main thread. */
+  keeper: LeaseKeeper;
   clock: Clock;
   logger: Logger;
 }
@@ -180,7 +183,7 @@ export class EtcdLeaderElectionDriver implements LeaderElectionDriver {
       try {
         await this.revokeStaleLeases();
         this.state = { name: "granting" };
-        lease = await EtcdLease.grant(this.conn, this.options.leaseTtlMs, this.options.clock, this.logger);
+        lease = await EtcdLease.grant(this.conn, this.options.keeper, this.options.leaseTtlMs, this.options.clock, this.logger);
         const granted = lease;
         granted.onLost((reason, detail) => this.onLeaseLost(granted, reason, detail));
         if (this.closed) break;

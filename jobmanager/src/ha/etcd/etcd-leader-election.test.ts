@@ -1,12 +1,21 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { EtcdCluster } from "../../../../e2e/harness/etcd.js";
+import { LatencyProxy } from "../../../../e2e/harness/latency-proxy.js";
 import { CandidateProcess } from "../../testing/ha-candidate-process.js";
-import { etcdServices, haSettings, uniqueClusterId, untilCandidates } from "../../testing/ha-fixtures.js";
+import { etcdServices, haSettings, uniqueClusterId, until, untilCandidates } from "../../testing/ha-fixtures.js";
 import { RecordingContender } from "../../testing/recording-contender.js";
 import type { EtcdHighAvailabilityServices } from "./etcd-high-availability-services.js";
 import { EtcdLeaderSession } from "./etcd-leader-election-driver.js";
 
 const JOB = "0123456789abcdef0123456789abcdef";
+
+/** Keeps this thread's event loop busy for `ms`, as a long synchronous computation would. */
+function busy(ms: number): void {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    // spinning
+  }
+}
 const TTL_MS = 1_000;
 /** A new leader after the old one's lease: etcd checks for expired leases every 500 ms; the rest is the machine's load. */
 const FAILOVER_DEADLINE_MS = TTL_MS + 4_000;
@@ -115,6 +124,27 @@ describe("leader election on etcd", () => {
     await untilCandidates(a.ha, ["b", "a"]);
   });
 
+  it("keeps its leadership through a main-thread stall longer than the lease (renewed by its own thread), but not through a stall of 4 TTLs", async () => {
+    const settings = haSettings(etcd, uniqueClusterId("stall"));
+    const a = await candidate(settings, "a");
+    const session = await a.contender.granted(1, 10_000);
+    const counter = a.ha.stores(session).checkpointIdCounter(JOB);
+    expect(await counter.getAndIncrement()).toBe(1);
+
+    // The JobManager's event loop busy for 1.5 TTLs (on a loaded machine a second is no rarity).
+    busy(1.5 * TTL_MS);
+    expect(session.isActive()).toBe(true);
+    expect(await counter.getAndIncrement()).toBe(2);
+    expect(a.contender.revocations).toHaveLength(0);
+
+    // Stuck for good: the keeper stops renewing after 4 TTLs without the main thread, and the lease runs out.
+    busy(4 * TTL_MS + 2 * TTL_MS);
+    expect(session.isActive()).toBe(false);
+    const revoked = await a.contender.revoked(1, 2_000);
+    expect(revoked.reason).toBe("LEASE_NOT_RENEWED");
+    expect(revoked.detail).toMatch(/the expiry check ran \d+ ms late/);
+  });
+
   it("has etcd refuse a write whose election key is gone, even while the lease still looks valid here", async () => {
     const settings = haSettings(etcd, uniqueClusterId("fenced"));
     const a = await candidate(settings, "a");
@@ -157,6 +187,34 @@ describe("leader election when etcd fails", () => {
     etcd.members[0]!.resume();
     const again = await contender.granted(2, 10_000);
     expect(again.token > session.token).toBe(true);
+  });
+
+  it("keeps its leadership while etcd answers keep-alives later than the call timeout, and steps down only when later than its lease allows", async () => {
+    // A slow etcd (a loaded machine, a slow disk), not a stopped one: every answer comes, but late.
+    const etcd = await EtcdCluster.start({ heartbeatMs: 50, electionMs: 500 });
+    const proxy = await LatencyProxy.start(etcd.members[0]!.clientPort);
+    open.push(proxy);
+    const ttlMs = 2_000;
+    const { ha, contender, session } = await leaderOn(etcd, {
+      "high-availability.etcd.endpoints": proxy.url,
+      "high-availability.etcd.lease-ttl": `${ttlMs}ms`,
+      "high-availability.etcd.call-timeout": "400ms",
+    });
+
+    // Well over the call timeout (and over what keep-alives sent one after the other survived, about a
+    // third of the TTL): a keep-alive answered then still renews the lease from when it was sent, and
+    // the next ones went out meanwhile. Held for three TTLs.
+    proxy.roundTripMs = 700;
+    const slowFrom = Date.now();
+    await until(() => (ha.leaseStatus()?.lastRenewedAt ?? 0) > slowFrom + 3 * ttlMs, 6 * ttlMs, "renewed through the slow answers");
+    expect(contender.revocations).toHaveLength(0);
+    expect(ha.leaderElection.hasLeadership(session)).toBe(true);
+
+    // Answers later than five sixths of the TTL after their keep-alive: no longer a lease to count on.
+    proxy.roundTripMs = 2_500;
+    const revoked = await contender.revoked(1, 3 * ttlMs);
+    expect(revoked.reason).toBe("LEASE_NOT_RENEWED");
+    expect(revoked.detail).toMatch(/keep-alive\(s\) unanswered, the oldest sent \d+ ms ago/);
   });
 
   it("steps down when etcd is stopped for longer than the lease, and leads again when it is started", async () => {

@@ -1,40 +1,43 @@
-import type { CallOptions } from "@grpc/grpc-js";
 import type { Cancel, Clock, Logger } from "@riffle/shared";
-import { castGrpcError, GRPCCancelledError, type ILeaseKeepAliveResponse } from "etcd3";
 import type { EtcdConnection } from "./etcd-connection.js";
+import type { KeptLease, LeaseKeeper } from "./lease-keeper.js";
+import { monotonicMs } from "./lease-keeper-protocol.js";
 
 export type LeaseLossReason = "LEASE_NOT_RENEWED" | "LEASE_EXPIRED" | "RELEASED";
 
 /**
- * An etcd lease kept alive by this process, with a deadline it knows locally.
+ * An etcd lease held by this process, with a deadline it knows locally.
  *
- * etcd lets a lease expire `TTL` after the last keep-alive it received. This process measures from
- * when it *sent* the keep-alive (never later than etcd received it), so its deadline `sentAt + TTL`
- * comes before etcd's, and etcd checks for expired leases only every 500 ms on top. A margin of a
- * sixth of the TTL before that deadline absorbs a late timer. So when the lease is given up here
- * (LEASE_NOT_RENEWED), etcd still holds it, and nobody else can have been elected yet.
+ * etcd lets a lease expire `TTL` after the last keep-alive it received. Keep-alives are sent by the
+ * lease keeper's thread (LeaseKeeper, LeaseRenewal: one every sixth of the TTL, not waiting for each
+ * other), which measures from when it *sent* each one (never later than etcd received it), so the
+ * deadline `sentAt + TTL` it shares comes before etcd's, and etcd checks for expired leases only every
+ * 500 ms on top. This class gives the lease up a sixth of the TTL before that deadline, which absorbs
+ * a late timer. So when the lease is given up here (LEASE_NOT_RENEWED), etcd still holds it, and
+ * nobody else can have been elected yet.
  *
- *   grant/keep-alive sent ──► answered (TTL) ──► next keep-alive at sentAt + TTL/6 ──► …
- *                                   └─ no renewal by sentAt + TTL − TTL/6 ──► lost, at once
+ *   keep-alive sent at s ─── answered (whenever) ──► valid until s + TTL − TTL/6
+ *   keep-alive sent at s + TTL/6 ─── … (one every sixth of the TTL, answered or not)
+ *   no answer to any keep-alive sent after s, by s + TTL − TTL/6 ──► lost, at once
  *
  * The etcd3 client's own Lease notices a lost lease only after 2 × TTL without keep-alives, too
  * late for leadership, hence this class.
+ *
+ * Its deadlines are on the process's monotonic clock (`monotonicMs`), its timers on the injected
+ * clock: a step of the wall clock must neither depose a leader nor let a deposed one go on.
  */
 export class EtcdLease {
-  /** Local time by which etcd can have let the lease expire, at the earliest. */
-  private expiresAt: number;
-  /** When the keep-alive (or grant) that set `expiresAt` was sent. */
-  private renewedAt: number;
   private lostReason: LeaseLossReason | undefined;
-  private cancelRenewal: Cancel | undefined;
   private cancelExpiry: Cancel | undefined;
   private readonly listeners: Array<(reason: LeaseLossReason, detail: string) => void> = [];
   private revoking: Promise<boolean> | undefined;
-  /** A failed renewal is reported once, until one succeeds again. */
-  private renewalFailing = false;
+  /** Why the last keep-alive failed, until one succeeds: for logs and the step-down's detail. */
+  private lastFailure: string | undefined;
+  private readonly kept: KeptLease;
 
   private constructor(
     private readonly conn: EtcdConnection,
+    keeper: LeaseKeeper,
     /** Decimal, as etcd's API carries it. */
     readonly id: string,
     /** The TTL etcd granted (it raises requests below its minimum). */
@@ -43,22 +46,36 @@ export class EtcdLease {
     private readonly clock: Clock,
     private readonly logger: Logger,
   ) {
-    this.expiresAt = sentAt + ttlMs;
-    this.renewedAt = sentAt;
+    this.kept = keeper.keep(id, ttlMs, sentAt, {
+      expired: () => this.lose("LEASE_EXPIRED", `etcd reports lease ${this.hexId} expired`),
+      failed: (message, first) => {
+        this.lastFailure = message;
+        if (first)
+          this.logger.warn({ leaseId: this.hexId, err: message, validForMs: Math.round(this.validUntil - monotonicMs()) }, "lease renewal failed; retrying");
+      },
+      recovered: () => {
+        this.lastFailure = undefined;
+        this.logger.info({ leaseId: this.hexId }, "lease renewed again");
+      },
+    });
     this.scheduleExpiry();
-    this.scheduleRenewal(sentAt + this.renewEveryMs);
   }
 
-  /** Asks etcd for a lease of `ttlMs` (whole seconds) and keeps it alive. */
-  static async grant(conn: EtcdConnection, ttlMs: number, clock: Clock, logger: Logger): Promise<EtcdLease> {
-    const sentAt = clock.now();
+  /** Asks etcd for a lease of `ttlMs` (whole seconds); `keeper` keeps it alive. */
+  static async grant(conn: EtcdConnection, keeper: LeaseKeeper, ttlMs: number, clock: Clock, logger: Logger): Promise<EtcdLease> {
+    const sentAt = monotonicMs();
     const res = await conn.call("grant a lease", (options) => conn.client.leaseClient.leaseGrant({ TTL: Math.ceil(ttlMs / 1000), ID: 0 }, options));
-    return new EtcdLease(conn, String(res.ID), Number(res.TTL) * 1000, sentAt, clock, logger);
+    return new EtcdLease(conn, keeper, String(res.ID), Number(res.TTL) * 1000, sentAt, clock, logger);
   }
 
-  /** When the last keep-alive that etcd answered (or the grant) was sent, on the clock. */
+  /** When the last keep-alive that etcd answered (or the grant) was sent, on the injected clock (for metrics). */
   get lastRenewedAt(): number {
-    return this.renewedAt;
+    return Math.round(this.clock.now() - (monotonicMs() - this.renewedAtMono));
+  }
+
+  /** The same, on the monotonic clock. */
+  private get renewedAtMono(): number {
+    return this.kept.expiresAt() - this.ttlMs;
   }
 
   /** The lease id in hex, as etcdctl prints it and as election keys name it. */
@@ -75,14 +92,14 @@ export class EtcdLease {
     return this.ttlMs / 6;
   }
 
-  /** Local time after which this process no longer counts on the lease. */
+  /** Monotonic time (monotonicMs) after which this process no longer counts on the lease. */
   get validUntil(): number {
-    return this.expiresAt - this.ttlMs / 6;
+    return this.kept.expiresAt() - this.ttlMs / 6;
   }
 
   /** Whether the lease certainly still lives in etcd, judged by this process's clock. */
   isValid(): boolean {
-    return this.lostReason === undefined && this.clock.now() < this.validUntil;
+    return this.lostReason === undefined && monotonicMs() < this.validUntil;
   }
 
   get lost(): LeaseLossReason | undefined {
@@ -119,8 +136,8 @@ export class EtcdLease {
   private stop(reason: LeaseLossReason): boolean {
     if (this.lostReason !== undefined) return false;
     this.lostReason = reason;
-    this.cancelRenewal?.();
     this.cancelExpiry?.();
+    this.kept.drop();
     return true;
   }
 
@@ -129,71 +146,31 @@ export class EtcdLease {
     for (const listener of this.listeners) listener(reason, detail);
   }
 
-  private scheduleRenewal(at: number): void {
-    this.cancelRenewal?.();
-    this.cancelRenewal = this.clock.schedule(() => void this.renew(), Math.max(0, at - this.clock.now()));
-  }
-
+  /** Checks the deadline when it is due; the keeper's thread may have moved it meanwhile. */
   private scheduleExpiry(): void {
     this.cancelExpiry?.();
+    const dueAt = this.validUntil;
     this.cancelExpiry = this.clock.schedule(
       () => {
         if (this.lostReason !== undefined) return;
-        const now = this.clock.now();
-        if (now >= this.validUntil) {
-          this.lose("LEASE_NOT_RENEWED", `lease ${this.hexId} (TTL ${this.ttlMs} ms) was last renewed ${now - this.renewedAt} ms ago`);
-        } else this.scheduleExpiry();
+        const now = monotonicMs();
+        if (now < this.validUntil) this.scheduleExpiry();
+        else this.lose("LEASE_NOT_RENEWED", this.whyNotRenewed(now, dueAt));
       },
-      Math.max(0, this.validUntil - this.clock.now()),
+      Math.max(0, dueAt - monotonicMs()),
     );
   }
 
-  private async renew(): Promise<void> {
-    if (this.lostReason !== undefined) return;
-    const sentAt = this.clock.now();
-    const budget = Math.min(this.conn.callTimeoutMs, this.validUntil - sentAt);
-    if (budget <= 0) return; // the expiry timer is due
-    try {
-      const res = await this.conn.call("renew the lease", (options) => keepAliveOnce(this.conn, this.id, options), budget);
-      if (this.lostReason !== undefined) return;
-      if (Number(res.TTL) <= 0) {
-        this.lose("LEASE_EXPIRED", `etcd reports lease ${this.hexId} expired`);
-        return;
-      }
-      if (this.renewalFailing) this.logger.info({ leaseId: this.hexId }, "lease renewed again");
-      this.renewalFailing = false;
-      if (sentAt + Number(res.TTL) * 1000 > this.expiresAt) {
-        this.expiresAt = sentAt + Number(res.TTL) * 1000;
-        this.renewedAt = sentAt;
-      }
-      this.scheduleExpiry();
-      this.scheduleRenewal(sentAt + this.renewEveryMs);
-    } catch (err) {
-      if (this.lostReason !== undefined) return;
-      if (!this.renewalFailing) {
-        this.logger.warn(
-          { leaseId: this.hexId, err: (err as Error).message, validForMs: this.validUntil - this.clock.now() },
-          "lease renewal failed; retrying",
-        );
-      }
-      this.renewalFailing = true;
-      this.scheduleRenewal(this.clock.now() + Math.max(50, this.ttlMs / 10));
-    }
+  /** What a step-down's log line says: enough to tell a slow etcd from a stalled process. */
+  private whyNotRenewed(now: number, dueAt: number): string {
+    const parts = [`lease ${this.hexId} (TTL ${this.ttlMs} ms) was last renewed by a keep-alive sent ${Math.round(now - this.renewedAtMono)} ms ago`];
+    const oldest = this.kept.oldestUnanswered();
+    if (oldest !== undefined) parts.push(`keep-alive(s) unanswered, the oldest sent ${Math.round(now - oldest)} ms ago`);
+    if (this.lastFailure) parts.push(`last keep-alive failure: ${this.lastFailure}`);
+    const late = Math.round(now - dueAt);
+    if (late > this.renewEveryMs) parts.push(`the expiry check ran ${late} ms late (the event loop was blocked, or the process stopped)`);
+    return parts.join("; ");
   }
-}
-
-/** One keep-alive on a stream of its own, closed after the answer (the stream carries the deadline). */
-async function keepAliveOnce(conn: EtcdConnection, id: string, options: CallOptions): Promise<ILeaseKeepAliveResponse> {
-  const stream = await conn.client.leaseClient.leaseKeepAlive(options);
-  return new Promise((resolve, reject) => {
-    stream.on("data", (res) => {
-      resolve(res);
-      stream.end();
-    });
-    stream.on("error", (err) => reject(castGrpcError(err)));
-    stream.on("end", () => reject(new GRPCCancelledError("the keep-alive stream ended without an answer")));
-    stream.write({ ID: id });
-  });
 }
 
 /** Revokes lease `id` (decimal); a lease that is already gone counts as revoked. */

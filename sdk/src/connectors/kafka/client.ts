@@ -124,7 +124,14 @@ export const READ_COMMITTED = 1;
 
 /** kafkajs's error type names that mean the producer was fenced by a newer one with the same transactional id. */
 const FENCED = new Set(["PRODUCER_FENCED", "INVALID_PRODUCER_EPOCH"]);
-const UNREACHABLE = new Set(["KafkaJSConnectionError", "KafkaJSNumberOfRetriesExceeded", "KafkaJSConnectionClosedError", "KafkaJSRequestTimeoutError"]);
+/** kafkajs's errors for a broker that does not answer; a coordinator is "not found" when no broker answered the lookup. */
+const UNREACHABLE = new Set([
+  "KafkaJSConnectionError",
+  "KafkaJSNumberOfRetriesExceeded",
+  "KafkaJSConnectionClosedError",
+  "KafkaJSRequestTimeoutError",
+  "KafkaJSGroupCoordinatorNotFound",
+]);
 
 /** kafkajs's protocol error type (e.g. "PRODUCER_FENCED"), if the error is one. */
 export function kafkaErrorType(err: unknown): string | undefined {

@@ -63,17 +63,19 @@ export class ProtocolProducer {
     if (records.length === 0) return;
     const topics = [...new Set(records.map((r) => r.topic))];
     const fresh = topics.filter((t) => !this.knownTopics.has(t));
-    if (fresh.length > 0) {
-      await this.cluster.addMultipleTargetTopics(fresh);
-      for (const t of fresh) {
-        if (this.cluster.findTopicPartitionMetadata(t).length === 0) {
-          throw new RiffleError(
-            "KAFKA_TOPIC_NOT_FOUND",
-            `the Kafka sink writes topic ${t}, which does not exist on ${this.servers.join(", ")}; create it first`,
-          );
-        }
-        this.knownTopics.add(t);
+    // One topic at a time, the first time each is written: kafkajs's metadata refresh refuses an
+    // unknown topic without naming it.
+    for (const t of fresh) {
+      const missing = () =>
+        new RiffleError("KAFKA_TOPIC_NOT_FOUND", `the Kafka sink writes topic ${t}, which does not exist on ${this.servers.join(", ")}; create it first`);
+      try {
+        await this.cluster.addMultipleTargetTopics([t]);
+      } catch (err) {
+        if (kafkaErrorType(err) === "UNKNOWN_TOPIC_OR_PARTITION") throw missing();
+        throw err;
       }
+      if (this.cluster.findTopicPartitionMetadata(t).length === 0) throw missing();
+      this.knownTopics.add(t);
     }
     // Records by partition, in order.
     const byPartition = new Map<string, { topic: string; partition: number; records: OutgoingRecord[] }>();

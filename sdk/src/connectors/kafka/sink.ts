@@ -247,8 +247,9 @@ class KafkaTransactionalWriter<T> extends BatchingWriter<T> implements TwoPhaseC
       const type = kafkaErrorType(err);
       const recovered = !this.own.has(txn.transactionalId);
       if (recovered && (type === "INVALID_TXN_STATE" || type === "PRODUCER_FENCED" || type === "INVALID_PRODUCER_EPOCH")) {
-        console.warn(
-          `riffle kafka sink: transaction ${txn.transactionalId} of a restored checkpoint could not be committed again (${type}): it was committed before, or the broker aborted it after transaction.timeout.ms`,
+        this.ctx.log.warn(
+          { transactionalId: txn.transactionalId, producerId: txn.producerId, producerEpoch: txn.producerEpoch, error: type },
+          `the Kafka sink could not commit transaction ${txn.transactionalId} of a restored checkpoint again (${type}): it was committed before, or the broker aborted it after transaction.timeout.ms`,
         );
         return;
       }

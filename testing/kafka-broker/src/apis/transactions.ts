@@ -3,7 +3,7 @@
  * v0-v2, EndTxn v0-v2, TxnOffsetCommit v0-v2. The logic is in transactions/transaction-coordinator.ts.
  */
 import { ApiKey, defineApi } from "../protocol/api.js";
-import type { ErrorCodeValue } from "../protocol/errors.js";
+import { ErrorCode, type ErrorCodeValue, errorName } from "../protocol/errors.js";
 import type { Reader } from "../protocol/wire.js";
 import type { ProducerIdAndEpoch } from "../transactions/transaction-coordinator.js";
 
@@ -48,6 +48,13 @@ export const addPartitionsToTxn = defineApi<ProducerFields & { topics: Array<{ n
   async handle(req, ctx) {
     const partitions = req.topics.flatMap((t) => t.partitions.map((partition) => ({ topic: t.name, partition })));
     const codes = await ctx.broker.transactions.addPartitions(req.transactionalId, req.producerId, req.producerEpoch, partitions, ctx.version);
+    const refused = codes.find((c) => c !== ErrorCode.NONE);
+    if (refused !== undefined) {
+      ctx.broker.logger.debug(
+        { transactionalId: req.transactionalId, producerId: req.producerId, producerEpoch: req.producerEpoch, code: errorName(refused) },
+        "AddPartitionsToTxn refused",
+      );
+    }
     let i = 0;
     return req.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((partition) => ({ partition, errorCode: codes[i++]! })) }));
   },

@@ -38,7 +38,7 @@ export interface BrokerState {
   readonly logger: Logger;
   readonly nodeId: number;
   readonly host: string;
-  /** The port clients connect to (the bound one when the broker was asked for port 0). */
+  /** The port given to clients in metadata: --advertised-port, else the one listened on. */
   port: number;
   readonly clusterId: string;
   /** Kafka's auto.create.topics.enable: a Metadata request for an unknown topic creates it. */

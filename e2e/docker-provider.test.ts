@@ -1,0 +1,381 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { bundleJob } from "@riffle/cli";
+import { freePort } from "@riffle/shared";
+import type { JobDetails, SubmitJobResponse, TaskManagersInfo } from "@riffle/shared/rest-api";
+import Docker from "dockerode";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { REPO_ROOT, RiffleProcess, metricValue } from "./harness/index.js";
+
+/**
+ * The resource manager with the `docker` provider against a real Docker daemon (DOCKER_HOST, else
+ * /var/run/docker.sock; `.ci/run` starts one): Riffle's image is built here without a registry
+ * (`build-image.sh --local-base`), the JobManager starts TaskManager containers that register and run
+ * a job, a killed container is replaced, idle ones are released, a JobManager that crashed and came
+ * back adopts the running containers and removes the ended ones, and an orderly shutdown stops them.
+ *
+ * Skipped only when no daemon answers and RIFFLE_REQUIRE_DOCKER is not set (CI sets it).
+ */
+const IMAGE = "riffle:e2e";
+const docker = new Docker(); // DOCKER_HOST, else /var/run/docker.sock: what the provider uses by default
+const daemon = process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock";
+const unreachable = await docker.ping().then(
+  () => undefined,
+  (err: Error) => `no Docker daemon answers at ${daemon} (${err.message})`,
+);
+const skip = unreachable !== undefined && !process.env.RIFFLE_REQUIRE_DOCKER;
+if (skip) console.warn(`skipping the docker provider tests: ${unreachable}; start dockerd, or set RIFFLE_REQUIRE_DOCKER=1 to make this a failure`);
+
+let work: string;
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), "riffle-docker-"));
+});
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+class Cluster {
+  jm!: RiffleProcess;
+  restUrl = "";
+
+  constructor(private readonly settings: Record<string, string | number>) {}
+
+  async start(): Promise<void> {
+    const flags = Object.entries(this.settings).flatMap(([k, v]) => ["--set", `${k}=${v}`]);
+    this.jm = new RiffleProcess("jobmanager", ["jobmanager", ...flags]);
+    const started = await this.jm.waitForLog((l) => l.msg === "JobManager started", 30_000);
+    this.restUrl = `http://127.0.0.1:${started.restPort}`;
+  }
+
+  async rest<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+    const res = await fetch(`${this.restUrl}${path}`, {
+      method,
+      headers: body === undefined ? {} : { "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(30_000),
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+  }
+
+  async job(id: string): Promise<JobDetails> {
+    return (await this.rest<JobDetails>("GET", `/jobs/${id}`)).body;
+  }
+
+  async taskmanagers(): Promise<TaskManagersInfo["taskmanagers"]> {
+    return (await this.rest<TaskManagersInfo>("GET", "/taskmanagers")).body.taskmanagers;
+  }
+
+  async metric(name: string): Promise<number | undefined> {
+    const res = await fetch(`${this.restUrl}/metrics`, { signal: AbortSignal.timeout(10_000) });
+    return metricValue(await res.text(), name, { provider: "docker" });
+  }
+
+  /** Polls `probe` until `done` holds, with a deadline. */
+  async until<T>(what: string, probe: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 60_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    let last: T | undefined;
+    while (Date.now() < deadline) {
+      last = await probe();
+      if (done(last)) return last;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    throw new Error(`${what} within ${timeoutMs} ms; last: ${JSON.stringify(last)}\n${this.jm.tail(30)}`);
+  }
+}
+
+/** The containers of one cluster, as Docker lists them (ended ones too). */
+async function containersOf(clusterId: string): Promise<Docker.ContainerInfo[]> {
+  return docker.listContainers({ all: true, filters: { label: [`riffle.cluster-id=${clusterId}`] } });
+}
+
+/** Every cluster id a test used: their containers are removed after the tests, even after a test timed out. */
+const clusterIds = new Set<string>();
+
+async function removeContainersOf(clusterId: string): Promise<void> {
+  for (const c of await containersOf(clusterId)) await docker.getContainer(c.Id).remove({ force: true });
+}
+
+const running = (j: JobDetails) => j.state === "RUNNING" && j.vertices.every((v) => v.tasks.RUNNING === v.parallelism);
+
+describe.skipIf(skip)("resource manager with the docker provider", () => {
+  beforeAll(async () => {
+    if (unreachable) throw new Error(`RIFFLE_REQUIRE_DOCKER is set but ${unreachable}: start dockerd (.ci/run does)`);
+    // The image of the code under test, from this machine's node: no registry.
+    await promisify(execFile)(join(REPO_ROOT, "deploy/docker/build-image.sh"), ["--local-base", "--tag", IMAGE], {
+      cwd: REPO_ROOT,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+  }, 600_000);
+  afterAll(async () => {
+    for (const id of clusterIds) await removeContainersOf(id);
+  });
+
+  it("starts TaskManager containers for missing slots, replaces a killed one, releases idle ones, adopts and removes containers after a JobManager crash, stops them on shutdown", async () => {
+    const clusterId = `e2e-docker-${process.pid}`;
+    clusterIds.add(clusterId);
+    const settings = {
+      "rest.port": 0,
+      "jobmanager.rpc.port": await freePort(),
+      "jobmanager.storage.dir": join(work, "jobmanager"),
+      "state.checkpoints.dir": join(work, "checkpoints"),
+      "state.savepoints.dir": join(work, "savepoints"),
+      "heartbeat.interval": "500ms",
+      "heartbeat.timeout": "5s",
+      "taskmanager.slots": 2,
+      "high-availability.cluster-id": clusterId,
+      "resourcemanager.provider": "docker",
+      "resourcemanager.docker.image": IMAGE,
+      "resourcemanager.docker.memory": "1gb",
+      "resourcemanager.docker.cpus": 1,
+      // The containers write checkpoints and the job's output where the JobManager reads them.
+      "resourcemanager.docker.binds": `${work}:${work}`,
+      "resourcemanager.taskmanagers.min": 1,
+      "resourcemanager.taskmanagers.max": 3,
+      "resourcemanager.taskmanager-timeout": "2s",
+    };
+    const cluster = new Cluster(settings);
+    await cluster.start();
+    try {
+      // min: one TaskManager container without any job, with the configured labels and limits.
+      let tms = await cluster.until(
+        "one TaskManager registered",
+        () => cluster.taskmanagers(),
+        (t) => t.length === 1,
+      );
+      const [first] = await containersOf(clusterId);
+      expect(first?.Labels).toMatchObject({ "riffle.component": "taskmanager", "riffle.taskmanager-id": tms[0]!.id });
+      const inspected = await docker.getContainer(first!.Id).inspect();
+      expect(inspected.Config.Image).toBe(IMAGE);
+      expect(inspected.HostConfig).toMatchObject({ NetworkMode: "host", Memory: 1024 ** 3, NanoCpus: 1e9 });
+
+      // A job of parallelism 4 needs 4 slots: a second container.
+      const bundle = Buffer.from(await bundleJob("e2e/jobs/savepoint-count.ts")).toString("base64");
+      const args = ["--out", join(work, "out"), "--count", "10000000", "--rate", "200", "--keys", "10"];
+      const submitted = await cluster.rest<SubmitJobResponse>("POST", "/jobs", { bundle, parallelism: 4, args });
+      expect(submitted.status).toBe(202);
+      const jobId = submitted.body.jobid;
+      await cluster.until("the job running on 4 slots", () => cluster.job(jobId), running, 90_000);
+      tms = await cluster.taskmanagers();
+      expect(tms).toHaveLength(2);
+      expect((await containersOf(clusterId)).filter((c) => c.State === "running")).toHaveLength(2);
+
+      // `docker kill`: the job restarts and a new container replaces the killed one.
+      const victim = tms[1]!;
+      await docker.getContainer(`riffle-${clusterId}-${victim.id}`).kill();
+      await cluster.jm.waitForLog((l) => String(l.msg).includes(`riffle-${clusterId}-${victim.id} was killed (exit code 137`), 30_000);
+      await cluster.until(
+        "a replacement registered and the job running again",
+        async () => ({ tms: await cluster.taskmanagers(), job: await cluster.job(jobId) }),
+        (s) => s.tms.length === 2 && !s.tms.some((t) => t.id === victim.id) && running(s.job),
+        90_000,
+      );
+      expect(await cluster.metric("riffle_resourcemanager_taskmanagers_exited")).toBe(1);
+      expect(await cluster.metric("riffle_resourcemanager_taskmanagers_started")).toBe(3);
+      // The killed container is removed once noticed.
+      await cluster.until(
+        "the killed container removed",
+        () => containersOf(clusterId),
+        (cs) => cs.length === 2,
+      );
+
+      // Cancelled: after the idle timeout one container is released (stopped and removed), down to min.
+      expect((await cluster.rest("PATCH", `/jobs/${jobId}?mode=cancel`)).status).toBe(202);
+      tms = await cluster.until(
+        "idle TaskManagers released down to min",
+        () => cluster.taskmanagers(),
+        (t) => t.length === 1,
+      );
+      expect(await cluster.metric("riffle_resourcemanager_taskmanagers_released")).toBe(1);
+      const survivor = tms[0]!;
+      await cluster.until(
+        "only the survivor's container left",
+        () => containersOf(clusterId),
+        (cs) => cs.length === 1 && cs[0]!.Labels["riffle.taskmanager-id"] === survivor.id,
+      );
+
+      // The JobManager crashes; its container runs on. A container of the cluster that ended meanwhile
+      // (one that exits at once) is what a previous leader may leave too.
+      cluster.jm.kill("SIGKILL");
+      await cluster.jm.exited;
+      const ended = await docker.createContainer({
+        name: `riffle-${clusterId}-taskmanager-ended`,
+        Image: IMAGE,
+        Cmd: ["--version"],
+        Labels: { "riffle.component": "taskmanager", "riffle.cluster-id": clusterId, "riffle.taskmanager-id": "taskmanager-ended" },
+        HostConfig: { NetworkMode: "host" },
+      });
+      await ended.start();
+      expect((await ended.wait()).StatusCode).toBe(0);
+
+      // The next JobManager adopts the running container (it registers again) and removes the ended one.
+      await cluster.start();
+      await cluster.jm.waitForLog((l) => String(l.msg).includes("adopted 1 TaskManager(s)"), 20_000);
+      tms = await cluster.until(
+        "the adopted TaskManager registered again",
+        () => cluster.taskmanagers(),
+        (t) => t.length === 1,
+      );
+      expect(tms[0]!.id).toBe(survivor.id);
+      const left = await containersOf(clusterId);
+      expect(left.map((c) => c.Labels["riffle.taskmanager-id"])).toEqual([survivor.id]);
+      expect(
+        cluster.jm.logs.some((l) => l.msg === "removed a TaskManager container a previous JobManager left" && l.taskmanagerId === "taskmanager-ended"),
+      ).toBe(true);
+      expect(await cluster.metric("riffle_resourcemanager_taskmanagers_started")).toBe(0);
+
+      // An orderly shutdown stops and removes its containers.
+      await cluster.jm.stop(60_000);
+      expect(await containersOf(clusterId)).toEqual([]);
+    } finally {
+      await cluster.jm.stop();
+      await removeContainersOf(clusterId);
+    }
+  }, 420_000);
+
+  it("reports a missing image clearly, backs off, and keeps running jobs running", async () => {
+    const clusterId = `e2e-docker-missing-${process.pid}`;
+    clusterIds.add(clusterId);
+    const rpcPort = await freePort();
+    const cluster = new Cluster({
+      "rest.port": 0,
+      "jobmanager.rpc.port": rpcPort,
+      "jobmanager.storage.dir": join(work, "missing"),
+      "state.checkpoints.dir": join(work, "missing-checkpoints"),
+      "taskmanager.slots": 2,
+      "high-availability.cluster-id": clusterId,
+      "resourcemanager.provider": "docker",
+      "resourcemanager.docker.image": "riffle-missing:none",
+      "resourcemanager.taskmanagers.max": 3,
+      "resourcemanager.start-worker.retry-interval": "500ms",
+      "jobmanager.slot-request.timeout": "3s",
+    });
+    await cluster.start();
+    // A TaskManager started by hand: the job that runs on it must not notice the provider's trouble.
+    const tm = new RiffleProcess("taskmanager", [
+      "taskmanager",
+      ...["--set", "taskmanager.id=by-hand", "--set", `taskmanager.jobmanager.address=127.0.0.1:${rpcPort}`],
+      ...["--set", "taskmanager.rpc.port=0", "--set", "taskmanager.metrics.port=0", "--set", "taskmanager.slots=2"],
+    ]);
+    try {
+      await cluster.until(
+        "the hand-started TaskManager registered",
+        () => cluster.taskmanagers(),
+        (t) => t.length === 1,
+      );
+      const bundle = Buffer.from(await bundleJob("e2e/jobs/savepoint-count.ts")).toString("base64");
+      const args = ["--out", join(work, "missing-out"), "--count", "10000000", "--rate", "100", "--keys", "10"];
+      const a = await cluster.rest<SubmitJobResponse>("POST", "/jobs", { bundle, parallelism: 2, args });
+      await cluster.until("job A running", () => cluster.job(a.body.jobid), running);
+
+      // Job B needs 4 more slots: the provider cannot start a container, says why, and backs off.
+      // (A job without a restart strategy: it fails at the first slot request that times out.)
+      const countTo = Buffer.from(await bundleJob("e2e/jobs/count-to.ts")).toString("base64");
+      const b = await cluster.rest<SubmitJobResponse>("POST", "/jobs", { bundle: countTo, parallelism: 4 });
+      expect(b.status).toBe(202);
+      const line = await cluster.jm.waitForLog((l) => String(l.msg).startsWith("could not start a TaskManager"), 30_000);
+      expect(line.msg).toMatch(
+        /image riffle-missing:none is not on the Docker daemon at .* \(the docker provider never pulls\): build it with `npm run docker:image`/,
+      );
+      const failed = await cluster.until(
+        "job B failed for want of slots",
+        () => cluster.job(b.body.jobid),
+        (j) => j.state === "FAILED",
+      );
+      expect(failed.failure?.code).toBe("NO_RESOURCE_AVAILABLE");
+      expect(failed.failure?.message).toMatch(
+        /the docker provider cannot start TaskManagers \(PROVIDER_FAILED: image riffle-missing:none is not on the Docker daemon/,
+      );
+      // Two containers per attempt, the wait doubling from 500 ms: a handful of attempts, not two per tick
+      // (a dozen or more in the 3 s and more job B waited).
+      const failures = (await cluster.metric("riffle_resourcemanager_start_failures")) ?? 0;
+      expect(failures).toBeGreaterThanOrEqual(2);
+      expect(failures).toBeLessThanOrEqual(8);
+      expect(running(await cluster.job(a.body.jobid))).toBe(true);
+      expect(await containersOf(clusterId)).toEqual([]);
+    } finally {
+      await cluster.jm.stop();
+      await tm.stop();
+      await removeContainersOf(clusterId);
+    }
+  }, 180_000);
+
+  it("reports a container killed for exceeding its memory limit, removes it, and backs off", async () => {
+    const clusterId = `e2e-docker-oom-${process.pid}`;
+    clusterIds.add(clusterId);
+    const cluster = new Cluster({
+      "rest.port": 0,
+      "jobmanager.rpc.port": 0,
+      "jobmanager.storage.dir": join(work, "oom"),
+      "high-availability.cluster-id": clusterId,
+      "resourcemanager.provider": "docker",
+      "resourcemanager.docker.image": IMAGE,
+      // Less than Node needs to load the TaskManager: the kernel kills it.
+      "resourcemanager.docker.memory": "24mb",
+      "resourcemanager.taskmanagers.min": 1,
+      "resourcemanager.start-worker.retry-interval": "500ms",
+    });
+    await cluster.start();
+    try {
+      const killed = await cluster.jm.waitForLog(
+        (l) => /^TaskManager container riffle-e2e-docker-oom-\d+-taskmanager-\w+ was killed/.test(String(l.msg)),
+        60_000,
+      );
+      expect(killed.msg).toMatch(/was killed for exceeding its memory limit \(resourcemanager.docker.memory; exit code 137\)$/);
+      const failed = await cluster.jm.waitForLog((l) => String(l.msg).startsWith("could not start a TaskManager"), 10_000);
+      expect(failed.msg).toMatch(/exceeding its memory limit .* before it registered/);
+      await cluster.until(
+        "its container removed",
+        () => containersOf(clusterId),
+        (cs) => cs.every((c) => c.State === "running" || c.State === "created"),
+      );
+      expect(await cluster.metric("riffle_resourcemanager_taskmanagers_exited")).toBeGreaterThanOrEqual(1);
+    } finally {
+      await cluster.jm.stop();
+      await removeContainersOf(clusterId);
+    }
+  }, 120_000);
+});
+
+describe("docker provider without a daemon", () => {
+  it("starts the JobManager, says the daemon cannot be reached, and backs off", async () => {
+    const cluster = new Cluster({
+      "rest.port": 0,
+      "jobmanager.rpc.port": 0,
+      "jobmanager.storage.dir": join(work, "no-daemon"),
+      "resourcemanager.provider": "docker",
+      "resourcemanager.docker.host": join(work, "no-such-docker.sock"),
+      "resourcemanager.taskmanagers.min": 1,
+      "resourcemanager.start-worker.retry-interval": "500ms",
+      "jobmanager.slot-request.timeout": "3s",
+    });
+    await cluster.start();
+    try {
+      const sock = join(work, "no-such-docker.sock");
+      const reconcile = await cluster.jm.waitForLog((l) => String(l.msg).startsWith("cannot reconcile the docker provider's TaskManagers"), 10_000);
+      expect(reconcile.msg).toContain(`cannot reach the Docker daemon at unix://${sock} (ENOENT)`);
+      const line = await cluster.jm.waitForLog((l) => String(l.msg).startsWith("could not start a TaskManager"), 20_000);
+      expect(line.msg).toContain(`cannot reach the Docker daemon at unix://${sock} (ENOENT) to create the container of TaskManager`);
+      expect(line.msg).toContain("start dockerd, or point resourcemanager.docker.host (or DOCKER_HOST) at a running one");
+      await cluster.until(
+        "start failures counted",
+        () => cluster.metric("riffle_resourcemanager_start_failures"),
+        (n) => (n ?? 0) >= 2,
+        20_000,
+      );
+      expect((await cluster.rest("GET", "/overview")).status).toBe(200);
+      const bundle = Buffer.from(await bundleJob("e2e/jobs/count-to.ts")).toString("base64");
+      const submitted = await cluster.rest<SubmitJobResponse>("POST", "/jobs", { bundle, parallelism: 1 });
+      const failed = await cluster.until(
+        "the job failed for want of slots",
+        () => cluster.job(submitted.body.jobid),
+        (j) => j.state === "FAILED",
+        30_000,
+      );
+      expect(failed.failure?.message).toMatch(/the docker provider cannot start TaskManagers \(PROVIDER_FAILED: cannot reach the Docker daemon/);
+    } finally {
+      await cluster.jm.stop();
+    }
+  }, 90_000);
+});

@@ -1,0 +1,62 @@
+import type { JobDetails, TaskManagersInfo } from "@riffle/shared/rest-api";
+import { metricValue, setFlags } from "./cluster.js";
+import { RiffleProcess } from "./process.js";
+
+/**
+ * One JobManager whose resource manager starts the TaskManagers (a `process`, `kubernetes`, ...
+ * provider), for the provider tests: started and restarted with the same settings, read over REST
+ * and /metrics, polled with deadlines.
+ */
+export class ResourceCluster {
+  jm!: RiffleProcess;
+  restUrl = "";
+
+  constructor(
+    private readonly settings: Record<string, string | number>,
+    /** The provider's name, as the `provider` label of the resource manager's metrics. */
+    private readonly provider: string,
+  ) {}
+
+  async start(): Promise<void> {
+    this.jm = new RiffleProcess("jobmanager", ["jobmanager", ...setFlags(this.settings)]);
+    const started = await this.jm.waitForLog((l) => l.msg === "JobManager started", 30_000);
+    this.restUrl = `http://127.0.0.1:${started.restPort}`;
+  }
+
+  async rest<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+    const res = await fetch(`${this.restUrl}${path}`, {
+      method,
+      headers: body === undefined ? {} : { "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(30_000),
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+  }
+
+  async taskmanagers(): Promise<TaskManagersInfo["taskmanagers"]> {
+    return (await this.rest<TaskManagersInfo>("GET", "/taskmanagers")).body.taskmanagers;
+  }
+
+  async job(id: string): Promise<JobDetails> {
+    return (await this.rest<JobDetails>("GET", `/jobs/${id}`)).body;
+  }
+
+  /** A resource-manager metric of this cluster's provider. */
+  async metric(name: string): Promise<number | undefined> {
+    const res = await fetch(`${this.restUrl}/metrics`, { signal: AbortSignal.timeout(10_000) });
+    return metricValue(await res.text(), name, { provider: this.provider });
+  }
+
+  /** Polls `probe` until `done` holds, with a deadline. */
+  async until<T>(what: string, probe: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    let last: T | undefined;
+    while (Date.now() < deadline) {
+      last = await probe();
+      if (done(last)) return last;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`${what} within ${timeoutMs} ms; last: ${JSON.stringify(last)}\n${this.jm.tail(30)}`);
+  }
+}

@@ -1,0 +1,65 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { type Socket, createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadConfig } from "@riffle/shared";
+import { afterAll, describe, expect, it } from "vitest";
+import { silentLogger } from "../testing/fixtures.js";
+import { DockerProvider, connect } from "./docker-provider.js";
+import { checkResourceSettings } from "./index.js";
+
+/** What the docker provider does without a daemon; with one, e2e/docker-provider.test.ts. */
+const dir = mkdtempSync(join(tmpdir(), "riffle-docker-unit-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const config = (overrides: Record<string, unknown>) =>
+  loadConfig({ env: {}, file: "/dev/null", overrides: { "resourcemanager.provider": "docker", ...overrides } });
+
+describe("docker provider", () => {
+  it("reads the daemon's address as a socket path, unix:// or tcp://, and refuses others at start", () => {
+    expect(connect("/run/x.sock").daemon).toBe("unix:///run/x.sock");
+    expect(connect("unix:///run/x.sock").daemon).toBe("unix:///run/x.sock");
+    expect(connect("tcp://127.0.0.1:2375").daemon).toBe("tcp://127.0.0.1:2375");
+    expect(() => checkResourceSettings(config({ "resourcemanager.docker.host": "https://docker.example:2376" }))).toThrow(
+      /resourcemanager.docker.host: https:\/\/docker.example:2376 is not a Docker daemon address the docker provider can use; expected a socket path, unix:\/\/\/path or tcp:\/\/host:port/,
+    );
+  });
+
+  it("refuses a start with PROVIDER_FAILED naming the daemon it cannot reach, and reconciles to nothing", async () => {
+    const sock = join(dir, "no-docker.sock");
+    const provider = new DockerProvider({
+      config: config({ "resourcemanager.docker.host": sock }),
+      jobmanagerAddress: "127.0.0.1:6123",
+      logger: silentLogger,
+    });
+    await expect(provider.list()).resolves.toEqual([]);
+    await expect(provider.start("taskmanager-x")).rejects.toMatchObject({
+      code: "PROVIDER_FAILED",
+      message: `cannot reach the Docker daemon at unix://${sock} (ENOENT) to create the container of TaskManager taskmanager-x: start dockerd, or point resourcemanager.docker.host (or DOCKER_HOST) at a running one`,
+    });
+    await provider.close(true);
+  });
+
+  it("gives up on a daemon that accepts the connection and never answers, saying so", async () => {
+    // A socket that takes requests and answers none: a stuck daemon.
+    const sock = join(dir, "stuck-docker.sock");
+    const held: Socket[] = [];
+    const server = createServer((c) => held.push(c));
+    await new Promise<void>((resolve) => server.listen(sock, resolve));
+    try {
+      const provider = new DockerProvider({
+        config: config({ "resourcemanager.docker.host": sock }),
+        jobmanagerAddress: "127.0.0.1:6123",
+        logger: silentLogger,
+        callTimeoutMs: 300,
+      });
+      await expect(provider.start("taskmanager-x")).rejects.toMatchObject({
+        code: "PROVIDER_FAILED",
+        message: `the Docker daemon at unix://${sock} did not answer within 0.3 s when asked to create the container of TaskManager taskmanager-x; is it overloaded or stuck?`,
+      });
+      await provider.close(true);
+    } finally {
+      for (const c of held) c.destroy();
+      server.close();
+    }
+  });
+});
