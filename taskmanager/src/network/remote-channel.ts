@@ -165,10 +165,12 @@ export class RemoteInputChannel implements InputChannel {
       this.freeFloating++;
       this.unannounced++;
     }
+    // Credit first, as before: the sender can go on while this buffer is decoded. Its ArrayBuffer goes
+    // back with the next credit.
+    this.announceCredit();
     const item = this.decode(r.message);
     // Decoded records hold no views into the bytes (the deserializer copies binary values out).
     if (r.owned && r.message.type === "DATA" && this.spare.length < MAX_SPARE_BUFFERS) this.spare.push(r.message.data.buffer as ArrayBuffer);
-    this.announceCredit();
     return item;
   }
 
