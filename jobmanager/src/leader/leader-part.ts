@@ -83,6 +83,7 @@ export class LeaderPart {
         for (const tm of this.registry.list()) held += tm.slotOwners.filter((o) => o === jobId).length;
         return held + this.registry.slotCounts().slotsAvailable + (this.resources?.extraSlots() ?? 0);
       },
+      providerHold: () => this.resources?.holdReason,
       clock,
       logger: logger.child({ component: "autoscaler" }),
     });
