@@ -5,10 +5,10 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { bundleJob } from "@riffle/cli";
 import { freePort } from "@riffle/shared";
-import type { JobDetails, SubmitJobResponse, TaskManagersInfo } from "@riffle/shared/rest-api";
+import type { JobDetails, SubmitJobResponse } from "@riffle/shared/rest-api";
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { REPO_ROOT, RiffleProcess, metricValue } from "./harness/index.js";
+import { REPO_ROOT, ResourceCluster, RiffleProcess } from "./harness/index.js";
 
 /**
  * The resource manager with the `docker` provider against a real Docker daemon (DOCKER_HOST, else
@@ -35,53 +35,14 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-class Cluster {
-  jm!: RiffleProcess;
-  restUrl = "";
-
-  constructor(private readonly settings: Record<string, string | number>) {}
-
-  async start(): Promise<void> {
-    const flags = Object.entries(this.settings).flatMap(([k, v]) => ["--set", `${k}=${v}`]);
-    this.jm = new RiffleProcess("jobmanager", ["jobmanager", ...flags]);
-    const started = await this.jm.waitForLog((l) => l.msg === "JobManager started", 30_000);
-    this.restUrl = `http://127.0.0.1:${started.restPort}`;
+/** The shared provider-test cluster, waiting longer by default: containers start slower than processes. */
+class Cluster extends ResourceCluster {
+  constructor(settings: Record<string, string | number>) {
+    super(settings, "docker");
   }
 
-  async rest<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-    const res = await fetch(`${this.restUrl}${path}`, {
-      method,
-      headers: body === undefined ? {} : { "content-type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(30_000),
-    });
-    const text = await res.text();
-    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
-  }
-
-  async job(id: string): Promise<JobDetails> {
-    return (await this.rest<JobDetails>("GET", `/jobs/${id}`)).body;
-  }
-
-  async taskmanagers(): Promise<TaskManagersInfo["taskmanagers"]> {
-    return (await this.rest<TaskManagersInfo>("GET", "/taskmanagers")).body.taskmanagers;
-  }
-
-  async metric(name: string): Promise<number | undefined> {
-    const res = await fetch(`${this.restUrl}/metrics`, { signal: AbortSignal.timeout(10_000) });
-    return metricValue(await res.text(), name, { provider: "docker" });
-  }
-
-  /** Polls `probe` until `done` holds, with a deadline. */
-  async until<T>(what: string, probe: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 60_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    let last: T | undefined;
-    while (Date.now() < deadline) {
-      last = await probe();
-      if (done(last)) return last;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    throw new Error(`${what} within ${timeoutMs} ms; last: ${JSON.stringify(last)}\n${this.jm.tail(30)}`);
+  override until<T>(what: string, probe: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 60_000): Promise<T> {
+    return super.until(what, probe, done, timeoutMs);
   }
 }
 
