@@ -105,7 +105,9 @@ describe("JobAutoscaler over replayed series", () => {
     });
     const held = run.events("skipped");
     expect(held).toHaveLength(1);
-    expect(held[0]!.message).toMatch(/^scale-up held: provider failing: PROVIDER_FAILED: cannot reach the Docker daemon; not rescaling Work 2 → \d+ .*looks again in 60 s/);
+    expect(held[0]!.message).toMatch(
+      /^scale-up held: provider failing: PROVIDER_FAILED: cannot reach the Docker daemon; not rescaling Work 2 → \d+ .*looks again in 60 s/,
+    );
     // Nothing was stopped while the provider failed; the first look after it recovered rescales.
     expect(run.rescales).toHaveLength(1);
     expect(run.rescales[0]!.at).toBeGreaterThanOrEqual(failingUntil);

@@ -45,14 +45,20 @@ describe("Kubernetes API calls", () => {
     const config = loadConfig({ env: {}, overrides: { "resourcemanager.provider": "kubernetes", "resourcemanager.kubernetes.kubeconfig": kubeconfig } });
     const provider = new KubernetesProvider({ config, jobmanagerAddress: "127.0.0.1:1", logger, callTimeoutMs: 1_500 });
     try {
-      const listFails = { code: "PROVIDER_FAILED", message: expect.stringMatching(/cannot list the TaskManager pods.*did not answer \(no answer before the call.s deadline\)/) };
+      const listFails = {
+        code: "PROVIDER_FAILED",
+        message: expect.stringMatching(/cannot list the TaskManager pods.*did not answer \(no answer before the call.s deadline\)/),
+      };
       await expect(provider.list()).rejects.toMatchObject(listFails); // the first loads the client too
       // A list gets a third of the call deadline: the resource manager retries reconciling soon.
       const listStarted = Date.now();
       await expect(provider.list()).rejects.toMatchObject(listFails);
       expect(Date.now() - listStarted).toBeGreaterThanOrEqual(450);
       expect(Date.now() - listStarted).toBeLessThan(1_400);
-      await expect(provider.start("taskmanager-1")).rejects.toMatchObject({ code: "PROVIDER_FAILED", message: expect.stringMatching(/cannot create TaskManager pod .*did not answer/) });
+      await expect(provider.start("taskmanager-1")).rejects.toMatchObject({
+        code: "PROVIDER_FAILED",
+        message: expect.stringMatching(/cannot create TaskManager pod .*did not answer/),
+      });
       expect(sockets.size).toBeGreaterThan(0);
       const closeStarted = Date.now();
       await provider.close(true);

@@ -180,7 +180,8 @@ export class KubernetesProvider implements TaskManagerProvider {
     let pods: V1Pod[];
     try {
       const client = await this.connect();
-      pods = (await client.core.listNamespacedPod({ namespace: this.namespace, labelSelector: this.selector }, this.deadline(client, this.listTimeoutMs))).items;
+      pods = (await client.core.listNamespacedPod({ namespace: this.namespace, labelSelector: this.selector }, this.deadline(client, this.listTimeoutMs)))
+        .items;
     } catch (err) {
       throw this.apiError(err, `list the TaskManager pods (${this.selector})`);
     }
@@ -222,7 +223,10 @@ export class KubernetesProvider implements TaskManagerProvider {
     }
     this.closed = true;
     clearTimeout(this.retryTimer);
-    await settlesWithin(Promise.resolve(this.informer?.stop()).catch(() => {}), this.callTimeoutMs);
+    await settlesWithin(
+      Promise.resolve(this.informer?.stop()).catch(() => {}),
+      this.callTimeoutMs,
+    );
   }
 
   private get callTimeoutMs(): number {

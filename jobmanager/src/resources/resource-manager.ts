@@ -221,7 +221,10 @@ export class ResourceManager {
       if (!registry.get(w.id)) {
         // Its heartbeats timed out but its process lives (hung, or cut off): wait for it as for a
         // start; if it does not come back it is stopped, and the demand starts a new one.
-        logger.warn({ taskmanagerId: w.id, where: w.where }, `provided TaskManager ${w.id} (${w.where}) left the registry; stopping it unless it registers again within ${registrationTimeout} ms`);
+        logger.warn(
+          { taskmanagerId: w.id, where: w.where },
+          `provided TaskManager ${w.id} (${w.where}) left the registry; stopping it unless it registers again within ${registrationTimeout} ms`,
+        );
         this.enter(w, "starting", now);
         w.lost = true;
       } else if (this.failuresInRow > 0 && now - w.since >= registrationTimeout) {

@@ -254,9 +254,7 @@ describe("JobMaster: savepoints, stop and rescale", async () => {
     await advance(30_000);
     await settle();
     expect(rescale.error?.code).toBe("NO_RESOURCE_AVAILABLE");
-    expect(rescale.error?.message).toMatch(
-      /job needs 4 slots but only 3 are free .*; job .* goes back to its previous parallelism from savepoint .*sp/,
-    );
+    expect(rescale.error?.message).toMatch(/job needs 4 slots but only 3 are free .*; job .* goes back to its previous parallelism from savepoint .*sp/);
     expect(jm.status).toBe("RUNNING");
     expect(jm.numRestarts).toBe(0);
     expect(jm.graph.vertices.map((v) => v.parallelism)).toEqual([1, 2]);
