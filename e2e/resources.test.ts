@@ -217,3 +217,25 @@ describe("resource manager with the process provider", () => {
     expect(jm.stderr.join("\n")).toMatch(/resourcemanager.taskmanagers.min \(3\) is above resourcemanager.taskmanagers.max \(2\)/);
   }, 30_000);
 });
+
+describe("resource manager settings", () => {
+  it("refuses an unknown provider at start with CONFIG_INVALID naming the providers there are", async () => {
+    const jm = new RiffleProcess("jobmanager", [
+      "jobmanager",
+      "--set",
+      "rest.port=0",
+      "--set",
+      "jobmanager.rpc.port=0",
+      "--set",
+      `jobmanager.storage.dir=${join(work, "unknown-provider")}`,
+      "--set",
+      "resourcemanager.provider=nomad",
+    ]);
+    const exit = await jm.waitForExit(20_000);
+    expect(exit.code).toBe(1);
+    const stderr = jm.stderr.join("\n");
+    expect(stderr).toMatch(/CONFIG_INVALID/);
+    expect(stderr).toMatch(/invalid value "nomad" for resourcemanager.provider/);
+    for (const provider of ["standalone", "process", "docker", "kubernetes"]) expect(stderr).toContain(`"${provider}"`);
+  }, 30_000);
+});
