@@ -145,7 +145,8 @@ export class LeaderPart {
     await this.dispatcher.recover();
     if (this.closedFlag) return;
     this.autoscaler.start();
-    // Adopts the TaskManagers an earlier leader started, then starts what the jobs need.
+    // Adopts the TaskManagers an earlier leader started (in the background: a provider whose API
+    // hangs does not hold up the leadership), then starts what the jobs need.
     await this.resources?.start();
   }
 
