@@ -11,11 +11,12 @@
  * The dead JobManager is then started again (as a standby) so that three campaign in every round.
  *
  * The jobs are e2e/jobs/exactly-once.ts at parallelism 1 (keyed state in LevelDB, the exactly-once
- * file sink, a checkpoint every 500 ms), 1 000 records/s each, unbounded. Phases: 1 job (10 rounds),
- * then 10 jobs (3 rounds): how failover grows with the jobs to take over. 25 or 50 jobs need 13 or
- * 25 slots per TaskManager, whose worker threads did not all start within a minute on this 2-core
- * machine while other suites ran (4 of 13 in 25 s at a load average of 11-20), so the default phases
- * stop at 10; `RIFFLE_BENCH_HA_JOBS=25,50` adds phases on a machine that can start them.
+ * file sink), unbounded. Phases: 1 job (10 rounds), then 10 jobs (3 rounds), each job at
+ * 1 000 records/s with a checkpoint every 500 ms: how failover grows with the jobs to take over.
+ * `RIFFLE_BENCH_HA_JOBS=25,50` adds phases of that many *small* jobs (100 records/s, a checkpoint
+ * every 5 s: 50 jobs checkpointing every 500 ms would be 100 checkpoints a second, more than two
+ * cores carry beside the jobs) on TaskManagers of at most 10 slots each (a TaskManager of 25 slots
+ * starts 25 worker threads at once, which on this 2-core machine took over a minute under load).
  */
 import { loadavg } from "node:os";
 import { join } from "node:path";
@@ -45,13 +46,27 @@ async function allJobsRunning(cluster: HaTestCluster, jobIds: ReadonlySet<string
   }
 }
 
-async function phase(jobs: number, rounds: number, ctx: BenchmarkContext): Promise<Round[]> {
+interface Phase {
+  jobs: number;
+  rounds: number;
+  /** Records/s of each job. */
+  rate: number;
+  checkpointIntervalMs: number;
+}
+
+/** Two TaskManagers, or as many of 10 slots as the jobs need. */
+function taskManagers(jobs: number): { taskmanagers: number; slots: number } {
+  const slots = Math.max(2, Math.min(10, Math.ceil(jobs / 2)));
+  return { taskmanagers: Math.max(2, Math.ceil(jobs / slots)), slots };
+}
+
+async function phase({ jobs, rounds, rate, checkpointIntervalMs }: Phase, ctx: BenchmarkContext): Promise<Round[]> {
   const etcd = await EtcdCluster.start();
-  const slots = Math.max(2, Math.ceil(jobs / 2));
+  const { taskmanagers, slots } = taskManagers(jobs);
   const cluster = await HaTestCluster.startHa({
     etcd,
     jobmanagers: 3,
-    taskmanagers: 2,
+    taskmanagers,
     taskmanager: { "taskmanager.slots": slots },
   });
   try {
@@ -62,7 +77,7 @@ async function phase(jobs: number, rounds: number, ctx: BenchmarkContext): Promi
         await cluster.submit("e2e/jobs/exactly-once.ts", {
           parallelism: 1,
           name: `failover-${i}`,
-          args: ["--out", out, "--count", "1000000000", "--rate", "1000", "--backend", "leveldb"],
+          args: ["--out", out, "--count", "1000000000", "--rate", String(rate), "--backend", "leveldb", "--checkpoint-interval", String(checkpointIntervalMs)],
         }),
       );
     }
@@ -100,24 +115,30 @@ export const haFailover: Benchmark = {
     const extra = (process.env.RIFFLE_BENCH_HA_JOBS ?? "")
       .split(",")
       .filter((n) => n.trim() !== "")
-      .map((n) => ({ jobs: Number(n), rounds: 3 }));
-    const phases = ctx.quick ? [{ jobs: 1, rounds: 2 }] : [{ jobs: 1, rounds: Math.max(10, ctx.runs) }, { jobs: 10, rounds: 3 }, ...extra];
+      .map((n): Phase => ({ jobs: Number(n), rounds: 3, rate: 100, checkpointIntervalMs: 5_000 }));
+    const standard = { rate: 1_000, checkpointIntervalMs: 500 };
+    const phases: Phase[] = ctx.quick
+      ? [{ jobs: 1, rounds: 2, ...standard }]
+      : [{ jobs: 1, rounds: Math.max(10, ctx.runs), ...standard }, { jobs: 10, rounds: 3, ...standard }, ...extra];
     const rows: Measured[] = [];
-    for (const { jobs, rounds } of phases) {
+    for (const p of phases) {
+      const { jobs, rounds } = p;
       const load = loadavg()[0]!;
-      const samples = await phase(jobs, rounds, ctx);
+      const samples = await phase(p, ctx);
       const running = samples.map((s) => s.runningMs);
       const elected = samples.map((s) => s.electedMs);
       const parameters = {
         jobs,
         rounds,
         jobmanagers: 3,
-        taskmanagers: 2,
+        ...taskManagers(jobs),
+        recordsPerSecondPerJob: p.rate,
+        checkpointIntervalMs: p.checkpointIntervalMs,
         leaseTtlMs: config["high-availability.etcd.lease-ttl"],
         heartbeatTimeoutMs: config["heartbeat.timeout"],
         loadAvg1m: +load.toFixed(2),
       };
-      const what = `${jobs} job${jobs === 1 ? "" : "s"}`;
+      const what = `${jobs} job${jobs === 1 ? "" : "s"}${p.rate === standard.rate ? "" : ` (${p.rate} records/s, a checkpoint every ${p.checkpointIntervalMs / 1000} s)`}`;
       rows.push(
         {
           benchmark: "ha-failover",

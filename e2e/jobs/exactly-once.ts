@@ -7,6 +7,7 @@
  * failure-free run exactly.
  *
  *   args: --out <dir> --count <records> --rate <records/s, 0 = unlimited> --backend memory|leveldb
+ *         [--checkpoint-interval <ms>, default 500]
  */
 import {
   ValueStateDescriptor,
@@ -39,7 +40,7 @@ export class CountPerKey implements KeyedProcessFunction<number, number, [number
 
 export default function exactlyOnce(env: StreamExecutionEnvironment): void {
   const rate = Number(env.param("rate", "0"));
-  env.enableCheckpointing(500);
+  env.enableCheckpointing(Number(env.param("checkpoint-interval", "500")));
   env.setStateBackend(env.param("backend", "leveldb") as "memory" | "leveldb");
   env.setRestartStrategy({ type: "fixed-delay", attempts: 100, delayMs: 200 });
   env

@@ -1,7 +1,7 @@
 import type { MessagePort } from "node:worker_threads";
 import type * as grpc from "@grpc/grpc-js";
 import type { ExchangeRequest, ExchangeResponse, Logger } from "@riffle/shared";
-import type { PortEnvelope } from "../network/port-stream.js";
+import { MAX_SPARE_BUFFERS, type PortEnvelope, keepSpare } from "../network/port-stream.js";
 
 /**
  * The main thread's part of the data plane: it joins a slot worker's MessagePort to a gRPC stream,
@@ -11,13 +11,31 @@ import type { PortEnvelope } from "../network/port-stream.js";
  *   consumer worker ⇄ port ⇄ [bridgeOutbound] ⇄ gRPC ⇄ [bridgeInbound] ⇄ port ⇄ producer worker
  */
 
-/** A buffer's bytes leave gRPC's receive buffers as a transferable ArrayBuffer of their own. */
-function responseToPort(port: MessagePort, msg: ExchangeResponse): void {
+/**
+ * ArrayBuffers that buffers' bytes cross threads in, on one bridged stream: those the worker handed
+ * back (see keepSpare), and the largest buffer seen so far, which new ones are sized to so that they
+ * can be reused (the producer sends at most one segment per buffer).
+ */
+interface Spares {
+  buffers: ArrayBuffer[];
+  size: number;
+}
+
+/**
+ * A buffer's bytes leave gRPC's receive buffers as a copy in a transferable ArrayBuffer: one the
+ * consumer's worker handed back, else a new one.
+ */
+function responseToPort(port: MessagePort, msg: ExchangeResponse, spares: Spares): void {
   const b = msg.buffer;
   if (b && b.data.length > 0) {
     const data = b.data;
-    const own = data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer;
-    port.postMessage({ type: "message", message: { buffer: { ...b, data: new Uint8Array(own) } } } satisfies PortEnvelope<ExchangeResponse>, [own]);
+    const length = data.byteLength;
+    if (length > spares.size) spares.size = length;
+    let own = spares.buffers.pop();
+    if (own === undefined || own.byteLength < length) own = new ArrayBuffer(spares.size);
+    const copy = new Uint8Array(own, 0, length);
+    copy.set(data);
+    port.postMessage({ type: "message", message: { buffer: { ...b, data: copy } } } satisfies PortEnvelope<ExchangeResponse>, [own]);
     return;
   }
   port.postMessage({ type: "message", message: msg } satisfies PortEnvelope<ExchangeResponse>);
@@ -34,9 +52,11 @@ export function bridgeOutbound(port: MessagePort, call: grpc.ClientDuplexStream<
   const finish = () => {
     done = true;
   };
+  const spares: Spares = { buffers: [], size: 0 };
   port.on("message", (envelope: PortEnvelope<ExchangeRequest>) => {
     if (done) return;
     if (envelope.type === "message") {
+      keepSpare(spares.buffers, envelope.spare, spares.size);
       call.write(envelope.message);
     } else if (envelope.type === "end") {
       finish();
@@ -53,7 +73,7 @@ export function bridgeOutbound(port: MessagePort, call: grpc.ClientDuplexStream<
     call.cancel();
   });
   call.on("data", (msg: ExchangeResponse) => {
-    if (!done) responseToPort(port, msg);
+    if (!done) responseToPort(port, msg, spares);
   });
   call.on("end", () => {
     if (done) return;
@@ -81,6 +101,11 @@ export function bridgeInbound(
   /** Messages (credit) that arrive while the producer is being located. */
   const early: ExchangeRequest[] = [];
   let done = false;
+  /**
+   * ArrayBuffers of the producer's buffers, once gRPC has serialized them: handed back to the
+   * producer's worker with the next credit, to be filled again (see keepSpare).
+   */
+  let spare: ArrayBuffer[] = [];
   const fail = (message: string) => {
     if (done) return;
     done = true;
@@ -97,7 +122,13 @@ export function bridgeInbound(
   call.on("data", (msg: ExchangeRequest) => {
     if (done) return;
     if (port) {
-      port.postMessage({ type: "message", message: msg } satisfies PortEnvelope<ExchangeRequest>);
+      if (spare.length === 0 || !msg.addCredit) {
+        port.postMessage({ type: "message", message: msg } satisfies PortEnvelope<ExchangeRequest>);
+        return;
+      }
+      const returned = spare;
+      spare = [];
+      port.postMessage({ type: "message", message: msg, spare: returned } satisfies PortEnvelope<ExchangeRequest>, returned);
       return;
     }
     early.push(msg);
@@ -112,8 +143,16 @@ export function bridgeInbound(
         port = p;
         for (const m of early.splice(0)) p.postMessage({ type: "message", message: m } satisfies PortEnvelope<ExchangeRequest>);
         p.on("message", (envelope: PortEnvelope<ExchangeResponse>) => {
-          if (envelope.type === "message") call.write(envelope.message);
-          else {
+          if (envelope.type === "message") {
+            const data = envelope.message.buffer?.data;
+            if (data === undefined || data.byteLength === 0) call.write(envelope.message);
+            // The ArrayBuffer came transferred from the worker; once gRPC has serialized the message
+            // (the write's callback), nothing refers to it any more.
+            else
+              call.write(envelope.message, () => {
+                if (!done && spare.length < MAX_SPARE_BUFFERS) spare.push(data.buffer as ArrayBuffer);
+              });
+          } else {
             done = true;
             call.end();
           }

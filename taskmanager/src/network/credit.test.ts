@@ -134,6 +134,32 @@ describe("credit-based flow control", () => {
     expect(prod.pool.availableSegments).toBe(100);
   });
 
+  it("hands each read buffer's ArrayBuffer back with the next credit, and the data stays whole through reuse", async () => {
+    const prod = await producerSide(100);
+    const partition = new ResultPartition("p5", 1, prod.pool, () => {});
+    prod.partitions.register(partition, "job");
+    produce(partition, 60);
+    partition.finish();
+    const cons = consumerSide(100, 8);
+    const ch = cons.channel(0, prod.address, "p5", 0);
+    const seen: number[] = [];
+    await vi.waitFor(
+      () => {
+        for (let item = cons.gate.pollNext(); item; item = cons.gate.pollNext()) {
+          if (item.buffer.type === "DATA") for (const r of item.buffer.records as Array<{ i: number; pad: string }>) if (r.pad === PAD) seen.push(r.i);
+        }
+        expect(cons.gate.isFinished()).toBe(true);
+      },
+      { timeout: 10_000 },
+    );
+    expect(seen).toEqual(Array.from({ length: 60 }, (_, i) => i));
+    // Every data buffer read before the last credits went out went back (the bridge on the consumer's
+    // side keeps them for the buffers that come after).
+    expect(ch.buffersHandedBack).toBeGreaterThan(40);
+    expect(cons.failures).toEqual([]);
+    expect(prod.pool.availableSegments).toBe(100);
+  });
+
   it("a record larger than a segment spans buffers, each on a credit, and arrives whole", async () => {
     const prod = await producerSide(100);
     const partition = new ResultPartition("p4", 1, prod.pool, () => {});

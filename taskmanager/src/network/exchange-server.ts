@@ -2,7 +2,7 @@ import type { MessagePort } from "node:worker_threads";
 import { RiffleError, encodeValue, type BufferResponse, type BufferType, type ExchangeRequest, type ExchangeResponse, type Logger } from "@riffle/shared";
 import type { CheckpointBarrier, NetworkEvent, SegmentBuffer } from "./buffer.js";
 import type { PartitionManager } from "./partition-manager.js";
-import { PortStream } from "./port-stream.js";
+import { PortStream, keepSpare } from "./port-stream.js";
 import type { ResultSubpartition, SubpartitionReader } from "./result-partition.js";
 
 /**
@@ -10,8 +10,9 @@ import type { ResultSubpartition, SubpartitionReader } from "./result-partition.
  * outside this slot. It sends a buffer only while it holds credit from the receiver, and attaches the
  * subpartition's backlog so the receiver can lend floating buffers where data waits.
  *
- * A data buffer leaves as a copy of its segment's bytes (a transferable ArrayBuffer of exactly that
- * length) and the segment returns to the pool at once. Segments flushed early by the buffer timeout
+ * A data buffer leaves as a copy of its segment's bytes in a transferable ArrayBuffer of one segment's
+ * size (one the receiver handed back with its credit, else a new one), and the segment returns to the
+ * pool at once. Segments flushed early by the buffer timeout
  * and queued behind it travel along in the same buffer, up to one segment size: a flush per record
  * then does not cost a credit round trip per record.
  */
@@ -19,6 +20,8 @@ export class RemoteSubpartitionView implements SubpartitionReader {
   private credit: number;
   private sequence = 0;
   private done = false;
+  /** ArrayBuffers of sent buffers the receiver handed back, to fill again (see keepSpare). */
+  private readonly spare: ArrayBuffer[] = [];
   buffersSent = 0;
 
   constructor(
@@ -34,7 +37,8 @@ export class RemoteSubpartitionView implements SubpartitionReader {
     this.sub.setReader(this);
   }
 
-  addCredit(n: number): void {
+  addCredit(n: number, spare?: ArrayBuffer[]): void {
+    keepSpare(this.spare, spare, this.segmentSize);
     this.credit += n;
     this.trySend();
   }
@@ -58,7 +62,7 @@ export class RemoteSubpartitionView implements SubpartitionReader {
       this.buffersSent++;
       if (buffer.type === "DATA") {
         const data = this.takeData(buffer);
-        this.stream.send({ buffer: this.message("DATA", new Uint8Array(data)) }, [data]);
+        this.stream.send({ buffer: this.message("DATA", data) }, [data.buffer as ArrayBuffer]);
         continue;
       }
       this.stream.send({ buffer: this.message(buffer.type, encodeEvent(buffer)) });
@@ -71,30 +75,23 @@ export class RemoteSubpartitionView implements SubpartitionReader {
     }
   }
 
-  /** The bytes of `first` and of the small data buffers right behind it, as one copy; the segments go back. */
-  private takeData(first: SegmentBuffer): ArrayBuffer {
+  /**
+   * The bytes of `first` and of the small data buffers right behind it, copied into one ArrayBuffer of
+   * a segment's size (the receiver may hand it back for the next buffer); the segments go back.
+   */
+  private takeData(first: SegmentBuffer): Uint8Array {
+    const buffer = this.spare.pop() ?? new ArrayBuffer(this.segmentSize);
+    const out = new Uint8Array(buffer);
+    out.set(first.segment.subarray(0, first.length), 0);
     let total = first.length;
-    let next = this.sub.peek();
-    if (next?.type !== "DATA" || total + next.length > this.segmentSize) {
-      const data = first.segment.buffer.slice(first.segment.byteOffset, first.segment.byteOffset + first.length) as ArrayBuffer;
-      this.sub.recycle(first.segment);
-      return data;
-    }
-    const parts: SegmentBuffer[] = [first];
-    while (next?.type === "DATA" && total + next.length <= this.segmentSize) {
+    this.sub.recycle(first.segment);
+    for (let next = this.sub.peek(); next?.type === "DATA" && total + next.length <= this.segmentSize; next = this.sub.peek()) {
       this.sub.poll();
-      parts.push(next);
+      out.set(next.segment.subarray(0, next.length), total);
       total += next.length;
-      next = this.sub.peek();
+      this.sub.recycle(next.segment);
     }
-    const data = new Uint8Array(total);
-    let at = 0;
-    for (const p of parts) {
-      data.set(p.segment.subarray(0, p.length), at);
-      at += p.length;
-      this.sub.recycle(p.segment);
-    }
-    return data.buffer;
+    return out.subarray(0, total);
   }
 
   private message(type: BufferType, data: Uint8Array): BufferResponse {
@@ -146,7 +143,7 @@ export function serveExchange(port: MessagePort, partitions: PartitionManager, r
   let pendingCredit = 0;
   let closed = false;
   const stream: PortStream<ExchangeResponse, ExchangeRequest> = new PortStream(port, {
-    message: (msg) => {
+    message: (msg, spare) => {
       if (msg.partitionRequest) {
         const req = msg.partitionRequest;
         partitions.waitFor(req.partitionId, requestTimeoutMs).then(
@@ -169,7 +166,7 @@ export function serveExchange(port: MessagePort, partitions: PartitionManager, r
           },
         );
       } else if (msg.addCredit) {
-        if (view) view.addCredit(msg.addCredit.credit);
+        if (view) view.addCredit(msg.addCredit.credit, spare);
         else pendingCredit += msg.addCredit.credit;
       }
     },

@@ -2,7 +2,7 @@ import type { MessagePort } from "node:worker_threads";
 import { RiffleError, decodeValue, isErrorCode, type BufferResponse, type ExchangeRequest, type ExchangeResponse } from "@riffle/shared";
 import { type CheckpointBarrier, END_OF_PARTITION, type InputItem, type NetworkEvent } from "./buffer.js";
 import type { ChannelOwner, InputChannel } from "./input-channel.js";
-import { PortStream } from "./port-stream.js";
+import { MAX_SPARE_BUFFERS, PortStream } from "./port-stream.js";
 import { type DecodedRecords, RecordDeserializer } from "./serialization.js";
 
 /** The gate-side pool of floating buffers, lent to whichever channel has a backlog. */
@@ -16,6 +16,8 @@ export interface FloatingBuffers {
 interface Received {
   message: BufferResponse;
   floating: boolean;
+  /** Its data arrived in an ArrayBuffer transferred through the port: this channel's to hand back. */
+  owned: boolean;
 }
 
 /**
@@ -39,10 +41,14 @@ export class RemoteInputChannel implements InputChannel {
   private closed = false;
   private ended = false;
   private nextSequence = 0;
+  /** ArrayBuffers of decoded buffers, handed back to the sender with the next credit (see keepSpare). */
+  private spare: ArrayBuffer[] = [];
   /** Counters for tests and metrics. */
   buffersReceived = 0;
   bytesReceived = 0;
   creditsAnnounced = 0;
+  /** ArrayBuffers of received buffers handed back to the sender for reuse. */
+  buffersHandedBack = 0;
 
   constructor(
     readonly index: number,
@@ -79,11 +85,11 @@ export class RemoteInputChannel implements InputChannel {
       );
       return;
     }
-    if (msg.buffer) this.onBuffer(msg.buffer);
+    if (msg.buffer) this.onBuffer(msg.buffer, true);
   }
 
-  /** @internal exposed for protocol tests */
-  onBuffer(b: BufferResponse): void {
+  /** @internal exposed for protocol tests; `owned`: its data's ArrayBuffer came through the port. */
+  onBuffer(b: BufferResponse, owned = false): void {
     if (b.sequence !== this.nextSequence) {
       this.fail(new RiffleError("CONNECTION_LOST", `${this.description}: buffer ${b.sequence} arrived, expected ${this.nextSequence}`));
       return;
@@ -104,7 +110,7 @@ export class RemoteInputChannel implements InputChannel {
     if (b.type === "DATA") this.bytesReceived += b.data.length;
     else if (b.type === "END_OF_PARTITION") this.ended = true;
     const wasEmpty = this.queue.length === 0;
-    this.queue.push({ message: b, floating });
+    this.queue.push({ message: b, floating, owned });
     this.backlog = b.backlog;
     this.requestFloatingForBacklog();
     this.announceCredit();
@@ -135,7 +141,12 @@ export class RemoteInputChannel implements InputChannel {
     const credit = this.unannounced;
     this.unannounced = 0;
     this.creditsAnnounced += credit;
-    this.stream.send({ addCredit: { credit } });
+    const spare = this.spare;
+    if (spare.length > 0) {
+      this.spare = [];
+      this.buffersHandedBack += spare.length;
+    }
+    this.stream.send({ addCredit: { credit } }, undefined, spare);
   }
 
   /**
@@ -154,8 +165,13 @@ export class RemoteInputChannel implements InputChannel {
       this.freeFloating++;
       this.unannounced++;
     }
+    // Credit first, as before: the sender can go on while this buffer is decoded. Its ArrayBuffer goes
+    // back with the next credit.
     this.announceCredit();
-    return this.decode(r.message);
+    const item = this.decode(r.message);
+    // Decoded records hold no views into the bytes (the deserializer copies binary values out).
+    if (r.owned && r.message.type === "DATA" && this.spare.length < MAX_SPARE_BUFFERS) this.spare.push(r.message.data.buffer as ArrayBuffer);
+    return item;
   }
 
   private decode(b: BufferResponse): InputItem {

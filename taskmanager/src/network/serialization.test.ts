@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { NetworkBufferPool } from "./buffer-pool.js";
 import { ResultPartition } from "./result-partition.js";
-import { type DecodedRecords, RecordDeserializer } from "./serialization.js";
+import { type DecodedRecords, FRAME_RECORD, HEADER_BYTES, RecordDeserializer, writeHeader } from "./serialization.js";
 import { writerOf } from "../testing/exchange-harness.js";
 import { prng } from "../testing/prng.js";
 
@@ -52,6 +52,17 @@ describe("record frames", () => {
       expect(out.records).toEqual(records.map((r) => r.value));
       expect(out.timestamps!.map((t) => (Number.isNaN(t) ? undefined : t))).toEqual(records.map((r) => r.ts));
     }
+  });
+
+  it("decode binary values as copies: the bytes read may be overwritten once decoded (a segment back in the pool)", () => {
+    // A record frame holding msgpack bin 8 [1, 2, 3] (as msgpackr writes a Buffer under Node).
+    const payload = [0xc4, 3, 1, 2, 3];
+    const segment = Buffer.alloc(HEADER_BYTES + payload.length);
+    Buffer.from(payload).copy(segment, writeHeader(segment, 0, FRAME_RECORD, payload.length, undefined));
+    const out: DecodedRecords = { records: [], timestamps: undefined };
+    new RecordDeserializer("test").decode(segment, out);
+    segment.fill(0xee);
+    expect(Array.from(out.records[0] as Uint8Array)).toEqual([1, 2, 3]);
   });
 
   it("pack runs of small records into groups, one header per run, timestamped or not", () => {

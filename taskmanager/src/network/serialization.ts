@@ -315,6 +315,10 @@ export class RecordDeserializer {
     this.unpackr = new Unpackr({
       useRecords: true,
       moreTypes: true,
+      // Binary values (a Buffer in a record) are copied out: by default msgpackr returns views into the
+      // bytes it reads, and those bytes are a segment that goes back to the pool (or a buffer that goes
+      // back to its sender) once decoded, to be overwritten while the record is still held.
+      copyBuffers: true,
       // Consulted when a record names a structure the reader has not loaded yet: copies, since msgpackr
       // annotates what it gets.
       getStructures: () => this.structures.map((keys) => [...keys]),

@@ -101,7 +101,12 @@ export abstract class KeyedStateBackend implements InternalKeyedStateBackend, St
    * throws, with no current key left set, when this subtask does not own it.
    */
   protected checkedKeyGroup(text: string): number {
-    const keyGroup = murmur3Utf8(text) % this.maxParallelism;
+    return this.checkedKeyGroupOf(murmur3Utf8(text), text);
+  }
+
+  /** As checkedKeyGroup, for a key whose text's murmur3 hash is known. */
+  protected checkedKeyGroupOf(hash: number, text: string): number {
+    const keyGroup = hash % this.maxParallelism;
     if (keyGroup < this.keyGroupRange.start || keyGroup > this.keyGroupRange.end) {
       this.contextVersion++;
       this.currentKeyGroup = -1;

@@ -1,9 +1,10 @@
-import { RiffleError, decodeValue } from "@riffle/shared";
+import { RiffleError, decodeValue, murmur3Utf8 } from "@riffle/shared";
 import type { KeyedStateHandle, SnapshotCapture } from "../handles.js";
 import { KeyedStateBackend, type KeyedStateBackendOptions } from "../keyed-backend.js";
 import { ENTRY_ITEMS, FRAME_ENTRIES, KeyedSnapshotWriter } from "../snapshot-format.js";
 import type { TimerSnapshot } from "../timer-snapshot.js";
 import { PendingSnapshot, type Row, cellOf, clearCell, setCell } from "./pending-snapshot.js";
+import { RowTable } from "./row-table.js";
 
 /** `key` and `namespace` as one string; the length prefix makes it unambiguous whatever they contain. */
 function spacedKey(key: string, namespace: string): string {
@@ -11,23 +12,25 @@ function spacedKey(key: string, namespace: string): string {
 }
 
 /**
- * Keyed state in JS Maps: (key, namespace) → state id → value, one Map for the rows of the default
- * namespace, keyed by the key's canonical text alone (no string building per record), and one for
- * other namespaces, keyed by {@link spacedKey}. Rows hold every state of a key and its key group, so
- * a record costs one Map lookup however many states its function uses, and a key already present
- * needs no hashing for its key group (setCurrentKey takes it from the row). The lookup is memoised per
- * current key. Snapshots are copy-on-write per row (see PendingSnapshot): the synchronous part is
+ * Keyed state in memory: (key, namespace) → state id → value, one {@link RowTable} for the rows of
+ * the default namespace, keyed by the key's canonical text alone (no string building per record) and
+ * hashed by the key's murmur3, which setCurrentKey computes once per record for both the lookup and
+ * the key group; and one Map for other namespaces, keyed by {@link spacedKey}. Rows hold every state
+ * of a key and its key group, so a record costs one lookup however many states its function uses.
+ * The lookup is memoised per current key. Snapshots are copy-on-write per row (see PendingSnapshot): the synchronous part is
  * O(1) for state (plus a shallow copy of the timer queues), and only rows touched while a snapshot is
  * being written are copied; the writer sorts rows by key group when it starts.
  */
 export class MemoryKeyedStateBackend extends KeyedStateBackend {
-  private main = new Map<string, Row>();
+  private main = new RowTable();
   private spaced = new Map<string, Row>();
   private epoch = 0;
   private readonly pending: PendingSnapshot[] = [];
   private disposed = false;
   private memoVersion = -1;
   private memoRow: Row | undefined;
+  /** murmur3 of the current key's text. */
+  private currentHash = 0;
 
   // Public: the base constructor is protected.
   constructor(options: KeyedStateBackendOptions) {
@@ -36,10 +39,12 @@ export class MemoryKeyedStateBackend extends KeyedStateBackend {
 
   override setCurrentKey(key: unknown): void {
     const text = this.keyText(key);
+    const hash = murmur3Utf8(text);
+    this.currentHash = hash;
     // Operators keeping state only in other namespaces (windows) skip the lookup.
-    const row = this.main.size === 0 ? undefined : this.main.get(text);
+    const row = this.main.size === 0 ? undefined : this.main.get(text, hash);
     if (row === undefined) {
-      this.setKey(key, text, this.checkedKeyGroup(text));
+      this.setKey(key, text, this.checkedKeyGroupOf(hash, text));
     } else {
       // A row of this key exists: its key group is known and in range.
       this.setKey(key, text, row.keyGroup);
@@ -93,12 +98,12 @@ export class MemoryKeyedStateBackend extends KeyedStateBackend {
   async restore(dir: string, handles: readonly KeyedStateHandle[]): Promise<void> {
     this.memoVersion = -1;
     await this.readSnapshots(dir, handles, (keyGroup, stateId, key, namespace, bytes) => {
-      const map = namespace === "" ? this.main : this.spaced;
-      const mapKey = namespace === "" ? key : spacedKey(key, namespace);
-      let row = map.get(mapKey);
+      const hash = namespace === "" ? murmur3Utf8(key) : 0;
+      let row = namespace === "" ? this.main.get(key, hash) : this.spaced.get(spacedKey(key, namespace));
       if (row === undefined) {
         row = { key, namespace, keyGroup, first: undefined, rest: undefined, live: 0, epoch: this.epoch };
-        map.set(mapKey, row);
+        if (namespace === "") this.main.add(hash, row);
+        else this.spaced.set(spacedKey(key, namespace), row);
       }
       if (setCell(row, stateId, decodeValue(bytes), this.metas.length)) row.live++;
     });
@@ -108,7 +113,7 @@ export class MemoryKeyedStateBackend extends KeyedStateBackend {
     this.disposed = true;
     for (const p of this.pending) p.discarded = true;
     this.pending.length = 0;
-    this.main = new Map();
+    this.main = new RowTable();
     this.spaced = new Map();
     this.memoVersion = -1;
     this.memoRow = undefined;
@@ -125,10 +130,10 @@ export class MemoryKeyedStateBackend extends KeyedStateBackend {
     if (keyGroup < 0) throw this.noCurrentKey();
     const key = this.currentKeyText;
     const namespace = this.currentNamespace;
-    let row = namespace === "" ? this.main.get(key) : this.spaced.get(spacedKey(key, namespace));
+    let row = namespace === "" ? this.main.get(key, this.currentHash) : this.spaced.get(spacedKey(key, namespace));
     if (row === undefined && create) {
       row = { key, namespace, keyGroup, first: undefined, rest: undefined, live: 0, epoch: this.epoch };
-      if (namespace === "") this.main.set(key, row);
+      if (namespace === "") this.main.add(this.currentHash, row);
       else this.spaced.set(spacedKey(key, namespace), row);
     }
     this.memoVersion = this.contextVersion;
@@ -137,7 +142,7 @@ export class MemoryKeyedStateBackend extends KeyedStateBackend {
   }
 
   private removeRow(row: Row): void {
-    if (row.namespace === "") this.main.delete(row.key);
+    if (row.namespace === "") this.main.delete(murmur3Utf8(row.key), row);
     else this.spaced.delete(spacedKey(row.key, row.namespace));
     if (this.memoRow === row) this.memoRow = undefined;
   }

@@ -1,0 +1,58 @@
+/**
+ * Where the keyed shuffle's CPU goes in a real cluster (1 JobManager, 2 TaskManagers of one slot, as
+ * bench/keyed-shuffle.ts runs it): per thread of every TaskManager, CPU time per record over a run,
+ * read from /proc (Linux) before and after the job. Thread names are the kernel's (`comm`); the
+ * thread that runs the most in a TaskManager besides its main thread is its slot worker.
+ *
+ *   node --import tsx bench/dev/keyed-shuffle-threads.ts [records] [runs]    (npm run build first)
+ */
+import { readFileSync, readdirSync } from "node:fs";
+import { benchJob, startCluster, timeBoundedJob } from "../riffle.js";
+
+const TICK_NS = 1e9 / 100; // USER_HZ
+
+function threadTicks(pid: number): Map<string, { name: string; ticks: number }> {
+  const out = new Map<string, { name: string; ticks: number }>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim();
+      out.set(tid, { name: tid === String(pid) ? `${name} (main)` : name, ticks: Number(fields[11]) + Number(fields[12]) });
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return out;
+}
+
+const records = Number(process.argv[2] ?? 8_000_000);
+const runs = Number(process.argv[3] ?? 2);
+// PROFILE_DIR=<dir>: CPU profiles of the cluster processes (bench/profile-hook.cjs).
+const cluster = await startCluster({ taskmanagers: 2, taskmanager: { "taskmanager.slots": 1 } }, process.env.PROFILE_DIR);
+try {
+  const job = benchJob("keyed-shuffle");
+  const run = (n: number) =>
+    timeBoundedJob(cluster, job, { parallelism: 2, records: n, expected: (m) => ({ sinkWrites: m, vertexRecordsIn: { "count per key": m } }) });
+  await run(2_000_000);
+  const pids = [cluster.jobmanager, ...cluster.taskmanagers].map((p) => p.child.pid!);
+  for (let r = 0; r < runs; r++) {
+    const before = pids.map(threadTicks);
+    const timing = await run(records);
+    const after = pids.map(threadTicks);
+    console.log(`run ${r + 1}: ${Math.round(timing.recordsPerSecond)} rec/s (${timing.runningMs} ms running)`);
+    let total = 0;
+    pids.forEach((pid, i) => {
+      const rows: string[] = [];
+      for (const [tid, a] of after[i]!) {
+        const ns = ((a.ticks - (before[i]!.get(tid)?.ticks ?? 0)) * TICK_NS) / records;
+        total += ns;
+        if (ns >= 1) rows.push(`${a.name}[${tid}] ${ns.toFixed(0)}`);
+      }
+      console.log(`  ${i === 0 ? "JobManager" : `TaskManager ${i}`} (pid ${pid}), ns CPU per record: ${rows.join(", ")}`);
+    });
+    console.log(`  total ${total.toFixed(0)} ns CPU per record (all threads of all processes, job start and end included)`);
+  }
+} finally {
+  await cluster.stop();
+}
