@@ -130,6 +130,7 @@ export class Autoscaler {
       graph: job.graph,
       runningSince: job.record.statusTimestamps.RUNNING,
       stopInProgress: job.stopInProgress,
+      splitCounts: job.sourceSplitCounts(),
       sample: (at) => collectSample(job, history, at),
     };
   }

@@ -14,6 +14,8 @@ export interface AutoscaledJob {
   readonly runningSince: number | undefined;
   /** A stop or rescale with a savepoint is under way, the autoscaler's or a user's. */
   readonly stopInProgress: boolean;
+  /** By vertex id: the splits of the sources that report them (at each checkpoint). */
+  splitCounts?: Readonly<Record<string, number>>;
   /** The job's vertex metrics now; undefined until every subtask runs and reported. */
   sample(at: number): MetricsSample | undefined;
 }
@@ -164,7 +166,7 @@ export class JobAutoscaler {
   }
 
   private evaluate(job: AutoscaledJob, settings: AutoscalerSettings, now: number): void {
-    const topology = topologyOf(job.graph);
+    const topology = topologyOf(job.graph, job.splitCounts);
     const evaluations = evaluate(topology, summarize(this.samples), settings);
     const decisions = decide(topology, evaluations, settings, this.lastScalings);
     this.lastEvaluation = { at: now, evaluations, decisions };

@@ -226,6 +226,11 @@ export class JobMaster {
     return this.record.numRestarts ?? 0;
   }
 
+  /** By vertex id: the splits each coordinated source reported at the latest checkpoint (for the autoscaler). */
+  sourceSplitCounts(): Readonly<Record<string, number>> {
+    return this.sources?.splitCounts() ?? {};
+  }
+
   /** A stop or rescale with a savepoint was asked for and has not ended yet. */
   get stopInProgress(): boolean {
     return this.stopRequest !== undefined;
