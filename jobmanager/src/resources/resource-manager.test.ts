@@ -413,4 +413,26 @@ describe("ResourceManager", () => {
     await advance(3_500);
     expect(provider.started).toHaveLength(2);
   });
+
+  it("replaces at once a long-running TaskManager that left the registry and then ended", async () => {
+    const { provider, registry, demand, rm, advance, registerAll } = await setUp();
+    await rm.start();
+    await settle();
+    demand.pending = 2;
+    await advance(500);
+    registerAll();
+    await advance(500);
+    const old = provider.started[0]!;
+    registry.occupy(old);
+    demand.pending = 0;
+    await advance(300_000);
+    // Its heartbeats time out first, then its process is reported gone: an ordinary death, no back-off.
+    registry.tms.delete(old);
+    demand.pending = 2;
+    await advance(500);
+    provider.exit(old);
+    expect(rm.failure).toBeUndefined();
+    await advance(500);
+    expect(provider.started).toHaveLength(2);
+  });
 });

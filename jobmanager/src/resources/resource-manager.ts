@@ -49,6 +49,8 @@ interface Worker {
   idleSince: number | undefined;
   /** It had registered, then left the registry (heartbeats timed out) while its process lives: it is given the registration timeout to come back. */
   lost: boolean;
+  /** When it last registered (undefined: never). */
+  registeredAt: number | undefined;
 }
 
 const TICK_MS = 500;
@@ -140,7 +142,8 @@ export class ResourceManager {
     this.lastFailure = undefined;
     const now = clock.now();
     for (const tm of existing) {
-      if (!this.workers.has(tm.id)) this.workers.set(tm.id, { id: tm.id, state: "starting", since: now, where: tm.where, idleSince: undefined, lost: false });
+      if (!this.workers.has(tm.id))
+        this.workers.set(tm.id, { id: tm.id, state: "starting", since: now, where: tm.where, idleSince: undefined, lost: false, registeredAt: undefined });
     }
     logger.info(
       { provider: provider.name, adopted: existing.map((t) => t.id), min: this.min, max: this.max },
@@ -202,6 +205,7 @@ export class ResourceManager {
         logger.info({ taskmanagerId: w.id, msToRegister: now - w.since }, `provided TaskManager ${w.id} ${w.lost ? "registered again" : "registered"}`);
         this.enter(w, "registered", now);
         w.lost = false;
+        w.registeredAt = now;
         // It came up: its slots can be counted on again. The back-off itself is cleared only once it
         // stayed (below), so one that dies right after registering keeps doubling it.
         this.lastFailure = undefined;
@@ -269,7 +273,7 @@ export class ResourceManager {
   private startOne(now: number): void {
     const { provider, logger } = this.options;
     const id = `taskmanager-${randomUUID().slice(0, 8)}`;
-    const w: Worker = { id, state: "starting", since: now, where: "starting", idleSince: undefined, lost: false };
+    const w: Worker = { id, state: "starting", since: now, where: "starting", idleSince: undefined, lost: false, registeredAt: undefined };
     this.workers.set(id, w);
     logger.info({ taskmanagerId: id, provider: provider.name }, `starting TaskManager ${id} (${provider.name})`);
     provider.start(id).then(
@@ -323,14 +327,14 @@ export class ResourceManager {
     this.workers.delete(exit.id);
     this.counts.exited++;
     // One that ends before it registered is a failed start (a bad setting, a broken image): back off.
-    if (w.state === "starting") {
-      this.startFailed(exit.id, `TaskManager ${exit.id} ${exit.reason} ${w.lost ? "after it left the registry" : "before it registered"} (see its log)`);
+    if (w.registeredAt === undefined && w.state === "starting") {
+      this.startFailed(exit.id, `TaskManager ${exit.id} ${exit.reason} before it registered (see its log)`);
       return;
     }
     // One that ends soon after it registered (killed at every deploy, out of memory at its first
     // task) would otherwise be replaced at once, forever: it counts as a failed start too.
-    const registeredFor = this.options.clock.now() - w.since;
-    if (w.state === "registered" && registeredFor < this.options.config["resourcemanager.taskmanager-registration.timeout"]) {
+    const registeredFor = this.options.clock.now() - (w.registeredAt ?? 0);
+    if (w.state !== "stopping" && registeredFor < this.options.config["resourcemanager.taskmanager-registration.timeout"]) {
       this.startFailed(exit.id, `TaskManager ${exit.id} ${exit.reason} ${registeredFor} ms after it registered (see its log)`);
       return;
     }
