@@ -2,6 +2,7 @@
  * KafkaSource and KafkaSink end to end: a real cluster (JobManager, TaskManagers), the Kafka test
  * broker, kafkajs to produce the input, and kcat (librdkafka, read_committed) to read the output.
  */
+import { spawnSync } from "node:child_process";
 import { freePort } from "@riffle/shared";
 import type { JobExceptions } from "@riffle/shared/rest-api";
 import { Kafka, logLevel } from "kafkajs";
@@ -163,18 +164,45 @@ describe("Kafka connectors end to end", () => {
     await cluster?.stop();
   });
 
-  it("bounded source, exactly-once sink: the job ends at the offsets it found, and read_committed output is complete (kcat)", async () => {
+  it("bounded source, exactly-once sink: the job ends at the offsets it found at its start though records keep coming, and read_committed output is complete (kcat)", async () => {
     const N = 5000;
-    await createTopic("bounded-in", 3);
-    await createTopic("bounded-out", 2);
-    await produceNumbers("bounded-in", 0, N);
-    const jobId = await cluster.submit(JOB, {
-      parallelism: 2,
-      args: ["--brokers", broker.address, "--in", "bounded-in", "--out", "bounded-out", "--bounded", "true"],
-    });
-    await cluster.waitForStatus(jobId, "FINISHED", 90_000);
-    // Records produced after the job ended are not read: the source stopped at the offsets of its start.
-    expect(await committedOutput("bounded-out")).toEqual(expectedCounts(N));
+    const M = 1000;
+    // A broker of its own behind a proxy, which holds the readers' fetches until records came after the stopping offsets.
+    const proxy = await KafkaProxy.start();
+    const behind = await TestKafkaBroker.start({ args: ["--advertised-port", String(proxy.port)] });
+    proxy.target(behind.port);
+    const address = `127.0.0.1:${proxy.port}`;
+    const client = new Kafka({ brokers: [address], clientId: "e2e", logLevel: logLevel.NOTHING });
+    try {
+      await createTopic("bounded-in", 3, client);
+      await createTopic("bounded-out", 2, client);
+      await produceNumbers("bounded-in", 0, N, 2000, client);
+      // Every TaskManager's fetches wait; the JobManager's enumerator finds the stopping offsets meanwhile.
+      proxy.hold(
+        cluster.taskmanagers.filter((t) => !t.hasExited).map((t) => t.pid),
+        [KafkaApiKey.Fetch],
+      );
+      const jobId = await cluster.submit(JOB, {
+        parallelism: 2,
+        args: ["--brokers", address, "--in", "bounded-in", "--out", "bounded-out", "--bounded", "true"],
+      });
+      // A reader fetches only once it has a split, and splits carry the stopping offsets found at discovery.
+      const deadline = Date.now() + 60_000;
+      while (!proxy.heldRequests().includes(KafkaApiKey.Fetch)) {
+        if (Date.now() > deadline) throw new Error("no reader fetched within 60 s");
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      // Records after the stopping offsets, there when the readers first fetch: they must not be read.
+      await produceNumbers("bounded-in", N, N + M, 2000, client);
+      proxy.release();
+      await cluster.waitForStatus(jobId, "FINISHED", 90_000);
+      expect((await readTopic("bounded-in", { brokerAddress: address })).length).toBe(N + M);
+      expect(await readTopic("bounded-out", { brokerAddress: address })).toEqual(expectedCounts(N));
+    } finally {
+      proxy.release();
+      await proxy.stop();
+      await behind.stop();
+    }
   }, 120_000);
 
   it("TaskManagers killed at seeded random moments: the read_committed output equals a failure-free run", async () => {
@@ -407,8 +435,16 @@ describe("Kafka connectors end to end", () => {
   }, 180_000);
 
   it("examples/order-totals.ts: event-time totals per customer, with half the partitions idle, equal a brute-force computation", async () => {
+    // The README's steps in order: the generator creates the job's output topic too (its sink creates none).
+    const generated = spawnSync(
+      "node_modules/.bin/tsx",
+      ["examples/order-totals/generate-orders.ts", "--brokers", broker.address, "--topic", "generated-orders", "--count", "5", "--rate", "50"],
+      { encoding: "utf8", timeout: 60_000 },
+    );
+    expect(generated.status, generated.stderr).toBe(0);
+    const listed = await kcat(["-L", "-b", broker.address, "-t", "order-totals"]);
+    expect(listed.stdout).toContain('topic "order-totals" with 2 partitions');
     await createTopic("orders", 4);
-    await createTopic("order-totals", 2);
     const BASE = 1_700_000_000_000;
     const N = 6000;
     // Orders 10 ms of event time apart, all in partitions 0 and 1: partitions 2 and 3 stay empty, so

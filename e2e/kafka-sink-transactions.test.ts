@@ -22,6 +22,9 @@ beforeAll(async () => {
       { topic: "tx", numPartitions: 2 },
       { topic: "sel-a", numPartitions: 2 },
       { topic: "sel-b", numPartitions: 2 },
+      { topic: "closed", numPartitions: 1 },
+      { topic: "lingering", numPartitions: 1 },
+      { topic: "tail", numPartitions: 1 },
     ],
     waitForLeaders: true,
   });
@@ -45,6 +48,22 @@ function context(subtaskIndex: number, parallelism: number, attempt: number, log
     metrics: { counter: () => ({ inc() {} }), gauge() {} },
     log,
   };
+}
+
+/** What kcat reads of a topic now (read_committed: up to the last stable offset). */
+async function readTopic(topic: string, readCommitted: boolean): Promise<string[]> {
+  const isolation = readCommitted ? ["-X", "isolation.level=read_committed"] : [];
+  const r = await kcat(["-C", "-b", broker.address, "-t", topic, "-o", "beginning", "-e", "-q", ...isolation, "-f", "%s\\n"]);
+  if (r.code !== 0) throw new Error(r.stderr);
+  return r.stdout.split("\n").filter((l) => l.length > 0);
+}
+
+/** A record of a plain (non-transactional) producer: read_committed sees it once no transaction before it is open. */
+async function produceLater(topic: string, value: string): Promise<void> {
+  const producer = new Kafka({ brokers: [broker.address], clientId: "e2e", logLevel: logLevel.NOTHING }).producer();
+  await producer.connect();
+  await producer.send({ topic, acks: -1, messages: [{ value }] });
+  await producer.disconnect();
 }
 
 async function committed(): Promise<string[]> {
@@ -197,5 +216,79 @@ describe("KafkaSink transactions", () => {
       message: expect.stringContaining("chose partition 7 of topic sel-b, which has partitions 0 to 1"),
     });
     await outOfRange.close?.();
+  }, 60_000);
+
+  it("close aborts the open transaction, so read_committed readers do not stall, and keeps a staged one for the next attempt to commit", async () => {
+    const sink = KafkaSink.builder<string>().bootstrapServers(broker.address).topic("closed").exactlyOnce("c1").string().build();
+    const writer = sink.createWriter(context(0, 1, 0)) as TwoPhaseCommitWriter<string, KafkaTransaction>;
+    writer.write("committed");
+    await writer.flush?.(false);
+    await writer.commit((await writer.preCommit(1))!);
+    // Staged for checkpoint 2, which completed, but the task failed before it heard so.
+    writer.write("staged");
+    await writer.flush?.(false);
+    const staged = (await writer.preCommit(2))!;
+    writer.write("open when the task closed");
+    await writer.flush?.(false);
+    await writer.close?.();
+    await produceLater("closed", "another producer, later");
+    // read_committed stops before the staged transaction until it is committed or aborted.
+    expect(await readTopic("closed", true)).toEqual(["committed"]);
+    // The next attempt commits the staged transaction from the checkpoint (close left it alone), and
+    // nothing after it is held back: the transaction open at close was aborted.
+    const next = sink.createWriter(context(0, 1, 1)) as TwoPhaseCommitWriter<string, KafkaTransaction>;
+    await next.commit(staged);
+    expect(await readTopic("closed", true)).toEqual(["committed", "staged", "another producer, later"]);
+    await next.close?.();
+  }, 60_000);
+
+  it("a fresh start aborts what an earlier job with the same prefix left open, also of subtasks beyond its parallelism", async () => {
+    const sink = KafkaSink.builder<string>().bootstrapServers(broker.address).topic("lingering").exactlyOnce("f1").string().build();
+    // An earlier job at parallelism 2, killed without closing: subtask 0 has f1-0-1 open; subtask 1
+    // was idle at checkpoint 1 (f1-1-1 used, nothing written), staged f1-1-2 at checkpoint 2 and has f1-1-3 open.
+    const old0 = sink.createWriter(context(0, 2, 0)) as TwoPhaseCommitWriter<string, KafkaTransaction>;
+    const old1 = sink.createWriter(context(1, 2, 0)) as TwoPhaseCommitWriter<string, KafkaTransaction>;
+    old0.write("old 0 open");
+    await old0.flush?.(false);
+    expect(await old1.preCommit(1)).toBeUndefined();
+    old1.write("old 1 staged");
+    await old1.flush?.(false);
+    expect(await old1.preCommit(2)).toMatchObject({ transactionalId: "f1-1-2" });
+    old1.write("old 1 open");
+    await old1.flush?.(false);
+    await produceLater("lingering", "another producer, before the new job");
+    expect(await readTopic("lingering", true)).toEqual([]);
+
+    // A new job with the same prefix at parallelism 1, started without a savepoint.
+    const fresh = sink.createWriter(context(0, 1, 0)) as TwoPhaseCommitWriter<string, KafkaTransaction>;
+    await fresh.abortLingering?.();
+    expect(await readTopic("lingering", true)).toEqual(["another producer, before the new job"]);
+    fresh.write("new job");
+    await fresh.flush?.(false);
+    await fresh.commit((await fresh.preCommit(1))!);
+    expect(await readTopic("lingering", true)).toEqual(["another producer, before the new job", "new job"]);
+    // The old job's writers are fenced.
+    old1.write("late");
+    await expect(old1.flush?.(false)).rejects.toMatchObject({ code: "KAFKA_PRODUCER_FENCED" });
+    await Promise.all([old0.close?.(), old1.close?.(), fresh.close?.()]);
+  }, 60_000);
+
+  it("a record written while a request is in flight goes out when that request completes, without another write or a flush", async () => {
+    const writer = KafkaSink.builder<string>()
+      .bootstrapServers(broker.address)
+      .topic("tail")
+      .string()
+      .build()
+      .createWriter(context(0, 1, 0));
+    writer.write("first"); // sent at once
+    writer.write("second"); // the first is in flight: buffered
+    const deadline = Date.now() + 20_000;
+    let seen: string[] = [];
+    while (Date.now() < deadline) {
+      seen = await readTopic("tail", false);
+      if (seen.length >= 2) break;
+    }
+    expect(seen).toEqual(["first", "second"]);
+    await writer.close?.();
   }, 60_000);
 });

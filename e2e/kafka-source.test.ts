@@ -156,7 +156,10 @@ describe("KafkaSource against the test broker", () => {
       maxParallelism: 128,
       args: [],
       log: createLogger("e2e"),
-      metrics: { counter: () => ({ inc() {} }), gauge: (name, read) => void gauges.set(name, read) },
+      metrics: {
+        counter: () => ({ inc() {} }),
+        gauge: (name, read, _help, labels) => void gauges.set(labels ? `${name}{${Object.values(labels).join(",")}}` : name, read),
+      },
       sendSplitRequest() {},
       sendSourceEventToCoordinator() {},
     };
@@ -181,7 +184,7 @@ describe("KafkaSource against the test broker", () => {
       if (reader.pollNext(output, 4 - records.length) === "NOTHING_AVAILABLE") await reader.isAvailable();
     }
     expect(records).toEqual(["0:0", "0:1", "0:2", "0:3"]);
-    expect(gauges.get("kafka_records_lag_start_0")?.()).toBe(6);
+    expect(gauges.get("kafka_records_lag{start,0}")?.()).toBe(6);
     expect(reader.pendingRecords?.()).toBe(6);
     expect(reader.snapshotState?.(1)).toEqual([{ splitId: "start-0", topic: "start", partition: 0, offset: 4 }]);
 

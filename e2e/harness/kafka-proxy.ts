@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 
 /** Kafka's request API keys the tests look for in held requests. */
-export const KafkaApiKey = { Produce: 0, AddPartitionsToTxn: 24, EndTxn: 26 } as const;
+export const KafkaApiKey = { Produce: 0, Fetch: 1, AddPartitionsToTxn: 24, EndTxn: 26 } as const;
 
 /**
  * A TCP proxy in front of a Kafka broker (start the broker with `--advertised-port <proxy port>`, so
@@ -15,7 +15,7 @@ export const KafkaApiKey = { Produce: 0, AddPartitionsToTxn: 24, EndTxn: 26 } as
  */
 export class KafkaProxy {
   private readonly pipes = new Set<Pipe>();
-  private heldPid: number | undefined;
+  private heldPids: readonly number[] | undefined;
   private heldApis: readonly number[] | undefined;
   private targetPort = 0;
 
@@ -42,13 +42,13 @@ export class KafkaProxy {
   }
 
   /**
-   * From now on, requests from process `pid` are held (also on connections it opens later). With
+   * From now on, requests from process `pid` (or processes) are held (also on connections it opens later). With
    * `apiKeys`, a connection of that process is held from its first request of one of those APIs on
    * (what follows it on that connection waits behind it), and its other connections go on: e.g. a
    * sink's writes held while its job's source still reads.
    */
-  hold(pid: number, apiKeys?: readonly number[]): void {
-    this.heldPid = pid;
+  hold(pid: number | readonly number[], apiKeys?: readonly number[]): void {
+    this.heldPids = typeof pid === "number" ? [pid] : pid;
     this.heldApis = apiKeys;
     for (const pipe of this.pipes) pipe.owned = undefined;
   }
@@ -60,7 +60,7 @@ export class KafkaProxy {
 
   /** Sends the held requests on, in order, and stops holding. */
   release(): void {
-    this.heldPid = undefined;
+    this.heldPids = undefined;
     for (const pipe of this.pipes) pipe.flush();
   }
 
@@ -71,9 +71,10 @@ export class KafkaProxy {
 
   /** Whether this request (a whole frame) of the pipe is to be held. */
   holds(pipe: Pipe, frame: Buffer): boolean {
-    if (this.heldPid === undefined) return false;
+    const pids = this.heldPids;
+    if (pids === undefined) return false;
     if (this.heldApis && !this.heldApis.includes(frame.readInt16BE(4))) return false;
-    pipe.owned ??= socketOwnedBy(pipe.clientPort, this.port, this.heldPid);
+    pipe.owned ??= pids.some((pid) => socketOwnedBy(pipe.clientPort, this.port, pid));
     return pipe.owned;
   }
 

@@ -1,8 +1,10 @@
 /**
  * Writes orders to Kafka for examples/order-totals.ts: `--rate` orders per second (event time now,
  * some up to 20 s late), from 50 customers, keyed by customer, until Ctrl-C or `--count` orders.
+ * First it creates the orders topic and the job's output topic (the job's exactly-once sink does not
+ * create topics), those that do not exist yet.
  *
- *   npx tsx examples/order-totals/generate-orders.ts [--brokers 127.0.0.1:9092] [--topic orders] [--rate 100] [--count 0]
+ *   npx tsx examples/order-totals/generate-orders.ts [--brokers 127.0.0.1:9092] [--topic orders] [--totals order-totals] [--rate 100] [--count 0]
  */
 import { parseArgs } from "node:util";
 import { Kafka, logLevel } from "kafkajs";
@@ -12,6 +14,7 @@ const { values } = parseArgs({
   options: {
     brokers: { type: "string", default: "127.0.0.1:9092" },
     topic: { type: "string", default: "orders" },
+    totals: { type: "string", default: "order-totals" },
     rate: { type: "string", default: "100" },
     count: { type: "string", default: "0" },
     partitions: { type: "string", default: "4" },
@@ -27,8 +30,13 @@ if (!(rate > 0) || !(count >= 0)) {
 const kafka = new Kafka({ brokers: values.brokers.split(","), clientId: "order-generator", logLevel: logLevel.ERROR });
 const admin = kafka.admin();
 await admin.connect();
-// Created with several partitions if it does not exist yet (the job reads them in parallel).
-await admin.createTopics({ topics: [{ topic: values.topic, numPartitions: Number(values.partitions) }] });
+// Created with several partitions if they do not exist yet (the job reads them in parallel).
+await admin.createTopics({
+  topics: [
+    { topic: values.topic, numPartitions: Number(values.partitions) },
+    { topic: values.totals, numPartitions: 2 },
+  ],
+});
 await admin.disconnect();
 const producer = kafka.producer({ idempotent: true });
 await producer.connect();

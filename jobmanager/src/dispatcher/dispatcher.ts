@@ -59,6 +59,8 @@ export interface DispatcherOptions {
   defaultBufferTimeoutMs: number;
   /** `pipeline.auto-watermark-interval`, for jobs that set none. */
   defaultAutoWatermarkIntervalMs: number;
+  /** How long a lost TaskManager can go unnoticed (heartbeat timeout plus one interval): sinks check their timeouts against it. */
+  failureDetectionMs: number;
   collectBufferRecords: number;
   cancelTimeoutMs: number;
   /** The cluster's defaults for state backend, checkpoints and restarts. */
@@ -560,6 +562,8 @@ export class Dispatcher implements TaskManagerListener {
         defaultMaxParallelism: this.options.defaultMaxParallelism,
         defaultBufferTimeoutMs: this.options.defaultBufferTimeoutMs,
         defaultAutoWatermarkIntervalMs: this.options.defaultAutoWatermarkIntervalMs,
+        defaultRestartDelayMs: this.options.jobDefaults.restart.maxDelayMs,
+        failureDetectionMs: this.options.failureDetectionMs,
         parallelismOverrides: how.parallelismOverrides,
       },
       parallelismOverride: how.parallelismOverride,

@@ -100,6 +100,7 @@ export class LeaderPart {
       defaultMaxParallelism: config["pipeline.max-parallelism"],
       defaultBufferTimeoutMs: config["execution.buffer-timeout"],
       defaultAutoWatermarkIntervalMs: config["pipeline.auto-watermark-interval"],
+      failureDetectionMs: config["heartbeat.timeout"] + config["heartbeat.interval"],
       collectBufferRecords: config["jobmanager.collect.buffer-records"],
       cancelTimeoutMs: config["jobmanager.cancel.timeout"],
       jobDefaults: jobDefaultsFromConfig(config),

@@ -12,8 +12,12 @@ import type { OutputTag } from "./output-tag.js";
 export interface MetricGroup {
   /** A counter named `riffle_user_<name>`. */
   counter(name: string, help?: string): { inc(by?: number): void };
-  /** A gauge named `riffle_user_<name>` read from `read()` at scrape time. */
-  gauge(name: string, read: () => number, help?: string): void;
+  /**
+   * A gauge named `riffle_user_<name>` read from `read()` at scrape time. `labels` tell apart series
+   * of one gauge (a Kafka partition's lag: topic and partition); every registration of a name must
+   * use the same label names. Registering the same name and labels again replaces the reader.
+   */
+  gauge(name: string, read: () => number, help?: string, labels?: Readonly<Record<string, string>>): void;
 }
 
 /** What a running function knows about where it runs. */

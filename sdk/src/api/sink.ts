@@ -56,6 +56,10 @@ export interface SinkJobSettings {
   readonly checkpointIntervalMs: number | undefined;
   /** Absent: the cluster's default applies. */
   readonly restartStrategy: RestartStrategy | undefined;
+  /** The longest restart delay of the cluster's default strategy for checkpointed jobs (exponential back-off's max delay). */
+  readonly defaultRestartDelayMs: number;
+  /** How long a lost TaskManager can go unnoticed before the job restarts (heartbeat timeout plus one interval). */
+  readonly failureDetectionMs: number;
 }
 
 /** What the runtime offers sinks beyond the context: the channel back to the client for `collect`. */
@@ -118,6 +122,11 @@ export interface TwoPhaseCommitWriter<T, Txn> extends SinkWriter<T> {
    * still commit it), and everything other jobs wrote (their savepoints are theirs).
    */
   abortLeftovers(staged: readonly Txn[], restored: RestoredCheckpoint): Promise<void> | void;
+  /**
+   * On a fresh start (nothing restored, first attempt): removes what earlier jobs writing under the
+   * same names left open and never committed (a cancelled or failed job's transactions).
+   */
+  abortLingering?(): Promise<void> | void;
 }
 
 export function isTwoPhaseCommitWriter(w: SinkWriter<unknown>): w is TwoPhaseCommitWriter<unknown, unknown> {

@@ -1,5 +1,6 @@
-import { RiffleError, type JobEdge, type JobGraph, type JobVertex, type OperatorSpec, type Partitioner } from "@riffle/shared";
+import { CONFIG_OPTIONS, RiffleError, type JobEdge, type JobGraph, type JobVertex, type OperatorSpec, type Partitioner } from "@riffle/shared";
 import type { StreamExecutionEnvironment } from "../api/environment.js";
+import type { SinkJobSettings } from "../api/sink.js";
 import type { Transformation } from "../api/transformation.js";
 
 export interface BuildOptions {
@@ -18,6 +19,19 @@ export interface BuildOptions {
    * over every other setting, and is capped by what the vertex supports (a collection source: 1).
    */
   parallelismOverrides?: Readonly<Record<string, number>> | undefined;
+  /**
+   * The longest delay of the cluster's restart strategy for checkpointed jobs that set none (its
+   * exponential back-off's max delay); absent: that key's default. Sinks check their settings against it.
+   */
+  defaultRestartDelayMs?: number | undefined;
+  /** How long a lost TaskManager can go unnoticed (heartbeat timeout plus one interval); absent: from those keys' defaults. */
+  failureDetectionMs?: number | undefined;
+}
+
+/** A duration key's default from the configuration schema, in ms. */
+function durationDefault(key: "restart-strategy.exponential-backoff.max-delay" | "heartbeat.timeout" | "heartbeat.interval"): number {
+  const option = CONFIG_OPTIONS[key];
+  return option.schema.parse(option.default);
 }
 
 interface StreamEdge {
@@ -165,7 +179,12 @@ export function buildJobGraph(env: StreamExecutionEnvironment, options: BuildOpt
   }
 
   // Sinks check their settings against the job's (a Kafka transaction timeout shorter than a checkpoint interval).
-  const settings = { checkpointIntervalMs: env.getCheckpointing()?.intervalMs, restartStrategy: env.getRestartStrategy() };
+  const settings: SinkJobSettings = {
+    checkpointIntervalMs: env.getCheckpointing()?.intervalMs,
+    restartStrategy: env.getRestartStrategy(),
+    defaultRestartDelayMs: options.defaultRestartDelayMs ?? durationDefault("restart-strategy.exponential-backoff.max-delay"),
+    failureDetectionMs: options.failureDetectionMs ?? durationDefault("heartbeat.timeout") + durationDefault("heartbeat.interval"),
+  };
   for (const t of operators) {
     if (t.operator!.kind !== "sink") continue;
     const sink = env.functions[t.operator!.fn] as { validateJob?: (job: typeof settings) => void } | undefined;

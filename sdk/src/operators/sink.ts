@@ -49,6 +49,9 @@ export class SinkOperator extends StreamOperator {
       const history = state.history;
       if (history && (rt.ctx.attempt ?? 0) > 0) {
         await this.twoPhase.abortLeftovers([], { checkpointId: 0, ...history, previousParallelism: rt.ctx.parallelism });
+      } else if ((rt.ctx.attempt ?? 0) === 0) {
+        // A fresh start: earlier jobs under the same names may have left transactions open.
+        await this.twoPhase.abortLingering?.();
       }
       return;
     }

@@ -16,16 +16,26 @@ export function userMetricGroup(registry: Registry, labels: Record<(typeof TASK_
       const child = counter.labels(labels);
       return { inc: (by = 1) => child.inc(by) };
     },
-    gauge(name, read, help = name) {
+    gauge(name, read, help = name, extra = {}) {
       const full = metricName(name);
-      const readers = gaugeReaders.get(full) ?? new Map<string, { labels: typeof labels; read: () => number }>();
-      gaugeReaders.set(full, readers);
-      readers.set(JSON.stringify(labels), { labels, read });
+      const extraNames = Object.keys(extra).sort();
+      for (const l of extraNames) {
+        if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(l) || (TASK_LABELS as readonly string[]).includes(l))
+          throw new Error(`invalid label "${l}" of metric "${name}": use letters, digits and _, and none of ${TASK_LABELS.join(", ")}`);
+      }
+      let entry = gaugeReaders.get(full);
+      if (entry && entry.extraNames.join(",") !== extraNames.join(",")) {
+        throw new Error(`metric "${name}" has labels ${entry.extraNames.join(", ") || "(none)"}, not ${extraNames.join(", ") || "(none)"}`);
+      }
+      if (!entry) gaugeReaders.set(full, (entry = { extraNames, readers: new Map() }));
+      const all = { ...labels, ...extra };
+      entry.readers.set(JSON.stringify(Object.entries(all).sort()), { labels: all, read });
       if (!registry.getSingleMetric(full)) {
+        const readers = entry.readers;
         new Gauge({
           name: full,
           help,
-          labelNames: TASK_LABELS,
+          labelNames: [...TASK_LABELS, ...extraNames],
           registers: [registry],
           collect() {
             this.reset();
@@ -37,4 +47,5 @@ export function userMetricGroup(registry: Registry, labels: Record<(typeof TASK_
   };
 }
 
-const gaugeReaders = new Map<string, Map<string, { labels: Record<string, string>; read: () => number }>>();
+/** Per gauge: its label names beyond the task's, and a reader per series (keyed by all its labels). */
+const gaugeReaders = new Map<string, { extraNames: string[]; readers: Map<string, { labels: Record<string, string>; read: () => number }> }>();

@@ -144,6 +144,25 @@ describe("sink operator: two-phase commit", () => {
     await h.close();
   });
 
+  it("asks the writer to abort what earlier jobs left open on a fresh start only, not on a restore", async () => {
+    const calls: string[] = [];
+    const writer = (attempt: number): TwoPhaseCommitWriter<string, Txn> => ({
+      write() {},
+      preCommit: () => undefined,
+      commit() {},
+      abortLeftovers: () => void calls.push(`abortLeftovers a${attempt}`),
+      abortLingering: () => void calls.push(`abortLingering a${attempt}`),
+    });
+    const sink: Sink<string> = { createWriter: (ctx) => writer(ctx.attempt ?? 0) };
+    const fresh = await OperatorHarness.open(new SinkOperator(sink));
+    expect(calls).toEqual(["abortLingering a0"]);
+    const cp1 = await checkpoint(fresh, 1);
+    await fresh.close();
+    const restored = await OperatorHarness.open(new SinkOperator(sink), { attempt: 1, restore: restoreFrom(cp1), ...from(1) });
+    expect(calls).toEqual(["abortLingering a0", "abortLeftovers a1"]);
+    await restored.close();
+  });
+
   it("keeps the transaction of an aborted checkpoint and commits it with the next completed one", async () => {
     const system = new TestingTransactionalSystem();
     const h = await OperatorHarness.open(new SinkOperator(system.sink()));

@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { StreamExecutionEnvironment } from "../../api/environment.js";
+import { type BuildOptions, buildJobGraph } from "../../graph/build.js";
 import { KafkaSink, KafkaSource, OffsetsInitializer } from "./index.js";
 import { ownerOf } from "./split.js";
 
@@ -48,19 +50,43 @@ describe("KafkaSink builder", () => {
     );
   });
 
-  it("refuses a job whose checkpoint interval plus restart delay outlasts the transaction timeout", () => {
+  it("refuses a job whose checkpoint interval plus failure detection plus restart delay outlasts the transaction timeout", () => {
     const sink = KafkaSink.builder().bootstrapServers("a:1").topic("t").json().exactlyOnce("p").transactionTimeout(60_000).build();
-    expect(() => sink.validateJob({ checkpointIntervalMs: 30_000, restartStrategy: { type: "fixed-delay", attempts: 3, delayMs: 10_000 } })).not.toThrow();
-    expect(() => sink.validateJob({ checkpointIntervalMs: 55_000, restartStrategy: { type: "fixed-delay", attempts: 3, delayMs: 10_000 } })).toThrow(
+    const cluster = { defaultRestartDelayMs: 60_000, failureDetectionMs: 10_000 };
+    const fixed = { type: "fixed-delay", attempts: 3, delayMs: 10_000 } as const;
+    expect(() => sink.validateJob({ checkpointIntervalMs: 30_000, restartStrategy: fixed, ...cluster })).not.toThrow();
+    expect(() => sink.validateJob({ checkpointIntervalMs: 45_000, restartStrategy: fixed, ...cluster })).toThrow(
       expect.objectContaining({
         code: "KAFKA_CONFIG_INVALID",
-        message: expect.stringMatching(
-          /transaction timeout \(60000 ms\) is shorter than the checkpoint interval \(55000 ms\) plus the restart delay \(10000 ms\)/,
+        message: expect.stringContaining(
+          "transaction timeout (60000 ms) is shorter than the checkpoint interval (45000 ms) plus the time to notice a lost TaskManager (10000 ms) plus the job's longest restart delay (10000 ms), 65000 ms",
         ),
       }),
     );
+    // A job without a restart strategy of its own restarts by the cluster's default: exponential back-off up to its max delay.
+    expect(() => sink.validateJob({ checkpointIntervalMs: 1_000, restartStrategy: undefined, ...cluster })).toThrow(
+      expect.objectContaining({ message: expect.stringContaining("plus the cluster's default longest restart delay (60000 ms), 71000 ms") }),
+    );
+    expect(() =>
+      sink.validateJob({ checkpointIntervalMs: 1_000, restartStrategy: undefined, defaultRestartDelayMs: 5_000, failureDetectionMs: 10_000 }),
+    ).not.toThrow();
     const atLeastOnce = KafkaSink.builder().bootstrapServers("a:1").topic("t").json().transactionTimeout(1).build();
-    expect(() => atLeastOnce.validateJob({ checkpointIntervalMs: 55_000, restartStrategy: undefined })).not.toThrow();
+    expect(() => atLeastOnce.validateJob({ checkpointIntervalMs: 55_000, restartStrategy: undefined, ...cluster })).not.toThrow();
+  });
+
+  it("is checked when the job graph is built, with the cluster's defaults (or the configuration schema's) for restarts and heartbeats", () => {
+    const job = (env: StreamExecutionEnvironment) => {
+      env.enableCheckpointing(1_000);
+      env.fromElements("x").sinkTo(KafkaSink.builder<string>().bootstrapServers("a:1").topic("t").string().exactlyOnce("p").transactionTimeout(60_000).build());
+    };
+    const build = (options: Partial<BuildOptions>) => {
+      const env = new StreamExecutionEnvironment("kafka");
+      job(env);
+      return buildJobGraph(env, { name: "kafka", defaultParallelism: 1, defaultMaxParallelism: 128, defaultBufferTimeoutMs: 100, ...options });
+    };
+    // The schema's defaults: max-delay 1 min, heartbeat timeout 8 s plus interval 2 s.
+    expect(() => build({})).toThrow(expect.objectContaining({ code: "KAFKA_CONFIG_INVALID", message: expect.stringContaining("71000 ms") }));
+    expect(() => build({ defaultRestartDelayMs: 30_000, failureDetectionMs: 5_000 })).not.toThrow();
   });
 });
 

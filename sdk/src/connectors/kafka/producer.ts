@@ -111,8 +111,7 @@ export class ProtocolProducer {
           if (!list) topics.set(topic, (list = []));
           list.push(partition);
         }
-        const coordinator = await this.cluster.findGroupCoordinator({ groupId: transactionalId, coordinatorType: 1 });
-        await retryConcurrent(() =>
+        await atCoordinator(this.cluster, transactionalId, (coordinator) =>
           coordinator.addPartitionsToTxn({
             transactionalId,
             producerId,
@@ -123,46 +122,81 @@ export class ProtocolProducer {
         for (const tp of added) this.inTransaction.add(tp);
       }
     }
-    // One produce request per leader.
-    const byLeader = new Map<number, Array<{ tp: string; topic: string; partition: number; records: OutgoingRecord[] }>>();
-    for (const [tp, entry] of byPartition) {
-      const leader = this.cluster.findTopicPartitionMetadata(entry.topic).find((p) => p.partitionId === entry.partition)?.leader;
-      if (leader === undefined || leader === null) throw new RiffleError("KAFKA_ERROR", `partition ${entry.partition} of topic ${entry.topic} has no leader`);
+    // One produce request per leader; partitions whose leader moved are sent again, alone, once the
+    // metadata is refreshed (their sequence numbers unchanged: the broker drops a duplicate).
+    let remaining = [...byPartition];
+    for (let attempt = 1; ; attempt++) {
+      const failed = await this.produceByLeader(remaining, producerId, producerEpoch, transactionalId);
+      if (failed.entries.length === 0) return;
+      const type = kafkaErrorType(failed.error);
+      if (type === undefined || !LEADER_RETRIABLE.has(type) || attempt >= LEADER_ATTEMPTS) throw failed.error;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(50 * 2 ** (attempt - 1), 1000)));
+      await this.cluster.refreshMetadata();
+      remaining = failed.entries;
+    }
+  }
+
+  /** Produces each partition's records to its leader; returns the partitions of the requests that failed, and the first error. */
+  private async produceByLeader(
+    entries: Array<[string, { topic: string; partition: number; records: OutgoingRecord[] }]>,
+    producerId: number,
+    producerEpoch: number,
+    transactionalId: string | undefined,
+  ): Promise<{ entries: typeof entries; error: unknown }> {
+    const byLeader = new Map<number, typeof entries>();
+    const failed: typeof entries = [];
+    let error: unknown;
+    for (const entry of entries) {
+      const { topic, partition } = entry[1];
+      const leader = this.cluster.findTopicPartitionMetadata(topic).find((p) => p.partitionId === partition)?.leader;
+      if (leader === undefined || leader === null || leader < 0) {
+        failed.push(entry);
+        error ??= new RiffleError("KAFKA_ERROR", `partition ${partition} of topic ${topic} has no leader`, {
+          cause: { type: "LEADER_NOT_AVAILABLE" },
+        });
+        continue;
+      }
       let list = byLeader.get(leader);
       if (!list) byLeader.set(leader, (list = []));
-      list.push({ tp, ...entry });
+      list.push(entry);
     }
     await Promise.all(
-      [...byLeader].map(async ([nodeId, entries]) => {
-        const broker = await this.cluster.findBroker({ nodeId });
-        const topicData = new Map<
-          string,
-          Array<{
-            partition: number;
-            firstSequence: number;
-            messages: Array<{ key: Buffer | null; value: Buffer | null; headers?: Record<string, Buffer>; timestamp: number }>;
-          }>
-        >();
-        for (const e of entries) {
-          let list = topicData.get(e.topic);
-          if (!list) topicData.set(e.topic, (list = []));
-          list.push({
-            partition: e.partition,
-            firstSequence: this.sequences.get(e.tp) ?? 0,
-            messages: e.records.map((r) => ({ key: r.key, value: r.value, timestamp: r.timestamp, ...(r.headers ? { headers: r.headers } : {}) })),
+      [...byLeader].map(async ([nodeId, list]) => {
+        try {
+          const broker = await this.cluster.findBroker({ nodeId });
+          const topicData = new Map<
+            string,
+            Array<{
+              partition: number;
+              firstSequence: number;
+              messages: Array<{ key: Buffer | null; value: Buffer | null; headers?: Record<string, Buffer>; timestamp: number }>;
+            }>
+          >();
+          for (const [tp, e] of list) {
+            let parts = topicData.get(e.topic);
+            if (!parts) topicData.set(e.topic, (parts = []));
+            parts.push({
+              partition: e.partition,
+              firstSequence: this.sequences.get(tp) ?? 0,
+              messages: e.records.map((r) => ({ key: r.key, value: r.value, timestamp: r.timestamp, ...(r.headers ? { headers: r.headers } : {}) })),
+            });
+          }
+          await broker.produce({
+            ...(transactionalId !== undefined ? { transactionalId } : {}),
+            producerId,
+            producerEpoch,
+            acks: -1,
+            timeout: 30_000,
+            topicData: [...topicData].map(([topic, partitions]) => ({ topic, partitions })),
           });
+          for (const [tp, e] of list) this.sequences.set(tp, (this.sequences.get(tp) ?? 0) + e.records.length);
+        } catch (err) {
+          failed.push(...list);
+          error ??= err;
         }
-        await broker.produce({
-          ...(transactionalId !== undefined ? { transactionalId } : {}),
-          producerId,
-          producerEpoch,
-          acks: -1,
-          timeout: 30_000,
-          topicData: [...topicData].map(([topic, partitions]) => ({ topic, partitions })),
-        });
-        for (const e of entries) this.sequences.set(e.tp, (this.sequences.get(e.tp) ?? 0) + e.records.length);
       }),
     );
+    return { entries: failed, error };
   }
 
   /** Whether the transaction has any partition (an empty one needs no EndTxn). */
@@ -179,8 +213,9 @@ export async function initProducerId(
   servers: readonly string[],
 ): Promise<{ producerId: number; producerEpoch: number }> {
   try {
-    const coordinator = await cluster.findGroupCoordinator({ groupId: transactionalId, coordinatorType: 1 });
-    return await retryConcurrent(() => coordinator.initProducerId({ transactionalId, transactionTimeout: transactionTimeoutMs }));
+    return await atCoordinator(cluster, transactionalId, (coordinator) =>
+      coordinator.initProducerId({ transactionalId, transactionTimeout: transactionTimeoutMs }),
+    );
   } catch (err) {
     if (kafkaErrorType(err) === "INVALID_TRANSACTION_TIMEOUT") {
       throw new RiffleError(
@@ -199,21 +234,38 @@ export async function initProducerId(
  * reflection), the protocol can. `commit` false aborts it.
  */
 export async function endTransaction(cluster: KafkaCluster, txn: KafkaTransaction, commit: boolean): Promise<void> {
-  const coordinator = await cluster.findGroupCoordinator({ groupId: txn.transactionalId, coordinatorType: 1 });
-  await retryConcurrent(() =>
+  await atCoordinator(cluster, txn.transactionalId, (coordinator) =>
     coordinator.endTxn({ transactionalId: txn.transactionalId, producerId: txn.producerId, producerEpoch: txn.producerEpoch, transactionResult: commit }),
   );
 }
 
-/** Retries while the coordinator answers CONCURRENT_TRANSACTIONS (it is still completing the previous transaction). */
-async function retryConcurrent<R>(fn: () => Promise<R>): Promise<R> {
-  for (let attempt = 0; ; attempt++) {
+/**
+ * Answers of a transaction coordinator after which the request is sent again, to the coordinator
+ * found anew (kafkajs's type names): it is completing the previous transaction
+ * (CONCURRENT_TRANSACTIONS), loading its state (COORDINATOR_LOAD_IN_PROGRESS), not available, or no
+ * longer the coordinator of this id (NOT_COORDINATOR). Kafka's clients retry these too.
+ */
+const COORDINATOR_RETRIABLE = new Set(["CONCURRENT_TRANSACTIONS", "GROUP_LOAD_IN_PROGRESS", "GROUP_COORDINATOR_NOT_AVAILABLE", "NOT_COORDINATOR_FOR_GROUP"]);
+const COORDINATOR_ATTEMPTS = 50;
+
+/** Answers of a partition's leader after which the records are sent again once the metadata is refreshed: the leader moved or is being elected. */
+const LEADER_RETRIABLE = new Set(["NOT_LEADER_FOR_PARTITION", "LEADER_NOT_AVAILABLE"]);
+const LEADER_ATTEMPTS = 10;
+
+/** Sends `request` to the transaction coordinator of `transactionalId`, with back-off (20 ms doubling to 500 ms) while it answers a retriable error. */
+export async function atCoordinator<R>(
+  cluster: Pick<KafkaCluster, "findGroupCoordinator">,
+  transactionalId: string,
+  request: (coordinator: Awaited<ReturnType<KafkaCluster["findGroupCoordinator"]>>) => Promise<R>,
+): Promise<R> {
+  for (let attempt = 1; ; attempt++) {
     try {
-      return await fn();
+      const coordinator = await cluster.findGroupCoordinator({ groupId: transactionalId, coordinatorType: 1 });
+      return await request(coordinator);
     } catch (err) {
       const type = kafkaErrorType(err);
-      if ((type !== "CONCURRENT_TRANSACTIONS" && type !== "COORDINATOR_LOAD_IN_PROGRESS") || attempt >= 50) throw err;
-      await new Promise((resolve) => setTimeout(resolve, Math.min(20 * 2 ** attempt, 500)));
+      if (type === undefined || !COORDINATOR_RETRIABLE.has(type) || attempt >= COORDINATOR_ATTEMPTS) throw err;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(20 * 2 ** (attempt - 1), 500)));
     }
   }
 }

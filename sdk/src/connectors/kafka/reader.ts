@@ -1,7 +1,7 @@
 import { RiffleError, describeError } from "@riffle/shared";
 import filterAbortedMessages from "kafkajs/src/consumer/filterAbortedMessages.js";
 import type { PollResult, ReaderOutput, SourceReader, SourceReaderContext } from "../../api/source.js";
-import { createCluster, createKafka, kafkaError, type KafkaCluster, type RawMessage, READ_COMMITTED, READ_UNCOMMITTED } from "./client.js";
+import { createCluster, createKafka, kafkaError, kafkaErrorType, type KafkaCluster, type RawMessage, READ_COMMITTED, READ_UNCOMMITTED } from "./client.js";
 import type { KafkaRecord, KafkaSourceSettings } from "./source.js";
 import type { KafkaPartitionSplit } from "./split.js";
 
@@ -29,6 +29,10 @@ interface Fetched {
   index: number;
   next: number;
 }
+
+/** Fetch errors after which the reader refreshes the metadata and fetches again (with back-off) instead of failing the job. */
+const FETCH_RETRIABLE = new Set(["NOT_LEADER_FOR_PARTITION", "LEADER_NOT_AVAILABLE", "UNKNOWN_TOPIC_OR_PARTITION"]);
+const FETCH_RETRIES = 10;
 
 /**
  * Reads the partitions its enumerator assigned (Flink's KafkaSourceReader), fetching ahead in the
@@ -58,9 +62,12 @@ export class KafkaSourceReader<T> implements SourceReader<T> {
     private readonly settings: KafkaSourceSettings,
     private readonly deserialize: (record: KafkaRecord) => T,
     restored: KafkaPartitionSplit[] | undefined,
+    /** The cluster to fetch through (tests give one that answers errors no single-node broker gives); default: one on the settings' servers. */
+    cluster?: KafkaCluster,
   ) {
-    const kafka = createKafka(settings.client);
-    this.cluster = createCluster(kafka, { isolationLevel: settings.isolationLevel === "read_committed" ? READ_COMMITTED : READ_UNCOMMITTED });
+    this.cluster =
+      cluster ??
+      createCluster(createKafka(settings.client), { isolationLevel: settings.isolationLevel === "read_committed" ? READ_COMMITTED : READ_UNCOMMITTED });
     if (restored) this.addSplits(restored);
     ctx.metrics.gauge("kafka_pending_records", () => this.pendingRecords(), "records in the assigned partitions not yet read (Flink's pendingRecords)");
   }
@@ -235,21 +242,18 @@ export class KafkaSourceReader<T> implements SourceReader<T> {
 
   /** A gauge of the records lag of one partition (Flink's records-lag per partition). */
   private registerLag(split: KafkaPartitionSplit): void {
-    const name = `kafka_records_lag_${split.topic}_${split.partition}`.replace(/[^a-zA-Z0-9_]/g, "_");
-    if (this.gauges.has(name)) return;
-    this.gauges.add(name);
-    try {
-      this.ctx.metrics.gauge(
-        name,
-        () => {
-          const s = this.splits.get(split.splitId);
-          return s && !s.finished ? Math.max(0, s.highWatermark - s.split.offset) : 0;
-        },
-        `records of ${split.topic} partition ${split.partition} not yet read`,
-      );
-    } catch {
-      // A gauge of that name exists already (the partition came back to this reader): it reads the same map.
-    }
+    // Topic and partition as labels: in a name, topics "a.b" and "a_b" would be one gauge.
+    if (this.gauges.has(split.splitId)) return;
+    this.gauges.add(split.splitId);
+    this.ctx.metrics.gauge(
+      "kafka_records_lag",
+      () => {
+        const s = this.splits.get(split.splitId);
+        return s && !s.finished ? Math.max(0, s.highWatermark - s.split.offset) : 0;
+      },
+      "records of a partition assigned to this reader not yet read (Flink's records-lag)",
+      { topic: split.topic, partition: String(split.partition) },
+    );
   }
 
   private wake(): void {
@@ -262,6 +266,7 @@ export class KafkaSourceReader<T> implements SourceReader<T> {
   /** Fetches the unfinished splits from their leaders, while the buffer has room, until closed. */
   private async fetchLoop(): Promise<void> {
     const topicsKnown = new Set<string>();
+    let retries = 0;
     while (!this.closed) {
       const active = [...this.splits.values()].filter((s) => !s.finished && (s.split.stoppingOffset === undefined || s.fetchOffset < s.split.stoppingOffset));
       if (active.length === 0 || this.buffered >= MAX_BUFFERED) {
@@ -278,8 +283,17 @@ export class KafkaSourceReader<T> implements SourceReader<T> {
           for (const t of topics) topicsKnown.add(t);
         }
         await this.fetchOnce(active);
+        retries = 0;
       } catch (err) {
         if (this.closed) return;
+        // A leader that moved or is being elected: fetched again from the leader the refreshed metadata names.
+        const type = kafkaErrorType(err);
+        if (type !== undefined && FETCH_RETRIABLE.has(type) && retries < FETCH_RETRIES) {
+          retries++;
+          await new Promise((resolve) => setTimeout(resolve, Math.min(50 * 2 ** (retries - 1), 1000)));
+          await this.cluster.refreshMetadata().catch(() => {});
+          continue;
+        }
         this.failure = kafkaError(err, "the Kafka source could not fetch", this.settings.client.bootstrapServers);
         this.wake();
         return;

@@ -55,17 +55,25 @@ export class KafkaSink<T> implements Sink<T> {
 
   /**
    * Exactly-once: a transaction stays open from one checkpoint until the next completes, and after a
-   * failure until the job restarted and committed it; the broker must not abort it by its timeout
-   * meanwhile.
+   * failure until the failure was noticed, the job restarted and committed it; the broker must not
+   * abort it by its timeout meanwhile. The restart delay is the job's strategy's longest, or the
+   * cluster's default for checkpointed jobs (exponential back-off) when the job sets none.
    */
   validateJob(job: SinkJobSettings): void {
     if (this.settings.guarantee !== "exactly-once" || job.checkpointIntervalMs === undefined) return;
     const r = job.restartStrategy;
-    const restartMs = !r ? 0 : r.type === "fixed-delay" || r.type === "failure-rate" ? r.delayMs : r.type === "exponential-backoff" ? r.maxDelayMs : 0;
-    if (this.settings.transactionTimeoutMs < job.checkpointIntervalMs + restartMs) {
+    const restartMs = !r
+      ? job.defaultRestartDelayMs
+      : r.type === "fixed-delay" || r.type === "failure-rate"
+        ? r.delayMs
+        : r.type === "exponential-backoff"
+          ? r.maxDelayMs
+          : 0;
+    const boundMs = job.checkpointIntervalMs + job.failureDetectionMs + restartMs;
+    if (this.settings.transactionTimeoutMs < boundMs) {
       throw new RiffleError(
         "KAFKA_CONFIG_INVALID",
-        `KafkaSink: its transaction timeout (${this.settings.transactionTimeoutMs} ms) is shorter than the checkpoint interval (${job.checkpointIntervalMs} ms) plus the restart delay (${restartMs} ms): the broker could abort a transaction before its checkpoint commits it; set transactionTimeout(ms) higher, or checkpoint more often`,
+        `KafkaSink: its transaction timeout (${this.settings.transactionTimeoutMs} ms) is shorter than the checkpoint interval (${job.checkpointIntervalMs} ms) plus the time to notice a lost TaskManager (${job.failureDetectionMs} ms) plus the ${r ? "job's" : "cluster's default"} longest restart delay (${restartMs} ms), ${boundMs} ms: the broker could abort a transaction before its checkpoint commits it; set transactionTimeout(ms) higher, or checkpoint more often`,
       );
     }
   }
@@ -82,7 +90,7 @@ abstract class BatchingWriter<T> {
   private buffer: OutgoingRecord[] = [];
   private chain: Promise<void> = Promise.resolve();
   private queued = 0;
-  private failure: RiffleError | undefined;
+  protected failure: RiffleError | undefined;
   private roomWaiters: (() => void)[] = [];
   protected connected: Promise<void> | undefined;
 
@@ -142,14 +150,20 @@ abstract class BatchingWriter<T> {
       })
       .finally(() => {
         this.queued--;
+        // What was written while this request was in flight goes out now, not with the next record.
+        if (this.queued === 0 && !this.failure) this.dispatch();
         for (const wake of this.roomWaiters.splice(0)) wake();
       });
   }
 
+  /** Cancel, finish or failure: what was sent is awaited (or given up), then `beforeDisconnect`. */
   async close(): Promise<void> {
     await this.chain.catch(() => {});
+    await this.beforeDisconnect();
     await this.cluster.disconnect().catch(() => {});
   }
+
+  protected async beforeDisconnect(): Promise<void> {}
 }
 
 /** `none` and `at-least-once`: an idempotent producer (the broker drops duplicates of a retried request). */
@@ -223,8 +237,15 @@ class KafkaTransactionalWriter<T> extends BatchingWriter<T> implements TwoPhaseC
     await this.drain();
     const current = this.current;
     this.current = undefined;
+    const name = this.transactionalId(this.ctx.subtaskIndex, this.nextName);
     this.nextName = checkpointId + 1;
-    if (!current) return undefined;
+    if (!current) {
+      // Nothing written: the name is used all the same (a new epoch, no transaction), so the names a
+      // job used have no holes and a later job's probe (abortLingering) does not stop short of them.
+      await this.connect();
+      await initProducerId(this.cluster, name, this.settings.transactionTimeoutMs, this.settings.client.bootstrapServers);
+      return undefined;
+    }
     const producer = await current;
     if (!producer.hasData) return undefined;
     const { transactionalId, producerId, producerEpoch } = producer.identity;
@@ -254,6 +275,49 @@ class KafkaTransactionalWriter<T> extends BatchingWriter<T> implements TwoPhaseC
         return;
       }
       throw kafkaError(err, `the Kafka sink could not commit transaction ${txn.transactionalId}`, this.settings.client.bootstrapServers);
+    }
+  }
+
+  /**
+   * Cancel, finish or failure: aborts the transaction being written (Flink's KafkaWriter does so in
+   * close()), so read_committed readers of its partitions do not stall until the broker's timeout.
+   * Only that one: a staged transaction may belong to a checkpoint that completed and whose
+   * notification has not come yet; the next attempt commits it from the checkpoint (decision record 0012).
+   */
+  protected override async beforeDisconnect(): Promise<void> {
+    const current = this.current;
+    this.current = undefined;
+    // A fenced producer's transaction was aborted by the newer epoch that fenced it.
+    if (!current || this.failure?.code === "KAFKA_PRODUCER_FENCED") return;
+    try {
+      const producer = await current;
+      if (!producer.hasData) return;
+      const { transactionalId, producerId, producerEpoch } = producer.identity;
+      await endTransaction(this.cluster, { transactionalId: transactionalId!, producerId, producerEpoch }, false);
+    } catch (err) {
+      // The next start aborts it (abortLeftovers, abortLingering), or the broker after its timeout.
+      this.ctx.log.warn(
+        { error: describeError(err) },
+        "the Kafka sink could not abort its open transaction on close; the next start of the job aborts it, else the broker after transaction.timeout.ms",
+      );
+    }
+  }
+
+  /**
+   * A fresh start (nothing restored, first attempt): aborts what earlier jobs with this prefix left
+   * open, as Flink's KafkaSink probes its prefix. For each subtask id s this subtask answers for (s mod
+   * parallelism = this subtask: an earlier job may have run at a higher parallelism) it bumps the
+   * epoch of `<prefix>-<s>-1`, `-2`, ... until a name answers epoch 0 (never used before: a job uses
+   * its names without holes, see preCommit), and stops at the first s whose first name was never used.
+   * A name skipped because a checkpoint never reached the sink ends the probe early, as in Flink.
+   */
+  async abortLingering(): Promise<void> {
+    await this.connect();
+    const servers = this.settings.client.bootstrapServers;
+    for (let s = this.ctx.subtaskIndex; ; s += this.ctx.parallelism) {
+      let n = 1;
+      while ((await initProducerId(this.cluster, this.transactionalId(s, n), this.settings.transactionTimeoutMs, servers)).producerEpoch !== 0) n++;
+      if (n === 1) return;
     }
   }
 
