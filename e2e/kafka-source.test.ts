@@ -223,6 +223,8 @@ describe("KafkaSource against the test broker", () => {
     const { coordinator, enumerator } = await enumerate(pattern as KafkaSource<unknown>, 2, 3);
     try {
       expect(coordinator.offsets()).toEqual({ "pat-a-0": 2, "pat-b-0": 0, "pat-b-1": 0 });
+      // Its split count (for the autoscaler's alignment) is the partitions it found.
+      expect(enumerator.splitCount?.()).toBe(3);
       await createTopics([["pat-c", 1]]);
       const producer = kafka.producer();
       await producer.connect();
@@ -230,6 +232,7 @@ describe("KafkaSource against the test broker", () => {
       await producer.disconnect();
       await eventually("pat-c discovered", () => coordinator.assigned.get("pat-c-0"));
       expect(coordinator.offsets()).toEqual({ "pat-a-0": 2, "pat-b-0": 0, "pat-b-1": 0, "pat-c-0": 0 });
+      expect(enumerator.splitCount?.()).toBe(4);
       expect(coordinator.failures).toEqual([]);
     } finally {
       await enumerator.close?.();

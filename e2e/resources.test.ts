@@ -154,11 +154,13 @@ describe("resource manager with the process provider", () => {
         () => hanging.metric("riffle_resourcemanager_registration_timeouts"),
         (n) => (n ?? 0) >= 1,
       );
-      // The stopped one is gone from the provider's records once it exited.
+      // The stopped one is gone from the provider's records once it exited (others start meanwhile: min is 1).
+      const stopped = String(line.taskmanagerId);
+      expect(stopped).toMatch(/^taskmanager-/);
       await hanging.until(
-        "its process stopped",
-        async () => hanging.recordedTaskManagers().length,
-        (n) => n <= 1,
+        `${stopped}'s process stopped`,
+        async () => hanging.recordedTaskManagers(),
+        (r) => !r.includes(`${stopped}.json`),
       );
     } finally {
       await hanging.jm.stop();
@@ -213,5 +215,27 @@ describe("resource manager with the process provider", () => {
     const exit = await jm.waitForExit(20_000);
     expect(exit.code).toBe(1);
     expect(jm.stderr.join("\n")).toMatch(/resourcemanager.taskmanagers.min \(3\) is above resourcemanager.taskmanagers.max \(2\)/);
+  }, 30_000);
+});
+
+describe("resource manager settings", () => {
+  it("refuses an unknown provider at start with CONFIG_INVALID naming the providers there are", async () => {
+    const jm = new RiffleProcess("jobmanager", [
+      "jobmanager",
+      "--set",
+      "rest.port=0",
+      "--set",
+      "jobmanager.rpc.port=0",
+      "--set",
+      `jobmanager.storage.dir=${join(work, "unknown-provider")}`,
+      "--set",
+      "resourcemanager.provider=nomad",
+    ]);
+    const exit = await jm.waitForExit(20_000);
+    expect(exit.code).toBe(1);
+    const stderr = jm.stderr.join("\n");
+    expect(stderr).toMatch(/CONFIG_INVALID/);
+    expect(stderr).toMatch(/invalid value "nomad" for resourcemanager.provider/);
+    for (const provider of ["standalone", "process", "docker", "kubernetes"]) expect(stderr).toContain(`"${provider}"`);
   }, 30_000);
 });

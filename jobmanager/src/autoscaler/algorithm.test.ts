@@ -1,6 +1,6 @@
 import { loadConfig } from "@riffle/shared";
 import { describe, expect, it } from "vitest";
-import { type MetricsSample, type VertexTopology, alignToKeyGroups, decide, evaluate, summarize } from "./algorithm.js";
+import { type MetricsSample, type VertexTopology, alignToKeyGroups, alignToSplits, decide, evaluate, summarize } from "./algorithm.js";
 import { resolveAutoscalerSettings } from "./settings.js";
 
 const settings = (overrides: Record<string, unknown> = {}) =>
@@ -117,6 +117,41 @@ describe("autoscaler algorithm", () => {
     const d = decide(topology(1, 1), evaluate(topology(1, 1), summarize(flood), s), s);
     expect(d.work!.recommended).toBe(5);
     expect(d.keyed!.recommended).toBe(5);
+  });
+
+  it("aligns a source that reports its splits to a divisor of them, and never runs it wider than them", () => {
+    expect(alignToSplits(4, 6, 200)).toBe(6);
+    expect(alignToSplits(4, 12, 200)).toBe(4);
+    expect(alignToSplits(4, 5, 5)).toBe(5);
+    expect(alignToSplits(4, 7, 6)).toBe(4);
+    // A source (no limit of its own) saturated and falling behind: a scale-up of at most ×4 (1 → 4).
+    const source = (splitCount?: number): VertexTopology[] => [
+      {
+        id: "src",
+        name: "Source",
+        parallelism: 1,
+        maxParallelism: 128,
+        parallelismLimit: undefined,
+        inputs: [],
+        outputEdges: 0,
+        keyed: false,
+        forwardPeers: [],
+        splitCount,
+      },
+    ];
+    const behind: MetricsSample[] = [];
+    for (let t = 0; t <= 60; t += 10) {
+      behind.push({
+        at: t * 1000,
+        vertices: { src: { inputRate: 100, outputRate: 100, busyTimeMsPerSecond: 1000, backPressuredTimeMsPerSecond: 0, pendingRecords: 10_000 * t } },
+      });
+    }
+    const s = settings({ "job.autoscaler.scale-up.max-factor": 3 });
+    const recommended = (splitCount?: number) => decide(source(splitCount), evaluate(source(splitCount), summarize(behind), s), s).src!.recommended;
+    expect(recommended()).toBe(4); // no split count reported: as before
+    expect(recommended(6)).toBe(6); // 4 readers of 6 partitions would read 2, 2, 1, 1: 6 reads them evenly
+    expect(recommended(12)).toBe(4);
+    expect(recommended(3)).toBe(3); // never more readers than partitions
   });
 
   it("sizes a step for the newest level, while the window's average decides whether to rescale", () => {

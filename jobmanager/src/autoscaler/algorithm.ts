@@ -66,10 +66,12 @@ export interface VertexTopology {
   keyed: boolean;
   /** Vertices joined to this one by forward edges: they must keep equal parallelism. */
   forwardPeers: string[];
+  /** A source whose enumerator reports its splits (Kafka partitions): never wider, and aligned to a divisor of them. */
+  splitCount?: number | undefined;
 }
 
-/** The job graph as the algorithm sees it, vertices in topological order. */
-export function topologyOf(graph: JobGraph): VertexTopology[] {
+/** The job graph as the algorithm sees it, vertices in topological order; `splitCounts` by vertex id, for sources that report them. */
+export function topologyOf(graph: JobGraph, splitCounts: Readonly<Record<string, number>> = {}): VertexTopology[] {
   const edges = new Map(graph.edges.map((e) => [e.id, e]));
   return graph.vertices.map((v) => {
     const inEdges = v.inputs.map((id) => edges.get(id)!).filter(Boolean);
@@ -87,6 +89,7 @@ export function topologyOf(graph: JobGraph): VertexTopology[] {
         ...inEdges.filter((e) => e.partitioner === "forward").map((e) => e.source),
         ...outEdges.filter((e) => e.partitioner === "forward").map((e) => e.target),
       ],
+      splitCount: inEdges.length === 0 ? splitCounts[v.id] : undefined,
     };
   });
 }
@@ -302,12 +305,14 @@ export function decide(
       );
       continue;
     }
-    const upper = Math.min(settings.maxParallelism, v.maxParallelism, v.parallelismLimit ?? Number.POSITIVE_INFINITY);
+    // A source with more subtasks than splits leaves readers idle: its splits bound it too (Flink's operator).
+    const upper = Math.min(settings.maxParallelism, v.maxParallelism, v.parallelismLimit ?? Number.POSITIVE_INFINITY, v.splitCount ?? Number.POSITIVE_INFINITY);
     const lower = Math.min(settings.minParallelism, upper);
     let factor = tpr === Number.POSITIVE_INFINITY ? 0 : e.targetCapacity / tpr;
     factor = Math.min(Math.max(factor, 1 - settings.scaleDownMaxFactor), 1 + settings.scaleUpMaxFactor);
     let next = Math.min(Math.max(Math.ceil(p * factor - 1e-9), lower), upper);
     if (v.keyed) next = alignToKeyGroups(next, v.maxParallelism, upper);
+    else if (v.splitCount !== undefined) next = alignToSplits(next, v.splitCount, upper);
     if (next === p) {
       out[v.id] = keep(`utilization ${pct(e.utilization)}, but ${p} is already the closest parallelism within the limits`);
       continue;
@@ -347,6 +352,15 @@ export function decide(
  */
 export function alignToKeyGroups(p: number, keyGroups: number, upper: number): number {
   for (let q = p; q <= keyGroups / 2 && q <= upper; q++) if (keyGroups % q === 0) return q;
+  return p;
+}
+
+/**
+ * Flink's alignment of a source to its partitions: the smallest parallelism from `p` up to `upper`
+ * that divides the splits evenly (every reader gets as many); `p` itself when there is none.
+ */
+export function alignToSplits(p: number, splits: number, upper: number): number {
+  for (let q = p; q <= splits && q <= upper; q++) if (splits % q === 0) return q;
   return p;
 }
 

@@ -19,6 +19,8 @@ export interface AutoscalerOptions {
   history: MetricsHistory;
   /** Slots a job could hold: its own, the free ones, and those providers can still start. */
   obtainableSlots: (jobId: string) => number;
+  /** Why TaskManager providers cannot add TaskManagers now (failing, backing off); undefined when they can or there are none. */
+  providerHold?: () => string | undefined;
   clock: Clock;
   logger: Logger;
 }
@@ -41,6 +43,7 @@ export class Autoscaler {
     this.realizer = {
       rescale: (jobId, parallelisms) => options.jobs.rescaleVertices(jobId, parallelisms),
       obtainableSlots: (jobId) => options.obtainableSlots(jobId),
+      providerHold: () => options.providerHold?.(),
     };
   }
 
@@ -127,6 +130,7 @@ export class Autoscaler {
       graph: job.graph,
       runningSince: job.record.statusTimestamps.RUNNING,
       stopInProgress: job.stopInProgress,
+      splitCounts: job.sourceSplitCounts(),
       sample: (at) => collectSample(job, history, at),
     };
   }

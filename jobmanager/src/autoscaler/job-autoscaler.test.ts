@@ -96,6 +96,41 @@ describe("JobAutoscaler over replayed series", () => {
     expect(skipped[0]!.message).toMatch(/needs 6 slots and the cluster can offer 4/);
   });
 
+  it("holds a scale-up while the provider fails, backing off, and rescales once it can start TaskManagers again", async () => {
+    // The provider fails for the first 15 minutes: only the 4 slots held and free count meanwhile.
+    const failingUntil = 15 * MINUTE;
+    const run = await replay({ arrival: (t) => (t < 300 ? 100 : 400), perSubtask: 100, parallelism: 2 }, 30, {
+      slots: (at) => (at < failingUntil ? 4 : 100),
+      providerHold: (at) => (at < failingUntil ? "PROVIDER_FAILED: cannot reach the Docker daemon" : undefined),
+    });
+    const held = run.events("skipped");
+    expect(held).toHaveLength(1);
+    expect(held[0]!.message).toMatch(
+      /^scale-up held: provider failing: PROVIDER_FAILED: cannot reach the Docker daemon; not rescaling Work 2 → \d+ .*looks again in 60 s/,
+    );
+    // Nothing was stopped while the provider failed; the first look after it recovered rescales.
+    expect(run.rescales).toHaveLength(1);
+    expect(run.rescales[0]!.at).toBeGreaterThanOrEqual(failingUntil);
+    expect(run.rescales[0]!.at).toBeLessThan(failingUntil + MINUTE + 15_000);
+    expect(run.series.filter((p) => p.t * 1000 < failingUntil).every((p) => p.parallelism === 2)).toBe(true);
+  });
+
+  it("a provider that fails backs the autoscaler off rather than retrying every evaluation", async () => {
+    const failingUntil = 15 * MINUTE;
+    let asked = 0;
+    const run = await replay({ arrival: (t) => (t < 300 ? 100 : 400), perSubtask: 100, parallelism: 2 }, 30, {
+      slots: (at) => (at < failingUntil ? 4 : 100),
+      providerHold: (at) => {
+        if (at < failingUntil) asked++;
+        return at < failingUntil ? "PROVIDER_FAILED: quota exceeded" : undefined;
+      },
+    });
+    // Once a minute at most while it fails (the failure backoff), not at every evaluation.
+    expect(asked).toBeLessThanOrEqual(11);
+    expect(asked).toBeGreaterThan(3);
+    expect(run.autoscaler.status(run.job.graph).history.filter((e) => e.type === "skipped")).toHaveLength(1);
+  });
+
   it("caps the rescales per hour", async () => {
     // Three steps up 12 minutes apart (2 → 4 → 8 → 15 subtasks), and at most two rescales an hour.
     const run = await replay({ arrival: (t) => (t < 300 ? 100 : t < 1020 ? 250 : t < 1740 ? 500 : 1000), perSubtask: 100, parallelism: 2 }, 45, {

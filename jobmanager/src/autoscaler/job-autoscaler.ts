@@ -14,6 +14,8 @@ export interface AutoscaledJob {
   readonly runningSince: number | undefined;
   /** A stop or rescale with a savepoint is under way, the autoscaler's or a user's. */
   readonly stopInProgress: boolean;
+  /** By vertex id: the splits of the sources that report them (at each checkpoint). */
+  splitCounts?: Readonly<Record<string, number>>;
   /** The job's vertex metrics now; undefined until every subtask runs and reported. */
   sample(at: number): MetricsSample | undefined;
 }
@@ -22,8 +24,10 @@ export interface AutoscaledJob {
 export interface ScalingRealizer {
   /** Rescales vertices (id → parallelism); resolves once the job runs at the new parallelism, rejects when the rescale failed. */
   rescale(jobId: string, parallelisms: Record<string, number>): Promise<void>;
-  /** Slots the job could hold: those it holds, the free ones, and those TaskManager providers can still add. */
+  /** Slots the job could hold: those it holds, the free ones, and those TaskManager providers can still add (none while they fail). */
   obtainableSlots(jobId: string): number;
+  /** Why the TaskManager providers cannot add TaskManagers now (failing, backing off); undefined when they can. */
+  providerHold?(): string | undefined;
 }
 
 /**
@@ -88,6 +92,7 @@ export class JobAutoscaler {
   private rescaleTimes: number[] = [];
   private failuresInRow = 0;
   private backoffUntil = 0;
+  private backoffWhy = "after a failed rescale";
   private rescaling = false;
   private lastDecisionKey: string | undefined;
   private lastEvaluation: { at: number; evaluations: Record<string, VertexEvaluation>; decisions: Record<string, VertexDecision> } | undefined;
@@ -130,7 +135,7 @@ export class JobAutoscaler {
       return;
     }
     if (now < this.backoffUntil) {
-      this.setState("backoff", `after a failed rescale; trying again at ${new Date(this.backoffUntil).toISOString()}`);
+      this.setState("backoff", `${this.backoffWhy}; trying again at ${new Date(this.backoffUntil).toISOString()}`);
       return;
     }
     const runningSince = job.runningSince ?? now;
@@ -161,7 +166,7 @@ export class JobAutoscaler {
   }
 
   private evaluate(job: AutoscaledJob, settings: AutoscalerSettings, now: number): void {
-    const topology = topologyOf(job.graph);
+    const topology = topologyOf(job.graph, job.splitCounts);
     const evaluations = evaluate(topology, summarize(this.samples), settings);
     const decisions = decide(topology, evaluations, settings, this.lastScalings);
     this.lastEvaluation = { at: now, evaluations, decisions };
@@ -222,6 +227,20 @@ export class JobAutoscaler {
     const slotsNeeded = Math.max(...target.values());
     const obtainable = this.deps.realizer.obtainableSlots(this.jobId);
     if (slotsNeeded > obtainable) {
+      const hold = this.deps.realizer.providerHold?.();
+      if (hold !== undefined) {
+        // The slots would have to come from a provider that cannot start TaskManagers now: rescaling
+        // would stop the job for slots that do not come. Keep the parallelism and look again later.
+        this.backoffUntil = now + settings.failureBackoffMs;
+        this.backoffWhy = `scale-up held: provider failing: ${hold}`;
+        this.recordOnce(`held:${key}`, {
+          type: "skipped",
+          message: `scale-up held: provider failing: ${hold}; not rescaling ${summary} (it needs ${slotsNeeded} slots and the cluster offers ${obtainable}); the job keeps its parallelism, and the autoscaler looks again in ${fmt(settings.failureBackoffMs / 1000)} s`,
+          vertices: apply,
+        });
+        this.setState("backoff", `${this.backoffWhy}; trying again at ${new Date(this.backoffUntil).toISOString()}`);
+        return;
+      }
       this.recordOnce(key, {
         type: "skipped",
         message: `not rescaling ${summary}: it needs ${slotsNeeded} slots and the cluster can offer ${obtainable} (start TaskManagers, or raise resourcemanager.taskmanagers.max)`,
@@ -281,13 +300,14 @@ export class JobAutoscaler {
         this.counts.failures++;
         const backoff = Math.min(settings.failureBackoffMs * 2 ** (this.failuresInRow - 1), HOUR_MS);
         this.backoffUntil = now + backoff;
+        this.backoffWhy = "after a failed rescale";
         const e = toRiffleError(err);
         this.record({
           type: "failed",
           message: `rescaling ${summary} failed (${e.code}: ${e.message}); the job keeps its parallelism, and the autoscaler tries again in ${fmt(backoff / 1000)} s`,
           vertices: apply,
         });
-        this.setState("backoff", `after a failed rescale; trying again at ${new Date(this.backoffUntil).toISOString()}`);
+        this.setState("backoff", `${this.backoffWhy}; trying again at ${new Date(this.backoffUntil).toISOString()}`);
       },
     );
   }

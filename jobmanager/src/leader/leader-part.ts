@@ -83,6 +83,7 @@ export class LeaderPart {
         for (const tm of this.registry.list()) held += tm.slotOwners.filter((o) => o === jobId).length;
         return held + this.registry.slotCounts().slotsAvailable + (this.resources?.extraSlots() ?? 0);
       },
+      providerHold: () => this.resources?.holdReason,
       clock,
       logger: logger.child({ component: "autoscaler" }),
     });
@@ -145,7 +146,8 @@ export class LeaderPart {
     await this.dispatcher.recover();
     if (this.closedFlag) return;
     this.autoscaler.start();
-    // Adopts the TaskManagers an earlier leader started, then starts what the jobs need.
+    // Adopts the TaskManagers an earlier leader started (in the background: a provider whose API
+    // hangs does not hold up the leadership), then starts what the jobs need.
     await this.resources?.start();
   }
 

@@ -2,11 +2,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { type Socket, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadConfig } from "@riffle/shared";
-import { afterAll, describe, expect, it } from "vitest";
+import { ManualClock, loadConfig } from "@riffle/shared";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { silentLogger } from "../testing/fixtures.js";
 import { DockerProvider, connect } from "./docker-provider.js";
 import { checkResourceSettings } from "./index.js";
+import { ResourceManager } from "./resource-manager.js";
 
 /** What the docker provider does without a daemon; with one, e2e/docker-provider.test.ts. */
 const dir = mkdtempSync(join(tmpdir(), "riffle-docker-unit-"));
@@ -24,14 +25,18 @@ describe("docker provider", () => {
     );
   });
 
-  it("refuses a start with PROVIDER_FAILED naming the daemon it cannot reach, and reconciles to nothing", async () => {
+  it("refuses a start and a list with PROVIDER_FAILED naming the daemon it cannot reach", async () => {
     const sock = join(dir, "no-docker.sock");
     const provider = new DockerProvider({
       config: config({ "resourcemanager.docker.host": sock }),
       jobmanagerAddress: "127.0.0.1:6123",
       logger: silentLogger,
     });
-    await expect(provider.list()).resolves.toEqual([]);
+    // Not an empty list: the resource manager must not take "unknown" for "nothing to adopt".
+    await expect(provider.list()).rejects.toMatchObject({
+      code: "PROVIDER_FAILED",
+      message: `cannot reach the Docker daemon at unix://${sock} (ENOENT) to list the cluster's TaskManager containers: start dockerd, or point resourcemanager.docker.host (or DOCKER_HOST) at a running one`,
+    });
     await expect(provider.start("taskmanager-x")).rejects.toMatchObject({
       code: "PROVIDER_FAILED",
       message: `cannot reach the Docker daemon at unix://${sock} (ENOENT) to create the container of TaskManager taskmanager-x: start dockerd, or point resourcemanager.docker.host (or DOCKER_HOST) at a running one`,
@@ -61,5 +66,25 @@ describe("docker provider", () => {
       for (const c of held) c.destroy();
       server.close();
     }
+  });
+
+  it("a resource manager on a daemon that is down does not count as reconciled: it starts nothing and counts no extra slots until a list answers", async () => {
+    const sock = join(dir, "down-docker.sock");
+    const provider = new DockerProvider({ config: config({ "resourcemanager.docker.host": sock }), jobmanagerAddress: "127.0.0.1:6123", logger: silentLogger });
+    const clock = new ManualClock(0);
+    const rm = new ResourceManager({
+      provider,
+      registry: { get: () => undefined, slotCounts: () => ({ slotsAvailable: 0 }) },
+      slots: { pendingSlots: () => 2 },
+      config: config({ "resourcemanager.docker.host": sock, "resourcemanager.taskmanagers.max": 2 }),
+      clock,
+      logger: silentLogger,
+    });
+    await rm.start();
+    await vi.waitFor(() => expect(rm.failure).toMatch(/cannot list its TaskManagers: PROVIDER_FAILED: cannot reach the Docker daemon/), { timeout: 10_000 });
+    expect(rm.holdReason).toBeDefined();
+    expect(rm.extraSlots()).toBe(0);
+    expect(rm.counts.startFailures).toBe(0); // nothing started while what runs is unknown
+    await rm.close(false);
   });
 });

@@ -181,11 +181,10 @@ export class DockerProvider implements TaskManagerProvider {
         filters: { label: [`${LABELS.component}=taskmanager`, `${LABELS.clusterId}=${this.clusterId}`] },
       });
     } catch (err) {
-      // The JobManager runs on without it (TaskManagers started otherwise keep their jobs); starts
-      // fail with the same message and back off. Containers left running register again anyway.
-      const e = this.failure("list the cluster's TaskManager containers", err);
-      this.options.logger.warn({ err: e.message }, `cannot reconcile the docker provider's TaskManagers: ${e.message}`);
-      return [...this.running.values()].map(describe);
+      // The resource manager asks again, backing off, and starts and releases nothing until a list
+      // answers: an empty list here would pass for "nothing to adopt", and the containers a previous
+      // JobManager left would never be adopted.
+      throw this.failure("list the cluster's TaskManager containers", err);
     }
     for (const info of containers) {
       const id = info.Labels[LABELS.taskmanagerId];

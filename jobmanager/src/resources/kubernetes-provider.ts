@@ -1,4 +1,16 @@
-import type { ApiException, AppsV1Api, CoreV1Api, Informer, KubeConfig, V1EnvVar, V1OwnerReference, V1Pod } from "@kubernetes/client-node";
+import type {
+  ApiException,
+  AppsV1Api,
+  ConfigurationOptions,
+  CoreV1Api,
+  Informer,
+  KubeConfig,
+  RequestContext,
+  ResponseContext,
+  V1EnvVar,
+  V1OwnerReference,
+  V1Pod,
+} from "@kubernetes/client-node";
 import { type Logger, RiffleError, type RiffleConfig, envVarName } from "@riffle/shared";
 import { inheritedValues, settlesWithin } from "./process-provider.js";
 import type { ProvidedTaskManager, ProviderExit, TaskManagerProvider } from "./provider.js";
@@ -9,6 +21,8 @@ interface Client {
   core: CoreV1Api;
   apps: AppsV1Api;
   makeInformer: typeof import("@kubernetes/client-node").makeInformer;
+  /** The client's own Observable, which per-call middleware returns. */
+  Observable: typeof import("@kubernetes/client-node").Observable;
 }
 
 export interface KubernetesProviderOptions {
@@ -16,6 +30,8 @@ export interface KubernetesProviderOptions {
   /** host:port of this JobManager's gRPC server (unless resourcemanager.kubernetes.jobmanager.address says otherwise). */
   jobmanagerAddress: string;
   logger: Logger;
+  /** How long a Kubernetes API call may take (default 30 s); a list, which the resource manager waits on to reconcile, gets a third of it. */
+  callTimeoutMs?: number;
 }
 
 /** Labels of every TaskManager pod: the cluster's pods are listed and watched by the first three. */
@@ -42,6 +58,10 @@ const STUCK_REASONS = new Set([
 /** How long the watch waits before it lists and watches again after the API failed it: doubles up to a minute. */
 const WATCH_RETRY_MS = 1_000;
 const MAX_WATCH_RETRY_MS = 60_000;
+/** How long an API call may take by default, as the Docker provider's: an API server that accepts and stays silent fails the call instead of freezing the resource manager. */
+const CALL_TIMEOUT_MS = 30_000;
+/** How long close(true) waits for the pods to go before it leaves them to Kubernetes. */
+const CLOSE_TIMEOUT_MS = 60_000;
 
 /**
  * A pod this provider runs, from its creation (or adoption) until it is gone:
@@ -98,7 +118,7 @@ export class KubernetesProvider implements TaskManagerProvider {
       (k) => {
         const kc = loadKubeConfig(k.KubeConfig, this.options.config["resourcemanager.kubernetes.kubeconfig"]);
         this.server = kc.getCurrentCluster()!.server;
-        return { kc, core: kc.makeApiClient(k.CoreV1Api), apps: kc.makeApiClient(k.AppsV1Api), makeInformer: k.makeInformer };
+        return { kc, core: kc.makeApiClient(k.CoreV1Api), apps: kc.makeApiClient(k.AppsV1Api), makeInformer: k.makeInformer, Observable: k.Observable };
       },
       (err: unknown) => {
         throw new RiffleError("PROVIDER_FAILED", `cannot load @kubernetes/client-node: ${(err as Error).message}`, { cause: err });
@@ -115,9 +135,9 @@ export class KubernetesProvider implements TaskManagerProvider {
     const pod = podName(this.options.config["high-availability.cluster-id"], id);
     const tracked = this.track(id, pod, Date.now());
     try {
-      const { core } = await this.connect();
+      const client = await this.connect();
       const body = this.podFor(id, pod, await this.ownerReference());
-      await core.createNamespacedPod({ namespace: this.namespace, body });
+      await client.core.createNamespacedPod({ namespace: this.namespace, body }, this.deadline(client));
     } catch (err) {
       this.pods.delete(id);
       throw this.apiError(err, `create TaskManager pod ${this.namespace}/${pod}`);
@@ -140,7 +160,8 @@ export class KubernetesProvider implements TaskManagerProvider {
     while (Date.now() < deadline) {
       if (await settlesWithin(t.gone, 1_000)) return;
       try {
-        await (await this.connect()).core.readNamespacedPod({ namespace: this.namespace, name: t.pod });
+        const client = await this.connect();
+        await client.core.readNamespacedPod({ namespace: this.namespace, name: t.pod }, this.deadline(client));
       } catch (err) {
         if (isApiError(err, 404)) {
           this.gone(t);
@@ -158,8 +179,9 @@ export class KubernetesProvider implements TaskManagerProvider {
   async list(): Promise<ProvidedTaskManager[]> {
     let pods: V1Pod[];
     try {
-      const { core } = await this.connect();
-      pods = (await core.listNamespacedPod({ namespace: this.namespace, labelSelector: this.selector })).items;
+      const client = await this.connect();
+      pods = (await client.core.listNamespacedPod({ namespace: this.namespace, labelSelector: this.selector }, this.deadline(client, this.listTimeoutMs)))
+        .items;
     } catch (err) {
       throw this.apiError(err, `list the TaskManager pods (${this.selector})`);
     }
@@ -191,10 +213,40 @@ export class KubernetesProvider implements TaskManagerProvider {
 
   async close(stopAll: boolean): Promise<void> {
     this.listener = undefined;
-    if (stopAll) await Promise.all([...this.pods.keys()].map((id) => this.stop(id)));
+    if (stopAll) {
+      // Each stop is bounded (its calls have deadlines, its wait the grace period); all of them
+      // together are bounded again, so a shutdown never hangs on an API that stopped answering.
+      const stops = Promise.all([...this.pods.keys()].map((id) => this.stop(id).catch(() => {}))).then(() => {});
+      if (!(await settlesWithin(stops, CLOSE_TIMEOUT_MS))) {
+        this.options.logger.warn({ pods: [...this.pods.values()].map((t) => t.pod) }, "TaskManager pods not gone at shutdown; leaving them to Kubernetes");
+      }
+    }
     this.closed = true;
     clearTimeout(this.retryTimer);
-    await this.informer?.stop();
+    await settlesWithin(
+      Promise.resolve(this.informer?.stop()).catch(() => {}),
+      this.callTimeoutMs,
+    );
+  }
+
+  private get callTimeoutMs(): number {
+    return this.options.callTimeoutMs ?? CALL_TIMEOUT_MS;
+  }
+
+  private get listTimeoutMs(): number {
+    return Math.ceil(this.callTimeoutMs / 3);
+  }
+
+  /** Per-call options that abort the request after `ms` (client-node has no timeout of its own). */
+  private deadline(client: Client, ms = this.callTimeoutMs): ConfigurationOptions {
+    const middleware = {
+      pre: (context: RequestContext) => {
+        context.setSignal(AbortSignal.timeout(ms));
+        return new client.Observable(Promise.resolve(context));
+      },
+      post: (context: ResponseContext) => new client.Observable(Promise.resolve(context)),
+    };
+    return { middleware: [middleware], middlewareMergeStrategy: "append" };
   }
 
   /** The pod of TaskManager `id`. */
@@ -258,7 +310,7 @@ export class KubernetesProvider implements TaskManagerProvider {
     const name = this.options.config["resourcemanager.kubernetes.owner-deployment"];
     if (!name) return Promise.resolve(undefined);
     this.owner ??= this.connect()
-      .then(({ apps }) => apps.readNamespacedDeployment({ namespace: this.namespace, name }))
+      .then((client) => client.apps.readNamespacedDeployment({ namespace: this.namespace, name }, this.deadline(client)))
       .then(
         (d) => ({ apiVersion: "apps/v1", kind: "Deployment", name, uid: d.metadata!.uid!, blockOwnerDeletion: true, controller: false }),
         (err: unknown) => {
@@ -278,7 +330,8 @@ export class KubernetesProvider implements TaskManagerProvider {
   /** Deletes a pod; false if it was not there. */
   private async deletePod(name: string, gracePeriodSeconds: number): Promise<boolean> {
     try {
-      await (await this.connect()).core.deleteNamespacedPod({ namespace: this.namespace, name, gracePeriodSeconds });
+      const client = await this.connect();
+      await client.core.deleteNamespacedPod({ namespace: this.namespace, name, gracePeriodSeconds }, this.deadline(client));
       return true;
     } catch (err) {
       if (isApiError(err, 404)) return false;
@@ -302,12 +355,13 @@ export class KubernetesProvider implements TaskManagerProvider {
   }
 
   /** Lists and watches the cluster's TaskManager pods (once; again after the API failed the watch). */
-  private startWatching({ kc, core, makeInformer }: Client): void {
+  private startWatching(client: Client): void {
+    const { kc, core, makeInformer } = client;
     if (this.informer || this.closed) return;
     const informer = makeInformer(
       kc,
       `/api/v1/namespaces/${this.namespace}/pods`,
-      () => core.listNamespacedPod({ namespace: this.namespace, labelSelector: this.selector }),
+      () => core.listNamespacedPod({ namespace: this.namespace, labelSelector: this.selector }, this.deadline(client, this.listTimeoutMs)),
       this.selector,
     );
     const changed = (pod: V1Pod) => this.observe(pod, false);
@@ -374,7 +428,8 @@ export class KubernetesProvider implements TaskManagerProvider {
               : "";
       return new RiffleError("PROVIDER_FAILED", `Kubernetes API refused to ${what}: ${err.code} ${message}${hint}`, { cause: err });
     }
-    return new RiffleError("PROVIDER_FAILED", `cannot ${what}: the Kubernetes API at ${this.server} did not answer (${describeError(err)})`, { cause: err });
+    const why = (err as Error | undefined)?.name === "AbortError" ? "no answer before the call's deadline" : describeError(err);
+    return new RiffleError("PROVIDER_FAILED", `cannot ${what}: the Kubernetes API at ${this.server} did not answer (${why})`, { cause: err });
   }
 }
 

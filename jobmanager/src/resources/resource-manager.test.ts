@@ -35,9 +35,12 @@ class RecordingProvider implements TaskManagerProvider {
   /** Lists that fail before one answers (an API that is down). */
   listFailures = 0;
   lists = 0;
+  /** Lists never answer (an API that accepts the connection and stays silent). */
+  listHangs = false;
 
   async list(): Promise<ProvidedTaskManager[]> {
     this.lists++;
+    if (this.listHangs) return new Promise(() => {});
     if (this.listFailures > 0) {
       this.listFailures--;
       throw new RiffleError("PROVIDER_FAILED", "cannot list the TaskManager pods: the Kubernetes API did not answer");
@@ -158,11 +161,12 @@ describe("ResourceManager", () => {
   it("replaces a TaskManager that died while its slots are needed, and keeps min running", async () => {
     const { provider, registry, demand, rm, advance, registerAll } = await setUp({ "resourcemanager.taskmanagers.min": "1" });
     await rm.start();
-    await settle();
+    await advance(500);
     // min = 1: one starts without any job.
     expect(provider.started).toHaveLength(1);
     registerAll();
-    await advance(500);
+    // It runs for a while (one that dies soon after registering is a failed start: see below).
+    await advance(121_000);
     const first = provider.started[0]!;
 
     // Its process dies: the registry drops it (heartbeats), the provider reports the exit.
@@ -184,7 +188,7 @@ describe("ResourceManager", () => {
     registerAll();
     registry.occupy(third);
     demand.pending = 0;
-    await advance(500);
+    await advance(121_000);
     registry.tms.delete(third);
     provider.exit(third);
     demand.pending = 2; // the job restarts and waits for the slots it lost
@@ -298,5 +302,137 @@ describe("ResourceManager", () => {
     await advance(500);
     expect(rm.states()).toEqual({ starting: 0, registered: 1, stopping: 0 });
     expect(provider.started).toEqual([]);
+  });
+
+  it("counts no slots a failing or backing-off provider cannot deliver, and says why", async () => {
+    const { provider, registry, demand, rm, advance, registerAll } = await setUp();
+    await rm.start();
+    await settle();
+    expect(rm.holdReason).toBeUndefined();
+    expect(rm.extraSlots()).toBe(3 * SLOTS_PER_TM);
+    provider.refuse = true;
+    demand.pending = 2;
+    await advance(500);
+    await settle();
+    // The start failed: until a TaskManager comes up, none of the 3 possible ones is counted.
+    expect(rm.holdReason).toMatch(/PROVIDER_FAILED: no room for another TaskManager/);
+    expect(rm.extraSlots()).toBe(0);
+    provider.refuse = false;
+    await advance(3_000);
+    expect(provider.started).toHaveLength(1);
+    expect(rm.extraSlots()).toBe(0); // still starting: not yet proven
+    registerAll();
+    await advance(500);
+    expect(rm.holdReason).toBeUndefined();
+    expect(rm.extraSlots()).toBe(2 * SLOTS_PER_TM);
+    expect(registry.tms.size).toBe(1);
+  });
+
+  it("does not wait for a provider whose list hangs: starts nothing meanwhile, and counts no extra slots", async () => {
+    const { provider, demand, rm, advance } = await setUp();
+    provider.listHangs = true;
+    await rm.start(); // resolves although the list never answers
+    demand.pending = 2;
+    await advance(5_000);
+    expect(provider.started).toEqual([]);
+    expect(rm.extraSlots()).toBe(0);
+    expect(rm.holdReason).toMatch(/has not listed its TaskManagers yet/);
+  });
+
+  it("backs off from TaskManagers that die soon after they registered, and clears it once one stays", async () => {
+    const { provider, registry, demand, rm, advance, registerAll } = await setUp();
+    await rm.start();
+    await settle();
+    demand.pending = 2;
+    await advance(500);
+    expect(provider.started).toHaveLength(1);
+    // Each one registers, then is killed a second later (at its first deploy).
+    const killAfterRegistering = async () => {
+      registerAll();
+      await advance(500);
+      const id = provider.started.at(-1)!;
+      expect(rm.states().registered).toBe(1);
+      await advance(1_000);
+      registry.tms.delete(id);
+      provider.exit(id);
+    };
+    await killAfterRegistering();
+    expect(rm.failure).toMatch(/was killed by SIGKILL 1000 ms after it registered/);
+    // 3 s, then 6 s, then 12 s before the next start: not replaced at once, forever.
+    await advance(2_500);
+    expect(provider.started).toHaveLength(1);
+    await advance(1_000);
+    expect(provider.started).toHaveLength(2);
+    await killAfterRegistering();
+    await advance(5_500);
+    expect(provider.started).toHaveLength(2);
+    await advance(1_000);
+    expect(provider.started).toHaveLength(3);
+    await killAfterRegistering();
+    await advance(11_000);
+    expect(provider.started).toHaveLength(3);
+    await advance(1_500);
+    expect(provider.started).toHaveLength(4);
+    // This one stays past the registration timeout (2 min): the back-off is cleared, and one that
+    // dies after that is replaced at once.
+    registerAll();
+    await advance(121_000);
+    const stayed = provider.started.at(-1)!;
+    registry.tms.delete(stayed);
+    provider.exit(stayed);
+    expect(rm.failure).toBeUndefined();
+    await advance(500);
+    expect(provider.started).toHaveLength(5);
+  });
+
+  it("stops a registered TaskManager that left the registry while its process lives, and starts another for the demand", async () => {
+    const { provider, registry, demand, rm, advance, registerAll } = await setUp();
+    await rm.start();
+    await settle();
+    demand.pending = 2;
+    await advance(500);
+    registerAll();
+    await advance(500);
+    const hung = provider.started[0]!;
+    registry.occupy(hung);
+    demand.pending = 0;
+    await advance(500);
+    // Its heartbeats time out (it hangs): the registry drops it; no exit is reported. The job waits for its slots again.
+    registry.tms.delete(hung);
+    demand.pending = 2;
+    await advance(500);
+    expect(rm.states()).toEqual({ starting: 1, registered: 0, stopping: 0 });
+    // It is given the registration timeout to come back (counted toward the demand meanwhile) ...
+    await advance(119_000);
+    expect(provider.stopped).toEqual([]);
+    expect(provider.started).toHaveLength(1);
+    // ... then stopped, and a new one starts after the back-off.
+    await advance(1_000);
+    expect(provider.stopped).toEqual([hung]);
+    expect(rm.failure).toMatch(/did not register again within 120000 ms/);
+    await advance(3_500);
+    expect(provider.started).toHaveLength(2);
+  });
+
+  it("replaces at once a long-running TaskManager that left the registry and then ended", async () => {
+    const { provider, registry, demand, rm, advance, registerAll } = await setUp();
+    await rm.start();
+    await settle();
+    demand.pending = 2;
+    await advance(500);
+    registerAll();
+    await advance(500);
+    const old = provider.started[0]!;
+    registry.occupy(old);
+    demand.pending = 0;
+    await advance(300_000);
+    // Its heartbeats time out first, then its process is reported gone: an ordinary death, no back-off.
+    registry.tms.delete(old);
+    demand.pending = 2;
+    await advance(500);
+    provider.exit(old);
+    expect(rm.failure).toBeUndefined();
+    await advance(500);
+    expect(provider.started).toHaveLength(2);
   });
 });

@@ -27,8 +27,15 @@ export interface ResourceManagerOptions {
  * A provided TaskManager's life:
  *
  *   starting ──registers──► registered ──idle for taskmanager-timeout (above min)──► stopping ──► (gone)
+ *      │  ▲                      │ left the registry (heartbeat timeout) while its process lives
+ *      │  └──────────────────────┘ (starting again: it has the registration timeout to come back)
  *      │ not registered within the registration timeout ──────────────────────────► stopping
  *      └─ any state: its process/container/pod ends ──► (gone; a new one starts if its slots are needed)
+ *
+ * Back-off: a start that fails, a TaskManager that ends or hangs before it registers, and one that
+ * ends within the registration timeout after it registered (a TaskManager killed at every deploy)
+ * each double the wait before the next start. Only a TaskManager that stayed registered that long
+ * clears it.
  */
 type WorkerState = "starting" | "registered" | "stopping";
 
@@ -40,6 +47,10 @@ interface Worker {
   where: string;
   /** Registered with every slot free since then. */
   idleSince: number | undefined;
+  /** It had registered, then left the registry (heartbeats timed out) while its process lives: it is given the registration timeout to come back. */
+  lost: boolean;
+  /** When it last registered (undefined: never). */
+  registeredAt: number | undefined;
 }
 
 const TICK_MS = 500;
@@ -91,7 +102,12 @@ export class ResourceManager {
   async start(): Promise<void> {
     const { provider, logger, clock } = this.options;
     provider.watch((exit) => this.onExit(exit));
-    await this.reconcile();
+    // In the background: a provider whose API hangs must not hold up the leader (its calls have
+    // deadlines; until it answers, the ticks start and release nothing).
+    this.reconciling = true;
+    void this.reconcile().finally(() => {
+      this.reconciling = false;
+    });
     const tick = () => {
       if (this.closed) return;
       try {
@@ -126,7 +142,8 @@ export class ResourceManager {
     this.lastFailure = undefined;
     const now = clock.now();
     for (const tm of existing) {
-      if (!this.workers.has(tm.id)) this.workers.set(tm.id, { id: tm.id, state: "starting", since: now, where: tm.where, idleSince: undefined });
+      if (!this.workers.has(tm.id))
+        this.workers.set(tm.id, { id: tm.id, state: "starting", since: now, where: tm.where, idleSince: undefined, lost: false, registeredAt: undefined });
     }
     logger.info(
       { provider: provider.name, adopted: existing.map((t) => t.id), min: this.min, max: this.max },
@@ -142,9 +159,23 @@ export class ResourceManager {
     await this.options.provider.close(stopAll);
   }
 
-  /** Slots the provider could still add, within max: for the autoscaler's "is it possible". */
+  /**
+   * Slots the provider could still add, within max: for the autoscaler's "is it possible". None while
+   * the provider fails or the resource manager backs off from it (see `holdReason`): a rescale must
+   * not count on TaskManagers that cannot come.
+   */
   extraSlots(): number {
+    if (this.holdReason !== undefined) return 0;
     return Math.max(0, this.max - this.active()) * this.slotsPerTaskManager;
+  }
+
+  /** Why no TaskManager can be counted on now: the provider fails, or starts wait out a back-off; undefined when starts are possible. */
+  get holdReason(): string | undefined {
+    if (!this.reconciled) return this.lastFailure ?? `the ${this.providerName} provider has not listed its TaskManagers yet`;
+    if (this.lastFailure !== undefined) return this.lastFailure;
+    const now = this.options.clock.now();
+    if (now < this.retryAt) return `starts back off until ${new Date(this.retryAt).toISOString()}`;
+    return undefined;
   }
 
   /** TaskManagers by state, for metrics. */
@@ -158,6 +189,7 @@ export class ResourceManager {
   tick(): void {
     const { registry, slots, config, clock, logger } = this.options;
     const now = clock.now();
+    const registrationTimeout = config["resourcemanager.taskmanager-registration.timeout"];
     if (!this.reconciled) {
       if (!this.reconciling && now >= this.reconcileAt) {
         this.reconciling = true;
@@ -170,19 +202,37 @@ export class ResourceManager {
     for (const w of this.workers.values()) {
       if (w.state !== "starting") continue;
       if (registry.get(w.id)) {
-        logger.info({ taskmanagerId: w.id, msToRegister: now - w.since }, `provided TaskManager ${w.id} registered`);
+        logger.info({ taskmanagerId: w.id, msToRegister: now - w.since }, `provided TaskManager ${w.id} ${w.lost ? "registered again" : "registered"}`);
         this.enter(w, "registered", now);
-        // Only a TaskManager that came up clears the start backoff.
-        this.failuresInRow = 0;
+        w.lost = false;
+        w.registeredAt = now;
+        // It came up: its slots can be counted on again. The back-off itself is cleared only once it
+        // stayed (below), so one that dies right after registering keeps doubling it.
         this.lastFailure = undefined;
-      } else if (now - w.since >= config["resourcemanager.taskmanager-registration.timeout"]) {
+      } else if (now - w.since >= registrationTimeout) {
         this.counts.registrationTimeouts++;
-        this.startFailed(w.id, `TaskManager ${w.id} did not register within ${config["resourcemanager.taskmanager-registration.timeout"]} ms`);
+        const what = w.lost ? "did not register again" : "did not register";
+        this.startFailed(w.id, `TaskManager ${w.id} ${what} within ${registrationTimeout} ms`);
         logger.warn(
           { taskmanagerId: w.id, where: w.where },
-          `TaskManager ${w.id} (${w.where}) did not register within ${config["resourcemanager.taskmanager-registration.timeout"]} ms of its start; stopping it (see its log)`,
+          `TaskManager ${w.id} (${w.where}) ${what} within ${registrationTimeout} ms of its ${w.lost ? "leaving the registry" : "start"}; stopping it (see its log)`,
         );
         this.stop(w, now);
+      }
+    }
+    for (const w of this.workers.values()) {
+      if (w.state !== "registered") continue;
+      if (!registry.get(w.id)) {
+        // Its heartbeats timed out but its process lives (hung, or cut off): wait for it as for a
+        // start; if it does not come back it is stopped, and the demand starts a new one.
+        logger.warn(
+          { taskmanagerId: w.id, where: w.where },
+          `provided TaskManager ${w.id} (${w.where}) left the registry; stopping it unless it registers again within ${registrationTimeout} ms`,
+        );
+        this.enter(w, "starting", now);
+        w.lost = true;
+      } else if (this.failuresInRow > 0 && now - w.since >= registrationTimeout) {
+        this.failuresInRow = 0;
       }
     }
 
@@ -223,7 +273,7 @@ export class ResourceManager {
   private startOne(now: number): void {
     const { provider, logger } = this.options;
     const id = `taskmanager-${randomUUID().slice(0, 8)}`;
-    const w: Worker = { id, state: "starting", since: now, where: "starting", idleSince: undefined };
+    const w: Worker = { id, state: "starting", since: now, where: "starting", idleSince: undefined, lost: false, registeredAt: undefined };
     this.workers.set(id, w);
     logger.info({ taskmanagerId: id, provider: provider.name }, `starting TaskManager ${id} (${provider.name})`);
     provider.start(id).then(
@@ -277,8 +327,15 @@ export class ResourceManager {
     this.workers.delete(exit.id);
     this.counts.exited++;
     // One that ends before it registered is a failed start (a bad setting, a broken image): back off.
-    if (w.state === "starting") {
+    if (w.registeredAt === undefined && w.state === "starting") {
       this.startFailed(exit.id, `TaskManager ${exit.id} ${exit.reason} before it registered (see its log)`);
+      return;
+    }
+    // One that ends soon after it registered (killed at every deploy, out of memory at its first
+    // task) would otherwise be replaced at once, forever: it counts as a failed start too.
+    const registeredFor = this.options.clock.now() - (w.registeredAt ?? 0);
+    if (w.state !== "stopping" && registeredFor < this.options.config["resourcemanager.taskmanager-registration.timeout"]) {
+      this.startFailed(exit.id, `TaskManager ${exit.id} ${exit.reason} ${registeredFor} ms after it registered (see its log)`);
       return;
     }
     this.options.logger.warn(

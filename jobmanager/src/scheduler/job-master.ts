@@ -95,9 +95,11 @@ export interface JobMasterDeps {
  * the job asks for slots again (TaskManagers that register later count) and redeploys every
  * subtask as attempt + 1 with its share of the latest completed checkpoint. Otherwise the job goes
  * FAILING → FAILED. Not getting the slots within the slot-request timeout (NO_RESOURCE_AVAILABLE) is
- * such a failure too, whether the job was CREATED, RESTARTING or RESCALING: with restarts left it
- * goes (or stays) RESTARTING and asks again after the next delay, so a checkpointed job outlives a
- * TaskManager that is replaced only minutes later; a job without restarts fails as before.
+ * such a failure too, whether the job was CREATED or RESTARTING: with restarts left it goes (or
+ * stays) RESTARTING and asks again after the next delay, so a checkpointed job outlives a
+ * TaskManager that is replaced only minutes later; a job without restarts fails as before. A
+ * RESCALING job whose new parallelism gets no slots in time goes back to its previous graph from the
+ * rescale's savepoint instead (the rescale fails with NO_RESOURCE_AVAILABLE; the job keeps running).
  *
  * Savepoints: one can be taken while the job runs; a stop or rescale takes one (the job stays
  * RUNNING meanwhile, and a failed savepoint changes nothing), then goes STOPPING → FINISHED, or
@@ -130,6 +132,8 @@ export class JobMaster {
   private stopRequest: StopRequest | undefined;
   /** Set while RESCALING: the graph the job is redeployed with once every task has stopped. */
   private rescaleGraph: JobGraph | undefined;
+  /** Set while RESCALING once the new graph is in place: the graph it replaced, to go back to when the new one's slots do not come. */
+  private rescaledFrom: JobGraph | undefined;
   /** The deployment being prepared (its attempt recorded, its checkpoint read); replaced or dropped when the job moves on. */
   private preparing: object | undefined;
   /** close() was called: the job master no longer acts (its JobManager stops, or no longer leads). */
@@ -220,6 +224,11 @@ export class JobMaster {
 
   get numRestarts(): number {
     return this.record.numRestarts ?? 0;
+  }
+
+  /** By vertex id: the splits each coordinated source reported at the latest checkpoint (for the autoscaler). */
+  sourceSplitCounts(): Readonly<Record<string, number>> {
+    return this.sources?.splitCounts() ?? {};
   }
 
   /** A stop or rescale with a savepoint was asked for and has not ended yet. */
@@ -532,6 +541,12 @@ export class JobMaster {
         this.slotRequest = undefined;
         const e = toRiffleError(err);
         this.addException({ code: e.code, message: e.message, taskName: null, taskmanagerId: null });
+        // A rescale whose slots did not come goes back to the parallelism the job had, from the
+        // same savepoint: the job keeps running as it was rather than waiting for TaskManagers.
+        if (e.code === "NO_RESOURCE_AVAILABLE" && this.machine.is("RESCALING") && this.rescaledFrom) {
+          this.rollBackRescale(this.rescaledFrom, e.message);
+          return;
+        }
         // As Flink's NoResourceAvailableException: a recoverable failure. The slots may come with a
         // TaskManager that joins later, so the restart strategy decides, not the slot timeout alone.
         if (e.code === "NO_RESOURCE_AVAILABLE") this.handleFailure({ code: e.code, message: e.message });
@@ -769,6 +784,7 @@ export class JobMaster {
     this.cancelStopTimer?.();
     this.cancelStopTimer = undefined;
     this.releaseEndedSlots();
+    this.rescaledFrom = this.record.graph;
     this.record.graph = graph;
     this.checkpointCoordinator.useGraph(graph);
     this.saveRecord();
@@ -776,6 +792,21 @@ export class JobMaster {
       { vertices: graph.vertices.map((v) => `${v.name} (${v.parallelism})`), from: this.checkpointCoordinator.restoreBase?.path },
       `every task of job ${this.record.name} stopped; redeploying it at its new parallelism`,
     );
+    this.requestSlots();
+  }
+
+  /** The rescaled graph's slots did not come in time: redeploy the previous graph from the savepoint, and fail the rescale. */
+  private rollBackRescale(previous: JobGraph, why: string): void {
+    this.rescaledFrom = undefined;
+    this.record.graph = previous;
+    this.checkpointCoordinator.useGraph(previous);
+    this.saveRecord();
+    const savepoint = this.checkpointCoordinator.restoreBase?.path;
+    const message = `${why}; job ${this.record.name} goes back to its previous parallelism from savepoint ${savepoint}`;
+    this.logger.warn({ vertices: previous.vertices.map((v) => `${v.name} (${v.parallelism})`), from: savepoint }, message);
+    const request = this.stopRequest;
+    this.stopRequest = undefined;
+    request?.reject(new RiffleError("NO_RESOURCE_AVAILABLE", message));
     this.requestSlots();
   }
 
@@ -820,6 +851,7 @@ export class JobMaster {
     if (this.closed) return;
     const t = this.machine.transition(to);
     this.record.status = to;
+    if (t.from === "RESCALING") this.rescaledFrom = undefined;
     const fields: Record<string, unknown> = { from: t.from, to: t.to, msInPrevious: t.durationMs, ...details };
     if (to === "FAILING" || to === "FAILED") fields.failure = this.record.failure;
     this.logger.info(fields, `job ${this.record.name} (${this.id}) switched from ${t.from} to ${t.to}`);

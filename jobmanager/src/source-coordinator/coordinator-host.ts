@@ -40,6 +40,8 @@ export class CoordinatorHost {
   private readonly worker: Worker;
   private readonly snapshots = new Map<number, { checkpointId: number; resolve(states: Record<string, unknown>): void; reject(err: RiffleError): void }>();
   private nextId = 0;
+  /** By vertex id, from the latest snapshot: the splits of the sources whose enumerators know them. */
+  splitCounts: Readonly<Record<string, number>> = {};
   private closing: Promise<void> | undefined;
   private gone = false;
 
@@ -115,6 +117,7 @@ export class CoordinatorHost {
         this.snapshots.delete(msg.id);
         if (!s) return;
         if (msg.states) {
+          if (msg.splitCounts) this.splitCounts = msg.splitCounts;
           this.events.snapshotTaken(s.checkpointId);
           s.resolve(msg.states);
         } else {

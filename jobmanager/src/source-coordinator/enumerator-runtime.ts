@@ -74,19 +74,22 @@ export class EnumeratorRuntime {
       }
       case "snapshot": {
         const states: Record<string, unknown> = {};
+        const splitCounts: Record<string, number> = {};
         try {
           if (this.contexts.size === 0) throw new RiffleError("SOURCE_COORDINATOR_FAILED", "the source enumerators are not running");
           for (const c of this.contexts.values()) {
             const state = c.enumerator!.snapshotState(msg.checkpointId);
             states[c.source.uid] = plainValue(state, `the state of the enumerator of ${c.source.name}`);
             c.tracker.onSnapshot(msg.checkpointId);
+            const splits = c.enumerator!.splitCount?.();
+            if (typeof splits === "number" && Number.isInteger(splits) && splits > 0) splitCounts[c.source.vertexId] = splits;
           }
         } catch (err) {
           const e = toRiffleError(err, "SOURCE_COORDINATOR_FAILED");
           this.post({ type: "snapshot", id: msg.id, error: { code: e.code, message: e.message } });
           return;
         }
-        this.post({ type: "snapshot", id: msg.id, states });
+        this.post({ type: "snapshot", id: msg.id, states, splitCounts });
         return;
       }
       case "checkpoint-complete":

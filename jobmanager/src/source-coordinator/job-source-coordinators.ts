@@ -147,6 +147,11 @@ export class JobSourceCoordinators {
     );
   }
 
+  /** By vertex id: how many splits each source reported at the latest checkpoint (sources that know it). */
+  splitCounts(): Readonly<Record<string, number>> {
+    return this.host?.splitCounts ?? {};
+  }
+
   /** The attempt's tasks are gone (a restart, the job stopping): nothing more goes to them. */
   attemptEnded(): void {
     this.disposeReaders();

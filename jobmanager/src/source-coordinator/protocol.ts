@@ -55,7 +55,14 @@ export type FromCoordinatorWorker =
   | { type: "assign"; epoch: number; vertexId: string; subtask: number; splits: unknown[] }
   | { type: "no-more-splits"; epoch: number; vertexId: string; subtask: number }
   | { type: "event"; epoch: number; vertexId: string; subtask: number; event: unknown }
-  | { type: "snapshot"; id: number; states?: Record<string, unknown>; error?: { code: string; message: string } }
+  | {
+      type: "snapshot";
+      id: number;
+      states?: Record<string, unknown>;
+      /** By vertex id: the splits of each source whose enumerator knows how many it has (SplitEnumerator.splitCount). */
+      splitCounts?: Record<string, number>;
+      error?: { code: string; message: string };
+    }
   /** An enumerator (or the worker's setup) failed: the job fails over. */
   | { type: "failed"; epoch: number; vertexId?: string; error: { code: string; message: string } }
   /** For the JobManager's log (the worker has no logger of its own). */

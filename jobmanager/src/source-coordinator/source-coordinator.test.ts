@@ -165,6 +165,24 @@ describe("EnumeratorRuntime", () => {
     expect(out.filter((m) => m.type === "assign")).toHaveLength(1);
   });
 
+  it("reports with each snapshot how many splits the enumerators that know it have, by vertex", async () => {
+    const counted = new ListSource(3);
+    const withCount = {
+      createEnumerator: (ctx: SplitEnumeratorContext<SourceSplit>, restored?: unknown) => ({ ...counted.createEnumerator(ctx, restored), splitCount: () => 3 }),
+    };
+    const { rt, out } = runtime({ 0: withCount });
+    rt.handle(start(1));
+    rt.handle({ type: "snapshot", id: 0, checkpointId: 1 });
+    await rt.idle();
+    expect(out.find((m) => m.type === "snapshot")).toMatchObject({ splitCounts: { v1: 3 } });
+    // One that does not say (no splitCount): nothing for it.
+    const plain = runtime({ 0: new ListSource(3) });
+    plain.rt.handle(start(1));
+    plain.rt.handle({ type: "snapshot", id: 0, checkpointId: 1 });
+    await plain.rt.idle();
+    expect(plain.out.find((m) => m.type === "snapshot")).toMatchObject({ splitCounts: {} });
+  });
+
   it("restores an enumerator from its checkpointed state", async () => {
     const { rt, out } = runtime({ 0: new ListSource(3) });
     rt.handle(start(1, [{ splitId: "s2" }]));

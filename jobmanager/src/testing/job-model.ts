@@ -158,7 +158,14 @@ export interface Run {
 export async function replay(
   model: Model,
   minutes: number,
-  options: { settings?: Record<string, unknown>; slots?: number; failRescales?: number } = {},
+  options: {
+    settings?: Record<string, unknown>;
+    /** Slots the job could hold, fixed or at this time (ms). */
+    slots?: number | ((at: number) => number);
+    failRescales?: number;
+    /** Why the provider cannot start TaskManagers at this time (ms), or undefined when it can. */
+    providerHold?: (at: number) => string | undefined;
+  } = {},
 ): Promise<Run> {
   const clock = new ManualClock(0);
   const job = new ModelJob(model, clock);
@@ -174,7 +181,8 @@ export async function replay(
       rescales.push({ at: clock.now(), to });
       job.rescaleTo(to);
     },
-    obtainableSlots: () => options.slots ?? 100,
+    obtainableSlots: () => (typeof options.slots === "function" ? options.slots(clock.now()) : (options.slots ?? 100)),
+    providerHold: () => options.providerHold?.(clock.now()),
   };
   const autoscaler = new JobAutoscaler("job", settings(options.settings), { clock, logger: silentLogger, realizer });
   const series: Run["series"] = [];

@@ -151,6 +151,11 @@ export interface SplitEnumerator<Split extends SourceSplit, State> {
   handleSourceEvent?(subtaskId: number, event: unknown): void;
   /** The enumerator's state for checkpoint `checkpointId`, a plain value. Synchronous. */
   snapshotState(checkpointId: number): State;
+  /**
+   * How many splits the source has now (a Kafka source: its partitions), or undefined while it does
+   * not know. Read at each checkpoint; the autoscaler aligns the source's parallelism to a divisor of it.
+   */
+  splitCount?(): number | undefined;
   notifyCheckpointComplete?(checkpointId: number): void | Promise<void>;
   close?(): void | Promise<void>;
 }

@@ -80,6 +80,11 @@ export class KafkaSourceEnumerator implements SplitEnumerator<KafkaPartitionSpli
     return { assigned: [...this.assigned].sort(), pending: this.pending, initialDiscoveryDone: this.initialDiscoveryDone };
   }
 
+  /** Its partitions, once the first discovery found them. */
+  splitCount(): number | undefined {
+    return this.initialDiscoveryDone ? this.assigned.size + this.pending.length : undefined;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
