@@ -125,7 +125,7 @@ async function main(): Promise<void> {
   const lines = [
     "# TaskManager start time per provider",
     "",
-    `${m.cpu}, ${m.cores} cores, Node ${m.node}, ${m.date}; load average ${loadavg()[0]!.toFixed(1)} at the end (other builds and tests ran beside it). \`node --import tsx bench/taskmanager-start.ts --runs ${runs}\`, rounds alternating. A TaskManager's own start (modules, one worker thread per slot, gRPC and metrics servers) is most of it. The kubernetes row runs against the project's Kubernetes-API test server (testing/kube-api): API calls over TLS, the pod's watch events and the TaskManager's start as a local process; a real cluster adds scheduling, the image pull and the container's start.`,
+    `${m.cpu}, ${m.cores} cores, Node ${m.node}, ${m.date}; load average ${loadavg()[0]!.toFixed(1)} at the end. \`node --import tsx bench/taskmanager-start.ts --runs ${runs}\`, rounds alternating. A TaskManager's own start (modules, one worker thread per slot, gRPC and metrics servers) is most of it. The kubernetes row runs against the project's Kubernetes-API test server (testing/kube-api): API calls over TLS, the pod's watch events and the TaskManager's start as a local process; a real cluster adds scheduling, the image pull and the container's start.`,
     "",
     "| start | median | range | runs |",
     "|---|---|---|---|",
