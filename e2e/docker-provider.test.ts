@@ -3,9 +3,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { bundleJob } from "@riffle/cli";
 import { freePort } from "@riffle/shared";
-import type { JobDetails, SubmitJobResponse } from "@riffle/shared/rest-api";
+import type { JobDetails } from "@riffle/shared/rest-api";
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT, ResourceCluster, RiffleProcess } from "./harness/index.js";
@@ -112,9 +111,8 @@ describe.skipIf(skip)("resource manager with the docker provider", () => {
       expect(inspected.HostConfig).toMatchObject({ NetworkMode: "host", Memory: 1024 ** 3, NanoCpus: 1e9 });
 
       // A job of parallelism 4 needs 4 slots: a second container.
-      const bundle = Buffer.from(await bundleJob("e2e/jobs/savepoint-count.ts")).toString("base64");
       const args = ["--out", join(work, "out"), "--count", "10000000", "--rate", "200", "--keys", "10"];
-      const submitted = await cluster.rest<SubmitJobResponse>("POST", "/jobs", { bundle, parallelism: 4, args });
+      const submitted = await cluster.submit("e2e/jobs/savepoint-count.ts", 4, args);
       expect(submitted.status).toBe(202);
       const jobId = submitted.body.jobid;
       await cluster.until("the job running on 4 slots", () => cluster.job(jobId), running, 90_000);
@@ -225,15 +223,13 @@ describe.skipIf(skip)("resource manager with the docker provider", () => {
         () => cluster.taskmanagers(),
         (t) => t.length === 1,
       );
-      const bundle = Buffer.from(await bundleJob("e2e/jobs/savepoint-count.ts")).toString("base64");
       const args = ["--out", join(work, "missing-out"), "--count", "10000000", "--rate", "100", "--keys", "10"];
-      const a = await cluster.rest<SubmitJobResponse>("POST", "/jobs", { bundle, parallelism: 2, args });
+      const a = await cluster.submit("e2e/jobs/savepoint-count.ts", 2, args);
       await cluster.until("job A running", () => cluster.job(a.body.jobid), running);
 
       // Job B needs 4 more slots: the provider cannot start a container, says why, and backs off.
       // (A job without a restart strategy: it fails at the first slot request that times out.)
-      const countTo = Buffer.from(await bundleJob("e2e/jobs/count-to.ts")).toString("base64");
-      const b = await cluster.rest<SubmitJobResponse>("POST", "/jobs", { bundle: countTo, parallelism: 4 });
+      const b = await cluster.submit("e2e/jobs/count-to.ts", 4);
       expect(b.status).toBe(202);
       const line = await cluster.jm.waitForLog((l) => String(l.msg).startsWith("could not start a TaskManager"), 30_000);
       expect(line.msg).toMatch(
@@ -324,8 +320,7 @@ describe("docker provider without a daemon", () => {
       await cluster.jm.waitForLog(cannotList(2_000), 10_000);
       expect(await cluster.metric("riffle_resourcemanager_start_failures")).toBe(0);
       expect((await cluster.rest("GET", "/overview")).status).toBe(200);
-      const bundle = Buffer.from(await bundleJob("e2e/jobs/count-to.ts")).toString("base64");
-      const submitted = await cluster.rest<SubmitJobResponse>("POST", "/jobs", { bundle, parallelism: 1 });
+      const submitted = await cluster.submit("e2e/jobs/count-to.ts", 1);
       const failed = await cluster.until(
         "the job failed for want of slots",
         () => cluster.job(submitted.body.jobid),

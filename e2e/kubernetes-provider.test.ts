@@ -2,10 +2,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AppsV1Api, CoreV1Api, KubeConfig, type V1Pod } from "@kubernetes/client-node";
-import { bundleJob } from "@riffle/cli";
 import { KubeApiServer } from "@riffle/kube-api";
 import { freePort } from "@riffle/shared";
-import type { JobDetails, SubmitJobResponse } from "@riffle/shared/rest-api";
+import type { JobDetails } from "@riffle/shared/rest-api";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { CLI, ResourceCluster, RiffleProcess, setFlags } from "./harness/index.js";
 
@@ -133,9 +132,8 @@ describe("resource manager with the kubernetes provider", () => {
       expect(first?.status).toMatchObject({ phase: "Running", qosClass: "Burstable" });
 
       // A job of parallelism 4 needs 4 slots: a second pod.
-      const bundle = Buffer.from(await bundleJob("e2e/jobs/savepoint-count.ts")).toString("base64");
       const args = ["--out", join(work, "out"), "--count", "10000000", "--rate", "200", "--keys", "10"];
-      const submitted = await cluster.rest<SubmitJobResponse>("POST", "/jobs", { bundle, parallelism: 4, args });
+      const submitted = await cluster.submit("e2e/jobs/savepoint-count.ts", 4, args);
       expect(submitted.status).toBe(202);
       const jobId = submitted.body.jobid;
       await cluster.until("the job running on 4 slots", () => cluster.job(jobId), running, 60_000);
@@ -229,14 +227,12 @@ describe("resource manager with the kubernetes provider", () => {
     await cluster.start();
     try {
       // A first job fits the one pod the quota allows.
-      const bundle = Buffer.from(await bundleJob("e2e/jobs/savepoint-count.ts")).toString("base64");
       const args = ["--out", join(work, "refused-out"), "--count", "10000000", "--rate", "100", "--keys", "10"];
-      const first = await cluster.rest<SubmitJobResponse>("POST", "/jobs", { bundle, parallelism: 2, args });
+      const first = await cluster.submit("e2e/jobs/savepoint-count.ts", 2, args);
       await cluster.until("the first job running", () => cluster.job(first.body.jobid), running, 60_000);
 
       // A second job needs a second pod, which the quota refuses.
-      const countTo = Buffer.from(await bundleJob("e2e/jobs/count-to.ts")).toString("base64");
-      const second = await cluster.rest<SubmitJobResponse>("POST", "/jobs", { bundle: countTo, parallelism: 2 });
+      const second = await cluster.submit("e2e/jobs/count-to.ts", 2);
       const refused = await cluster.jm.waitForLog((l) => /could not start a TaskManager: PROVIDER_FAILED/.test(String(l.msg)), 30_000);
       expect(refused.msg).toMatch(
         /Kubernetes API refused to create TaskManager pod riffle\/riffle-default-taskmanager-\w+: 403 Forbidden: pods "riffle-default-taskmanager-\w+" is forbidden: exceeded quota: riffle-test-quota, requested: pods=1, used: pods=1, limited: pods=1 \(a ResourceQuota/,

@@ -1,9 +1,8 @@
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bundleJob } from "@riffle/cli";
 import { freePort, isAlive, isRiffleProcess } from "@riffle/shared";
-import type { JobDetails, SubmitJobResponse } from "@riffle/shared/rest-api";
+import type { JobDetails } from "@riffle/shared/rest-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CLI, REPO_ROOT, ResourceCluster, RiffleProcess } from "./harness/index.js";
 
@@ -63,9 +62,8 @@ describe("resource manager with the process provider", () => {
       pids.push(tms[0]!.pid);
 
       // A job of parallelism 4 needs 4 slots: the resource manager starts a second TaskManager.
-      const bundle = Buffer.from(await bundleJob("e2e/jobs/savepoint-count.ts")).toString("base64");
       const args = ["--out", join(work, "out"), "--count", "10000000", "--rate", "200", "--keys", "10"];
-      const submitted = await cluster.rest<SubmitJobResponse>("POST", "/jobs", { bundle, parallelism: 4, args });
+      const submitted = await cluster.submit("e2e/jobs/savepoint-count.ts", 4, args);
       expect(submitted.status).toBe(202);
       const jobId = submitted.body.jobid;
       const running = (j: JobDetails) => j.state === "RUNNING" && j.vertices.every((v) => v.tasks.RUNNING === v.parallelism);
@@ -178,8 +176,7 @@ describe("resource manager with the process provider", () => {
       expect(failures).toBeLessThanOrEqual(5);
       // The JobManager keeps serving meanwhile, and a job that waits for slots fails saying why none come.
       expect((await crashing.rest("GET", "/overview")).status).toBe(200);
-      const bundle = Buffer.from(await bundleJob("e2e/jobs/count-to.ts")).toString("base64");
-      const submitted = await crashing.rest<SubmitJobResponse>("POST", "/jobs", { bundle, parallelism: 1 });
+      const submitted = await crashing.submit("e2e/jobs/count-to.ts", 1);
       expect(submitted.status).toBe(202);
       const failed = await crashing.until(
         "the job failed for want of slots",

@@ -1,4 +1,5 @@
-import type { JobDetails, TaskManagersInfo } from "@riffle/shared/rest-api";
+import { bundleJob } from "@riffle/cli";
+import type { JobDetails, SubmitJobResponse, TaskManagersInfo } from "@riffle/shared/rest-api";
 import { metricValue, setFlags } from "./cluster.js";
 import { RiffleProcess } from "./process.js";
 
@@ -32,6 +33,12 @@ export class ResourceCluster {
     });
     const text = await res.text();
     return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+  }
+
+  /** Bundles the job file (relative to the repository) and submits it over REST. */
+  async submit(job: string, parallelism: number, args?: string[]): Promise<{ status: number; body: SubmitJobResponse }> {
+    const bundle = Buffer.from(await bundleJob(job)).toString("base64");
+    return this.rest<SubmitJobResponse>("POST", "/jobs", { bundle, parallelism, ...(args ? { args } : {}) });
   }
 
   async taskmanagers(): Promise<TaskManagersInfo["taskmanagers"]> {
