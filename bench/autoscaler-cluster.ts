@@ -180,10 +180,15 @@ interface Sample {
   /** The source's back-pressure ratio and level (/backpressure). */
   backPressure: number;
   level: string;
-  /** Work's parallelism and its subtasks RUNNING. */
+  /** Work's parallelism and its subtasks RUNNING, and FINISHED (at the end: the input is over). */
   parallelism: number;
   running: number;
+  finished: number;
   autoscaler: string;
+  /** What the autoscaler last concluded for Work: its utilization and recommended parallelism, a scale-down waiting since when. */
+  utilization: number | null;
+  recommended: number | null;
+  scaleDownPendingSince: number | null;
   /** Work's true processing rate per subtask, as the autoscaler last measured it. */
   trueRatePerSubtask: number | null;
 }
@@ -272,7 +277,11 @@ async function runTrace(trace: Trace, log: (m: string) => void): Promise<TraceRu
           level: bp["backpressure-level"],
           parallelism: w.parallelism,
           running: w.tasks.RUNNING,
+          finished: w.tasks.FINISHED,
           autoscaler: auto.state,
+          utilization: m?.metrics?.utilization ?? null,
+          recommended: m?.recommendedParallelism ?? null,
+          scaleDownPendingSince: m?.scaleDownPendingSince == null ? null : (m.scaleDownPendingSince - origin!) / 1000,
           trueRatePerSubtask: trueRate != null && m ? trueRate / m.parallelism : null,
         };
       });
@@ -306,7 +315,8 @@ function timeWhere(samples: readonly Sample[], holds: (s: Sample) => boolean, un
   return sum;
 }
 
-const covers = (s: Sample) => s.running * PER_SUBTASK >= s.arrival;
+/** Subtasks that finished have nothing left to take: at the end they count as capacity. */
+const covers = (s: Sample) => (s.running + s.finished) * PER_SUBTASK >= s.arrival;
 
 /** The rescales as the samples show them: the autoscaler `rescaling`, the job stopped, then every subtask running at the new parallelism. */
 function rescaleTimes(samples: readonly Sample[]): Summary["rescaleS"] {
@@ -469,7 +479,9 @@ export const autoscalerCluster: Benchmark = {
         samples: run.samples,
       })),
     };
-    writeFileSync(join(RESULTS_DIR, "autoscaler-cluster.json"), `${JSON.stringify(json, null, 1)}\n`);
+    // One line per sample (flat objects that start with "t"): a few hundred of them per trace.
+    const text = JSON.stringify(json, null, 1).replace(/\{\n\s*"t": [^{}]*\}/g, (sample) => sample.replace(/\n\s*/g, " "));
+    writeFileSync(join(RESULTS_DIR, "autoscaler-cluster.json"), `${text}\n`);
     ctx.log(`written: ${RESULTS_DIR}autoscaler-cluster.{md,json} and one SVG per trace`);
     return [];
   },
