@@ -318,18 +318,24 @@ function timeWhere(samples: readonly Sample[], holds: (s: Sample) => boolean, un
 /** Subtasks that finished have nothing left to take: at the end they count as capacity. */
 const covers = (s: Sample) => (s.running + s.finished) * PER_SUBTASK >= s.arrival;
 
-/** The rescales as the samples show them: the autoscaler `rescaling`, the job stopped, then every subtask running at the new parallelism. */
+/**
+ * The rescales as the samples show them: the autoscaler `rescaling`, the job stopped (or already at
+ * another parallelism: a quick rescale may fall between two samples), then every subtask running at
+ * the new parallelism.
+ */
 function rescaleTimes(samples: readonly Sample[]): Summary["rescaleS"] {
   const out: Summary["rescaleS"] = [];
-  let decided: number | undefined;
+  let decided: { t: number; parallelism: number } | undefined;
   let stopped: number | undefined;
   for (const s of samples) {
     if (decided === undefined) {
-      if (s.autoscaler === "rescaling") decided = s.t;
-    } else if (stopped === undefined) {
-      if (s.state !== "RUNNING" || s.running < s.parallelism) stopped = s.t;
-    } else if (s.state === "RUNNING" && s.running === s.parallelism) {
-      out.push({ total: s.t - decided, untilStopped: stopped - decided });
+      if (s.autoscaler === "rescaling") decided = { t: s.t, parallelism: s.parallelism };
+      continue;
+    }
+    const running = s.state === "RUNNING" && s.running === s.parallelism;
+    if (stopped === undefined && (!running || s.parallelism !== decided.parallelism)) stopped = s.t;
+    if (stopped !== undefined && running) {
+      out.push({ total: s.t - decided.t, untilStopped: stopped - decided.t });
       decided = undefined;
       stopped = undefined;
     }
