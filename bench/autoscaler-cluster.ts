@@ -215,8 +215,11 @@ interface Summary {
   runS: number;
   finalParallelism: number;
   ideal: number;
-  /** Per rescale: from the autoscaler's decision to every Work subtask running again, and the part before the job stopped (the savepoint). */
-  rescaleS: Array<{ total: number; untilStopped: number }>;
+  /**
+   * Per rescale: from the autoscaler's decision to every Work subtask running again, and the part
+   * before the job stopped (the savepoint); `within` a sampling interval when it fell between two samples.
+   */
+  rescaleS: Array<{ total: number; untilStopped: number } | { within: number }>;
   trueRatePerSubtask: number | null;
 }
 
@@ -321,15 +324,19 @@ const covers = (s: Sample) => (s.running + s.finished) * PER_SUBTASK >= s.arriva
 /**
  * The rescales as the samples show them: the autoscaler `rescaling`, the job stopped (or already at
  * another parallelism: a quick rescale may fall between two samples), then every subtask running at
- * the new parallelism.
+ * the new parallelism. One that fell wholly between two samples shows only as a new parallelism.
  */
 function rescaleTimes(samples: readonly Sample[]): Summary["rescaleS"] {
   const out: Summary["rescaleS"] = [];
   let decided: { t: number; parallelism: number } | undefined;
   let stopped: number | undefined;
+  let previous: Sample | undefined;
   for (const s of samples) {
+    const before = previous;
+    previous = s;
     if (decided === undefined) {
       if (s.autoscaler === "rescaling") decided = { t: s.t, parallelism: s.parallelism };
+      else if (before && s.parallelism !== before.parallelism) out.push({ within: s.t - before.t });
       continue;
     }
     const running = s.state === "RUNNING" && s.running === s.parallelism;
@@ -457,7 +464,7 @@ export const autoscalerCluster: Benchmark = {
       "|---|---|---|---|---|---|---|",
       ...rows.map(
         ({ run, s }) =>
-          `| ${run.trace.name} | ${run.records} | ${seconds(run.startupS)} | ${seconds(s.runS)} | ${s.rescaleS.map((r) => `${seconds(r.total)} (${seconds(r.untilStopped)})`).join(", ") || "—"} | ${s.trueRatePerSubtask === null ? "—" : `${s.trueRatePerSubtask.toFixed(1)}/s`} | ${run.history.map((e) => e.type).join(", ") || "nothing"} |`,
+          `| ${run.trace.name} | ${run.records} | ${seconds(run.startupS)} | ${seconds(s.runS)} | ${s.rescaleS.map((r) => ("within" in r ? `< ${seconds(r.within)}` : `${seconds(r.total)} (${seconds(r.untilStopped)})`)).join(", ") || "—"} | ${s.trueRatePerSubtask === null ? "—" : `${s.trueRatePerSubtask.toFixed(1)}/s`} | ${run.history.map((e) => e.type).join(", ") || "nothing"} |`,
       ),
       "",
       ...rows.map(({ run }) => `![${run.trace.name}](autoscaler-cluster-${run.trace.name}.svg)`),
