@@ -5,7 +5,7 @@ import type { ProvidedTaskManager, ProviderExit, TaskManagerProvider } from "./p
 
 export interface DockerProviderOptions {
   config: RiffleConfig;
-  /** host:port of this JobManager's gRPC server (the containers share the host's network). */
+  /** Where the TaskManagers find the JobManager: host:port of every JobManager of the cluster, comma-separated (the containers share the host's network). */
   jobmanagerAddress: string;
   logger: Logger;
   /** Seconds Docker gives a TaskManager to exit after SIGTERM before it kills it. */

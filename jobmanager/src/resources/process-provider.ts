@@ -10,7 +10,7 @@ export interface ProcessProviderOptions {
   entry: string;
   /** The TaskManagers' log files and records (`<id>.log`, `<id>.json`). */
   dir: string;
-  /** host:port of this JobManager's gRPC server. */
+  /** Where the TaskManagers find the JobManager: host:port of every JobManager of the cluster, comma-separated (`taskmanager.jobmanager.address`). */
   jobmanagerAddress: string;
   logger: Logger;
   /** How long a TaskManager may take to exit after SIGTERM before it is killed. */
