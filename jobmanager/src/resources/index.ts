@@ -115,16 +115,40 @@ export function createProvider(config: RiffleConfig, deps: { storageDir: string;
       `the TaskManagers the ${provider} provider starts know only this JobManager (${jobmanagerAddress}) and cannot follow another leader after a failover: set taskmanager.jobmanager.address to every JobManager's gRPC address (comma-separated), as for TaskManagers started by hand`,
     );
   }
+  if (provider === "kubernetes" && !config["resourcemanager.kubernetes.jobmanager.address"] && onlyReachableHere(jobmanagerAddress)) {
+    deps.logger.warn(
+      { provider, jobmanagerAddress },
+      `resourcemanager.kubernetes.jobmanager.address is empty, so TaskManager pods are told to register at ${jobmanagerAddress}, which a pod cannot reach (it is its own loopback or no address at all): set resourcemanager.kubernetes.jobmanager.address to a Service in front of the JobManagers' gRPC port (e.g. riffle-jobmanager:6123), or jobmanager.rpc.address to this pod's IP`,
+    );
+  }
   switch (provider) {
     case "standalone":
       return new StandaloneProvider();
     case "process":
-      return new ProcessProvider({ config, entry: processEntry(config), dir: processProviderDir(config, deps.storageDir), jobmanagerAddress, logger: deps.logger });
+      return new ProcessProvider({
+        config,
+        entry: processEntry(config),
+        dir: processProviderDir(config, deps.storageDir),
+        jobmanagerAddress,
+        logger: deps.logger,
+      });
     case "docker":
       return new DockerProvider({ config, jobmanagerAddress, logger: deps.logger });
     case "kubernetes":
       return new KubernetesProvider({ config, jobmanagerAddress, logger: deps.logger });
   }
+}
+
+/** Whether any of these `host:port` addresses names a loopback or unspecified host: reachable from this host's own network namespace only, or not at all. */
+export function onlyReachableHere(addresses: string): boolean {
+  return addresses.split(",").some((address) => {
+    const host = address
+      .trim()
+      .replace(/:\d+$/, "")
+      .replace(/^\[|\]$/g, "")
+      .toLowerCase();
+    return host === "localhost" || host === "::1" || host === "::" || host === "0.0.0.0" || host === "" || /^127\./.test(host);
+  });
 }
 
 /** The resource manager's numbers on the JobManager's /metrics. */

@@ -38,7 +38,7 @@ interface Running {
 const POLL_MS = 200;
 
 /** Settings a TaskManager gets its own value for, whatever the JobManager's configuration says. */
-const OWN_KEYS = new Set(["taskmanager.id", "taskmanager.jobmanager.address", "taskmanager.rpc.port", "taskmanager.metrics.port"]);
+export const OWN_KEYS = new Set(["taskmanager.id", "taskmanager.jobmanager.address", "taskmanager.rpc.port", "taskmanager.metrics.port"]);
 
 /**
  * `process`: TaskManagers as processes of this machine, `node <riffle CLI> taskmanager`, detached so
@@ -168,7 +168,7 @@ export function inheritedSettings(config: RiffleConfig): string[] {
 export function inheritedValues(config: RiffleConfig, own: ReadonlySet<string>): Array<[string, string]> {
   const out: Array<[string, string]> = [];
   for (const [key, option] of Object.entries(CONFIG_OPTIONS)) {
-    if (own.has(key) || key.startsWith("resourcemanager.") || key.startsWith("rest.") || key.startsWith("job.autoscaler.")) continue;
+    if (!inheritable(key, own)) continue;
     const value = (config as Record<string, unknown>)[key];
     const parsed = option.schema.safeParse(option.default);
     if (parsed.success && JSON.stringify(parsed.data) === JSON.stringify(value)) continue;
@@ -176,6 +176,15 @@ export function inheritedValues(config: RiffleConfig, own: ReadonlySet<string>):
     out.push([key, String(value)]);
   }
   return out;
+}
+
+/**
+ * Whether a TaskManager a provider starts gets the JobManager's value of `key`: not its own ones
+ * (`own`), nor the JobManager's alone (resource manager, autoscaler, and REST, whose `rest.auth.*`
+ * tokens a TaskManager has no use for and must not carry where others can read them).
+ */
+export function inheritable(key: string, own: ReadonlySet<string>): boolean {
+  return !own.has(key) && !key.startsWith("resourcemanager.") && !key.startsWith("rest.") && !key.startsWith("job.autoscaler.");
 }
 
 function describe(record: ProcessRecord): ProvidedTaskManager {

@@ -461,7 +461,7 @@ export const CONFIG_OPTIONS = {
   "resourcemanager.kubernetes.jobmanager.address": opt(
     z.string(),
     "",
-    "`kubernetes` provider: host:port the TaskManager pods register at (a Service in front of the JobManager's gRPC port, e.g. `riffle-jobmanager:6123`); empty: this JobManager's jobmanager.rpc.address and port.",
+    "`kubernetes` provider: host:port the TaskManager pods register at (a Service in front of the JobManager's gRPC port, e.g. `riffle-jobmanager:6123`); empty: taskmanager.jobmanager.address, else this JobManager's jobmanager.rpc.address and port (the JobManager warns at start when that is a loopback address, which a pod cannot reach).",
   ),
   "resourcemanager.kubernetes.termination-grace-period": opt(
     wholeSeconds(0, 3600),
