@@ -75,7 +75,7 @@ describe("docker provider", () => {
     const clock = new ManualClock(0);
     const rm = new ResourceManager({
       provider,
-      registry: { get: () => undefined, slotCounts: () => ({ slotsAvailable: 0 }) },
+      registry: { get: () => undefined, slotCounts: () => ({ slotsAvailable: 0 }), takeOutOfPool: () => false, returnToPool: () => {} },
       slots: { pendingSlots: () => 2 },
       config: config({ "resourcemanager.docker.host": sock, "resourcemanager.taskmanagers.max": 2 }),
       clock,
