@@ -86,10 +86,14 @@ export class ProcessProvider implements TaskManagerProvider {
     const r = this.running.get(id);
     if (!r) return;
     r.stopping = true;
-    signal(r.record.pid, "SIGTERM");
+    // An adopted one is not our child: its pid is checked again right before each signal.
+    const send = (sig: NodeJS.Signals) => {
+      if (r.child || isRiffleProcess(r.record.pid, r.record.entry, identity(r.record))) signal(r.record.pid, sig);
+    };
+    send("SIGTERM");
     const timeout = this.options.stopTimeoutMs ?? 15_000;
     if (await settlesWithin(r.exited, timeout)) return;
-    signal(r.record.pid, "SIGKILL");
+    send("SIGKILL");
     await settlesWithin(r.exited, 5_000);
   }
 
@@ -104,7 +108,9 @@ export class ProcessProvider implements TaskManagerProvider {
         continue;
       }
       if (this.running.has(record.id)) continue;
-      if (isRiffleProcess(record.pid, record.entry)) {
+      // Its pid, running the riffle CLI, as this TaskManager: after a crash of the machine or a long
+      // while, the pid may belong to another process, even another riffle TaskManager (never signalled).
+      if (isRiffleProcess(record.pid, record.entry, identity(record))) {
         this.track(record, undefined);
         this.options.logger.info({ taskmanagerId: record.id, pid: record.pid }, "adopted a TaskManager process a previous JobManager started");
       } else {
@@ -133,7 +139,7 @@ export class ProcessProvider implements TaskManagerProvider {
     if (!child) {
       // Adopted: not our child, so no exit event; its pid is polled.
       const check = setInterval(() => {
-        if (!isRiffleProcess(record.pid, record.entry)) {
+        if (!isRiffleProcess(record.pid, record.entry, identity(record))) {
           clearInterval(check);
           this.exited(r, "is gone (its process ended)");
         }
@@ -185,6 +191,11 @@ export function inheritedValues(config: RiffleConfig, own: ReadonlySet<string>):
  */
 export function inheritable(key: string, own: ReadonlySet<string>): boolean {
   return !own.has(key) && !key.startsWith("resourcemanager.") && !key.startsWith("rest.") && !key.startsWith("job.autoscaler.");
+}
+
+/** What a recorded TaskManager's command line holds besides the CLI script: its id (see taskManagerArgs). */
+function identity(record: ProcessRecord): string[] {
+  return [`taskmanager.id=${record.id}`];
 }
 
 function describe(record: ProcessRecord): ProvidedTaskManager {
