@@ -45,6 +45,17 @@ describe("where provided TaskManagers find the JobManager", () => {
       logger: listed.logger,
     });
     expect(listed.warnings).toEqual([]);
+    const service = recordingLogger();
+    createProvider(
+      config({
+        ...ha,
+        "resourcemanager.provider": "kubernetes",
+        "resourcemanager.kubernetes.image": "riffle:1",
+        "resourcemanager.kubernetes.jobmanager.address": "riffle-jobmanager:6123",
+      }),
+      { storageDir: dir, jobmanagerAddress: "10.0.0.1:6123", logger: service.logger },
+    );
+    expect(service.warnings).toEqual([]);
   });
 
   it("the process provider records its TaskManagers in the cluster's HA storage with high availability, else in the JobManager's", () => {

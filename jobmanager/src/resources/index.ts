@@ -109,7 +109,9 @@ export function processProviderDir(config: RiffleConfig, storageDir: string): st
 export function createProvider(config: RiffleConfig, deps: { storageDir: string; jobmanagerAddress: string; logger: Logger }): TaskManagerProvider {
   const provider = config["resourcemanager.provider"];
   const jobmanagerAddress = providedTaskManagerAddress(config, deps.jobmanagerAddress);
-  if (provider !== "standalone" && config["high-availability.type"] === "etcd" && !config["taskmanager.jobmanager.address"].trim()) {
+  // (A kubernetes provider given a Service's address tells its pods that instead.)
+  const ownOnly = !config["taskmanager.jobmanager.address"].trim() && !(provider === "kubernetes" && config["resourcemanager.kubernetes.jobmanager.address"]);
+  if (provider !== "standalone" && config["high-availability.type"] === "etcd" && ownOnly) {
     deps.logger.warn(
       { provider, jobmanagerAddress },
       `the TaskManagers the ${provider} provider starts know only this JobManager (${jobmanagerAddress}) and cannot follow another leader after a failover: set taskmanager.jobmanager.address to every JobManager's gRPC address (comma-separated), as for TaskManagers started by hand`,
