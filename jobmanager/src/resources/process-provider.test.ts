@@ -54,6 +54,13 @@ describe("process provider adoption", () => {
     // Recorded under its own id, the same process is adopted.
     writeFileSync(join(records, "taskmanager-other.json"), record("taskmanager-other"));
     expect(await provider.list()).toEqual([{ id: "taskmanager-other", startedAt: 1, where: `pid ${other.pid}` }]);
+    // A record of another machine (the HA storage is shared): neither adopted nor removed.
+    writeFileSync(
+      join(records, "taskmanager-elsewhere.json"),
+      `${JSON.stringify({ id: "taskmanager-far", pid: other.pid, entry, startedAt: 1, host: "another-machine" })}\n`,
+    );
+    expect(await provider.list()).toHaveLength(1);
+    expect(existsSync(join(records, "taskmanager-elsewhere.json"))).toBe(true);
     const exited = new Promise((resolve) => other.once("exit", resolve));
     await provider.stop("taskmanager-other");
     expect(await exited).toBe(null);

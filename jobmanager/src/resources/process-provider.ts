@@ -1,5 +1,6 @@
 import type { ChildProcess } from "node:child_process";
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { CONFIG_OPTIONS, type Logger, RiffleError, type RiffleConfig, isRiffleProcess, spawnIntoLogFile, taskManagerArgs } from "@riffle/shared";
 import type { ProvidedTaskManager, ProviderExit, TaskManagerProvider } from "./provider.js";
@@ -23,6 +24,8 @@ interface ProcessRecord {
   pid: number;
   entry: string;
   startedAt: number;
+  /** The machine it runs on (absent in records of earlier versions: this one). */
+  host?: string;
 }
 
 interface Running {
@@ -74,7 +77,7 @@ export class ProcessProvider implements TaskManagerProvider {
       );
     });
     child.unref();
-    const record: ProcessRecord = { id, pid: spawned, entry, startedAt: Date.now() };
+    const record: ProcessRecord = { id, pid: spawned, entry, startedAt: Date.now(), host: hostname() };
     writeFileSync(join(dir, `${id}.json`), `${JSON.stringify(record)}\n`);
     const running = this.track(record, child);
     child.once("exit", (code, signal) => this.exited(running, signal ? `was killed by ${signal}` : `exited with code ${code}`));
@@ -108,6 +111,9 @@ export class ProcessProvider implements TaskManagerProvider {
         continue;
       }
       if (this.running.has(record.id)) continue;
+      // With high availability the records are shared: another machine's pids mean nothing here, and
+      // its TaskManagers are left to a JobManager on that machine (they register with any leader).
+      if (record.host !== undefined && record.host !== hostname()) continue;
       // Its pid, running the riffle CLI, as this TaskManager: after a crash of the machine or a long
       // while, the pid may belong to another process, even another riffle TaskManager (never signalled).
       if (isRiffleProcess(record.pid, record.entry, identity(record))) {
