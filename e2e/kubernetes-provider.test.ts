@@ -397,7 +397,9 @@ describe("resource manager with the kubernetes provider", () => {
         30_000,
       );
       expect(failed.failure?.code).toBe("NO_RESOURCE_AVAILABLE");
-      expect(failed.failure?.message).toMatch(/the kubernetes provider cannot start TaskManagers \(cannot list its TaskManagers: PROVIDER_FAILED: .*401 Unauthorized \(the API server refused the token/);
+      expect(failed.failure?.message).toMatch(
+        /the kubernetes provider cannot start TaskManagers \(cannot list its TaskManagers: PROVIDER_FAILED: .*401 Unauthorized \(the API server refused the token/,
+      );
       expect((await wrong.rest("GET", "/overview")).status).toBe(200);
       expect(wrong.jm.hasExited).toBe(false);
       expect(await pods(core)).toEqual([]);

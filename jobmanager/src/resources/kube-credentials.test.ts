@@ -36,7 +36,10 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const config = (overrides: Record<string, string> = {}) =>
-  loadConfig({ env: {}, overrides: { "resourcemanager.provider": "kubernetes", "resourcemanager.kubernetes.in-cluster.service-account-dir": sa, ...overrides } });
+  loadConfig({
+    env: {},
+    overrides: { "resourcemanager.provider": "kubernetes", "resourcemanager.kubernetes.in-cluster.service-account-dir": sa, ...overrides },
+  });
 const inPod = { KUBERNETES_SERVICE_HOST: "10.96.0.1", KUBERNETES_SERVICE_PORT: "443" };
 
 describe("the kubernetes provider's credentials", () => {
@@ -61,7 +64,10 @@ describe("the kubernetes provider's credentials", () => {
       /KUBERNETES_SERVICE_HOST is set \(the JobManager runs in a pod\), but its service account's token is not at .*none\/token: mount the service account token \(automountServiceAccountToken/,
     );
     expect(() => findCredentials(config(), {}, emptyHome)).toThrow(
-      expect.objectContaining({ code: "CONFIG_INVALID", message: expect.stringMatching(/no Kubernetes credentials: set resourcemanager.kubernetes.kubeconfig/) }),
+      expect.objectContaining({
+        code: "CONFIG_INVALID",
+        message: expect.stringMatching(/no Kubernetes credentials: set resourcemanager.kubernetes.kubeconfig/),
+      }),
     );
   });
 
@@ -73,7 +79,9 @@ describe("the kubernetes provider's credentials", () => {
     // Trimmed: a namespace file written with a newline still names a valid namespace.
     expect(podNamespace(config(), kc)).toBe("riffle");
     expect(podNamespace(config({ "resourcemanager.kubernetes.namespace": "other" }), kc)).toBe("other");
-    expect(unauthorizedHint(creds)).toMatch(/the API server refused the token in .*serviceaccount\/token: check that the JobManager's pod runs with its service account/);
+    expect(unauthorizedHint(creds)).toMatch(
+      /the API server refused the token in .*serviceaccount\/token: check that the JobManager's pod runs with its service account/,
+    );
 
     // A kubeconfig: its context's namespace; none there: default.
     const fromHome = loadKubeConfig(KubeConfig, findCredentials(config(), {}, home));

@@ -62,7 +62,8 @@ export function loadKubeConfig(KubeConfigClass: typeof KubeConfig, creds: KubeCr
   const kc = new KubeConfigClass();
   try {
     if (creds.kind === "in-cluster") loadInCluster(kc, creds);
-    else if (creds.from === "$KUBECONFIG") kc.loadFromDefault(); // a list of files, merged as kubectl merges them
+    else if (creds.from === "$KUBECONFIG")
+      kc.loadFromDefault(); // a list of files, merged as kubectl merges them
     else kc.loadFromFile(creds.file);
   } catch (err) {
     throw new RiffleError("CONFIG_INVALID", `kubernetes provider: cannot load ${describeCredentials(creds)}: ${(err as Error).message}`, { cause: err });
