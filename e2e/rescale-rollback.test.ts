@@ -3,14 +3,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { JobExceptions, OperationResult } from "@riffle/shared/rest-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TestCluster, allRunning, committedLines, waitForCheckpoints } from "./harness/index.js";
+import { type JobDetails, ResourceCluster, type RiffleProcess, TestCluster, allRunning, committedLines } from "./harness/index.js";
 
 /**
- * A rescale whose slots never come, on real processes: a standalone cluster of one TaskManager with
- * two slots, a job at parallelism 2 rescaled over REST to 4. The job stops with a savepoint, waits
- * `jobmanager.slot-request.timeout` for 4 slots, and goes back to its previous graph from that
- * savepoint (job-master.ts, rollBackRescale): RUNNING again at parallelism 2, without a restart, the
- * rescale operation failed with the reason, and the exactly-once output whole.
+ * A rescale whose slots never come, on real processes: a job at parallelism 2 on one TaskManager with
+ * two slots, rescaled over REST to 4, on a standalone cluster (nobody starts TaskManagers) and with
+ * the process provider at its `resourcemanager.taskmanagers.max` of 1. The job stops with a
+ * savepoint, waits `jobmanager.slot-request.timeout` for 4 slots, and goes back to its previous graph
+ * from that savepoint (job-master.ts, rollBackRescale): RUNNING again at parallelism 2, without a
+ * restart, the rescale operation failed with the reason, and the exactly-once output whole.
  */
 const JOB = "e2e/jobs/savepoint-count.ts";
 const KEYS = 20;
@@ -31,64 +32,123 @@ function expectedLines(count: number): string[] {
   return lines.sort();
 }
 
+/** What the test needs of a cluster: REST and the JobManager's log. */
+interface Target {
+  rest<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
+  jm: RiffleProcess;
+}
+
+// 10 s of source time at 1 000 records/s: the job is still running when the rescale gives up (after
+// the savepoint and the 3-s slot timeout), and then runs to its end.
+const COUNT = 10_000;
+const jobArgs = (out: string) => ["--out", out, "--count", String(COUNT), "--rate", "1000", "--keys", String(KEYS)];
+
+/** Polls GET `path` until `done` holds, with a deadline. */
+async function until<T>(target: Target, path: string, done: (body: T) => boolean, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  while (Date.now() < deadline) {
+    last = (await target.rest<T>("GET", path)).body;
+    if (done(last)) return last;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`GET ${path} did not get there within ${timeoutMs} ms; last: ${JSON.stringify(last)}\n${target.jm.tail(30)}`);
+}
+
+/** The running job (parallelism 2, checkpointed) is rescaled to 4, which the cluster cannot give, and runs to its end; returns why the rescale failed. */
+async function rescaleBeyondTheSlots(target: Target, jobId: string, out: string, savepoints: string): Promise<string> {
+  await until<JobDetails>(target, `/jobs/${jobId}`, allRunning, 60_000);
+  await until<{ counts: { completed: number } }>(target, `/jobs/${jobId}/checkpoints`, (s) => s.counts.completed >= 1);
+
+  const rescale = await target.rest<{ "request-id": string }>("POST", `/jobs/${jobId}/rescaling?parallelism=4`);
+  expect(rescale.status).toBe(202);
+  const result = await until<OperationResult>(target, `/jobs/${jobId}/rescaling/${rescale.body["request-id"]}`, (r) => r.status.id === "COMPLETED");
+  const cause = (result.operation as { "failure-cause"?: { class: string; "stack-trace": string } })["failure-cause"];
+  expect(cause?.class).toBe("NO_RESOURCE_AVAILABLE");
+  expect(cause?.["stack-trace"]).toMatch(
+    new RegExp(`job needs 4 slots but only 2 are free .*; job .* goes back to its previous parallelism from savepoint ${savepoints}/`),
+  );
+
+  // Running again at 2, from the savepoint, without counting as a restart.
+  const job = await until<JobDetails>(target, `/jobs/${jobId}`, allRunning);
+  expect(job.vertices.map((v) => v.parallelism)).toEqual([2, 2]);
+  const exceptions = (await target.rest<JobExceptions>("GET", `/jobs/${jobId}/exceptions`)).body;
+  expect(job.numRestarts, JSON.stringify(exceptions.exceptionHistory.entries)).toBe(0);
+  expect(exceptions.exceptionHistory.entries.map((e) => e.exceptionName)).toContain("NO_RESOURCE_AVAILABLE");
+  const checkpoints = (await target.rest<{ latest: { restored: { external_path: string } | null } }>("GET", `/jobs/${jobId}/checkpoints`)).body;
+  expect(checkpoints.latest.restored?.external_path.startsWith(savepoints)).toBe(true);
+  const log = await target.jm.waitForLog((l) => String(l.msg).includes("goes back to its previous parallelism"));
+  expect((log.vertices as string[]).map((v) => v.replace(/.* \((\d+)\)$/, "$1"))).toEqual(["2", "2"]);
+  // Part of the output was committed before the rescale (by its savepoint and the checkpoints
+  // before), the rest is yet to come: the job goes on from the savepoint, mid-stream.
+  const atRollback = committedLines(out).length;
+  expect(atRollback).toBeGreaterThan(0);
+  expect(atRollback).toBeLessThan(COUNT);
+
+  const finished = await until<JobDetails>(target, `/jobs/${jobId}`, (j) => j.state === "FINISHED" || j.state === "FAILED", 60_000);
+  expect(finished.state).toBe("FINISHED");
+  expect(
+    Object.entries(finished.timestamps)
+      .filter(([, at]) => at > 0)
+      .map(([status]) => status),
+  ).toContain("RESCALING");
+  expect(committedLines(out)).toEqual(expectedLines(COUNT));
+  return cause!["stack-trace"];
+}
+
 describe("rescale rollback", () => {
-  it("a REST rescale to more slots than the cluster has goes back to the previous parallelism from its savepoint; output stays exactly-once", async () => {
-    // 15 s of source time at 1 000 records/s: the job is still running when the rescale gives up
-    // (after the savepoint and the 3-s slot timeout), and then runs to its end.
-    const COUNT = 15_000;
-    const out = join(work, "out");
+  it("standalone: a REST rescale to more slots than the cluster has goes back to the previous parallelism from its savepoint; output stays exactly-once", async () => {
+    const dir = join(work, "standalone");
     const cluster = await TestCluster.start({
       taskmanagers: 1,
-      config: {
-        "taskmanager.slots": 2,
-        "state.checkpoints.dir": join(work, "checkpoints"),
-        "state.savepoints.dir": join(work, "savepoints"),
-      },
+      config: { "taskmanager.slots": 2, "state.checkpoints.dir": join(dir, "checkpoints"), "state.savepoints.dir": join(dir, "savepoints") },
       jobmanager: { "jobmanager.slot-request.timeout": "3s" },
     });
     try {
-      const jobId = await cluster.submit(JOB, { parallelism: 2, args: ["--out", out, "--count", String(COUNT), "--rate", "1000", "--keys", String(KEYS)] });
-      await cluster.waitForJob(jobId, allRunning);
-      await waitForCheckpoints<{ counts: { completed: number } }>(cluster, jobId, (s) => s.counts.completed >= 1);
-
-      const rescale = await cluster.rest<{ "request-id": string }>("POST", `/jobs/${jobId}/rescaling?parallelism=4`);
-      expect(rescale.status).toBe(202);
-      const operation = `/jobs/${jobId}/rescaling/${rescale.body["request-id"]}`;
-      let result: OperationResult | undefined;
-      const deadline = Date.now() + 30_000;
-      while (Date.now() < deadline) {
-        result = (await cluster.rest<OperationResult>("GET", operation)).body;
-        if (result.status.id === "COMPLETED") break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      expect(result?.status.id).toBe("COMPLETED");
-      const cause = (result!.operation as { "failure-cause"?: { class: string; "stack-trace": string } })["failure-cause"];
-      expect(cause?.class).toBe("NO_RESOURCE_AVAILABLE");
-      expect(cause?.["stack-trace"]).toMatch(
-        new RegExp(`job needs 4 slots but only 2 are free .*; job .* goes back to its previous parallelism from savepoint ${join(work, "savepoints")}/`),
-      );
-
-      // Running again at 2, from the savepoint, without counting as a restart.
-      const job = await cluster.waitForJob(jobId, allRunning);
-      expect(job.vertices.map((v) => v.parallelism)).toEqual([2, 2]);
-      expect(job.numRestarts).toBe(0);
-      const exceptions = (await cluster.rest<JobExceptions>("GET", `/jobs/${jobId}/exceptions`)).body;
-      expect(exceptions.exceptionHistory.entries.map((e) => e.exceptionName)).toContain("NO_RESOURCE_AVAILABLE");
-      const checkpoints = (await cluster.rest<{ latest: { restored: { external_path: string } | null } }>("GET", `/jobs/${jobId}/checkpoints`)).body;
-      expect(checkpoints.latest.restored?.external_path.startsWith(join(work, "savepoints"))).toBe(true);
-      const log = await cluster.jobmanager.waitForLog((l) => String(l.msg).includes("goes back to its previous parallelism"));
-      expect((log.vertices as string[]).map((v) => v.replace(/.* \((\d+)\)$/, "$1"))).toEqual(["2", "2"]);
-      // Part of the output was committed before the rescale (by its savepoint and the checkpoints
-      // before), the rest is yet to come: the job goes on from the savepoint, mid-stream.
-      const atRollback = committedLines(out).length;
-      expect(atRollback).toBeGreaterThan(0);
-      expect(atRollback).toBeLessThan(COUNT);
-
-      const finished = await cluster.waitForStatus(jobId, "FINISHED", 60_000);
-      expect(Object.keys(finished.timestamps).filter((s) => finished.timestamps[s as keyof typeof finished.timestamps] > 0)).toContain("RESCALING");
-      expect(committedLines(out)).toEqual(expectedLines(COUNT));
+      const jobId = await cluster.submit(JOB, { parallelism: 2, args: jobArgs(join(dir, "out")) });
+      await rescaleBeyondTheSlots({ rest: (m, p, b) => cluster.rest(m, p, b), jm: cluster.jobmanager }, jobId, join(dir, "out"), join(dir, "savepoints"));
     } finally {
       await cluster.stop();
+    }
+  }, 90_000);
+
+  it("process provider at its max: the rescale starts no TaskManager beyond it and goes back the same way", async () => {
+    const dir = join(work, "process");
+    const cluster = new ResourceCluster(
+      {
+        "rest.port": 0,
+        "jobmanager.rpc.port": 0,
+        "jobmanager.storage.dir": join(dir, "jobmanager"),
+        "state.checkpoints.dir": join(dir, "checkpoints"),
+        "state.savepoints.dir": join(dir, "savepoints"),
+        "taskmanager.slots": 2,
+        "jobmanager.slot-request.timeout": "3s",
+        "resourcemanager.provider": "process",
+        "resourcemanager.taskmanagers.min": 1,
+        "resourcemanager.taskmanagers.max": 1,
+      },
+      "process",
+    );
+    await cluster.start();
+    try {
+      // Its one TaskManager first (min): a start under load can take longer than the short slot
+      // timeout, which would count as a restart before the rescale.
+      await cluster.until(
+        "the TaskManager registered",
+        () => cluster.taskmanagers(),
+        (t) => t.length === 1,
+        60_000,
+      );
+      const submitted = await cluster.submit(JOB, 2, jobArgs(join(dir, "out")));
+      expect(submitted.status).toBe(202);
+      const cause = await rescaleBeyondTheSlots(cluster, submitted.body.jobid, join(dir, "out"), join(dir, "savepoints"));
+      expect(cause).toMatch(
+        /the process provider already runs resourcemanager.taskmanagers.max \(1\) TaskManagers of 2 slots, so it starts no more \(raise the max\)/,
+      );
+      expect(await cluster.metric("riffle_resourcemanager_taskmanagers_started")).toBe(1);
+      expect(await cluster.metric("riffle_resourcemanager_start_failures")).toBe(0);
+    } finally {
+      await cluster.jm.stop(30_000);
     }
   }, 90_000);
 });
