@@ -348,7 +348,7 @@ describe("resource manager with the kubernetes provider", () => {
       expect(submitted.status).toBe(202);
       const loaded = await cluster.jm.waitForLog((l) => String(l.msg).startsWith("kubernetes provider: API server"));
       expect(loaded.msg).toBe(
-        `kubernetes provider: API server ${server.url}, namespace ${NAMESPACE}, credentials from the service account in ${sa} (in-cluster, API server ${server.url})`,
+        `kubernetes provider: API server ${server.url}, namespace ${NAMESPACE}, credentials from the service account in ${sa} (in-cluster)`,
       );
       const job = await cluster.until(
         "the job finished on a TaskManager pod",

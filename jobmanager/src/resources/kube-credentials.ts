@@ -100,7 +100,7 @@ export function podNamespace(config: RiffleConfig, kc: KubeConfig): string {
 /** "the service account in <dir> (in-cluster)" or "kubeconfig <file> (from …)", for messages. */
 export function describeCredentials(creds: KubeCredentials): string {
   return creds.kind === "in-cluster"
-    ? `the service account in ${creds.dir} (in-cluster, API server ${creds.server})`
+    ? `the service account in ${creds.dir} (in-cluster)`
     : `kubeconfig ${creds.file}${creds.from === "resourcemanager.kubernetes.kubeconfig" ? "" : ` (from ${creds.from})`}`;
 }
 
