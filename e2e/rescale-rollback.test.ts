@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { JobExceptions, OperationResult } from "@riffle/shared/rest-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type JobDetails, ResourceCluster, type RiffleProcess, TestCluster, allRunning, committedLines } from "./harness/index.js";
+import { type JobDetails, ResourceCluster, type RiffleProcess, TestCluster, allRunning, committedLines, keyedCountLines } from "./harness/index.js";
 
 /**
  * A rescale whose slots never come, on real processes: a job at parallelism 2 on one TaskManager with
@@ -21,16 +21,6 @@ beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), "riffle-rescale-rollback-"));
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-/** What a failure-free run commits: (k, 1), ..., (k, n_k) for every key k. */
-function expectedLines(count: number): string[] {
-  const lines: string[] = [];
-  for (let k = 0; k < KEYS; k++) {
-    const n = Math.floor(count / KEYS) + (k < count % KEYS ? 1 : 0);
-    for (let i = 1; i <= n; i++) lines.push(JSON.stringify([k, i]));
-  }
-  return lines.sort();
-}
 
 /** What the test needs of a cluster: REST and the JobManager's log. */
 interface Target {
@@ -92,7 +82,7 @@ async function rescaleBeyondTheSlots(target: Target, jobId: string, out: string,
       .filter(([, at]) => at > 0)
       .map(([status]) => status),
   ).toContain("RESCALING");
-  expect(committedLines(out)).toEqual(expectedLines(COUNT));
+  expect(committedLines(out)).toEqual(keyedCountLines(COUNT, KEYS));
   return cause!["stack-trace"];
 }
 
