@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { JobExceptions, OperationResult } from "@riffle/shared/rest-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type JobDetails, ResourceCluster, type RiffleProcess, TestCluster, allRunning, committedLines, keyedCountLines } from "./harness/index.js";
+import { type JobDetails, ResourceCluster, RiffleProcess, TestCluster, allRunning, committedLines, keyedCountLines } from "./harness/index.js";
 
 /**
  * A rescale whose slots never come, on real processes: a job at parallelism 2 on one TaskManager with
@@ -45,17 +45,41 @@ async function until<T>(target: Target, path: string, done: (body: T) => boolean
   throw new Error(`GET ${path} did not get there within ${timeoutMs} ms; last: ${JSON.stringify(last)}\n${target.jm.tail(30)}`);
 }
 
+/** Rescales the job to 4 and waits for the outcome: the failure's code and message (none: it succeeded). */
+type Rescale = (jobId: string) => Promise<{ code: string; message: string } | undefined>;
+
+/** Over REST: POST /jobs/:id/rescaling, then its status until COMPLETED. */
+const restRescale =
+  (target: Target): Rescale =>
+  async (jobId) => {
+    const rescale = await target.rest<{ "request-id": string }>("POST", `/jobs/${jobId}/rescaling?parallelism=4`);
+    expect(rescale.status).toBe(202);
+    const result = await until<OperationResult>(target, `/jobs/${jobId}/rescaling/${rescale.body["request-id"]}`, (r) => r.status.id === "COMPLETED");
+    const cause = (result.operation as { "failure-cause"?: { class: string; "stack-trace": string } })["failure-cause"];
+    return cause && { code: cause.class, message: cause["stack-trace"] };
+  };
+
+/** With `riffle rescale` (PATCH /jobs/:id/rescaling): a failed rescale is exit code 1 and `error[CODE]: message` last on stderr. */
+const cliRescale =
+  (restUrl: string): Rescale =>
+  async (jobId) => {
+    const cli = new RiffleProcess("riffle rescale", ["rescale", jobId, "--parallelism", "4", "-m", restUrl]);
+    const { code } = await cli.exited;
+    if (code === 0) return undefined;
+    expect(code, cli.stderr.join("\n")).toBe(1);
+    const [, errorCode, message] = /^error\[([A-Z_]+)\]: (.*)$/.exec(cli.stderr.at(-1) ?? "") ?? [];
+    expect(errorCode, cli.stderr.join("\n")).toBeDefined();
+    return { code: errorCode!, message: message! };
+  };
+
 /** The running job (parallelism 2, checkpointed) is rescaled to 4, which the cluster cannot give, and runs to its end; returns why the rescale failed. */
-async function rescaleBeyondTheSlots(target: Target, jobId: string, out: string, savepoints: string): Promise<string> {
+async function rescaleBeyondTheSlots(target: Target, rescale: Rescale, jobId: string, out: string, savepoints: string): Promise<string> {
   await until<JobDetails>(target, `/jobs/${jobId}`, allRunning, 60_000);
   await until<{ counts: { completed: number } }>(target, `/jobs/${jobId}/checkpoints`, (s) => s.counts.completed >= 1);
 
-  const rescale = await target.rest<{ "request-id": string }>("POST", `/jobs/${jobId}/rescaling?parallelism=4`);
-  expect(rescale.status).toBe(202);
-  const result = await until<OperationResult>(target, `/jobs/${jobId}/rescaling/${rescale.body["request-id"]}`, (r) => r.status.id === "COMPLETED");
-  const cause = (result.operation as { "failure-cause"?: { class: string; "stack-trace": string } })["failure-cause"];
-  expect(cause?.class).toBe("NO_RESOURCE_AVAILABLE");
-  expect(cause?.["stack-trace"]).toMatch(
+  const failure = await rescale(jobId);
+  expect(failure?.code).toBe("NO_RESOURCE_AVAILABLE");
+  expect(failure?.message).toMatch(
     new RegExp(`job needs 4 slots but only 2 are free .*; job .* goes back to its previous parallelism from savepoint ${savepoints}/`),
   );
 
@@ -83,11 +107,11 @@ async function rescaleBeyondTheSlots(target: Target, jobId: string, out: string,
       .map(([status]) => status),
   ).toContain("RESCALING");
   expect(committedLines(out)).toEqual(keyedCountLines(COUNT, KEYS));
-  return cause!["stack-trace"];
+  return failure!.message;
 }
 
 describe("rescale rollback", () => {
-  it("standalone: a REST rescale to more slots than the cluster has goes back to the previous parallelism from its savepoint; output stays exactly-once", async () => {
+  it("standalone: `riffle rescale` to more slots than the cluster has goes back to the previous parallelism from its savepoint; output stays exactly-once", async () => {
     const dir = join(work, "standalone");
     const cluster = await TestCluster.start({
       taskmanagers: 1,
@@ -96,13 +120,14 @@ describe("rescale rollback", () => {
     });
     try {
       const jobId = await cluster.submit(JOB, { parallelism: 2, args: jobArgs(join(dir, "out")) });
-      await rescaleBeyondTheSlots({ rest: (m, p, b) => cluster.rest(m, p, b), jm: cluster.jobmanager }, jobId, join(dir, "out"), join(dir, "savepoints"));
+      const target = { rest: <T>(m: string, p: string, b?: unknown) => cluster.rest<T>(m, p, b), jm: cluster.jobmanager };
+      await rescaleBeyondTheSlots(target, cliRescale(cluster.restUrl), jobId, join(dir, "out"), join(dir, "savepoints"));
     } finally {
       await cluster.stop();
     }
   }, 90_000);
 
-  it("process provider at its max: the rescale starts no TaskManager beyond it and goes back the same way", async () => {
+  it("process provider at its max: a REST rescale starts no TaskManager beyond it and goes back the same way", async () => {
     const dir = join(work, "process");
     const cluster = new ResourceCluster(
       {
@@ -131,7 +156,7 @@ describe("rescale rollback", () => {
       );
       const submitted = await cluster.submit(JOB, 2, jobArgs(join(dir, "out")));
       expect(submitted.status).toBe(202);
-      const cause = await rescaleBeyondTheSlots(cluster, submitted.body.jobid, join(dir, "out"), join(dir, "savepoints"));
+      const cause = await rescaleBeyondTheSlots(cluster, restRescale(cluster), submitted.body.jobid, join(dir, "out"), join(dir, "savepoints"));
       expect(cause).toMatch(
         /the process provider already runs resourcemanager.taskmanagers.max \(1\) TaskManagers of 2 slots, so it starts no more \(raise the max\)/,
       );
