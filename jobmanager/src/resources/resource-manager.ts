@@ -310,8 +310,8 @@ export class ResourceManager {
 
   /**
    * Why jobs waiting for slots get no more from this resource manager, for their NO_RESOURCE_AVAILABLE:
-   * its provider fails, or `max` TaskManagers run already (a wait that more TaskManagers started by
-   * hand would not end either, so the message names the setting).
+   * its provider fails, or `max` TaskManagers run already (then the slot wait's own advice, "start
+   * more TaskManagers", means raising that setting, so the message names it).
    */
   get shortage(): string | undefined {
     if (this.lastFailure !== undefined) return `the ${this.providerName} provider cannot start TaskManagers (${this.lastFailure})`;
