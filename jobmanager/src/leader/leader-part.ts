@@ -19,9 +19,9 @@ export interface LeaderPartOptions {
   recoverJobs: boolean;
   /** This JobManager's id, given to TaskManagers with the fencing token. */
   leaderId: string;
-  /** Where the resource manager's providers keep their files (jobmanager.storage.dir). */
+  /** This JobManager's jobmanager.storage.dir (the process provider's records without high availability). */
   storageDir: string;
-  /** The gRPC address TaskManagers a provider starts register at. */
+  /** This JobManager's gRPC address: what TaskManagers a provider starts get unless taskmanager.jobmanager.address lists every JobManager. */
   rpcAddress: string;
   /** Plans a job (the JobManager's plan workers, shared by its leaderships). */
   plan(options: PlanOptions): Promise<JobGraph>;

@@ -28,7 +28,7 @@ interface Client {
 
 export interface KubernetesProviderOptions {
   config: RiffleConfig;
-  /** host:port of this JobManager's gRPC server (unless resourcemanager.kubernetes.jobmanager.address says otherwise). */
+  /** Where the pods find the JobManager unless resourcemanager.kubernetes.jobmanager.address says otherwise: every JobManager's host:port (taskmanager.jobmanager.address), else this one's. */
   jobmanagerAddress: string;
   logger: Logger;
   /** How long a Kubernetes API call may take (default 30 s); a list, which the resource manager waits on to reconcile, gets a third of it. */

@@ -3,10 +3,14 @@ import { type Logger, type RiffleConfig, toRiffleError } from "@riffle/shared";
 import type { Cancel, Clock } from "../clock.js";
 import type { ProviderExit, TaskManagerProvider } from "./provider.js";
 
-/** What the resource manager reads of the registry: who registered, and their slots. */
+/** What the resource manager reads of the registry (who registered, and their slots), and how it takes a TaskManager's slots away before releasing it. */
 export interface RegisteredView {
   get(taskmanagerId: string): { slotOwners: ReadonlyArray<string | undefined> } | undefined;
   slotCounts(): { slotsAvailable: number };
+  /** Takes an idle TaskManager's slots out of the pool; false when one of them is held (it is not released then). */
+  takeOutOfPool(taskmanagerId: string): boolean;
+  /** Puts them back (its stop failed: it still runs). */
+  returnToPool(taskmanagerId: string): void;
 }
 
 /** What it reads of the slot provider: slots that jobs wait for. */
@@ -259,10 +263,12 @@ export class ResourceManager {
         continue;
       }
       w.idleSince ??= now;
-      if (now - w.idleSince >= config["resourcemanager.taskmanager-timeout"] && this.active() > this.min) {
+      // Its slots leave the pool before it is stopped: a job submitted or rescaled meanwhile is given
+      // none on a TaskManager that is closing them.
+      if (now - w.idleSince >= config["resourcemanager.taskmanager-timeout"] && this.active() > this.min && registry.takeOutOfPool(w.id)) {
         this.counts.released++;
         logger.info({ taskmanagerId: w.id, idleMs: now - w.idleSince }, `releasing TaskManager ${w.id}: its slots were all free for ${now - w.idleSince} ms`);
-        this.stop(w, now);
+        this.stop(w, now, true);
       }
     }
   }
@@ -321,14 +327,28 @@ export class ResourceManager {
     return undefined;
   }
 
-  private stop(w: Worker, now: number): void {
+  /**
+   * `released`: an idle one whose slots were taken out of the pool. If the provider cannot stop it,
+   * it still runs and is registered: its slots go back and it is supervised again (released later).
+   */
+  private stop(w: Worker, now: number, released = false): void {
+    const { provider, registry, logger, clock } = this.options;
     this.enter(w, "stopping", now);
-    this.options.provider
-      .stop(w.id)
-      .catch((err: unknown) => this.options.logger.warn({ taskmanagerId: w.id, err: toRiffleError(err).message }, "stopping a TaskManager failed"))
-      .finally(() => {
+    provider.stop(w.id).then(
+      () => {
         if (this.workers.get(w.id) === w) this.workers.delete(w.id);
-      });
+      },
+      (err: unknown) => {
+        logger.warn({ taskmanagerId: w.id, err: toRiffleError(err).message }, "stopping a TaskManager failed");
+        if (this.workers.get(w.id) !== w) return;
+        if (released && registry.get(w.id)) {
+          registry.returnToPool(w.id);
+          this.enter(w, "registered", clock.now());
+        } else {
+          this.workers.delete(w.id);
+        }
+      },
+    );
   }
 
   private enter(w: Worker, state: WorkerState, now: number): void {
