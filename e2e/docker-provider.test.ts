@@ -4,10 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { freePort } from "@riffle/shared";
-import type { JobDetails } from "@riffle/shared/rest-api";
+import type { JobDetails, TaskManagersInfo } from "@riffle/shared/rest-api";
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { REPO_ROOT, ResourceCluster, RiffleProcess } from "./harness/index.js";
+import { EtcdCluster, HaTestCluster, REPO_ROOT, ResourceCluster, RiffleProcess, committedLines, metricValue, waitForCheckpoints } from "./harness/index.js";
 
 /**
  * The resource manager with the `docker` provider against a real Docker daemon (DOCKER_HOST, else
@@ -293,6 +293,74 @@ describe.skipIf(skip)("resource manager with the docker provider", () => {
       await removeContainersOf(clusterId);
     }
   }, 120_000);
+
+  it("with high availability: the standby that takes over adopts the containers, they register with it, and the job finishes on them", async () => {
+    const clusterId = `e2e-docker-ha-${process.pid}`;
+    clusterIds.add(clusterId);
+    const etcd = await EtcdCluster.start();
+    let cluster: HaTestCluster | undefined;
+    const records = 40_000;
+    try {
+      cluster = await HaTestCluster.startHa({
+        etcd,
+        clusterId,
+        jobmanagers: 2,
+        taskmanagers: 0,
+        // The containers are given both JobManagers' addresses.
+        jobmanagersKnowEachOther: true,
+        config: { "heartbeat.interval": "500ms", "heartbeat.timeout": "5s", "taskmanager.slots": 2, "state.checkpoints.dir": join(work, "ha-checkpoints") },
+        jobmanager: {
+          "resourcemanager.provider": "docker",
+          "resourcemanager.docker.image": IMAGE,
+          "resourcemanager.docker.memory": "1gb",
+          "resourcemanager.docker.binds": `${work}:${work}`,
+          "resourcemanager.taskmanagers.max": 2,
+        },
+      });
+      const ha = cluster;
+      const metric = async (restUrl: string, name: string) =>
+        metricValue(await (await fetch(`${restUrl}/metrics`, { signal: AbortSignal.timeout(10_000) })).text(), name, { provider: "docker" });
+      const taskmanagers = async () => {
+        const res = await ha.rest<TaskManagersInfo>("GET", "/taskmanagers");
+        return res.status === 200 ? res.body.taskmanagers : [];
+      };
+      const out = join(work, "ha-out");
+      const jobId = await ha.submit("e2e/jobs/exactly-once.ts", {
+        parallelism: 4,
+        args: ["--out", out, "--count", String(records), "--rate", "2000", "--backend", "leveldb"],
+      });
+      await ha.waitForStatus(jobId, "RUNNING", 120_000);
+      await waitForCheckpoints<{ counts: { completed: number } }>(ha, jobId, (s) => s.counts.completed > 0, 120_000);
+      const before = await taskmanagers();
+      expect(before).toHaveLength(2);
+      expect(await metric((await ha.leader()).restUrl, "riffle_resourcemanager_taskmanagers_started")).toBe(2);
+
+      const dead = await ha.killLeader();
+      const next = await ha.leader(30_000);
+      expect(next).not.toBe(dead);
+      await next.process.waitForLog((l) => String(l.msg).includes("adopted 2 TaskManager(s)"), 60_000);
+      const deadline = Date.now() + 60_000;
+      let after = await taskmanagers();
+      while (!(after.length === 2 && before.every((b) => after.some((a) => a.id === b.id))) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 200));
+        after = await taskmanagers();
+      }
+      expect(after.map((t) => t.id).sort()).toEqual(before.map((t) => t.id).sort());
+      expect((await ha.waitForStatus(jobId, "FINISHED", 180_000)).state).toBe("FINISHED");
+      // Nothing started anew, and no adopted container counted as a failed start (no back-off, no held scale-ups).
+      expect(await metric(next.restUrl, "riffle_resourcemanager_taskmanagers_started")).toBe(0);
+      expect(await metric(next.restUrl, "riffle_resourcemanager_start_failures")).toBe(0);
+      expect(await metric(next.restUrl, "riffle_resourcemanager_registration_timeouts")).toBe(0);
+      expect((await containersOf(clusterId)).map((c) => c.Labels["riffle.taskmanager-id"]).sort()).toEqual(before.map((t) => t.id).sort());
+      const lines = committedLines(out);
+      expect(lines).toHaveLength(records);
+      expect(new Set(lines).size).toBe(records);
+    } finally {
+      await cluster?.stop();
+      await etcd.close();
+      await removeContainersOf(clusterId);
+    }
+  }, 420_000);
 });
 
 describe("docker provider without a daemon", () => {

@@ -64,6 +64,10 @@ describe("riffle cluster start --ha", () => {
         .map(async (p) => ((await (await fetch(`http://127.0.0.1:${p.restPort}/jobmanager/ha`)).json()) as HighAvailabilityInfo).role),
     );
     expect(roles.filter((r) => r === "leader")).toHaveLength(1);
+    // Each JobManager knows them all: TaskManagers its provider would start follow the leader.
+    const jm = state.processes.find((p) => p.role === "jobmanager")!;
+    const cfg = (await (await fetch(`http://127.0.0.1:${jm.restPort}/jobmanager/config`)).json()) as Array<{ key: string; value: string }>;
+    expect(cfg.find((e) => e.key === "taskmanager.jobmanager.address")?.value).toBe(`127.0.0.1:${rpc},127.0.0.1:${rpc + 1},127.0.0.1:${rpc + 2}`);
 
     const stop = await riffle(["cluster", "stop"], dir);
     expect(stop.code).toBe(0);

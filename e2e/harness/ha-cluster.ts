@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
+import { freePort } from "@riffle/shared";
 import type { HighAvailabilityInfo } from "@riffle/shared/rest-api";
 import { type ClusterOptions, type Settings, TestCluster, setFlags } from "./cluster.js";
 import type { EtcdCluster } from "./etcd.js";
@@ -14,6 +15,12 @@ export interface HaClusterOptions extends ClusterOptions {
   jobmanagers?: number;
   /** `high-availability.cluster-id`; a fresh one by default. */
   clusterId?: string;
+  /**
+   * Picks the JobManagers' gRPC ports beforehand and gives every JobManager the whole list as
+   * `taskmanager.jobmanager.address`: what a resource manager's provider passes on to the
+   * TaskManagers it starts, so that they follow a new leader.
+   */
+  jobmanagersKnowEachOther?: boolean;
 }
 
 /** One JobManager of the cluster, with where it serves. */
@@ -61,9 +68,18 @@ export class HaTestCluster extends TestCluster {
       ...options.config,
       ...options.jobmanager,
     };
+    const count = options.jobmanagers ?? 3;
+    const rpcPorts: number[] = [];
+    if (options.jobmanagersKnowEachOther) {
+      while (rpcPorts.length < count) {
+        const port = await freePort();
+        if (!rpcPorts.includes(port)) rpcPorts.push(port);
+      }
+      settings["taskmanager.jobmanager.address"] = rpcPorts.map((p) => `127.0.0.1:${p}`).join(",");
+    }
     const jobmanagers: HaJobManager[] = [];
     try {
-      const started = await Promise.all(Array.from({ length: options.jobmanagers ?? 3 }, (_, i) => startJobManager(`jobmanager-${i}`, dir, settings, 0, 0)));
+      const started = await Promise.all(Array.from({ length: count }, (_, i) => startJobManager(`jobmanager-${i}`, dir, settings, 0, rpcPorts[i] ?? 0)));
       jobmanagers.push(...started);
     } catch (err) {
       await Promise.all(jobmanagers.map((j) => j.process.stop()));

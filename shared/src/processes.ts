@@ -14,16 +14,18 @@ export function isAlive(pid: number): boolean {
 
 /**
  * Whether `pid` is alive and still runs `entry` (a riffle process), not a later process that reused
- * the pid. Where /proc is missing (macOS) only liveness is checked.
+ * the pid; with `args`, only if its command line holds each of them too (`taskmanager.id=<id>`: not
+ * another riffle process that got the pid). Where /proc is missing (macOS) only liveness is checked.
  */
-export function isRiffleProcess(pid: number, entry: string): boolean {
+export function isRiffleProcess(pid: number, entry: string, args: readonly string[] = []): boolean {
   if (!isAlive(pid)) return false;
   if (!existsSync("/proc/self/cmdline")) return true;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     // Field 3, after the parenthesised command name: Z is a zombie, dead but not yet reaped.
     if (/\)\s+Z\s/.test(stat)) return false;
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(entry);
+    const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    return argv.includes(entry) && args.every((a) => argv.includes(a));
   } catch {
     return false;
   }

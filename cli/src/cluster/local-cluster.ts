@@ -282,6 +282,12 @@ export class LocalCluster {
         );
       }
       const free = options.freePorts ?? embedded;
+      // On fixed ports every JobManager knows the others' addresses: given as taskmanager.jobmanager.address,
+      // the TaskManagers their resource manager's provider starts follow whichever leads (none without a provider).
+      if (!free && jobmanagers > 1 && config["jobmanager.rpc.port"] > 0 && !config["taskmanager.jobmanager.address"]) {
+        const all = Array.from({ length: jobmanagers }, (_, i) => `${connectHost(config["jobmanager.rpc.address"])}:${config["jobmanager.rpc.port"] + i}`);
+        haSettings.push(`taskmanager.jobmanager.address=${all.join(",")}`);
+      }
       const started = [];
       for (let i = 0; i < jobmanagers; i++) {
         const name = jobmanagers === 1 ? "jobmanager" : `jobmanager-${i + 1}`;

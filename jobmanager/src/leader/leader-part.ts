@@ -19,9 +19,9 @@ export interface LeaderPartOptions {
   recoverJobs: boolean;
   /** This JobManager's id, given to TaskManagers with the fencing token. */
   leaderId: string;
-  /** Where the resource manager's providers keep their files (jobmanager.storage.dir). */
+  /** This JobManager's jobmanager.storage.dir (the process provider's records without high availability). */
   storageDir: string;
-  /** The gRPC address TaskManagers a provider starts register at. */
+  /** This JobManager's gRPC address: what TaskManagers a provider starts get unless taskmanager.jobmanager.address lists every JobManager. */
   rpcAddress: string;
   /** Plans a job (the JobManager's plan workers, shared by its leaderships). */
   plan(options: PlanOptions): Promise<JobGraph>;
@@ -122,10 +122,7 @@ export class LeaderPart {
         clock,
         logger: resourceLogger,
       });
-      this.slots.explainShortage(() => {
-        const failure = rm.failure;
-        return failure ? `the ${rm.providerName} provider cannot start TaskManagers (${failure})` : undefined;
-      });
+      this.slots.explainShortage(() => rm.shortage);
       this.resources = rm;
     }
     // TaskManagers may register at once (they find a JobManager without high availability by its

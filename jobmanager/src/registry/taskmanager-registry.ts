@@ -172,6 +172,24 @@ export class TaskManagerRegistry {
     return picks?.map((id) => this.taskmanagers.get(id)!.takeSlot(jobId));
   }
 
+  /**
+   * Takes an idle TaskManager's slots out of the pool before it is stopped (the resource manager
+   * releasing it): no job is given a slot on it from now on. Refused (false) when it is unknown or
+   * any of its slots is held, e.g. allocated since it was found idle: it is not released then.
+   */
+  takeOutOfPool(taskmanagerId: string): boolean {
+    const tm = this.taskmanagers.get(taskmanagerId);
+    if (!tm || tm.slotOwners.some((o) => o !== undefined)) return false;
+    tm.releasing = true;
+    return true;
+  }
+
+  /** Puts a TaskManager whose release failed (it still runs) back into the pool. */
+  returnToPool(taskmanagerId: string): void {
+    const tm = this.taskmanagers.get(taskmanagerId);
+    if (tm) tm.releasing = false;
+  }
+
   /** Frees a slot held by `jobId`; a slot of a lost or re-registered TaskManager is gone already. */
   release(slot: SlotRef, jobId: string): boolean {
     const tm = this.current(slot.taskmanagerId, slot.registrationId);

@@ -27,6 +27,11 @@ export class RegisteredTaskManager {
   readonly slotOwners: Array<string | undefined>;
   lastHeartbeatAt: number;
   sink: HeartbeatSink | undefined;
+  /**
+   * Being stopped by the resource manager: its slots are out of the pool (a TaskManager that is
+   * stopping closes its slots before it drops its connection, so none may be allocated meanwhile).
+   */
+  releasing = false;
 
   constructor(
     request: RegisterTaskManagerRequest,
@@ -42,7 +47,9 @@ export class RegisteredTaskManager {
     this.lastHeartbeatAt = registeredAt;
   }
 
+  /** Slots a job may take now: none while it is being released. */
   get freeSlots(): number {
+    if (this.releasing) return 0;
     return this.slotOwners.filter((o) => o === undefined).length;
   }
 

@@ -1,12 +1,13 @@
 import { mkdtempSync, rmSync } from "node:fs";
+import { type IncomingMessage, createServer as createHttpServer } from "node:http";
 import { type Socket, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ManualClock, loadConfig } from "@riffle/shared";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { silentLogger } from "../testing/fixtures.js";
-import { DockerProvider, connect } from "./docker-provider.js";
-import { checkResourceSettings } from "./index.js";
+import { DockerProvider, connect, containerEnv } from "./docker-provider.js";
+import { checkResourceSettings, createProvider } from "./index.js";
 import { ResourceManager } from "./resource-manager.js";
 
 /** What the docker provider does without a daemon; with one, e2e/docker-provider.test.ts. */
@@ -74,7 +75,7 @@ describe("docker provider", () => {
     const clock = new ManualClock(0);
     const rm = new ResourceManager({
       provider,
-      registry: { get: () => undefined, slotCounts: () => ({ slotsAvailable: 0 }) },
+      registry: { get: () => undefined, slotCounts: () => ({ slotsAvailable: 0 }), takeOutOfPool: () => false, returnToPool: () => {} },
       slots: { pendingSlots: () => 2 },
       config: config({ "resourcemanager.docker.host": sock, "resourcemanager.taskmanagers.max": 2 }),
       clock,
@@ -86,5 +87,76 @@ describe("docker provider", () => {
     expect(rm.extraSlots()).toBe(0);
     expect(rm.counts.startFailures).toBe(0); // nothing started while what runs is unknown
     await rm.close(false);
+  });
+
+  it("gives a container every JobManager's address and the RIFFLE_* variables a TaskManager may see, never the REST tokens", async () => {
+    // A daemon that answers create and start as Docker does and records what it was asked (wait stays open, as for a running container).
+    const sock = join(dir, "recording-docker.sock");
+    const created: Array<{ Cmd: string[]; Env: string[] }> = [];
+    const held: IncomingMessage[] = [];
+    const server = createHttpServer((req, res) => {
+      let body = "";
+      req.on("data", (chunk: Buffer) => {
+        body += chunk.toString("utf8");
+      });
+      req.on("end", () => {
+        if (req.method === "POST" && req.url?.startsWith("/containers/create")) {
+          created.push(JSON.parse(body) as { Cmd: string[]; Env: string[] });
+          res.writeHead(201, { "content-type": "application/json" }).end(JSON.stringify({ Id: "c1", Warnings: [] }));
+        } else if (req.method === "POST" && req.url === "/containers/c1/start") {
+          res.writeHead(204).end();
+        } else if (req.method === "POST" && req.url?.startsWith("/containers/c1/wait")) {
+          held.push(req);
+        } else {
+          res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ message: `unexpected ${req.method} ${req.url}` }));
+        }
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(sock, resolve));
+    const env = { ...process.env };
+    try {
+      process.env.RIFFLE_REST_AUTH_OPERATOR_TOKEN = "s3cret";
+      process.env.RIFFLE_REST_CLIENT_TOKEN = "s3cret-too";
+      process.env.RIFFLE_RESOURCEMANAGER_DOCKER_IMAGE = "riffle:test";
+      process.env.RIFFLE_TASKMANAGER_ID = "not-its-id";
+      process.env.RIFFLE_STATE_BACKEND = "leveldb";
+      process.env.RIFFLE_LOG_LEVEL = "debug";
+      const addresses = "10.0.0.1:6123,10.0.0.2:6123,10.0.0.3:6123";
+      const provider = createProvider(
+        config({
+          "resourcemanager.docker.host": sock,
+          "high-availability.type": "etcd",
+          "high-availability.etcd.endpoints": "127.0.0.1:2379",
+          "taskmanager.jobmanager.address": addresses,
+        }),
+        { storageDir: dir, jobmanagerAddress: "10.0.0.1:6123", logger: silentLogger },
+      );
+      await provider.start("taskmanager-a");
+      expect(created).toHaveLength(1);
+      const { Cmd, Env } = created[0]!;
+      expect(Cmd).toContain(`taskmanager.jobmanager.address=${addresses}`);
+      expect(Cmd.filter((a) => a.startsWith("taskmanager.jobmanager.address="))).toHaveLength(1);
+      expect(Env.sort()).toEqual(["RIFFLE_LOG_LEVEL=debug", "RIFFLE_STATE_BACKEND=leveldb"]);
+      expect(JSON.stringify(created[0])).not.toContain("s3cret");
+      await provider.close(false);
+    } finally {
+      process.env = env;
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  it("passes RIFFLE_* variables as the TaskManager's settings are inherited", () => {
+    expect(
+      containerEnv({
+        PATH: "/usr/bin",
+        RIFFLE_REST_AUTH_READ_ONLY_TOKEN: "t",
+        RIFFLE_JOB_AUTOSCALER_ENABLED: "true",
+        RIFFLE_TASKMANAGER_RPC_PORT: "7000",
+        RIFFLE_TASKMANAGER_SLOTS: "4",
+        RIFFLE_DEBUG: "network",
+        RIFFLE_SOMETHING_ELSE: "x",
+      }),
+    ).toEqual(["RIFFLE_TASKMANAGER_SLOTS=4", "RIFFLE_DEBUG=network"]);
   });
 });

@@ -1,11 +1,11 @@
-import { type Logger, RiffleError, type RiffleConfig } from "@riffle/shared";
+import { CONFIG_OPTIONS, type Logger, RiffleError, type RiffleConfig, envVarName } from "@riffle/shared";
 import Docker from "dockerode";
-import { inheritedSettings, settlesWithin } from "./process-provider.js";
+import { OWN_KEYS, inheritable, inheritedSettings, settlesWithin } from "./process-provider.js";
 import type { ProvidedTaskManager, ProviderExit, TaskManagerProvider } from "./provider.js";
 
 export interface DockerProviderOptions {
   config: RiffleConfig;
-  /** host:port of this JobManager's gRPC server (the containers share the host's network). */
+  /** Where the TaskManagers find the JobManager: host:port of every JobManager of the cluster, comma-separated (the containers share the host's network). */
   jobmanagerAddress: string;
   logger: Logger;
   /** Seconds Docker gives a TaskManager to exit after SIGTERM before it kills it. */
@@ -117,11 +117,7 @@ export class DockerProvider implements TaskManagerProvider {
           "--set",
           "taskmanager.metrics.port=0",
         ],
-        // The JobManager's RIFFLE_* settings reach the TaskManager as they would a child process;
-        // the rest of its environment (PATH, HOME) belongs to this machine, not the image.
-        Env: Object.entries(process.env)
-          .filter(([k, v]) => k.startsWith("RIFFLE_") && v !== undefined)
-          .map(([k, v]) => `${k}=${v}`),
+        Env: containerEnv(process.env),
         Labels: {
           [LABELS.component]: "taskmanager",
           [LABELS.clusterId]: this.clusterId,
@@ -333,6 +329,28 @@ export function connect(host: string): { docker: Docker; daemon: string } {
     "CONFIG_INVALID",
     `resourcemanager.docker.host: ${address} is not a Docker daemon address the docker provider can use; expected a socket path, unix:///path or tcp://host:port`,
   );
+}
+
+/** RIFFLE_* variables the TaskManager reads that are not configuration keys: its logging. */
+const LOGGING_VARIABLES = new Set(["RIFFLE_LOG_LEVEL", "RIFFLE_DEBUG"]);
+/** Configuration keys by their variable's name (`RIFFLE_REST_PORT` → `rest.port`). */
+const KEYS_BY_VARIABLE = new Map(Object.keys(CONFIG_OPTIONS).map((key) => [envVarName(key), key]));
+
+/**
+ * The environment of a TaskManager container: the JobManager's RIFFLE_* variables a child process
+ * would see, filtered as its settings are (`inheritable`): a container's environment is readable by
+ * anyone who may `docker inspect`, so the JobManager's alone (`rest.auth.*` tokens, the resource
+ * manager's) stay out, as do the TaskManager's own (its id, address and ports are given as flags).
+ * The rest of the JobManager's environment (PATH, HOME) belongs to this machine, not the image.
+ */
+export function containerEnv(env: NodeJS.ProcessEnv): string[] {
+  const out: string[] = [];
+  for (const [name, value] of Object.entries(env)) {
+    if (value === undefined || !name.startsWith("RIFFLE_")) continue;
+    const key = KEYS_BY_VARIABLE.get(name);
+    if (key !== undefined ? inheritable(key, OWN_KEYS) : LOGGING_VARIABLES.has(name)) out.push(`${name}=${value}`);
+  }
+  return out;
 }
 
 function describe(r: Running): ProvidedTaskManager {

@@ -13,8 +13,10 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { type Logger, type Registry, type RiffleConfig, RiffleError } from "@riffle/shared";
+import { highAvailabilityConfig } from "../ha/index.js";
 import { currentGauge } from "../metrics/current-gauge.js";
 import { DockerProvider, connect } from "./docker-provider.js";
+import { findCredentials } from "./kube-credentials.js";
 import { KubernetesProvider } from "./kubernetes-provider.js";
 import { ProcessProvider } from "./process-provider.js";
 import type { TaskManagerProvider } from "./provider.js";
@@ -65,6 +67,8 @@ function checkKubernetesSettings(config: RiffleConfig): void {
       `resourcemanager.kubernetes.kubeconfig: ${kubeconfig} does not exist; name a kubeconfig file, or leave it empty in a pod (its service account)`,
     );
   }
+  // Credentials that cannot work (in a pod without its token, or none anywhere) are refused now.
+  findCredentials(config);
   const clusterId = config["high-availability.cluster-id"];
   if (clusterId.length > 63) {
     throw new RiffleError(
@@ -79,24 +83,77 @@ function processEntry(config: RiffleConfig): string {
   return resolve(config["resourcemanager.process.entry"] || process.argv[1] || "");
 }
 
-/** The provider `resourcemanager.provider` names. */
+/**
+ * Where the TaskManagers a provider starts look for the leader: every JobManager of the cluster, as
+ * TaskManagers started by hand are told (`taskmanager.jobmanager.address`, comma-separated), so that
+ * after a failover they register with the new leader, which adopts them. Without that setting, only
+ * this JobManager (`own`, its bound gRPC address).
+ */
+export function providedTaskManagerAddress(config: RiffleConfig, own: string): string {
+  return config["taskmanager.jobmanager.address"].trim() || own;
+}
+
+/**
+ * Where the `process` provider records its TaskManagers (and their logs): with high availability in
+ * the cluster's shared storage, where whichever JobManager leads next finds and adopts them; else
+ * in this JobManager's storage directory, where it finds them after a restart.
+ */
+export function processProviderDir(config: RiffleConfig, storageDir: string): string {
+  const configured = config["resourcemanager.process.log-dir"];
+  if (configured) return resolve(configured);
+  const ha = highAvailabilityConfig(config);
+  return ha.type === "etcd" ? join(ha.storageDir, ha.clusterId, "taskmanagers") : join(storageDir, "taskmanagers");
+}
+
+/**
+ * The provider `resourcemanager.provider` names. `jobmanagerAddress`: this JobManager's gRPC
+ * address; `storageDir`: its `jobmanager.storage.dir`.
+ */
 export function createProvider(config: RiffleConfig, deps: { storageDir: string; jobmanagerAddress: string; logger: Logger }): TaskManagerProvider {
-  switch (config["resourcemanager.provider"]) {
+  const provider = config["resourcemanager.provider"];
+  const jobmanagerAddress = providedTaskManagerAddress(config, deps.jobmanagerAddress);
+  // (A kubernetes provider given a Service's address tells its pods that instead.)
+  const ownOnly = !config["taskmanager.jobmanager.address"].trim() && !(provider === "kubernetes" && config["resourcemanager.kubernetes.jobmanager.address"]);
+  if (provider !== "standalone" && config["high-availability.type"] === "etcd" && ownOnly) {
+    deps.logger.warn(
+      { provider, jobmanagerAddress },
+      `the TaskManagers the ${provider} provider starts know only this JobManager (${jobmanagerAddress}) and cannot follow another leader after a failover: set taskmanager.jobmanager.address to every JobManager's gRPC address (comma-separated), as for TaskManagers started by hand`,
+    );
+  }
+  if (provider === "kubernetes" && !config["resourcemanager.kubernetes.jobmanager.address"] && onlyReachableHere(jobmanagerAddress)) {
+    deps.logger.warn(
+      { provider, jobmanagerAddress },
+      `resourcemanager.kubernetes.jobmanager.address is empty, so TaskManager pods are told to register at ${jobmanagerAddress}, which a pod cannot reach (it is its own loopback or no address at all): set resourcemanager.kubernetes.jobmanager.address to a Service in front of the JobManagers' gRPC port (e.g. riffle-jobmanager:6123), or jobmanager.rpc.address to this pod's IP`,
+    );
+  }
+  switch (provider) {
     case "standalone":
       return new StandaloneProvider();
     case "process":
       return new ProcessProvider({
         config,
         entry: processEntry(config),
-        dir: config["resourcemanager.process.log-dir"] || join(deps.storageDir, "taskmanagers"),
-        jobmanagerAddress: deps.jobmanagerAddress,
+        dir: processProviderDir(config, deps.storageDir),
+        jobmanagerAddress,
         logger: deps.logger,
       });
     case "docker":
-      return new DockerProvider({ config, jobmanagerAddress: deps.jobmanagerAddress, logger: deps.logger });
+      return new DockerProvider({ config, jobmanagerAddress, logger: deps.logger });
     case "kubernetes":
-      return new KubernetesProvider({ config, jobmanagerAddress: deps.jobmanagerAddress, logger: deps.logger });
+      return new KubernetesProvider({ config, jobmanagerAddress, logger: deps.logger });
   }
+}
+
+/** Whether any of these `host:port` addresses names a loopback or unspecified host: reachable from this host's own network namespace only, or not at all. */
+export function onlyReachableHere(addresses: string): boolean {
+  return addresses.split(",").some((address) => {
+    const host = address
+      .trim()
+      .replace(/:\d+$/, "")
+      .replace(/^\[|\]$/g, "")
+      .toLowerCase();
+    return host === "localhost" || host === "::1" || host === "::" || host === "0.0.0.0" || host === "" || /^127\./.test(host);
+  });
 }
 
 /** The resource manager's numbers on the JobManager's /metrics. */

@@ -1,5 +1,6 @@
 import type { ChildProcess } from "node:child_process";
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { CONFIG_OPTIONS, type Logger, RiffleError, type RiffleConfig, isRiffleProcess, spawnIntoLogFile, taskManagerArgs } from "@riffle/shared";
 import type { ProvidedTaskManager, ProviderExit, TaskManagerProvider } from "./provider.js";
@@ -10,7 +11,7 @@ export interface ProcessProviderOptions {
   entry: string;
   /** The TaskManagers' log files and records (`<id>.log`, `<id>.json`). */
   dir: string;
-  /** host:port of this JobManager's gRPC server. */
+  /** Where the TaskManagers find the JobManager: host:port of every JobManager of the cluster, comma-separated (`taskmanager.jobmanager.address`). */
   jobmanagerAddress: string;
   logger: Logger;
   /** How long a TaskManager may take to exit after SIGTERM before it is killed. */
@@ -23,6 +24,8 @@ interface ProcessRecord {
   pid: number;
   entry: string;
   startedAt: number;
+  /** The machine it runs on (absent in records of earlier versions: this one). */
+  host?: string;
 }
 
 interface Running {
@@ -38,7 +41,7 @@ interface Running {
 const POLL_MS = 200;
 
 /** Settings a TaskManager gets its own value for, whatever the JobManager's configuration says. */
-const OWN_KEYS = new Set(["taskmanager.id", "taskmanager.jobmanager.address", "taskmanager.rpc.port", "taskmanager.metrics.port"]);
+export const OWN_KEYS = new Set(["taskmanager.id", "taskmanager.jobmanager.address", "taskmanager.rpc.port", "taskmanager.metrics.port"]);
 
 /**
  * `process`: TaskManagers as processes of this machine, `node <riffle CLI> taskmanager`, detached so
@@ -74,7 +77,7 @@ export class ProcessProvider implements TaskManagerProvider {
       );
     });
     child.unref();
-    const record: ProcessRecord = { id, pid: spawned, entry, startedAt: Date.now() };
+    const record: ProcessRecord = { id, pid: spawned, entry, startedAt: Date.now(), host: hostname() };
     writeFileSync(join(dir, `${id}.json`), `${JSON.stringify(record)}\n`);
     const running = this.track(record, child);
     child.once("exit", (code, signal) => this.exited(running, signal ? `was killed by ${signal}` : `exited with code ${code}`));
@@ -86,10 +89,14 @@ export class ProcessProvider implements TaskManagerProvider {
     const r = this.running.get(id);
     if (!r) return;
     r.stopping = true;
-    signal(r.record.pid, "SIGTERM");
+    // An adopted one is not our child: its pid is checked again right before each signal.
+    const send = (sig: NodeJS.Signals) => {
+      if (r.child || isRiffleProcess(r.record.pid, r.record.entry, identity(r.record))) signal(r.record.pid, sig);
+    };
+    send("SIGTERM");
     const timeout = this.options.stopTimeoutMs ?? 15_000;
     if (await settlesWithin(r.exited, timeout)) return;
-    signal(r.record.pid, "SIGKILL");
+    send("SIGKILL");
     await settlesWithin(r.exited, 5_000);
   }
 
@@ -104,7 +111,12 @@ export class ProcessProvider implements TaskManagerProvider {
         continue;
       }
       if (this.running.has(record.id)) continue;
-      if (isRiffleProcess(record.pid, record.entry)) {
+      // With high availability the records are shared: another machine's pids mean nothing here, and
+      // its TaskManagers are left to a JobManager on that machine (they register with any leader).
+      if (record.host !== undefined && record.host !== hostname()) continue;
+      // Its pid, running the riffle CLI, as this TaskManager: after a crash of the machine or a long
+      // while, the pid may belong to another process, even another riffle TaskManager (never signalled).
+      if (isRiffleProcess(record.pid, record.entry, identity(record))) {
         this.track(record, undefined);
         this.options.logger.info({ taskmanagerId: record.id, pid: record.pid }, "adopted a TaskManager process a previous JobManager started");
       } else {
@@ -133,7 +145,7 @@ export class ProcessProvider implements TaskManagerProvider {
     if (!child) {
       // Adopted: not our child, so no exit event; its pid is polled.
       const check = setInterval(() => {
-        if (!isRiffleProcess(record.pid, record.entry)) {
+        if (!isRiffleProcess(record.pid, record.entry, identity(record))) {
           clearInterval(check);
           this.exited(r, "is gone (its process ended)");
         }
@@ -168,7 +180,7 @@ export function inheritedSettings(config: RiffleConfig): string[] {
 export function inheritedValues(config: RiffleConfig, own: ReadonlySet<string>): Array<[string, string]> {
   const out: Array<[string, string]> = [];
   for (const [key, option] of Object.entries(CONFIG_OPTIONS)) {
-    if (own.has(key) || key.startsWith("resourcemanager.") || key.startsWith("rest.") || key.startsWith("job.autoscaler.")) continue;
+    if (!inheritable(key, own)) continue;
     const value = (config as Record<string, unknown>)[key];
     const parsed = option.schema.safeParse(option.default);
     if (parsed.success && JSON.stringify(parsed.data) === JSON.stringify(value)) continue;
@@ -176,6 +188,20 @@ export function inheritedValues(config: RiffleConfig, own: ReadonlySet<string>):
     out.push([key, String(value)]);
   }
   return out;
+}
+
+/**
+ * Whether a TaskManager a provider starts gets the JobManager's value of `key`: not its own ones
+ * (`own`), nor the JobManager's alone (resource manager, autoscaler, and REST, whose `rest.auth.*`
+ * tokens a TaskManager has no use for and must not carry where others can read them).
+ */
+export function inheritable(key: string, own: ReadonlySet<string>): boolean {
+  return !own.has(key) && !key.startsWith("resourcemanager.") && !key.startsWith("rest.") && !key.startsWith("job.autoscaler.");
+}
+
+/** What a recorded TaskManager's command line holds besides the CLI script: its id (see taskManagerArgs). */
+function identity(record: ProcessRecord): string[] {
+  return [`taskmanager.id=${record.id}`];
 }
 
 function describe(record: ProcessRecord): ProvidedTaskManager {

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ManualClock, RiffleError, createLogger, loadConfig } from "@riffle/shared";
+import { TaskManagerRegistry } from "../registry/index.js";
+import { SlotProvider } from "../scheduler/index.js";
 import type { ProvidedTaskManager, ProviderExit, TaskManagerProvider } from "./provider.js";
 import { type RegisteredView, ResourceManager, type SlotDemand } from "./resource-manager.js";
 
@@ -79,8 +81,20 @@ class FakeRegistry implements RegisteredView {
 
   slotCounts() {
     let slotsAvailable = 0;
-    for (const owners of this.tms.values()) slotsAvailable += owners.filter((o) => o === undefined).length;
+    for (const [id, owners] of this.tms) if (!this.outOfPool.has(id)) slotsAvailable += owners.filter((o) => o === undefined).length;
     return { slotsAvailable };
+  }
+
+  readonly outOfPool = new Set<string>();
+
+  takeOutOfPool(id: string): boolean {
+    if (this.tms.get(id)?.some((o) => o !== undefined) !== false) return false;
+    this.outOfPool.add(id);
+    return true;
+  }
+
+  returnToPool(id: string): void {
+    this.outOfPool.delete(id);
   }
 
   /** A job takes every slot of `id`. */
@@ -156,6 +170,13 @@ describe("ResourceManager", () => {
     expect(provider.started).toHaveLength(3);
     expect(rm.extraSlots()).toBe(0);
     expect(rm.counts.started).toBe(3);
+    // The wait cannot end by this resource manager: the job's NO_RESOURCE_AVAILABLE names max.
+    expect(rm.shortage).toBe(
+      "the recording provider already runs resourcemanager.taskmanagers.max (3) TaskManagers of 2 slots, so it starts no more (raise the max)",
+    );
+    demand.pending = 0;
+    await advance(500);
+    expect(rm.shortage).toBeUndefined();
   });
 
   it("replaces a TaskManager that died while its slots are needed, and keeps min running", async () => {
@@ -251,6 +272,78 @@ describe("ResourceManager", () => {
     await advance(120_000);
     expect(provider.stopped).not.toContain(a);
     expect(rm.states().registered).toBe(1);
+  });
+
+  it("takes an idle TaskManager's slots out of the pool before stopping it: a job asking meanwhile gets none of them", async () => {
+    // The real registry and slot provider: what a submission or a rescale allocates from.
+    const clock = new ManualClock(1_000_000);
+    const registry = new TaskManagerRegistry({ heartbeatIntervalMs: 1_000, heartbeatTimeoutMs: 600_000, logger: log, clock });
+    const slots = new SlotProvider(registry, 60_000, log, clock);
+    const provider = new RecordingProvider();
+    /** What a job that asks for a slot while the provider stops the TaskManager is given. */
+    const askedDuringStop: Array<string[] | "waits"> = [];
+    provider.stop = async (id: string) => {
+      provider.stopped.push(id);
+      // The TaskManager is closing its slots now, and still registered until its connection drops.
+      let given: string[] | "waits" = "waits";
+      void slots.request("job-b", 1).promise.then((refs) => {
+        given = refs.map((r) => r.taskmanagerId);
+      });
+      await settle();
+      askedDuringStop.push(given);
+    };
+    const config = loadConfig({
+      env: {},
+      overrides: { "taskmanager.slots": String(SLOTS_PER_TM), "resourcemanager.taskmanagers.max": "2", "resourcemanager.taskmanager-timeout": "30s" },
+    });
+    const rm = new ResourceManager({ provider, registry, slots, config, clock, logger: log });
+    provider.adoptable = [{ id: "tm-idle", startedAt: 0, where: "fake tm-idle" }];
+    await rm.start();
+    await settle();
+    registry.register({ taskmanagerId: "tm-idle", address: "tm-idle:1", slots: SLOTS_PER_TM, metricsAddress: "", pid: 1 });
+    clock.advance(500);
+    await settle();
+    expect(rm.states().registered).toBe(1);
+    clock.advance(31_000);
+    await settle();
+    expect(provider.stopped).toEqual(["tm-idle"]);
+    // The job waits (for a TaskManager the resource manager starts) instead of being deployed onto a closing one.
+    expect(askedDuringStop).toEqual(["waits"]);
+    expect(registry.slotCounts().slotsAvailable).toBe(0);
+    await rm.close(false);
+    slots.close();
+    registry.close();
+  });
+
+  it("does not release a TaskManager any of whose slots is held, and puts one whose stop failed back into the pool", async () => {
+    const registry = new TaskManagerRegistry({ heartbeatIntervalMs: 1_000, heartbeatTimeoutMs: 600_000, logger: log, clock: new ManualClock(0) });
+    registry.register({ taskmanagerId: "tm-a", address: "tm-a:1", slots: 2, metricsAddress: "", pid: 1 });
+    const [slot] = registry.allocate("job-a", 1)!;
+    expect(registry.takeOutOfPool("tm-a")).toBe(false);
+    expect(registry.slotCounts().slotsAvailable).toBe(1);
+    registry.release(slot!, "job-a");
+    expect(registry.takeOutOfPool("tm-a")).toBe(true);
+    expect(registry.allocate("job-b", 1)).toBeUndefined();
+    registry.returnToPool("tm-a");
+    expect(registry.allocate("job-b", 2)).toHaveLength(2);
+    registry.close();
+
+    // A provider that cannot stop it: it still runs and is registered, so it is supervised again.
+    const { provider, registry: fake, rm, advance, registerAll, demand } = await setUp();
+    provider.stop = async () => {
+      throw new Error("the daemon did not answer");
+    };
+    await rm.start();
+    demand.pending = 2;
+    await advance(500);
+    registerAll();
+    demand.pending = 0;
+    await advance(500);
+    await advance(30_500);
+    expect(rm.counts.released).toBe(1);
+    await settle();
+    expect(rm.states()).toEqual({ starting: 0, registered: 1, stopping: 0 });
+    expect(fake.outOfPool.size).toBe(0);
   });
 
   it("stops and reports a TaskManager that never registers, and waits longer before each next start", async () => {

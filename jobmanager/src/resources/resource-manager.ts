@@ -3,10 +3,14 @@ import { type Logger, type RiffleConfig, toRiffleError } from "@riffle/shared";
 import type { Cancel, Clock } from "../clock.js";
 import type { ProviderExit, TaskManagerProvider } from "./provider.js";
 
-/** What the resource manager reads of the registry: who registered, and their slots. */
+/** What the resource manager reads of the registry (who registered, and their slots), and how it takes a TaskManager's slots away before releasing it. */
 export interface RegisteredView {
   get(taskmanagerId: string): { slotOwners: ReadonlyArray<string | undefined> } | undefined;
   slotCounts(): { slotsAvailable: number };
+  /** Takes an idle TaskManager's slots out of the pool; false when one of them is held (it is not released then). */
+  takeOutOfPool(taskmanagerId: string): boolean;
+  /** Puts them back (its stop failed: it still runs). */
+  returnToPool(taskmanagerId: string): void;
 }
 
 /** What it reads of the slot provider: slots that jobs wait for. */
@@ -76,6 +80,8 @@ export class ResourceManager {
   private failuresInRow = 0;
   private retryAt = 0;
   private lastFailure: string | undefined;
+  /** At the last tick, jobs waited for slots that only TaskManagers beyond `max` could give. */
+  private atMax = false;
   /** Whether the provider listed what it runs (adopted); until then nothing is started or released. */
   private reconciled = false;
   private reconciling = false;
@@ -240,6 +246,7 @@ export class ResourceManager {
     const starting = [...this.workers.values()].filter((w) => w.state === "starting").length;
     const missing = pending - registry.slotCounts().slotsAvailable - starting * this.slotsPerTaskManager;
     let want = Math.max(missing > 0 ? Math.ceil(missing / this.slotsPerTaskManager) : 0, this.min - this.active());
+    this.atMax = missing > 0 && want > this.max - this.active();
     want = Math.min(want, this.max - this.active());
     if (want > 0) {
       if (now < this.retryAt) return;
@@ -256,10 +263,12 @@ export class ResourceManager {
         continue;
       }
       w.idleSince ??= now;
-      if (now - w.idleSince >= config["resourcemanager.taskmanager-timeout"] && this.active() > this.min) {
+      // Its slots leave the pool before it is stopped: a job submitted or rescaled meanwhile is given
+      // none on a TaskManager that is closing them.
+      if (now - w.idleSince >= config["resourcemanager.taskmanager-timeout"] && this.active() > this.min && registry.takeOutOfPool(w.id)) {
         this.counts.released++;
         logger.info({ taskmanagerId: w.id, idleMs: now - w.idleSince }, `releasing TaskManager ${w.id}: its slots were all free for ${now - w.idleSince} ms`);
-        this.stop(w, now);
+        this.stop(w, now, true);
       }
     }
   }
@@ -305,14 +314,41 @@ export class ResourceManager {
     return this.lastFailure;
   }
 
-  private stop(w: Worker, now: number): void {
+  /**
+   * Why jobs waiting for slots get no more from this resource manager, for their NO_RESOURCE_AVAILABLE:
+   * its provider fails, or `max` TaskManagers run already (then the slot wait's own advice, "start
+   * more TaskManagers", means raising that setting, so the message names it).
+   */
+  get shortage(): string | undefined {
+    if (this.lastFailure !== undefined) return `the ${this.providerName} provider cannot start TaskManagers (${this.lastFailure})`;
+    if (this.atMax) {
+      return `the ${this.providerName} provider already runs resourcemanager.taskmanagers.max (${this.max}) TaskManagers of ${this.slotsPerTaskManager} slots, so it starts no more (raise the max)`;
+    }
+    return undefined;
+  }
+
+  /**
+   * `released`: an idle one whose slots were taken out of the pool. If the provider cannot stop it,
+   * it still runs and is registered: its slots go back and it is supervised again (released later).
+   */
+  private stop(w: Worker, now: number, released = false): void {
+    const { provider, registry, logger, clock } = this.options;
     this.enter(w, "stopping", now);
-    this.options.provider
-      .stop(w.id)
-      .catch((err: unknown) => this.options.logger.warn({ taskmanagerId: w.id, err: toRiffleError(err).message }, "stopping a TaskManager failed"))
-      .finally(() => {
+    provider.stop(w.id).then(
+      () => {
         if (this.workers.get(w.id) === w) this.workers.delete(w.id);
-      });
+      },
+      (err: unknown) => {
+        logger.warn({ taskmanagerId: w.id, err: toRiffleError(err).message }, "stopping a TaskManager failed");
+        if (this.workers.get(w.id) !== w) return;
+        if (released && registry.get(w.id)) {
+          registry.returnToPool(w.id);
+          this.enter(w, "registered", clock.now());
+        } else {
+          this.workers.delete(w.id);
+        }
+      },
+    );
   }
 
   private enter(w: Worker, state: WorkerState, now: number): void {

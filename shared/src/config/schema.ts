@@ -173,7 +173,7 @@ export const CONFIG_OPTIONS = {
   "taskmanager.jobmanager.address": opt(
     z.string(),
     "",
-    "host:port of the JobManager's gRPC server to register with, or several separated by commas (the JobManagers of a highly available cluster: the TaskManager registers with whichever leads, and moves on when another does); empty uses jobmanager.rpc.address and jobmanager.rpc.port. With high-availability.type etcd the TaskManager finds the leader in etcd instead.",
+    "host:port of the JobManager's gRPC server to register with, or several separated by commas (the JobManagers of a highly available cluster: the TaskManager registers with whichever leads, and moves on when another does); empty uses jobmanager.rpc.address and jobmanager.rpc.port. Set on a JobManager, it is what the TaskManagers its resource manager's provider starts are given: with high availability, list every JobManager so that they follow a new leader.",
   ),
   "taskmanager.registration.timeout": opt(
     duration(),
@@ -384,7 +384,7 @@ export const CONFIG_OPTIONS = {
   "resourcemanager.process.log-dir": opt(
     z.string(),
     "",
-    "`process` provider: directory of the TaskManagers' log files and records; empty: `<jobmanager.storage.dir>/taskmanagers`.",
+    "`process` provider: directory of the TaskManagers' log files and records, which every JobManager of the cluster must read (the next leader adopts what they record); empty: `<high-availability.storageDir>/<cluster-id>/taskmanagers` with high availability, else `<jobmanager.storage.dir>/taskmanagers`.",
   ),
   "resourcemanager.docker.image": opt(
     str(),
@@ -410,9 +410,18 @@ export const CONFIG_OPTIONS = {
   "resourcemanager.kubernetes.kubeconfig": opt(
     z.string(),
     "",
-    "`kubernetes` provider: the kubeconfig file to reach the Kubernetes API with; empty: in a pod, its service account (in-cluster), else $KUBECONFIG or ~/.kube/config.",
+    "`kubernetes` provider: the kubeconfig file to reach the Kubernetes API with; empty: $KUBECONFIG, else in a pod (KUBERNETES_SERVICE_HOST set) its service account (resourcemanager.kubernetes.in-cluster.service-account-dir), else ~/.kube/config.",
   ),
-  "resourcemanager.kubernetes.namespace": opt(str(), "default", "`kubernetes` provider: namespace of the TaskManager pods."),
+  "resourcemanager.kubernetes.in-cluster.service-account-dir": opt(
+    str(),
+    "/var/run/secrets/kubernetes.io/serviceaccount",
+    "`kubernetes` provider, in a pod without a kubeconfig: the directory of the JobManager's service account (`token`, `ca.crt`, `namespace`), where Kubernetes mounts it; the API server is $KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT over HTTPS.",
+  ),
+  "resourcemanager.kubernetes.namespace": opt(
+    z.string(),
+    "",
+    "`kubernetes` provider: namespace of the TaskManager pods; empty: the kubeconfig context's namespace (in a pod: its service account's `namespace` file), else `default`.",
+  ),
   "resourcemanager.kubernetes.image": opt(
     z.string(),
     "",
@@ -461,7 +470,7 @@ export const CONFIG_OPTIONS = {
   "resourcemanager.kubernetes.jobmanager.address": opt(
     z.string(),
     "",
-    "`kubernetes` provider: host:port the TaskManager pods register at (a Service in front of the JobManager's gRPC port, e.g. `riffle-jobmanager:6123`); empty: this JobManager's jobmanager.rpc.address and port.",
+    "`kubernetes` provider: host:port the TaskManager pods register at (a Service in front of the JobManager's gRPC port, e.g. `riffle-jobmanager:6123`); empty: taskmanager.jobmanager.address, else this JobManager's jobmanager.rpc.address and port (the JobManager warns at start when that is a loopback address, which a pod cannot reach).",
   ),
   "resourcemanager.kubernetes.termination-grace-period": opt(
     wholeSeconds(0, 3600),
