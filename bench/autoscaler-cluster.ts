@@ -70,7 +70,7 @@ interface Trace {
   /** The rate the job is first sized for (its parallelism nearest the target utilization there). */
   sizedFor: number;
   /** Moments the load rises to a new level (seconds into the trace), for the time to enough capacity. */
-  changes: Array<{ at: number; what: string }>;
+  changes: Array<{ at: number; what: string; until?: number }>;
 }
 
 /** `seconds` one-second segments with the rate of `f` at each second's middle. */
@@ -114,7 +114,7 @@ function traces(): Trace[] {
         { seconds: 114, rate: 30 },
       ],
       sizedFor: 30,
-      changes: [{ at: 30, what: "↑" }],
+      changes: [{ at: 30, what: "↑", until: 36 }],
     },
     {
       name: "noisy-plateau",
@@ -355,7 +355,7 @@ function summarize(run: TraceRun): Summary {
   const scaled = run.history.filter((e) => e.type === "scaled").flatMap((e) => e.vertices.filter((v) => v.vertexName.startsWith("Work")));
   const path = [run.initial, ...scaled.map((c) => c.to)];
   const toEnough = trace.changes.map((c, i) => {
-    const next = trace.changes[i + 1]?.at ?? end;
+    const next = c.until ?? trace.changes[i + 1]?.at ?? end;
     const window = samples.filter((s) => s.t >= c.at && s.t < next);
     // The first sample from which the running parallelism covers the arrivals for a metrics window (or until the next change).
     const k = window.findIndex((a) => window.every((b) => b.t < a.t || b.t >= a.t + HOLD_S || covers(b)) && (a.t + HOLD_S <= next || covers(window.at(-1)!)));
