@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type SeriesFixture, loadFixture, replayRecorded } from "../testing/recorded-series.js";
+import { type SeriesFixture, type VertexRow, loadFixture, replayRecorded } from "../testing/recorded-series.js";
 
 /**
  * The JobAutoscaler over metric series recorded on a real cluster (fixtures/, written by
@@ -17,6 +17,17 @@ function firstRunning(f: SeriesFixture): number {
 /** The ticks at which the autoscaler collected a sample, after `from`. */
 function collectedAfter(f: SeriesFixture, from: number): number[] {
   return f.ticks.filter((t) => t.t > from && t.sample).map((t) => t.t);
+}
+
+/** A vertex's records in per second between consecutive samples with new counters (one interval's rate, no averaging). */
+function intervalRates(f: SeriesFixture, vertex: number): number[] {
+  const rows = f.ticks.flatMap((t) => (t.sample ? [t.sample[vertex + 1] as VertexRow] : []));
+  const rates: number[] = [];
+  for (let i = 1; i < rows.length; i++) {
+    const [a, b] = [rows[i - 1]!, rows[i]!];
+    if (b[7]! > a[7]!) rates.push(((b[5]! - a[5]!) * 1000) / (b[7]! - a[7]!));
+  }
+  return rates;
 }
 
 /**
@@ -74,7 +85,13 @@ describe("JobAutoscaler over series recorded on a real cluster", () => {
     expect(run.rescales).toEqual([]);
     expect(run.events()).toEqual([]);
     expect(f.history).toEqual([]);
-    expect(run.autoscaler.status(run.graph).lastEvaluation).not.toBeNull();
+    const status = run.autoscaler.status(run.graph);
+    expect(status.lastEvaluation).not.toBeNull();
+    // What the window averages over: the source's rate in single intervals went above Work's true processing rate and below 0.4 of it.
+    const tpr = status.vertices[1]!.metrics!.trueProcessingRate!;
+    const source = intervalRates(f, 0);
+    expect(Math.max(...source)).toBeGreaterThan(tpr);
+    expect(Math.min(...source)).toBeLessThan(0.4 * tpr);
   });
 
   it("noisy plateau with a window of one interval: the same series rescales (the window's averaging is what keeps it)", async () => {
