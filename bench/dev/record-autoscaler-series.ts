@@ -91,7 +91,13 @@ function toFixture(c: TraceCase, all: AutoscalerInput[], history: JobAutoscalerI
   const rel = (t: number | null) => (t === null ? null : t - t0);
   return {
     case: c.name,
-    what: `traced-load (e2e/jobs/traced-load.ts) with --trace ${c.trace} and ${c.costMs ?? COST_MS} ms a record, from parallelism ${c.parallelism}, on a cluster whose process provider starts TaskManagers of ${c.slotsPerTaskManager} slot(s), at most ${c.maxTaskManagers}${c.sharedLock ? "; Work's subtasks share one lock" : ""}`,
+    what: `traced-load (e2e/jobs/traced-load.ts) with --trace ${c.trace} and ${c.costMs ?? COST_MS} ms a record, from parallelism ${c.parallelism}, on a cluster whose process provider starts TaskManagers of ${c.slotsPerTaskManager} slot(s), at most ${c.maxTaskManagers}${c.sharedLock ? "; Work's subtasks share one lock" : ""}${
+      c.config
+        ? `; ${Object.entries(c.config)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(", ")}`
+        : ""
+    }`,
     recorded: new Date(t0).toISOString(),
     graph: {
       maxParallelism: g.maxParallelism,
