@@ -318,6 +318,16 @@ export function decide(
       continue;
     }
     const direction: ScalingDirection = next > p ? "up" : "down";
+    if (direction === "up" && tpr > e.scaleDownRateThreshold) {
+      // Triggered below the band, but sized up for the newest eighth: a rise in load too new to show
+      // in the window's average. Scaling up now would size for a second or two of it (recorded on a
+      // cluster: 1 → 2 at 32 % where the new load needed 4). Keep the parallelism; once the
+      // average crosses the band's top, the scale-up is sized on the new load.
+      out[v.id] = keep(
+        `utilization ${pct(e.utilization)} is below ${pct(settings.targetUtilization - settings.utilizationBoundary)}, but the newest samples show a rise to ${fmt(e.sizingDataRate)}/s: keeping ${p} until the window shows it`,
+      );
+      continue;
+    }
     const rates = `true processing rate ${fmt(tpr)}/s at parallelism ${p}, target ${fmt(e.targetDataRate)}/s${e.catchUpDataRate > 0 ? ` + catch-up ${fmt(e.catchUpDataRate)}/s` : ""}`;
     if (direction === "up") {
       const last = lastScalings[v.id];
