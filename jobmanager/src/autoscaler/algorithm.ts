@@ -23,7 +23,7 @@ import type { AutoscalerSettings } from "./settings.js";
 export interface VertexSample {
   /**
    * Records read per second, summed over subtasks. A source reads from outside: its rate is the
-   * records it emits (per output edge).
+   * records its source operator emits into the chain (networked or not).
    */
   inputRate: number;
   /** Records written per second into the vertex's network outputs, summed over subtasks and edges. */
@@ -236,11 +236,14 @@ export function evaluate(
   return out;
 }
 
-/** Records one input record of `v` yields on each of its output edges. */
+/**
+ * Records one input record of `v` yields on each of its output edges. A source that read nothing
+ * over the window (stalled, its backlog growing) is taken to pass on what it reads one for one.
+ */
 function outputRatio(v: VertexTopology, s: VertexSummary): number {
   const perEdge = s.outputRate / Math.max(1, v.outputEdges);
-  if (v.inputs.length === 0) return 1;
-  return s.inputRate > 0 ? perEdge / s.inputRate : 0;
+  if (s.inputRate > 0) return perEdge / s.inputRate;
+  return v.inputs.length === 0 ? 1 : 0;
 }
 
 /** The last rescale of a vertex, kept to judge whether a further scale-up would help. */

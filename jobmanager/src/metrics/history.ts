@@ -39,6 +39,8 @@ export interface SubtaskMetrics extends MetricsSample {
   numRecordsOutPerSecond: number;
   numBytesInPerSecond: number;
   numBytesOutPerSecond: number;
+  /** Records a source subtask emitted per second into its chain (Flink: the source operator's numRecordsOutPerSecond); 0 for other subtasks. */
+  sourceNumRecordsOutPerSecond: number;
 }
 
 /** One point of a vertex's chart: records per second summed over subtasks, times at the highest subtask. */
@@ -127,6 +129,7 @@ export class SubtaskSeries {
       numRecordsOutPerSecond: rate((s) => s.recordsOut),
       numBytesInPerSecond: rate((s) => s.bytesIn),
       numBytesOutPerSecond: rate((s) => s.bytesOut),
+      sourceNumRecordsOutPerSecond: rate((s) => s.sourceRecordsOut ?? 0),
     };
   }
 }

@@ -42,8 +42,10 @@ export function registerMetricRoutes(app: RestApp, ctx: RestContext, scraper: Ta
     ...routeOptions(routes.vertexSubtaskMetrics),
     handler: async (req) => {
       const job = ctx.dispatcher.job(req.params.id);
-      vertexOf(job, req.params.vid);
-      const values = measuredSubtasks(job, ctx.metricsHistory, req.params.vid).flatMap((s) => (s.metrics ? [subtaskMetricValues(s.metrics, s.running)] : []));
+      const isSource = vertexOf(job, req.params.vid).inputs.length === 0;
+      const values = measuredSubtasks(job, ctx.metricsHistory, req.params.vid).flatMap((s) =>
+        s.metrics ? [subtaskMetricValues(s.metrics, s.running, isSource)] : [],
+      );
       return aggregate(values, req.query.get, req.query.agg);
     },
   });
@@ -119,10 +121,12 @@ export function registerMetricRoutes(app: RestApp, ctx: RestContext, scraper: Ta
   });
 }
 
-function vertexOf(job: JobMaster, vertexId: string): void {
-  if (!job.graph.vertices.some((v) => v.id === vertexId)) {
+function vertexOf(job: JobMaster, vertexId: string): JobMaster["graph"]["vertices"][number] {
+  const vertex = job.graph.vertices.find((v) => v.id === vertexId);
+  if (!vertex) {
     throw new RiffleError("NOT_FOUND", `job ${job.id} has no vertex ${vertexId}; its vertices are ${job.graph.vertices.map((v) => v.id).join(", ")}`);
   }
+  return vertex;
 }
 
 /**

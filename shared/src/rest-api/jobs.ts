@@ -23,9 +23,9 @@ export type TaskCounts = z.infer<typeof TaskCounts>;
 
 /** Records per second of a job, measured at the JobManager (Riffle's). */
 export const Throughput = z.object({
-  /** Records the job's sources emit per second. */
+  /** Records the job's sources emit per second (into their chains, whether they then cross the network or not). */
   numRecordsOutPerSecond: z.number(),
-  /** Records the job's sinks (vertices without outputs) receive per second. */
+  /** Records the job's sinks (vertices without outputs) receive per second; a sink chained to its source receives what the source emits. */
   numRecordsInPerSecond: z.number(),
 });
 export type Throughput = z.infer<typeof Throughput>;
