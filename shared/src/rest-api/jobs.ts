@@ -309,11 +309,19 @@ export type ResultsPage = z.infer<typeof ResultsPage>;
 export const BackPressureLevel = z.enum(["ok", "low", "high"]);
 export type BackPressureLevel = z.infer<typeof BackPressureLevel>;
 
+/**
+ * As Flink's: `status` "ok" when some subtask of the vertex's current attempt has reported its times,
+ * "deprecated" (Flink's word for stats not available) before any has — right after a deployment or a
+ * rescale — and then there is no level and no timestamp. Only measured subtasks are listed, and the
+ * vertex's level is the highest of theirs: a client that needs the whole vertex measured compares
+ * `subtasks` with the vertex's parallelism. A subtask that ended waits for nothing (ratio 0).
+ */
 export const JobVertexBackPressure = z
   .object({
-    status: z.literal("ok"),
-    "backpressure-level": BackPressureLevel,
-    "end-timestamp": z.number().int(),
+    status: z.enum(["ok", "deprecated"]),
+    "backpressure-level": BackPressureLevel.optional(),
+    /** When the newest of the subtasks' reports arrived (ms since the epoch). */
+    "end-timestamp": z.number().int().optional(),
     subtasks: z.array(
       z.object({
         subtask: z.number().int(),
