@@ -235,6 +235,9 @@ describe("metrics at the JobManager", () => {
         const text = await (await fetch(`${cluster.restUrl}/metrics`)).text();
         expect(metricValue(text, "riffle_vertex_sourceNumRecordsOutPerSecond", labels)).toBeGreaterThan(1_500 * 0.5);
         expect(metricValue(text, "riffle_job_numRecordsOutPerSecond", { job_id: jobId })).toBeGreaterThan(1_500 * 0.5);
+        // The charts' history too (the dashboard's job throughput).
+        const points = (await cluster.rest<JobMetricsHistory>("GET", `/jobs/${jobId}/metrics/history`)).body.vertices[vertex.id]!;
+        expect(points.at(-1)!.sourceNumRecordsOutPerSecond).toBeGreaterThan(1_500 * 0.3);
       },
       { timeout: 20_000, interval: 250 },
     );

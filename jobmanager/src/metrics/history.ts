@@ -48,6 +48,8 @@ export interface VertexPoint {
   t: number;
   numRecordsInPerSecond: number;
   numRecordsOutPerSecond: number;
+  /** What the vertex's source emits into its chain per second (0 without a source). */
+  sourceNumRecordsOutPerSecond: number;
   busyTimeMsPerSecond: number;
   idleTimeMsPerSecond: number;
   backPressuredTimeMsPerSecond: number;
@@ -200,6 +202,7 @@ export class JobMetricsHistory {
         t,
         numRecordsInPerSecond: 0,
         numRecordsOutPerSecond: 0,
+        sourceNumRecordsOutPerSecond: 0,
         busyTimeMsPerSecond: 0,
         idleTimeMsPerSecond: 0,
         backPressuredTimeMsPerSecond: 0,
@@ -217,6 +220,7 @@ export class JobMetricsHistory {
         if (a.executionId === b.executionId && seconds > 0) {
           p.numRecordsInPerSecond += Math.max(0, b.recordsIn - a.recordsIn) / seconds;
           p.numRecordsOutPerSecond += Math.max(0, b.recordsOut - a.recordsOut) / seconds;
+          p.sourceNumRecordsOutPerSecond += Math.max(0, (b.sourceRecordsOut ?? 0) - (a.sourceRecordsOut ?? 0)) / seconds;
         }
         p.busyTimeMsPerSecond = Math.max(p.busyTimeMsPerSecond, b.busyMsPerSecond);
         p.idleTimeMsPerSecond = Math.max(p.idleTimeMsPerSecond, b.idleMsPerSecond);

@@ -357,6 +357,8 @@ export const JobMetricsHistory = z
           t: z.number().int(),
           numRecordsInPerSecond: z.number(),
           numRecordsOutPerSecond: z.number(),
+          /** What the vertex's source emits into its chain, networked or not (0 without a source). */
+          sourceNumRecordsOutPerSecond: z.number(),
           busyTimeMsPerSecond: z.number(),
           idleTimeMsPerSecond: z.number(),
           backPressuredTimeMsPerSecond: z.number(),
