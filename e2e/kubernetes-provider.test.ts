@@ -45,8 +45,8 @@ async function startApi(name: string, options: { quota?: { pods?: number } } = {
 
 /** The JobManager under test, with the kubernetes provider. */
 class Cluster extends ResourceCluster {
-  constructor(settings: Record<string, string | number>) {
-    super(settings, "kubernetes");
+  constructor(settings: Record<string, string | number>, env: NodeJS.ProcessEnv = {}) {
+    super(settings, "kubernetes", env);
   }
 }
 
@@ -330,6 +330,84 @@ describe("resource manager with the kubernetes provider", () => {
     }
   }, 120_000);
 
+  it("in a pod: no kubeconfig, the service account's token, CA certificate and namespace; a refused token is a clear 401 and the JobManager keeps serving", async () => {
+    const { api: server, core } = await startApi("in-cluster");
+    // What the kubelet mounts and sets in the JobManager's container, here in a directory of the test.
+    const pod = { KUBERNETES_SERVICE_HOST: "127.0.0.1", KUBERNETES_SERVICE_PORT: String(server.port), KUBECONFIG: "" };
+    const inCluster = (name: string, serviceAccountDir: string, extra: Record<string, string | number> = {}) => {
+      const s = settings(name, "", extra);
+      delete s["resourcemanager.kubernetes.kubeconfig"];
+      delete s["resourcemanager.kubernetes.namespace"];
+      return { ...s, "resourcemanager.kubernetes.in-cluster.service-account-dir": serviceAccountDir };
+    };
+    const sa = server.writeServiceAccount(join(work, "in-cluster", "serviceaccount"), NAMESPACE);
+    const cluster = new Cluster(inCluster("in-cluster", sa), pod);
+    await cluster.start();
+    try {
+      const submitted = await cluster.submit("e2e/jobs/count-to.ts", 2, ["--count", "20000"]);
+      expect(submitted.status).toBe(202);
+      const loaded = await cluster.jm.waitForLog((l) => String(l.msg).startsWith("kubernetes provider: API server"));
+      expect(loaded.msg).toBe(
+        `kubernetes provider: API server ${server.url}, namespace ${NAMESPACE}, credentials from the service account in ${sa} (in-cluster)`,
+      );
+      const job = await cluster.until(
+        "the job finished on a TaskManager pod",
+        () => cluster.job(submitted.body.jobid),
+        (j) => j.state === "FINISHED" || j.state === "FAILED",
+        90_000,
+      );
+      expect(job.state).toBe("FINISHED");
+      // The pod is in the service account's namespace (none configured).
+      const [tm] = await cluster.taskmanagers();
+      expect((await pods(core)).map((p) => p.metadata?.name)).toEqual([`riffle-default-${tm!.id}`]);
+      // The server refuses any request without the token: the JobManager sent the mounted one.
+      const anonymous = new KubeConfig();
+      anonymous.loadFromOptions({
+        clusters: [{ name: "c", server: server.url, caData: Buffer.from(server.certificate).toString("base64") }],
+        users: [{ name: "nobody" }],
+        contexts: [{ name: "x", cluster: "c", user: "nobody" }],
+        currentContext: "x",
+      });
+      await expect(anonymous.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: NAMESPACE })).rejects.toMatchObject({ code: 401 });
+      await cluster.jm.stop(30_000);
+      expect(await pods(core)).toEqual([]);
+    } finally {
+      await cluster.jm.stop();
+    }
+
+    // A token the API server does not accept (another cluster's, a deleted service account's): the
+    // provider cannot list, says 401 and what to check, starts nothing; a job waiting for slots fails
+    // with that reason, and the JobManager keeps serving.
+    const wrongSa = server.writeServiceAccount(join(work, "in-cluster", "wrong-serviceaccount"), NAMESPACE, "a-token-of-another-cluster");
+    const wrong = new Cluster(inCluster("in-cluster-wrong", wrongSa, { "jobmanager.slot-request.timeout": "3s" }), pod);
+    await wrong.start();
+    try {
+      const refused = await wrong.jm.waitForLog((l) => String(l.msg).startsWith("the kubernetes provider cannot list its TaskManagers"), 30_000);
+      expect(refused.msg).toMatch(
+        new RegExp(
+          `Kubernetes API refused to list the TaskManager pods \\(.*\\): 401 Unauthorized \\(the API server refused the token in ${wrongSa}/token: check that the JobManager's pod runs with its service account`,
+        ),
+      );
+      const submitted = await wrong.submit("e2e/jobs/count-to.ts", 1);
+      expect(submitted.status).toBe(202);
+      const failed = await wrong.until(
+        "the job failed for want of slots",
+        () => wrong.job(submitted.body.jobid),
+        (j) => j.state === "FAILED",
+        30_000,
+      );
+      expect(failed.failure?.code).toBe("NO_RESOURCE_AVAILABLE");
+      expect(failed.failure?.message).toMatch(
+        /the kubernetes provider cannot start TaskManagers \(cannot list its TaskManagers: PROVIDER_FAILED: .*401 Unauthorized \(the API server refused the token/,
+      );
+      expect((await wrong.rest("GET", "/overview")).status).toBe(200);
+      expect(wrong.jm.hasExited).toBe(false);
+      expect(await pods(core)).toEqual([]);
+    } finally {
+      await wrong.jm.stop(30_000);
+    }
+  }, 180_000);
+
   it("refuses to start without an image, or with a kubeconfig that does not exist", async () => {
     const base = { "rest.port": 0, "jobmanager.rpc.port": 0, "jobmanager.storage.dir": join(work, "bad"), "resourcemanager.provider": "kubernetes" };
     const noImage = new RiffleProcess("jobmanager", ["jobmanager", ...setFlags(base)]);
@@ -341,5 +419,22 @@ describe("resource manager with the kubernetes provider", () => {
     ]);
     expect((await noConfig.waitForExit(20_000)).code).toBe(1);
     expect(noConfig.stderr.join("\n")).toMatch(/resourcemanager.kubernetes.kubeconfig: .*nope.yaml does not exist/);
+    // In a pod whose service account token is not mounted.
+    const noToken = new RiffleProcess(
+      "jobmanager",
+      [
+        "jobmanager",
+        ...setFlags({
+          ...base,
+          "resourcemanager.kubernetes.image": "riffle:1",
+          "resourcemanager.kubernetes.in-cluster.service-account-dir": join(work, "no-serviceaccount"),
+        }),
+      ],
+      { KUBERNETES_SERVICE_HOST: "127.0.0.1", KUBERNETES_SERVICE_PORT: "6443", KUBECONFIG: "" },
+    );
+    expect((await noToken.waitForExit(20_000)).code).toBe(1);
+    expect(noToken.stderr.join("\n")).toMatch(
+      /KUBERNETES_SERVICE_HOST is set \(the JobManager runs in a pod\), but its service account's token is not at .*no-serviceaccount\/token: mount the service account token/,
+    );
   }, 60_000);
 });

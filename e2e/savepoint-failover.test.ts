@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RiffleProcess, TestCluster, checkpointStats, committedLines, waitForCheckpoints, allRunning } from "./harness/index.js";
+import { RiffleProcess, TestCluster, checkpointStats, committedLines, keyedCountLines, waitForCheckpoints, allRunning } from "./harness/index.js";
 
 /**
  * A completed savepoint stays restorable whatever its job does next (decision record 0007): a
@@ -33,16 +33,6 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 function jobArgs(out: string, rate: number, checkpointIntervalMs: number): string[] {
   return ["--out", out, "--count", String(COUNT), "--rate", String(rate), "--keys", String(KEYS), "--checkpoint-interval", String(checkpointIntervalMs)];
-}
-
-/** What a failure-free run commits: (k, 1), ..., (k, n_k) for every key k. */
-function expectedLines(): string[] {
-  const lines: string[] = [];
-  for (let k = 0; k < KEYS; k++) {
-    const n = Math.floor(COUNT / KEYS) + (k < COUNT % KEYS ? 1 : 0);
-    for (let i = 1; i <= n; i++) lines.push(JSON.stringify([k, i]));
-  }
-  return lines.sort();
 }
 
 async function startCluster(name: string): Promise<TestCluster> {
@@ -127,7 +117,7 @@ async function restoreAndCheck(cluster: TestCluster, savepointPath: string, out:
   expect((await checkpointStats<CheckpointStats>(cluster, jobId)).latest.restored?.external_path).toBe(savepointPath);
   const lines = committedLines(out);
   expect(lines.length).toBe(COUNT);
-  expect(lines).toEqual(expectedLines());
+  expect(lines).toEqual(keyedCountLines(COUNT, KEYS));
 }
 
 /**

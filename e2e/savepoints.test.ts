@@ -12,6 +12,7 @@ import {
   allRunning,
   checkpointStats,
   committedLines,
+  keyedCountLines,
   waitForCheckpoints,
 } from "./harness/index.js";
 
@@ -45,16 +46,6 @@ function storage(name: string): Settings {
 
 function jobArgs(out: string, count: number, rate: number, extra: string[] = []): string[] {
   return ["--out", out, "--count", String(count), "--rate", String(rate), "--keys", String(KEYS), ...extra];
-}
-
-/** What a failure-free run commits: (k, 1), ..., (k, n_k) for every key k. */
-function expectedLines(count: number): string[] {
-  const lines: string[] = [];
-  for (let k = 0; k < KEYS; k++) {
-    const n = Math.floor(count / KEYS) + (k < count % KEYS ? 1 : 0);
-    for (let i = 1; i <= n; i++) lines.push(JSON.stringify([k, i]));
-  }
-  return lines.sort();
 }
 
 /** Every subtask RUNNING (a savepoint needs running sources) and a checkpoint completed. */
@@ -135,7 +126,7 @@ describe("savepoints", () => {
       await second.waitForStatus(jobId, "FINISHED", 60_000);
       const stats = await checkpointStats<CheckpointStats>(second, jobId);
       expect(stats.latest.restored?.external_path).toBe(moved);
-      expect(committedLines(out)).toEqual(expectedLines(COUNT));
+      expect(committedLines(out)).toEqual(keyedCountLines(COUNT, KEYS));
     } finally {
       await second.stop();
     }
@@ -176,7 +167,7 @@ describe("savepoints", () => {
 
       const lines = committedLines(out);
       expect(lines.length).toBe(COUNT);
-      expect(lines).toEqual(expectedLines(COUNT));
+      expect(lines).toEqual(keyedCountLines(COUNT, KEYS));
       const maxPerKey = new Map<number, number>();
       for (const line of lines) {
         const [k, n] = JSON.parse(line) as [number, number];

@@ -1,6 +1,6 @@
 export { TestCluster, allRunning, metricValue, setFlags, type ClusterOptions, type JobDetails, type Settings } from "./cluster.js";
 export { RiffleProcess, REPO_ROOT, CLI, type LogLine } from "./process.js";
-export { committedLines, mulberry32, checkpointStats, waitForCheckpoints } from "./outputs.js";
+export { committedLines, keyedCountLines, mulberry32, checkpointStats, waitForCheckpoints } from "./outputs.js";
 export { killTaskManagers, type KillSchedule } from "./chaos.js";
 export { KafkaProxy, KafkaApiKey } from "./kafka-proxy.js";
 export { TestKafkaBroker, kcat, KAFKA_BROKER_MAIN, type KafkaBrokerOptions, type KcatResult } from "./kafka.js";

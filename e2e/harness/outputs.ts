@@ -12,6 +12,19 @@ export function committedLines(dir: string): string[] {
   return lines.sort();
 }
 
+/**
+ * What a failure-free run of a keyed count (e2e/jobs/savepoint-count.ts) commits, sorted as
+ * committedLines: (k, 1), ..., (k, n_k) for every key k, `count` records spread over `keys` keys.
+ */
+export function keyedCountLines(count: number, keys: number): string[] {
+  const lines: string[] = [];
+  for (let k = 0; k < keys; k++) {
+    const n = Math.floor(count / keys) + (k < count % keys ? 1 : 0);
+    for (let i = 1; i <= n; i++) lines.push(JSON.stringify([k, i]));
+  }
+  return lines.sort();
+}
+
 /** A seeded generator: kill schedules are random but repeatable. */
 export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;

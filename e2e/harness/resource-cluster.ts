@@ -16,10 +16,12 @@ export class ResourceCluster {
     private readonly settings: Record<string, string | number>,
     /** The provider's name, as the `provider` label of the resource manager's metrics. */
     private readonly provider: string,
+    /** Environment of the JobManager process beyond the test's own (e.g. a pod's KUBERNETES_SERVICE_HOST). */
+    private readonly env: NodeJS.ProcessEnv = {},
   ) {}
 
   async start(): Promise<void> {
-    this.jm = new RiffleProcess("jobmanager", ["jobmanager", ...setFlags(this.settings)]);
+    this.jm = new RiffleProcess("jobmanager", ["jobmanager", ...setFlags(this.settings)], this.env);
     const started = await this.jm.waitForLog((l) => l.msg === "JobManager started", 30_000);
     this.restUrl = `http://127.0.0.1:${started.restPort}`;
   }

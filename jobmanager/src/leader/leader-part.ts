@@ -122,10 +122,7 @@ export class LeaderPart {
         clock,
         logger: resourceLogger,
       });
-      this.slots.explainShortage(() => {
-        const failure = rm.failure;
-        return failure ? `the ${rm.providerName} provider cannot start TaskManagers (${failure})` : undefined;
-      });
+      this.slots.explainShortage(() => rm.shortage);
       this.resources = rm;
     }
     // TaskManagers may register at once (they find a JobManager without high availability by its

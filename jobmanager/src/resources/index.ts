@@ -15,6 +15,7 @@ import { join, resolve } from "node:path";
 import { type Logger, type Registry, type RiffleConfig, RiffleError } from "@riffle/shared";
 import { currentGauge } from "../metrics/current-gauge.js";
 import { DockerProvider, connect } from "./docker-provider.js";
+import { findCredentials } from "./kube-credentials.js";
 import { KubernetesProvider } from "./kubernetes-provider.js";
 import { ProcessProvider } from "./process-provider.js";
 import type { TaskManagerProvider } from "./provider.js";
@@ -65,6 +66,8 @@ function checkKubernetesSettings(config: RiffleConfig): void {
       `resourcemanager.kubernetes.kubeconfig: ${kubeconfig} does not exist; name a kubeconfig file, or leave it empty in a pod (its service account)`,
     );
   }
+  // Credentials that cannot work (in a pod without its token, or none anywhere) are refused now.
+  findCredentials(config);
   const clusterId = config["high-availability.cluster-id"];
   if (clusterId.length > 63) {
     throw new RiffleError(

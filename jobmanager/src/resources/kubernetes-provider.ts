@@ -12,6 +12,7 @@ import type {
   V1Pod,
 } from "@kubernetes/client-node";
 import { type Logger, RiffleError, type RiffleConfig, envVarName } from "@riffle/shared";
+import { type KubeCredentials, describeCredentials, findCredentials, loadKubeConfig, podNamespace, unauthorizedHint } from "./kube-credentials.js";
 import { inheritedValues, settlesWithin } from "./process-provider.js";
 import type { ProvidedTaskManager, ProviderExit, TaskManagerProvider } from "./provider.js";
 
@@ -97,7 +98,10 @@ export class KubernetesProvider implements TaskManagerProvider {
   readonly name = "kubernetes";
   private client: Promise<Client> | undefined;
   private server = "(the Kubernetes API)";
-  private readonly namespace: string;
+  /** Where the credentials come from: a kubeconfig, or in a pod its service account. */
+  private credentials: KubeCredentials | undefined;
+  /** The configured namespace; when none is, the kubeconfig context's or service account's, known once the client is loaded. */
+  private namespace: string;
   private readonly selector: string;
   private readonly pods = new Map<string, Tracked>();
   private listener: ((exit: ProviderExit) => void) | undefined;
@@ -109,15 +113,23 @@ export class KubernetesProvider implements TaskManagerProvider {
 
   constructor(private readonly options: KubernetesProviderOptions) {
     const c = options.config;
-    this.namespace = c["resourcemanager.kubernetes.namespace"];
+    this.namespace = c["resourcemanager.kubernetes.namespace"] || "default";
     this.selector = `${LABELS.name}=riffle,${LABELS.component}=taskmanager,${LABELS.cluster}=${c["high-availability.cluster-id"]}`;
   }
 
   private connect(): Promise<Client> {
     this.client ??= import("@kubernetes/client-node").then(
       (k) => {
-        const kc = loadKubeConfig(k.KubeConfig, this.options.config["resourcemanager.kubernetes.kubeconfig"]);
+        // Decided again at each load (the JobManager's start checked them already): a token mounted late is found.
+        const credentials = findCredentials(this.options.config);
+        const kc = loadKubeConfig(k.KubeConfig, credentials);
+        this.credentials = credentials;
         this.server = kc.getCurrentCluster()!.server;
+        this.namespace = podNamespace(this.options.config, kc);
+        this.options.logger.info(
+          { server: this.server, namespace: this.namespace, credentials: credentials.kind },
+          `kubernetes provider: API server ${this.server}, namespace ${this.namespace}, credentials from ${describeCredentials(credentials)}`,
+        );
         return { kc, core: kc.makeApiClient(k.CoreV1Api), apps: kc.makeApiClient(k.AppsV1Api), makeInformer: k.makeInformer, Observable: k.Observable };
       },
       (err: unknown) => {
@@ -422,7 +434,7 @@ export class KubernetesProvider implements TaskManagerProvider {
         err.code === 403
           ? " (a ResourceQuota, a missing service account, or RBAC: the JobManager's service account needs create, get, list, watch and delete on pods)"
           : err.code === 401
-            ? " (the credentials of the kubeconfig or the service account were refused)"
+            ? ` (${this.credentials ? unauthorizedHint(this.credentials) : "the credentials were refused"})`
             : err.code === 422
               ? " (check the resourcemanager.kubernetes.* settings)"
               : "";
@@ -431,28 +443,6 @@ export class KubernetesProvider implements TaskManagerProvider {
     const why = (err as Error | undefined)?.name === "AbortError" ? "no answer before the call's deadline" : describeError(err);
     return new RiffleError("PROVIDER_FAILED", `cannot ${what}: the Kubernetes API at ${this.server} did not answer (${why})`, { cause: err });
   }
-}
-
-/** The kubeconfig named, else in a pod its service account, else $KUBECONFIG or ~/.kube/config (client-node's default order). */
-function loadKubeConfig(KubeConfigClass: typeof KubeConfig, file: string): KubeConfig {
-  const kc = new KubeConfigClass();
-  try {
-    if (file) kc.loadFromFile(file);
-    else kc.loadFromDefault();
-  } catch (err) {
-    throw new RiffleError(
-      "CONFIG_INVALID",
-      `resourcemanager.kubernetes.kubeconfig: cannot load ${file || "the default kubeconfig"}: ${(err as Error).message}`,
-      { cause: err },
-    );
-  }
-  if (!kc.getCurrentCluster()) {
-    throw new RiffleError(
-      "CONFIG_INVALID",
-      `resourcemanager.kubernetes.kubeconfig: ${file || "the default kubeconfig"} names no current cluster; set its current-context`,
-    );
-  }
-  return kc;
 }
 
 /** `riffle-<cluster id>-<TaskManager id>`, made a valid pod name (lower case, at most 63 characters). */
@@ -487,7 +477,10 @@ function statusMessage(err: ApiException<unknown>): string {
   } catch {
     // Not a Status: say what came.
   }
-  return String(err.body ?? err.message).slice(0, 500);
+  if (err.body !== undefined) return String(err.body).slice(0, 500);
+  // No body kept (client-node drops it for statuses its API description lists without one, as 401):
+  // the reason line of its message ("HTTP-Code: 401\nMessage: Unauthorized\nBody: ...\nHeaders: ...").
+  return /^Message: (.*)$/m.exec(err.message)?.[1] ?? err.message.slice(0, 500);
 }
 
 /** An error answer of the API (client-node's ApiException), with status `code` if given. */

@@ -156,6 +156,13 @@ describe("ResourceManager", () => {
     expect(provider.started).toHaveLength(3);
     expect(rm.extraSlots()).toBe(0);
     expect(rm.counts.started).toBe(3);
+    // The wait cannot end by this resource manager: the job's NO_RESOURCE_AVAILABLE names max.
+    expect(rm.shortage).toBe(
+      "the recording provider already runs resourcemanager.taskmanagers.max (3) TaskManagers of 2 slots, so it starts no more (raise the max)",
+    );
+    demand.pending = 0;
+    await advance(500);
+    expect(rm.shortage).toBeUndefined();
   });
 
   it("replaces a TaskManager that died while its slots are needed, and keeps min running", async () => {

@@ -76,6 +76,8 @@ export class ResourceManager {
   private failuresInRow = 0;
   private retryAt = 0;
   private lastFailure: string | undefined;
+  /** At the last tick, jobs waited for slots that only TaskManagers beyond `max` could give. */
+  private atMax = false;
   /** Whether the provider listed what it runs (adopted); until then nothing is started or released. */
   private reconciled = false;
   private reconciling = false;
@@ -240,6 +242,7 @@ export class ResourceManager {
     const starting = [...this.workers.values()].filter((w) => w.state === "starting").length;
     const missing = pending - registry.slotCounts().slotsAvailable - starting * this.slotsPerTaskManager;
     let want = Math.max(missing > 0 ? Math.ceil(missing / this.slotsPerTaskManager) : 0, this.min - this.active());
+    this.atMax = missing > 0 && want > this.max - this.active();
     want = Math.min(want, this.max - this.active());
     if (want > 0) {
       if (now < this.retryAt) return;
@@ -303,6 +306,19 @@ export class ResourceManager {
   /** Why the last TaskManager start failed, while starts keep failing. */
   get failure(): string | undefined {
     return this.lastFailure;
+  }
+
+  /**
+   * Why jobs waiting for slots get no more from this resource manager, for their NO_RESOURCE_AVAILABLE:
+   * its provider fails, or `max` TaskManagers run already (then the slot wait's own advice, "start
+   * more TaskManagers", means raising that setting, so the message names it).
+   */
+  get shortage(): string | undefined {
+    if (this.lastFailure !== undefined) return `the ${this.providerName} provider cannot start TaskManagers (${this.lastFailure})`;
+    if (this.atMax) {
+      return `the ${this.providerName} provider already runs resourcemanager.taskmanagers.max (${this.max}) TaskManagers of ${this.slotsPerTaskManager} slots, so it starts no more (raise the max)`;
+    }
+    return undefined;
   }
 
   private stop(w: Worker, now: number): void {

@@ -410,9 +410,18 @@ export const CONFIG_OPTIONS = {
   "resourcemanager.kubernetes.kubeconfig": opt(
     z.string(),
     "",
-    "`kubernetes` provider: the kubeconfig file to reach the Kubernetes API with; empty: in a pod, its service account (in-cluster), else $KUBECONFIG or ~/.kube/config.",
+    "`kubernetes` provider: the kubeconfig file to reach the Kubernetes API with; empty: $KUBECONFIG, else in a pod (KUBERNETES_SERVICE_HOST set) its service account (resourcemanager.kubernetes.in-cluster.service-account-dir), else ~/.kube/config.",
   ),
-  "resourcemanager.kubernetes.namespace": opt(str(), "default", "`kubernetes` provider: namespace of the TaskManager pods."),
+  "resourcemanager.kubernetes.in-cluster.service-account-dir": opt(
+    str(),
+    "/var/run/secrets/kubernetes.io/serviceaccount",
+    "`kubernetes` provider, in a pod without a kubeconfig: the directory of the JobManager's service account (`token`, `ca.crt`, `namespace`), where Kubernetes mounts it; the API server is $KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT over HTTPS.",
+  ),
+  "resourcemanager.kubernetes.namespace": opt(
+    z.string(),
+    "",
+    "`kubernetes` provider: namespace of the TaskManager pods; empty: the kubeconfig context's namespace (in a pod: its service account's `namespace` file), else `default`.",
+  ),
   "resourcemanager.kubernetes.image": opt(
     z.string(),
     "",

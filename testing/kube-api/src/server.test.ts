@@ -307,4 +307,36 @@ describe("Kubernetes API test server", () => {
     expect(seen.at(-1)).toMatch(/^DELETED/);
     await expect(core.readNamespacedPod({ namespace: "default", name: "owned" })).rejects.toMatchObject({ code: 404 });
   });
+
+  it("serves client-node's own in-cluster configuration (loadFromCluster): the mounted token and CA certificate; a wrong token gets 401", async () => {
+    await start();
+    // client-node reads the service account under <prefix>/var/run/secrets/kubernetes.io/serviceaccount.
+    const prefix = mkdtempSync(join(dir, "pod-"));
+    const mount = join(prefix, "var/run/secrets/kubernetes.io/serviceaccount");
+    const saved = { host: process.env.KUBERNETES_SERVICE_HOST, port: process.env.KUBERNETES_SERVICE_PORT };
+    process.env.KUBERNETES_SERVICE_HOST = "127.0.0.1";
+    process.env.KUBERNETES_SERVICE_PORT = String(api.port);
+    try {
+      api.writeServiceAccount(mount, "default");
+      const kc = new KubeConfig();
+      kc.loadFromCluster(prefix);
+      expect(kc.getCurrentCluster()?.server).toBe(api.url);
+      expect(kc.getContextObject(kc.getCurrentContext())?.namespace).toBe("default");
+      expect((await kc.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: "default" })).items).toEqual([]);
+
+      api.writeServiceAccount(mount, "default", "not-the-token");
+      const wrong = new KubeConfig();
+      wrong.loadFromCluster(prefix);
+      // (client-node keeps no body for a status its API description does not list, as 401.)
+      await expect(wrong.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: "default" })).rejects.toMatchObject({ code: 401 });
+    } finally {
+      for (const [key, value] of [
+        ["KUBERNETES_SERVICE_HOST", saved.host],
+        ["KUBERNETES_SERVICE_PORT", saved.port],
+      ] as const) {
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
+      }
+    }
+  });
 });

@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type Server, createServer } from "node:https";
 import type { AddressInfo } from "node:net";
@@ -158,6 +158,27 @@ export class KubeApiServer {
       ].join("\n"),
     );
     return path;
+  }
+
+  /**
+   * Writes what Kubernetes mounts in a pod at /var/run/secrets/kubernetes.io/serviceaccount into
+   * `dir`: `token` (this server's, or `token` to present another), `ca.crt` (the certificate it
+   * serves with) and `namespace`. With KUBERNETES_SERVICE_HOST=127.0.0.1 and
+   * KUBERNETES_SERVICE_PORT=`port`, a client's in-cluster configuration reaches this server. Returns `dir`.
+   */
+  writeServiceAccount(dir: string, namespace = "default", token = this.options.token): string {
+    if (token === undefined) throw new Error("this server was started without a token: a service account needs one");
+    mkdirSync(dir, { recursive: true });
+    // As the kubelet projects them: no trailing newline.
+    writeFileSync(join(dir, "token"), token);
+    writeFileSync(join(dir, "ca.crt"), this.certificate);
+    writeFileSync(join(dir, "namespace"), namespace);
+    return dir;
+  }
+
+  /** The port it listens on (for KUBERNETES_SERVICE_PORT). */
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
   }
 
   /** Stops serving; `killPods`: kill every pod's processes too (else they are left running). */
