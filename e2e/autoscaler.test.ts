@@ -102,7 +102,8 @@ describe("autoscaler on a real cluster, TaskManagers from the process provider",
         const details = await cluster.job(jobId);
         if (details.state !== "RUNNING") break;
         const rescaled = details.vertices.find((v) => v.id === workVertex.id)!;
-        level = bp.body["backpressure-level"];
+        // Absent until the rescaled source's first report: wait for a measured "ok".
+        level = bp.body["backpressure-level"] ?? "not measured";
         if (rescaled.parallelism === to && rescaled.tasks.RUNNING === to && level === "ok") break;
         await new Promise((r) => setTimeout(r, 250));
       }

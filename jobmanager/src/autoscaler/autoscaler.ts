@@ -171,7 +171,13 @@ export class Autoscaler {
       settings = { disabled: toRiffleError(err).message };
       logger.warn(`autoscaler: not autoscaling job ${job.record.name} (${job.id}): ${settings.disabled}`);
     }
-    a = new JobAutoscaler(job.id, settings, { clock: this.options.clock, logger, realizer: this.realizer });
+    // A job taken over from an earlier leader goes on with that leader's autoscaler record (cap, history, blocked vertices).
+    a = new JobAutoscaler(
+      job.id,
+      settings,
+      { clock: this.options.clock, logger, realizer: this.realizer, persist: (record) => job.saveAutoscalerRecord(record) },
+      job.record.autoscaler,
+    );
     this.perJob.set(job.id, a);
     return a;
   }
