@@ -16,7 +16,8 @@
  * rows over 120 s of event time were added (both add minutes): nexmark about 4-5 minutes, windows
  * about 1.5 minutes, all of them about 11-12 minutes on 2 cores.
  *
- *   npm run bench                                         all of them
+ *   npm run bench                                         all of the above (not bench/autoscaler-traces.ts and
+ *                                                         bench/taskmanager-start.ts, which are run on their own)
  *   node --import tsx bench/run.ts keyed-shuffle latency  some of them (their rows replace the old ones)
  *   node --import tsx bench/run.ts nexmark windows        the eventtime pair
  *   node --import tsx bench/run.ts --quick                small counts, one run: checks they still work;

@@ -1,30 +1,19 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bundleJob } from "@riffle/cli";
 import type { JobAutoscalerInfo, JobVertexBackPressure } from "@riffle/shared/rest-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TestCluster, committedLines, mulberry32 } from "./harness/index.js";
+import { INEFFECTIVE, STEP_DOWN, STEP_UP, TRACED_LOAD_JOB, jobArgs, noisyPlateau, processProviderCluster } from "./autoscaler-cases.js";
+import { TestCluster, committedLines } from "./harness/index.js";
 
 /**
  * The autoscaler end to end on real processes: a source whose rate follows a scripted trace into a
  * vertex with a fixed cost per record (e2e/jobs/traced-load.ts), with the autoscaler's windows
- * shortened to seconds. Output is checked exactly through every rescale: each record once.
+ * shortened to seconds, on a cluster whose TaskManagers the JobManager's `process` provider starts
+ * for the slots a parallelism needs and releases when idle (the cases: e2e/autoscaler-cases.ts).
+ * Output is checked exactly through every rescale: each record once.
  */
-const JOB = "e2e/jobs/traced-load.ts";
-/** 20 ms a record: 50 records per second per Work subtask. */
-const COST_MS = 20;
-
-/** The job's autoscaler settings: the same algorithm as in production, on a timescale of seconds. */
-const AUTOSCALER = {
-  "job.autoscaler.interval": "1s",
-  "job.autoscaler.metrics.window": "10s",
-  "job.autoscaler.stabilization.interval": "3s",
-  "job.autoscaler.catch-up.duration": "0s",
-  "job.autoscaler.scale-down.interval": "10m",
-  "job.autoscaler.vertex.max-parallelism": 6,
-};
-
 let work: string;
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), "riffle-autoscaler-"));
@@ -48,23 +37,30 @@ function expectedLines(n: number): string[] {
   return Array.from({ length: n }, (_, i) => String(i)).sort();
 }
 
-describe("autoscaler on a real cluster", () => {
-  it("step up: rescales the slow vertex once, through a savepoint, to enough parallelism; back-pressure clears; every record once", async () => {
-    // 30/s for 25 s (Work at 60% of one subtask), then 120/s for 45 s: 6150 records.
-    const trace = "25:30,45:120";
-    const total = 25 * 30 + 45 * 120;
-    const out = join(work, "step-up");
-    const cluster = await TestCluster.start({
-      taskmanagers: 2,
-      taskmanager: { "taskmanager.slots": 3 },
-      config: { "heartbeat.interval": "500ms", "state.savepoints.dir": join(work, "savepoints") },
-    });
+/** The JobManager's log lines saying a TaskManager its provider started has registered. */
+function providedRegistrations(cluster: TestCluster): string[] {
+  return cluster.jobmanager.logs.map((l) => String(l.msg)).filter((m) => /^provided TaskManager taskmanager-\w+ registered$/.test(m));
+}
+
+/** The TaskManagers registered now. */
+async function taskManagerCount(cluster: TestCluster): Promise<number> {
+  return (await cluster.rest<{ taskmanagers: unknown[] }>("GET", "/taskmanagers")).body.taskmanagers.length;
+}
+
+describe("autoscaler on a real cluster, TaskManagers from the process provider", () => {
+  it("step up: rescales the slow vertex once, through a savepoint, onto TaskManagers started for it; back-pressure clears; every record once", async () => {
+    const c = STEP_UP;
+    const out = join(work, c.name);
+    const cluster = await TestCluster.start(processProviderCluster(c, work));
     try {
-      const jobId = await cluster.submit(JOB, {
-        parallelism: 1,
-        args: ["--out", out, "--trace", trace, "--cost-ms", String(COST_MS), "--autoscaler", JSON.stringify(AUTOSCALER)],
-      });
-      const job = await cluster.waitForStatus(jobId, "RUNNING");
+      const jobId = await cluster.submit(TRACED_LOAD_JOB, { parallelism: c.parallelism, args: jobArgs(c, out, work) });
+      const job = await cluster.waitForStatus(jobId, "RUNNING", 60_000);
+      // The resource manager started one TaskManager (2 slots) for the job's one slot.
+      await waitFor(
+        async () => providedRegistrations(cluster).length,
+        (n) => n >= 1,
+        10_000,
+      );
       const source = job.vertices.find((v) => v.name === "Traced Source")!;
       const workVertex = job.vertices.find((v) => v.name.startsWith("Work"))!;
 
@@ -83,6 +79,20 @@ describe("autoscaler on a real cluster", () => {
       expect(scaled.msg).toContain(`Work`);
       // Not before the step showed: 25 s of trace, less what the first start took.
       expect(rescale.time - job["start-time"]).toBeGreaterThan(20_000);
+      // Through a savepoint: the rescale's is the only one taken.
+      const savepoints = readdirSync(join(work, `${c.name}-savepoints`));
+      expect(savepoints).toHaveLength(1);
+      expect(existsSync(join(work, `${c.name}-savepoints`, savepoints[0]!, "_metadata"))).toBe(true);
+      // The rescaled job runs (the rescale completed): the resource manager started the TaskManagers its slots needed, and no more.
+      // (It logs a registration at its next tick after the registry's, which may come after the rescale completed.)
+      const needed = Math.ceil(to / c.slotsPerTaskManager);
+      expect(await taskManagerCount(cluster)).toBe(needed);
+      await waitFor(
+        async () => providedRegistrations(cluster).length,
+        (n) => n >= needed,
+        10_000,
+      );
+      expect(providedRegistrations(cluster)).toHaveLength(needed);
 
       // Back-pressure at the source clears once the rescaled Work has worked off the backlog.
       const deadline = scaledAt + 40_000;
@@ -92,7 +102,8 @@ describe("autoscaler on a real cluster", () => {
         const details = await cluster.job(jobId);
         if (details.state !== "RUNNING") break;
         const rescaled = details.vertices.find((v) => v.id === workVertex.id)!;
-        level = bp.body["backpressure-level"];
+        // Absent until the rescaled source's first report: wait for a measured "ok".
+        level = bp.body["backpressure-level"] ?? "not measured";
         if (rescaled.parallelism === to && rescaled.tasks.RUNNING === to && level === "ok") break;
         await new Promise((r) => setTimeout(r, 250));
       }
@@ -106,43 +117,19 @@ describe("autoscaler on a real cluster", () => {
       expect(after.body.counts).toEqual({ rescales: 1, failures: 0, skipped: 0 });
 
       const lines = committedLines(out);
-      expect(lines.length).toBe(total);
-      expect(lines).toEqual(expectedLines(total));
+      expect(lines.length).toBe(c.total);
+      expect(lines).toEqual(expectedLines(c.total));
     } finally {
       await cluster.stop();
     }
   }, 240_000);
 
-  it("a vertex that cannot go faster, with TaskManagers from the process provider: one scale-up, found ineffective, none after it", async () => {
-    // Work's 20 ms per record are paid under one lock for all its subtasks: 50/s in all, whatever its parallelism.
-    const trace = "15:30,60:120";
-    const out = join(work, "ineffective");
-    const cluster = await TestCluster.start({
-      taskmanagers: 0,
-      config: { "heartbeat.interval": "500ms", "taskmanager.slots": 2 },
-      jobmanager: {
-        "state.savepoints.dir": join(work, "savepoints"),
-        "resourcemanager.provider": "process",
-        "resourcemanager.taskmanagers.max": 3,
-        "resourcemanager.taskmanager-timeout": "5s",
-      },
-    });
+  it("a vertex that cannot go faster: one scale-up, found ineffective, none after it", async () => {
+    const c = INEFFECTIVE;
+    const out = join(work, c.name);
+    const cluster = await TestCluster.start(processProviderCluster(c, work));
     try {
-      const jobId = await cluster.submit(JOB, {
-        parallelism: 1,
-        args: [
-          "--out",
-          out,
-          "--trace",
-          trace,
-          "--cost-ms",
-          String(COST_MS),
-          "--shared-lock",
-          join(work, "work.lock"),
-          "--autoscaler",
-          JSON.stringify(AUTOSCALER),
-        ],
-      });
+      const jobId = await cluster.submit(TRACED_LOAD_JOB, { parallelism: c.parallelism, args: jobArgs(c, out, work) });
       await cluster.waitForStatus(jobId, "RUNNING", 60_000);
       // The resource manager started a TaskManager for the job's one slot.
       await cluster.jobmanager.waitForLog((l) => /^provided TaskManager taskmanager-\w+ registered$/.test(String(l.msg)), 30_000);
@@ -152,11 +139,11 @@ describe("autoscaler on a real cluster", () => {
       const info = (await cluster.rest<JobAutoscalerInfo>("GET", `/jobs/${jobId}/autoscaler`)).body;
       const scaled = info.history.filter((e) => e.type === "scaled");
       expect(scaled).toHaveLength(1);
+      // Sized on the first seconds of the step (2 to 4 measured): the test is that it stays the only one.
       const to = scaled[0]!.vertices[0]!.to;
-      expect(to).toBeGreaterThanOrEqual(3);
-      // More parallelism than one TaskManager's 2 slots: the resource manager started another for the rescale.
-      const tms = (await cluster.rest<{ taskmanagers: unknown[] }>("GET", "/taskmanagers")).body.taskmanagers;
-      expect(tms.length).toBe(Math.ceil(to / 2));
+      expect(to).toBeGreaterThanOrEqual(2);
+      // The TaskManagers the new parallelism needs, and no more.
+      expect(await taskManagerCount(cluster)).toBe(Math.ceil(to / c.slotsPerTaskManager));
       const workVertex = info.vertices.find((v) => v.name.startsWith("Work"))!;
       expect(workVertex).toMatchObject({ parallelism: to, scaleUpBlocked: true });
 
@@ -182,30 +169,19 @@ describe("autoscaler on a real cluster", () => {
     }
   }, 240_000);
 
-  it("step down: scales down once, after the scale-down delay, and every record once", async () => {
-    // 80/s for 25 s on 2 subtasks (80 % of 100/s), then 15/s, which one subtask takes at 30 %: 2750 records.
-    const trace = "25:80,50:15";
-    const total = 25 * 80 + 50 * 15;
-    const out = join(work, "step-down");
-    const cluster = await TestCluster.start({
-      taskmanagers: 2,
-      config: { "heartbeat.interval": "500ms", "state.savepoints.dir": join(work, "savepoints") },
-    });
+  it("step down: scales down once, after the scale-down delay; the idle TaskManager is released; every record once", async () => {
+    const c = STEP_DOWN;
+    const out = join(work, c.name);
+    const cluster = await TestCluster.start(processProviderCluster(c, work));
     try {
-      const jobId = await cluster.submit(JOB, {
-        parallelism: 2,
-        args: [
-          "--out",
-          out,
-          "--trace",
-          trace,
-          "--cost-ms",
-          String(COST_MS),
-          "--autoscaler",
-          JSON.stringify({ ...AUTOSCALER, "job.autoscaler.scale-down.interval": "12s" }),
-        ],
-      });
-      const job = await cluster.waitForStatus(jobId, "RUNNING");
+      const jobId = await cluster.submit(TRACED_LOAD_JOB, { parallelism: c.parallelism, args: jobArgs(c, out, work) });
+      const job = await cluster.waitForStatus(jobId, "RUNNING", 60_000);
+      // One slot per TaskManager: two TaskManagers for parallelism 2.
+      await waitFor(
+        async () => providedRegistrations(cluster).length,
+        (n) => n >= 2,
+        10_000,
+      );
       const scaled = await cluster.jobmanager.waitForLog((l) => l.autoscaler === "scaled", 90_000);
       expect(String(scaled.msg)).toMatch(/rescaled Work .*2 → 1/);
       const info = (await cluster.rest<JobAutoscalerInfo>("GET", `/jobs/${jobId}/autoscaler`)).body;
@@ -214,38 +190,53 @@ describe("autoscaler on a real cluster", () => {
       // Not before the drop (25 s of trace) and the delay (12 s) after it.
       expect(rescale.time - job["start-time"]).toBeGreaterThan(25_000 + 12_000 - 5_000);
 
+      // The TaskManager the job no longer uses is released after resourcemanager.taskmanager-timeout (5 s), while the job runs on.
+      const released = await cluster.jobmanager.waitForLog(
+        (l) => /^releasing TaskManager taskmanager-\w+: its slots were all free/.test(String(l.msg)),
+        30_000,
+      );
+      expect(released.time as number).toBeGreaterThan(rescale.time);
+      await waitFor(
+        () => taskManagerCount(cluster),
+        (n) => n === 1,
+        30_000,
+      );
+      expect((await cluster.job(jobId)).state).toBe("RUNNING");
+
       await cluster.waitForStatus(jobId, "FINISHED", 90_000);
       const after = (await cluster.rest<JobAutoscalerInfo>("GET", `/jobs/${jobId}/autoscaler`)).body;
       expect(after.history.map((e) => e.type)).toEqual(["scaled"]);
+      // No TaskManager was started after the first two.
+      expect(providedRegistrations(cluster)).toHaveLength(2);
       const lines = committedLines(out);
-      expect(lines.length).toBe(total);
-      expect(lines).toEqual(expectedLines(total));
+      expect(lines.length).toBe(c.total);
+      expect(lines).toEqual(expectedLines(c.total));
     } finally {
       await cluster.stop();
     }
   }, 240_000);
 
-  it("noisy plateau: no rescale, every record once", async () => {
-    // 30/s ± 20 % (a new rate every 2 s, from a seeded generator) on one subtask of 50/s: utilization 0.48–0.72, inside 0.4–1.0.
-    const rnd = mulberry32(12);
-    const segments = Array.from({ length: 30 }, () => Math.round(30 * (0.8 + 0.4 * rnd())));
-    const trace = segments.map((r) => `2:${r}`).join(",");
-    const total = segments.reduce((sum, r) => sum + 2 * r, 0);
-    const out = join(work, "noisy");
-    const cluster = await TestCluster.start({ taskmanagers: 1, config: { "heartbeat.interval": "500ms" } });
+  it("noisy plateau: bursts above capacity and lulls below the band, the window's average inside it: no rescale, every record once", async () => {
+    const c = noisyPlateau();
+    // The trace does what the test claims: segments leave the band (0.4–1.0 of 50/s) both ways, every 10-s window's average stays well inside.
+    expect(c.rates.filter((r) => r > 50).length).toBeGreaterThanOrEqual(5);
+    expect(c.rates.filter((r) => r < 20).length).toBeGreaterThanOrEqual(5);
+    const windows = c.rates.slice(0, -4).map((_, i) => c.rates.slice(i, i + 5).reduce((a, b) => a + b, 0) / 5);
+    expect(Math.min(...windows)).toBeGreaterThan(0.45 * 50);
+    expect(Math.max(...windows)).toBeLessThan(0.8 * 50);
+    const out = join(work, c.name);
+    const cluster = await TestCluster.start(processProviderCluster(c, work));
     try {
-      const jobId = await cluster.submit(JOB, {
-        parallelism: 1,
-        args: ["--out", out, "--trace", trace, "--cost-ms", String(COST_MS), "--autoscaler", JSON.stringify(AUTOSCALER)],
-      });
+      const jobId = await cluster.submit(TRACED_LOAD_JOB, { parallelism: c.parallelism, args: jobArgs(c, out, work) });
       await cluster.waitForStatus(jobId, "FINISHED", 120_000);
       const info = (await cluster.rest<JobAutoscalerInfo>("GET", `/jobs/${jobId}/autoscaler`)).body;
       // It did evaluate the job, and decided nothing.
       expect(info.lastEvaluation).not.toBeNull();
       expect(info.history).toEqual([]);
+      expect(providedRegistrations(cluster)).toHaveLength(1);
       const lines = committedLines(out);
-      expect(lines.length).toBe(total);
-      expect(lines).toEqual(expectedLines(total));
+      expect(lines.length).toBe(c.total);
+      expect(lines).toEqual(expectedLines(c.total));
     } finally {
       await cluster.stop();
     }
@@ -255,7 +246,7 @@ describe("autoscaler on a real cluster", () => {
     const cluster = await TestCluster.start({ taskmanagers: 1 });
     try {
       const submit = async (args: string[]) => {
-        const bundle = Buffer.from(await bundleJob(JOB)).toString("base64");
+        const bundle = Buffer.from(await bundleJob(TRACED_LOAD_JOB)).toString("base64");
         return cluster.rest<{ code: string; message: string }>("POST", "/jobs", { bundle, parallelism: 1, args });
       };
       const base = ["--out", join(work, "refused"), "--trace", "1:1", "--cost-ms", "1"];
@@ -269,7 +260,7 @@ describe("autoscaler on a real cluster", () => {
       expect(badSetting.body.message).toMatch(/job.autoscaler.target.utilization to 3/);
       // Nothing was left behind, and a good job still runs.
       expect((await cluster.rest<{ jobs: unknown[] }>("GET", "/jobs")).body.jobs).toEqual([]);
-      const ok = await cluster.submit(JOB, { parallelism: 1, args: base });
+      const ok = await cluster.submit(TRACED_LOAD_JOB, { parallelism: 1, args: base });
       await cluster.waitForStatus(ok, "FINISHED", 60_000);
     } finally {
       await cluster.stop();

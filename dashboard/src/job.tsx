@@ -242,16 +242,19 @@ function GraphTab({ job, vertexId }: { job: JobDetails; vertexId: string | undef
   const at = (vid: string) => new Map((vertices[vid] ?? []).map((p) => [p.t, p]));
   const sourceMaps = sources.map(at);
   const sinkMaps = [...sinkIds].map(at);
+  // Sources count what they emit into their chains (networked or not); a sink chained to its source receives that.
+  const sourceSet = new Set(sources);
+  const sinkList = [...sinkIds];
   const sum = (
-    maps: Array<Map<number, { numRecordsInPerSecond: number; numRecordsOutPerSecond: number }>>,
+    maps: Array<Map<number, { numRecordsInPerSecond: number; sourceNumRecordsOutPerSecond: number }>>,
     t: number,
-    f: "numRecordsInPerSecond" | "numRecordsOutPerSecond",
+    f: (i: number) => "numRecordsInPerSecond" | "sourceNumRecordsOutPerSecond",
   ) => {
     let total = 0;
-    for (const m of maps) {
-      const p = m.get(t);
+    for (let i = 0; i < maps.length; i++) {
+      const p = maps[i]!.get(t);
       if (!p) return null;
-      total += p[f];
+      total += p[f(i)];
     }
     return total;
   };
@@ -269,7 +272,10 @@ function GraphTab({ job, vertexId }: { job: JobDetails; vertexId: string | undef
           title="Job throughput"
           testid="chart-throughput"
           x={times.map((t) => t / 1000)}
-          ys={[times.map((t) => sum(sourceMaps, t, "numRecordsOutPerSecond")), times.map((t) => sum(sinkMaps, t, "numRecordsInPerSecond"))]}
+          ys={[
+            times.map((t) => sum(sourceMaps, t, () => "sourceNumRecordsOutPerSecond")),
+            times.map((t) => sum(sinkMaps, t, (i) => (sourceSet.has(sinkList[i]!) ? "sourceNumRecordsOutPerSecond" : "numRecordsInPerSecond"))),
+          ]}
           series={jobSeries}
         />
         {selected && (

@@ -9,8 +9,9 @@ export function StateBadge({ state }: { state: string }) {
   return <span class={`badge state-${state.toLowerCase()}`}>{state}</span>;
 }
 
-/** Flink's back-pressure colours: OK green, LOW orange, HIGH red. */
-export function LevelBadge({ level }: { level: BackPressureLevel }) {
+/** Flink's back-pressure colours: OK green, LOW orange, HIGH red; no level yet: not measured. */
+export function LevelBadge({ level }: { level: BackPressureLevel | undefined }) {
+  if (level === undefined) return <span class="badge muted">NOT MEASURED YET</span>;
   return <span class={`badge level-${level}`}>{level.toUpperCase()}</span>;
 }
 

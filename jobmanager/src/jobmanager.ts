@@ -5,7 +5,7 @@ import type * as grpc from "@grpc/grpc-js";
 import { SystemClock, componentLogger, createLogger, type Clock, type Logger, type RiffleConfig } from "@riffle/shared";
 import { createHighAvailabilityServices, highAvailabilityConfig, type HighAvailabilityServices, type LeaderAddress } from "./ha/index.js";
 import { JobManagerLeadership, LeaderPart } from "./leader/index.js";
-import { registerAutoscalerMetrics } from "./autoscaler/index.js";
+import { checkClusterAutoscalerSettings, registerAutoscalerMetrics } from "./autoscaler/index.js";
 import { createJobManagerMetrics } from "./metrics/index.js";
 import { checkResourceSettings, registerResourceMetrics } from "./resources/index.js";
 import { WorkerPlanner } from "./plan/index.js";
@@ -65,6 +65,7 @@ export class JobManager {
     const clock = options.clock ?? SystemClock;
     const haConfig = highAvailabilityConfig(config);
     checkResourceSettings(config);
+    checkClusterAutoscalerSettings(config);
     const storageDir = resolve(config["jobmanager.storage.dir"]);
     mkdirSync(storageDir, { recursive: true });
 

@@ -25,6 +25,13 @@ describe("key groups", () => {
       "lone \ud800 high",
       "lone \udc00 low",
       "x".repeat(1000),
+      // Non-ASCII characters in the last one to three characters, where the ASCII path reads the
+      // tail: 0x80 and 0x100 must leave it for the encoding path.
+      "\u0080",
+      "a\u0100",
+      "abcd\u0100",
+      "abcdef\u0080",
+      "abcdefg\u00e9",
     ];
     for (const s of samples) expect(murmur3Utf8(s)).toBe(murmur3(Buffer.from(s, "utf8")));
   });

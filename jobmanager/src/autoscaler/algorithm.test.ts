@@ -51,6 +51,38 @@ function series(seconds: number, f: (t: number) => { rate: number; pending?: num
 }
 
 describe("autoscaler algorithm", () => {
+  it("does not scale up a vertex whose window is below the band when only the newest samples show a rise", () => {
+    // Samples every 5 s: Work reads 8/s at 28 % busy (28.6/s possible); the source emits `src(t)`/s, into Work's input buffers.
+    const samples = (src: (t: number) => number, work: (t: number) => { rate: number; busy: number }): MetricsSample[] =>
+      Array.from({ length: 17 }, (_, i) => i * 5).map((t) => ({
+        at: t * 1000,
+        vertices: {
+          src: { inputRate: src(t), outputRate: src(t), busyTimeMsPerSecond: 10, backPressuredTimeMsPerSecond: 0 },
+          work: { inputRate: work(t).rate, outputRate: work(t).rate, busyTimeMsPerSecond: work(t).busy, backPressuredTimeMsPerSecond: 0 },
+          keyed: { inputRate: work(t).rate, outputRate: 0, busyTimeMsPerSecond: 10, backPressuredTimeMsPerSecond: 0 },
+        },
+      }));
+    // The rise shows in the last two samples only: the window's average is below the band (a
+    // scale-down trigger, at a parallelism that cannot go lower), its newest eighth above the target.
+    const rise = samples(
+      (t) => (t < 75 ? 8 : 32),
+      () => ({ rate: 8, busy: 280 }),
+    );
+    const e = evaluate(topology(1), summarize(rise), settings());
+    expect(e.work!.utilization).toBeLessThan(0.4);
+    expect(e.work!.sizingDataRate / 0.7).toBeGreaterThan(e.work!.trueProcessingRate);
+    const d = decide(topology(1), e, settings());
+    expect(d.work).toMatchObject({ direction: "none", recommended: 1 });
+    expect(d.work!.reason).toMatch(/^utilization \d+% is below 40%, but the newest samples show a rise to \d+\/s: keeping 1 until the window shows it$/);
+    // Once the window's average is above the band, it scales up, sized for the new load.
+    const risen = samples(
+      (t) => (t < 40 ? 8 : 60),
+      (t) => (t < 40 ? { rate: 8, busy: 280 } : { rate: 28, busy: 1000 }),
+    );
+    const up = decide(topology(1), evaluate(topology(1), summarize(risen), settings()), settings());
+    expect(up.work).toMatchObject({ direction: "up", recommended: 4 });
+  });
+
   it("measures the true processing rate from busy time and carries the target rate downstream by output ratios", () => {
     const samples = series(60, () => ({ rate: 400, workBusy: 500, keyedBusy: 250, workOut: 200 }));
     const e = evaluate(topology(2), summarize(samples), settings());

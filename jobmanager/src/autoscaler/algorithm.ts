@@ -23,7 +23,7 @@ import type { AutoscalerSettings } from "./settings.js";
 export interface VertexSample {
   /**
    * Records read per second, summed over subtasks. A source reads from outside: its rate is the
-   * records it emits (per output edge).
+   * records its source operator emits into the chain (networked or not).
    */
   inputRate: number;
   /** Records written per second into the vertex's network outputs, summed over subtasks and edges. */
@@ -236,11 +236,14 @@ export function evaluate(
   return out;
 }
 
-/** Records one input record of `v` yields on each of its output edges. */
+/**
+ * Records one input record of `v` yields on each of its output edges. A source that read nothing
+ * over the window (stalled, its backlog growing) is taken to pass on what it reads one for one.
+ */
 function outputRatio(v: VertexTopology, s: VertexSummary): number {
   const perEdge = s.outputRate / Math.max(1, v.outputEdges);
-  if (v.inputs.length === 0) return 1;
-  return s.inputRate > 0 ? perEdge / s.inputRate : 0;
+  if (s.inputRate > 0) return perEdge / s.inputRate;
+  return v.inputs.length === 0 ? 1 : 0;
 }
 
 /** The last rescale of a vertex, kept to judge whether a further scale-up would help. */
@@ -305,9 +308,7 @@ export function decide(
       );
       continue;
     }
-    // A source with more subtasks than splits leaves readers idle: its splits bound it too (Flink's operator).
-    const upper = Math.min(settings.maxParallelism, v.maxParallelism, v.parallelismLimit ?? Number.POSITIVE_INFINITY, v.splitCount ?? Number.POSITIVE_INFINITY);
-    const lower = Math.min(settings.minParallelism, upper);
+    const { upper, lower } = limitsOf(v, settings);
     let factor = tpr === Number.POSITIVE_INFINITY ? 0 : e.targetCapacity / tpr;
     factor = Math.min(Math.max(factor, 1 - settings.scaleDownMaxFactor), 1 + settings.scaleUpMaxFactor);
     let next = Math.min(Math.max(Math.ceil(p * factor - 1e-9), lower), upper);
@@ -318,19 +319,22 @@ export function decide(
       continue;
     }
     const direction: ScalingDirection = next > p ? "up" : "down";
+    if (direction === "up" && tpr > e.scaleDownRateThreshold) {
+      // Triggered below the band, but sized up for the newest eighth: a rise in load too new to show
+      // in the window's average. Scaling up now would size for a second or two of it (recorded on a
+      // cluster: 1 → 2 at 32 % where the new load needed 4). Keep the parallelism; once the
+      // average crosses the band's top, the scale-up is sized on the new load.
+      out[v.id] = keep(
+        `utilization ${pct(e.utilization)} is below ${pct(settings.targetUtilization - settings.utilizationBoundary)}, but the newest samples show a rise to ${fmt(e.sizingDataRate)}/s: keeping ${p} until the window shows it`,
+      );
+      continue;
+    }
     const rates = `true processing rate ${fmt(tpr)}/s at parallelism ${p}, target ${fmt(e.targetDataRate)}/s${e.catchUpDataRate > 0 ? ` + catch-up ${fmt(e.catchUpDataRate)}/s` : ""}`;
     if (direction === "up") {
-      const last = lastScalings[v.id];
-      if (settings.effectivenessDetection && last && last.to > last.from) {
-        const expected = last.expectedTrueProcessingRate - last.trueProcessingRateBefore;
-        const actual = tpr - last.trueProcessingRateBefore;
-        if (expected > 0 && actual / expected < settings.effectivenessThreshold) {
-          out[v.id] = keep(
-            `ineffective scaling: the scale-up from ${last.from} to ${last.to} raised the true processing rate by ${fmt(actual)}/s of the ${fmt(expected)}/s expected (below ${pct(settings.effectivenessThreshold)}); not scaling it up again`,
-            true,
-          );
-          continue;
-        }
+      const ineffective = ineffectiveScaleUp(tpr, lastScalings[v.id], settings);
+      if (ineffective) {
+        out[v.id] = keep(ineffective, true);
+        continue;
       }
     }
     out[v.id] = {
@@ -342,8 +346,41 @@ export function decide(
       ineffective: false,
     };
   }
-  equaliseForwardGroups(topology, out);
+  equaliseForwardGroups(topology, out, evaluations, settings, lastScalings);
   return out;
+}
+
+/** A vertex's bounds, and what sets its upper one (for reasons a user reads). */
+interface VertexLimits {
+  lower: number;
+  upper: number;
+  upperWhy: string;
+}
+
+function limitsOf(v: VertexTopology, settings: AutoscalerSettings): VertexLimits {
+  // A source with more subtasks than splits leaves readers idle: its splits bound it too (Flink's operator).
+  const bounds: Array<[number, string]> = [
+    [settings.maxParallelism, "job.autoscaler.vertex.max-parallelism"],
+    [v.maxParallelism, "its max parallelism (key groups)"],
+    [v.parallelismLimit ?? Number.POSITIVE_INFINITY, "it cannot run wider"],
+    [v.splitCount ?? Number.POSITIVE_INFINITY, `its ${v.splitCount} splits`],
+  ];
+  let [upper, upperWhy] = bounds[0]!;
+  for (const [b, why] of bounds) if (b < upper) [upper, upperWhy] = [b, why];
+  return { lower: Math.min(settings.minParallelism, upper), upper, upperWhy };
+}
+
+/**
+ * Flink's scaling effectiveness detection: the reason a vertex must not be scaled up again (its last
+ * scale-up raised the true processing rate by less than the threshold of what it promised), or
+ * undefined.
+ */
+function ineffectiveScaleUp(tpr: number, last: LastScaling | undefined, settings: AutoscalerSettings): string | undefined {
+  if (!settings.effectivenessDetection || !last || last.to <= last.from) return undefined;
+  const expected = last.expectedTrueProcessingRate - last.trueProcessingRateBefore;
+  const actual = tpr - last.trueProcessingRateBefore;
+  if (!(expected > 0 && actual / expected < settings.effectivenessThreshold)) return undefined;
+  return `ineffective scaling: the scale-up from ${last.from} to ${last.to} raised the true processing rate by ${fmt(actual)}/s of the ${fmt(expected)}/s expected (below ${Math.round(settings.effectivenessThreshold * 100)}%); not scaling it up again`;
 }
 
 /**
@@ -364,30 +401,94 @@ export function alignToSplits(p: number, splits: number, upper: number): number 
   return p;
 }
 
-/** Vertices joined by forward edges take the highest parallelism recommended among them. */
-function equaliseForwardGroups(topology: readonly VertexTopology[], decisions: Record<string, VertexDecision>): void {
+/**
+ * Vertices joined by forward edges must keep equal parallelism: the group takes the highest
+ * parallelism recommended among them, within every member's limits — min/max, key groups, a
+ * source's splits or own limit, and a scale-up found ineffective (Flink's blocked vertex) — and
+ * aligned for every member (key groups, splits) where one parallelism suits them all.
+ */
+function equaliseForwardGroups(
+  topology: readonly VertexTopology[],
+  decisions: Record<string, VertexDecision>,
+  evaluations: Readonly<Record<string, VertexEvaluation>>,
+  settings: AutoscalerSettings,
+  lastScalings: Readonly<Record<string, LastScaling>>,
+): void {
   const byId = new Map(topology.map((v) => [v.id, v]));
   const seen = new Set<string>();
   for (const v of topology) {
     if (seen.has(v.id) || v.forwardPeers.length === 0) continue;
-    const group: string[] = [];
+    const group: VertexTopology[] = [];
     const stack = [v.id];
     while (stack.length > 0) {
       const id = stack.pop()!;
-      if (seen.has(id)) continue;
+      const member = byId.get(id);
+      if (seen.has(id) || !member) continue;
       seen.add(id);
-      group.push(id);
-      stack.push(...(byId.get(id)?.forwardPeers ?? []));
+      group.push(member);
+      stack.push(...member.forwardPeers);
     }
-    const p = Math.max(...group.map((id) => decisions[id]?.recommended ?? 0));
-    for (const id of group) {
-      const d = decisions[id];
-      if (!d || d.recommended === p) continue;
-      d.recommended = p;
-      d.direction = p > d.current ? "up" : p < d.current ? "down" : "none";
-      d.reason = `${d.reason}; set to ${p} with the vertices it is forward-connected to`;
+    const members = group.filter((m) => decisions[m.id] !== undefined);
+    if (members.length < 2) continue;
+    const wanted = Math.max(...members.map((m) => decisions[m.id]!.recommended));
+    // All recommend the same: each within its own limits already.
+    if (members.every((m) => decisions[m.id]!.recommended === wanted)) continue;
+
+    // The group's bounds: the tightest upper and the highest lower bound of its members.
+    let upper = Number.POSITIVE_INFINITY;
+    let capper = "";
+    let lower = 1;
+    const blocked = new Map<string, string>();
+    for (const m of members) {
+      const limits = limitsOf(m, settings);
+      const tpr = evaluations[m.id]?.trueProcessingRate;
+      const ineffective = decisions[m.id]!.ineffective
+        ? decisions[m.id]!.reason
+        : tpr === undefined
+          ? undefined
+          : ineffectiveScaleUp(tpr, lastScalings[m.id], settings);
+      if (ineffective && m.parallelism < limits.upper) {
+        blocked.set(m.id, ineffective);
+        limits.upper = m.parallelism;
+        limits.upperWhy = "its last scale-up was ineffective";
+      }
+      if (limits.upper < upper) {
+        upper = limits.upper;
+        capper = `${m.name}: ${limits.upperWhy}`;
+      }
+      lower = Math.max(lower, limits.lower);
+    }
+    // A lower bound (min-parallelism) yields to an upper one no member can exceed.
+    let target = Math.min(Math.max(wanted, lower), upper);
+    target = alignForGroup(target, upper, members);
+    const names = (ms: VertexTopology[]) => ms.map((m) => m.name).join(", ");
+    for (const m of members) {
+      const d = decisions[m.id]!;
+      const own = d.recommended;
+      d.recommended = target;
+      d.direction = target > d.current ? "up" : target < d.current ? "down" : "none";
+      if (own === target) continue;
+      const peers = names(members.filter((o) => o.id !== m.id));
+      const capped = wanted > target && target === upper ? ` (at most ${upper}, ${capper})` : "";
+      const what = d.direction === "up" ? `scale up to ${target}` : d.direction === "down" ? `scale down to ${target}` : `kept at ${target}`;
+      d.reason = `${what} with ${peers}, forward-connected (equal parallelism)${capped}; on its own: ${d.reason}`;
+      // A member held back by its ineffective scale-up is reported as such (the autoscaler records it once).
+      if (blocked.has(m.id) && wanted > m.parallelism && target <= m.parallelism) d.ineffective = true;
     }
   }
+}
+
+/**
+ * The smallest parallelism from `p` up to `upper` that suits every member of a forward group: a
+ * divisor of the key groups for keyed members (as alignToKeyGroups), of the splits for sources that
+ * report them (as alignToSplits); `p` itself when none does.
+ */
+function alignForGroup(p: number, upper: number, members: readonly VertexTopology[]): number {
+  const suits = (q: number, m: VertexTopology) =>
+    (!m.keyed || q > m.maxParallelism / 2 || m.maxParallelism % q === 0) && (m.splitCount === undefined || m.splitCount % q === 0);
+  if (!members.some((m) => m.keyed || m.splitCount !== undefined)) return p;
+  for (let q = p; q <= upper; q++) if (members.every((m) => suits(q, m))) return q;
+  return p;
 }
 
 /** A rate for messages: 1234.5 → "1235", 0.25 → "0.25". */

@@ -1,7 +1,8 @@
-import { type JobGraph, type Logger, type RiffleConfig, toRiffleError } from "@riffle/shared";
+import { type JobGraph, type Logger, type RiffleConfig, componentLogger, toRiffleError } from "@riffle/shared";
 import type { Cancel, Clock } from "../clock.js";
 import type { MetricsHistory } from "../metrics/index.js";
 import type { JobMaster } from "../scheduler/index.js";
+import type { MetricsSample } from "./algorithm.js";
 import { collectSample } from "./collect.js";
 import { type AutoscaledJob, JobAutoscaler, type ScalingRealizer } from "./job-autoscaler.js";
 import { checkAutoscalerSettings, resolveAutoscalerSettings } from "./settings.js";
@@ -38,12 +39,28 @@ export class Autoscaler {
   private cancelTimer: Cancel | undefined;
   private closed = false;
   private readonly realizer: ScalingRealizer;
+  /**
+   * `RIFFLE_DEBUG=autoscaler-input`: a debug line per job and tick with what its JobAutoscaler read
+   * (see `input`); bench/dev/record-autoscaler-series.ts turns them into the unit tests' fixtures.
+   */
+  private readonly inputLog: Logger;
+  /** What the realizer answered during the tick being recorded. */
+  private reading: AutoscalerInput | undefined;
 
   constructor(private readonly options: AutoscalerOptions) {
+    this.inputLog = componentLogger(options.logger, "autoscaler-input");
     this.realizer = {
       rescale: (jobId, parallelisms) => options.jobs.rescaleVertices(jobId, parallelisms),
-      obtainableSlots: (jobId) => options.obtainableSlots(jobId),
-      providerHold: () => options.providerHold?.(),
+      obtainableSlots: (jobId) => {
+        const slots = options.obtainableSlots(jobId);
+        if (this.reading) this.reading.slots = slots;
+        return slots;
+      },
+      providerHold: () => {
+        const hold = options.providerHold?.();
+        if (this.reading) this.reading.hold = hold ?? null;
+        return hold;
+      },
     };
   }
 
@@ -92,10 +109,48 @@ export class Autoscaler {
     for (const job of this.options.jobs.list()) {
       known.add(job.id);
       // An ended job's autoscaler only notes that the job ended.
-      if (job.isTerminal) this.perJob.get(job.id)?.tick(this.view(job));
-      else this.autoscalerOf(job).tick(this.view(job));
+      const a = job.isTerminal ? this.perJob.get(job.id) : this.autoscalerOf(job);
+      if (a) this.tickJob(a, job);
     }
     for (const id of this.perJob.keys()) if (!known.has(id)) this.perJob.delete(id);
+  }
+
+  /** Ticks one job's autoscaler; with the input log on, logs what it read of the job. */
+  private tickJob(a: JobAutoscaler, job: JobMaster): void {
+    const view = this.view(job);
+    if (!this.inputLog.isLevelEnabled("debug")) {
+      a.tick(view);
+      return;
+    }
+    const g = view.graph;
+    const input: AutoscalerInput = {
+      at: this.options.clock.now(),
+      status: view.status,
+      runningSince: view.runningSince ?? null,
+      stopInProgress: view.stopInProgress,
+      graph: {
+        maxParallelism: g.maxParallelism,
+        checkpointing: g.checkpointing,
+        autoscaler: g.autoscaler,
+        vertices: g.vertices.map(({ operators: _, ...v }) => v),
+        edges: g.edges,
+      },
+      splitCounts: view.splitCounts,
+    };
+    this.reading = input;
+    try {
+      a.tick({
+        ...view,
+        sample: (at) => {
+          const sample = view.sample(at);
+          input.sample = sample ?? null;
+          return sample;
+        },
+      });
+    } finally {
+      this.reading = undefined;
+    }
+    this.inputLog.debug({ jobId: job.id, autoscalerInput: input }, "autoscaler input");
   }
 
   private autoscalerOf(job: JobMaster): JobAutoscaler {
@@ -116,7 +171,13 @@ export class Autoscaler {
       settings = { disabled: toRiffleError(err).message };
       logger.warn(`autoscaler: not autoscaling job ${job.record.name} (${job.id}): ${settings.disabled}`);
     }
-    a = new JobAutoscaler(job.id, settings, { clock: this.options.clock, logger, realizer: this.realizer });
+    // A job taken over from an earlier leader goes on with that leader's autoscaler record (cap, history, blocked vertices).
+    a = new JobAutoscaler(
+      job.id,
+      settings,
+      { clock: this.options.clock, logger, realizer: this.realizer, persist: (record) => job.saveAutoscalerRecord(record) },
+      job.record.autoscaler,
+    );
     this.perJob.set(job.id, a);
     return a;
   }
@@ -134,4 +195,21 @@ export class Autoscaler {
       sample: (at) => collectSample(job, history, at),
     };
   }
+}
+
+/**
+ * What a JobAutoscaler read of its job in one tick (the AutoscaledJob and ScalingRealizer it was
+ * given), as the input log records it: the graph without its operators, the sample when it asked
+ * for one (null: none was ready), the slots and provider hold when it asked.
+ */
+export interface AutoscalerInput {
+  at: number;
+  status: AutoscaledJob["status"];
+  runningSince: number | null;
+  stopInProgress: boolean;
+  graph: Pick<JobGraph, "maxParallelism" | "checkpointing" | "autoscaler" | "edges"> & { vertices: Array<Omit<JobGraph["vertices"][number], "operators">> };
+  splitCounts: Readonly<Record<string, number>> | undefined;
+  sample?: MetricsSample | null;
+  slots?: number;
+  hold?: string | null;
 }

@@ -20,22 +20,20 @@ export function collectSample(job: JobMaster, history: MetricsHistory, at: numbe
     let recordsIn = 0;
     let recordsOut = 0;
     let countedAt = 0;
+    const isSource = v.inputs.length === 0;
     for (const s of subtasks) {
       if (!s.running || !s.metrics) return undefined;
       const m = s.metrics;
-      inputRate += m.numRecordsInPerSecond;
+      // A source reads from outside the job: what it emits into its chain is what it read, whether
+      // that leaves over the network or goes straight on to a chained sink (its network input is none).
+      inputRate += isSource ? m.sourceNumRecordsOutPerSecond : m.numRecordsInPerSecond;
       outputRate += m.numRecordsOutPerSecond;
-      recordsIn += m.recordsIn;
+      recordsIn += isSource ? (m.sourceRecordsOut ?? 0) : m.recordsIn;
       recordsOut += m.recordsOut;
       countedAt = Math.max(countedAt, m.at);
       busy = Math.max(busy, m.busyMsPerSecond);
       backPressured = Math.max(backPressured, m.backPressuredMsPerSecond);
       if (m.pendingRecords !== undefined && m.pendingRecords >= 0) pending = (pending ?? 0) + m.pendingRecords;
-    }
-    // A source reads from outside the job: what it emitted, per output edge, is what it read.
-    if (v.inputs.length === 0) {
-      inputRate = outputRate / Math.max(1, v.outputs.length);
-      recordsIn = recordsOut / Math.max(1, v.outputs.length);
     }
     vertices[v.id] = {
       inputRate,

@@ -33,6 +33,6 @@ export {
   type VertexSummary,
   type VertexTopology,
 } from "./algorithm.js";
-export { checkAutoscalerSettings, resolveAutoscalerSettings, type AutoscalerSettings } from "./settings.js";
+export { checkAutoscalerSettings, checkClusterAutoscalerSettings, resolveAutoscalerSettings, type AutoscalerSettings } from "./settings.js";
 export { registerAutoscalerMetrics } from "./prometheus.js";
 export { registerAutoscalerRoutes } from "./rest.js";

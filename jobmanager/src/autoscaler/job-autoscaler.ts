@@ -65,7 +65,30 @@ export interface AutoscalerEvent {
 }
 
 const MAX_HISTORY = 100;
+/** Events kept in the job's record: the newest, so a new leader shows what led to the job's parallelism. */
+const MAX_RECORDED_HISTORY = 20;
 const HOUR_MS = 3_600_000;
+
+/**
+ * The autoscaler's state kept with the job's record in the job store (files or etcd), so that a new
+ * leader goes on where the last one stopped: the per-hour cap counts the rescales before the leader
+ * change, a vertex found ineffective stays blocked, and the history shows the earlier decisions.
+ * Written with each event (a few an hour at most); metrics windows are not kept (they are collected
+ * again).
+ */
+export interface AutoscalerRecord {
+  /** The newest events, oldest first (at most 20). */
+  history: AutoscalerEvent[];
+  /** When the rescales of the last hour started (job.autoscaler.scaling.max-per-hour counts them). */
+  rescaleTimes: number[];
+  counts: { rescales: number; failures: number; skipped: number };
+  /** Each vertex's parallelism when this was written: lastScalings and ineffective hold for it only. */
+  signature: string;
+  /** The last scale-up of each vertex (ineffective-scaling detection). */
+  lastScalings: Record<string, LastScaling>;
+  /** Vertices whose last scale-up was found ineffective. */
+  ineffective: string[];
+}
 
 /**
  * The autoscaler of one job: collects its vertex metrics every interval (after the stabilization
@@ -75,7 +98,7 @@ const HOUR_MS = 3_600_000;
  */
 export class JobAutoscaler {
   readonly history: AutoscalerEvent[] = [];
-  /** Rescales applied, rescales that failed, and decisions skipped (cap, slots), since the JobManager started. */
+  /** Rescales applied, rescales that failed, and decisions skipped (cap, slots), over the job's leaders (kept in its record). */
   readonly counts = { rescales: 0, failures: 0, skipped: 0 };
   private state: { name: AutoscalerStateName; since: number; reason: string };
   private samples: MetricsSample[] = [];
@@ -101,10 +124,41 @@ export class JobAutoscaler {
     readonly jobId: string,
     /** The job's settings, or why it is not autoscaled. */
     readonly settings: AutoscalerSettings | { disabled: string },
-    private readonly deps: { clock: Clock; logger: Logger; realizer: ScalingRealizer },
+    private readonly deps: {
+      clock: Clock;
+      logger: Logger;
+      realizer: ScalingRealizer;
+      /** Keeps the autoscaler's record with the job's (the job store); called after each event. */
+      persist?: (record: AutoscalerRecord) => void;
+    },
+    /** What an earlier leader's autoscaler of this job recorded. */
+    restored?: AutoscalerRecord,
   ) {
     const now = deps.clock.now();
     this.state = "disabled" in settings ? { name: "disabled", since: now, reason: settings.disabled } : { name: "waiting", since: now, reason: "" };
+    if (restored) this.restore(restored);
+  }
+
+  private restore(r: AutoscalerRecord): void {
+    this.history.push(...r.history);
+    Object.assign(this.counts, r.counts);
+    this.rescaleTimes = [...r.rescaleTimes];
+    // Valid for the parallelism they were written at: tick() drops them when the job now runs at another.
+    this.signature = r.signature;
+    this.lastScalings = { ...r.lastScalings };
+    for (const id of r.ineffective) this.ineffectiveReported.add(id);
+  }
+
+  /** The record a new leader restores this autoscaler from. */
+  snapshot(): AutoscalerRecord {
+    return {
+      history: this.history.slice(-MAX_RECORDED_HISTORY),
+      rescaleTimes: this.rescaleTimes.filter((t) => t > this.deps.clock.now() - HOUR_MS),
+      counts: { ...this.counts },
+      signature: this.ownSignature ?? this.signature ?? "",
+      lastScalings: { ...this.lastScalings },
+      ineffective: [...this.ineffectiveReported],
+    };
   }
 
   get stateName(): AutoscalerStateName {
@@ -401,6 +455,7 @@ export class JobAutoscaler {
     if (this.history.length > MAX_HISTORY) this.history.splice(0, this.history.length - MAX_HISTORY);
     const log = event.type === "failed" || event.type === "skipped" ? "warn" : "info";
     this.deps.logger[log]({ jobId: this.jobId, autoscaler: event.type, vertices: event.vertices }, `autoscaler: ${event.message}`);
+    this.deps.persist?.(this.snapshot());
   }
 }
 

@@ -3,7 +3,10 @@ import { routes } from "@riffle/shared/rest-api";
 import type { RestApp, RestContext } from "../rest/context.js";
 import { routeOptions } from "../rest/route-options.js";
 
-/** GET /jobs/:id/autoscaler. A job the autoscaler has not looked at yet (just submitted) shows as waiting. */
+/**
+ * GET /jobs/:id/autoscaler. A job the autoscaler has not looked at yet (just submitted, or just taken
+ * over by this leader) shows as waiting, with what its record holds of earlier leaders' decisions.
+ */
 export function registerAutoscalerRoutes(app: RestApp, ctx: RestContext): void {
   app.route({
     ...routeOptions(routes.jobAutoscaler),
@@ -22,8 +25,8 @@ export function registerAutoscalerRoutes(app: RestApp, ctx: RestContext): void {
           metricsWindow: { samples: 0, since: null, full: false },
           lastEvaluation: null,
           vertices: [],
-          history: [],
-          counts: { rescales: 0, failures: 0, skipped: 0 },
+          history: job.record.autoscaler?.history ?? [],
+          counts: job.record.autoscaler?.counts ?? { rescales: 0, failures: 0, skipped: 0 },
         };
       }
       return a.status(job.graph);

@@ -43,7 +43,10 @@ describe("autoscaler settings", () => {
     );
     expect(
       codeAndMessage(() =>
-        resolveAutoscalerSettings(cluster({ "job.autoscaler.vertex.min-parallelism": 8, "job.autoscaler.vertex.max-parallelism": 4 }), graph(undefined)),
+        resolveAutoscalerSettings(
+          cluster({ "job.autoscaler.vertex.min-parallelism": 8, "job.autoscaler.vertex.max-parallelism": 4 }),
+          graph({ "job.autoscaler.enabled": true }),
+        ),
       ),
     ).toBe("CONFIG_INVALID: job.autoscaler.vertex.min-parallelism (8) is above job.autoscaler.vertex.max-parallelism (4); lower the one or raise the other");
     expect(codeAndMessage(() => checkAutoscalerSettings(cluster(), graph({ "job.autoscaler.enabled": true }, false)))).toMatch(

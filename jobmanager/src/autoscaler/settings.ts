@@ -32,7 +32,8 @@ function isAutoscalerKey(key: string): key is AutoscalerKey {
 
 /**
  * The settings of a job: the cluster's configuration, then the job's `env.enableAutoscaling(...)`.
- * Throws CONFIG_INVALID naming the key for an unknown key, a bad value or min above max.
+ * Throws CONFIG_INVALID naming the key for an unknown key or a bad value the job sets, and for min
+ * above max when the job is autoscaled (a job that is not cannot be harmed by them).
  */
 export function resolveAutoscalerSettings(cluster: RiffleConfig, graph: Pick<JobGraph, "autoscaler">): AutoscalerSettings {
   const values: { [K in AutoscalerKey]: RiffleConfig[K] } = Object.fromEntries(
@@ -53,7 +54,7 @@ export function resolveAutoscalerSettings(cluster: RiffleConfig, graph: Pick<Job
   }
   const min = values["job.autoscaler.vertex.min-parallelism"];
   const max = values["job.autoscaler.vertex.max-parallelism"];
-  if (min > max) {
+  if (min > max && values["job.autoscaler.enabled"]) {
     throw new RiffleError(
       "CONFIG_INVALID",
       `job.autoscaler.vertex.min-parallelism (${min}) is above job.autoscaler.vertex.max-parallelism (${max}); lower the one or raise the other`,
@@ -79,6 +80,22 @@ export function resolveAutoscalerSettings(cluster: RiffleConfig, graph: Pick<Job
     maxRescalesPerHour: values["job.autoscaler.scaling.max-per-hour"],
     failureBackoffMs: values["job.autoscaler.scaling.failure-backoff"],
   };
+}
+
+/**
+ * Checks the cluster's own `job.autoscaler.*` settings when the JobManager starts (CONFIG_INVALID):
+ * they are every job's defaults, and settings that cannot work together would otherwise show only
+ * when a job turns autoscaling on. Values out of range are refused by the configuration schema.
+ */
+export function checkClusterAutoscalerSettings(cluster: RiffleConfig): void {
+  const min = cluster["job.autoscaler.vertex.min-parallelism"];
+  const max = cluster["job.autoscaler.vertex.max-parallelism"];
+  if (min > max) {
+    throw new RiffleError(
+      "CONFIG_INVALID",
+      `the cluster configuration sets job.autoscaler.vertex.min-parallelism (${min}) above job.autoscaler.vertex.max-parallelism (${max}); lower the one or raise the other`,
+    );
+  }
 }
 
 /**

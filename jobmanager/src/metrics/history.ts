@@ -39,6 +39,8 @@ export interface SubtaskMetrics extends MetricsSample {
   numRecordsOutPerSecond: number;
   numBytesInPerSecond: number;
   numBytesOutPerSecond: number;
+  /** Records a source subtask emitted per second into its chain (Flink: the source operator's numRecordsOutPerSecond); 0 for other subtasks. */
+  sourceNumRecordsOutPerSecond: number;
 }
 
 /** One point of a vertex's chart: records per second summed over subtasks, times at the highest subtask. */
@@ -46,6 +48,8 @@ export interface VertexPoint {
   t: number;
   numRecordsInPerSecond: number;
   numRecordsOutPerSecond: number;
+  /** What the vertex's source emits into its chain per second (0 without a source). */
+  sourceNumRecordsOutPerSecond: number;
   busyTimeMsPerSecond: number;
   idleTimeMsPerSecond: number;
   backPressuredTimeMsPerSecond: number;
@@ -127,6 +131,7 @@ export class SubtaskSeries {
       numRecordsOutPerSecond: rate((s) => s.recordsOut),
       numBytesInPerSecond: rate((s) => s.bytesIn),
       numBytesOutPerSecond: rate((s) => s.bytesOut),
+      sourceNumRecordsOutPerSecond: rate((s) => s.sourceRecordsOut ?? 0),
     };
   }
 }
@@ -197,6 +202,7 @@ export class JobMetricsHistory {
         t,
         numRecordsInPerSecond: 0,
         numRecordsOutPerSecond: 0,
+        sourceNumRecordsOutPerSecond: 0,
         busyTimeMsPerSecond: 0,
         idleTimeMsPerSecond: 0,
         backPressuredTimeMsPerSecond: 0,
@@ -214,6 +220,7 @@ export class JobMetricsHistory {
         if (a.executionId === b.executionId && seconds > 0) {
           p.numRecordsInPerSecond += Math.max(0, b.recordsIn - a.recordsIn) / seconds;
           p.numRecordsOutPerSecond += Math.max(0, b.recordsOut - a.recordsOut) / seconds;
+          p.sourceNumRecordsOutPerSecond += Math.max(0, (b.sourceRecordsOut ?? 0) - (a.sourceRecordsOut ?? 0)) / seconds;
         }
         p.busyTimeMsPerSecond = Math.max(p.busyTimeMsPerSecond, b.busyMsPerSecond);
         p.idleTimeMsPerSecond = Math.max(p.idleTimeMsPerSecond, b.idleMsPerSecond);

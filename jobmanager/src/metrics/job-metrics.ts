@@ -35,6 +35,12 @@ export interface VertexRates {
   inPoolUsage: number;
   numRecordsInPerSecond: number;
   numRecordsOutPerSecond: number;
+  /**
+   * Records the vertex's source emitted per second into its chain (Flink: the source operator's
+   * numRecordsOutPerSecond), summed: what a source vertex reads, whether it sends it over the
+   * network or not. 0 for vertices without a source.
+   */
+  sourceNumRecordsOutPerSecond: number;
   busyTimeMsPerSecond: number;
   idleTimeMsPerSecond: number;
   backPressuredTimeMsPerSecond: number;
@@ -47,6 +53,7 @@ export function vertexRates(subtasks: readonly MeasuredSubtask[]): VertexRates {
     inPoolUsage: 0,
     numRecordsInPerSecond: 0,
     numRecordsOutPerSecond: 0,
+    sourceNumRecordsOutPerSecond: 0,
     busyTimeMsPerSecond: 0,
     idleTimeMsPerSecond: 0,
     backPressuredTimeMsPerSecond: 0,
@@ -55,6 +62,7 @@ export function vertexRates(subtasks: readonly MeasuredSubtask[]): VertexRates {
     if (!s.running || !s.metrics) continue;
     r.numRecordsInPerSecond += s.metrics.numRecordsInPerSecond;
     r.numRecordsOutPerSecond += s.metrics.numRecordsOutPerSecond;
+    r.sourceNumRecordsOutPerSecond += s.metrics.sourceNumRecordsOutPerSecond;
     r.busyTimeMsPerSecond = Math.max(r.busyTimeMsPerSecond, s.metrics.busyMsPerSecond);
     r.idleTimeMsPerSecond = Math.max(r.idleTimeMsPerSecond, s.metrics.idleMsPerSecond);
     r.backPressuredTimeMsPerSecond = Math.max(r.backPressuredTimeMsPerSecond, s.metrics.backPressuredMsPerSecond);
@@ -68,7 +76,9 @@ export function vertexRates(subtasks: readonly MeasuredSubtask[]): VertexRates {
 
 /**
  * The job's throughput: records its sources emit per second (out) and its sinks — vertices without
- * network outputs — receive per second (in).
+ * network outputs — receive per second (in). Sources count what they emit into their chain, not what
+ * leaves over the network, so a job chained into one vertex (source → map → sink) is measured too;
+ * such a vertex receives what its source emits.
  */
 export function jobThroughput(job: JobMaster, history: MetricsHistory): { numRecordsInPerSecond: number; numRecordsOutPerSecond: number } {
   let out = 0;
@@ -78,14 +88,18 @@ export function jobThroughput(job: JobMaster, history: MetricsHistory): { numRec
     const isSink = v.outputs.length === 0;
     if (!isSource && !isSink) continue;
     const rates = vertexRates(measuredSubtasks(job, history, v.id));
-    if (isSource) out += rates.numRecordsOutPerSecond;
-    if (isSink) into += rates.numRecordsInPerSecond;
+    if (isSource) out += rates.sourceNumRecordsOutPerSecond;
+    if (isSink) into += isSource ? rates.sourceNumRecordsOutPerSecond : rates.numRecordsInPerSecond;
   }
   return { numRecordsInPerSecond: into, numRecordsOutPerSecond: out };
 }
 
-/** The subtask metrics served by name (Flink's names); buffer usage only once TaskManagers report it. */
-export function subtaskMetricValues(m: SubtaskMetrics, running: boolean): Record<string, number> {
+/**
+ * The subtask metrics served by name (Flink's names); buffer usage only once TaskManagers report it.
+ * A source subtask adds its source operator's counter and rate as `Source.numRecordsOut` and
+ * `Source.numRecordsOutPerSecond` (Flink names operator metrics `<operator>.<metric>`).
+ */
+export function subtaskMetricValues(m: SubtaskMetrics, running: boolean, isSource = false): Record<string, number> {
   const values: Record<string, number> = {
     numRecordsIn: m.recordsIn,
     numRecordsOut: m.recordsOut,
@@ -104,5 +118,9 @@ export function subtaskMetricValues(m: SubtaskMetrics, running: boolean): Record
   if (m.outPoolUsage !== undefined) values.outPoolUsage = m.outPoolUsage;
   if (m.inPoolUsage !== undefined) values.inPoolUsage = m.inPoolUsage;
   if (m.pendingRecords !== undefined && m.pendingRecords >= 0) values.pendingRecords = m.pendingRecords;
+  if (isSource) {
+    values["Source.numRecordsOut"] = m.sourceRecordsOut ?? 0;
+    values["Source.numRecordsOutPerSecond"] = running ? m.sourceNumRecordsOutPerSecond : 0;
+  }
   return values;
 }

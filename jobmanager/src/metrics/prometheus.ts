@@ -129,7 +129,7 @@ export function createJobManagerMetrics(
   );
   jobGauge(
     "riffle_job_numRecordsOutPerSecond",
-    "Records the job's sources emit per second",
+    "Records the job's sources emit per second (into their chains, networked or not)",
     (job, history) => jobThroughput(job, history).numRecordsOutPerSecond,
   );
 
@@ -145,6 +145,11 @@ export function createJobManagerMetrics(
     });
   vertexGauge("riffle_vertex_numRecordsInPerSecond", "Records the vertex's subtasks read per second, summed", (r) => r.numRecordsInPerSecond);
   vertexGauge("riffle_vertex_numRecordsOutPerSecond", "Records the vertex's subtasks write per second, summed", (r) => r.numRecordsOutPerSecond);
+  vertexGauge(
+    "riffle_vertex_sourceNumRecordsOutPerSecond",
+    "Records the vertex's source emits per second into its chain, networked or not (Flink: the source operator's numRecordsOutPerSecond), summed",
+    (r) => r.sourceNumRecordsOutPerSecond,
+  );
   vertexGauge("riffle_vertex_busyTimeMsPerSecond", "Busy milliseconds per second of the vertex's busiest subtask", (r) => r.busyTimeMsPerSecond);
   vertexGauge("riffle_vertex_idleTimeMsPerSecond", "Idle milliseconds per second of the vertex's idlest subtask", (r) => r.idleTimeMsPerSecond);
   vertexGauge(

@@ -19,21 +19,25 @@ export function registerMetricRoutes(app: RestApp, ctx: RestContext, scraper: Ta
     handler: async (req) => {
       const job = ctx.dispatcher.job(req.params.id);
       vertexOf(job, req.params.vid);
-      const subtasks = measuredSubtasks(job, ctx.metricsHistory, req.params.vid).map((s) => {
+      // Only subtasks that reported from their current execution: one deployed a moment ago (a
+      // restart, a rescale) has not measured anything yet, and 0 would read as "ok".
+      const measured = measuredSubtasks(job, ctx.metricsHistory, req.params.vid).flatMap((s) => (s.metrics ? [{ ...s, metrics: s.metrics }] : []));
+      if (measured.length === 0) return { status: "deprecated" as const, subtasks: [] };
+      const subtasks = measured.map((s) => {
         // Flink's ratios are fractions of wall time; an ended subtask waits for nothing.
-        const of = (ms: number | undefined) => (s.running && ms !== undefined ? Math.min(1, ms / 1000) : 0);
-        const ratio = of(s.metrics?.backPressuredMsPerSecond);
+        const of = (ms: number) => (s.running ? Math.min(1, ms / 1000) : 0);
+        const ratio = of(s.metrics.backPressuredMsPerSecond);
         return {
           subtask: s.execution.subtask,
           attemptNumber: s.execution.attempt,
           "backpressure-level": backPressureLevel(ratio),
           ratio,
-          idleRatio: of(s.metrics?.idleMsPerSecond),
-          busyRatio: of(s.metrics?.busyMsPerSecond),
+          idleRatio: of(s.metrics.idleMsPerSecond),
+          busyRatio: of(s.metrics.busyMsPerSecond),
         };
       });
-      const max = Math.max(0, ...subtasks.map((s) => s.ratio));
-      const latest = Math.max(0, ...measuredSubtasks(job, ctx.metricsHistory, req.params.vid).map((s) => s.metrics?.at ?? 0));
+      const max = Math.max(...subtasks.map((s) => s.ratio));
+      const latest = Math.max(...measured.map((s) => s.metrics.at));
       return { status: "ok" as const, "backpressure-level": backPressureLevel(max), "end-timestamp": latest, subtasks };
     },
   });
@@ -42,8 +46,10 @@ export function registerMetricRoutes(app: RestApp, ctx: RestContext, scraper: Ta
     ...routeOptions(routes.vertexSubtaskMetrics),
     handler: async (req) => {
       const job = ctx.dispatcher.job(req.params.id);
-      vertexOf(job, req.params.vid);
-      const values = measuredSubtasks(job, ctx.metricsHistory, req.params.vid).flatMap((s) => (s.metrics ? [subtaskMetricValues(s.metrics, s.running)] : []));
+      const isSource = vertexOf(job, req.params.vid).inputs.length === 0;
+      const values = measuredSubtasks(job, ctx.metricsHistory, req.params.vid).flatMap((s) =>
+        s.metrics ? [subtaskMetricValues(s.metrics, s.running, isSource)] : [],
+      );
       return aggregate(values, req.query.get, req.query.agg);
     },
   });
@@ -119,10 +125,12 @@ export function registerMetricRoutes(app: RestApp, ctx: RestContext, scraper: Ta
   });
 }
 
-function vertexOf(job: JobMaster, vertexId: string): void {
-  if (!job.graph.vertices.some((v) => v.id === vertexId)) {
+function vertexOf(job: JobMaster, vertexId: string): JobMaster["graph"]["vertices"][number] {
+  const vertex = job.graph.vertices.find((v) => v.id === vertexId);
+  if (!vertex) {
     throw new RiffleError("NOT_FOUND", `job ${job.id} has no vertex ${vertexId}; its vertices are ${job.graph.vertices.map((v) => v.id).join(", ")}`);
   }
+  return vertex;
 }
 
 /**

@@ -264,7 +264,7 @@ function upperCounts(states: ExecutionState[]): Record<ExecutionState, number> {
 
 /** Counters summed over the subtasks' last reports; rates and times as vertexRates measures them. */
 function ioMetrics(subtasks: MeasuredSubtask[]): IOMetrics {
-  const { pendingRecords: _pending, outPoolUsage: _out, inPoolUsage: _in, ...rates } = vertexRates(subtasks);
+  const { pendingRecords: _pending, outPoolUsage: _out, inPoolUsage: _in, sourceNumRecordsOutPerSecond: _source, ...rates } = vertexRates(subtasks);
   const executions = subtasks.map((s) => s.execution);
   const complete = executions.length > 0 && executions.every((e) => e.metrics !== undefined);
   const sum = (f: (e: Execution) => number | undefined) => executions.reduce((acc, e) => acc + (f(e) ?? 0), 0);

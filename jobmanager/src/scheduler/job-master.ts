@@ -872,6 +872,12 @@ export class JobMaster {
     this.settleStopRequest(to);
   }
 
+  /** Keeps the autoscaler's record with the job's, so that a new leader goes on from it. */
+  saveAutoscalerRecord(autoscaler: NonNullable<JobRecord["autoscaler"]>): void {
+    this.record.autoscaler = autoscaler;
+    this.saveRecord();
+  }
+
   /**
    * Writes the record (fenced by the leadership). A write refused or lost is logged, not retried: the
    * next change writes the whole record again, and what must not be lost (attempts, the end of the

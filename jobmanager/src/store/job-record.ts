@@ -1,5 +1,6 @@
 import type { JobGraph } from "@riffle/shared";
 import type { JobStatus } from "@riffle/shared/rest-api";
+import type { AutoscalerRecord } from "../autoscaler/job-autoscaler.js";
 
 /** Job statuses as stored and reported (defined with the REST API); the allowed moves between them live in the scheduler. */
 export { JOB_STATUSES, type JobStatus } from "@riffle/shared/rest-api";
@@ -44,4 +45,10 @@ export interface JobRecord {
   newestSavepointId?: number;
   /** The savepoint the job was started from (absolute directory), if any. */
   savepoint?: { path: string; checkpointId: number; allowNonRestoredState: boolean };
+  /**
+   * What the job's autoscaler must not forget across a leader change (as Flink's operator keeps it in
+   * a ConfigMap): its newest decisions, the rescales of the last hour the cap counts, and what it
+   * knows of ineffective scale-ups. Absent until its first decision.
+   */
+  autoscaler?: AutoscalerRecord;
 }

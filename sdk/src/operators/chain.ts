@@ -28,8 +28,11 @@ export interface OperatorChain {
    * with neither a chained nor a network output); undefined when no operator ends it.
    */
   readonly endWatermark: number | undefined;
-  /** For source vertices: the reader and the output its records go to (there once the chain is open). */
-  readonly source: { reader: SourceReader<unknown>; output: ReaderOutput<unknown> } | undefined;
+  /**
+   * For source vertices: the reader, the output its records go to, and how many it emitted into the
+   * chain (there once the chain is open).
+   */
+  readonly source: ChainSource | undefined;
   /** Creates or restores every operator's state (and the source reader), before open. */
   initializeState(stateOf: (operator: OperatorSpec) => OperatorStateContext): Promise<void>;
   open(): Promise<void>;
@@ -60,6 +63,14 @@ export interface OperatorChain {
   continueWork(): void;
   endInput(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** The source at the head of a chain. */
+export interface ChainSource {
+  reader: SourceReader<unknown>;
+  output: ReaderOutput<unknown>;
+  /** Records the source emitted into the chain (Flink: the source operator's numRecordsOut). */
+  readonly recordsOut: number;
 }
 
 /** Hands records and watermarks to the next operator of the chain by a function call. */
@@ -191,7 +202,7 @@ export function createOperatorChain(
     operators[i]!.output = sides.length === 0 ? main : new RoutingOutput(main, new Map(sides.map((s) => [s.tag, outputOf(s)])));
   });
   const head = operators[0]!;
-  let source: { reader: SourceReader<unknown>; output: ReaderOutput<unknown> } | undefined;
+  let source: ChainSource | undefined;
 
   return {
     operators,
@@ -232,7 +243,16 @@ export function createOperatorChain(
     async open() {
       // Open from the tail, so an operator's consumers are ready before it emits (as in Flink).
       for (let i = operators.length - 1; i >= 0; i--) await operators[i]!.open(rt);
-      if (head instanceof SourceOperator) source = { reader: head.reader!, output: head.readerOutput() };
+      if (head instanceof SourceOperator) {
+        const operator = head;
+        source = {
+          reader: operator.reader!,
+          output: operator.readerOutput(),
+          get recordsOut() {
+            return operator.numRecordsOut;
+          },
+        };
+      }
       gated = sinks.filter((s) => s.canBlock());
       if (head instanceof SourceOperator) await head.startReader(rt);
     },

@@ -87,14 +87,26 @@ export class SourceOperator extends StreamOperator {
     }
   }
 
+  /**
+   * Records the reader emitted into the chain, side outputs included (Flink: the source operator's
+   * numRecordsOut). The task's network counters miss them when the source is chained to its sink.
+   */
+  get numRecordsOut(): number {
+    return this.counting?.count ?? 0;
+  }
+
+  private counting: CountingOutput | undefined;
+
   override open(rt: OperatorRuntime): void {
-    const emitter = new WatermarkEmitter(this.output);
+    const out = new CountingOutput(this.output);
+    this.counting = out;
+    const emitter = new WatermarkEmitter(out);
     this.emitter = emitter;
     if (!this.strategy) {
-      this.output_ = passThroughOutput(this.output, emitter);
+      this.output_ = passThroughOutput(out, emitter);
       return;
     }
-    const outputs = new WatermarkingOutputs(this.output, emitter, this.strategy, rt);
+    const outputs = new WatermarkingOutputs(out, emitter, this.strategy, rt);
     this.output_ = outputs.main;
     this.periodic = () => outputs.onPeriodicEmit();
     this.schedulePeriodic(rt);
@@ -140,6 +152,31 @@ export class SourceOperator extends StreamOperator {
   override close(): void {
     this.cancelPeriodic?.();
     this.cancelPeriodic = undefined;
+  }
+}
+
+/** Counts the records that pass on to the operator's output (Flink's CountingOutput). */
+class CountingOutput implements Output {
+  count = 0;
+
+  constructor(private readonly out: Output) {}
+
+  collect(record: unknown, timestamp?: number): void {
+    this.count++;
+    this.out.collect(record, timestamp);
+  }
+
+  emitWatermark(watermark: number): void {
+    this.out.emitWatermark(watermark);
+  }
+
+  emitWatermarkStatus(idle: boolean): void {
+    this.out.emitWatermarkStatus(idle);
+  }
+
+  collectSide(tag: string, record: unknown, timestamp?: number): void {
+    this.count++;
+    this.out.collectSide(tag, record, timestamp);
   }
 }
 

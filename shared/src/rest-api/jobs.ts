@@ -23,9 +23,9 @@ export type TaskCounts = z.infer<typeof TaskCounts>;
 
 /** Records per second of a job, measured at the JobManager (Riffle's). */
 export const Throughput = z.object({
-  /** Records the job's sources emit per second. */
+  /** Records the job's sources emit per second (into their chains, whether they then cross the network or not). */
   numRecordsOutPerSecond: z.number(),
-  /** Records the job's sinks (vertices without outputs) receive per second. */
+  /** Records the job's sinks (vertices without outputs) receive per second; a sink chained to its source receives what the source emits. */
   numRecordsInPerSecond: z.number(),
 });
 export type Throughput = z.infer<typeof Throughput>;
@@ -309,11 +309,19 @@ export type ResultsPage = z.infer<typeof ResultsPage>;
 export const BackPressureLevel = z.enum(["ok", "low", "high"]);
 export type BackPressureLevel = z.infer<typeof BackPressureLevel>;
 
+/**
+ * As Flink's: `status` "ok" when some subtask of the vertex's current attempt has reported its times,
+ * "deprecated" (Flink's word for stats not available) before any has — right after a deployment or a
+ * rescale — and then there is no level and no timestamp. Only measured subtasks are listed, and the
+ * vertex's level is the highest of theirs: a client that needs the whole vertex measured compares
+ * `subtasks` with the vertex's parallelism. A subtask that ended waits for nothing (ratio 0).
+ */
 export const JobVertexBackPressure = z
   .object({
-    status: z.literal("ok"),
-    "backpressure-level": BackPressureLevel,
-    "end-timestamp": z.number().int(),
+    status: z.enum(["ok", "deprecated"]),
+    "backpressure-level": BackPressureLevel.optional(),
+    /** When the newest of the subtasks' reports arrived (ms since the epoch). */
+    "end-timestamp": z.number().int().optional(),
     subtasks: z.array(
       z.object({
         subtask: z.number().int(),
@@ -349,6 +357,8 @@ export const JobMetricsHistory = z
           t: z.number().int(),
           numRecordsInPerSecond: z.number(),
           numRecordsOutPerSecond: z.number(),
+          /** What the vertex's source emits into its chain, networked or not (0 without a source). */
+          sourceNumRecordsOutPerSecond: z.number(),
           busyTimeMsPerSecond: z.number(),
           idleTimeMsPerSecond: z.number(),
           backPressuredTimeMsPerSecond: z.number(),

@@ -22,6 +22,7 @@ const task: TaskSnapshot = {
     inPoolUsage: 0.25,
     pendingRecords: -1,
     measuredAtMs: 0,
+    sourceRecordsOut: 0,
   },
   taskName: "Window(TumblingEventTimeWindows(10000))",
   recordsInPerSecond: 0,

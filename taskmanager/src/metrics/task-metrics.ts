@@ -56,6 +56,11 @@ export function registerTaskMetrics(registry: Registry, tasks: () => Iterable<Ta
     "Records the task's source has not read yet, where it knows them (a rate-limited datagen's backlog); -1 when it cannot tell or the task is no source.",
     (t) => t.report.pendingRecords,
   );
+  gauge(
+    "sourceNumRecordsOut",
+    "Records the task's source emitted into its chain, whether they leave over the network or not (Flink: the source operator's numRecordsOut); 0 when the task is no source.",
+    (t) => t.report.sourceRecordsOut,
+  );
   gauge("inputQueueLength", "Buffers received and not yet processed.", (t) => t.inputQueueLength);
   gauge(
     "outputSpilledBytes",

@@ -48,15 +48,20 @@ describe("credit-based flow control", () => {
     expect(partition.subpartition(0).queuedBuffers).toBe(10);
     expect(cons.pool.availableSegments).toBe(100 - 2 - 8);
 
-    // Reading one buffer frees one, announced as one credit: exactly one more arrives.
+    // Reading one buffer frees one; with nine more to read the channel waits for a second one and
+    // announces both in one message: exactly two more arrive.
     const first = cons.gate.pollNext();
     expect(first && ids(first.buffer)).toEqual([0]);
-    await vi.waitFor(() => expect(ch.buffersReceived).toBe(11), { timeout: 5000 });
-    expect(partition.subpartition(0).queuedBuffers).toBe(9);
+    expect(ch.creditsAnnounced).toBe(8);
+    const second = cons.gate.pollNext();
+    expect(second && ids(second.buffer)).toEqual([1]);
+    expect(ch.creditsAnnounced).toBe(10);
+    await vi.waitFor(() => expect(ch.buffersReceived).toBe(12), { timeout: 5000 });
+    expect(partition.subpartition(0).queuedBuffers).toBe(8);
     expect(ch.outstandingCredit).toBe(0);
 
     // Reading everything delivers every buffer in order, and the sender never exceeded its credit.
-    const seen = [0];
+    const seen = [0, 1];
     partition.finish();
     await vi.waitFor(
       () => {

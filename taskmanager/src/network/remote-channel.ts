@@ -13,6 +13,9 @@ export interface FloatingBuffers {
   giveBack(): void;
 }
 
+/** Freed buffers announced together while the channel still has buffers to read (see poll). */
+const CREDIT_BATCH = 2;
+
 interface Received {
   message: BufferResponse;
   floating: boolean;
@@ -166,8 +169,12 @@ export class RemoteInputChannel implements InputChannel {
       this.unannounced++;
     }
     // Credit first, as before: the sender can go on while this buffer is decoded. Its ArrayBuffer goes
-    // back with the next credit.
-    this.announceCredit();
+    // back with the next credit. While more than one buffer is still queued here the sender is not what
+    // this channel waits for, so freed buffers are announced two at a time: each credit message costs
+    // two thread hops (and, between TaskManagers, a gRPC message and two more hops), as much as a
+    // buffer of data. With one buffer or none left, every credit goes out at once, so a channel that
+    // is about to run dry never waits for a second freed buffer.
+    if (this.unannounced >= CREDIT_BATCH || this.queue.length <= 1) this.announceCredit();
     const item = this.decode(r.message);
     // Decoded records hold no views into the bytes (the deserializer copies binary values out).
     if (r.owned && r.message.type === "DATA" && this.spare.length < MAX_SPARE_BUFFERS) this.spare.push(r.message.data.buffer as ArrayBuffer);

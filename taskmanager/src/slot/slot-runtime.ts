@@ -297,6 +297,7 @@ export function reportOf(t: Task): TaskMetricsReport {
     inPoolUsage: t.inPoolUsage(),
     measuredAtMs: SystemClock.now(),
     pendingRecords: t.pendingRecords(),
+    sourceRecordsOut: t.sourceRecordsOut,
   };
 }
 

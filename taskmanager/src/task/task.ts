@@ -181,6 +181,11 @@ export class Task {
     return n;
   }
 
+  /** Records the task's source emitted into its chain, networked or not (0 for other tasks). */
+  get sourceRecordsOut(): number {
+    return this.chain?.source?.recordsOut ?? 0;
+  }
+
   get bytesOut(): number {
     let n = 0;
     for (const w of this.writers) n += w.bytesOut;

@@ -56,7 +56,23 @@ describe("HA stores on etcd", () => {
     const settings = haSettings(etcd, uniqueClusterId("jobs"));
     const { ha, session } = await leader(settings);
     const jobs = ha.stores(session).jobs;
-    const small = record(TEST_JOB_ID, 2_000);
+    // With its autoscaler's record (history, rescale times, blocked vertices): a new leader reads it back whole.
+    const autoscaler: JobRecord["autoscaler"] = {
+      history: [
+        {
+          time: 1_500,
+          type: "scaled",
+          message: "rescaled Work 1 → 4 in 2 s",
+          vertices: [{ vertexId: "v2", vertexName: "Work", from: 1, to: 4, reason: "scale up" }],
+        },
+      ],
+      rescaleTimes: [1_400],
+      counts: { rescales: 1, failures: 0, skipped: 0 },
+      signature: "v1=1,v2=4",
+      lastScalings: { v2: { at: 1_500, from: 1, to: 4, trueProcessingRateBefore: 50, expectedTrueProcessingRate: 200 } },
+      ineffective: [],
+    };
+    const small = record(TEST_JOB_ID, 2_000, { autoscaler });
     const big = record(OTHER_JOB, 1_000, { graph: testGraph({ name: "x".repeat(MAX_INLINE_RECORD_BYTES) }) });
     await jobs.put(small);
     await jobs.put(big);

@@ -47,6 +47,12 @@ export interface TaskMetricsReport {
    * measured between readings, not between arrivals. 0 from a TaskManager that does not say.
    */
   'measuredAtMs'?: (number | string | Long);
+  /**
+   * Records the task's source operator emitted into its chain (Flink: the source operator's
+   * numRecordsOut), whether they then leave over the network or not: a source chained to its sink
+   * writes nothing to the network, and records_in counts network input only. 0 for other tasks.
+   */
+  'sourceRecordsOut'?: (number | string | Long);
 }
 
 export interface TaskMetricsReport__Output {
@@ -93,4 +99,10 @@ export interface TaskMetricsReport__Output {
    * measured between readings, not between arrivals. 0 from a TaskManager that does not say.
    */
   'measuredAtMs': (number);
+  /**
+   * Records the task's source operator emitted into its chain (Flink: the source operator's
+   * numRecordsOut), whether they then leave over the network or not: a source chained to its sink
+   * writes nothing to the network, and records_in counts network input only. 0 for other tasks.
+   */
+  'sourceRecordsOut': (number);
 }
