@@ -176,7 +176,7 @@ interface Sample {
    * and queued in network buffers are not in it); null while it does not report.
    */
   backlog: number | null;
-  /** The source's back-pressure ratio and level (/backpressure). */
+  /** The source's back-pressure ratio and level (/backpressure; "unmeasured" before its first report). */
   backPressure: number;
   level: string;
   /** Work's parallelism and its subtasks RUNNING, and FINISHED (at the end: the input is over). */
@@ -276,7 +276,7 @@ async function runTrace(trace: Trace, log: (m: string) => void): Promise<TraceRu
           processed: w.metrics.numRecordsInPerSecond,
           backlog: pending.find((p) => p.id === "pendingRecords")?.sum ?? null,
           backPressure: Math.max(0, ...bp.subtasks.map((s) => s.ratio)),
-          level: bp["backpressure-level"],
+          level: bp["backpressure-level"] ?? "unmeasured",
           parallelism: w.parallelism,
           running: w.tasks.RUNNING,
           finished: w.tasks.FINISHED,
@@ -318,6 +318,7 @@ function timeWhere(samples: readonly Sample[], holds: (s: Sample) => boolean, un
 }
 
 /** Subtasks that finished have nothing left to take: at the end they count as capacity. */
+const backPressured = (s: Sample) => s.level === "low" || s.level === "high";
 const covers = (s: Sample) => (s.running + s.finished) * PER_SUBTASK >= s.arrival;
 
 /**
@@ -369,7 +370,7 @@ function summarize(run: TraceRun): Summary {
     path,
     toEnough,
     underCapacityS: timeWhere(samples, (s) => !covers(s), end),
-    backPressuredS: timeWhere(samples, (s) => s.level !== "ok"),
+    backPressuredS: timeWhere(samples, backPressured),
     highS: timeWhere(samples, (s) => s.level === "high"),
     runS: samples.at(-1)?.t ?? 0,
     finalParallelism: path.at(-1)!,
@@ -385,7 +386,7 @@ function plot(run: TraceRun, s: Summary): string {
   const xMax = Math.ceil(s.runS / 10) * 10;
   const spans: Array<{ from: number; to: number }> = [];
   for (let i = 0; i + 1 < samples.length; i++) {
-    if (samples[i]!.level === "ok") continue;
+    if (!backPressured(samples[i]!)) continue;
     const last = spans.at(-1);
     if (last && last.to === samples[i]!.t) last.to = samples[i + 1]!.t;
     else spans.push({ from: samples[i]!.t, to: samples[i + 1]!.t });
