@@ -16,6 +16,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Run, noise, replay } from "../jobmanager/src/testing/job-model.js";
+import { lineChart } from "./plot.js";
 import { RESULTS_DIR } from "./report.js";
 
 const PER_SUBTASK = 100;
@@ -101,34 +102,18 @@ function measure(trace: Trace, run: Run): Row {
   };
 }
 
-/** Arrival rate and capacity over time, as an SVG of its own (no plotting library needed for two lines). */
+/** Arrival rate and capacity over time (one point every 10 s). */
 function plot(row: Row): string {
-  const W = 760;
-  const H = 260;
-  const left = 50;
-  const bottom = 30;
-  const series = row.run.series;
-  const tMax = series.at(-1)!.t;
-  const yMax = Math.max(...series.map((p) => Math.max(p.arriving, p.capacity))) * 1.1;
-  const x = (t: number) => left + ((W - left - 10) * t) / tMax;
-  const y = (v: number) => H - bottom - ((H - bottom - 20) * v) / yMax;
-  const line = (f: (p: (typeof series)[number]) => number) =>
-    series
-      .filter((_, i) => i % 10 === 0)
-      .map((p) => `${x(p.t).toFixed(1)},${y(f(p)).toFixed(1)}`)
-      .join(" ");
-  const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => Math.round(yMax * f));
-  const hours = Array.from({ length: HOURS + 1 }, (_, h) => h);
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="11">
-<rect width="${W}" height="${H}" fill="white"/>
-<text x="${left}" y="13">${row.trace.name}: ${row.trace.what} — ${row.run.rescales.length} rescales (records/s over hours)</text>
-${ticks.map((v) => `<line x1="${left}" x2="${W - 10}" y1="${y(v)}" y2="${y(v)}" stroke="#eee"/><text x="${left - 4}" y="${y(v) + 4}" text-anchor="end">${v}</text>`).join("\n")}
-${hours.map((h) => `<text x="${x(h * 3600)}" y="${H - bottom + 14}" text-anchor="middle">${h} h</text>`).join("\n")}
-<polyline fill="none" stroke="#1f77b4" stroke-width="1.5" points="${line((p) => p.arriving)}"/>
-<polyline fill="none" stroke="#ff7f0e" stroke-width="1.5" points="${line((p) => p.capacity)}"/>
-<text x="${W - 200}" y="${H - 6}" fill="#1f77b4">arrivals</text><text x="${W - 120}" y="${H - 6}" fill="#ff7f0e">capacity (p × 100/s)</text>
-</svg>
-`;
+  const series = row.run.series.filter((_, i) => i % 10 === 0);
+  return lineChart({
+    title: `${row.trace.name}: ${row.trace.what} — ${row.run.rescales.length} rescales (records/s over hours)`,
+    xMax: row.run.series.at(-1)!.t,
+    xTicks: Array.from({ length: HOURS + 1 }, (_, h) => ({ at: h * 3600, label: `${h} h` })),
+    lines: [
+      { label: "arrivals", color: "#1f77b4", points: series.map((p) => [p.t, p.arriving] as const) },
+      { label: `capacity (p × ${PER_SUBTASK}/s)`, color: "#ff7f0e", points: series.map((p) => [p.t, p.capacity] as const) },
+    ],
+  });
 }
 
 async function main(): Promise<void> {
