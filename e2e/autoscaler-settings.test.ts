@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { RiffleProcess } from "./harness/index.js";
+import { RiffleProcess, setFlags } from "./harness/index.js";
 
 /** The cluster's job.autoscaler.* settings are checked when the JobManager process starts. */
 describe("cluster autoscaler settings", () => {
@@ -12,16 +12,13 @@ describe("cluster autoscaler settings", () => {
   it("refuses min-parallelism above max-parallelism at start: a clear error and exit code 1", async () => {
     const jm = new RiffleProcess("jobmanager", [
       "jobmanager",
-      "--set",
-      "rest.port=0",
-      "--set",
-      "jobmanager.rpc.port=0",
-      "--set",
-      `jobmanager.storage.dir=${join(work, "jm")}`,
-      "--set",
-      "job.autoscaler.vertex.min-parallelism=8",
-      "--set",
-      "job.autoscaler.vertex.max-parallelism=4",
+      ...setFlags({
+        "rest.port": 0,
+        "jobmanager.rpc.port": 0,
+        "jobmanager.storage.dir": join(work, "jm"),
+        "job.autoscaler.vertex.min-parallelism": 8,
+        "job.autoscaler.vertex.max-parallelism": 4,
+      }),
     ]);
     const exit = await jm.waitForExit(20_000);
     expect(exit.code).toBe(1);

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { isAlive } from "@riffle/shared";
 import type { TaskManagersInfo } from "@riffle/shared/rest-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EtcdCluster, HaTestCluster, type HaJobManager, allRunning, committedLines, metricValue, waitForCheckpoints } from "./harness/index.js";
+import { EtcdCluster, HaTestCluster, type HaJobManager, allRunning, committedLines, pollUntil, metricValue, waitForCheckpoints } from "./harness/index.js";
 
 const RECORDS = 60_000;
 
@@ -51,17 +51,6 @@ describe("resource manager with the process provider and high availability", () 
     return metricValue(await res.text(), name, { provider: "process" });
   }
 
-  async function until<T>(what: string, probe: () => Promise<T>, done: (v: T) => boolean, timeoutMs: number): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    let last: T | undefined;
-    while (Date.now() < deadline) {
-      last = await probe();
-      if (done(last)) return last;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    throw new Error(`${what} within ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
-  }
-
   it("kill -9 of the leader: the standby adopts the provided TaskManagers, they register with it, and the job finishes on them", async () => {
     const out = join(cluster.dir, "out");
     const jobId = await cluster.submit("e2e/jobs/exactly-once.ts", {
@@ -69,7 +58,7 @@ describe("resource manager with the process provider and high availability", () 
       args: ["--out", out, "--count", String(RECORDS), "--rate", "3000", "--backend", "leveldb"],
     });
     // Four slots of two: the leader's provider starts two TaskManagers.
-    await until("the job running on 4 slots", () => cluster.job(jobId), allRunning, 60_000);
+    await pollUntil("the job running on 4 slots", () => cluster.job(jobId), allRunning, 60_000);
     const before = await taskmanagers();
     expect(before).toHaveLength(2);
     pids.push(...before.map((t) => t.pid));
@@ -89,7 +78,7 @@ describe("resource manager with the process provider and high availability", () 
     expect(next).not.toBe(dead);
     await next.process.waitForLog((l) => String(l.msg).includes("adopted 2 TaskManager(s)"), 30_000);
     // The same processes register again with the new leader, and the job runs on them.
-    const after = await until(
+    const after = await pollUntil(
       "the adopted TaskManagers registered with the new leader",
       taskmanagers,
       (t) => t.length === 2 && before.every((b) => t.some((a) => a.id === b.id && a.pid === b.pid)),

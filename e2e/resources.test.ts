@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { freePort, isAlive, isRiffleProcess } from "@riffle/shared";
 import type { JobDetails } from "@riffle/shared/rest-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CLI, REPO_ROOT, ResourceCluster, RiffleProcess } from "./harness/index.js";
+import { CLI, REPO_ROOT, ResourceCluster, RiffleProcess, setFlags } from "./harness/index.js";
 
 /**
  * The resource manager with the `process` provider on real processes: the JobManager starts
@@ -196,18 +196,14 @@ describe("resource manager with the process provider", () => {
   it("refuses min above max at start with a clear error", async () => {
     const jm = new RiffleProcess("jobmanager", [
       "jobmanager",
-      "--set",
-      "rest.port=0",
-      "--set",
-      "jobmanager.rpc.port=0",
-      "--set",
-      `jobmanager.storage.dir=${join(work, "bad")}`,
-      "--set",
-      "resourcemanager.provider=process",
-      "--set",
-      "resourcemanager.taskmanagers.min=3",
-      "--set",
-      "resourcemanager.taskmanagers.max=2",
+      ...setFlags({
+        "rest.port": 0,
+        "jobmanager.rpc.port": 0,
+        "jobmanager.storage.dir": join(work, "bad"),
+        "resourcemanager.provider": "process",
+        "resourcemanager.taskmanagers.min": 3,
+        "resourcemanager.taskmanagers.max": 2,
+      }),
     ]);
     const exit = await jm.waitForExit(20_000);
     expect(exit.code).toBe(1);
@@ -219,14 +215,12 @@ describe("resource manager settings", () => {
   it("refuses an unknown provider at start with CONFIG_INVALID naming the providers there are", async () => {
     const jm = new RiffleProcess("jobmanager", [
       "jobmanager",
-      "--set",
-      "rest.port=0",
-      "--set",
-      "jobmanager.rpc.port=0",
-      "--set",
-      `jobmanager.storage.dir=${join(work, "unknown-provider")}`,
-      "--set",
-      "resourcemanager.provider=nomad",
+      ...setFlags({
+        "rest.port": 0,
+        "jobmanager.rpc.port": 0,
+        "jobmanager.storage.dir": join(work, "unknown-provider"),
+        "resourcemanager.provider": "nomad",
+      }),
     ]);
     const exit = await jm.waitForExit(20_000);
     expect(exit.code).toBe(1);

@@ -17,6 +17,28 @@ export interface ClusterOptions {
 
 export type { JobDetails };
 
+/**
+ * Polls `probe` every 200 ms until `done` holds, or throws at the deadline with the last value seen
+ * (and `context()`, e.g. a log tail). For state only a REST answer shows; events have their own waits.
+ */
+export async function pollUntil<T>(
+  what: string,
+  probe: () => Promise<T>,
+  done: (v: T) => boolean,
+  timeoutMs: number,
+  context: () => string = () => "",
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  while (Date.now() < deadline) {
+    last = await probe();
+    if (done(last)) return last;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const extra = context();
+  throw new Error(`${what} within ${timeoutMs} ms; last: ${JSON.stringify(last)}${extra ? `\n${extra}` : ""}`);
+}
+
 /** `--set key=value` flags for the `riffle` CLI. */
 export function setFlags(settings: Settings): string[] {
   return Object.entries(settings).flatMap(([k, v]) => ["--set", `${k}=${v}`]);

@@ -1,4 +1,4 @@
-export { TestCluster, allRunning, metricValue, setFlags, type ClusterOptions, type JobDetails, type Settings } from "./cluster.js";
+export { TestCluster, allRunning, metricValue, pollUntil, setFlags, type ClusterOptions, type JobDetails, type Settings } from "./cluster.js";
 export { RiffleProcess, REPO_ROOT, CLI, type LogLine } from "./process.js";
 export { committedLines, keyedCountLines, mulberry32, checkpointStats, waitForCheckpoints } from "./outputs.js";
 export { killTaskManagers, type KillSchedule } from "./chaos.js";

@@ -1,6 +1,6 @@
 import { bundleJob } from "@riffle/cli";
 import type { JobDetails, SubmitJobResponse, TaskManagersInfo } from "@riffle/shared/rest-api";
-import { metricValue, setFlags } from "./cluster.js";
+import { metricValue, pollUntil, setFlags } from "./cluster.js";
 import { RiffleProcess } from "./process.js";
 
 /**
@@ -58,14 +58,7 @@ export class ResourceCluster {
   }
 
   /** Polls `probe` until `done` holds, with a deadline. */
-  async until<T>(what: string, probe: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    let last: T | undefined;
-    while (Date.now() < deadline) {
-      last = await probe();
-      if (done(last)) return last;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    throw new Error(`${what} within ${timeoutMs} ms; last: ${JSON.stringify(last)}\n${this.jm.tail(30)}`);
+  until<T>(what: string, probe: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
+    return pollUntil(what, probe, done, timeoutMs, () => this.jm.tail(30));
   }
 }
