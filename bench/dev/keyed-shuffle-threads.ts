@@ -11,14 +11,14 @@ import { benchJob, startCluster, timeBoundedJob } from "../riffle.js";
 
 const TICK_NS = 1e9 / 100; // USER_HZ
 
-function threadTicks(pid: number): Map<string, { name: string; ticks: number }> {
-  const out = new Map<string, { name: string; ticks: number }>();
+function threadTicks(pid: number): Map<string, { name: string; ticks: number; sys: number }> {
+  const out = new Map<string, { name: string; ticks: number; sys: number }>();
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
       const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim();
-      out.set(tid, { name: tid === String(pid) ? `${name} (main)` : name, ticks: Number(fields[11]) + Number(fields[12]) });
+      out.set(tid, { name: tid === String(pid) ? `${name} (main)` : name, ticks: Number(fields[11]) + Number(fields[12]), sys: Number(fields[12]) });
     } catch {
       // The thread ended meanwhile.
     }
@@ -29,7 +29,9 @@ function threadTicks(pid: number): Map<string, { name: string; ticks: number }> 
 const records = Number(process.argv[2] ?? 8_000_000);
 const runs = Number(process.argv[3] ?? 2);
 // PROFILE_DIR=<dir>: CPU profiles of the cluster processes (bench/profile-hook.cjs).
-const cluster = await startCluster({ taskmanagers: 2, taskmanager: { "taskmanager.slots": 1 } }, process.env.PROFILE_DIR);
+// SLOTS=2: one TaskManager of two slots instead of two of one.
+const twoSlots = process.env.SLOTS === "2";
+const cluster = await startCluster({ taskmanagers: twoSlots ? 1 : 2, taskmanager: { "taskmanager.slots": twoSlots ? 2 : 1 } }, process.env.PROFILE_DIR);
 try {
   const job = benchJob("keyed-shuffle");
   const run = (n: number) =>
@@ -42,16 +44,19 @@ try {
     const after = pids.map(threadTicks);
     console.log(`run ${r + 1}: ${Math.round(timing.recordsPerSecond)} rec/s (${timing.runningMs} ms running)`);
     let total = 0;
+    let totalSys = 0;
     pids.forEach((pid, i) => {
       const rows: string[] = [];
       for (const [tid, a] of after[i]!) {
         const ns = ((a.ticks - (before[i]!.get(tid)?.ticks ?? 0)) * TICK_NS) / records;
+        const sys = ((a.sys - (before[i]!.get(tid)?.sys ?? 0)) * TICK_NS) / records;
         total += ns;
-        if (ns >= 1) rows.push(`${a.name}[${tid}] ${ns.toFixed(0)}`);
+        totalSys += sys;
+        if (ns >= 1) rows.push(`${a.name}[${tid}] ${ns.toFixed(0)} (sys ${sys.toFixed(0)})`);
       }
       console.log(`  ${i === 0 ? "JobManager" : `TaskManager ${i}`} (pid ${pid}), ns CPU per record: ${rows.join(", ")}`);
     });
-    console.log(`  total ${total.toFixed(0)} ns CPU per record (all threads of all processes, job start and end included)`);
+    console.log(`  total ${total.toFixed(0)} ns CPU per record, of it ${totalSys.toFixed(0)} in the kernel (all threads of all processes, job start and end included)`);
   }
 } finally {
   await cluster.stop();

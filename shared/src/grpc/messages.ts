@@ -86,7 +86,8 @@ export type ExchangeRequest =
   | { kind?: "addCredit"; addCredit: AddCredit; partitionRequest?: PartitionRequest | null };
 /** The buffer types of BufferResponse (the proto's documented values). */
 export type BufferType = "DATA" | "END_OF_PARTITION" | "CHECKPOINT_BARRIER" | "WATERMARK" | "WATERMARK_STATUS";
-export type BufferResponse = Omit<BufferResponse__Output, "type" | "data"> & { type: BufferType; data: Uint8Array };
+/** `moreData`: further DATA buffers carried by the same message (absent or empty when there are none). */
+export type BufferResponse = Omit<BufferResponse__Output, "type" | "data" | "moreData"> & { type: BufferType; data: Uint8Array; moreData?: Uint8Array[] };
 export type ExchangeError = ExchangeError__Output;
 export type ExchangeResponse =
   | { kind?: "buffer"; buffer: BufferResponse; error?: ExchangeError | null }

@@ -1,6 +1,6 @@
 import type { MessagePort } from "node:worker_threads";
 import type * as grpc from "@grpc/grpc-js";
-import type { ExchangeRequest, ExchangeResponse, Logger } from "@riffle/shared";
+import type { BufferResponse, ExchangeRequest, ExchangeResponse, Logger } from "@riffle/shared";
 import { MAX_SPARE_BUFFERS, type PortEnvelope, keepSpare } from "../network/port-stream.js";
 
 /**
@@ -28,17 +28,29 @@ interface Spares {
 function responseToPort(port: MessagePort, msg: ExchangeResponse, spares: Spares): void {
   const b = msg.buffer;
   if (b && b.data.length > 0) {
-    const data = b.data;
-    const length = data.byteLength;
-    if (length > spares.size) spares.size = length;
-    let own = spares.buffers.pop();
-    if (own === undefined || own.byteLength < length) own = new ArrayBuffer(spares.size);
-    const copy = new Uint8Array(own, 0, length);
-    copy.set(data);
-    port.postMessage({ type: "message", message: { buffer: { ...b, data: copy } } } satisfies PortEnvelope<ExchangeResponse>, [own]);
+    const transfer: ArrayBuffer[] = [];
+    const data = copyOut(b.data, spares, transfer);
+    const more = b.moreData;
+    const buffer: BufferResponse =
+      more === undefined || more.length === 0
+        ? { sequence: b.sequence, backlog: b.backlog, type: b.type, data }
+        : { sequence: b.sequence, backlog: b.backlog, type: b.type, data, moreData: more.map((d) => copyOut(d, spares, transfer)) };
+    port.postMessage({ type: "message", message: { buffer } } satisfies PortEnvelope<ExchangeResponse>, transfer);
     return;
   }
   port.postMessage({ type: "message", message: msg } satisfies PortEnvelope<ExchangeResponse>);
+}
+
+/** A copy of `data` in a spare (or new) ArrayBuffer, added to `transfer`. */
+function copyOut(data: Uint8Array, spares: Spares, transfer: ArrayBuffer[]): Uint8Array {
+  const length = data.byteLength;
+  if (length > spares.size) spares.size = length;
+  let own = spares.buffers.pop();
+  if (own === undefined || own.byteLength < length) own = new ArrayBuffer(spares.size);
+  const copy = new Uint8Array(own, 0, length);
+  copy.set(data);
+  transfer.push(own);
+  return copy;
 }
 
 function closeWith(port: MessagePort, envelope: PortEnvelope<never>): void {
@@ -144,13 +156,17 @@ export function bridgeInbound(
         for (const m of early.splice(0)) p.postMessage({ type: "message", message: m } satisfies PortEnvelope<ExchangeRequest>);
         p.on("message", (envelope: PortEnvelope<ExchangeResponse>) => {
           if (envelope.type === "message") {
-            const data = envelope.message.buffer?.data;
+            const buffer = envelope.message.buffer;
+            const data = buffer?.data;
             if (data === undefined || data.byteLength === 0) call.write(envelope.message);
-            // The ArrayBuffer came transferred from the worker; once gRPC has serialized the message
-            // (the write's callback), nothing refers to it any more.
+            // The ArrayBuffers came transferred from the worker; once gRPC has serialized the message
+            // (the write's callback), nothing refers to them any more.
             else
               call.write(envelope.message, () => {
-                if (!done && spare.length < MAX_SPARE_BUFFERS) spare.push(data.buffer as ArrayBuffer);
+                if (done) return;
+                if (spare.length < MAX_SPARE_BUFFERS) spare.push(data.buffer as ArrayBuffer);
+                const more = buffer!.moreData;
+                if (more !== undefined) for (const d of more) if (spare.length < MAX_SPARE_BUFFERS) spare.push(d.buffer as ArrayBuffer);
               });
           } else {
             done = true;

@@ -3,6 +3,7 @@ import { NetworkBufferPool } from "./buffer-pool.js";
 import type { InputItem } from "./buffer.js";
 import { InputGate } from "./input-gate.js";
 import { RemoteInputChannel } from "./remote-channel.js";
+import { MAX_BUFFERS_PER_MESSAGE } from "./exchange-server.js";
 import { ResultPartition } from "./result-partition.js";
 import { type DecodedRecords, RecordDeserializer } from "./serialization.js";
 import { ExchangeHarness, writerOf } from "../testing/exchange-harness.js";
@@ -137,6 +138,52 @@ describe("credit-based flow control", () => {
     // 30 tiny buffers and the end of partition arrived in 2 messages: one credit each.
     expect(ch.buffersReceived).toBe(2);
     expect(prod.pool.availableSegments).toBe(100);
+  });
+
+  it("queued data buffers travel several to a message, each on a credit of its own", async () => {
+    const prod = await producerSide(100);
+    const partition = new ResultPartition("p6", 1, prod.pool, () => {});
+    prod.partitions.register(partition, "job");
+    produce(partition, 20);
+    const cons = consumerSide(100, 8);
+    const ch = cons.channel(0, prod.address, "p6", 0);
+
+    // The initial credit (2) brings two buffers in one message; their backlog (18) brings the gate's
+    // 8 floating buffers, whose credit brings 8 more in two messages of MAX_BUFFERS_PER_MESSAGE (4).
+    await vi.waitFor(() => expect(ch.buffersReceived).toBe(10), { timeout: 5000 });
+    expect(MAX_BUFFERS_PER_MESSAGE).toBe(4);
+    expect(ch.messagesReceived).toBe(3);
+    expect(partition.subpartition(0).queuedBuffers).toBe(10);
+    expect(ch.outstandingCredit).toBe(0);
+    expect(cons.pool.availableSegments).toBe(100 - 2 - 8);
+
+    // The rest, with the end of partition (an event: a message of its own), in order.
+    const seen: number[] = [];
+    partition.finish();
+    await vi.waitFor(
+      () => {
+        for (let item = cons.gate.pollNext(); item; item = cons.gate.pollNext()) seen.push(...ids(item.buffer));
+        expect(cons.gate.isFinished()).toBe(true);
+      },
+      { timeout: 5000 },
+    );
+    expect(seen).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    expect(ch.buffersReceived).toBe(21);
+    expect(ch.messagesReceived).toBeLessThan(21);
+    expect(cons.failures).toEqual([]);
+    expect(prod.pool.availableSegments).toBe(100);
+    expect(cons.pool.availableSegments).toBe(100 - 2);
+  });
+
+  it("a message of several buffers spends one permit per buffer: beyond the credit, the channel fails", () => {
+    const pool = new NetworkBufferPool(10, 1024);
+    const gate = new InputGate(0, pool, 0);
+    const failures: Error[] = [];
+    const ch = new RemoteInputChannel(0, "c", { notifyChannelNonEmpty: () => {}, notifyChannelFailed: (_c, e) => failures.push(e) }, gate, 2, () => {});
+    const data = new Uint8Array(4);
+    ch.onBuffer({ sequence: 0, backlog: 0, type: "DATA", data, moreData: [data, data] });
+    expect(ch.buffersReceived).toBe(2);
+    expect(failures.map((e) => e.message)).toEqual(["c: the sender sent a buffer without credit"]);
   });
 
   it("hands each read buffer's ArrayBuffer back with the next credit, and the data stays whole through reuse", async () => {

@@ -48,6 +48,8 @@ export class RemoteInputChannel implements InputChannel {
   private spare: ArrayBuffer[] = [];
   /** Counters for tests and metrics. */
   buffersReceived = 0;
+  /** Messages that brought buffers (one carries up to MAX_BUFFERS_PER_MESSAGE data buffers). */
+  messagesReceived = 0;
   bytesReceived = 0;
   creditsAnnounced = 0;
   /** ArrayBuffers of received buffers handed back to the sender for reuse. */
@@ -91,11 +93,35 @@ export class RemoteInputChannel implements InputChannel {
     if (msg.buffer) this.onBuffer(msg.buffer, true);
   }
 
-  /** @internal exposed for protocol tests; `owned`: its data's ArrayBuffer came through the port. */
+  /**
+   * A message of one buffer, or of several data buffers (`moreData`), each on a credit of its own, in
+   * sequence; the message's backlog is what stays queued behind its last buffer.
+   * @internal exposed for protocol tests; `owned`: its data's ArrayBuffers came through the port.
+   */
   onBuffer(b: BufferResponse, owned = false): void {
+    this.messagesReceived++;
+    const more = b.moreData;
+    if (more === undefined || more.length === 0) {
+      this.receive(b, owned);
+      return;
+    }
+    if (b.type !== "DATA") {
+      this.fail(new RiffleError("INTERNAL", `${this.description}: a ${b.type} buffer arrived with more data buffers`));
+      return;
+    }
+    const n = more.length;
+    if (!this.receive({ sequence: b.sequence, backlog: b.backlog + n, type: "DATA", data: b.data }, owned)) return;
+    for (let i = 0; i < n; i++) {
+      if (!this.receive({ sequence: b.sequence + 1 + i, backlog: b.backlog + n - 1 - i, type: "DATA", data: more[i]! }, owned)) return;
+    }
+  }
+
+  /** One buffer; false when the channel failed on it. */
+  private receive(b: BufferResponse, owned: boolean): boolean {
+    if (this.closed) return false;
     if (b.sequence !== this.nextSequence) {
       this.fail(new RiffleError("CONNECTION_LOST", `${this.description}: buffer ${b.sequence} arrived, expected ${this.nextSequence}`));
-      return;
+      return false;
     }
     this.nextSequence++;
     let floating: boolean;
@@ -107,7 +133,7 @@ export class RemoteInputChannel implements InputChannel {
       floating = true;
     } else {
       this.fail(new RiffleError("INTERNAL", `${this.description}: the sender sent a buffer without credit`));
-      return;
+      return false;
     }
     this.buffersReceived++;
     if (b.type === "DATA") this.bytesReceived += b.data.length;
@@ -118,6 +144,7 @@ export class RemoteInputChannel implements InputChannel {
     this.requestFloatingForBacklog();
     this.announceCredit();
     if (wasEmpty) this.owner.notifyChannelNonEmpty(this);
+    return true;
   }
 
   /** Flink's rule: keep backlog + initialCredit buffers free, borrowing floating ones as needed. */

@@ -25,6 +25,13 @@ export interface BufferResponse {
    */
   'type'?: (string);
   'data'?: (Buffer | Uint8Array | string);
+  /**
+   * Further DATA buffers that were queued right behind this one (type DATA only), sent in the same
+   * message while credit lasts: each is at most one segment, spends one credit and has the next
+   * sequence number; `backlog` is what stays queued behind the last of them. One message per buffer
+   * would cost a relay through each TaskManager's main thread per buffer, whatever its size.
+   */
+  'moreData'?: (Buffer | Uint8Array | string)[];
 }
 
 export interface BufferResponse__Output {
@@ -49,4 +56,11 @@ export interface BufferResponse__Output {
    */
   'type': (string);
   'data': (Buffer);
+  /**
+   * Further DATA buffers that were queued right behind this one (type DATA only), sent in the same
+   * message while credit lasts: each is at most one segment, spends one credit and has the next
+   * sequence number; `backlog` is what stays queued behind the last of them. One message per buffer
+   * would cost a relay through each TaskManager's main thread per buffer, whatever its size.
+   */
+  'moreData': (Buffer)[];
 }
