@@ -22,7 +22,7 @@ import { type Keyed, keyed } from "../jobs/records.js";
 
 /** The compiled TaskManager to run (`npm run build` first), or another copy of it to compare with. */
 const dist = new URL(`../../${process.env.TM_DIST ?? "taskmanager/dist"}/`, import.meta.url);
-const { NetworkBufferPool, PartitionManager, serveExchange } = (await import(
+const { NetworkBufferPool, PartitionManager, overPort, serveExchange } = (await import(
   new URL("network/index.js", dist).href
 )) as typeof import("../../taskmanager/dist/network/index.js");
 const { DefaultTaskStateManager } = (await import(
@@ -121,8 +121,8 @@ async function runOnce(records: number): Promise<{ ms: number; cpuMs: number; si
     partitions: slots[slot]!.partitions,
     openChannel: (channel) => {
       const { port1, port2 } = new MessageChannel();
-      serveExchange(port2, slots[channel.slotIndex]!.partitions, 10_000, SEGMENT_SIZE, log);
-      return port1;
+      serveExchange(overPort(port2), slots[channel.slotIndex]!.partitions, 10_000, SEGMENT_SIZE, log);
+      return overPort(port1);
     },
     network: { exclusiveBuffersPerChannel: 2, floatingBuffersPerGate: 8, maxBuffersPerSubpartition: 10, partitionRequestTimeoutMs: 10_000 },
     loadFunctions: async () => env.functions,

@@ -56,7 +56,15 @@ try {
       }
       console.log(`  ${i === 0 ? "JobManager" : `TaskManager ${i}`} (pid ${pid}), ns CPU per record: ${rows.join(", ")}`);
     });
-    console.log(`  total ${total.toFixed(0)} ns CPU per record, of it ${totalSys.toFixed(0)} in the kernel (all threads of all processes, job start and end included)`);
+    // With RIFFLE_DEBUG=taskmanager the tasks log what each channel from outside their slot received.
+    const channels = cluster.taskmanagers.flatMap((tm) => tm.logs.filter((l) => l.msg === "input channel closed" && l.jobId === timing.jobId));
+    if (channels.length > 0) {
+      const sum = (k: string) => channels.reduce((a, l) => a + Number(l[k]), 0);
+      console.log(`  channels from outside the slot: ${sum("buffers")} buffers in ${sum("messages")} messages, ${sum("credits")} credits announced`);
+    }
+    console.log(
+      `  total ${total.toFixed(0)} ns CPU per record, of it ${totalSys.toFixed(0)} in the kernel (all threads of all processes, job start and end included)`,
+    );
   }
 } finally {
   await cluster.stop();

@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import type { Server as HttpServer } from "node:http";
-import { MessageChannel, type MessagePort } from "node:worker_threads";
+import type { MessagePort } from "node:worker_threads";
 import type * as grpc from "@grpc/grpc-js";
 import {
   RiffleError,
@@ -17,8 +17,8 @@ import {
   type TriggerCheckpointRequest,
   type CheckpointNotification,
   type OperatorEventRequest,
-  type ExchangeRequest,
-  type ExchangeResponse,
+  type LocateRequest,
+  type LocateResponse,
   type TaskMetricsReport,
   type JobManagerHeartbeat,
   type FencingToken,
@@ -30,7 +30,7 @@ import { ExecutionReconciler, FencingGuard, jobManagerAddresses } from "./leader
 import { BundleStore } from "./bundles/bundle-store.js";
 import { metricsText, registerTaskMetrics } from "./metrics/task-metrics.js";
 import { startMetricsServer } from "./metrics/server.js";
-import { ConnectionManager, PartitionDirectory, bridgeInbound, bridgeOutbound } from "./exchange/index.js";
+import { PartitionDirectory } from "./exchange/index.js";
 import { SlotHost, type SlotEvents, type SlotSnapshot, type SlotWorker } from "./slot/index.js";
 import type { PortEnvelope } from "./network/port-stream.js";
 import { WorkDirectory, workDirectoryRoot } from "./workdir/index.js";
@@ -90,7 +90,6 @@ export class TaskManager {
   private rejectTerminated!: (err: Error) => void;
   /** Settles when the TaskManager stops: resolved by close(), rejected on a fatal error. */
   readonly terminated: Promise<void>;
-  private readonly connections = new ConnectionManager();
   private readonly bundles: BundleStore;
   /** Created with the TaskManager: its grace period is the heartbeat timeout. */
   private readonly reconciler: ExecutionReconciler;
@@ -186,10 +185,9 @@ export class TaskManager {
         return {};
       }),
     });
-    const exchangeLog = log.child({ subsystem: "network" });
-    rpc.addService(server, "DataExchange", {
-      Exchange: (call: grpc.ServerDuplexStream<ExchangeRequest, ExchangeResponse>) =>
-        bridgeInbound(call, (partitionId) => started().portToProducer(partitionId), exchangeLog),
+    // Slots of other TaskManagers ask here which slot's data server serves a partition (decision 0018).
+    rpc.addService(server, "PartitionLocation", {
+      Locate: rpc.handleUnary<LocateRequest, LocateResponse>(async (req) => ({ port: await started().dataPortOf(req.partitionId) })),
     });
     const port = await rpc.bindServer(server, host, config["taskmanager.rpc.port"]);
     let metrics: { server: HttpServer; port: number };
@@ -249,6 +247,7 @@ export class TaskManager {
           {
             worker: {
               taskmanagerId: this.id,
+              host: cfg["taskmanager.host"],
               segments,
               segmentSize,
               network: {
@@ -308,15 +307,11 @@ export class TaskManager {
   }
 
   /**
-   * A channel of a slot reads a partition outside its slot: from another slot of this TaskManager the
-   * port goes to the producer's worker (the two workers then talk directly), from another TaskManager
-   * it is joined to a gRPC stream.
+   * A channel of a slot reads a partition of another slot of this TaskManager: the port goes to the
+   * producer's worker, and the two workers then talk directly. (A slot opens streams to other
+   * TaskManagers itself, to their slots' data servers.)
    */
   private openChannel(port: MessagePort, channel: ChannelDeployment, consumer: string): void {
-    if (channel.taskmanagerId !== this.id) {
-      bridgeOutbound(port, this.connections.openStream(channel.address));
-      return;
-    }
     this.directory.waitFor(channel.partitionId, this.config["taskmanager.network.partition-request.timeout"]).then(
       (worker) => worker.post({ type: "serve", port }, [port]),
       (err: RiffleError) => {
@@ -328,12 +323,10 @@ export class TaskManager {
     );
   }
 
-  /** For a stream arriving over gRPC: a port to the worker producing `partitionId`. */
-  private async portToProducer(partitionId: string): Promise<MessagePort> {
+  /** The data port of the slot producing `partitionId`, once it is deployed here (see PartitionLocation). */
+  private async dataPortOf(partitionId: string): Promise<number> {
     const worker = await this.directory.waitFor(partitionId, this.config["taskmanager.network.partition-request.timeout"]);
-    const { port1, port2 } = new MessageChannel();
-    worker.post({ type: "serve", port: port2 }, [port2]);
-    return port1;
+    return worker.dataPort;
   }
 
   /** The JobManagers to register with, in the order tried (several for a highly available cluster). */
@@ -499,7 +492,6 @@ export class TaskManager {
     // The slots no longer use it; whatever happens to the servers below, it is gone.
     await this.workDir.remove();
     this.connection?.close();
-    this.connections.close();
     await closeServers(this.server, this.metricsServer, SERVER_SHUTDOWN_TIMEOUT_MS, this.log);
     this.log.info("TaskManager stopped");
     this.resolveTerminated();

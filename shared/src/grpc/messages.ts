@@ -22,6 +22,8 @@ import type { JobManagerHeartbeat__Output } from "./generated/riffle/v1/JobManag
 import type { JobSummary__Output } from "./generated/riffle/v1/JobSummary.js";
 import type { OperatorEventRequest__Output } from "./generated/riffle/v1/OperatorEventRequest.js";
 import type { ListJobsResponse__Output } from "./generated/riffle/v1/ListJobsResponse.js";
+import type { LocateRequest__Output } from "./generated/riffle/v1/LocateRequest.js";
+import type { LocateResponse__Output } from "./generated/riffle/v1/LocateResponse.js";
 import type { PartitionRequest__Output } from "./generated/riffle/v1/PartitionRequest.js";
 import type { RegisterTaskManagerRequest__Output } from "./generated/riffle/v1/RegisterTaskManagerRequest.js";
 import type { RegisterTaskManagerResponse__Output } from "./generated/riffle/v1/RegisterTaskManagerResponse.js";
@@ -89,6 +91,8 @@ export type BufferType = "DATA" | "END_OF_PARTITION" | "CHECKPOINT_BARRIER" | "W
 /** `moreData`: further DATA buffers carried by the same message (absent or empty when there are none). */
 export type BufferResponse = Omit<BufferResponse__Output, "type" | "data" | "moreData"> & { type: BufferType; data: Uint8Array; moreData?: Uint8Array[] };
 export type ExchangeError = ExchangeError__Output;
+export type LocateRequest = LocateRequest__Output;
+export type LocateResponse = LocateResponse__Output;
 export type ExchangeResponse =
   | { kind?: "buffer"; buffer: BufferResponse; error?: ExchangeError | null }
   | { kind?: "error"; error: ExchangeError; buffer?: BufferResponse | null };

@@ -24,7 +24,7 @@ function riffleV1(): Record<string, grpc.ServiceClientConstructor> {
   return (loaded.riffle as grpc.GrpcObject).v1 as unknown as Record<string, grpc.ServiceClientConstructor>;
 }
 
-export type ServiceName = "ClientService" | "JobManagerService" | "TaskExecutorService" | "DataExchange";
+export type ServiceName = "ClientService" | "JobManagerService" | "TaskExecutorService" | "DataExchange" | "PartitionLocation";
 
 export function serviceConstructor(name: ServiceName): grpc.ServiceClientConstructor {
   const ctor = riffleV1()[name];

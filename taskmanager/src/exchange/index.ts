@@ -1,8 +1,7 @@
 /**
- * The main thread's share of the data plane: gRPC connections to other TaskManagers, the bridges
- * that join a slot's MessagePorts to gRPC streams, and the directory of which slot produces which
- * partition.
+ * The main thread's share of the data plane: the directory of which slot produces which partition.
+ * It hands a port to the producer's worker for a channel of another slot of this TaskManager, and
+ * tells slots of other TaskManagers which slot's data server to stream from (decision 0018); buffers
+ * never pass through the main thread.
  */
-export { ConnectionManager } from "./connection-manager.js";
-export { bridgeInbound, bridgeOutbound } from "./bridge.js";
 export { PartitionDirectory } from "./partition-directory.js";

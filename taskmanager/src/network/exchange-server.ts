@@ -1,15 +1,14 @@
-import type { MessagePort } from "node:worker_threads";
 import { RiffleError, encodeValue, type BufferResponse, type BufferType, type ExchangeRequest, type ExchangeResponse, type Logger } from "@riffle/shared";
 import type { CheckpointBarrier, NetworkEvent, SegmentBuffer } from "./buffer.js";
 import type { PartitionManager } from "./partition-manager.js";
-import { PortStream, keepSpare } from "./port-stream.js";
+import { type DataStream, type OpenStream, keepSpare } from "./port-stream.js";
 import type { ResultSubpartition, SubpartitionReader } from "./result-partition.js";
 
 /**
  * Data buffers one message carries at most (4 segments, 128 KiB by default): what is queued is sent
- * together, within the credit, instead of one message per buffer. A message through the main thread's
- * gRPC bridge costs about the same whatever its size (decision 0006, fourth addendum), so this divides
- * that cost by up to four when the consumer keeps up with credit and the producer is ahead.
+ * together, within the credit, instead of one message per buffer. A message costs about the same to
+ * pass between threads or through gRPC whatever its size (decision 0006, fourth addendum), so this
+ * divides that cost by up to four when the producer is ahead of the consumer.
  */
 export const MAX_BUFFERS_PER_MESSAGE = 4;
 
@@ -34,7 +33,7 @@ export class RemoteSubpartitionView implements SubpartitionReader {
 
   constructor(
     private readonly sub: ResultSubpartition,
-    private readonly stream: PortStream<ExchangeResponse, ExchangeRequest>,
+    private readonly stream: DataStream<ExchangeResponse>,
     initialCredit: number,
     private readonly segmentSize: number,
   ) {
@@ -158,14 +157,20 @@ function encodeBarrier(b: CheckpointBarrier): Uint8Array {
 }
 
 /**
- * Serves one data-exchange stream arriving on `port` (from another slot's worker, or bridged from
- * gRPC by the main thread): the first message requests a subpartition, the rest add credit.
+ * Serves one data-exchange stream (from another slot's worker through a port, or from a slot of
+ * another TaskManager over gRPC): the first message requests a subpartition, the rest add credit.
  */
-export function serveExchange(port: MessagePort, partitions: PartitionManager, requestTimeoutMs: number, segmentSize: number, log: Logger): void {
+export function serveExchange(
+  open: OpenStream<ExchangeResponse, ExchangeRequest>,
+  partitions: PartitionManager,
+  requestTimeoutMs: number,
+  segmentSize: number,
+  log: Logger,
+): void {
   let view: RemoteSubpartitionView | undefined;
   let pendingCredit = 0;
   let closed = false;
-  const stream: PortStream<ExchangeResponse, ExchangeRequest> = new PortStream(port, {
+  const stream: DataStream<ExchangeResponse> = open({
     message: (msg, spare) => {
       if (msg.partitionRequest) {
         const req = msg.partitionRequest;

@@ -31,6 +31,31 @@ export function keepSpare(spare: ArrayBuffer[], returned: readonly ArrayBuffer[]
   }
 }
 
+/**
+ * One end of a data-exchange stream, whatever carries it: a MessagePort between two slots of one
+ * TaskManager (PortStream), or gRPC between slots of two TaskManagers (grpc-stream.ts).
+ */
+export interface DataStream<Out> {
+  /**
+   * Sends a message. `transfer`: ArrayBuffers of the message's buffers, which the sender gives up
+   * (moved through a port; on gRPC, returned for reuse once serialized). `spare`: ArrayBuffers of
+   * buffers the other end sent, handed back with the message where that end can reuse them.
+   */
+  send(message: Out, transfer?: ArrayBuffer[], spare?: ArrayBuffer[]): void;
+  /** Ends the stream in order. */
+  end(): void;
+  /** Fails the stream (a consumer that gives up cancels this way too). */
+  fail(code: string, message: string): void;
+}
+
+/** Opens a stream whose incoming messages go to `handlers`. */
+export type OpenStream<Out, In> = (handlers: StreamHandlers<In>) => DataStream<Out>;
+
+/** A stream over `port`. */
+export function overPort<Out, In>(port: MessagePort): OpenStream<Out, In> {
+  return (handlers) => new PortStream<Out, In>(port, handlers);
+}
+
 export interface StreamHandlers<In> {
   /** A message; `spare` are ArrayBuffers of buffers this end sent, handed back for reuse. */
   message(message: In, spare: ArrayBuffer[] | undefined): void;
@@ -45,7 +70,7 @@ export interface StreamHandlers<In> {
  * buffers in) or the view serving one (buffers out, requests in). The other end is another slot's
  * worker, or the main thread bridging to gRPC.
  */
-export class PortStream<Out, In> {
+export class PortStream<Out, In> implements DataStream<Out> {
   private done = false;
 
   constructor(

@@ -1,8 +1,7 @@
-import type { MessagePort } from "node:worker_threads";
 import { RiffleError, decodeValue, isErrorCode, type BufferResponse, type ExchangeRequest, type ExchangeResponse } from "@riffle/shared";
 import { type CheckpointBarrier, END_OF_PARTITION, type InputItem, type NetworkEvent } from "./buffer.js";
 import type { ChannelOwner, InputChannel } from "./input-channel.js";
-import { MAX_SPARE_BUFFERS, PortStream } from "./port-stream.js";
+import { type DataStream, MAX_SPARE_BUFFERS, type OpenStream } from "./port-stream.js";
 import { type DecodedRecords, RecordDeserializer } from "./serialization.js";
 
 /** The gate-side pool of floating buffers, lent to whichever channel has a backlog. */
@@ -25,7 +24,8 @@ interface Received {
 
 /**
  * The receiving end of credit-based flow control (FLINK-7282), for a producer outside this slot: in
- * another slot of this TaskManager, or on another TaskManager (through the main thread's gRPC bridge).
+ * another slot of this TaskManager (over a MessagePort), or on another TaskManager (over gRPC, straight
+ * to the producing slot's data server).
  *
  * Every buffer the sender may send is backed by a segment permit here: `initialCredit` exclusive ones,
  * plus floating ones borrowed from the gate when the sender reports a backlog. A free permit is a
@@ -40,7 +40,7 @@ export class RemoteInputChannel implements InputChannel {
   private freeFloating = 0;
   private unannounced = 0;
   private backlog = 0;
-  private stream: PortStream<ExchangeRequest, ExchangeResponse> | undefined;
+  private stream: DataStream<ExchangeRequest> | undefined;
   private closed = false;
   private ended = false;
   private nextSequence = 0;
@@ -68,8 +68,8 @@ export class RemoteInputChannel implements InputChannel {
   }
 
   /** Opens the stream and requests the subpartition with the exclusive buffers as initial credit. */
-  open(port: MessagePort, partitionId: string, subpartition: number, consumer: string): void {
-    this.stream = new PortStream<ExchangeRequest, ExchangeResponse>(port, {
+  open(openStream: OpenStream<ExchangeRequest, ExchangeResponse>, partitionId: string, subpartition: number, consumer: string): void {
+    this.stream = openStream({
       message: (msg) => this.onMessage(msg),
       end: () => {
         if (!this.closed && !this.ended) this.fail(new RiffleError("CONNECTION_LOST", `${this.description} closed before its end of partition`));

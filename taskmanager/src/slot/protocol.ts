@@ -13,12 +13,15 @@ import type { MetricObjectWithValues, MetricValue } from "prom-client";
 
 /**
  * The messages between a TaskManager's main thread and a slot's worker thread (decision record 0006).
- * Control travels on the worker's parentPort; data travels on ports of its own (one per channel).
+ * Control travels on the worker's parentPort; data travels on ports of its own (one per channel
+ * between slots of this TaskManager) or on the slot's data server (from other TaskManagers).
  */
 
 /** What a worker is started with (`workerData`). */
 export interface SlotWorkerData {
   taskmanagerId: string;
+  /** The interface the TaskManager serves on (taskmanager.host): the slot's data server binds to it too. */
+  host: string;
   slotIndex: number;
   /** This slot's share of the TaskManager's network memory. */
   segments: number;
@@ -55,7 +58,8 @@ export type ToWorker =
   | { type: "reply"; id: number; error?: { code: string; message: string } };
 
 export type FromWorker =
-  | { type: "ready" }
+  /** `dataPort`: where the slot serves its partitions to other TaskManagers (on `host`). */
+  | { type: "ready"; dataPort: number }
   | {
       type: "task-state";
       executionId: string;

@@ -85,6 +85,8 @@ export class SlotWorker {
   gone = false;
   /** Set once the worker said it is ready. */
   started = false;
+  /** The port of the worker's data server (on the TaskManager's host), once it is ready. */
+  dataPort = 0;
   private readonly tasksEnded: Array<() => void> = [];
   readonly activity = new Int32Array(new SharedArrayBuffer(4));
   private nextTaskNumber = 0;
@@ -110,6 +112,7 @@ export class SlotWorker {
         this.worker.off("exit", onExit);
         if (msg.type === "ready") {
           this.started = true;
+          this.dataPort = msg.dataPort;
           resolve();
         } else reject(new RiffleError("INTERNAL", `the worker of slot ${slotIndex} said ${msg.type} before it was ready`));
       });

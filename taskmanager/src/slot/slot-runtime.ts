@@ -9,6 +9,9 @@ import {
   describeError,
   encodeBatch,
   Registry,
+  rpc,
+  type ExchangeRequest,
+  type ExchangeResponse,
   type ExecutionState,
   type JobRuntimeConfig,
   type Logger,
@@ -16,7 +19,8 @@ import {
   type TaskMetricsReport,
 } from "@riffle/shared";
 import { instantiateJob, type OperatorEvent } from "@riffle/sdk/internal";
-import { NetworkBufferPool, PartitionManager, serveExchange } from "../network/index.js";
+import type * as grpc from "@grpc/grpc-js";
+import { DataConnections, NetworkBufferPool, PartitionManager, overGrpcCall, overPort, serveExchange } from "../network/index.js";
 import { Task, type TaskServices } from "../task/task.js";
 import { TaskMetrics } from "../task/metrics.js";
 import { DefaultTaskStateManager } from "../checkpoint/default-task-state.js";
@@ -46,6 +50,10 @@ export class SlotRuntime {
   private readonly eventsOut = new Map<string, Promise<void>>();
   private nextRequest = 0;
   private snapshotTimer: NodeJS.Timeout | undefined;
+  /** Serves this slot's partitions to slots of other TaskManagers. */
+  private dataServer: grpc.Server | undefined;
+  /** This slot's streams to partitions on other TaskManagers. */
+  private readonly connections: DataConnections;
 
   constructor(
     private readonly data: SlotWorkerData,
@@ -53,13 +61,25 @@ export class SlotRuntime {
     private readonly log: Logger,
   ) {
     this.pool = new NetworkBufferPool(data.segments, data.segmentSize);
+    this.connections = new DataConnections(data.network.partitionRequestTimeoutMs);
     this.activity = new Int32Array(data.activity);
     this.activity[0] = -1;
   }
 
-  start(): void {
+  /**
+   * Starts the slot's data server, on which it serves its partitions to slots of other TaskManagers
+   * (decision 0018), then says it is ready, with the server's port.
+   */
+  async start(): Promise<void> {
     this.snapshotTimer = setInterval(() => void this.postSnapshot(), this.data.snapshotIntervalMs);
-    this.main.postMessage({ type: "ready" });
+    const server = rpc.createServer();
+    rpc.addService(server, "DataExchange", {
+      Exchange: (call: grpc.ServerDuplexStream<ExchangeRequest, ExchangeResponse>) =>
+        serveExchange(overGrpcCall(call), this.partitions, this.data.network.partitionRequestTimeoutMs, this.pool.segmentSize, this.log),
+    });
+    const dataPort = await rpc.bindServer(server, this.data.host, 0);
+    this.dataServer = server;
+    this.main.postMessage({ type: "ready", dataPort });
   }
 
   handle(msg: ToWorker): void {
@@ -105,7 +125,7 @@ export class SlotRuntime {
         void this.snapshot().then((snapshot) => this.main.postMessage({ type: "snapshot", snapshot }));
         return;
       case "serve":
-        serveExchange(msg.port, this.partitions, this.data.network.partitionRequestTimeoutMs, this.pool.segmentSize, this.log);
+        serveExchange(overPort(msg.port), this.partitions, this.data.network.partitionRequestTimeoutMs, this.pool.segmentSize, this.log);
         return;
       case "reply": {
         const p = this.pending.get(msg.id);
@@ -181,9 +201,12 @@ export class SlotRuntime {
       partitions: this.partitions,
       network: data.network,
       openChannel: (channel, consumer) => {
+        // Another TaskManager: straight to the producing slot's data server. Another slot of this
+        // one: a port the main thread hands to the producer's worker.
+        if (channel.taskmanagerId !== data.taskmanagerId) return this.connections.open(channel.address, channel.partitionId);
         const { port1, port2 } = new MessageChannel();
         this.main.postMessage({ type: "open-channel", port: port2, channel, consumer }, [port2]);
-        return port1;
+        return overPort(port1);
       },
       loadFunctions: async (tdd: TaskDeploymentDescriptor, config: JobRuntimeConfig) => {
         const module = await this.loadModule(tdd.bundleHash);
@@ -275,6 +298,8 @@ export class SlotRuntime {
     const running = [...this.tasks.values()];
     for (const t of running) t.cancel();
     await Promise.race([Promise.allSettled(running.map((t) => t.done)), new Promise((r) => setTimeout(r, 5000).unref())]);
+    this.connections.close();
+    this.dataServer?.forceShutdown();
   }
 }
 

@@ -13,4 +13,9 @@ const data = workerData as SlotWorkerData;
 const log = createLogger("taskmanager", { taskmanagerId: data.taskmanagerId, slot: data.slotIndex });
 const runtime = new SlotRuntime(data, port, log);
 port.on("message", (msg: ToWorker) => runtime.handle(msg));
-runtime.start();
+runtime.start().catch((err: unknown) => {
+  // Without its data server the slot cannot serve its partitions: the worker exits, and the
+  // TaskManager reports that it could not start the slot.
+  log.error({ err: String(err) }, "the slot's data server did not start");
+  process.exit(1);
+});

@@ -1,4 +1,3 @@
-import type { MessagePort } from "node:worker_threads";
 import {
   RiffleError,
   describeError,
@@ -13,6 +12,8 @@ import {
   type AcknowledgeCheckpointRequest,
   type DeclineCheckpointRequest,
   type TriggerCheckpointRequest,
+  type ExchangeRequest,
+  type ExchangeResponse,
 } from "@riffle/shared";
 import { MIN_WATERMARK, createOperatorChain, type OperatorChain, type OperatorEvent, type Output } from "@riffle/sdk/internal";
 import type { MetricGroup, RuntimeContext, SinkServices } from "@riffle/sdk";
@@ -22,6 +23,7 @@ import {
   InputGate,
   LocalInputChannel,
   type NetworkBufferPool,
+  type OpenStream,
   type PartitionManager,
   RecordWriter,
   RemoteInputChannel,
@@ -50,8 +52,8 @@ export interface TaskServices {
   pool: NetworkBufferPool;
   /** The slot's result partitions. */
   partitions: PartitionManager;
-  /** A stream to a partition outside this slot (another slot or TaskManager): the port of its consumer end. */
-  openChannel(channel: ChannelDeployment, consumer: string): MessagePort;
+  /** A stream to a partition outside this slot (another slot or TaskManager), opened by the channel. */
+  openChannel(channel: ChannelDeployment, consumer: string): OpenStream<ExchangeRequest, ExchangeResponse>;
   network: NetworkSettings;
   /** Loads the job bundle and runs it in run mode: the function table. */
   loadFunctions(tdd: TaskDeploymentDescriptor, config: JobRuntimeConfig, vertex: JobVertex): Promise<unknown[]>;
@@ -790,6 +792,16 @@ export class Task {
   }
 
   private closeGates(): void {
+    if (this.log.isLevelEnabled("debug")) {
+      // What the credit protocol did, per channel from outside the slot (RIFFLE_DEBUG=taskmanager).
+      for (const g of this.gates)
+        for (const c of g.channels)
+          if (c instanceof RemoteInputChannel)
+            this.log.debug(
+              { channel: c.description, buffers: c.buffersReceived, messages: c.messagesReceived, credits: c.creditsAnnounced, bytes: c.bytesReceived },
+              "input channel closed",
+            );
+    }
     for (const g of this.gates) g.close();
   }
 

@@ -8,6 +8,9 @@ import type { DataExchangeClient as _riffle_v1_DataExchangeClient, DataExchangeD
 import type { ExchangeError as _riffle_v1_ExchangeError, ExchangeError__Output as _riffle_v1_ExchangeError__Output } from './riffle/v1/ExchangeError.js';
 import type { ExchangeRequest as _riffle_v1_ExchangeRequest, ExchangeRequest__Output as _riffle_v1_ExchangeRequest__Output } from './riffle/v1/ExchangeRequest.js';
 import type { ExchangeResponse as _riffle_v1_ExchangeResponse, ExchangeResponse__Output as _riffle_v1_ExchangeResponse__Output } from './riffle/v1/ExchangeResponse.js';
+import type { LocateRequest as _riffle_v1_LocateRequest, LocateRequest__Output as _riffle_v1_LocateRequest__Output } from './riffle/v1/LocateRequest.js';
+import type { LocateResponse as _riffle_v1_LocateResponse, LocateResponse__Output as _riffle_v1_LocateResponse__Output } from './riffle/v1/LocateResponse.js';
+import type { PartitionLocationClient as _riffle_v1_PartitionLocationClient, PartitionLocationDefinition as _riffle_v1_PartitionLocationDefinition } from './riffle/v1/PartitionLocation.js';
 import type { PartitionRequest as _riffle_v1_PartitionRequest, PartitionRequest__Output as _riffle_v1_PartitionRequest__Output } from './riffle/v1/PartitionRequest.js';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
@@ -29,13 +32,23 @@ export interface ProtoGrpcType {
        * |                                               |   took floating buffers for the backlog
        * |  <------------ Buffer{event=END_OF_PARTITION} |
        * 
-       * One stream per channel; streams between two TaskManagers share one HTTP/2 connection, and a
-       * channel out of credit holds only its own stream.
+       * One stream per channel; streams between two slots share one HTTP/2 connection, and a channel out
+       * of credit holds only its own stream. Each slot's worker thread serves its own partitions on a data
+       * port of its own (decision 0018): buffers go from the producer's worker to the consumer's without
+       * passing through either TaskManager's main thread.
        */
       DataExchange: SubtypeConstructor<typeof grpc.Client, _riffle_v1_DataExchangeClient> & { service: _riffle_v1_DataExchangeDefinition }
       ExchangeError: MessageTypeDefinition<_riffle_v1_ExchangeError, _riffle_v1_ExchangeError__Output>
       ExchangeRequest: MessageTypeDefinition<_riffle_v1_ExchangeRequest, _riffle_v1_ExchangeRequest__Output>
       ExchangeResponse: MessageTypeDefinition<_riffle_v1_ExchangeResponse, _riffle_v1_ExchangeResponse__Output>
+      LocateRequest: MessageTypeDefinition<_riffle_v1_LocateRequest, _riffle_v1_LocateRequest__Output>
+      LocateResponse: MessageTypeDefinition<_riffle_v1_LocateResponse, _riffle_v1_LocateResponse__Output>
+      /**
+       * Served by a TaskManager's main thread, on its RPC address: which data port serves a partition of
+       * this TaskManager. Answers once the partition's producer is deployed here, or fails with
+       * PARTITION_NOT_FOUND after taskmanager.network.partition-request.timeout.
+       */
+      PartitionLocation: SubtypeConstructor<typeof grpc.Client, _riffle_v1_PartitionLocationClient> & { service: _riffle_v1_PartitionLocationDefinition }
       PartitionRequest: MessageTypeDefinition<_riffle_v1_PartitionRequest, _riffle_v1_PartitionRequest__Output>
     }
   }

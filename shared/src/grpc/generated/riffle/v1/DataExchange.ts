@@ -16,8 +16,10 @@ import type { ExchangeResponse as _riffle_v1_ExchangeResponse, ExchangeResponse_
  * |                                               |   took floating buffers for the backlog
  * |  <------------ Buffer{event=END_OF_PARTITION} |
  * 
- * One stream per channel; streams between two TaskManagers share one HTTP/2 connection, and a
- * channel out of credit holds only its own stream.
+ * One stream per channel; streams between two slots share one HTTP/2 connection, and a channel out
+ * of credit holds only its own stream. Each slot's worker thread serves its own partitions on a data
+ * port of its own (decision 0018): buffers go from the producer's worker to the consumer's without
+ * passing through either TaskManager's main thread.
  */
 export interface DataExchangeClient extends grpc.Client {
   Exchange(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_riffle_v1_ExchangeRequest, _riffle_v1_ExchangeResponse__Output>;
@@ -37,8 +39,10 @@ export interface DataExchangeClient extends grpc.Client {
  * |                                               |   took floating buffers for the backlog
  * |  <------------ Buffer{event=END_OF_PARTITION} |
  * 
- * One stream per channel; streams between two TaskManagers share one HTTP/2 connection, and a
- * channel out of credit holds only its own stream.
+ * One stream per channel; streams between two slots share one HTTP/2 connection, and a channel out
+ * of credit holds only its own stream. Each slot's worker thread serves its own partitions on a data
+ * port of its own (decision 0018): buffers go from the producer's worker to the consumer's without
+ * passing through either TaskManager's main thread.
  */
 export interface DataExchangeHandlers extends grpc.UntypedServiceImplementation {
   Exchange: grpc.handleBidiStreamingCall<_riffle_v1_ExchangeRequest__Output, _riffle_v1_ExchangeResponse>;
