@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "nod
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import { freePort, rpc, type ExchangeRequest, type ExchangeResponse } from "@riffle/shared";
+import { freePort, rpc } from "@riffle/shared";
 import { workDirectoryOwner } from "@riffle/taskmanager";
 import type * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -219,15 +219,17 @@ describe("TaskManager lifecycle", () => {
       const tm = cluster.taskmanagers[0]!;
       const started = tm.logs.find((l) => l.msg === "TaskManager started")!;
       const dir = join(root, workDirOf(tm));
-      // A peer's exchange stream, left open: the gRPC server's graceful shutdown waits for it. Its
-      // first message is flushed before the signal, and the slots' close comes before the servers'.
-      type ExchangeClient = grpc.Client & { Exchange(): grpc.ClientDuplexStream<ExchangeRequest, ExchangeResponse> };
-      const exchange = rpc.createClient<ExchangeClient>("DataExchange", `127.0.0.1:${started.rpcPort as number}`);
-      client = exchange;
-      const stream = exchange.Exchange();
-      stream.on("error", () => {});
-      await new Promise<void>((resolve, reject) =>
-        stream.write({ addCredit: { credit: 1 } }, (err: Error | null | undefined) => (err ? reject(err) : resolve())),
+      // A peer's call left open: a Locate for a partition never deployed here waits for it (up to the
+      // partition-request timeout, 10 s), and the gRPC server's graceful shutdown waits for the call.
+      // The slots' close comes before the servers'.
+      const locator = rpc.createClient<grpc.Client>("PartitionLocation", `127.0.0.1:${started.rpcPort as number}`);
+      client = locator;
+      const open = rpc.unary(locator, "Locate", { partitionId: "never-deployed" }, 60_000).catch((err: Error) => err);
+      // The server has the Locate once a later call on the same connection is answered (HTTP/2 keeps
+      // their order): an unknown method, answered at once.
+      const identity = (b: Buffer) => b;
+      await new Promise<void>((resolve) =>
+        locator.makeUnaryRequest("/riffle.v1.PartitionLocation/Unknown", identity, identity, Buffer.alloc(0), () => resolve()),
       );
       tm.kill("SIGTERM");
       await tm.waitForLog((l) => l.msg === "calls or connections still open at shutdown; closing them", 20_000);
@@ -235,6 +237,8 @@ describe("TaskManager lifecycle", () => {
       expect((await tm.waitForExit(10_000)).code).toBe(0);
       expect(tm.logs.at(-1)?.msg).toBe("TaskManager stopped");
       expect(readdirSync(root)).toEqual([]);
+      // The open call was cut, not answered.
+      expect(await open).toBeInstanceOf(Error);
     } finally {
       client?.close();
       await cluster.stop();

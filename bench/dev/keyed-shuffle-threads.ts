@@ -5,6 +5,8 @@
  * thread that runs the most in a TaskManager besides its main thread is its slot worker.
  *
  *   node --import tsx bench/dev/keyed-shuffle-threads.ts [records] [runs]    (npm run build first)
+ *   SLOTS=2 ...                  one TaskManager of two slots instead of two of one
+ *   RIFFLE_DEBUG=taskmanager ... also buffers, messages and credits of the channels from outside a slot
  */
 import { readFileSync, readdirSync } from "node:fs";
 import { benchJob, startCluster, timeBoundedJob } from "../riffle.js";

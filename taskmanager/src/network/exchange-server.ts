@@ -30,6 +30,8 @@ export class RemoteSubpartitionView implements SubpartitionReader {
   /** ArrayBuffers of sent buffers the receiver handed back, to fill again (see keepSpare). */
   private readonly spare: ArrayBuffer[] = [];
   buffersSent = 0;
+  /** ArrayBuffers the views of this thread allocated for buffers, the others being reused (for tests). */
+  static arrayBuffersAllocated = 0;
 
   constructor(
     private readonly sub: ResultSubpartition,
@@ -99,7 +101,11 @@ export class RemoteSubpartitionView implements SubpartitionReader {
    * a segment's size (the receiver may hand it back for the next buffer); the segments go back.
    */
   private takeData(first: SegmentBuffer): Uint8Array {
-    const buffer = this.spare.pop() ?? new ArrayBuffer(this.segmentSize);
+    let buffer = this.spare.pop();
+    if (buffer === undefined) {
+      buffer = new ArrayBuffer(this.segmentSize);
+      RemoteSubpartitionView.arrayBuffersAllocated++;
+    }
     const out = new Uint8Array(buffer);
     out.set(first.segment.subarray(0, first.length), 0);
     let total = first.length;
