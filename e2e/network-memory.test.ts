@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { JobExceptions } from "@riffle/shared/rest-api";
-import { type JobDetails, TestCluster, metricValue } from "./harness/index.js";
+import { type JobDetails, TestCluster, bySize, metricValue } from "./harness/index.js";
 
 /**
  * Network memory is bounded in bytes (decision record 0006): whatever the size of the records, a
@@ -64,13 +64,16 @@ async function runLargeRecords(cluster: TestCluster, sizes: number[], seconds: n
   }
 }
 
+/** How long the large records flow: 60 s in the long tier (npm run test:long), 20 s in npm test, the same bounds. */
+const LARGE_RECORDS_S = bySize({ short: 20, long: 60 });
+
 function sumOf(text: string, name: string): number {
   let sum = 0;
   for (const line of text.split("\n")) if (line.startsWith(`${name}{`)) sum += Number(line.slice(line.lastIndexOf(" ") + 1));
   return sum;
 }
 
-describe("large records into a slow sink (p=2, 2 TaskManagers, 60 s)", () => {
+describe(`large records into a slow sink (p=2, 2 TaskManagers, ${LARGE_RECORDS_S} s)`, () => {
   it("1 MB, 10 MB, and 100 B mixed with 1 MB: RSS within the bound, no heartbeat missed, the job keeps running", async () => {
     const cases = [
       { name: "1 MB", sizes: [MB] },
@@ -80,7 +83,7 @@ describe("large records into a slow sink (p=2, 2 TaskManagers, 60 s)", () => {
     // Started one after the other (starting three clusters at once strains a loaded machine), run together.
     const clusters: TestCluster[] = [];
     for (const _ of cases) clusters.push(await TestCluster.start({ taskmanagers: 2 }));
-    const results = await Promise.all(cases.map((c, i) => runLargeRecords(clusters[i]!, c.sizes, 60)));
+    const results = await Promise.all(cases.map((c, i) => runLargeRecords(clusters[i]!, c.sizes, LARGE_RECORDS_S)));
     results.forEach((r, i) => {
       const c = cases[i]!;
       const largest = Math.max(...c.sizes);

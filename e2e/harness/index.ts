@@ -10,3 +10,4 @@ export { HaTestCluster, type HaClusterOptions, type HaJobManager } from "./ha-cl
 export { childrenOf, killOnExit, waitUntilDead } from "./children.js";
 export { ResourceCluster } from "./resource-cluster.js";
 export { LatencyProxy } from "./latency-proxy.js";
+export { TEST_SIZE, LONG, bySize, type TestSize } from "./size.js";
