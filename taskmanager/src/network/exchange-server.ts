@@ -7,7 +7,7 @@ import type { ResultSubpartition, SubpartitionReader } from "./result-partition.
 /**
  * Data buffers one message carries at most (4 segments, 128 KiB by default): what is queued is sent
  * together, within the credit, instead of one message per buffer. A message costs about the same to
- * pass between threads or through gRPC whatever its size (decision 0006, fourth addendum), so this
+ * pass between threads or through gRPC whatever its size (decisions 0006 and 0018), so this
  * divides that cost by up to four when the producer is ahead of the consumer.
  */
 export const MAX_BUFFERS_PER_MESSAGE = 4;
