@@ -114,3 +114,26 @@ describe("a TaskManager whose slots run misbehaving user code", () => {
     await stillHealthy();
   }, 90_000);
 });
+
+describe("a slot that computes without yielding, reading from another TaskManager", () => {
+  let cluster: TestCluster | undefined;
+
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it("keeps its streams to the other TaskManager's slot through 20 s of computing: the job finishes without a restart", async () => {
+    // Since decision 0018 a slot's worker holds its data connections itself: nothing on them may
+    // depend on the worker answering within seconds (HTTP/2 keepalive pings did, and dropped every
+    // stream of a connection after ~15 s).
+    cluster = await TestCluster.start({ taskmanagers: 2 });
+    const jobId = await cluster.submit("e2e/jobs/runaway.ts", { args: ["--mode", "compute", "--seconds", "20", "--count", "1000", "--parallelism", "2"] });
+    const started = Date.now();
+    const job = await cluster.waitForStatus(jobId, "FINISHED", 60_000);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(20_000);
+    expect(job.numRestarts).toBe(0);
+    const placement = await Promise.all(job.vertices.map((v) => cluster!.vertex(jobId, v.id)));
+    // The map's subtasks run on the two TaskManagers: the keyBy crosses processes.
+    expect(new Set(placement.at(-1)!.subtasks.map((s) => s["taskmanager-id"])).size).toBe(2);
+  }, 90_000);
+});

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "nod
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import { freePort, rpc } from "@riffle/shared";
+import { RiffleError, freePort, rpc } from "@riffle/shared";
 import { workDirectoryOwner } from "@riffle/taskmanager";
 import type * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -237,8 +237,10 @@ describe("TaskManager lifecycle", () => {
       expect((await tm.waitForExit(10_000)).code).toBe(0);
       expect(tm.logs.at(-1)?.msg).toBe("TaskManager stopped");
       expect(readdirSync(root)).toEqual([]);
-      // The open call was cut, not answered.
-      expect(await open).toBeInstanceOf(Error);
+      // The open call was cut, not answered (its answer would have been PARTITION_NOT_FOUND, after 10 s).
+      const cut = await open;
+      expect(cut).toBeInstanceOf(RiffleError);
+      expect((cut as RiffleError).code).not.toBe("PARTITION_NOT_FOUND");
     } finally {
       client?.close();
       await cluster.stop();

@@ -20,20 +20,35 @@ export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   "grpc.max_reconnect_backoff_ms": 2_000,
 };
 
+/**
+ * The data plane's connections (decision 0018): as CHANNEL_OPTIONS, without HTTP/2 keepalive pings.
+ * A slot's worker serves and reads its streams on its own thread, which user code may hold for many
+ * seconds; a ping it cannot answer within the timeout would drop every stream of the connection.
+ * A peer that dies is noticed by TCP (its kernel resets the connection) or else by the JobManager's
+ * heartbeats, which fail the job and so cancel its streams; Flink's Netty data connections rely on
+ * TCP the same way.
+ */
+export const DATA_CHANNEL_OPTIONS: grpc.ChannelOptions = Object.fromEntries(Object.entries(CHANNEL_OPTIONS).filter(([k]) => !k.startsWith("grpc.keepalive")));
+
 const ERROR_CODE_KEY = "riffle-error-code";
 
-export function createClient<T>(service: ServiceName, address: string): T & grpc.Client {
+export function createClient<T>(service: ServiceName, address: string, options: grpc.ChannelOptions = CHANNEL_OPTIONS): T & grpc.Client {
   const Ctor = serviceConstructor(service);
-  return new Ctor(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS) as unknown as T & grpc.Client;
+  return new Ctor(address, grpc.credentials.createInsecure(), options) as unknown as T & grpc.Client;
 }
 
-export function createServer(): grpc.Server {
+/** A server; `keepalive: false` for the data plane's (see DATA_CHANNEL_OPTIONS). */
+export function createServer(options: { keepalive?: boolean } = {}): grpc.Server {
   const server = new grpc.Server({
     "grpc.max_receive_message_length": MAX_MESSAGE,
     "grpc.max_send_message_length": MAX_MESSAGE,
-    "grpc.keepalive_permit_without_calls": 1,
-    "grpc.keepalive_time_ms": 10_000,
-    "grpc.keepalive_timeout_ms": 5_000,
+    ...(options.keepalive === false
+      ? {}
+      : {
+          "grpc.keepalive_permit_without_calls": 1,
+          "grpc.keepalive_time_ms": 10_000,
+          "grpc.keepalive_timeout_ms": 5_000,
+        }),
   });
   return server;
 }

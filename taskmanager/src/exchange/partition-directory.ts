@@ -1,10 +1,11 @@
 import { RiffleError } from "@riffle/shared";
 
 /**
- * Which slot worker produces which partition, as the main thread learns it from deployments: streams
- * that request a partition (from another TaskManager over gRPC, or from another slot of this one) are
- * handed to its producer. A request can arrive before the producer's deployment: it waits, up to a
- * timeout, as a partition request does in the producer's slot.
+ * Which slot worker produces which partition, as the main thread learns it from deployments: a stream
+ * from another slot of this TaskManager is handed to the producer's worker, and a slot of another
+ * TaskManager is told which slot's data server to read from (PartitionLocation, decision 0018). A
+ * request can arrive before the producer's deployment: it waits, up to a timeout, as a partition
+ * request does in the producer's slot.
  */
 export class PartitionDirectory<Owner> {
   private readonly owners = new Map<string, Owner>();

@@ -21,6 +21,7 @@ const LOCATE_MARGIN_MS = 10_000;
  * fills it again instead of allocating one.
  */
 class GrpcServerStream implements DataStream<ExchangeResponse> {
+  readonly handsBackReceived = false;
   private done = false;
   private spare: ArrayBuffer[] = [];
 
@@ -87,7 +88,8 @@ export function overGrpcCall(call: grpc.ServerDuplexStream<ExchangeRequest, Exch
 /**
  * The gRPC clients of one slot's channels to other TaskManagers: one per address (one HTTP/2
  * connection), shared by every channel of the slot reading from it; each channel is a stream of its
- * own, so flow control stays per channel.
+ * own, so flow control stays per channel. No keepalive pings (rpc.DATA_CHANNEL_OPTIONS): the slot's
+ * thread may be busy in user code for longer than a ping may wait.
  */
 export class DataConnections {
   private readonly clients = new Map<string, grpc.Client>();
@@ -121,7 +123,7 @@ export class DataConnections {
     const key = `${service} ${address}`;
     let client = this.clients.get(key);
     if (!client) {
-      client = rpc.createClient<grpc.Client>(service, address);
+      client = rpc.createClient<grpc.Client>(service, address, rpc.DATA_CHANNEL_OPTIONS);
       this.clients.set(key, client);
     }
     return client as T;
@@ -135,6 +137,7 @@ export class DataConnections {
 
 /** The consumer's end of a stream to a slot of another TaskManager. */
 class GrpcClientStream implements DataStream<ExchangeRequest> {
+  readonly handsBackReceived = false;
   private call: grpc.ClientDuplexStream<ExchangeRequest, ExchangeResponse> | undefined;
   /** Messages sent before the stream is open. */
   private readonly queued: ExchangeRequest[] = [];

@@ -37,6 +37,12 @@ export function keepSpare(spare: ArrayBuffer[], returned: readonly ArrayBuffer[]
  */
 export interface DataStream<Out> {
   /**
+   * Whether the bytes of messages received on this stream arrived in ArrayBuffers of their own,
+   * transferred to this thread (a port): only those may be handed back to the sender with `spare`.
+   * Over gRPC they are views into the receive buffers of gRPC, shared with other messages.
+   */
+  readonly handsBackReceived: boolean;
+  /**
    * Sends a message. `transfer`: ArrayBuffers of the message's buffers, which the sender gives up
    * (moved through a port; on gRPC, returned for reuse once serialized). `spare`: ArrayBuffers of
    * buffers the other end sent, handed back with the message where that end can reuse them.
@@ -68,9 +74,10 @@ export interface StreamHandlers<In> {
 /**
  * One end of a data-exchange stream over a MessagePort: a channel reading a partition (requests out,
  * buffers in) or the view serving one (buffers out, requests in). The other end is another slot's
- * worker, or the main thread bridging to gRPC.
+ * worker of the same TaskManager.
  */
 export class PortStream<Out, In> implements DataStream<Out> {
+  readonly handsBackReceived = true;
   private done = false;
 
   constructor(

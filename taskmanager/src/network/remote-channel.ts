@@ -90,7 +90,7 @@ export class RemoteInputChannel implements InputChannel {
       );
       return;
     }
-    if (msg.buffer) this.onBuffer(msg.buffer, true);
+    if (msg.buffer) this.onBuffer(msg.buffer, this.stream?.handsBackReceived === true);
   }
 
   /**
@@ -196,10 +196,10 @@ export class RemoteInputChannel implements InputChannel {
       this.unannounced++;
     }
     // Credit first, as before: the sender can go on while this buffer is decoded. Its ArrayBuffer goes
-    // back with the next credit. While more than one buffer is still queued here the sender is not what
-    // this channel waits for, so freed buffers are announced two at a time: each credit message costs
-    // two thread hops (and, between TaskManagers, a gRPC message and two more hops), as much as a
-    // buffer of data. With one buffer or none left, every credit goes out at once, so a channel that
+    // back with the next credit (through a port). While more than one buffer is still queued here the
+    // sender is not what this channel waits for, so freed buffers are announced two at a time: a
+    // credit message (a thread hop between slots, a gRPC message between TaskManagers) costs about
+    // as much as a buffer of data. With one buffer or none left, every credit goes out at once, so a channel that
     // is about to run dry never waits for a second freed buffer.
     if (this.unannounced >= CREDIT_BATCH || this.queue.length <= 1) this.announceCredit();
     const item = this.decode(r.message);

@@ -51,7 +51,7 @@ export type ToWorker =
   | { type: "checkpoint-complete" | "checkpoint-aborted"; executionId: string; checkpointId: number }
   /** An event of a source's coordinator for the task's reader; answered by a reply once it is in the task's mailbox. */
   | { type: "operator-event"; id: number; executionId: string; event: OperatorEvent }
-  /** A stream reading one of this slot's partitions: from another slot, or bridged from gRPC. */
+  /** A stream reading one of this slot's partitions, from another slot of this TaskManager. */
   | { type: "serve"; port: MessagePort }
   /** A metrics snapshot now (a scrape of /metrics), without advancing the per-second meters. */
   | { type: "snapshot-request" }

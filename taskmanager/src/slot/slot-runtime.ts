@@ -50,8 +50,6 @@ export class SlotRuntime {
   private readonly eventsOut = new Map<string, Promise<void>>();
   private nextRequest = 0;
   private snapshotTimer: NodeJS.Timeout | undefined;
-  /** Serves this slot's partitions to slots of other TaskManagers. */
-  private dataServer: grpc.Server | undefined;
   /** This slot's streams to partitions on other TaskManagers. */
   private readonly connections: DataConnections;
 
@@ -68,18 +66,19 @@ export class SlotRuntime {
 
   /**
    * Starts the slot's data server, on which it serves its partitions to slots of other TaskManagers
-   * (decision 0018), then says it is ready, with the server's port.
+   * (decision 0018), then says it is ready, with the server's port. The server ends with the worker.
    */
   async start(): Promise<void> {
-    this.snapshotTimer = setInterval(() => void this.postSnapshot(), this.data.snapshotIntervalMs);
-    const server = rpc.createServer();
+    // No keepalive pings: user code may hold this thread for longer than a ping may wait (0018).
+    const server = rpc.createServer({ keepalive: false });
     rpc.addService(server, "DataExchange", {
       Exchange: (call: grpc.ServerDuplexStream<ExchangeRequest, ExchangeResponse>) =>
         serveExchange(overGrpcCall(call), this.partitions, this.data.network.partitionRequestTimeoutMs, this.pool.segmentSize, this.log),
     });
     const dataPort = await rpc.bindServer(server, this.data.host, 0);
-    this.dataServer = server;
     this.main.postMessage({ type: "ready", dataPort });
+    // Only after `ready`: the TaskManager takes the worker's first message for it.
+    this.snapshotTimer = setInterval(() => void this.postSnapshot(), this.data.snapshotIntervalMs);
   }
 
   handle(msg: ToWorker): void {
@@ -298,8 +297,6 @@ export class SlotRuntime {
     const running = [...this.tasks.values()];
     for (const t of running) t.cancel();
     await Promise.race([Promise.allSettled(running.map((t) => t.done)), new Promise((r) => setTimeout(r, 5000).unref())]);
-    this.connections.close();
-    this.dataServer?.forceShutdown();
   }
 }
 

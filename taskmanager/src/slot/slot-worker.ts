@@ -14,8 +14,9 @@ const log = createLogger("taskmanager", { taskmanagerId: data.taskmanagerId, slo
 const runtime = new SlotRuntime(data, port, log);
 port.on("message", (msg: ToWorker) => runtime.handle(msg));
 runtime.start().catch((err: unknown) => {
-  // Without its data server the slot cannot serve its partitions: the worker exits, and the
-  // TaskManager reports that it could not start the slot.
-  log.error({ err: String(err) }, "the slot's data server did not start");
-  process.exit(1);
+  // The slot cannot serve its partitions without its data server: the worker fails with the error,
+  // which the TaskManager reports as the cause ("uncaught error in slot N: cannot listen on ...").
+  setImmediate(() => {
+    throw err;
+  });
 });

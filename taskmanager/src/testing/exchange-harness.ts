@@ -30,7 +30,8 @@ export class ExchangeHarness {
   async producerSide(segments: number) {
     const pool = new NetworkBufferPool(segments, SEGMENT_SIZE);
     const partitions = new PartitionManager();
-    const server = rpc.createServer();
+    // As a slot's data server: no keepalive pings (decision 0018).
+    const server = rpc.createServer({ keepalive: false });
     let port = 0;
     rpc.addService(server, "DataExchange", {
       Exchange: (call: grpc.ServerDuplexStream<ExchangeRequest, ExchangeResponse>) =>

@@ -29,7 +29,7 @@ export interface BufferResponse {
    * Further DATA buffers that were queued right behind this one (type DATA only), sent in the same
    * message while credit lasts: each is at most one segment, spends one credit and has the next
    * sequence number; `backlog` is what stays queued behind the last of them. One message per buffer
-   * would cost a relay through each TaskManager's main thread per buffer, whatever its size.
+   * costs about as much to pass (a gRPC message, a thread hop) whatever its size.
    */
   'moreData'?: (Buffer | Uint8Array | string)[];
 }
@@ -60,7 +60,7 @@ export interface BufferResponse__Output {
    * Further DATA buffers that were queued right behind this one (type DATA only), sent in the same
    * message while credit lasts: each is at most one segment, spends one credit and has the next
    * sequence number; `backlog` is what stays queued behind the last of them. One message per buffer
-   * would cost a relay through each TaskManager's main thread per buffer, whatever its size.
+   * costs about as much to pass (a gRPC message, a thread hop) whatever its size.
    */
   'moreData': (Buffer)[];
 }
