@@ -9,9 +9,9 @@ import { type DecodedRecords, RecordDeserializer } from "./serialization.js";
 import { ExchangeHarness, writerOf } from "../testing/exchange-harness.js";
 
 /**
- * The credit protocol between two network stacks over a real gRPC connection (through the main
- * thread's bridges and a slot's MessagePorts, as in a cluster), with separate segment pools, as two
- * TaskManagers would have.
+ * The credit protocol between two network stacks over a real gRPC connection (a slot's data server
+ * and a consumer slot's streams, as between the slots of two TaskManagers), with separate segment
+ * pools, as two TaskManagers would have.
  */
 const harness = new ExchangeHarness();
 afterEach(() => harness.cleanUp());

@@ -27,7 +27,12 @@ export class ExchangeHarness {
     this.log.level = "silent";
   }
 
-  async producerSide(segments: number) {
+  /**
+   * `requestTimeoutMs`: how long a Locate waits for the partition (the TaskManager's
+   * taskmanager.network.partition-request.timeout). `stop()` takes the server down at once, as a
+   * producer's worker that is terminated or crashes.
+   */
+  async producerSide(segments: number, requestTimeoutMs = 5000) {
     const pool = new NetworkBufferPool(segments, SEGMENT_SIZE);
     const partitions = new PartitionManager();
     // As a slot's data server: no keepalive pings (decision 0018).
@@ -39,13 +44,13 @@ export class ExchangeHarness {
     });
     rpc.addService(server, "PartitionLocation", {
       Locate: rpc.handleUnary<LocateRequest, LocateResponse>(async (req) => {
-        await partitions.waitFor(req.partitionId, 5000);
+        await partitions.waitFor(req.partitionId, requestTimeoutMs);
         return { port };
       }),
     });
     port = await rpc.bindServer(server, "127.0.0.1", 0);
     this.cleanups.push(() => server.forceShutdown());
-    return { pool, partitions, address: `127.0.0.1:${port}` };
+    return { pool, partitions, address: `127.0.0.1:${port}`, stop: () => server.forceShutdown() };
   }
 
   consumerSide(segments: number, floating: number) {
