@@ -5,7 +5,7 @@ import { bundleJob } from "@riffle/cli";
 import type { JobAutoscalerInfo, JobVertexBackPressure } from "@riffle/shared/rest-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { INEFFECTIVE, STEP_DOWN, STEP_UP, TRACED_LOAD_JOB, jobArgs, noisyPlateau, processProviderCluster } from "./autoscaler-cases.js";
-import { LONG, TestCluster, committedLines } from "./harness/index.js";
+import { LONG, TestCluster, committedLines, pollUntil } from "./harness/index.js";
 
 /**
  * The autoscaler end to end on real processes: a source whose rate follows a scripted trace into a
@@ -25,18 +25,6 @@ beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), "riffle-autoscaler-"));
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-/** Polls `probe` until `done` holds, or fails at the deadline. */
-async function waitFor<T>(probe: () => Promise<T>, done: (v: T) => boolean, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  while (Date.now() < deadline) {
-    last = await probe();
-    if (done(last)) return last;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`not within ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
-}
 
 /** What every correct run of a trace commits: the numbers 0..n-1, once each (sorted as strings, like committedLines). */
 function expectedLines(n: number): string[] {
@@ -62,7 +50,8 @@ describe("autoscaler on a real cluster, TaskManagers from the process provider",
       const jobId = await cluster.submit(TRACED_LOAD_JOB, { parallelism: c.parallelism, args: jobArgs(c, out, work) });
       const job = await cluster.waitForStatus(jobId, "RUNNING", 60_000);
       // The resource manager started one TaskManager (2 slots) for the job's one slot.
-      await waitFor(
+      await pollUntil(
+        "the TaskManager started for the job registered",
         async () => providedRegistrations(cluster).length,
         (n) => n >= 1,
         10_000,
@@ -94,7 +83,8 @@ describe("autoscaler on a real cluster, TaskManagers from the process provider",
       // (It logs a registration at its next tick after the registry's, which may come after the rescale completed.)
       const needed = Math.ceil(to / c.slotsPerTaskManager);
       expect(await taskManagerCount(cluster)).toBe(needed);
-      await waitFor(
+      await pollUntil(
+        "the TaskManagers started for the rescale registered",
         async () => providedRegistrations(cluster).length,
         (n) => n >= needed,
         10_000,
@@ -158,7 +148,8 @@ describe("autoscaler on a real cluster, TaskManagers from the process provider",
 
         // Later evaluations leave it there: still above its target utilization, and no second scale-up.
         const evaluated = info.lastEvaluation!;
-        const later = await waitFor(
+        const later = await pollUntil(
+          "the autoscaler evaluated again",
           async () => (await cluster.rest<JobAutoscalerInfo>("GET", `/jobs/${jobId}/autoscaler`)).body,
           (i) => (i.lastEvaluation ?? 0) >= evaluated + 3_000,
           30_000,
@@ -186,7 +177,8 @@ describe("autoscaler on a real cluster, TaskManagers from the process provider",
         const jobId = await cluster.submit(TRACED_LOAD_JOB, { parallelism: c.parallelism, args: jobArgs(c, out, work) });
         const job = await cluster.waitForStatus(jobId, "RUNNING", 60_000);
         // One slot per TaskManager: two TaskManagers for parallelism 2.
-        await waitFor(
+        await pollUntil(
+          "both TaskManagers started for the job registered",
           async () => providedRegistrations(cluster).length,
           (n) => n >= 2,
           10_000,
@@ -205,7 +197,8 @@ describe("autoscaler on a real cluster, TaskManagers from the process provider",
           30_000,
         );
         expect(released.time as number).toBeGreaterThan(rescale.time);
-        await waitFor(
+        await pollUntil(
+          "the idle TaskManager released",
           () => taskManagerCount(cluster),
           (n) => n === 1,
           30_000,

@@ -6,7 +6,7 @@ import { RemoteInputChannel } from "./remote-channel.js";
 import { MAX_BUFFERS_PER_MESSAGE, RemoteSubpartitionView } from "./exchange-server.js";
 import { ResultPartition } from "./result-partition.js";
 import { type DecodedRecords, RecordDeserializer } from "./serialization.js";
-import { ExchangeHarness, writerOf } from "../testing/exchange-harness.js";
+import { ExchangeHarness, PAD, produce, writerOf } from "../testing/exchange-harness.js";
 
 /**
  * The credit protocol between two network stacks over a real gRPC connection (a slot's data server
@@ -18,19 +18,18 @@ afterEach(() => harness.cleanUp());
 const producerSide = (segments: number) => harness.producerSide(segments);
 const consumerSide = (segments: number, floating: number) => harness.consumerSide(segments, floating);
 
-/** Records of ~20 KiB: with a flush after each, every one travels in a buffer of its own. */
-const PAD = "p".repeat(20 * 1024);
-
-/** Writes `n` records `{i, pad}` into a one-subpartition partition, each flushed into a buffer of its own. */
-function produce(partition: ResultPartition, n: number) {
-  const writer = writerOf(partition);
-  for (let i = 0; i < n; i++) {
-    writer.collect({ i, pad: PAD });
-    writer.flush();
-  }
-}
-
 const ids = (b: InputItem) => (b.type === "DATA" ? (b.records as Array<{ i: number }>).map((r) => r.i).filter((i) => i >= 0) : []);
+
+/** Reads `gate` until it is finished (within `timeoutMs`), handing each item to `onItem`. */
+async function readToEnd(gate: InputGate, onItem: (item: NonNullable<ReturnType<InputGate["pollNext"]>>) => void, timeoutMs = 5000): Promise<void> {
+  await vi.waitFor(
+    () => {
+      for (let item = gate.pollNext(); item; item = gate.pollNext()) onItem(item);
+      expect(gate.isFinished()).toBe(true);
+    },
+    { timeout: timeoutMs },
+  );
+}
 
 describe("credit-based flow control", () => {
   it("sends nothing without credit, and backlog brings floating buffers", async () => {
@@ -64,13 +63,7 @@ describe("credit-based flow control", () => {
     // Reading everything delivers every buffer in order, and the sender never exceeded its credit.
     const seen = [0, 1];
     partition.finish();
-    await vi.waitFor(
-      () => {
-        for (let item = cons.gate.pollNext(); item; item = cons.gate.pollNext()) seen.push(...ids(item.buffer));
-        expect(cons.gate.isFinished()).toBe(true);
-      },
-      { timeout: 5000 },
-    );
+    await readToEnd(cons.gate, (item) => seen.push(...ids(item.buffer)));
     expect(seen).toEqual(Array.from({ length: 20 }, (_, i) => i));
     expect(cons.failures).toEqual([]);
     expect(prod.pool.availableSegments).toBe(100);
@@ -127,13 +120,7 @@ describe("credit-based flow control", () => {
     const cons = consumerSide(100, 8);
     const ch = cons.channel(0, prod.address, "p3", 0);
     const seen: number[] = [];
-    await vi.waitFor(
-      () => {
-        for (let item = cons.gate.pollNext(); item; item = cons.gate.pollNext()) seen.push(...ids(item.buffer));
-        expect(cons.gate.isFinished()).toBe(true);
-      },
-      { timeout: 5000 },
-    );
+    await readToEnd(cons.gate, (item) => seen.push(...ids(item.buffer)));
     expect(seen).toEqual(Array.from({ length: 30 }, (_, i) => i));
     // 30 tiny buffers and the end of partition arrived in 2 messages: one credit each.
     expect(ch.buffersReceived).toBe(2);
@@ -160,13 +147,7 @@ describe("credit-based flow control", () => {
     // The rest, with the end of partition (an event: a message of its own), in order.
     const seen: number[] = [];
     partition.finish();
-    await vi.waitFor(
-      () => {
-        for (let item = cons.gate.pollNext(); item; item = cons.gate.pollNext()) seen.push(...ids(item.buffer));
-        expect(cons.gate.isFinished()).toBe(true);
-      },
-      { timeout: 5000 },
-    );
+    await readToEnd(cons.gate, (item) => seen.push(...ids(item.buffer)));
     expect(seen).toEqual(Array.from({ length: 20 }, (_, i) => i));
     expect(ch.buffersReceived).toBe(21);
     expect(ch.messagesReceived).toBeLessThan(21);
@@ -196,14 +177,12 @@ describe("credit-based flow control", () => {
     const cons = consumerSide(100, 8);
     cons.channel(0, prod.address, "p5", 0);
     const seen: number[] = [];
-    await vi.waitFor(
-      () => {
-        for (let item = cons.gate.pollNext(); item; item = cons.gate.pollNext()) {
-          if (item.buffer.type === "DATA") for (const r of item.buffer.records as Array<{ i: number; pad: string }>) if (r.pad === PAD) seen.push(r.i);
-        }
-        expect(cons.gate.isFinished()).toBe(true);
+    await readToEnd(
+      cons.gate,
+      (item) => {
+        if (item.buffer.type === "DATA") for (const r of item.buffer.records as Array<{ i: number; pad: string }>) if (r.pad === PAD) seen.push(r.i);
       },
-      { timeout: 10_000 },
+      10_000,
     );
     expect(seen).toEqual(Array.from({ length: 60 }, (_, i) => i));
     // 60 buffers went out on at most 10 credits in flight: the producer filled the ArrayBuffers it got
@@ -228,17 +207,11 @@ describe("credit-based flow control", () => {
     const ch = cons.channel(0, prod.address, "p4", 0);
     const records: Array<{ i: number; pad: string }> = [];
     const timestamps: Array<number | undefined> = [];
-    await vi.waitFor(
-      () => {
-        for (let item = cons.gate.pollNext(); item; item = cons.gate.pollNext()) {
-          if (item.buffer.type !== "DATA") continue;
-          records.push(...(item.buffer.records as typeof records));
-          timestamps.push(...(item.buffer.timestamps ?? item.buffer.records.map(() => undefined)));
-        }
-        expect(cons.gate.isFinished()).toBe(true);
-      },
-      { timeout: 5000 },
-    );
+    await readToEnd(cons.gate, (item) => {
+      if (item.buffer.type !== "DATA") return;
+      records.push(...(item.buffer.records as typeof records));
+      timestamps.push(...(item.buffer.timestamps ?? item.buffer.records.map(() => undefined)));
+    });
     expect(records.map((r) => r.i)).toEqual([0, 1]);
     expect(records[0]!.pad).toBe(big);
     expect(timestamps[0]).toBe(42);
@@ -321,17 +294,11 @@ describe("byte counters", () => {
     cons.channel(0, prod.address, "p5", 1);
     let remoteBytes = 0;
     let remoteRecords = 0;
-    await vi.waitFor(
-      () => {
-        for (let item = cons.gate.pollNext(); item; item = cons.gate.pollNext()) {
-          if (item.buffer.type !== "DATA") continue;
-          remoteBytes += item.buffer.bytes;
-          remoteRecords += item.buffer.records.length;
-        }
-        expect(cons.gate.isFinished()).toBe(true);
-      },
-      { timeout: 5000 },
-    );
+    await readToEnd(cons.gate, (item) => {
+      if (item.buffer.type !== "DATA") return;
+      remoteBytes += item.buffer.bytes;
+      remoteRecords += item.buffer.records.length;
+    });
     expect(remoteRecords).toBe(1000);
     expect(remoteBytes).toBeGreaterThan(1000 * payload.length);
     expect(writer.bytesOut).toBe(localBytes + remoteBytes);

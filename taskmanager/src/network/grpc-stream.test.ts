@@ -1,7 +1,7 @@
 import { RiffleError, freePort } from "@riffle/shared";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ResultPartition } from "./result-partition.js";
-import { ExchangeHarness, writerOf } from "../testing/exchange-harness.js";
+import { ExchangeHarness, produce } from "../testing/exchange-harness.js";
 
 /**
  * How a channel reading a partition of another TaskManager fails (decision 0018): it asks the
@@ -10,8 +10,6 @@ import { ExchangeHarness, writerOf } from "../testing/exchange-harness.js";
  */
 const harness = new ExchangeHarness();
 afterEach(() => harness.cleanUp());
-
-const PAD = "p".repeat(20 * 1024);
 
 function codeOf(err: Error | undefined): string | undefined {
   return err instanceof RiffleError ? err.code : undefined;
@@ -40,11 +38,7 @@ describe("streams between slots of two TaskManagers", () => {
     const prod = await harness.producerSide(100);
     const partition = new ResultPartition("p1", 1, prod.pool, () => {});
     prod.partitions.register(partition, "job");
-    const writer = writerOf(partition);
-    for (let i = 0; i < 20; i++) {
-      writer.collect({ i, pad: PAD });
-      writer.flush();
-    }
+    produce(partition, 20);
     const cons = harness.consumerSide(100, 8);
     const ch = cons.channel(0, prod.address, "p1", 0);
     await vi.waitFor(() => expect(ch.buffersReceived).toBeGreaterThan(0), { timeout: 5000 });

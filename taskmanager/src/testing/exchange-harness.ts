@@ -85,3 +85,15 @@ export class ExchangeHarness {
 export function writerOf(partition: ResultPartition, partitioner: Partitioner = "forward", maxBuffersPerSubpartition = 100): RecordWriter {
   return new RecordWriter(partition, { partitioner, maxParallelism: 128, maxBuffersPerSubpartition, subtaskIndex: 0, producer: 'operator "test"' });
 }
+
+/** Records of ~20 KiB: with a flush after each, every one travels in a buffer of its own. */
+export const PAD = "p".repeat(20 * 1024);
+
+/** Writes `n` records `{i, pad}` into a one-subpartition partition, each flushed into a buffer of its own. */
+export function produce(partition: ResultPartition, n: number): void {
+  const writer = writerOf(partition);
+  for (let i = 0; i < n; i++) {
+    writer.collect({ i, pad: PAD });
+    writer.flush();
+  }
+}
