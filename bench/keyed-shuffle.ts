@@ -54,9 +54,13 @@ export async function timeKeyedShuffle(cluster: TestCluster, records: number, sp
   return run;
 }
 
-/** Warm-up jobs, then a count sized to run about TARGET_SECONDS. */
-export async function calibrateKeyedShuffle(cluster: TestCluster, quick: boolean): Promise<Calibration> {
-  const cal = await calibrate((records) => timeKeyedShuffle(cluster, records), { warmupRecords: quick ? 200_000 : 2_000_000, targetSeconds: TARGET_SECONDS });
+/** Warm-up jobs until the cluster runs them at a steady pace, then a count sized to run about TARGET_SECONDS. */
+export async function calibrateKeyedShuffle(cluster: TestCluster, quick: boolean, spread = true): Promise<Calibration> {
+  const cal = await calibrate((records) => timeKeyedShuffle(cluster, records, spread), {
+    warmupRecords: quick ? 200_000 : 2_000_000,
+    targetSeconds: TARGET_SECONDS,
+    untilSteady: !quick,
+  });
   return quick ? { ...cal, records: 1_000_000 } : cal;
 }
 
@@ -67,7 +71,9 @@ export const keyedShuffle: Benchmark = {
     try {
       const cal = await calibrateKeyedShuffle(cluster, ctx.quick);
       const records = cal.records;
-      ctx.log(`job overhead ${cal.overheadMs} ms, warm-up ${Math.round(cal.warmupRate)} rec/s; measuring ${records} records, ${ctx.runs} run(s) per side`);
+      ctx.log(
+        `job overhead ${cal.overheadMs} ms, warm-up jobs of ${ctx.quick ? "200k" : "2M"} records in ${cal.warmupMs.join(", ")} ms (${Math.round(cal.warmupRate)} rec/s); measuring ${records} records, ${ctx.runs} run(s) per side`,
+      );
       const riffle: number[] = [];
       const raw: number[] = [];
       let maxParallelism = 128;
@@ -88,7 +94,8 @@ export const keyedShuffle: Benchmark = {
         ctx.profileDir && `${ctx.profileDir}/keyed-shuffle-slots`,
       );
       try {
-        await timeKeyedShuffle(single, ctx.quick ? 200_000 : 2_000_000, false);
+        const warm = await calibrateKeyedShuffle(single, ctx.quick, false);
+        ctx.log(`1 TaskManager × 2 slots: warm-up jobs in ${warm.warmupMs.join(", ")} ms`);
         for (let run = 0; run < ctx.runs; run++) {
           const r = await timeKeyedShuffle(single, records, false);
           slotted.push(r.recordsPerSecond);

@@ -113,22 +113,50 @@ export async function timeBoundedJob(
 export interface Calibration {
   /** FINISHED − RUNNING of a job of a handful of records: deployment and teardown. */
   overheadMs: number;
-  /** Rate of the warm-up job with the overhead taken out. */
+  /** Rate of the (last) warm-up job with the overhead taken out. */
   warmupRate: number;
+  /** How long each warm-up job ran (FINISHED − RUNNING), in order. */
+  warmupMs: number[];
   /** Records for a run of about `targetSeconds`. */
   records: number;
 }
 
+/** With `untilSteady`: warm-up jobs until two in a row took within this fraction of each other's time... */
+const STEADY_TOLERANCE = 0.05;
+/** ...at least this many... */
+const MIN_WARMUP_JOBS = 3;
+/** ...and at most this many. */
+const MAX_WARMUP_JOBS = 8;
+
 /**
  * Warms the cluster up and sizes the measured runs. A short warm-up job's rate is dominated by its
- * fixed deployment cost, so that cost is measured on a tiny job first and subtracted.
+ * fixed deployment cost, so that cost is measured on a tiny job and subtracted.
+ *
+ * `untilSteady`: warm-up jobs run until two in a row take the same time within 5% (at least three,
+ * at most eight), and the tiny job is timed again after them (warm).
+ * A fresh TaskManager runs its first jobs slower while V8 settles the slot's code: on the keyed
+ * shuffle, the second job of a fresh cluster measured ~190–210 ns of worker CPU per record, the
+ * fourth and later ~150–160 (bench/dev/keyed-shuffle-threads.ts). A benchmark of throughput
+ * measures the steady state. Without it, one warm-up job after the tiny one.
  */
-export async function calibrate(run: (records: number) => Promise<JobTiming>, options: { warmupRecords: number; targetSeconds: number }): Promise<Calibration> {
-  const overheadMs = (await run(1000)).runningMs;
-  const warmup = await run(options.warmupRecords);
-  const processingMs = Math.max(warmup.runningMs - overheadMs, warmup.runningMs / 4);
+export async function calibrate(
+  run: (records: number) => Promise<JobTiming>,
+  options: { warmupRecords: number; targetSeconds: number; untilSteady?: boolean },
+): Promise<Calibration> {
+  let overheadMs = (await run(1000)).runningMs;
+  const warmupMs = [(await run(options.warmupRecords)).runningMs];
+  if (options.untilSteady) {
+    const steady = () => {
+      const n = warmupMs.length;
+      return n >= MIN_WARMUP_JOBS && Math.abs(warmupMs[n - 1]! - warmupMs[n - 2]!) <= STEADY_TOLERANCE * warmupMs[n - 2]!;
+    };
+    while (!steady() && warmupMs.length < MAX_WARMUP_JOBS) warmupMs.push((await run(options.warmupRecords)).runningMs);
+    overheadMs = (await run(1000)).runningMs;
+  }
+  const last = warmupMs[warmupMs.length - 1]!;
+  const processingMs = Math.max(last - overheadMs, last / 4);
   const warmupRate = (options.warmupRecords / processingMs) * 1000;
-  return { overheadMs, warmupRate, records: roundCount(warmupRate * options.targetSeconds) };
+  return { overheadMs, warmupRate, warmupMs, records: roundCount(warmupRate * options.targetSeconds) };
 }
 
 /** One checkpoint in GET /jobs/:id/checkpoints (Flink's shape: snake_case, ms and bytes). */

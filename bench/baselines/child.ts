@@ -16,8 +16,9 @@ export class BaselineProcess {
   private exited = false;
   private readonly exitPromise: Promise<void>;
 
-  constructor(script: string, args: string[]) {
-    this.child = spawn(process.execPath, ["--import", "tsx", script, ...args], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  /** `nodeFlags`: Node or V8 flags for the child's command line. */
+  constructor(script: string, args: string[], nodeFlags: readonly string[] = []) {
+    this.child = spawn(process.execPath, [...nodeFlags, "--import", "tsx", script, ...args], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
     createInterface({ input: this.child.stdout! }).on("line", (line) => this.onLine(line));
     createInterface({ input: this.child.stderr! }).on("line", (line) => this.lines.push(line));
     this.exitPromise = new Promise((resolve) => {

@@ -14,6 +14,7 @@
 import { once } from "node:events";
 import * as grpc from "@grpc/grpc-js";
 import { decodeBatch, encodeBatch, rpc } from "@riffle/shared";
+import { taskManagerV8Flags } from "@riffle/taskmanager";
 import { KEYS, keyed, type Keyed } from "../jobs/records.js";
 import { BaselineProcess, isMain, reportToParent } from "./child.js";
 
@@ -117,13 +118,18 @@ async function runConsumer(address: string, count: number, warmup: number): Prom
   client.close();
 }
 
-/** Starts a producer and a consumer process and streams `records` records between them. */
+/**
+ * Starts a producer and a consumer process and streams `records` records between them. Both run with
+ * the V8 flags a TaskManager sets for itself by default (decision 0019), so the two sides of the
+ * comparison collect garbage alike.
+ */
 export async function measureRawGrpc(records: number, warmupRecords: number): Promise<RawGrpcResult> {
   const script = new URL(import.meta.url).pathname;
-  const producer = new BaselineProcess(script, ["producer"]);
+  const flags = taskManagerV8Flags({ parallelScavenge: false });
+  const producer = new BaselineProcess(script, ["producer"], flags);
   try {
     const { port } = await producer.report<{ port: number }>("READY", 30_000);
-    const consumer = new BaselineProcess(script, ["consumer", `127.0.0.1:${port}`, String(records), String(warmupRecords)]);
+    const consumer = new BaselineProcess(script, ["consumer", `127.0.0.1:${port}`, String(records), String(warmupRecords)], flags);
     try {
       const result = await consumer.report<RawGrpcResult>("RESULT");
       if (result.keys !== Math.min(KEYS, records)) throw new Error(`raw gRPC consumer counted ${result.keys} keys, expected ${KEYS}`);

@@ -6,41 +6,32 @@
  *
  *   node --import tsx bench/dev/keyed-shuffle-threads.ts [records] [runs]    (npm run build first)
  *   SLOTS=2 ...                  one TaskManager of two slots instead of two of one
- *   RIFFLE_DEBUG=taskmanager ... also buffers, messages and credits of the channels from outside a slot
+ *   RIFFLE_DEBUG=taskmanager ... also buffers, messages and credits of the channels from outside a slot,
+ *                                and each task's busy / idle / back-pressured milliseconds
+ *   TM_CONFIG='{"key":value}'    TaskManager settings on top of the defaults
+ *   WARMUP=<records>             records of the warm-up job (2M)
  */
-import { readFileSync, readdirSync } from "node:fs";
 import { benchJob, startCluster, timeBoundedJob } from "../riffle.js";
-
-const TICK_NS = 1e9 / 100; // USER_HZ
-
-function threadTicks(pid: number): Map<string, { name: string; ticks: number; sys: number }> {
-  const out = new Map<string, { name: string; ticks: number; sys: number }>();
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim();
-      out.set(tid, { name: tid === String(pid) ? `${name} (main)` : name, ticks: Number(fields[11]) + Number(fields[12]), sys: Number(fields[12]) });
-    } catch {
-      // The thread ended meanwhile.
-    }
-  }
-  return out;
-}
+import { TICK_NS, threadTicks } from "./proc-threads.js";
 
 const records = Number(process.argv[2] ?? 8_000_000);
 const runs = Number(process.argv[3] ?? 2);
 // PROFILE_DIR=<dir>: CPU profiles of the cluster processes (bench/profile-hook.cjs).
 // SLOTS=2: one TaskManager of two slots instead of two of one.
 const twoSlots = process.env.SLOTS === "2";
-const cluster = await startCluster({ taskmanagers: twoSlots ? 1 : 2, taskmanager: { "taskmanager.slots": twoSlots ? 2 : 1 } }, process.env.PROFILE_DIR);
+const settings = JSON.parse(process.env.TM_CONFIG ?? "{}") as Record<string, unknown>;
+const cluster = await startCluster(
+  { taskmanagers: twoSlots ? 1 : 2, taskmanager: { "taskmanager.slots": twoSlots ? 2 : 1, ...settings } },
+  process.env.PROFILE_DIR,
+);
 try {
   const job = benchJob("keyed-shuffle");
   const run = (n: number) =>
     timeBoundedJob(cluster, job, { parallelism: 2, records: n, expected: (m) => ({ sinkWrites: m, vertexRecordsIn: { "count per key": m } }) });
-  await run(2_000_000);
+  await run(Number(process.env.WARMUP ?? 2_000_000));
   const pids = [cluster.jobmanager, ...cluster.taskmanagers].map((p) => p.child.pid!);
   for (let r = 0; r < runs; r++) {
+    if (process.env.IDLE_MS) await new Promise((resolve) => setTimeout(resolve, Number(process.env.IDLE_MS)));
     const before = pids.map(threadTicks);
     const timing = await run(records);
     const after = pids.map(threadTicks);
@@ -64,6 +55,9 @@ try {
       const sum = (k: string) => channels.reduce((a, l) => a + Number(l[k]), 0);
       console.log(`  channels from outside the slot: ${sum("buffers")} buffers in ${sum("messages")} messages, ${sum("credits")} credits announced`);
     }
+    for (const tm of cluster.taskmanagers)
+      for (const l of tm.logs.filter((l) => l.msg === "task times" && l.jobId === timing.jobId))
+        console.log(`  ${l.task}: busy ${l.busyMs} ms, idle ${l.idleMs} ms, back-pressured ${l.backPressuredMs} ms`);
     console.log(
       `  total ${total.toFixed(0)} ns CPU per record, of it ${totalSys.toFixed(0)} in the kernel (all threads of all processes, job start and end included)`,
     );

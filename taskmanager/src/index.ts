@@ -8,5 +8,6 @@
  * ```
  */
 export { TaskManager } from "./taskmanager.js";
+export { taskManagerV8Flags } from "./slot/index.js";
 export { workDirectoryOwner, type HostIdentity } from "./workdir/index.js";
 export { DEFAULT_CACHE_MAX_ENTRIES as LEVELDB_DEFAULT_CACHE_MAX_ENTRIES } from "./state/leveldb/leveldb-backend.js";

@@ -31,7 +31,7 @@ import { BundleStore } from "./bundles/bundle-store.js";
 import { metricsText, registerTaskMetrics } from "./metrics/task-metrics.js";
 import { startMetricsServer } from "./metrics/server.js";
 import { PartitionDirectory } from "./exchange/index.js";
-import { SlotHost, type SlotEvents, type SlotSnapshot, type SlotWorker } from "./slot/index.js";
+import { SlotHost, configureV8, type SlotEvents, type SlotSnapshot, type SlotWorker } from "./slot/index.js";
 import type { PortEnvelope } from "./network/port-stream.js";
 import { WorkDirectory, workDirectoryRoot } from "./workdir/index.js";
 
@@ -240,6 +240,7 @@ export class TaskManager {
     const cfg = this.config;
     const events = this.slotEvents();
     const heapBytes = cfg["taskmanager.memory.slot.heap-size"];
+    configureV8({ parallelScavenge: cfg["taskmanager.v8.parallel-scavenge"] });
     for (let i = 0; i < cfg["taskmanager.slots"]; i++) {
       this.slots.push(
         new SlotHost(

@@ -1,3 +1,4 @@
+import { setFlagsFromString } from "node:v8";
 import { type MessagePort, Worker } from "node:worker_threads";
 import {
   RiffleError,
@@ -22,6 +23,38 @@ const WORKER_SCRIPT = new URL("./slot-worker.js", import.meta.url);
  * running): a module stays loaded as long as its worker lives, so this bounds what accumulates.
  */
 const MAX_BUNDLES_PER_WORKER = 20;
+
+/**
+ * V8 settings of the TaskManager process (decision 0019), applied once, before the first slot worker
+ * starts: V8 flags belong to the process and hold for every worker started after they are set.
+ *
+ * - Compiled code is kept between jobs (`--no-flush-bytecode`). V8 drops the bytecode of a function,
+ *   and with it the function's optimized code, once the function has not run through
+ *   --bytecode-old-age (5) full collections, and V8's memory reducer runs such collections on a heap
+ *   at rest. The task loop, operators and codecs of a slot rest between jobs, so a job that came after
+ *   a few seconds of quiet ran on code compiled again from scratch: on the keyed shuffle, ~190–210 ns
+ *   of worker CPU per record against ~150 (bench/dev/keyed-shuffle-threads.ts with IDLE_MS=6000).
+ *   What is kept is bounded: the runtime's own code, and the bundles a worker imports (a worker is
+ *   replaced after MAX_BUNDLES_PER_WORKER).
+ * - Young-generation collections run on the collecting thread alone unless `parallelScavenge`
+ *   (taskmanager.v8.parallel-scavenge). With a slot per core, V8's helper threads compete with the
+ *   slot workers for the cores: alternated runs of the keyed shuffle measured ~9% less CPU per record
+ *   without them (bench/dev/keyed-shuffle-ab.ts).
+ *
+ * The first flag makes V8 reject Node's built-in code cache (it is tied to the flags), so the first
+ * worker of a process starts ~25 ms later while Node compiles its own modules once.
+ */
+let v8Configured = false;
+export function configureV8(options: { parallelScavenge: boolean }): void {
+  if (v8Configured) return;
+  for (const flag of taskManagerV8Flags(options)) setFlagsFromString(flag);
+  v8Configured = true;
+}
+
+/** The V8 flags configureV8 sets (also given to the keyed shuffle's raw gRPC baseline, so both sides run alike). */
+export function taskManagerV8Flags(options: { parallelScavenge: boolean }): string[] {
+  return options.parallelScavenge ? ["--no-flush-bytecode"] : ["--no-flush-bytecode", "--no-parallel-scavenge"];
+}
 
 /** What a slot asks of its TaskManager. */
 export interface SlotEvents {

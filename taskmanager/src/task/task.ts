@@ -793,6 +793,9 @@ export class Task {
 
   private closeGates(): void {
     if (this.log.isLevelEnabled("debug")) {
+      // Where the task's time went (RIFFLE_DEBUG=taskmanager; bench/dev/keyed-shuffle-threads.ts prints it).
+      const m = this.metrics;
+      this.log.debug({ busyMs: Math.round(m.busyMs), idleMs: Math.round(m.idleMs), backPressuredMs: Math.round(m.backPressuredMs) }, "task times");
       // What the credit protocol did, per channel from outside the slot (RIFFLE_DEBUG=taskmanager).
       for (const g of this.gates)
         for (const c of g.channels)
