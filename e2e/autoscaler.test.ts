@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { bundleJob } from "@riffle/cli";
 import type { JobAutoscalerInfo, JobVertexBackPressure } from "@riffle/shared/rest-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { INEFFECTIVE, STEP_DOWN, STEP_UP, TRACED_LOAD_JOB, jobArgs, noisyPlateau, processProviderCluster } from "./autoscaler-cases.js";
+import { INEFFECTIVE, STEP_DOWN, STEP_UP, TRACED_LOAD_JOB, type TraceCase, jobArgs, noisyPlateau, processProviderCluster } from "./autoscaler-cases.js";
 import { LONG, TestCluster, committedLines, pollUntil } from "./harness/index.js";
 
 /**
@@ -36,6 +36,21 @@ function providedRegistrations(cluster: TestCluster): string[] {
   return cluster.jobmanager.logs.map((l) => String(l.msg)).filter((m) => /^provided TaskManager taskmanager-\w+ registered$/.test(m));
 }
 
+/** Waits until at least `n` TaskManagers the provider started have registered (`what` names them in a timeout). */
+async function providedRegistered(cluster: TestCluster, n: number, what: string): Promise<void> {
+  await pollUntil(
+    what,
+    async () => providedRegistrations(cluster).length,
+    (count) => count >= n,
+    10_000,
+  );
+}
+
+/** Submits the traced-load job of case `c`, committing to `out`. */
+function submitTraced(cluster: TestCluster, c: TraceCase, out: string): Promise<string> {
+  return cluster.submit(TRACED_LOAD_JOB, { parallelism: c.parallelism, args: jobArgs(c, out, work) });
+}
+
 /** The TaskManagers registered now. */
 async function taskManagerCount(cluster: TestCluster): Promise<number> {
   return (await cluster.rest<{ taskmanagers: unknown[] }>("GET", "/taskmanagers")).body.taskmanagers.length;
@@ -47,15 +62,10 @@ describe("autoscaler on a real cluster, TaskManagers from the process provider",
     const out = join(work, c.name);
     const cluster = await TestCluster.start(processProviderCluster(c, work));
     try {
-      const jobId = await cluster.submit(TRACED_LOAD_JOB, { parallelism: c.parallelism, args: jobArgs(c, out, work) });
+      const jobId = await submitTraced(cluster, c, out);
       const job = await cluster.waitForStatus(jobId, "RUNNING", 60_000);
       // The resource manager started one TaskManager (2 slots) for the job's one slot.
-      await pollUntil(
-        "the TaskManager started for the job registered",
-        async () => providedRegistrations(cluster).length,
-        (n) => n >= 1,
-        10_000,
-      );
+      await providedRegistered(cluster, 1, "the TaskManager started for the job registered");
       const source = job.vertices.find((v) => v.name === "Traced Source")!;
       const workVertex = job.vertices.find((v) => v.name.startsWith("Work"))!;
 
@@ -83,12 +93,7 @@ describe("autoscaler on a real cluster, TaskManagers from the process provider",
       // (It logs a registration at its next tick after the registry's, which may come after the rescale completed.)
       const needed = Math.ceil(to / c.slotsPerTaskManager);
       expect(await taskManagerCount(cluster)).toBe(needed);
-      await pollUntil(
-        "the TaskManagers started for the rescale registered",
-        async () => providedRegistrations(cluster).length,
-        (n) => n >= needed,
-        10_000,
-      );
+      await providedRegistered(cluster, needed, "the TaskManagers started for the rescale registered");
       expect(providedRegistrations(cluster)).toHaveLength(needed);
 
       // Back-pressure at the source clears once the rescaled Work has worked off the backlog.
@@ -128,7 +133,7 @@ describe("autoscaler on a real cluster, TaskManagers from the process provider",
       const out = join(work, c.name);
       const cluster = await TestCluster.start(processProviderCluster(c, work));
       try {
-        const jobId = await cluster.submit(TRACED_LOAD_JOB, { parallelism: c.parallelism, args: jobArgs(c, out, work) });
+        const jobId = await submitTraced(cluster, c, out);
         await cluster.waitForStatus(jobId, "RUNNING", 60_000);
         // The resource manager started a TaskManager for the job's one slot.
         await cluster.jobmanager.waitForLog((l) => /^provided TaskManager taskmanager-\w+ registered$/.test(String(l.msg)), 30_000);
@@ -174,15 +179,10 @@ describe("autoscaler on a real cluster, TaskManagers from the process provider",
       const out = join(work, c.name);
       const cluster = await TestCluster.start(processProviderCluster(c, work));
       try {
-        const jobId = await cluster.submit(TRACED_LOAD_JOB, { parallelism: c.parallelism, args: jobArgs(c, out, work) });
+        const jobId = await submitTraced(cluster, c, out);
         const job = await cluster.waitForStatus(jobId, "RUNNING", 60_000);
         // One slot per TaskManager: two TaskManagers for parallelism 2.
-        await pollUntil(
-          "both TaskManagers started for the job registered",
-          async () => providedRegistrations(cluster).length,
-          (n) => n >= 2,
-          10_000,
-        );
+        await providedRegistered(cluster, 2, "both TaskManagers started for the job registered");
         const scaled = await cluster.jobmanager.waitForLog((l) => l.autoscaler === "scaled", 90_000);
         expect(String(scaled.msg)).toMatch(/rescaled Work .*2 → 1/);
         const info = (await cluster.rest<JobAutoscalerInfo>("GET", `/jobs/${jobId}/autoscaler`)).body;
@@ -229,7 +229,7 @@ describe("autoscaler on a real cluster, TaskManagers from the process provider",
       const out = join(work, c.name);
       const cluster = await TestCluster.start(processProviderCluster(c, work));
       try {
-        const jobId = await cluster.submit(TRACED_LOAD_JOB, { parallelism: c.parallelism, args: jobArgs(c, out, work) });
+        const jobId = await submitTraced(cluster, c, out);
         await cluster.waitForStatus(jobId, "FINISHED", 120_000);
         const info = (await cluster.rest<JobAutoscalerInfo>("GET", `/jobs/${jobId}/autoscaler`)).body;
         // It did evaluate the job, and decided nothing.

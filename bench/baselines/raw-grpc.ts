@@ -14,7 +14,6 @@
 import { once } from "node:events";
 import * as grpc from "@grpc/grpc-js";
 import { decodeBatch, encodeBatch, rpc } from "@riffle/shared";
-import { taskManagerV8Flags } from "@riffle/taskmanager";
 import { KEYS, keyed, type Keyed } from "../jobs/records.js";
 import { BaselineProcess, isMain, reportToParent } from "./child.js";
 
@@ -125,6 +124,8 @@ async function runConsumer(address: string, count: number, warmup: number): Prom
  */
 export async function measureRawGrpc(records: number, warmupRecords: number): Promise<RawGrpcResult> {
   const script = new URL(import.meta.url).pathname;
+  // Imported here, not at the top: the producer and consumer processes run this file too and need none of it.
+  const { taskManagerV8Flags } = await import("@riffle/taskmanager");
   const flags = taskManagerV8Flags({ parallelScavenge: false });
   const producer = new BaselineProcess(script, ["producer"], flags);
   try {
