@@ -2,7 +2,7 @@ import { RiffleError } from "@riffle/shared";
 import type { Collector } from "../api/functions.js";
 import { UserFunctionOperator } from "../operators/basic.js";
 import { KeyedFunctionOperator } from "../operators/keyed-function.js";
-import { MIN_WATERMARK, callable, type OperatorRuntime, type OperatorStateContext } from "../operators/operator.js";
+import { LiveContext, MIN_WATERMARK, callable, type OperatorRuntime, type OperatorStateContext } from "../operators/operator.js";
 import type { MapStateDescriptor } from "../state/descriptors.js";
 import type { OperatorStateStore } from "../state/stores.js";
 import { HeapBroadcastState, type BroadcastState, type ReadOnlyBroadcastState } from "./broadcast-state.js";
@@ -87,25 +87,18 @@ export class BroadcastProcessOperator extends UserFunctionOperator {
     this.fn = m.processElement;
     this.broadcastFn = m.processBroadcastElement;
     this.states = new BroadcastStates(descriptors);
-    const op = this;
-    this.readOnlyContext = {
-      get timestamp() {
-        return op.timestamp;
-      },
+    this.readOnlyContext = Object.assign(new LiveContext(() => this.timestamp), {
       currentProcessingTime: () => this.rt.processingTime.getCurrentProcessingTime(),
       currentWatermark: () => this.watermark,
-      output: (tag, value) => this.output.collectSide(tag.id, value, this.timestamp),
-      getBroadcastState: (d) => this.states.readOnly(d),
-    };
-    this.context = {
-      get timestamp() {
-        return op.timestamp;
-      },
+      output: (tag: { id: string }, value: unknown) => this.output.collectSide(tag.id, value, this.timestamp),
+      getBroadcastState: (d: AnyMapDescriptor) => this.states.readOnly(d),
+    }) as BroadcastReadOnlyContext;
+    this.context = Object.assign(new LiveContext(() => this.timestamp), {
       currentProcessingTime: () => this.rt.processingTime.getCurrentProcessingTime(),
       currentWatermark: () => this.watermark,
-      output: (tag, value) => this.output.collectSide(tag.id, value, this.timestamp),
-      getBroadcastState: (d) => this.states.writable(d),
-    };
+      output: (tag: { id: string }, value: unknown) => this.output.collectSide(tag.id, value, this.timestamp),
+      getBroadcastState: (d: AnyMapDescriptor) => this.states.writable(d),
+    }) as BroadcastContext;
   }
 
   override async initializeState(state: OperatorStateContext): Promise<void> {
@@ -160,21 +153,17 @@ export class KeyedBroadcastProcessOperator extends KeyedFunctionOperator {
     this.fn = m.processElement;
     this.broadcastFn = m.processBroadcastElement;
     this.states = new BroadcastStates(descriptors);
-    const op = this;
     this.readOnlyContext = Object.assign(this.keyedContext(), {
       currentProcessingTime: () => this.timers.currentProcessingTime(),
       currentWatermark: () => this.timers.currentWatermark(),
       getBroadcastState: (d: AnyMapDescriptor) => this.states.readOnly(d),
     }) as KeyedBroadcastOnTimerContext<unknown>;
-    this.context = {
-      get timestamp() {
-        return op.timestamp;
-      },
+    this.context = Object.assign(new LiveContext(() => this.timestamp), {
       currentProcessingTime: () => this.timers.currentProcessingTime(),
       currentWatermark: () => this.timers.currentWatermark(),
-      output: (tag, value) => this.output.collectSide(tag.id, value, this.timestamp),
-      getBroadcastState: (d) => this.states.writable(d),
-    };
+      output: (tag: { id: string }, value: unknown) => this.output.collectSide(tag.id, value, this.timestamp),
+      getBroadcastState: (d: AnyMapDescriptor) => this.states.writable(d),
+    }) as BroadcastContext;
   }
 
   override async initializeState(state: OperatorStateContext, rt: OperatorRuntime): Promise<void> {

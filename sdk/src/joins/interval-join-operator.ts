@@ -69,19 +69,14 @@ export class IntervalJoinOperator extends KeyedOperator implements Triggerable {
     checkBounds(spec.lowerBound, spec.upperBound);
     this.lowerBound = spec.lowerBoundInclusive ? spec.lowerBound : spec.lowerBound + 1;
     this.upperBound = spec.upperBoundInclusive ? spec.upperBound : spec.upperBound - 1;
-    const op = this;
-    this.context = {
-      get leftTimestamp() {
-        return op.leftTimestamp;
-      },
-      get rightTimestamp() {
-        return op.rightTimestamp;
-      },
-      get timestamp() {
-        return op.resultTimestamp;
-      },
-      output: (tag, value) => this.output.collectSide(tag.id, value, this.resultTimestamp),
-    };
+    this.context = Object.assign(
+      new JoinContext(
+        () => this.resultTimestamp,
+        () => this.leftTimestamp,
+        () => this.rightTimestamp,
+      ),
+      { output: (tag: { id: string }, value: unknown) => this.output.collectSide(tag.id, value, this.resultTimestamp) },
+    );
   }
 
   override async initializeState(state: OperatorStateContext, rt: OperatorRuntime): Promise<void> {
@@ -178,5 +173,29 @@ export function checkBounds(lowerBound: number, upperBound: number): void {
   }
   if (lowerBound > upperBound) {
     throw new RiffleError("JOB_INVALID_GRAPH", `intervalJoin(...).between(lower, upper): lower (${lowerBound}) must not be above upper (${upperBound})`);
+  }
+}
+
+/**
+ * A process-join function's context: the two joined records' timestamps and the result's. A class,
+ * not an object literal with getters (see LiveContext).
+ */
+class JoinContext {
+  constructor(
+    private readonly result: () => number,
+    private readonly left: () => number,
+    private readonly right: () => number,
+  ) {}
+
+  get timestamp(): number {
+    return this.result();
+  }
+
+  get leftTimestamp(): number {
+    return this.left();
+  }
+
+  get rightTimestamp(): number {
+    return this.right();
   }
 }

@@ -1,6 +1,6 @@
 import { callHook, callSnapshotHook, closeFunction, openFunction, type Collector, type ProcessContext } from "../api/functions.js";
 import { nonKeyedTimerService, type TimerService } from "../time/timer-service.js";
-import { MIN_WATERMARK, StreamOperator, callable, type OperatorRuntime, type OperatorStateContext } from "./operator.js";
+import { LiveContext, MIN_WATERMARK, StreamOperator, callable, type OperatorRuntime, type OperatorStateContext } from "./operator.js";
 
 /** An operator around one user function: opens and closes it with the task, and passes on checkpoint hooks. */
 export abstract class UserFunctionOperator extends StreamOperator {
@@ -95,14 +95,10 @@ export class ProcessOperator extends UserFunctionOperator {
   constructor(userFunction: unknown) {
     super(userFunction);
     this.fn = callable(userFunction, "processElement", "a process function");
-    const op = this;
-    this.context = {
-      get timestamp() {
-        return op.timestamp;
-      },
+    this.context = Object.assign(new LiveContext(() => this.timestamp), {
       timerService: () => this.timerService!,
-      output: (tag, value) => this.output.collectSide(tag.id, value, this.timestamp),
-    };
+      output: (tag: { id: string }, value: unknown) => this.output.collectSide(tag.id, value, this.timestamp),
+    });
   }
 
   private timerService: TimerService | undefined;

@@ -2,7 +2,7 @@ import type { Collector, OnTimerContext, ProcessContext } from "../api/functions
 import { type TimerService, nonKeyedTimerService } from "../time/timer-service.js";
 import { UserFunctionOperator } from "./basic.js";
 import { KeyedFunctionOperator } from "./keyed-function.js";
-import { MIN_WATERMARK, callable, type OperatorRuntime } from "./operator.js";
+import { LiveContext, MIN_WATERMARK, callable, type OperatorRuntime } from "./operator.js";
 
 type Process2 = (v: unknown, ctx: ProcessContext, out: Collector<unknown>) => void;
 
@@ -23,14 +23,10 @@ export class CoProcessOperator extends UserFunctionOperator {
     super(userFunction);
     this.fn1 = callable(userFunction, "processElement1", "a co-process function");
     this.fn2 = callable(userFunction, "processElement2", "a co-process function");
-    const op = this;
-    this.context = {
-      get timestamp() {
-        return op.timestamp;
-      },
+    this.context = Object.assign(new LiveContext(() => this.timestamp), {
       timerService: () => this.timers!,
-      output: (tag, value) => this.output.collectSide(tag.id, value, this.timestamp),
-    };
+      output: (tag: { id: string }, value: unknown) => this.output.collectSide(tag.id, value, this.timestamp),
+    });
   }
 
   override async open(rt: OperatorRuntime): Promise<void> {

@@ -2,7 +2,7 @@ import type { Collector, KeyedProcessContext, OnTimerContext } from "../api/func
 import { DEFAULT_NAMESPACE } from "../state/backend.js";
 import type { InternalTimer, InternalTimerService, TimeDomain, TimerService, Triggerable } from "../time/timer-service.js";
 import { KeyedOperator } from "./keyed.js";
-import { callable, type OperatorRuntime, type OperatorStateContext } from "./operator.js";
+import { LiveContext, callable, type OperatorRuntime, type OperatorStateContext } from "./operator.js";
 
 type OnTimer = (timestamp: number, ctx: unknown, out: Collector<unknown>) => void;
 
@@ -35,20 +35,20 @@ export abstract class KeyedFunctionOperator extends KeyedOperator implements Tri
   /** The context members every keyed function gets; subclasses add theirs with Object.assign (getters stay live). */
   protected keyedContext(): OnTimerContext<unknown> {
     const op = this;
-    return {
-      get timestamp() {
-        return op.timestamp;
+    return Object.assign(
+      new KeyedContext(
+        () => op.timestamp,
+        () => op.domain,
+      ),
+      {
+        getCurrentKey: () => op.backend.getCurrentKey(),
+        timerService: () => {
+          op.userTimers ??= op.timers.userTimerService();
+          return op.userTimers;
+        },
+        output: (tag: { id: string }, value: unknown) => op.output.collectSide(tag.id, value, op.timestamp),
       },
-      get timeDomain() {
-        return op.domain;
-      },
-      getCurrentKey: () => op.backend.getCurrentKey(),
-      timerService: () => {
-        op.userTimers ??= op.timers.userTimerService();
-        return op.userTimers;
-      },
-      output: (tag, value) => op.output.collectSide(tag.id, value, op.timestamp),
-    };
+    );
   }
 
   /** Makes `key` current (in the key's own namespace) for a record with `timestamp`. */
@@ -95,5 +95,19 @@ export class KeyedProcessOperator extends KeyedFunctionOperator {
 
   protected timerContext(): OnTimerContext<unknown> {
     return this.context;
+  }
+}
+
+/** A keyed function's context: the record's (or timer's) timestamp and, in onTimer, its time domain (see LiveContext). */
+class KeyedContext extends LiveContext {
+  constructor(
+    currentTimestamp: () => number | undefined,
+    private readonly currentDomain: () => TimeDomain,
+  ) {
+    super(currentTimestamp);
+  }
+
+  get timeDomain(): TimeDomain {
+    return this.currentDomain();
   }
 }

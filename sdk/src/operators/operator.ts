@@ -191,6 +191,20 @@ export function combineOutputs(outputs: readonly Output[]): Output {
 }
 
 /** A user function given as a plain function or as an object with the named method. */
+/**
+ * Base of the context objects user functions get with every record: `timestamp` reads the operator's
+ * current one. A class, not an object literal with a getter: V8 keeps such a literal in dictionary
+ * mode, and every read of it from optimized code is then a generic lookup (decision 0020). Callers add
+ * the other members with Object.assign; own data properties keep the object fast.
+ */
+export class LiveContext {
+  constructor(private readonly currentTimestamp: () => number | undefined) {}
+
+  get timestamp(): number | undefined {
+    return this.currentTimestamp();
+  }
+}
+
 export function callable<F extends (...args: never[]) => unknown>(fn: unknown, method: string, what: string): F {
   if (typeof fn === "function") return fn as F;
   const m = (fn as Record<string, unknown> | null)?.[method];

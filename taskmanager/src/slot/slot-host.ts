@@ -25,7 +25,7 @@ const WORKER_SCRIPT = new URL("./slot-worker.js", import.meta.url);
 const MAX_BUNDLES_PER_WORKER = 20;
 
 /**
- * V8 settings of the TaskManager process (decision 0019), applied once, before the first slot worker
+ * V8 settings of the TaskManager process (decisions 0019 and 0020), applied once, before the first slot worker
  * starts: V8 flags belong to the process and hold for every worker started after they are set.
  *
  * - Compiled code is kept between jobs (`--no-flush-bytecode`). V8 drops the bytecode of a function,
@@ -41,6 +41,14 @@ const MAX_BUNDLES_PER_WORKER = 20;
  *   slot workers for the cores: alternated runs of the keyed shuffle measured ~9% less CPU per record
  *   without them (bench/dev/keyed-shuffle-ab.ts).
  *
+ * - Optimized functions may inline more (`--max-inlined-bytecode-size-cumulative`, 3000 bytes of
+ *   bytecode against V8's 920; decision 0020). A record's path through a slot is a few large
+ *   functions (the task loop's source step and input batch) that call many small ones; with V8's
+ *   budget, whether the murmur3 hash, the keyed operator or the record writer got inlined depended on
+ *   the order in which V8 saw them, and a process ran the keyed shuffle at one of two speeds
+ *   (~290 or ~460 ns of CPU per record, bench/dev/keyed-shuffle-in-process.ts), the slower one most
+ *   of the time.
+ *
  * The first flag makes V8 reject Node's built-in code cache (it is tied to the flags), so the first
  * worker of a process starts ~25 ms later while Node compiles its own modules once.
  */
@@ -51,9 +59,13 @@ export function configureV8(options: { parallelScavenge: boolean }): void {
   v8Configured = true;
 }
 
+/** Bytecode bytes an optimized function may inline in all (V8's default: 920); see configureV8. */
+const INLINED_BYTECODE_BUDGET = 3000;
+
 /** The V8 flags configureV8 sets (also given to the keyed shuffle's raw gRPC baseline, so both sides run alike). */
 export function taskManagerV8Flags(options: { parallelScavenge: boolean }): string[] {
-  return options.parallelScavenge ? ["--no-flush-bytecode"] : ["--no-flush-bytecode", "--no-parallel-scavenge"];
+  const flags = ["--no-flush-bytecode", `--max-inlined-bytecode-size-cumulative=${INLINED_BYTECODE_BUDGET}`];
+  return options.parallelScavenge ? flags : [...flags, "--no-parallel-scavenge"];
 }
 
 /** What a slot asks of its TaskManager. */
