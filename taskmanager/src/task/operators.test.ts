@@ -101,6 +101,34 @@ describe("operators", () => {
     ).toEqual([1, 3, 6]);
   });
 
+  it("sum emits copies of its accumulator made as a spread makes them, whatever the record's shape", async () => {
+    const tag = Symbol("tag");
+    const firsts: Record<string | symbol, unknown>[] = [
+      JSON.parse('{"__proto__": "own", "k": "p", "v": 1}'),
+      { k: "s", v: 1, [tag]: "kept" },
+      { 2: "two", k: "n", v: 1, 1: "one" },
+      {
+        k: "g",
+        get v() {
+          return 1;
+        },
+      },
+      { k: "x", v: 1, extra: { nested: true } },
+    ];
+    const seconds = firsts.map((r) => ({ k: r.k, v: 2 }));
+    const out = (await run((env) => env.fromCollection([...firsts, ...seconds]).keyBy("k").sum("v"))) as Record<string | symbol, unknown>[];
+    expect(out.slice(0, firsts.length)).toEqual(firsts);
+    out.slice(firsts.length).forEach((copy, i) => {
+      const expected: Record<string | symbol, unknown> = { ...firsts[i]!, v: 3 };
+      expect(Object.getPrototypeOf(copy)).toBe(Object.prototype);
+      expect(Reflect.ownKeys(copy)).toEqual(Reflect.ownKeys(expected));
+      for (const key of Reflect.ownKeys(expected)) expect(copy[key]).toEqual(expected[key]);
+      expect(Object.getOwnPropertyDescriptor(copy, "v")).toMatchObject({ value: 3, writable: true, enumerable: true });
+    });
+    // Each emitted copy is its own object: a later sum changes none of them.
+    expect(out[firsts.length]).not.toBe(out[firsts.length + 1]);
+  });
+
   it("flatMap emits through the collector or by returning an iterable; reduce and process see keys", async () => {
     expect(await run((env) => env.fromElements("a b", "c").flatMap((s: string) => s.split(" ")))).toEqual(["a", "b", "c"]);
     expect(
