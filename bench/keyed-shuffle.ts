@@ -57,7 +57,7 @@ export async function timeKeyedShuffle(cluster: TestCluster, records: number, sp
 /** Warm-up jobs until the cluster runs them at a steady pace, then a count sized to run about TARGET_SECONDS. */
 export async function calibrateKeyedShuffle(cluster: TestCluster, quick: boolean, spread = true): Promise<Calibration> {
   const cal = await calibrate((records) => timeKeyedShuffle(cluster, records, spread), {
-    warmupRecords: quick ? 200_000 : 2_000_000,
+    warmupRecords: quick ? 200_000 : 4_000_000,
     targetSeconds: TARGET_SECONDS,
     untilSteady: !quick,
   });
@@ -72,7 +72,7 @@ export const keyedShuffle: Benchmark = {
       const cal = await calibrateKeyedShuffle(cluster, ctx.quick);
       const records = cal.records;
       ctx.log(
-        `job overhead ${cal.overheadMs} ms, warm-up jobs of ${ctx.quick ? "200k" : "2M"} records in ${cal.warmupMs.join(", ")} ms (${Math.round(cal.warmupRate)} rec/s); measuring ${records} records, ${ctx.runs} run(s) per side`,
+        `job overhead ${cal.overheadMs} ms, warm-up jobs of ${ctx.quick ? "200k" : "4M"} records in ${cal.warmupMs.join(", ")} ms (${Math.round(cal.warmupRate)} rec/s); measuring ${records} records, ${ctx.runs} run(s) per side`,
       );
       const riffle: number[] = [];
       const raw: number[] = [];

@@ -126,18 +126,20 @@ const STEADY_TOLERANCE = 0.05;
 /** ...at least this many... */
 const MIN_WARMUP_JOBS = 3;
 /** ...and at most this many. */
-const MAX_WARMUP_JOBS = 8;
+const MAX_WARMUP_JOBS = 16;
 
 /**
  * Warms the cluster up and sizes the measured runs. A short warm-up job's rate is dominated by its
  * fixed deployment cost, so that cost is measured on a tiny job and subtracted.
  *
  * `untilSteady`: warm-up jobs run until two in a row take the same time within 5% (at least three,
- * at most eight), and the tiny job is timed again after them (warm).
+ * at most sixteen), and the tiny job is timed again after them (warm).
  * A fresh TaskManager runs its first jobs slower while V8 settles the slot's code: on the keyed
  * shuffle, the second job of a fresh cluster measured ~190–210 ns of worker CPU per record, the
- * fourth and later ~150–160 (bench/dev/keyed-shuffle-threads.ts). A benchmark of throughput
- * measures the steady state. Without it, one warm-up job after the tiny one.
+ * fourth and later ~150–160 (bench/dev/keyed-shuffle-threads.ts); since decision 0020 (which lets
+ * V8 inline more, so its optimized functions are larger and settle later) some clusters of two
+ * TaskManagers took ten jobs or more to reach their steady rate. A benchmark of throughput measures
+ * the steady state. Without it, one warm-up job after the tiny one.
  */
 export async function calibrate(
   run: (records: number) => Promise<JobTiming>,
