@@ -181,21 +181,25 @@ export function checkBounds(lowerBound: number, upperBound: number): void {
  * not an object literal with getters (see LiveContext).
  */
 class JoinContext {
-  constructor(
-    private readonly result: () => number,
-    private readonly left: () => number,
-    private readonly right: () => number,
-  ) {}
+  readonly #result: () => number;
+  readonly #left: () => number;
+  readonly #right: () => number;
+
+  constructor(result: () => number, left: () => number, right: () => number) {
+    this.#result = result;
+    this.#left = left;
+    this.#right = right;
+  }
 
   get timestamp(): number {
-    return this.result();
+    return this.#result();
   }
 
   get leftTimestamp(): number {
-    return this.left();
+    return this.#left();
   }
 
   get rightTimestamp(): number {
-    return this.right();
+    return this.#right();
   }
 }

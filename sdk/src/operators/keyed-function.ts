@@ -100,14 +100,14 @@ export class KeyedProcessOperator extends KeyedFunctionOperator {
 
 /** A keyed function's context: the record's (or timer's) timestamp and, in onTimer, its time domain (see LiveContext). */
 class KeyedContext extends LiveContext {
-  constructor(
-    currentTimestamp: () => number | undefined,
-    private readonly currentDomain: () => TimeDomain,
-  ) {
+  readonly #currentDomain: () => TimeDomain;
+
+  constructor(currentTimestamp: () => number | undefined, currentDomain: () => TimeDomain) {
     super(currentTimestamp);
+    this.#currentDomain = currentDomain;
   }
 
   get timeDomain(): TimeDomain {
-    return this.currentDomain();
+    return this.#currentDomain();
   }
 }

@@ -148,8 +148,7 @@ export type AggregationType = "sum" | "min" | "max" | "minBy" | "maxBy";
  * and `max` do when the extreme changes, makes every record's copy survive until the key's next
  * record: measured about half the keyed operator's time in garbage collection and write barriers.)
  * Changing a value read from ValueState in place and then updating it is safe in every backend: a
- * read hands pending snapshots what they need first. The copies are made by a function generated for
- * the record's shape when it is a plain object (see copyTagged).
+ * read hands pending snapshots what they need first.
  */
 export class KeyedAggregateOperator extends KeyedOperator {
   /** The aggregation, chosen once: the per-record path has no switch. */
@@ -179,14 +178,13 @@ export class KeyedAggregateOperator extends KeyedOperator {
     if (this.inPlace) {
       if (acc === undefined) {
         this.read(record);
-        this.value.update(copyTagged(record));
+        this.value.update(this.copy(record));
         this.output.collect(record, timestamp);
       } else {
         const sum = this.read(acc) + this.read(record);
         (acc as Record<string | number, unknown>)[this.field!] = sum;
         this.value.update(acc);
-        const copier = (acc as Tagged)[COPIER];
-        this.output.collect(copier !== undefined ? copier(acc as object) : this.copy(acc), timestamp);
+        this.output.collect(this.copy(acc), timestamp);
       }
       return;
     }
@@ -240,54 +238,4 @@ export class KeyedAggregateOperator extends KeyedOperator {
   private copy(record: unknown): unknown {
     return Array.isArray(record) ? record.slice() : { ...(record as Record<string | number, unknown>) };
   }
-}
-
-/**
- * Where an accumulator of `sum` keeps the function that copies it: a symbol, not enumerable, so state
- * snapshots and copies (which take own enumerable string keys) leave it out. An accumulator restored
- * from a checkpoint, or read from LevelDB, has none and is copied by a spread.
- */
-const COPIER = Symbol("riffle.sum.copier");
-
-type Copier = (record: object) => object;
-type Tagged = { [COPIER]?: Copier };
-
-/** Copiers by their shape's keys (JSON of the key list); at most MAX_COPIERS per thread. */
-const copiers = new Map<string, Copier>();
-const MAX_COPIERS = 256;
-
-/**
- * A copy of a record to keep as `sum`'s accumulator, tagged with a copier for its shape when it is a
- * plain object: every record `sum` emits is a copy of its accumulator, and a spread (`{ ...acc }`) is
- * a call into V8's runtime per record (CloneObjectIC, ~10 ns; ~5% of a keyed shuffle's slot worker),
- * where the copier is an object literal of the shape that V8 compiles inline (~1.5 ns). The copier
- * reads the same own enumerable keys in the same order as a spread, so its copy is the same object.
- */
-function copyTagged(record: unknown): unknown {
-  if (typeof record !== "object" || record === null || (record as { constructor?: unknown }).constructor !== Object) {
-    return Array.isArray(record) ? record.slice() : { ...(record as object) };
-  }
-  const copier = copierFor(record);
-  if (copier === undefined) return { ...record };
-  const copy = copier(record);
-  Object.defineProperty(copy, COPIER, { value: copier });
-  return copy;
-}
-
-/** The copier of `record`'s shape, or undefined where a literal would not copy as a spread does. */
-function copierFor(record: object): Copier | undefined {
-  // Symbol keys are copied by a spread but cannot be named in a literal; "__proto__" in a literal sets
-  // the prototype instead of a property.
-  if (Object.getOwnPropertySymbols(record).length > 0) return undefined;
-  const keys = Object.keys(record);
-  if (keys.includes("__proto__")) return undefined;
-  const id = JSON.stringify(keys);
-  let copier = copiers.get(id);
-  if (copier === undefined) {
-    if (copiers.size >= MAX_COPIERS) return undefined;
-    const fields = keys.map((k) => `${JSON.stringify(k)}: r[${JSON.stringify(k)}]`).join(", ");
-    copier = new Function("r", `return { ${fields} };`) as Copier;
-    copiers.set(id, copier);
-  }
-  return copier;
 }

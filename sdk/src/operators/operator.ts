@@ -198,10 +198,14 @@ export function combineOutputs(outputs: readonly Output[]): Output {
  * the other members with Object.assign; own data properties keep the object fast.
  */
 export class LiveContext {
-  constructor(private readonly currentTimestamp: () => number | undefined) {}
+  readonly #currentTimestamp: () => number | undefined;
+
+  constructor(currentTimestamp: () => number | undefined) {
+    this.#currentTimestamp = currentTimestamp;
+  }
 
   get timestamp(): number | undefined {
-    return this.currentTimestamp();
+    return this.#currentTimestamp();
   }
 }
 

@@ -194,9 +194,7 @@ export class RecordSerializer {
    * (a record of the shape whose values do not qualify also sets the shape's `skip`).
    */
   private flat(record: unknown, shape: Shape): boolean {
-    // msgpackr's own test for a plain object; a property read V8 inlines, where Object.getPrototypeOf
-    // was a runtime call per record (~1% of a keyed shuffle).
-    if (typeof record !== "object" || record === null || (record as { constructor?: unknown }).constructor !== Object) return false;
+    if (typeof record !== "object" || record === null || Object.getPrototypeOf(record) !== Object.prototype) return false;
     const keys = shape.keys;
     const out = this.scratch;
     let pos = 1;
@@ -268,7 +266,7 @@ export class RecordSerializer {
     if (first < 0x40 || first >= 0x60) return;
     const index = first - 0x40;
     if (index >= (this.structures.sharedLength ?? 0) || typeof record !== "object" || record === null) return;
-    if ((record as { constructor?: unknown }).constructor !== Object) return;
+    if (Object.getPrototypeOf(record) !== Object.prototype) return;
     if (this.shape?.id === first) return;
     this.shape = this.shapes[index] ??= { keys: [...this.structures[index]!], id: first, skip: 0 };
   }
