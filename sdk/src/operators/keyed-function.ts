@@ -34,19 +34,18 @@ export abstract class KeyedFunctionOperator extends KeyedOperator implements Tri
 
   /** The context members every keyed function gets; subclasses add theirs with Object.assign (getters stay live). */
   protected keyedContext(): OnTimerContext<unknown> {
-    const op = this;
     return Object.assign(
       new KeyedContext(
-        () => op.timestamp,
-        () => op.domain,
+        () => this.timestamp,
+        () => this.domain,
       ),
       {
-        getCurrentKey: () => op.backend.getCurrentKey(),
+        getCurrentKey: () => this.backend.getCurrentKey(),
         timerService: () => {
-          op.userTimers ??= op.timers.userTimerService();
-          return op.userTimers;
+          this.userTimers ??= this.timers.userTimerService();
+          return this.userTimers;
         },
-        output: (tag: { id: string }, value: unknown) => op.output.collectSide(tag.id, value, op.timestamp),
+        output: (tag: { id: string }, value: unknown) => this.output.collectSide(tag.id, value, this.timestamp),
       },
     );
   }

@@ -116,7 +116,12 @@ describe("operators", () => {
       { k: "x", v: 1, extra: { nested: true } },
     ];
     const seconds = firsts.map((r) => ({ k: r.k, v: 2 }));
-    const out = (await run((env) => env.fromCollection([...firsts, ...seconds]).keyBy("k").sum("v"))) as Record<string | symbol, unknown>[];
+    const out = (await run((env) =>
+      env
+        .fromCollection([...firsts, ...seconds])
+        .keyBy("k")
+        .sum("v"),
+    )) as Record<string | symbol, unknown>[];
     expect(out.slice(0, firsts.length)).toEqual(firsts);
     out.slice(firsts.length).forEach((copy, i) => {
       const expected: Record<string | symbol, unknown> = { ...firsts[i]!, v: 3 };
