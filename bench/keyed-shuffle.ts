@@ -17,6 +17,8 @@ import { benchJob, calibrate, startCluster, timeBoundedJob, type Calibration, ty
 import { median } from "./stats.js";
 
 const TARGET_SECONDS = 3.5;
+/** Records of each warm-up job (see calibrate's untilSteady). */
+const warmupRecords = (quick: boolean): number => (quick ? 200_000 : 4_000_000);
 const PARALLELISM = 2;
 
 /** Share of records whose key is owned by another subtask than the one that generated the record. */
@@ -57,7 +59,7 @@ export async function timeKeyedShuffle(cluster: TestCluster, records: number, sp
 /** Warm-up jobs until the cluster runs them at a steady pace, then a count sized to run about TARGET_SECONDS. */
 export async function calibrateKeyedShuffle(cluster: TestCluster, quick: boolean, spread = true): Promise<Calibration> {
   const cal = await calibrate((records) => timeKeyedShuffle(cluster, records, spread), {
-    warmupRecords: quick ? 200_000 : 4_000_000,
+    warmupRecords: warmupRecords(quick),
     targetSeconds: TARGET_SECONDS,
     untilSteady: !quick,
   });
@@ -72,7 +74,7 @@ export const keyedShuffle: Benchmark = {
       const cal = await calibrateKeyedShuffle(cluster, ctx.quick);
       const records = cal.records;
       ctx.log(
-        `job overhead ${cal.overheadMs} ms, warm-up jobs of ${ctx.quick ? "200k" : "4M"} records in ${cal.warmupMs.join(", ")} ms (${Math.round(cal.warmupRate)} rec/s); measuring ${records} records, ${ctx.runs} run(s) per side`,
+        `job overhead ${cal.overheadMs} ms, warm-up jobs of ${warmupRecords(ctx.quick) / 1e6}M records in ${cal.warmupMs.join(", ")} ms (${Math.round(cal.warmupRate)} rec/s); measuring ${records} records, ${ctx.runs} run(s) per side`,
       );
       const riffle: number[] = [];
       const raw: number[] = [];

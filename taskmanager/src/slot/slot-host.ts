@@ -40,7 +40,6 @@ const MAX_BUNDLES_PER_WORKER = 20;
  *   (taskmanager.v8.parallel-scavenge). With a slot per core, V8's helper threads compete with the
  *   slot workers for the cores: alternated runs of the keyed shuffle measured ~9% less CPU per record
  *   without them (bench/dev/keyed-shuffle-ab.ts).
- *
  * - Optimized functions may inline more (`--max-inlined-bytecode-size-cumulative`, 3000 bytes of
  *   bytecode against V8's 920; decision 0020). A record's path through a slot is a few large
  *   functions (the task loop's source step and input batch) that call many small ones; with V8's
